@@ -1,0 +1,33 @@
+/**
+ * Attribute names the pipeline reads. Stable OpenTelemetry names first, then the older
+ * generation other SDKs and older Node apps still send; the classifier takes the first present.
+ */
+export const ATTR = {
+  dbSystem: ['db.system.name', 'db.system'],
+  dbStatement: ['db.query.text', 'db.statement'],
+  dbOperation: ['db.operation.name', 'db.operation'],
+  dbNamespace: ['db.namespace', 'db.name'],
+  dbTable: ['db.collection.name', 'db.sql.table'],
+  httpMethod: ['http.request.method', 'http.method'],
+  httpStatus: ['http.response.status_code', 'http.status_code'],
+  httpRoute: ['http.route'],
+  urlPath: ['url.path', 'http.target'],
+  serverAddress: ['server.address', 'net.peer.name'],
+} as const;
+
+/**
+ * Attributes only spanstat's preload sets (OpenTelemetry has no names for these). Set on Redis
+ * read/write spans from the reply seen in the ioredis responseHook.
+ */
+export const SPANSTAT_ATTR = {
+  /** Keys the read found (1 for a GET hit; per key for MGET/HMGET). */
+  cacheHits: 'spanstat.cache.hits',
+  /** Keys the read did not find. */
+  cacheMisses: 'spanstat.cache.misses',
+  /** TTL in seconds a write or EXPIRE set. */
+  cacheTtlSeconds: 'spanstat.cache.ttl_s',
+  /** Size of the pg pool a pool-connect span came from (for saturation). */
+  poolMax: 'spanstat.pool.max',
+  /** Clients in use in the pool when the connect started. */
+  poolInUse: 'spanstat.pool.in_use',
+} as const;

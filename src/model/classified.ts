@@ -1,0 +1,80 @@
+import type { DecodedSpan } from './span';
+
+/** What the classifier makes of a span; the aggregator and the trace assembler read only this. */
+export type ClassifiedSpan = DbCall | CacheCall | PoolConnect | RequestSpan | OtherSpan;
+
+interface Base {
+  service: string;
+  traceId: string;
+  spanId: string;
+  parentSpanId: string;
+  startMs: number;
+  durationMs: number;
+  error: boolean;
+}
+
+export interface DbCall extends Base {
+  type: 'db';
+  /** `postgresql`, `mysql`, … as sent in db.system(.name). */
+  system: string;
+  /** Stable id of the statement shape (libpg-query fingerprint for PostgreSQL). */
+  fingerprint: string;
+  /** Statement with every literal replaced by a placeholder; never holds a literal value. */
+  statement: string;
+  /** SELECT / INSERT / UPDATE / DELETE / … */
+  operation: string;
+  /** First table the statement names, when known. */
+  table: string;
+}
+
+export type CacheResult = 'hit' | 'miss' | 'none';
+
+export interface CacheCall extends Base {
+  type: 'cache';
+  system: string;
+  /** Lower-case command name: get, set, mget, … */
+  command: string;
+  /** Namespace of the first key, with id parts replaced by `*`. */
+  namespace: string;
+  /** True for commands that read a value (the ones with a hit/miss). */
+  read: boolean;
+  /** True for commands that write or expire a value. */
+  write: boolean;
+  /** Keys found (per key for MGET/HMGET); 0 when unknown. */
+  hits: number;
+  /** Keys not found; 0 when unknown. */
+  misses: number;
+  /** TTL in seconds set by the command (SET EX, SETEX, EXPIRE…), when the preload recorded it. */
+  ttlSeconds?: number;
+}
+
+/** Time spent waiting for a pooled connection (pg-pool.connect). */
+export interface PoolConnect extends Base {
+  type: 'pool-connect';
+  system: string;
+}
+
+export interface RequestSpan extends Base {
+  type: 'request';
+  method: string;
+  /** Framework route (`/users/:id`) or, lacking one, the path with id segments as `:id`. */
+  route: string;
+  /** HTTP status code, 0 when unknown. */
+  status: number;
+}
+
+export interface OtherSpan extends Base {
+  type: 'other';
+}
+
+export function baseOf(span: DecodedSpan): Base {
+  return {
+    service: span.service,
+    traceId: span.traceId,
+    spanId: span.spanId,
+    parentSpanId: span.parentSpanId,
+    startMs: span.startMs,
+    durationMs: span.durationMs,
+    error: span.statusCode === 2,
+  };
+}

@@ -1,0 +1,37 @@
+/**
+ * The span as the receiver hands it to the pipeline: one flat record per span, decoded from
+ * OTLP protobuf or JSON. Only what the pipeline reads is kept; ids are lowercase hex.
+ */
+export type AttributeValue = string | number | boolean;
+export type Attributes = Record<string, AttributeValue>;
+
+/** OTLP SpanKind numbers (opentelemetry-proto trace.proto). */
+export const SpanKind = {
+  UNSPECIFIED: 0,
+  INTERNAL: 1,
+  SERVER: 2,
+  CLIENT: 3,
+  PRODUCER: 4,
+  CONSUMER: 5,
+} as const;
+
+/** OTLP Status.code numbers. */
+export const StatusCode = { UNSET: 0, OK: 1, ERROR: 2 } as const;
+
+export interface DecodedSpan {
+  /** `service.name` of the span's resource, `unknown_service` when absent. */
+  service: string;
+  traceId: string;
+  spanId: string;
+  /** Empty string for a root span. */
+  parentSpanId: string;
+  name: string;
+  kind: number;
+  /** Start time in milliseconds since the epoch (float). */
+  startMs: number;
+  /** end − start in milliseconds, computed from the int64 nanoseconds without precision loss. */
+  durationMs: number;
+  statusCode: number;
+  /** Span attributes; arrays are joined with ',' and bytes dropped (the pipeline reads scalars only). */
+  attributes: Attributes;
+}
