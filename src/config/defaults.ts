@@ -57,6 +57,101 @@ export const DEFAULTS = {
     /** Namespaces learned at most (memory bound); beyond this keys map to their first segment. */
     maxLearnedPrefixes: 10_000,
   },
+  advisor: {
+    enabled: true,
+    /** Seconds between evaluations of the reports. */
+    intervalSeconds: 30,
+    /** Report window the rules read; a recommendation resolves once its condition is absent from it. */
+    window: '5m' as '1m' | '5m' | '15m' | 'all',
+    /** Recommendations kept (active + resolved); the oldest resolved go first. */
+    maxRecommendations: 1_000,
+    /** Resolved recommendations are forgotten after this long (s). */
+    resolvedRetentionSeconds: 24 * 3600,
+    /** An active recommendation whose target saw no traffic for this long resolves (s). */
+    unobservedResolveSeconds: 15 * 60,
+    /** Read-only PostgreSQL URL for index advice; empty = no look-ups (env SPANSTAT_ADVISOR_POSTGRES_URL). */
+    postgresUrl: '',
+    /** Per look-up statement_timeout and overall timeout of one fingerprint's check (ms). */
+    postgresTimeoutMs: 2_000,
+    /** Index checks are cached per fingerprint this long (s). */
+    indexCacheSeconds: 60,
+    /** Fingerprints checked against the database per evaluation at most. */
+    maxIndexChecks: 20,
+    nPlusOne: {
+      /** Sentry: ≥5 repeats of one statement in a request… */
+      minRepeats: 5,
+      /** …taking ≥50 ms together (ms). */
+      minTotalMs: 50,
+      /** Requests in the window that must show the pattern before it is reported. */
+      minAffectedRequests: 3,
+    },
+    slowQuery: {
+      /** p95 at or above this is slow (ms): half the default endpoint SLO in one statement. */
+      p95Ms: 100,
+      /** Sentry's and perf-sentinel's slow-query line (ms): critical from here. */
+      criticalP95Ms: 500,
+      /** Calls in the window before a p95 is trusted (perf-sentinel: 3; PgHero: 100 over days). */
+      minCalls: 10,
+    },
+    topConsumer: {
+      /** Share of the service's DB time (0..1). */
+      minShare: 0.3,
+      /** And at least this much DB time in the window (ms), so an idle service is not flagged. */
+      minTotalMs: 1_000,
+      minCalls: 10,
+    },
+    missingIndex: {
+      /** PgHero: no index advice under 500 rows. */
+      minTableRows: 500,
+      /** PgHero: statements with mean ≥20 ms (and minCalls) are checked even when not slow (ms). */
+      minMeanMs: 20,
+      minCalls: 10,
+      /** Columns in one proposed index at most. */
+      maxColumns: 3,
+    },
+    cache: {
+      /** Seeds: hit rate under 60–80% is a problem; 0..1. */
+      targetHitRate: 0.8,
+      /** Reads with a known result in the window before a hit rate is judged. */
+      minReads: 100,
+      /** TTLs at or under this (s) are named as the likely cause of misses. */
+      shortTtlSeconds: 60,
+      /** Single-key reads of one namespace in one request that an MGET/pipeline would merge. */
+      minSingleReadsPerRequest: 5,
+      minAffectedRequests: 3,
+    },
+    endpoint: {
+      /** Seeds: p95 over 200 ms is slow (ms). */
+      sloMs: 200,
+      /** Per-route SLOs, e.g. `{ 'GET /reports/:id': 1000 }` (ms). */
+      routeSloMs: {} as Record<string, number>,
+      /** Requests in the window before a p95 or an error rate is judged. */
+      minRequests: 20,
+      /** Seeds: 5xx rate ≥2% (0..1). */
+      maxServerErrorRate: 0.02,
+    },
+    pool: {
+      /** Waiting this long for a pooled connection at p95 is saturation (ms). */
+      waitP95Ms: 20,
+      /** Or this share of request time spent waiting (0..1). */
+      waitShare: 0.1,
+      /** Seeds: connections in use over 80% of the pool size (0..1). */
+      inUseRatio: 0.8,
+      /** Pool connects in the window before the pool is judged. */
+      minConnects: 20,
+    },
+  },
+  metrics: {
+    /** Serve Prometheus metrics on the API port at /metrics. */
+    enabled: true,
+    /**
+     * Distinct label sets per metric; later ones are recorded in one series whose labels read
+     * `__overflow__`. 2000 is the OpenTelemetry SDK's own default cardinality limit.
+     */
+    maxSeriesPerMetric: 2_000,
+    /** Longest normalized statement shown on spanstat_db_query_info (characters). */
+    maxStatementChars: 200,
+  },
   log: {
     level: 'info' as 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent',
   },

@@ -4,6 +4,91 @@ import { DEFAULTS } from './defaults';
 const port = z.number().int().min(0).max(65535);
 const positiveInt = z.number().int().positive();
 
+const share = z.number().min(0).max(1);
+const nonNegative = z.number().min(0);
+const A = DEFAULTS.advisor;
+
+/** Advisor rule thresholds; defaults and their sources are in defaults.ts. */
+const advisorSchema = z
+  .object({
+    enabled: z.boolean().default(A.enabled),
+    intervalSeconds: z.number().gt(0).default(A.intervalSeconds),
+    window: z.enum(['1m', '5m', '15m', 'all']).default(A.window),
+    maxRecommendations: positiveInt.default(A.maxRecommendations),
+    resolvedRetentionSeconds: positiveInt.default(A.resolvedRetentionSeconds),
+    unobservedResolveSeconds: positiveInt.default(A.unobservedResolveSeconds),
+    postgresUrl: z
+      .string()
+      .refine((v) => v === '' || /^postgres(ql)?:\/\//.test(v), 'must be a postgres:// URL or empty')
+      .default(A.postgresUrl),
+    postgresTimeoutMs: positiveInt.default(A.postgresTimeoutMs),
+    indexCacheSeconds: nonNegative.default(A.indexCacheSeconds),
+    maxIndexChecks: z.number().int().min(0).default(A.maxIndexChecks),
+    nPlusOne: z
+      .object({
+        minRepeats: positiveInt.min(2).default(A.nPlusOne.minRepeats),
+        minTotalMs: nonNegative.default(A.nPlusOne.minTotalMs),
+        minAffectedRequests: positiveInt.default(A.nPlusOne.minAffectedRequests),
+      })
+      .strict()
+      .prefault({}),
+    slowQuery: z
+      .object({
+        p95Ms: z.number().gt(0).default(A.slowQuery.p95Ms),
+        criticalP95Ms: z.number().gt(0).default(A.slowQuery.criticalP95Ms),
+        minCalls: positiveInt.default(A.slowQuery.minCalls),
+      })
+      .strict()
+      .prefault({}),
+    topConsumer: z
+      .object({
+        minShare: share.default(A.topConsumer.minShare),
+        minTotalMs: nonNegative.default(A.topConsumer.minTotalMs),
+        minCalls: positiveInt.default(A.topConsumer.minCalls),
+      })
+      .strict()
+      .prefault({}),
+    missingIndex: z
+      .object({
+        minTableRows: z.number().int().min(0).default(A.missingIndex.minTableRows),
+        minMeanMs: nonNegative.default(A.missingIndex.minMeanMs),
+        minCalls: positiveInt.default(A.missingIndex.minCalls),
+        maxColumns: positiveInt.max(8).default(A.missingIndex.maxColumns),
+      })
+      .strict()
+      .prefault({}),
+    cache: z
+      .object({
+        targetHitRate: share.default(A.cache.targetHitRate),
+        minReads: positiveInt.default(A.cache.minReads),
+        shortTtlSeconds: nonNegative.default(A.cache.shortTtlSeconds),
+        minSingleReadsPerRequest: positiveInt.min(2).default(A.cache.minSingleReadsPerRequest),
+        minAffectedRequests: positiveInt.default(A.cache.minAffectedRequests),
+      })
+      .strict()
+      .prefault({}),
+    endpoint: z
+      .object({
+        sloMs: z.number().gt(0).default(A.endpoint.sloMs),
+        routeSloMs: z.record(z.string().min(1), z.number().gt(0)).default({}),
+        minRequests: positiveInt.default(A.endpoint.minRequests),
+        maxServerErrorRate: share.default(A.endpoint.maxServerErrorRate),
+      })
+      .strict()
+      .prefault({}),
+    pool: z
+      .object({
+        waitP95Ms: z.number().gt(0).default(A.pool.waitP95Ms),
+        waitShare: share.default(A.pool.waitShare),
+        inUseRatio: share.default(A.pool.inUseRatio),
+        minConnects: positiveInt.default(A.pool.minConnects),
+      })
+      .strict()
+      .prefault({}),
+  })
+  .strict()
+  .prefault({});
+
 /** Unknown keys are rejected (strict) so a typo names itself instead of being ignored. */
 export const configSchema = z
   .object({
@@ -57,6 +142,15 @@ export const configSchema = z
         learnDistinct: positiveInt.min(2).default(DEFAULTS.redis.learnDistinct),
         patterns: z.array(z.string().min(1)).default([...DEFAULTS.redis.patterns]),
         maxLearnedPrefixes: positiveInt.default(DEFAULTS.redis.maxLearnedPrefixes),
+      })
+      .strict()
+      .prefault({}),
+    advisor: advisorSchema,
+    metrics: z
+      .object({
+        enabled: z.boolean().default(DEFAULTS.metrics.enabled),
+        maxSeriesPerMetric: positiveInt.default(DEFAULTS.metrics.maxSeriesPerMetric),
+        maxStatementChars: positiveInt.min(20).default(DEFAULTS.metrics.maxStatementChars),
       })
       .strict()
       .prefault({}),

@@ -52,6 +52,10 @@ export interface CacheCall extends Base {
 export interface PoolConnect extends Base {
   type: 'pool-connect';
   system: string;
+  /** Pool size (`spanstat.pool.max`), when the preload recorded it. */
+  poolMax?: number;
+  /** Clients checked out when the wait began (`spanstat.pool.in_use`). */
+  poolInUse?: number;
 }
 
 export interface RequestSpan extends Base {

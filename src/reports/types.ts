@@ -79,6 +79,80 @@ export interface EndpointRow {
   exampleTraceId: string;
 }
 
+/**
+ * Per-request use of one fingerprint by one endpoint: the N+1 report. Means are over the
+ * requests that ran the statement at least once.
+ */
+export interface EndpointQueryRow {
+  service: string;
+  method: string;
+  route: string;
+  fingerprint: string;
+  /** Normalized statement; `(other)` on the overflow row, '' when the query row is unknown. */
+  statement: string;
+  /** Requests to the endpoint in the window (on the overflow row: requestsWithQuery). */
+  requests: number;
+  requestsWithQuery: number;
+  /** Calls of the statement from the endpoint. */
+  calls: number;
+  meanCallsPerRequest: number;
+  maxCallsPerRequest: number;
+  /** Requests with at least nPlusOneMinCalls calls (default 5). */
+  requestsOverThreshold: number;
+  /** Time in the statement's calls within those requests. */
+  overThresholdMs: number;
+  totalMs: number;
+  /** totalMs / requestsWithQuery. */
+  msPerRequest: number;
+  /** Request with the most calls. */
+  exampleTraceId: string;
+}
+
+/** Per-request use of one cache namespace by one endpoint (many single-key reads hint at MGET). */
+export interface EndpointCacheRow {
+  service: string;
+  method: string;
+  route: string;
+  namespace: string;
+  requests: number;
+  requestsWithOps: number;
+  ops: number;
+  meanOpsPerRequest: number;
+  maxOpsPerRequest: number;
+  /** Single-key reads (GET-like) per request that used the namespace. */
+  singleReadsPerRequest: number;
+  /** Requests with at least nPlusOneMinCalls single-key reads of the namespace. */
+  requestsOverThreshold: number;
+  overThresholdMs: number;
+  totalMs: number;
+  msPerRequest: number;
+  exampleTraceId: string;
+}
+
+/** Connection-pool waits per service (pg-pool.connect spans). */
+export interface PoolRow {
+  service: string;
+  system: string;
+  connects: number;
+  errors: number;
+  totalWaitMs: number;
+  meanWaitMs: number;
+  p50WaitMs: number;
+  p95WaitMs: number;
+  p99WaitMs: number;
+  maxWaitMs: number;
+  /** Largest clients-in-use seen at a connect (`spanstat.pool.in_use`); null when never sent. */
+  maxInUse: number | null;
+  /** Pool size (`spanstat.pool.max`); null when never sent. */
+  poolMax: number | null;
+  /** maxInUse / poolMax, 0..1; null when either is unknown. */
+  maxInUseRatio: number | null;
+  /** Connects that found every client in use. */
+  saturatedConnects: number;
+  /** Connect with the longest wait. */
+  exampleTraceId: string;
+}
+
 export interface ReportQuery {
   service?: string;
   window: WindowName;

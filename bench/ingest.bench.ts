@@ -1,0 +1,254 @@
+/**
+ * Figure 2, sidecar ingest: OTLP/HTTP protobuf end to end into the built sidecar pinned to one
+ * core, against the raw decode rate of the same bodies (decodeTracesProtobuf in this process) and
+ * the pipeline alone (classify + aggregate + assemble, the sidecar's own components, in process).
+ *
+ *   npx tsx bench/ingest.bench.ts [--seconds 8] [--senders 4]
+ *
+ * Targets: end to end ≥100k spans/s and ≥60% of the raw decode rate; pipeline ≥600k spans/s.
+ */
+import { loadConfig } from '../src/config';
+import { decodeTracesProtobuf } from '../src/receiver/decode-protobuf';
+import { startSidecar } from '../src/sidecar/sidecar';
+import { cpuMeter } from './lib/cpu';
+import { type BenchResult, type Figure, figure, pct, reportStandalone, si } from './lib/figures';
+import { OtlpPoster } from './lib/http';
+import { BatchStream, buildTemplates } from './lib/otlp-batches';
+import { CORE_UNDER_TEST, ensureBuilt, pinSelfToLoadCore } from './lib/setup';
+import { type SidecarProcess, sleep, startSidecarProcess } from './lib/sidecar-process';
+import { median } from './lib/stats';
+
+export interface IngestOptions {
+  /** Measured seconds of end-to-end ingest (after warm-up). */
+  seconds?: number;
+  /** POSTs in flight at once. */
+  senders?: number;
+  log?: (line: string) => void;
+}
+
+const SPANS_PER_BATCH = 512;
+const TEMPLATES = 16;
+
+/** Raw decode rate of the same kind of bodies on this core: median of rounds, spans/s. */
+export function measureDecode(bodies: readonly Buffer[], rounds = 3, roundMs = 1500): { median: number; rounds: number[] } {
+  for (let i = 0; i < bodies.length * 2; i++) decodeTracesProtobuf(bodies[i % bodies.length]);
+  const rates: number[] = [];
+  for (let r = 0; r < rounds; r++) {
+    let spans = 0;
+    let i = 0;
+    const t0 = performance.now();
+    let t = t0;
+    while (t - t0 < roundMs) {
+      spans += decodeTracesProtobuf(bodies[i++ % bodies.length]).length;
+      t = performance.now();
+    }
+    rates.push((spans * 1000) / (t - t0));
+  }
+  return { median: median(rates), rounds: rates };
+}
+
+/**
+ * Pipeline alone: bodies decoded beforehand, then the sidecar's pipeline (built by startSidecar,
+ * in this process) classifies, aggregates and assembles them synchronously. Median of rounds, spans/s.
+ */
+export async function measurePipeline(
+  stream: BatchStream,
+  rounds = 3,
+  batchesPerRound = 160,
+): Promise<{ median: number; rounds: number[] }> {
+  const config = loadConfig({
+    env: {},
+    overrides: { receiver: { port: 0 }, api: { port: 0 }, log: { level: 'silent' } },
+  });
+  const silent = { info() {}, warn() {}, error() {}, debug() {}, fatal() {}, trace() {} };
+  const sidecar = await startSidecar(config, silent as unknown as Parameters<typeof startSidecar>[1]);
+  try {
+    const rates: number[] = [];
+    // Round 0 is a warm-up (JIT, first parse of every statement shape); it is not counted.
+    for (let r = 0; r <= rounds; r++) {
+      const batches = Array.from({ length: batchesPerRound }, () => decodeTracesProtobuf(stream.next()));
+      const spans = batches.reduce((n, b) => n + b.length, 0);
+      const t0 = performance.now();
+      for (const batch of batches) sidecar.pipeline.enqueue(batch);
+      sidecar.pipeline.drainAll();
+      sidecar.pipeline.assembler.flush();
+      const ms = performance.now() - t0;
+      if (r > 0) rates.push((spans * 1000) / ms);
+    }
+    return { median: median(rates), rounds: rates };
+  } finally {
+    await sidecar.shutdown();
+  }
+}
+
+interface IngestRun {
+  spansPerSecond: number;
+  sidecarCpu: number;
+  posts: number;
+  refused: number;
+  failures: number;
+  series: { tMs: number; processed: number }[];
+  processedTotal: number;
+  failedSpans: number;
+}
+
+/** Keeps `senders` POSTs in flight until `stop` is set; a refused batch is resent after a short pause. */
+function sendLoop(poster: OtlpPoster, stream: BatchStream, counts: { posts: number; refused: number; failures: number }, stop: { now: boolean }) {
+  return async () => {
+    let body = stream.next();
+    while (!stop.now) {
+      const res = await poster.post(body);
+      counts.posts++;
+      if (res.status === 200) {
+        body = stream.next();
+      } else if (res.status === 503 || res.status === 429) {
+        counts.refused++;
+        await sleep(5);
+      } else {
+        counts.failures++;
+        body = stream.next();
+      }
+    }
+  };
+}
+
+async function measureEndToEnd(
+  sidecar: SidecarProcess,
+  stream: BatchStream,
+  seconds: number,
+  senders: number,
+): Promise<IngestRun> {
+  const poster = new OtlpPoster(sidecar.receiverUrl, senders);
+  const counts = { posts: 0, refused: 0, failures: 0 };
+  const stop = { now: false };
+  const loops = Array.from({ length: senders }, () => sendLoop(poster, stream, counts, stop)());
+  try {
+    await sleep(2000); // warm-up: JIT, first parse of every statement shape
+    const series: { tMs: number; processed: number }[] = [];
+    const start = await sidecar.health();
+    const t0 = performance.now();
+    const cpu = cpuMeter(sidecar.pid);
+    series.push({ tMs: 0, processed: start.pipeline.spansProcessed });
+    while (performance.now() - t0 < seconds * 1000) {
+      await sleep(500);
+      const h = await sidecar.health();
+      series.push({ tMs: performance.now() - t0, processed: h.pipeline.spansProcessed });
+    }
+    const sidecarCpu = cpu();
+    const last = series[series.length - 1];
+    const spansPerSecond = ((last.processed - series[0].processed) * 1000) / last.tMs;
+    stop.now = true;
+    await Promise.all(loops);
+    const received = (await sidecar.health()).pipeline.spansReceived;
+    const done = await sidecar.waitProcessed(received, 30_000);
+    return {
+      spansPerSecond,
+      sidecarCpu,
+      ...counts,
+      series,
+      processedTotal: done.pipeline.spansProcessed,
+      failedSpans: done.pipeline.spansFailed,
+    };
+  } finally {
+    stop.now = true;
+    await Promise.allSettled(loops);
+    poster.close();
+  }
+}
+
+export async function runIngestBench(options: IngestOptions = {}): Promise<BenchResult> {
+  const log = options.log ?? console.log;
+  const started = performance.now();
+  ensureBuilt(log);
+  const pinnedSelf = pinSelfToLoadCore();
+  const seconds = options.seconds ?? 8;
+  const senders = options.senders ?? 4;
+
+  log(`ingest: encoding ${TEMPLATES} × ${SPANS_PER_BATCH}-span templates with ProtobufTraceSerializer…`);
+  const templates = buildTemplates({ templates: TEMPLATES, spansPerBatch: SPANS_PER_BATCH, seed: 7 });
+  const bytesPerSpan = templates.reduce((n, t) => n + t.body.length, 0) / templates.reduce((n, t) => n + t.spans, 0);
+  const stream = new BatchStream(templates);
+
+  const decodeBodies = Array.from({ length: 64 }, () => stream.next());
+  const decode = measureDecode(decodeBodies);
+  log(`ingest: raw decode ${si(decode.median)} spans/s`);
+  const pipeline = await measurePipeline(stream);
+  log(`ingest: pipeline alone ${si(pipeline.median)} spans/s`);
+
+  const sidecar = await startSidecarProcess({ core: CORE_UNDER_TEST });
+  let e2e: IngestRun;
+  try {
+    e2e = await measureEndToEnd(sidecar, stream, seconds, senders);
+  } finally {
+    await sidecar.stop();
+  }
+  log(`ingest: end to end ${si(e2e.spansPerSecond)} spans/s (sidecar CPU ${pct(e2e.sidecarCpu, 0)})`);
+
+  const ratio = e2e.spansPerSecond / decode.median;
+  const figures: Figure[] = [
+    figure(
+      'ingest.end-to-end',
+      'sidecar ingest, OTLP/HTTP protobuf, 1 core',
+      '≥ 100k spans/s',
+      `${si(e2e.spansPerSecond)} spans/s`,
+      e2e.spansPerSecond >= 100_000,
+      e2e.sidecarCpu < 0.9
+        ? `sidecar used only ${pct(e2e.sidecarCpu, 0)} of its core: the sender may be the limit`
+        : undefined,
+    ),
+    figure(
+      'ingest.vs-decode',
+      'ingest / raw decode of the same bodies',
+      '≥ 60%',
+      `${pct(ratio, 0)} (decode ${si(decode.median)} spans/s)`,
+      ratio >= 0.6,
+    ),
+    figure(
+      'ingest.pipeline',
+      'pipeline alone (classify+aggregate+assemble)',
+      '≥ 600k spans/s',
+      `${si(pipeline.median)} spans/s`,
+      pipeline.median >= 600_000,
+    ),
+  ];
+  if (e2e.failedSpans > 0 || e2e.failures > 0) {
+    figures.push(
+      figure(
+        'ingest.errors',
+        'ingest errors',
+        '0',
+        `${e2e.failures} failed posts, ${e2e.failedSpans} failed spans`,
+        false,
+      ),
+    );
+  }
+  return {
+    name: 'ingest',
+    figures,
+    raw: {
+      pinned: pinnedSelf,
+      spansPerBatch: SPANS_PER_BATCH,
+      bytesPerSpan,
+      decode,
+      pipeline: { median: pipeline.median, rounds: pipeline.rounds },
+      endToEnd: e2e,
+      seconds,
+      senders,
+    },
+    durationMs: performance.now() - started,
+  };
+}
+
+function arg(name: string): number | undefined {
+  const i = process.argv.indexOf(`--${name}`);
+  return i > 0 ? Number(process.argv[i + 1]) : undefined;
+}
+
+if (require.main === module) {
+  runIngestBench({ seconds: arg('seconds'), senders: arg('senders') })
+    .then(reportStandalone)
+    .catch((err) => {
+      console.error(err);
+      process.exitCode = 1;
+    });
+}

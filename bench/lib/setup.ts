@@ -1,0 +1,44 @@
+/** What every bench does first: make sure dist/ is current and move itself to the load core. */
+import { execFileSync } from 'node:child_process';
+import { existsSync, readdirSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { CLI_PATH, PRELOAD_PATH, REPO_ROOT } from '../../scripts/lib/demo-stack';
+import { canPin, pinProcess } from './cpu';
+
+/** The core the process under test runs on; the bench, load generator and servers use the other. */
+export const CORE_UNDER_TEST = 0;
+export const CORE_LOAD = 1;
+
+function newestMtime(dir: string): number {
+  let newest = 0;
+  for (const entry of readdirSync(dir, { withFileTypes: true })) {
+    const path = join(dir, entry.name);
+    if (entry.isDirectory()) newest = Math.max(newest, newestMtime(path));
+    else if (entry.name.endsWith('.ts')) newest = Math.max(newest, statSync(path).mtimeMs);
+  }
+  return newest;
+}
+
+/** Runs `tsc -p tsconfig.json` when dist/ is missing or older than src/ (the benches run the built code). */
+export function ensureBuilt(log: (line: string) => void = console.log): void {
+  const built = [CLI_PATH, PRELOAD_PATH].every((p) => existsSync(p));
+  const stale = built && newestMtime(join(REPO_ROOT, 'src')) > Math.min(statSync(CLI_PATH).mtimeMs, statSync(PRELOAD_PATH).mtimeMs);
+  if (built && !stale) return;
+  log(built ? 'src/ changed since the last build: building…' : 'dist/ missing: building…');
+  try {
+    execFileSync(process.execPath, [join(REPO_ROOT, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', 'tsconfig.json'], {
+      cwd: REPO_ROOT,
+      stdio: 'pipe',
+    });
+  } catch (err) {
+    // tsc still emits on type errors; only a missing output is fatal.
+    const out = (err as { stdout?: Buffer }).stdout?.toString() ?? '';
+    if (![CLI_PATH, PRELOAD_PATH].every((p) => existsSync(p))) throw new Error(`build failed:\n${out}`);
+    log(`build reported type errors (continuing with what was emitted):\n${out.split('\n').slice(0, 5).join('\n')}`);
+  }
+}
+
+/** Pins this process (all threads, and children it starts later) to the load core when possible. */
+export function pinSelfToLoadCore(): boolean {
+  return canPin() && pinProcess(process.pid, CORE_LOAD);
+}

@@ -1,0 +1,131 @@
+/**
+ * SQL fingerprinting cost: `npx tsx bench/sql.bench.ts [texts]`.
+ *
+ * - cold: µs per call when every text is a new shape (cache miss → libpg-query parse ×3);
+ * - warm: µs per call for texts already cached;
+ * - literal-varying: N (default 1M) distinct raw texts from a dozen templates that differ only
+ *   in literals, IN-list length and sqlcommenter comments — cache entries and heap they need.
+ */
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
+import { SqlFingerprinter } from '../src/sql';
+
+setFlagsFromString('--expose-gc');
+const gc = runInNewContext('gc') as () => void;
+
+/** Deterministic pseudo-random numbers so runs are comparable. */
+function rng(seed: number): () => number {
+  let s = seed >>> 0;
+  return () => {
+    s = (s + 0x6d2b79f5) >>> 0;
+    let t = s;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+const rand = rng(42);
+const int = (max: number): number => Math.floor(rand() * max);
+const hex = (len: number): string => {
+  let s = '';
+  while (s.length < len) s += int(0x100000000).toString(16).padStart(8, '0');
+  return s.slice(0, len);
+};
+const list = (): string => Array.from({ length: 1 + int(20) }, () => int(1e6)).join(', ');
+
+/** Realistic application statements with inline literals. */
+const TEMPLATES: Array<() => string> = [
+  () => `SELECT id, name, email FROM users WHERE id = ${int(1e9)}`,
+  () =>
+    `SELECT o.id, o.total FROM orders o JOIN customers c ON c.id = o.customer_id WHERE c.id = ${int(1e7)} AND o.status = 'shipped' ORDER BY o.created_at DESC LIMIT ${1 + int(100)}`,
+  () => `SELECT * FROM products WHERE id IN (${list()})`,
+  () =>
+    `INSERT INTO events (user_id, kind, payload, created_at) VALUES (${int(1e7)}, 'click', '{"x":${int(1e4)}}', '2026-11-${String(1 + int(28)).padStart(2, '0')}')`,
+  () => `UPDATE sessions SET last_seen = now(), data = E'it\\'s ${hex(6)}' WHERE token = '${hex(32)}'`,
+  () =>
+    `/*traceparent='00-${hex(32)}-${hex(16)}-01'*/ SELECT count(*) FROM cart_items WHERE cart_id = ${int(1e6)}`,
+  () => `DELETE FROM cart_items WHERE cart_id = ${int(1e6)} AND sku = 'SKU-${int(1e5)}'`,
+  () => `SELECT * FROM accounts WHERE email = '${hex(8)}@example.com' AND balance > -${int(1000)}.5`,
+  () =>
+    `INSERT INTO line_items (order_id, sku, qty) VALUES ${Array.from({ length: 1 + int(10) }, () => `(${int(1e6)}, 'S${int(1e4)}', ${1 + int(9)})`).join(', ')}`,
+  () => `SELECT * FROM audit_log WHERE at BETWEEN '2026-01-01' AND '2026-0${1 + int(9)}-15' AND actor = $1`,
+  () => `SELECT $1::int + ${int(100)} AS n, $$raw ${hex(4)}$$ AS tag`,
+  () =>
+    `WITH recent AS (SELECT * FROM orders WHERE created_at > now() - interval '${int(30)} days') SELECT count(*) FROM recent WHERE total > ${int(1000)}`,
+];
+
+function timeMicros(calls: number, fn: (i: number) => void): number {
+  const start = process.hrtime.bigint();
+  for (let i = 0; i < calls; i++) fn(i);
+  return Number(process.hrtime.bigint() - start) / 1000 / calls;
+}
+
+async function main(): Promise<void> {
+  const texts = Number(process.argv[2] ?? 1_000_000);
+  const loadStart = process.hrtime.bigint();
+  const fp = await SqlFingerprinter.create({ cacheEntries: 50_000, maxParseBytes: 64 * 1024 });
+  console.log(`module load: ${(Number(process.hrtime.bigint() - loadStart) / 1e6).toFixed(1)} ms`);
+
+  // Cold: every text a distinct shape (distinct table and column names).
+  const coldTexts = Array.from(
+    { length: 5_000 },
+    (_, i) =>
+      `SELECT c${i}, name FROM t${i} WHERE id = ${i} AND status IN ('a', 'b') ORDER BY c${i} LIMIT 10`,
+  );
+  const cold = timeMicros(coldTexts.length, (i) => fp.fingerprint('postgresql', coldTexts[i]));
+  // Warm: the same texts again, all cached.
+  timeMicros(coldTexts.length, (i) => fp.fingerprint('postgresql', coldTexts[i]));
+  const warm = timeMicros(coldTexts.length * 10, (i) =>
+    fp.fingerprint('postgresql', coldTexts[i % coldTexts.length]),
+  );
+  const mysqlCold = timeMicros(coldTexts.length, (i) => fp.fingerprint('mysql', coldTexts[i]));
+  console.log(`postgresql cold (miss, parse): ${cold.toFixed(1)} µs/call`);
+  console.log(`postgresql warm (hit):         ${warm.toFixed(2)} µs/call`);
+  console.log(`fallback cold (mysql, miss):   ${mysqlCold.toFixed(1)} µs/call`);
+
+  // Literal-varying texts: a fresh fingerprinter so entries count only these.
+  const lit = await SqlFingerprinter.create({ cacheEntries: 50_000, maxParseBytes: 64 * 1024 });
+  gc();
+  const heapBefore = process.memoryUsage().heapUsed;
+  const fingerprints = new Set<string>();
+  const start = process.hrtime.bigint();
+  for (let i = 0; i < texts; i++) {
+    const shape = lit.fingerprint('postgresql', TEMPLATES[i % TEMPLATES.length]());
+    if (i < TEMPLATES.length * 100) fingerprints.add(shape.fingerprint);
+  }
+  const perCall = Number(process.hrtime.bigint() - start) / 1000 / texts;
+  gc();
+  const heapAfter = process.memoryUsage().heapUsed;
+  const stats = lit.stats();
+  console.log(
+    `${texts} literal-varying texts from ${TEMPLATES.length} templates: ${perCall.toFixed(2)} µs/call incl. text generation`,
+  );
+  console.log(
+    `  cache entries ${stats.cacheEntries}, misses ${stats.misses}, hits ${stats.hits}, fingerprints ${fingerprints.size}`,
+  );
+  console.log(
+    `  heap retained ${((heapAfter - heapBefore) / 1024).toFixed(0)} KiB, rss ${(process.memoryUsage().rss / 2 ** 20).toFixed(0)} MiB`,
+  );
+
+  // Worst case: the cache full of distinct shapes (cacheEntries distinct statements).
+  const full = await SqlFingerprinter.create({ cacheEntries: 50_000, maxParseBytes: 64 * 1024 });
+  gc();
+  const fullBefore = process.memoryUsage().heapUsed;
+  for (let i = 0; i < 50_000; i++) {
+    full.fingerprint(
+      'postgresql',
+      `SELECT id, c${i} FROM t${i % 97} WHERE a${i} = ${i} AND b = 'x' LIMIT 10`,
+    );
+  }
+  gc();
+  const fullAfter = process.memoryUsage().heapUsed;
+  console.log(
+    `50000 distinct shapes cached: ${((fullAfter - fullBefore) / 2 ** 20).toFixed(1)} MiB heap (${((fullAfter - fullBefore) / 50_000).toFixed(0)} B/entry), rss ${(process.memoryUsage().rss / 2 ** 20).toFixed(0)} MiB`,
+  );
+}
+
+main().catch((err) => {
+  console.error(err);
+  process.exitCode = 1;
+});

@@ -1,0 +1,101 @@
+import type { DashboardBuilder } from '@grafana/grafana-foundation-sdk/dashboard';
+import { dashboard, row, stat, timeseries } from './panels';
+import { M, mean, orZero, quantile, RATE, SVC, sumRate } from './promql';
+
+const ROUTE = 'service, method, route';
+const ROUTE_LEGEND = '{{service}} {{method}} {{route}}';
+
+/** RED per service and route, the database pool, and the sidecar's own health. */
+export function overview(): DashboardBuilder {
+  const requests = sumRate(`${M.http}_count`, '');
+  const serverErrors = sumRate(`${M.http}_count`, '', 'status_class="5xx"');
+  const routeRequests = sumRate(`${M.http}_count`, ROUTE);
+  return dashboard('overview', 'Requests, errors and latency per service and route; database pool; sidecar health.')
+    .withRow(row('Requests'))
+    .withPanel(stat('Requests/s', { expr: requests }, { unit: 'reqps' }))
+    .withPanel(
+      stat(
+        '5xx ratio',
+        { expr: `(${serverErrors} or vector(0)) / ${requests}` },
+        { unit: 'percentunit', thresholds: { steps: [0.01, 0.02], ascending: true } },
+      ),
+    )
+    .withPanel(
+      stat('p95 latency', { expr: quantile(0.95, M.http, '') }, { unit: 's', thresholds: { steps: [0.1, 0.2], ascending: true } }),
+    )
+    .withPanel(
+      stat('Active recommendations', { expr: `count(${M.recommendation}{${SVC}}) or vector(0)` }, { unit: 'none' }),
+    )
+    .withPanel(timeseries('Requests/s by route', [{ expr: routeRequests, legend: ROUTE_LEGEND }], { unit: 'reqps' }))
+    .withPanel(
+      timeseries(
+        '5xx ratio by route',
+        [
+          {
+            expr: `${orZero(sumRate(`${M.http}_count`, ROUTE, 'status_class="5xx"'), routeRequests)} / ${routeRequests}`,
+            legend: ROUTE_LEGEND,
+          },
+        ],
+        { unit: 'percentunit', min: 0, thresholds: { steps: [0.02], ascending: true } },
+      ),
+    )
+    .withPanel(
+      timeseries('p95 latency by route', [{ expr: quantile(0.95, M.http, ROUTE), legend: ROUTE_LEGEND }], {
+        unit: 's',
+        thresholds: { steps: [0.2], ascending: true },
+        description: 'Dashed line: the 200 ms SLO of the SpanstatEndpointSlow alert.',
+      }),
+    )
+    .withPanel(
+      timeseries('Database time per second by service', [{ expr: sumRate(`${M.db}_sum`, 'service'), legend: '{{service}}' }], {
+        unit: 's',
+        description: 'Seconds spent in queries per second of wall time: above 1 means queries overlap.',
+      }),
+    )
+    .withRow(row('Database pool'))
+    .withPanel(
+      timeseries(
+        'Pool clients in use',
+        [
+          { expr: `max by (service, system) (${M.poolInUse}{${SVC}})`, legend: '{{service}} in use' },
+          { expr: `max by (service, system) (${M.poolMax}{${SVC}})`, legend: '{{service}} pool size' },
+        ],
+        { unit: 'none', min: 0 },
+      ),
+    )
+    .withPanel(
+      timeseries(
+        'Pool wait',
+        [
+          { expr: quantile(0.95, M.poolWait, 'service'), legend: '{{service}} p95' },
+          { expr: mean(M.poolWait, 'service'), legend: '{{service}} mean' },
+        ],
+        { unit: 's' },
+      ),
+    )
+    .withRow(row('spanstat sidecar'))
+    .withPanel(
+      timeseries(
+        'Spans/s',
+        [
+          { expr: `sum by (instance) (rate(${M.spansReceived}[${RATE}]))`, legend: '{{instance}} received' },
+          { expr: `sum by (instance) (rate(${M.spansRejected}[${RATE}]))`, legend: '{{instance}} rejected' },
+          { expr: `sum by (instance) (rate(${M.spansDropped}[${RATE}]))`, legend: '{{instance}} dropped' },
+          { expr: `sum by (instance) (rate(${M.decodeErrors}[${RATE}]))`, legend: '{{instance}} undecodable bodies' },
+        ],
+        { unit: 'short', width: 8 },
+      ),
+    )
+    .withPanel(
+      timeseries('Queue depth', [{ expr: `max by (instance) (${M.queueDepth})`, legend: '{{instance}}' }], {
+        unit: 'none',
+        width: 8,
+      }),
+    )
+    .withPanel(
+      timeseries('Memory', [{ expr: `max by (instance, area) (${M.memory})`, legend: '{{instance}} {{area}}' }], {
+        unit: 'bytes',
+        width: 8,
+      }),
+    );
+}

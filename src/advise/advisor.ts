@@ -1,0 +1,175 @@
+/**
+ * The advisor stage: every `intervalSeconds` it reads the report rows of its window from
+ * `source`, checks the slow/top statements for missing indexes (the only I/O, optional), runs
+ * the pure rules and folds the result into the recommendation store. Timer unref'd; start and
+ * shutdown are safe to call twice, and shutdown before start.
+ */
+import { evaluateDetailed } from './evaluate';
+import { type IndexInspector, PgIndexInspector, uncheckedFinding } from './index-advisor';
+import { loadParser } from './predicate-columns';
+import { indexCandidates } from './rules/queries';
+import { RecommendationStore, type StoreChanges } from './store';
+import type {
+  AdvisorConfig,
+  AdvisorInput,
+  IndexFinding,
+  Recommendation,
+  RecommendationFilter,
+} from './types';
+
+export interface AdvisorLogger {
+  info(obj: object, msg: string): void;
+  warn(obj: object, msg: string): void;
+}
+
+export interface AdvisorOptions {
+  logger?: AdvisorLogger;
+  /** Clock (ms since the epoch); the sidecar passes its receive clock in tests. */
+  now?: () => number;
+}
+
+export interface AdvisorStatus {
+  enabled: boolean;
+  window: AdvisorConfig['window'];
+  indexChecks: boolean;
+  lastEvaluatedMs: number | null;
+  lastDurationMs: number | null;
+  lastError: string | null;
+}
+
+/** The read-only index inspector the config asks for (`advisor.postgresUrl`), or undefined. */
+export function createIndexInspector(config: AdvisorConfig): PgIndexInspector | undefined {
+  if (!config.postgresUrl) return undefined;
+  return new PgIndexInspector({
+    url: config.postgresUrl,
+    timeoutMs: config.postgresTimeoutMs,
+    cacheMs: config.indexCacheSeconds * 1000,
+    minTableRows: config.missingIndex.minTableRows,
+    maxColumns: config.missingIndex.maxColumns,
+  });
+}
+
+export class Advisor {
+  private readonly store: RecommendationStore;
+  private readonly inspector: IndexInspector | undefined;
+  private readonly now: () => number;
+  private timer: NodeJS.Timeout | undefined;
+  private running: Promise<StoreChanges> | undefined;
+  private started = false;
+  private stopped = false;
+  private lastEvaluatedMs: number | null = null;
+  private lastDurationMs: number | null = null;
+  private lastError: string | null = null;
+
+  /**
+   * `config` is the `advisor` config section. The Advisor owns `pg` (or the inspector it creates
+   * from `advisor.postgresUrl` when none is given) and closes it on shutdown.
+   */
+  constructor(
+    private readonly config: AdvisorConfig,
+    private readonly source: () => AdvisorInput,
+    pg?: IndexInspector,
+    private readonly options: AdvisorOptions = {},
+  ) {
+    this.inspector = pg ?? createIndexInspector(config);
+    this.now = options.now ?? Date.now;
+    this.store = new RecommendationStore({
+      maxEntries: config.maxRecommendations,
+      resolvedRetentionMs: config.resolvedRetentionSeconds * 1000,
+      unobservedResolveMs: config.unobservedResolveSeconds * 1000,
+    });
+  }
+
+  async start(): Promise<void> {
+    if (this.started || this.stopped || !this.config.enabled) return;
+    this.started = true;
+    await loadParser();
+    if (this.stopped) return;
+    await this.evaluateNow();
+    if (this.stopped) return;
+    this.timer = setInterval(() => void this.evaluateNow(), this.config.intervalSeconds * 1000);
+    this.timer.unref();
+  }
+
+  async shutdown(): Promise<void> {
+    if (this.stopped) return;
+    this.stopped = true;
+    if (this.timer) clearInterval(this.timer);
+    this.timer = undefined;
+    await this.running?.catch(() => undefined);
+    await this.inspector?.close().catch(() => undefined);
+  }
+
+  /** Runs one evaluation now (or joins the one in progress); never throws — errors go to status and log. */
+  evaluateNow(): Promise<StoreChanges> {
+    this.running ??= this.evaluateOnce().finally(() => {
+      this.running = undefined;
+    });
+    return this.running;
+  }
+
+  list(filter: RecommendationFilter = {}): Recommendation[] {
+    return this.store.list(filter);
+  }
+
+  get(id: string): Recommendation | undefined {
+    return this.store.get(id);
+  }
+
+  status(): AdvisorStatus {
+    return {
+      enabled: this.config.enabled,
+      window: this.config.window,
+      indexChecks: this.inspector !== undefined,
+      lastEvaluatedMs: this.lastEvaluatedMs,
+      lastDurationMs: this.lastDurationMs,
+      lastError: this.lastError,
+    };
+  }
+
+  private async evaluateOnce(): Promise<StoreChanges> {
+    const started = this.now();
+    try {
+      await loadParser();
+      const input = this.source();
+      const indexFindings = await this.checkIndexes(input);
+      const nowMs = this.now();
+      const evaluation = evaluateDetailed({ ...input, indexFindings }, this.config, nowMs);
+      const changes = this.store.update(evaluation, nowMs);
+      this.lastEvaluatedMs = nowMs;
+      this.lastError = null;
+      this.logChanges(changes);
+      return changes;
+    } catch (err) {
+      this.lastError = (err as Error).message ?? String(err);
+      this.options.logger?.warn({ err }, 'advisor: evaluation failed');
+      return { opened: [], resolved: [] };
+    } finally {
+      this.lastDurationMs = this.now() - started;
+    }
+  }
+
+  private async checkIndexes(input: AdvisorInput): Promise<IndexFinding[]> {
+    const candidates = indexCandidates(input, this.config).slice(0, this.config.maxIndexChecks);
+    const findings: IndexFinding[] = [];
+    for (const c of candidates) {
+      if (this.stopped) break;
+      findings.push(this.inspector ? await this.inspector.inspect(c) : uncheckedFinding(c));
+    }
+    return findings;
+  }
+
+  private logChanges(changes: StoreChanges): void {
+    const logger = this.options.logger;
+    if (!logger) return;
+    for (const r of changes.opened) {
+      logger.info(
+        { id: r.id, kind: r.kind, severity: r.severity, service: r.service },
+        `advisor: ${r.title}`,
+      );
+    }
+    for (const r of changes.resolved) {
+      logger.info({ id: r.id, kind: r.kind, service: r.service }, `advisor: resolved: ${r.title}`);
+    }
+  }
+}

@@ -1,0 +1,318 @@
+/**
+ * The advisor's only database I/O: for a slow or top statement, read its tables' size, columns,
+ * statistics and indexes and its generic plan over a read-only connection, and decide on an index.
+ * Every look-up runs in `BEGIN READ ONLY` with statement and lock timeouts; the whole check has
+ * a deadline; results are cached per statement. The plan: PG16+ `EXPLAIN (GENERIC_PLAN)`; PG15
+ * and older `PREPARE` + `plan_cache_mode = force_generic_plan` + `EXPLAIN EXECUTE` with NULLs
+ * (a generic plan is built before parameters are bound, so the NULLs do not fold the filter away).
+ */
+import { Client } from 'pg';
+import { type IndexLimits, planTableIndex, type TableInfo } from './index-plan';
+import { planEvidence, rootPlan } from './plan-evidence';
+import {
+  extractColumns,
+  type PredicateColumn,
+  type StatementColumns,
+  sameTable,
+  type TableRef,
+} from './predicate-columns';
+import type { IndexCandidate, IndexFinding, PlanEvidence } from './types';
+
+export interface IndexInspector {
+  inspect(candidate: IndexCandidate): Promise<IndexFinding>;
+  close(): Promise<void>;
+}
+
+export interface PgIndexInspectorOptions extends IndexLimits {
+  url: string;
+  /** statement_timeout / lock_timeout of each look-up and deadline of one statement's check (ms). */
+  timeoutMs: number;
+  /** Results are reused this long per statement (ms); 0 = no cache. */
+  cacheMs: number;
+  maxCacheEntries?: number;
+  now?: () => number;
+}
+
+/** Tables of one statement looked up at most. */
+const MAX_TABLES = 8;
+
+/** The finding without a database: the filtered columns from the parse tree, nothing checked. */
+export function uncheckedFinding(candidate: IndexCandidate, error?: string): IndexFinding {
+  const parsed = extractColumns(candidate.statement);
+  return {
+    service: candidate.service,
+    fingerprint: candidate.fingerprint,
+    columns: parsed?.columns ?? [],
+    checked: false,
+    ...(error ? { error } : {}),
+    proposals: [],
+    skipped: [],
+  };
+}
+
+export class PgIndexInspector implements IndexInspector {
+  private client: Client | undefined;
+  private connecting: Promise<Client> | undefined;
+  private serverVersion = 0;
+  private readonly cache = new Map<string, { atMs: number; finding: IndexFinding }>();
+  /** One check at a time: they share one connection and its transaction. */
+  private queue: Promise<unknown> = Promise.resolve();
+  private statementSeq = 0;
+  private closed = false;
+  private readonly now: () => number;
+
+  constructor(private readonly options: PgIndexInspectorOptions) {
+    this.now = options.now ?? Date.now;
+  }
+
+  inspect(candidate: IndexCandidate): Promise<IndexFinding> {
+    const key = `${candidate.service}\n${candidate.fingerprint}\n${candidate.statement}`;
+    const hit = this.cache.get(key);
+    if (hit && this.now() - hit.atMs < this.options.cacheMs) return Promise.resolve(hit.finding);
+    const run = this.queue.then(() => this.inspectNow(candidate));
+    this.queue = run.catch(() => undefined);
+    return run.then((finding) => {
+      if (this.options.cacheMs > 0) this.remember(key, finding);
+      return finding;
+    });
+  }
+
+  /** Forgets cached results (after an index was created, to see it at once). */
+  invalidate(): void {
+    this.cache.clear();
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    await this.queue;
+    await this.reset();
+  }
+
+  private remember(key: string, finding: IndexFinding): void {
+    this.cache.delete(key);
+    this.cache.set(key, { atMs: this.now(), finding });
+    const max = this.options.maxCacheEntries ?? 1_000;
+    for (const oldest of this.cache.keys()) {
+      if (this.cache.size <= max) break;
+      this.cache.delete(oldest);
+    }
+  }
+
+  private async inspectNow(candidate: IndexCandidate): Promise<IndexFinding> {
+    const parsed = extractColumns(candidate.statement);
+    if (!parsed)
+      return uncheckedFinding(candidate, 'the statement could not be parsed as one SELECT/UPDATE/DELETE');
+    if (this.closed) return uncheckedFinding(candidate, 'the advisor is shutting down');
+    let timer: NodeJS.Timeout | undefined;
+    const deadline = new Promise<never>((_, reject) => {
+      timer = setTimeout(
+        () => reject(new Error(`no answer within ${this.options.timeoutMs} ms`)),
+        this.options.timeoutMs,
+      );
+      timer.unref();
+    });
+    try {
+      return await Promise.race([this.check(candidate, parsed), deadline]);
+    } catch (err) {
+      // A timed-out or broken connection may be mid-transaction: start over next time.
+      await this.reset();
+      return uncheckedFinding(candidate, describeError(err));
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  private async check(candidate: IndexCandidate, parsed: StatementColumns): Promise<IndexFinding> {
+    const client = await this.connect();
+    const t = this.options.timeoutMs;
+    await client.query('BEGIN READ ONLY');
+    try {
+      await client.query(`SET LOCAL statement_timeout = ${t}`);
+      await client.query(`SET LOCAL lock_timeout = ${t}`);
+      const tables: { ref: TableRef; info: TableInfo }[] = [];
+      for (const ref of parsed.tables.slice(0, MAX_TABLES)) {
+        const info = await loadTable(client, ref);
+        if (info) tables.push({ ref, info });
+      }
+      const columns = resolveColumns(parsed.columns, tables);
+      const plan = await this.explain(client, candidate.statement);
+      const finding: IndexFinding = {
+        service: candidate.service,
+        fingerprint: candidate.fingerprint,
+        columns,
+        checked: true,
+        proposals: [],
+        skipped: [],
+      };
+      for (const ref of parsed.tables.slice(0, MAX_TABLES)) {
+        const entry = tables.find((x) => sameTable(x.ref, ref));
+        const uses = columns.filter((c) => sameTable(c.table, ref));
+        if (uses.length === 0) continue;
+        if (!entry) {
+          finding.skipped.push({
+            table: ref.name,
+            reason: 'unknown-table',
+            detail: 'not found in the database',
+          });
+          continue;
+        }
+        const evidence = plan ? planEvidence(plan.root, entry.info.name, plan.method) : undefined;
+        const decision = planTableIndex(uses, entry.info, evidence, parsed.hasLimit, this.options);
+        if ('proposal' in decision) finding.proposals.push(decision.proposal);
+        else finding.skipped.push(decision.skip);
+      }
+      return finding;
+    } finally {
+      await client.query('ROLLBACK').catch(() => undefined);
+    }
+  }
+
+  /** The statement's generic plan, or undefined when it cannot be planned without values. */
+  private async explain(
+    client: Client,
+    statement: string,
+  ): Promise<{ root: NonNullable<ReturnType<typeof rootPlan>>; method: PlanEvidence['method'] } | undefined> {
+    const text = statement.trim().replace(/;+\s*$/, '');
+    await client.query('SAVEPOINT spanstat_explain');
+    try {
+      let rows: { 'QUERY PLAN': unknown }[];
+      let method: PlanEvidence['method'];
+      if (this.serverVersion >= 160000) {
+        method = 'generic-plan';
+        rows = (await client.query(`EXPLAIN (GENERIC_PLAN, FORMAT JSON) ${text}`)).rows;
+      } else {
+        method = 'prepared-generic-plan';
+        const name = `spanstat_advisor_${++this.statementSeq}`;
+        const params = Math.max(0, ...[...text.matchAll(/\$(\d+)/g)].map((m) => Number(m[1])));
+        await client.query('SET LOCAL plan_cache_mode = force_generic_plan');
+        await client.query(`PREPARE ${name} AS ${text}`);
+        try {
+          const args = params ? `(${Array(params).fill('NULL').join(', ')})` : '';
+          rows = (await client.query(`EXPLAIN (FORMAT JSON) EXECUTE ${name}${args}`)).rows;
+        } finally {
+          await client.query(`DEALLOCATE ${name}`).catch(() => undefined);
+        }
+      }
+      await client.query('RELEASE SAVEPOINT spanstat_explain');
+      const root = rootPlan(rows[0]?.['QUERY PLAN']);
+      return root ? { root, method } : undefined;
+    } catch {
+      // Not plannable without values (unknown parameter types, …): advice goes on without a plan.
+      await client.query('ROLLBACK TO SAVEPOINT spanstat_explain');
+      return undefined;
+    }
+  }
+
+  private async connect(): Promise<Client> {
+    if (this.client) return this.client;
+    this.connecting ??= (async () => {
+      const client = new Client({
+        connectionString: this.options.url,
+        application_name: 'spanstat-advisor',
+        connectionTimeoutMillis: this.options.timeoutMs,
+        query_timeout: this.options.timeoutMs,
+      });
+      client.on('error', () => {
+        if (this.client === client) this.client = undefined;
+      });
+      try {
+        await client.connect();
+        // Belt and braces: every look-up also runs in BEGIN READ ONLY.
+        await client.query('SET default_transaction_read_only = on');
+        const version = await client.query('SHOW server_version_num');
+        this.serverVersion = Number(version.rows[0]?.server_version_num ?? 0);
+      } catch (err) {
+        await client.end().catch(() => undefined);
+        throw err;
+      }
+      this.client = client;
+      return client;
+    })().finally(() => {
+      this.connecting = undefined;
+    });
+    return this.connecting;
+  }
+
+  private async reset(): Promise<void> {
+    const client = this.client;
+    this.client = undefined;
+    if (client) await client.end().catch(() => undefined);
+  }
+}
+
+async function loadTable(client: Client, ref: TableRef): Promise<TableInfo | undefined> {
+  const qualified = ref.schema ? `${quote(ref.schema)}.${quote(ref.name)}` : quote(ref.name);
+  const rel = await client.query(
+    `SELECT c.oid::int8 AS oid, n.nspname AS schema, c.relname AS name, c.relkind::text AS relkind,
+            c.reltuples::float8 AS reltuples, COALESCE(s.n_live_tup, 0)::float8 AS live
+       FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+       LEFT JOIN pg_stat_all_tables s ON s.relid = c.oid
+      WHERE c.oid = to_regclass($1)`,
+    [qualified],
+  );
+  const r = rel.rows[0];
+  if (!r) return undefined;
+  const attrs = await client.query(
+    'SELECT attnum::int AS num, attname AS name FROM pg_attribute WHERE attrelid = $1 AND attnum > 0 AND NOT attisdropped',
+    [r.oid],
+  );
+  const names = new Map<number, string>(attrs.rows.map((a) => [a.num, a.name]));
+  const idx = await client.query(
+    `SELECT ic.relname AS name, i.indisunique AS unique, i.indisvalid AS valid, i.indpred IS NOT NULL AS partial,
+            am.amname AS method, string_to_array(i.indkey::text, ' ')::int[] AS keys, i.indnkeyatts::int AS nkeys
+       FROM pg_index i JOIN pg_class ic ON ic.oid = i.indexrelid JOIN pg_am am ON am.oid = ic.relam
+      WHERE i.indrelid = $1 ORDER BY ic.relname`,
+    [r.oid],
+  );
+  const stats = await client.query(
+    `SELECT attname AS name, n_distinct::float8 AS n_distinct, null_frac::float8 AS null_frac
+       FROM pg_stats WHERE schemaname = $1 AND tablename = $2`,
+    [r.schema, r.name],
+  );
+  // reltuples is -1 before the first ANALYZE and stale after fast growth; n_live_tup fills in.
+  const rows = Math.max(r.reltuples, r.live, 0);
+  return {
+    schema: r.schema,
+    name: r.name,
+    relkind: r.relkind,
+    rows,
+    columns: new Set(names.values()),
+    stats: new Map(
+      stats.rows.map((s) => [
+        s.name,
+        { distinct: s.n_distinct >= 0 ? s.n_distinct : -s.n_distinct * rows, nullFrac: s.null_frac },
+      ]),
+    ),
+    indexes: idx.rows.map((ix) => ({
+      name: ix.name,
+      columns: (ix.keys as number[]).slice(0, ix.nkeys).map((k) => (k === 0 ? null : (names.get(k) ?? null))),
+      unique: ix.unique,
+      method: ix.method,
+      partial: ix.partial,
+      valid: ix.valid,
+    })),
+  };
+}
+
+/** Gives unqualified columns of multi-table statements the one table (of those found) that has them. */
+function resolveColumns(
+  columns: PredicateColumn[],
+  tables: { ref: TableRef; info: TableInfo }[],
+): PredicateColumn[] {
+  return columns.map((c) => {
+    if (c.table || !c.candidates) return c;
+    const owners = tables.filter(
+      (t) => c.candidates?.some((x) => sameTable(x, t.ref)) && t.info.columns.has(c.column),
+    );
+    return owners.length === 1 ? { table: owners[0].ref, column: c.column, use: c.use } : c;
+  });
+}
+
+function quote(name: string): string {
+  return `"${name.replace(/"/g, '""')}"`;
+}
+
+function describeError(err: unknown): string {
+  const e = err as { code?: string; message?: string };
+  return e.code ? `${e.code} ${e.message}` : String(e.message ?? err);
+}

@@ -1,0 +1,189 @@
+/**
+ * Pure index planning (PgHero's approach, plus the generic plan as a witness): from the columns
+ * a statement filters on in one table, the table's size, statistics and existing indexes, pick
+ * the index columns — equality columns by selectivity until few rows remain, then one range or
+ * the ORDER BY columns — or say why no index is proposed.
+ */
+import type { ColumnUse } from './predicate-columns';
+import type { IndexProposal, IndexSkipReason, PlanEvidence } from './types';
+
+export interface ColumnStats {
+  /** Distinct values (pg_stats.n_distinct made absolute); null when the column has no statistics. */
+  distinct: number | null;
+  nullFrac: number;
+}
+
+export interface ExistingIndex {
+  name: string;
+  /** Key columns in order; null for an expression column. */
+  columns: (string | null)[];
+  unique: boolean;
+  /** Access method: btree, hash, gin, … */
+  method: string;
+  partial: boolean;
+  valid: boolean;
+}
+
+export interface TableInfo {
+  schema: string;
+  name: string;
+  /** r = table, p = partitioned table, v = view, m = materialized view… (pg_class.relkind). */
+  relkind: string;
+  rows: number;
+  columns: Set<string>;
+  stats: Map<string, ColumnStats>;
+  indexes: ExistingIndex[];
+}
+
+export interface IndexLimits {
+  minTableRows: number;
+  maxColumns: number;
+}
+
+export type TableDecision =
+  | { proposal: IndexProposal }
+  | { skip: { table: string; reason: IndexSkipReason; detail: string } };
+
+/** Equality columns are added until the planner would expect at most this many rows per lookup. */
+const FEW_ROWS = 10;
+
+export function displayTable(info: Pick<TableInfo, 'schema' | 'name'>): string {
+  return info.schema === 'public'
+    ? quoteIdent(info.name)
+    : `${quoteIdent(info.schema)}.${quoteIdent(info.name)}`;
+}
+
+export function planTableIndex(
+  uses: { column: string; use: ColumnUse }[],
+  info: TableInfo,
+  plan: PlanEvidence | undefined,
+  hasLimit: boolean,
+  limits: IndexLimits,
+): TableDecision {
+  const table = displayTable(info);
+  const skip = (reason: IndexSkipReason, detail: string): TableDecision => ({
+    skip: { table, reason, detail },
+  });
+  if (info.relkind !== 'r' && info.relkind !== 'm')
+    return skip('not-a-table', `relkind '${info.relkind}' cannot take a concurrent index`);
+  if (info.rows < limits.minTableRows) {
+    return skip(
+      'small-table',
+      `~${Math.round(info.rows)} rows, under ${limits.minTableRows}: a scan is as cheap as an index`,
+    );
+  }
+  const known = uses.filter((u) => info.columns.has(u.column));
+  const of = (use: ColumnUse, not: string[] = []) => [
+    ...new Set(known.filter((u) => u.use === use && !not.includes(u.column)).map((u) => u.column)),
+  ];
+  const eq = bySelectivity(of('eq'), info);
+  const range = bySelectivity(of('range', eq), info);
+  const order = of('order');
+  const join = bySelectivity(of('join', eq), info);
+  let columns: string[];
+  if (eq.length === 0 && range.length === 0) {
+    const fallback = join.length ? join.slice(0, 1) : hasLimit ? order : [];
+    if (fallback.length === 0)
+      return skip('no-usable-columns', 'no indexable filter, join or ORDER BY … LIMIT column');
+    // Without a filter an index on a join/sort column only pays when the plan shows the full scan.
+    if (!plan?.seqScan) {
+      const why = plan
+        ? 'the generic plan does not scan it sequentially'
+        : 'it could not be planned without values';
+      return skip('needs-plan', `only joined or ordered on ${fallback.join(', ')}, and ${why}`);
+    }
+    columns = fallback.slice(0, limits.maxColumns);
+  } else {
+    columns = [];
+    let expected = info.rows;
+    for (const c of eq) {
+      if (columns.length >= limits.maxColumns || expected <= FEW_ROWS) break;
+      columns.push(c);
+      expected /= Math.max(1, info.stats.get(c)?.distinct ?? 1);
+    }
+    const tail = range.length ? range.slice(0, 1) : order.filter((c) => !columns.includes(c));
+    for (const c of tail) {
+      if (columns.length >= limits.maxColumns || (columns.length > 0 && expected <= FEW_ROWS)) break;
+      columns.push(c);
+    }
+  }
+  const cover = info.indexes.find((ix) => covers(ix, columns, eq.length));
+  if (cover)
+    return skip('covered', `existing index ${describeIndex(cover)} already covers (${columns.join(', ')})`);
+  if (plan && !plan.seqScan) {
+    return skip('plan-uses-index', `the generic plan reads ${table} without a Seq Scan (${plan.shape})`);
+  }
+  const name = indexName(info, columns);
+  return {
+    proposal: {
+      table,
+      columns,
+      statement: `CREATE INDEX CONCURRENTLY ${quoteIdent(name)} ON ${table} (${columns.map(quoteIdent).join(', ')});`,
+      tableRows: info.rows,
+      existingIndexes: info.indexes.filter((ix) => ix.valid).map(describeIndex),
+      ...(plan ? { plan } : {}),
+    },
+  };
+}
+
+/** Most distinct values first; columns without statistics keep their order after those with. */
+function bySelectivity(columns: string[], info: TableInfo): string[] {
+  const score = (c: string) => {
+    const s = info.stats.get(c);
+    return s?.distinct == null ? -1 : s.distinct * (1 - s.nullFrac);
+  };
+  return columns
+    .map((c, i) => ({ c, i, s: score(c) }))
+    .sort((a, b) => b.s - a.s || a.i - b.i)
+    .map((x) => x.c);
+}
+
+/**
+ * An existing index covers the proposal when its leading key columns are the proposed ones
+ * (equality columns in any order, then the rest in order), or it is unique on a subset of the
+ * equality columns (at most one row per lookup already).
+ */
+export function covers(ix: ExistingIndex, columns: string[], eqCount: number): boolean {
+  if (!ix.valid || ix.partial || columns.length === 0) return false;
+  if (ix.method === 'hash') return columns.length === 1 && ix.columns[0] === columns[0];
+  if (ix.method !== 'btree') return false;
+  const keys = ix.columns;
+  const eqPart = columns.slice(0, Math.min(eqCount, columns.length));
+  if (ix.unique && keys.length > 0 && keys.every((k) => k !== null && eqPart.includes(k))) return true;
+  if (keys.length < columns.length) return false;
+  const lead = keys.slice(0, eqPart.length);
+  if (!eqPart.every((c) => lead.includes(c))) return false;
+  return columns.slice(eqPart.length).every((c, i) => keys[eqPart.length + i] === c);
+}
+
+export function describeIndex(ix: ExistingIndex): string {
+  const cols = ix.columns.map((c) => c ?? '(expression)').join(', ');
+  const tags = [
+    ix.unique ? 'unique' : '',
+    ix.method !== 'btree' ? ix.method : '',
+    ix.partial ? 'partial' : '',
+  ]
+    .filter(Boolean)
+    .join(' ');
+  return `${ix.name} (${cols})${tags ? ` ${tags}` : ''}`;
+}
+
+/** `<table>_<col>_<col>_idx`, within PostgreSQL's 63-byte limit and not clashing with an existing name. */
+function indexName(info: TableInfo, columns: string[]): string {
+  const base = `${info.name}_${columns.join('_')}`.slice(0, 59);
+  const taken = new Set(info.indexes.map((ix) => ix.name));
+  let name = `${base}_idx`;
+  for (let n = 2; taken.has(name); n++) name = `${base.slice(0, 56)}_idx${n}`;
+  return name;
+}
+
+const RESERVED = new Set(
+  'all analyse analyze and any array as asc asymmetric both case cast check collate column constraint create current_date current_role current_time current_timestamp current_user default deferrable desc distinct do else end except false fetch for foreign from grant group having in initially intersect into lateral leading limit localtime localtimestamp not null offset on only or order placing primary references returning select session_user some symmetric table then to trailing true union unique user using variadic when where window with'.split(
+    ' ',
+  ),
+);
+
+export function quoteIdent(name: string): string {
+  if (/^[a-z_][a-z0-9_$]*$/.test(name) && !RESERVED.has(name)) return name;
+  return `"${name.replace(/"/g, '""')}"`;
+}

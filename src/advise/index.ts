@@ -1,0 +1,21 @@
+export {
+  Advisor,
+  type AdvisorLogger,
+  type AdvisorOptions,
+  type AdvisorStatus,
+  createIndexInspector,
+} from './advisor';
+export { parseRecommendationFilter, type RecommendationsResponse, recommendationsResponse } from './api';
+export { type Evaluation, evaluate, evaluateDetailed, sortRecommendations } from './evaluate';
+export { type FormatOptions, formatEvidence, formatRecommendations } from './format';
+export {
+  type IndexInspector,
+  PgIndexInspector,
+  type PgIndexInspectorOptions,
+  uncheckedFinding,
+} from './index-advisor';
+export { covers, planTableIndex, quoteIdent, type TableInfo } from './index-plan';
+export { extractColumns, loadParser, type PredicateColumn, type StatementColumns } from './predicate-columns';
+export { indexCandidates } from './rules/queries';
+export { RecommendationStore, type StoreChanges, type StoreOptions } from './store';
+export * from './types';

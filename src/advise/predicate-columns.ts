@@ -1,0 +1,319 @@
+/**
+ * Reads the columns a statement filters, joins and orders on from the PostgreSQL parse tree
+ * (libpg-query): the raw material of index advice. Aliases map to tables per query scope;
+ * an unqualified column in a multi-table scope is left for the catalog to resolve.
+ * Only predicates a plain btree can serve count: `=`, IN, `= ANY`, IS NULL, ranges, BETWEEN.
+ * OR/NOT branches, LIKE, `<>` and expressions over a column (`lower(c)`, `c::text`) are skipped.
+ */
+import { loadModule, parseSync } from 'libpg-query';
+
+export type ColumnUse = 'eq' | 'range' | 'join' | 'order';
+
+export interface TableRef {
+  schema?: string;
+  name: string;
+}
+
+export interface PredicateColumn {
+  /** The table the column belongs to; undefined when the statement alone cannot tell. */
+  table?: TableRef;
+  /** Tables in scope an unqualified column may belong to (set when `table` is undefined). */
+  candidates?: TableRef[];
+  column: string;
+  use: ColumnUse;
+}
+
+export interface StatementColumns {
+  operation: 'SELECT' | 'UPDATE' | 'DELETE';
+  /** Tables the statement reads, in order of appearance (CTE names and subqueries excluded). */
+  tables: TableRef[];
+  columns: PredicateColumn[];
+  /** The top-level query has a LIMIT (an index on the ORDER BY columns can stop early). */
+  hasLimit: boolean;
+}
+
+type Node = Record<string, unknown>;
+
+let loading: Promise<void> | undefined;
+let loaded = false;
+
+/** Loads the parser's WASM module once (~20 ms); extractColumns returns undefined until then. */
+export async function loadParser(): Promise<void> {
+  loading ??= loadModule().then(() => {
+    loaded = true;
+  });
+  await loading;
+}
+
+export function parserLoaded(): boolean {
+  return loaded;
+}
+
+/** Columns of one SELECT/UPDATE/DELETE; undefined for other statements, several statements or parse errors. */
+export function extractColumns(sql: string): StatementColumns | undefined {
+  if (!loaded) return undefined;
+  let tree: { stmts?: { stmt?: Node }[] };
+  try {
+    tree = parseSync(sql) as unknown as { stmts?: { stmt?: Node }[] };
+  } catch {
+    return undefined;
+  }
+  if (tree.stmts?.length !== 1) return undefined;
+  const stmt = tree.stmts[0].stmt ?? {};
+  const out = new Collector();
+  if (stmt.SelectStmt) {
+    const select = stmt.SelectStmt as Node;
+    out.select(select, undefined);
+    return out.result('SELECT', select.limitCount !== undefined);
+  }
+  if (stmt.UpdateStmt) {
+    const update = stmt.UpdateStmt as Node;
+    out.modify(update, (update.fromClause as Node[]) ?? []);
+    return out.result('UPDATE', false);
+  }
+  if (stmt.DeleteStmt) {
+    const del = stmt.DeleteStmt as Node;
+    out.modify(del, (del.usingClause as Node[]) ?? []);
+    return out.result('DELETE', false);
+  }
+  return undefined;
+}
+
+/** One query level: alias → table (null for a subquery or CTE, whose columns are not a table's). */
+interface Scope {
+  parent?: Scope;
+  aliases: Map<string, TableRef | null>;
+  ctes: Set<string>;
+}
+
+const EQ_OPS = new Set(['=']);
+const RANGE_OPS = new Set(['<', '>', '<=', '>=']);
+
+class Collector {
+  private readonly tables: TableRef[] = [];
+  private readonly columns: PredicateColumn[] = [];
+  private readonly seen = new Set<string>();
+
+  result(operation: StatementColumns['operation'], hasLimit: boolean): StatementColumns {
+    return { operation, tables: this.tables, columns: this.columns, hasLimit };
+  }
+
+  select(node: Node, parent: Scope | undefined): void {
+    if (node.op && node.op !== 'SETOP_NONE') {
+      if (node.larg) this.select(node.larg as Node, parent);
+      if (node.rarg) this.select(node.rarg as Node, parent);
+      return;
+    }
+    const scope: Scope = { parent, aliases: new Map(), ctes: new Set(parent?.ctes) };
+    this.withClause(node.withClause as Node | undefined, scope);
+    for (const item of (node.fromClause as Node[]) ?? []) this.fromItem(item, scope);
+    this.predicate(node.whereClause as Node | undefined, scope);
+    const sorts = ((node.sortClause as Node[]) ?? []).map(
+      (s) => (s.SortBy as Node | undefined)?.node as Node,
+    );
+    const sortCols = sorts.map((n) => this.resolve(n, scope));
+    // An index serves an ORDER BY only when every sort key is a plain column of one table.
+    if (sortCols.length && sortCols.every((c) => c !== undefined && c.table !== undefined)) {
+      const first = sortCols[0]?.table;
+      if (sortCols.every((c) => sameTable(c?.table, first))) {
+        for (const c of sortCols) if (c) this.add({ ...c, use: 'order' });
+      }
+    }
+  }
+
+  modify(node: Node, extraFrom: Node[]): void {
+    const scope: Scope = { aliases: new Map(), ctes: new Set() };
+    this.withClause(node.withClause as Node | undefined, scope);
+    if (node.relation) this.rangeVar(node.relation as Node, scope);
+    for (const item of extraFrom) this.fromItem(item, scope);
+    this.predicate(node.whereClause as Node | undefined, scope);
+  }
+
+  private withClause(withClause: Node | undefined, scope: Scope): void {
+    for (const cte of (withClause?.ctes as Node[]) ?? []) {
+      const c = cte.CommonTableExpr as Node | undefined;
+      if (!c) continue;
+      scope.ctes.add(String(c.ctename));
+      const query = c.ctequery as Node | undefined;
+      if (query?.SelectStmt) this.select(query.SelectStmt as Node, scope);
+    }
+  }
+
+  private fromItem(item: Node, scope: Scope): void {
+    if (item.RangeVar) this.rangeVar(item.RangeVar as Node, scope);
+    else if (item.JoinExpr) {
+      const join = item.JoinExpr as Node;
+      this.fromItem(join.larg as Node, scope);
+      this.fromItem(join.rarg as Node, scope);
+      this.predicate(join.quals as Node | undefined, scope);
+    } else if (item.RangeSubselect) {
+      const sub = item.RangeSubselect as Node;
+      const alias = (sub.alias as Node | undefined)?.aliasname;
+      if (alias) scope.aliases.set(String(alias), null);
+      const query = sub.subquery as Node | undefined;
+      if (query?.SelectStmt) this.select(query.SelectStmt as Node, scope);
+    } else if (item.RangeFunction) {
+      const alias = ((item.RangeFunction as Node).alias as Node | undefined)?.aliasname;
+      if (alias) scope.aliases.set(String(alias), null);
+    }
+  }
+
+  private rangeVar(rv: Node, scope: Scope): void {
+    const name = String(rv.relname);
+    const alias = (rv.alias as Node | undefined)?.aliasname as string | undefined;
+    if (!rv.schemaname && scope.ctes.has(name)) {
+      scope.aliases.set(alias ?? name, null);
+      return;
+    }
+    const table: TableRef = rv.schemaname ? { schema: String(rv.schemaname), name } : { name };
+    scope.aliases.set(alias ?? name, table);
+    if (!alias && table.schema) scope.aliases.set(`${table.schema}.${name}`, table);
+    if (!this.tables.some((t) => sameTable(t, table))) this.tables.push(table);
+  }
+
+  private predicate(expr: Node | undefined, scope: Scope): void {
+    if (!expr) return;
+    if (expr.BoolExpr) {
+      const bool = expr.BoolExpr as Node;
+      // Only AND keeps every conjunct's column usable by one index.
+      if (bool.boolop === 'AND_EXPR') for (const arg of bool.args as Node[]) this.predicate(arg, scope);
+      return;
+    }
+    if (expr.A_Expr) {
+      this.comparison(expr.A_Expr as Node, scope);
+      return;
+    }
+    if (expr.NullTest) {
+      const test = expr.NullTest as Node;
+      if (test.nulltesttype === 'IS_NULL') this.addColumn(test.arg as Node, scope, 'eq');
+      return;
+    }
+    if (expr.ColumnRef) {
+      this.addColumn(expr, scope, 'eq');
+      return;
+    }
+    if (expr.SubLink) {
+      const link = expr.SubLink as Node;
+      if (link.subLinkType === 'ANY_SUBLINK' && link.testexpr)
+        this.addColumn(link.testexpr as Node, scope, 'join');
+      const sub = link.subselect as Node | undefined;
+      if (sub?.SelectStmt) this.select(sub.SelectStmt as Node, scope);
+    }
+  }
+
+  private comparison(a: Node, scope: Scope): void {
+    const op = operatorName(a);
+    const kind = a.kind as string;
+    const left = a.lexpr as Node | undefined;
+    const right = a.rexpr as Node | undefined;
+    if (!left || !right) return;
+    if (kind === 'AEXPR_OP' && (EQ_OPS.has(op) || RANGE_OPS.has(op))) {
+      const use: ColumnUse = EQ_OPS.has(op) ? 'eq' : 'range';
+      if (left.ColumnRef && right.ColumnRef) {
+        if (use === 'eq') {
+          this.addColumn(left, scope, 'join');
+          this.addColumn(right, scope, 'join');
+        }
+      } else if (left.ColumnRef && isValue(right)) this.addColumn(left, scope, use);
+      else if (right.ColumnRef && isValue(left)) this.addColumn(right, scope, use);
+      this.sublinks(left, scope);
+      this.sublinks(right, scope);
+      return;
+    }
+    if ((kind === 'AEXPR_IN' || kind === 'AEXPR_OP_ANY') && op === '=' && left.ColumnRef && isValue(right)) {
+      this.addColumn(left, scope, 'eq');
+      return;
+    }
+    if (kind === 'AEXPR_BETWEEN' && left.ColumnRef && isValue(right)) this.addColumn(left, scope, 'range');
+  }
+
+  /** `col = (SELECT …)`: the subquery is a scope of its own. */
+  private sublinks(node: Node, scope: Scope): void {
+    const sub = (node.SubLink as Node | undefined)?.subselect as Node | undefined;
+    if (sub?.SelectStmt) this.select(sub.SelectStmt as Node, scope);
+  }
+
+  private addColumn(node: Node, scope: Scope, use: ColumnUse): void {
+    const resolved = this.resolve(node, scope);
+    if (resolved) this.add({ ...resolved, use });
+  }
+
+  private resolve(node: Node | undefined, scope: Scope): Omit<PredicateColumn, 'use'> | undefined {
+    const ref = node?.ColumnRef as Node | undefined;
+    if (!ref) return undefined;
+    const parts = (ref.fields as Node[]).map(
+      (f) => (f.String as Node | undefined)?.sval as string | undefined,
+    );
+    if (parts.some((p) => p === undefined)) return undefined; // `t.*`
+    const column = parts[parts.length - 1] as string;
+    if (parts.length === 1) return resolveUnqualified(column, scope);
+    const qualifier = parts.slice(0, -1).join('.');
+    for (let s: Scope | undefined = scope; s; s = s.parent) {
+      if (s.aliases.has(qualifier)) {
+        const table = s.aliases.get(qualifier);
+        return table ? { table, column } : undefined;
+      }
+    }
+    return undefined;
+  }
+
+  private add(col: PredicateColumn): void {
+    const key = `${col.table?.schema ?? ''}.${col.table?.name ?? '?'}.${col.column}.${col.use}`;
+    if (this.seen.has(key)) return;
+    this.seen.add(key);
+    this.columns.push(col);
+  }
+}
+
+function resolveUnqualified(column: string, scope: Scope): Omit<PredicateColumn, 'use'> | undefined {
+  // The innermost scope with any relation owns an unqualified name (SQL's own rule, minus the catalog).
+  for (let s: Scope | undefined = scope; s; s = s.parent) {
+    if (s.aliases.size === 0) continue;
+    const entries = [...s.aliases.values()];
+    const tables = dedupe(entries.filter((t): t is TableRef => t !== null));
+    if (tables.length === 1 && entries.every((t) => t !== null)) return { table: tables[0], column };
+    if (tables.length === 0) return undefined;
+    return { candidates: tables, column };
+  }
+  return undefined;
+}
+
+function dedupe(tables: TableRef[]): TableRef[] {
+  const out: TableRef[] = [];
+  for (const t of tables) if (!out.some((o) => sameTable(o, t))) out.push(t);
+  return out;
+}
+
+export function sameTable(a: TableRef | undefined, b: TableRef | undefined): boolean {
+  return a !== undefined && b !== undefined && a.name === b.name && (a.schema ?? '') === (b.schema ?? '');
+}
+
+export function tableName(t: TableRef): string {
+  return t.schema ? `${t.schema}.${t.name}` : t.name;
+}
+
+function operatorName(a: Node): string {
+  const names = (a.name as Node[] | undefined) ?? [];
+  const last = names[names.length - 1];
+  return ((last?.String as Node | undefined)?.sval as string | undefined) ?? '';
+}
+
+/** True when the expression references no column: a parameter, constant, cast or function of those. */
+function isValue(node: Node): boolean {
+  let clean = true;
+  const walk = (value: unknown): void => {
+    if (!clean || value === null || typeof value !== 'object') return;
+    if (Array.isArray(value)) {
+      for (const v of value) walk(v);
+      return;
+    }
+    const obj = value as Node;
+    if ('ColumnRef' in obj || 'SubLink' in obj) {
+      clean = false;
+      return;
+    }
+    for (const v of Object.values(obj)) walk(v);
+  };
+  walk(node);
+  return clean;
+}

@@ -1,0 +1,168 @@
+/**
+ * Cache rules per namespace: hit rate under target with its likely cause, KEYS usage, and many
+ * single-key reads in one request that an MGET or pipeline would merge.
+ */
+import type { CacheRow } from '../../reports/types';
+import type { AdvisorThresholds, Target } from '../types';
+import { endpointLabel, fmtMs, fmtPct, OVERFLOW, type RuleContext, round } from './context';
+
+export type MissReason = 'write-heavy' | 'short-ttl' | 'no-writes' | 'read-once' | 'unexplained';
+
+/** Commands that scan the whole keyspace and block the server while they run. */
+const BLOCKING_COMMANDS = ['keys'];
+
+export function cacheRules(ctx: RuleContext): void {
+  for (const row of ctx.input.cache) {
+    if (row.namespace === OVERFLOW || row.system === OVERFLOW) continue;
+    hitRateRule(ctx, row);
+    keysRule(ctx, row);
+  }
+  singleReadsRule(ctx);
+}
+
+function namespaceTarget(row: { namespace: string }): Target {
+  return { type: 'namespace', value: row.namespace };
+}
+
+function hitRateRule(ctx: RuleContext, row: CacheRow): void {
+  const t = ctx.t.cache;
+  const known = row.hits + row.misses;
+  const target = namespaceTarget(row);
+  if (known < t.minReads || row.hitRate === null) return;
+  ctx.observe('cache-hit-rate', row.service, target);
+  if (row.hitRate >= t.targetHitRate) return;
+  const reason = missReason(row, ctx.t);
+  ctx.emit({
+    kind: 'cache-hit-rate',
+    severity: row.hitRate < t.targetHitRate / 2 ? 'critical' : 'warning',
+    service: row.service,
+    target,
+    title: `Cache ${row.namespace}: hit rate ${fmtPct(row.hitRate)} under the ${fmtPct(t.targetHitRate)} target (${reason})`,
+    evidence: {
+      hits: row.hits,
+      misses: row.misses,
+      hitRate: round(row.hitRate, 4),
+      targetHitRate: t.targetHitRate,
+      reads: row.reads,
+      writes: row.writes,
+      writesPerRead: row.reads > 0 ? round(row.writes / row.reads, 3) : null,
+      minTtlSeconds: row.minTtlSeconds,
+      maxTtlSeconds: row.maxTtlSeconds,
+      likelyReason: reason,
+      topEndpoints: row.topEndpoints.map((e) => e.endpoint),
+    },
+    action: missAction(reason, row, ctx.t),
+  });
+}
+
+/** The likeliest cause of a low hit rate from what the spans show (commands, TTLs set by writes). */
+export function missReason(row: CacheRow, t: AdvisorThresholds): MissReason {
+  if (row.writes > 0 && row.writes >= row.reads) return 'write-heavy';
+  if (row.maxTtlSeconds !== null && row.maxTtlSeconds <= t.cache.shortTtlSeconds) return 'short-ttl';
+  if (row.writes === 0) return 'no-writes';
+  // Nearly every read misses and gets refilled although entries outlive the TTL threshold.
+  if (row.hitRate !== null && row.hitRate < 0.2) return 'read-once';
+  return 'unexplained';
+}
+
+function missAction(reason: MissReason, row: CacheRow, t: AdvisorThresholds): string {
+  switch (reason) {
+    case 'write-heavy':
+      return (
+        `Written ${row.writes}× for ${row.reads} reads: entries are replaced before they are read. ` +
+        'Write on change (invalidate or update the key when the data changes) instead of on every request, ' +
+        'or stop caching this namespace.'
+      );
+    case 'short-ttl': {
+      const suggested = Math.max(300, (row.maxTtlSeconds ?? 0) * 10);
+      return (
+        `Writes set a TTL of ${ttlRange(row)}: entries expire before they are read again, so reads miss and refill. ` +
+        `Raise the TTL (e.g. EX ${suggested}) if the data may be that stale, and invalidate the key on change ` +
+        `instead of relying on a short expiry (threshold: TTL ≤ ${t.cache.shortTtlSeconds} s).`
+      );
+    }
+    case 'no-writes':
+      return (
+        'Reads miss but this service never writes the namespace: nothing fills it. Fill it on a miss ' +
+        '(cache-aside: GET → on miss load from the database → SET key value EX <ttl>), or check that the ' +
+        'writer uses the same key format.'
+      );
+    case 'read-once':
+      return (
+        'Nearly every read misses and is refilled: keys are read about once (a key per request, per timestamp ' +
+        'or per rarely repeated id). Cache at a coarser grain that repeats across requests, or drop the cache here.'
+      );
+    default:
+      return (
+        'Misses without an evident cause in the spans: check evictions (INFO stats: evicted_keys, maxmemory-policy), ' +
+        'keys that embed volatile parts, and invalidations that run too often.'
+      );
+  }
+}
+
+function ttlRange(row: CacheRow): string {
+  if (row.minTtlSeconds === null || row.minTtlSeconds === row.maxTtlSeconds) return `${row.maxTtlSeconds} s`;
+  return `${row.minTtlSeconds}–${row.maxTtlSeconds} s`;
+}
+
+function keysRule(ctx: RuleContext, row: CacheRow): void {
+  const target = namespaceTarget(row);
+  if (row.calls > 0) ctx.observe('cache-keys-command', row.service, target);
+  const used = BLOCKING_COMMANDS.filter((c) => (row.commands[c] ?? 0) > 0);
+  if (used.length === 0) return;
+  const count = used.reduce((sum, c) => sum + (row.commands[c] ?? 0), 0);
+  ctx.emit({
+    kind: 'cache-keys-command',
+    severity: 'warning',
+    service: row.service,
+    target,
+    title: `KEYS on ${row.namespace}: ${count} call(s) that block Redis while scanning every key`,
+    evidence: {
+      keysCalls: count,
+      calls: row.calls,
+      p99Ms: round(row.p99Ms),
+      topEndpoints: row.topEndpoints.map((e) => e.endpoint),
+    },
+    action:
+      'KEYS walks the whole keyspace in one blocking call. Use SCAN with MATCH and COUNT ' +
+      "(ioredis: redis.scanStream({ match: 'prefix:*', count: 100 })), or keep the members in a SET " +
+      '(SADD on write, SMEMBERS/SSCAN to list).',
+  });
+}
+
+function singleReadsRule(ctx: RuleContext): void {
+  const t = ctx.t.cache;
+  for (const row of ctx.input.endpointCache) {
+    if (row.route === OVERFLOW || row.namespace === OVERFLOW) continue;
+    const route = endpointLabel(row.method, row.route);
+    const target: Target = { type: 'namespace', value: row.namespace, route };
+    if (row.requestsWithOps >= t.minAffectedRequests) ctx.observe('cache-single-reads', row.service, target);
+    const affected = row.requestsOverThreshold;
+    if (affected < t.minAffectedRequests || row.maxOpsPerRequest < t.minSingleReadsPerRequest) continue;
+    const share = row.requests > 0 ? affected / row.requests : 0;
+    const msPerAffected = row.overThresholdMs / affected;
+    ctx.emit({
+      kind: 'cache-single-reads',
+      severity: 'warning',
+      service: row.service,
+      target,
+      title: `${route} reads ${row.namespace} key by key: up to ${row.maxOpsPerRequest} commands per request`,
+      evidence: {
+        routeRequests: row.requests,
+        requestsWithOps: row.requestsWithOps,
+        requestsAffected: affected,
+        shareOfRequestsAffected: round(share, 4),
+        singleReadsPerRequest: round(row.singleReadsPerRequest),
+        meanOpsPerRequest: round(row.meanOpsPerRequest),
+        maxOpsPerRequest: row.maxOpsPerRequest,
+        msPerAffectedRequest: round(msPerAffected),
+      },
+      action:
+        `${fmtPct(share)} of requests issue ≥${t.minSingleReadsPerRequest} single-key reads of ${row.namespace} ` +
+        `(${fmtMs(msPerAffected)} per affected request, one round trip each). Read them in one round trip: ` +
+        'MGET k1 k2 … (ioredis: redis.mget(keys)), HMGET for hash fields, or a pipeline ' +
+        '(redis.pipeline().get(a).get(b).exec()).',
+      exampleTraceId: row.exampleTraceId || undefined,
+    });
+  }
+}

@@ -1,0 +1,96 @@
+/** What every rule shares: thresholds, the input with lookups by key, and the emit/observe sinks. */
+import type { EndpointRow, QueryRow } from '../../reports/types';
+import { recommendationId } from '../ids';
+import type {
+  AdvisorInput,
+  AdvisorThresholds,
+  Finding,
+  IndexFinding,
+  RecommendationKind,
+  Target,
+} from '../types';
+
+/** Label of the aggregator's overflow rows; they carry no actionable target. */
+export const OVERFLOW = '(other)';
+
+export interface IdentifiedFinding extends Finding {
+  id: string;
+}
+
+export class RuleContext {
+  readonly findings: IdentifiedFinding[] = [];
+  /** Ids whose target had enough data in the window to judge (so an absent finding there means "cleared"). */
+  readonly observed = new Set<string>();
+  private queryIndex?: Map<string, QueryRow>;
+  private endpointIndex?: Map<string, EndpointRow>;
+  private findingIndex?: Map<string, IndexFinding>;
+
+  constructor(
+    readonly t: AdvisorThresholds,
+    readonly input: AdvisorInput,
+  ) {}
+
+  emit(finding: Finding): void {
+    this.findings.push({ ...finding, id: recommendationId(finding.kind, finding.service, finding.target) });
+  }
+
+  observe(kind: RecommendationKind, service: string, target: Target): void {
+    this.observed.add(recommendationId(kind, service, target));
+  }
+
+  query(service: string, fingerprint: string): QueryRow | undefined {
+    this.queryIndex ??= new Map(this.input.queries.map((q) => [`${q.service}\n${q.fingerprint}`, q]));
+    return this.queryIndex.get(`${service}\n${fingerprint}`);
+  }
+
+  endpoint(service: string, label: string): EndpointRow | undefined {
+    this.endpointIndex ??= new Map(
+      this.input.endpoints.map((e) => [`${e.service}\n${endpointLabel(e.method, e.route)}`, e]),
+    );
+    return this.endpointIndex.get(`${service}\n${label}`);
+  }
+
+  indexFinding(service: string, fingerprint: string): IndexFinding | undefined {
+    this.findingIndex ??= new Map(
+      (this.input.indexFindings ?? []).map((f) => [`${f.service}\n${f.fingerprint}`, f]),
+    );
+    return this.findingIndex.get(`${service}\n${fingerprint}`);
+  }
+
+  /** The SLO of a route: `routeSloMs['GET /x']`, then `routeSloMs['/x']`, then `sloMs`. */
+  sloFor(method: string, route: string): number {
+    const overrides = this.t.endpoint.routeSloMs;
+    return overrides[endpointLabel(method, route)] ?? overrides[route] ?? this.t.endpoint.sloMs;
+  }
+}
+
+export function endpointLabel(method: string, route: string): string {
+  return method ? `${method} ${route}` : route;
+}
+
+/** Mean request duration from the endpoint row's time split (the split covers the whole request). */
+export function meanRequestMs(e: EndpointRow): number {
+  return e.dbMsPerRequest + e.cacheMsPerRequest + e.poolWaitMsPerRequest + e.otherMsPerRequest;
+}
+
+export function round(value: number, digits = 2): number {
+  const f = 10 ** digits;
+  return Math.round(value * f) / f;
+}
+
+export function fmtMs(value: number): string {
+  if (value >= 10_000) return `${round(value / 1000, 1)} s`;
+  if (value >= 100) return `${Math.round(value)} ms`;
+  return `${round(value, 1)} ms`;
+}
+
+export function fmtPct(share: number): string {
+  const p = share * 100;
+  return `${p >= 10 || p === 0 ? Math.round(p) : round(p, 1)}%`;
+}
+
+/** A statement shortened for titles: whitespace collapsed, cut at `max` characters. */
+export function shortStatement(statement: string, max = 60): string {
+  const flat = statement.replace(/\s+/g, ' ').trim();
+  return flat.length > max ? `${flat.slice(0, max - 1)}…` : flat;
+}

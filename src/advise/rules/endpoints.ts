@@ -1,0 +1,148 @@
+/**
+ * Endpoint rules: p95 over the route's SLO, naming the statements and namespaces that take its
+ * time; and a 5xx rate at or over the threshold, naming statements that fail on the route.
+ */
+import type { EndpointRow } from '../../reports/types';
+import type { Target } from '../types';
+import {
+  endpointLabel,
+  fmtMs,
+  fmtPct,
+  meanRequestMs,
+  OVERFLOW,
+  type RuleContext,
+  round,
+  shortStatement,
+} from './context';
+
+/** Parts of a request's time listed as dominant at most. */
+const TOP_PARTS = 3;
+
+interface TimePart {
+  label: string;
+  msPerRequest: number;
+}
+
+export function endpointRules(ctx: RuleContext): void {
+  const t = ctx.t.endpoint;
+  for (const e of ctx.input.endpoints) {
+    if (e.route === OVERFLOW || e.method === OVERFLOW) continue;
+    const label = endpointLabel(e.method, e.route);
+    const target: Target = { type: 'route', value: label };
+    if (e.requests < t.minRequests) continue;
+    ctx.observe('endpoint-slow', e.service, target);
+    ctx.observe('endpoint-errors', e.service, target);
+    const slo = ctx.sloFor(e.method, e.route);
+    if (e.p95Ms > slo) slowEndpoint(ctx, e, label, target, slo);
+    const rate = e.requests > 0 ? e.serverErrors / e.requests : 0;
+    if (e.serverErrors > 0 && rate >= t.maxServerErrorRate) errorEndpoint(ctx, e, label, target, rate);
+  }
+}
+
+function slowEndpoint(ctx: RuleContext, e: EndpointRow, label: string, target: Target, slo: number): void {
+  const mean = meanRequestMs(e);
+  const parts = dominantParts(ctx, e, label);
+  const split = {
+    dbMsPerRequest: round(e.dbMsPerRequest),
+    cacheMsPerRequest: round(e.cacheMsPerRequest),
+    poolWaitMsPerRequest: round(e.poolWaitMsPerRequest),
+    otherMsPerRequest: round(e.otherMsPerRequest),
+  };
+  ctx.emit({
+    kind: 'endpoint-slow',
+    severity: e.p95Ms > 2 * slo ? 'critical' : 'warning',
+    service: e.service,
+    target,
+    title: `${label} p95 ${fmtMs(e.p95Ms)} over its ${fmtMs(slo)} SLO`,
+    evidence: {
+      requests: e.requests,
+      p50Ms: round(e.p50Ms),
+      p95Ms: round(e.p95Ms),
+      p99Ms: round(e.p99Ms),
+      sloMs: slo,
+      meanMs: round(mean),
+      ...split,
+      queriesPerRequest: round(e.queriesPerRequest),
+      cacheOpsPerRequest: round(e.cacheOpsPerRequest),
+      dominantParts: parts.map((p) => `${p.label}: ${fmtMs(p.msPerRequest)}/request`),
+    },
+    action: slowAction(e, parts, mean),
+    exampleTraceId: e.exampleTraceId || undefined,
+  });
+}
+
+/** Statements and namespaces by time per request of the route, largest first. */
+function dominantParts(ctx: RuleContext, e: EndpointRow, label: string): TimePart[] {
+  const parts: TimePart[] = [];
+  const perRequest = (totalMs: number) => (e.requests > 0 ? totalMs / e.requests : 0);
+  for (const q of ctx.input.endpointQueries) {
+    if (q.service !== e.service || endpointLabel(q.method, q.route) !== label || q.statement === OVERFLOW)
+      continue;
+    const shown = q.statement ? shortStatement(q.statement, 80) : `fingerprint ${q.fingerprint}`;
+    parts.push({ label: `SQL ${shown}`, msPerRequest: perRequest(q.totalMs) });
+  }
+  for (const c of ctx.input.endpointCache) {
+    if (c.service !== e.service || endpointLabel(c.method, c.route) !== label || c.namespace === OVERFLOW)
+      continue;
+    parts.push({ label: `cache ${c.namespace}`, msPerRequest: perRequest(c.totalMs) });
+  }
+  if (e.poolWaitMsPerRequest > 0)
+    parts.push({ label: 'waiting for a pooled connection', msPerRequest: e.poolWaitMsPerRequest });
+  if (e.otherMsPerRequest > 0)
+    parts.push({ label: 'outside DB and cache (app code, other calls)', msPerRequest: e.otherMsPerRequest });
+  return parts
+    .filter((p) => p.msPerRequest > 0)
+    .sort((a, b) => b.msPerRequest - a.msPerRequest)
+    .slice(0, TOP_PARTS);
+}
+
+function slowAction(e: EndpointRow, parts: TimePart[], mean: number): string {
+  if (parts.length === 0) return 'Open the example trace to see where the time goes.';
+  const list = parts
+    .map(
+      (p) => `${p.label} (${fmtMs(p.msPerRequest)}/request, ${fmtPct(mean > 0 ? p.msPerRequest / mean : 0)})`,
+    )
+    .join('; ');
+  const top = parts[0].label;
+  const hint = top.startsWith('SQL')
+    ? 'Fix that statement first (see its n-plus-one / slow-query / missing-index recommendations).'
+    : top.startsWith('cache')
+      ? 'Cut the cache round trips first (MGET/pipeline, fewer keys per request).'
+      : top.startsWith('waiting')
+        ? 'The connection pool is the bottleneck (see pool-saturation).'
+        : 'The time is in the handler itself or calls spanstat does not see: profile it (node --cpu-prof) or read the example trace.';
+  return `Time per request (mean ${fmtMs(mean)}, ${round(e.queriesPerRequest, 1)} queries): ${list}. ${hint}`;
+}
+
+function errorEndpoint(ctx: RuleContext, e: EndpointRow, label: string, target: Target, rate: number): void {
+  const t = ctx.t.endpoint;
+  const failing = ctx.input.queries
+    .filter(
+      (q) => q.service === e.service && q.errors > 0 && q.topEndpoints.some((x) => x.endpoint === label),
+    )
+    .sort((a, b) => b.errors - a.errors)
+    .slice(0, TOP_PARTS);
+  const failingText = failing.map((q) => `${shortStatement(q.statement, 80)} (${q.errors} errors)`);
+  ctx.emit({
+    kind: 'endpoint-errors',
+    severity: rate >= 5 * t.maxServerErrorRate ? 'critical' : 'warning',
+    service: e.service,
+    target,
+    title: `${label}: ${fmtPct(rate)} of requests answer 5xx`,
+    evidence: {
+      requests: e.requests,
+      serverErrors: e.serverErrors,
+      serverErrorRate: round(rate, 4),
+      maxServerErrorRate: t.maxServerErrorRate,
+      errors: e.errors,
+      failingStatements: failingText,
+    },
+    action:
+      `${e.serverErrors} of ${e.requests} requests failed with a 5xx. ` +
+      (failing.length
+        ? `Statements failing on this route: ${failingText.join('; ')} — start there. `
+        : 'No failing DB statement on this route: look at the handler, its other dependencies and the app log. ') +
+      'The example trace shows one request end to end.',
+    exampleTraceId: e.exampleTraceId || undefined,
+  });
+}

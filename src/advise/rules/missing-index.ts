@@ -1,0 +1,75 @@
+/**
+ * Missing indexes: proposals the index check verified against the database (table size,
+ * existing indexes, statistics, generic plan). One recommendation per statement.
+ */
+import type { IndexProposal, Target } from '../types';
+import { fmtMs, OVERFLOW, type RuleContext, round, shortStatement } from './context';
+import { indexCandidates } from './queries';
+
+export function missingIndexRule(ctx: RuleContext): void {
+  const t = ctx.t;
+  const candidates = new Set(indexCandidates(ctx.input, t).map((c) => `${c.service}\n${c.fingerprint}`));
+  for (const q of ctx.input.queries) {
+    if (q.statement === OVERFLOW || q.fingerprint === '') continue;
+    const target: Target = { type: 'fingerprint', value: q.fingerprint, statement: q.statement };
+    const finding = ctx.indexFinding(q.service, q.fingerprint);
+    // Cleared when the statement ran enough and is no longer a candidate, or a completed check found nothing.
+    const isCandidate = candidates.has(`${q.service}\n${q.fingerprint}`);
+    if (q.calls >= t.missingIndex.minCalls && (!isCandidate || (finding?.checked && !finding.error))) {
+      ctx.observe('missing-index', q.service, target);
+    }
+    if (!isCandidate || !finding?.checked || finding.proposals.length === 0) continue;
+    const main = finding.proposals[0];
+    const seqScan = finding.proposals.some((p) => p.plan?.seqScan);
+    ctx.emit({
+      kind: 'missing-index',
+      severity: q.p95Ms >= t.slowQuery.criticalP95Ms && seqScan ? 'critical' : 'warning',
+      service: q.service,
+      target: { ...target, table: main.table },
+      title: `Missing index on ${main.table} (${main.columns.join(', ')}) for ${shortStatement(q.statement, 50)}`,
+      evidence: {
+        calls: q.calls,
+        meanMs: round(q.meanMs),
+        p95Ms: round(q.p95Ms),
+        shareOfDbTime: round(q.shareOfDbTime, 4),
+        ...proposalEvidence(main),
+        ...(finding.proposals.length > 1
+          ? { otherProposals: finding.proposals.slice(1).map((p) => p.statement) }
+          : {}),
+      },
+      action: indexAction(finding.proposals, q.p95Ms),
+      exampleTraceId: q.exampleTraceId || undefined,
+    });
+  }
+}
+
+function proposalEvidence(p: IndexProposal) {
+  return {
+    table: p.table,
+    tableRows: Math.round(p.tableRows),
+    indexColumns: p.columns,
+    existingIndexes: p.existingIndexes,
+    planChecked: p.plan ? p.plan.method : 'not plannable without values',
+    ...(p.plan
+      ? {
+          planSeqScan: p.plan.seqScan,
+          planShape: p.plan.shape,
+          planTotalCost: round(p.plan.totalCost),
+          ...(p.plan.seqScanRows !== undefined ? { planSeqScanRows: p.plan.seqScanRows } : {}),
+        }
+      : {}),
+  };
+}
+
+function indexAction(proposals: IndexProposal[], p95Ms: number): string {
+  const statements = proposals.map((p) => p.statement).join(' ');
+  const first = proposals[0];
+  const why = first.plan?.seqScan
+    ? `The generic plan reads all ~${Math.round(first.tableRows)} rows of ${first.table} with a Seq Scan (p95 ${fmtMs(p95Ms)}).`
+    : `${first.table} has ~${Math.round(first.tableRows)} rows and no index on these columns (p95 ${fmtMs(p95Ms)}).`;
+  return (
+    `${why} Run: ${statements} ` +
+    '(CONCURRENTLY builds without blocking writes; run it outside a transaction), then ANALYZE the table ' +
+    'and check that EXPLAIN shows an Index Scan.'
+  );
+}

@@ -1,0 +1,84 @@
+/** Per-service connection-pool statistics from pool-connect spans (time waiting for a client). */
+import type { PoolConnect } from '../model/classified';
+import { type MaxWithTrace, ms, noteMax } from './acc-util';
+import { OVERFLOW_LABEL } from './bounded-table';
+import { Sketch } from './sketch';
+import type { AccumulatorOps, Windowed } from './windowed';
+
+export interface PoolAcc extends MaxWithTrace {
+  connects: number;
+  errors: number;
+  totalWaitMs: number;
+  /** Wait durations. */
+  sketch: Sketch;
+  /** Largest `spanstat.pool.in_use` seen; −1 when never sent. */
+  maxInUse: number;
+  /** Largest `spanstat.pool.max` seen; −1 when never sent. */
+  poolMax: number;
+  /** Connects that found every client in use (in_use ≥ max). */
+  saturated: number;
+}
+
+export interface PoolState {
+  readonly service: string;
+  readonly system: string;
+  readonly stats: Windowed<PoolAcc>;
+}
+
+export function poolOps(relativeAccuracy: number): AccumulatorOps<PoolAcc> {
+  return {
+    create: () => ({
+      connects: 0,
+      errors: 0,
+      totalWaitMs: 0,
+      sketch: new Sketch(relativeAccuracy),
+      maxMs: 0,
+      maxTraceId: '',
+      maxInUse: -1,
+      poolMax: -1,
+      saturated: 0,
+    }),
+    merge(into, from, move) {
+      into.connects += from.connects;
+      into.errors += from.errors;
+      into.totalWaitMs += from.totalWaitMs;
+      into.sketch.merge(from.sketch, move);
+      noteMax(into, from.maxMs, from.maxTraceId);
+      if (from.maxInUse > into.maxInUse) into.maxInUse = from.maxInUse;
+      if (from.poolMax > into.poolMax) into.poolMax = from.poolMax;
+      into.saturated += from.saturated;
+      if (move) {
+        from.connects = from.errors = from.totalWaitMs = from.maxMs = from.saturated = 0;
+        from.maxTraceId = '';
+        from.maxInUse = from.poolMax = -1;
+      }
+    },
+  };
+}
+
+function count(value: number | undefined): number {
+  return value !== undefined && value >= 0 && Number.isFinite(value) ? value : -1;
+}
+
+export function addPoolConnect(acc: PoolAcc, call: PoolConnect): void {
+  const d = ms(call.durationMs);
+  acc.connects++;
+  if (call.error) acc.errors++;
+  acc.totalWaitMs += d;
+  acc.sketch.add(d);
+  noteMax(acc, d, call.traceId);
+  const inUse = count(call.poolInUse);
+  const max = count(call.poolMax);
+  if (inUse > acc.maxInUse) acc.maxInUse = inUse;
+  if (max > acc.poolMax) acc.poolMax = max;
+  if (inUse >= 0 && max > 0 && inUse >= max) acc.saturated++;
+}
+
+export function newPoolState(
+  call: PoolConnect,
+  overflowService: string | null,
+  stats: Windowed<PoolAcc>,
+): PoolState {
+  if (overflowService === null) return { service: call.service, system: call.system, stats };
+  return { service: overflowService, system: OVERFLOW_LABEL, stats };
+}

@@ -1,0 +1,110 @@
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { isSpanstatError, SpanstatError } from '../errors';
+import type { Logger } from '../log';
+import type { ReportQuery } from '../reports/types';
+import { parseReportQuery } from './query-params';
+
+export interface ApiHandlers {
+  health(): Record<string, unknown>;
+  /** Report name (`queries`, `cache`, `endpoints`, …) → builder. */
+  reports: Record<string, (query: ReportQuery) => unknown>;
+  /** `GET /api/v1/recommendations`, when the advisor runs. */
+  recommendations?(params: URLSearchParams): unknown;
+  /** `GET /metrics` (Prometheus text), when metrics are on. */
+  metrics?(req: IncomingMessage, res: ServerResponse): void;
+  /** `GET /` HTML report page. */
+  page?(): string;
+}
+
+export interface ApiServerOptions {
+  host: string;
+  port: number;
+}
+
+/** JSON API, report page and /metrics on one port (9464 by default). Read-only: GET and HEAD only. */
+export class ApiServer {
+  private server: Server | undefined;
+
+  constructor(
+    private readonly options: ApiServerOptions,
+    private readonly handlers: ApiHandlers,
+    private readonly logger?: Logger,
+  ) {}
+
+  async start(): Promise<{ host: string; port: number }> {
+    if (this.server) throw new Error('api server already started');
+    const server = createServer((req, res) => this.handle(req, res));
+    server.keepAliveTimeout = 5_000;
+    try {
+      await new Promise<void>((resolve, reject) => {
+        server.once('error', reject);
+        server.listen(this.options.port, this.options.host, () => {
+          server.off('error', reject);
+          resolve();
+        });
+      });
+    } catch (err) {
+      server.close();
+      throw new SpanstatError(
+        'SPANSTAT_ERR_LISTEN',
+        `api: cannot listen on ${this.options.host}:${this.options.port}: ${(err as Error).message}`,
+        { cause: err },
+      );
+    }
+    this.server = server;
+    const address = server.address() as AddressInfo;
+    return { host: this.options.host, port: address.port };
+  }
+
+  async shutdown(): Promise<void> {
+    const server = this.server;
+    this.server = undefined;
+    if (!server) return;
+    await new Promise<void>((resolve) => {
+      server.close(() => resolve());
+      server.closeAllConnections();
+    });
+  }
+
+  private handle(req: IncomingMessage, res: ServerResponse): void {
+    try {
+      if (req.method !== 'GET' && req.method !== 'HEAD') {
+        res.setHeader('Allow', 'GET, HEAD');
+        return sendJson(res, 405, errorBody('method not allowed'));
+      }
+      const url = new URL(req.url ?? '/', 'http://localhost');
+      const path = url.pathname.replace(/\/+$/, '') || '/';
+      if (path === '/healthz') return sendJson(res, 200, this.handlers.health());
+      if (path === '/metrics' && this.handlers.metrics) return this.handlers.metrics(req, res);
+      if (path === '/' && this.handlers.page) {
+        res.writeHead(200, { 'Content-Type': 'text/html; charset=utf-8' });
+        res.end(this.handlers.page());
+        return;
+      }
+      if (path === '/api/v1/recommendations' && this.handlers.recommendations) {
+        return sendJson(res, 200, this.handlers.recommendations(url.searchParams));
+      }
+      const match = /^\/api\/v1\/reports\/([a-z-]+)$/.exec(path);
+      const build = match ? this.handlers.reports[match[1]] : undefined;
+      if (build) return sendJson(res, 200, build(parseReportQuery(url.searchParams)));
+      return sendJson(res, 404, errorBody(`no such endpoint: ${path}`));
+    } catch (err) {
+      if (isSpanstatError(err, 'SPANSTAT_ERR_API_BAD_PARAM')) {
+        return sendJson(res, 400, { error: { code: err.code, message: err.message } });
+      }
+      this.logger?.error({ err }, 'api handler failed');
+      return sendJson(res, 500, errorBody('internal error'));
+    }
+  }
+}
+
+function errorBody(message: string): { error: { message: string } } {
+  return { error: { message } };
+}
+
+function sendJson(res: ServerResponse, status: number, body: unknown): void {
+  const text = JSON.stringify(body);
+  res.writeHead(status, { 'Content-Type': 'application/json; charset=utf-8', 'Cache-Control': 'no-store' });
+  res.end(text);
+}

@@ -1,0 +1,71 @@
+/**
+ * The HTML report page served at `/`: a static shell that fetches the JSON API and renders tables.
+ * Everything shown comes from the same reports as the API, so it carries no literal either.
+ */
+export function renderReportPage(): string {
+  return PAGE;
+}
+
+const PAGE = `<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>spanstat</title>
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<style>
+body{font:14px/1.4 system-ui,sans-serif;margin:1.5rem;color:#1d2330}
+h1{font-size:1.3rem}h2{font-size:1.05rem;margin-top:1.6rem}
+table{border-collapse:collapse;width:100%;font-variant-numeric:tabular-nums}
+th,td{padding:.25rem .5rem;border-bottom:1px solid #e3e6ee;text-align:right;white-space:nowrap}
+th:first-child,td:first-child,td.text{text-align:left}
+td.stmt{text-align:left;white-space:normal;font-family:ui-monospace,monospace;font-size:12px;max-width:48rem}
+.bad{color:#b3261e;font-weight:600}.muted{color:#6b7280}
+select{margin-left:.5rem}
+</style></head>
+<body>
+<h1>spanstat <span class="muted" id="meta"></span></h1>
+<label>window<select id="window"><option>all</option><option>1m</option><option>5m</option><option>15m</option></select></label>
+<h2>Recommendations</h2><div id="recommendations" class="muted">none</div>
+<h2>Endpoints</h2><div id="endpoints"></div>
+<h2>Slow queries</h2><div id="queries"></div>
+<h2>Cache hit rate by namespace</h2><div id="cache"></div>
+<script>
+const fmt = (v, d = 1) => typeof v === 'number' ? (Number.isInteger(v) ? v.toLocaleString() : v.toFixed(d)) : (v ?? '');
+const pct = (v) => v === null || v === undefined ? '–' : (v * 100).toFixed(1) + '%';
+const esc = (s) => String(s).replace(/[&<>"]/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;' })[c]);
+function table(rows, cols) {
+  if (!rows.length) return '<p class="muted">no data yet</p>';
+  const head = '<tr>' + cols.map((c) => '<th>' + c[1] + '</th>').join('') + '</tr>';
+  const body = rows.map((r) => '<tr>' + cols.map((c) => {
+    const v = c[2] ? c[2](r[c[0]], r) : fmt(r[c[0]]);
+    return '<td class="' + (c[3] || '') + '">' + v + '</td>';
+  }).join('') + '</tr>').join('');
+  return '<table>' + head + body + '</table>';
+}
+async function get(path) { const r = await fetch(path); return r.ok ? r.json() : { rows: [] }; }
+async function refresh() {
+  const w = document.getElementById('window').value;
+  const [e, q, c, rec] = await Promise.all([
+    get('/api/v1/reports/endpoints?limit=50&window=' + w),
+    get('/api/v1/reports/queries?limit=50&window=' + w),
+    get('/api/v1/reports/cache?limit=50&window=' + w),
+    get('/api/v1/recommendations?state=active').catch(() => ({ recommendations: [] })),
+  ]);
+  document.getElementById('endpoints').innerHTML = table(e.rows, [
+    ['route', 'endpoint', (v, r) => esc(r.service + ' ' + r.method + ' ' + v), 'text'], ['requests', 'requests'],
+    ['errorRate', 'errors', (v) => '<span class="' + (v >= 0.02 ? 'bad' : '') + '">' + pct(v) + '</span>'],
+    ['p50Ms', 'p50 ms'], ['p95Ms', 'p95 ms'], ['p99Ms', 'p99 ms'], ['queriesPerRequest', 'queries/req'],
+    ['dbMsPerRequest', 'db ms/req'], ['cacheMsPerRequest', 'cache ms/req']]);
+  document.getElementById('queries').innerHTML = table(q.rows, [
+    ['statement', 'statement', (v) => esc(v), 'stmt'], ['calls', 'calls'], ['totalMs', 'total ms', (v) => fmt(v, 0)],
+    ['meanMs', 'mean ms'], ['p95Ms', 'p95 ms'], ['p99Ms', 'p99 ms'], ['shareOfDbTime', 'db time', pct]]);
+  document.getElementById('cache').innerHTML = table(c.rows, [
+    ['namespace', 'namespace', (v, r) => esc(r.service + ' ' + v), 'text'], ['reads', 'reads'], ['writes', 'writes'],
+    ['hitRate', 'hit rate', (v) => '<span class="' + (v !== null && v < 0.8 ? 'bad' : '') + '">' + pct(v) + '</span>'],
+    ['p50Ms', 'p50 ms', (v) => fmt(v, 2)], ['p99Ms', 'p99 ms', (v) => fmt(v, 2)]]);
+  const recs = (rec.recommendations || rec.rows || []);
+  document.getElementById('recommendations').innerHTML = recs.length ? table(recs, [
+    ['severity', 'severity', (v) => esc(v), 'text'], ['title', 'finding', (v) => esc(v), 'stmt'],
+    ['action', 'action', (v) => esc(v), 'stmt']]) : '<p class="muted">none</p>';
+  document.getElementById('meta').textContent = 'updated ' + new Date().toLocaleTimeString();
+}
+document.getElementById('window').onchange = refresh;
+refresh(); setInterval(refresh, 5000);
+</script></body></html>`;

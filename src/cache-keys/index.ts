@@ -1,0 +1,9 @@
+export { isIdLikeSegment } from './id-segments';
+export { compileKeyPattern, type KeyPattern, matchKeyPattern } from './key-patterns';
+export { type MergeListener, NamespaceLearner, type NamespaceLearnerOptions } from './namespace-learner';
+export {
+  describeRedisCommand,
+  parseRedisStatement,
+  type RedisCommandInfo,
+  type RedisStatement,
+} from './redis-commands';

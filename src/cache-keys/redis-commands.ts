@@ -1,0 +1,170 @@
+/**
+ * Redis commands as the OpenTelemetry instrumentations report them in `db.query.text` /
+ * `db.statement`: `get user:1`, `mget a b c`, `set session:x [1 other arguments]`,
+ * `hget h:1 field`. The default serializer (@opentelemetry/redis-common) joins the command and
+ * the arguments it deems safe with spaces and ends with `[N other arguments]` for the rest, so
+ * values are usually absent — but other SDKs and custom serializers send them, which is why only
+ * arguments in key positions are ever returned.
+ */
+
+export interface RedisCommandInfo {
+  /** Reads a value: the command a hit or a miss belongs to (GET, HGET, MGET, SMEMBERS, TTL…). */
+  read: boolean;
+  /** Writes, deletes or expires a value (SET, DEL, EXPIRE, INCR, LPUSH…). */
+  write: boolean;
+  /** Reads or writes several items in one round trip (MGET, MSET, HMGET, DEL k1 k2…). */
+  multiKey: boolean;
+}
+
+export interface RedisStatement {
+  /** Lower-case command name: `get`, `mget`, `json.get`; '' for empty text. */
+  command: string;
+  /** Arguments in key positions that the text carries (may be fewer than the command had). */
+  keys: string[];
+}
+
+/**
+ * Which arguments are keys: `first`, `all`, `pairs` (MSET k v k v), `firstTwo` (RENAME src dst),
+ * `allButLast` (BLPOP k1 k2 timeout), `numkeys` (ZUNION 2 k1 k2), `script` (EVAL script 2 k1 k2 …),
+ * `second` (BITOP AND dest k…: dest and sources after the operation), `streams` (XREAD … STREAMS
+ * k1 k2 id1 id2), `none`.
+ */
+type KeySpec =
+  | 'first'
+  | 'all'
+  | 'pairs'
+  | 'firstTwo'
+  | 'allButLast'
+  | 'numkeys'
+  | 'script'
+  | 'second'
+  | 'streams'
+  | 'none';
+
+interface Spec {
+  info: Readonly<RedisCommandInfo>;
+  keys: KeySpec;
+}
+
+const SPECS = new Map<string, Readonly<Spec>>();
+
+function define(names: string, read: boolean, write: boolean, multiKey: boolean, keys: KeySpec): void {
+  const info = Object.freeze({ read, write, multiKey });
+  for (const name of names.split(' ')) SPECS.set(name, { info, keys });
+}
+
+// Single-key reads.
+define(
+  'GET GETEX GETRANGE SUBSTR STRLEN GETBIT BITCOUNT BITPOS HGET HGETALL HKEYS HVALS HLEN HEXISTS HSTRLEN ' +
+    'HRANDFIELD HSCAN HTTL SMEMBERS SISMEMBER SCARD SRANDMEMBER SSCAN LRANGE LINDEX LLEN LPOS ZRANGE ' +
+    'ZRANGEBYSCORE ZRANGEBYLEX ZREVRANGE ZREVRANGEBYSCORE ZREVRANGEBYLEX ZSCORE ZRANK ZREVRANK ZCARD ' +
+    'ZCOUNT ZLEXCOUNT ZSCAN ZRANDMEMBER TTL PTTL EXPIRETIME PEXPIRETIME TYPE DUMP XRANGE XREVRANGE XLEN ' +
+    'GEOPOS GEODIST GEOHASH GEOSEARCH GEORADIUS_RO GEORADIUSBYMEMBER_RO JSON.GET JSON.TYPE JSON.STRLEN ' +
+    'JSON.ARRLEN JSON.OBJKEYS',
+  true,
+  false,
+  false,
+  'first',
+);
+// Reads of several items in one round trip.
+define('MGET EXISTS SINTER SUNION SDIFF PFCOUNT', true, false, true, 'all');
+define('HMGET SMISMEMBER ZMSCORE JSON.MGET', true, false, true, 'first');
+define('SINTERCARD ZUNION ZINTER ZDIFF ZINTERCARD', true, false, true, 'numkeys');
+define('XREAD', true, false, true, 'streams');
+// Reads that also remove what they return.
+define('GETDEL GETSET LPOP RPOP SPOP ZPOPMIN ZPOPMAX', true, true, false, 'first');
+define('BLPOP BRPOP BZPOPMIN BZPOPMAX', true, true, true, 'allButLast');
+define('LMOVE RPOPLPUSH BLMOVE BRPOPLPUSH SMOVE', true, true, false, 'firstTwo');
+// Single-key writes, deletes and expiries.
+define(
+  'SET SETEX PSETEX SETNX SETRANGE APPEND EXPIRE PEXPIRE EXPIREAT PEXPIREAT PERSIST INCR INCRBY ' +
+    'INCRBYFLOAT DECR DECRBY HSET HSETNX HMSET HDEL HINCRBY HINCRBYFLOAT HEXPIRE HPEXPIRE HPERSIST ' +
+    'LPUSH RPUSH LPUSHX RPUSHX LINSERT LSET LREM LTRIM SADD SREM ZADD ZREM ZINCRBY ZREMRANGEBYSCORE ' +
+    'ZREMRANGEBYRANK ZREMRANGEBYLEX ZUNIONSTORE ZINTERSTORE ZDIFFSTORE ZRANGESTORE PFADD SETBIT RESTORE ' +
+    'XADD XDEL XTRIM XACK GEOADD JSON.SET JSON.DEL JSON.NUMINCRBY JSON.ARRAPPEND',
+  false,
+  true,
+  false,
+  'first',
+);
+define('MSET MSETNX', false, true, true, 'pairs');
+define('DEL UNLINK TOUCH SINTERSTORE SUNIONSTORE SDIFFSTORE PFMERGE', false, true, true, 'all');
+define('RENAME RENAMENX COPY', false, true, false, 'firstTwo');
+define('BITOP', false, true, true, 'second');
+define('FLUSHDB FLUSHALL', false, true, false, 'none');
+// Scripts: keys follow the script and its key count.
+define('EVAL EVALSHA EVAL_RO EVALSHA_RO FCALL FCALL_RO', false, false, false, 'script');
+// Keyless or keyspace-wide: KEYS takes a pattern and SCAN a cursor, neither names a key.
+define(
+  'PING ECHO INFO SELECT AUTH HELLO CLIENT CONFIG ACL CLUSTER COMMAND DBSIZE TIME MULTI EXEC DISCARD ' +
+    'UNWATCH QUIT RESET SCRIPT FUNCTION SLOWLOG LATENCY MONITOR SUBSCRIBE PSUBSCRIBE SSUBSCRIBE ' +
+    'UNSUBSCRIBE PUNSUBSCRIBE PUBLISH SPUBLISH PUBSUB KEYS SCAN RANDOMKEY WAIT SAVE BGSAVE LASTSAVE ' +
+    'SWAPDB READONLY READWRITE',
+  false,
+  false,
+  false,
+  'none',
+);
+define('WATCH', false, false, true, 'all');
+
+/** Commands not in the table: their first argument is taken as the key (JSON.*, FT.*, modules). */
+const UNKNOWN: Readonly<Spec> = { info: Object.freeze({ read: false, write: false, multiKey: false }), keys: 'first' };
+
+function specOf(command: string): Readonly<Spec> {
+  return SPECS.get(command.toUpperCase()) ?? UNKNOWN;
+}
+
+/** What a command does with the cache; unknown commands neither read nor write. */
+export function describeRedisCommand(command: string): RedisCommandInfo {
+  return specOf(command).info;
+}
+
+/** The serializer's tail for arguments it left out. */
+const OMITTED = /\s*\[\d+ other arguments?\]\s*$/;
+
+function numberAt(args: readonly string[], at: number): number {
+  const n = Number(args[at]);
+  return Number.isInteger(n) && n >= 0 ? n : 0;
+}
+
+function keysOf(spec: KeySpec, args: readonly string[]): string[] {
+  switch (spec) {
+    case 'none':
+      return [];
+    case 'first':
+      return args.slice(0, 1);
+    case 'all':
+      return args.slice();
+    case 'pairs':
+      return args.filter((_, i) => i % 2 === 0);
+    case 'firstTwo':
+      return args.slice(0, 2);
+    case 'allButLast':
+      return args.slice(0, -1);
+    case 'second':
+      return args.slice(1);
+    case 'numkeys':
+      return args.slice(1, 1 + numberAt(args, 0));
+    case 'script': {
+      // The serializer does not quote, so a script's text spans several arguments: the key
+      // count is the first bare integer after it (a guess when the script holds integers).
+      const at = args.findIndex((a, i) => i > 0 && /^[0-9]+$/.test(a));
+      return at < 0 ? [] : args.slice(at + 1, at + 1 + numberAt(args, at));
+    }
+    case 'streams': {
+      const at = args.findIndex((a) => a.toUpperCase() === 'STREAMS');
+      if (at < 0) return [];
+      const rest = args.slice(at + 1);
+      return rest.slice(0, Math.floor(rest.length / 2));
+    }
+  }
+}
+
+/** Command and keys of a serialized Redis statement (`get user:1`, `SET s:x [1 other arguments]`). */
+export function parseRedisStatement(text: string): RedisStatement {
+  const trimmed = text.replace(OMITTED, '').trim();
+  if (trimmed === '') return { command: '', keys: [] };
+  const parts = trimmed.split(/\s+/);
+  const command = parts[0].toLowerCase();
+  return { command, keys: keysOf(specOf(command).keys, parts.slice(1)) };
+}

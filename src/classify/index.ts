@@ -1,0 +1,3 @@
+export { firstAttr, numberAttr, stringAttr } from './attributes';
+export { type KeyNamespacer, SpanClassifier, type SqlShaper } from './classify-span';
+export { isIdLikeSegment, templatePath } from './route-template';

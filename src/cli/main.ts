@@ -1,0 +1,47 @@
+#!/usr/bin/env node
+import { Command, InvalidArgumentError } from 'commander';
+import { runReportCommand } from './report-command';
+import { runSidecarCommand } from './sidecar-command';
+
+const program = new Command();
+program
+  .name('spanstat')
+  .description('Where your Node.js service spends its time in Postgres and Redis, and what to do about it')
+  .version(require('../../package.json').version);
+
+function port(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 0 || n > 65535) throw new InvalidArgumentError('must be a port number 0-65535');
+  return n;
+}
+
+program
+  .command('sidecar')
+  .description('receive OTLP spans and serve the reports (one service: sidecar; many: --mode collector)')
+  .option('-c, --config <file>', 'YAML config file (see config/spanstat.yaml)')
+  .option('--host <host>', 'bind address for both the receiver and the API')
+  .option('--receiver-port <port>', 'OTLP/HTTP port (default 4318)', port)
+  .option('--api-port <port>', 'API, page and /metrics port (default 9464)', port)
+  .option('--mode <mode>', 'sidecar or collector')
+  .action(async (options) => {
+    await runSidecarCommand(options);
+  });
+
+program
+  .command('report')
+  .description('print a report from a running sidecar as an aligned table')
+  .argument('[kind]', 'queries | cache | endpoints | endpoint-queries | pool', 'queries')
+  .option('--api <url>', 'sidecar API base URL', process.env.SPANSTAT_API_URL ?? 'http://127.0.0.1:9464')
+  .option('--service <name>', 'only this service')
+  .option('--window <window>', 'all | 1m | 5m | 15m', 'all')
+  .option('--sort <column>', 'numeric column to sort by, descending')
+  .option('--limit <n>', 'rows at most', '20')
+  .option('--json', 'print the raw JSON instead of a table')
+  .action(async (kind, options) => {
+    process.exitCode = await runReportCommand(kind, options);
+  });
+
+program.parseAsync(process.argv).catch((err: Error) => {
+  console.error(`spanstat: ${err.message}`);
+  process.exitCode = 1;
+});

@@ -1,0 +1,68 @@
+import {
+  CACHE_COLUMNS,
+  type Column,
+  ENDPOINT_CACHE_COLUMNS,
+  ENDPOINT_COLUMNS,
+  ENDPOINT_QUERY_COLUMNS,
+  formatTable,
+  POOL_COLUMNS,
+  QUERY_COLUMNS,
+  withService,
+} from '../reports';
+import { fetchJson } from './fetch-json';
+
+export interface ReportCommandOptions {
+  api: string;
+  service?: string;
+  window: string;
+  sort?: string;
+  limit: string;
+  json?: boolean;
+}
+
+const TITLES: Record<string, string> = {
+  queries: 'Slow queries (by total time)',
+  cache: 'Cache hit rate by key namespace',
+  endpoints: 'Endpoints',
+  'endpoint-queries': 'Queries per endpoint',
+  'endpoint-cache': 'Cache use per endpoint',
+  pool: 'Connection pools',
+};
+
+// biome-ignore lint/suspicious/noExplicitAny: each report has its own row type; the table only reads keys.
+const COLUMNS: Record<string, readonly Column<any>[]> = {
+  queries: QUERY_COLUMNS,
+  cache: CACHE_COLUMNS,
+  endpoints: ENDPOINT_COLUMNS,
+  'endpoint-queries': ENDPOINT_QUERY_COLUMNS,
+  'endpoint-cache': ENDPOINT_CACHE_COLUMNS,
+  pool: POOL_COLUMNS,
+};
+
+/** `spanstat report <kind>`: fetches one report from a running sidecar and prints it. Returns the exit code. */
+export async function runReportCommand(kind: string, options: ReportCommandOptions): Promise<number> {
+  const columns = COLUMNS[kind];
+  if (!columns) {
+    console.error(`spanstat: unknown report '${kind}'; expected one of ${Object.keys(COLUMNS).join(', ')}`);
+    return 2;
+  }
+  const params = new URLSearchParams({ window: options.window, limit: options.limit });
+  if (options.service) params.set('service', options.service);
+  if (options.sort) params.set('sort', options.sort);
+  const result = await fetchJson(`${options.api.replace(/\/$/, '')}/api/v1/reports/${kind}?${params}`);
+  if (!result.ok) {
+    console.error(`spanstat: ${result.error}`);
+    return 1;
+  }
+  if (options.json) {
+    console.log(JSON.stringify(result.body, null, 2));
+    return 0;
+  }
+  const report = result.body as { rows: { service: string }[]; totalRows: number; window: string };
+  const services = new Set(report.rows.map((r) => r.service));
+  const shown = services.size > 1 ? withService(columns) : columns;
+  const scope = services.size === 1 ? ` — ${[...services][0]}` : '';
+  console.log(`${TITLES[kind]}${scope} (window ${report.window}, ${report.rows.length} of ${report.totalRows} rows)`);
+  console.log(report.rows.length ? formatTable(report.rows, shown) : '(no data yet)');
+  return 0;
+}

@@ -1,0 +1,49 @@
+import { loadConfig } from '../config';
+import { isSpanstatError } from '../errors';
+import { createLogger } from '../log';
+import { startSidecar } from '../sidecar/sidecar';
+
+export interface SidecarCommandOptions {
+  config?: string;
+  host?: string;
+  receiverPort?: number;
+  apiPort?: number;
+  mode?: string;
+}
+
+export async function runSidecarCommand(options: SidecarCommandOptions): Promise<void> {
+  let config: ReturnType<typeof loadConfig>;
+  try {
+    config = loadConfig({
+      file: options.config,
+      overrides: {
+        mode: options.mode,
+        receiver: { host: options.host, port: options.receiverPort },
+        api: { host: options.host, port: options.apiPort },
+      },
+    });
+  } catch (err) {
+    console.error(`spanstat: ${isSpanstatError(err) ? err.message : String(err)}`);
+    process.exitCode = 2;
+    return;
+  }
+  const logger = createLogger(config.log.level);
+  let sidecar: Awaited<ReturnType<typeof startSidecar>>;
+  try {
+    sidecar = await startSidecar(config, logger);
+  } catch (err) {
+    logger.fatal({ err: isSpanstatError(err) ? err.message : err }, 'spanstat sidecar failed to start');
+    process.exitCode = 1;
+    return;
+  }
+  let stopping = false;
+  const stop = async (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    logger.info({ signal }, 'spanstat sidecar stopping');
+    await sidecar.shutdown();
+    process.exit(0);
+  };
+  process.once('SIGTERM', () => void stop('SIGTERM'));
+  process.once('SIGINT', () => void stop('SIGINT'));
+}

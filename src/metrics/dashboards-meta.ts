@@ -1,0 +1,26 @@
+/**
+ * Dashboard identities shared by the Grafana generator (scripts/generate-dashboards.ts) and the
+ * alert rules (config/alerts.yml links each alert to one of these).
+ */
+
+/**
+ * Base URL of Grafana in alert annotations: the docker-compose Grafana on its published port.
+ * Alert links are plain URLs (`<base>/d/<uid>`), independent of Prometheus' --web.external-url.
+ * Behind another address, replace it in config/alerts.yml (one string) — the unit test
+ * test/unit/metrics-names.test.ts checks every link against this constant.
+ */
+export const GRAFANA_BASE_URL = 'http://localhost:3000';
+
+export const DASHBOARDS = {
+  overview: { uid: 'spanstat-overview', title: 'spanstat / Overview' },
+  queries: { uid: 'spanstat-queries', title: 'spanstat / Queries' },
+  cache: { uid: 'spanstat-cache', title: 'spanstat / Cache' },
+  endpoints: { uid: 'spanstat-endpoints', title: 'spanstat / Endpoints' },
+  recommendations: { uid: 'spanstat-recommendations', title: 'spanstat / Recommendations' },
+} as const;
+
+export type DashboardKey = keyof typeof DASHBOARDS;
+
+export function dashboardUrl(key: DashboardKey): string {
+  return `${GRAFANA_BASE_URL}/d/${DASHBOARDS[key].uid}`;
+}

@@ -1,0 +1,273 @@
+/**
+ * The one place that names spanstat's Prometheus metrics: name, type, unit, help, labels and
+ * histogram buckets. The exporter creates its instruments from this table; the Grafana dashboards
+ * read it; test/unit/metrics-names.test.ts checks every metric name the alert rules and dashboards
+ * use against it.
+ *
+ * Conventions (prometheus.io/docs/practices/naming): base units in the name (`_seconds`, `_bytes`),
+ * counters end in `_total`, info metrics in `_info` with value 1.
+ *
+ * Privacy: no label ever carries a SQL literal, a parameter value or the id part of a Redis key.
+ * Labels hold fingerprints, normalized statements, key namespaces (`user:*`) and route templates
+ * (`/users/:id`), which the classifier produces with those parts already removed.
+ */
+
+/** Label value every high-cardinality label takes once a metric is over its series cap. */
+export const OVERFLOW_VALUE = '__overflow__';
+
+export type MetricType = 'counter' | 'gauge' | 'histogram';
+
+export interface LabelDef {
+  readonly name: string;
+  /**
+   * True when the label only takes a small fixed set of values (hit|miss, 2xx…). Bounded labels
+   * keep their value in the overflow series; all others become `__overflow__`, so the overflow
+   * series of a metric are at most the product of its bounded labels' value sets.
+   */
+  readonly bounded: boolean;
+  readonly help: string;
+}
+
+export const LABELS = {
+  service: { name: 'service', bounded: false, help: 'service.name of the instrumented app' },
+  system: { name: 'system', bounded: false, help: 'db.system: postgresql, redis, …' },
+  fingerprint: { name: 'fingerprint', bounded: false, help: 'stable id of the statement shape' },
+  operation: { name: 'operation', bounded: false, help: 'SQL verb: SELECT, INSERT, …' },
+  table: { name: 'table', bounded: false, help: 'first table the statement names' },
+  statement: { name: 'statement', bounded: false, help: 'normalized statement ($1 placeholders), truncated' },
+  namespace: { name: 'namespace', bounded: false, help: 'Redis key namespace with ids as *' },
+  command: { name: 'command', bounded: false, help: 'lower-case Redis command' },
+  result: { name: 'result', bounded: true, help: 'hit | miss | unknown' },
+  method: { name: 'method', bounded: false, help: 'HTTP method' },
+  route: { name: 'route', bounded: false, help: 'route template, e.g. /users/:id' },
+  status_class: { name: 'status_class', bounded: true, help: '1xx … 5xx, or unknown' },
+  component: { name: 'component', bounded: true, help: 'db | cache | pool_wait | other' },
+  id: { name: 'id', bounded: false, help: 'stable recommendation id' },
+  kind: { name: 'kind', bounded: false, help: 'recommendation kind: n_plus_one, slow_query, …' },
+  severity: { name: 'severity', bounded: true, help: 'info | warning | critical' },
+  target: { name: 'target', bounded: false, help: 'route, fingerprint, namespace or pool it is about' },
+  action: { name: 'action', bounded: false, help: 'what to do, shortened' },
+  area: { name: 'area', bounded: true, help: 'rss | heap_used | heap_total | external' },
+  metric: { name: 'metric', bounded: true, help: 'metric name (self-observability)' },
+  version: { name: 'version', bounded: true, help: 'spanstat version' },
+} as const satisfies Record<string, LabelDef>;
+
+export type LabelKey = keyof typeof LABELS;
+
+export interface MetricDef {
+  /** Name as Prometheus shows it (histograms add _bucket, _sum and _count). */
+  readonly name: string;
+  readonly type: MetricType;
+  /**
+   * Prometheus base unit, also the name's suffix before `_total` (`seconds`, `bytes`); empty for
+   * counts and ratios. Not sent as OpenTelemetry unit: the exporter would print it as a `# UNIT`
+   * line in UCUM (`s`), which the classic text format does not define.
+   */
+  readonly unit: '' | 'seconds' | 'bytes';
+  readonly help: string;
+  readonly labels: readonly LabelKey[];
+  /** Explicit histogram bucket upper bounds, in the metric's unit. */
+  readonly buckets?: readonly number[];
+}
+
+/**
+ * Query latency buckets (seconds): 0.5 ms to 10 s, dense around the 20 ms (PgHero "slow" mean),
+ * 100 ms and 500 ms (Sentry / perf-sentinel "slow query") marks the alerts and dashboards use.
+ */
+const DB_SECONDS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
+/** Redis commands are sub-millisecond when healthy. */
+const CACHE_SECONDS = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5, 1];
+/** Endpoint buckets: 0.1 and 0.2 s are boundaries so the p95 SLO alert (200 ms) is exact at the line. */
+const HTTP_SECONDS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.15, 0.2, 0.3, 0.5, 1, 2.5, 5, 10];
+const POOL_WAIT_SECONDS = [0.0001, 0.0005, 0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 5];
+/** N+1 shows as a tail here: 5 is the Sentry/perf-sentinel repeat threshold. */
+const QUERIES_PER_REQUEST = [0, 1, 2, 3, 5, 10, 20, 50, 100, 200];
+
+export const METRICS = {
+  dbQueryDuration: {
+    name: 'spanstat_db_query_duration_seconds',
+    type: 'histogram',
+    unit: 'seconds',
+    help: 'Duration of database queries, per statement fingerprint',
+    labels: ['service', 'system', 'fingerprint', 'operation', 'table'],
+    buckets: DB_SECONDS,
+  },
+  dbQueryErrors: {
+    name: 'spanstat_db_query_errors_total',
+    type: 'counter',
+    unit: '',
+    help: 'Database queries that ended with an error status, per statement fingerprint',
+    labels: ['service', 'system', 'fingerprint', 'operation', 'table'],
+  },
+  dbQueryInfo: {
+    name: 'spanstat_db_query_info',
+    type: 'gauge',
+    unit: '',
+    help: 'Always 1: maps a fingerprint to its normalized statement (literals replaced, truncated)',
+    labels: ['service', 'fingerprint', 'statement'],
+  },
+  dbNPlusOne: {
+    name: 'spanstat_db_n_plus_one_total',
+    type: 'counter',
+    unit: '',
+    help: 'Requests in which one statement fingerprint ran at least the N+1 repeat threshold of times',
+    labels: ['service', 'method', 'route', 'fingerprint'],
+  },
+  dbPoolWaitDuration: {
+    name: 'spanstat_db_pool_wait_duration_seconds',
+    type: 'histogram',
+    unit: 'seconds',
+    help: 'Time spent waiting for a pooled database connection (pg-pool connect spans)',
+    labels: ['service', 'system'],
+    buckets: POOL_WAIT_SECONDS,
+  },
+  dbPoolClientsInUse: {
+    name: 'spanstat_db_pool_clients_in_use',
+    type: 'gauge',
+    unit: '',
+    help: 'Most pool clients seen in use at a connect during the last 15-30 s',
+    labels: ['service', 'system'],
+  },
+  dbPoolClientsMax: {
+    name: 'spanstat_db_pool_clients_max',
+    type: 'gauge',
+    unit: '',
+    help: 'Configured pool size, as last reported by a connect span',
+    labels: ['service', 'system'],
+  },
+  cacheReads: {
+    name: 'spanstat_cache_reads_total',
+    type: 'counter',
+    unit: '',
+    help: 'Keys read from the cache, by result (an MGET of 3 keys counts 3)',
+    labels: ['service', 'system', 'namespace', 'command', 'result'],
+  },
+  cacheWrites: {
+    name: 'spanstat_cache_writes_total',
+    type: 'counter',
+    unit: '',
+    help: 'Cache commands that wrote or expired a value',
+    labels: ['service', 'system', 'namespace', 'command'],
+  },
+  cacheCommandDuration: {
+    name: 'spanstat_cache_command_duration_seconds',
+    type: 'histogram',
+    unit: 'seconds',
+    help: 'Duration of cache commands, per key namespace',
+    labels: ['service', 'system', 'namespace', 'command'],
+    buckets: CACHE_SECONDS,
+  },
+  httpRequestDuration: {
+    name: 'spanstat_http_server_request_duration_seconds',
+    type: 'histogram',
+    unit: 'seconds',
+    help: 'Duration of served HTTP requests, per route template',
+    labels: ['service', 'method', 'route', 'status_class'],
+    buckets: HTTP_SECONDS,
+  },
+  httpRequestComponentTime: {
+    name: 'spanstat_http_server_request_component_seconds_total',
+    type: 'counter',
+    unit: 'seconds',
+    help: 'Request time by where it went: db, cache, pool_wait, other (db may exceed wall time when parallel)',
+    labels: ['service', 'method', 'route', 'component'],
+  },
+  httpRequestDbQueries: {
+    name: 'spanstat_http_server_request_db_queries',
+    type: 'histogram',
+    unit: '',
+    help: 'Database queries run per served request',
+    labels: ['service', 'method', 'route'],
+    buckets: QUERIES_PER_REQUEST,
+  },
+  recommendationActive: {
+    name: 'spanstat_recommendation_active',
+    type: 'gauge',
+    unit: '',
+    help: 'Always 1: one series per active recommendation of the advisor',
+    labels: ['service', 'id', 'kind', 'severity', 'target', 'action'],
+  },
+  spansReceived: {
+    name: 'spanstat_sidecar_spans_received_total',
+    type: 'counter',
+    unit: '',
+    help: 'Spans accepted by the OTLP receiver',
+    labels: [],
+  },
+  spansRejected: {
+    name: 'spanstat_sidecar_spans_rejected_total',
+    type: 'counter',
+    unit: '',
+    help: 'Spans refused by the receiver (overloaded 503, body too large 413); the exporter was told so',
+    labels: [],
+  },
+  spansDropped: {
+    name: 'spanstat_sidecar_spans_dropped_total',
+    type: 'counter',
+    unit: '',
+    help: 'Spans accepted but not fully processed (queue or per-trace caps); counted but lost to reports',
+    labels: [],
+  },
+  decodeErrors: {
+    name: 'spanstat_sidecar_decode_errors_total',
+    type: 'counter',
+    unit: '',
+    help: 'OTLP request bodies that could not be decoded (answered 400)',
+    labels: [],
+  },
+  queueDepth: {
+    name: 'spanstat_sidecar_queue_depth',
+    type: 'gauge',
+    unit: '',
+    help: 'Spans decoded and waiting to be processed',
+    labels: [],
+  },
+  openTraces: {
+    name: 'spanstat_sidecar_open_traces',
+    type: 'gauge',
+    unit: '',
+    help: 'Traces held open for request assembly',
+    labels: [],
+  },
+  memory: {
+    name: 'spanstat_sidecar_memory_bytes',
+    type: 'gauge',
+    unit: 'bytes',
+    help: 'Memory of the sidecar process (process.memoryUsage)',
+    labels: ['area'],
+  },
+  seriesOverflow: {
+    name: 'spanstat_sidecar_metric_overflow_total',
+    type: 'counter',
+    unit: '',
+    help: 'Observations recorded in a metric\'s __overflow__ series because it hit metrics.maxSeriesPerMetric',
+    labels: ['metric'],
+  },
+  buildInfo: {
+    name: 'spanstat_build_info',
+    type: 'gauge',
+    unit: '',
+    help: 'Always 1: the running spanstat version',
+    labels: ['version'],
+  },
+} as const satisfies Record<string, MetricDef>;
+
+export type MetricKey = keyof typeof METRICS;
+
+/** Every series name a metric exposes: histograms add _bucket, _sum and _count. */
+export function seriesNames(def: MetricDef): string[] {
+  if (def.type !== 'histogram') return [def.name];
+  return [def.name, `${def.name}_bucket`, `${def.name}_sum`, `${def.name}_count`];
+}
+
+/** All exposed series names, for checks of PromQL in alerts and dashboards. */
+export function allSeriesNames(): Set<string> {
+  const names = new Set<string>();
+  for (const def of Object.values(METRICS) as MetricDef[]) for (const n of seriesNames(def)) names.add(n);
+  return names;
+}
+
+/** Prometheus label names of a metric, in declaration order. */
+export function labelNames(def: MetricDef): string[] {
+  return def.labels.map((key) => LABELS[key].name);
+}

@@ -1,0 +1,62 @@
+import type { Attributes } from '@opentelemetry/api';
+
+/** Width of one peak bucket (ms); the gauge shows the peak of the current and the previous bucket. */
+export const POOL_PEAK_BUCKET_MS = 15_000;
+
+interface Pool {
+  attributes: Attributes;
+  max: number;
+  current: number;
+  previous: number;
+  bucketStart: number;
+}
+
+export interface PoolSnapshot {
+  attributes: Attributes;
+  /** Most clients seen in use at a connect over the last 15–30 s. */
+  inUsePeak: number;
+  /** Pool size last reported; 0 when the preload did not record it. */
+  max: number;
+}
+
+/**
+ * Pool usage is only sampled when a connect span arrives (`spanstat.pool.in_use`), so the last
+ * sample says little. A peak over a short sliding window does not depend on how often (or by how
+ * many Prometheus servers) the sidecar is scraped, unlike a peak reset at every scrape.
+ */
+export class PoolUsage {
+  private readonly pools = new Map<Attributes, Pool>();
+
+  constructor(private readonly now: () => number) {}
+
+  record(attributes: Attributes, inUse: number | undefined, max: number | undefined): void {
+    if (inUse === undefined && max === undefined) return;
+    const t = this.now();
+    let pool = this.pools.get(attributes);
+    if (!pool) {
+      pool = { attributes, max: 0, current: 0, previous: 0, bucketStart: t };
+      this.pools.set(attributes, pool);
+    }
+    rotate(pool, t);
+    if (inUse !== undefined && inUse > pool.current) pool.current = inUse;
+    if (max !== undefined && max > 0) pool.max = max;
+  }
+
+  snapshot(): PoolSnapshot[] {
+    const t = this.now();
+    const out: PoolSnapshot[] = [];
+    for (const pool of this.pools.values()) {
+      rotate(pool, t);
+      out.push({ attributes: pool.attributes, inUsePeak: Math.max(pool.current, pool.previous), max: pool.max });
+    }
+    return out;
+  }
+}
+
+function rotate(pool: Pool, t: number): void {
+  const elapsed = t - pool.bucketStart;
+  if (elapsed < POOL_PEAK_BUCKET_MS) return;
+  pool.previous = elapsed < 2 * POOL_PEAK_BUCKET_MS ? pool.current : 0;
+  pool.current = 0;
+  pool.bucketStart = t - (elapsed % POOL_PEAK_BUCKET_MS);
+}

@@ -1,0 +1,135 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Attributes } from '@opentelemetry/api';
+import { PrometheusExporter, PrometheusSerializer } from '@opentelemetry/exporter-prometheus';
+import { resourceFromAttributes } from '@opentelemetry/resources';
+import { MeterProvider } from '@opentelemetry/sdk-metrics';
+import type { SpanSink } from '../pipeline/span-sink';
+import { METRICS } from './names';
+import { MetricsRecorder } from './recorder';
+import { type Point, SnapshotProducer, type SnapshotSource } from './snapshot-producer';
+import { type RecommendationSeries, type SidecarHealth, shortenAction, shortenText } from './sources';
+
+export interface SpanstatMetricsOptions {
+  /** Distinct label sets per metric before new ones go to the `__overflow__` series (metrics.maxSeriesPerMetric). */
+  maxSeriesPerMetric: number;
+  /** Longest statement / target label (metrics.maxStatementChars). */
+  maxStatementChars: number;
+  /** A fingerprint run this many times in one request counts as an N+1 occurrence (advisor.nPlusOne.minRepeats). */
+  nPlusOneMinCalls: number;
+  /** Shown on spanstat_build_info. */
+  version?: string;
+  /** Clock for the pool-usage window (tests). */
+  now?: () => number;
+}
+
+/** The pipeline's metrics sink plus what the API server and the advisor plug in. */
+export interface SpanstatMetrics extends SpanSink {
+  /** Called at every scrape; returns the advisor's active recommendations. */
+  setRecommendations(source: () => readonly RecommendationSeries[]): void;
+  /** Called at every scrape; returns the sidecar's own counters. */
+  setHealth(source: () => SidecarHealth): void;
+  /** `GET /metrics` handler (Prometheus text format 0.0.4). */
+  handler(req: IncomingMessage, res: ServerResponse): void;
+  /** The exposition text a scrape would return now (tests, CLI). */
+  scrape(): Promise<string>;
+  /** Stops the reader; safe twice. */
+  shutdown(): Promise<void>;
+}
+
+/**
+ * Metrics on the API port through `@opentelemetry/exporter-prometheus`: the exporter is a
+ * MetricReader with its own server disabled, and the API server mounts `handler`. The series come
+ * from a MetricProducer over the recorder's state (see snapshot-producer.ts for why not SDK
+ * instruments); the MeterProvider supplies the resource (`target_info`).
+ */
+export function createSpanstatMetrics(options: SpanstatMetricsOptions): SpanstatMetrics {
+  const recorder = new MetricsRecorder({
+    maxSeriesPerMetric: options.maxSeriesPerMetric,
+    maxStatementChars: options.maxStatementChars,
+    nPlusOneMinCalls: options.nPlusOneMinCalls,
+    now: options.now ?? Date.now,
+  });
+  let recommendations: () => readonly RecommendationSeries[] = () => [];
+  let health: (() => SidecarHealth) | undefined;
+  const healthValue = (pick: (h: SidecarHealth) => number | undefined): Point[] => {
+    const value = health ? pick(health()) : undefined;
+    return value === undefined ? [] : [{ value, attributes: {} }];
+  };
+  const sources: SnapshotSource[] = [
+    ...recorder.sources(),
+    {
+      def: METRICS.recommendationActive,
+      points: () =>
+        recommendations()
+          .slice(0, options.maxSeriesPerMetric)
+          .map((r) => ({ value: 1, attributes: recommendationLabels(r, options.maxStatementChars) })),
+    },
+    { def: METRICS.spansReceived, points: () => healthValue((h) => h.spansReceived) },
+    { def: METRICS.spansRejected, points: () => healthValue((h) => h.spansRejected) },
+    { def: METRICS.spansDropped, points: () => healthValue((h) => h.spansDropped) },
+    { def: METRICS.decodeErrors, points: () => healthValue((h) => h.decodeErrors) },
+    { def: METRICS.queueDepth, points: () => healthValue((h) => h.queueDepth) },
+    { def: METRICS.openTraces, points: () => healthValue((h) => h.openTraces) },
+    { def: METRICS.memory, points: memoryPoints },
+    { def: METRICS.buildInfo, points: () => [{ value: 1, attributes: { version: options.version ?? 'dev' } }] },
+  ];
+
+  const exporter = new PrometheusExporter({
+    preventServerStart: true,
+    // otel_scope_name on every series would only repeat "spanstat".
+    withoutScopeInfo: true,
+    metricProducers: [new SnapshotProducer(sources, 'spanstat')],
+  });
+  const provider = new MeterProvider({
+    resource: resourceFromAttributes({ 'service.name': 'spanstat' }),
+    readers: [exporter],
+  });
+  const serializer = new PrometheusSerializer('', false, undefined, false, true);
+
+  let stopped = false;
+  return {
+    recordDbCall: (call) => recorder.recordDbCall(call),
+    recordCacheCall: (call) => recorder.recordCacheCall(call),
+    recordPoolConnect: (call) => recorder.recordPoolConnect(call),
+    recordRequest: (summary) => recorder.recordRequest(summary),
+    setRecommendations(source) {
+      recommendations = source;
+    },
+    setHealth(source) {
+      health = source;
+    },
+    handler(req, res) {
+      exporter.getMetricsRequestHandler(req, res);
+    },
+    async scrape() {
+      const { resourceMetrics } = await exporter.collect();
+      return serializer.serialize(resourceMetrics);
+    },
+    async shutdown() {
+      if (stopped) return;
+      stopped = true;
+      await provider.shutdown();
+    },
+  };
+}
+
+function recommendationLabels(r: RecommendationSeries, maxChars: number): Attributes {
+  return {
+    service: r.service,
+    id: r.id,
+    kind: r.kind,
+    severity: r.severity,
+    target: shortenText(r.target, maxChars),
+    action: shortenAction(r.action),
+  };
+}
+
+function memoryPoints(): Point[] {
+  const m = process.memoryUsage();
+  return [
+    { value: m.rss, attributes: { area: 'rss' } },
+    { value: m.heapUsed, attributes: { area: 'heap_used' } },
+    { value: m.heapTotal, attributes: { area: 'heap_total' } },
+    { value: m.external, attributes: { area: 'external' } },
+  ];
+}

@@ -1,0 +1,181 @@
+import type { Attributes } from '@opentelemetry/api';
+import type { CacheCall, DbCall, PoolConnect } from '../model/classified';
+import type { RequestSummary } from '../model/request-summary';
+import type { SpanSink } from '../pipeline/span-sink';
+import { METRICS, type MetricDef, type MetricKey, OVERFLOW_VALUE } from './names';
+import { PoolUsage } from './pool-usage';
+import { BoundedSeries } from './series-cap';
+import { CounterSeries, HistogramSeries } from './series';
+import type { SnapshotSource } from './snapshot-producer';
+import { shortenText } from './sources';
+
+export interface RecorderOptions {
+  /** Distinct label sets per metric before new ones go to the `__overflow__` series. */
+  maxSeriesPerMetric: number;
+  /** Longest statement on spanstat_db_query_info (characters). */
+  maxStatementChars: number;
+  /** A fingerprint run this many times in one request counts as an N+1 occurrence. */
+  nPlusOneMinCalls: number;
+  /** Clock for the pool-usage window. */
+  now: () => number;
+}
+
+interface InfoSeries {
+  attributes: Attributes;
+}
+
+/** `2xx` … `5xx`; `unknown` for 0 or anything outside 100–599. */
+export function statusClass(status: number): string {
+  return status >= 100 && status < 600 ? `${Math.floor(status / 100)}xx` : 'unknown';
+}
+
+/**
+ * Turns classified spans and request summaries into metric series. Pure state, no I/O: the
+ * exporter reads it at scrape time through `sources()`. Every store is bounded by
+ * `maxSeriesPerMetric`, so memory is too, whatever the input.
+ */
+export class MetricsRecorder implements SpanSink {
+  private readonly dbDuration: BoundedSeries<HistogramSeries>;
+  /** Same labels as the duration; one extra counter per query series, created on first error. */
+  private readonly dbErrors = new Map<HistogramSeries, CounterSeries>();
+  private readonly dbInfo: BoundedSeries<InfoSeries>;
+  /** Query series already mapped to an info series (statement kept from the first call seen). */
+  private readonly infoSeen = new Set<HistogramSeries>();
+  private readonly nPlusOne: BoundedSeries<CounterSeries>;
+  private readonly poolWait: BoundedSeries<HistogramSeries>;
+  private readonly pools: PoolUsage;
+  private readonly cacheReads: BoundedSeries<CounterSeries>;
+  private readonly cacheWrites: BoundedSeries<CounterSeries>;
+  private readonly cacheDuration: BoundedSeries<HistogramSeries>;
+  private readonly httpDuration: BoundedSeries<HistogramSeries>;
+  private readonly httpComponent: BoundedSeries<CounterSeries>;
+  private readonly httpQueries: BoundedSeries<HistogramSeries>;
+
+  constructor(private readonly options: RecorderOptions) {
+    const max = options.maxSeriesPerMetric;
+    const histograms = (key: MetricKey) => {
+      const def: MetricDef = METRICS[key];
+      const buckets = def.buckets ?? [];
+      return new BoundedSeries(def, max, (a) => new HistogramSeries(a, buckets));
+    };
+    const counters = (key: MetricKey) => new BoundedSeries(METRICS[key], max, (a) => new CounterSeries(a));
+    this.dbDuration = histograms('dbQueryDuration');
+    // One info series per (service, fingerprint), statement from the first call seen: two texts for one
+    // fingerprint would break `group_left(statement)` joins in the rules and dashboards.
+    const infoKey: MetricDef = { ...METRICS.dbQueryInfo, labels: ['service', 'fingerprint'] };
+    this.dbInfo = new BoundedSeries<InfoSeries>(infoKey, max, (attributes) => ({ attributes }));
+    this.nPlusOne = counters('dbNPlusOne');
+    this.poolWait = histograms('dbPoolWaitDuration');
+    this.pools = new PoolUsage(options.now);
+    this.cacheReads = counters('cacheReads');
+    this.cacheWrites = counters('cacheWrites');
+    this.cacheDuration = histograms('cacheCommandDuration');
+    this.httpDuration = histograms('httpRequestDuration');
+    this.httpComponent = counters('httpRequestComponentTime');
+    this.httpQueries = histograms('httpRequestDbQueries');
+  }
+
+  recordDbCall(c: DbCall): void {
+    const series = this.dbDuration.get([c.service, c.system, c.fingerprint, c.operation, c.table]);
+    series.record(c.durationMs / 1000);
+    if (c.error) {
+      let errors = this.dbErrors.get(series);
+      if (!errors) {
+        errors = new CounterSeries(series.attributes);
+        this.dbErrors.set(series, errors);
+      }
+      errors.value++;
+    }
+    // The overflow series has no single statement to show.
+    if (!this.infoSeen.has(series) && series.attributes.fingerprint !== OVERFLOW_VALUE) {
+      this.infoSeen.add(series);
+      const info = this.dbInfo.get([c.service, c.fingerprint]);
+      if (info.attributes.statement === undefined && info.attributes.fingerprint !== OVERFLOW_VALUE) {
+        info.attributes.statement = shortenText(c.statement, this.options.maxStatementChars);
+      }
+    }
+  }
+
+  recordCacheCall(c: CacheCall): void {
+    this.cacheDuration.get([c.service, c.system, c.namespace, c.command]).record(c.durationMs / 1000);
+    if (c.read) {
+      if (c.hits > 0) this.cacheReads.get([c.service, c.system, c.namespace, c.command, 'hit']).value += c.hits;
+      if (c.misses > 0) this.cacheReads.get([c.service, c.system, c.namespace, c.command, 'miss']).value += c.misses;
+      if (c.hits === 0 && c.misses === 0) {
+        this.cacheReads.get([c.service, c.system, c.namespace, c.command, 'unknown']).value++;
+      }
+    }
+    if (c.write) this.cacheWrites.get([c.service, c.system, c.namespace, c.command]).value++;
+  }
+
+  recordPoolConnect(c: PoolConnect): void {
+    const series = this.poolWait.get([c.service, c.system]);
+    series.record(c.durationMs / 1000);
+    this.pools.record(series.attributes, c.poolInUse, c.poolMax);
+  }
+
+  recordRequest(r: RequestSummary): void {
+    this.httpDuration.get([r.service, r.method, r.route, statusClass(r.status)]).record(r.durationMs / 1000);
+    this.httpQueries.get([r.service, r.method, r.route]).record(r.queries);
+    const other = Math.max(0, r.durationMs - r.dbMs - r.cacheMs - r.poolWaitMs);
+    this.httpComponent.get([r.service, r.method, r.route, 'db']).value += r.dbMs / 1000;
+    this.httpComponent.get([r.service, r.method, r.route, 'cache']).value += r.cacheMs / 1000;
+    this.httpComponent.get([r.service, r.method, r.route, 'pool_wait']).value += r.poolWaitMs / 1000;
+    this.httpComponent.get([r.service, r.method, r.route, 'other']).value += other / 1000;
+    for (const use of r.fingerprints) {
+      if (use.calls >= this.options.nPlusOneMinCalls) {
+        this.nPlusOne.get([r.service, r.method, r.route, use.fingerprint]).value++;
+      }
+    }
+  }
+
+  /** The recorded metrics, read at scrape time. */
+  sources(): SnapshotSource[] {
+    const counterPoints = (store: BoundedSeries<CounterSeries>) => () => store.all();
+    const pools = () => this.pools.snapshot();
+    return [
+      { def: METRICS.dbQueryDuration, histograms: () => this.dbDuration.all() },
+      { def: METRICS.dbQueryErrors, points: () => this.dbErrors.values() },
+      {
+        def: METRICS.dbQueryInfo,
+        points: () =>
+          [...this.dbInfo.all()]
+            .filter((s) => s.attributes.statement !== undefined)
+            .map((s) => ({ value: 1, attributes: s.attributes })),
+      },
+      { def: METRICS.dbNPlusOne, points: counterPoints(this.nPlusOne) },
+      { def: METRICS.dbPoolWaitDuration, histograms: () => this.poolWait.all() },
+      { def: METRICS.dbPoolClientsInUse, points: () => pools().map((p) => ({ value: p.inUsePeak, attributes: p.attributes })) },
+      {
+        def: METRICS.dbPoolClientsMax,
+        points: () =>
+          pools()
+            .filter((p) => p.max > 0)
+            .map((p) => ({ value: p.max, attributes: p.attributes })),
+      },
+      { def: METRICS.cacheReads, points: counterPoints(this.cacheReads) },
+      { def: METRICS.cacheWrites, points: counterPoints(this.cacheWrites) },
+      { def: METRICS.cacheCommandDuration, histograms: () => this.cacheDuration.all() },
+      { def: METRICS.httpRequestDuration, histograms: () => this.httpDuration.all() },
+      { def: METRICS.httpRequestComponentTime, points: counterPoints(this.httpComponent) },
+      { def: METRICS.httpRequestDbQueries, histograms: () => this.httpQueries.all() },
+      { def: METRICS.seriesOverflow, points: () => this.overflowPoints() },
+    ];
+  }
+
+  private overflowPoints(): { value: number; attributes: Attributes }[] {
+    const stores: [MetricKey, { overflowed: number }][] = [
+      ['dbQueryDuration', this.dbDuration],
+      ['dbQueryInfo', this.dbInfo],
+      ['dbNPlusOne', this.nPlusOne],
+      ['dbPoolWaitDuration', this.poolWait],
+      ['cacheReads', this.cacheReads],
+      ['cacheWrites', this.cacheWrites],
+      ['cacheCommandDuration', this.cacheDuration],
+      ['httpRequestDuration', this.httpDuration],
+      ['httpRequestComponentTime', this.httpComponent],
+      ['httpRequestDbQueries', this.httpQueries],
+    ];
+    return stores.map(([key, store]) => ({ value: store.overflowed, attributes: { metric: METRICS[key].name } }));
+  }
+}

@@ -1,0 +1,53 @@
+/**
+ * What the metrics read from the rest of the sidecar at scrape time: the advisor's active
+ * recommendations and the sidecar's own counters. Plain shapes, so the metrics module does not
+ * depend on the advisor's or the receiver's internals.
+ */
+
+/** One active recommendation as a metric series (`spanstat_recommendation_active`). */
+export interface RecommendationSeries {
+  service: string;
+  /** Stable id of the recommendation (links the alert to `/api/v1/recommendations`). */
+  id: string;
+  /** `n_plus_one`, `slow_query`, `missing_index`, `cache_hit_rate`, … */
+  kind: string;
+  /** `info` | `warning` | `critical`. */
+  severity: string;
+  /** Route, fingerprint, namespace or pool the recommendation is about. */
+  target: string;
+  /** The action text; shortened by the exporter (see shortenAction). Must hold no literal value. */
+  action: string;
+}
+
+/** The sidecar's own health; counters are cumulative since start. */
+export interface SidecarHealth {
+  spansReceived: number;
+  /** Refused with 413/503 (the exporter is told to retry or give up). */
+  spansRejected: number;
+  /** Accepted but not fully processed (failed in a stage, over a per-trace cap). */
+  spansDropped: number;
+  /** Bodies answered 400 because they could not be decoded. */
+  decodeErrors: number;
+  /** Spans decoded and waiting to be processed. */
+  queueDepth: number;
+  /** Traces held open for request assembly. */
+  openTraces?: number;
+}
+
+/** Longest action text kept on `spanstat_recommendation_active` (characters). */
+export const MAX_ACTION_CHARS = 160;
+
+/** One line, whitespace collapsed, cut at `max` characters with an ellipsis. */
+export function shortenText(text: string, max: number): string {
+  const line = text.replace(/\s+/g, ' ').trim();
+  if (line.length <= max) return line;
+  return `${line.slice(0, Math.max(0, max - 1)).trimEnd()}…`;
+}
+
+/** The first sentence of an action (or its first `MAX_ACTION_CHARS` characters). */
+export function shortenAction(action: string): string {
+  const line = action.replace(/\s+/g, ' ').trim();
+  const sentenceEnd = line.search(/[.;](\s|$)/);
+  const first = sentenceEnd > 20 ? line.slice(0, sentenceEnd) : line;
+  return shortenText(first, MAX_ACTION_CHARS);
+}

@@ -1,0 +1,141 @@
+import type { SpanClassifier } from '../classify/classify-span';
+import type { DecodedSpan } from '../model/span';
+import { type AssemblerOptions, RequestAssembler } from '../traces/request-assembler';
+import type { SpanSink } from './span-sink';
+
+export interface PipelineOptions {
+  /** Spans accepted but not yet processed; above it the receiver refuses with 503 + Retry-After. */
+  maxPendingSpans: number;
+  assembly: AssemblerOptions;
+}
+
+export interface PipelineStats {
+  spansReceived: number;
+  spansProcessed: number;
+  spansFailed: number;
+  pendingSpans: number;
+  requestsSummarised: number;
+}
+
+/**
+ * Spans processed per turn of the event loop before yielding, so the API and the receiver keep answering
+ * while a large backlog drains.
+ */
+const SPANS_PER_TURN = 4096;
+
+/**
+ * decode → classify → (aggregate span-level ∥ assemble per request → aggregate request-level).
+ * The receiver enqueues decoded batches; processing happens off the request path in bounded slices.
+ */
+export class Pipeline {
+  readonly stats: PipelineStats = {
+    spansReceived: 0,
+    spansProcessed: 0,
+    spansFailed: 0,
+    pendingSpans: 0,
+    requestsSummarised: 0,
+  };
+  private readonly queue: DecodedSpan[][] = [];
+  private queueHead = 0;
+  private drainScheduled = false;
+  private sweepTimer: NodeJS.Timeout | undefined;
+  readonly assembler: RequestAssembler;
+
+  constructor(
+    private readonly options: PipelineOptions,
+    private readonly classifier: SpanClassifier,
+    private readonly sinks: readonly SpanSink[],
+    private readonly now: () => number = Date.now,
+  ) {
+    this.assembler = new RequestAssembler(options.assembly, (summary) => {
+      this.stats.requestsSummarised++;
+      for (const sink of this.sinks) sink.recordRequest(summary);
+    });
+  }
+
+  isOverloaded(): boolean {
+    return this.stats.pendingSpans >= this.options.maxPendingSpans;
+  }
+
+  /** Queues a decoded batch; processing starts on the next turn of the event loop. */
+  enqueue(spans: DecodedSpan[]): void {
+    if (spans.length === 0) return;
+    this.queue.push(spans);
+    this.stats.spansReceived += spans.length;
+    this.stats.pendingSpans += spans.length;
+    if (!this.drainScheduled) {
+      this.drainScheduled = true;
+      setImmediate(() => this.drain());
+    }
+  }
+
+  start(): void {
+    if (this.sweepTimer) return;
+    const interval = Math.max(50, Math.min(250, this.options.assembly.idleMs / 4));
+    this.sweepTimer = setInterval(() => this.assembler.sweep(this.now()), interval);
+    this.sweepTimer.unref();
+  }
+
+  /** Processes everything queued and summarises every open trace. Safe twice and before start. */
+  async shutdown(): Promise<void> {
+    if (this.sweepTimer) clearInterval(this.sweepTimer);
+    this.sweepTimer = undefined;
+    this.drainAll();
+    this.assembler.flush();
+  }
+
+  /** Processes the whole queue synchronously (tests and shutdown). */
+  drainAll(): void {
+    while (this.queueHead < this.queue.length) this.processSlice(Number.POSITIVE_INFINITY);
+  }
+
+  private drain(): void {
+    this.drainScheduled = false;
+    this.processSlice(SPANS_PER_TURN);
+    if (this.queueHead < this.queue.length && !this.drainScheduled) {
+      this.drainScheduled = true;
+      setImmediate(() => this.drain());
+    }
+  }
+
+  private processSlice(budget: number): void {
+    let done = 0;
+    const nowMs = this.now();
+    while (this.queueHead < this.queue.length && done < budget) {
+      const batch = this.queue[this.queueHead];
+      this.queue[this.queueHead++] = [];
+      for (const span of batch) this.processOne(span, nowMs);
+      done += batch.length;
+      this.stats.pendingSpans -= batch.length;
+    }
+    if (this.queueHead === this.queue.length) {
+      this.queue.length = 0;
+      this.queueHead = 0;
+    } else if (this.queueHead > 1024) {
+      this.queue.splice(0, this.queueHead);
+      this.queueHead = 0;
+    }
+  }
+
+  private processOne(span: DecodedSpan, nowMs: number): void {
+    try {
+      const classified = this.classifier.classify(span);
+      switch (classified.type) {
+        case 'db':
+          for (const sink of this.sinks) sink.recordDbCall(classified);
+          break;
+        case 'cache':
+          for (const sink of this.sinks) sink.recordCacheCall(classified);
+          break;
+        case 'pool-connect':
+          for (const sink of this.sinks) sink.recordPoolConnect(classified);
+          break;
+      }
+      this.assembler.add(classified, nowMs);
+      this.stats.spansProcessed++;
+    } catch {
+      // A span the stages cannot handle is a bug, but it must not take the batch or the process with it.
+      this.stats.spansFailed++;
+    }
+  }
+}

@@ -1,0 +1,199 @@
+/**
+ * `http.route` for Express without @opentelemetry/instrumentation-express. That package wraps every
+ * middleware layer in a span and costs ~41% of throughput here (DESIGN.md); we only need the route
+ * template, so this patch does its work at registration time:
+ *
+ * - `Router#use(path, …)` with a path: each new layer's handle is wrapped to append the mount
+ *   template to a per-request prefix, restored when the layer calls `next` (it did not answer).
+ *   Layers mounted without a path (the bulk of middleware) are left untouched.
+ * - `Route#dispatch`: records `prefix + route.path` on the request, so the template survives
+ *   error paths that unwind the mount prefix.
+ *
+ * The HTTP server span reads it back with `routeOf(req)` when the response ends.
+ */
+import {
+  InstrumentationBase,
+  type InstrumentationConfig,
+  InstrumentationNodeModuleDefinition,
+  InstrumentationNodeModuleFile,
+} from '@opentelemetry/instrumentation';
+import { isPatched, markPatched } from './patch-mark';
+import { joinRoute, pathTemplate } from './route-path';
+
+const ROUTE = Symbol('spanstat.route');
+const PREFIX = Symbol('spanstat.prefix');
+
+type Handle = (...args: unknown[]) => unknown;
+type Next = (arg?: unknown) => unknown;
+interface RoutedRequest {
+  [ROUTE]?: string;
+  [PREFIX]?: string;
+}
+interface LayerLike {
+  handle: Handle;
+}
+interface RouterProto {
+  stack?: LayerLike[];
+  use: Handle;
+  route: Handle;
+}
+interface RouteProto {
+  path: unknown;
+  dispatch: Handle;
+}
+
+/** The Express route template that answered `req`, or undefined (no route matched: 404 etc.). */
+export function routeOf(req: object): string | undefined {
+  const routed = req as RoutedRequest;
+  return routed[ROUTE] ?? (routed[PREFIX] || undefined);
+}
+
+export class ExpressRouteInstrumentation extends InstrumentationBase {
+  constructor(config: InstrumentationConfig = {}) {
+    super('spanstat-express-route', '1.0.0', config);
+  }
+
+  protected init() {
+    // Express 4 binds `route.dispatch` when a route is registered, so its Route must be patched
+    // when the file loads; Express 5 (package `router`) looks `dispatch` up per request.
+    const express4Route = new InstrumentationNodeModuleFile(
+      'express/lib/router/route.js',
+      ['>=4.0.0 <5'],
+      (Route: { prototype: RouteProto }) => {
+        this.patchRoute(Route.prototype);
+        return Route;
+      },
+      (Route?: { prototype: RouteProto }) => {
+        if (Route && isPatched(Route.prototype.dispatch)) this._unwrap(Route.prototype, 'dispatch');
+      },
+    );
+    return new InstrumentationNodeModuleDefinition(
+      'express',
+      ['>=4.0.0 <6'],
+      (express: { Router?: unknown }) => {
+        const proto = routerProto(express);
+        if (proto) this.patchRouter(proto);
+        return express;
+      },
+      (express?: { Router?: unknown }) => {
+        const proto = express && routerProto(express);
+        if (!proto) return;
+        if (isPatched(proto.use)) this._unwrap(proto, 'use');
+        if (isPatched(proto.route)) this._unwrap(proto, 'route');
+      },
+      [express4Route],
+    );
+  }
+
+  private patchRouter(proto: RouterProto): void {
+    if (!isPatched(proto.use)) {
+      this._wrap(
+        proto,
+        'use',
+        (original: Handle) =>
+          function use(this: RouterProto, ...args: unknown[]) {
+            const before = Array.isArray(this.stack) ? this.stack.length : 0;
+            const result = original.apply(this, args);
+            try {
+              wrapMountedLayers(this, before, mountTemplate(args));
+            } catch {
+              // Never let route bookkeeping break an app's setup.
+            }
+            return result;
+          },
+      );
+    }
+    if (!isPatched(proto.route)) {
+      const instrumentation = this;
+      this._wrap(
+        proto,
+        'route',
+        (original: Handle) =>
+          function route(this: RouterProto, ...args: unknown[]) {
+            const created = original.apply(this, args) as RouteProto | undefined;
+            if (created && typeof created === 'object') {
+              const routeProto = Object.getPrototypeOf(created) as RouteProto | null;
+              if (routeProto && typeof routeProto.dispatch === 'function')
+                instrumentation.patchRoute(routeProto);
+            }
+            return created;
+          },
+      );
+    }
+  }
+
+  private patchRoute(proto: RouteProto): void {
+    if (isPatched(proto.dispatch)) return;
+    this._wrap(
+      proto,
+      'dispatch',
+      (original: Handle) =>
+        function dispatch(this: RouteProto, req: unknown, res: unknown, done: unknown) {
+          if (req !== null && typeof req === 'object') {
+            const routed = req as RoutedRequest;
+            routed[ROUTE] = joinRoute(routed[PREFIX] ?? '', pathTemplate(this.path));
+          }
+          return original.call(this, req, res, done);
+        },
+    );
+  }
+}
+
+/** `express.Router` is a class in Express 5 (methods on its prototype) and the prototype object itself in 4. */
+function routerProto(express: { Router?: unknown }): RouterProto | undefined {
+  if (typeof express.Router !== 'function') return undefined;
+  const Router = express.Router as unknown as { prototype?: Partial<RouterProto> } & Partial<RouterProto>;
+  const proto = Router.prototype;
+  if (proto && typeof proto.use === 'function' && typeof proto.route === 'function')
+    return proto as RouterProto;
+  if (typeof Router.use === 'function' && typeof Router.route === 'function') return Router as RouterProto;
+  return undefined;
+}
+
+/** The mount path of a `use(...)` call, decided the way Express does; `/` when there is none. */
+export function mountTemplate(args: readonly unknown[]): string {
+  const first = args[0];
+  if (typeof first === 'function') return '/';
+  let arg = first;
+  while (Array.isArray(arg) && arg.length !== 0) arg = arg[0];
+  return typeof arg === 'function' ? '/' : pathTemplate(first);
+}
+
+function wrapMountedLayers(router: RouterProto, from: number, template: string): void {
+  if (template === '/' || template === '' || !Array.isArray(router.stack)) return;
+  for (let i = from; i < router.stack.length; i++) {
+    const layer = router.stack[i];
+    if (layer && typeof layer.handle === 'function') layer.handle = wrapMounted(layer.handle, template);
+  }
+}
+
+function wrapMounted(handle: Handle, template: string): Handle {
+  const enter = (req: unknown): string | undefined => {
+    const routed = req as RoutedRequest;
+    const prev = routed[PREFIX];
+    routed[PREFIX] = joinRoute(prev ?? '', template);
+    return prev;
+  };
+  // Express tells error middleware from normal middleware by arity: keep it.
+  const wrapped: Handle =
+    handle.length === 4
+      ? function mountedError(this: unknown, err: unknown, req: unknown, res: unknown, next: unknown) {
+          const prev = enter(req);
+          return handle.call(this, err, req, res, restoring(req, prev, next));
+        }
+      : function mounted(this: unknown, req: unknown, res: unknown, next: unknown) {
+          const prev = enter(req);
+          return handle.call(this, req, res, restoring(req, prev, next));
+        };
+  // Reads of router internals (`layer.handle.stack`, used by route-listing tools) reach the original.
+  Object.setPrototypeOf(wrapped, handle);
+  return wrapped;
+}
+
+function restoring(req: unknown, prev: string | undefined, next: unknown): unknown {
+  if (typeof next !== 'function') return next;
+  return (arg?: unknown) => {
+    (req as RoutedRequest)[PREFIX] = prev;
+    return (next as Next)(arg);
+  };
+}

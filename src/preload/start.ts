@@ -1,0 +1,172 @@
+/**
+ * Assembles the preload's tracing: a BasicTracerProvider (always-on sampling: the sidecar's
+ * statistics need every request), the bounded batch processor and OTLP exporter, and four
+ * instrumentations — http (server side only), our Express route capture, pg (+ our pool-connect
+ * spans) and ioredis (hit/miss, TTL, keys-only statements). NodeSDK is not used: it loads every
+ * exporter and detector at startup and patches disabled instrumentations anyway (DESIGN.md).
+ */
+
+import type { IncomingMessage } from 'node:http';
+import { hostname } from 'node:os';
+import { context, DiagLogLevel, diag, propagation, type Span, trace } from '@opentelemetry/api';
+import type { Instrumentation } from '@opentelemetry/instrumentation';
+import { HttpInstrumentation } from '@opentelemetry/instrumentation-http';
+import { IORedisInstrumentation } from '@opentelemetry/instrumentation-ioredis';
+import { PgInstrumentation } from '@opentelemetry/instrumentation-pg';
+import { defaultResource, resourceFromAttributes } from '@opentelemetry/resources';
+import { AlwaysOnSampler, BasicTracerProvider } from '@opentelemetry/sdk-trace-base';
+import { SPANSTAT_ATTR } from '../model/attributes';
+import { BoundedBatchSpanProcessor } from './batch-processor';
+import { createRateLimitedLogger } from './diag-logger';
+import { installExitHooks } from './exit-hooks';
+import { ExpressRouteInstrumentation, routeOf } from './express-route';
+import { loadAsyncHooks, loadCore } from './otel-deps';
+import { OtlpHttpExporter } from './otlp-exporter';
+import { PgPoolConnectInstrumentation } from './pg-pool-connect';
+import { cacheOutcome, cacheTtlSeconds } from './redis-cache';
+import { serializeRedisStatement } from './redis-statement';
+import { detectServiceName } from './service-name';
+import type { LogLevelName, PreloadSettings } from './settings';
+
+/** Longest a signal or beforeExit flush may hold the process (ms). */
+export const EXIT_FLUSH_TIMEOUT_MS = 1_000;
+
+export interface PreloadHandle {
+  readonly serviceName: string;
+  readonly processor: BoundedBatchSpanProcessor;
+  readonly exporter: OtlpHttpExporter;
+  /** Exports everything queued now. */
+  flush(): Promise<void>;
+  /** Flushes, unpatches and removes the exit hooks (tests; apps never need it). */
+  shutdown(): Promise<void>;
+}
+
+const LOG_LEVELS: Record<LogLevelName, DiagLogLevel> = {
+  none: DiagLogLevel.NONE,
+  error: DiagLogLevel.ERROR,
+  warn: DiagLogLevel.WARN,
+  info: DiagLogLevel.INFO,
+  debug: DiagLogLevel.DEBUG,
+  verbose: DiagLogLevel.VERBOSE,
+  all: DiagLogLevel.ALL,
+};
+
+export function startPreload(settings: PreloadSettings): PreloadHandle {
+  const level = LOG_LEVELS[settings.logLevel];
+  diag.setLogger(
+    createRateLimitedLogger({
+      write: (line) => process.stderr.write(line),
+      // Someone who asked for debug output wants all of it.
+      intervalMs: level >= DiagLogLevel.DEBUG ? 0 : undefined,
+    }),
+    { logLevel: level, suppressOverrideMessage: true },
+  );
+  if (settings.problems.length > 0) diag.warn(settings.problems.join('; '));
+
+  const core = loadCore();
+  const { AsyncLocalStorageContextManager } = loadAsyncHooks();
+  if (!context.setGlobalContextManager(new AsyncLocalStorageContextManager().enable())) {
+    diag.warn('another OpenTelemetry context manager was already registered; using it');
+  }
+  if (settings.propagateTraceContext) propagation.setGlobalPropagator(new core.W3CTraceContextPropagator());
+
+  const serviceName = settings.serviceName ?? detectServiceName(process.argv[1], process.cwd());
+  const resource = defaultResource().merge(
+    resourceFromAttributes({
+      ...settings.resourceAttributes,
+      'service.name': serviceName,
+      'telemetry.distro.name': 'spanstat',
+      'process.pid': process.pid,
+      'host.name': hostname(),
+    }),
+  );
+
+  const exporter = new OtlpHttpExporter({
+    url: settings.tracesUrl,
+    headers: settings.headers,
+    protocol: settings.protocol,
+    gzip: settings.gzip,
+    timeoutMs: settings.exportTimeoutMs,
+  });
+  const processor = new BoundedBatchSpanProcessor(
+    exporter,
+    settings.batch,
+    core.suppressTracing(context.active()),
+  );
+  const provider = new BasicTracerProvider({
+    resource,
+    sampler: new AlwaysOnSampler(),
+    spanProcessors: [processor],
+  });
+  if (!trace.setGlobalTracerProvider(provider)) {
+    diag.warn('another OpenTelemetry tracer provider is registered globally; spanstat keeps its own');
+  }
+
+  const instrumentations = createInstrumentations(settings);
+  for (const instrumentation of instrumentations) instrumentation.setTracerProvider(provider);
+
+  const flush = () => processor.forceFlush();
+  const removeExitHooks = installExitHooks(
+    { flush, hasPending: () => processor.hasPending() },
+    { timeoutMs: EXIT_FLUSH_TIMEOUT_MS },
+  );
+  return {
+    serviceName,
+    processor,
+    exporter,
+    flush,
+    async shutdown() {
+      removeExitHooks();
+      for (const instrumentation of instrumentations) instrumentation.disable();
+      await provider.shutdown();
+    },
+  };
+}
+
+/** Instrumentations enable (hook `require`) as they are constructed, so only wanted ones are built. */
+function createInstrumentations(settings: PreloadSettings): Instrumentation[] {
+  const enabled = settings.instrumentations;
+  const list: Instrumentation[] = [];
+  if (enabled.http) {
+    list.push(
+      new HttpInstrumentation({
+        // Outgoing requests are not analysed; not patching http.request also keeps the
+        // exporter's own requests out of the traces.
+        disableOutgoingRequestInstrumentation: true,
+        applyCustomAttributesOnSpan: (span, request) => applyRoute(span, request as IncomingMessage),
+      }),
+    );
+    if (enabled.express) list.push(new ExpressRouteInstrumentation());
+  }
+  if (enabled.pg) {
+    list.push(new PgInstrumentation({ ignoreConnectSpans: true, enhancedDatabaseReporting: false }));
+    if (settings.poolConnectSpans) list.push(new PgPoolConnectInstrumentation());
+  }
+  if (enabled.ioredis) {
+    list.push(
+      new IORedisInstrumentation({
+        requireParentSpan: false,
+        dbStatementSerializer: serializeRedisStatement,
+        responseHook: markCacheOutcome,
+      }),
+    );
+  }
+  return list;
+}
+
+function applyRoute(span: Span, request: IncomingMessage): void {
+  const route = routeOf(request);
+  if (route === undefined) return;
+  span.setAttribute('http.route', route);
+  span.updateName(`${request.method ?? 'GET'} ${route}`);
+}
+
+function markCacheOutcome(span: Span, command: string, args: unknown[], reply: unknown): void {
+  const outcome = cacheOutcome(command, args, reply);
+  if (outcome !== undefined) {
+    span.setAttribute(SPANSTAT_ATTR.cacheHits, outcome.hits);
+    span.setAttribute(SPANSTAT_ATTR.cacheMisses, outcome.misses);
+  }
+  const ttl = cacheTtlSeconds(command, args, reply, Date.now());
+  if (ttl !== undefined) span.setAttribute(SPANSTAT_ATTR.cacheTtlSeconds, ttl);
+}

@@ -1,0 +1,298 @@
+/**
+ * OTLP/HTTP trace receiver: POST /v1/traces, binary protobuf or JSON, identity or gzip.
+ * Transport only — decoding lives in decode-*.ts, status mapping and bodies in responses.ts.
+ */
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { isSpanstatError, SpanstatError } from '../errors';
+import type { DecodedSpan } from '../model/span';
+import { decodeTracesJson } from './decode-json';
+import { decodeTracesProtobuf } from './decode-protobuf';
+import { contentCodingOf, encodingOf, readBody } from './request-body';
+import {
+  CONTENT_TYPE,
+  encodeExportResponse,
+  encodeStatus,
+  FAILURES,
+  type FailureKind,
+  type OtlpEncoding,
+} from './responses';
+
+export const TRACES_PATH = '/v1/traces';
+
+/**
+ * Idle keep-alive sockets are kept 30 s: the OTel JS BatchSpanProcessor exports every 5 s, the
+ * same as Node's default keepAliveTimeout, so with the default the exporter often reuses a socket
+ * the server is closing at that moment and gets ECONNRESET.
+ */
+const KEEP_ALIVE_TIMEOUT_MS = 30_000;
+/** A whole request must arrive within this; bodies are ≤ maxBodyBytes, usually on loopback. */
+const REQUEST_TIMEOUT_MS = 30_000;
+/** Headers must arrive within this (Node requires it ≤ requestTimeout). */
+const HEADERS_TIMEOUT_MS = 10_000;
+/** shutdown() lets in-flight requests finish for this long, then closes their sockets. */
+const SHUTDOWN_GRACE_MS = 2_000;
+
+export interface ReceiverLogger {
+  warn(obj: object, msg: string): void;
+  debug?(obj: object, msg: string): void;
+}
+
+export interface OtlpHttpReceiverOptions {
+  host: string;
+  /** 0 → an ephemeral port, reported by start(). */
+  port: number;
+  /** Largest body accepted, on the wire and after gunzip (bytes). */
+  maxBodyBytes: number;
+  /** Seconds a refused (overloaded) exporter is told to wait. */
+  retryAfterSeconds: number;
+  /** Called with each decoded batch; must not throw (a throw is caught and answered with 500). */
+  onSpans(spans: DecodedSpan[]): void;
+  /** True when the pipeline is over its pending cap → 503 + Retry-After before reading the body. */
+  isOverloaded(): boolean;
+  logger?: ReceiverLogger;
+}
+
+/** Counters since start; the exporter publishes them as the receiver's own metrics. */
+export interface ReceiverStats {
+  /** Every HTTP request, whatever its outcome. */
+  requests: number;
+  /** Spans handed to onSpans. */
+  spansAccepted: number;
+  /** Spans decoded but lost because onSpans threw. */
+  spansRefused: number;
+  /** Bodies that were not valid OTLP (or not valid gzip) → 400. */
+  decodeErrors: number;
+  /** Bodies over maxBodyBytes, declared, received or inflated → 413. */
+  tooLarge: number;
+  /** Unsupported Content-Type or Content-Encoding → 415. */
+  unsupportedMedia: number;
+  /** Requests refused with 503 because the pipeline was overloaded. */
+  overloaded: number;
+  /** Request body bytes read off the wire (compressed size for gzip). */
+  bytesReceived: number;
+}
+
+export class OtlpHttpReceiver {
+  readonly stats: ReceiverStats = {
+    requests: 0,
+    spansAccepted: 0,
+    spansRefused: 0,
+    decodeErrors: 0,
+    tooLarge: 0,
+    unsupportedMedia: 0,
+    overloaded: 0,
+    bytesReceived: 0,
+  };
+  private readonly options: OtlpHttpReceiverOptions;
+  private server: Server | undefined;
+  private starting: Promise<{ host: string; port: number }> | undefined;
+  private stopping: Promise<void> | undefined;
+
+  constructor(options: OtlpHttpReceiverOptions) {
+    this.options = options;
+  }
+
+  /** Listens; a failed start (e.g. port in use) closes what it opened and can be retried. */
+  start(): Promise<{ host: string; port: number }> {
+    if (this.stopping) return Promise.reject(new Error('the OTLP receiver was shut down'));
+    this.starting ??= this.listen().catch((err: unknown) => {
+      this.starting = undefined;
+      throw err;
+    });
+    return this.starting;
+  }
+
+  /** Stops accepting, lets in-flight requests finish (up to a grace period). Safe twice and before start. */
+  shutdown(): Promise<void> {
+    this.stopping ??= this.close();
+    return this.stopping;
+  }
+
+  private listen(): Promise<{ host: string; port: number }> {
+    const { host, port } = this.options;
+    const server = createServer(
+      { requestTimeout: REQUEST_TIMEOUT_MS, headersTimeout: HEADERS_TIMEOUT_MS },
+      (req, res) => this.handle(req, res),
+    );
+    server.keepAliveTimeout = KEEP_ALIVE_TIMEOUT_MS;
+    return new Promise((resolve, reject) => {
+      const onError = (err: NodeJS.ErrnoException): void => {
+        server.close();
+        reject(
+          new SpanstatError('SPANSTAT_ERR_LISTEN', `OTLP/HTTP receiver cannot listen on ${host}:${port}`, {
+            cause: err,
+          }),
+        );
+      };
+      server.once('error', onError);
+      server.listen(port, host, () => {
+        server.off('error', onError);
+        server.on('error', (err) => this.options.logger?.warn({ err }, 'OTLP/HTTP receiver server error'));
+        this.server = server;
+        const addr = server.address() as AddressInfo;
+        resolve({ host: addr.address, port: addr.port });
+      });
+    });
+  }
+
+  private async close(): Promise<void> {
+    if (this.starting) await this.starting.catch(() => undefined);
+    const server = this.server;
+    if (!server) return;
+    this.server = undefined;
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(() => server.closeAllConnections(), SHUTDOWN_GRACE_MS);
+      timer.unref();
+      server.close(() => {
+        clearTimeout(timer);
+        resolve();
+      });
+      server.closeIdleConnections();
+    });
+  }
+
+  private handle(req: IncomingMessage, res: ServerResponse): void {
+    this.stats.requests++;
+    // A client that aborts mid-body makes the request emit 'error'; there is nobody to answer.
+    req.on('error', () => undefined);
+    try {
+      this.route(req, res);
+    } catch (err) {
+      this.options.logger?.warn({ err }, 'OTLP/HTTP receiver failed on a request');
+      this.fail(res, 'internal', 'json', 'internal error');
+    }
+  }
+
+  private route(req: IncomingMessage, res: ServerResponse): void {
+    const encoding = encodingOf(req.headers['content-type']);
+    const url = req.url ?? '';
+    const q = url.indexOf('?');
+    const path = q === -1 ? url : url.slice(0, q);
+    if (path !== TRACES_PATH) {
+      this.fail(res, 'not-found', encoding ?? 'json', `not found; OTLP traces go to POST ${TRACES_PATH}`);
+      return;
+    }
+    if (req.method !== 'POST') {
+      this.fail(res, 'method-not-allowed', encoding ?? 'json', `${TRACES_PATH} accepts POST only`, {
+        Allow: 'POST',
+      });
+      return;
+    }
+    if (encoding === undefined) {
+      this.stats.unsupportedMedia++;
+      const message = 'Content-Type must be application/x-protobuf or application/json';
+      this.fail(res, 'unsupported-media-type', 'json', message);
+      return;
+    }
+    const coding = contentCodingOf(req.headers['content-encoding']);
+    if (coding === undefined) {
+      this.stats.unsupportedMedia++;
+      this.fail(res, 'unsupported-encoding', encoding, 'Content-Encoding must be gzip or identity', {
+        'Accept-Encoding': 'gzip, identity',
+      });
+      return;
+    }
+    if (this.overloaded()) {
+      this.stats.overloaded++;
+      this.fail(res, 'overloaded', encoding, 'spanstat is over its pending-span cap; retry later', {
+        'Retry-After': String(this.options.retryAfterSeconds),
+      });
+      return;
+    }
+    const max = this.options.maxBodyBytes;
+    const declared = Number(req.headers['content-length'] ?? 0);
+    if (declared > max) {
+      this.tooLarge(res, encoding);
+      return;
+    }
+    readBody(req, coding, max).then(
+      (result) => {
+        this.stats.bytesReceived += result.wireBytes;
+        if (result.ok) this.accept(res, encoding, result.body);
+        else if (result.reason === 'too-large') this.tooLarge(res, encoding);
+        else if (result.reason === 'bad-gzip') {
+          this.stats.decodeErrors++;
+          this.fail(res, 'bad-data', encoding, 'body is not valid gzip');
+        }
+        // 'aborted': the client is gone.
+      },
+      (err: unknown) => {
+        this.options.logger?.warn({ err }, 'OTLP/HTTP receiver failed reading a body');
+        this.fail(res, 'internal', encoding, 'internal error');
+      },
+    );
+  }
+
+  private accept(res: ServerResponse, encoding: OtlpEncoding, body: Buffer): void {
+    let spans: DecodedSpan[];
+    try {
+      spans = encoding === 'protobuf' ? decodeTracesProtobuf(body) : decodeTracesJson(body.toString('utf8'));
+    } catch (err) {
+      this.stats.decodeErrors++;
+      // Decoder messages name fields and offsets, never body content (SQL, keys).
+      const message = isSpanstatError(err) ? err.message : 'the body could not be decoded';
+      this.options.logger?.warn({ encoding, bytes: body.length, reason: message }, 'OTLP request refused');
+      this.fail(res, 'bad-data', encoding, message);
+      return;
+    }
+    if (spans.length > 0) {
+      try {
+        this.options.onSpans(spans);
+      } catch (err) {
+        this.stats.spansRefused += spans.length;
+        this.options.logger?.warn(
+          { err, spans: spans.length },
+          'OTLP receiver: the pipeline threw on a batch',
+        );
+        this.fail(res, 'internal', encoding, 'internal error; the spans were dropped');
+        return;
+      }
+      this.stats.spansAccepted += spans.length;
+    }
+    this.reply(res, 200, encoding, encodeExportResponse(encoding));
+  }
+
+  private overloaded(): boolean {
+    try {
+      return this.options.isOverloaded();
+    } catch (err) {
+      this.options.logger?.warn({ err }, 'OTLP receiver: isOverloaded threw; accepting');
+      return false;
+    }
+  }
+
+  /** 413 and close the connection: the rest of the body is not worth reading. */
+  private tooLarge(res: ServerResponse, encoding: OtlpEncoding): void {
+    this.stats.tooLarge++;
+    const message = `body is larger than receiver.maxBodyBytes (${this.options.maxBodyBytes} bytes)`;
+    this.fail(res, 'too-large', encoding, message, { Connection: 'close' });
+  }
+
+  private fail(
+    res: ServerResponse,
+    kind: FailureKind,
+    encoding: OtlpEncoding,
+    message: string,
+    headers?: Record<string, string>,
+  ): void {
+    const { httpStatus, grpcCode } = FAILURES[kind];
+    this.reply(res, httpStatus, encoding, encodeStatus(encoding, grpcCode, message), headers);
+  }
+
+  private reply(
+    res: ServerResponse,
+    status: number,
+    encoding: OtlpEncoding,
+    body: Buffer,
+    headers?: Record<string, string>,
+  ): void {
+    if (res.headersSent || res.destroyed) return;
+    res.writeHead(status, {
+      ...headers,
+      'Content-Type': CONTENT_TYPE[encoding],
+      'Content-Length': body.length,
+    });
+    res.end(body);
+  }
+}

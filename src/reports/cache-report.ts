@@ -1,0 +1,58 @@
+/** The cache report: hit rate and latency per (service, system, namespace), window-scoped. */
+import type { Aggregator } from '../aggregate/aggregator';
+import { checkQuery, finishReport, type ReportSpec, roundMs, roundRatio } from './report-query';
+import type { CacheRow, Report, ReportQuery } from './types';
+
+export const CACHE_REPORT: ReportSpec<CacheRow> = {
+  sortable: [
+    'reads',
+    'calls',
+    'hits',
+    'misses',
+    'hitRate',
+    'writes',
+    'errors',
+    'p50Ms',
+    'p99Ms',
+    'minTtlSeconds',
+    'maxTtlSeconds',
+  ],
+  defaultSort: 'reads',
+  identity: (r) => `${r.service}\u0000${r.system}\u0000${r.namespace}`,
+};
+
+export function cacheReport(
+  agg: Aggregator,
+  query: ReportQuery,
+  nowMs: number = agg.now(),
+): Report<CacheRow> {
+  const q = checkQuery(query, CACHE_REPORT);
+  const rows: CacheRow[] = [];
+  for (const state of agg.cache.rows()) {
+    if (q.service !== undefined && state.service !== q.service) continue;
+    const acc = state.stats.snapshot(q.window, nowMs);
+    if (acc.calls === 0) continue;
+    const known = acc.hits + acc.misses;
+    const commands: Record<string, number> = {};
+    for (const name of [...acc.commands.keys()].sort()) commands[name] = acc.commands.get(name) as number;
+    rows.push({
+      service: state.service,
+      system: state.system,
+      namespace: state.namespace,
+      hits: acc.hits,
+      misses: acc.misses,
+      hitRate: known > 0 ? roundRatio(acc.hits / known) : null,
+      reads: acc.reads,
+      writes: acc.writes,
+      calls: acc.calls,
+      errors: acc.errors,
+      p50Ms: roundMs(acc.sketch.quantile(0.5)),
+      p99Ms: roundMs(acc.sketch.quantile(0.99)),
+      commands,
+      minTtlSeconds: Number.isFinite(acc.minTtl) ? acc.minTtl : null,
+      maxTtlSeconds: Number.isFinite(acc.maxTtl) ? acc.maxTtl : null,
+      topEndpoints: acc.top.top(agg.topEndpoints).map((k) => ({ endpoint: k.key, calls: k.count })),
+    });
+  }
+  return finishReport(rows, q, CACHE_REPORT, agg.windowRange(q.window, nowMs));
+}

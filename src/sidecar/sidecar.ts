@@ -1,0 +1,114 @@
+import { Aggregator } from '../aggregate/aggregator';
+import { ApiServer } from '../api/api-server';
+import { renderReportPage } from '../api/report-page';
+import { NamespaceLearner } from '../cache-keys/namespace-learner';
+import { SpanClassifier } from '../classify/classify-span';
+import type { SpanstatConfig } from '../config/schema';
+import type { Logger } from '../log';
+import { Pipeline } from '../pipeline/pipeline';
+import type { SpanSink } from '../pipeline/span-sink';
+import { OtlpHttpReceiver } from '../receiver/otlp-http-receiver';
+import {
+  cacheReport,
+  endpointCacheReport,
+  endpointQueryReport,
+  endpointReport,
+  poolReport,
+  queryReport,
+} from '../reports';
+import type { ReportQuery } from '../reports/types';
+import { SqlFingerprinter } from '../sql/fingerprinter';
+
+export interface RunningSidecar {
+  receiverUrl: string;
+  apiUrl: string;
+  aggregator: Aggregator;
+  pipeline: Pipeline;
+  receiver: OtlpHttpReceiver;
+  /** Stops receiving, processes what was accepted, stops the API. Safe twice. */
+  shutdown(): Promise<void>;
+}
+
+/**
+ * Wires the stages: receiver → pipeline (classify → aggregate ∥ assemble) → reports on the API port.
+ * A failed start undoes whatever it had started.
+ */
+export async function startSidecar(config: Readonly<SpanstatConfig>, logger: Logger): Promise<RunningSidecar> {
+  const now = Date.now;
+  const fingerprinter = await SqlFingerprinter.create(config.sql);
+  const learner = new NamespaceLearner(config.redis);
+  const aggregator = new Aggregator(config.aggregation, now);
+  learner.onMerge((from, to) => {
+    for (const service of aggregator.services()) aggregator.mergeNamespace(service, from, to);
+  });
+  const sinks: SpanSink[] = [aggregator];
+  const pipeline = new Pipeline(
+    { maxPendingSpans: config.receiver.maxPendingSpans, assembly: config.assembly },
+    new SpanClassifier(fingerprinter, learner),
+    sinks,
+    now,
+  );
+  const receiver = new OtlpHttpReceiver({
+    host: config.receiver.host,
+    port: config.receiver.port,
+    maxBodyBytes: config.receiver.maxBodyBytes,
+    retryAfterSeconds: config.receiver.retryAfterSeconds,
+    onSpans: (spans) => pipeline.enqueue(spans),
+    isOverloaded: () => pipeline.isOverloaded(),
+    logger,
+  });
+  const startedAt = now();
+  const reports: Record<string, (query: ReportQuery) => unknown> = {
+    queries: (q) => queryReport(aggregator, q),
+    cache: (q) => cacheReport(aggregator, q),
+    endpoints: (q) => endpointReport(aggregator, q),
+    'endpoint-queries': (q) => endpointQueryReport(aggregator, q),
+    'endpoint-cache': (q) => endpointCacheReport(aggregator, q),
+    pool: (q) => poolReport(aggregator, q),
+  };
+  const api = new ApiServer(
+    config.api,
+    {
+      health: () => ({
+        status: 'ok',
+        mode: config.mode,
+        uptimeSeconds: Math.round((now() - startedAt) / 1000),
+        receiver: receiver.stats,
+        pipeline: pipeline.stats,
+        assembler: pipeline.assembler.stats,
+        sql: fingerprinter.stats,
+        services: aggregator.services(),
+      }),
+      reports,
+      page: renderReportPage,
+    },
+    logger,
+  );
+
+  pipeline.start();
+  let receiverAddress: { host: string; port: number };
+  let apiAddress: { host: string; port: number };
+  try {
+    receiverAddress = await receiver.start();
+    apiAddress = await api.start();
+  } catch (err) {
+    await receiver.shutdown();
+    await api.shutdown();
+    await pipeline.shutdown();
+    throw err;
+  }
+  const receiverUrl = `http://${receiverAddress.host}:${receiverAddress.port}`;
+  const apiUrl = `http://${apiAddress.host}:${apiAddress.port}`;
+  logger.info({ receiver: `${receiverUrl}/v1/traces`, api: apiUrl, mode: config.mode }, 'spanstat sidecar ready');
+
+  let stopped: Promise<void> | undefined;
+  const shutdown = () => {
+    stopped ??= (async () => {
+      await receiver.shutdown();
+      await pipeline.shutdown();
+      await api.shutdown();
+    })();
+    return stopped;
+  };
+  return { receiverUrl, apiUrl, aggregator, pipeline, receiver, shutdown };
+}

@@ -1,0 +1,16 @@
+export {
+  SqlFingerprinter,
+  type SqlFingerprinterOptions,
+  type SqlFingerprinterStats,
+  type SqlShape,
+} from './fingerprinter';
+export {
+  mainStatement,
+  nodeType,
+  operationOf,
+  type PgNode,
+  type PgRawStmt,
+  parseStatements,
+  tableOf,
+} from './parse-tree';
+export { dialectOf, MAX_STATEMENT_CHARS, type SqlDialect } from './sql-scanner';

@@ -1,0 +1,1 @@
+export { type AssemblerOptions, type AssemblerStats, RequestAssembler } from './request-assembler';

@@ -1,0 +1,29 @@
+import pino from 'pino';
+import { loadConfig } from '../../src/config';
+import { type RunningSidecar, startSidecar } from '../../src/sidecar/sidecar';
+
+/** An in-process sidecar on ephemeral loopback ports, with the given config overrides. */
+export async function startTestSidecar(overrides: Record<string, unknown> = {}): Promise<RunningSidecar> {
+  const config = loadConfig({
+    env: {},
+    overrides: { receiver: { port: 0 }, api: { port: 0 }, assembly: { idleMs: 300 }, ...overrides },
+  });
+  return startSidecar(config, pino({ level: 'silent' }));
+}
+
+export async function getJson<T = unknown>(url: string): Promise<T> {
+  const response = await fetch(url);
+  if (!response.ok) throw new Error(`${url} → ${response.status}: ${await response.text()}`);
+  return (await response.json()) as T;
+}
+
+/** Polls `probe` until it returns a truthy value or the deadline passes (then returns the last value). */
+export async function waitFor<T>(probe: () => Promise<T>, timeoutMs = 15_000, intervalMs = 100): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let last = await probe();
+  while (!last && Date.now() < deadline) {
+    await new Promise((resolve) => setTimeout(resolve, intervalMs));
+    last = await probe();
+  }
+  return last;
+}

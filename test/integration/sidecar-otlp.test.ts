@@ -1,0 +1,165 @@
+import { gzipSync } from 'node:zlib';
+import { JsonTraceSerializer, ProtobufTraceSerializer } from '@opentelemetry/otlp-transformer';
+import type { ReadableSpan } from '@opentelemetry/sdk-trace-base';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { CacheRow, EndpointRow, QueryRow, Report } from '../../src/reports/types';
+import type { RunningSidecar } from '../../src/sidecar/sidecar';
+import { after, readableSpan, T0 } from '../fixtures/otlp/spans';
+import { getJson, startTestSidecar, waitFor } from '../helpers/sidecar';
+
+/** Deterministic PRNG (mulberry32) so the percentile check is reproducible. */
+function prng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+const hex = (n: number, width: number) => n.toString(16).padStart(width, '0');
+
+/** Exact order statistic with the sketch's documented convention: rank floor(q × (n − 1)). */
+function exactQuantile(sorted: number[], q: number): number {
+  return sorted[Math.floor(q * (sorted.length - 1))];
+}
+
+async function post(url: string, body: Uint8Array | string, contentType: string, headers: Record<string, string> = {}) {
+  return fetch(`${url}/v1/traces`, { method: 'POST', body, headers: { 'Content-Type': contentType, ...headers } });
+}
+
+describe('sidecar over OTLP/HTTP', () => {
+  let sidecar: RunningSidecar;
+  beforeAll(async () => {
+    sidecar = await startTestSidecar();
+  });
+  afterAll(async () => {
+    await sidecar?.shutdown();
+  });
+
+  it('reports p50/p95/p99 within 1% of the exact values of spans sent with known durations', async () => {
+    const random = prng(42);
+    const durationsMs: number[] = [];
+    const batches: ReadableSpan[][] = [];
+    let batch: ReadableSpan[] = [];
+    for (let i = 0; i < 5000; i++) {
+      // Log-normal-ish latencies between ~0.3 ms and a few hundred ms, with a slow tail.
+      const ms = Math.exp(random() * 4 - 1) * (random() < 0.05 ? 20 : 1);
+      const ns = Math.round(ms * 1e6);
+      durationsMs.push(ns / 1e6);
+      batch.push(
+        readableSpan({
+          name: 'pg.query:SELECT shop',
+          kind: 2,
+          traceId: hex(i + 1, 32),
+          spanId: hex(i + 1, 16),
+          start: T0,
+          end: after(T0, ns),
+          attributes: { 'db.system.name': 'postgresql', 'db.query.text': `SELECT * FROM invoices WHERE id = ${i}` },
+        }),
+      );
+      if (batch.length === 500) {
+        batches.push(batch);
+        batch = [];
+      }
+    }
+    for (const spans of batches) {
+      const body = ProtobufTraceSerializer.serializeRequest(spans) as Uint8Array;
+      expect((await post(sidecar.receiverUrl, body, 'application/x-protobuf')).status).toBe(200);
+    }
+    const report = await waitFor(async () => {
+      const r = await getJson<Report<QueryRow>>(`${sidecar.apiUrl}/api/v1/reports/queries`);
+      return r.rows.find((row) => row.calls === 5000 && row.statement.includes('invoices')) ? r : undefined;
+    });
+    const row = report?.rows.find((r) => r.statement.includes('invoices'));
+    expect(row?.calls).toBe(5000);
+    const sorted = [...durationsMs].sort((a, b) => a - b);
+    for (const [q, key] of [
+      [0.5, 'p50Ms'],
+      [0.95, 'p95Ms'],
+      [0.99, 'p99Ms'],
+    ] as const) {
+      const exact = exactQuantile(sorted, q);
+      expect(Math.abs((row?.[key] ?? 0) - exact) / exact).toBeLessThanOrEqual(0.01);
+    }
+    expect(row?.maxMs).toBeCloseTo(sorted[sorted.length - 1], 2);
+    // The statement is normalized: no literal survives.
+    expect(row?.statement).not.toMatch(/= \d/);
+  });
+
+  it('accepts JSON with int64 as strings and gzip bodies, with stable and old attribute names', async () => {
+    const traceId = 'aa'.repeat(16);
+    const spans = [
+      readableSpan({
+        name: 'GET',
+        kind: 1,
+        traceId,
+        spanId: '1'.repeat(16),
+        start: T0,
+        end: after(T0, 30_000_000),
+        attributes: { 'http.method': 'GET', 'http.target': '/legacy/items/12345?x=1', 'http.status_code': 503 },
+      }),
+      readableSpan({
+        name: 'query',
+        kind: 2,
+        traceId,
+        spanId: '2'.repeat(16),
+        parentSpanId: '1'.repeat(16),
+        start: T0,
+        end: after(T0, 10_000_000),
+        attributes: { 'db.system': 'postgresql', 'db.statement': "SELECT * FROM legacy_items WHERE sku = 'SKU-991'" },
+      }),
+      readableSpan({
+        name: 'get',
+        kind: 2,
+        traceId,
+        spanId: '3'.repeat(16),
+        parentSpanId: '1'.repeat(16),
+        start: T0,
+        end: after(T0, 1_000_000),
+        attributes: { 'db.system': 'redis', 'db.statement': 'get legacy:item:12345', 'spanstat.cache.misses': 1 },
+      }),
+    ];
+    const json = new TextDecoder().decode(JsonTraceSerializer.serializeRequest(spans) as Uint8Array);
+    const response = await post(sidecar.receiverUrl, gzipSync(json), 'application/json', { 'Content-Encoding': 'gzip' });
+    expect(response.status).toBe(200);
+    expect(response.headers.get('content-type')).toMatch(/application\/json/);
+
+    const endpoints = await waitFor(async () => {
+      const r = await getJson<Report<EndpointRow>>(`${sidecar.apiUrl}/api/v1/reports/endpoints`);
+      return r.rows.find((row) => row.route === '/legacy/items/:id');
+    });
+    expect(endpoints).toMatchObject({ method: 'GET', requests: 1, errors: 1, queriesPerRequest: 1, cacheOpsPerRequest: 1 });
+    const cache = await getJson<Report<CacheRow>>(`${sidecar.apiUrl}/api/v1/reports/cache`);
+    const legacy = cache.rows.find((row) => row.namespace.startsWith('legacy:'));
+    expect(legacy).toMatchObject({ misses: 1, hits: 0, reads: 1 });
+    expect(legacy?.namespace).not.toContain('12345');
+    const queries = await getJson<Report<QueryRow>>(`${sidecar.apiUrl}/api/v1/reports/queries`);
+    const legacyQuery = queries.rows.find((row) => row.statement.includes('legacy_items'));
+    expect(legacyQuery?.statement).not.toContain('SKU-991');
+    expect(legacyQuery?.topEndpoints[0]?.endpoint).toBe('GET /legacy/items/:id');
+  });
+
+  it('answers 400 to malformed bodies and keeps serving', async () => {
+    const garbage = await post(sidecar.receiverUrl, new Uint8Array([0x0a, 0xff, 0xff, 0xff, 0x0f, 0x01]), 'application/x-protobuf');
+    expect(garbage.status).toBe(400);
+    const badJson = await post(sidecar.receiverUrl, '{"resourceSpans": [', 'application/json');
+    expect(badJson.status).toBe(400);
+    expect(((await badJson.json()) as { message?: string }).message).toBeTruthy();
+    expect((await post(sidecar.receiverUrl, 'hello', 'text/plain')).status).toBe(415);
+    const health = await getJson<{ status: string }>(`${sidecar.apiUrl}/healthz`);
+    expect(health.status).toBe('ok');
+    const ok = await post(sidecar.receiverUrl, ProtobufTraceSerializer.serializeRequest([]) as Uint8Array, 'application/x-protobuf');
+    expect(ok.status).toBe(200);
+  });
+
+  it('rejects unknown report parameters with 400 naming the parameter', async () => {
+    const response = await fetch(`${sidecar.apiUrl}/api/v1/reports/queries?window=2h`);
+    expect(response.status).toBe(400);
+    expect(await response.text()).toContain("'window'");
+    const sort = await fetch(`${sidecar.apiUrl}/api/v1/reports/queries?sort=nope`);
+    expect(sort.status).toBe(400);
+  });
+});

@@ -1,0 +1,83 @@
+import { describe, expect, it } from 'vitest';
+import { evaluate } from '../../src/advise/evaluate';
+import { cacheRow, endpointCacheRow, input, thresholds } from './advise-fixtures';
+
+const recs = (o: Parameters<typeof cacheRow>[0]) => evaluate(input({ cache: [cacheRow(o)] }), thresholds(), 0);
+/** 100 reads with a known result at a given hit rate. */
+const rate = (hitRate: number) => ({ hits: Math.round(hitRate * 100), misses: 100 - Math.round(hitRate * 100), hitRate, reads: 100 });
+
+describe('cache hit-rate rule', () => {
+  it('does not report a namespace at the 80% target', () => {
+    expect(recs(rate(0.8))).toEqual([]);
+  });
+
+  it('reports a namespace just under the target', () => {
+    const [rec] = recs({ ...rate(0.79), writes: 21 });
+    expect(rec).toMatchObject({ kind: 'cache-hit-rate', severity: 'warning', target: { type: 'namespace', value: 'user:*' } });
+    expect(rec.evidence).toMatchObject({ hits: 79, misses: 21, hitRate: 0.79, targetHitRate: 0.8 });
+  });
+
+  it('does not judge fewer than 100 reads', () => {
+    expect(recs({ hits: 10, misses: 89, hitRate: 0.1, reads: 99 })).toEqual([]);
+  });
+
+  it('is critical under half the target', () => {
+    expect(recs({ ...rate(0.39), writes: 61, maxTtlSeconds: 3600 })[0].severity).toBe('critical');
+  });
+
+  it('names a short TTL seen on writes as the likely cause and gives it', () => {
+    const [rec] = recs({ ...rate(0.5), writes: 50, minTtlSeconds: 5, maxTtlSeconds: 5 });
+    expect(rec.evidence.likelyReason).toBe('short-ttl');
+    expect(rec.action).toContain('TTL of 5 s');
+    expect(rec.action).toMatch(/EX 300/);
+  });
+
+  it('does not call a TTL just over the threshold short', () => {
+    const [rec] = recs({ ...rate(0.5), writes: 50, minTtlSeconds: 61, maxTtlSeconds: 61 });
+    expect(rec.evidence.likelyReason).not.toBe('short-ttl');
+  });
+
+  it('tells write-heavy, never-written and read-once namespaces apart', () => {
+    expect(recs({ ...rate(0.5), writes: 150 })[0].evidence.likelyReason).toBe('write-heavy');
+    expect(recs({ ...rate(0.5), writes: 0, maxTtlSeconds: null, minTtlSeconds: null })[0].evidence.likelyReason).toBe(
+      'no-writes',
+    );
+    expect(recs({ ...rate(0.1), writes: 90 })[0].evidence.likelyReason).toBe('read-once');
+    expect(recs({ ...rate(0.6), writes: 40 })[0].evidence.likelyReason).toBe('unexplained');
+  });
+});
+
+describe('KEYS rule', () => {
+  it('reports KEYS on a namespace with SCAN as the fix', () => {
+    const [rec] = recs({ commands: { get: 1000, keys: 3 } });
+    expect(rec).toMatchObject({ kind: 'cache-keys-command', evidence: { keysCalls: 3 } });
+    expect(rec.action).toContain('SCAN');
+  });
+
+  it('stays silent without KEYS', () => {
+    expect(recs({ commands: { get: 1000, scan: 3 } })).toEqual([]);
+  });
+});
+
+describe('single-key reads rule', () => {
+  const over = { requestsOverThreshold: 3, maxOpsPerRequest: 5, overThresholdMs: 30, singleReadsPerRequest: 5 };
+  const single = (o: Parameters<typeof endpointCacheRow>[0]) =>
+    evaluate(input({ endpointCache: [endpointCacheRow(o)] }), thresholds(), 0);
+
+  it('reports 5 single reads per request in 3 requests with MGET/pipeline as the fix', () => {
+    const [rec] = single(over);
+    expect(rec).toMatchObject({
+      kind: 'cache-single-reads',
+      target: { type: 'namespace', value: 'post:*', route: 'GET /feed' },
+      evidence: { requestsAffected: 3, maxOpsPerRequest: 5, msPerAffectedRequest: 10 },
+      exampleTraceId: 'trace-c',
+    });
+    expect(rec.action).toContain('MGET');
+    expect(rec.action).toContain('pipeline');
+  });
+
+  it('does not report 2 affected requests or 4 reads', () => {
+    expect(single({ ...over, requestsOverThreshold: 2 })).toEqual([]);
+    expect(single({ ...over, maxOpsPerRequest: 4 })).toEqual([]);
+  });
+});

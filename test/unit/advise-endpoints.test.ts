@@ -1,0 +1,59 @@
+import { describe, expect, it } from 'vitest';
+import { evaluate } from '../../src/advise/evaluate';
+import { endpointCacheRow, endpointQueryRow, endpointRow, input, queryRow, thresholds } from './advise-fixtures';
+
+const kinds = (o: Parameters<typeof endpointRow>[0], t = thresholds()) =>
+  evaluate(input({ endpoints: [endpointRow(o)] }), t, 0).map((r) => `${r.kind}:${r.severity}`);
+
+describe('endpoint SLO rule', () => {
+  it('does not report a p95 equal to the 200 ms SLO', () => {
+    expect(kinds({ p95Ms: 200 })).toEqual([]);
+  });
+
+  it('reports a p95 just over the SLO, and critical over twice the SLO', () => {
+    expect(kinds({ p95Ms: 200.1 })).toEqual(['endpoint-slow:warning']);
+    expect(kinds({ p95Ms: 400.1 })).toEqual(['endpoint-slow:critical']);
+  });
+
+  it('does not judge fewer than 20 requests', () => {
+    expect(kinds({ p95Ms: 900, requests: 19 })).toEqual([]);
+  });
+
+  it('applies per-route SLO overrides by method and route or by route alone', () => {
+    const byLabel = thresholds({ endpoint: { ...thresholds().endpoint, routeSloMs: { 'GET /orders/:id': 500 } } });
+    expect(kinds({ p95Ms: 300 }, byLabel)).toEqual([]);
+    const byRoute = thresholds({ endpoint: { ...thresholds().endpoint, routeSloMs: { '/orders/:id': 100 } } });
+    expect(kinds({ p95Ms: 150 }, byRoute)).toEqual(['endpoint-slow:warning']);
+  });
+
+  it('names the statements and namespaces that take the route time, largest first', () => {
+    const e = endpointRow({ p95Ms: 300, dbMsPerRequest: 150, cacheMsPerRequest: 20, otherMsPerRequest: 30 });
+    const q = endpointQueryRow({ totalMs: 14_000, statement: 'SELECT * FROM items WHERE order_id = $1' });
+    const c = endpointCacheRow({ route: '/orders/:id', namespace: 'order:*', totalMs: 2_000 });
+    const [rec] = evaluate(input({ endpoints: [e], endpointQueries: [q], endpointCache: [c] }), thresholds(), 0);
+    expect(rec.evidence.dominantParts).toEqual([
+      'SQL SELECT * FROM items WHERE order_id = $1: 140 ms/request',
+      'outside DB and cache (app code, other calls): 30 ms/request',
+      'cache order:*: 20 ms/request',
+    ]);
+    expect(rec.action).toMatch(/Fix that statement first/);
+  });
+});
+
+describe('endpoint 5xx rule', () => {
+  it('reports 2 server errors in 100 requests and names failing statements of the route', () => {
+    const e = endpointRow({ serverErrors: 2, errors: 2 });
+    const failing = queryRow({ errors: 2, statement: 'UPDATE stock SET n = n - $1 WHERE id = $2' });
+    const [rec] = evaluate(input({ endpoints: [e], queries: [failing] }), thresholds(), 0);
+    expect(rec).toMatchObject({ kind: 'endpoint-errors', severity: 'warning', evidence: { serverErrorRate: 0.02 } });
+    expect(rec.action).toContain('UPDATE stock SET n = n - $1 WHERE id = $2 (2 errors)');
+  });
+
+  it('does not report 1 server error in 100 requests', () => {
+    expect(kinds({ serverErrors: 1 })).toEqual([]);
+  });
+
+  it('is critical from a 10% 5xx rate', () => {
+    expect(kinds({ serverErrors: 10 })).toEqual(['endpoint-errors:critical']);
+  });
+});

@@ -1,0 +1,159 @@
+import { describe, expect, it } from 'vitest';
+import { evaluate } from '../../src/advise/evaluate';
+import { type ExistingIndex, planTableIndex, quoteIdent, type TableInfo } from '../../src/advise/index-plan';
+import type { ColumnUse } from '../../src/advise/predicate-columns';
+import type { IndexFinding, PlanEvidence } from '../../src/advise/types';
+import { input, queryRow, thresholds } from './advise-fixtures';
+
+const limits = { minTableRows: 500, maxColumns: 3 };
+
+function table(o: Partial<TableInfo> = {}): TableInfo {
+  return {
+    schema: 'public',
+    name: 'orders',
+    relkind: 'r',
+    rows: 200_000,
+    columns: new Set(['id', 'customer_id', 'status', 'created_at', 'total']),
+    stats: new Map([
+      ['id', { distinct: 200_000, nullFrac: 0 }],
+      ['customer_id', { distinct: 20_000, nullFrac: 0 }],
+      ['status', { distinct: 3, nullFrac: 0 }],
+      ['created_at', { distinct: 200_000, nullFrac: 0 }],
+    ]),
+    indexes: [pkey],
+    ...o,
+  };
+}
+
+const pkey: ExistingIndex = { name: 'orders_pkey', columns: ['id'], unique: true, method: 'btree', partial: false, valid: true };
+const btree = (name: string, columns: string[]): ExistingIndex => ({ ...pkey, name, columns, unique: false });
+const uses = (...pairs: [string, ColumnUse][]) => pairs.map(([column, use]) => ({ column, use }));
+const seqScan: PlanEvidence = { method: 'prepared-generic-plan', seqScan: true, totalCost: 3000, shape: 'Seq Scan on orders' };
+
+describe('index planning', () => {
+  it('proposes a concurrent index on an unindexed equality column of a large table', () => {
+    const d = planTableIndex(uses(['customer_id', 'eq']), table(), seqScan, false, limits);
+    expect(d).toEqual({
+      proposal: {
+        table: 'orders',
+        columns: ['customer_id'],
+        statement: 'CREATE INDEX CONCURRENTLY orders_customer_id_idx ON orders (customer_id);',
+        tableRows: 200_000,
+        existingIndexes: ['orders_pkey (id) unique'],
+        plan: seqScan,
+      },
+    });
+  });
+
+  it('skips tables under 500 rows and proposes at 500', () => {
+    const small = planTableIndex(uses(['customer_id', 'eq']), table({ rows: 499 }), undefined, false, limits);
+    expect(small).toMatchObject({ skip: { reason: 'small-table' } });
+    const edge = planTableIndex(uses(['customer_id', 'eq']), table({ rows: 500 }), undefined, false, limits);
+    expect(edge).toHaveProperty('proposal');
+  });
+
+  it('skips when an existing index has the proposed columns as its prefix', () => {
+    const t = table({ indexes: [pkey, btree('orders_cust_created', ['customer_id', 'created_at'])] });
+    expect(planTableIndex(uses(['customer_id', 'eq']), t, undefined, false, limits)).toMatchObject({
+      skip: { reason: 'covered', detail: expect.stringContaining('orders_cust_created (customer_id, created_at)') },
+    });
+  });
+
+  it('does not take an index with the column in second place for a cover', () => {
+    const t = table({ indexes: [pkey, btree('orders_created_cust', ['created_at', 'customer_id'])] });
+    expect(planTableIndex(uses(['customer_id', 'eq']), t, undefined, false, limits)).toHaveProperty('proposal');
+  });
+
+  it('orders equality columns by selectivity and stops once few rows remain', () => {
+    const d = planTableIndex(uses(['status', 'eq'], ['customer_id', 'eq']), table(), undefined, false, limits);
+    expect(d).toMatchObject({ proposal: { columns: ['customer_id'] } });
+  });
+
+  it('adds a range column after the equality columns while many rows remain', () => {
+    const d = planTableIndex(uses(['status', 'eq'], ['created_at', 'range']), table(), undefined, false, limits);
+    expect(d).toMatchObject({
+      proposal: { columns: ['status', 'created_at'], statement: expect.stringContaining('(status, created_at)') },
+    });
+  });
+
+  it('adds the ORDER BY column after an unselective equality column', () => {
+    const d = planTableIndex(uses(['status', 'eq'], ['created_at', 'order']), table(), undefined, true, limits);
+    expect(d).toMatchObject({ proposal: { columns: ['status', 'created_at'] } });
+  });
+
+  it('proposes a join-only column only when the generic plan shows a Seq Scan', () => {
+    const join = uses(['customer_id', 'join']);
+    expect(planTableIndex(join, table(), undefined, false, limits)).toMatchObject({ skip: { reason: 'needs-plan' } });
+    expect(planTableIndex(join, table(), seqScan, false, limits)).toMatchObject({ proposal: { columns: ['customer_id'] } });
+  });
+
+  it('skips when the generic plan already avoids a Seq Scan', () => {
+    const plan = { ...seqScan, seqScan: false, shape: 'Index Scan on orders' };
+    expect(planTableIndex(uses(['customer_id', 'eq']), table(), plan, false, limits)).toMatchObject({
+      skip: { reason: 'plan-uses-index' },
+    });
+  });
+
+  it('ignores columns the table does not have and views', () => {
+    expect(planTableIndex(uses(['nope', 'eq']), table(), undefined, false, limits)).toMatchObject({
+      skip: { reason: 'no-usable-columns' },
+    });
+    expect(planTableIndex(uses(['customer_id', 'eq']), table({ relkind: 'v' }), undefined, false, limits)).toMatchObject({
+      skip: { reason: 'not-a-table' },
+    });
+  });
+
+  it('quotes identifiers that need it and qualifies non-public schemas', () => {
+    expect(quoteIdent('order')).toBe('"order"');
+    expect(quoteIdent('CustomerId')).toBe('"CustomerId"');
+    expect(quoteIdent('customer_id')).toBe('customer_id');
+    const d = planTableIndex(uses(['customer_id', 'eq']), table({ schema: 'Shop' }), undefined, false, limits);
+    expect(d).toMatchObject({ proposal: { statement: 'CREATE INDEX CONCURRENTLY orders_customer_id_idx ON "Shop".orders (customer_id);' } });
+  });
+});
+
+describe('missing-index rule', () => {
+  const slow = queryRow({ p95Ms: 180, statement: 'SELECT * FROM orders WHERE customer_id = $1', table: 'orders' });
+  const proposal = {
+    table: 'orders',
+    columns: ['customer_id'],
+    statement: 'CREATE INDEX CONCURRENTLY orders_customer_id_idx ON orders (customer_id);',
+    tableRows: 200_000,
+    existingIndexes: ['orders_pkey (id) unique'],
+    plan: seqScan,
+  };
+  const finding = (o: Partial<IndexFinding> = {}): IndexFinding => ({
+    service: slow.service,
+    fingerprint: slow.fingerprint,
+    columns: [{ table: { name: 'orders' }, column: 'customer_id', use: 'eq' }],
+    checked: true,
+    proposals: [proposal],
+    skipped: [],
+    ...o,
+  });
+
+  it('recommends the verified CREATE INDEX with the plan as evidence', () => {
+    const recs = evaluate(input({ queries: [slow], indexFindings: [finding()] }), thresholds(), 0);
+    const rec = recs.find((r) => r.kind === 'missing-index');
+    expect(rec?.action).toContain('CREATE INDEX CONCURRENTLY orders_customer_id_idx ON orders (customer_id);');
+    expect(rec?.evidence).toMatchObject({ tableRows: 200_000, planSeqScan: true, planChecked: 'prepared-generic-plan' });
+    expect(rec?.target).toMatchObject({ type: 'fingerprint', value: 'fp1', table: 'orders' });
+    const slowRec = recs.find((r) => r.kind === 'slow-query');
+    expect(slowRec?.action).toContain('Add the missing index');
+  });
+
+  it('recommends nothing for an unchecked or proposal-free finding', () => {
+    const unchecked = finding({ checked: false, proposals: [] });
+    const covered = finding({ proposals: [], skipped: [{ table: 'orders', reason: 'covered', detail: 'x' }] });
+    for (const f of [unchecked, covered]) {
+      const kinds = evaluate(input({ queries: [slow], indexFindings: [f] }), thresholds(), 0).map((r) => r.kind);
+      expect(kinds).toEqual(['slow-query']);
+    }
+  });
+
+  it('ignores findings for statements that are no longer slow or top', () => {
+    const fast = { ...slow, p95Ms: 5, meanMs: 2 };
+    const kinds = evaluate(input({ queries: [fast], indexFindings: [finding()] }), thresholds(), 0).map((r) => r.kind);
+    expect(kinds).toEqual([]);
+  });
+});

@@ -1,0 +1,70 @@
+import { beforeAll, describe, expect, it } from 'vitest';
+import { extractColumns, loadParser } from '../../src/advise/predicate-columns';
+
+beforeAll(() => loadParser());
+
+const cols = (sql: string) =>
+  extractColumns(sql)?.columns.map(
+    (c) => `${c.table ? c.table.name : `?${(c.candidates ?? []).map((t) => t.name).join('|')}`}.${c.column}:${c.use}`,
+  );
+
+describe('predicate columns from the parse tree', () => {
+  it('maps aliases to tables and separates equality, range, join and ORDER BY columns', () => {
+    const sql =
+      'SELECT o.id FROM orders o JOIN users u ON u.id = o.user_id WHERE o.status = $1 AND o.created_at > $2 ORDER BY o.created_at DESC LIMIT $3';
+    expect(cols(sql)).toEqual([
+      'users.id:join',
+      'orders.user_id:join',
+      'orders.status:eq',
+      'orders.created_at:range',
+      'orders.created_at:order',
+    ]);
+    expect(extractColumns(sql)?.hasLimit).toBe(true);
+  });
+
+  it('reads UPDATE and DELETE targets', () => {
+    expect(cols('UPDATE accounts SET name = $1 WHERE email = $2')).toEqual(['accounts.email:eq']);
+    expect(cols('DELETE FROM sessions s WHERE s.expires_at < now() AND s.user_id IN ($1, $2)')).toEqual([
+      'sessions.expires_at:range',
+      'sessions.user_id:eq',
+    ]);
+  });
+
+  it('counts IN, = ANY, BETWEEN and IS NULL and skips what a plain btree cannot serve', () => {
+    expect(
+      cols('SELECT * FROM t WHERE a = ANY($1) AND b BETWEEN $2 AND $3 AND c IS NULL AND lower(d) = $4 AND e LIKE $5 AND f <> $6'),
+    ).toEqual(['t.a:eq', 't.b:range', 't.c:eq']);
+  });
+
+  it('skips OR branches', () => {
+    expect(cols('SELECT * FROM t WHERE a = $1 AND (x = $2 OR y = $3)')).toEqual(['t.a:eq']);
+  });
+
+  it('leaves an unqualified column of a multi-table query to the catalog', () => {
+    expect(cols('SELECT * FROM a, b WHERE a.id = b.a_id AND x = $1')).toEqual(['a.id:join', 'b.a_id:join', '?a|b.x:eq']);
+  });
+
+  it('does not take CTE names or subqueries for tables and scopes subqueries', () => {
+    const sql =
+      'WITH recent AS (SELECT * FROM orders WHERE created_at > $1) SELECT * FROM recent r JOIN items i ON i.order_id = r.id WHERE r.customer_id = $2';
+    expect(extractColumns(sql)?.tables.map((t) => t.name)).toEqual(['orders', 'items']);
+    expect(cols(sql)).toEqual(['orders.created_at:range', 'items.order_id:join']);
+    expect(cols('SELECT * FROM items WHERE order_id IN (SELECT id FROM orders WHERE customer_id = $1)')).toEqual([
+      'items.order_id:join',
+      'orders.customer_id:eq',
+    ]);
+  });
+
+  it('keeps schema-qualified tables', () => {
+    expect(extractColumns('SELECT * FROM app.accounts WHERE app.accounts.email = $1')?.columns[0].table).toEqual({
+      schema: 'app',
+      name: 'accounts',
+    });
+  });
+
+  it('returns nothing for INSERT, several statements and unparsable text', () => {
+    expect(extractColumns('INSERT INTO t VALUES ($1)')).toBeUndefined();
+    expect(extractColumns('SELECT 1; SELECT 2')).toBeUndefined();
+    expect(extractColumns('SELEC broken')).toBeUndefined();
+  });
+});

@@ -1,0 +1,366 @@
+import { describe, expect, it } from 'vitest';
+import { Aggregator, type AggregatorOptions } from '../../src/aggregate/aggregator';
+import type { CacheCall, DbCall, PoolConnect } from '../../src/model/classified';
+import type { RequestSummary } from '../../src/model/request-summary';
+import { cacheReport } from '../../src/reports/cache-report';
+import { endpointReport } from '../../src/reports/endpoint-report';
+import { poolReport } from '../../src/reports/pool-report';
+import { queryReport } from '../../src/reports/query-report';
+import { endpointCacheReport, endpointQueryReport } from '../../src/reports/use-report';
+
+const MIN = 60_000;
+const T0 = 1_700_000_040_000; // 40 s into a minute bucket
+
+const OPTS: AggregatorOptions = {
+  maxQueryRows: 100,
+  maxCacheRows: 100,
+  maxEndpointRows: 100,
+  relativeAccuracy: 0.01,
+  bucketMs: MIN,
+  topEndpoints: 2,
+};
+
+function setup(opts: Partial<AggregatorOptions> = {}) {
+  const clock = { t: T0 };
+  const agg = new Aggregator({ ...OPTS, ...opts }, () => clock.t);
+  return { agg, clock };
+}
+
+const base = { service: 'api', traceId: 't0', spanId: 's', parentSpanId: 'p', startMs: 0, durationMs: 1, error: false };
+
+function db(p: Partial<DbCall> = {}): DbCall {
+  return {
+    ...base,
+    type: 'db',
+    system: 'postgresql',
+    fingerprint: 'fp-users',
+    statement: 'SELECT * FROM users WHERE id = $1',
+    operation: 'SELECT',
+    table: 'users',
+    ...p,
+  };
+}
+
+function cacheCall(p: Partial<CacheCall> = {}): CacheCall {
+  return {
+    ...base,
+    type: 'cache',
+    system: 'redis',
+    command: 'get',
+    namespace: 'user:*',
+    read: true,
+    write: false,
+    hits: 1,
+    misses: 0,
+    ...p,
+  };
+}
+
+function pool(p: Partial<PoolConnect> = {}): PoolConnect {
+  return { ...base, type: 'pool-connect', system: 'postgresql', ...p };
+}
+
+function request(p: Partial<RequestSummary> = {}): RequestSummary {
+  return {
+    service: 'api',
+    traceId: 'r0',
+    method: 'GET',
+    route: '/users/:id',
+    status: 200,
+    error: false,
+    durationMs: 10,
+    dbMs: 0,
+    cacheMs: 0,
+    poolWaitMs: 0,
+    queries: 0,
+    cacheOps: 0,
+    fingerprints: [],
+    namespaces: [],
+    ...p,
+  };
+}
+
+describe('Aggregator: queries', () => {
+  it('counts calls, errors and time per (service, fingerprint) and names the slowest trace', () => {
+    const { agg } = setup();
+    agg.recordDbCall(db({ durationMs: 2, traceId: 'a' }));
+    agg.recordDbCall(db({ durationMs: 8, traceId: 'slow', error: true }));
+    agg.recordDbCall(db({ durationMs: 2, traceId: 'b' }));
+    agg.recordDbCall(db({ service: 'web', durationMs: 1 }));
+    const [row] = queryReport(agg, { window: 'all', service: 'api' }).rows;
+    expect(row).toMatchObject({
+      service: 'api',
+      fingerprint: 'fp-users',
+      statement: 'SELECT * FROM users WHERE id = $1',
+      calls: 3,
+      errors: 1,
+      totalMs: 12,
+      meanMs: 4,
+      maxMs: 8,
+      exampleTraceId: 'slow',
+      shareOfDbTime: 1,
+    });
+    // Lower-rank convention: of [2, 2, 8], p50 and p99 are both rank floor(q × 2) = 1, i.e. 2.
+    expect(Math.abs(row.p50Ms - 2) / 2).toBeLessThanOrEqual(0.01);
+    expect(Math.abs(row.p99Ms - 2) / 2).toBeLessThanOrEqual(0.01);
+    expect(agg.services()).toEqual(['api', 'web']);
+  });
+
+  it('keeps the sum of calls exact when fingerprints overflow the row cap', () => {
+    const { agg } = setup({ maxQueryRows: 2 });
+    for (let i = 0; i < 100; i++) agg.recordDbCall(db({ fingerprint: `fp${i % 7}`, durationMs: 1 }));
+    const report = queryReport(agg, { window: 'all' });
+    expect(report.rows).toHaveLength(3);
+    expect(report.rows.reduce((s, r) => s + r.calls, 0)).toBe(100);
+    const overflow = report.rows.find((r) => r.fingerprint === '__overflow__');
+    expect(overflow).toMatchObject({ statement: '(other)', service: 'api' });
+    expect(agg.queries.size).toBe(2);
+  });
+
+  it('attributes a fingerprint to its top endpoints and tracks the most calls in one request', () => {
+    const { agg } = setup();
+    agg.recordDbCall(db());
+    const use = (calls: number) => [{ fingerprint: 'fp-users', calls, totalMs: calls }];
+    agg.recordRequest(request({ route: '/a', fingerprints: use(3) }));
+    agg.recordRequest(request({ route: '/b', fingerprints: use(12) }));
+    agg.recordRequest(request({ route: '/c', fingerprints: use(1) }));
+    agg.recordRequest(request({ route: '/a', fingerprints: use(4) }));
+    const [row] = queryReport(agg, { window: 'all' }).rows;
+    expect(row.topEndpoints).toEqual([
+      { endpoint: 'GET /b', calls: 12 },
+      { endpoint: 'GET /a', calls: 7 },
+    ]);
+    expect(row.maxCallsPerRequest).toBe(12);
+  });
+
+  it('computes each query’s share of its own service’s DB time', () => {
+    const { agg } = setup();
+    agg.recordDbCall(db({ fingerprint: 'a', durationMs: 30 }));
+    agg.recordDbCall(db({ fingerprint: 'b', durationMs: 10 }));
+    agg.recordDbCall(db({ service: 'web', fingerprint: 'c', durationMs: 500 }));
+    const shares = queryReport(agg, { window: 'all' }).rows.map((r) => [r.fingerprint, r.shareOfDbTime]);
+    expect(shares).toEqual([
+      ['c', 1],
+      ['a', 0.75],
+      ['b', 0.25],
+    ]);
+  });
+});
+
+describe('Aggregator: endpoints and per-request stats', () => {
+  it('averages DB, cache, pool and other time per request from summaries', () => {
+    const { agg } = setup();
+    agg.recordRequest(request({ durationMs: 100, dbMs: 40, cacheMs: 10, poolWaitMs: 10, queries: 4, cacheOps: 2 }));
+    // Parallel queries: DB time past the request time leaves no "other" time (clipped at 0).
+    agg.recordRequest(request({ durationMs: 50, dbMs: 80, queries: 6, status: 503, error: true, traceId: 'r1' }));
+    const [row] = endpointReport(agg, { window: 'all' }).rows;
+    expect(row).toMatchObject({
+      method: 'GET',
+      route: '/users/:id',
+      requests: 2,
+      errors: 1,
+      errorRate: 0.5,
+      serverErrors: 1,
+      dbMsPerRequest: 60,
+      cacheMsPerRequest: 5,
+      poolWaitMsPerRequest: 5,
+      otherMsPerRequest: 20,
+      queriesPerRequest: 5,
+      cacheOpsPerRequest: 1,
+      maxMs: 100,
+      exampleTraceId: 'r0',
+    });
+  });
+
+  it('divides requests by the seconds the window covers for rps', () => {
+    const { agg, clock } = setup();
+    for (let i = 0; i < 30; i++) agg.recordRequest(request());
+    clock.t = T0 + 30_000;
+    for (let i = 0; i < 30; i++) agg.recordRequest(request());
+    // all: since the first record, 30 s ago.
+    expect(endpointReport(agg, { window: 'all' }).rows[0].rps).toBe(2);
+    const report = endpointReport(agg, { window: '1m' });
+    expect([report.fromMs, report.toMs]).toEqual([T0, T0 + 30_000]);
+  });
+
+  it('reports N+1 evidence per endpoint and fingerprint', () => {
+    const { agg } = setup({ nPlusOneMinCalls: 5 });
+    agg.recordDbCall(db());
+    const fp = (calls: number, totalMs: number) => [{ fingerprint: 'fp-users', calls, totalMs }];
+    agg.recordRequest(request({ traceId: 'few', fingerprints: fp(2, 4) }));
+    agg.recordRequest(request({ traceId: 'many', fingerprints: fp(20, 40) }));
+    agg.recordRequest(request({ traceId: 'five', fingerprints: fp(5, 10) }));
+    agg.recordRequest(request({ traceId: 'none' }));
+    const [row] = endpointQueryReport(agg, { window: '5m' }).rows;
+    expect(row).toEqual({
+      service: 'api',
+      method: 'GET',
+      route: '/users/:id',
+      fingerprint: 'fp-users',
+      statement: 'SELECT * FROM users WHERE id = $1',
+      requests: 4,
+      requestsWithQuery: 3,
+      calls: 27,
+      meanCallsPerRequest: 9,
+      maxCallsPerRequest: 20,
+      requestsOverThreshold: 2,
+      overThresholdMs: 50,
+      totalMs: 54,
+      msPerRequest: 18,
+      exampleTraceId: 'many',
+    });
+  });
+
+  it('reports single-key reads of a namespace per endpoint', () => {
+    const { agg } = setup({ nPlusOneMinCalls: 5 });
+    agg.recordCacheCall(cacheCall());
+    const ns = (ops: number, singleReads: number) => [{ namespace: 'user:*', ops, singleReads, totalMs: ops }];
+    agg.recordRequest(request({ namespaces: ns(10, 8) }));
+    agg.recordRequest(request({ namespaces: ns(2, 2) }));
+    const [row] = endpointCacheReport(agg, { window: 'all' }).rows;
+    expect(row).toMatchObject({
+      namespace: 'user:*',
+      requests: 2,
+      requestsWithOps: 2,
+      ops: 12,
+      meanOpsPerRequest: 6,
+      maxOpsPerRequest: 10,
+      singleReadsPerRequest: 5,
+      requestsOverThreshold: 1,
+    });
+    expect(cacheReport(agg, { window: 'all' }).rows[0].topEndpoints).toEqual([{ endpoint: 'GET /users/:id', calls: 12 }]);
+  });
+
+  it('caps per-endpoint use rows and routes the rest to an overflow row', () => {
+    const { agg } = setup({ maxEndpointQueryRows: 3 });
+    const fingerprints = Array.from({ length: 10 }, (_, i) => ({ fingerprint: `f${i}`, calls: 1, totalMs: 1 }));
+    agg.recordRequest(request({ fingerprints }));
+    const rows = endpointQueryReport(agg, { window: 'all' }).rows;
+    expect(rows).toHaveLength(4);
+    expect(rows.reduce((s, r) => s + r.calls, 0)).toBe(10);
+    expect(rows.find((r) => r.fingerprint === '__overflow__')).toMatchObject({ route: '(other)', calls: 7 });
+  });
+});
+
+describe('Aggregator: cache', () => {
+  it('computes hit rate, reads, writes, commands and TTL range per namespace', () => {
+    const { agg } = setup();
+    agg.recordCacheCall(cacheCall({ hits: 1 }));
+    agg.recordCacheCall(cacheCall({ hits: 0, misses: 1 }));
+    agg.recordCacheCall(cacheCall({ command: 'mget', hits: 2, misses: 2 }));
+    agg.recordCacheCall(cacheCall({ command: 'set', read: false, write: true, hits: 0, ttlSeconds: 30 }));
+    agg.recordCacheCall(cacheCall({ command: 'expire', read: false, write: true, hits: 0, ttlSeconds: 600 }));
+    agg.recordCacheCall(cacheCall({ namespace: 'session:*', command: 'del', read: false, hits: 0, error: true }));
+    const rows = cacheReport(agg, { window: 'all' }).rows;
+    expect(rows[0]).toMatchObject({
+      namespace: 'user:*',
+      hits: 3,
+      misses: 3,
+      hitRate: 0.5,
+      reads: 3,
+      writes: 2,
+      calls: 5,
+      commands: { expire: 1, get: 2, mget: 1, set: 1 },
+      minTtlSeconds: 30,
+      maxTtlSeconds: 600,
+    });
+    expect(rows[1]).toMatchObject({ namespace: 'session:*', hitRate: null, errors: 1, minTtlSeconds: null });
+  });
+
+  it('folds a widened namespace into the new one, renaming when the new one has no row', () => {
+    const { agg } = setup();
+    agg.recordCacheCall(cacheCall({ namespace: 'user:42' }));
+    agg.recordCacheCall(cacheCall({ namespace: 'user:42' }));
+    agg.recordCacheCall(cacheCall({ namespace: 'user:43', hits: 0, misses: 1 }));
+    agg.recordRequest(request({ namespaces: [{ namespace: 'user:42', ops: 2, singleReads: 2, totalMs: 1 }] }));
+    agg.recordRequest(request({ namespaces: [{ namespace: 'user:43', ops: 1, singleReads: 1, totalMs: 1 }] }));
+    agg.mergeNamespace('api', 'user:42', 'user:*');
+    agg.mergeNamespace('api', 'user:43', 'user:*');
+    const rows = cacheReport(agg, { window: 'all' }).rows;
+    expect(rows).toHaveLength(1);
+    expect(rows[0]).toMatchObject({ namespace: 'user:*', reads: 3, hits: 2, misses: 1 });
+    expect(rows[0].topEndpoints).toEqual([{ endpoint: 'GET /users/:id', calls: 3 }]);
+    const uses = endpointCacheReport(agg, { window: '1m' }).rows;
+    expect(uses.map((u) => [u.namespace, u.ops, u.requestsWithOps])).toEqual([['user:*', 3, 2]]);
+  });
+
+  it('leaves other services alone when merging a namespace', () => {
+    const { agg } = setup();
+    agg.recordCacheCall(cacheCall({ service: 'web', namespace: 'user:42' }));
+    agg.mergeNamespace('api', 'user:42', 'user:*');
+    expect(cacheReport(agg, { window: 'all' }).rows[0].namespace).toBe('user:42');
+  });
+});
+
+describe('Aggregator: pools', () => {
+  it('reports waits, the largest in-use count and saturation per service', () => {
+    const { agg } = setup();
+    agg.recordPoolConnect(pool({ durationMs: 1, poolInUse: 3, poolMax: 10 }));
+    agg.recordPoolConnect(pool({ durationMs: 30, poolInUse: 10, poolMax: 10, traceId: 'waited' }));
+    agg.recordPoolConnect(pool({ durationMs: 2 }));
+    agg.recordPoolConnect(pool({ service: 'web', durationMs: 1 }));
+    const rows = poolReport(agg, { window: 'all' }).rows;
+    expect(rows[0]).toMatchObject({
+      service: 'api',
+      connects: 3,
+      totalWaitMs: 33,
+      meanWaitMs: 11,
+      maxWaitMs: 30,
+      maxInUse: 10,
+      poolMax: 10,
+      maxInUseRatio: 1,
+      saturatedConnects: 1,
+      exampleTraceId: 'waited',
+    });
+    expect(rows[1]).toMatchObject({ service: 'web', maxInUse: null, poolMax: null, maxInUseRatio: null });
+  });
+});
+
+describe('Aggregator: windows and bounds', () => {
+  it('serves the last minutes from recent buckets and everything from all', () => {
+    const { agg, clock } = setup();
+    agg.recordDbCall(db({ durationMs: 100 }));
+    clock.t = T0 + 10 * MIN;
+    agg.recordDbCall(db({ durationMs: 1 }));
+    clock.t = T0 + 20 * MIN;
+    agg.recordDbCall(db({ durationMs: 1 }));
+    const calls = (window: '1m' | '5m' | '15m' | 'all') => queryReport(agg, { window }).rows[0]?.calls ?? 0;
+    expect([calls('1m'), calls('5m'), calls('15m'), calls('all')]).toEqual([1, 1, 2, 3]);
+    expect(queryReport(agg, { window: 'all' }).rows[0].maxMs).toBe(100);
+    expect(queryReport(agg, { window: '15m' }).rows[0].maxMs).toBe(1);
+  });
+
+  it('omits rows with no data in the window', () => {
+    const { agg, clock } = setup();
+    agg.recordDbCall(db());
+    agg.recordCacheCall(cacheCall());
+    agg.recordRequest(request());
+    agg.recordPoolConnect(pool());
+    clock.t = T0 + 3 * MIN;
+    expect(queryReport(agg, { window: '1m' }).rows).toEqual([]);
+    expect(cacheReport(agg, { window: '1m' }).rows).toEqual([]);
+    expect(endpointReport(agg, { window: '1m' }).rows).toEqual([]);
+    expect(poolReport(agg, { window: '1m' }).rows).toEqual([]);
+    expect(queryReport(agg, { window: '5m' }).rows).toHaveLength(1);
+  });
+
+  it('stays within its row caps whatever the key cardinality', () => {
+    const { agg } = setup({ maxQueryRows: 10, maxCacheRows: 10, maxEndpointRows: 10 });
+    for (let i = 0; i < 5000; i++) {
+      agg.recordDbCall(db({ fingerprint: `fp${i}` }));
+      agg.recordCacheCall(cacheCall({ namespace: `ns${i}` }));
+      agg.recordPoolConnect(pool({ service: `svc${i}` }));
+      agg.recordRequest(
+        request({
+          route: `/r${i}`,
+          fingerprints: [{ fingerprint: `fp${i}`, calls: 1, totalMs: 1 }],
+          namespaces: [{ namespace: `ns${i}`, ops: 1, singleReads: 1, totalMs: 1 }],
+        }),
+      );
+    }
+    expect([agg.queries.size, agg.cache.size, agg.endpoints.size, agg.pools.size]).toEqual([10, 10, 10, 10]);
+    expect([agg.queryUses.size, agg.cacheUses.size]).toEqual([20, 20]);
+    expect([...agg.pools.rows()]).toHaveLength(10 + 64 + 1);
+    expect(endpointReport(agg, { window: 'all' }).rows.reduce((s, r) => s + r.requests, 0)).toBe(5000);
+  });
+});

@@ -1,0 +1,124 @@
+import { describe, expect, it } from 'vitest';
+import { MAX_TRACKED_MS, Sketch } from '../../src/aggregate/sketch';
+
+/** mulberry32: a small seeded PRNG, so the distributions are the same on every run. */
+function prng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+function normal(rand: () => number): number {
+  const u = 1 - rand();
+  return Math.sqrt(-2 * Math.log(u)) * Math.cos(2 * Math.PI * rand());
+}
+
+const N = 1_000_000;
+const distributions: Record<string, (rand: () => number) => number> = {
+  // 0.05–250 ms, flat.
+  uniform: (rand) => 0.05 + rand() * 250,
+  // Median 4 ms with a long tail, like query latency.
+  lognormal: (rand) => Math.exp(Math.log(4) + 1.1 * normal(rand)),
+  // 85% cache-hit-fast around 0.3 ms, 15% slow around 60 ms.
+  bimodal: (rand) =>
+    rand() < 0.85 ? Math.exp(Math.log(0.3) + 0.3 * normal(rand)) : Math.exp(Math.log(60) + 0.5 * normal(rand)),
+};
+
+/** The rank convention Sketch documents: 0-based rank floor(q × (n − 1)) of the sorted values. */
+function exact(sorted: Float64Array, q: number): number {
+  return sorted[Math.floor(q * (sorted.length - 1))];
+}
+
+describe('Sketch', () => {
+  for (const [name, draw] of Object.entries(distributions)) {
+    it(`estimates p50, p95 and p99 of 1M ${name} values within 1% of the exact order statistic`, () => {
+      const rand = prng(42);
+      const values = new Float64Array(N);
+      const sketch = new Sketch(0.01);
+      for (let i = 0; i < N; i++) {
+        const v = draw(rand);
+        values[i] = v;
+        sketch.add(v);
+      }
+      values.sort();
+      expect(sketch.count).toBe(N);
+      for (const q of [0.5, 0.95, 0.99]) {
+        const truth = exact(values, q);
+        const relErr = Math.abs(sketch.quantile(q) - truth) / truth;
+        expect(relErr, `q=${q} truth=${truth}`).toBeLessThanOrEqual(0.01 + 1e-12);
+      }
+      expect(sketch.quantile(1)).toBe(values[N - 1]);
+      expect(sketch.quantile(0)).toBe(values[0]);
+    });
+  }
+
+  it('uses the lower rank: p50 of 1, 2, 3, 4 is 2', () => {
+    const s = new Sketch();
+    for (const v of [4, 1, 3, 2]) s.add(v);
+    expect(Math.abs(s.quantile(0.5) - 2) / 2).toBeLessThanOrEqual(0.01);
+    expect(s.quantile(1)).toBe(4);
+  });
+
+  it('returns 0 for every quantile of an empty sketch', () => {
+    const s = new Sketch();
+    expect([s.quantile(0.5), s.count, s.min, s.max, s.sum]).toEqual([0, 0, 0, 0, 0]);
+  });
+
+  it('records zero, negative, NaN and sub-microsecond durations as exact zeros', () => {
+    const s = new Sketch();
+    for (const v of [0, -3, Number.NaN, 0.0004]) s.add(v);
+    s.add(10);
+    expect(s.count).toBe(5);
+    expect(s.quantile(0.5)).toBe(0);
+    expect(s.min).toBe(0);
+    expect(s.quantile(1)).toBe(10);
+  });
+
+  it('clamps absurdly long durations so the store stays bounded', () => {
+    const s = new Sketch();
+    s.add(1e300);
+    s.add(Number.POSITIVE_INFINITY);
+    expect(s.max).toBe(MAX_TRACKED_MS);
+    expect(s.quantile(0.99)).toBe(MAX_TRACKED_MS);
+  });
+
+  it('merges to the same quantiles as adding every value to one sketch', () => {
+    const rand = prng(7);
+    const a = new Sketch();
+    const b = new Sketch();
+    const all = new Sketch();
+    for (let i = 0; i < 20_000; i++) {
+      const v = distributions.lognormal(rand);
+      (i % 3 === 0 ? a : b).add(v);
+      all.add(v);
+    }
+    a.merge(b);
+    expect(a.count).toBe(all.count);
+    for (const q of [0.5, 0.9, 0.99]) expect(a.quantile(q)).toBe(all.quantile(q));
+    expect(b.count).toBe(13_333);
+  });
+
+  it('moves storage on a merge with move and leaves the source empty', () => {
+    const from = new Sketch();
+    from.add(5);
+    from.add(7);
+    const into = new Sketch();
+    into.merge(from, true);
+    expect(into.count).toBe(2);
+    expect(from.count).toBe(0);
+    from.add(1);
+    expect(into.count).toBe(2);
+  });
+
+  it('refuses to merge sketches of different accuracy', () => {
+    const a = new Sketch(0.01);
+    const b = new Sketch(0.02);
+    b.add(1);
+    expect(() => a.merge(b)).toThrow(/accuracy/);
+  });
+});

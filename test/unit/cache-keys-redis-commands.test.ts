@@ -1,0 +1,63 @@
+import { describe, expect, it } from 'vitest';
+import { describeRedisCommand, parseRedisStatement } from '../../src/cache-keys';
+
+describe('parseRedisStatement', () => {
+  it('reads the command and key of the ioredis default serialization', () => {
+    expect(parseRedisStatement('get user:1')).toEqual({ command: 'get', keys: ['user:1'] });
+    expect(parseRedisStatement('GET user:1')).toEqual({ command: 'get', keys: ['user:1'] });
+    expect(parseRedisStatement('set session:x [1 other arguments]')).toEqual({ command: 'set', keys: ['session:x'] });
+  });
+
+  it('returns every key of multi-key commands and only the key of field commands', () => {
+    expect(parseRedisStatement('mget a b c').keys).toEqual(['a', 'b', 'c']);
+    expect(parseRedisStatement('del a:1 a:2').keys).toEqual(['a:1', 'a:2']);
+    expect(parseRedisStatement('hget h:1 field').keys).toEqual(['h:1']);
+    expect(parseRedisStatement('HMGET h:2 f1 f2').keys).toEqual(['h:2']);
+  });
+
+  it('never returns a value argument as a key, even when a serializer includes values', () => {
+    expect(parseRedisStatement('set session:x secret-token EX 60').keys).toEqual(['session:x']);
+    expect(parseRedisStatement('mset a v1 b v2').keys).toEqual(['a', 'b']);
+    expect(parseRedisStatement('hset h:1 email alice@example.com').keys).toEqual(['h:1']);
+    expect(parseRedisStatement('lrem list:1 0 payload').keys).toEqual(['list:1']);
+  });
+
+  it('finds script keys after the key count and stream keys after STREAMS', () => {
+    expect(parseRedisStatement('evalsha 1a2b 2 rl:a rl:b 10').keys).toEqual(['rl:a', 'rl:b']);
+    expect(parseRedisStatement("eval return redis.call('get', KEYS[1]) 1 rl:x 60").keys).toEqual(['rl:x']);
+    expect(parseRedisStatement('xread COUNT 10 STREAMS s:1 s:2 0 0').keys).toEqual(['s:1', 's:2']);
+    expect(parseRedisStatement('blpop q:1 q:2 5').keys).toEqual(['q:1', 'q:2']);
+  });
+
+  it('returns no key for keyless commands, patterns and cursors, or when the serializer left keys out', () => {
+    expect(parseRedisStatement('ping').keys).toEqual([]);
+    expect(parseRedisStatement('keys user:*').keys).toEqual([]);
+    expect(parseRedisStatement('scan 0 MATCH user:* COUNT 100').keys).toEqual([]);
+    expect(parseRedisStatement('auth [1 other arguments]').keys).toEqual([]);
+    expect(parseRedisStatement('mget [3 other arguments]')).toEqual({ command: 'mget', keys: [] });
+    expect(parseRedisStatement('')).toEqual({ command: '', keys: [] });
+  });
+
+  it('takes the first argument of unknown (module) commands as the key', () => {
+    expect(parseRedisStatement('JSON.GET doc:1 $.a')).toEqual({ command: 'json.get', keys: ['doc:1'] });
+    expect(parseRedisStatement('CF.EXISTS filter:1 item')).toEqual({ command: 'cf.exists', keys: ['filter:1'] });
+  });
+});
+
+describe('describeRedisCommand', () => {
+  it('classifies reads, writes and batched commands', () => {
+    const reads = ['GET', 'getex', 'MGET', 'HGET', 'HMGET', 'HGETALL', 'EXISTS', 'SMEMBERS', 'SISMEMBER', 'LRANGE', 'ZRANGEBYSCORE', 'ZSCORE', 'TTL'];
+    for (const c of reads) expect(describeRedisCommand(c), c).toMatchObject({ read: true, write: false });
+    const writes = ['SET', 'SETEX', 'PSETEX', 'SETNX', 'MSET', 'HSET', 'HMSET', 'DEL', 'UNLINK', 'EXPIRE', 'PEXPIRE', 'INCR', 'INCRBY', 'LPUSH', 'RPUSH', 'SADD', 'ZADD'];
+    for (const c of writes) expect(describeRedisCommand(c), c).toMatchObject({ read: false, write: true });
+    expect(describeRedisCommand('GETDEL')).toMatchObject({ read: true, write: true });
+    for (const c of ['MGET', 'HMGET', 'MSET', 'DEL']) expect(describeRedisCommand(c).multiKey, c).toBe(true);
+    for (const c of ['GET', 'HGET', 'SET']) expect(describeRedisCommand(c).multiKey, c).toBe(false);
+  });
+
+  it('treats keyspace scans and unknown commands as neither read nor write', () => {
+    for (const c of ['KEYS', 'SCAN', 'PING', 'FOO.BAR']) {
+      expect(describeRedisCommand(c), c).toEqual({ read: false, write: false, multiKey: false });
+    }
+  });
+});

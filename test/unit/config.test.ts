@@ -1,0 +1,52 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { DEFAULTS, loadConfig } from '../../src/config';
+
+function yamlFile(text: string): string {
+  const file = join(mkdtempSync(join(tmpdir(), 'spanstat-config-')), 'spanstat.yaml');
+  writeFileSync(file, text);
+  return file;
+}
+
+describe('loadConfig', () => {
+  it('fills every default when given nothing', () => {
+    const config = loadConfig({ env: {} });
+    expect(config.receiver.port).toBe(DEFAULTS.receiver.port);
+    expect(config.api.host).toBe('127.0.0.1');
+    expect(config.aggregation.relativeAccuracy).toBe(0.01);
+  });
+
+  it('reads the YAML file and lets SPANSTAT_* variables override it', () => {
+    const file = yamlFile('receiver:\n  port: 5000\napi:\n  port: 6000\n');
+    const config = loadConfig({ file, env: { SPANSTAT_API_PORT: '7000', SPANSTAT_REDIS_PATTERNS: 'a:*,b:*' } });
+    expect(config.receiver.port).toBe(5000);
+    expect(config.api.port).toBe(7000);
+    expect(config.redis.patterns).toEqual(['a:*', 'b:*']);
+  });
+
+  it('names the field and the file for an invalid value', () => {
+    const file = yamlFile('receiver:\n  port: -1\n');
+    expect(() => loadConfig({ file, env: {} })).toThrow(`${file}: 'receiver.port'`);
+  });
+
+  it('rejects an unknown key by name', () => {
+    const file = yamlFile('receiver:\n  prot: 4318\n');
+    expect(() => loadConfig({ file, env: {} })).toThrow(/unknown field 'receiver.prot'/);
+  });
+
+  it('names the file when the YAML does not parse', () => {
+    const file = yamlFile('receiver: [1, 2\n');
+    expect(() => loadConfig({ file, env: {} })).toThrow(/SPANSTAT_ERR_CONFIG_YAML/);
+  });
+
+  it('returns a frozen object', () => {
+    const config = loadConfig({ env: {} });
+    expect(Object.isFrozen(config.receiver)).toBe(true);
+  });
+
+  it('names the variable source for a bad environment value', () => {
+    expect(() => loadConfig({ env: { SPANSTAT_RECEIVER_PORT: 'abc' } })).toThrow(/'receiver.port'/);
+  });
+});

@@ -1,0 +1,311 @@
+import { Agent, request } from 'node:http';
+import { createServer } from 'node:net';
+import { gzipSync } from 'node:zlib';
+import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-proto';
+import { JsonTraceSerializer, ProtobufTraceSerializer } from '@opentelemetry/otlp-transformer';
+import { BasicTracerProvider, SimpleSpanProcessor } from '@opentelemetry/sdk-trace-base';
+import protobuf from 'protobufjs';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { isSpanstatError } from '../../src/errors';
+import type { DecodedSpan } from '../../src/model/span';
+import { OtlpHttpReceiver, type OtlpHttpReceiverOptions } from '../../src/receiver';
+import { jsonBody, protobufBody, stableSpans } from '../fixtures/otlp/spans';
+
+const MAX_BODY = 64 * 1024;
+const PROTO = 'application/x-protobuf';
+const Status = protobuf
+  .parse('syntax = "proto3"; message Status { int32 code = 1; string message = 2; }')
+  .root.lookupType('Status');
+
+interface Reply {
+  status: number;
+  headers: Record<string, string | string[] | undefined>;
+  body: Buffer;
+}
+
+interface Send {
+  path?: string;
+  method?: string;
+  headers?: Record<string, string | number>;
+  body?: Buffer | string;
+  agent?: Agent;
+  /** Send headers only and wait for the answer (for an early refusal). */
+  headersOnly?: boolean;
+}
+
+let receiver: OtlpHttpReceiver;
+let port: number;
+let batches: DecodedSpan[][];
+let overloaded: boolean;
+let onSpansThrows: boolean;
+const warnings: string[] = [];
+
+function send(opts: Send): Promise<Reply> {
+  return new Promise((resolve, reject) => {
+    let answered = false;
+    const req = request(
+      {
+        host: '127.0.0.1',
+        port,
+        path: opts.path ?? '/v1/traces',
+        method: opts.method ?? 'POST',
+        headers: opts.headers,
+        agent: opts.agent ?? false,
+      },
+      (res) => {
+        answered = true;
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () => {
+          resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks) });
+          if (opts.headersOnly) req.destroy();
+        });
+      },
+    );
+    // The server may close while a refused body is still being written; the answer still counts.
+    req.on('error', (err) => {
+      if (!answered) reject(err);
+    });
+    if (opts.headersOnly) req.flushHeaders();
+    else req.end(opts.body);
+  });
+}
+
+function sendProto(body: Buffer, extra?: Partial<Send>): Promise<Reply> {
+  return send({ headers: { 'content-type': PROTO }, body, ...extra });
+}
+
+async function expectStillServing(): Promise<void> {
+  const before = batches.length;
+  const reply = await sendProto(protobufBody(stableSpans()));
+  expect(reply.status).toBe(200);
+  expect(batches.length).toBe(before + 1);
+}
+
+function statusOf(reply: Reply): { code: number; message: string } {
+  if (reply.headers['content-type'] === 'application/json') return JSON.parse(reply.body.toString());
+  return Status.toObject(Status.decode(reply.body)) as { code: number; message: string };
+}
+
+function options(extra?: Partial<OtlpHttpReceiverOptions>): OtlpHttpReceiverOptions {
+  return {
+    host: '127.0.0.1',
+    port: 0,
+    maxBodyBytes: MAX_BODY,
+    retryAfterSeconds: 7,
+    onSpans: (spans) => {
+      if (onSpansThrows) throw new Error('pipeline bug');
+      batches.push(spans);
+    },
+    isOverloaded: () => overloaded,
+    logger: { warn: (_obj, msg) => warnings.push(msg) },
+    ...extra,
+  };
+}
+
+beforeEach(async () => {
+  batches = [];
+  overloaded = false;
+  onSpansThrows = false;
+  warnings.length = 0;
+  receiver = new OtlpHttpReceiver(options());
+  ({ port } = await receiver.start());
+});
+
+afterEach(async () => {
+  await receiver.shutdown();
+});
+
+describe('OtlpHttpReceiver', () => {
+  it('accepts a protobuf export, hands the spans over and answers an empty ExportTraceServiceResponse', async () => {
+    const reply = await sendProto(protobufBody(stableSpans()));
+    expect(reply.status).toBe(200);
+    expect(reply.headers['content-type']).toBe(PROTO);
+    expect(ProtobufTraceSerializer.deserializeResponse(reply.body)).toEqual({});
+    expect(batches).toHaveLength(1);
+    expect(batches[0].map((s) => s.name)).toEqual(['GET /users/:id', 'pg.query:SELECT shop', 'get']);
+    expect(receiver.stats).toMatchObject({ requests: 1, spansAccepted: 3, decodeErrors: 0 });
+    expect(receiver.stats.bytesReceived).toBe(protobufBody(stableSpans()).length);
+  });
+
+  it('accepts JSON with a charset parameter and answers in JSON', async () => {
+    const reply = await send({
+      headers: { 'content-type': 'Application/JSON; charset=utf-8' },
+      body: jsonBody(stableSpans()),
+    });
+    expect(reply.status).toBe(200);
+    expect(reply.headers['content-type']).toBe('application/json');
+    expect(JsonTraceSerializer.deserializeResponse(reply.body)).toEqual({});
+    expect(batches[0]).toHaveLength(3);
+  });
+
+  it('accepts a gzip body', async () => {
+    const reply = await sendProto(gzipSync(protobufBody(stableSpans())), {
+      headers: { 'content-type': PROTO, 'content-encoding': 'gzip' },
+    });
+    expect(reply.status).toBe(200);
+    expect(batches[0][1].durationMs).toBe(1.234567);
+  });
+
+  it('answers an empty body with success and no batch', async () => {
+    const reply = await sendProto(Buffer.alloc(0));
+    expect(reply.status).toBe(200);
+    expect(batches).toHaveLength(0);
+  });
+
+  it('answers 400 with a Status for garbage, truncated protobuf, bad JSON and bad gzip, and keeps serving', async () => {
+    const valid = protobufBody(stableSpans());
+    const bad: Send[] = [
+      { headers: { 'content-type': PROTO }, body: Buffer.from([0xff, 0xff, 0xff, 0xff, 0x0f]) },
+      { headers: { 'content-type': PROTO }, body: valid.subarray(0, valid.length - 5) },
+      { headers: { 'content-type': 'application/json' }, body: '{"resourceSpans": [' },
+      { headers: { 'content-type': PROTO, 'content-encoding': 'gzip' }, body: Buffer.from('not gzip') },
+    ];
+    for (const req of bad) {
+      const reply = await send(req);
+      expect(reply.status).toBe(400);
+      const status = statusOf(reply);
+      expect(status.code).toBe(3);
+      expect(status.message.length).toBeGreaterThan(0);
+      await expectStillServing();
+    }
+    expect(receiver.stats.decodeErrors).toBe(4);
+    expect(warnings.length).toBeGreaterThanOrEqual(3);
+  });
+
+  it('answers 413 from Content-Length before reading the body, and keeps serving', async () => {
+    const reply = await send({
+      headers: { 'content-type': PROTO, 'content-length': MAX_BODY + 1 },
+      headersOnly: true,
+    });
+    expect(reply.status).toBe(413);
+    expect(reply.headers.connection).toBe('close');
+    expect(statusOf(reply).message).toContain('maxBodyBytes');
+    expect(receiver.stats.tooLarge).toBe(1);
+    expect(receiver.stats.bytesReceived).toBe(0);
+    await expectStillServing();
+  });
+
+  it('answers 413 when a chunked body passes the cap while streaming, and keeps serving', async () => {
+    const reply = await send({
+      headers: { 'content-type': PROTO, 'transfer-encoding': 'chunked' },
+      body: Buffer.alloc(MAX_BODY * 4, 1),
+    });
+    expect(reply.status).toBe(413);
+    expect(receiver.stats.tooLarge).toBe(1);
+    expect(batches).toHaveLength(0);
+    await expectStillServing();
+  });
+
+  it('answers 413 when a gzip body inflates past the cap (a gzip bomb)', async () => {
+    const bomb = gzipSync(Buffer.alloc(MAX_BODY * 64));
+    expect(bomb.length).toBeLessThan(MAX_BODY);
+    const reply = await sendProto(bomb, { headers: { 'content-type': PROTO, 'content-encoding': 'gzip' } });
+    expect(reply.status).toBe(413);
+    expect(receiver.stats.tooLarge).toBe(1);
+    await expectStillServing();
+  });
+
+  it('answers 415 for text/plain and for an unknown Content-Encoding', async () => {
+    const plain = await send({ headers: { 'content-type': 'text/plain' }, body: 'hello' });
+    expect(plain.status).toBe(415);
+    expect(statusOf(plain).message).toContain('application/x-protobuf');
+    const brotli = await sendProto(protobufBody(stableSpans()), {
+      headers: { 'content-type': PROTO, 'content-encoding': 'br' },
+    });
+    expect(brotli.status).toBe(415);
+    expect(receiver.stats.unsupportedMedia).toBe(2);
+    expect(batches).toHaveLength(0);
+    await expectStillServing();
+  });
+
+  it('answers 503 with Retry-After while overloaded, without decoding, and accepts again afterwards', async () => {
+    overloaded = true;
+    const reply = await sendProto(protobufBody(stableSpans()));
+    expect(reply.status).toBe(503);
+    expect(reply.headers['retry-after']).toBe('7');
+    expect(statusOf(reply).code).toBe(14);
+    expect(batches).toHaveLength(0);
+    expect(receiver.stats.overloaded).toBe(1);
+    overloaded = false;
+    await expectStillServing();
+  });
+
+  it('answers 404 for another path and 405 for another method', async () => {
+    const notFound = await sendProto(protobufBody(stableSpans()), { path: '/v1/metrics' });
+    expect(notFound.status).toBe(404);
+    const get = await send({ method: 'GET' });
+    expect(get.status).toBe(405);
+    expect(get.headers.allow).toBe('POST');
+    await expectStillServing();
+  });
+
+  it('answers 500 when the pipeline throws, counts the spans as refused and keeps serving', async () => {
+    onSpansThrows = true;
+    const reply = await sendProto(protobufBody(stableSpans()));
+    expect(reply.status).toBe(500);
+    expect(receiver.stats.spansRefused).toBe(3);
+    onSpansThrows = false;
+    await expectStillServing();
+  });
+
+  it('serves a good request after a bad one on the same keep-alive connection', async () => {
+    const agent = new Agent({ keepAlive: true, maxSockets: 1 });
+    try {
+      const sockets = new Set<unknown>();
+      agent.on('free', (socket) => sockets.add(socket));
+      const bad = await send({ headers: { 'content-type': PROTO }, body: Buffer.from([0x0a, 0x05]), agent });
+      expect(bad.status).toBe(400);
+      const unsupported = await send({ headers: { 'content-type': 'text/plain' }, body: 'x', agent });
+      expect(unsupported.status).toBe(415);
+      const good = await sendProto(protobufBody(stableSpans()), {
+        agent,
+        headers: { 'content-type': PROTO },
+      });
+      expect(good.status).toBe(200);
+      expect(sockets.size).toBe(1);
+    } finally {
+      agent.destroy();
+    }
+  });
+
+  it('receives spans from the OpenTelemetry OTLP/HTTP protobuf exporter', async () => {
+    const exporter = new OTLPTraceExporter({ url: `http://127.0.0.1:${port}/v1/traces` });
+    const provider = new BasicTracerProvider({ spanProcessors: [new SimpleSpanProcessor(exporter)] });
+    const span = provider.getTracer('e2e').startSpan('pg.query:SELECT', {
+      attributes: { 'db.system.name': 'postgresql', 'db.query.text': 'SELECT 1' },
+    });
+    span.end();
+    await provider.forceFlush();
+    await provider.shutdown();
+    expect(batches.flat().map((s) => s.attributes['db.query.text'])).toEqual(['SELECT 1']);
+    expect(batches[0][0].spanId).toBe(span.spanContext().spanId);
+  });
+});
+
+describe('OtlpHttpReceiver lifecycle', () => {
+  it('reports a taken port as SPANSTAT_ERR_LISTEN and can start once the port is free', async () => {
+    const blocker = createServer();
+    await new Promise<void>((r) => blocker.listen(0, '127.0.0.1', r));
+    const taken = (blocker.address() as { port: number }).port;
+    const second = new OtlpHttpReceiver(options({ port: taken }));
+    const err = await second.start().then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(isSpanstatError(err, 'SPANSTAT_ERR_LISTEN')).toBe(true);
+    await new Promise<void>((r) => blocker.close(() => r()));
+    const addr = await second.start();
+    expect(addr.port).toBe(taken);
+    await second.shutdown();
+  });
+
+  it('shuts down safely before start and twice', async () => {
+    const idle = new OtlpHttpReceiver(options());
+    await idle.shutdown();
+    await idle.shutdown();
+    await receiver.shutdown();
+    await receiver.shutdown();
+    await expect(send({ headers: { 'content-type': PROTO }, body: '' })).rejects.toThrow();
+  });
+});

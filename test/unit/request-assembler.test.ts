@@ -1,0 +1,120 @@
+import { describe, expect, it } from 'vitest';
+import type { CacheCall, ClassifiedSpan, DbCall, OtherSpan, RequestSpan } from '../../src/model/classified';
+import type { RequestSummary } from '../../src/model/request-summary';
+import { RequestAssembler } from '../../src/traces/request-assembler';
+
+const base = { service: 'shop', traceId: 't1', startMs: 0, error: false };
+
+function request(spanId: string, parentSpanId = '', extra: Partial<RequestSpan> = {}): RequestSpan {
+  return { ...base, type: 'request', spanId, parentSpanId, durationMs: 100, method: 'GET', route: '/r', status: 200, ...extra };
+}
+function db(spanId: string, parentSpanId: string, fingerprint = 'fp1', durationMs = 2): DbCall {
+  const extra = { system: 'postgresql', statement: 'SELECT $1', operation: 'SELECT', table: 't' };
+  return { ...base, type: 'db', spanId, parentSpanId, durationMs, fingerprint, ...extra };
+}
+function cache(spanId: string, parentSpanId: string, command = 'get'): CacheCall {
+  const extra = { system: 'redis', namespace: 'user:*', read: true, write: false, hits: 1, misses: 0 };
+  return { ...base, type: 'cache', spanId, parentSpanId, durationMs: 1, command, ...extra };
+}
+function other(spanId: string, parentSpanId: string): OtherSpan {
+  return { ...base, type: 'other', spanId, parentSpanId, durationMs: 5 };
+}
+
+function collect(options = { idleMs: 1000, maxOpenTraces: 100, maxSpansPerTrace: 100 }) {
+  const summaries: RequestSummary[] = [];
+  const assembler = new RequestAssembler(options, (s) => summaries.push(s));
+  return { summaries, assembler };
+}
+
+describe('RequestAssembler', () => {
+  it('attributes DB and cache spans at any depth to their request', () => {
+    const { summaries, assembler } = collect();
+    const spans: ClassifiedSpan[] = [
+      db('d1', 'm2', 'fpA', 3),
+      other('m2', 'm1'),
+      cache('c1', 'm1'),
+      other('m1', 'r'),
+      db('d2', 'r', 'fpA', 4),
+      db('d3', 'r', 'fpB', 5),
+      request('r'),
+    ];
+    for (const span of spans) assembler.add(span, 0);
+    assembler.sweep(5000);
+    expect(summaries).toHaveLength(1);
+    const [summary] = summaries;
+    expect(summary.queries).toBe(3);
+    expect(summary.cacheOps).toBe(1);
+    expect(summary.dbMs).toBe(12);
+    expect(summary.cacheMs).toBe(1);
+    expect(summary.fingerprints.find((f) => f.fingerprint === 'fpA')).toEqual({ fingerprint: 'fpA', calls: 2, totalMs: 7 });
+    expect(summary.namespaces[0]).toMatchObject({ namespace: 'user:*', ops: 1, singleReads: 1 });
+  });
+
+  it('assembles a trace whose spans arrive in separate batches and any order', () => {
+    const { summaries, assembler } = collect();
+    assembler.add(request('r'), 0);
+    assembler.add(db('d1', 'x'), 100);
+    assembler.sweep(150); // root arrived but the grace period is not over
+    expect(summaries).toHaveLength(0);
+    assembler.add(other('x', 'r'), 200);
+    assembler.sweep(2000);
+    expect(summaries).toHaveLength(1);
+    expect(summaries[0].queries).toBe(1);
+  });
+
+  it('summarises a trace shortly after its root request arrives, before the idle timeout', () => {
+    const { summaries, assembler } = collect({ idleMs: 10_000, maxOpenTraces: 100, maxSpansPerTrace: 100 });
+    assembler.add(db('d1', 'r'), 0);
+    assembler.add(request('r'), 0);
+    assembler.sweep(300);
+    expect(summaries).toHaveLength(1);
+  });
+
+  it('gives nested server spans (another service) their own summaries', () => {
+    const { summaries, assembler } = collect();
+    assembler.add(request('outer'), 0);
+    assembler.add(other('client', 'outer'), 0);
+    assembler.add({ ...request('inner', 'client'), service: 'billing', route: '/charge' }, 0);
+    assembler.add({ ...db('d1', 'inner'), service: 'billing' }, 0);
+    assembler.add(db('d2', 'outer'), 0);
+    assembler.sweep(5000);
+    const byRoute = Object.fromEntries(summaries.map((s) => [s.route, s]));
+    expect(byRoute['/charge'].queries).toBe(1);
+    expect(byRoute['/r'].queries).toBe(1);
+  });
+
+  it('bounds open traces by summarising the least recently touched early', () => {
+    const { summaries, assembler } = collect({ idleMs: 10_000, maxOpenTraces: 2, maxSpansPerTrace: 100 });
+    for (const traceId of ['a', 'b', 'c']) {
+      assembler.add({ ...db('d', 'r'), traceId }, 0);
+      assembler.add({ ...request('r', 'up'), traceId }, 0);
+    }
+    expect(assembler.openTraces).toBe(2);
+    expect(assembler.stats.tracesEvictedEarly).toBe(1);
+    expect(summaries.map((s) => s.traceId)).toEqual(['a']);
+  });
+
+  it('keeps at most maxSpansPerTrace spans of one trace', () => {
+    const { summaries, assembler } = collect({ idleMs: 100, maxOpenTraces: 10, maxSpansPerTrace: 3 });
+    assembler.add(request('r'), 0);
+    for (let i = 0; i < 10; i++) assembler.add(db(`d${i}`, 'r'), 0);
+    assembler.sweep(1000);
+    expect(summaries[0].queries).toBe(2);
+    expect(assembler.stats.spansOverTraceCap).toBe(8);
+  });
+
+  it('does not hold root spans that are not requests', () => {
+    const { assembler } = collect();
+    assembler.add(db('d', ''), 0);
+    assembler.add(other('o', ''), 0);
+    expect(assembler.openTraces).toBe(0);
+  });
+
+  it('flush summarises everything still open', () => {
+    const { summaries, assembler } = collect();
+    assembler.add(request('r', 'parent-elsewhere'), 0);
+    assembler.flush();
+    expect(summaries).toHaveLength(1);
+    expect(assembler.openTraces).toBe(0);
+  });
+});

@@ -1,0 +1,118 @@
+import { describe, expect, it } from 'vitest';
+import {
+  collapseLists,
+  dialectOf,
+  LITERAL,
+  MAX_STATEMENT_CHARS,
+  PARAM,
+  renderStatement,
+  scanSql,
+} from '../../src/sql/sql-scanner';
+
+const render = (text: string, dialect: 'pg' | 'mysql' | 'generic' = 'pg'): string =>
+  renderStatement(collapseLists(scanSql(text, dialect)));
+
+describe('scanSql', () => {
+  it('replaces string, escape-string, bit, hex, national and unicode literals with one marker each', () => {
+    const out = scanSql(
+      "SELECT 'a', E'it\\'s', B'0101', X'ff', N'nat', U&'d\\0061t', 'it''s' FROM t",
+      'pg',
+    );
+    expect(out).toBe(`SELECT ${Array(7).fill(LITERAL).join(', ')} FROM t`);
+  });
+
+  it('replaces dollar-quoted strings, with and without a tag', () => {
+    expect(scanSql('SELECT $$sec ret$$, $fn$ body; $$ inner $fn$ FROM t', 'pg')).toBe(
+      `SELECT ${LITERAL}, ${LITERAL} FROM t`,
+    );
+  });
+
+  it('replaces integers, decimals, exponents, hex and separated numbers', () => {
+    expect(scanSql('SELECT 1, 2.5, .5, 1e10, 1.5E-3, 0x1F, 1_000 FROM t', 'pg')).toBe(
+      `SELECT ${Array(7).fill(LITERAL).join(', ')} FROM t`,
+    );
+  });
+
+  it('keeps digits that belong to identifiers and quoted identifiers', () => {
+    expect(scanSql('SELECT col1, "2nd col", t2.c3$x FROM s1.t2', 'pg')).toBe(
+      'SELECT col1, "2nd col", t2.c3$x FROM s1.t2',
+    );
+  });
+
+  it('marks $n parameters with their number', () => {
+    expect(scanSql('SELECT * FROM t WHERE a = $1 AND b = $12', 'pg')).toBe(
+      `SELECT * FROM t WHERE a = ${PARAM}1 AND b = ${PARAM}12`,
+    );
+  });
+
+  it('drops line and nested block comments and collapses whitespace', () => {
+    expect(scanSql("  SELECT /* a /* nested 'x' */ b */ 1\n\t\tFROM t -- trailing 'secret'\n", 'pg')).toBe(
+      `SELECT ${LITERAL} FROM t`,
+    );
+  });
+
+  it('treats an unterminated string as running to the end of the text', () => {
+    expect(scanSql("SELECT * FROM t WHERE a = 'never closed AND b = 2", 'pg')).toBe(
+      `SELECT * FROM t WHERE a = ${LITERAL}`,
+    );
+  });
+
+  it('turns control characters in the input into spaces so markers cannot be forged', () => {
+    expect(scanSql('SELECT\u0001a\u00021 FROM t', 'pg')).toBe('SELECT a 1 FROM t'.replace('1', LITERAL));
+  });
+
+  it('reads MySQL double quotes, backslash escapes and # comments as MySQL does', () => {
+    expect(scanSql('SELECT * FROM `t` WHERE a = "x\\"y" AND b = \'it\\\'s\' # note', 'mysql')).toBe(
+      `SELECT * FROM \`t\` WHERE a = ${LITERAL} AND b = ${LITERAL}`,
+    );
+  });
+
+  it('treats ? as a placeholder outside PostgreSQL, where it is the jsonb operator', () => {
+    expect(scanSql('SELECT * FROM t WHERE a = ?', 'generic')).toBe(`SELECT * FROM t WHERE a = ${LITERAL}`);
+    expect(scanSql("SELECT * FROM t WHERE doc ? 'k'", 'pg')).toBe(`SELECT * FROM t WHERE doc ? ${LITERAL}`);
+  });
+});
+
+describe('collapseLists and renderStatement', () => {
+  it('gives IN lists of any length the same statement', () => {
+    const one = render('SELECT * FROM t WHERE id IN (1)');
+    expect(render('SELECT * FROM t WHERE id IN (1, 2, 3)')).toBe(one);
+    expect(render('SELECT * FROM t WHERE id IN ($1,$2)')).toBe(one);
+    expect(one).toBe('SELECT * FROM t WHERE id IN ($1 /*, ... */)');
+  });
+
+  it('collapses ARRAY literals and multi-row VALUES to their first item', () => {
+    expect(render('SELECT * FROM t WHERE id = ANY(ARRAY[1,2,3])')).toBe(
+      'SELECT * FROM t WHERE id = ANY(ARRAY[$1 /*, ... */])',
+    );
+    expect(render("INSERT INTO t (a, b) VALUES (1, 'x'), (2, DEFAULT), (3, NULL)")).toBe(
+      'INSERT INTO t (a, b) VALUES ($1, $2) /*, ... */',
+    );
+  });
+
+  it('keeps a single VALUES row and lists that hold expressions', () => {
+    expect(render("INSERT INTO t VALUES (1, 'x')")).toBe('INSERT INTO t VALUES ($1, $2)');
+    expect(render('SELECT * FROM t WHERE a IN (SELECT b FROM u)')).toBe('SELECT * FROM t WHERE a IN (SELECT b FROM u)');
+  });
+
+  it('numbers placeholders in order of appearance and keeps a repeated parameter one number', () => {
+    expect(render('SELECT * FROM t WHERE a = $2 OR b = $2 OR c = 5 OR d = $1')).toBe(
+      'SELECT * FROM t WHERE a = $1 OR b = $1 OR c = $2 OR d = $3',
+    );
+  });
+
+  it('truncates long statements with an ellipsis', () => {
+    const cols = Array.from({ length: 1000 }, (_, i) => `column_${i}`).join(', ');
+    const out = render(`SELECT ${cols} FROM t`);
+    expect(out.length).toBe(MAX_STATEMENT_CHARS);
+    expect(out.endsWith('…')).toBe(true);
+  });
+});
+
+describe('dialectOf', () => {
+  it('maps PostgreSQL and MySQL system names and defaults the rest to generic', () => {
+    expect(['postgresql', 'postgres', 'pg', 'PostgreSQL'].map(dialectOf)).toEqual(['pg', 'pg', 'pg', 'pg']);
+    expect(['mysql', 'mariadb'].map(dialectOf)).toEqual(['mysql', 'mysql']);
+    expect(dialectOf('mssql')).toBe('generic');
+  });
+});
