@@ -55,60 +55,75 @@ const TEMPLATES: Array<() => string> = [
     `WITH recent AS (SELECT * FROM orders WHERE created_at > now() - interval '${int(30)} days') SELECT count(*) FROM recent WHERE total > ${int(1000)}`,
 ];
 
-function timeMicros(calls: number, fn: (i: number) => void): number {
-  const start = process.hrtime.bigint();
+/** CPU µs per call (user + system of this process: other load on the machine inflates it less). */
+function cpuMicros(calls: number, fn: (i: number) => void): number {
+  const start = process.cpuUsage();
   for (let i = 0; i < calls; i++) fn(i);
-  return Number(process.hrtime.bigint() - start) / 1000 / calls;
+  const used = process.cpuUsage(start);
+  return (used.user + used.system) / calls;
 }
+
+const mib = (bytes: number): string => (bytes / 2 ** 20).toFixed(1);
 
 async function main(): Promise<void> {
   const texts = Number(process.argv[2] ?? 1_000_000);
   const loadStart = process.hrtime.bigint();
-  const fp = await SqlFingerprinter.create({ cacheEntries: 50_000, maxParseBytes: 64 * 1024 });
+  const lit = await SqlFingerprinter.create({ cacheEntries: 50_000, maxParseBytes: 64 * 1024 });
   console.log(`module load: ${(Number(process.hrtime.bigint() - loadStart) / 1e6).toFixed(1)} ms`);
 
-  // Cold: every text a distinct shape (distinct table and column names).
-  const coldTexts = Array.from(
+  // 1. Literal-varying texts first, on a fresh heap, so RSS reflects only them.
+  gc();
+  const heapBefore = process.memoryUsage().heapUsed;
+  const fingerprints = new Set<string>();
+  let sample = 0;
+  const gen = cpuMicros(100_000, (i) => {
+    sample += TEMPLATES[i % TEMPLATES.length]().length;
+  });
+  const perCall = cpuMicros(texts, (i) => {
+    const shape = lit.fingerprint('postgresql', TEMPLATES[i % TEMPLATES.length]());
+    fingerprints.add(shape.fingerprint);
+  });
+  gc();
+  const mem = process.memoryUsage();
+  const stats = lit.stats();
+  console.log(
+    `${texts} distinct literal-varying texts (${TEMPLATES.length} templates, mean ${(sample / 100_000).toFixed(0)} chars):`,
+  );
+  console.log(
+    `  ${(perCall - gen).toFixed(2)} CPU µs per fingerprint (text generation, ${gen.toFixed(2)} µs, excluded)`,
+  );
+  console.log(
+    `  cache entries ${stats.cacheEntries}, raw-text entries ${lit.exactEntries()}, parses ${stats.misses}, fingerprints ${fingerprints.size}`,
+  );
+  console.log(
+    `  heap retained ${((mem.heapUsed - heapBefore) / 1024).toFixed(0)} KiB; process rss ${mib(mem.rss)} MiB, heap ${mib(mem.heapUsed)} MiB, wasm/external ${mib(mem.external + mem.arrayBuffers)} MiB`,
+  );
+
+  // 2. Cold (every text a new shape) and warm (cached) costs.
+  const fp = await SqlFingerprinter.create({ cacheEntries: 50_000, maxParseBytes: 64 * 1024 });
+  const shapes = Array.from(
     { length: 5_000 },
     (_, i) =>
       `SELECT c${i}, name FROM t${i} WHERE id = ${i} AND status IN ('a', 'b') ORDER BY c${i} LIMIT 10`,
   );
-  const cold = timeMicros(coldTexts.length, (i) => fp.fingerprint('postgresql', coldTexts[i]));
-  // Warm: the same texts again, all cached.
-  timeMicros(coldTexts.length, (i) => fp.fingerprint('postgresql', coldTexts[i]));
-  const warm = timeMicros(coldTexts.length * 10, (i) =>
-    fp.fingerprint('postgresql', coldTexts[i % coldTexts.length]),
+  const params = shapes.map(
+    (t, i) => `SELECT c${i}, name FROM t${i} WHERE id = $1 AND status = ANY($2) LIMIT 10`,
   );
-  const mysqlCold = timeMicros(coldTexts.length, (i) => fp.fingerprint('mysql', coldTexts[i]));
-  console.log(`postgresql cold (miss, parse): ${cold.toFixed(1)} µs/call`);
-  console.log(`postgresql warm (hit):         ${warm.toFixed(2)} µs/call`);
-  console.log(`fallback cold (mysql, miss):   ${mysqlCold.toFixed(1)} µs/call`);
+  const cold = cpuMicros(shapes.length, (i) => fp.fingerprint('postgresql', shapes[i]));
+  const warm = cpuMicros(shapes.length * 20, (i) => fp.fingerprint('postgresql', shapes[i % shapes.length]));
+  cpuMicros(params.length, (i) => fp.fingerprint('postgresql', params[i]));
+  const warmParam = cpuMicros(params.length * 20, (i) =>
+    fp.fingerprint('postgresql', params[i % params.length]),
+  );
+  const fallbackCold = cpuMicros(shapes.length, (i) => fp.fingerprint('mysql', shapes[i]));
+  console.log(`cold, PostgreSQL parse (cache miss):       ${cold.toFixed(1)} CPU µs`);
+  console.log(
+    `warm, inline literals (scan + cache hit):  ${warm.toFixed(2)} CPU µs (${shapes[0].length} chars)`,
+  );
+  console.log(`warm, $n parameters (raw-text hit):        ${warmParam.toFixed(2)} CPU µs`);
+  console.log(`cold, fallback normalizer (mysql):         ${fallbackCold.toFixed(1)} CPU µs`);
 
-  // Literal-varying texts: a fresh fingerprinter so entries count only these.
-  const lit = await SqlFingerprinter.create({ cacheEntries: 50_000, maxParseBytes: 64 * 1024 });
-  gc();
-  const heapBefore = process.memoryUsage().heapUsed;
-  const fingerprints = new Set<string>();
-  const start = process.hrtime.bigint();
-  for (let i = 0; i < texts; i++) {
-    const shape = lit.fingerprint('postgresql', TEMPLATES[i % TEMPLATES.length]());
-    if (i < TEMPLATES.length * 100) fingerprints.add(shape.fingerprint);
-  }
-  const perCall = Number(process.hrtime.bigint() - start) / 1000 / texts;
-  gc();
-  const heapAfter = process.memoryUsage().heapUsed;
-  const stats = lit.stats();
-  console.log(
-    `${texts} literal-varying texts from ${TEMPLATES.length} templates: ${perCall.toFixed(2)} µs/call incl. text generation`,
-  );
-  console.log(
-    `  cache entries ${stats.cacheEntries}, misses ${stats.misses}, hits ${stats.hits}, fingerprints ${fingerprints.size}`,
-  );
-  console.log(
-    `  heap retained ${((heapAfter - heapBefore) / 1024).toFixed(0)} KiB, rss ${(process.memoryUsage().rss / 2 ** 20).toFixed(0)} MiB`,
-  );
-
-  // Worst case: the cache full of distinct shapes (cacheEntries distinct statements).
+  // 3. Worst case memory: the cache full of distinct shapes.
   const full = await SqlFingerprinter.create({ cacheEntries: 50_000, maxParseBytes: 64 * 1024 });
   gc();
   const fullBefore = process.memoryUsage().heapUsed;
@@ -119,9 +134,9 @@ async function main(): Promise<void> {
     );
   }
   gc();
-  const fullAfter = process.memoryUsage().heapUsed;
+  const fullHeap = process.memoryUsage().heapUsed - fullBefore;
   console.log(
-    `50000 distinct shapes cached: ${((fullAfter - fullBefore) / 2 ** 20).toFixed(1)} MiB heap (${((fullAfter - fullBefore) / 50_000).toFixed(0)} B/entry), rss ${(process.memoryUsage().rss / 2 ** 20).toFixed(0)} MiB`,
+    `50000 distinct shapes cached: ${mib(fullHeap)} MiB heap (${(fullHeap / 50_000).toFixed(0)} B/entry), rss ${mib(process.memoryUsage().rss)} MiB`,
   );
 }
 

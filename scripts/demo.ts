@@ -99,15 +99,24 @@ async function printReports(apiUrl: string): Promise<void> {
   if (advice.code !== 0) console.log(`(advise failed with exit code ${advice.code}) ${advice.stderr.trim()}`);
 }
 
-async function drive(stack: DemoStack, options: DemoOptions): Promise<LoadResult> {
+async function drive(
+  stack: DemoStack,
+  options: DemoOptions,
+): Promise<{ result: LoadResult; interrupted: boolean }> {
   const totalMs = options.duration * 1000;
   const tty = process.stdout.isTTY;
   let lastPrinted = 0;
+  // On Ctrl-C the stack is being stopped: stop the load too instead of counting refused requests.
+  const abort = new AbortController();
+  const onSigint = () => abort.abort();
+  process.once('SIGINT', onSigint);
   const result = await runLoad(stack.appUrl, {
     durationMs: totalMs,
     concurrency: options.concurrency,
     progressEveryMs: 500,
+    signal: abort.signal,
     onProgress: (p) => {
+      if (abort.signal.aborted) return;
       if (tty) {
         process.stdout.write(`\r${progressLine(p, totalMs)}`);
       } else if (p.elapsedMs - lastPrinted >= 5_000 || p.elapsedMs >= totalMs) {
@@ -116,8 +125,9 @@ async function drive(stack: DemoStack, options: DemoOptions): Promise<LoadResult
       }
     },
   });
+  process.off('SIGINT', onSigint);
   if (tty) process.stdout.write('\n');
-  return result;
+  return { result, interrupted: abort.signal.aborted };
 }
 
 async function main(): Promise<void> {
@@ -143,8 +153,10 @@ async function main(): Promise<void> {
     console.log(
       `\ndriving load for ${options.duration} s with ${options.concurrency} loops against ${stack.appUrl}`,
     );
-    const result = await drive(stack, options);
+    const { result, interrupted } = await drive(stack, options);
     printLoadSummary(result);
+    // The stack's own SIGINT handler is stopping everything and exits when done.
+    if (interrupted) await new Promise(() => {});
     if (result.requests === 0)
       throw new Error(`no request was answered; demo app output:\n${stack.output().app}`);
     const answered = Object.values(result.byRoute).reduce((n, c) => n + c.requests - c.networkErrors, 0);

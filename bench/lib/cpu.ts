@@ -43,12 +43,12 @@ export function pinProcess(pid: number, core: number): boolean {
   }
 }
 
-/** Resident set size of a process in MiB (VmRSS), NaN when it is gone. */
-export function rssMiB(pid: number): number {
+/** Resident set size of a process in MB (10^6 bytes, as the targets are stated), NaN when it is gone. */
+export function rssMB(pid: number): number {
   try {
     const status = readFileSync(`/proc/${pid}/status`, 'utf8');
     const match = /^VmRSS:\s+(\d+) kB/m.exec(status);
-    return match ? Number(match[1]) / 1024 : Number.NaN;
+    return match ? (Number(match[1]) * 1024) / 1e6 : Number.NaN;
   } catch {
     return Number.NaN;
   }

@@ -59,7 +59,7 @@ const RESOURCE = resourceFromAttributes({
   'telemetry.sdk.version': '2.12.1',
 });
 
-interface SpanSpec {
+export interface SpanSpec {
   name: string;
   kind: SpanKind;
   traceId: string;
@@ -72,7 +72,8 @@ interface SpanSpec {
   scope: string;
 }
 
-function readableSpan(s: SpanSpec): ReadableSpan {
+/** A finished span as the SDK hands it to an exporter, from the shop-api resource. */
+export function readableSpan(s: SpanSpec): ReadableSpan {
   const total = s.start[1] + s.durationNs;
   const end: HrTime = [s.start[0] + Math.floor(total / 1e9), total % 1e9];
   return {
@@ -119,7 +120,11 @@ export interface TemplateOptions {
   templates: number;
   spansPerBatch: number;
   seed?: number;
+  /** Only statements with inline literals (every SQL span a new raw text); default: half of them. */
+  literalSqlOnly?: boolean;
 }
+
+const LITERAL_TEMPLATES = SQL_TEMPLATES.map((t, i) => (t.includes('{') ? i : -1)).filter((i) => i >= 0);
 
 /** Marker digits that cannot occur elsewhere in a body: a leading 9 and a unique counter. */
 function marker(next: () => number, digits: number): string {
@@ -180,7 +185,7 @@ export function buildTemplates(options: TemplateOptions): BatchTemplate[] {
         );
       }
       for (let q = 0; q < queries; q++) {
-        const shape = int(SQL_TEMPLATES.length);
+        const shape = options.literalSqlOnly ? LITERAL_TEMPLATES[int(LITERAL_TEMPLATES.length)] : int(SQL_TEMPLATES.length);
         let text = SQL_TEMPLATES[shape];
         for (let slot = 0; text.includes('{L}') || text.includes('{S}'); slot++) {
           const m = marker(nextMarker, SQL_SLOT_DIGITS);
@@ -277,15 +282,20 @@ export function buildTemplates(options: TemplateOptions): BatchTemplate[] {
   return out;
 }
 
+/** OTLP/HTTP protobuf body for the spans, by the OpenTelemetry JS serializer. */
+export function encodeSpans(spans: ReadableSpan[]): Buffer {
+  const encoded = ProtobufTraceSerializer.serializeRequest(spans);
+  if (!encoded) throw new Error('ProtobufTraceSerializer returned nothing');
+  return Buffer.from(encoded);
+}
+
 function locate(
   spans: ReadableSpan[],
   sqlMarkers: { text: string; shape: number }[],
   keyMarkers: { text: string; ns: number }[],
   traceIds: string[],
 ): BatchTemplate {
-  const encoded = ProtobufTraceSerializer.serializeRequest(spans);
-  if (!encoded) throw new Error('ProtobufTraceSerializer returned nothing');
-  const body = Buffer.from(encoded);
+  const body = encodeSpans(spans);
   const find = (needle: Buffer): number => body.indexOf(needle);
   const sqlSlots: number[] = [];
   const sqlShapes: number[] = [];

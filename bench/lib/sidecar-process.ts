@@ -5,8 +5,7 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { CLI_PATH, REPO_ROOT } from '../../scripts/lib/demo-stack';
 import { freePort } from '../../scripts/lib/local-servers';
-import { rssMiB } from './cpu';
-import { pinned } from './cpu';
+import { pinned, rssMB } from './cpu';
 import { getJson } from './http';
 
 export interface SidecarHealth {
@@ -20,7 +19,8 @@ export interface SidecarProcess {
   apiUrl: string;
   pid: number;
   health(): Promise<SidecarHealth>;
-  rssMiB(): number;
+  /** Resident set size in MB (10^6 bytes). */
+  rssMB(): number;
   /** True while the process is running. */
   alive(): boolean;
   /** Last output, for diagnosis. */
@@ -99,7 +99,7 @@ export async function startSidecarProcess(options: SidecarStartOptions = {}): Pr
     apiUrl,
     pid: child.pid ?? -1,
     health,
-    rssMiB: () => rssMiB(child.pid ?? -1),
+    rssMB: () => rssMB(child.pid ?? -1),
     alive,
     tail: () => tail,
     async waitProcessed(spans, timeoutMs) {

@@ -15,7 +15,8 @@ export function cache(): DashboardBuilder {
         max: 1,
         width: 24,
         thresholds: { steps: [0.6, 0.8] },
-        description: 'Keys found / keys read. Dashed lines: the 60% (critical) and 80% (warning) alert thresholds.',
+        description:
+          'Keys found / keys read. Dashed lines: the 60% (critical) and 80% (warning) alert thresholds.',
       }),
     )
     .withPanel(
@@ -32,20 +33,32 @@ export function cache(): DashboardBuilder {
     )
     .withRow(row('Traffic'))
     .withPanel(
-      timeseries('Keys read/s by namespace and result', [{ expr: sumRate(M.cacheReads, `${NS}, result`), legend: `${NS_LEGEND} {{result}}` }], {
-        unit: 'short',
-        stack: true,
-      }),
+      timeseries(
+        'Keys read/s by namespace and result',
+        [{ expr: sumRate(M.cacheReads, `${NS}, result`), legend: `${NS_LEGEND} {{result}}` }],
+        {
+          unit: 'short',
+          stack: true,
+        },
+      ),
     )
     .withPanel(
-      timeseries('Writes/s by namespace', [{ expr: sumRate(M.cacheWrites, `${NS}, command`), legend: `${NS_LEGEND} {{command}}` }], {
-        unit: 'short',
-      }),
+      timeseries(
+        'Writes/s by namespace',
+        [{ expr: sumRate(M.cacheWrites, `${NS}, command`), legend: `${NS_LEGEND} {{command}}` }],
+        {
+          unit: 'short',
+        },
+      ),
     )
     .withPanel(
-      timeseries('Command p99 by namespace', [{ expr: quantile(0.99, M.cache, `${NS}, command`), legend: `${NS_LEGEND} {{command}}` }], {
-        unit: 's',
-        width: 24,
-      }),
+      timeseries(
+        'Command p99 by namespace',
+        [{ expr: quantile(0.99, M.cache, `${NS}, command`), legend: `${NS_LEGEND} {{command}}` }],
+        {
+          unit: 's',
+          width: 24,
+        },
+      ),
     );
 }

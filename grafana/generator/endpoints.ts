@@ -10,7 +10,10 @@ export function endpoints(): DashboardBuilder {
   const requests = sumIncrease(`${M.http}_count`, ROUTE);
   const perRequest = (component: string) =>
     `${sumIncrease(M.httpComponent, ROUTE, `component="${component}"`)} / ${requests}`;
-  return dashboard('endpoints', 'Per route: latency percentiles, time split (db, cache, pool wait, other), queries per request.')
+  return dashboard(
+    'endpoints',
+    'Per route: latency percentiles, time split (db, cache, pool wait, other), queries per request.',
+  )
     .withPanel(
       table(
         'Routes over the time range',
@@ -54,7 +57,12 @@ export function endpoints(): DashboardBuilder {
             legend: `${LEGEND} {{component}}`,
           },
         ],
-        { unit: 's', stack: true, description: 'Mean seconds per request spent in the database, the cache, waiting for a pool client, and elsewhere.' },
+        {
+          unit: 's',
+          stack: true,
+          description:
+            'Mean seconds per request spent in the database, the cache, waiting for a pool client, and elsewhere.',
+        },
       ),
     )
     .withPanel(

@@ -6,7 +6,13 @@ import { overview } from './overview';
 import { queries } from './queries';
 import { recommendations } from './recommendations';
 
-const BUILDERS: Record<DashboardKey, () => DashboardBuilder> = { overview, queries, cache, endpoints, recommendations };
+const BUILDERS: Record<DashboardKey, () => DashboardBuilder> = {
+  overview,
+  queries,
+  cache,
+  endpoints,
+  recommendations,
+};
 
 /** File name under grafana/dashboards/ → dashboard JSON text, exactly as committed. */
 export function renderDashboards(): Map<string, string> {
@@ -27,6 +33,7 @@ export function dashboardQueries(json: string): { panel: string; expr: string }[
   for (const panel of doc.panels ?? []) {
     for (const t of panel.targets ?? []) if (t.expr) out.push({ panel: panel.title ?? '', expr: t.expr });
   }
-  for (const v of doc.templating?.list ?? []) if (v.definition) out.push({ panel: `$${v.name}`, expr: v.definition });
+  for (const v of doc.templating?.list ?? [])
+    if (v.definition) out.push({ panel: `$${v.name}`, expr: v.definition });
   return out;
 }

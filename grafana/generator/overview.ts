@@ -10,7 +10,10 @@ export function overview(): DashboardBuilder {
   const requests = sumRate(`${M.http}_count`, '');
   const serverErrors = sumRate(`${M.http}_count`, '', 'status_class="5xx"');
   const routeRequests = sumRate(`${M.http}_count`, ROUTE);
-  return dashboard('overview', 'Requests, errors and latency per service and route; database pool; sidecar health.')
+  return dashboard(
+    'overview',
+    'Requests, errors and latency per service and route; database pool; sidecar health.',
+  )
     .withRow(row('Requests'))
     .withPanel(stat('Requests/s', { expr: requests }, { unit: 'reqps' }))
     .withPanel(
@@ -21,12 +24,22 @@ export function overview(): DashboardBuilder {
       ),
     )
     .withPanel(
-      stat('p95 latency', { expr: quantile(0.95, M.http, '') }, { unit: 's', thresholds: { steps: [0.1, 0.2], ascending: true } }),
+      stat(
+        'p95 latency',
+        { expr: quantile(0.95, M.http, '') },
+        { unit: 's', thresholds: { steps: [0.1, 0.2], ascending: true } },
+      ),
     )
     .withPanel(
-      stat('Active recommendations', { expr: `count(${M.recommendation}{${SVC}}) or vector(0)` }, { unit: 'none' }),
+      stat(
+        'Active recommendations',
+        { expr: `count(${M.recommendation}{${SVC}}) or vector(0)` },
+        { unit: 'none' },
+      ),
     )
-    .withPanel(timeseries('Requests/s by route', [{ expr: routeRequests, legend: ROUTE_LEGEND }], { unit: 'reqps' }))
+    .withPanel(
+      timeseries('Requests/s by route', [{ expr: routeRequests, legend: ROUTE_LEGEND }], { unit: 'reqps' }),
+    )
     .withPanel(
       timeseries(
         '5xx ratio by route',
@@ -47,10 +60,14 @@ export function overview(): DashboardBuilder {
       }),
     )
     .withPanel(
-      timeseries('Database time per second by service', [{ expr: sumRate(`${M.db}_sum`, 'service'), legend: '{{service}}' }], {
-        unit: 's',
-        description: 'Seconds spent in queries per second of wall time: above 1 means queries overlap.',
-      }),
+      timeseries(
+        'Database time per second by service',
+        [{ expr: sumRate(`${M.db}_sum`, 'service'), legend: '{{service}}' }],
+        {
+          unit: 's',
+          description: 'Seconds spent in queries per second of wall time: above 1 means queries overlap.',
+        },
+      ),
     )
     .withRow(row('Database pool'))
     .withPanel(
@@ -80,8 +97,15 @@ export function overview(): DashboardBuilder {
         [
           { expr: `sum by (instance) (rate(${M.spansReceived}[${RATE}]))`, legend: '{{instance}} received' },
           { expr: `sum by (instance) (rate(${M.spansRejected}[${RATE}]))`, legend: '{{instance}} rejected' },
+          {
+            expr: `sum by (instance, reason) (rate(${M.requestsRefused}[${RATE}]))`,
+            legend: '{{instance}} requests refused ({{reason}})',
+          },
           { expr: `sum by (instance) (rate(${M.spansDropped}[${RATE}]))`, legend: '{{instance}} dropped' },
-          { expr: `sum by (instance) (rate(${M.decodeErrors}[${RATE}]))`, legend: '{{instance}} undecodable bodies' },
+          {
+            expr: `sum by (instance) (rate(${M.decodeErrors}[${RATE}]))`,
+            legend: '{{instance}} undecodable bodies',
+          },
         ],
         { unit: 'short', width: 8 },
       ),
@@ -93,9 +117,13 @@ export function overview(): DashboardBuilder {
       }),
     )
     .withPanel(
-      timeseries('Memory', [{ expr: `max by (instance, area) (${M.memory})`, legend: '{{instance}} {{area}}' }], {
-        unit: 'bytes',
-        width: 8,
-      }),
+      timeseries(
+        'Memory',
+        [{ expr: `max by (instance, area) (${M.memory})`, legend: '{{instance}} {{area}}' }],
+        {
+          unit: 'bytes',
+          width: 8,
+        },
+      ),
     );
 }

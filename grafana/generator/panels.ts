@@ -4,13 +4,13 @@
  * same datasource and service variables, links to its siblings, and panels built one way.
  */
 import {
+  GraphThresholdsStyleConfigBuilder,
+  GraphThresholdsStyleMode,
   LegendDisplayMode,
   LegendPlacement,
   StackingConfigBuilder,
   StackingMode,
   VizLegendOptionsBuilder,
-  GraphThresholdsStyleConfigBuilder,
-  GraphThresholdsStyleMode,
 } from '@grafana/grafana-foundation-sdk/common';
 import {
   DashboardBuilder,
@@ -32,6 +32,7 @@ import { DASHBOARDS, type DashboardKey } from '../../src/metrics/dashboards-meta
 import { M } from './promql';
 
 /** Resolved through the `datasource` variable; the provisioned datasource is its default. */
+// biome-ignore lint/suspicious/noTemplateCurlyInString: Grafana's variable syntax, not a JS template.
 const DS = { type: 'prometheus', uid: '${datasource}' };
 
 export interface Query {
@@ -123,9 +124,14 @@ export interface Column {
 
 /**
  * A table of instant queries over the dashboard range, merged on their labels; each query gives
- * one value column. `hide` drops label columns nobody needs (Time, job, instance).
+ * one value column. `hide` drops columns by their query name (job, instance, Value); `sortBy`
+ * names a column title, sorted descending.
  */
-export function table(title: string, columns: Column[], o: PanelOptions & { sortBy: string; hide?: string[] }): TableBuilder {
+export function table(
+  title: string,
+  columns: Column[],
+  o: PanelOptions & { sortBy?: string; hide?: string[] },
+): TableBuilder {
   const rename: Record<string, string> = {};
   columns.forEach((c, i) => {
     rename[columns.length === 1 ? 'Value' : `Value #${REF_IDS[i]}`] = c.name;
@@ -138,8 +144,8 @@ export function table(title: string, columns: Column[], o: PanelOptions & { sort
     .span(o.width ?? 24)
     .height(o.height ?? 10)
     .withTransformation({ id: 'merge', options: {} })
-    .withTransformation({ id: 'organize', options: { excludeByName: exclude, renameByName: rename } })
-    .withTransformation({ id: 'sortBy', options: { sort: [{ field: o.sortBy, desc: true }] } });
+    .withTransformation({ id: 'organize', options: { excludeByName: exclude, renameByName: rename } });
+  if (o.sortBy) p.withTransformation({ id: 'sortBy', options: { sort: [{ field: o.sortBy, desc: true }] } });
   if (o.description) p.description(o.description);
   columns.forEach((c, i) => {
     p.withTarget(target({ expr: c.expr }, REF_IDS[i], true));

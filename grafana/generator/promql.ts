@@ -29,6 +29,7 @@ export const M = {
   spansReceived: METRICS.spansReceived.name,
   spansRejected: METRICS.spansRejected.name,
   spansDropped: METRICS.spansDropped.name,
+  requestsRefused: METRICS.otlpRequestsRefused.name,
   decodeErrors: METRICS.decodeErrors.name,
   queueDepth: METRICS.queueDepth.name,
   memory: METRICS.memory.name,

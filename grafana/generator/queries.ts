@@ -20,7 +20,11 @@ export function queries(): DashboardBuilder {
             expr: withStatement(`${sumIncrease(`${M.db}_sum`, FP)} / ${calls}`),
             unit: 's',
           },
-          { name: 'errors', expr: withStatement(orZero(sumIncrease(M.dbErrors, FP), `${calls}`)), unit: 'none' },
+          {
+            name: 'errors',
+            expr: withStatement(orZero(sumIncrease(M.dbErrors, FP), `${calls}`)),
+            unit: 'none',
+          },
         ],
         {
           sortBy: 'total time',
@@ -46,9 +50,13 @@ export function queries(): DashboardBuilder {
       ),
     )
     .withPanel(
-      timeseries('Calls/s by operation', [{ expr: sumRate(`${M.db}_count`, 'service, operation'), legend: '{{service}} {{operation}}' }], {
-        unit: 'reqps',
-      }),
+      timeseries(
+        'Calls/s by operation',
+        [{ expr: sumRate(`${M.db}_count`, 'service, operation'), legend: '{{service}} {{operation}}' }],
+        {
+          unit: 'reqps',
+        },
+      ),
     )
     .withPanel(
       timeseries(

@@ -178,9 +178,6 @@ export async function startDemoStack(options: DemoStackOptions = {}): Promise<De
 
   const stop = () => {
     stopping ??= (async () => {
-      process.off('exit', killOnExit);
-      process.off('SIGINT', onSignal);
-      process.off('SIGTERM', onSignal);
       for (const stopOne of [...stoppers].reverse()) {
         try {
           await stopOne();
@@ -188,6 +185,10 @@ export async function startDemoStack(options: DemoStackOptions = {}): Promise<De
           log(`stop: ${(err as Error).message}`);
         }
       }
+      // Only now: a second Ctrl-C (or npm's SIGTERM after it) must not kill us half-way through.
+      process.off('exit', killOnExit);
+      process.off('SIGINT', onSignal);
+      process.off('SIGTERM', onSignal);
     })();
     return stopping;
   };
@@ -197,13 +198,14 @@ export async function startDemoStack(options: DemoStackOptions = {}): Promise<De
     for (const stopOne of [...stoppers].reverse()) void stopOne().catch(() => {});
   };
   const onSignal = (signal: NodeJS.Signals) => {
+    if (stopping) return log(`${signal}: already stopping…`);
     log(`${signal}: stopping the demo stack…`);
     void stop().finally(() => process.exit(signal === 'SIGINT' ? 130 : 143));
   };
   process.once('exit', killOnExit);
   if (options.stopOnSignals) {
-    process.once('SIGINT', onSignal);
-    process.once('SIGTERM', onSignal);
+    process.on('SIGINT', onSignal);
+    process.on('SIGTERM', onSignal);
   }
 
   try {

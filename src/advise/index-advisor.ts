@@ -35,6 +35,8 @@ export interface PgIndexInspectorOptions extends IndexLimits {
 
 /** Tables of one statement looked up at most. */
 const MAX_TABLES = 8;
+/** After a failed check (unreachable, timeout) the database is left alone this long (ms). */
+const RETRY_AFTER_MS = 30_000;
 
 /** The finding without a database: the filtered columns from the parse tree, nothing checked. */
 export function uncheckedFinding(candidate: IndexCandidate, error?: string): IndexFinding {
@@ -59,6 +61,7 @@ export class PgIndexInspector implements IndexInspector {
   private queue: Promise<unknown> = Promise.resolve();
   private statementSeq = 0;
   private closed = false;
+  private failure: { atMs: number; error: string } | undefined;
   private readonly now: () => number;
 
   constructor(private readonly options: PgIndexInspectorOptions) {
@@ -103,6 +106,10 @@ export class PgIndexInspector implements IndexInspector {
     if (!parsed)
       return uncheckedFinding(candidate, 'the statement could not be parsed as one SELECT/UPDATE/DELETE');
     if (this.closed) return uncheckedFinding(candidate, 'the advisor is shutting down');
+    // One unreachable database must not cost a timeout per statement per evaluation.
+    if (this.failure && this.now() - this.failure.atMs < RETRY_AFTER_MS) {
+      return uncheckedFinding(candidate, `database unavailable: ${this.failure.error}`);
+    }
     let timer: NodeJS.Timeout | undefined;
     const deadline = new Promise<never>((_, reject) => {
       timer = setTimeout(
@@ -112,11 +119,14 @@ export class PgIndexInspector implements IndexInspector {
       timer.unref();
     });
     try {
-      return await Promise.race([this.check(candidate, parsed), deadline]);
+      const finding = await Promise.race([this.check(candidate, parsed), deadline]);
+      this.failure = undefined;
+      return finding;
     } catch (err) {
       // A timed-out or broken connection may be mid-transaction: start over next time.
       await this.reset();
-      return uncheckedFinding(candidate, describeError(err));
+      this.failure = { atMs: this.now(), error: describeError(err) };
+      return uncheckedFinding(candidate, this.failure.error);
     } finally {
       clearTimeout(timer);
     }

@@ -17,5 +17,6 @@ export {
 export { covers, planTableIndex, quoteIdent, type TableInfo } from './index-plan';
 export { extractColumns, loadParser, type PredicateColumn, type StatementColumns } from './predicate-columns';
 export { indexCandidates } from './rules/queries';
+export { aggregatorSource } from './source';
 export { RecommendationStore, type StoreChanges, type StoreOptions } from './store';
 export * from './types';

@@ -1,5 +1,5 @@
 /**
- * Reads the columns a statement filters, joins and orders on from the PostgreSQL parse tree
+ * Reads the columns a statement filters, joins and sorts on from the PostgreSQL parse tree
  * (libpg-query): the raw material of index advice. Aliases map to tables per query scope;
  * an unqualified column in a multi-table scope is left for the catalog to resolve.
  * Only predicates a plain btree can serve count: `=`, IN, `= ANY`, IS NULL, ranges, BETWEEN.

@@ -131,14 +131,14 @@ export interface PlanEvidence {
   seqScanRows?: number;
   /** Total cost of the whole plan. */
   totalCost: number;
-  /** Node types top-down, e.g. `Limit > Sort > Seq Scan on orders`. */
+  /** Node types top-down, e.g. `Limit > Sort > Seq Scan on <table>`. */
   shape: string;
 }
 
 export interface IndexFinding {
   service: string;
   fingerprint: string;
-  /** Columns the statement filters/joins/orders on (from the parse tree). */
+  /** Columns the statement filters, joins and sorts on (from the parse tree). */
   columns: PredicateColumn[];
   /** A Postgres connection looked at tables, indexes and statistics. */
   checked: boolean;

@@ -7,7 +7,7 @@
  *
  * Tables and their keys (each capped; new keys beyond the cap go to an overflow row):
  * - queries: (service, fingerprint)                 maxQueryRows
- * - cache: (service, system, namespace)              maxCacheRows
+ * - cache: (service␟system, namespace)               maxCacheRows
  * - endpoints: (service, method, route)              maxEndpointRows
  * - queryUses: (service, method, route, fingerprint) maxEndpointQueryRows (default 2 × maxQueryRows)
  * - cacheUses: (service, method, route, namespace)   maxEndpointCacheRows (default 2 × maxCacheRows)
@@ -81,6 +81,7 @@ export class Aggregator {
   private firstDataMs = Number.NaN;
   private nextPruneMs = Number.NEGATIVE_INFINITY;
   private readonly cacheSystems = new Map<string, string>();
+  private readonly lastCacheGroup = { service: '', system: '', group: '' };
   private readonly useKey: UseKey = { endpoint: undefined as unknown as EndpointState, key: '' };
   private readonly makeQuery: RowFactory<DbCall, QueryState>;
   private readonly makeCache: RowFactory<CacheCall, CacheState>;
@@ -110,7 +111,13 @@ export class Aggregator {
     const e = endpointOps(acc);
     const p = poolOps(acc);
     this.makeQuery = (call, overflow) => newQueryState(call, overflow, w(q));
-    this.makeCache = (call, overflow) => newCacheState(call, overflow, w(c));
+    this.makeCache = (call, overflow) => {
+      // Remembered on row creation only: request summaries name namespaces without a system.
+      if (!this.cacheSystems.has(call.service) && this.cacheSystems.size < MAX_REMEMBERED_SERVICES) {
+        this.cacheSystems.set(call.service, call.system);
+      }
+      return newCacheState(call, overflow, w(c));
+    };
     this.makeEndpoint = (s, overflow) => newEndpointState(s, overflow, w(e));
     this.makeUse = (key, overflow) => newUseState(key, overflow, w(useOps));
     this.makePool = (call, overflow) => newPoolState(call, overflow, w(p));
@@ -124,17 +131,9 @@ export class Aggregator {
 
   recordCacheCall(call: CacheCall): void {
     const now = this.tick();
-    const row = this.cache.upsert(
-      call.service,
-      call.system + SEP + call.namespace,
-      call.service,
-      call,
-      this.makeCache,
-    );
+    const group = this.cacheGroup(call.service, call.system);
+    const row = this.cache.upsert(group, call.namespace, call.service, call, this.makeCache);
     addCacheCall(row.stats.at(now), call);
-    if (!this.cacheSystems.has(call.service) && this.cacheSystems.size < MAX_REMEMBERED_SERVICES) {
-      this.cacheSystems.set(call.service, call.system);
-    }
   }
 
   recordPoolConnect(call: PoolConnect): void {
@@ -164,9 +163,9 @@ export class Aggregator {
       addFingerprintUse(row.stats.at(now), use, threshold, s.traceId);
     }
     if (s.namespaces.length > 0) {
-      const system = this.cacheSystems.get(service) ?? DEFAULT_CACHE_SYSTEM;
+      const group = this.cacheGroup(service, this.cacheSystems.get(service) ?? DEFAULT_CACHE_SYSTEM);
       for (const use of s.namespaces) {
-        const cache = this.cache.find(service, system + SEP + use.namespace, service);
+        const cache = this.cache.find(group, use.namespace, service);
         if (cache !== undefined) cache.stats.at(now).top.add(label, use.ops);
         useKey.key = use.namespace;
         const row = this.cacheUses.upsert(endpoint.useGroup, use.namespace, service, useKey, this.makeUse);
@@ -182,16 +181,16 @@ export class Aggregator {
    */
   mergeNamespace(service: string, from: string, to: string): void {
     if (from === to) return;
-    for (const [key, row] of [...this.cache.group(service)]) {
-      if (row.namespace !== from) continue;
-      const toKey = row.system + SEP + to;
-      const target = this.cache.get(service, toKey);
+    for (const group of [...this.cache.groupNames()]) {
+      const row = this.cache.get(group, from);
+      if (row === undefined || row.service !== service) continue;
+      const target = this.cache.get(group, to);
       if (target === undefined) {
-        this.cache.rekey(service, key, toKey);
+        this.cache.rekey(group, from, to);
         row.namespace = to;
       } else {
         target.stats.absorb(row.stats);
-        this.cache.delete(service, key);
+        this.cache.delete(group, from);
       }
     }
     for (const group of [...this.cacheUses.groupNames()]) {
@@ -239,6 +238,21 @@ export class Aggregator {
     ] as BoundedTable<{ stats: Windowed<unknown> }>[];
     for (const table of tables) for (const row of table.rows()) row.stats.prune(nowMs);
     this.nextPruneMs = nowMs + this.bucketMs;
+  }
+
+  /**
+   * Group key of a service's cache rows of one system, the same string object for consecutive
+   * calls of the same pair: a fresh concatenation per call would be flattened and re-hashed by
+   * the Map every time (in sidecar mode the pair never changes).
+   */
+  private cacheGroup(service: string, system: string): string {
+    const memo = this.lastCacheGroup;
+    if (memo.service !== service || memo.system !== system) {
+      memo.service = service;
+      memo.system = system;
+      memo.group = service + SEP + system;
+    }
+    return memo.group;
   }
 
   private tick(): number {

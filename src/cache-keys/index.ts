@@ -6,4 +6,5 @@ export {
   parseRedisStatement,
   type RedisCommandInfo,
   type RedisStatement,
+  serializeRedisCommand,
 } from './redis-commands';

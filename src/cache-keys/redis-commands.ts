@@ -108,7 +108,10 @@ define(
 define('WATCH', false, false, true, 'all');
 
 /** Commands not in the table: their first argument is taken as the key (JSON.*, FT.*, modules). */
-const UNKNOWN: Readonly<Spec> = { info: Object.freeze({ read: false, write: false, multiKey: false }), keys: 'first' };
+const UNKNOWN: Readonly<Spec> = {
+  info: Object.freeze({ read: false, write: false, multiKey: false }),
+  keys: 'first',
+};
 
 function specOf(command: string): Readonly<Spec> {
   return SPECS.get(command.toUpperCase()) ?? UNKNOWN;
@@ -127,35 +130,52 @@ function numberAt(args: readonly string[], at: number): number {
   return Number.isInteger(n) && n >= 0 ? n : 0;
 }
 
-function keysOf(spec: KeySpec, args: readonly string[]): string[] {
+function range(from: number, to: number): number[] {
+  const out: number[] = [];
+  for (let i = Math.max(0, from); i < to; i++) out.push(i);
+  return out;
+}
+
+interface KeyIndexes {
+  keys: number[];
+  /** Arguments that locate the keys (a key count, the STREAMS keyword): not data, kept. */
+  structure: number[];
+}
+
+/**
+ * Positions of the keys in `args`. `countAt` is where a script's key count sits: 1 in real
+ * arguments (EVAL script numkeys …); in serialized text the script's words are split apart, so
+ * the caller passes the first bare integer after it (a guess when the script holds integers).
+ */
+function keyIndexes(spec: KeySpec, args: readonly string[], countAt: number): KeyIndexes {
+  const n = args.length;
   switch (spec) {
     case 'none':
-      return [];
+      return { keys: [], structure: [] };
     case 'first':
-      return args.slice(0, 1);
+      return { keys: range(0, Math.min(1, n)), structure: [] };
     case 'all':
-      return args.slice();
+      return { keys: range(0, n), structure: [] };
     case 'pairs':
-      return args.filter((_, i) => i % 2 === 0);
+      return { keys: range(0, n).filter((i) => i % 2 === 0), structure: [] };
     case 'firstTwo':
-      return args.slice(0, 2);
+      return { keys: range(0, Math.min(2, n)), structure: [] };
     case 'allButLast':
-      return args.slice(0, -1);
+      return { keys: range(0, n - 1), structure: [] };
     case 'second':
-      return args.slice(1);
+      return { keys: range(1, n), structure: [] };
     case 'numkeys':
-      return args.slice(1, 1 + numberAt(args, 0));
-    case 'script': {
-      // The serializer does not quote, so a script's text spans several arguments: the key
-      // count is the first bare integer after it (a guess when the script holds integers).
-      const at = args.findIndex((a, i) => i > 0 && /^[0-9]+$/.test(a));
-      return at < 0 ? [] : args.slice(at + 1, at + 1 + numberAt(args, at));
-    }
+      return { keys: range(1, Math.min(n, 1 + numberAt(args, 0))), structure: [0] };
+    case 'script':
+      if (countAt < 0 || countAt >= n) return { keys: [], structure: [] };
+      return {
+        keys: range(countAt + 1, Math.min(n, countAt + 1 + numberAt(args, countAt))),
+        structure: [countAt],
+      };
     case 'streams': {
       const at = args.findIndex((a) => a.toUpperCase() === 'STREAMS');
-      if (at < 0) return [];
-      const rest = args.slice(at + 1);
-      return rest.slice(0, Math.floor(rest.length / 2));
+      if (at < 0) return { keys: [], structure: [] };
+      return { keys: range(at + 1, at + 1 + Math.floor((n - at - 1) / 2)), structure: [at] };
     }
   }
 }
@@ -166,5 +186,35 @@ export function parseRedisStatement(text: string): RedisStatement {
   if (trimmed === '') return { command: '', keys: [] };
   const parts = trimmed.split(/\s+/);
   const command = parts[0].toLowerCase();
-  return { command, keys: keysOf(specOf(command).keys, parts.slice(1)) };
+  const args = parts.slice(1);
+  const countAt = args.findIndex((a, i) => i > 0 && /^[0-9]+$/.test(a));
+  return { command, keys: keyIndexes(specOf(command).keys, args, countAt).keys.map((i) => args[i]) };
+}
+
+function argText(arg: unknown): string {
+  if (typeof arg === 'string') return arg;
+  if (Buffer.isBuffer(arg)) return arg.toString('latin1');
+  return String(arg);
+}
+
+/**
+ * A `db.query.text` for the preload's ioredis `dbStatementSerializer` that names every key and no
+ * value: `mget a b c`, `mset k1 ? k2 [1 other arguments]`, `hset h:1 [2 other arguments]`. The
+ * default serializer drops MGET's keys (`mget [3 other arguments]`) and keeps values of some
+ * commands (`lrem list 0 <value>`); this one keeps exactly the key positions (and key counts),
+ * so parseRedisStatement reads the keys back. Whitespace inside a key becomes `_`.
+ */
+export function serializeRedisCommand(command: string, args: readonly unknown[]): string {
+  const texts = args.map(argText);
+  const spec = specOf(command).keys;
+  const { keys, structure } = keyIndexes(spec, texts, 1);
+  const keep = new Set([...keys, ...structure]);
+  // XREAD's stream ids are counted to find its keys, so they stay as placeholders.
+  let last = spec === 'streams' && keys.length > 0 ? texts.length - 1 : -1;
+  for (const i of keep) last = Math.max(last, i);
+  const parts = [command];
+  for (let i = 0; i <= last; i++) parts.push(keep.has(i) ? texts[i].replace(/\s/g, '_') || '""' : '?');
+  const omitted = texts.length - last - 1;
+  if (omitted > 0) parts.push(`[${omitted} other arguments]`);
+  return parts.join(' ');
 }

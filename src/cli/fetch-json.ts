@@ -17,7 +17,12 @@ export async function fetchJson(url: string, timeoutMs = 5_000): Promise<FetchRe
     }
     return { ok: true, body };
   } catch (err) {
-    const cause = (err as { cause?: { code?: string } }).cause?.code ?? (err as Error).message;
+    const cause = describeCause(err);
     return { ok: false, error: `SPANSTAT_ERR_SIDECAR_UNREACHABLE: cannot reach the sidecar at ${url} (${cause}); is \`spanstat sidecar\` running?` };
   }
+}
+
+function describeCause(err: unknown): string {
+  const cause = (err as { cause?: { code?: string; message?: string; errors?: { code?: string }[] } }).cause;
+  return cause?.code ?? cause?.errors?.[0]?.code ?? cause?.message ?? (err as Error).message;
 }

@@ -80,7 +80,7 @@ export const DEFAULTS = {
     nPlusOne: {
       /** Sentry: ≥5 repeats of one statement in a request… */
       minRepeats: 5,
-      /** …taking ≥50 ms together (ms). */
+      /** …taking ≥50 ms together (ms) is a warning; cheaper repeats are reported as info. */
       minTotalMs: 50,
       /** Requests in the window that must show the pattern before it is reported. */
       minAffectedRequests: 3,

@@ -12,15 +12,21 @@ export {
   OVERFLOW_VALUE,
   seriesNames,
 } from './names';
-export { POOL_PEAK_BUCKET_MS, PoolUsage, type PoolSnapshot } from './pool-usage';
-export { createSpanstatMetrics, type SpanstatMetrics, type SpanstatMetricsOptions } from './prometheus-exporter';
+export { POOL_PEAK_BUCKET_MS, type PoolSnapshot, PoolUsage } from './pool-usage';
+export {
+  createSpanstatMetrics,
+  type SpanstatMetrics,
+  type SpanstatMetricsOptions,
+} from './prometheus-exporter';
 export { MetricsRecorder, type RecorderOptions, statusClass } from './recorder';
-export { BoundedSeries, KEY_SEPARATOR } from './series-cap';
 export { CounterSeries, HistogramSeries } from './series';
+export { BoundedSeries, KEY_SEPARATOR } from './series-cap';
 export { type Point, SnapshotProducer, type SnapshotSource } from './snapshot-producer';
 export {
   MAX_ACTION_CHARS,
+  type RecommendationLike,
   type RecommendationSeries,
+  recommendationSeries,
   type SidecarHealth,
   shortenAction,
   shortenText,

@@ -49,6 +49,11 @@ export const LABELS = {
   action: { name: 'action', bounded: false, help: 'what to do, shortened' },
   area: { name: 'area', bounded: true, help: 'rss | heap_used | heap_total | external' },
   metric: { name: 'metric', bounded: true, help: 'metric name (self-observability)' },
+  reason: {
+    name: 'reason',
+    bounded: true,
+    help: 'why an OTLP request was refused: overloaded | too_large | unsupported_media',
+  },
   version: { name: 'version', bounded: true, help: 'spanstat version' },
 } as const satisfies Record<string, LabelDef>;
 
@@ -198,8 +203,15 @@ export const METRICS = {
     name: 'spanstat_sidecar_spans_rejected_total',
     type: 'counter',
     unit: '',
-    help: 'Spans refused by the receiver (overloaded 503, body too large 413); the exporter was told so',
+    help: 'Decoded spans the receiver could not hand to the pipeline (answered 5xx); the exporter was told so',
     labels: [],
+  },
+  otlpRequestsRefused: {
+    name: 'spanstat_sidecar_otlp_requests_refused_total',
+    type: 'counter',
+    unit: '',
+    help: 'OTLP requests refused before decoding: overloaded (503), too_large (413), unsupported_media (415)',
+    labels: ['reason'],
   },
   spansDropped: {
     name: 'spanstat_sidecar_spans_dropped_total',
@@ -240,7 +252,7 @@ export const METRICS = {
     name: 'spanstat_sidecar_metric_overflow_total',
     type: 'counter',
     unit: '',
-    help: 'Observations recorded in a metric\'s __overflow__ series because it hit metrics.maxSeriesPerMetric',
+    help: "Observations recorded in a metric's __overflow__ series because it hit metrics.maxSeriesPerMetric",
     labels: ['metric'],
   },
   buildInfo: {

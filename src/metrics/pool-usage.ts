@@ -47,7 +47,11 @@ export class PoolUsage {
     const out: PoolSnapshot[] = [];
     for (const pool of this.pools.values()) {
       rotate(pool, t);
-      out.push({ attributes: pool.attributes, inUsePeak: Math.max(pool.current, pool.previous), max: pool.max });
+      out.push({
+        attributes: pool.attributes,
+        inUsePeak: Math.max(pool.current, pool.previous),
+        max: pool.max,
+      });
     }
     return out;
   }

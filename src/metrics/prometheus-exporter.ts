@@ -66,12 +66,23 @@ export function createSpanstatMetrics(options: SpanstatMetricsOptions): Spanstat
     },
     { def: METRICS.spansReceived, points: () => healthValue((h) => h.spansReceived) },
     { def: METRICS.spansRejected, points: () => healthValue((h) => h.spansRejected) },
+    {
+      def: METRICS.otlpRequestsRefused,
+      points: () =>
+        Object.entries(health?.().requestsRefused ?? {}).map(([reason, value]) => ({
+          value,
+          attributes: { reason },
+        })),
+    },
     { def: METRICS.spansDropped, points: () => healthValue((h) => h.spansDropped) },
     { def: METRICS.decodeErrors, points: () => healthValue((h) => h.decodeErrors) },
     { def: METRICS.queueDepth, points: () => healthValue((h) => h.queueDepth) },
     { def: METRICS.openTraces, points: () => healthValue((h) => h.openTraces) },
     { def: METRICS.memory, points: memoryPoints },
-    { def: METRICS.buildInfo, points: () => [{ value: 1, attributes: { version: options.version ?? 'dev' } }] },
+    {
+      def: METRICS.buildInfo,
+      points: () => [{ value: 1, attributes: { version: options.version ?? 'dev' } }],
+    },
   ];
 
   const exporter = new PrometheusExporter({

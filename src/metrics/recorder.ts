@@ -4,8 +4,8 @@ import type { RequestSummary } from '../model/request-summary';
 import type { SpanSink } from '../pipeline/span-sink';
 import { METRICS, type MetricDef, type MetricKey, OVERFLOW_VALUE } from './names';
 import { PoolUsage } from './pool-usage';
-import { BoundedSeries } from './series-cap';
 import { CounterSeries, HistogramSeries } from './series';
+import { BoundedSeries } from './series-cap';
 import type { SnapshotSource } from './snapshot-producer';
 import { shortenText } from './sources';
 
@@ -99,8 +99,10 @@ export class MetricsRecorder implements SpanSink {
   recordCacheCall(c: CacheCall): void {
     this.cacheDuration.get([c.service, c.system, c.namespace, c.command]).record(c.durationMs / 1000);
     if (c.read) {
-      if (c.hits > 0) this.cacheReads.get([c.service, c.system, c.namespace, c.command, 'hit']).value += c.hits;
-      if (c.misses > 0) this.cacheReads.get([c.service, c.system, c.namespace, c.command, 'miss']).value += c.misses;
+      if (c.hits > 0)
+        this.cacheReads.get([c.service, c.system, c.namespace, c.command, 'hit']).value += c.hits;
+      if (c.misses > 0)
+        this.cacheReads.get([c.service, c.system, c.namespace, c.command, 'miss']).value += c.misses;
       if (c.hits === 0 && c.misses === 0) {
         this.cacheReads.get([c.service, c.system, c.namespace, c.command, 'unknown']).value++;
       }
@@ -145,7 +147,10 @@ export class MetricsRecorder implements SpanSink {
       },
       { def: METRICS.dbNPlusOne, points: counterPoints(this.nPlusOne) },
       { def: METRICS.dbPoolWaitDuration, histograms: () => this.poolWait.all() },
-      { def: METRICS.dbPoolClientsInUse, points: () => pools().map((p) => ({ value: p.inUsePeak, attributes: p.attributes })) },
+      {
+        def: METRICS.dbPoolClientsInUse,
+        points: () => pools().map((p) => ({ value: p.inUsePeak, attributes: p.attributes })),
+      },
       {
         def: METRICS.dbPoolClientsMax,
         points: () =>
@@ -176,6 +181,9 @@ export class MetricsRecorder implements SpanSink {
       ['httpRequestComponentTime', this.httpComponent],
       ['httpRequestDbQueries', this.httpQueries],
     ];
-    return stores.map(([key, store]) => ({ value: store.overflowed, attributes: { metric: METRICS[key].name } }));
+    return stores.map(([key, store]) => ({
+      value: store.overflowed,
+      attributes: { metric: METRICS[key].name },
+    }));
   }
 }

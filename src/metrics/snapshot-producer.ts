@@ -91,10 +91,17 @@ export class SnapshotProducer implements MetricProducer {
       return { descriptor, aggregationTemporality, dataPointType: DataPointType.HISTOGRAM, dataPoints };
     }
     const dataPoints = [];
-    for (const p of source.points()) dataPoints.push({ startTime, endTime, attributes: p.attributes, value: p.value });
+    for (const p of source.points())
+      dataPoints.push({ startTime, endTime, attributes: p.attributes, value: p.value });
     if (dataPoints.length === 0) return undefined;
     if (def.type === 'counter') {
-      return { descriptor, aggregationTemporality, dataPointType: DataPointType.SUM, isMonotonic: true, dataPoints };
+      return {
+        descriptor,
+        aggregationTemporality,
+        dataPointType: DataPointType.SUM,
+        isMonotonic: true,
+        dataPoints,
+      };
     }
     return { descriptor, aggregationTemporality, dataPointType: DataPointType.GAUGE, dataPoints };
   }

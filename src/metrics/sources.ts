@@ -22,8 +22,13 @@ export interface RecommendationSeries {
 /** The sidecar's own health; counters are cumulative since start. */
 export interface SidecarHealth {
   spansReceived: number;
-  /** Refused with 413/503 (the exporter is told to retry or give up). */
+  /** Decoded but refused (answered 5xx): the exporter is told to retry. */
   spansRejected: number;
+  /**
+   * OTLP requests refused before their spans were decoded, by reason: `overloaded` (503 +
+   * Retry-After), `too_large` (413), `unsupported_media` (415). Spans in them are not counted anywhere.
+   */
+  requestsRefused?: Partial<Record<'overloaded' | 'too_large' | 'unsupported_media', number>>;
   /** Accepted but not fully processed (failed in a stage, over a per-trace cap). */
   spansDropped: number;
   /** Bodies answered 400 because they could not be decoded. */
@@ -50,4 +55,33 @@ export function shortenAction(action: string): string {
   const sentenceEnd = line.search(/[.;](\s|$)/);
   const first = sentenceEnd > 20 ? line.slice(0, sentenceEnd) : line;
   return shortenText(first, MAX_ACTION_CHARS);
+}
+
+/** The advisor's recommendation, as far as the metric reads it (structural: see src/advise/types.ts). */
+export interface RecommendationLike {
+  id: string;
+  kind: string;
+  severity: string;
+  service: string;
+  state: string;
+  action: string;
+  target: { type: string; value: string; route?: string; statement?: string };
+}
+
+/**
+ * Active recommendations as metric series. The target reads as people say it: the route, the
+ * namespace (with its route when per-route), or the statement — never the bare fingerprint hash.
+ * Only stable fields become labels: the evidence numbers change at every evaluation and would
+ * start a new series (and re-fire the alert) each time.
+ */
+export function recommendationSeries(list: readonly RecommendationLike[]): RecommendationSeries[] {
+  const out: RecommendationSeries[] = [];
+  for (const r of list) {
+    if (r.state !== 'active') continue;
+    const t = r.target;
+    const what = t.type === 'fingerprint' ? (t.statement ?? t.value) : t.value;
+    const target = t.route && t.route !== what ? `${t.route} ${what}` : what;
+    out.push({ service: r.service, id: r.id, kind: r.kind, severity: r.severity, target, action: r.action });
+  }
+  return out;
 }

@@ -1,12 +1,7 @@
 export { decodeTracesJson } from './decode-json';
 export { decodeTracesProtobuf } from './decode-protobuf';
-export {
-  OtlpHttpReceiver,
-  type OtlpHttpReceiverOptions,
-  type ReceiverLogger,
-  type ReceiverStats,
-  TRACES_PATH,
-} from './otlp-http-receiver';
+export { OtlpHttpReceiver, TRACES_PATH } from './otlp-http-receiver';
+export type { OtlpHttpReceiverOptions, ReceiverLogger, ReceiverStats } from './receiver-types';
 export {
   CONTENT_TYPE,
   encodeExportResponse,

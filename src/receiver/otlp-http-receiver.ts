@@ -8,6 +8,7 @@ import { isSpanstatError, SpanstatError } from '../errors';
 import type { DecodedSpan } from '../model/span';
 import { decodeTracesJson } from './decode-json';
 import { decodeTracesProtobuf } from './decode-protobuf';
+import type { OtlpHttpReceiverOptions, ReceiverStats } from './receiver-types';
 import { contentCodingOf, encodingOf, readBody } from './request-body';
 import {
   CONTENT_TYPE,
@@ -33,44 +34,20 @@ const HEADERS_TIMEOUT_MS = 10_000;
 /** shutdown() lets in-flight requests finish for this long, then closes their sockets. */
 const SHUTDOWN_GRACE_MS = 2_000;
 
-export interface ReceiverLogger {
-  warn(obj: object, msg: string): void;
-  debug?(obj: object, msg: string): void;
-}
+/**
+ * Refusals worth a warning: the client sends something broken, or we are. Overload (503) and
+ * wrong path/method/type refusals can repeat per request and go to debug.
+ */
+const LOUD_FAILURES: ReadonlySet<FailureKind> = new Set<FailureKind>(['bad-data', 'too-large', 'internal']);
 
-export interface OtlpHttpReceiverOptions {
-  host: string;
-  /** 0 → an ephemeral port, reported by start(). */
-  port: number;
-  /** Largest body accepted, on the wire and after gunzip (bytes). */
-  maxBodyBytes: number;
-  /** Seconds a refused (overloaded) exporter is told to wait. */
-  retryAfterSeconds: number;
-  /** Called with each decoded batch; must not throw (a throw is caught and answered with 500). */
-  onSpans(spans: DecodedSpan[]): void;
-  /** True when the pipeline is over its pending cap → 503 + Retry-After before reading the body. */
-  isOverloaded(): boolean;
-  logger?: ReceiverLogger;
-}
-
-/** Counters since start; the exporter publishes them as the receiver's own metrics. */
-export interface ReceiverStats {
-  /** Every HTTP request, whatever its outcome. */
-  requests: number;
-  /** Spans handed to onSpans. */
-  spansAccepted: number;
-  /** Spans decoded but lost because onSpans threw. */
-  spansRefused: number;
-  /** Bodies that were not valid OTLP (or not valid gzip) → 400. */
-  decodeErrors: number;
-  /** Bodies over maxBodyBytes, declared, received or inflated → 413. */
-  tooLarge: number;
-  /** Unsupported Content-Type or Content-Encoding → 415. */
-  unsupportedMedia: number;
-  /** Requests refused with 503 because the pipeline was overloaded. */
-  overloaded: number;
-  /** Request body bytes read off the wire (compressed size for gzip). */
-  bytesReceived: number;
+/**
+ * What is logged of an unexpected error: its name and code, not its message — a message from
+ * deeper in the pipeline could quote a statement or key, which must never reach a log.
+ */
+function errorSummary(err: unknown): { name: string; code?: string } {
+  if (!(err instanceof Error)) return { name: typeof err };
+  const code = (err as { code?: unknown }).code;
+  return typeof code === 'string' ? { name: err.name, code } : { name: err.name };
 }
 
 export class OtlpHttpReceiver {
@@ -128,7 +105,9 @@ export class OtlpHttpReceiver {
       server.once('error', onError);
       server.listen(port, host, () => {
         server.off('error', onError);
-        server.on('error', (err) => this.options.logger?.warn({ err }, 'OTLP/HTTP receiver server error'));
+        server.on('error', (err) =>
+          this.options.logger?.warn({ error: errorSummary(err) }, 'OTLP/HTTP receiver server error'),
+        );
         this.server = server;
         const addr = server.address() as AddressInfo;
         resolve({ host: addr.address, port: addr.port });
@@ -159,8 +138,7 @@ export class OtlpHttpReceiver {
     try {
       this.route(req, res);
     } catch (err) {
-      this.options.logger?.warn({ err }, 'OTLP/HTTP receiver failed on a request');
-      this.fail(res, 'internal', 'json', 'internal error');
+      this.fail(res, 'internal', 'json', 'internal error', undefined, err);
     }
   }
 
@@ -217,10 +195,7 @@ export class OtlpHttpReceiver {
         }
         // 'aborted': the client is gone.
       },
-      (err: unknown) => {
-        this.options.logger?.warn({ err }, 'OTLP/HTTP receiver failed reading a body');
-        this.fail(res, 'internal', encoding, 'internal error');
-      },
+      (err: unknown) => this.fail(res, 'internal', encoding, 'internal error', undefined, err),
     );
   }
 
@@ -232,7 +207,6 @@ export class OtlpHttpReceiver {
       this.stats.decodeErrors++;
       // Decoder messages name fields and offsets, never body content (SQL, keys).
       const message = isSpanstatError(err) ? err.message : 'the body could not be decoded';
-      this.options.logger?.warn({ encoding, bytes: body.length, reason: message }, 'OTLP request refused');
       this.fail(res, 'bad-data', encoding, message);
       return;
     }
@@ -241,11 +215,14 @@ export class OtlpHttpReceiver {
         this.options.onSpans(spans);
       } catch (err) {
         this.stats.spansRefused += spans.length;
-        this.options.logger?.warn(
-          { err, spans: spans.length },
-          'OTLP receiver: the pipeline threw on a batch',
+        this.fail(
+          res,
+          'internal',
+          encoding,
+          `the pipeline failed; ${spans.length} spans dropped`,
+          undefined,
+          err,
         );
-        this.fail(res, 'internal', encoding, 'internal error; the spans were dropped');
         return;
       }
       this.stats.spansAccepted += spans.length;
@@ -257,7 +234,7 @@ export class OtlpHttpReceiver {
     try {
       return this.options.isOverloaded();
     } catch (err) {
-      this.options.logger?.warn({ err }, 'OTLP receiver: isOverloaded threw; accepting');
+      this.options.logger?.warn({ error: errorSummary(err) }, 'OTLP receiver: isOverloaded threw; accepting');
       return false;
     }
   }
@@ -269,14 +246,26 @@ export class OtlpHttpReceiver {
     this.fail(res, 'too-large', encoding, message, { Connection: 'close' });
   }
 
+  /** Answers a failure with a google.rpc.Status; bad data, size and internal errors are logged at warn. */
   private fail(
     res: ServerResponse,
     kind: FailureKind,
     encoding: OtlpEncoding,
     message: string,
     headers?: Record<string, string>,
+    cause?: unknown,
   ): void {
     const { httpStatus, grpcCode } = FAILURES[kind];
+    const logger = this.options.logger;
+    if (logger) {
+      const fields = {
+        status: httpStatus,
+        reason: message,
+        ...(cause === undefined ? {} : { error: errorSummary(cause) }),
+      };
+      if (LOUD_FAILURES.has(kind)) logger.warn(fields, 'OTLP request refused');
+      else logger.debug?.(fields, 'OTLP request refused');
+    }
     this.reply(res, httpStatus, encoding, encodeStatus(encoding, grpcCode, message), headers);
   }
 

@@ -46,7 +46,7 @@ export function formatTable<R extends object>(rows: readonly R[], columns: reado
     columns.map((c) => {
       const v = row[c.key];
       // Flattened to one line: a cell never breaks the table.
-      const text = (c.format ? c.format(v, row) : formatValue(v)).replace(/[\r\n\t]+/g, ' ');
+      const text = (c.format ? c.format(v, row) : formatValue(v)).replace(/\s*[\r\n\t]\s*/g, ' ');
       return cut(text, c.maxWidth);
     }),
   );

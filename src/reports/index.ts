@@ -14,6 +14,7 @@ export { ENDPOINT_REPORT, endpointReport } from './endpoint-report';
 export { type Column, formatTable, formatValue } from './format-table';
 export { POOL_REPORT, poolReport } from './pool-report';
 export { QUERY_REPORT, queryReport } from './query-report';
+export { REPORT_NAMES, REPORTS, type ReportDefinition, type ReportName } from './registry';
 export { checkQuery, type NumericKey, type ReportSpec } from './report-query';
 export * from './types';
 export {

@@ -76,7 +76,7 @@ export async function startSidecar(config: Readonly<SpanstatConfig>, logger: Log
         receiver: receiver.stats,
         pipeline: pipeline.stats,
         assembler: pipeline.assembler.stats,
-        sql: fingerprinter.stats,
+        sql: fingerprinter.stats(),
         services: aggregator.services(),
       }),
       reports,

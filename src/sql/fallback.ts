@@ -78,7 +78,8 @@ function nameAfter(
     let j = i + 1;
     while (j < ws.length && NAME_NOISE.has(ws[j].upper)) j++;
     const name = ws[j];
-    if (name && name.depth === w.depth && !MAIN_VERBS.has(name.upper) && !skip.has(name.text)) return name.text;
+    if (name && name.depth === w.depth && !MAIN_VERBS.has(name.upper) && !skip.has(name.text))
+      return name.text;
   }
   return '';
 }

@@ -13,4 +13,5 @@ export {
   parseStatements,
   tableOf,
 } from './parse-tree';
-export { dialectOf, MAX_STATEMENT_CHARS, type SqlDialect } from './sql-scanner';
+export { dialectOf, type SqlDialect } from './sql-scanner';
+export { MAX_STATEMENT_CHARS } from './sql-statement';

@@ -1,4 +1,6 @@
 import type { Server } from 'node:http';
+import { createConnection } from 'node:net';
+import { isDeepStrictEqual } from 'node:util';
 import { Redis } from 'ioredis';
 import { Client, Pool } from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -16,7 +18,8 @@ import {
 import { type DemoStack, httpStatus, startDemoStack } from '../../scripts/lib/demo-stack';
 import { runLoad, runScript, seededRandom } from '../../scripts/lib/load-driver';
 
-// The app as `npm run demo` runs it (child process, seeded database), without the preload or sidecar.
+// The stack as `npm run demo` runs it: seeded database, sidecar, app under the preload (exporting
+// every 200 ms instead of 5 s so the sidecar's counts settle quickly).
 let stack: DemoStack;
 // The same app in-process over a pool whose clients record every statement they send.
 const sent: string[] = [];
@@ -46,9 +49,12 @@ async function redisCalls(command: string): Promise<number> {
 }
 
 beforeAll(async () => {
-  stack = await startDemoStack({ sidecar: false });
+  stack = await startDemoStack({ appEnv: { OTEL_BSP_SCHEDULE_DELAY: '200' } });
   pool = new Pool({ connectionString: stack.databaseUrl, max: 2, Client: RecordingClient });
   redis = new Redis(stack.redisUrl);
+  // The last test stops the servers under these clients; their connection errors are expected then.
+  pool.on('error', () => {});
+  redis.on('error', () => {});
   server = createApp({ pool, redis }).listen(0, '127.0.0.1');
   await new Promise((r) => server.once('listening', r));
   const address = server.address();
@@ -61,6 +67,105 @@ afterAll(async () => {
   await pool?.end();
   redis?.disconnect();
   await stack?.stop();
+});
+
+interface Counts {
+  endpoints: Record<string, { requests: number; serverErrors: number; queriesPerRequest: number }>;
+  queryCalls: Record<string, number[]>;
+  cache: Record<string, { reads: number; hits: number; misses: number; writes: number }>;
+}
+
+async function report(kind: string): Promise<{ rows: Record<string, unknown>[] }> {
+  const res = await fetch(`${stack.apiUrl}/api/v1/reports/${kind}?window=all&limit=1000`);
+  return (await res.json()) as { rows: Record<string, unknown>[] };
+}
+
+const round4 = (n: number) => Math.round(n * 10_000) / 10_000;
+
+/** The sidecar's reports reduced to what a scripted run determines exactly. */
+async function sidecarCounts(): Promise<Counts> {
+  const counts: Counts = { endpoints: {}, queryCalls: {}, cache: {} };
+  for (const row of (await report('endpoints')).rows) {
+    if (row.route === '/healthz') continue;
+    counts.endpoints[`${row.method} ${row.route}`] = {
+      requests: row.requests as number,
+      serverErrors: row.serverErrors as number,
+      queriesPerRequest: round4(row.queriesPerRequest as number),
+    };
+  }
+  for (const row of (await report('queries')).rows) {
+    const endpoint = (row.topEndpoints as { endpoint: string }[])[0]?.endpoint ?? '';
+    const calls = counts.queryCalls[endpoint] ?? [];
+    counts.queryCalls[endpoint] = [...calls, row.calls as number].sort((a, b) => a - b);
+  }
+  for (const row of (await report('cache')).rows) {
+    if (row.reads === 0) continue;
+    const { reads, hits, misses, writes } = row as Counts['cache'][string];
+    counts.cache[row.namespace as string] = { reads, hits, misses, writes };
+  }
+  return counts;
+}
+
+// Runs before any other request reaches the app, so the reports hold this script and nothing else.
+describe('demo stack with the sidecar', () => {
+  it('reports exactly the requests, queries and cache reads a scripted run made', async () => {
+    const quoteCodes = Array.from({ length: 10 }, (_, i) => `QZ${i}X`);
+    const steps = [
+      ...Array.from({ length: 20 }, (_, i) => ({ path: `/api/customers/${i + 1}` })),
+      ...Array.from({ length: 3 }, (_, i) => ({ path: `/api/customers/${i + 1}/recent-orders` })),
+      ...Array.from({ length: 10 }, (_, i) => ({ path: `/api/orders/${i + 1}/invoice` })),
+      { path: '/api/orders/by-reference/ORD-0000042' },
+      ...[1, 1, 2, 3, 1].map((id) => ({ path: `/api/products/${id}` })),
+      ...[...quoteCodes, quoteCodes[0]].map((code) => ({ path: `/api/quotes/${code}` })),
+    ];
+    const sent = await runScript(stack.appUrl, steps, { concurrency: 2 });
+    expect(sent.errors).toBe(10 / FAIL_EVERY);
+    const expected: Counts = {
+      endpoints: {
+        'GET /api/customers/:id': { requests: 20, serverErrors: 0, queriesPerRequest: 1 },
+        'GET /api/customers/:id/recent-orders': {
+          requests: 3,
+          serverErrors: 0,
+          queriesPerRequest: 1 + RECENT_ORDERS,
+        },
+        'GET /api/orders/:id/invoice': { requests: 10, serverErrors: 10 / FAIL_EVERY, queriesPerRequest: 1 },
+        'GET /api/orders/by-reference/:ref': { requests: 1, serverErrors: 0, queriesPerRequest: 1 },
+        'GET /api/products/:id': { requests: 5, serverErrors: 0, queriesPerRequest: 3 / 5 },
+        'GET /api/quotes/:code': { requests: 11, serverErrors: 0, queriesPerRequest: 10 / 11 },
+      },
+      queryCalls: {
+        'GET /api/customers/:id': [20],
+        'GET /api/customers/:id/recent-orders': [3, 3 * RECENT_ORDERS],
+        'GET /api/orders/:id/invoice': [10],
+        'GET /api/orders/by-reference/:ref': [1],
+        'GET /api/products/:id': [3],
+        'GET /api/quotes/:code': [10],
+      },
+      cache: {
+        'product:*': { reads: 5, hits: 2, misses: 3, writes: 3 },
+        'quote:*': { reads: 11, hits: 1, misses: 10, writes: 10 },
+      },
+    };
+    for (const row of Object.values(expected.endpoints))
+      row.queriesPerRequest = round4(row.queriesPerRequest);
+    // Spans arrive in batches and traces are summarised after an idle time: poll until the counts settle.
+    let seen = await sidecarCounts();
+    for (const deadline = Date.now() + 20_000; Date.now() < deadline; ) {
+      if (isDeepStrictEqual(seen, expected)) break;
+      await new Promise((r) => setTimeout(r, 250));
+      seen = await sidecarCounts();
+    }
+    expect(seen).toEqual(expected);
+  });
+
+  it('keeps literals, parameter values and key ids out of every report', async () => {
+    const text = JSON.stringify(
+      await Promise.all(['queries', 'cache', 'endpoints'].map((kind) => report(kind))),
+    );
+    for (const secret of ['ORD-0000042', 'QZ0X', "'cancelled'", 'id = 7', 'product:1']) {
+      expect(text).not.toContain(secret);
+    }
+  });
 });
 
 describe('demo app routes', () => {
@@ -196,5 +301,34 @@ describe('load driver', () => {
     }
     expect(total).toBe(result.requests);
     expect(result.errors).toBe(result.byRoute['GET /api/orders/:id/invoice']?.serverErrors ?? 0);
+  });
+});
+
+function accepts(url: string): Promise<boolean> {
+  const { hostname, port } = new URL(url);
+  return new Promise((done) => {
+    const socket = createConnection({ host: hostname, port: Number(port) });
+    socket.once('connect', () => {
+      socket.destroy();
+      done(true);
+    });
+    socket.once('error', () => done(false));
+  });
+}
+
+// Last on purpose: it stops the stack the tests above share.
+describe('stopping the demo stack', () => {
+  it('stops the app, the sidecar, Redis and PostgreSQL and can be called twice', async () => {
+    const urls = [
+      stack.appUrl,
+      stack.apiUrl ?? '',
+      stack.receiverUrl ?? '',
+      stack.redisUrl,
+      stack.databaseUrl,
+    ];
+    expect(await Promise.all(urls.map(accepts))).toEqual([true, true, true, true, true]);
+    await Promise.all([stack.stop(), stack.stop()]);
+    await stack.stop();
+    expect(await Promise.all(urls.map(accepts))).toEqual([false, false, false, false, false]);
   });
 });

@@ -26,8 +26,17 @@ function exactQuantile(sorted: number[], q: number): number {
   return sorted[Math.floor(q * (sorted.length - 1))];
 }
 
-async function post(url: string, body: Uint8Array | string, contentType: string, headers: Record<string, string> = {}) {
-  return fetch(`${url}/v1/traces`, { method: 'POST', body, headers: { 'Content-Type': contentType, ...headers } });
+async function post(
+  url: string,
+  body: Uint8Array | string,
+  contentType: string,
+  headers: Record<string, string> = {},
+) {
+  return fetch(`${url}/v1/traces`, {
+    method: 'POST',
+    body,
+    headers: { 'Content-Type': contentType, ...headers },
+  });
 }
 
 describe('sidecar over OTLP/HTTP', () => {
@@ -57,7 +66,10 @@ describe('sidecar over OTLP/HTTP', () => {
           spanId: hex(i + 1, 16),
           start: T0,
           end: after(T0, ns),
-          attributes: { 'db.system.name': 'postgresql', 'db.query.text': `SELECT * FROM invoices WHERE id = ${i}` },
+          attributes: {
+            'db.system.name': 'postgresql',
+            'db.query.text': `SELECT * FROM invoices WHERE id = ${i}`,
+          },
         }),
       );
       if (batch.length === 500) {
@@ -99,7 +111,11 @@ describe('sidecar over OTLP/HTTP', () => {
         spanId: '1'.repeat(16),
         start: T0,
         end: after(T0, 30_000_000),
-        attributes: { 'http.method': 'GET', 'http.target': '/legacy/items/12345?x=1', 'http.status_code': 503 },
+        attributes: {
+          'http.method': 'GET',
+          'http.target': '/legacy/items/12345?x=1',
+          'http.status_code': 503,
+        },
       }),
       readableSpan({
         name: 'query',
@@ -109,7 +125,10 @@ describe('sidecar over OTLP/HTTP', () => {
         parentSpanId: '1'.repeat(16),
         start: T0,
         end: after(T0, 10_000_000),
-        attributes: { 'db.system': 'postgresql', 'db.statement': "SELECT * FROM legacy_items WHERE sku = 'SKU-991'" },
+        attributes: {
+          'db.system': 'postgresql',
+          'db.statement': "SELECT * FROM legacy_items WHERE sku = 'SKU-991'",
+        },
       }),
       readableSpan({
         name: 'get',
@@ -119,11 +138,17 @@ describe('sidecar over OTLP/HTTP', () => {
         parentSpanId: '1'.repeat(16),
         start: T0,
         end: after(T0, 1_000_000),
-        attributes: { 'db.system': 'redis', 'db.statement': 'get legacy:item:12345', 'spanstat.cache.misses': 1 },
+        attributes: {
+          'db.system': 'redis',
+          'db.statement': 'get legacy:item:12345',
+          'spanstat.cache.misses': 1,
+        },
       }),
     ];
     const json = new TextDecoder().decode(JsonTraceSerializer.serializeRequest(spans) as Uint8Array);
-    const response = await post(sidecar.receiverUrl, gzipSync(json), 'application/json', { 'Content-Encoding': 'gzip' });
+    const response = await post(sidecar.receiverUrl, gzipSync(json), 'application/json', {
+      'Content-Encoding': 'gzip',
+    });
     expect(response.status).toBe(200);
     expect(response.headers.get('content-type')).toMatch(/application\/json/);
 
@@ -131,7 +156,13 @@ describe('sidecar over OTLP/HTTP', () => {
       const r = await getJson<Report<EndpointRow>>(`${sidecar.apiUrl}/api/v1/reports/endpoints`);
       return r.rows.find((row) => row.route === '/legacy/items/:id');
     });
-    expect(endpoints).toMatchObject({ method: 'GET', requests: 1, errors: 1, queriesPerRequest: 1, cacheOpsPerRequest: 1 });
+    expect(endpoints).toMatchObject({
+      method: 'GET',
+      requests: 1,
+      errors: 1,
+      queriesPerRequest: 1,
+      cacheOpsPerRequest: 1,
+    });
     const cache = await getJson<Report<CacheRow>>(`${sidecar.apiUrl}/api/v1/reports/cache`);
     const legacy = cache.rows.find((row) => row.namespace.startsWith('legacy:'));
     expect(legacy).toMatchObject({ misses: 1, hits: 0, reads: 1 });
@@ -143,7 +174,11 @@ describe('sidecar over OTLP/HTTP', () => {
   });
 
   it('answers 400 to malformed bodies and keeps serving', async () => {
-    const garbage = await post(sidecar.receiverUrl, new Uint8Array([0x0a, 0xff, 0xff, 0xff, 0x0f, 0x01]), 'application/x-protobuf');
+    const garbage = await post(
+      sidecar.receiverUrl,
+      new Uint8Array([0x0a, 0xff, 0xff, 0xff, 0x0f, 0x01]),
+      'application/x-protobuf',
+    );
     expect(garbage.status).toBe(400);
     const badJson = await post(sidecar.receiverUrl, '{"resourceSpans": [', 'application/json');
     expect(badJson.status).toBe(400);
@@ -151,7 +186,11 @@ describe('sidecar over OTLP/HTTP', () => {
     expect((await post(sidecar.receiverUrl, 'hello', 'text/plain')).status).toBe(415);
     const health = await getJson<{ status: string }>(`${sidecar.apiUrl}/healthz`);
     expect(health.status).toBe('ok');
-    const ok = await post(sidecar.receiverUrl, ProtobufTraceSerializer.serializeRequest([]) as Uint8Array, 'application/x-protobuf');
+    const ok = await post(
+      sidecar.receiverUrl,
+      ProtobufTraceSerializer.serializeRequest([]) as Uint8Array,
+      'application/x-protobuf',
+    );
     expect(ok.status).toBe(200);
   });
 

@@ -2,9 +2,15 @@ import { describe, expect, it } from 'vitest';
 import { evaluate } from '../../src/advise/evaluate';
 import { cacheRow, endpointCacheRow, input, thresholds } from './advise-fixtures';
 
-const recs = (o: Parameters<typeof cacheRow>[0]) => evaluate(input({ cache: [cacheRow(o)] }), thresholds(), 0);
+const recs = (o: Parameters<typeof cacheRow>[0]) =>
+  evaluate(input({ cache: [cacheRow(o)] }), thresholds(), 0);
 /** 100 reads with a known result at a given hit rate. */
-const rate = (hitRate: number) => ({ hits: Math.round(hitRate * 100), misses: 100 - Math.round(hitRate * 100), hitRate, reads: 100 });
+const rate = (hitRate: number) => ({
+  hits: Math.round(hitRate * 100),
+  misses: 100 - Math.round(hitRate * 100),
+  hitRate,
+  reads: 100,
+});
 
 describe('cache hit-rate rule', () => {
   it('does not report a namespace at the 80% target', () => {
@@ -13,7 +19,11 @@ describe('cache hit-rate rule', () => {
 
   it('reports a namespace just under the target', () => {
     const [rec] = recs({ ...rate(0.79), writes: 21 });
-    expect(rec).toMatchObject({ kind: 'cache-hit-rate', severity: 'warning', target: { type: 'namespace', value: 'user:*' } });
+    expect(rec).toMatchObject({
+      kind: 'cache-hit-rate',
+      severity: 'warning',
+      target: { type: 'namespace', value: 'user:*' },
+    });
     expect(rec.evidence).toMatchObject({ hits: 79, misses: 21, hitRate: 0.79, targetHitRate: 0.8 });
   });
 
@@ -32,6 +42,19 @@ describe('cache hit-rate rule', () => {
     expect(rec.action).toMatch(/EX 300/);
   });
 
+  it('takes one refill per miss for cache-aside, not for a write-heavy namespace', () => {
+    const [rec] = recs({
+      hits: 0,
+      misses: 150,
+      hitRate: 0,
+      reads: 150,
+      writes: 150,
+      minTtlSeconds: 5,
+      maxTtlSeconds: 5,
+    });
+    expect(rec.evidence.likelyReason).toBe('short-ttl');
+  });
+
   it('does not call a TTL just over the threshold short', () => {
     const [rec] = recs({ ...rate(0.5), writes: 50, minTtlSeconds: 61, maxTtlSeconds: 61 });
     expect(rec.evidence.likelyReason).not.toBe('short-ttl');
@@ -39,9 +62,9 @@ describe('cache hit-rate rule', () => {
 
   it('tells write-heavy, never-written and read-once namespaces apart', () => {
     expect(recs({ ...rate(0.5), writes: 150 })[0].evidence.likelyReason).toBe('write-heavy');
-    expect(recs({ ...rate(0.5), writes: 0, maxTtlSeconds: null, minTtlSeconds: null })[0].evidence.likelyReason).toBe(
-      'no-writes',
-    );
+    expect(
+      recs({ ...rate(0.5), writes: 0, maxTtlSeconds: null, minTtlSeconds: null })[0].evidence.likelyReason,
+    ).toBe('no-writes');
     expect(recs({ ...rate(0.1), writes: 90 })[0].evidence.likelyReason).toBe('read-once');
     expect(recs({ ...rate(0.6), writes: 40 })[0].evidence.likelyReason).toBe('unexplained');
   });
@@ -60,7 +83,12 @@ describe('KEYS rule', () => {
 });
 
 describe('single-key reads rule', () => {
-  const over = { requestsOverThreshold: 3, maxOpsPerRequest: 5, overThresholdMs: 30, singleReadsPerRequest: 5 };
+  const over = {
+    requestsOverThreshold: 3,
+    maxOpsPerRequest: 5,
+    overThresholdMs: 30,
+    singleReadsPerRequest: 5,
+  };
   const single = (o: Parameters<typeof endpointCacheRow>[0]) =>
     evaluate(input({ endpointCache: [endpointCacheRow(o)] }), thresholds(), 0);
 

@@ -1,6 +1,13 @@
 import { describe, expect, it } from 'vitest';
 import { evaluate } from '../../src/advise/evaluate';
-import { endpointCacheRow, endpointQueryRow, endpointRow, input, queryRow, thresholds } from './advise-fixtures';
+import {
+  endpointCacheRow,
+  endpointQueryRow,
+  endpointRow,
+  input,
+  queryRow,
+  thresholds,
+} from './advise-fixtures';
 
 const kinds = (o: Parameters<typeof endpointRow>[0], t = thresholds()) =>
   evaluate(input({ endpoints: [endpointRow(o)] }), t, 0).map((r) => `${r.kind}:${r.severity}`);
@@ -20,9 +27,13 @@ describe('endpoint SLO rule', () => {
   });
 
   it('applies per-route SLO overrides by method and route or by route alone', () => {
-    const byLabel = thresholds({ endpoint: { ...thresholds().endpoint, routeSloMs: { 'GET /orders/:id': 500 } } });
+    const byLabel = thresholds({
+      endpoint: { ...thresholds().endpoint, routeSloMs: { 'GET /orders/:id': 500 } },
+    });
     expect(kinds({ p95Ms: 300 }, byLabel)).toEqual([]);
-    const byRoute = thresholds({ endpoint: { ...thresholds().endpoint, routeSloMs: { '/orders/:id': 100 } } });
+    const byRoute = thresholds({
+      endpoint: { ...thresholds().endpoint, routeSloMs: { '/orders/:id': 100 } },
+    });
     expect(kinds({ p95Ms: 150 }, byRoute)).toEqual(['endpoint-slow:warning']);
   });
 
@@ -30,7 +41,11 @@ describe('endpoint SLO rule', () => {
     const e = endpointRow({ p95Ms: 300, dbMsPerRequest: 150, cacheMsPerRequest: 20, otherMsPerRequest: 30 });
     const q = endpointQueryRow({ totalMs: 14_000, statement: 'SELECT * FROM items WHERE order_id = $1' });
     const c = endpointCacheRow({ route: '/orders/:id', namespace: 'order:*', totalMs: 2_000 });
-    const [rec] = evaluate(input({ endpoints: [e], endpointQueries: [q], endpointCache: [c] }), thresholds(), 0);
+    const [rec] = evaluate(
+      input({ endpoints: [e], endpointQueries: [q], endpointCache: [c] }),
+      thresholds(),
+      0,
+    );
     expect(rec.evidence.dominantParts).toEqual([
       'SQL SELECT * FROM items WHERE order_id = $1: 140 ms/request',
       'outside DB and cache (app code, other calls): 30 ms/request',
@@ -45,7 +60,11 @@ describe('endpoint 5xx rule', () => {
     const e = endpointRow({ serverErrors: 2, errors: 2 });
     const failing = queryRow({ errors: 2, statement: 'UPDATE stock SET n = n - $1 WHERE id = $2' });
     const [rec] = evaluate(input({ endpoints: [e], queries: [failing] }), thresholds(), 0);
-    expect(rec).toMatchObject({ kind: 'endpoint-errors', severity: 'warning', evidence: { serverErrorRate: 0.02 } });
+    expect(rec).toMatchObject({
+      kind: 'endpoint-errors',
+      severity: 'warning',
+      evidence: { serverErrorRate: 0.02 },
+    });
     expect(rec.action).toContain('UPDATE stock SET n = n - $1 WHERE id = $2 (2 errors)');
   });
 

@@ -1,6 +1,7 @@
 /** Report-row builders for the advisor's unit tests: healthy defaults, override what a test is about. */
-import { DEFAULTS } from '../../src/config/defaults';
+
 import type { AdvisorInput, AdvisorThresholds } from '../../src/advise/types';
+import { DEFAULTS } from '../../src/config/defaults';
 import type {
   CacheRow,
   EndpointCacheRow,
@@ -27,7 +28,15 @@ export function thresholds(overrides: Partial<AdvisorThresholds> = {}): AdvisorT
 }
 
 export function input(parts: Partial<AdvisorInput> = {}): AdvisorInput {
-  return { queries: [], cache: [], endpoints: [], endpointQueries: [], endpointCache: [], pools: [], ...parts };
+  return {
+    queries: [],
+    cache: [],
+    endpoints: [],
+    endpointQueries: [],
+    endpointCache: [],
+    pools: [],
+    ...parts,
+  };
 }
 
 export function queryRow(o: Partial<QueryRow> = {}): QueryRow {

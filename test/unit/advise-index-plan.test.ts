@@ -25,10 +25,22 @@ function table(o: Partial<TableInfo> = {}): TableInfo {
   };
 }
 
-const pkey: ExistingIndex = { name: 'orders_pkey', columns: ['id'], unique: true, method: 'btree', partial: false, valid: true };
+const pkey: ExistingIndex = {
+  name: 'orders_pkey',
+  columns: ['id'],
+  unique: true,
+  method: 'btree',
+  partial: false,
+  valid: true,
+};
 const btree = (name: string, columns: string[]): ExistingIndex => ({ ...pkey, name, columns, unique: false });
 const uses = (...pairs: [string, ColumnUse][]) => pairs.map(([column, use]) => ({ column, use }));
-const seqScan: PlanEvidence = { method: 'prepared-generic-plan', seqScan: true, totalCost: 3000, shape: 'Seq Scan on orders' };
+const seqScan: PlanEvidence = {
+  method: 'prepared-generic-plan',
+  seqScan: true,
+  totalCost: 3000,
+  shape: 'Seq Scan on orders',
+};
 
 describe('index planning', () => {
   it('proposes a concurrent index on an unindexed equality column of a large table', () => {
@@ -55,36 +67,66 @@ describe('index planning', () => {
   it('skips when an existing index has the proposed columns as its prefix', () => {
     const t = table({ indexes: [pkey, btree('orders_cust_created', ['customer_id', 'created_at'])] });
     expect(planTableIndex(uses(['customer_id', 'eq']), t, undefined, false, limits)).toMatchObject({
-      skip: { reason: 'covered', detail: expect.stringContaining('orders_cust_created (customer_id, created_at)') },
+      skip: {
+        reason: 'covered',
+        detail: expect.stringContaining('orders_cust_created (customer_id, created_at)'),
+      },
     });
   });
 
   it('does not take an index with the column in second place for a cover', () => {
     const t = table({ indexes: [pkey, btree('orders_created_cust', ['created_at', 'customer_id'])] });
-    expect(planTableIndex(uses(['customer_id', 'eq']), t, undefined, false, limits)).toHaveProperty('proposal');
+    expect(planTableIndex(uses(['customer_id', 'eq']), t, undefined, false, limits)).toHaveProperty(
+      'proposal',
+    );
   });
 
   it('orders equality columns by selectivity and stops once few rows remain', () => {
-    const d = planTableIndex(uses(['status', 'eq'], ['customer_id', 'eq']), table(), undefined, false, limits);
+    const d = planTableIndex(
+      uses(['status', 'eq'], ['customer_id', 'eq']),
+      table(),
+      undefined,
+      false,
+      limits,
+    );
     expect(d).toMatchObject({ proposal: { columns: ['customer_id'] } });
   });
 
   it('adds a range column after the equality columns while many rows remain', () => {
-    const d = planTableIndex(uses(['status', 'eq'], ['created_at', 'range']), table(), undefined, false, limits);
+    const d = planTableIndex(
+      uses(['status', 'eq'], ['created_at', 'range']),
+      table(),
+      undefined,
+      false,
+      limits,
+    );
     expect(d).toMatchObject({
-      proposal: { columns: ['status', 'created_at'], statement: expect.stringContaining('(status, created_at)') },
+      proposal: {
+        columns: ['status', 'created_at'],
+        statement: expect.stringContaining('(status, created_at)'),
+      },
     });
   });
 
   it('adds the ORDER BY column after an unselective equality column', () => {
-    const d = planTableIndex(uses(['status', 'eq'], ['created_at', 'order']), table(), undefined, true, limits);
+    const d = planTableIndex(
+      uses(['status', 'eq'], ['created_at', 'order']),
+      table(),
+      undefined,
+      true,
+      limits,
+    );
     expect(d).toMatchObject({ proposal: { columns: ['status', 'created_at'] } });
   });
 
   it('proposes a join-only column only when the generic plan shows a Seq Scan', () => {
     const join = uses(['customer_id', 'join']);
-    expect(planTableIndex(join, table(), undefined, false, limits)).toMatchObject({ skip: { reason: 'needs-plan' } });
-    expect(planTableIndex(join, table(), seqScan, false, limits)).toMatchObject({ proposal: { columns: ['customer_id'] } });
+    expect(planTableIndex(join, table(), undefined, false, limits)).toMatchObject({
+      skip: { reason: 'needs-plan' },
+    });
+    expect(planTableIndex(join, table(), seqScan, false, limits)).toMatchObject({
+      proposal: { columns: ['customer_id'] },
+    });
   });
 
   it('skips when the generic plan already avoids a Seq Scan', () => {
@@ -98,7 +140,9 @@ describe('index planning', () => {
     expect(planTableIndex(uses(['nope', 'eq']), table(), undefined, false, limits)).toMatchObject({
       skip: { reason: 'no-usable-columns' },
     });
-    expect(planTableIndex(uses(['customer_id', 'eq']), table({ relkind: 'v' }), undefined, false, limits)).toMatchObject({
+    expect(
+      planTableIndex(uses(['customer_id', 'eq']), table({ relkind: 'v' }), undefined, false, limits),
+    ).toMatchObject({
       skip: { reason: 'not-a-table' },
     });
   });
@@ -107,13 +151,27 @@ describe('index planning', () => {
     expect(quoteIdent('order')).toBe('"order"');
     expect(quoteIdent('CustomerId')).toBe('"CustomerId"');
     expect(quoteIdent('customer_id')).toBe('customer_id');
-    const d = planTableIndex(uses(['customer_id', 'eq']), table({ schema: 'Shop' }), undefined, false, limits);
-    expect(d).toMatchObject({ proposal: { statement: 'CREATE INDEX CONCURRENTLY orders_customer_id_idx ON "Shop".orders (customer_id);' } });
+    const d = planTableIndex(
+      uses(['customer_id', 'eq']),
+      table({ schema: 'Shop' }),
+      undefined,
+      false,
+      limits,
+    );
+    expect(d).toMatchObject({
+      proposal: {
+        statement: 'CREATE INDEX CONCURRENTLY orders_customer_id_idx ON "Shop".orders (customer_id);',
+      },
+    });
   });
 });
 
 describe('missing-index rule', () => {
-  const slow = queryRow({ p95Ms: 180, statement: 'SELECT * FROM orders WHERE customer_id = $1', table: 'orders' });
+  const slow = queryRow({
+    p95Ms: 180,
+    statement: 'SELECT * FROM orders WHERE customer_id = $1',
+    table: 'orders',
+  });
   const proposal = {
     table: 'orders',
     columns: ['customer_id'],
@@ -135,8 +193,14 @@ describe('missing-index rule', () => {
   it('recommends the verified CREATE INDEX with the plan as evidence', () => {
     const recs = evaluate(input({ queries: [slow], indexFindings: [finding()] }), thresholds(), 0);
     const rec = recs.find((r) => r.kind === 'missing-index');
-    expect(rec?.action).toContain('CREATE INDEX CONCURRENTLY orders_customer_id_idx ON orders (customer_id);');
-    expect(rec?.evidence).toMatchObject({ tableRows: 200_000, planSeqScan: true, planChecked: 'prepared-generic-plan' });
+    expect(rec?.action).toContain(
+      'CREATE INDEX CONCURRENTLY orders_customer_id_idx ON orders (customer_id);',
+    );
+    expect(rec?.evidence).toMatchObject({
+      tableRows: 200_000,
+      planSeqScan: true,
+      planChecked: 'prepared-generic-plan',
+    });
     expect(rec?.target).toMatchObject({ type: 'fingerprint', value: 'fp1', table: 'orders' });
     const slowRec = recs.find((r) => r.kind === 'slow-query');
     expect(slowRec?.action).toContain('Add the missing index');
@@ -144,16 +208,23 @@ describe('missing-index rule', () => {
 
   it('recommends nothing for an unchecked or proposal-free finding', () => {
     const unchecked = finding({ checked: false, proposals: [] });
-    const covered = finding({ proposals: [], skipped: [{ table: 'orders', reason: 'covered', detail: 'x' }] });
+    const covered = finding({
+      proposals: [],
+      skipped: [{ table: 'orders', reason: 'covered', detail: 'x' }],
+    });
     for (const f of [unchecked, covered]) {
-      const kinds = evaluate(input({ queries: [slow], indexFindings: [f] }), thresholds(), 0).map((r) => r.kind);
+      const kinds = evaluate(input({ queries: [slow], indexFindings: [f] }), thresholds(), 0).map(
+        (r) => r.kind,
+      );
       expect(kinds).toEqual(['slow-query']);
     }
   });
 
   it('ignores findings for statements that are no longer slow or top', () => {
     const fast = { ...slow, p95Ms: 5, meanMs: 2 };
-    const kinds = evaluate(input({ queries: [fast], indexFindings: [finding()] }), thresholds(), 0).map((r) => r.kind);
+    const kinds = evaluate(input({ queries: [fast], indexFindings: [finding()] }), thresholds(), 0).map(
+      (r) => r.kind,
+    );
     expect(kinds).toEqual([]);
   });
 });

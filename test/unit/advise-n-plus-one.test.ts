@@ -48,8 +48,8 @@ describe('N+1 rule', () => {
     expect(nPlusOne({ ...atThreshold, maxCallsPerRequest: 4 })).toEqual([]);
   });
 
-  it('does not report repeats that take under 50 ms together', () => {
-    expect(nPlusOne({ ...atThreshold, overThresholdMs: 149.9 })).toEqual([]);
+  it('reports repeats that take under 50 ms together as info only', () => {
+    expect(nPlusOne({ ...atThreshold, overThresholdMs: 149.9 }).map((r) => r.severity)).toEqual(['info']);
   });
 
   it('is critical when the repeats alone take the route SLO', () => {
@@ -62,13 +62,24 @@ describe('N+1 rule', () => {
     const row = endpointQueryRow({ requestsOverThreshold: 1, maxCallsPerRequest: 9, overThresholdMs: 20 });
     expect(evaluate(input({ endpointQueries: [row] }), t, 0)).toEqual([]);
     const row10 = { ...row, maxCallsPerRequest: 10 };
-    expect(evaluate(input({ endpointQueries: [row10] }), t, 0).map((r) => r.kind)).toEqual(['n-plus-one']);
+    expect(evaluate(input({ endpointQueries: [row10] }), t, 0).map((r) => r.severity)).toEqual(['warning']);
+    expect(
+      evaluate(input({ endpointQueries: [{ ...row10, overThresholdMs: 9.9 }] }), t, 0).map((r) => r.severity),
+    ).toEqual(['info']);
   });
 
   it('marks a healthy route × statement as observed so an earlier finding there resolves', () => {
-    const { recommendations, observed } = evaluateDetailed(input({ endpointQueries: [endpointQueryRow()] }), thresholds(), 0);
+    const { recommendations, observed } = evaluateDetailed(
+      input({ endpointQueries: [endpointQueryRow()] }),
+      thresholds(),
+      0,
+    );
     expect(recommendations).toEqual([]);
-    const id = recommendationId('n-plus-one', SERVICE, { type: 'fingerprint', value: 'fp1', route: 'GET /orders/:id' });
+    const id = recommendationId('n-plus-one', SERVICE, {
+      type: 'fingerprint',
+      value: 'fp1',
+      route: 'GET /orders/:id',
+    });
     expect(observed.has(id)).toBe(true);
   });
 

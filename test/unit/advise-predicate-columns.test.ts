@@ -5,7 +5,8 @@ beforeAll(() => loadParser());
 
 const cols = (sql: string) =>
   extractColumns(sql)?.columns.map(
-    (c) => `${c.table ? c.table.name : `?${(c.candidates ?? []).map((t) => t.name).join('|')}`}.${c.column}:${c.use}`,
+    (c) =>
+      `${c.table ? c.table.name : `?${(c.candidates ?? []).map((t) => t.name).join('|')}`}.${c.column}:${c.use}`,
   );
 
 describe('predicate columns from the parse tree', () => {
@@ -32,7 +33,9 @@ describe('predicate columns from the parse tree', () => {
 
   it('counts IN, = ANY, BETWEEN and IS NULL and skips what a plain btree cannot serve', () => {
     expect(
-      cols('SELECT * FROM t WHERE a = ANY($1) AND b BETWEEN $2 AND $3 AND c IS NULL AND lower(d) = $4 AND e LIKE $5 AND f <> $6'),
+      cols(
+        'SELECT * FROM t WHERE a = ANY($1) AND b BETWEEN $2 AND $3 AND c IS NULL AND lower(d) = $4 AND e LIKE $5 AND f <> $6',
+      ),
     ).toEqual(['t.a:eq', 't.b:range', 't.c:eq']);
   });
 
@@ -41,7 +44,11 @@ describe('predicate columns from the parse tree', () => {
   });
 
   it('leaves an unqualified column of a multi-table query to the catalog', () => {
-    expect(cols('SELECT * FROM a, b WHERE a.id = b.a_id AND x = $1')).toEqual(['a.id:join', 'b.a_id:join', '?a|b.x:eq']);
+    expect(cols('SELECT * FROM a, b WHERE a.id = b.a_id AND x = $1')).toEqual([
+      'a.id:join',
+      'b.a_id:join',
+      '?a|b.x:eq',
+    ]);
   });
 
   it('does not take CTE names or subqueries for tables and scopes subqueries', () => {
@@ -49,14 +56,15 @@ describe('predicate columns from the parse tree', () => {
       'WITH recent AS (SELECT * FROM orders WHERE created_at > $1) SELECT * FROM recent r JOIN items i ON i.order_id = r.id WHERE r.customer_id = $2';
     expect(extractColumns(sql)?.tables.map((t) => t.name)).toEqual(['orders', 'items']);
     expect(cols(sql)).toEqual(['orders.created_at:range', 'items.order_id:join']);
-    expect(cols('SELECT * FROM items WHERE order_id IN (SELECT id FROM orders WHERE customer_id = $1)')).toEqual([
-      'items.order_id:join',
-      'orders.customer_id:eq',
-    ]);
+    expect(
+      cols('SELECT * FROM items WHERE order_id IN (SELECT id FROM orders WHERE customer_id = $1)'),
+    ).toEqual(['items.order_id:join', 'orders.customer_id:eq']);
   });
 
   it('keeps schema-qualified tables', () => {
-    expect(extractColumns('SELECT * FROM app.accounts WHERE app.accounts.email = $1')?.columns[0].table).toEqual({
+    expect(
+      extractColumns('SELECT * FROM app.accounts WHERE app.accounts.email = $1')?.columns[0].table,
+    ).toEqual({
       schema: 'app',
       name: 'accounts',
     });

@@ -3,7 +3,7 @@ import { evaluate } from '../../src/advise/evaluate';
 import { uncheckedFinding } from '../../src/advise/index-advisor';
 import { loadParser } from '../../src/advise/predicate-columns';
 import { indexCandidates } from '../../src/advise/rules/queries';
-import { input, queryRow, thresholds } from './advise-fixtures';
+import { endpointQueryRow, input, queryRow, thresholds } from './advise-fixtures';
 
 const kinds = (rows: Parameters<typeof queryRow>[0][]) =>
   evaluate(input({ queries: rows.map(queryRow) }), thresholds(), 0).map((r) => `${r.kind}:${r.severity}`);
@@ -36,7 +36,12 @@ describe('slow-query rule', () => {
       statement: 'SELECT * FROM items WHERE order_id = $1',
       table: 'items',
     });
-    expect(rec.evidence).toMatchObject({ p95Ms: 150, p99Ms: 300, calls: 100, topEndpoints: ['GET /orders/:id'] });
+    expect(rec.evidence).toMatchObject({
+      p95Ms: 150,
+      p99Ms: 300,
+      calls: 100,
+      topEndpoints: ['GET /orders/:id'],
+    });
     expect(rec.action).toContain('EXPLAIN (ANALYZE, BUFFERS)');
     expect(rec.exampleTraceId).toBe('trace-q');
   });
@@ -62,7 +67,11 @@ describe('top-consumer rule', () => {
   });
 
   it('points at batching when the statement repeats within requests', () => {
-    const [rec] = evaluate(input({ queries: [queryRow({ ...top, maxCallsPerRequest: 12 })] }), thresholds(), 0);
+    const [rec] = evaluate(
+      input({ queries: [queryRow({ ...top, maxCallsPerRequest: 12 })] }),
+      thresholds(),
+      0,
+    );
     expect(rec.action).toMatch(/up to 12× in one request/);
   });
 });
@@ -77,10 +86,9 @@ describe('index candidates', () => {
       queryRow({ fingerprint: 'mysql', p95Ms: 900, system: 'mysql' }),
       queryRow({ fingerprint: 'few', p95Ms: 900, calls: 9 }),
     ];
-    expect(indexCandidates(input({ queries: rows }), thresholds()).map((c) => `${c.fingerprint}:${c.reason}`)).toEqual([
-      'mean:mean',
-      'slow:slow',
-    ]);
+    expect(
+      indexCandidates(input({ queries: rows }), thresholds()).map((c) => `${c.fingerprint}:${c.reason}`),
+    ).toEqual(['mean:mean', 'slow:slow']);
   });
 });
 
@@ -88,13 +96,31 @@ describe('slow query without a database connection', () => {
   beforeAll(() => loadParser());
 
   it('names the filtered columns and says that no index was checked', () => {
-    const q = queryRow({ p95Ms: 150, statement: 'SELECT * FROM orders o WHERE o.customer_id = $1 ORDER BY o.created_at' });
-    const finding = uncheckedFinding({ service: q.service, fingerprint: q.fingerprint, statement: q.statement, reason: 'slow' });
+    const q = queryRow({
+      p95Ms: 150,
+      statement: 'SELECT * FROM orders o WHERE o.customer_id = $1 ORDER BY o.created_at',
+    });
+    const finding = uncheckedFinding({
+      service: q.service,
+      fingerprint: q.fingerprint,
+      statement: q.statement,
+      reason: 'slow',
+    });
     const [rec] = evaluate(input({ queries: [q], indexFindings: [finding] }), thresholds(), 0);
     expect(rec.kind).toBe('slow-query');
     expect(rec.evidence.filteredColumns).toEqual(['orders.customer_id (=)', 'orders.created_at (ORDER BY)']);
     expect(rec.evidence.indexChecked).toBe(false);
     expect(rec.action).toContain('no index was checked');
     expect(rec.action).toContain('advisor.postgresUrl');
+  });
+});
+
+describe('top consumer of an N+1', () => {
+  it('is left to the N+1 recommendation, which carries its share of DB time', () => {
+    const q = queryRow({ shareOfDbTime: 0.5, totalMs: 5000, maxCallsPerRequest: 10 });
+    const n = endpointQueryRow({ requestsOverThreshold: 20, maxCallsPerRequest: 10, overThresholdMs: 2000 });
+    const recs = evaluate(input({ queries: [q], endpointQueries: [n] }), thresholds(), 0);
+    expect(recs.map((r) => r.kind)).toEqual(['n-plus-one']);
+    expect(recs[0].evidence.shareOfDbTime).toBe(0.5);
   });
 });

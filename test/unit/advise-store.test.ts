@@ -16,7 +16,12 @@ describe('recommendation store', () => {
     store.update(evaluateAt(2000, slow(350)), 2000);
     const [rec] = store.list();
     expect(store.size).toBe(1);
-    expect(rec).toMatchObject({ state: 'active', firstSeenMs: 1000, lastSeenMs: 2000, evidence: { p95Ms: 350 } });
+    expect(rec).toMatchObject({
+      state: 'active',
+      firstSeenMs: 1000,
+      lastSeenMs: 2000,
+      evidence: { p95Ms: 350 },
+    });
     expect(rec.id).toBe(evaluateAt(0, slow(999)).recommendations[0].id);
   });
 
@@ -63,14 +68,18 @@ describe('recommendation store', () => {
     store.update(evaluateAt(0, slow(300, '/a')), 0);
     store.update(evaluateAt(1, slow(100, '/a'), slow(300, '/b')), 1);
     store.update(evaluateAt(2, slow(100, '/a'), slow(300, '/b'), slow(300, '/c')), 2);
-    expect(store.list().map((r) => `${r.target.value}:${r.state}`)).toEqual(['GET /b:active', 'GET /c:active']);
+    expect(store.list().map((r) => `${r.target.value}:${r.state}`)).toEqual([
+      'GET /b:active',
+      'GET /c:active',
+    ]);
   });
 
   it('filters by service, kind and state', () => {
     const store = new RecommendationStore(options);
     const other: Evaluation = evaluateAt(0, slow(300), { ...slow(300), service: 'other', serverErrors: 50 });
     store.update(other, 0);
-    const pick = (f: Parameters<RecommendationStore['list']>[0]) => store.list(f).map((r: Recommendation) => `${r.service}/${r.kind}`);
+    const pick = (f: Parameters<RecommendationStore['list']>[0]) =>
+      store.list(f).map((r: Recommendation) => `${r.service}/${r.kind}`);
     expect(pick({ service: 'other' })).toEqual(['other/endpoint-errors', 'other/endpoint-slow']);
     expect(pick({ kind: 'endpoint-slow' })).toEqual(['other/endpoint-slow', 'svc/endpoint-slow']);
     expect(pick({ state: 'resolved' })).toEqual([]);

@@ -26,7 +26,15 @@ function setup(opts: Partial<AggregatorOptions> = {}) {
   return { agg, clock };
 }
 
-const base = { service: 'api', traceId: 't0', spanId: 's', parentSpanId: 'p', startMs: 0, durationMs: 1, error: false };
+const base = {
+  service: 'api',
+  traceId: 't0',
+  spanId: 's',
+  parentSpanId: 'p',
+  startMs: 0,
+  durationMs: 1,
+  error: false,
+};
 
 function db(p: Partial<DbCall> = {}): DbCall {
   return {
@@ -150,9 +158,13 @@ describe('Aggregator: queries', () => {
 describe('Aggregator: endpoints and per-request stats', () => {
   it('averages DB, cache, pool and other time per request from summaries', () => {
     const { agg } = setup();
-    agg.recordRequest(request({ durationMs: 100, dbMs: 40, cacheMs: 10, poolWaitMs: 10, queries: 4, cacheOps: 2 }));
+    agg.recordRequest(
+      request({ durationMs: 100, dbMs: 40, cacheMs: 10, poolWaitMs: 10, queries: 4, cacheOps: 2 }),
+    );
     // Parallel queries: DB time past the request time leaves no "other" time (clipped at 0).
-    agg.recordRequest(request({ durationMs: 50, dbMs: 80, queries: 6, status: 503, error: true, traceId: 'r1' }));
+    agg.recordRequest(
+      request({ durationMs: 50, dbMs: 80, queries: 6, status: 503, error: true, traceId: 'r1' }),
+    );
     const [row] = endpointReport(agg, { window: 'all' }).rows;
     expect(row).toMatchObject({
       method: 'GET',
@@ -214,7 +226,9 @@ describe('Aggregator: endpoints and per-request stats', () => {
   it('reports single-key reads of a namespace per endpoint', () => {
     const { agg } = setup({ nPlusOneMinCalls: 5 });
     agg.recordCacheCall(cacheCall());
-    const ns = (ops: number, singleReads: number) => [{ namespace: 'user:*', ops, singleReads, totalMs: ops }];
+    const ns = (ops: number, singleReads: number) => [
+      { namespace: 'user:*', ops, singleReads, totalMs: ops },
+    ];
     agg.recordRequest(request({ namespaces: ns(10, 8) }));
     agg.recordRequest(request({ namespaces: ns(2, 2) }));
     const [row] = endpointCacheReport(agg, { window: 'all' }).rows;
@@ -228,12 +242,18 @@ describe('Aggregator: endpoints and per-request stats', () => {
       singleReadsPerRequest: 5,
       requestsOverThreshold: 1,
     });
-    expect(cacheReport(agg, { window: 'all' }).rows[0].topEndpoints).toEqual([{ endpoint: 'GET /users/:id', calls: 12 }]);
+    expect(cacheReport(agg, { window: 'all' }).rows[0].topEndpoints).toEqual([
+      { endpoint: 'GET /users/:id', calls: 12 },
+    ]);
   });
 
   it('caps per-endpoint use rows and routes the rest to an overflow row', () => {
     const { agg } = setup({ maxEndpointQueryRows: 3 });
-    const fingerprints = Array.from({ length: 10 }, (_, i) => ({ fingerprint: `f${i}`, calls: 1, totalMs: 1 }));
+    const fingerprints = Array.from({ length: 10 }, (_, i) => ({
+      fingerprint: `f${i}`,
+      calls: 1,
+      totalMs: 1,
+    }));
     agg.recordRequest(request({ fingerprints }));
     const rows = endpointQueryReport(agg, { window: 'all' }).rows;
     expect(rows).toHaveLength(4);
@@ -250,7 +270,9 @@ describe('Aggregator: cache', () => {
     agg.recordCacheCall(cacheCall({ command: 'mget', hits: 2, misses: 2 }));
     agg.recordCacheCall(cacheCall({ command: 'set', read: false, write: true, hits: 0, ttlSeconds: 30 }));
     agg.recordCacheCall(cacheCall({ command: 'expire', read: false, write: true, hits: 0, ttlSeconds: 600 }));
-    agg.recordCacheCall(cacheCall({ namespace: 'session:*', command: 'del', read: false, hits: 0, error: true }));
+    agg.recordCacheCall(
+      cacheCall({ namespace: 'session:*', command: 'del', read: false, hits: 0, error: true }),
+    );
     const rows = cacheReport(agg, { window: 'all' }).rows;
     expect(rows[0]).toMatchObject({
       namespace: 'user:*',
@@ -272,8 +294,12 @@ describe('Aggregator: cache', () => {
     agg.recordCacheCall(cacheCall({ namespace: 'user:42' }));
     agg.recordCacheCall(cacheCall({ namespace: 'user:42' }));
     agg.recordCacheCall(cacheCall({ namespace: 'user:43', hits: 0, misses: 1 }));
-    agg.recordRequest(request({ namespaces: [{ namespace: 'user:42', ops: 2, singleReads: 2, totalMs: 1 }] }));
-    agg.recordRequest(request({ namespaces: [{ namespace: 'user:43', ops: 1, singleReads: 1, totalMs: 1 }] }));
+    agg.recordRequest(
+      request({ namespaces: [{ namespace: 'user:42', ops: 2, singleReads: 2, totalMs: 1 }] }),
+    );
+    agg.recordRequest(
+      request({ namespaces: [{ namespace: 'user:43', ops: 1, singleReads: 1, totalMs: 1 }] }),
+    );
     agg.mergeNamespace('api', 'user:42', 'user:*');
     agg.mergeNamespace('api', 'user:43', 'user:*');
     const rows = cacheReport(agg, { window: 'all' }).rows;

@@ -14,7 +14,9 @@ interface Rec {
 }
 
 const make: RowFactory<Rec, Row> = (rec, overflow) =>
-  overflow === null ? { service: rec.service, key: rec.key, n: 0 } : { service: overflow, key: '(other)', n: 0 };
+  overflow === null
+    ? { service: rec.service, key: rec.key, n: 0 }
+    : { service: overflow, key: '(other)', n: 0 };
 
 function add(t: BoundedTable<Row>, service: string, key: string): Row {
   const row = t.upsert(service, key, service, { service, key }, make);

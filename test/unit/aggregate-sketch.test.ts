@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { MAX_TRACKED_MS, Sketch } from '../../src/aggregate/sketch';
+import { MAX_TRACKED_MS, RAW_LIMIT, Sketch } from '../../src/aggregate/sketch';
 
 /** mulberry32: a small seeded PRNG, so the distributions are the same on every run. */
 function prng(seed: number): () => number {
@@ -26,7 +26,9 @@ const distributions: Record<string, (rand: () => number) => number> = {
   lognormal: (rand) => Math.exp(Math.log(4) + 1.1 * normal(rand)),
   // 85% cache-hit-fast around 0.3 ms, 15% slow around 60 ms.
   bimodal: (rand) =>
-    rand() < 0.85 ? Math.exp(Math.log(0.3) + 0.3 * normal(rand)) : Math.exp(Math.log(60) + 0.5 * normal(rand)),
+    rand() < 0.85
+      ? Math.exp(Math.log(0.3) + 0.3 * normal(rand))
+      : Math.exp(Math.log(60) + 0.5 * normal(rand)),
 };
 
 /** The rank convention Sketch documents: 0-based rank floor(q × (n − 1)) of the sorted values. */
@@ -113,6 +115,47 @@ describe('Sketch', () => {
     expect(from.count).toBe(0);
     from.add(1);
     expect(into.count).toBe(2);
+  });
+
+  it('gives exact order statistics while a sketch holds few values', () => {
+    const rand = prng(3);
+    const s = new Sketch();
+    const values: number[] = [];
+    for (let i = 0; i < RAW_LIMIT; i++) {
+      const v = distributions.lognormal(rand);
+      values.push(v);
+      s.add(v);
+    }
+    values.sort((a, b) => a - b);
+    for (const q of [0.5, 0.95, 0.99]) expect(s.quantile(q)).toBe(exact(Float64Array.from(values), q));
+    expect(s.sum).toBeCloseTo(
+      values.reduce((a, b) => a + b, 0),
+      9,
+    );
+  });
+
+  it('stays within 1% after switching from exact values to the sketch, and across merges of both kinds', () => {
+    const rand = prng(11);
+    const small = new Sketch();
+    const big = new Sketch();
+    const values: number[] = [];
+    for (let i = 0; i < 10; i++) {
+      const v = distributions.bimodal(rand);
+      small.add(v);
+      values.push(v);
+    }
+    for (let i = 0; i < 5000; i++) {
+      const v = distributions.bimodal(rand);
+      big.add(v);
+      values.push(v);
+    }
+    small.merge(big);
+    const sorted = Float64Array.from(values).sort();
+    expect(small.count).toBe(5010);
+    for (const q of [0.5, 0.95, 0.99]) {
+      const truth = exact(sorted, q);
+      expect(Math.abs(small.quantile(q) - truth) / truth).toBeLessThanOrEqual(0.01 + 1e-12);
+    }
   });
 
   it('refuses to merge sketches of different accuracy', () => {

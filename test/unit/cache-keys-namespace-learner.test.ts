@@ -2,7 +2,13 @@ import { describe, expect, it } from 'vitest';
 import { isIdLikeSegment, NamespaceLearner, type NamespaceLearnerOptions } from '../../src/cache-keys';
 
 function learner(opts: Partial<NamespaceLearnerOptions> = {}): NamespaceLearner {
-  return new NamespaceLearner({ delimiters: ':', learnDistinct: 8, patterns: [], maxLearnedPrefixes: 10_000, ...opts });
+  return new NamespaceLearner({
+    delimiters: ':',
+    learnDistinct: 8,
+    patterns: [],
+    maxLearnedPrefixes: 10_000,
+    ...opts,
+  });
 }
 
 describe('isIdLikeSegment', () => {
@@ -25,7 +31,17 @@ describe('isIdLikeSegment', () => {
   });
 
   it('keeps names, short versions, slugs and camelCase words', () => {
-    for (const s of ['user', 'profile', 'v2', 'blue-widget', 'recentlyViewed', 'getUserById', 'JSONData', 'rate_limit', '']) {
+    for (const s of [
+      'user',
+      'profile',
+      'v2',
+      'blue-widget',
+      'recentlyViewed',
+      'getUserById',
+      'JSONData',
+      'rate_limit',
+      '',
+    ]) {
       expect(isIdLikeSegment(s), s).toBe(false);
     }
   });
@@ -117,7 +133,9 @@ describe('NamespaceLearner.namespaceOf', () => {
     const l = learner({ maxLearnedPrefixes: 10, learnDistinct: 1000 });
     l.namespaceOf('known:x');
     for (let i = 0; i < 100; i++) {
-      l.namespaceOf(`known:slug-${String.fromCharCode(97 + (i % 26))}${String.fromCharCode(97 + Math.floor(i / 26))}`);
+      l.namespaceOf(
+        `known:slug-${String.fromCharCode(97 + (i % 26))}${String.fromCharCode(97 + Math.floor(i / 26))}`,
+      );
       expect(l.learnedPrefixes).toBeLessThanOrEqual(10);
     }
     expect(l.namespaceOf('known:brand-new')).toBe('known:*');

@@ -1,11 +1,14 @@
 import { describe, expect, it } from 'vitest';
-import { describeRedisCommand, parseRedisStatement } from '../../src/cache-keys';
+import { describeRedisCommand, parseRedisStatement, serializeRedisCommand } from '../../src/cache-keys';
 
 describe('parseRedisStatement', () => {
   it('reads the command and key of the ioredis default serialization', () => {
     expect(parseRedisStatement('get user:1')).toEqual({ command: 'get', keys: ['user:1'] });
     expect(parseRedisStatement('GET user:1')).toEqual({ command: 'get', keys: ['user:1'] });
-    expect(parseRedisStatement('set session:x [1 other arguments]')).toEqual({ command: 'set', keys: ['session:x'] });
+    expect(parseRedisStatement('set session:x [1 other arguments]')).toEqual({
+      command: 'set',
+      keys: ['session:x'],
+    });
   });
 
   it('returns every key of multi-key commands and only the key of field commands', () => {
@@ -40,15 +43,50 @@ describe('parseRedisStatement', () => {
 
   it('takes the first argument of unknown (module) commands as the key', () => {
     expect(parseRedisStatement('JSON.GET doc:1 $.a')).toEqual({ command: 'json.get', keys: ['doc:1'] });
-    expect(parseRedisStatement('CF.EXISTS filter:1 item')).toEqual({ command: 'cf.exists', keys: ['filter:1'] });
+    expect(parseRedisStatement('CF.EXISTS filter:1 item')).toEqual({
+      command: 'cf.exists',
+      keys: ['filter:1'],
+    });
   });
 });
 
 describe('describeRedisCommand', () => {
   it('classifies reads, writes and batched commands', () => {
-    const reads = ['GET', 'getex', 'MGET', 'HGET', 'HMGET', 'HGETALL', 'EXISTS', 'SMEMBERS', 'SISMEMBER', 'LRANGE', 'ZRANGEBYSCORE', 'ZSCORE', 'TTL'];
+    const reads = [
+      'GET',
+      'getex',
+      'MGET',
+      'HGET',
+      'HMGET',
+      'HGETALL',
+      'EXISTS',
+      'SMEMBERS',
+      'SISMEMBER',
+      'LRANGE',
+      'ZRANGEBYSCORE',
+      'ZSCORE',
+      'TTL',
+    ];
     for (const c of reads) expect(describeRedisCommand(c), c).toMatchObject({ read: true, write: false });
-    const writes = ['SET', 'SETEX', 'PSETEX', 'SETNX', 'MSET', 'HSET', 'HMSET', 'DEL', 'UNLINK', 'EXPIRE', 'PEXPIRE', 'INCR', 'INCRBY', 'LPUSH', 'RPUSH', 'SADD', 'ZADD'];
+    const writes = [
+      'SET',
+      'SETEX',
+      'PSETEX',
+      'SETNX',
+      'MSET',
+      'HSET',
+      'HMSET',
+      'DEL',
+      'UNLINK',
+      'EXPIRE',
+      'PEXPIRE',
+      'INCR',
+      'INCRBY',
+      'LPUSH',
+      'RPUSH',
+      'SADD',
+      'ZADD',
+    ];
     for (const c of writes) expect(describeRedisCommand(c), c).toMatchObject({ read: false, write: true });
     expect(describeRedisCommand('GETDEL')).toMatchObject({ read: true, write: true });
     for (const c of ['MGET', 'HMGET', 'MSET', 'DEL']) expect(describeRedisCommand(c).multiKey, c).toBe(true);
@@ -58,6 +96,34 @@ describe('describeRedisCommand', () => {
   it('treats keyspace scans and unknown commands as neither read nor write', () => {
     for (const c of ['KEYS', 'SCAN', 'PING', 'FOO.BAR']) {
       expect(describeRedisCommand(c), c).toEqual({ read: false, write: false, multiKey: false });
+    }
+  });
+});
+
+describe('serializeRedisCommand', () => {
+  it('names every key and replaces every value, and parseRedisStatement reads the keys back', () => {
+    const cases: Array<[string, unknown[], string, string[]]> = [
+      ['get', ['user:1'], 'get user:1', ['user:1']],
+      ['mget', ['a:1', 'b:2', 'c:3'], 'mget a:1 b:2 c:3', ['a:1', 'b:2', 'c:3']],
+      ['set', ['session:x', 'secret-token', 'EX', 60], 'set session:x [3 other arguments]', ['session:x']],
+      ['mset', ['k1', 'v1', 'k2', 'v2'], 'mset k1 ? k2 [1 other arguments]', ['k1', 'k2']],
+      ['hset', ['h:1', 'email', 'alice@example.com'], 'hset h:1 [2 other arguments]', ['h:1']],
+      ['lrem', ['list:1', 0, 'payload'], 'lrem list:1 [2 other arguments]', ['list:1']],
+      [
+        'evalsha',
+        ['1a2b', 2, 'rl:a', 'rl:b', 10],
+        'evalsha ? 2 rl:a rl:b [1 other arguments]',
+        ['rl:a', 'rl:b'],
+      ],
+      ['eval', ["return redis.call('get', KEYS[1])", 1, 'rl:x'], 'eval ? 1 rl:x', ['rl:x']],
+      ['xread', ['COUNT', 5, 'STREAMS', 's:1', '0'], 'xread ? ? STREAMS s:1 ?', ['s:1']],
+      ['get', [Buffer.from('bin:1')], 'get bin:1', ['bin:1']],
+      ['ping', [], 'ping', []],
+      ['auth', ['hunter2'], 'auth [1 other arguments]', []],
+    ];
+    for (const [command, args, text, keys] of cases) {
+      expect(serializeRedisCommand(command, args), command).toBe(text);
+      expect(parseRedisStatement(text).keys, text).toEqual(keys);
     }
   });
 });

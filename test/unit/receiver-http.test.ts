@@ -38,7 +38,8 @@ let port: number;
 let batches: DecodedSpan[][];
 let overloaded: boolean;
 let onSpansThrows: boolean;
-const warnings: string[] = [];
+/** Every logged object and message, serialised, to check what reaches logs. */
+const logged: string[] = [];
 
 function send(opts: Send): Promise<Reply> {
   return new Promise((resolve, reject) => {
@@ -87,6 +88,13 @@ function statusOf(reply: Reply): { code: number; message: string } {
   return Status.toObject(Status.decode(reply.body)) as { code: number; message: string };
 }
 
+/** JSON with errors expanded the way pino's serializer writes them (message and stack). */
+function asLogged(obj: object): string {
+  return JSON.stringify(obj, (_k, v) =>
+    v instanceof Error ? { name: v.name, message: v.message, stack: v.stack } : v,
+  );
+}
+
 function options(extra?: Partial<OtlpHttpReceiverOptions>): OtlpHttpReceiverOptions {
   return {
     host: '127.0.0.1',
@@ -94,11 +102,15 @@ function options(extra?: Partial<OtlpHttpReceiverOptions>): OtlpHttpReceiverOpti
     maxBodyBytes: MAX_BODY,
     retryAfterSeconds: 7,
     onSpans: (spans) => {
-      if (onSpansThrows) throw new Error('pipeline bug');
+      if (onSpansThrows)
+        throw new Error(`cannot parse ${spans.map((s) => s.attributes['db.query.text']).join(';')}`);
       batches.push(spans);
     },
     isOverloaded: () => overloaded,
-    logger: { warn: (_obj, msg) => warnings.push(msg) },
+    logger: {
+      warn: (obj, msg) => logged.push(`warn ${msg} ${asLogged(obj)}`),
+      debug: (obj, msg) => logged.push(`debug ${msg} ${asLogged(obj)}`),
+    },
     ...extra,
   };
 }
@@ -107,7 +119,7 @@ beforeEach(async () => {
   batches = [];
   overloaded = false;
   onSpansThrows = false;
-  warnings.length = 0;
+  logged.length = 0;
   receiver = new OtlpHttpReceiver(options());
   ({ port } = await receiver.start());
 });
@@ -170,7 +182,7 @@ describe('OtlpHttpReceiver', () => {
       await expectStillServing();
     }
     expect(receiver.stats.decodeErrors).toBe(4);
-    expect(warnings.length).toBeGreaterThanOrEqual(3);
+    expect(logged.filter((l) => l.startsWith('warn OTLP request refused'))).toHaveLength(4);
   });
 
   it('answers 413 from Content-Length before reading the body, and keeps serving', async () => {
@@ -280,6 +292,29 @@ describe('OtlpHttpReceiver', () => {
     await provider.shutdown();
     expect(batches.flat().map((s) => s.attributes['db.query.text'])).toEqual(['SELECT 1']);
     expect(batches[0][0].spanId).toBe(span.spanContext().spanId);
+  });
+});
+
+describe('OtlpHttpReceiver logging', () => {
+  it('never logs SQL or other body content, even when the pipeline error quotes it', async () => {
+    const secret = "SELECT * FROM users WHERE email = 'alice@example.com'";
+    await send({ headers: { 'content-type': 'application/json' }, body: `{"resourceSpans": ["${secret}"` });
+    await send({ headers: { 'content-type': 'application/json' }, body: `{"resourceSpans": ["${secret}"]}` });
+    onSpansThrows = true;
+    const spans = stableSpans();
+    (spans[1].attributes as Record<string, unknown>)['db.query.text'] = secret;
+    const reply = await sendProto(protobufBody(spans));
+    expect(reply.status).toBe(500);
+    expect(logged.length).toBeGreaterThanOrEqual(3);
+    for (const line of logged) expect(line).not.toContain('alice');
+    expect(statusOf(reply).message).not.toContain('alice');
+  });
+
+  it('logs overload refusals at debug, not warn', async () => {
+    overloaded = true;
+    await sendProto(protobufBody(stableSpans()));
+    expect(logged).toHaveLength(1);
+    expect(logged[0]).toMatch(/^debug OTLP request refused .*"status":503/);
   });
 });
 

@@ -9,7 +9,18 @@ beforeAll(async () => {
 const pg = (text: string) => fp.fingerprint('postgresql', text);
 
 /** Literal values used below; none may survive into a statement. */
-const SECRETS = ['s3cr3t', 'alice@example.com', '90210', '4242', '2024-05-06', 'hunter2', "O'Brien", 'dollar body', '/tmp/export.csv', '31337'];
+const SECRETS = [
+  's3cr3t',
+  'alice@example.com',
+  '90210',
+  '4242',
+  '2024-05-06',
+  'hunter2',
+  "O'Brien",
+  'dollar body',
+  '/tmp/export.csv',
+  '31337',
+];
 
 function expectNoLiterals(statement: string): void {
   for (const s of SECRETS) expect(statement).not.toContain(s);
@@ -141,8 +152,14 @@ describe('fallback', () => {
     const b = fp.fingerprint('mysql', 'select * from `orders` where id=? and s=?');
     expect(a.parsed).toBe(false);
     expect(b.fingerprint).toBe(a.fingerprint);
-    expect(a).toMatchObject({ statement: 'SELECT * FROM `orders` WHERE id = $1 AND s = $2', operation: 'SELECT', table: 'orders' });
-    expect(fp.fingerprint('mysql', 'SELECT * FROM invoices WHERE id = 7').fingerprint).not.toBe(a.fingerprint);
+    expect(a).toMatchObject({
+      statement: 'SELECT * FROM `orders` WHERE id = $1 AND s = $2',
+      operation: 'SELECT',
+      table: 'orders',
+    });
+    expect(fp.fingerprint('mysql', 'SELECT * FROM invoices WHERE id = 7').fingerprint).not.toBe(
+      a.fingerprint,
+    );
   });
 
   it('finds the verb and table of common statements without a parser', () => {
@@ -171,7 +188,10 @@ describe('cache', () => {
   it('serves texts that differ only in literals and comments from one entry', async () => {
     const f = await SqlFingerprinter.create({ cacheEntries: 10, maxParseBytes: 64 * 1024 });
     for (let i = 0; i < 100; i++) {
-      f.fingerprint('postgresql', `/*traceparent='00-${i}-01'*/ SELECT * FROM t WHERE id = ${i} AND s IN (${'1,'.repeat(i)}0)`);
+      f.fingerprint(
+        'postgresql',
+        `/*traceparent='00-${i}-01'*/ SELECT * FROM t WHERE id = ${i} AND s IN (${'1,'.repeat(i)}0)`,
+      );
     }
     expect(f.stats()).toMatchObject({ misses: 1, hits: 99, cacheEntries: 1 });
   });
@@ -190,7 +210,28 @@ describe('cache', () => {
     expect(f.stats().misses - before.misses).toBe(1);
   });
 
+  it('remembers raw texts only when they hold no literal and no comment', async () => {
+    const f = await SqlFingerprinter.create({ cacheEntries: 10, maxParseBytes: 64 * 1024 });
+    for (let i = 0; i < 20; i++) {
+      f.fingerprint('postgresql', 'SELECT * FROM t WHERE id = $1');
+      f.fingerprint('postgresql', `SELECT * FROM t WHERE id = ${i}`);
+      f.fingerprint('postgresql', `SELECT * FROM t WHERE id = $1 /* request ${i} */`);
+    }
+    expect(f.exactEntries()).toBe(1);
+    // One parse for the $1 form, one for the inline-literal form; everything else is a hit.
+    expect(f.stats()).toMatchObject({ misses: 2, hits: 58 });
+  });
+
+  it('gives a parameterized text the same shape from the raw-text path as from the scan', async () => {
+    const f = await SqlFingerprinter.create({ cacheEntries: 10, maxParseBytes: 64 * 1024 });
+    const first = f.fingerprint('postgresql', 'SELECT a FROM t WHERE b = $1');
+    expect(f.fingerprint('postgresql', 'SELECT a FROM t WHERE b = $1')).toBe(first);
+    expect(f.fingerprint('postgresql', 'SELECT a FROM t WHERE b = 7')).toBe(first);
+  });
+
   it('rejects a cache size that is not a positive integer', async () => {
-    await expect(SqlFingerprinter.create({ cacheEntries: 0, maxParseBytes: 10 })).rejects.toThrow(/cacheEntries/);
+    await expect(SqlFingerprinter.create({ cacheEntries: 0, maxParseBytes: 10 })).rejects.toThrow(
+      /cacheEntries/,
+    );
   });
 });

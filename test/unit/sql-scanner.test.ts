@@ -1,23 +1,13 @@
 import { describe, expect, it } from 'vitest';
-import {
-  collapseLists,
-  dialectOf,
-  LITERAL,
-  MAX_STATEMENT_CHARS,
-  PARAM,
-  renderStatement,
-  scanSql,
-} from '../../src/sql/sql-scanner';
+import { dialectOf, LITERAL, PARAM, scanSql } from '../../src/sql/sql-scanner';
+import { collapseLists, MAX_STATEMENT_CHARS, renderStatement } from '../../src/sql/sql-statement';
 
 const render = (text: string, dialect: 'pg' | 'mysql' | 'generic' = 'pg'): string =>
   renderStatement(collapseLists(scanSql(text, dialect)));
 
 describe('scanSql', () => {
   it('replaces string, escape-string, bit, hex, national and unicode literals with one marker each', () => {
-    const out = scanSql(
-      "SELECT 'a', E'it\\'s', B'0101', X'ff', N'nat', U&'d\\0061t', 'it''s' FROM t",
-      'pg',
-    );
+    const out = scanSql("SELECT 'a', E'it\\'s', B'0101', X'ff', N'nat', U&'d\\0061t', 'it''s' FROM t", 'pg');
     expect(out).toBe(`SELECT ${Array(7).fill(LITERAL).join(', ')} FROM t`);
   });
 
@@ -92,7 +82,9 @@ describe('collapseLists and renderStatement', () => {
 
   it('keeps a single VALUES row and lists that hold expressions', () => {
     expect(render("INSERT INTO t VALUES (1, 'x')")).toBe('INSERT INTO t VALUES ($1, $2)');
-    expect(render('SELECT * FROM t WHERE a IN (SELECT b FROM u)')).toBe('SELECT * FROM t WHERE a IN (SELECT b FROM u)');
+    expect(render('SELECT * FROM t WHERE a IN (SELECT b FROM u)')).toBe(
+      'SELECT * FROM t WHERE a IN (SELECT b FROM u)',
+    );
   });
 
   it('numbers placeholders in order of appearance and keeps a repeated parameter one number', () => {

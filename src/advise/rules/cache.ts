@@ -57,7 +57,8 @@ function hitRateRule(ctx: RuleContext, row: CacheRow): void {
 
 /** The likeliest cause of a low hit rate from what the spans show (commands, TTLs set by writes). */
 export function missReason(row: CacheRow, t: AdvisorThresholds): MissReason {
-  if (row.writes > 0 && row.writes >= row.reads) return 'write-heavy';
+  // Cache-aside refills once per miss; only writes well beyond the misses mean rewriting unread entries.
+  if (row.writes > 0 && row.writes >= row.reads && row.writes > 1.5 * row.misses) return 'write-heavy';
   if (row.maxTtlSeconds !== null && row.maxTtlSeconds <= t.cache.shortTtlSeconds) return 'short-ttl';
   if (row.writes === 0) return 'no-writes';
   // Nearly every read misses and gets refilled although entries outlive the TTL threshold.

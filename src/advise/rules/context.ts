@@ -1,5 +1,5 @@
 /** What every rule shares: thresholds, the input with lookups by key, and the emit/observe sinks. */
-import type { EndpointRow, QueryRow } from '../../reports/types';
+import type { EndpointCacheRow, EndpointQueryRow, EndpointRow, QueryRow } from '../../reports/types';
 import { recommendationId } from '../ids';
 import type {
   AdvisorInput,
@@ -24,6 +24,7 @@ export class RuleContext {
   private queryIndex?: Map<string, QueryRow>;
   private endpointIndex?: Map<string, EndpointRow>;
   private findingIndex?: Map<string, IndexFinding>;
+  private usesIndex?: Map<string, { queries: EndpointQueryRow[]; cache: EndpointCacheRow[] }>;
 
   constructor(
     readonly t: AdvisorThresholds,
@@ -55,6 +56,23 @@ export class RuleContext {
       (this.input.indexFindings ?? []).map((f) => [`${f.service}\n${f.fingerprint}`, f]),
     );
     return this.findingIndex.get(`${service}\n${fingerprint}`);
+  }
+
+  /** Per-request use rows (statements and namespaces) of one endpoint. */
+  uses(service: string, label: string): { queries: EndpointQueryRow[]; cache: EndpointCacheRow[] } {
+    if (!this.usesIndex) {
+      const index = new Map<string, { queries: EndpointQueryRow[]; cache: EndpointCacheRow[] }>();
+      const slot = (row: { service: string; method: string; route: string }) => {
+        const key = `${row.service}\n${endpointLabel(row.method, row.route)}`;
+        const entry = index.get(key) ?? { queries: [], cache: [] };
+        index.set(key, entry);
+        return entry;
+      };
+      for (const q of this.input.endpointQueries) slot(q).queries.push(q);
+      for (const c of this.input.endpointCache) slot(c).cache.push(c);
+      this.usesIndex = index;
+    }
+    return this.usesIndex.get(`${service}\n${label}`) ?? { queries: [], cache: [] };
   }
 
   /** The SLO of a route: `routeSloMs['GET /x']`, then `routeSloMs['/x']`, then `sloMs`. */

@@ -75,15 +75,14 @@ function slowEndpoint(ctx: RuleContext, e: EndpointRow, label: string, target: T
 function dominantParts(ctx: RuleContext, e: EndpointRow, label: string): TimePart[] {
   const parts: TimePart[] = [];
   const perRequest = (totalMs: number) => (e.requests > 0 ? totalMs / e.requests : 0);
-  for (const q of ctx.input.endpointQueries) {
-    if (q.service !== e.service || endpointLabel(q.method, q.route) !== label || q.statement === OVERFLOW)
-      continue;
+  const uses = ctx.uses(e.service, label);
+  for (const q of uses.queries) {
+    if (q.statement === OVERFLOW) continue;
     const shown = q.statement ? shortStatement(q.statement, 80) : `fingerprint ${q.fingerprint}`;
     parts.push({ label: `SQL ${shown}`, msPerRequest: perRequest(q.totalMs) });
   }
-  for (const c of ctx.input.endpointCache) {
-    if (c.service !== e.service || endpointLabel(c.method, c.route) !== label || c.namespace === OVERFLOW)
-      continue;
+  for (const c of uses.cache) {
+    if (c.namespace === OVERFLOW) continue;
     parts.push({ label: `cache ${c.namespace}`, msPerRequest: perRequest(c.totalMs) });
   }
   if (e.poolWaitMsPerRequest > 0)

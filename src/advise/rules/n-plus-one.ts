@@ -1,7 +1,8 @@
 /**
- * N+1 queries (Sentry's detector: one statement ≥5 times in a request, ≥50 ms together), per
- * (service, route, fingerprint), from the endpoint-query rows. The aggregator counts the
- * requests over its repeat threshold; the time condition is judged on their mean.
+ * N+1 queries, per (service, route, fingerprint), from the endpoint-query rows. Sentry's detector
+ * (one statement ≥5 times in a request, ≥50 ms together) makes a warning; repeats that are still
+ * cheap (under minTotalMs) are reported as info, like perf-sentinel does — the pattern grows with
+ * the data. The aggregator counts requests over its repeat threshold; time is judged on their mean.
  */
 import type { EndpointQueryRow } from '../../reports/types';
 import type { Target } from '../types';
@@ -17,13 +18,14 @@ export function nPlusOneRule(ctx: RuleContext): void {
     const affected = row.requestsOverThreshold;
     if (affected < t.minAffectedRequests || row.maxCallsPerRequest < t.minRepeats) continue;
     const repeatMsPerRequest = row.overThresholdMs / affected;
-    if (repeatMsPerRequest < t.minTotalMs) continue;
     const share = row.requests > 0 ? affected / row.requests : 0;
     const slo = ctx.sloFor(row.method, row.route);
-    const table = ctx.query(row.service, row.fingerprint)?.table;
+    const query = ctx.query(row.service, row.fingerprint);
+    const table = query?.table;
     ctx.emit({
       kind: 'n-plus-one',
-      severity: repeatMsPerRequest >= slo ? 'critical' : 'warning',
+      severity:
+        repeatMsPerRequest >= slo ? 'critical' : repeatMsPerRequest >= t.minTotalMs ? 'warning' : 'info',
       service: row.service,
       target: table ? { ...target, table } : target,
       title: `N+1 in ${route}: ${shortStatement(row.statement)} runs up to ${row.maxCallsPerRequest}× per request`,
@@ -37,6 +39,7 @@ export function nPlusOneRule(ctx: RuleContext): void {
         repeatMsPerAffectedRequest: round(repeatMsPerRequest),
         msPerRequest: round(row.msPerRequest),
         routeSloMs: slo,
+        ...(query ? { shareOfDbTime: round(query.shareOfDbTime, 4) } : {}),
       },
       action: nPlusOneAction(row, share, repeatMsPerRequest),
       exampleTraceId: row.exampleTraceId || undefined,

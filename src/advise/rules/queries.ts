@@ -76,7 +76,7 @@ export function queryRules(ctx: RuleContext): void {
         action: `${indexAction(index, q)} Statement: ${q.statement}`,
         exampleTraceId: q.exampleTraceId || undefined,
       });
-    } else if (isTopConsumer(q, t)) {
+    } else if (isTopConsumer(q, t) && !reportedAsNPlusOne(ctx, q)) {
       const repeated = q.maxCallsPerRequest >= t.nPlusOne.minRepeats;
       ctx.emit({
         kind: 'top-consumer',
@@ -97,6 +97,13 @@ export function queryRules(ctx: RuleContext): void {
   }
 }
 
+/** An N+1 finding already explains the statement's share of DB time and says what to do. */
+function reportedAsNPlusOne(ctx: RuleContext, q: QueryRow): boolean {
+  return ctx.findings.some(
+    (f) => f.kind === 'n-plus-one' && f.service === q.service && f.target.value === q.fingerprint,
+  );
+}
+
 function queryEvidence(q: QueryRow) {
   return {
     calls: q.calls,
@@ -113,7 +120,7 @@ function queryEvidence(q: QueryRow) {
   };
 }
 
-/** `orders.customer_id (=)`, `orders.created_at (range)`, … */
+/** `<table>.<column> (=)`, `(range)`, `(join)`, `(ORDER BY)`. */
 export function describeColumns(finding: IndexFinding): string[] {
   const sign = { eq: '=', range: 'range', join: 'join', order: 'ORDER BY' } as const;
   return finding.columns.map((c) => {

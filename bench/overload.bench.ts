@@ -1,0 +1,329 @@
+/**
+ * Figure 6, overload. Part 1: the built sidecar (default config, pinned to one core) is offered 3×
+ * its sustainable ingest rate, open loop, for 10 s. Every refusal must be a 429/503 with
+ * Retry-After, RSS must stay under the 150 MB cap, the process must live, and once the excess
+ * stops it must accept again by itself. Part 2: the demo app under the spanstat preload exports
+ * to a receiver that refuses everything with `503, Retry-After: 1`; the exporter must honour the
+ * pause (≤ ~1 attempt per second) and the app's RSS must not grow while it serves load.
+ *
+ *   npx tsx bench/overload.bench.ts [--sustainable 100000] [--seconds 10] [--no-preload]
+ */
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { PRELOAD_PATH } from '../scripts/lib/demo-stack';
+import { rssMB } from './lib/cpu';
+import { type AppProcess, type DemoData, startDemoApp, startDemoData } from './lib/demo-app-process';
+import { type BenchResult, type Figure, figure, notMeasured, pct, reportStandalone, si } from './lib/figures';
+import { OtlpPoster, type PostResult } from './lib/http';
+import { runAutocannon } from './lib/load';
+import { BatchStream, buildTemplates } from './lib/otlp-batches';
+import { CORE_UNDER_TEST, ensureBuilt, pinSelfToLoadCore } from './lib/setup';
+import { type SidecarProcess, sleep, startSidecarProcess } from './lib/sidecar-process';
+import { slope } from './lib/stats';
+
+export interface OverloadOptions {
+  /** Sustainable ingest rate (spans/s), e.g. from the ingest bench; measured here when absent. */
+  sustainable?: number;
+  seconds?: number;
+  preload?: boolean;
+  log?: (line: string) => void;
+}
+
+const RSS_CAP_MB = 150;
+const OVERLOAD_FACTOR = 3;
+/** Client-side cap on POSTs in flight, so the load generator itself cannot run away. */
+const MAX_IN_FLIGHT = 256;
+
+interface Tally {
+  ok: number;
+  refused: number;
+  refusedWithRetryAfter: number;
+  other: Record<string, number>;
+  skipped: number;
+}
+
+function tally(): Tally {
+  return { ok: 0, refused: 0, refusedWithRetryAfter: 0, other: {}, skipped: 0 };
+}
+
+function count(t: Tally, res: PostResult): void {
+  if (res.status === 200) t.ok++;
+  else if (res.status === 503 || res.status === 429) {
+    t.refused++;
+    if (res.retryAfter !== undefined && res.retryAfter > 0) t.refusedWithRetryAfter++;
+  } else {
+    const key = res.status === 0 ? `error ${res.error ?? ''}`.trim() : String(res.status);
+    t.other[key] = (t.other[key] ?? 0) + 1;
+  }
+}
+
+/** Sends batches at `spansPerSecond` for `seconds` without waiting for answers (open loop). */
+async function openLoop(
+  poster: OtlpPoster,
+  stream: BatchStream,
+  spansPerSecond: number,
+  seconds: number,
+  t: Tally,
+  spansPerBatch: number,
+): Promise<number> {
+  const intervalMs = (1000 * spansPerBatch) / spansPerSecond;
+  const start = performance.now();
+  let sent = 0;
+  let inFlight = 0;
+  while (performance.now() - start < seconds * 1000) {
+    const due = Math.floor((performance.now() - start) / intervalMs) + 1;
+    while (sent < due) {
+      sent++;
+      if (inFlight >= MAX_IN_FLIGHT) {
+        t.skipped++;
+        continue;
+      }
+      inFlight++;
+      void poster.post(stream.next()).then((res) => {
+        inFlight--;
+        count(t, res);
+      });
+    }
+    await sleep(Math.max(1, intervalMs / 2));
+  }
+  const elapsedMs = performance.now() - start;
+  while (inFlight > 0) await sleep(10);
+  return ((sent - t.skipped) * spansPerBatch * 1000) / elapsedMs;
+}
+
+/** Closed-loop maximum for a few seconds: the rate the sidecar sustains (spans/s processed). */
+async function measureSustainable(sidecar: SidecarProcess, stream: BatchStream): Promise<number> {
+  const poster = new OtlpPoster(sidecar.receiverUrl, 4);
+  let stop = false;
+  const loop = async () => {
+    while (!stop) {
+      const res = await poster.post(stream.next());
+      if (res.status !== 200) await sleep(5);
+    }
+  };
+  const loops = Array.from({ length: 4 }, loop);
+  await sleep(1500);
+  const a = await sidecar.health();
+  const t0 = performance.now();
+  await sleep(4000);
+  const b = await sidecar.health();
+  const rate = ((b.pipeline.spansProcessed - a.pipeline.spansProcessed) * 1000) / (performance.now() - t0);
+  stop = true;
+  await Promise.all(loops);
+  poster.close();
+  await sidecar.waitProcessed(b.pipeline.spansReceived, 60_000).catch(() => undefined);
+  return rate;
+}
+
+async function sidecarOverload(options: OverloadOptions, log: (line: string) => void) {
+  const templates = buildTemplates({ templates: 16, spansPerBatch: 512, seed: 9 });
+  const spansPerBatch = templates.reduce((n, t) => n + t.spans, 0) / templates.length;
+  const stream = new BatchStream(templates);
+  const sidecar = await startSidecarProcess({ core: CORE_UNDER_TEST });
+  const seconds = options.seconds ?? 10;
+  const rss: { tMs: number; rss: number; pending: number }[] = [];
+  try {
+    const sustainable = options.sustainable ?? (await measureSustainable(sidecar, stream));
+    log(`overload: sustainable ${si(sustainable)} spans/s; offering ${OVERLOAD_FACTOR}× for ${seconds} s`);
+    let sampling = true;
+    const t0 = performance.now();
+    const sampler = (async () => {
+      while (sampling) {
+        const h = await sidecar.health().catch(() => undefined);
+        rss.push({ tMs: performance.now() - t0, rss: sidecar.rssMB(), pending: h?.pipeline.pendingSpans ?? -1 });
+        await sleep(250);
+      }
+    })();
+    const poster = new OtlpPoster(sidecar.receiverUrl, MAX_IN_FLIGHT);
+    const overload = tally();
+    const offered = await openLoop(poster, stream, OVERLOAD_FACTOR * sustainable, seconds, overload, spansPerBatch);
+    const aliveAfterOverload = sidecar.alive();
+    log(
+      `overload: offered ${si(offered)} spans/s: ${overload.ok} accepted, ${overload.refused} refused (${overload.refusedWithRetryAfter} with Retry-After), other ${JSON.stringify(overload.other)}`,
+    );
+    // Recovery: half the sustainable rate, open loop; measure how soon posts are accepted again.
+    const endOverload = performance.now();
+    const recovery = tally();
+    let firstOkMs = Number.NaN;
+    const probe = async () => {
+      while (Number.isNaN(firstOkMs) && performance.now() - endOverload < 30_000) {
+        const res = await poster.post(stream.next());
+        if (res.status === 200) firstOkMs = performance.now() - endOverload;
+        else await sleep(20);
+      }
+    };
+    await probe();
+    await openLoop(poster, stream, sustainable / 2, 5, recovery, spansPerBatch);
+    const health = await sidecar.health();
+    await sidecar.waitProcessed(health.pipeline.spansReceived, 60_000).catch(() => undefined);
+    sampling = false;
+    await sampler;
+    poster.close();
+    const maxRss = Math.max(...rss.map((s) => s.rss));
+    return {
+      sustainable,
+      offered,
+      overload,
+      recovery,
+      firstOkMs,
+      alive: aliveAfterOverload && sidecar.alive(),
+      maxRss,
+      maxPending: Math.max(...rss.map((s) => s.pending)),
+      rss: rss.filter((_, i) => i % 2 === 0),
+    };
+  } finally {
+    await sidecar.stop();
+  }
+}
+
+/** An OTLP receiver that refuses every export with 503 + Retry-After: 1 and counts the attempts. */
+async function refusingReceiver(): Promise<{ url: string; attempts: number[]; server: Server }> {
+  const attempts: number[] = [];
+  const t0 = performance.now();
+  const server = createServer((req, res) => {
+    req.resume();
+    req.on('end', () => {
+      attempts.push(performance.now() - t0);
+      res.writeHead(503, { 'Retry-After': '1', 'Content-Type': 'application/x-protobuf' });
+      res.end();
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  return { url: `http://127.0.0.1:${port}`, attempts, server };
+}
+
+async function preloadUnderRefusal(seconds: number, log: (line: string) => void) {
+  let data: DemoData | undefined;
+  let app: AppProcess | undefined;
+  const receiver = await refusingReceiver();
+  try {
+    data = await startDemoData();
+    app = await startDemoApp({
+      data,
+      preload: PRELOAD_PATH,
+      core: CORE_UNDER_TEST,
+      env: { OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url, OTEL_SERVICE_NAME: 'bench-refused', OTEL_LOG_LEVEL: 'error' },
+    });
+    const pid = app.pid;
+    const samples: { tMs: number; rss: number }[] = [];
+    let sampling = true;
+    const t0 = performance.now();
+    const sampler = (async () => {
+      while (sampling) {
+        samples.push({ tMs: performance.now() - t0, rss: rssMB(pid) });
+        await sleep(250);
+      }
+    })();
+    let offset = Math.floor(Math.random() * 36 ** 6);
+    // Warm-up, then the measured stretch.
+    const warm = await runAutocannon({ url: app.url, path: (n) => `/api/quotes/R${(offset + n).toString(36).toUpperCase()}`, connections: 4, seconds: 3 });
+    offset += warm.requests + 1;
+    const attemptsBefore = receiver.attempts.length;
+    const tMeasure = performance.now();
+    const load = await runAutocannon({ url: app.url, path: (n) => `/api/quotes/R${(offset + n).toString(36).toUpperCase()}`, connections: 4, seconds });
+    const measuredSeconds = (performance.now() - tMeasure) / 1000;
+    sampling = false;
+    await sampler;
+    const attempts = receiver.attempts.length - attemptsBefore;
+    const later = samples.filter((s) => s.tMs >= (tMeasure - t0));
+    const rssSlopePerMin = slope(
+      later.map((s) => s.tMs / 60_000),
+      later.map((s) => s.rss),
+    );
+    const result = {
+      requests: load.requests,
+      rps: load.rps,
+      non2xx: load.non2xx + load.errors,
+      exportAttempts: attempts,
+      attemptsPerSecond: attempts / measuredSeconds,
+      rssStart: later[0]?.rss ?? Number.NaN,
+      rssEnd: later[later.length - 1]?.rss ?? Number.NaN,
+      rssMax: Math.max(...later.map((s) => s.rss)),
+      rssSlopeMBPerMin: rssSlopePerMin,
+    };
+    log(
+      `overload: preload vs refusing receiver: ${result.requests} requests served, ${attempts} export attempts in ${measuredSeconds.toFixed(0)} s, app RSS ${result.rssStart.toFixed(0)} → ${result.rssEnd.toFixed(0)} MB`,
+    );
+    return result;
+  } finally {
+    await app?.stop();
+    await data?.stop();
+    await new Promise((resolve) => receiver.server.close(resolve));
+  }
+}
+
+export async function runOverloadBench(options: OverloadOptions = {}): Promise<BenchResult> {
+  const log = options.log ?? console.log;
+  const started = performance.now();
+  ensureBuilt(log);
+  pinSelfToLoadCore();
+  const s = await sidecarOverload(options, log);
+  const refusedRight = s.overload.refused > 0 && s.overload.refusedWithRetryAfter === s.overload.refused;
+  const otherFailures = Object.values(s.overload.other).reduce((a, b) => a + b, 0);
+  const recoveryOtherFailures = Object.values(s.recovery.other).reduce((a, b) => a + b, 0);
+  const recovered = !Number.isNaN(s.firstOkMs) && s.recovery.refused === 0 && recoveryOtherFailures === 0;
+  const figures: Figure[] = [
+    figure(
+      'overload.refusals',
+      `sidecar at ${(s.offered / s.sustainable).toFixed(1)}× sustainable (${si(s.offered)} spans/s offered)`,
+      '429/503 + Retry-After, no other errors',
+      `${s.overload.refused} refused (${s.overload.refusedWithRetryAfter} with Retry-After), ${s.overload.ok} accepted, ${otherFailures} other`,
+      refusedRight && otherFailures === 0,
+      s.offered < 2.5 * s.sustainable ? `the load generator reached only ${(s.offered / s.sustainable).toFixed(1)}× the sustainable rate` : undefined,
+    ),
+    figure(
+      'overload.memory',
+      'sidecar RSS under overload',
+      `≤ ${RSS_CAP_MB} MB, alive`,
+      `max ${s.maxRss.toFixed(0)} MB (pending ≤ ${si(s.maxPending)} spans), ${s.alive ? 'alive' : 'CRASHED'}`,
+      s.maxRss <= RSS_CAP_MB && s.alive,
+    ),
+    figure(
+      'overload.recovery',
+      'recovery after overload',
+      'accepts again by itself',
+      Number.isNaN(s.firstOkMs)
+        ? 'never accepted again'
+        : `first 200 after ${(s.firstOkMs / 1000).toFixed(1)} s; then ${s.recovery.ok} ok, ${s.recovery.refused} refused at 0.5×`,
+      recovered,
+    ),
+  ];
+  let preload: Awaited<ReturnType<typeof preloadUnderRefusal>> | undefined;
+  if (options.preload !== false) {
+    try {
+      preload = await preloadUnderRefusal(options.seconds ?? 10, log);
+      figures.push(
+        figure(
+          'overload.preload-retry',
+          'preload exporter vs 503 Retry-After: 1',
+          '≤ 1.5 attempts/s, app RSS flat, app serves',
+          `${preload.attemptsPerSecond.toFixed(2)} attempts/s; RSS ${preload.rssStart.toFixed(0)} → ${preload.rssEnd.toFixed(0)} MB (${preload.rssSlopeMBPerMin >= 0 ? '+' : ''}${preload.rssSlopeMBPerMin.toFixed(1)} MB/min); ${preload.rps.toFixed(0)} req/s, ${preload.non2xx} errors`,
+          preload.attemptsPerSecond <= 1.5 && preload.rssEnd - preload.rssStart <= 10 && preload.non2xx === 0 && preload.requests > 0,
+        ),
+      );
+    } catch (err) {
+      figures.push(notMeasured('overload.preload-retry', 'preload exporter vs 503 Retry-After: 1', '≤ 1.5 attempts/s', (err as Error).message.split('\n')[0]));
+    }
+  }
+  return {
+    name: 'overload',
+    figures,
+    raw: { sidecar: s, preload, factor: OVERLOAD_FACTOR, shareRefused: pct(s.overload.refused / Math.max(1, s.overload.refused + s.overload.ok)) },
+    durationMs: performance.now() - started,
+  };
+}
+
+function arg(name: string): number | undefined {
+  const i = process.argv.indexOf(`--${name}`);
+  return i > 0 ? Number(process.argv[i + 1]) : undefined;
+}
+
+if (require.main === module) {
+  runOverloadBench({ sustainable: arg('sustainable'), seconds: arg('seconds'), preload: !process.argv.includes('--no-preload') })
+    .then(reportStandalone)
+    .catch((err) => {
+      console.error(err);
+      process.exitCode = 1;
+    });
+}

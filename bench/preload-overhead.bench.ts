@@ -1,0 +1,196 @@
+/**
+ * Figure 1, preload overhead: the demo app's pg+redis route at saturation, three ways in the same
+ * run — no preload, the spanstat preload (dist/preload.js), and the stock OpenTelemetry setup
+ * (bench/stock-otel-preload.js) — all exporting to a running spanstat sidecar.
+ *
+ *   npx tsx bench/preload-overhead.bench.ts [--rounds 3] [--seconds 5] [--connections 10]
+ *
+ * The route is GET /api/quotes/:code with a fresh code per request, so every request is a Redis
+ * GET miss, one PostgreSQL query and a Redis SET. The three apps run side by side pinned to core 0;
+ * autocannon (in this process), the sidecar, PostgreSQL and Redis share core 1. Runs are
+ * interleaved with the order rotated each round, and the medians compared.
+ *
+ * Targets: throughput loss ≤ 10%, p99 added ≤ 1 ms, spanstat ≥ 1.5× stock throughput.
+ */
+import { PRELOAD_PATH } from '../scripts/lib/demo-stack';
+import { cpuMeter } from './lib/cpu';
+import { type AppProcess, type DemoData, startDemoApp, startDemoData } from './lib/demo-app-process';
+import { BENCH_ROOT, type BenchResult, type Figure, figure, pct, reportStandalone } from './lib/figures';
+import { type LoadRunResult, runAutocannon } from './lib/load';
+import { CORE_UNDER_TEST, ensureBuilt, pinSelfToLoadCore } from './lib/setup';
+import { type SidecarProcess, sleep, startSidecarProcess } from './lib/sidecar-process';
+import { median } from './lib/stats';
+
+export interface PreloadOptions {
+  rounds?: number;
+  seconds?: number;
+  connections?: number;
+  log?: (line: string) => void;
+}
+
+type Variant = 'none' | 'spanstat' | 'stock';
+const VARIANTS: readonly Variant[] = ['none', 'spanstat', 'stock'];
+
+interface Run extends LoadRunResult {
+  variant: Variant;
+  round: number;
+  /** Share of its core the app used during the run (≈1 when the app is the bottleneck). */
+  appCpu: number;
+  /** Spans the sidecar received during the run. */
+  spans: number;
+}
+
+/** A fresh quote code per request: Q + base 36, within the route's 1–12 characters of A-Z0-9. */
+function quotePath(offset: number): (n: number) => string {
+  return (n) => `/api/quotes/Q${(offset + n).toString(36).toUpperCase()}`;
+}
+
+export async function runPreloadBench(options: PreloadOptions = {}): Promise<BenchResult> {
+  const log = options.log ?? console.log;
+  const started = performance.now();
+  ensureBuilt(log);
+  const pinnedSelf = pinSelfToLoadCore();
+  const rounds = options.rounds ?? 3;
+  const seconds = options.seconds ?? 5;
+  const connections = options.connections ?? 10;
+
+  let data: DemoData | undefined;
+  let sidecar: SidecarProcess | undefined;
+  const apps = new Map<Variant, AppProcess>();
+  const runs: Run[] = [];
+  try {
+    log('preload: starting PostgreSQL, Redis (seeded demo data) and the sidecar…');
+    data = await startDemoData();
+    // The sidecar shares the load core (it inherits this process's affinity).
+    sidecar = await startSidecarProcess();
+    const common = { OTEL_EXPORTER_OTLP_ENDPOINT: sidecar.receiverUrl, OTEL_LOG_LEVEL: 'error' };
+    const preloads: Record<Variant, string | undefined> = {
+      none: undefined,
+      spanstat: PRELOAD_PATH,
+      stock: `${BENCH_ROOT}/stock-otel-preload.js`,
+    };
+    for (const variant of VARIANTS) {
+      apps.set(
+        variant,
+        await startDemoApp({
+          data,
+          preload: preloads[variant],
+          core: CORE_UNDER_TEST,
+          env: { ...common, OTEL_SERVICE_NAME: `bench-${variant}` },
+        }),
+      );
+    }
+    let offset = Math.floor(Math.random() * 36 ** 6);
+    const once = async (variant: Variant, round: number, runSeconds: number): Promise<Run> => {
+      const app = apps.get(variant) as AppProcess;
+      const before = (await sidecar?.health())?.receiver.spansAccepted ?? 0;
+      const cpu = cpuMeter(app.pid);
+      const result = await runAutocannon({ url: app.url, path: quotePath(offset), connections, seconds: runSeconds });
+      const appCpu = cpu();
+      offset += result.requests + 1;
+      // Let the app's exporter hand over the run's last spans before the next run starts.
+      await sleep(1_000);
+      const after = (await sidecar?.health())?.receiver.spansAccepted ?? 0;
+      return { ...result, variant, round, appCpu, spans: after - before };
+    };
+    log('preload: warming up each app…');
+    for (const variant of VARIANTS) await once(variant, 0, 3);
+    for (let round = 1; round <= rounds; round++) {
+      // Rotate the order each round so no variant always runs first or last.
+      const order = VARIANTS.map((_, i) => VARIANTS[(i + round - 1) % VARIANTS.length]);
+      for (const variant of order) {
+        const run = await once(variant, round, seconds);
+        runs.push(run);
+        log(
+          `preload: round ${round} ${variant.padEnd(8)} ${run.rps.toFixed(0)} req/s p50 ${run.p50Ms.toFixed(2)} ms p99 ${run.p99Ms.toFixed(2)} ms app CPU ${pct(run.appCpu, 0)} non-2xx ${run.non2xx} spans ${run.spans}`,
+        );
+      }
+    }
+  } finally {
+    for (const app of apps.values()) await app.stop();
+    await sidecar?.stop();
+    await data?.stop();
+  }
+
+  const of = (variant: Variant) => runs.filter((r) => r.variant === variant);
+  const summary = Object.fromEntries(
+    VARIANTS.map((v) => {
+      const rs = of(v);
+      return [
+        v,
+        {
+          rps: median(rs.map((r) => r.rps)),
+          p50Ms: median(rs.map((r) => r.p50Ms)),
+          p99Ms: median(rs.map((r) => r.p99Ms)),
+          appCpu: median(rs.map((r) => r.appCpu)),
+          spansPerRequest: median(rs.map((r) => r.spans / Math.max(1, r.requests))),
+          non2xx: rs.reduce((n, r) => n + r.non2xx + r.errors, 0),
+        },
+      ];
+    }),
+  ) as Record<Variant, { rps: number; p50Ms: number; p99Ms: number; appCpu: number; spansPerRequest: number; non2xx: number }>;
+  const { none, spanstat, stock } = summary;
+  const loss = 1 - spanstat.rps / none.rps;
+  const stockLoss = 1 - stock.rps / none.rps;
+  const p99Added = spanstat.p99Ms - none.p99Ms;
+  const vsStock = spanstat.rps / stock.rps;
+  const saturated = none.appCpu >= 0.9;
+  const notes = saturated
+    ? undefined
+    : `the bare app used ${pct(none.appCpu, 0)} of its core: the load core may be the limit, not the app`;
+  const figures: Figure[] = [
+    figure(
+      'preload.throughput-loss',
+      'preload throughput loss, pg+redis route',
+      '≤ 10%',
+      `${pct(loss)} (${none.rps.toFixed(0)} → ${spanstat.rps.toFixed(0)} req/s)`,
+      loss <= 0.1,
+      notes,
+    ),
+    figure(
+      'preload.p99-added',
+      'preload p99 added at saturation',
+      '≤ 1 ms',
+      `${p99Added >= 0 ? '+' : ''}${p99Added.toFixed(2)} ms (${none.p99Ms.toFixed(2)} → ${spanstat.p99Ms.toFixed(2)} ms)`,
+      p99Added <= 1,
+    ),
+    figure(
+      'preload.vs-stock',
+      'spanstat vs stock OTel throughput',
+      '≥ 1.5×',
+      `${vsStock.toFixed(2)}× (stock ${stock.rps.toFixed(0)} req/s, −${pct(stockLoss, 0)}, p99 ${stock.p99Ms.toFixed(2)} ms)`,
+      vsStock >= 1.5,
+    ),
+  ];
+  if (spanstat.spansPerRequest < 1) {
+    figures.push(
+      figure(
+        'preload.exporting',
+        'sidecar received the preload spans',
+        '≥ 1 span/request',
+        `${spanstat.spansPerRequest.toFixed(2)} spans/request`,
+        false,
+      ),
+    );
+  }
+  return {
+    name: 'preload-overhead',
+    figures,
+    raw: { pinned: pinnedSelf, rounds, seconds, connections, route: 'GET /api/quotes/:code (miss)', summary, runs },
+    durationMs: performance.now() - started,
+  };
+}
+
+function arg(name: string): number | undefined {
+  const i = process.argv.indexOf(`--${name}`);
+  return i > 0 ? Number(process.argv[i + 1]) : undefined;
+}
+
+if (require.main === module) {
+  runPreloadBench({ rounds: arg('rounds'), seconds: arg('seconds'), connections: arg('connections') })
+    .then(reportStandalone)
+    .catch((err) => {
+      console.error(err);
+      process.exitCode = 1;
+    });
+}

@@ -1,0 +1,226 @@
+/**
+ * Figure 5, report API latency with 10k fingerprints: the built sidecar (pinned to one core)
+ * ingests 10k distinct statement shapes called from 50 routes, then one client times sequential
+ * GETs of the reports the CLI, the page and dashboards ask for, and of the full 10k-row report.
+ *
+ *   npx tsx bench/report-api.bench.ts [--fingerprints 10000] [--requests 100]
+ *
+ * maxQueryRows is raised to fit every fingerprint (the default, 2000, would fold the rest into
+ * the overflow row). Target: p99 ≤ 50 ms.
+ */
+import { Agent } from 'node:http';
+import { SpanKind } from '@opentelemetry/api';
+import type { ReadableSpan } from '@opentelemetry/sdk-trace-base';
+import { type BenchResult, type Figure, figure, reportStandalone } from './lib/figures';
+import { getJson, OtlpPoster, timedGet } from './lib/http';
+import { encodeSpans, readableSpan } from './lib/otlp-batches';
+import { CORE_UNDER_TEST, ensureBuilt, pinSelfToLoadCore } from './lib/setup';
+import { startSidecarProcess } from './lib/sidecar-process';
+import { median, quantileOf, seededRandom } from './lib/stats';
+
+const ROUTES = 50;
+const QUERIES_PER_REQUEST = 5;
+
+/** 0 → a, 25 → z, 26 → ba …: a table-name suffix without digits. */
+function letters(n: number): string {
+  let s = '';
+  do {
+    s = String.fromCharCode(97 + (n % 26)) + s;
+    n = Math.floor(n / 26);
+  } while (n > 0);
+  return s;
+}
+
+/** Bodies of requests (1 server span + 5 DB spans) that call every one of `fingerprints` shapes `rounds` times. */
+function fingerprintBodies(fingerprints: number, rounds: number): { bodies: Buffer[]; spans: number } {
+  const rand = seededRandom(5);
+  const hex = (bytes: number) => {
+    let s = '';
+    for (let i = 0; i < bytes; i++) s += Math.floor(rand() * 256).toString(16).padStart(2, '0');
+    return s;
+  };
+  const bodies: Buffer[] = [];
+  let batch: ReadableSpan[] = [];
+  let spans = 0;
+  let clock = 1_767_000_000;
+  let shape = 0;
+  const requests = Math.ceil((fingerprints * rounds) / QUERIES_PER_REQUEST);
+  for (let r = 0; r < requests; r++) {
+    const traceId = hex(16);
+    const rootId = hex(8);
+    const start: [number, number] = [clock++, 0];
+    const route = `/api/r${r % ROUTES}/:id`;
+    let offset = 100_000;
+    for (let q = 0; q < QUERIES_PER_REQUEST; q++) {
+      const i = shape++ % fingerprints;
+      const durationNs = 100_000 + Math.floor(rand() * 5_000_000);
+      batch.push(
+        readableSpan({
+          name: 'pg.query:SELECT shop',
+          kind: SpanKind.CLIENT,
+          traceId,
+          spanId: hex(8),
+          parentSpanId: rootId,
+          start: [start[0], offset],
+          durationNs,
+          attributes: {
+            'db.system.name': 'postgresql',
+            'db.namespace': 'shop',
+            // A distinct table name per i, in letters: libpg-query's fingerprint ignores trailing
+            // digits of table names (partitions), so `t_97` and `t_194` would be one shape.
+            'db.query.text': `SELECT id, name, total FROM t_${letters(i)} WHERE id = $1 AND k > ${Math.floor(rand() * 1000)}`,
+            'server.address': '127.0.0.1',
+            'server.port': 5432,
+          },
+          scope: '@opentelemetry/instrumentation-pg',
+        }),
+      );
+      offset += durationNs;
+    }
+    batch.push(
+      readableSpan({
+        name: `GET ${route}`,
+        kind: SpanKind.SERVER,
+        traceId,
+        spanId: rootId,
+        start,
+        durationNs: offset + 300_000,
+        attributes: {
+          'http.request.method': 'GET',
+          'http.route': route,
+          'url.path': route.replace(':id', String(r)),
+          'http.response.status_code': 200,
+        },
+        scope: '@opentelemetry/instrumentation-http',
+      }),
+    );
+    if (batch.length >= 510) {
+      spans += batch.length;
+      bodies.push(encodeSpans(batch));
+      batch = [];
+    }
+  }
+  if (batch.length) {
+    spans += batch.length;
+    bodies.push(encodeSpans(batch));
+  }
+  return { bodies, spans };
+}
+
+export interface ReportApiOptions {
+  fingerprints?: number;
+  requests?: number;
+  log?: (line: string) => void;
+}
+
+interface EndpointTiming {
+  path: string;
+  p50Ms: number;
+  p99Ms: number;
+  maxMs: number;
+  bytes: number;
+  rows?: number;
+}
+
+export async function runReportApiBench(options: ReportApiOptions = {}): Promise<BenchResult> {
+  const log = options.log ?? console.log;
+  const started = performance.now();
+  ensureBuilt(log);
+  pinSelfToLoadCore();
+  const fingerprints = options.fingerprints ?? 10_000;
+  const requests = options.requests ?? 100;
+  const { bodies, spans } = fingerprintBodies(fingerprints, 4);
+  const sidecar = await startSidecarProcess({
+    core: CORE_UNDER_TEST,
+    env: {
+      SPANSTAT_AGGREGATION_MAX_QUERY_ROWS: String(Math.max(2_000, Math.ceil(fingerprints * 1.2))),
+      SPANSTAT_SQL_CACHE_ENTRIES: String(Math.max(50_000, fingerprints * 2)),
+    },
+  });
+  const agent = new Agent({ keepAlive: true, maxSockets: 1 });
+  const timings: EndpointTiming[] = [];
+  let rowsInReport = 0;
+  try {
+    const poster = new OtlpPoster(sidecar.receiverUrl, 2);
+    for (const body of bodies) {
+      const res = await poster.post(body);
+      if (res.status !== 200) throw new Error(`ingest refused: ${res.status} ${res.error ?? ''}`);
+    }
+    poster.close();
+    await sidecar.waitProcessed(spans, 120_000);
+    // Let the assembler summarise the last traces (idle timeout) so the endpoint tables are full.
+    await new Promise((r) => setTimeout(r, 2_500));
+    const base = sidecar.apiUrl;
+    rowsInReport = (await getJson<{ totalRows: number }>(`${base}/api/v1/reports/queries?limit=1`)).totalRows;
+    log(`report-api: ${rowsInReport} query rows after ${spans} spans`);
+    const paths = [
+      '/api/v1/reports/queries?limit=20',
+      '/api/v1/reports/queries?limit=50&sort=p95Ms',
+      '/api/v1/reports/queries?window=5m&limit=50&sort=p99Ms',
+      '/api/v1/reports/endpoint-queries?limit=50',
+      '/api/v1/reports/endpoints',
+      '/api/v1/reports/queries',
+    ];
+    for (const path of paths) {
+      const url = `${base}${path}`;
+      for (let i = 0; i < 5; i++) await timedGet(agent, url);
+      const ms: number[] = [];
+      let bytes = 0;
+      for (let i = 0; i < requests; i++) {
+        const t = await timedGet(agent, url);
+        if (t.status !== 200) throw new Error(`GET ${path}: ${t.status}`);
+        ms.push(t.ms);
+        bytes = t.bytes;
+      }
+      timings.push({ path, p50Ms: median(ms), p99Ms: quantileOf(ms, 0.99), maxMs: Math.max(...ms), bytes });
+      log(`report-api: ${path} p50 ${median(ms).toFixed(1)} ms p99 ${quantileOf(ms, 0.99).toFixed(1)} ms (${bytes} B)`);
+    }
+  } finally {
+    agent.destroy();
+    await sidecar.stop();
+  }
+  const limited = timings.filter((t) => t.path !== '/api/v1/reports/queries');
+  const worstLimited = limited.reduce((a, b) => (b.p99Ms > a.p99Ms ? b : a));
+  const fullReport = timings.find((t) => t.path === '/api/v1/reports/queries');
+  const figures: Figure[] = [
+    figure(
+      'report-api.limited',
+      `report API p99, ${rowsInReport} fingerprints (CLI/page/dashboard queries)`,
+      '≤ 50 ms',
+      `${worstLimited.p99Ms.toFixed(1)} ms (worst: ${worstLimited.path.replace('/api/v1/reports/', '')})`,
+      worstLimited.p99Ms <= 50 && rowsInReport >= fingerprints,
+      rowsInReport < fingerprints ? `only ${rowsInReport} of ${fingerprints} fingerprints had rows` : undefined,
+    ),
+  ];
+  if (fullReport) {
+    figures.push(
+      figure(
+        'report-api.full',
+        `report API p99, full report (${rowsInReport} rows, ${(fullReport.bytes / 2 ** 20).toFixed(1)} MiB)`,
+        '≤ 50 ms',
+        `${fullReport.p99Ms.toFixed(1)} ms`,
+        fullReport.p99Ms <= 50,
+      ),
+    );
+  }
+  return {
+    name: 'report-api',
+    figures,
+    raw: { fingerprints, rowsInReport, spans, requestsPerPath: requests, timings },
+    durationMs: performance.now() - started,
+  };
+}
+
+function arg(name: string): number | undefined {
+  const i = process.argv.indexOf(`--${name}`);
+  return i > 0 ? Number(process.argv[i + 1]) : undefined;
+}
+
+if (require.main === module) {
+  runReportApiBench({ fingerprints: arg('fingerprints'), requests: arg('requests') })
+    .then(reportStandalone)
+    .catch((err) => {
+      console.error(err);
+      process.exitCode = 1;
+    });
+}

@@ -1,0 +1,42 @@
+/** Options and counters of the OTLP/HTTP receiver (otlp-http-receiver.ts). */
+import type { DecodedSpan } from '../model/span';
+
+export interface ReceiverLogger {
+  warn(obj: object, msg: string): void;
+  debug?(obj: object, msg: string): void;
+}
+
+export interface OtlpHttpReceiverOptions {
+  host: string;
+  /** 0 → an ephemeral port, reported by start(). */
+  port: number;
+  /** Largest body accepted, on the wire and after gunzip (bytes). */
+  maxBodyBytes: number;
+  /** Seconds a refused (overloaded) exporter is told to wait. */
+  retryAfterSeconds: number;
+  /** Called with each decoded batch; must not throw (a throw is caught and answered with 500). */
+  onSpans(spans: DecodedSpan[]): void;
+  /** True when the pipeline is over its pending cap → 503 + Retry-After before reading the body. */
+  isOverloaded(): boolean;
+  logger?: ReceiverLogger;
+}
+
+/** Counters since start; the exporter publishes them as the receiver's own metrics. */
+export interface ReceiverStats {
+  /** Every HTTP request, whatever its outcome. */
+  requests: number;
+  /** Spans handed to onSpans. */
+  spansAccepted: number;
+  /** Spans decoded but lost because onSpans threw. */
+  spansRefused: number;
+  /** Bodies that were not valid OTLP (or not valid gzip) → 400. */
+  decodeErrors: number;
+  /** Bodies over maxBodyBytes, declared, received or inflated → 413. */
+  tooLarge: number;
+  /** Unsupported Content-Type or Content-Encoding → 415. */
+  unsupportedMedia: number;
+  /** Requests refused with 503 because the pipeline was overloaded. */
+  overloaded: number;
+  /** Request body bytes read off the wire (compressed size for gzip). */
+  bytesReceived: number;
+}

@@ -1,0 +1,233 @@
+/**
+ * The advisor on the demo app, end to end: real PostgreSQL and Redis, the app under the preload,
+ * in-process sidecars, and the advisor with a read-only connection. Every seeded problem yields its
+ * kind and target, the healthy routes yield nothing, and applying the proposed index makes EXPLAIN
+ * use it, resolves the recommendation after fresh traffic and drops the route's p95.
+ *
+ * The app exports through a small forwarder so one run can send phase 1 (before the index) and
+ * phase 2 (after) to two sidecars: each phase's p95 is then measured on its own traffic only.
+ */
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { Client } from 'pg';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  CACHE,
+  FAIL_EVERY,
+  orderReference,
+  quoteCode,
+  RECENT_ORDERS,
+  SQL,
+} from '../../examples/demo-app/routes';
+import { type DemoStack, startDemoStack } from '../../scripts/lib/demo-stack';
+import { runScript, type ScriptStep } from '../../scripts/lib/load-driver';
+import { Advisor } from '../../src/advise/advisor';
+import { aggregatorSource } from '../../src/advise/source';
+import type { Recommendation } from '../../src/advise/types';
+import { loadConfig } from '../../src/config';
+import { endpointReport } from '../../src/reports';
+import type { RunningSidecar } from '../../src/sidecar/sidecar';
+import { startTestSidecar, waitFor } from '../helpers/sidecar';
+
+const SERVICE = 'demo-app';
+const N_PLUS_ONE_ROUTE = 'GET /api/customers/:id/recent-orders';
+const BY_REFERENCE_ROUTE = 'GET /api/orders/by-reference/:ref';
+const INVOICE_ROUTE = 'GET /api/orders/:id/invoice';
+const QUOTE_NAMESPACE = CACHE.quoteKey('*');
+/** Routes, statements and namespaces with nothing wrong: no recommendation may name them. */
+const HEALTHY = [
+  '/api/customers/:id',
+  '/api/products/:id',
+  SQL.customerById,
+  SQL.productById,
+  CACHE.productKey('*'),
+];
+
+let before: RunningSidecar;
+let after: RunningSidecar;
+let current: RunningSidecar | null = null;
+let forwarder: Server;
+let stack: DemoStack;
+let advisor: Advisor;
+let db: Client;
+
+/** Passes OTLP exports to the current sidecar, or accepts and drops them when there is none. */
+function startForwarder(): Promise<string> {
+  forwarder = createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', async () => {
+      if (!current) {
+        res.writeHead(200, { 'Content-Type': 'application/x-protobuf' }).end();
+        return;
+      }
+      const headers: Record<string, string> = {};
+      for (const h of ['content-type', 'content-encoding']) {
+        const v = req.headers[h];
+        if (typeof v === 'string') headers[h] = v;
+      }
+      try {
+        const r = await fetch(`${current.receiverUrl}${req.url}`, {
+          method: 'POST',
+          headers,
+          body: Buffer.concat(chunks),
+        });
+        res.writeHead(r.status, {
+          'Content-Type': r.headers.get('content-type') ?? 'application/x-protobuf',
+        });
+        res.end(Buffer.from(await r.arrayBuffer()));
+      } catch {
+        res.writeHead(503).end();
+      }
+    });
+  });
+  return new Promise((resolve) =>
+    forwarder.listen(0, '127.0.0.1', () =>
+      resolve(`http://127.0.0.1:${(forwarder.address() as AddressInfo).port}`),
+    ),
+  );
+}
+
+/** Requests per route the sidecar has assembled (healthz excluded). */
+function assembled(sidecar: RunningSidecar): number {
+  return endpointReport(sidecar.aggregator, { window: 'all' })
+    .rows.filter((r) => r.route !== '/healthz')
+    .reduce((n, r) => n + r.requests, 0);
+}
+
+async function send(sidecar: RunningSidecar, steps: ScriptStep[]): Promise<void> {
+  const start = assembled(sidecar);
+  const result = await runScript(stack.appUrl, steps, { concurrency: 2 });
+  expect(result.requests).toBe(steps.length);
+  const done = await waitFor(async () => assembled(sidecar) >= start + steps.length, 20_000);
+  expect(done, `sidecar saw ${assembled(sidecar) - start} of ${steps.length} requests`).toBe(true);
+}
+
+function p95Of(sidecar: RunningSidecar, route: string): number {
+  const row = endpointReport(sidecar.aggregator, { window: 'all' }).rows.find(
+    (r) => `${r.method} ${r.route}` === route,
+  );
+  return row?.p95Ms ?? Number.NaN;
+}
+
+const range = (n: number, from = 1) => Array.from({ length: n }, (_, i) => i + from);
+const describeRec = (r: Recommendation) => `${r.kind} ${r.target.route ?? ''} ${r.target.value}`;
+
+beforeAll(async () => {
+  before = await startTestSidecar();
+  after = await startTestSidecar();
+  const forwarderUrl = await startForwarder();
+  stack = await startDemoStack({
+    sidecar: false,
+    preload: true,
+    appEnv: {
+      OTEL_EXPORTER_OTLP_ENDPOINT: forwarderUrl,
+      OTEL_SERVICE_NAME: SERVICE,
+      OTEL_BSP_SCHEDULE_DELAY: '200',
+    },
+  });
+  db = new Client({ connectionString: stack.databaseUrl });
+  await db.connect();
+  const config = loadConfig({
+    env: {},
+    overrides: { advisor: { postgresUrl: stack.databaseUrl, indexCacheSeconds: 0, intervalSeconds: 3600 } },
+  });
+  advisor = new Advisor(config.advisor, () => aggregatorSource((current ?? before).aggregator, '5m')());
+  await advisor.start();
+});
+
+afterAll(async () => {
+  await advisor?.shutdown();
+  await db?.end();
+  await stack?.stop();
+  await new Promise((r) => (forwarder ? forwarder.close(r) : r(undefined)));
+  await before?.shutdown();
+  await after?.shutdown();
+});
+
+describe('advisor on the demo app', () => {
+  it('finds every seeded problem, names none of the healthy routes, and resolves the index after it is applied', async () => {
+    // Steady state for the product cache (50 ids, TTL 1 h): warm it with exports dropped.
+    await runScript(
+      stack.appUrl,
+      range(50).map((id) => ({ path: `/api/products/${id}` })),
+      { concurrency: 2 },
+    );
+    await new Promise((r) => setTimeout(r, 1_500));
+    current = before;
+
+    const phase1: ScriptStep[] = [
+      ...range(60).map((id) => ({ path: `/api/customers/${id}` })),
+      ...range(120).map((i) => ({ path: `/api/products/${1 + (i % 50)}` })),
+      ...range(20).map((id) => ({ path: `/api/customers/${id}/recent-orders` })),
+      ...range(20).map((i) => ({ path: `/api/orders/by-reference/${orderReference(i * 7_001)}` })),
+      ...range(150).map((i) => ({ path: `/api/quotes/${quoteCode(i * 31)}` })),
+      ...range(50).map((id) => ({ path: `/api/orders/${id}/invoice` })),
+    ];
+    await send(before, phase1);
+    await advisor.evaluateNow();
+    const recs = advisor.list({ state: 'active' });
+    const summary = recs.map(describeRec).join('\n');
+
+    // Seeded: N+1 of the per-order item query on the recent-orders route.
+    const nPlusOne = recs.find((r) => r.kind === 'n-plus-one');
+    expect(nPlusOne?.target, summary).toMatchObject({ route: N_PLUS_ONE_ROUTE, statement: SQL.itemsOfOrder });
+    expect(nPlusOne?.evidence.maxCallsPerRequest).toBe(RECENT_ORDERS);
+    expect(nPlusOne?.action).toContain('order_id = ANY($1)');
+
+    // Seeded: the unindexed orders.reference filter.
+    const index = recs.find((r) => r.kind === 'missing-index');
+    expect(index?.target, summary).toMatchObject({ statement: SQL.orderByReference, table: 'orders' });
+    const proposed = /CREATE INDEX CONCURRENTLY [^;]+;/.exec(index?.action ?? '')?.[0];
+    expect(proposed).toBe('CREATE INDEX CONCURRENTLY orders_reference_idx ON orders (reference);');
+    expect(index?.evidence.planSeqScan).toBe(true);
+
+    // Seeded: the quote cache with a 5 s TTL over 5000 codes.
+    const cache = recs.find((r) => r.kind === 'cache-hit-rate');
+    expect(cache?.target, summary).toEqual({ type: 'namespace', value: QUOTE_NAMESPACE });
+    expect(cache?.evidence).toMatchObject({ likelyReason: 'short-ttl', maxTtlSeconds: 5 });
+
+    // Seeded: 1 invoice in FAIL_EVERY answers 500.
+    const errors = recs.find((r) => r.kind === 'endpoint-errors');
+    expect(errors?.target, summary).toEqual({ type: 'route', value: INVOICE_ROUTE });
+    expect(errors?.evidence.serverErrorRate).toBe(1 / FAIL_EVERY);
+
+    // Nothing names a healthy route, statement or namespace; symptoms only on seeded routes.
+    for (const r of recs) {
+      const named = [r.target.value, r.target.route ?? '', r.target.statement ?? '', r.title];
+      for (const healthy of HEALTHY) {
+        expect(
+          named.some((n) => n === healthy || n.endsWith(` ${healthy}`)),
+          `${describeRec(r)} names ${healthy}`,
+        ).toBe(false);
+      }
+    }
+    expect(recs.filter((r) => r.kind === 'cache-hit-rate')).toHaveLength(1);
+    expect(recs.filter((r) => r.kind === 'pool-saturation' || r.kind === 'cache-keys-command')).toEqual([]);
+
+    // Apply the proposal: EXPLAIN now uses the index.
+    const probe = `SELECT id, customer_id, status, total FROM orders WHERE reference = '${orderReference(4242)}'`;
+    const plan = async () =>
+      JSON.stringify((await db.query(`EXPLAIN (FORMAT JSON) ${probe}`)).rows[0]['QUERY PLAN']);
+    expect(await plan()).toContain('"Seq Scan"');
+    await db.query(proposed as string);
+    await db.query('ANALYZE orders');
+    expect(await plan()).toContain('orders_reference_idx');
+    expect(await plan()).not.toContain('"Seq Scan"');
+
+    // Fresh traffic to a second sidecar: the recommendation resolves and the route's p95 drops.
+    current = after;
+    await send(
+      after,
+      range(20).map((i) => ({ path: `/api/orders/by-reference/${orderReference(i * 5_003)}` })),
+    );
+    await advisor.evaluateNow();
+    expect(advisor.get(index?.id ?? '')).toMatchObject({ state: 'resolved' });
+    expect(advisor.list({ kind: 'missing-index', state: 'active' })).toEqual([]);
+    // Routes without fresh traffic are not declared fixed.
+    expect(advisor.get(errors?.id ?? '')?.state).toBe('active');
+    const p95Before = p95Of(before, BY_REFERENCE_ROUTE);
+    const p95After = p95Of(after, BY_REFERENCE_ROUTE);
+    expect(p95After, `p95 before ${p95Before} ms, after ${p95After} ms`).toBeLessThan(p95Before / 2);
+  }, 240_000);
+});

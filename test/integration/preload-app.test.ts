@@ -1,0 +1,194 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type LocalServer, startPostgres, startRedis } from '../../scripts/lib/local-servers';
+import type { DecodedSpan } from '../../src/model/span';
+import { SpanKind } from '../../src/model/span';
+import {
+  type AppRun,
+  assertBuilt,
+  attr,
+  type Capture,
+  startApp,
+  startCapture,
+} from '../fixtures/preload-app/harness';
+
+// The fixture app (express + pg + ioredis, no dependency on spanstat) under the built preload,
+// exporting every 100 ms to a capture endpoint that decodes with the sidecar's own decoder.
+let pg: LocalServer;
+let redis: LocalServer;
+let capture: Capture;
+let app: AppRun;
+
+beforeAll(async () => {
+  assertBuilt();
+  [pg, redis, capture] = await Promise.all([startPostgres(), startRedis(), startCapture()]);
+  app = await startApp({
+    env: {
+      PG_URL: pg.url,
+      REDIS_URL: redis.url,
+      OTEL_EXPORTER_OTLP_ENDPOINT: capture.endpoint,
+      OTEL_BSP_SCHEDULE_DELAY: '100',
+    },
+  });
+});
+
+afterAll(async () => {
+  await app?.stop();
+  await Promise.all([capture?.close(), pg?.stop(), redis?.stop()]);
+});
+
+/** The SERVER span of the request to `path` and every span of its trace, once exported. */
+async function traceOf(path: string, settle: (spans: DecodedSpan[]) => boolean = () => true) {
+  const findServer = () =>
+    capture.spans.find(
+      (s) => s.kind === SpanKind.SERVER && attr(s, 'url.path') === path && !used.has(s.spanId),
+    );
+  await capture.waitForSpans(() => {
+    const server = findServer();
+    return server !== undefined && settle(capture.spans.filter((s) => s.traceId === server.traceId));
+  });
+  const server = findServer() as DecodedSpan;
+  used.add(server.spanId);
+  return { server, spans: capture.spans.filter((s) => s.traceId === server.traceId && s !== server) };
+}
+const used = new Set<string>();
+
+describe('the preload instrumenting an app it knows nothing about', () => {
+  it('names the service after the app package.json, whatever the working directory', async () => {
+    expect(await app.get('/api/users/1')).toBe(200);
+    const { server } = await traceOf('/api/users/1');
+    expect(server.service).toBe('preload-fixture-app');
+  });
+
+  it('gives server spans the Express route template including nested router mount paths', async () => {
+    expect(await app.get('/api/users/7')).toBe(200);
+    const { server } = await traceOf('/api/users/7');
+    expect(attr(server, 'http.route')).toBe('/api/users/:id');
+    expect(attr(server, 'http.request.method')).toBe('GET');
+    expect(attr(server, 'http.response.status_code')).toBe(200);
+    expect(server.name).toBe('GET /api/users/:id');
+  });
+
+  it('keeps the route template of a request that failed in its handler', async () => {
+    expect(await app.get('/api/users/3/fail')).toBe(500);
+    const { server, spans } = await traceOf('/api/users/3/fail', (s) =>
+      s.some((x) => x.name.startsWith('pg.query')),
+    );
+    expect(attr(server, 'http.route')).toBe('/api/users/:id/fail');
+    expect(attr(server, 'http.response.status_code')).toBe(500);
+    expect(spans.find((s) => s.name.startsWith('pg.query'))?.statusCode).toBe(2);
+  });
+
+  it('sets no route on a 404, at the top level or inside a mounted router', async () => {
+    expect(await app.get('/nope')).toBe(404);
+    expect(await app.get('/api/nope')).toBe(404);
+    for (const path of ['/nope', '/api/nope']) {
+      const { server } = await traceOf(path);
+      expect(attr(server, 'http.response.status_code')).toBe(404);
+      expect(attr(server, 'http.route')).toBeUndefined();
+    }
+  });
+
+  it('creates no span per Express middleware', async () => {
+    expect(await app.get('/api/users/8')).toBe(200);
+    const { spans } = await traceOf('/api/users/8', (s) => s.length >= 5);
+    expect(spans.filter((s) => s.kind !== SpanKind.CLIENT)).toEqual([]);
+  });
+
+  it('traces pg queries with $n placeholders and never the parameter values', async () => {
+    expect(await app.get('/api/users/9')).toBe(200);
+    const { server, spans } = await traceOf('/api/users/9', (s) =>
+      s.some((x) => x.name.startsWith('pg.query')),
+    );
+    const query = spans.find((s) => s.name.startsWith('pg.query')) as DecodedSpan;
+    expect(attr(query, 'db.query.text')).toBe('SELECT $1::int AS id, $2::text AS secret');
+    expect(attr(query, 'db.system.name')).toBe('postgresql');
+    expect(query.parentSpanId).toBe(server.spanId);
+    expect(JSON.stringify(capture.spans)).not.toContain('secret-param-');
+  });
+
+  it('puts pool size and clients in use on pool connect spans, and makes no plain-client connect spans', async () => {
+    expect(await app.get('/pool-checkout')).toBe(200);
+    const { server, spans } = await traceOf('/pool-checkout', (s) =>
+      s.some((x) => x.name === 'pg-pool.connect'),
+    );
+    const connect = spans.find((s) => s.name === 'pg-pool.connect') as DecodedSpan;
+    expect(attr(connect, 'spanstat.pool.max')).toBe(4);
+    expect(attr(connect, 'spanstat.pool.in_use')).toBeGreaterThanOrEqual(0);
+    expect(attr(connect, 'spanstat.pool.in_use')).toBeLessThanOrEqual(4);
+    expect(connect.parentSpanId).toBe(server.spanId);
+    expect(capture.spans.filter((s) => s.name === 'pg.connect')).toEqual([]);
+  });
+
+  it('parents a query after a pool checkout on the request, not on the checkout', async () => {
+    expect(await app.get('/pool-checkout')).toBe(200);
+    const { server, spans } = await traceOf('/pool-checkout', (s) =>
+      s.some((x) => x.name.startsWith('pg.query')),
+    );
+    expect(spans.find((s) => s.name.startsWith('pg.query'))?.parentSpanId).toBe(server.spanId);
+  });
+
+  it('traces queries and cache reads made outside any request', async () => {
+    await capture.waitForSpans((spans) => spans.some((s) => attr(s, 'db.query.text') === 'get boot:flag'));
+    const boot = capture.spans.find((s) => attr(s, 'db.query.text') === 'SELECT $1::int + 1 AS boot');
+    expect(boot?.parentSpanId).toBe('');
+    const flag = capture.spans.find((s) => attr(s, 'db.query.text') === 'get boot:flag') as DecodedSpan;
+    expect(attr(flag, 'spanstat.cache.misses')).toBe(1);
+  });
+
+  it('marks Redis reads with exact hit and miss counts and writes with their TTL', async () => {
+    expect(await app.get('/cache-demo')).toBe(200);
+    const { spans } = await traceOf(
+      '/cache-demo',
+      (s) => s.filter((x) => attr(x, 'db.system.name') === 'redis').length >= 11,
+    );
+    const byText = (text: string) => spans.find((s) => attr(s, 'db.query.text') === text) as DecodedSpan;
+    const counts = (text: string) => [
+      attr(byText(text), 'spanstat.cache.hits'),
+      attr(byText(text), 'spanstat.cache.misses'),
+    ];
+    expect(counts('get cache:user:1')).toEqual([1, 0]);
+    expect(counts('get cache:user:404')).toEqual([0, 1]);
+    expect(counts('mget cache:user:1 cache:user:2 cache:user:3')).toEqual([2, 1]);
+    expect(counts('hgetall cache:h:1')).toEqual([1, 0]);
+    expect(counts('hgetall cache:h:none')).toEqual([0, 1]);
+    expect(counts('exists cache:user:1 cache:user:3')).toEqual([1, 1]);
+    expect(attr(byText('set cache:user:1'), 'spanstat.cache.ttl_s')).toBe(60);
+    expect(attr(byText('set cache:user:2'), 'spanstat.cache.ttl_s')).toBe(1.5);
+    expect(attr(byText('setex cache:session:9'), 'spanstat.cache.ttl_s')).toBe(30);
+    expect(attr(byText('expire cache:user:1'), 'spanstat.cache.ttl_s')).toBe(120);
+    expect(attr(byText('hset cache:h:1'), 'spanstat.cache.ttl_s')).toBeUndefined();
+  });
+
+  it('records a cache miss, then a hit, for the same key across two requests', async () => {
+    expect(await app.get('/api/users/11')).toBe(200);
+    expect(await app.get('/api/users/11')).toBe(200);
+    const isGet = (s: DecodedSpan) => attr(s, 'db.query.text') === 'get user:11';
+    const first = await traceOf('/api/users/11', (s) => s.some(isGet));
+    const second = await traceOf('/api/users/11', (s) => s.some(isGet));
+    const hits = [first, second]
+      .map((t) => attr(t.spans.find(isGet) as DecodedSpan, 'spanstat.cache.hits'))
+      .sort();
+    expect(hits).toEqual([0, 1]);
+  });
+
+  it('never exports cached values or query parameters', async () => {
+    const everything = JSON.stringify(capture.spans);
+    expect(everything).not.toContain('session-value');
+    expect(everything).not.toContain('secret-param-');
+    expect(capture.spans.some((s) => attr(s, 'url.query') !== undefined)).toBe(false);
+  });
+
+  it('does not trace its own exports', () => {
+    expect(
+      capture.spans.filter(
+        (s) =>
+          attr(s, 'url.path') === '/v1/traces' || (s.kind === SpanKind.CLIENT && s.name.startsWith('POST')),
+      ),
+    ).toEqual([]);
+  });
+
+  it('writes nothing to stderr while the sidecar is healthy', () => {
+    expect(app.stderr()).not.toContain('spanstat');
+    expect(app.stdout()).not.toContain('UNHANDLED_REJECTION');
+  });
+});

@@ -1,0 +1,164 @@
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { gunzipSync } from 'node:zlib';
+import type { ExportResult } from '@opentelemetry/core';
+import { resourceFromAttributes } from '@opentelemetry/resources';
+import { BasicTracerProvider, type ReadableSpan } from '@opentelemetry/sdk-trace-base';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { freePort } from '../../scripts/lib/local-servers';
+import { OtlpHttpExporter, parseRetryAfterMs } from '../../src/preload/otlp-exporter';
+import { decodeTracesJson } from '../../src/receiver/decode-json';
+import { decodeTracesProtobuf } from '../../src/receiver/decode-protobuf';
+
+// A real OTLP endpoint on loopback whose answer each test chooses.
+type Answer = (req: IncomingMessage, body: Buffer, res: ServerResponse) => void;
+let answer: Answer;
+let received: Array<{ headers: IncomingMessage['headers']; body: Buffer }> = [];
+let server: Server;
+let url: string;
+
+beforeAll(async () => {
+  server = createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      const body = Buffer.concat(chunks);
+      received.push({ headers: req.headers, body });
+      answer(req, body, res);
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/v1/traces`;
+});
+afterAll(async () => {
+  server.closeAllConnections();
+  await new Promise((resolve) => server.close(resolve));
+});
+afterEach(() => {
+  received = [];
+});
+
+const ok: Answer = (_req, _body, res) => {
+  res.writeHead(200, { 'content-type': 'application/x-protobuf' });
+  res.end();
+};
+
+function makeSpans(count: number): ReadableSpan[] {
+  const provider = new BasicTracerProvider({
+    resource: resourceFromAttributes({ 'service.name': 'exporter-test' }),
+  });
+  const tracer = provider.getTracer('test');
+  return Array.from({ length: count }, (_, i) => {
+    const span = tracer.startSpan(`get`, {
+      attributes: { 'db.system.name': 'redis', 'db.query.text': `get k:${i}` },
+    });
+    span.end();
+    return span as unknown as ReadableSpan;
+  });
+}
+
+function exportOnce(exporter: OtlpHttpExporter, spans: ReadableSpan[]): Promise<ExportResult> {
+  return new Promise((resolve) => exporter.export(spans, resolve));
+}
+
+describe('the preload OTLP exporter', () => {
+  it('delivers spans as OTLP protobuf the sidecar receiver decodes', async () => {
+    answer = ok;
+    const exporter = new OtlpHttpExporter({ url, timeoutMs: 2_000 });
+    const result = await exportOnce(exporter, makeSpans(3));
+    expect(result.code).toBe(0);
+    expect(received[0].headers['content-type']).toBe('application/x-protobuf');
+    const spans = decodeTracesProtobuf(received[0].body);
+    expect(spans.map((s) => s.attributes['db.query.text'])).toEqual(['get k:0', 'get k:1', 'get k:2']);
+    expect(spans[0].service).toBe('exporter-test');
+    expect(exporter.exportedSpans).toBe(3);
+    await exporter.shutdown();
+  });
+
+  it('sends gzip-compressed JSON when configured so', async () => {
+    answer = ok;
+    const exporter = new OtlpHttpExporter({ url, timeoutMs: 2_000, protocol: 'http/json', gzip: true });
+    expect((await exportOnce(exporter, makeSpans(1))).code).toBe(0);
+    expect(received[0].headers['content-encoding']).toBe('gzip');
+    expect(received[0].headers['content-type']).toBe('application/json');
+    expect(decodeTracesJson(gunzipSync(received[0].body).toString())).toHaveLength(1);
+    await exporter.shutdown();
+  });
+
+  it('pauses for Retry-After on 503 and drops batches without sending them meanwhile', async () => {
+    let now = 1_000_000;
+    answer = (_req, _body, res) => {
+      res.writeHead(503, { 'retry-after': '2' });
+      res.end();
+    };
+    const exporter = new OtlpHttpExporter({ url, timeoutMs: 2_000, now: () => now });
+    expect((await exportOnce(exporter, makeSpans(2))).code).toBe(1);
+    expect(exporter.isPaused()).toBe(true);
+
+    now += 1_999;
+    expect((await exportOnce(exporter, makeSpans(5))).code).toBe(1);
+    expect(received).toHaveLength(1);
+    expect(exporter.droppedSpans).toBe(7);
+
+    answer = ok;
+    now += 1;
+    expect((await exportOnce(exporter, makeSpans(1))).code).toBe(0);
+    expect(received).toHaveLength(2);
+    await exporter.shutdown();
+  });
+
+  it('backs off exponentially while nothing listens, without throwing', async () => {
+    let now = 0;
+    const deadUrl = `http://127.0.0.1:${await freePort()}/v1/traces`;
+    const exporter = new OtlpHttpExporter({ url: deadUrl, timeoutMs: 2_000, now: () => now });
+    const first = await exportOnce(exporter, makeSpans(1));
+    expect(first.code).toBe(1);
+    expect(first.error?.message).toBe('ECONNREFUSED');
+    now += 999;
+    expect(exporter.isPaused()).toBe(true);
+    now += 1;
+    expect(exporter.isPaused()).toBe(false);
+    await exportOnce(exporter, makeSpans(1));
+    now += 1_999;
+    expect(exporter.isPaused()).toBe(true);
+    now += 1;
+    expect(exporter.isPaused()).toBe(false);
+    await exporter.shutdown();
+  });
+
+  it('gives up on a sidecar that never answers after its timeout', async () => {
+    answer = () => {
+      // never answer
+    };
+    const exporter = new OtlpHttpExporter({ url, timeoutMs: 200 });
+    const result = await exportOnce(exporter, makeSpans(1));
+    expect(result.code).toBe(1);
+    expect(result.error?.message).toContain('no answer within 200 ms');
+    await exporter.shutdown();
+  });
+
+  it('drops a refused batch (HTTP 400) without pausing the next one', async () => {
+    answer = (_req, _body, res) => {
+      res.writeHead(400);
+      res.end();
+    };
+    const exporter = new OtlpHttpExporter({ url, timeoutMs: 2_000 });
+    expect((await exportOnce(exporter, makeSpans(1))).code).toBe(1);
+    expect(exporter.isPaused()).toBe(false);
+    await exporter.shutdown();
+  });
+});
+
+describe('Retry-After parsing', () => {
+  it('reads delay-seconds and HTTP dates', () => {
+    const now = Date.parse('2026-11-05T10:00:00Z');
+    expect(parseRetryAfterMs('3', now)).toBe(3_000);
+    expect(parseRetryAfterMs('Thu, 05 Nov 2026 10:00:10 GMT', now)).toBe(10_000);
+    expect(parseRetryAfterMs('Thu, 05 Nov 2026 09:00:00 GMT', now)).toBe(0);
+  });
+
+  it('ignores a missing or malformed header', () => {
+    expect(parseRetryAfterMs(undefined, 0)).toBeUndefined();
+    expect(parseRetryAfterMs('soon', 0)).toBeUndefined();
+  });
+});

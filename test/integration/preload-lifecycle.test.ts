@@ -1,0 +1,127 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { freePort, type LocalServer, startPostgres, startRedis } from '../../scripts/lib/local-servers';
+import { SpanKind } from '../../src/model/span';
+import { assertBuilt, attr, type Capture, startApp, startCapture } from '../fixtures/preload-app/harness';
+
+// How the preload starts and ends with the process: signals, natural exit, OTEL_SDK_DISABLED.
+let pg: LocalServer;
+let redis: LocalServer;
+let capture: Capture;
+let env: Record<string, string>;
+
+beforeAll(async () => {
+  assertBuilt();
+  [pg, redis, capture] = await Promise.all([startPostgres(), startRedis(), startCapture()]);
+  // A long schedule delay: spans only leave on a flush, which is what these tests exercise.
+  env = {
+    PG_URL: pg.url,
+    REDIS_URL: redis.url,
+    OTEL_EXPORTER_OTLP_ENDPOINT: capture.endpoint,
+    OTEL_BSP_SCHEDULE_DELAY: '60000',
+  };
+});
+
+afterAll(async () => {
+  await Promise.all([capture?.close(), pg?.stop(), redis?.stop()]);
+});
+
+const serverSpanFor = (path: string) =>
+  capture.spans.find((s) => s.kind === SpanKind.SERVER && attr(s, 'url.path') === path);
+
+describe('the preload at process end', () => {
+  it('on SIGTERM, flushes and still ends an app that has no handler of its own, within 1.5 s', async () => {
+    const app = await startApp({ env });
+    try {
+      expect(await app.get('/api/users/4001')).toBe(200);
+      expect(serverSpanFor('/api/users/4001')).toBeUndefined();
+      app.markExitClock();
+      app.child.kill('SIGTERM');
+      const exit = await app.exited;
+      expect(exit.signal).toBe('SIGTERM');
+      expect(exit.ms).toBeLessThan(1_500);
+      expect(serverSpanFor('/api/users/4001')).toBeDefined();
+    } finally {
+      await app.stop();
+    }
+  });
+
+  it("on SIGTERM, flushes but leaves shutting down to the app's own handler", async () => {
+    const app = await startApp({ env: { ...env, APP_SIGTERM_HANDLER: '1' } });
+    try {
+      expect(await app.get('/api/users/4002')).toBe(200);
+      app.child.kill('SIGTERM');
+      const exit = await app.exited;
+      expect(app.stdout()).toContain('app-sigterm-handler');
+      expect(app.stdout()).toContain('app-closed');
+      expect(exit).toMatchObject({ code: 0, signal: null });
+      expect(serverSpanFor('/api/users/4002')).toBeDefined();
+    } finally {
+      await app.stop();
+    }
+  });
+
+  it('on SIGINT without an app handler, ends the app by that signal', async () => {
+    const app = await startApp({ env });
+    try {
+      app.child.kill('SIGINT');
+      expect((await app.exited).signal).toBe('SIGINT');
+    } finally {
+      await app.stop();
+    }
+  });
+
+  it('lets a script that finished its work exit by itself, delivering its spans first', async () => {
+    const script = await startApp({ script: 'script.js', env });
+    const exit = await script.exited;
+    expect(exit.code).toBe(0);
+    expect(script.stdout()).toContain('script-done');
+    expect(exit.ms).toBeLessThan(5_000);
+    expect(capture.spans.some((s) => attr(s, 'db.query.text') === 'get script:missing')).toBe(true);
+    expect(capture.spans.some((s) => attr(s, 'db.query.text') === 'SELECT $1::int AS n')).toBe(true);
+  });
+
+  it('lets a script exit promptly when no sidecar listens', async () => {
+    const dead = `http://127.0.0.1:${await freePort()}`;
+    const script = await startApp({
+      script: 'script.js',
+      env: { ...env, OTEL_EXPORTER_OTLP_ENDPOINT: dead },
+    });
+    const exit = await script.exited;
+    expect(exit.code).toBe(0);
+    expect(exit.ms).toBeLessThan(5_000);
+    expect(
+      script
+        .stderr()
+        .split('\n')
+        .filter((l) => l.includes('spanstat')).length,
+    ).toBeLessThanOrEqual(1);
+  });
+});
+
+describe('OTEL_SDK_DISABLED=true', () => {
+  it('loads and patches nothing, and exports nothing', async () => {
+    const before = capture.requests;
+    const app = await startApp({ env: { ...env, OTEL_SDK_DISABLED: 'true', OTEL_BSP_SCHEDULE_DELAY: '50' } });
+    try {
+      expect(app.stdout()).toContain(
+        'patches {"http":false,"pg":false,"ioredis":false,"express":false,"otelLoaded":false}',
+      );
+      expect(await app.get('/api/users/5')).toBe(200);
+      await new Promise((r) => setTimeout(r, 300));
+      expect(capture.requests).toBe(before);
+    } finally {
+      await app.stop();
+    }
+  });
+
+  it('is needed for that: without it every library is patched', async () => {
+    const app = await startApp({ env });
+    try {
+      expect(app.stdout()).toContain(
+        'patches {"http":true,"pg":true,"ioredis":true,"express":true,"otelLoaded":true}',
+      );
+    } finally {
+      await app.stop();
+    }
+  });
+});

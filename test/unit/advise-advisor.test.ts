@@ -1,0 +1,121 @@
+import { describe, expect, it } from 'vitest';
+import { Advisor } from '../../src/advise/advisor';
+import { recommendationsResponse } from '../../src/advise/api';
+import type { IndexInspector } from '../../src/advise/index-advisor';
+import type { AdvisorConfig, AdvisorInput, IndexCandidate, IndexFinding } from '../../src/advise/types';
+import { DEFAULTS } from '../../src/config/defaults';
+import { isSpanstatError } from '../../src/errors';
+import { endpointRow, input, queryRow } from './advise-fixtures';
+
+const config = (o: Partial<AdvisorConfig> = {}): AdvisorConfig =>
+  ({ ...structuredClone(DEFAULTS.advisor), intervalSeconds: 3600, ...o }) as AdvisorConfig;
+
+/** Proposes an index for every statement it is asked about, and records what it was asked. */
+class FakeInspector implements IndexInspector {
+  asked: IndexCandidate[] = [];
+  closed = 0;
+  async inspect(c: IndexCandidate): Promise<IndexFinding> {
+    this.asked.push(c);
+    return {
+      service: c.service,
+      fingerprint: c.fingerprint,
+      columns: [{ table: { name: 'orders' }, column: 'customer_id', use: 'eq' }],
+      checked: true,
+      proposals: [
+        {
+          table: 'orders',
+          columns: ['customer_id'],
+          statement: 'CREATE INDEX CONCURRENTLY orders_customer_id_idx ON orders (customer_id);',
+          tableRows: 100_000,
+          existingIndexes: [],
+        },
+      ],
+      skipped: [],
+    };
+  }
+  async close(): Promise<void> {
+    this.closed++;
+  }
+}
+
+describe('Advisor', () => {
+  it('evaluates its source, checks slow statements for indexes and lists the recommendations', async () => {
+    let now = 1000;
+    let source: AdvisorInput = input({
+      queries: [queryRow({ p95Ms: 150 })],
+      endpoints: [endpointRow({ p95Ms: 350 })],
+    });
+    const pg = new FakeInspector();
+    const advisor = new Advisor(config(), () => source, pg, { now: () => now });
+    await advisor.start();
+    expect(pg.asked.map((c) => c.reason)).toEqual(['slow']);
+    expect(advisor.list().map((r) => r.kind)).toEqual(['slow-query', 'missing-index', 'endpoint-slow']);
+    expect(advisor.list({ kind: 'missing-index' })[0].action).toContain(
+      'CREATE INDEX CONCURRENTLY orders_customer_id_idx',
+    );
+
+    now = 2000;
+    source = input({ queries: [queryRow()], endpoints: [endpointRow()] });
+    const changes = await advisor.evaluateNow();
+    expect(changes.resolved).toHaveLength(3);
+    expect(advisor.list({ state: 'active' })).toEqual([]);
+    expect(advisor.status()).toMatchObject({ lastEvaluatedMs: 2000, lastError: null, indexChecks: true });
+    await advisor.shutdown();
+    await advisor.shutdown();
+    expect(pg.closed).toBe(1);
+  });
+
+  it('reports a failing source in its status instead of throwing', async () => {
+    const advisor = new Advisor(config(), () => {
+      throw new Error('reports unavailable');
+    });
+    await advisor.start();
+    expect(advisor.status().lastError).toBe('reports unavailable');
+    expect(advisor.list()).toEqual([]);
+    await advisor.shutdown();
+  });
+
+  it('can be shut down before start and then never starts', async () => {
+    let calls = 0;
+    const advisor = new Advisor(config(), () => {
+      calls++;
+      return input();
+    });
+    await advisor.shutdown();
+    await advisor.start();
+    expect(calls).toBe(0);
+  });
+
+  it('does nothing when disabled', async () => {
+    let calls = 0;
+    const advisor = new Advisor(config({ enabled: false }), () => {
+      calls++;
+      return input();
+    });
+    await advisor.start();
+    expect(calls).toBe(0);
+    await advisor.shutdown();
+  });
+
+  it('serves the API filter and rejects unknown kinds and parameters with SPANSTAT_ERR_API_BAD_PARAM', async () => {
+    const advisor = new Advisor(config(), () => input({ endpoints: [endpointRow({ p95Ms: 350 })] }));
+    await advisor.start();
+    const body = recommendationsResponse(
+      advisor,
+      new URLSearchParams('service=svc&kind=endpoint-slow&state=active'),
+    );
+    expect(body.count).toBe(1);
+    expect(body.recommendations[0].target).toEqual({ type: 'route', value: 'GET /orders/:id' });
+    expect(recommendationsResponse(advisor, new URLSearchParams('service=nope')).count).toBe(0);
+    for (const bad of ['kind=slow', 'state=open', 'window=5m']) {
+      let error: unknown;
+      try {
+        recommendationsResponse(advisor, new URLSearchParams(bad));
+      } catch (err) {
+        error = err;
+      }
+      expect(isSpanstatError(error, 'SPANSTAT_ERR_API_BAD_PARAM')).toBe(true);
+    }
+    await advisor.shutdown();
+  });
+});

@@ -1,0 +1,338 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { createSpanstatMetrics, recommendationSeries, type SpanstatMetrics } from '../../src/metrics';
+import type { CacheCall, DbCall, PoolConnect } from '../../src/model/classified';
+import type { RequestSummary } from '../../src/model/request-summary';
+
+const base = { traceId: 't1', spanId: 's1', parentSpanId: '', startMs: 0, error: false };
+
+function db(over: Partial<DbCall> = {}): DbCall {
+  return {
+    ...base,
+    type: 'db',
+    service: 'shop',
+    system: 'postgresql',
+    fingerprint: 'a1b2',
+    statement: 'SELECT id FROM orders WHERE reference = $1',
+    operation: 'SELECT',
+    table: 'orders',
+    durationMs: 12,
+    ...over,
+  };
+}
+
+function cache(over: Partial<CacheCall> = {}): CacheCall {
+  return {
+    ...base,
+    type: 'cache',
+    service: 'shop',
+    system: 'redis',
+    command: 'get',
+    namespace: 'quote:*',
+    read: true,
+    write: false,
+    hits: 0,
+    misses: 0,
+    durationMs: 0.4,
+    ...over,
+  };
+}
+
+function request(over: Partial<RequestSummary> = {}): RequestSummary {
+  return {
+    service: 'shop',
+    traceId: 't1',
+    method: 'GET',
+    route: '/orders/:id',
+    status: 200,
+    error: false,
+    durationMs: 150,
+    dbMs: 100,
+    cacheMs: 10,
+    poolWaitMs: 5,
+    queries: 3,
+    cacheOps: 1,
+    fingerprints: [{ fingerprint: 'a1b2', calls: 3, totalMs: 100 }],
+    namespaces: [],
+    ...over,
+  };
+}
+
+/** Sample lines (no comments) of the exposition, for exact comparison. */
+function samples(text: string, name: string): string[] {
+  return text.split('\n').filter((line) => line.startsWith(`${name}{`) || line.startsWith(`${name} `));
+}
+
+let metrics: SpanstatMetrics;
+function create(over: Partial<Parameters<typeof createSpanstatMetrics>[0]> = {}): SpanstatMetrics {
+  metrics = createSpanstatMetrics({
+    maxSeriesPerMetric: 100,
+    maxStatementChars: 60,
+    nPlusOneMinCalls: 5,
+    ...over,
+  });
+  return metrics;
+}
+
+afterEach(async () => {
+  await metrics?.shutdown();
+});
+
+describe('Prometheus metrics', () => {
+  it('exports query durations as a seconds histogram with cumulative buckets per fingerprint', async () => {
+    const m = create();
+    m.recordDbCall(db({ durationMs: 3 }));
+    m.recordDbCall(db({ durationMs: 30 }));
+    m.recordDbCall(db({ durationMs: 700, error: true }));
+    const text = await m.scrape();
+    const labels = 'service="shop",system="postgresql",fingerprint="a1b2",operation="SELECT",table="orders"';
+    const lines = samples(text, 'spanstat_db_query_duration_seconds_bucket');
+    expect(lines).toContain(`spanstat_db_query_duration_seconds_bucket{${labels},le="0.0025"} 0`);
+    expect(lines).toContain(`spanstat_db_query_duration_seconds_bucket{${labels},le="0.005"} 1`);
+    expect(lines).toContain(`spanstat_db_query_duration_seconds_bucket{${labels},le="0.05"} 2`);
+    expect(lines).toContain(`spanstat_db_query_duration_seconds_bucket{${labels},le="0.5"} 2`);
+    expect(lines).toContain(`spanstat_db_query_duration_seconds_bucket{${labels},le="1"} 3`);
+    expect(lines).toContain(`spanstat_db_query_duration_seconds_bucket{${labels},le="+Inf"} 3`);
+    expect(samples(text, 'spanstat_db_query_duration_seconds_count')).toEqual([
+      `spanstat_db_query_duration_seconds_count{${labels}} 3`,
+    ]);
+    expect(samples(text, 'spanstat_db_query_duration_seconds_sum')).toEqual([
+      `spanstat_db_query_duration_seconds_sum{${labels}} 0.733`,
+    ]);
+    expect(samples(text, 'spanstat_db_query_errors_total')).toEqual([
+      `spanstat_db_query_errors_total{${labels}} 1`,
+    ]);
+    expect(text).toContain('# TYPE spanstat_db_query_duration_seconds histogram');
+  });
+
+  it('maps each fingerprint to its first statement, truncated, in the info metric', async () => {
+    const m = create({ maxStatementChars: 30 });
+    m.recordDbCall(db());
+    m.recordDbCall(db({ statement: 'select id from orders where reference = $1' }));
+    const text = await m.scrape();
+    expect(samples(text, 'spanstat_db_query_info')).toEqual([
+      'spanstat_db_query_info{service="shop",fingerprint="a1b2",statement="SELECT id FROM orders WHERE r…"} 1',
+    ]);
+  });
+
+  it('counts cache keys read by result and writes per namespace', async () => {
+    const m = create();
+    m.recordCacheCall(cache({ hits: 1 }));
+    m.recordCacheCall(cache({ misses: 1 }));
+    m.recordCacheCall(cache({ command: 'mget', hits: 2, misses: 3 }));
+    m.recordCacheCall(cache({ command: 'exists' }));
+    m.recordCacheCall(cache({ command: 'set', read: false, write: true }));
+    const text = await m.scrape();
+    const ns = 'service="shop",system="redis",namespace="quote:*"';
+    expect(samples(text, 'spanstat_cache_reads_total').sort()).toEqual(
+      [
+        `spanstat_cache_reads_total{${ns},command="exists",result="unknown"} 1`,
+        `spanstat_cache_reads_total{${ns},command="get",result="hit"} 1`,
+        `spanstat_cache_reads_total{${ns},command="get",result="miss"} 1`,
+        `spanstat_cache_reads_total{${ns},command="mget",result="hit"} 2`,
+        `spanstat_cache_reads_total{${ns},command="mget",result="miss"} 3`,
+      ].sort(),
+    );
+    expect(samples(text, 'spanstat_cache_writes_total')).toEqual([
+      `spanstat_cache_writes_total{${ns},command="set"} 1`,
+    ]);
+    expect(samples(text, 'spanstat_cache_command_duration_seconds_count')).toHaveLength(4);
+  });
+
+  it('records endpoints by status class with the time split and queries per request', async () => {
+    const m = create();
+    m.recordRequest(request());
+    m.recordRequest(request({ status: 503, durationMs: 50, dbMs: 0, cacheMs: 0, poolWaitMs: 0, queries: 0 }));
+    m.recordRequest(request({ status: 0 }));
+    const text = await m.scrape();
+    const route = 'service="shop",method="GET",route="/orders/:id"';
+    expect(samples(text, 'spanstat_http_server_request_duration_seconds_count').sort()).toEqual(
+      [
+        `spanstat_http_server_request_duration_seconds_count{${route},status_class="2xx"} 1`,
+        `spanstat_http_server_request_duration_seconds_count{${route},status_class="5xx"} 1`,
+        `spanstat_http_server_request_duration_seconds_count{${route},status_class="unknown"} 1`,
+      ].sort(),
+    );
+    const split = samples(text, 'spanstat_http_server_request_component_seconds_total');
+    expect(split).toContain(
+      `spanstat_http_server_request_component_seconds_total{${route},component="db"} 0.2`,
+    );
+    expect(split).toContain(
+      `spanstat_http_server_request_component_seconds_total{${route},component="cache"} 0.02`,
+    );
+    expect(split).toContain(
+      `spanstat_http_server_request_component_seconds_total{${route},component="pool_wait"} 0.01`,
+    );
+    // other = 35 + 50 + 35 ms (a float sum: compared numerically)
+    const other = split.find((line) => line.includes('component="other"')) ?? '';
+    expect(Number(other.split(' ').pop())).toBeCloseTo(0.12, 9);
+    expect(samples(text, 'spanstat_http_server_request_db_queries_sum')).toEqual([
+      `spanstat_http_server_request_db_queries_sum{${route}} 6`,
+    ]);
+  });
+
+  it('counts an N+1 occurrence only from the repeat threshold on', async () => {
+    const m = create({ nPlusOneMinCalls: 5 });
+    m.recordRequest(request({ fingerprints: [{ fingerprint: 'items', calls: 4, totalMs: 10 }] }));
+    m.recordRequest(request({ fingerprints: [{ fingerprint: 'items', calls: 5, totalMs: 10 }] }));
+    m.recordRequest(request({ fingerprints: [{ fingerprint: 'items', calls: 11, totalMs: 10 }] }));
+    expect(samples(await m.scrape(), 'spanstat_db_n_plus_one_total')).toEqual([
+      'spanstat_db_n_plus_one_total{service="shop",method="GET",route="/orders/:id",fingerprint="items"} 2',
+    ]);
+  });
+
+  it('reports pool waits and the peak of clients in use against the pool size', async () => {
+    const m = create();
+    const connect = (inUse: number): PoolConnect => ({
+      ...base,
+      type: 'pool-connect',
+      service: 'shop',
+      system: 'postgresql',
+      durationMs: 2,
+      poolInUse: inUse,
+      poolMax: 10,
+    });
+    for (const n of [3, 9, 4]) m.recordPoolConnect(connect(n));
+    const text = await m.scrape();
+    expect(samples(text, 'spanstat_db_pool_clients_in_use')).toEqual([
+      'spanstat_db_pool_clients_in_use{service="shop",system="postgresql"} 9',
+    ]);
+    expect(samples(text, 'spanstat_db_pool_clients_max')).toEqual([
+      'spanstat_db_pool_clients_max{service="shop",system="postgresql"} 10',
+    ]);
+    expect(samples(text, 'spanstat_db_pool_wait_duration_seconds_count')).toEqual([
+      'spanstat_db_pool_wait_duration_seconds_count{service="shop",system="postgresql"} 3',
+    ]);
+  });
+
+  it('shows exactly the active recommendations, and drops resolved ones', async () => {
+    const m = create();
+    let active = [
+      {
+        service: 'shop',
+        id: 'n1',
+        kind: 'n_plus_one',
+        severity: 'warning',
+        target: 'GET /orders/:id',
+        action: 'Batch the item lookups with = ANY($1). Then drop the loop.',
+      },
+    ];
+    m.setRecommendations(() => active);
+    expect(samples(await m.scrape(), 'spanstat_recommendation_active')).toEqual([
+      'spanstat_recommendation_active{service="shop",id="n1",kind="n_plus_one",severity="warning",target="GET /orders/:id",action="Batch the item lookups with = ANY($1)"} 1',
+    ]);
+    active = [];
+    expect(samples(await m.scrape(), 'spanstat_recommendation_active')).toEqual([]);
+  });
+
+  it('exports the sidecar health counters the pipeline reports', async () => {
+    const m = create({ version: '1.2.3' });
+    m.setHealth(() => ({
+      spansReceived: 100,
+      spansRejected: 7,
+      spansDropped: 2,
+      decodeErrors: 1,
+      queueDepth: 40,
+      openTraces: 5,
+    }));
+    const text = await m.scrape();
+    expect(samples(text, 'spanstat_sidecar_spans_received_total')).toEqual([
+      'spanstat_sidecar_spans_received_total 100',
+    ]);
+    expect(samples(text, 'spanstat_sidecar_spans_rejected_total')).toEqual([
+      'spanstat_sidecar_spans_rejected_total 7',
+    ]);
+    expect(samples(text, 'spanstat_sidecar_spans_dropped_total')).toEqual([
+      'spanstat_sidecar_spans_dropped_total 2',
+    ]);
+    expect(samples(text, 'spanstat_sidecar_decode_errors_total')).toEqual([
+      'spanstat_sidecar_decode_errors_total 1',
+    ]);
+    expect(samples(text, 'spanstat_sidecar_queue_depth')).toEqual(['spanstat_sidecar_queue_depth 40']);
+    expect(samples(text, 'spanstat_sidecar_open_traces')).toEqual(['spanstat_sidecar_open_traces 5']);
+    expect(samples(text, 'spanstat_sidecar_memory_bytes')).toHaveLength(4);
+    expect(samples(text, 'spanstat_build_info')).toEqual(['spanstat_build_info{version="1.2.3"} 1']);
+    expect(text).toContain('# TYPE spanstat_sidecar_spans_received_total counter');
+  });
+
+  it('keeps scraping when a scrape-time source throws', async () => {
+    const m = create();
+    m.recordDbCall(db());
+    m.setRecommendations(() => {
+      throw new Error('advisor restarting');
+    });
+    const text = await m.scrape();
+    expect(samples(text, 'spanstat_db_query_duration_seconds_count')).toHaveLength(1);
+    expect(samples(text, 'spanstat_recommendation_active')).toEqual([]);
+  });
+
+  it('puts label sets beyond the cap into one __overflow__ series and counts them', async () => {
+    const m = create({ maxSeriesPerMetric: 2 });
+    for (const fp of ['f1', 'f2', 'f3', 'f4', 'f3']) m.recordDbCall(db({ fingerprint: fp }));
+    const text = await m.scrape();
+    const counts = samples(text, 'spanstat_db_query_duration_seconds_count');
+    expect(counts).toHaveLength(3);
+    expect(counts).toContain(
+      'spanstat_db_query_duration_seconds_count{service="__overflow__",system="__overflow__",fingerprint="__overflow__",operation="__overflow__",table="__overflow__"} 3',
+    );
+    expect(samples(text, 'spanstat_sidecar_metric_overflow_total')).toContain(
+      'spanstat_sidecar_metric_overflow_total{metric="spanstat_db_query_duration_seconds"} 3',
+    );
+    // No statement for the overflow series.
+    expect(samples(text, 'spanstat_db_query_info')).toHaveLength(2);
+  });
+
+  it('keeps bounded labels on the overflow series so hit rates stay computable', async () => {
+    const m = create({ maxSeriesPerMetric: 1 });
+    m.recordCacheCall(cache({ namespace: 'a:*', hits: 1 }));
+    m.recordCacheCall(cache({ namespace: 'b:*', hits: 2 }));
+    m.recordCacheCall(cache({ namespace: 'c:*', misses: 3 }));
+    const lines = samples(await m.scrape(), 'spanstat_cache_reads_total');
+    const o = 'service="__overflow__",system="__overflow__",namespace="__overflow__",command="__overflow__"';
+    expect(lines.sort()).toEqual(
+      [
+        'spanstat_cache_reads_total{service="shop",system="redis",namespace="a:*",command="get",result="hit"} 1',
+        `spanstat_cache_reads_total{${o},result="hit"} 2`,
+        `spanstat_cache_reads_total{${o},result="miss"} 3`,
+      ].sort(),
+    );
+  });
+});
+
+describe('recommendationSeries', () => {
+  const rec = {
+    id: 'r1',
+    kind: 'n-plus-one',
+    severity: 'warning',
+    service: 'shop',
+    state: 'active',
+    action: 'Batch with = ANY($1).',
+    target: {
+      type: 'fingerprint',
+      value: 'a1b2',
+      route: 'GET /orders',
+      statement: 'SELECT * FROM items WHERE order_id = $1',
+    },
+  };
+
+  it('keeps active recommendations and names fingerprint targets by route and statement', () => {
+    expect(recommendationSeries([rec, { ...rec, id: 'r2', state: 'resolved' }])).toEqual([
+      {
+        service: 'shop',
+        id: 'r1',
+        kind: 'n-plus-one',
+        severity: 'warning',
+        target: 'GET /orders SELECT * FROM items WHERE order_id = $1',
+        action: 'Batch with = ANY($1).',
+      },
+    ]);
+  });
+
+  it('uses the route or namespace itself when the target is one', () => {
+    const route = { ...rec, target: { type: 'route', value: 'GET /orders' } };
+    const ns = { ...rec, target: { type: 'namespace', value: 'quote:*', route: 'GET /quotes/:code' } };
+    expect(recommendationSeries([route, ns]).map((s) => s.target)).toEqual([
+      'GET /orders',
+      'GET /quotes/:code quote:*',
+    ]);
+  });
+});

@@ -1,0 +1,46 @@
+import { describe, expect, it } from 'vitest';
+import { mountTemplate } from '../../src/preload/express-route';
+import { joinRoute, pathTemplate } from '../../src/preload/route-path';
+
+describe('route templates joined from mount paths', () => {
+  it('joins nested mount paths and the route path with single slashes', () => {
+    expect(joinRoute(joinRoute('/api', '/users'), '/:id')).toBe('/api/users/:id');
+    expect(joinRoute('/api/', '/users')).toBe('/api/users');
+    expect(joinRoute('/api', 'users')).toBe('/api/users');
+  });
+
+  it('keeps a route path alone when nothing is mounted', () => {
+    expect(joinRoute('', '/users/:id')).toBe('/users/:id');
+    expect(joinRoute('/', '/users/:id')).toBe('/users/:id');
+  });
+
+  it('drops the trailing slash of a router root route', () => {
+    expect(joinRoute('/users', '/')).toBe('/users');
+    expect(joinRoute('/users/', '')).toBe('/users');
+  });
+
+  it('keeps the root route as a single slash', () => {
+    expect(joinRoute('', '/')).toBe('/');
+    expect(joinRoute('', '')).toBe('/');
+  });
+
+  it('writes regular expressions and path lists as text', () => {
+    expect(pathTemplate(/^\/v\d+/)).toBe('/^\\/v\\d+/');
+    expect(pathTemplate(['/a', '/b'])).toBe('/a,/b');
+    expect(pathTemplate(undefined)).toBe('');
+  });
+});
+
+describe('mount paths of use() calls', () => {
+  const handler = () => undefined;
+
+  it('reads the path given before the handlers', () => {
+    expect(mountTemplate(['/api', handler])).toBe('/api');
+    expect(mountTemplate([['/a', '/b'], handler])).toBe('/a,/b');
+  });
+
+  it('is the root when use() gets handlers only', () => {
+    expect(mountTemplate([handler])).toBe('/');
+    expect(mountTemplate([[handler, handler]])).toBe('/');
+  });
+});
