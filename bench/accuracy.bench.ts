@@ -39,8 +39,6 @@ function samplers(rand: () => number): Record<string, Sampler> {
   };
 }
 
-const QUANTILES = [0.5, 0.95, 0.99] as const;
-
 interface Check {
   table: string;
   key: string;
@@ -53,7 +51,13 @@ function exactLower(sorted: Float64Array, q: number): number {
   return sorted[Math.floor(q * (sorted.length - 1))];
 }
 
-function check(table: string, key: string, values: number[], count: number, got: Record<number, number>): Check {
+function check(
+  table: string,
+  key: string,
+  values: number[],
+  count: number,
+  got: Record<number, number>,
+): Check {
   const sorted = Float64Array.from(values).sort();
   return {
     table,
@@ -66,7 +70,9 @@ function check(table: string, key: string, values: number[], count: number, got:
   };
 }
 
-export async function runAccuracyBench(options: { calls?: number; log?: (line: string) => void } = {}): Promise<BenchResult> {
+export async function runAccuracyBench(
+  options: { calls?: number; log?: (line: string) => void } = {},
+): Promise<BenchResult> {
   const log = options.log ?? console.log;
   const started = performance.now();
   const calls = options.calls ?? 1_000_000;
@@ -81,7 +87,13 @@ export async function runAccuracyBench(options: { calls?: number; log?: (line: s
 
   const db = new Map<string, number[]>(names.map((n) => [n, []]));
   const dbErrors = new Map<string, number>(names.map((n) => [n, 0]));
-  const base = { service: 'shop-api', traceId: '0af7651916cd43dd8448eb211c80319c', parentSpanId: '', startMs: 0, error: false };
+  const base = {
+    service: 'shop-api',
+    traceId: '0af7651916cd43dd8448eb211c80319c',
+    parentSpanId: '',
+    startMs: 0,
+    error: false,
+  };
   for (let i = 0; i < calls; i++) {
     const name = names[i % names.length];
     const ms = shapes[name]();
@@ -159,7 +171,13 @@ export async function runAccuracyBench(options: { calls?: number; log?: (line: s
   }
   for (const row of endpointReport(agg, { window: 'all' }).rows) {
     const values = endpointValues.get(row.route) ?? [];
-    checks.push(check('endpoints', row.route, values, row.requests, { 0.5: row.p50Ms, 0.95: row.p95Ms, 0.99: row.p99Ms }));
+    checks.push(
+      check('endpoints', row.route, values, row.requests, {
+        0.5: row.p50Ms,
+        0.95: row.p95Ms,
+        0.99: row.p99Ms,
+      }),
+    );
     if (row.requests !== values.length) countsExact = false;
   }
   for (const row of cacheReport(agg, { window: 'all' }).rows) {
@@ -169,10 +187,14 @@ export async function runAccuracyBench(options: { calls?: number; log?: (line: s
   const rowsExpected = names.length + routes.length + 1;
   if (checks.length !== rowsExpected) countsExact = false;
   const recorded = checks.reduce((n, c) => n + c.count.got, 0);
-  const worst = checks.flatMap((c) => c.quantiles.map((q) => ({ ...q, where: `${c.table} ${c.key} p${q.q * 100}` })));
+  const worst = checks.flatMap((c) =>
+    c.quantiles.map((q) => ({ ...q, where: `${c.table} ${c.key} p${q.q * 100}` })),
+  );
   worst.sort((a, b) => b.error - a.error);
   const maxError = worst[0]?.error ?? Number.NaN;
-  log(`accuracy: ${si(recorded)} durations, worst error ${pct(maxError, 2)} (${worst[0]?.where}), counts ${countsExact ? 'exact' : 'WRONG'}`);
+  log(
+    `accuracy: ${si(recorded)} durations, worst error ${pct(maxError, 2)} (${worst[0]?.where}), counts ${countsExact ? 'exact' : 'WRONG'}`,
+  );
 
   return {
     name: 'accuracy',

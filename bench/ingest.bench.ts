@@ -30,7 +30,11 @@ const SPANS_PER_BATCH = 512;
 const TEMPLATES = 16;
 
 /** Raw decode rate of the same kind of bodies on this core: median of rounds, spans/s. */
-export function measureDecode(bodies: readonly Buffer[], rounds = 3, roundMs = 1500): { median: number; rounds: number[] } {
+export function measureDecode(
+  bodies: readonly Buffer[],
+  rounds = 3,
+  roundMs = 1500,
+): { median: number; rounds: number[] } {
   for (let i = 0; i < bodies.length * 2; i++) decodeTracesProtobuf(bodies[i % bodies.length]);
   const rates: number[] = [];
   for (let r = 0; r < rounds; r++) {
@@ -93,7 +97,12 @@ interface IngestRun {
 }
 
 /** Keeps `senders` POSTs in flight until `stop` is set; a refused batch is resent after a short pause. */
-function sendLoop(poster: OtlpPoster, stream: BatchStream, counts: { posts: number; refused: number; failures: number }, stop: { now: boolean }) {
+function sendLoop(
+  poster: OtlpPoster,
+  stream: BatchStream,
+  counts: { posts: number; refused: number; failures: number },
+  stop: { now: boolean },
+) {
   return async () => {
     let body = stream.next();
     while (!stop.now) {
@@ -166,7 +175,8 @@ export async function runIngestBench(options: IngestOptions = {}): Promise<Bench
 
   log(`ingest: encoding ${TEMPLATES} × ${SPANS_PER_BATCH}-span templates with ProtobufTraceSerializer…`);
   const templates = buildTemplates({ templates: TEMPLATES, spansPerBatch: SPANS_PER_BATCH, seed: 7 });
-  const bytesPerSpan = templates.reduce((n, t) => n + t.body.length, 0) / templates.reduce((n, t) => n + t.spans, 0);
+  const bytesPerSpan =
+    templates.reduce((n, t) => n + t.body.length, 0) / templates.reduce((n, t) => n + t.spans, 0);
   const stream = new BatchStream(templates);
 
   const decodeBodies = Array.from({ length: 64 }, () => stream.next());

@@ -79,7 +79,12 @@ export async function runMemoryBench(options: MemoryOptions = {}): Promise<Bench
       let lastLog = 0;
       while (!done) {
         const h = await sidecar.health();
-        const s = { tMs: performance.now() - t0, processed: h.pipeline.spansProcessed, rssMB: sidecar.rssMB(), pending: h.pipeline.pendingSpans };
+        const s = {
+          tMs: performance.now() - t0,
+          processed: h.pipeline.spansProcessed,
+          rssMB: sidecar.rssMB(),
+          pending: h.pipeline.pendingSpans,
+        };
         samples.push(s);
         if (s.tMs - lastLog > 5_000) {
           lastLog = s.tMs;
@@ -130,7 +135,9 @@ export async function runMemoryBench(options: MemoryOptions = {}): Promise<Bench
         `flat (≤ 2 MB/M spans), ≤ ${RSS_LIMIT_MB} MB at 10M`,
         `${perMillion.toFixed(2)} MB/M spans${scaled ? ` → ${projected.toFixed(0)} MB at 10M` : ''}`,
         flat && projected <= RSS_LIMIT_MB,
-        scaled ? `scaled to ${si(sent)} spans to fit the run in minutes; pass --spans 10000000 for the full run` : undefined,
+        scaled
+          ? `scaled to ${si(sent)} spans to fit the run in minutes; pass --spans 10000000 for the full run`
+          : undefined,
       ),
     ],
     raw: {

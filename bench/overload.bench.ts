@@ -130,13 +130,24 @@ async function sidecarOverload(options: OverloadOptions, log: (line: string) => 
     const sampler = (async () => {
       while (sampling) {
         const h = await sidecar.health().catch(() => undefined);
-        rss.push({ tMs: performance.now() - t0, rss: sidecar.rssMB(), pending: h?.pipeline.pendingSpans ?? -1 });
+        rss.push({
+          tMs: performance.now() - t0,
+          rss: sidecar.rssMB(),
+          pending: h?.pipeline.pendingSpans ?? -1,
+        });
         await sleep(250);
       }
     })();
     const poster = new OtlpPoster(sidecar.receiverUrl, MAX_IN_FLIGHT);
     const overload = tally();
-    const offered = await openLoop(poster, stream, OVERLOAD_FACTOR * sustainable, seconds, overload, spansPerBatch);
+    const offered = await openLoop(
+      poster,
+      stream,
+      OVERLOAD_FACTOR * sustainable,
+      seconds,
+      overload,
+      spansPerBatch,
+    );
     const aliveAfterOverload = sidecar.alive();
     log(
       `overload: offered ${si(offered)} spans/s: ${overload.ok} accepted, ${overload.refused} refused (${overload.refusedWithRetryAfter} with Retry-After), other ${JSON.stringify(overload.other)}`,
@@ -203,7 +214,11 @@ async function preloadUnderRefusal(seconds: number, log: (line: string) => void)
       data,
       preload: PRELOAD_PATH,
       core: CORE_UNDER_TEST,
-      env: { OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url, OTEL_SERVICE_NAME: 'bench-refused', OTEL_LOG_LEVEL: 'error' },
+      env: {
+        OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url,
+        OTEL_SERVICE_NAME: 'bench-refused',
+        OTEL_LOG_LEVEL: 'error',
+      },
     });
     const pid = app.pid;
     const samples: { tMs: number; rss: number }[] = [];
@@ -217,16 +232,26 @@ async function preloadUnderRefusal(seconds: number, log: (line: string) => void)
     })();
     let offset = Math.floor(Math.random() * 36 ** 6);
     // Warm-up, then the measured stretch.
-    const warm = await runAutocannon({ url: app.url, path: (n) => `/api/quotes/R${(offset + n).toString(36).toUpperCase()}`, connections: 4, seconds: 3 });
+    const warm = await runAutocannon({
+      url: app.url,
+      path: (n) => `/api/quotes/R${(offset + n).toString(36).toUpperCase()}`,
+      connections: 4,
+      seconds: 3,
+    });
     offset += warm.requests + 1;
     const attemptsBefore = receiver.attempts.length;
     const tMeasure = performance.now();
-    const load = await runAutocannon({ url: app.url, path: (n) => `/api/quotes/R${(offset + n).toString(36).toUpperCase()}`, connections: 4, seconds });
+    const load = await runAutocannon({
+      url: app.url,
+      path: (n) => `/api/quotes/R${(offset + n).toString(36).toUpperCase()}`,
+      connections: 4,
+      seconds,
+    });
     const measuredSeconds = (performance.now() - tMeasure) / 1000;
     sampling = false;
     await sampler;
     const attempts = receiver.attempts.length - attemptsBefore;
-    const later = samples.filter((s) => s.tMs >= (tMeasure - t0));
+    const later = samples.filter((s) => s.tMs >= tMeasure - t0);
     const rssSlopePerMin = slope(
       later.map((s) => s.tMs / 60_000),
       later.map((s) => s.rss),
@@ -270,7 +295,9 @@ export async function runOverloadBench(options: OverloadOptions = {}): Promise<B
       '429/503 + Retry-After, no other errors',
       `${s.overload.refused} refused (${s.overload.refusedWithRetryAfter} with Retry-After), ${s.overload.ok} accepted, ${otherFailures} other`,
       refusedRight && otherFailures === 0,
-      s.offered < 2.5 * s.sustainable ? `the load generator reached only ${(s.offered / s.sustainable).toFixed(1)}× the sustainable rate` : undefined,
+      s.offered < 2.5 * s.sustainable
+        ? `the load generator reached only ${(s.offered / s.sustainable).toFixed(1)}× the sustainable rate`
+        : undefined,
     ),
     figure(
       'overload.memory',
@@ -299,17 +326,32 @@ export async function runOverloadBench(options: OverloadOptions = {}): Promise<B
           'preload exporter vs 503 Retry-After: 1',
           '≤ 1.5 attempts/s, app RSS flat, app serves',
           `${preload.attemptsPerSecond.toFixed(2)} attempts/s; RSS ${preload.rssStart.toFixed(0)} → ${preload.rssEnd.toFixed(0)} MB (${preload.rssSlopeMBPerMin >= 0 ? '+' : ''}${preload.rssSlopeMBPerMin.toFixed(1)} MB/min); ${preload.rps.toFixed(0)} req/s, ${preload.non2xx} errors`,
-          preload.attemptsPerSecond <= 1.5 && preload.rssEnd - preload.rssStart <= 10 && preload.non2xx === 0 && preload.requests > 0,
+          preload.attemptsPerSecond <= 1.5 &&
+            preload.rssEnd - preload.rssStart <= 10 &&
+            preload.non2xx === 0 &&
+            preload.requests > 0,
         ),
       );
     } catch (err) {
-      figures.push(notMeasured('overload.preload-retry', 'preload exporter vs 503 Retry-After: 1', '≤ 1.5 attempts/s', (err as Error).message.split('\n')[0]));
+      figures.push(
+        notMeasured(
+          'overload.preload-retry',
+          'preload exporter vs 503 Retry-After: 1',
+          '≤ 1.5 attempts/s',
+          (err as Error).message.split('\n')[0],
+        ),
+      );
     }
   }
   return {
     name: 'overload',
     figures,
-    raw: { sidecar: s, preload, factor: OVERLOAD_FACTOR, shareRefused: pct(s.overload.refused / Math.max(1, s.overload.refused + s.overload.ok)) },
+    raw: {
+      sidecar: s,
+      preload,
+      factor: OVERLOAD_FACTOR,
+      shareRefused: pct(s.overload.refused / Math.max(1, s.overload.refused + s.overload.ok)),
+    },
     durationMs: performance.now() - started,
   };
 }
@@ -320,7 +362,11 @@ function arg(name: string): number | undefined {
 }
 
 if (require.main === module) {
-  runOverloadBench({ sustainable: arg('sustainable'), seconds: arg('seconds'), preload: !process.argv.includes('--no-preload') })
+  runOverloadBench({
+    sustainable: arg('sustainable'),
+    seconds: arg('seconds'),
+    preload: !process.argv.includes('--no-preload'),
+  })
     .then(reportStandalone)
     .catch((err) => {
       console.error(err);

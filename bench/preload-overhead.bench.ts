@@ -85,7 +85,12 @@ export async function runPreloadBench(options: PreloadOptions = {}): Promise<Ben
       const app = apps.get(variant) as AppProcess;
       const before = (await sidecar?.health())?.receiver.spansAccepted ?? 0;
       const cpu = cpuMeter(app.pid);
-      const result = await runAutocannon({ url: app.url, path: quotePath(offset), connections, seconds: runSeconds });
+      const result = await runAutocannon({
+        url: app.url,
+        path: quotePath(offset),
+        connections,
+        seconds: runSeconds,
+      });
       const appCpu = cpu();
       offset += result.requests + 1;
       // Let the app's exporter hand over the run's last spans before the next run starts.
@@ -128,7 +133,10 @@ export async function runPreloadBench(options: PreloadOptions = {}): Promise<Ben
         },
       ];
     }),
-  ) as Record<Variant, { rps: number; p50Ms: number; p99Ms: number; appCpu: number; spansPerRequest: number; non2xx: number }>;
+  ) as Record<
+    Variant,
+    { rps: number; p50Ms: number; p99Ms: number; appCpu: number; spansPerRequest: number; non2xx: number }
+  >;
   const { none, spanstat, stock } = summary;
   const loss = 1 - spanstat.rps / none.rps;
   const stockLoss = 1 - stock.rps / none.rps;
@@ -176,7 +184,15 @@ export async function runPreloadBench(options: PreloadOptions = {}): Promise<Ben
   return {
     name: 'preload-overhead',
     figures,
-    raw: { pinned: pinnedSelf, rounds, seconds, connections, route: 'GET /api/quotes/:code (miss)', summary, runs },
+    raw: {
+      pinned: pinnedSelf,
+      rounds,
+      seconds,
+      connections,
+      route: 'GET /api/quotes/:code (miss)',
+      summary,
+      runs,
+    },
     durationMs: performance.now() - started,
   };
 }

@@ -36,7 +36,10 @@ function fingerprintBodies(fingerprints: number, rounds: number): { bodies: Buff
   const rand = seededRandom(5);
   const hex = (bytes: number) => {
     let s = '';
-    for (let i = 0; i < bytes; i++) s += Math.floor(rand() * 256).toString(16).padStart(2, '0');
+    for (let i = 0; i < bytes; i++)
+      s += Math.floor(rand() * 256)
+        .toString(16)
+        .padStart(2, '0');
     return s;
   };
   const bodies: Buffer[] = [];
@@ -173,7 +176,9 @@ export async function runReportApiBench(options: ReportApiOptions = {}): Promise
         bytes = t.bytes;
       }
       timings.push({ path, p50Ms: median(ms), p99Ms: quantileOf(ms, 0.99), maxMs: Math.max(...ms), bytes });
-      log(`report-api: ${path} p50 ${median(ms).toFixed(1)} ms p99 ${quantileOf(ms, 0.99).toFixed(1)} ms (${bytes} B)`);
+      log(
+        `report-api: ${path} p50 ${median(ms).toFixed(1)} ms p99 ${quantileOf(ms, 0.99).toFixed(1)} ms (${bytes} B)`,
+      );
     }
   } finally {
     agent.destroy();
@@ -189,7 +194,9 @@ export async function runReportApiBench(options: ReportApiOptions = {}): Promise
       '≤ 50 ms',
       `${worstLimited.p99Ms.toFixed(1)} ms (worst: ${worstLimited.path.replace('/api/v1/reports/', '')})`,
       worstLimited.p99Ms <= 50 && rowsInReport >= fingerprints,
-      rowsInReport < fingerprints ? `only ${rowsInReport} of ${fingerprints} fingerprints had rows` : undefined,
+      rowsInReport < fingerprints
+        ? `only ${rowsInReport} of ${fingerprints} fingerprints had rows`
+        : undefined,
     ),
   ];
   if (fullReport) {

@@ -107,7 +107,7 @@ async function main(): Promise<void> {
       `SELECT c${i}, name FROM t${i} WHERE id = ${i} AND status IN ('a', 'b') ORDER BY c${i} LIMIT 10`,
   );
   const params = shapes.map(
-    (t, i) => `SELECT c${i}, name FROM t${i} WHERE id = $1 AND status = ANY($2) LIMIT 10`,
+    (_, i) => `SELECT c${i}, name FROM t${i} WHERE id = $1 AND status = ANY($2) LIMIT $3`,
   );
   const cold = cpuMicros(shapes.length, (i) => fp.fingerprint('postgresql', shapes[i]));
   const warm = cpuMicros(shapes.length * 20, (i) => fp.fingerprint('postgresql', shapes[i % shapes.length]));

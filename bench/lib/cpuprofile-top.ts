@@ -29,7 +29,10 @@ function frameName(n: ProfileNode): string {
 }
 
 /** Self and inclusive sample shares per function (recursion counted once per stack). */
-export function topFrames(profile: Profile, rows = 25): { bySelf: FrameCost[]; byTotal: FrameCost[]; samples: number } {
+export function topFrames(
+  profile: Profile,
+  rows = 25,
+): { bySelf: FrameCost[]; byTotal: FrameCost[]; samples: number } {
   const byId = new Map(profile.nodes.map((n) => [n.id, n]));
   const parent = new Map<number, number>();
   for (const n of profile.nodes) for (const c of n.children ?? []) parent.set(c, n.id);
@@ -60,7 +63,11 @@ export function topFrames(profile: Profile, rows = 25): { bySelf: FrameCost[]; b
     [...m.entries()]
       .sort((a, b) => b[1] - a[1])
       .slice(0, rows)
-      .map(([frame]) => ({ frame, selfShare: (self.get(frame) ?? 0) / samples, totalShare: (total.get(frame) ?? 0) / samples }));
+      .map(([frame]) => ({
+        frame,
+        selfShare: (self.get(frame) ?? 0) / samples,
+        totalShare: (total.get(frame) ?? 0) / samples,
+      }));
   return { bySelf: list(self), byTotal: list(total), samples };
 }
 
@@ -68,7 +75,8 @@ if (require.main === module) {
   const file = process.argv[2];
   const rows = Number(process.argv[3] ?? 25);
   const { bySelf, byTotal, samples } = topFrames(JSON.parse(readFileSync(file, 'utf8')) as Profile, rows);
-  const show = (c: FrameCost) => `${(c.selfShare * 100).toFixed(1).padStart(5)}% self ${(c.totalShare * 100).toFixed(1).padStart(5)}% total  ${c.frame}`;
+  const show = (c: FrameCost) =>
+    `${(c.selfShare * 100).toFixed(1).padStart(5)}% self ${(c.totalShare * 100).toFixed(1).padStart(5)}% total  ${c.frame}`;
   console.log(`${samples} samples\n-- by self time --`);
   for (const c of bySelf) console.log(show(c));
   console.log('-- by total time --');

@@ -30,7 +30,8 @@ export async function startDemoData(): Promise<DemoData> {
         process.execPath,
         [join(DEMO_APP_DIR, 'seed.js')],
         { cwd: REPO_ROOT, env: { ...process.env, DATABASE_URL: postgres.url } },
-        (err, _out, stderr) => (err ? reject(new Error(`seeding failed: ${stderr || err.message}`)) : resolve()),
+        (err, _out, stderr) =>
+          err ? reject(new Error(`seeding failed: ${stderr || err.message}`)) : resolve(),
       ),
     );
     return { databaseUrl: postgres.url, redisUrl: redis.url, stop };

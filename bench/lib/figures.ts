@@ -57,9 +57,16 @@ function verdict(pass: boolean | null): string {
 
 /** Plain-text table: figure | target | measured | pass/fail. */
 export function formatTable(figures: readonly Figure[]): string {
-  const rows = [['figure', 'target', 'measured', 'result'], ...figures.map((f) => [f.figure, f.target, f.measured, verdict(f.pass)])];
+  const rows = [
+    ['figure', 'target', 'measured', 'result'],
+    ...figures.map((f) => [f.figure, f.target, f.measured, verdict(f.pass)]),
+  ];
   const widths = rows[0].map((_, c) => Math.max(...rows.map((r) => r[c].length)));
-  const line = (r: string[]) => r.map((cell, c) => cell.padEnd(widths[c])).join('  ').trimEnd();
+  const line = (r: string[]) =>
+    r
+      .map((cell, c) => cell.padEnd(widths[c]))
+      .join('  ')
+      .trimEnd();
   const out = [line(rows[0]), widths.map((w) => '-'.repeat(w)).join('  '), ...rows.slice(1).map(line)];
   const notes = figures.filter((f) => f.note).map((f) => `  * ${f.figure}: ${f.note}`);
   return [...out, ...(notes.length ? ['', 'notes:', ...notes] : [])].join('\n');
@@ -69,13 +76,19 @@ export function formatTable(figures: readonly Figure[]): string {
 export function formatMarkdown(figures: readonly Figure[]): string {
   const esc = (s: string) => s.replace(/\|/g, '\\|');
   const lines = ['| figure | target | measured | result |', '| --- | --- | --- | --- |'];
-  for (const f of figures) lines.push(`| ${esc(f.figure)} | ${esc(f.target)} | ${esc(f.measured)} | ${verdict(f.pass)} |`);
+  for (const f of figures)
+    lines.push(`| ${esc(f.figure)} | ${esc(f.target)} | ${esc(f.measured)} | ${verdict(f.pass)} |`);
   return lines.join('\n');
 }
 
 export function machineInfo(): Record<string, unknown> {
   const cpu = cpus();
-  return { node: process.version, cpus: cpu.length, cpuModel: cpu[0]?.model ?? 'unknown', platform: process.platform };
+  return {
+    node: process.version,
+    cpus: cpu.length,
+    cpuModel: cpu[0]?.model ?? 'unknown',
+    platform: process.platform,
+  };
 }
 
 /** Writes bench/results/<file> (the directory is git-ignored). */
@@ -90,7 +103,11 @@ export function writeResults(file: string, data: unknown): string {
 export function reportStandalone(result: BenchResult): void {
   console.log(`\n${result.name} (${(result.durationMs / 1000).toFixed(0)} s)\n`);
   console.log(formatTable(result.figures));
-  const path = writeResults(`${result.name}.json`, { ...result, machine: machineInfo(), at: new Date().toISOString() });
+  const path = writeResults(`${result.name}.json`, {
+    ...result,
+    machine: machineInfo(),
+    at: new Date().toISOString(),
+  });
   console.log(`\nraw numbers: ${path}`);
   if (result.figures.some((f) => f.pass === false)) process.exitCode = 1;
 }

@@ -11,7 +11,8 @@ export function getJson<T>(url: string, timeoutMs = 10_000): Promise<T> {
       res.on('data', (c: Buffer) => chunks.push(c));
       res.on('end', () => {
         const text = Buffer.concat(chunks).toString();
-        if ((res.statusCode ?? 0) >= 300) return reject(new Error(`GET ${url}: ${res.statusCode} ${text.slice(0, 200)}`));
+        if ((res.statusCode ?? 0) >= 300)
+          return reject(new Error(`GET ${url}: ${res.statusCode} ${text.slice(0, 200)}`));
         try {
           resolve(JSON.parse(text) as T);
         } catch (err) {
@@ -86,7 +87,11 @@ export class OtlpPoster {
           res.on('end', () => {
             const header = res.headers['retry-after'];
             const retryAfter = header === undefined ? undefined : Number(header);
-            resolve(retryAfter === undefined ? { status: res.statusCode ?? 0 } : { status: res.statusCode ?? 0, retryAfter });
+            resolve(
+              retryAfter === undefined
+                ? { status: res.statusCode ?? 0 }
+                : { status: res.statusCode ?? 0, retryAfter },
+            );
           });
           res.on('error', (err) => resolve({ status: 0, error: err.message }));
         },

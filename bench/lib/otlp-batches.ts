@@ -185,7 +185,9 @@ export function buildTemplates(options: TemplateOptions): BatchTemplate[] {
         );
       }
       for (let q = 0; q < queries; q++) {
-        const shape = options.literalSqlOnly ? LITERAL_TEMPLATES[int(LITERAL_TEMPLATES.length)] : int(SQL_TEMPLATES.length);
+        const shape = options.literalSqlOnly
+          ? LITERAL_TEMPLATES[int(LITERAL_TEMPLATES.length)]
+          : int(SQL_TEMPLATES.length);
         let text = SQL_TEMPLATES[shape];
         for (let slot = 0; text.includes('{L}') || text.includes('{S}'); slot++) {
           const m = marker(nextMarker, SQL_SLOT_DIGITS);
@@ -372,7 +374,9 @@ export class BatchStream {
     this.keyValues = Math.min(options.keyValues ?? 10 ** KEY_SLOT_DIGITS, 10 ** KEY_SLOT_DIGITS);
     // Only bounded value spaces can be counted in a bitmap; an unbounded one never repeats.
     this.seenSql =
-      options.sqlValues !== undefined ? new Uint8Array(Math.ceil((SQL_TEMPLATES.length * this.sqlValues) / 8)) : undefined;
+      options.sqlValues !== undefined
+        ? new Uint8Array(Math.ceil((SQL_TEMPLATES.length * this.sqlValues) / 8))
+        : undefined;
     this.seenKeys = new Uint8Array(Math.ceil((KEY_NAMESPACES.length * this.keyValues) / 8));
   }
 

@@ -22,19 +22,28 @@ function newestMtime(dir: string): number {
 /** Runs `tsc -p tsconfig.json` when dist/ is missing or older than src/ (the benches run the built code). */
 export function ensureBuilt(log: (line: string) => void = console.log): void {
   const built = [CLI_PATH, PRELOAD_PATH].every((p) => existsSync(p));
-  const stale = built && newestMtime(join(REPO_ROOT, 'src')) > Math.min(statSync(CLI_PATH).mtimeMs, statSync(PRELOAD_PATH).mtimeMs);
+  const stale =
+    built &&
+    newestMtime(join(REPO_ROOT, 'src')) >
+      Math.min(statSync(CLI_PATH).mtimeMs, statSync(PRELOAD_PATH).mtimeMs);
   if (built && !stale) return;
   log(built ? 'src/ changed since the last build: building…' : 'dist/ missing: building…');
   try {
-    execFileSync(process.execPath, [join(REPO_ROOT, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', 'tsconfig.json'], {
-      cwd: REPO_ROOT,
-      stdio: 'pipe',
-    });
+    execFileSync(
+      process.execPath,
+      [join(REPO_ROOT, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', 'tsconfig.json'],
+      {
+        cwd: REPO_ROOT,
+        stdio: 'pipe',
+      },
+    );
   } catch (err) {
     // tsc still emits on type errors; only a missing output is fatal.
     const out = (err as { stdout?: Buffer }).stdout?.toString() ?? '';
     if (![CLI_PATH, PRELOAD_PATH].every((p) => existsSync(p))) throw new Error(`build failed:\n${out}`);
-    log(`build reported type errors (continuing with what was emitted):\n${out.split('\n').slice(0, 5).join('\n')}`);
+    log(
+      `build reported type errors (continuing with what was emitted):\n${out.split('\n').slice(0, 5).join('\n')}`,
+    );
   }
 }
 

@@ -45,10 +45,25 @@ export interface SidecarStartOptions {
 
 const TAIL_BYTES = 16 * 1024;
 
+/** Starts the sidecar; retried on other ports when one picked as free was taken meanwhile. */
 export async function startSidecarProcess(options: SidecarStartOptions = {}): Promise<SidecarProcess> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await startOnce(options);
+    } catch (err) {
+      if (attempt >= 3 || !/EADDRINUSE/.test((err as Error).message)) throw err;
+    }
+  }
+}
+
+async function startOnce(options: SidecarStartOptions): Promise<SidecarProcess> {
   const receiverPort = await freePort();
   const apiPort = await freePort();
-  const [cmd, args] = pinned(options.core, process.execPath, [...(options.nodeArgs ?? []), CLI_PATH, 'sidecar']);
+  const [cmd, args] = pinned(options.core, process.execPath, [
+    ...(options.nodeArgs ?? []),
+    CLI_PATH,
+    'sidecar',
+  ]);
   const child: ChildProcess = spawn(cmd, args, {
     cwd: REPO_ROOT,
     env: {

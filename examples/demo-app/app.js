@@ -146,7 +146,7 @@ function main() {
     closing = true;
     server.close();
     server.closeAllConnections();
-    Promise.allSettled([pool.end(), redis.quit()]);
+    void Promise.allSettled([pool.end(), redis.quit()]);
     setTimeout(() => process.exit(0), 5_000).unref();
   };
   process.once('SIGTERM', shutdown);

@@ -97,7 +97,18 @@ export async function startPostgres(options: { database?: string } = {}): Promis
     '-c fsync=off -c synchronous_commit=off -c full_page_writes=off',
     '-c max_connections=200',
   ].join(' ');
-  run('pg_ctl', ['-D', dataDir, '-o', serverOptions, '-l', join(dir, 'postgres.log'), '-w', '-t', '60', 'start']);
+  run('pg_ctl', [
+    '-D',
+    dataDir,
+    '-o',
+    serverOptions,
+    '-l',
+    join(dir, 'postgres.log'),
+    '-w',
+    '-t',
+    '60',
+    'start',
+  ]);
   const stop = async () => {
     try {
       run('pg_ctl', ['-D', dataDir, '-m', 'immediate', '-w', 'stop']);
@@ -108,7 +119,13 @@ export async function startPostgres(options: { database?: string } = {}): Promis
   };
   const database = options.database ?? 'postgres';
   if (database !== 'postgres') {
-    const [cmd, argv] = asPostgresUser(join(bin, 'createdb'), ['-h', '127.0.0.1', '-p', String(port), database]);
+    const [cmd, argv] = asPostgresUser(join(bin, 'createdb'), [
+      '-h',
+      '127.0.0.1',
+      '-p',
+      String(port),
+      database,
+    ]);
     execFileSync(cmd, argv, { stdio: 'pipe', env: { ...process.env, PGUSER: 'postgres' } });
   }
   return { host: '127.0.0.1', port, url: `postgres://postgres@127.0.0.1:${port}/${database}`, stop };

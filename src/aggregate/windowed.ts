@@ -61,6 +61,9 @@ export class Windowed<A> {
   private ring: (Slot<A> | undefined)[] | null = null;
   private retired: A | null = null;
   private readonly size: number;
+  /** The bucket the last record went to: nearly every record hits it, skipping the ring. */
+  private curEpoch = Number.NaN;
+  private curAcc: A | null = null;
 
   constructor(
     private readonly ops: AccumulatorOps<A>,
@@ -72,19 +75,22 @@ export class Windowed<A> {
   /** The accumulator to record into for a value received at nowMs. */
   at(nowMs: number): A {
     const epoch = Math.floor(nowMs / this.bucketMs);
+    if (epoch === this.curEpoch) return this.curAcc as A;
     if (this.ring === null) this.ring = new Array(this.size);
     const i = slotIndex(epoch, this.size);
-    const slot = this.ring[i];
+    let slot = this.ring[i];
     if (slot === undefined) {
-      const fresh = { epoch, acc: this.ops.create() };
-      this.ring[i] = fresh;
-      return fresh.acc;
-    }
-    // A slot holding a newer epoch means the clock stepped back: keep adding to it.
-    if (slot.epoch < epoch) {
+      slot = { epoch, acc: this.ops.create() };
+      this.ring[i] = slot;
+    } else if (slot.epoch < epoch) {
       this.fold(slot.acc);
       slot.epoch = epoch;
+    } else if (slot.epoch > epoch) {
+      // The clock stepped back: keep adding to the newer bucket, without caching it for this epoch.
+      return slot.acc;
     }
+    this.curEpoch = epoch;
+    this.curAcc = slot.acc;
     return slot.acc;
   }
 
@@ -111,6 +117,7 @@ export class Windowed<A> {
 
   /** Folds buckets older than the longest window into `retired`; true when no bucket is live. */
   prune(nowMs: number): boolean {
+    this.forgetCurrent();
     if (this.ring === null) return true;
     const oldest = Math.floor(nowMs / this.bucketMs) - (this.size - 1);
     let live = false;
@@ -129,6 +136,8 @@ export class Windowed<A> {
   /** Adds everything `other` holds, bucket by bucket; `other` is emptied. */
   absorb(other: Windowed<A>): void {
     if (other.bucketMs !== this.bucketMs) throw new Error('cannot merge windows of different bucket widths');
+    this.forgetCurrent();
+    other.forgetCurrent();
     if (other.retired !== null) this.fold(other.retired);
     if (other.ring !== null) {
       for (const slot of other.ring) {
@@ -147,6 +156,11 @@ export class Windowed<A> {
     }
     other.ring = null;
     other.retired = null;
+  }
+
+  private forgetCurrent(): void {
+    this.curEpoch = Number.NaN;
+    this.curAcc = null;
   }
 
   private firstEpoch(window: WindowName, nowMs: number): number {

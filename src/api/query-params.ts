@@ -7,7 +7,10 @@ const MAX_LIMIT = 10_000;
 export function parseReportQuery(params: URLSearchParams): ReportQuery {
   const window = params.get('window') ?? 'all';
   if (!WINDOWS.includes(window as WindowName)) {
-    throw new SpanstatError('SPANSTAT_ERR_API_BAD_PARAM', `'window' must be one of ${WINDOWS.join(', ')}, got '${window}'`);
+    throw new SpanstatError(
+      'SPANSTAT_ERR_API_BAD_PARAM',
+      `'window' must be one of ${WINDOWS.join(', ')}, got '${window}'`,
+    );
   }
   const query: ReportQuery = { window: window as WindowName };
   const service = params.get('service');
@@ -18,7 +21,10 @@ export function parseReportQuery(params: URLSearchParams): ReportQuery {
   if (limit !== null) {
     const n = Number(limit);
     if (!Number.isInteger(n) || n < 1 || n > MAX_LIMIT) {
-      throw new SpanstatError('SPANSTAT_ERR_API_BAD_PARAM', `'limit' must be an integer from 1 to ${MAX_LIMIT}, got '${limit}'`);
+      throw new SpanstatError(
+        'SPANSTAT_ERR_API_BAD_PARAM',
+        `'limit' must be an integer from 1 to ${MAX_LIMIT}, got '${limit}'`,
+      );
     }
     query.limit = n;
   }

@@ -7,7 +7,10 @@ import { templatePath } from './route-template';
 
 /** What the classifier needs from the SQL stage (src/sql). */
 export interface SqlShaper {
-  fingerprint(system: string, text: string): { fingerprint: string; statement: string; operation: string; table: string };
+  fingerprint(
+    system: string,
+    text: string,
+  ): { fingerprint: string; statement: string; operation: string; table: string };
 }
 
 /** What the classifier needs from the key-namespace stage (src/cache-keys). */
@@ -17,6 +20,26 @@ export interface KeyNamespacer {
 
 const CACHE_SYSTEMS = new Set(['redis', 'valkey', 'memcached', 'keydb', 'dragonfly']);
 const POOL_CONNECT_NAMES = new Set(['pg-pool.connect', 'pg.pool.connect', 'mysql.pool.connect']);
+/**
+ * Connection-level commands a client sends on connect (ioredis: hello, client setname, info, select…): no key,
+ * no cache semantics, so they are not cache calls.
+ */
+const CONNECTION_COMMANDS = new Set([
+  'hello',
+  'client',
+  'info',
+  'connect',
+  'auth',
+  'select',
+  'ping',
+  'quit',
+  'command',
+  'cluster',
+  'readonly',
+  'readwrite',
+  'echo',
+  'reset',
+]);
 /** Statement used for DB spans that carry no text, keyed by span name (e.g. `pg.connect`). */
 const NO_STATEMENT_PREFIX = '(no statement) ';
 
@@ -35,11 +58,14 @@ export class SpanClassifier {
     const system = stringAttr(attributes, ATTR.dbSystem);
     if (system !== undefined) {
       const lowerSystem = system.toLowerCase();
-      if (CACHE_SYSTEMS.has(lowerSystem)) return this.cacheCall(span, lowerSystem);
-      if (POOL_CONNECT_NAMES.has(span.name)) return { ...baseOf(span), type: 'pool-connect', system: lowerSystem, ...poolAttrs(span) };
+      if (CACHE_SYSTEMS.has(lowerSystem))
+        return this.cacheCall(span, lowerSystem) ?? { ...baseOf(span), type: 'other' };
+      if (POOL_CONNECT_NAMES.has(span.name))
+        return { ...baseOf(span), type: 'pool-connect', system: lowerSystem, ...poolAttrs(span) };
       return this.dbCall(span, lowerSystem);
     }
-    if (POOL_CONNECT_NAMES.has(span.name)) return { ...baseOf(span), type: 'pool-connect', system: 'postgresql', ...poolAttrs(span) };
+    if (POOL_CONNECT_NAMES.has(span.name))
+      return { ...baseOf(span), type: 'pool-connect', system: 'postgresql', ...poolAttrs(span) };
     if (span.kind === SpanKind.SERVER) return this.request(span);
     return { ...baseOf(span), type: 'other' };
   }
@@ -72,11 +98,13 @@ export class SpanClassifier {
     };
   }
 
-  private cacheCall(span: DecodedSpan, system: string): CacheCall {
+  /** undefined for connection-level commands, which are not cache calls. */
+  private cacheCall(span: DecodedSpan, system: string): CacheCall | undefined {
     const attributes = span.attributes;
     const text = stringAttr(attributes, ATTR.dbStatement);
     const parsed = text ? parseRedisStatement(text) : { command: '', keys: [] as string[] };
     const command = (parsed.command || stringAttr(attributes, ATTR.dbOperation) || span.name).toLowerCase();
+    if (CONNECTION_COMMANDS.has(command)) return undefined;
     const kind = describeRedisCommand(command);
     const firstKey = parsed.keys[0];
     const call: CacheCall = {

@@ -18,7 +18,10 @@ export async function fetchJson(url: string, timeoutMs = 5_000): Promise<FetchRe
     return { ok: true, body };
   } catch (err) {
     const cause = describeCause(err);
-    return { ok: false, error: `SPANSTAT_ERR_SIDECAR_UNREACHABLE: cannot reach the sidecar at ${url} (${cause}); is \`spanstat sidecar\` running?` };
+    return {
+      ok: false,
+      error: `SPANSTAT_ERR_SIDECAR_UNREACHABLE: cannot reach the sidecar at ${url} (${cause}); is \`spanstat sidecar\` running?`,
+    };
   }
 }
 

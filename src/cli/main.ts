@@ -1,5 +1,6 @@
 #!/usr/bin/env node
 import { Command, InvalidArgumentError } from 'commander';
+import { runAdviseCommand } from './advise-command';
 import { runReportCommand } from './report-command';
 import { runSidecarCommand } from './sidecar-command';
 
@@ -11,7 +12,8 @@ program
 
 function port(value: string): number {
   const n = Number(value);
-  if (!Number.isInteger(n) || n < 0 || n > 65535) throw new InvalidArgumentError('must be a port number 0-65535');
+  if (!Number.isInteger(n) || n < 0 || n > 65535)
+    throw new InvalidArgumentError('must be a port number 0-65535');
   return n;
 }
 
@@ -39,6 +41,19 @@ program
   .option('--json', 'print the raw JSON instead of a table')
   .action(async (kind, options) => {
     process.exitCode = await runReportCommand(kind, options);
+  });
+
+program
+  .command('advise')
+  .description("print the advisor's recommendations from a running sidecar")
+  .option('--api <url>', 'sidecar API base URL', process.env.SPANSTAT_API_URL ?? 'http://127.0.0.1:9464')
+  .option('--service <name>', 'only this service')
+  .option('--kind <kind>', 'only this kind (n-plus-one, slow-query, missing-index, cache-hit-rate, …)')
+  .option('--state <state>', 'active | resolved (default: both)')
+  .option('--brief', 'the table only, without evidence and actions')
+  .option('--json', 'print the raw JSON')
+  .action(async (options) => {
+    process.exitCode = await runAdviseCommand(options);
   });
 
 program.parseAsync(process.argv).catch((err: Error) => {

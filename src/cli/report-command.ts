@@ -62,7 +62,9 @@ export async function runReportCommand(kind: string, options: ReportCommandOptio
   const services = new Set(report.rows.map((r) => r.service));
   const shown = services.size > 1 ? withService(columns) : columns;
   const scope = services.size === 1 ? ` — ${[...services][0]}` : '';
-  console.log(`${TITLES[kind]}${scope} (window ${report.window}, ${report.rows.length} of ${report.totalRows} rows)`);
+  console.log(
+    `${TITLES[kind]}${scope} (window ${report.window}, ${report.rows.length} of ${report.totalRows} rows)`,
+  );
   console.log(report.rows.length ? formatTable(report.rows, shown) : '(no data yet)');
   return 0;
 }

@@ -22,8 +22,11 @@ export const DEFAULTS = {
     port: 9464,
   },
   assembly: {
-    /** A trace is summarised this long after its last span arrived (ms). */
-    idleMs: 1_500,
+    /**
+     * An open trace is dropped this long after its last span arrived (ms). Must exceed the exporters' batch
+     * interval (OTel's BatchSpanProcessor default is 5 s): a request's DB spans may come one batch before it.
+     */
+    idleMs: 6_000,
     /** Traces held open at once; the oldest is summarised early beyond this. */
     maxOpenTraces: 20_000,
     /** Spans kept per open trace; later ones still count in span-level reports. */

@@ -1,5 +1,4 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { Attributes } from '@opentelemetry/api';
 import { PrometheusExporter, PrometheusSerializer } from '@opentelemetry/exporter-prometheus';
 import { resourceFromAttributes } from '@opentelemetry/resources';
 import { MeterProvider } from '@opentelemetry/sdk-metrics';
@@ -51,6 +50,7 @@ export function createSpanstatMetrics(options: SpanstatMetricsOptions): Spanstat
   });
   let recommendations: () => readonly RecommendationSeries[] = () => [];
   let health: (() => SidecarHealth) | undefined;
+  const activeRecommendations = () => recommendations().slice(0, options.maxSeriesPerMetric);
   const healthValue = (pick: (h: SidecarHealth) => number | undefined): Point[] => {
     const value = health ? pick(health()) : undefined;
     return value === undefined ? [] : [{ value, attributes: {} }];
@@ -60,9 +60,29 @@ export function createSpanstatMetrics(options: SpanstatMetricsOptions): Spanstat
     {
       def: METRICS.recommendationActive,
       points: () =>
-        recommendations()
-          .slice(0, options.maxSeriesPerMetric)
-          .map((r) => ({ value: 1, attributes: recommendationLabels(r, options.maxStatementChars) })),
+        activeRecommendations().map((r) => ({
+          value: 1,
+          attributes: {
+            service: r.service,
+            id: r.id,
+            kind: r.kind,
+            severity: r.severity,
+            target: shortenText(r.target, options.maxStatementChars),
+          },
+        })),
+    },
+    {
+      def: METRICS.recommendationInfo,
+      points: () =>
+        activeRecommendations().map((r) => ({
+          value: 1,
+          attributes: {
+            service: r.service,
+            id: r.id,
+            title: shortenAction(r.title ?? ''),
+            action: shortenAction(r.action),
+          },
+        })),
     },
     { def: METRICS.spansReceived, points: () => healthValue((h) => h.spansReceived) },
     { def: METRICS.spansRejected, points: () => healthValue((h) => h.spansRejected) },
@@ -121,17 +141,6 @@ export function createSpanstatMetrics(options: SpanstatMetricsOptions): Spanstat
       stopped = true;
       await provider.shutdown();
     },
-  };
-}
-
-function recommendationLabels(r: RecommendationSeries, maxChars: number): Attributes {
-  return {
-    service: r.service,
-    id: r.id,
-    kind: r.kind,
-    severity: r.severity,
-    target: shortenText(r.target, maxChars),
-    action: shortenAction(r.action),
   };
 }
 

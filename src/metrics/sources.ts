@@ -15,7 +15,9 @@ export interface RecommendationSeries {
   severity: string;
   /** Route, fingerprint, namespace or pool the recommendation is about. */
   target: string;
-  /** The action text; shortened by the exporter (see shortenAction). Must hold no literal value. */
+  /** What is wrong, with its numbers (changes between evaluations). Must hold no literal value. */
+  title?: string;
+  /** What to do (may quote numbers too); shortened by the exporter. Must hold no literal value. */
   action: string;
 }
 
@@ -39,8 +41,8 @@ export interface SidecarHealth {
   openTraces?: number;
 }
 
-/** Longest action text kept on `spanstat_recommendation_active` (characters). */
-export const MAX_ACTION_CHARS = 160;
+/** Longest title or action text kept on `spanstat_recommendation_info` (characters). */
+export const MAX_ACTION_CHARS = 300;
 
 /** One line, whitespace collapsed, cut at `max` characters with an ellipsis. */
 export function shortenText(text: string, max: number): string {
@@ -49,12 +51,9 @@ export function shortenText(text: string, max: number): string {
   return `${line.slice(0, Math.max(0, max - 1)).trimEnd()}…`;
 }
 
-/** The first sentence of an action (or its first `MAX_ACTION_CHARS` characters). */
+/** An action or title as a label value: one line of at most `MAX_ACTION_CHARS` characters. */
 export function shortenAction(action: string): string {
-  const line = action.replace(/\s+/g, ' ').trim();
-  const sentenceEnd = line.search(/[.;](\s|$)/);
-  const first = sentenceEnd > 20 ? line.slice(0, sentenceEnd) : line;
-  return shortenText(first, MAX_ACTION_CHARS);
+  return shortenText(action, MAX_ACTION_CHARS);
 }
 
 /** The advisor's recommendation, as far as the metric reads it (structural: see src/advise/types.ts). */
@@ -64,6 +63,7 @@ export interface RecommendationLike {
   severity: string;
   service: string;
   state: string;
+  title?: string;
   action: string;
   target: { type: string; value: string; route?: string; statement?: string };
 }
@@ -71,8 +71,8 @@ export interface RecommendationLike {
 /**
  * Active recommendations as metric series. The target reads as people say it: the route, the
  * namespace (with its route when per-route), or the statement — never the bare fingerprint hash.
- * Only stable fields become labels: the evidence numbers change at every evaluation and would
- * start a new series (and re-fire the alert) each time.
+ * The exporter keeps the changing texts (title, action: they quote the current numbers) off the
+ * `active` series, whose labels must stay stable for the alert to keep its identity.
  */
 export function recommendationSeries(list: readonly RecommendationLike[]): RecommendationSeries[] {
   const out: RecommendationSeries[] = [];
@@ -81,7 +81,15 @@ export function recommendationSeries(list: readonly RecommendationLike[]): Recom
     const t = r.target;
     const what = t.type === 'fingerprint' ? (t.statement ?? t.value) : t.value;
     const target = t.route && t.route !== what ? `${t.route} ${what}` : what;
-    out.push({ service: r.service, id: r.id, kind: r.kind, severity: r.severity, target, action: r.action });
+    out.push({
+      service: r.service,
+      id: r.id,
+      kind: r.kind,
+      severity: r.severity,
+      target,
+      title: r.title,
+      action: r.action,
+    });
   }
   return out;
 }

@@ -87,54 +87,45 @@ export class ExpressRouteInstrumentation extends InstrumentationBase {
 
   private patchRouter(proto: RouterProto): void {
     if (!isPatched(proto.use)) {
-      this._wrap(
-        proto,
-        'use',
-        (original: Handle) =>
-          function use(this: RouterProto, ...args: unknown[]) {
-            const before = Array.isArray(this.stack) ? this.stack.length : 0;
-            const result = original.apply(this, args);
-            try {
-              wrapMountedLayers(this, before, mountTemplate(args));
-            } catch {
-              // Never let route bookkeeping break an app's setup.
-            }
-            return result;
-          },
+      this._wrap(proto, 'use', (original: Handle) =>
+        markPatched(function use(this: RouterProto, ...args: unknown[]) {
+          const before = Array.isArray(this.stack) ? this.stack.length : 0;
+          const result = original.apply(this, args);
+          try {
+            wrapMountedLayers(this, before, mountTemplate(args));
+          } catch {
+            // Never let route bookkeeping break an app's setup.
+          }
+          return result;
+        }),
       );
     }
     if (!isPatched(proto.route)) {
       const instrumentation = this;
-      this._wrap(
-        proto,
-        'route',
-        (original: Handle) =>
-          function route(this: RouterProto, ...args: unknown[]) {
-            const created = original.apply(this, args) as RouteProto | undefined;
-            if (created && typeof created === 'object') {
-              const routeProto = Object.getPrototypeOf(created) as RouteProto | null;
-              if (routeProto && typeof routeProto.dispatch === 'function')
-                instrumentation.patchRoute(routeProto);
-            }
-            return created;
-          },
+      this._wrap(proto, 'route', (original: Handle) =>
+        markPatched(function route(this: RouterProto, ...args: unknown[]) {
+          const created = original.apply(this, args) as RouteProto | undefined;
+          if (created && typeof created === 'object') {
+            const routeProto = Object.getPrototypeOf(created) as RouteProto | null;
+            if (routeProto && typeof routeProto.dispatch === 'function')
+              instrumentation.patchRoute(routeProto);
+          }
+          return created;
+        }),
       );
     }
   }
 
   private patchRoute(proto: RouteProto): void {
     if (isPatched(proto.dispatch)) return;
-    this._wrap(
-      proto,
-      'dispatch',
-      (original: Handle) =>
-        function dispatch(this: RouteProto, req: unknown, res: unknown, done: unknown) {
-          if (req !== null && typeof req === 'object') {
-            const routed = req as RoutedRequest;
-            routed[ROUTE] = joinRoute(routed[PREFIX] ?? '', pathTemplate(this.path));
-          }
-          return original.call(this, req, res, done);
-        },
+    this._wrap(proto, 'dispatch', (original: Handle) =>
+      markPatched(function dispatch(this: RouteProto, req: unknown, res: unknown, done: unknown) {
+        if (req !== null && typeof req === 'object') {
+          const routed = req as RoutedRequest;
+          routed[ROUTE] = joinRoute(routed[PREFIX] ?? '', pathTemplate(this.path));
+        }
+        return original.call(this, req, res, done);
+      }),
     );
   }
 }

@@ -97,9 +97,11 @@ export class OtlpHttpReceiver {
       const onError = (err: NodeJS.ErrnoException): void => {
         server.close();
         reject(
-          new SpanstatError('SPANSTAT_ERR_LISTEN', `OTLP/HTTP receiver cannot listen on ${host}:${port}`, {
-            cause: err,
-          }),
+          new SpanstatError(
+            'SPANSTAT_ERR_LISTEN',
+            `OTLP/HTTP receiver cannot listen on ${host}:${port} (receiver.host/receiver.port): ${err.code ?? err.message}`,
+            { cause: err },
+          ),
         );
       };
       server.once('error', onError);

@@ -1,3 +1,4 @@
+import { Advisor, aggregatorSource, recommendationsResponse } from '../advise';
 import { Aggregator } from '../aggregate/aggregator';
 import { ApiServer } from '../api/api-server';
 import { renderReportPage } from '../api/report-page';
@@ -23,6 +24,7 @@ export interface RunningSidecar {
   receiverUrl: string;
   apiUrl: string;
   aggregator: Aggregator;
+  advisor: Advisor | undefined;
   pipeline: Pipeline;
   receiver: OtlpHttpReceiver;
   /** Stops receiving, processes what was accepted, stops the API. Safe twice. */
@@ -33,11 +35,23 @@ export interface RunningSidecar {
  * Wires the stages: receiver → pipeline (classify → aggregate ∥ assemble) → reports on the API port.
  * A failed start undoes whatever it had started.
  */
-export async function startSidecar(config: Readonly<SpanstatConfig>, logger: Logger): Promise<RunningSidecar> {
+export async function startSidecar(
+  config: Readonly<SpanstatConfig>,
+  logger: Logger,
+): Promise<RunningSidecar> {
   const now = Date.now;
   const fingerprinter = await SqlFingerprinter.create(config.sql);
   const learner = new NamespaceLearner(config.redis);
-  const aggregator = new Aggregator(config.aggregation, now);
+  const aggregator = new Aggregator(
+    { ...config.aggregation, nPlusOneMinCalls: config.advisor.nPlusOne.minRepeats },
+    now,
+  );
+  const advisor = config.advisor.enabled
+    ? new Advisor(config.advisor, aggregatorSource(aggregator, config.advisor.window), undefined, {
+        logger,
+        now,
+      })
+    : undefined;
   learner.onMerge((from, to) => {
     for (const service of aggregator.services()) aggregator.mergeNamespace(service, from, to);
   });
@@ -80,6 +94,7 @@ export async function startSidecar(config: Readonly<SpanstatConfig>, logger: Log
         services: aggregator.services(),
       }),
       reports,
+      recommendations: advisor ? (params) => recommendationsResponse(advisor, params) : undefined,
       page: renderReportPage,
     },
     logger,
@@ -91,24 +106,31 @@ export async function startSidecar(config: Readonly<SpanstatConfig>, logger: Log
   try {
     receiverAddress = await receiver.start();
     apiAddress = await api.start();
+    // The first evaluation may wait on the advisor's read-only Postgres look-ups; serve meanwhile.
+    void advisor?.start();
   } catch (err) {
     await receiver.shutdown();
     await api.shutdown();
     await pipeline.shutdown();
+    await advisor?.shutdown();
     throw err;
   }
   const receiverUrl = `http://${receiverAddress.host}:${receiverAddress.port}`;
   const apiUrl = `http://${apiAddress.host}:${apiAddress.port}`;
-  logger.info({ receiver: `${receiverUrl}/v1/traces`, api: apiUrl, mode: config.mode }, 'spanstat sidecar ready');
+  logger.info(
+    { receiver: `${receiverUrl}/v1/traces`, api: apiUrl, mode: config.mode },
+    'spanstat sidecar ready',
+  );
 
   let stopped: Promise<void> | undefined;
   const shutdown = () => {
     stopped ??= (async () => {
       await receiver.shutdown();
       await pipeline.shutdown();
+      await advisor?.shutdown();
       await api.shutdown();
     })();
     return stopped;
   };
-  return { receiverUrl, apiUrl, aggregator, pipeline, receiver, shutdown };
+  return { receiverUrl, apiUrl, aggregator, advisor, pipeline, receiver, shutdown };
 }

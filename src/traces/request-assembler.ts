@@ -1,8 +1,9 @@
 import type { CacheCall, ClassifiedSpan, DbCall, PoolConnect, RequestSpan } from '../model/classified';
-import type { FingerprintUse, NamespaceUse, RequestSummary } from '../model/request-summary';
+import type { RequestSummary } from '../model/request-summary';
+import { summariseRequest } from './summarise-request';
 
 export interface AssemblerOptions {
-  /** A trace is summarised this long after its last span arrived (ms). */
+  /** A trace is dropped this long after its last span arrived (ms); its pending requests are summarised. */
   idleMs: number;
   /** Traces held at once; beyond it the least recently touched is summarised early. */
   maxOpenTraces: number;
@@ -10,32 +11,36 @@ export interface AssemblerOptions {
   maxSpansPerTrace: number;
 }
 
-type Leaf = DbCall | CacheCall | PoolConnect;
+export type Leaf = DbCall | CacheCall | PoolConnect;
 
 interface OpenTrace {
+  traceId: string;
   lastSeenMs: number;
   /** spanId → parentSpanId for every span seen, to walk from a leaf up to its request. */
   parents: Map<string, string>;
+  /** Requests not yet summarised. */
   requests: Map<string, RequestSpan>;
+  /** Requests already summarised: a late leaf under one of them is not given to an outer request. */
+  done: Set<string>;
   leaves: Leaf[];
   spans: number;
-  /** When the root request span arrived (-1: not yet); its in-process children ended, and were exported, before it. */
-  rootSeenMs: number;
 }
 
 export interface AssemblerStats {
   openTraces: number;
-  tracesSummarised: number;
+  requestsSummarised: number;
   tracesEvictedEarly: number;
   spansOverTraceCap: number;
   leavesUnattributed: number;
 }
 
 const MAX_ANCESTRY_DEPTH = 128;
-/** After the root request span arrives, wait this long for stragglers from other processes (ms). */
-const ROOT_GRACE_MS = 250;
-/** Cache commands that read one key: many in one request suggest MGET or a pipeline. */
-const SINGLE_KEY_READS = new Set(['get', 'hget', 'hgetall', 'exists', 'getex', 'sismember', 'zscore', 'llen']);
+/**
+ * A request is summarised this long after its span arrived. Its in-process children end before it and a
+ * batch span processor exports in end order, so they are normally here already; the grace covers spans
+ * split across two export batches sent back to back.
+ */
+const REQUEST_GRACE_MS = 250;
 
 /**
  * Groups the DB and cache spans of each trace under their nearest request (SERVER) ancestor and emits one
@@ -43,10 +48,14 @@ const SINGLE_KEY_READS = new Set(['get', 'hget', 'hgetall', 'exists', 'getex', '
  * maxSpansPerTrace. The caller drives time through `sweep(nowMs)`, so the logic stays free of timers.
  */
 export class RequestAssembler {
+  /** Ordered by last activity (touched traces move to the end), so idle ones are at the front. */
   private readonly open = new Map<string, OpenTrace>();
+  /** Requests waiting for their grace period, in arrival order (so due times are monotonic). */
+  private readonly due: { trace: OpenTrace; spanId: string; dueMs: number }[] = [];
+  private dueHead = 0;
   readonly stats: AssemblerStats = {
     openTraces: 0,
-    tracesSummarised: 0,
+    requestsSummarised: 0,
     tracesEvictedEarly: 0,
     spansOverTraceCap: 0,
     leavesUnattributed: 0,
@@ -62,11 +71,18 @@ export class RequestAssembler {
     if (span.parentSpanId === '' && span.type !== 'request') return;
     let trace = this.open.get(span.traceId);
     if (trace) {
-      // Move to the end so the map stays ordered by last activity and sweep() can stop early.
       this.open.delete(span.traceId);
     } else {
       if (this.open.size >= this.options.maxOpenTraces) this.evictOldest();
-      trace = { lastSeenMs: nowMs, parents: new Map(), requests: new Map(), leaves: [], spans: 0, rootSeenMs: -1 };
+      trace = {
+        traceId: span.traceId,
+        lastSeenMs: nowMs,
+        parents: new Map(),
+        requests: new Map(),
+        done: new Set(),
+        leaves: [],
+        spans: 0,
+      };
     }
     this.open.set(span.traceId, trace);
     trace.lastSeenMs = nowMs;
@@ -78,34 +94,40 @@ export class RequestAssembler {
     trace.parents.set(span.spanId, span.parentSpanId);
     if (span.type === 'request') {
       trace.requests.set(span.spanId, span);
-      if (span.parentSpanId === '') trace.rootSeenMs = nowMs;
+      this.due.push({
+        trace,
+        spanId: span.spanId,
+        dueMs: nowMs + Math.min(REQUEST_GRACE_MS, this.options.idleMs),
+      });
     } else if (span.type === 'db' || span.type === 'cache' || span.type === 'pool-connect') {
       trace.leaves.push(span);
     }
   }
 
-  /** Summarises every trace idle for idleMs, or whose root arrived ROOT_GRACE_MS ago. */
+  /** Summarises requests whose grace period is over and drops traces idle for idleMs. */
   sweep(nowMs: number): void {
-    const grace = Math.min(ROOT_GRACE_MS, this.options.idleMs);
+    while (this.dueHead < this.due.length && this.due[this.dueHead].dueMs <= nowMs) {
+      const { trace, spanId } = this.due[this.dueHead++];
+      this.summariseRequests(trace, [spanId]);
+    }
+    if (this.dueHead > 1024 && this.dueHead * 2 > this.due.length) {
+      this.due.splice(0, this.dueHead);
+      this.dueHead = 0;
+    }
     for (const [traceId, trace] of this.open) {
-      const idle = nowMs - trace.lastSeenMs >= this.options.idleMs;
-      const rootDone = trace.rootSeenMs >= 0 && nowMs - trace.rootSeenMs >= grace;
-      if (!idle && !rootDone) {
-        // Ordered by last activity: nothing after this one is idle, and nothing after it can be a root
-        // finished longer than `grace` ago once activity itself is that recent.
-        if (nowMs - trace.lastSeenMs < grace) break;
-        continue;
-      }
+      if (nowMs - trace.lastSeenMs < this.options.idleMs) break;
       this.open.delete(traceId);
-      this.summarise(trace);
+      this.closeTrace(trace);
     }
     this.stats.openTraces = this.open.size;
   }
 
   /** Summarises everything still open (shutdown, tests). */
   flush(): void {
-    for (const trace of this.open.values()) this.summarise(trace);
+    for (const trace of this.open.values()) this.closeTrace(trace);
     this.open.clear();
+    this.due.length = 0;
+    this.dueHead = 0;
     this.stats.openTraces = 0;
   }
 
@@ -119,86 +141,54 @@ export class RequestAssembler {
     const [traceId, trace] = first.value;
     this.open.delete(traceId);
     this.stats.tracesEvictedEarly++;
-    this.summarise(trace);
+    this.closeTrace(trace);
   }
 
-  private summarise(trace: OpenTrace): void {
-    this.stats.tracesSummarised++;
-    if (trace.requests.size === 0) return;
-    const byRequest = new Map<string, Leaf[]>();
-    for (const request of trace.requests.values()) byRequest.set(request.spanId, []);
-    const onlyRequest = trace.requests.size === 1 ? trace.requests.values().next().value : undefined;
+  private closeTrace(trace: OpenTrace): void {
+    this.summariseRequests(trace, [...trace.requests.keys()]);
+    this.stats.leavesUnattributed += trace.leaves.length;
+    trace.leaves = [];
+    trace.parents.clear();
+  }
+
+  /** Emits the given pending requests with the leaves beneath them, and forgets those leaves. */
+  private summariseRequests(trace: OpenTrace, spanIds: readonly string[]): void {
+    const owned = new Map<string, Leaf[]>();
+    for (const spanId of spanIds) if (trace.requests.has(spanId)) owned.set(spanId, []);
+    if (owned.size === 0) return;
+    // A leaf whose chain is broken (a parent span never arrived) goes to the trace's only request.
+    const onlyRequest =
+      trace.requests.size === 1 && trace.done.size === 0 ? trace.requests.values().next().value : undefined;
+    const kept: Leaf[] = [];
     for (const leaf of trace.leaves) {
-      const owner = this.ownerOf(leaf, trace) ?? (onlyRequest?.service === leaf.service ? onlyRequest : undefined);
-      if (owner) byRequest.get(owner.spanId)?.push(leaf);
-      else this.stats.leavesUnattributed++;
+      const owner =
+        this.ownerOf(leaf, trace) ?? (onlyRequest?.service === leaf.service ? onlyRequest.spanId : undefined);
+      const list = owner === undefined ? undefined : owned.get(owner);
+      if (list) list.push(leaf);
+      else if (owner !== undefined && trace.done.has(owner)) this.stats.leavesUnattributed++;
+      else kept.push(leaf);
     }
-    for (const request of trace.requests.values()) {
-      this.emit(summarise(request, byRequest.get(request.spanId) ?? []));
+    trace.leaves = kept;
+    for (const [spanId, leaves] of owned) {
+      const request = trace.requests.get(spanId) as RequestSpan;
+      trace.requests.delete(spanId);
+      trace.done.add(spanId);
+      this.stats.requestsSummarised++;
+      this.emit(summariseRequest(request, leaves));
     }
   }
 
-  /** Nearest request ancestor of the same service; undefined when the chain is broken or leaves the service. */
-  private ownerOf(leaf: Leaf, trace: OpenTrace): RequestSpan | undefined {
+  /** spanId of the nearest request ancestor of the same service; undefined when the chain breaks or leaves it. */
+  private ownerOf(leaf: Leaf, trace: OpenTrace): string | undefined {
     let parent = leaf.parentSpanId;
     for (let depth = 0; parent !== '' && depth < MAX_ANCESTRY_DEPTH; depth++) {
       const request = trace.requests.get(parent);
-      if (request) return request.service === leaf.service ? request : undefined;
+      if (request) return request.service === leaf.service ? parent : undefined;
+      if (trace.done.has(parent)) return parent;
       const next = trace.parents.get(parent);
       if (next === undefined) return undefined;
       parent = next;
     }
     return undefined;
   }
-}
-
-function summarise(request: RequestSpan, leaves: Leaf[]): RequestSummary {
-  let dbMs = 0;
-  let cacheMs = 0;
-  let poolWaitMs = 0;
-  let queries = 0;
-  let cacheOps = 0;
-  const fingerprints = new Map<string, FingerprintUse>();
-  const namespaces = new Map<string, NamespaceUse>();
-  for (const leaf of leaves) {
-    if (leaf.type === 'db') {
-      queries++;
-      dbMs += leaf.durationMs;
-      const use = fingerprints.get(leaf.fingerprint);
-      if (use) {
-        use.calls++;
-        use.totalMs += leaf.durationMs;
-      } else fingerprints.set(leaf.fingerprint, { fingerprint: leaf.fingerprint, calls: 1, totalMs: leaf.durationMs });
-    } else if (leaf.type === 'cache') {
-      cacheOps++;
-      cacheMs += leaf.durationMs;
-      const single = SINGLE_KEY_READS.has(leaf.command) ? 1 : 0;
-      const use = namespaces.get(leaf.namespace);
-      if (use) {
-        use.ops++;
-        use.singleReads += single;
-        use.totalMs += leaf.durationMs;
-      } else {
-        namespaces.set(leaf.namespace, { namespace: leaf.namespace, ops: 1, singleReads: single, totalMs: leaf.durationMs });
-      }
-    } else {
-      poolWaitMs += leaf.durationMs;
-    }
-  }
-  return {
-    service: request.service,
-    traceId: request.traceId,
-    method: request.method,
-    route: request.route,
-    status: request.status,
-    error: request.error,
-    durationMs: request.durationMs,
-    dbMs,
-    cacheMs,
-    poolWaitMs,
-    queries,
-    cacheOps,
-    fingerprints: [...fingerprints.values()],
-    namespaces: [...namespaces.values()],
-  };
 }

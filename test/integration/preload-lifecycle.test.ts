@@ -104,7 +104,7 @@ describe('OTEL_SDK_DISABLED=true', () => {
     const app = await startApp({ env: { ...env, OTEL_SDK_DISABLED: 'true', OTEL_BSP_SCHEDULE_DELAY: '50' } });
     try {
       expect(app.stdout()).toContain(
-        'patches {"http":false,"pg":false,"ioredis":false,"express":false,"otelLoaded":false}',
+        'patches {"http":false,"pg":false,"ioredis":false,"express":false,"routeDispatchWraps":0,"otelLoaded":false}',
       );
       expect(await app.get('/api/users/5')).toBe(200);
       await new Promise((r) => setTimeout(r, 300));
@@ -118,7 +118,7 @@ describe('OTEL_SDK_DISABLED=true', () => {
     const app = await startApp({ env });
     try {
       expect(app.stdout()).toContain(
-        'patches {"http":true,"pg":true,"ioredis":true,"express":true,"otelLoaded":true}',
+        'patches {"http":true,"pg":true,"ioredis":true,"express":true,"routeDispatchWraps":1,"otelLoaded":true}',
       );
     } finally {
       await app.stop();

@@ -13,13 +13,26 @@ beforeAll(async () => {
 
 function span(attributes: DecodedSpan['attributes'], extra: Partial<DecodedSpan> = {}): DecodedSpan {
   const ids = { traceId: 'a'.repeat(32), spanId: 'b'.repeat(16), parentSpanId: 'c'.repeat(16) };
-  return { service: 'shop', ...ids, name: 'span', kind: SpanKind.CLIENT, startMs: 0, durationMs: 1, statusCode: 0, attributes, ...extra };
+  return {
+    service: 'shop',
+    ...ids,
+    name: 'span',
+    kind: SpanKind.CLIENT,
+    startMs: 0,
+    durationMs: 1,
+    statusCode: 0,
+    attributes,
+    ...extra,
+  };
 }
 
 describe('SpanClassifier', () => {
   it('classifies a pg query with stable attributes as a DB call with a literal-free statement', () => {
     const result = classifier.classify(
-      span({ 'db.system.name': 'postgresql', 'db.query.text': "SELECT * FROM users WHERE email = 'alice@example.com'" }),
+      span({
+        'db.system.name': 'postgresql',
+        'db.query.text': "SELECT * FROM users WHERE email = 'alice@example.com'",
+      }),
     );
     expect(result.type).toBe('db');
     if (result.type !== 'db') return;
@@ -30,50 +43,104 @@ describe('SpanClassifier', () => {
   });
 
   it('reads the old attribute generation (db.system, db.statement)', () => {
-    const stable = classifier.classify(span({ 'db.system.name': 'postgresql', 'db.query.text': 'SELECT 1 FROM t WHERE a = 5' }));
-    const old = classifier.classify(span({ 'db.system': 'postgresql', 'db.statement': 'SELECT 1 FROM t WHERE a = 7' }));
+    const stable = classifier.classify(
+      span({ 'db.system.name': 'postgresql', 'db.query.text': 'SELECT 1 FROM t WHERE a = 5' }),
+    );
+    const old = classifier.classify(
+      span({ 'db.system': 'postgresql', 'db.statement': 'SELECT 1 FROM t WHERE a = 7' }),
+    );
     expect(old.type).toBe('db');
     if (old.type !== 'db' || stable.type !== 'db') return;
     expect(old.fingerprint).toBe(stable.fingerprint);
   });
 
   it('keeps other database systems under their own system', () => {
-    const result = classifier.classify(span({ 'db.system': 'mysql', 'db.statement': 'SELECT * FROM t WHERE id = 3' }));
+    const result = classifier.classify(
+      span({ 'db.system': 'mysql', 'db.statement': 'SELECT * FROM t WHERE id = 3' }),
+    );
     expect(result).toMatchObject({ type: 'db', system: 'mysql' });
   });
 
   it('classifies a pg-pool.connect span as a pool wait', () => {
     const result = classifier.classify(
-      span({ 'db.system.name': 'postgresql', 'spanstat.pool.max': 10, 'spanstat.pool.in_use': 9 }, { name: 'pg-pool.connect' }),
+      span(
+        { 'db.system.name': 'postgresql', 'spanstat.pool.max': 10, 'spanstat.pool.in_use': 9 },
+        { name: 'pg-pool.connect' },
+      ),
     );
     expect(result).toMatchObject({ type: 'pool-connect', poolMax: 10, poolInUse: 9 });
   });
 
   it('classifies a Redis GET as a cache read with its hit/miss and namespace', () => {
     const result = classifier.classify(
-      span({ 'db.system.name': 'redis', 'db.query.text': 'get user:42', 'spanstat.cache.misses': 1, 'spanstat.cache.hits': 0 }),
+      span({
+        'db.system.name': 'redis',
+        'db.query.text': 'get user:42',
+        'spanstat.cache.misses': 1,
+        'spanstat.cache.hits': 0,
+      }),
     );
-    expect(result).toMatchObject({ type: 'cache', command: 'get', namespace: 'user:*', read: true, write: false, misses: 1, hits: 0 });
+    expect(result).toMatchObject({
+      type: 'cache',
+      command: 'get',
+      namespace: 'user:*',
+      read: true,
+      write: false,
+      misses: 1,
+      hits: 0,
+    });
   });
 
   it('records the TTL a write set', () => {
-    const result = classifier.classify(span({ 'db.system': 'redis', 'db.statement': 'set user:42', 'spanstat.cache.ttl_s': 60 }));
+    const result = classifier.classify(
+      span({ 'db.system': 'redis', 'db.statement': 'set user:42', 'spanstat.cache.ttl_s': 60 }),
+    );
     expect(result).toMatchObject({ type: 'cache', command: 'set', write: true, ttlSeconds: 60 });
   });
 
   it('classifies a SERVER span as a request using http.route, or a templated path without one', () => {
     const routed = classifier.classify(
-      span({ 'http.request.method': 'GET', 'http.route': '/users/:id', 'http.response.status_code': 200 }, { kind: SpanKind.SERVER }),
+      span(
+        { 'http.request.method': 'GET', 'http.route': '/users/:id', 'http.response.status_code': 200 },
+        { kind: SpanKind.SERVER },
+      ),
     );
-    expect(routed).toMatchObject({ type: 'request', method: 'GET', route: '/users/:id', status: 200, error: false });
+    expect(routed).toMatchObject({
+      type: 'request',
+      method: 'GET',
+      route: '/users/:id',
+      status: 200,
+      error: false,
+    });
     const bare = classifier.classify(
-      span({ 'http.method': 'post', 'http.target': '/orders/123/pay?x=1', 'http.status_code': 502 }, { kind: SpanKind.SERVER }),
+      span(
+        { 'http.method': 'post', 'http.target': '/orders/123/pay?x=1', 'http.status_code': 502 },
+        { kind: SpanKind.SERVER },
+      ),
     );
-    expect(bare).toMatchObject({ type: 'request', method: 'POST', route: '/orders/:id/pay', status: 502, error: true });
+    expect(bare).toMatchObject({
+      type: 'request',
+      method: 'POST',
+      route: '/orders/:id/pay',
+      status: 502,
+      error: true,
+    });
   });
 
   it('calls anything else other', () => {
     expect(classifier.classify(span({ foo: 'bar' }, { kind: SpanKind.INTERNAL })).type).toBe('other');
-    expect(classifier.classify(span({ 'http.request.method': 'GET' }, { kind: SpanKind.CLIENT })).type).toBe('other');
+    expect(classifier.classify(span({ 'http.request.method': 'GET' }, { kind: SpanKind.CLIENT })).type).toBe(
+      'other',
+    );
+  });
+});
+
+describe('SpanClassifier on connection-level Redis commands', () => {
+  it('does not count hello/client/info sent on connect as cache calls', () => {
+    for (const text of ['hello 3', 'client setname app', 'info', 'select 1']) {
+      expect(classifier.classify(span({ 'db.system.name': 'redis', 'db.query.text': text })).type).toBe(
+        'other',
+      );
+    }
   });
 });

@@ -20,7 +20,10 @@ describe('loadConfig', () => {
 
   it('reads the YAML file and lets SPANSTAT_* variables override it', () => {
     const file = yamlFile('receiver:\n  port: 5000\napi:\n  port: 6000\n');
-    const config = loadConfig({ file, env: { SPANSTAT_API_PORT: '7000', SPANSTAT_REDIS_PATTERNS: 'a:*,b:*' } });
+    const config = loadConfig({
+      file,
+      env: { SPANSTAT_API_PORT: '7000', SPANSTAT_REDIS_PATTERNS: 'a:*,b:*' },
+    });
     expect(config.receiver.port).toBe(5000);
     expect(config.api.port).toBe(7000);
     expect(config.redis.patterns).toEqual(['a:*', 'b:*']);

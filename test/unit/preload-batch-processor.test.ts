@@ -93,7 +93,10 @@ describe('the bounded batch span processor', () => {
       }),
     );
     await processor.forceFlush();
-    expect(exporter.batches[0][0].attributes).toEqual({ 'http.request.method': 'GET', 'url.path': '/search' });
+    expect(exporter.batches[0][0].attributes).toEqual({
+      'http.request.method': 'GET',
+      'url.path': '/search',
+    });
   });
 
   it('survives an exporter that throws', async () => {

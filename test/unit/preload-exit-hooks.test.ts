@@ -105,8 +105,13 @@ describe('exit hooks', () => {
 
   it('removes every listener it added when uninstalled', () => {
     const proc = new FakeProcess();
-    const uninstall = installExitHooks(target().flushable, { timeoutMs: 5_000, proc: proc as unknown as NodeJS.Process });
+    const uninstall = installExitHooks(target().flushable, {
+      timeoutMs: 5_000,
+      proc: proc as unknown as NodeJS.Process,
+    });
     uninstall();
-    expect(proc.listenerCount('SIGTERM') + proc.listenerCount('SIGINT') + proc.listenerCount('beforeExit')).toBe(0);
+    expect(
+      proc.listenerCount('SIGTERM') + proc.listenerCount('SIGINT') + proc.listenerCount('beforeExit'),
+    ).toBe(0);
   });
 });

@@ -20,7 +20,10 @@ describe('cache hits and misses read from Redis replies', () => {
   });
 
   it('counts MGET and HMGET per element', () => {
-    expect(cacheOutcome('mget', ['a', 'b', 'c'], ['1', null, Buffer.from('3')])).toEqual({ hits: 2, misses: 1 });
+    expect(cacheOutcome('mget', ['a', 'b', 'c'], ['1', null, Buffer.from('3')])).toEqual({
+      hits: 2,
+      misses: 1,
+    });
     expect(cacheOutcome('hmget', ['h', 'f1', 'f2'], [null, null])).toEqual({ hits: 0, misses: 2 });
   });
 

@@ -29,9 +29,9 @@ describe('Redis statements carry the command and its keys, never values', () => 
   });
 
   it('lists the keys of EVAL but not the script or its arguments', () => {
-    expect(serializeRedisStatement('eval', ["return redis.call('get', KEYS[1])", 2, 'k:1', 'k:2', 'arg'])).toBe(
-      'eval k:1 k:2',
-    );
+    expect(
+      serializeRedisStatement('eval', ["return redis.call('get', KEYS[1])", 2, 'k:1', 'k:2', 'arg']),
+    ).toBe('eval k:1 k:2');
   });
 
   it('lower-cases the command name', () => {

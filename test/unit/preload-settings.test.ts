@@ -48,7 +48,10 @@ describe('preload settings from the environment', () => {
   });
 
   it('keeps the batch no larger than the queue', () => {
-    const settings = readPreloadSettings({ OTEL_BSP_MAX_QUEUE_SIZE: '50', OTEL_BSP_MAX_EXPORT_BATCH_SIZE: '500' });
+    const settings = readPreloadSettings({
+      OTEL_BSP_MAX_QUEUE_SIZE: '50',
+      OTEL_BSP_MAX_EXPORT_BATCH_SIZE: '500',
+    });
     expect(settings.batch.maxExportBatchSize).toBe(50);
     expect(settings.problems).toHaveLength(1);
   });
@@ -61,9 +64,10 @@ describe('preload settings from the environment', () => {
 
   it('takes the shorter of the exporter and batch export timeouts', () => {
     expect(readPreloadSettings({ OTEL_EXPORTER_OTLP_TIMEOUT: '3000' }).exportTimeoutMs).toBe(3000);
-    expect(readPreloadSettings({ OTEL_EXPORTER_OTLP_TIMEOUT: '3000', OTEL_BSP_EXPORT_TIMEOUT: '500' }).exportTimeoutMs).toBe(
-      500,
-    );
+    expect(
+      readPreloadSettings({ OTEL_EXPORTER_OTLP_TIMEOUT: '3000', OTEL_BSP_EXPORT_TIMEOUT: '500' })
+        .exportTimeoutMs,
+    ).toBe(500);
   });
 
   it('decodes OTEL_RESOURCE_ATTRIBUTES and OTEL_EXPORTER_OTLP_HEADERS', () => {
@@ -76,7 +80,9 @@ describe('preload settings from the environment', () => {
   });
 
   it('reads the enabled and disabled instrumentation lists', () => {
-    expect(readPreloadSettings({ OTEL_NODE_DISABLED_INSTRUMENTATIONS: 'express, ioredis' }).instrumentations).toEqual({
+    expect(
+      readPreloadSettings({ OTEL_NODE_DISABLED_INSTRUMENTATIONS: 'express, ioredis' }).instrumentations,
+    ).toEqual({
       http: true,
       express: false,
       pg: true,
@@ -134,7 +140,10 @@ describe('the default service name', () => {
   it("is the app's name, not the tool's, for a CLI run from node_modules", () => {
     mkdirSync(join(root, 'web', 'node_modules', 'next', 'dist', 'bin'), { recursive: true });
     writeFileSync(join(root, 'web', 'package.json'), JSON.stringify({ name: 'web-frontend' }));
-    writeFileSync(join(root, 'web', 'node_modules', 'next', 'package.json'), JSON.stringify({ name: 'next' }));
+    writeFileSync(
+      join(root, 'web', 'node_modules', 'next', 'package.json'),
+      JSON.stringify({ name: 'next' }),
+    );
     expect(detectServiceName(join(root, 'web', 'node_modules', 'next', 'dist', 'bin', 'next'), '/')).toBe(
       'web-frontend',
     );

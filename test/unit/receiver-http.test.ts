@@ -329,6 +329,7 @@ describe('OtlpHttpReceiver lifecycle', () => {
       (e: unknown) => e,
     );
     expect(isSpanstatError(err, 'SPANSTAT_ERR_LISTEN')).toBe(true);
+    expect((err as Error).message).toContain('EADDRINUSE');
     await new Promise<void>((r) => blocker.close(() => r()));
     const addr = await second.start();
     expect(addr.port).toBe(taken);

@@ -6,7 +6,17 @@ import { RequestAssembler } from '../../src/traces/request-assembler';
 const base = { service: 'shop', traceId: 't1', startMs: 0, error: false };
 
 function request(spanId: string, parentSpanId = '', extra: Partial<RequestSpan> = {}): RequestSpan {
-  return { ...base, type: 'request', spanId, parentSpanId, durationMs: 100, method: 'GET', route: '/r', status: 200, ...extra };
+  return {
+    ...base,
+    type: 'request',
+    spanId,
+    parentSpanId,
+    durationMs: 100,
+    method: 'GET',
+    route: '/r',
+    status: 200,
+    ...extra,
+  };
 }
 function db(spanId: string, parentSpanId: string, fingerprint = 'fp1', durationMs = 2): DbCall {
   const extra = { system: 'postgresql', statement: 'SELECT $1', operation: 'SELECT', table: 't' };
@@ -46,7 +56,11 @@ describe('RequestAssembler', () => {
     expect(summary.cacheOps).toBe(1);
     expect(summary.dbMs).toBe(12);
     expect(summary.cacheMs).toBe(1);
-    expect(summary.fingerprints.find((f) => f.fingerprint === 'fpA')).toEqual({ fingerprint: 'fpA', calls: 2, totalMs: 7 });
+    expect(summary.fingerprints.find((f) => f.fingerprint === 'fpA')).toEqual({
+      fingerprint: 'fpA',
+      calls: 2,
+      totalMs: 7,
+    });
     expect(summary.namespaces[0]).toMatchObject({ namespace: 'user:*', ops: 1, singleReads: 1 });
   });
 
@@ -116,5 +130,31 @@ describe('RequestAssembler', () => {
     assembler.flush();
     expect(summaries).toHaveLength(1);
     expect(assembler.openTraces).toBe(0);
+  });
+});
+
+describe('RequestAssembler with late spans', () => {
+  it('holds DB spans that arrive a batch before their request until the request arrives', () => {
+    const { summaries, assembler } = collect({ idleMs: 6000, maxOpenTraces: 100, maxSpansPerTrace: 100 });
+    assembler.add(db('d1', 'r'), 0);
+    assembler.add(db('d2', 'r'), 0);
+    assembler.sweep(4000);
+    expect(summaries).toHaveLength(0);
+    assembler.add(request('r'), 5000);
+    assembler.sweep(5300);
+    expect(summaries).toHaveLength(1);
+    expect(summaries[0].queries).toBe(2);
+  });
+
+  it('does not give a late span of a summarised inner request to the outer request', () => {
+    const { summaries, assembler } = collect({ idleMs: 6000, maxOpenTraces: 100, maxSpansPerTrace: 100 });
+    assembler.add(request('inner', 'outer'), 0);
+    assembler.sweep(300);
+    expect(summaries.map((s) => s.queries)).toEqual([0]);
+    assembler.add(db('late', 'inner'), 400);
+    assembler.add(request('outer'), 500);
+    assembler.sweep(1000);
+    expect(summaries.map((s) => s.queries)).toEqual([0, 0]);
+    expect(assembler.stats.leavesUnattributed).toBe(1);
   });
 });

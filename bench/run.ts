@@ -1,0 +1,197 @@
+/**
+ * `npm run bench`: every performance target of issue 5 in one run, then the component benches
+ * (decode, SQL, aggregate) for context. Prints one table (figure, target, measured, pass/fail) and
+ * writes the raw numbers to bench/results/latest.json.
+ *
+ *   npm run bench [-- --only preload,ingest] [--skip-components] [--update-doc]
+ *
+ * --update-doc rewrites the table in BENCHMARKS.md from this run. Exit code 1 when a target failed.
+ */
+import { execFile } from 'node:child_process';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { REPO_ROOT } from '../scripts/lib/demo-stack';
+import { runAccuracyBench } from './accuracy.bench';
+import { runIngestBench } from './ingest.bench';
+import { canPin } from './lib/cpu';
+import {
+  BENCH_ROOT,
+  type BenchResult,
+  type Figure,
+  formatMarkdown,
+  formatTable,
+  machineInfo,
+  notMeasured,
+  writeResults,
+} from './lib/figures';
+import { ensureBuilt, pinSelfToLoadCore } from './lib/setup';
+import { runMemoryBench } from './memory.bench';
+import { runOverloadBench } from './overload.bench';
+import { runPreloadBench } from './preload-overhead.bench';
+import { runReportApiBench } from './report-api.bench';
+
+interface Step {
+  name: string;
+  /** Figures reported as failed when the bench itself throws. */
+  placeholder: Pick<Figure, 'id' | 'figure' | 'target'>;
+  run(context: { sustainable?: number }): Promise<BenchResult>;
+}
+
+const log = (line: string) => console.log(`  ${line}`);
+
+const STEPS: Step[] = [
+  {
+    name: 'preload',
+    placeholder: {
+      id: 'preload.throughput-loss',
+      figure: 'preload overhead',
+      target: '≤ 10%, ≤ 1 ms, ≥ 1.5× stock',
+    },
+    run: () => runPreloadBench({ log }),
+  },
+  {
+    name: 'ingest',
+    placeholder: { id: 'ingest.end-to-end', figure: 'sidecar ingest', target: '≥ 100k spans/s' },
+    run: () => runIngestBench({ log }),
+  },
+  {
+    name: 'memory',
+    placeholder: { id: 'memory.rss-max', figure: 'sidecar memory', target: '≤ 150 MB' },
+    run: () => runMemoryBench({ log }),
+  },
+  {
+    name: 'accuracy',
+    placeholder: { id: 'accuracy.quantiles', figure: 'quantile accuracy', target: '≤ 1%' },
+    run: () => runAccuracyBench({ log }),
+  },
+  {
+    name: 'report-api',
+    placeholder: { id: 'report-api.limited', figure: 'report API p99', target: '≤ 50 ms' },
+    run: () => runReportApiBench({ log }),
+  },
+  {
+    name: 'overload',
+    placeholder: { id: 'overload.refusals', figure: 'overload', target: '429/503 + Retry-After' },
+    run: (context) => runOverloadBench({ log, sustainable: context.sustainable }),
+  },
+];
+
+/** The component benches other modules own, run as they are with short settings; output kept verbatim. */
+const COMPONENT_BENCHES: { file: string; args: string[] }[] = [
+  { file: 'decode.bench.ts', args: ['1'] },
+  { file: 'sql.bench.ts', args: ['200000'] },
+  { file: 'aggregate.bench.ts', args: ['50000'] },
+];
+
+function runComponent(file: string, args: string[]): Promise<{ ok: boolean; output: string; ms: number }> {
+  const started = performance.now();
+  return new Promise((resolve) => {
+    execFile(
+      process.execPath,
+      [join(REPO_ROOT, 'node_modules', 'tsx', 'dist', 'cli.mjs'), join(BENCH_ROOT, file), ...args],
+      { cwd: REPO_ROOT, timeout: 180_000, maxBuffer: 4 * 1024 * 1024 },
+      (err, stdout, stderr) =>
+        resolve({
+          ok: !err,
+          output: `${stdout}${err ? `\n${stderr || err.message}` : ''}`.trim(),
+          ms: performance.now() - started,
+        }),
+    );
+  });
+}
+
+const DOC_START = '<!-- bench:table:start -->';
+const DOC_END = '<!-- bench:table:end -->';
+
+function updateDoc(figures: Figure[], at: string, machine: Record<string, unknown>): void {
+  const path = join(REPO_ROOT, 'BENCHMARKS.md');
+  const doc = readFileSync(path, 'utf8');
+  const start = doc.indexOf(DOC_START);
+  const end = doc.indexOf(DOC_END);
+  if (start < 0 || end < start) throw new Error(`BENCHMARKS.md has no ${DOC_START} … ${DOC_END} section`);
+  const block = [
+    DOC_START,
+    `Run of ${at.slice(0, 10)}: Node ${machine.node}, ${machine.cpus} × ${machine.cpuModel}.`,
+    '',
+    formatMarkdown(figures),
+    '',
+    ...figures.filter((f) => f.note).map((f) => `- ${f.figure}: ${f.note}`),
+    DOC_END,
+  ].join('\n');
+  writeFileSync(path, doc.slice(0, start) + block + doc.slice(end + DOC_END.length));
+}
+
+async function main(): Promise<void> {
+  const started = performance.now();
+  const argv = process.argv.slice(2);
+  const onlyArg = argv.indexOf('--only');
+  const only = onlyArg >= 0 ? new Set(argv[onlyArg + 1]?.split(',')) : undefined;
+  const steps = STEPS.filter((s) => !only || only.has(s.name));
+  console.log(
+    `spanstat benchmarks (${canPin() ? 'process under test on core 0, load on core 1' : 'no CPU pinning available'})`,
+  );
+  ensureBuilt(log);
+  pinSelfToLoadCore();
+
+  const results: BenchResult[] = [];
+  const figures: Figure[] = [];
+  const context: { sustainable?: number } = {};
+  for (const step of steps) {
+    console.log(`\n[${step.name}]`);
+    try {
+      const result = await step.run(context);
+      results.push(result);
+      figures.push(...result.figures);
+      if (step.name === 'ingest') {
+        const e2e = (result.raw.endToEnd as { spansPerSecond?: number } | undefined)?.spansPerSecond;
+        if (e2e && e2e > 0) context.sustainable = e2e;
+      }
+      log(`done in ${(result.durationMs / 1000).toFixed(0)} s`);
+    } catch (err) {
+      const message = (err as Error).message.split('\n')[0];
+      log(`FAILED: ${(err as Error).stack ?? message}`);
+      figures.push(
+        notMeasured(
+          step.placeholder.id,
+          step.placeholder.figure,
+          step.placeholder.target,
+          `bench failed: ${message}`,
+        ),
+      );
+    }
+  }
+
+  const components: Record<string, { ok: boolean; output: string; ms: number }> = {};
+  if (!argv.includes('--skip-components') && !only) {
+    for (const c of COMPONENT_BENCHES) {
+      console.log(`\n[${c.file}]`);
+      const r = await runComponent(c.file, c.args);
+      components[c.file] = r;
+      console.log(r.output.replace(/^/gm, '  '));
+    }
+  }
+
+  const at = new Date().toISOString();
+  const machine = machineInfo();
+  console.log(`\n${formatTable(figures)}`);
+  const path = writeResults('latest.json', {
+    at,
+    machine,
+    pinned: canPin(),
+    durationMs: performance.now() - started,
+    figures,
+    results: Object.fromEntries(results.map((r) => [r.name, r])),
+    components,
+  });
+  console.log(`\nraw numbers: ${path} (${((performance.now() - started) / 1000).toFixed(0)} s in all)`);
+  if (argv.includes('--update-doc')) {
+    updateDoc(figures, at, machine);
+    console.log('BENCHMARKS.md table updated');
+  }
+  if (figures.some((f) => f.pass === false)) process.exitCode = 1;
+}
+
+main().catch((err) => {
+  console.error(err);
+  process.exitCode = 1;
+});
