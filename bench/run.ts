@@ -143,7 +143,7 @@ async function main(): Promise<void> {
       results.push(result);
       figures.push(...result.figures);
       if (step.name === 'ingest') {
-        const e2e = (result.raw.endToEnd as { spansPerSecond?: number } | undefined)?.spansPerSecond;
+        const e2e = (result.raw.endToEnd as { rate?: { wall?: number } } | undefined)?.rate?.wall;
         if (e2e && e2e > 0) context.sustainable = e2e;
       }
       log(`done in ${(result.durationMs / 1000).toFixed(0)} s`);

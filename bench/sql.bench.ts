@@ -1,5 +1,6 @@
 /**
- * SQL fingerprinting cost: `npx tsx bench/sql.bench.ts [texts]`.
+ * SQL fingerprinting cost: `npx tsx bench/sql.bench.ts [texts] [--tier-up]`.
+ * (Under tsx the process RSS includes the TypeScript loader; compile to JS for RSS figures.)
  *
  * - cold: µs per call when every text is a new shape (cache miss → libpg-query parse ×3);
  * - warm: µs per call for texts already cached;
@@ -66,9 +67,14 @@ function cpuMicros(calls: number, fn: (i: number) => void): number {
 const mib = (bytes: number): string => (bytes / 2 ** 20).toFixed(1);
 
 async function main(): Promise<void> {
-  const texts = Number(process.argv[2] ?? 1_000_000);
+  const texts = Number(process.argv.slice(2).find((a) => /^\d+$/.test(a)) ?? 1_000_000);
+  const opts = {
+    cacheEntries: 50_000,
+    maxParseBytes: 64 * 1024,
+    wasmTierUp: process.argv.includes('--tier-up'),
+  };
   const loadStart = process.hrtime.bigint();
-  const lit = await SqlFingerprinter.create({ cacheEntries: 50_000, maxParseBytes: 64 * 1024 });
+  const lit = await SqlFingerprinter.create(opts);
   console.log(`module load: ${(Number(process.hrtime.bigint() - loadStart) / 1e6).toFixed(1)} ms`);
 
   // 1. Literal-varying texts first, on a fresh heap, so RSS reflects only them.
@@ -100,7 +106,7 @@ async function main(): Promise<void> {
   );
 
   // 2. Cold (every text a new shape) and warm (cached) costs.
-  const fp = await SqlFingerprinter.create({ cacheEntries: 50_000, maxParseBytes: 64 * 1024 });
+  const fp = await SqlFingerprinter.create(opts);
   const shapes = Array.from(
     { length: 5_000 },
     (_, i) =>
@@ -124,7 +130,7 @@ async function main(): Promise<void> {
   console.log(`cold, fallback normalizer (mysql):         ${fallbackCold.toFixed(1)} CPU µs`);
 
   // 3. Worst case memory: the cache full of distinct shapes.
-  const full = await SqlFingerprinter.create({ cacheEntries: 50_000, maxParseBytes: 64 * 1024 });
+  const full = await SqlFingerprinter.create(opts);
   gc();
   const fullBefore = process.memoryUsage().heapUsed;
   for (let i = 0; i < 50_000; i++) {

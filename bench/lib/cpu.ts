@@ -76,3 +76,39 @@ export function cpuMeter(pid: number): () => number {
   const t0 = performance.now();
   return () => (cpuTimeMs(pid) - cpu0) / (performance.now() - t0);
 }
+
+/** CPU time this process has used (all threads), ms. */
+export function selfCpuMs(): number {
+  const u = process.cpuUsage();
+  return (u.user + u.system) / 1000;
+}
+
+/**
+ * A throughput measured two ways: per wall-clock second, and per CPU-second the measured process
+ * actually got. On a quiet machine with the process alone on its core they agree; when other work
+ * steals the core, the CPU-normalised rate is the per-core figure the targets mean.
+ */
+export interface Rate {
+  wall: number;
+  perCpuSecond: number;
+  /** CPU share of one core the process had during the measurement, 0..1+. */
+  cpuShare: number;
+}
+
+/** Below this share of its core the process was starved, and the CPU-normalised rate is the one to judge. */
+export const STARVED_SHARE = 0.85;
+
+export function rate(count: number, wallMs: number, cpuMs: number): Rate {
+  return {
+    wall: (count * 1000) / wallMs,
+    perCpuSecond: cpuMs > 0 ? (count * 1000) / cpuMs : Number.NaN,
+    cpuShare: cpuMs / wallMs,
+  };
+}
+
+/** The rate to judge: wall-clock when the process had its core, else CPU-normalised. */
+export function judged(r: Rate): { value: number; normalised: boolean } {
+  return r.cpuShare >= STARVED_SHARE || !Number.isFinite(r.perCpuSecond)
+    ? { value: r.wall, normalised: false }
+    : { value: r.perCpuSecond, normalised: true };
+}

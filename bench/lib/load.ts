@@ -32,6 +32,8 @@ export interface LoadRunOptions {
 
 export interface LoadRunResult {
   requests: number;
+  /** 2xx responses. */
+  ok: number;
   /** 2xx responses per second over the run. */
   rps: number;
   non2xx: number;
@@ -67,6 +69,7 @@ export async function runAutocannon(options: LoadRunOptions): Promise<LoadRunRes
   const sorted = Float64Array.from(times).sort();
   return {
     requests: result.requests.total,
+    ok: sorted.length,
     rps: sorted.length / (result.duration || options.seconds),
     non2xx: result.non2xx,
     errors: result.errors + result.timeouts,

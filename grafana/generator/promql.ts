@@ -26,6 +26,7 @@ export const M = {
   httpComponent: METRICS.httpRequestComponentTime.name,
   httpQueries: METRICS.httpRequestDbQueries.name,
   recommendation: METRICS.recommendationActive.name,
+  recommendationInfo: METRICS.recommendationInfo.name,
   spansReceived: METRICS.spansReceived.name,
   spansRejected: METRICS.spansRejected.name,
   spansDropped: METRICS.spansDropped.name,

@@ -2,9 +2,17 @@ import type { DashboardBuilder } from '@grafana/grafana-foundation-sdk/dashboard
 import { dashboard, stat, table, timeseries } from './panels';
 import { M, SVC } from './promql';
 
-const LABELS = 'service, severity, kind, target, action, id';
+const ACTIVE = 'service, id, severity, kind, target';
 
-/** The advisor's active recommendations (spanstat_recommendation_active). */
+/** Active recommendations with their current title and action (joined from the info metric). */
+function withTexts(): string {
+  return (
+    `max by (${ACTIVE}) (${M.recommendation}{${SVC}}) * on (service, id) group_left (title, action) ` +
+    `topk by (service, id) (1, max by (service, id, title, action) (${M.recommendationInfo}{${SVC}}))`
+  );
+}
+
+/** The advisor's active recommendations (spanstat_recommendation_active and _info). */
 export function recommendations(): DashboardBuilder {
   return dashboard(
     'recommendations',
@@ -29,13 +37,9 @@ export function recommendations(): DashboardBuilder {
       ),
     )
     .withPanel(
-      table(
-        'Active recommendations',
-        [{ name: 'active', expr: `max by (${LABELS}) (${M.recommendation}{${SVC}})` }],
-        {
-          hide: ['Value'],
-          height: 14,
-        },
-      ),
+      table('Active recommendations', [{ name: 'active', expr: withTexts() }], {
+        hide: ['Value'],
+        height: 14,
+      }),
     );
 }

@@ -51,6 +51,8 @@ export interface AggregatorOptions {
   topEndpoints: number;
   /** Calls of one fingerprint in one request from which the request counts as N+1 (default 5, Sentry's). */
   nPlusOneMinCalls?: number;
+  /** Single-key reads of one namespace in one request from which it counts as over threshold (default nPlusOneMinCalls). */
+  singleReadsMinCalls?: number;
   /** Rows of per-(endpoint, fingerprint) use stats (default 2 × maxQueryRows). */
   maxEndpointQueryRows?: number;
   /** Rows of per-(endpoint, namespace) use stats (default 2 × maxCacheRows). */
@@ -75,6 +77,7 @@ export class Aggregator {
   readonly cacheUses: BoundedTable<UseState>;
   readonly pools: BoundedTable<PoolState>;
   readonly nPlusOneMinCalls: number;
+  readonly singleReadsMinCalls: number;
   readonly topEndpoints: number;
   readonly bucketMs: number;
   /** First record on the receive clock; NaN before any. */
@@ -97,6 +100,7 @@ export class Aggregator {
     this.bucketMs = bucketMs;
     this.topEndpoints = topEndpoints;
     this.nPlusOneMinCalls = opts.nPlusOneMinCalls ?? 5;
+    this.singleReadsMinCalls = opts.singleReadsMinCalls ?? this.nPlusOneMinCalls;
     this.queries = new BoundedTable(opts.maxQueryRows);
     this.cache = new BoundedTable(opts.maxCacheRows);
     this.endpoints = new BoundedTable(opts.maxEndpointRows);
@@ -148,7 +152,6 @@ export class Aggregator {
     const endpoint = this.endpoints.upsert(service, `${s.method} ${s.route}`, service, s, this.makeEndpoint);
     addRequest(endpoint.stats.at(now), s);
     const label = endpoint.label;
-    const threshold = this.nPlusOneMinCalls;
     const useKey = this.useKey;
     useKey.endpoint = endpoint;
     for (const use of s.fingerprints) {
@@ -160,7 +163,7 @@ export class Aggregator {
       }
       useKey.key = use.fingerprint;
       const row = this.queryUses.upsert(endpoint.useGroup, use.fingerprint, service, useKey, this.makeUse);
-      addFingerprintUse(row.stats.at(now), use, threshold, s.traceId);
+      addFingerprintUse(row.stats.at(now), use, this.nPlusOneMinCalls, s.traceId);
     }
     if (s.namespaces.length > 0) {
       const group = this.cacheGroup(service, this.cacheSystems.get(service) ?? DEFAULT_CACHE_SYSTEM);
@@ -169,7 +172,7 @@ export class Aggregator {
         if (cache !== undefined) cache.stats.at(now).top.add(label, use.ops);
         useKey.key = use.namespace;
         const row = this.cacheUses.upsert(endpoint.useGroup, use.namespace, service, useKey, this.makeUse);
-        addNamespaceUse(row.stats.at(now), use, threshold, s.traceId);
+        addNamespaceUse(row.stats.at(now), use, this.singleReadsMinCalls, s.traceId);
       }
     }
   }

@@ -69,32 +69,39 @@ export class ApiServer {
 
   private handle(req: IncomingMessage, res: ServerResponse): void {
     try {
-      if (req.method !== 'GET' && req.method !== 'HEAD') {
-        res.setHeader('Allow', 'GET, HEAD');
-        return sendJson(res, 405, errorBody('method not allowed'));
-      }
-      const url = new URL(req.url ?? '/', 'http://localhost');
-      const path = url.pathname.replace(/\/+$/, '') || '/';
-      if (path === '/healthz') return sendJson(res, 200, this.handlers.health());
-      if (path === '/metrics' && this.handlers.metrics) return this.handlers.metrics(req, res);
-      if (path === '/' && this.handlers.page) {
-        res.writeHead(200, { 'Content-Type': 'text/html; charset=utf-8' });
-        res.end(this.handlers.page());
-        return;
-      }
-      if (path === '/api/v1/recommendations' && this.handlers.recommendations) {
-        return sendJson(res, 200, this.handlers.recommendations(url.searchParams));
-      }
-      const match = /^\/api\/v1\/reports\/([a-z-]+)$/.exec(path);
-      const build = match ? this.handlers.reports[match[1]] : undefined;
-      if (build) return sendJson(res, 200, build(parseReportQuery(url.searchParams)));
-      return sendJson(res, 404, errorBody(`no such endpoint: ${path}`));
+      this.route(req, res);
     } catch (err) {
       if (isSpanstatError(err, 'SPANSTAT_ERR_API_BAD_PARAM')) {
-        return sendJson(res, 400, { error: { code: err.code, message: err.message } });
+        sendJson(res, 400, { error: { code: err.code, message: err.message } });
+        return;
       }
       this.logger?.error({ err }, 'api handler failed');
-      return sendJson(res, 500, errorBody('internal error'));
+      sendJson(res, 500, errorBody('internal error'));
+    }
+  }
+
+  private route(req: IncomingMessage, res: ServerResponse): void {
+    if (req.method !== 'GET' && req.method !== 'HEAD') {
+      res.setHeader('Allow', 'GET, HEAD');
+      sendJson(res, 405, errorBody('method not allowed'));
+      return;
+    }
+    const url = new URL(req.url ?? '/', 'http://localhost');
+    const path = url.pathname.replace(/\/+$/, '') || '/';
+    if (path === '/healthz') {
+      sendJson(res, 200, this.handlers.health());
+    } else if (path === '/metrics' && this.handlers.metrics) {
+      this.handlers.metrics(req, res);
+    } else if (path === '/' && this.handlers.page) {
+      res.writeHead(200, { 'Content-Type': 'text/html; charset=utf-8' });
+      res.end(this.handlers.page());
+    } else if (path === '/api/v1/recommendations' && this.handlers.recommendations) {
+      sendJson(res, 200, this.handlers.recommendations(url.searchParams));
+    } else {
+      const match = /^\/api\/v1\/reports\/([a-z-]+)$/.exec(path);
+      const build = match ? this.handlers.reports[match[1]] : undefined;
+      if (build) sendJson(res, 200, build(parseReportQuery(url.searchParams)));
+      else sendJson(res, 404, errorBody(`no such endpoint: ${path}`));
     }
   }
 }

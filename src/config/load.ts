@@ -67,7 +67,8 @@ function applyEnvOverrides(target: Record<string, unknown>, env: NodeJS.ProcessE
       const name = `SPANSTAT_${toSnake(section)}_${toSnake(key)}`;
       const value = env[name];
       if (value === undefined) continue;
-      const sectionValue = (target[section] ??= {}) as Record<string, unknown>;
+      if (target[section] === undefined) target[section] = {};
+      const sectionValue = target[section] as Record<string, unknown>;
       if (typeof sectionValue !== 'object') continue;
       sectionValue[key] = key === 'patterns' ? value.split(',').filter(Boolean) : coerce(value);
     }

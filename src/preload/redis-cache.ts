@@ -16,12 +16,21 @@ export interface CacheOutcome {
   misses: number;
 }
 
+/**
+ * A command queued inside MULTI is answered `QUEUED`; its real reply arrives with EXEC, which the
+ * per-command hook never sees. Such replies say nothing about hits or TTLs.
+ */
+export function isQueuedReply(reply: unknown): boolean {
+  return reply === 'QUEUED';
+}
+
 /** Hit/miss counts for a cache-lookup reply; undefined for commands that are not lookups. */
 export function cacheOutcome(
   command: string,
   args: readonly RedisArg[],
   reply: unknown,
 ): CacheOutcome | undefined {
+  if (isQueuedReply(reply)) return undefined;
   switch (lower(command)) {
     case 'get':
     case 'getex':
@@ -61,6 +70,7 @@ export function cacheTtlSeconds(
   reply: unknown,
   nowMs: number,
 ): number | undefined {
+  if (isQueuedReply(reply)) return undefined;
   switch (lower(command)) {
     case 'set':
       // SET key value [NX|XX] [GET] [EX s|PX ms|EXAT ts|PXAT ms|KEEPTTL]; null = not set (NX/XX).

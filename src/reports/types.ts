@@ -121,7 +121,7 @@ export interface EndpointCacheRow {
   maxOpsPerRequest: number;
   /** Single-key reads (GET-like) per request that used the namespace. */
   singleReadsPerRequest: number;
-  /** Requests with at least nPlusOneMinCalls single-key reads of the namespace. */
+  /** Requests with at least singleReadsMinCalls (default nPlusOneMinCalls) single-key reads of the namespace. */
   requestsOverThreshold: number;
   overThresholdMs: number;
   totalMs: number;

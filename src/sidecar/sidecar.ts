@@ -43,7 +43,11 @@ export async function startSidecar(
   const fingerprinter = await SqlFingerprinter.create(config.sql);
   const learner = new NamespaceLearner(config.redis);
   const aggregator = new Aggregator(
-    { ...config.aggregation, nPlusOneMinCalls: config.advisor.nPlusOne.minRepeats },
+    {
+      ...config.aggregation,
+      nPlusOneMinCalls: config.advisor.nPlusOne.minRepeats,
+      singleReadsMinCalls: config.advisor.cache.minSingleReadsPerRequest,
+    },
     now,
   );
   const advisor = config.advisor.enabled

@@ -227,8 +227,7 @@ export function scanSql(input: string, dialect: SqlDialect): string {
         i++; // a lone space inside a verbatim run is kept as is: most texts need no other copying
         continue;
       }
-      flush(i, '');
-      space = true;
+      space = flush(i, '') !== 32;
       i++;
       while (i < n && classOf(text.charCodeAt(i)) === SPACE) i++;
       from = i;

@@ -29,6 +29,7 @@ const CONFIG = join(__dirname, '..', '..', 'config');
 const base = { traceId: 't', spanId: 's', parentSpanId: '', startMs: 0, error: false };
 const ACTION =
   'Batch the item lookups: SELECT … WHERE order_id = ANY($1). One query instead of one per order.';
+const TITLE = 'N+1 in GET /api/customers/:id/recent-orders: 10 queries per request';
 
 interface WebhookAlert {
   status: string;
@@ -159,6 +160,7 @@ beforeAll(async () => {
       kind: 'n-plus-one',
       severity: 'warning',
       target: 'GET /api/customers/:id/recent-orders',
+      title: TITLE,
       action: ACTION,
     },
   ]);
@@ -276,7 +278,10 @@ describe('alerting on spanstat metrics with real Prometheus and Alertmanager', (
       severity: 'warning',
       target: 'GET /api/customers/:id/recent-orders',
     });
-    expect(rec?.annotations.action).toBe('Batch the item lookups: SELECT … WHERE order_id = ANY($1)');
+    expect(rec?.annotations.action).toBe(ACTION);
+    expect(rec?.annotations.description).toBe(
+      `${TITLE} (evidence: http://${rec?.labels.instance}/api/v1/recommendations?service=shop)`,
+    );
     expect(rec?.annotations.dashboard).toBe(
       'http://localhost:3000/d/spanstat-recommendations?var-service=shop',
     );

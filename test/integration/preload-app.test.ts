@@ -68,6 +68,15 @@ describe('the preload instrumenting an app it knows nothing about', () => {
     expect(server.name).toBe('GET /api/users/:id');
   });
 
+  it('keeps parameterised mount paths and sub-app mounts as templates', async () => {
+    expect(await app.get('/t/acme-corp/orders/991')).toBe(200);
+    expect(await app.get('/admin/stats')).toBe(200);
+    expect(attr((await traceOf('/t/acme-corp/orders/991')).server, 'http.route')).toBe(
+      '/t/:tenant/orders/:orderId',
+    );
+    expect(attr((await traceOf('/admin/stats')).server, 'http.route')).toBe('/admin/stats');
+  });
+
   it('keeps the route template of a request that failed in its handler', async () => {
     expect(await app.get('/api/users/3/fail')).toBe(500);
     const { server, spans } = await traceOf('/api/users/3/fail', (s) =>

@@ -114,7 +114,7 @@ describe('OTEL_SDK_DISABLED=true', () => {
     }
   });
 
-  it('is needed for that: without it every library is patched', async () => {
+  it('without it, patches every library, and Route#dispatch only once', async () => {
     const app = await startApp({ env });
     try {
       expect(app.stdout()).toContain(

@@ -4,7 +4,7 @@ import type { ReadableSpan } from '@opentelemetry/sdk-trace-base';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { CacheRow, EndpointRow, QueryRow, Report } from '../../src/reports/types';
 import type { RunningSidecar } from '../../src/sidecar/sidecar';
-import { after, readableSpan, T0 } from '../fixtures/otlp/spans';
+import { after as plusNs, readableSpan, T0 } from '../fixtures/otlp/spans';
 import { getJson, startTestSidecar, waitFor } from '../helpers/sidecar';
 
 /** Deterministic PRNG (mulberry32) so the percentile check is reproducible. */
@@ -65,7 +65,7 @@ describe('sidecar over OTLP/HTTP', () => {
           traceId: hex(i + 1, 32),
           spanId: hex(i + 1, 16),
           start: T0,
-          end: after(T0, ns),
+          end: plusNs(T0, ns),
           attributes: {
             'db.system.name': 'postgresql',
             'db.query.text': `SELECT * FROM invoices WHERE id = ${i}`,
@@ -110,7 +110,7 @@ describe('sidecar over OTLP/HTTP', () => {
         traceId,
         spanId: '1'.repeat(16),
         start: T0,
-        end: after(T0, 30_000_000),
+        end: plusNs(T0, 30_000_000),
         attributes: {
           'http.method': 'GET',
           'http.target': '/legacy/items/12345?x=1',
@@ -124,7 +124,7 @@ describe('sidecar over OTLP/HTTP', () => {
         spanId: '2'.repeat(16),
         parentSpanId: '1'.repeat(16),
         start: T0,
-        end: after(T0, 10_000_000),
+        end: plusNs(T0, 10_000_000),
         attributes: {
           'db.system': 'postgresql',
           'db.statement': "SELECT * FROM legacy_items WHERE sku = 'SKU-991'",
@@ -137,7 +137,7 @@ describe('sidecar over OTLP/HTTP', () => {
         spanId: '3'.repeat(16),
         parentSpanId: '1'.repeat(16),
         start: T0,
-        end: after(T0, 1_000_000),
+        end: plusNs(T0, 1_000_000),
         attributes: {
           'db.system': 'redis',
           'db.statement': 'get legacy:item:12345',

@@ -224,7 +224,7 @@ describe('Aggregator: endpoints and per-request stats', () => {
   });
 
   it('reports single-key reads of a namespace per endpoint', () => {
-    const { agg } = setup({ nPlusOneMinCalls: 5 });
+    const { agg } = setup({ nPlusOneMinCalls: 50, singleReadsMinCalls: 5 });
     agg.recordCacheCall(cacheCall());
     const ns = (ops: number, singleReads: number) => [
       { namespace: 'user:*', ops, singleReads, totalMs: ops },

@@ -210,18 +210,25 @@ describe('Prometheus metrics', () => {
       {
         service: 'shop',
         id: 'n1',
-        kind: 'n_plus_one',
+        kind: 'n-plus-one',
         severity: 'warning',
         target: 'GET /orders/:id',
-        action: 'Batch the item lookups with = ANY($1). Then drop the loop.',
+        title: 'N+1 in GET /orders/:id: 11 queries per request',
+        action: 'Batch the item lookups with = ANY($1)  (40 ms per request).',
       },
     ];
     m.setRecommendations(() => active);
-    expect(samples(await m.scrape(), 'spanstat_recommendation_active')).toEqual([
-      'spanstat_recommendation_active{service="shop",id="n1",kind="n_plus_one",severity="warning",target="GET /orders/:id",action="Batch the item lookups with = ANY($1)"} 1',
+    const text = await m.scrape();
+    expect(samples(text, 'spanstat_recommendation_active')).toEqual([
+      'spanstat_recommendation_active{service="shop",id="n1",kind="n-plus-one",severity="warning",target="GET /orders/:id"} 1',
+    ]);
+    expect(samples(text, 'spanstat_recommendation_info')).toEqual([
+      'spanstat_recommendation_info{service="shop",id="n1",title="N+1 in GET /orders/:id: 11 queries per request",action="Batch the item lookups with = ANY($1) (40 ms per request)."} 1',
     ]);
     active = [];
-    expect(samples(await m.scrape(), 'spanstat_recommendation_active')).toEqual([]);
+    const after = await m.scrape();
+    expect(samples(after, 'spanstat_recommendation_active')).toEqual([]);
+    expect(samples(after, 'spanstat_recommendation_info')).toEqual([]);
   });
 
   it('exports the sidecar health counters the pipeline reports', async () => {
@@ -322,6 +329,7 @@ describe('recommendationSeries', () => {
         kind: 'n-plus-one',
         severity: 'warning',
         target: 'GET /orders SELECT * FROM items WHERE order_id = $1',
+        title: undefined,
         action: 'Batch with = ANY($1).',
       },
     ]);

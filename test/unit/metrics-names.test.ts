@@ -105,6 +105,11 @@ describe('alert rules', () => {
     expect(rules.length).toBeGreaterThan(10);
     for (const rule of rules) {
       const names = metricNames(rule.expr);
+      // Annotations may query metrics too (the recommendation texts).
+      for (const text of Object.values(rule.annotations)) {
+        for (const name of metricNames(text))
+          expect(KNOWN_SERIES.has(name), `${rule.alert}: ${name}`).toBe(true);
+      }
       expect(names.length, rule.alert).toBeGreaterThan(0);
       for (const name of names)
         expect(name === 'up' || KNOWN_SERIES.has(name), `${rule.alert}: ${name}`).toBe(true);
@@ -118,10 +123,11 @@ describe('alert rules', () => {
     for (const rule of rules) {
       const a = rule.annotations;
       expect(Object.keys(a).sort(), rule.alert).toEqual(['action', 'dashboard', 'description', 'summary']);
-      // The number: the alert's value, or for an advisor recommendation (value always 1) a link to its evidence.
+      // The number: the alert's value, or for an advisor recommendation (value always 1) its title,
+      // which quotes the advisor's numbers, and a link to its evidence.
       const number =
         rule.alert === 'SpanstatRecommendation'
-          ? /\/api\/v1\/recommendations/
+          ? /label "title".*\/api\/v1\/recommendations/
           : /\{\{ \$value \| humanize\w* \}\}/;
       expect(a.description, rule.alert).toMatch(number);
       const link = new RegExp(`^${GRAFANA_BASE_URL.replace(/[.:/]/g, '\\$&')}/d/([a-z-]+)(\\?|$)`).exec(

@@ -48,6 +48,11 @@ describe('cache hits and misses read from Redis replies', () => {
     expect(cacheOutcome('GET', ['k'], null)).toEqual({ hits: 0, misses: 1 });
   });
 
+  it('counts nothing for a command queued in MULTI, whose reply is only QUEUED', () => {
+    expect(cacheOutcome('get', ['k'], 'QUEUED')).toBeUndefined();
+    expect(cacheTtlSeconds('setex', ['k', 30, 'v'], 'QUEUED', NOW)).toBeUndefined();
+  });
+
   it('does not count writes, set membership or range reads as cache lookups', () => {
     expect(cacheOutcome('set', ['k', 'v'], 'OK')).toBeUndefined();
     expect(cacheOutcome('sismember', ['s', 'm'], 0)).toBeUndefined();

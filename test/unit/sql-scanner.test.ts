@@ -41,6 +41,20 @@ describe('scanSql', () => {
     );
   });
 
+  it('leaves exactly one space wherever comments and whitespace meet', () => {
+    for (const text of [
+      'a /*x*/ b',
+      'a/*x*/b',
+      'a /*x*/b',
+      'a/*x*/ b',
+      'a  --x\n  b',
+      'a\n/*x*/\n/*y*/ b',
+      ' a b ',
+    ]) {
+      expect(scanSql(text, 'pg'), JSON.stringify(text)).toBe('a b');
+    }
+  });
+
   it('treats an unterminated string as running to the end of the text', () => {
     expect(scanSql("SELECT * FROM t WHERE a = 'never closed AND b = 2", 'pg')).toBe(
       `SELECT * FROM t WHERE a = ${LITERAL}`,

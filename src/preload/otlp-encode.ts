@@ -1,0 +1,453 @@
+/**
+ * ExportTraceServiceRequest protobuf encoder, byte-for-byte the output of
+ * @opentelemetry/otlp-transformer's ProtobufTraceSerializer (test/unit/preload-otlp-encode.test.ts
+ * compares them), written for the preload's hot path:
+ * - one pass instead of two (the official one runs a size-estimating pass first);
+ * - span/trace ids written straight from hex, no Uint8Array per id;
+ * - resource and scope bytes encoded once per object and reused by every batch.
+ * On the pg+redis route the official serializer was the largest single cost the preload added
+ * (~25% of it in CPU profiles); this one is ~2x faster per span.
+ *
+ * Field numbers: opentelemetry-proto collector/trace/v1, trace/v1, common/v1, resource/v1.
+ */
+import type { Attributes, HrTime, Link, SpanStatus } from '@opentelemetry/api';
+import type { ReadableSpan, TimedEvent } from '@opentelemetry/sdk-trace-base';
+
+type Resource = ReadableSpan['resource'];
+type Scope = ReadableSpan['instrumentationScope'];
+
+const MIN_INT64 = -(2 ** 63);
+const MAX_INT64 = 2 ** 63;
+const NANOS_PER_SECOND = 1_000_000_000;
+
+class Writer {
+  buf: Buffer;
+  pos = 0;
+
+  constructor(size: number) {
+    this.buf = Buffer.allocUnsafe(size);
+  }
+
+  ensure(extra: number): void {
+    if (this.pos + extra <= this.buf.length) return;
+    let size = this.buf.length * 2;
+    while (size < this.pos + extra) size *= 2;
+    const grown = Buffer.allocUnsafe(size);
+    this.buf.copy(grown, 0, 0, this.pos);
+    this.buf = grown;
+  }
+
+  /** Unsigned varint of a value below 2^32 (tags, lengths, counts, enums). */
+  uvarint(value: number): void {
+    this.ensure(5);
+    let v = value >>> 0;
+    while (v > 0x7f) {
+      this.buf[this.pos++] = (v & 0x7f) | 0x80;
+      v >>>= 7;
+    }
+    this.buf[this.pos++] = v;
+  }
+
+  /** int64 varint of any JS integer (negative → ten-byte two's complement), as the official writer. */
+  int64(value: number): void {
+    if (value >= 0 && value <= 0xffffffff) {
+      this.uvarint(value);
+      return;
+    }
+    let low: number;
+    let high: number;
+    if (value >= 0) {
+      low = value >>> 0;
+      high = (value / 0x100000000) >>> 0;
+    } else {
+      const abs = Math.abs(value);
+      low = ~(abs >>> 0) >>> 0;
+      high = ~((abs / 0x100000000) >>> 0) >>> 0;
+      low = (low + 1) >>> 0;
+      if (low === 0) high = (high + 1) >>> 0;
+    }
+    this.ensure(10);
+    while (high > 0 || low > 0x7f) {
+      this.buf[this.pos++] = (low & 0x7f) | 0x80;
+      low = ((low >>> 7) | (high << 25)) >>> 0;
+      high >>>= 7;
+    }
+    this.buf[this.pos++] = low & 0x7f;
+  }
+
+  tag(field: number, wire: number): void {
+    this.uvarint((field << 3) | wire);
+  }
+
+  string(text: string): void {
+    const len = text.length;
+    if (len <= 64) {
+      let ascii = true;
+      for (let i = 0; i < len; i++) {
+        if (text.charCodeAt(i) > 0x7f) {
+          ascii = false;
+          break;
+        }
+      }
+      if (ascii) {
+        this.uvarint(len);
+        this.ensure(len);
+        for (let i = 0; i < len; i++) this.buf[this.pos++] = text.charCodeAt(i);
+        return;
+      }
+    }
+    const bytes = Buffer.byteLength(text, 'utf8');
+    this.uvarint(bytes);
+    this.ensure(bytes);
+    this.pos += this.buf.write(text, this.pos, bytes, 'utf8');
+  }
+
+  bytes(data: Uint8Array): void {
+    this.uvarint(data.length);
+    this.ensure(data.length);
+    this.buf.set(data, this.pos);
+    this.pos += data.length;
+  }
+
+  /** A hex id as bytes (length-delimited). */
+  hexId(hex: string): void {
+    const len = hex.length >>> 1;
+    this.uvarint(len);
+    this.ensure(len);
+    for (let i = 0; i < len; i++) {
+      this.buf[this.pos++] = (nibble(hex.charCodeAt(2 * i)) << 4) | nibble(hex.charCodeAt(2 * i + 1));
+    }
+  }
+
+  fixed32(value: number): void {
+    this.ensure(4);
+    this.buf.writeUInt32LE(value >>> 0, this.pos);
+    this.pos += 4;
+  }
+
+  double(value: number): void {
+    this.ensure(8);
+    this.buf.writeDoubleLE(value, this.pos);
+    this.pos += 8;
+  }
+
+  /** HrTime as fixed64 nanoseconds without BigInt or precision loss (same split as the official writer). */
+  hrTime(time: HrTime): void {
+    const seconds = time[0];
+    const lowSeconds = seconds & 0xffff;
+    const highSeconds = (seconds / 0x10000) >>> 0;
+    const fromLow = lowSeconds * NANOS_PER_SECOND;
+    const fromHigh = highSeconds * NANOS_PER_SECOND;
+    const low = (fromLow >>> 0) + (((fromHigh & 0xffff) * 0x10000) >>> 0) + time[1];
+    const high =
+      Math.floor(fromLow / 0x100000000) + ((fromHigh / 0x10000) >>> 0) + Math.floor(low / 0x100000000);
+    this.ensure(8);
+    this.buf.writeUInt32LE(low >>> 0, this.pos);
+    this.buf.writeUInt32LE(high >>> 0, this.pos + 4);
+    this.pos += 8;
+  }
+
+  /** Reserves one length byte (most messages are under 128 bytes); `end` widens it when needed. */
+  begin(): number {
+    this.ensure(1);
+    return this.pos++;
+  }
+
+  end(start: number): void {
+    const length = this.pos - start - 1;
+    if (length < 0x80) {
+      this.buf[start] = length;
+      return;
+    }
+    const size = varintSize(length);
+    this.ensure(size - 1);
+    this.buf.copyWithin(start + size, start + 1, this.pos);
+    this.pos += size - 1;
+    let at = start;
+    let v = length;
+    while (v > 0x7f) {
+      this.buf[at++] = (v & 0x7f) | 0x80;
+      v >>>= 7;
+    }
+    this.buf[at] = v;
+  }
+
+  raw(data: Uint8Array): void {
+    this.ensure(data.length);
+    this.buf.set(data, this.pos);
+    this.pos += data.length;
+  }
+}
+
+function nibble(code: number): number {
+  if (code >= 48 && code <= 57) return code - 48;
+  if (code >= 97 && code <= 102) return code - 87;
+  return code - 55;
+}
+
+function varintSize(v: number): number {
+  if (v < 0x80) return 1;
+  if (v < 0x4000) return 2;
+  if (v < 0x200000) return 3;
+  if (v < 0x10000000) return 4;
+  return 5;
+}
+
+function writeAttributes(w: Writer, attributes: Attributes, field: number): void {
+  for (const key in attributes) {
+    if (!Object.hasOwn(attributes, key)) continue;
+    w.tag(field, 2);
+    const kv = w.begin();
+    writeKeyValue(w, key, attributes[key]);
+    w.end(kv);
+  }
+}
+
+function writeKeyValue(w: Writer, key: string, value: unknown): void {
+  w.tag(1, 2);
+  w.string(key);
+  w.tag(2, 2);
+  const any = w.begin();
+  writeAnyValue(w, value);
+  w.end(any);
+}
+
+function writeAnyValue(w: Writer, value: unknown): void {
+  switch (typeof value) {
+    case 'string':
+      w.tag(1, 2);
+      w.string(value);
+      return;
+    case 'boolean':
+      w.tag(2, 0);
+      w.uvarint(value ? 1 : 0);
+      return;
+    case 'number':
+      if (Number.isInteger(value) && value >= MIN_INT64 && value < MAX_INT64) {
+        w.tag(3, 0);
+        w.int64(value);
+      } else {
+        w.tag(4, 1);
+        w.double(value);
+      }
+      return;
+  }
+  if (value instanceof Uint8Array) {
+    w.tag(7, 2);
+    w.bytes(value);
+  } else if (Array.isArray(value)) {
+    w.tag(5, 2);
+    const array = w.begin();
+    for (const item of value) {
+      w.tag(1, 2);
+      const entry = w.begin();
+      writeAnyValue(w, item);
+      w.end(entry);
+    }
+    w.end(array);
+  } else if (typeof value === 'object' && value !== null) {
+    w.tag(6, 2);
+    const list = w.begin();
+    const record = value as Record<string, unknown>;
+    for (const key in record) {
+      if (!Object.hasOwn(record, key)) continue;
+      w.tag(1, 2);
+      const kv = w.begin();
+      writeKeyValue(w, key, record[key]);
+      w.end(kv);
+    }
+    w.end(list);
+  }
+}
+
+const resourceBytes = new WeakMap<Resource, Uint8Array>();
+const scopeBytes = new WeakMap<Scope, Uint8Array>();
+
+/** `Resource` message with its field tag (field 1 of ResourceSpans), cached per resource object. */
+function encodedResource(resource: Resource): Uint8Array {
+  let bytes = resourceBytes.get(resource);
+  if (bytes === undefined) {
+    const w = new Writer(512);
+    w.tag(1, 2);
+    const start = w.begin();
+    if (resource.attributes) writeAttributes(w, resource.attributes, 1);
+    w.tag(2, 0);
+    w.uvarint(0);
+    w.end(start);
+    bytes = Uint8Array.from(w.buf.subarray(0, w.pos));
+    // Resources with attributes still pending (async detectors) are not final: do not cache them.
+    if (!resource.asyncAttributesPending) resourceBytes.set(resource, bytes);
+  }
+  return bytes;
+}
+
+/** `InstrumentationScope` message with its field tag (field 1 of ScopeSpans), cached per scope object. */
+function encodedScope(scope: Scope): Uint8Array {
+  let bytes = scopeBytes.get(scope);
+  if (bytes === undefined) {
+    const w = new Writer(256);
+    w.tag(1, 2);
+    const start = w.begin();
+    w.tag(1, 2);
+    w.string(scope.name);
+    if (scope.version) {
+      w.tag(2, 2);
+      w.string(scope.version);
+    }
+    const extra = scope as Scope & { attributes?: Attributes; droppedAttributesCount?: number };
+    if (extra.attributes) writeAttributes(w, extra.attributes, 3);
+    if (extra.droppedAttributesCount) {
+      w.tag(4, 0);
+      w.uvarint(extra.droppedAttributesCount);
+    }
+    w.end(start);
+    bytes = Uint8Array.from(w.buf.subarray(0, w.pos));
+    scopeBytes.set(scope, bytes);
+  }
+  return bytes;
+}
+
+function spanFlags(traceFlags: number, isRemote: boolean | undefined): number {
+  // SPAN_FLAGS_CONTEXT_HAS_IS_REMOTE_MASK = 0x100, SPAN_FLAGS_CONTEXT_IS_REMOTE_MASK = 0x200
+  return (traceFlags & 0xff) | 0x100 | (isRemote ? 0x200 : 0);
+}
+
+function writeStatus(w: Writer, status: SpanStatus): void {
+  const start = w.begin();
+  if (status.message) {
+    w.tag(2, 2);
+    w.string(status.message);
+  }
+  w.tag(3, 0);
+  w.uvarint(status.code);
+  w.end(start);
+}
+
+function writeEvent(w: Writer, event: TimedEvent): void {
+  const start = w.begin();
+  w.tag(1, 1);
+  w.hrTime(event.time);
+  w.tag(2, 2);
+  w.string(event.name);
+  if (event.attributes) writeAttributes(w, event.attributes, 3);
+  w.tag(4, 0);
+  w.uvarint(event.droppedAttributesCount || 0);
+  w.end(start);
+}
+
+function writeLink(w: Writer, link: Link): void {
+  const start = w.begin();
+  const ctx = link.context;
+  w.tag(1, 2);
+  w.hexId(ctx.traceId);
+  w.tag(2, 2);
+  w.hexId(ctx.spanId);
+  const traceState = ctx.traceState?.serialize();
+  if (traceState) {
+    w.tag(3, 2);
+    w.string(traceState);
+  }
+  if (link.attributes) writeAttributes(w, link.attributes, 4);
+  w.tag(5, 0);
+  w.uvarint(link.droppedAttributesCount || 0);
+  w.tag(6, 5);
+  w.fixed32(spanFlags(ctx.traceFlags, ctx.isRemote));
+  w.end(start);
+}
+
+function writeSpan(w: Writer, span: ReadableSpan): void {
+  const start = w.begin();
+  const ctx = span.spanContext();
+  w.tag(1, 2);
+  w.hexId(ctx.traceId);
+  w.tag(2, 2);
+  w.hexId(ctx.spanId);
+  const traceState = ctx.traceState?.serialize();
+  if (traceState) {
+    w.tag(3, 2);
+    w.string(traceState);
+  }
+  const parent = span.parentSpanContext;
+  if (parent?.spanId) {
+    w.tag(4, 2);
+    w.hexId(parent.spanId);
+  }
+  w.tag(5, 2);
+  w.string(span.name);
+  // OTLP SpanKind is the API's kind + 1 (0 = unspecified).
+  const kind = span.kind == null ? 0 : span.kind + 1;
+  if (kind !== 0) {
+    w.tag(6, 0);
+    w.uvarint(kind);
+  }
+  w.tag(7, 1);
+  w.hrTime(span.startTime);
+  w.tag(8, 1);
+  w.hrTime(span.endTime);
+  if (span.attributes) writeAttributes(w, span.attributes, 9);
+  w.tag(10, 0);
+  w.uvarint(span.droppedAttributesCount);
+  for (const event of span.events) {
+    w.tag(11, 2);
+    writeEvent(w, event);
+  }
+  w.tag(12, 0);
+  w.uvarint(span.droppedEventsCount);
+  for (const link of span.links) {
+    w.tag(13, 2);
+    writeLink(w, link);
+  }
+  w.tag(14, 0);
+  w.uvarint(span.droppedLinksCount);
+  w.tag(15, 2);
+  writeStatus(w, span.status);
+  w.tag(16, 5);
+  w.fixed32(spanFlags(ctx.traceFlags, parent?.isRemote));
+  w.end(start);
+}
+
+/** Encodes spans as an OTLP ExportTraceServiceRequest. */
+export function encodeTraceRequest(spans: readonly ReadableSpan[]): Uint8Array {
+  // Group by resource, then scope, keeping first-seen order (as the official serializer does).
+  const groups = new Map<Resource, Map<Scope, ReadableSpan[]>>();
+  for (const span of spans) {
+    let scopes = groups.get(span.resource);
+    if (scopes === undefined) {
+      scopes = new Map();
+      groups.set(span.resource, scopes);
+    }
+    let list = scopes.get(span.instrumentationScope);
+    if (list === undefined) {
+      list = [];
+      scopes.set(span.instrumentationScope, list);
+    }
+    list.push(span);
+  }
+  // ~300 bytes per span here: one allocation for a typical batch.
+  const w = new Writer(1024 + spans.length * 512);
+  for (const [resource, scopes] of groups) {
+    w.tag(1, 2);
+    const resourceSpans = w.begin();
+    w.raw(encodedResource(resource));
+    for (const [scope, list] of scopes) {
+      w.tag(2, 2);
+      const scopeSpans = w.begin();
+      w.raw(encodedScope(scope));
+      for (const span of list) {
+        w.tag(2, 2);
+        writeSpan(w, span);
+      }
+      if (scope.schemaUrl) {
+        w.tag(3, 2);
+        w.string(scope.schemaUrl);
+      }
+      w.end(scopeSpans);
+    }
+    if (resource.schemaUrl) {
+      w.tag(3, 2);
+      w.string(resource.schemaUrl);
+    }
+    w.end(resourceSpans);
+  }
+  return w.buf.subarray(0, w.pos);
+}
