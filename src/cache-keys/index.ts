@@ -3,6 +3,8 @@ export { compileKeyPattern, type KeyPattern, matchKeyPattern } from './key-patte
 export { type MergeListener, NamespaceLearner, type NamespaceLearnerOptions } from './namespace-learner';
 export {
   describeRedisCommand,
+  MAX_SERIALIZED_KEY_CHARS,
+  MAX_SERIALIZED_KEYS,
   parseRedisStatement,
   type RedisCommandInfo,
   type RedisStatement,

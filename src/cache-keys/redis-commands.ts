@@ -161,13 +161,16 @@ function keyIndexes(spec: KeySpec, args: readonly string[], countAt: number): Ke
     case 'firstTwo':
       return { keys: range(0, Math.min(2, n)), structure: [] };
     case 'allButLast':
-      return { keys: range(0, n - 1), structure: [] };
+      // A lone argument is a key whose timeout the serializer dropped (BLPOP needs both).
+      return { keys: range(0, n === 1 ? 1 : n - 1), structure: [] };
     case 'second':
       return { keys: range(1, n), structure: [] };
     case 'numkeys':
       return { keys: range(1, Math.min(n, 1 + numberAt(args, 0))), structure: [0] };
     case 'script':
-      if (countAt < 0 || countAt >= n) return { keys: [], structure: [] };
+      // No key count at all: a keys-only serializer (the preload's) listed just the keys.
+      if (countAt < 0) return { keys: range(0, n), structure: [] };
+      if (countAt >= n) return { keys: [], structure: [] };
       return {
         keys: range(countAt + 1, Math.min(n, countAt + 1 + numberAt(args, countAt))),
         structure: [countAt],
@@ -191,29 +194,44 @@ export function parseRedisStatement(text: string): RedisStatement {
   return { command, keys: keyIndexes(specOf(command).keys, args, countAt).keys.map((i) => args[i]) };
 }
 
+/** Keys named at most by serializeRedisCommand (an MGET of thousands stays a short attribute). */
+export const MAX_SERIALIZED_KEYS = 32;
+/** Longest key written; longer ones are cut. */
+export const MAX_SERIALIZED_KEY_CHARS = 256;
+
 function argText(arg: unknown): string {
   if (typeof arg === 'string') return arg;
-  if (Buffer.isBuffer(arg)) return arg.toString('latin1');
+  if (Buffer.isBuffer(arg)) return arg.toString('latin1', 0, Math.min(arg.length, MAX_SERIALIZED_KEY_CHARS));
   return String(arg);
 }
 
+function keyText(arg: string): string {
+  const cut = arg.length > MAX_SERIALIZED_KEY_CHARS ? arg.slice(0, MAX_SERIALIZED_KEY_CHARS) : arg;
+  // A space would split the key in two for parseRedisStatement.
+  return cut.replace(/\s/g, '_') || '""';
+}
+
 /**
- * A `db.query.text` for the preload's ioredis `dbStatementSerializer` that names every key and no
- * value: `mget a b c`, `mset k1 ? k2 [1 other arguments]`, `hset h:1 [2 other arguments]`. The
- * default serializer drops MGET's keys (`mget [3 other arguments]`) and keeps values of some
- * commands (`lrem list 0 <value>`); this one keeps exactly the key positions (and key counts),
- * so parseRedisStatement reads the keys back. Whitespace inside a key becomes `_`.
+ * A `db.query.text` for the preload's ioredis `dbStatementSerializer` that names keys and no
+ * value, keeping argument positions so parseRedisStatement reads the keys back for every command:
+ * `mget a b c`, `mset k1 ? k2 [1 other arguments]`, `evalsha ? 2 k1 k2 [1 other arguments]`,
+ * `hset h:1 [2 other arguments]`. The default serializer drops MGET's keys (`mget [3 other
+ * arguments]`) and keeps values of some commands (`lrem list 0 <value>`). At most
+ * MAX_SERIALIZED_KEYS keys are named; the rest are counted in the tail.
  */
 export function serializeRedisCommand(command: string, args: readonly unknown[]): string {
   const texts = args.map(argText);
   const spec = specOf(command).keys;
   const { keys, structure } = keyIndexes(spec, texts, 1);
-  const keep = new Set([...keys, ...structure]);
+  const named = new Set(keys.slice(0, MAX_SERIALIZED_KEYS));
+  const kept = new Set(structure);
+  let last = -1;
+  for (const i of named) last = Math.max(last, i);
+  for (const i of kept) last = Math.max(last, i);
   // XREAD's stream ids are counted to find its keys, so they stay as placeholders.
-  let last = spec === 'streams' && keys.length > 0 ? texts.length - 1 : -1;
-  for (const i of keep) last = Math.max(last, i);
+  if (spec === 'streams' && keys.length > 0 && keys.length <= MAX_SERIALIZED_KEYS) last = texts.length - 1;
   const parts = [command];
-  for (let i = 0; i <= last; i++) parts.push(keep.has(i) ? texts[i].replace(/\s/g, '_') || '""' : '?');
+  for (let i = 0; i <= last; i++) parts.push(named.has(i) ? keyText(texts[i]) : kept.has(i) ? texts[i] : '?');
   const omitted = texts.length - last - 1;
   if (omitted > 0) parts.push(`[${omitted} other arguments]`);
   return parts.join(' ');

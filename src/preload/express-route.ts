@@ -122,12 +122,28 @@ export class ExpressRouteInstrumentation extends InstrumentationBase {
       markPatched(function dispatch(this: RouteProto, req: unknown, res: unknown, done: unknown) {
         if (req !== null && typeof req === 'object') {
           const routed = req as RoutedRequest;
-          routed[ROUTE] = joinRoute(routed[PREFIX] ?? '', pathTemplate(this.path));
+          routed[ROUTE] = routeTemplate(this as CachedRoute, routed[PREFIX] ?? '');
         }
         return original.call(this, req, res, done);
       }),
     );
   }
+}
+
+const CACHED_PREFIX = Symbol('spanstat.cachedPrefix');
+const CACHED_TEMPLATE = Symbol('spanstat.cachedTemplate');
+interface CachedRoute extends RouteProto {
+  [CACHED_PREFIX]?: string;
+  [CACHED_TEMPLATE]?: string;
+}
+
+/** `prefix + route.path`, remembered per route for its last prefix (a route is nearly always reached one way). */
+function routeTemplate(route: CachedRoute, prefix: string): string {
+  if (route[CACHED_PREFIX] === prefix) return route[CACHED_TEMPLATE] as string;
+  const template = joinRoute(prefix, pathTemplate(route.path));
+  route[CACHED_PREFIX] = prefix;
+  route[CACHED_TEMPLATE] = template;
+  return template;
 }
 
 /** `express.Router` is a class in Express 5 (methods on its prototype) and the prototype object itself in 4. */
@@ -159,10 +175,18 @@ function wrapMountedLayers(router: RouterProto, from: number, template: string):
 }
 
 function wrapMounted(handle: Handle, template: string): Handle {
+  // The joined prefix for the last outer prefix seen: a mount is nearly always reached one way.
+  let lastOuter: string | undefined;
+  let lastJoined = '';
   const enter = (req: unknown): string | undefined => {
     const routed = req as RoutedRequest;
     const prev = routed[PREFIX];
-    routed[PREFIX] = joinRoute(prev ?? '', template);
+    const outer = prev ?? '';
+    if (outer !== lastOuter) {
+      lastOuter = outer;
+      lastJoined = joinRoute(outer, template);
+    }
+    routed[PREFIX] = lastJoined;
     return prev;
   };
   // Express tells error middleware from normal middleware by arity: keep it.

@@ -10,8 +10,7 @@
  *   by the batch processor's queue;
  * - sockets and timers are unref'd: an export never keeps the process alive;
  * - failures go to diag.warn, which the preload rate-limits to one line a minute.
- * Encoding reuses @opentelemetry/otlp-transformer's serializers (they write protobuf directly
- * from ReadableSpan, no intermediate objects).
+ * Protobuf encoding is otlp-encode.ts (byte-identical to @opentelemetry/otlp-transformer's, faster).
  */
 import { Agent as HttpAgent, request as httpRequest, type IncomingMessage } from 'node:http';
 import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
@@ -19,6 +18,7 @@ import { gzip } from 'node:zlib';
 import { diag } from '@opentelemetry/api';
 import type { ExportResult } from '@opentelemetry/core';
 import type { ReadableSpan, SpanExporter } from '@opentelemetry/sdk-trace-base';
+import { encodeTraceRequest } from './otlp-encode';
 import type { ExportProtocol } from './settings';
 
 /** ExportResultCode from @opentelemetry/core (SUCCESS = 0, FAILED = 1). */
@@ -203,21 +203,13 @@ export class OtlpHttpExporter implements SpanExporter {
 type Serializer = { serializeRequest(spans: ReadableSpan[]): Uint8Array | undefined };
 
 /**
- * The trace serializer alone: the package index also loads the metrics and logs serializers,
- * ~150-250 ms of startup here against ~40 ms. Falls back to the index if the layout changes.
+ * Protobuf: our single-pass encoder (otlp-encode.ts, same bytes, ~2x faster). JSON: the official
+ * serializer, loaded only when asked for (the package index costs ~150-250 ms of startup here).
  */
 function loadSerializer(json: boolean): Serializer {
-  const name = json ? 'JsonTraceSerializer' : 'ProtobufTraceSerializer';
-  const file = json ? 'json/trace' : 'protobuf/trace';
-  try {
-    const serializer = (
-      require(`@opentelemetry/otlp-transformer/build/src/trace/${file}`) as Record<string, Serializer>
-    )[name];
-    if (serializer && typeof serializer.serializeRequest === 'function') return serializer;
-  } catch {
-    // fall through to the public entry point
-  }
-  return (require('@opentelemetry/otlp-transformer') as Record<string, Serializer>)[name];
+  if (!json) return { serializeRequest: encodeTraceRequest };
+  return (require('@opentelemetry/otlp-transformer') as { JsonTraceSerializer: Serializer })
+    .JsonTraceSerializer;
 }
 
 /** Retry-After as delay-seconds or an HTTP date, in milliseconds from `nowMs`; undefined when absent or invalid. */

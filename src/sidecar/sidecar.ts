@@ -6,6 +6,7 @@ import { NamespaceLearner } from '../cache-keys/namespace-learner';
 import { SpanClassifier } from '../classify/classify-span';
 import type { SpanstatConfig } from '../config/schema';
 import type { Logger } from '../log';
+import { createSpanstatMetrics, recommendationSeries } from '../metrics';
 import { Pipeline } from '../pipeline/pipeline';
 import type { SpanSink } from '../pipeline/span-sink';
 import { OtlpHttpReceiver } from '../receiver/otlp-http-receiver';
@@ -19,6 +20,8 @@ import {
 } from '../reports';
 import type { ReportQuery } from '../reports/types';
 import { SqlFingerprinter } from '../sql/fingerprinter';
+
+const VERSION: string = require('../../package.json').version;
 
 export interface RunningSidecar {
   receiverUrl: string;
@@ -59,7 +62,15 @@ export async function startSidecar(
   learner.onMerge((from, to) => {
     for (const service of aggregator.services()) aggregator.mergeNamespace(service, from, to);
   });
-  const sinks: SpanSink[] = [aggregator];
+  const metrics = config.metrics.enabled
+    ? createSpanstatMetrics({
+        maxSeriesPerMetric: config.metrics.maxSeriesPerMetric,
+        maxStatementChars: config.metrics.maxStatementChars,
+        nPlusOneMinCalls: config.advisor.nPlusOne.minRepeats,
+        version: VERSION,
+      })
+    : undefined;
+  const sinks: SpanSink[] = metrics ? [aggregator, metrics] : [aggregator];
   const pipeline = new Pipeline(
     { maxPendingSpans: config.receiver.maxPendingSpans, assembly: config.assembly },
     new SpanClassifier(fingerprinter, learner),
@@ -99,11 +110,26 @@ export async function startSidecar(
       }),
       reports,
       recommendations: advisor ? (params) => recommendationsResponse(advisor, params) : undefined,
+      metrics: metrics ? (req, res) => metrics.handler(req, res) : undefined,
       page: renderReportPage,
     },
     logger,
   );
 
+  metrics?.setHealth(() => ({
+    spansReceived: receiver.stats.spansAccepted,
+    spansRejected: receiver.stats.spansRefused,
+    requestsRefused: {
+      overloaded: receiver.stats.overloaded,
+      too_large: receiver.stats.tooLarge,
+      unsupported_media: receiver.stats.unsupportedMedia,
+    },
+    spansDropped: pipeline.stats.spansFailed + pipeline.assembler.stats.spansOverTraceCap,
+    decodeErrors: receiver.stats.decodeErrors,
+    queueDepth: pipeline.stats.pendingSpans,
+    openTraces: pipeline.assembler.stats.openTraces,
+  }));
+  if (advisor) metrics?.setRecommendations(() => recommendationSeries(advisor.list({ state: 'active' })));
   pipeline.start();
   let receiverAddress: { host: string; port: number };
   let apiAddress: { host: string; port: number };
@@ -117,6 +143,7 @@ export async function startSidecar(
     await api.shutdown();
     await pipeline.shutdown();
     await advisor?.shutdown();
+    await metrics?.shutdown();
     throw err;
   }
   const receiverUrl = `http://${receiverAddress.host}:${receiverAddress.port}`;
@@ -133,6 +160,7 @@ export async function startSidecar(
       await pipeline.shutdown();
       await advisor?.shutdown();
       await api.shutdown();
+      await metrics?.shutdown();
     })();
     return stopped;
   };

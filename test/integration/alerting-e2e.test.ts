@@ -4,10 +4,9 @@
  * sidecar's /metrics every second with config/alerts.yml loaded (`for:` cut to 0s) and a real
  * Alertmanager (config/alertmanager.yml, waits cut to 1s) notifies a webhook in this test.
  *
- * Needs `npm run build` first (npm test does it). Skipped while the built sidecar does not mount the
- * metrics yet (no createSpanstatMetrics in dist/sidecar/sidecar.js).
+ * Needs `npm run build` first (npm test does it).
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
@@ -30,10 +29,6 @@ import {
 } from '../../scripts/lib/prom-servers';
 
 const CONFIG = join(REPO_ROOT, 'config');
-const BUILT_SIDECAR = join(REPO_ROOT, 'dist', 'sidecar', 'sidecar.js');
-const builtSidecar = existsSync(BUILT_SIDECAR) ? readFileSync(BUILT_SIDECAR, 'utf8') : '';
-const metricsMounted = builtSidecar.includes('createSpanstatMetrics');
-const advisorExported = builtSidecar.includes('setRecommendations');
 
 interface WebhookAlert {
   status: string;
@@ -85,166 +80,154 @@ const SEEDED: [string, Record<string, string>][] = [
   ['SpanstatCacheHitRateLow', { service: 'demo-app', namespace: 'quote:*' }],
 ];
 
-describe.skipIf(!metricsMounted)(
-  'alerting end to end: demo app → sidecar → Prometheus → Alertmanager',
-  () => {
-    beforeAll(async () => {
-      ensureServersInstalled();
-      ensurePromToolsInstalled();
-      webhook = createServer((req, res) => {
-        let body = '';
-        req.on('data', (chunk) => (body += chunk));
-        req.on('end', () => {
-          received.push(...(JSON.parse(body).alerts as WebhookAlert[]));
-          res.end('ok');
-        });
+describe('alerting end to end: demo app → sidecar → Prometheus → Alertmanager', () => {
+  beforeAll(async () => {
+    ensureServersInstalled();
+    ensurePromToolsInstalled();
+    webhook = createServer((req, res) => {
+      let body = '';
+      req.on('data', (chunk) => (body += chunk));
+      req.on('end', () => {
+        received.push(...(JSON.parse(body).alerts as WebhookAlert[]));
+        res.end('ok');
       });
-      const webhookPort = await listen(webhook);
-      stack = await startDemoStack({
-        // Evaluate the advisor every 2 s instead of 30 s; export spans every 500 ms.
-        sidecarEnv: { SPANSTAT_ADVISOR_INTERVAL_SECONDS: '2' },
-        appEnv: { OTEL_BSP_SCHEDULE_DELAY: '500' },
-      });
-      alertmanager = await startAlertmanager({
-        config: testAlertmanagerConfig(
-          readFileSync(join(CONFIG, 'alertmanager.yml'), 'utf8'),
-          `http://127.0.0.1:${webhookPort}/alerts`,
-        ),
-      });
-      prometheus = await startPrometheus({
-        config: testPrometheusConfig({
-          targets: [new URL(stack.apiUrl ?? '').host],
-          ruleFiles: ['alerts.yml'],
-          alertmanager: `127.0.0.1:${alertmanager.port}`,
-        }),
-        files: { 'alerts.yml': fastAlertRules(readFileSync(join(CONFIG, 'alerts.yml'), 'utf8')) },
-      });
-      load = runLoad(stack.appUrl, { durationMs: LOAD_MS, concurrency: 12, signal: stopLoad.signal });
-    }, 180_000);
-
-    afterAll(async () => {
-      stopLoad.abort();
-      await load?.catch(() => undefined);
-      await prometheus?.stop();
-      await alertmanager?.stop();
-      await new Promise((r) => (webhook ? webhook.close(r) : r(undefined)));
-      await stack?.stop();
-    }, 60_000);
-
-    it('Prometheus scrapes the sidecar and sees the demo app in its metrics', async () => {
-      const series = await waitFor(
-        'demo-app request metrics in Prometheus',
-        async () => {
-          const r = await promQuery(
-            prometheus?.url ?? '',
-            'sum by (route) (spanstat_http_server_request_duration_seconds_count{service="demo-app"})',
-          );
-          return r.length >= 5 ? r : undefined;
-        },
-        60_000,
-      );
-      expect(series.map((s) => s.metric.route)).toEqual(
-        expect.arrayContaining([
-          '/api/customers/:id',
-          '/api/customers/:id/recent-orders',
-          '/api/quotes/:code',
-        ]),
-      );
-      const up = await promQuery(prometheus?.url ?? '', 'up{job="spanstat"}');
-      expect(up.map((s) => s.value[1])).toEqual(['1']);
-    }, 90_000);
-
-    it('the shipped rules fire for every seeded problem and not for the healthy routes', async () => {
-      const alerts = await waitFor(
-        'the seeded alerts',
-        async () => {
-          const now = await firing();
-          return SEEDED.every(([name, labels]) => find(now, name, labels)) ? now : undefined;
-        },
-        90_000,
-      );
-      for (const [name, labels] of SEEDED) expect(find(alerts, name, labels), name).toBeDefined();
-      expect(find(alerts, 'SpanstatCacheHitRateLow', { namespace: 'product:*' })).toBeUndefined();
-      expect(find(alerts, 'SpanstatEndpointErrors', { route: '/api/customers/:id' })).toBeUndefined();
-      expect(find(alerts, 'SpanstatNPlusOne', { route: '/api/customers/:id' })).toBeUndefined();
-      const n1 = find(alerts, 'SpanstatNPlusOne', SEEDED[0][1]);
-      expect(n1?.labels.statement).toMatch(/FROM order_items WHERE order_id = \$1/);
-    }, 120_000);
-
-    it.skipIf(!advisorExported)(
-      'Alertmanager delivers the advisor recommendation with its action text to the webhook',
-      async () => {
-        const rec = await waitFor(
-          'a SpanstatRecommendation notification',
-          async () =>
-            received.find((a) => a.labels.alertname === 'SpanstatRecommendation' && a.status === 'firing'),
-          120_000,
-        );
-        const res = await fetch(`${stack?.apiUrl}/api/v1/recommendations?service=demo-app&state=active`);
-        const body = (await res.json()) as {
-          recommendations?: { id: string; title: string; action: string }[];
-        };
-        const source = (body.recommendations ?? []).find((r) => r.id === rec.labels.id);
-        expect(source, `recommendation ${rec.labels.id} in the API`).toBeDefined();
-        // The texts quote the advisor's current numbers, which may have moved since the notification
-        // (and moved where the label was cut): compare their shapes, digits masked, over a prefix.
-        const shape = (text: string) =>
-          text
-            .replace(/\d+(\.\d+)?/g, '#')
-            .replace(/…$/, '')
-            .slice(0, 150);
-        expect(shape(rec.annotations.action)).toBe(shape(source?.action ?? ''));
-        const title = shape(source?.title ?? '');
-        expect(shape(rec.annotations.description).slice(0, title.length)).toBe(title);
-        expect(rec.annotations.dashboard).toBe(
-          'http://localhost:3000/d/spanstat-recommendations?var-service=demo-app',
-        );
-      },
-      150_000,
-    );
-
-    it('Alertmanager delivers the seeded problems to the webhook', async () => {
-      const names = await waitFor(
-        'notifications for every seeded problem',
-        async () => {
-          const got = new Set(received.filter((a) => a.status === 'firing').map((a) => a.labels.alertname));
-          return SEEDED.every(([name]) => got.has(name)) ? got : undefined;
-        },
-        60_000,
-      );
-      for (const [name] of SEEDED) expect(names.has(name), name).toBe(true);
-      const cache = received.find((a) => a.labels.alertname === 'SpanstatCacheHitRateLow');
-      expect(cache?.annotations.summary).toBe('Low cache hit rate on quote:* (demo-app)');
-      expect(cache?.annotations.description).toMatch(/^Hit rate is \d+(\.\d+)?% over the last 5 minutes/);
-    }, 90_000);
-
-    it('every dashboard panel query returns at least one series', async () => {
-      const empty: string[] = [];
-      for (const [file, json] of renderDashboards()) {
-        for (const { panel, expr } of dashboardQueries(json)) {
-          if (panel.startsWith('$')) continue; // label_values() is Grafana syntax, not PromQL
-          if (!advisorExported && file.includes('recommendations')) continue;
-          const promql = expr
-            .replaceAll('$service', '.*')
-            .replaceAll('$__rate_interval', '15s')
-            .replaceAll('$__range', '2m');
-          if ((await promQuery(prometheus?.url ?? '', promql)).length === 0)
-            empty.push(`${file} / ${panel}: ${expr}`);
-        }
-      }
-      expect(empty).toEqual([]);
-    }, 60_000);
-
-    it('metrics carry no SQL literal, parameter value or cache key id of the demo', async () => {
-      const text = await (await fetch(`${stack?.apiUrl}/metrics`)).text();
-      expect(text).toContain('spanstat_db_query_info');
-      // Invoice SQL inlines the id (`WHERE id = 42`); references, quote codes and product ids are values.
-      expect(text).not.toMatch(/WHERE id = \d/);
-      expect(text).not.toMatch(/ORD-\d{7}/);
-      expect(text).not.toMatch(/quote:Q[0-9A-Z]{4}/);
-      expect(text).not.toMatch(/product:\d/);
-      expect(text).not.toMatch(/'cancelled'/);
-      expect(text).not.toContain('@example.test');
     });
-  },
-);
+    const webhookPort = await listen(webhook);
+    stack = await startDemoStack({
+      // Evaluate the advisor every 2 s instead of 30 s; export spans every 500 ms.
+      sidecarEnv: { SPANSTAT_ADVISOR_INTERVAL_SECONDS: '2' },
+      appEnv: { OTEL_BSP_SCHEDULE_DELAY: '500' },
+    });
+    alertmanager = await startAlertmanager({
+      config: testAlertmanagerConfig(
+        readFileSync(join(CONFIG, 'alertmanager.yml'), 'utf8'),
+        `http://127.0.0.1:${webhookPort}/alerts`,
+      ),
+    });
+    prometheus = await startPrometheus({
+      config: testPrometheusConfig({
+        targets: [new URL(stack.apiUrl ?? '').host],
+        ruleFiles: ['alerts.yml'],
+        alertmanager: `127.0.0.1:${alertmanager.port}`,
+      }),
+      files: { 'alerts.yml': fastAlertRules(readFileSync(join(CONFIG, 'alerts.yml'), 'utf8')) },
+    });
+    load = runLoad(stack.appUrl, { durationMs: LOAD_MS, concurrency: 12, signal: stopLoad.signal });
+  }, 180_000);
+
+  afterAll(async () => {
+    stopLoad.abort();
+    await load?.catch(() => undefined);
+    await prometheus?.stop();
+    await alertmanager?.stop();
+    await new Promise((r) => (webhook ? webhook.close(r) : r(undefined)));
+    await stack?.stop();
+  }, 60_000);
+
+  it('Prometheus scrapes the sidecar and sees the demo app in its metrics', async () => {
+    const series = await waitFor(
+      'demo-app request metrics in Prometheus',
+      async () => {
+        const r = await promQuery(
+          prometheus?.url ?? '',
+          'sum by (route) (spanstat_http_server_request_duration_seconds_count{service="demo-app"})',
+        );
+        return r.length >= 5 ? r : undefined;
+      },
+      60_000,
+    );
+    expect(series.map((s) => s.metric.route)).toEqual(
+      expect.arrayContaining(['/api/customers/:id', '/api/customers/:id/recent-orders', '/api/quotes/:code']),
+    );
+    const up = await promQuery(prometheus?.url ?? '', 'up{job="spanstat"}');
+    expect(up.map((s) => s.value[1])).toEqual(['1']);
+  }, 90_000);
+
+  it('the shipped rules fire for every seeded problem and not for the healthy routes', async () => {
+    const alerts = await waitFor(
+      'the seeded alerts',
+      async () => {
+        const now = await firing();
+        return SEEDED.every(([name, labels]) => find(now, name, labels)) ? now : undefined;
+      },
+      90_000,
+    );
+    for (const [name, labels] of SEEDED) expect(find(alerts, name, labels), name).toBeDefined();
+    expect(find(alerts, 'SpanstatCacheHitRateLow', { namespace: 'product:*' })).toBeUndefined();
+    expect(find(alerts, 'SpanstatEndpointErrors', { route: '/api/customers/:id' })).toBeUndefined();
+    expect(find(alerts, 'SpanstatNPlusOne', { route: '/api/customers/:id' })).toBeUndefined();
+    const n1 = find(alerts, 'SpanstatNPlusOne', SEEDED[0][1]);
+    expect(n1?.labels.statement).toMatch(/FROM order_items WHERE order_id = \$1/);
+  }, 120_000);
+
+  it('Alertmanager delivers the advisor recommendation with its action text to the webhook', async () => {
+    const rec = await waitFor(
+      'a SpanstatRecommendation notification',
+      async () =>
+        received.find((a) => a.labels.alertname === 'SpanstatRecommendation' && a.status === 'firing'),
+      120_000,
+    );
+    const res = await fetch(`${stack?.apiUrl}/api/v1/recommendations?service=demo-app&state=active`);
+    const body = (await res.json()) as {
+      recommendations?: { id: string; title: string; action: string }[];
+    };
+    const source = (body.recommendations ?? []).find((r) => r.id === rec.labels.id);
+    expect(source, `recommendation ${rec.labels.id} in the API`).toBeDefined();
+    // The texts quote the advisor's current numbers, which may have moved since the notification
+    // (and moved where the label was cut): compare their shapes, digits masked, over a prefix.
+    const shape = (text: string) =>
+      text
+        .replace(/\d+(\.\d+)?/g, '#')
+        .replace(/…$/, '')
+        .slice(0, 150);
+    expect(shape(rec.annotations.action)).toBe(shape(source?.action ?? ''));
+    const title = shape(source?.title ?? '');
+    expect(shape(rec.annotations.description).slice(0, title.length)).toBe(title);
+    expect(rec.annotations.dashboard).toBe(
+      'http://localhost:3000/d/spanstat-recommendations?var-service=demo-app',
+    );
+  }, 150_000);
+
+  it('Alertmanager delivers the seeded problems to the webhook', async () => {
+    const names = await waitFor(
+      'notifications for every seeded problem',
+      async () => {
+        const got = new Set(received.filter((a) => a.status === 'firing').map((a) => a.labels.alertname));
+        return SEEDED.every(([name]) => got.has(name)) ? got : undefined;
+      },
+      60_000,
+    );
+    for (const [name] of SEEDED) expect(names.has(name), name).toBe(true);
+    const cache = received.find((a) => a.labels.alertname === 'SpanstatCacheHitRateLow');
+    expect(cache?.annotations.summary).toBe('Low cache hit rate on quote:* (demo-app)');
+    expect(cache?.annotations.description).toMatch(/^Hit rate is \d+(\.\d+)?% over the last 5 minutes/);
+  }, 90_000);
+
+  it('every dashboard panel query returns at least one series', async () => {
+    const empty: string[] = [];
+    for (const [file, json] of renderDashboards()) {
+      for (const { panel, expr } of dashboardQueries(json)) {
+        if (panel.startsWith('$')) continue; // label_values() is Grafana syntax, not PromQL
+        const promql = expr
+          .replaceAll('$service', '.*')
+          .replaceAll('$__rate_interval', '15s')
+          .replaceAll('$__range', '2m');
+        if ((await promQuery(prometheus?.url ?? '', promql)).length === 0)
+          empty.push(`${file} / ${panel}: ${expr}`);
+      }
+    }
+    expect(empty).toEqual([]);
+  }, 60_000);
+
+  it('metrics carry no SQL literal, parameter value or cache key id of the demo', async () => {
+    const text = await (await fetch(`${stack?.apiUrl}/metrics`)).text();
+    expect(text).toContain('spanstat_db_query_info');
+    // Invoice SQL inlines the id (`WHERE id = 42`); references, quote codes and product ids are values.
+    expect(text).not.toMatch(/WHERE id = \d/);
+    expect(text).not.toMatch(/ORD-\d{7}/);
+    expect(text).not.toMatch(/quote:Q[0-9A-Z]{4}/);
+    expect(text).not.toMatch(/product:\d/);
+    expect(text).not.toMatch(/'cancelled'/);
+    expect(text).not.toContain('@example.test');
+  });
+});

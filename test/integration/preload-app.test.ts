@@ -136,6 +136,24 @@ describe('the preload instrumenting an app it knows nothing about', () => {
     expect(spans.find((s) => s.name.startsWith('pg.query'))?.parentSpanId).toBe(server.spanId);
   });
 
+  it('keeps queries in their own request when they waited for a pool client, and shows the pool full', async () => {
+    const ids = Array.from({ length: 12 }, (_, i) => 700 + i);
+    expect(await Promise.all(ids.map((id) => app.get(`/slow/${id}`)))).toEqual(ids.map(() => 200));
+    const inUse: unknown[] = [];
+    for (const id of ids) {
+      const { server, spans } = await traceOf(`/slow/${id}`, (s) =>
+        s.some((x) => x.name.startsWith('pg.query')),
+      );
+      const queries = spans.filter((s) => s.name.startsWith('pg.query'));
+      expect(queries).toHaveLength(1);
+      expect(queries[0].parentSpanId).toBe(server.spanId);
+      inUse.push(
+        attr(spans.find((s) => s.name === 'pg-pool.connect') as DecodedSpan, 'spanstat.pool.in_use'),
+      );
+    }
+    expect(inUse).toContain(4);
+  });
+
   it('traces queries and cache reads made outside any request', async () => {
     await capture.waitForSpans((spans) => spans.some((s) => attr(s, 'db.query.text') === 'get boot:flag'));
     const boot = capture.spans.find((s) => attr(s, 'db.query.text') === 'SELECT $1::int + 1 AS boot');

@@ -1,5 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import { describeRedisCommand, parseRedisStatement, serializeRedisCommand } from '../../src/cache-keys';
+import {
+  describeRedisCommand,
+  MAX_SERIALIZED_KEY_CHARS,
+  MAX_SERIALIZED_KEYS,
+  parseRedisStatement,
+  serializeRedisCommand,
+} from '../../src/cache-keys';
 
 describe('parseRedisStatement', () => {
   it('reads the command and key of the ioredis default serialization', () => {
@@ -30,6 +36,12 @@ describe('parseRedisStatement', () => {
     expect(parseRedisStatement("eval return redis.call('get', KEYS[1]) 1 rl:x 60").keys).toEqual(['rl:x']);
     expect(parseRedisStatement('xread COUNT 10 STREAMS s:1 s:2 0 0').keys).toEqual(['s:1', 's:2']);
     expect(parseRedisStatement('blpop q:1 q:2 5').keys).toEqual(['q:1', 'q:2']);
+  });
+
+  it('reads keys-only serializations that drop key counts and timeouts', () => {
+    expect(parseRedisStatement('evalsha rl:a rl:b').keys).toEqual(['rl:a', 'rl:b']);
+    expect(parseRedisStatement('blpop q:1').keys).toEqual(['q:1']);
+    expect(parseRedisStatement('mset k1 k2').keys[0]).toBe('k1');
   });
 
   it('returns no key for keyless commands, patterns and cursors, or when the serializer left keys out', () => {
@@ -120,10 +132,19 @@ describe('serializeRedisCommand', () => {
       ['get', [Buffer.from('bin:1')], 'get bin:1', ['bin:1']],
       ['ping', [], 'ping', []],
       ['auth', ['hunter2'], 'auth [1 other arguments]', []],
+      ['get', ['spaced key'], 'get spaced_key', ['spaced_key']],
     ];
     for (const [command, args, text, keys] of cases) {
       expect(serializeRedisCommand(command, args), command).toBe(text);
       expect(parseRedisStatement(text).keys, text).toEqual(keys);
     }
+  });
+
+  it('names at most MAX_SERIALIZED_KEYS keys and counts the rest', () => {
+    const keys = Array.from({ length: 100 }, (_, i) => `k:${i}`);
+    const text = serializeRedisCommand('mget', keys);
+    expect(parseRedisStatement(text).keys).toEqual(keys.slice(0, MAX_SERIALIZED_KEYS));
+    expect(text.endsWith(`[${100 - MAX_SERIALIZED_KEYS} other arguments]`)).toBe(true);
+    expect(serializeRedisCommand('get', ['x'.repeat(1000)]).length).toBe(4 + MAX_SERIALIZED_KEY_CHARS);
   });
 });
