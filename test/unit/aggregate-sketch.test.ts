@@ -1,17 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { MAX_TRACKED_MS, RAW_LIMIT, Sketch } from '../../src/aggregate/sketch';
-
-/** mulberry32: a small seeded PRNG, so the distributions are the same on every run. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { seededRandom as prng } from '../fixtures/prng';
 
 function normal(rand: () => number): number {
   const u = 1 - rand();
