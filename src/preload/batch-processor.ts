@@ -29,7 +29,7 @@ export class BoundedBatchSpanProcessor implements SpanProcessor {
   private isShutdown = false;
 
   constructor(
-    private readonly exporter: SpanExporter,
+    private readonly exporter: SpanExporter & { isPaused?(): boolean },
     private readonly options: BatchOptions,
     /** Context exports run in (the preload passes one with tracing suppressed). */
     private readonly exportContext: Context = ROOT_CONTEXT,
@@ -105,7 +105,10 @@ export class BoundedBatchSpanProcessor implements SpanProcessor {
     }
     const exported = new Promise<void>((resolve) => {
       try {
-        for (const span of batch) trimAttributes(span.attributes as Record<string, unknown>);
+        // A paused exporter drops the batch unsent: do not spend time trimming it.
+        if (!this.exporter.isPaused?.()) {
+          for (const span of batch) trimAttributes(span.attributes as Record<string, unknown>);
+        }
         context.with(this.exportContext, () => this.exporter.export(batch, () => resolve()));
       } catch {
         // An exporter that throws loses this batch, never the app.

@@ -102,25 +102,32 @@ export class OtlpHttpExporter implements SpanExporter {
       done({ code: SUCCESS });
       return;
     }
-    const sending = this.deliver(body).then((outcome) => {
-      if (outcome.ok) {
-        this.consecutiveFailures = 0;
-        this.exportedSpans += spans.length;
-        done({ code: SUCCESS });
-        return;
-      }
-      this.droppedSpans += spans.length;
-      const pauseMs = outcome.pauseMs;
-      if (pauseMs !== undefined) {
-        this.consecutiveFailures++;
-        this.pausedUntil = this.now() + pauseMs;
-      }
-      const next = pauseMs === undefined ? '' : `; next attempt in ${Math.ceil(pauseMs / 1000)} s`;
-      diag.warn(
-        `cannot export spans to ${this.url.origin}: ${outcome.reason}; dropped ${spans.length} spans${next}`,
-      );
-      done({ code: FAILED, error: new Error(outcome.reason) });
-    });
+    const sending = this.deliver(body)
+      // An invalid header from OTEL_EXPORTER_OTLP_HEADERS makes http.request throw: a failed export, not a crash.
+      .catch(
+        (err: unknown): Outcome => ({ ok: false, reason: err instanceof Error ? err.message : String(err) }),
+      )
+      .then((outcome) => {
+        if (outcome.ok) {
+          this.consecutiveFailures = 0;
+          this.exportedSpans += spans.length;
+          done({ code: SUCCESS });
+          return;
+        }
+        this.droppedSpans += spans.length;
+        const pauseMs = outcome.pauseMs;
+        if (pauseMs !== undefined) {
+          this.consecutiveFailures++;
+          this.pausedUntil = this.now() + pauseMs;
+        }
+        const next = pauseMs === undefined ? '' : `; next attempt in ${Math.ceil(pauseMs / 1000)} s`;
+        diag.warn(
+          `cannot export spans to ${this.url.origin}: ${outcome.reason}; dropped ${spans.length} spans${next}`,
+        );
+        done({ code: FAILED, error: new Error(outcome.reason) });
+      })
+      // Whatever `done` does, no rejection may escape into the app.
+      .catch(() => undefined);
     this.inFlight.add(sending);
     void sending.finally(() => this.inFlight.delete(sending));
   }

@@ -140,6 +140,7 @@ function createInstrumentations(settings: PreloadSettings): Instrumentation[] {
   }
   if (enabled.pg) {
     list.push(new PgInstrumentation({ ignoreConnectSpans: true, enhancedDatabaseReporting: false }));
+    // Built after PgInstrumentation so its Pool#connect wrapper is the outer one.
     if (settings.poolConnectSpans) list.push(new PgPoolConnectInstrumentation());
   }
   if (enabled.ioredis) {

@@ -137,6 +137,15 @@ describe('the preload OTLP exporter', () => {
     await exporter.shutdown();
   });
 
+  it('fails an export, without throwing, when a configured header is not a valid HTTP header', async () => {
+    answer = ok;
+    const exporter = new OtlpHttpExporter({ url, timeoutMs: 2_000, headers: { 'bad header': 'x' } });
+    const result = await exportOnce(exporter, makeSpans(1));
+    expect(result.code).toBe(1);
+    expect(received).toHaveLength(0);
+    await exporter.shutdown();
+  });
+
   it('drops a refused batch (HTTP 400) without pausing the next one', async () => {
     answer = (_req, _body, res) => {
       res.writeHead(400);

@@ -1,7 +1,15 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort, type LocalServer, startPostgres, startRedis } from '../../scripts/lib/local-servers';
+import type { DecodedSpan } from '../../src/model/span';
 import { SpanKind } from '../../src/model/span';
-import { assertBuilt, attr, type Capture, startApp, startCapture } from '../fixtures/preload-app/harness';
+import {
+  assertBuilt,
+  attr,
+  type Capture,
+  PRELOAD,
+  startApp,
+  startCapture,
+} from '../fixtures/preload-app/harness';
 
 // How the preload starts and ends with the process: signals, natural exit, OTEL_SDK_DISABLED.
 let pg: LocalServer;
@@ -95,6 +103,37 @@ describe('the preload at process end', () => {
         .split('\n')
         .filter((l) => l.includes('spanstat')).length,
     ).toBeLessThanOrEqual(1);
+  });
+});
+
+describe('the preload in other setups', () => {
+  it('traces a plain node:http server that uses none of express, pg or ioredis', async () => {
+    const app = await startApp({ script: 'plain-http.js', env: { ...env, OTEL_BSP_SCHEDULE_DELAY: '50' } });
+    try {
+      expect(await app.get('/hello')).toBe(200);
+      await capture.waitForSpans(() => serverSpanFor('/hello') !== undefined);
+      const span = serverSpanFor('/hello');
+      expect(attr(span as DecodedSpan, 'http.response.status_code')).toBe(200);
+      expect(attr(span as DecodedSpan, 'http.route')).toBeUndefined();
+      expect(app.stderr()).toBe('');
+    } finally {
+      await app.stop();
+    }
+  });
+
+  it('patches once when required twice (e.g. --require and NODE_OPTIONS)', async () => {
+    const app = await startApp({ env, nodeArgs: ['--require', PRELOAD] });
+    try {
+      expect(app.stdout()).toContain('"routeDispatchWraps":1');
+      expect(await app.get('/api/users/6001')).toBe(200);
+      app.child.kill('SIGTERM');
+      await app.exited;
+      expect(
+        capture.spans.filter((s) => s.kind === SpanKind.SERVER && attr(s, 'url.path') === '/api/users/6001'),
+      ).toHaveLength(1);
+    } finally {
+      await app.stop();
+    }
   });
 });
 
