@@ -27,6 +27,8 @@ export interface PreloadOptions {
   rounds?: number;
   seconds?: number;
   connections?: number;
+  /** One request in this many is a cache miss that queries PostgreSQL (default 4). */
+  missEvery?: number;
   log?: (line: string) => void;
 }
 
@@ -42,9 +44,32 @@ interface Run extends LoadRunResult {
   spans: number;
 }
 
-/** A fresh quote code per request: Q + base 36, within the route's 1–12 characters of A-Z0-9. */
-function quotePath(offset: number): (n: number) => string {
-  return (n) => `/api/quotes/Q${(offset + n).toString(36).toUpperCase()}`;
+/** Fresh requests a cached code is reused after: long done (and cached), well within the 5-s TTL. */
+const REUSE_LAG = 50;
+
+/**
+ * Quote paths with a fixed miss ratio whatever the throughput: request i (counted over the whole
+ * bench) asks for a new code when i is a multiple of `missEvery` (Redis GET miss → PostgreSQL
+ * query → Redis SET) and otherwise for the code of the fresh request REUSE_LAG × missEvery
+ * requests earlier (a GET hit). Codes are Q + base 36, within the route's 1–12 of A-Z0-9.
+ */
+export function quotePaths(missEvery: number, seed: number): { path: (n: number) => string; nextRun(): void } {
+  let base = 0;
+  let used = -1;
+  const code = (i: number) => `/api/quotes/Q${(seed + i).toString(36).toUpperCase()}`;
+  return {
+    path: (n) => {
+      if (n > used) used = n;
+      const i = base + n;
+      const fresh = i - (i % missEvery);
+      return i === fresh || fresh < REUSE_LAG * missEvery ? code(i) : code(fresh - REUSE_LAG * missEvery);
+    },
+    /** The next run continues the numbering where this one stopped. */
+    nextRun: () => {
+      base += used + 1;
+      used = -1;
+    },
+  };
 }
 
 export async function runPreloadBench(options: PreloadOptions = {}): Promise<BenchResult> {
@@ -55,6 +80,7 @@ export async function runPreloadBench(options: PreloadOptions = {}): Promise<Ben
   const rounds = options.rounds ?? 3;
   const seconds = options.seconds ?? 5;
   const connections = options.connections ?? 10;
+  const missEvery = options.missEvery ?? 4;
 
   let data: DemoData | undefined;
   let sidecar: SidecarProcess | undefined;
@@ -85,19 +111,19 @@ export async function runPreloadBench(options: PreloadOptions = {}): Promise<Ben
         }),
       );
     }
-    let offset = Math.floor(Math.random() * 36 ** 6);
+    const quotes = quotePaths(missEvery, Math.floor(Math.random() * 36 ** 6));
     const once = async (variant: Variant, round: number, runSeconds: number): Promise<Run> => {
       const app = apps.get(variant) as AppProcess;
       const before = (await sidecar?.health())?.receiver.spansAccepted ?? 0;
       const cpu = cpuMeter(app.pid);
       const result = await runAutocannon({
         url: app.url,
-        path: quotePath(offset),
+        path: quotes.path,
         connections,
         seconds: runSeconds,
       });
       const appCpu = cpu();
-      offset += result.requests + 1;
+      quotes.nextRun();
       served[variant] += result.ok;
       // Let the app's exporter hand over the run's last spans before the next run starts.
       await sleep(1_000);
@@ -237,7 +263,7 @@ export async function runPreloadBench(options: PreloadOptions = {}): Promise<Ben
       rounds,
       seconds,
       connections,
-      route: 'GET /api/quotes/:code (miss)',
+      route: `GET /api/quotes/:code, 1 in ${missEvery} a miss (GET + query + SET), the rest GET hits`,
       summary,
       runs,
     },
@@ -251,7 +277,12 @@ function arg(name: string): number | undefined {
 }
 
 if (require.main === module) {
-  runPreloadBench({ rounds: arg('rounds'), seconds: arg('seconds'), connections: arg('connections') })
+  runPreloadBench({
+    rounds: arg('rounds'),
+    seconds: arg('seconds'),
+    connections: arg('connections'),
+    missEvery: arg('miss-every'),
+  })
     .then(reportStandalone)
     .catch((err) => {
       console.error(err);

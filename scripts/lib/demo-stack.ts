@@ -232,6 +232,8 @@ export async function startDemoStack(options: DemoStackOptions = {}): Promise<De
         ...process.env,
         SPANSTAT_RECEIVER_PORT: String(receiverPort),
         SPANSTAT_API_PORT: String(apiPort),
+        // Index advice: the advisor only ever runs read-only transactions on this connection.
+        SPANSTAT_ADVISOR_POSTGRES_URL: postgres.url,
         ...options.sidecarEnv,
       });
       const started = sidecar;

@@ -190,4 +190,18 @@ describe('sidecar over OTLP/HTTP', () => {
     const sort = await fetch(`${sidecar.apiUrl}/api/v1/reports/queries?sort=nope`);
     expect(sort.status).toBe(400);
   });
+
+  it('serves the report page, /metrics without literals, and answers 404/405 on the API port', async () => {
+    const page = await fetch(`${sidecar.apiUrl}/`);
+    expect(page.status).toBe(200);
+    expect(await page.text()).toContain('<title>spanstat</title>');
+    const metrics = await fetch(`${sidecar.apiUrl}/metrics`);
+    expect(metrics.status).toBe(200);
+    const text = await metrics.text();
+    expect(text).toContain('spanstat_db_query_duration_seconds');
+    expect(text).not.toContain('SKU-991');
+    expect(text).not.toContain('12345');
+    expect((await fetch(`${sidecar.apiUrl}/api/v1/nope`)).status).toBe(404);
+    expect((await fetch(`${sidecar.apiUrl}/api/v1/reports/queries`, { method: 'POST' })).status).toBe(405);
+  });
 });

@@ -1,0 +1,133 @@
+/**
+ * Quick preload cost probe: app CPU per request (µs) on the demo's pg+redis route, for several
+ * preload variants side by side. Not a figure of the bench suite (bench/preload-overhead.bench.ts
+ * is); a tool for before/after measurements while optimising the preload. CPU per request is read
+ * from /proc, so it holds up on a busy machine better than throughput does.
+ *
+ *   npx tsx bench/lib/preload-cpu-probe.ts [--rounds 3] [--seconds 5] [--connections 8]
+ *     [--variant name=<preload path>|none|stock] … [--env name:KEY=VALUE] …
+ *
+ * Default variants: none, spanstat (dist/preload.js), stock. Spans go to an in-process sink that
+ * answers 200 without decoding, so no sidecar CPU competes for the machine.
+ */
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { PRELOAD_PATH } from '../../scripts/lib/demo-stack';
+import { cpuTimeMs } from './cpu';
+import { type AppProcess, startDemoApp, startDemoData } from './demo-app-process';
+import { BENCH_ROOT } from './figures';
+import { runAutocannon } from './load';
+import { CORE_UNDER_TEST, pinSelfToLoadCore } from './setup';
+import { median } from './stats';
+
+function args(name: string): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < process.argv.length - 1; i++)
+    if (process.argv[i] === `--${name}`) out.push(process.argv[i + 1]);
+  return out;
+}
+const num = (name: string, fallback: number) => Number(args(name)[0] ?? fallback);
+
+async function main(): Promise<void> {
+  pinSelfToLoadCore();
+  const rounds = num('rounds', 3);
+  const seconds = num('seconds', 5);
+  const connections = num('connections', 8);
+  const variants = new Map<string, string | undefined>();
+  for (const spec of args('variant')) {
+    const [name, path] = spec.includes('=') ? spec.split('=', 2) : [spec, spec];
+    variants.set(name, path === 'none' ? undefined : path === 'stock' ? `${BENCH_ROOT}/stock-otel-preload.js` : path);
+  }
+  if (variants.size === 0) {
+    variants.set('none', undefined);
+    variants.set('spanstat', PRELOAD_PATH);
+    variants.set('stock', `${BENCH_ROOT}/stock-otel-preload.js`);
+  }
+  const extraEnv = new Map<string, Record<string, string>>();
+  for (const spec of args('env')) {
+    const [name, kv] = spec.split(':', 2);
+    const [key, value] = kv.split('=', 2);
+    extraEnv.set(name, { ...extraEnv.get(name), [key]: value });
+  }
+
+  let spans = 0;
+  const sink = createServer((req, res) => {
+    req.on('data', () => {});
+    req.on('end', () => {
+      spans++;
+      res.writeHead(200, { 'content-type': 'application/x-protobuf' });
+      res.end();
+    });
+  });
+  await new Promise<void>((r) => sink.listen(0, '127.0.0.1', r));
+  const endpoint = `http://127.0.0.1:${(sink.address() as AddressInfo).port}`;
+
+  const data = await startDemoData();
+  const apps = new Map<string, AppProcess>();
+  const perRequest = new Map<string, number[]>();
+  const rps = new Map<string, number[]>();
+  try {
+    for (const [name, preload] of variants) {
+      apps.set(
+        name,
+        await startDemoApp({
+          data,
+          preload,
+          core: CORE_UNDER_TEST,
+          env: {
+            OTEL_EXPORTER_OTLP_ENDPOINT: endpoint,
+            OTEL_LOG_LEVEL: 'error',
+            OTEL_SERVICE_NAME: `probe-${name}`,
+            ...extraEnv.get(name),
+          },
+        }),
+      );
+    }
+    let offset = Math.floor(Math.random() * 36 ** 6);
+    const once = async (name: string, runSeconds: number) => {
+      const app = apps.get(name) as AppProcess;
+      const cpu0 = cpuTimeMs(app.pid);
+      const result = await runAutocannon({
+        url: app.url,
+        path: (n) => `/api/quotes/Q${(offset + n).toString(36).toUpperCase()}`,
+        connections,
+        seconds: runSeconds,
+      });
+      offset += result.requests + 1;
+      return { us: ((cpuTimeMs(app.pid) - cpu0) * 1000) / Math.max(1, result.ok), rps: result.rps };
+    };
+    for (const name of variants.keys()) await once(name, 2);
+    const names = [...variants.keys()];
+    for (let round = 0; round < rounds; round++) {
+      for (let i = 0; i < names.length; i++) {
+        const name = names[(i + round) % names.length];
+        const { us, rps: r } = await once(name, seconds);
+        perRequest.set(name, [...(perRequest.get(name) ?? []), us]);
+        rps.set(name, [...(rps.get(name) ?? []), r]);
+        console.log(`round ${round + 1} ${name.padEnd(12)} ${us.toFixed(0)} µs CPU/request, ${r.toFixed(0)} req/s`);
+      }
+    }
+  } finally {
+    for (const app of apps.values()) await app.stop();
+    await data.stop();
+    sink.close();
+  }
+  const base = median(perRequest.get(names0(variants)) ?? [Number.NaN]);
+  console.log('\nvariant        µs CPU/request (median)   vs first   req/s (median)');
+  for (const [name, values] of perRequest) {
+    const us = median(values);
+    console.log(
+      `${name.padEnd(14)} ${us.toFixed(0).padStart(10)}                ${((us / base - 1) * 100).toFixed(0).padStart(5)}%   ${median(rps.get(name) ?? []).toFixed(0)}`,
+    );
+  }
+  console.log(`(export requests received: ${spans})`);
+}
+
+function names0(variants: Map<string, unknown>): string {
+  return [...variants.keys()][0];
+}
+
+main().catch((err) => {
+  console.error(err);
+  process.exitCode = 1;
+});
