@@ -5,7 +5,7 @@
  * every 250 ms against the spans processed; "flat" is the least-squares slope over the second
  * half of the run, and the end RSS is extrapolated to 10M spans with it.
  *
- *   npx tsx bench/memory.bench.ts [--spans 3000000] [--senders 4]
+ *   npx tsx bench/memory.bench.ts [--spans 3000000] [--senders 4] [--node-arg=--max-old-space-size=96 …]
  *
  * The full 10M spans take ~2 minutes or more on this machine; the default run is scaled down and
  * says so. Target: RSS ≤ 150 MB throughout and at 10M (extrapolated when scaled).
@@ -20,6 +20,8 @@ import { slope } from './lib/stats';
 export interface MemoryOptions {
   spans?: number;
   senders?: number;
+  /** Extra node flags for the sidecar (e.g. --max-old-space-size=96) to try a fix. */
+  nodeArgs?: string[];
   log?: (line: string) => void;
 }
 
@@ -49,7 +51,7 @@ export async function runMemoryBench(options: MemoryOptions = {}): Promise<Bench
     sqlValues: DISTINCT_SQL,
     keyValues: DISTINCT_KEYS / KEY_NAMESPACE_COUNT,
   });
-  const sidecar = await startSidecarProcess({ core: CORE_UNDER_TEST });
+  const sidecar = await startSidecarProcess({ core: CORE_UNDER_TEST, nodeArgs: options.nodeArgs });
   const samples: Sample[] = [];
   const startRss = sidecar.rssMB();
   let refused = 0;
@@ -148,6 +150,7 @@ export async function runMemoryBench(options: MemoryOptions = {}): Promise<Bench
       distinctRedisKeys: stream.distinctKeys,
       refused,
       failures,
+      nodeArgs: options.nodeArgs ?? [],
       startRssMB: startRss,
       maxRssMB: maxRss,
       endRssMB: endRss,
@@ -165,7 +168,10 @@ function arg(name: string): number | undefined {
 }
 
 if (require.main === module) {
-  runMemoryBench({ spans: arg('spans'), senders: arg('senders') })
+  const nodeArgs = process.argv
+    .filter((a) => a.startsWith('--node-arg='))
+    .map((a) => a.slice('--node-arg='.length));
+  runMemoryBench({ spans: arg('spans'), senders: arg('senders'), nodeArgs })
     .then(reportStandalone)
     .catch((err) => {
       console.error(err);

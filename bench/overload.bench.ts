@@ -11,7 +11,7 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { PRELOAD_PATH } from '../scripts/lib/demo-stack';
-import { rssMB } from './lib/cpu';
+import { cpuTimeMs, rate, rssMB } from './lib/cpu';
 import { type AppProcess, type DemoData, startDemoApp, startDemoData } from './lib/demo-app-process';
 import { type BenchResult, type Figure, figure, notMeasured, pct, reportStandalone, si } from './lib/figures';
 import { OtlpPoster, type PostResult } from './lib/http';
@@ -91,7 +91,10 @@ async function openLoop(
   return ((sent - t.skipped) * spansPerBatch * 1000) / elapsedMs;
 }
 
-/** Closed-loop maximum for a few seconds: the rate the sidecar sustains (spans/s processed). */
+/**
+ * Closed-loop maximum for a few seconds: spans the sidecar processes per CPU-second, i.e. what it
+ * sustains with its core to itself (the wall-clock rate when it had the core).
+ */
 async function measureSustainable(sidecar: SidecarProcess, stream: BatchStream): Promise<number> {
   const poster = new OtlpPoster(sidecar.receiverUrl, 4);
   let stop = false;
@@ -104,15 +107,20 @@ async function measureSustainable(sidecar: SidecarProcess, stream: BatchStream):
   const loops = Array.from({ length: 4 }, loop);
   await sleep(1500);
   const a = await sidecar.health();
+  const cpu0 = cpuTimeMs(sidecar.pid);
   const t0 = performance.now();
   await sleep(4000);
   const b = await sidecar.health();
-  const rate = ((b.pipeline.spansProcessed - a.pipeline.spansProcessed) * 1000) / (performance.now() - t0);
+  const measured = rate(
+    b.pipeline.spansProcessed - a.pipeline.spansProcessed,
+    performance.now() - t0,
+    cpuTimeMs(sidecar.pid) - cpu0,
+  );
   stop = true;
   await Promise.all(loops);
   poster.close();
   await sidecar.waitProcessed(b.pipeline.spansReceived, 60_000).catch(() => undefined);
-  return rate;
+  return Math.max(measured.wall, Number.isFinite(measured.perCpuSecond) ? measured.perCpuSecond : 0);
 }
 
 async function sidecarOverload(options: OverloadOptions, log: (line: string) => void) {
@@ -231,12 +239,12 @@ async function preloadUnderRefusal(seconds: number, log: (line: string) => void)
       }
     })();
     let offset = Math.floor(Math.random() * 36 ** 6);
-    // Warm-up, then the measured stretch.
+    // Warm-up (JIT, heap growing to its working size, the exporter already refused), then the measured stretch.
     const warm = await runAutocannon({
       url: app.url,
       path: (n) => `/api/quotes/R${(offset + n).toString(36).toUpperCase()}`,
       connections: 4,
-      seconds: 3,
+      seconds: 5,
     });
     offset += warm.requests + 1;
     const attemptsBefore = receiver.attempts.length;
@@ -256,14 +264,17 @@ async function preloadUnderRefusal(seconds: number, log: (line: string) => void)
       later.map((s) => s.tMs / 60_000),
       later.map((s) => s.rss),
     );
+    // Mean of the first and last 2 s of the stretch, so one GC's sawtooth does not decide.
+    const edge = Math.max(1, Math.floor(later.length / (measuredSeconds / 2)));
+    const meanRss = (xs: { rss: number }[]) => xs.reduce((n, x) => n + x.rss, 0) / Math.max(1, xs.length);
     const result = {
       requests: load.requests,
       rps: load.rps,
       non2xx: load.non2xx + load.errors,
       exportAttempts: attempts,
       attemptsPerSecond: attempts / measuredSeconds,
-      rssStart: later[0]?.rss ?? Number.NaN,
-      rssEnd: later[later.length - 1]?.rss ?? Number.NaN,
+      rssStart: meanRss(later.slice(0, edge)),
+      rssEnd: meanRss(later.slice(-edge)),
       rssMax: Math.max(...later.map((s) => s.rss)),
       rssSlopeMBPerMin: rssSlopePerMin,
     };

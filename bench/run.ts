@@ -4,8 +4,10 @@
  * writes the raw numbers to bench/results/latest.json.
  *
  *   npm run bench [-- --only preload,ingest] [--skip-components] [--update-doc]
+ *   npm run bench -- --doc-from-latest
  *
- * --update-doc rewrites the table in BENCHMARKS.md from this run. Exit code 1 when a target failed.
+ * --update-doc rewrites the table in BENCHMARKS.md from this run; --doc-from-latest does that from
+ * bench/results/latest.json without running anything. Exit code 1 when a target failed.
  */
 import { execFile } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
@@ -13,7 +15,7 @@ import { join } from 'node:path';
 import { REPO_ROOT } from '../scripts/lib/demo-stack';
 import { runAccuracyBench } from './accuracy.bench';
 import { runIngestBench } from './ingest.bench';
-import { canPin } from './lib/cpu';
+import { canPin, type Rate } from './lib/cpu';
 import {
   BENCH_ROOT,
   type BenchResult,
@@ -22,6 +24,7 @@ import {
   formatTable,
   machineInfo,
   notMeasured,
+  RESULTS_DIR,
   writeResults,
 } from './lib/figures';
 import { ensureBuilt, pinSelfToLoadCore } from './lib/setup';
@@ -124,6 +127,16 @@ function updateDoc(figures: Figure[], at: string, machine: Record<string, unknow
 async function main(): Promise<void> {
   const started = performance.now();
   const argv = process.argv.slice(2);
+  if (argv.includes('--doc-from-latest')) {
+    const latest = JSON.parse(readFileSync(join(RESULTS_DIR, 'latest.json'), 'utf8')) as {
+      at: string;
+      machine: Record<string, unknown>;
+      figures: Figure[];
+    };
+    updateDoc(latest.figures, latest.at, latest.machine);
+    console.log(`BENCHMARKS.md table updated from the run of ${latest.at}`);
+    return;
+  }
   const onlyArg = argv.indexOf('--only');
   const only = onlyArg >= 0 ? new Set(argv[onlyArg + 1]?.split(',')) : undefined;
   const steps = STEPS.filter((s) => !only || only.has(s.name));
@@ -143,8 +156,10 @@ async function main(): Promise<void> {
       results.push(result);
       figures.push(...result.figures);
       if (step.name === 'ingest') {
-        const e2e = (result.raw.endToEnd as { rate?: { wall?: number } } | undefined)?.rate?.wall;
-        if (e2e && e2e > 0) context.sustainable = e2e;
+        // What the sidecar sustains with a core to itself: the overload bench offers 3× this.
+        const e2e = (result.raw.endToEnd as { rate?: Rate } | undefined)?.rate;
+        if (e2e)
+          context.sustainable = Math.max(e2e.wall, Number.isFinite(e2e.perCpuSecond) ? e2e.perCpuSecond : 0);
       }
       log(`done in ${(result.durationMs / 1000).toFixed(0)} s`);
     } catch (err) {

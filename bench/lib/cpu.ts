@@ -112,3 +112,31 @@ export function judged(r: Rate): { value: number; normalised: boolean } {
     ? { value: r.wall, normalised: false }
     : { value: r.perCpuSecond, normalised: true };
 }
+
+/** Busy and total jiffies per core from /proc/stat (empty when unreadable). */
+function coreTicks(): { busy: number; total: number }[] {
+  try {
+    return readFileSync('/proc/stat', 'utf8')
+      .split('\n')
+      .filter((l) => /^cpu\d+ /.test(l))
+      .map((l) => {
+        const v = l.trim().split(/\s+/).slice(1).map(Number);
+        const idle = v[3] + (v[4] ?? 0); // idle + iowait
+        const total = v.slice(0, 8).reduce((a, b) => a + b, 0);
+        return { busy: total - idle, total };
+      });
+  } catch {
+    return [];
+  }
+}
+
+/** Measures how busy each core was (0..1, all processes) over a stretch of time. */
+export function coreMeter(): () => number[] {
+  const before = coreTicks();
+  return () =>
+    coreTicks().map((after, i) => {
+      const b = before[i];
+      const total = after.total - (b?.total ?? 0);
+      return total > 0 ? (after.busy - (b?.busy ?? 0)) / total : Number.NaN;
+    });
+}

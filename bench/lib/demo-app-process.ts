@@ -54,6 +54,8 @@ export interface AppOptions {
   preload?: string;
   env?: NodeJS.ProcessEnv;
   core?: number;
+  /** Extra node flags, e.g. ['--cpu-prof', '--cpu-prof-dir=/tmp/prof'] to profile the app. */
+  nodeArgs?: string[];
   readyTimeoutMs?: number;
 }
 
@@ -61,7 +63,7 @@ const TAIL_BYTES = 8 * 1024;
 
 /** Starts examples/demo-app/app.js on a free port and resolves once it printed `listening on <port>`. */
 export function startDemoApp(options: AppOptions): Promise<AppProcess> {
-  const nodeArgs = options.preload ? ['--require', options.preload] : [];
+  const nodeArgs = [...(options.nodeArgs ?? []), ...(options.preload ? ['--require', options.preload] : [])];
   const [cmd, args] = pinned(options.core, process.execPath, [...nodeArgs, join(DEMO_APP_DIR, 'app.js')]);
   const child: ChildProcess = spawn(cmd, args, {
     cwd: REPO_ROOT,

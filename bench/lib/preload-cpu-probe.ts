@@ -5,7 +5,7 @@
  * from /proc, so it holds up on a busy machine better than throughput does.
  *
  *   npx tsx bench/lib/preload-cpu-probe.ts [--rounds 3] [--seconds 5] [--connections 8]
- *     [--variant name=<preload path>|none|stock] … [--env name:KEY=VALUE] …
+ *     [--variant name=<preload path>|none|stock] … [--env name:KEY=VALUE]
  *
  * Default variants: none, spanstat (dist/preload.js), stock. Spans go to an in-process sink that
  * answers 200 without decoding, so no sidecar CPU competes for the machine.
@@ -36,7 +36,10 @@ async function main(): Promise<void> {
   const variants = new Map<string, string | undefined>();
   for (const spec of args('variant')) {
     const [name, path] = spec.includes('=') ? spec.split('=', 2) : [spec, spec];
-    variants.set(name, path === 'none' ? undefined : path === 'stock' ? `${BENCH_ROOT}/stock-otel-preload.js` : path);
+    variants.set(
+      name,
+      path === 'none' ? undefined : path === 'stock' ? `${BENCH_ROOT}/stock-otel-preload.js` : path,
+    );
   }
   if (variants.size === 0) {
     variants.set('none', undefined);
@@ -104,7 +107,9 @@ async function main(): Promise<void> {
         const { us, rps: r } = await once(name, seconds);
         perRequest.set(name, [...(perRequest.get(name) ?? []), us]);
         rps.set(name, [...(rps.get(name) ?? []), r]);
-        console.log(`round ${round + 1} ${name.padEnd(12)} ${us.toFixed(0)} µs CPU/request, ${r.toFixed(0)} req/s`);
+        console.log(
+          `round ${round + 1} ${name.padEnd(12)} ${us.toFixed(0)} µs CPU/request, ${r.toFixed(0)} req/s`,
+        );
       }
     }
   } finally {
@@ -127,7 +132,82 @@ function names0(variants: Map<string, unknown>): string {
   return [...variants.keys()][0];
 }
 
-main().catch((err) => {
+/**
+ * `--micro`: the span path alone, in this process — a SERVER span with two attributes and a CLIENT
+ * child with three, both ended and encoded — through the SDK's BasicTracerProvider and through the
+ * preload's LeanTracerProvider. CPU time per request-shaped pair, best of 6 interleaved runs.
+ */
+function micro(): void {
+  const { ROOT_CONTEXT, SpanKind, trace } =
+    require('@opentelemetry/api') as typeof import('@opentelemetry/api');
+  const { resourceFromAttributes } =
+    require('@opentelemetry/resources') as typeof import('@opentelemetry/resources');
+  const sdk = require('@opentelemetry/sdk-trace-base') as typeof import('@opentelemetry/sdk-trace-base');
+  const { LeanTracerProvider } =
+    require('../../src/preload/lean-tracer') as typeof import('../../src/preload/lean-tracer');
+  const { encodeTraceRequest } =
+    require('../../src/preload/otlp-encode') as typeof import('../../src/preload/otlp-encode');
+  type Ended = import('@opentelemetry/sdk-trace-base').ReadableSpan;
+  const resource = resourceFromAttributes({ 'service.name': 'micro' });
+  let ended: Ended[] = [];
+  const sink = {
+    onStart() {},
+    onEnd(span: Ended) {
+      ended.push(span);
+      if (ended.length >= 512) {
+        encodeTraceRequest(ended);
+        ended = [];
+      }
+    },
+    forceFlush: async () => {},
+    shutdown: async () => {},
+  };
+  const tracers = {
+    sdk: new sdk.BasicTracerProvider({
+      resource,
+      sampler: new sdk.AlwaysOnSampler(),
+      spanProcessors: [sink],
+    }).getTracer('m'),
+    lean: new LeanTracerProvider(resource, sink).getTracer('m'),
+  };
+  const N = 50_000;
+  const best: Record<string, number> = {};
+  // Interleaved and best-of: other work on the machine only ever adds time.
+  for (let run = 0; run < 6; run++) {
+    for (const [name, tracer] of Object.entries(tracers)) {
+      const t0 = process.cpuUsage();
+      for (let i = 0; i < N; i++) {
+        const server = tracer.startSpan('GET', {
+          kind: SpanKind.SERVER,
+          attributes: { 'http.request.method': 'GET', 'url.path': '/api/quotes/Q1' },
+        });
+        const child = tracer.startSpan(
+          'pg.query:SELECT demo',
+          {
+            kind: SpanKind.CLIENT,
+            attributes: {
+              'db.system.name': 'postgresql',
+              'db.namespace': 'demo',
+              'db.query.text': 'SELECT $1',
+            },
+          },
+          trace.setSpan(ROOT_CONTEXT, server),
+        );
+        child.end();
+        server.setAttribute('http.response.status_code', 200);
+        server.setAttribute('http.route', '/api/quotes/:code');
+        server.updateName('GET /api/quotes/:code');
+        server.end();
+      }
+      const used = process.cpuUsage(t0);
+      best[name] = Math.min(best[name] ?? Number.POSITIVE_INFINITY, (used.user + used.system) / N);
+    }
+  }
+  for (const [name, us] of Object.entries(best))
+    console.log(`${name.padEnd(6)} ${us.toFixed(2)} µs CPU per server+client span pair (incl. OTLP encode)`);
+}
+
+(process.argv.includes('--micro') ? Promise.resolve().then(micro) : main()).catch((err) => {
   console.error(err);
   process.exitCode = 1;
 });

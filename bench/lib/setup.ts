@@ -19,8 +19,16 @@ function newestMtime(dir: string): number {
   return newest;
 }
 
-/** Runs `tsc -p tsconfig.json` when dist/ is missing or older than src/ (the benches run the built code). */
+let buildChecked = false;
+
+/**
+ * Runs `tsc -p tsconfig.json` when dist/ is missing or older than src/ (the benches run the built
+ * code). Once per process: in `npm run bench` every bench measures the same build even while
+ * src/ keeps changing.
+ */
 export function ensureBuilt(log: (line: string) => void = console.log): void {
+  if (buildChecked) return;
+  buildChecked = true;
   const built = [CLI_PATH, PRELOAD_PATH].every((p) => existsSync(p));
   const stale =
     built &&

@@ -9,7 +9,6 @@
  */
 import { type Context, context, ROOT_CONTEXT } from '@opentelemetry/api';
 import type { ReadableSpan, Span, SpanExporter, SpanProcessor } from '@opentelemetry/sdk-trace-base';
-import { trimAttributes } from './lean-span';
 
 export interface BatchOptions {
   maxQueueSize: number;
@@ -105,10 +104,6 @@ export class BoundedBatchSpanProcessor implements SpanProcessor {
     }
     const exported = new Promise<void>((resolve) => {
       try {
-        // A paused exporter drops the batch unsent: do not spend time trimming it.
-        if (!this.exporter.isPaused?.()) {
-          for (const span of batch) trimAttributes(span.attributes as Record<string, unknown>);
-        }
         context.with(this.exportContext, () => this.exporter.export(batch, () => resolve()));
       } catch {
         // An exporter that throws loses this batch, never the app.

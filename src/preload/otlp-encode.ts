@@ -211,9 +211,37 @@ function writeAttributes(w: Writer, attributes: Attributes, field: number): void
   }
 }
 
+/**
+ * `KeyValue.key` (tag, length, bytes) per attribute key, encoded once: a few dozen keys name every
+ * attribute the instrumentations set, and copying them char by char was the encoder's largest
+ * cost in a profile of the demo route (`string`, 1.3% of the app's CPU). Measured on a 512-span
+ * batch shaped like the demo's (server/pg/redis spans): 1.67 → 1.42 µs and 2.05 → 1.67 µs per
+ * span in two runs, bytes unchanged. Bounded: keys beyond MAX_CACHED_KEYS (an app setting
+ * unbounded attribute names) are encoded each time.
+ */
+const MAX_CACHED_KEYS = 1024;
+const keyBytes = new Map<string, Buffer>();
+const keyWriter = new Writer(64);
+
+function encodedKey(key: string): Buffer | undefined {
+  let bytes = keyBytes.get(key);
+  if (bytes === undefined && keyBytes.size < MAX_CACHED_KEYS) {
+    keyWriter.pos = 0;
+    keyWriter.tag(1, 2);
+    keyWriter.string(key);
+    bytes = Buffer.from(keyWriter.buf.subarray(0, keyWriter.pos));
+    keyBytes.set(key, bytes);
+  }
+  return bytes;
+}
+
 function writeKeyValue(w: Writer, key: string, value: unknown): void {
-  w.tag(1, 2);
-  w.string(key);
+  const cached = encodedKey(key);
+  if (cached !== undefined) w.raw(cached);
+  else {
+    w.tag(1, 2);
+    w.string(key);
+  }
   w.tag(2, 2);
   const any = w.begin();
   writeAnyValue(w, value);

@@ -1,30 +1,30 @@
 /**
- * Assembles the preload's tracing: a BasicTracerProvider (always-on sampling: the sidecar's
- * statistics need every request), the bounded batch processor and OTLP exporter, and four
- * instrumentations — http (server side only), our Express route capture, pg (+ our pool-connect
- * spans) and ioredis (hit/miss, TTL, keys-only statements). NodeSDK is not used: it loads every
+ * Assembles the preload's tracing: a lean tracer provider (lean-tracer.ts; always-on sampling:
+ * the sidecar's statistics need every request), the bounded batch processor and OTLP exporter, and
+ * four instrumentations — our http server spans (http-server.ts), our Express route capture, pg
+ * (+ our pool-connect spans) and ioredis (hit/miss, TTL, keys-only statements). NodeSDK is not used: it loads every
  * exporter and detector at startup and patches disabled instrumentations anyway (DESIGN.md).
  */
 
-import type { IncomingMessage } from 'node:http';
 import { hostname } from 'node:os';
 import { context, DiagLogLevel, diag, propagation, type Span, trace } from '@opentelemetry/api';
+import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
+import { suppressTracing, W3CTraceContextPropagator } from '@opentelemetry/core';
 import type { Instrumentation } from '@opentelemetry/instrumentation';
-import { HttpInstrumentation } from '@opentelemetry/instrumentation-http';
 import { IORedisInstrumentation } from '@opentelemetry/instrumentation-ioredis';
 import { PgInstrumentation } from '@opentelemetry/instrumentation-pg';
 import { defaultResource, resourceFromAttributes } from '@opentelemetry/resources';
-import { AlwaysOnSampler, BasicTracerProvider } from '@opentelemetry/sdk-trace-base';
 import { SPANSTAT_ATTR } from '../model/attributes';
 import { BoundedBatchSpanProcessor } from './batch-processor';
 import { createRateLimitedLogger } from './diag-logger';
 import { installExitHooks } from './exit-hooks';
-import { ExpressRouteInstrumentation, routeOf } from './express-route';
-import { loadAsyncHooks, loadCore } from './otel-deps';
+import { ExpressRouteInstrumentation } from './express-route';
+import { HttpServerInstrumentation } from './http-server';
+import { LeanTracerProvider } from './lean-tracer';
 import { OtlpHttpExporter } from './otlp-exporter';
 import { PgPoolConnectInstrumentation } from './pg-pool-connect';
 import { cacheOutcome, cacheTtlSeconds } from './redis-cache';
-import { serializeRedisStatement } from './redis-statement';
+import { redisStatement } from './redis-text';
 import { detectServiceName } from './service-name';
 import type { LogLevelName, PreloadSettings } from './settings';
 
@@ -63,12 +63,10 @@ export function startPreload(settings: PreloadSettings): PreloadHandle {
   );
   if (settings.problems.length > 0) diag.warn(settings.problems.join('; '));
 
-  const core = loadCore();
-  const { AsyncLocalStorageContextManager } = loadAsyncHooks();
   if (!context.setGlobalContextManager(new AsyncLocalStorageContextManager().enable())) {
     diag.warn('another OpenTelemetry context manager was already registered; using it');
   }
-  if (settings.propagateTraceContext) propagation.setGlobalPropagator(new core.W3CTraceContextPropagator());
+  if (settings.propagateTraceContext) propagation.setGlobalPropagator(new W3CTraceContextPropagator());
 
   const serviceName = settings.serviceName ?? detectServiceName(process.argv[1], process.cwd());
   const resource = defaultResource().merge(
@@ -91,19 +89,22 @@ export function startPreload(settings: PreloadSettings): PreloadHandle {
   const processor = new BoundedBatchSpanProcessor(
     exporter,
     settings.batch,
-    core.suppressTracing(context.active()),
+    suppressTracing(context.active()),
   );
-  const provider = new BasicTracerProvider({
-    resource,
-    sampler: new AlwaysOnSampler(),
-    spanProcessors: [processor],
-  });
+  // Always-on sampling: the sidecar's statistics need every span (see lean-tracer.ts).
+  const provider = new LeanTracerProvider(resource, processor);
   if (!trace.setGlobalTracerProvider(provider)) {
     diag.warn('another OpenTelemetry tracer provider is registered globally; spanstat keeps its own');
   }
 
   const instrumentations = createInstrumentations(settings);
   for (const instrumentation of instrumentations) instrumentation.setTracerProvider(provider);
+  let httpServer: HttpServerInstrumentation | undefined;
+  if (settings.instrumentations.http) {
+    httpServer = new HttpServerInstrumentation({ propagate: settings.propagateTraceContext });
+    httpServer.setTracer(provider.getTracer('spanstat-http-server', '1.0.0'));
+    httpServer.enable();
+  }
 
   const flush = () => processor.forceFlush();
   const removeExitHooks = installExitHooks(
@@ -117,8 +118,9 @@ export function startPreload(settings: PreloadSettings): PreloadHandle {
     flush,
     async shutdown() {
       removeExitHooks();
+      httpServer?.disable();
       for (const instrumentation of instrumentations) instrumentation.disable();
-      await provider.shutdown();
+      await processor.shutdown();
     },
   };
 }
@@ -127,17 +129,8 @@ export function startPreload(settings: PreloadSettings): PreloadHandle {
 function createInstrumentations(settings: PreloadSettings): Instrumentation[] {
   const enabled = settings.instrumentations;
   const list: Instrumentation[] = [];
-  if (enabled.http) {
-    list.push(
-      new HttpInstrumentation({
-        // Outgoing requests are not analysed; not patching http.request also keeps the
-        // exporter's own requests out of the traces.
-        disableOutgoingRequestInstrumentation: true,
-        applyCustomAttributesOnSpan: (span, request) => applyRoute(span, request as IncomingMessage),
-      }),
-    );
-    if (enabled.express) list.push(new ExpressRouteInstrumentation());
-  }
+  // The http server patch (http-server.ts) is not an OTel Instrumentation; startPreload adds it.
+  if (enabled.http && enabled.express) list.push(new ExpressRouteInstrumentation());
   if (enabled.pg) {
     list.push(new PgInstrumentation({ ignoreConnectSpans: true, enhancedDatabaseReporting: false }));
     // Built after PgInstrumentation so its Pool#connect wrapper is the outer one.
@@ -147,19 +140,14 @@ function createInstrumentations(settings: PreloadSettings): Instrumentation[] {
     list.push(
       new IORedisInstrumentation({
         requireParentSpan: false,
-        dbStatementSerializer: serializeRedisStatement,
+        // Keys with their argument positions, no values: the sidecar's parseRedisStatement reads
+        // the keys back for every command (MSET, XREAD, BITOP included).
+        dbStatementSerializer: redisStatement,
         responseHook: markCacheOutcome,
       }),
     );
   }
   return list;
-}
-
-function applyRoute(span: Span, request: IncomingMessage): void {
-  const route = routeOf(request);
-  if (route === undefined) return;
-  span.setAttribute('http.route', route);
-  span.updateName(`${request.method ?? 'GET'} ${route}`);
 }
 
 function markCacheOutcome(span: Span, command: string, args: unknown[], reply: unknown): void {

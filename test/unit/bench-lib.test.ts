@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { figure, formatTable } from '../../bench/lib/figures';
 import { BatchStream, buildTemplates, writeDigits } from '../../bench/lib/otlp-batches';
 import { quantileOf, relativeError, slope } from '../../bench/lib/stats';
+import { quotePaths } from '../../bench/preload-overhead.bench';
 import { decodeTracesProtobuf } from '../../src/receiver/decode-protobuf';
 
 describe('bench OTLP batches', () => {
@@ -72,5 +73,23 @@ describe('bench statistics', () => {
     expect(text).toContain('FAIL');
     expect(text).toContain('info');
     expect(text).toContain('memory: WASM heap');
+  });
+});
+
+describe('preload bench quote paths', () => {
+  it('asks for a new code once in every missEvery requests and otherwise for one asked before', () => {
+    const quotes = quotePaths(4, 1000);
+    const seen = new Set<string>();
+    let fresh = 0;
+    for (let run = 0; run < 3; run++) {
+      for (let n = 0; n < 1000; n++) {
+        const path = quotes.path(n);
+        if (!seen.has(path)) fresh++;
+        seen.add(path);
+      }
+      quotes.nextRun();
+    }
+    // The first 200 requests of the bench all ask for new codes (nothing cached yet to reuse).
+    expect(fresh).toBe(200 + (3000 - 200) / 4);
   });
 });

@@ -80,25 +80,6 @@ describe('the bounded batch span processor', () => {
     expect(processor.queuedSpans()).toBe(0);
   });
 
-  it('removes request attributes the sidecar does not read before export', async () => {
-    const exporter = new FakeExporter();
-    const processor = new BoundedBatchSpanProcessor(exporter, options);
-    processor.onEnd(
-      span({
-        'http.request.method': 'GET',
-        'url.path': '/search',
-        'url.query': 'email=a@b.c',
-        'user_agent.original': 'curl/8',
-        'client.address': '10.0.0.7',
-      }),
-    );
-    await processor.forceFlush();
-    expect(exporter.batches[0][0].attributes).toEqual({
-      'http.request.method': 'GET',
-      'url.path': '/search',
-    });
-  });
-
   it('survives an exporter that throws', async () => {
     const throwing: SpanExporter = {
       export: () => {

@@ -1,0 +1,123 @@
+import { ROOT_CONTEXT, SpanKind, SpanStatusCode, trace } from '@opentelemetry/api';
+import { suppressTracing } from '@opentelemetry/core';
+import { resourceFromAttributes } from '@opentelemetry/resources';
+import type { ReadableSpan } from '@opentelemetry/sdk-trace-base';
+import { describe, expect, it } from 'vitest';
+import { pathOf } from '../../src/preload/http-server';
+import { LeanTracerProvider, toHrTime } from '../../src/preload/lean-tracer';
+import { encodeTraceRequest } from '../../src/preload/otlp-encode';
+import { decodeTracesProtobuf } from '../../src/receiver/decode-protobuf';
+
+function setup() {
+  const ended: ReadableSpan[] = [];
+  const resource = resourceFromAttributes({ 'service.name': 'lean-test' });
+  const provider = new LeanTracerProvider(resource, { onEnd: (span) => ended.push(span) });
+  return { ended, tracer: provider.getTracer('scope-a', '1.2.3'), provider };
+}
+
+describe('the preload lean tracer', () => {
+  it('gives a child the trace of its parent and hands ended spans to the processor once', () => {
+    const { ended, tracer } = setup();
+    const parent = tracer.startSpan('parent', { kind: SpanKind.SERVER });
+    const child = tracer.startSpan('child', { kind: SpanKind.CLIENT }, trace.setSpan(ROOT_CONTEXT, parent));
+    child.end();
+    child.end();
+    parent.end();
+    expect(ended.map((s) => s.name)).toEqual(['child', 'parent']);
+    const [c, p] = ended;
+    expect(c.spanContext().traceId).toBe(p.spanContext().traceId);
+    expect(c.parentSpanContext?.spanId).toBe(p.spanContext().spanId);
+    expect(p.parentSpanContext).toBeUndefined();
+    expect(p.spanContext().traceId).toMatch(/^[0-9a-f]{32}$/);
+    expect(p.spanContext().spanId).toMatch(/^[0-9a-f]{16}$/);
+    expect(c.spanContext().spanId).not.toBe(p.spanContext().spanId);
+  });
+
+  it('starts new traces with distinct ids', () => {
+    const { tracer } = setup();
+    const ids = new Set(Array.from({ length: 1000 }, () => tracer.startSpan('x').spanContext().traceId));
+    expect(ids.size).toBe(1000);
+  });
+
+  it('records nothing where tracing is suppressed (the exporter context)', () => {
+    const { ended, tracer } = setup();
+    const span = tracer.startSpan('export', {}, suppressTracing(ROOT_CONTEXT));
+    span.end();
+    expect(span.isRecording()).toBe(false);
+    expect(ended).toEqual([]);
+  });
+
+  it('follows the SDK on status: unset is ignored, OK is final, messages only on errors', () => {
+    const { ended, tracer } = setup();
+    const a = tracer.startSpan('a');
+    a.setStatus({ code: SpanStatusCode.ERROR, message: 'boom' });
+    a.setStatus({ code: SpanStatusCode.UNSET });
+    a.end();
+    const b = tracer.startSpan('b');
+    b.setStatus({ code: SpanStatusCode.OK, message: 'ignored' });
+    b.setStatus({ code: SpanStatusCode.ERROR, message: 'late' });
+    b.end();
+    expect(ended.map((s) => s.status)).toEqual([
+      { code: SpanStatusCode.ERROR, message: 'boom' },
+      { code: SpanStatusCode.OK },
+    ]);
+  });
+
+  it('skips undefined and null attribute values and ignores changes after end', () => {
+    const { ended, tracer } = setup();
+    const span = tracer.startSpan('s', { attributes: { a: 1, b: undefined } });
+    span.setAttribute('c', null as unknown as string);
+    span.setAttributes({ d: 'x' });
+    span.end();
+    span.setAttribute('e', 1);
+    span.updateName('renamed');
+    expect(ended[0].attributes).toEqual({ a: 1, d: 'x' });
+    expect(ended[0].name).toBe('s');
+  });
+
+  it('records no exception events (pg error messages can quote parameter values)', () => {
+    const { ended, tracer } = setup();
+    const span = tracer.startSpan('q');
+    span.recordException(new Error('invalid input syntax for type integer: "secret"'));
+    span.end();
+    expect(ended[0].events).toEqual([]);
+  });
+
+  it('keeps start and end times in order with the duration between them', () => {
+    const { ended, tracer } = setup();
+    const span = tracer.startSpan('timed', { startTime: [1_700_000_000, 999_000_000] });
+    span.end([1_700_000_001, 1_000_000]);
+    expect(ended[0].duration).toEqual([0, 2_000_000]);
+    const now = tracer.startSpan('now');
+    now.end();
+    const [s, ns] = ended[1].startTime;
+    expect(Math.abs(s * 1000 + ns / 1e6 - Date.now())).toBeLessThan(60_000);
+    expect(toHrTime(new Date(1_700_000_000_500))).toEqual([1_700_000_000, 500_000_000]);
+  });
+
+  it('produces spans the OTLP encoder and the sidecar decoder read back', () => {
+    const { ended, tracer } = setup();
+    const parent = tracer.startSpan('GET /users/:id', {
+      kind: SpanKind.SERVER,
+      attributes: { 'url.path': '/u/1' },
+    });
+    tracer.startSpan('pg.query:SELECT', {}, trace.setSpan(ROOT_CONTEXT, parent)).end();
+    parent.end();
+    const decoded = decodeTracesProtobuf(Buffer.from(encodeTraceRequest(ended)));
+    expect(decoded.map((s) => [s.name, s.service])).toEqual([
+      ['pg.query:SELECT', 'lean-test'],
+      ['GET /users/:id', 'lean-test'],
+    ]);
+    expect(decoded[0].parentSpanId).toBe(decoded[1].spanId);
+  });
+});
+
+describe('url.path of a request target', () => {
+  it('drops the query string and reduces absolute-form targets to their path', () => {
+    expect(pathOf('/users/7?token=abc')).toBe('/users/7');
+    expect(pathOf('/plain')).toBe('/plain');
+    expect(pathOf('http://example.com/proxied?x=1')).toBe('/proxied');
+    expect(pathOf(undefined)).toBe('/');
+    expect(pathOf('*')).toBe('*');
+  });
+});
