@@ -32,7 +32,7 @@ program
 program
   .command('report')
   .description('print a report from a running sidecar as an aligned table')
-  .argument('[kind]', 'queries | cache | endpoints | endpoint-queries | pool', 'queries')
+  .argument('[kind]', 'queries | cache | endpoints | endpoint-queries | endpoint-cache | pools', 'queries')
   .option('--api <url>', 'sidecar API base URL', process.env.SPANSTAT_API_URL ?? 'http://127.0.0.1:9464')
   .option('--service <name>', 'only this service')
   .option('--window <window>', 'all | 1m | 5m | 15m', 'all')

@@ -1,14 +1,4 @@
-import {
-  CACHE_COLUMNS,
-  type Column,
-  ENDPOINT_CACHE_COLUMNS,
-  ENDPOINT_COLUMNS,
-  ENDPOINT_QUERY_COLUMNS,
-  formatTable,
-  POOL_COLUMNS,
-  QUERY_COLUMNS,
-  withService,
-} from '../reports';
+import { formatTable, REPORTS, withService } from '../reports';
 import { fetchJson } from './fetch-json';
 
 export interface ReportCommandOptions {
@@ -26,26 +16,18 @@ const TITLES: Record<string, string> = {
   endpoints: 'Endpoints',
   'endpoint-queries': 'Queries per endpoint',
   'endpoint-cache': 'Cache use per endpoint',
-  pool: 'Connection pools',
-};
-
-// biome-ignore lint/suspicious/noExplicitAny: each report has its own row type; the table only reads keys.
-const COLUMNS: Record<string, readonly Column<any>[]> = {
-  queries: QUERY_COLUMNS,
-  cache: CACHE_COLUMNS,
-  endpoints: ENDPOINT_COLUMNS,
-  'endpoint-queries': ENDPOINT_QUERY_COLUMNS,
-  'endpoint-cache': ENDPOINT_CACHE_COLUMNS,
-  pool: POOL_COLUMNS,
+  pools: 'Connection pools',
 };
 
 /** `spanstat report <kind>`: fetches one report from a running sidecar and prints it. Returns the exit code. */
 export async function runReportCommand(kind: string, options: ReportCommandOptions): Promise<number> {
-  const columns = COLUMNS[kind];
-  if (!columns) {
-    console.error(`spanstat: unknown report '${kind}'; expected one of ${Object.keys(COLUMNS).join(', ')}`);
+  const definition = REPORTS[kind as keyof typeof REPORTS];
+  if (!definition) {
+    console.error(`spanstat: unknown report '${kind}'; expected one of ${Object.keys(REPORTS).join(', ')}`);
     return 2;
   }
+  // biome-ignore lint/suspicious/noExplicitAny: each report has its own row type; the table only reads keys.
+  const columns = definition.columns as readonly any[];
   const params = new URLSearchParams({ window: options.window, limit: options.limit });
   if (options.service) params.set('service', options.service);
   if (options.sort) params.set('sort', options.sort);

@@ -11,8 +11,12 @@ export const DEFAULTS = {
     port: 4318,
     /** 16 MiB: larger bodies get 413. Well above a 512-span batch (~180 KiB). */
     maxBodyBytes: 16 * 1024 * 1024,
-    /** Spans decoded but not yet processed; above this the receiver answers 503 + Retry-After. */
-    maxPendingSpans: 200_000,
+    /**
+     * Spans decoded but not yet processed; above this the receiver answers 503 + Retry-After. A decoded span
+     * holds ~2 KiB until processed (bench/overload.bench.ts: 200k pending → 600 MB RSS), so 25k bounds the
+     * backlog to ~50 MB, a quarter second of ingest at 100k spans/s.
+     */
+    maxPendingSpans: 25_000,
     /** Seconds a refused exporter is told to wait. */
     retryAfterSeconds: 1,
   },

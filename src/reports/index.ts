@@ -15,6 +15,7 @@ export { type Column, formatTable, formatValue } from './format-table';
 export { POOL_REPORT, poolReport } from './pool-report';
 export { QUERY_REPORT, queryReport } from './query-report';
 export { REPORT_NAMES, REPORTS, type ReportDefinition, type ReportName } from './registry';
+export { ReportCache } from './report-cache';
 export { checkQuery, type NumericKey, type ReportSpec } from './report-query';
 export * from './types';
 export {

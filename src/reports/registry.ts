@@ -1,6 +1,6 @@
 /** Every report by the name the API path and `spanstat report` use, with its table columns. */
 import type { Aggregator } from '../aggregate/aggregator';
-import { cacheReport } from './cache-report';
+import { CACHE_REPORT, cacheReport } from './cache-report';
 import {
   CACHE_COLUMNS,
   ENDPOINT_CACHE_COLUMNS,
@@ -9,30 +9,41 @@ import {
   POOL_COLUMNS,
   QUERY_COLUMNS,
 } from './columns';
-import { endpointReport } from './endpoint-report';
+import { ENDPOINT_REPORT, endpointReport } from './endpoint-report';
 import type { Column } from './format-table';
-import { poolReport } from './pool-report';
-import { queryReport } from './query-report';
+import { POOL_REPORT, poolReport } from './pool-report';
+import { QUERY_REPORT, queryReport } from './query-report';
+import type { ReportSpec } from './report-query';
 import type { Report, ReportQuery } from './types';
-import { endpointCacheReport, endpointQueryReport } from './use-report';
+import {
+  ENDPOINT_CACHE_REPORT,
+  ENDPOINT_QUERY_REPORT,
+  endpointCacheReport,
+  endpointQueryReport,
+} from './use-report';
 
 export interface ReportDefinition<R> {
   build: (agg: Aggregator, query: ReportQuery, nowMs?: number) => Report<R>;
   columns: readonly Column<R>[];
+  spec: ReportSpec<R>;
 }
 
-function define<R>(build: ReportDefinition<R>['build'], columns: readonly Column<R>[]): ReportDefinition<R> {
-  return { build, columns };
+function define<R>(
+  build: ReportDefinition<R>['build'],
+  columns: readonly Column<R>[],
+  spec: ReportSpec<R>,
+): ReportDefinition<R> {
+  return { build, columns, spec };
 }
 
 /** `/api/v1/reports/<name>`; `spanstat report <name>`. */
 export const REPORTS = {
-  queries: define(queryReport, QUERY_COLUMNS),
-  cache: define(cacheReport, CACHE_COLUMNS),
-  endpoints: define(endpointReport, ENDPOINT_COLUMNS),
-  'endpoint-queries': define(endpointQueryReport, ENDPOINT_QUERY_COLUMNS),
-  'endpoint-cache': define(endpointCacheReport, ENDPOINT_CACHE_COLUMNS),
-  pools: define(poolReport, POOL_COLUMNS),
+  queries: define(queryReport, QUERY_COLUMNS, QUERY_REPORT),
+  cache: define(cacheReport, CACHE_COLUMNS, CACHE_REPORT),
+  endpoints: define(endpointReport, ENDPOINT_COLUMNS, ENDPOINT_REPORT),
+  'endpoint-queries': define(endpointQueryReport, ENDPOINT_QUERY_COLUMNS, ENDPOINT_QUERY_REPORT),
+  'endpoint-cache': define(endpointCacheReport, ENDPOINT_CACHE_COLUMNS, ENDPOINT_CACHE_REPORT),
+  pools: define(poolReport, POOL_COLUMNS, POOL_REPORT),
 } as const;
 
 export type ReportName = keyof typeof REPORTS;

@@ -10,18 +10,13 @@ import { createSpanstatMetrics, recommendationSeries } from '../metrics';
 import { Pipeline } from '../pipeline/pipeline';
 import type { SpanSink } from '../pipeline/span-sink';
 import { OtlpHttpReceiver } from '../receiver/otlp-http-receiver';
-import {
-  cacheReport,
-  endpointCacheReport,
-  endpointQueryReport,
-  endpointReport,
-  poolReport,
-  queryReport,
-} from '../reports';
+import { REPORT_NAMES, ReportCache } from '../reports';
 import type { ReportQuery } from '../reports/types';
 import { SqlFingerprinter } from '../sql/fingerprinter';
 
 const VERSION: string = require('../../package.json').version;
+/** Reports are recomputed at most once a second per view (see ReportCache). */
+const REPORT_CACHE_MS = 1_000;
 
 export interface RunningSidecar {
   receiverUrl: string;
@@ -87,14 +82,9 @@ export async function startSidecar(
     logger,
   });
   const startedAt = now();
-  const reports: Record<string, (query: ReportQuery) => unknown> = {
-    queries: (q) => queryReport(aggregator, q),
-    cache: (q) => cacheReport(aggregator, q),
-    endpoints: (q) => endpointReport(aggregator, q),
-    'endpoint-queries': (q) => endpointQueryReport(aggregator, q),
-    'endpoint-cache': (q) => endpointCacheReport(aggregator, q),
-    pool: (q) => poolReport(aggregator, q),
-  };
+  const reportCache = new ReportCache(aggregator, REPORT_CACHE_MS, now);
+  const reports: Record<string, (query: ReportQuery) => unknown> = {};
+  for (const name of REPORT_NAMES) reports[name] = (query) => reportCache.get(name, query);
   const api = new ApiServer(
     config.api,
     {

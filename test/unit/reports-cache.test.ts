@@ -1,0 +1,50 @@
+import { describe, expect, it } from 'vitest';
+import { Aggregator } from '../../src/aggregate/aggregator';
+import { DEFAULTS } from '../../src/config/defaults';
+import type { DbCall } from '../../src/model/classified';
+import { ReportCache } from '../../src/reports/report-cache';
+import type { QueryRow, Report } from '../../src/reports/types';
+
+function db(fingerprint: string, durationMs: number): DbCall {
+  const ids = { traceId: 't', spanId: 's', parentSpanId: 'p' };
+  const shape = { system: 'postgresql', statement: `SELECT ${fingerprint}`, operation: 'SELECT', table: 't' };
+  return { type: 'db', service: 'api', ...ids, startMs: 0, durationMs, error: false, fingerprint, ...shape };
+}
+
+function setup() {
+  let nowMs = 1_700_000_000_000;
+  const clock = () => nowMs;
+  const aggregator = new Aggregator(DEFAULTS.aggregation, clock);
+  const cache = new ReportCache(aggregator, 1000, clock);
+  return { aggregator, cache, advance: (ms: number) => (nowMs += ms) };
+}
+
+const rows = (report: Report<unknown>) => report.rows as QueryRow[];
+
+describe('ReportCache', () => {
+  it('serves the same build within the TTL and rebuilds after it', () => {
+    const { aggregator, cache, advance } = setup();
+    aggregator.recordDbCall(db('a', 5));
+    expect(rows(cache.get('queries', { window: 'all' }))[0].calls).toBe(1);
+    aggregator.recordDbCall(db('a', 5));
+    expect(rows(cache.get('queries', { window: 'all' }))[0].calls).toBe(1);
+    advance(1000);
+    expect(rows(cache.get('queries', { window: 'all' }))[0].calls).toBe(2);
+  });
+
+  it('re-sorts and limits a cached build per request', () => {
+    const { aggregator, cache } = setup();
+    for (let i = 0; i < 10; i++) aggregator.recordDbCall(db('many-fast', 1));
+    aggregator.recordDbCall(db('one-slow', 100));
+    const byTotal = rows(cache.get('queries', { window: 'all' }));
+    expect(byTotal.map((r) => r.fingerprint)).toEqual(['one-slow', 'many-fast']);
+    const byCalls = rows(cache.get('queries', { window: 'all', sort: 'calls', limit: 1 }));
+    expect(byCalls.map((r) => r.fingerprint)).toEqual(['many-fast']);
+    expect(cache.get('queries', { window: 'all', sort: 'calls', limit: 1 }).totalRows).toBe(2);
+  });
+
+  it('still rejects an unknown sort column', () => {
+    const { cache } = setup();
+    expect(() => cache.get('queries', { window: 'all', sort: 'statement' })).toThrow(/'sort'/);
+  });
+});
