@@ -229,16 +229,34 @@ export async function runPreloadBench(options: PreloadOptions = {}): Promise<Ben
   const starved = VARIANTS.some((v) => summary[v].appCpu < STARVED_SHARE);
   const tput = (v: Variant) => (starved ? summary[v].perCpuSecond : summary[v].rps);
   const unit = starved ? 'req per app CPU-s' : 'req/s';
-  const loss = 1 - tput('spanstat') / tput('none');
-  const stockLoss = 1 - tput('stock') / tput('none');
-  const p99Added = spanstat.p99Ms - none.p99Ms;
-  const vsStock = tput('spanstat') / tput('stock');
+  // Paired per round: the runs of one round sit seconds apart, so they share the machine's state
+  // better than medians taken per variant. Rounds with a left-out run are skipped when others remain.
+  const runOf = (v: Variant, round: number) => runs.find((r) => r.variant === v && r.round === round);
+  const roundTput = (r: Run) => (starved ? r.rps / Math.max(0.01, r.appCpu) : r.rps);
+  const allRounds = Array.from({ length: rounds }, (_, i) => i + 1);
+  const cleanRounds = allRounds.filter((round) =>
+    VARIANTS.every((v) => {
+      const r = runOf(v, round);
+      return r !== undefined && !contaminated(r);
+    }),
+  );
+  const pairedRounds = cleanRounds.length > 0 ? cleanRounds : allRounds;
+  const paired = (f: (round: number) => number) => median(pairedRounds.map(f));
+  const ratio = (a: Variant, b: Variant) => (round: number) =>
+    roundTput(runOf(a, round) as Run) / roundTput(runOf(b, round) as Run);
+  const loss = 1 - paired(ratio('spanstat', 'none'));
+  const stockLoss = 1 - paired(ratio('stock', 'none'));
+  const p99Added = paired(
+    (round) => (runOf('spanstat', round) as Run).p99Ms - (runOf('none', round) as Run).p99Ms,
+  );
+  const vsStock = paired(ratio('spanstat', 'stock'));
   const notes =
     [
       starved
         ? `an app had < ${pct(STARVED_SHARE, 0)} of its core (app CPU: none ${pct(none.appCpu, 0)}, spanstat ${pct(spanstat.appCpu, 0)}, stock ${pct(stock.appCpu, 0)}): throughput judged per app CPU-second`
         : '',
       discarded ? `${discarded} of ${runs.length} runs left out: another process held core 0` : '',
+      `ratios paired per round, median of ${pairedRounds.length} round(s)${cleanRounds.length === 0 ? ' (none clean: all used)' : ''}`,
     ]
       .filter(Boolean)
       .join('; ') || undefined;

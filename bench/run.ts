@@ -103,6 +103,34 @@ function runComponent(file: string, args: string[]): Promise<{ ok: boolean; outp
   });
 }
 
+interface Latest {
+  at: string;
+  machine: Record<string, unknown>;
+  figures: Figure[];
+  results?: Record<string, unknown>;
+  components?: Record<string, { ok: boolean; output: string; ms: number }>;
+}
+
+function readLatest(): Latest | undefined {
+  try {
+    return JSON.parse(readFileSync(join(RESULTS_DIR, 'latest.json'), 'utf8')) as Latest;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Previous figures with those of the benches just run replaced, in the suite's order. */
+function mergeFigures(previous: Figure[], fresh: Figure[], ran: Step[]): Figure[] {
+  const benchOf = (f: Figure) => STEPS.find((s) => f.id.startsWith(`${s.name}.`))?.name ?? '';
+  const ranNames = new Set(ran.map((s) => s.name));
+  const all = [...previous.filter((f) => !ranNames.has(benchOf(f))), ...fresh];
+  const order = (f: Figure) => STEPS.findIndex((s) => s.name === benchOf(f));
+  return all
+    .map((f, i) => ({ f, i }))
+    .sort((a, b) => order(a.f) - order(b.f) || a.i - b.i)
+    .map((x) => x.f);
+}
+
 const DOC_START = '<!-- bench:table:start -->';
 const DOC_END = '<!-- bench:table:end -->';
 
@@ -128,11 +156,8 @@ async function main(): Promise<void> {
   const started = performance.now();
   const argv = process.argv.slice(2);
   if (argv.includes('--doc-from-latest')) {
-    const latest = JSON.parse(readFileSync(join(RESULTS_DIR, 'latest.json'), 'utf8')) as {
-      at: string;
-      machine: Record<string, unknown>;
-      figures: Figure[];
-    };
+    const latest = readLatest();
+    if (!latest) throw new Error('bench/results/latest.json not found: run `npm run bench` first');
     updateDoc(latest.figures, latest.at, latest.machine);
     console.log(`BENCHMARKS.md table updated from the run of ${latest.at}`);
     return;
@@ -189,18 +214,21 @@ async function main(): Promise<void> {
   const at = new Date().toISOString();
   const machine = machineInfo();
   console.log(`\n${formatTable(figures)}`);
+  // With --only, latest.json keeps the other benches' figures from the previous run.
+  const previous = only ? readLatest() : undefined;
+  const merged = previous ? mergeFigures(previous.figures, figures, steps) : figures;
   const path = writeResults('latest.json', {
     at,
     machine,
     pinned: canPin(),
     durationMs: performance.now() - started,
-    figures,
-    results: Object.fromEntries(results.map((r) => [r.name, r])),
-    components,
+    figures: merged,
+    results: { ...(previous?.results ?? {}), ...Object.fromEntries(results.map((r) => [r.name, r])) },
+    components: previous && Object.keys(components).length === 0 ? previous.components : components,
   });
   console.log(`\nraw numbers: ${path} (${((performance.now() - started) / 1000).toFixed(0)} s in all)`);
   if (argv.includes('--update-doc')) {
-    updateDoc(figures, at, machine);
+    updateDoc(merged, at, machine);
     console.log('BENCHMARKS.md table updated');
   }
   if (figures.some((f) => f.pass === false)) process.exitCode = 1;
