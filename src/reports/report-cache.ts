@@ -9,6 +9,8 @@ const MAX_ENTRIES = 256;
 interface Entry {
   builtMs: number;
   report: Report<unknown>;
+  /** Rows re-sorted by another column, built on first ask (a 10k-row sort is ~12 ms of CPU). */
+  sorted: Map<string, Record<string, unknown>[]>;
 }
 
 /**
@@ -39,13 +41,20 @@ export class ReportCache {
         window: query.window,
         service: query.service,
       }) as Report<unknown>;
-      entry = { builtMs: nowMs, report };
+      entry = { builtMs: nowMs, report, sorted: new Map() };
       this.entries.delete(key);
       if (this.entries.size >= MAX_ENTRIES) this.entries.delete(this.entries.keys().next().value as string);
       this.entries.set(key, entry);
     }
     let rows = entry.report.rows as Record<string, unknown>[];
-    if (checked.sort !== definition.spec.defaultSort) rows = [...rows].sort(byDescending(checked.sort));
+    if (checked.sort !== definition.spec.defaultSort) {
+      let sorted = entry.sorted.get(checked.sort);
+      if (!sorted) {
+        sorted = [...rows].sort(byDescending(checked.sort));
+        entry.sorted.set(checked.sort, sorted);
+      }
+      rows = sorted;
+    }
     if (checked.limit !== undefined && rows.length > checked.limit) rows = rows.slice(0, checked.limit);
     return { ...entry.report, rows };
   }

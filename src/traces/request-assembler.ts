@@ -35,6 +35,8 @@ export interface AssemblerStats {
 }
 
 const MAX_ANCESTRY_DEPTH = 128;
+/** Summarised requests remembered after their trace was freed, so a late span under one is not misplaced. */
+const RECENTLY_DONE_CAP = 65_536;
 /**
  * A request is summarised this long after its span arrived. Its in-process children end before it and a
  * batch span processor exports in end order, so they are normally here already; the grace covers spans
@@ -53,6 +55,8 @@ export class RequestAssembler {
   /** Requests waiting for their grace period, in arrival order (so due times are monotonic). */
   private readonly due: { trace: OpenTrace; spanId: string; dueMs: number }[] = [];
   private dueHead = 0;
+  /** `traceId/spanId` of requests summarised recently (bounded, oldest forgotten first). */
+  private readonly recentlyDone = new Set<string>();
   readonly stats: AssemblerStats = {
     openTraces: 0,
     requestsSummarised: 0,
@@ -109,6 +113,11 @@ export class RequestAssembler {
     while (this.dueHead < this.due.length && this.due[this.dueHead].dueMs <= nowMs) {
       const { trace, spanId } = this.due[this.dueHead++];
       this.summariseRequests(trace, [spanId]);
+      // Nothing left to wait for: free the trace now rather than after idleMs (most traces end here; holding
+      // their span links for the idle period multiplied the assembler's memory by idleMs / grace).
+      if (trace.requests.size === 0 && trace.leaves.length === 0 && this.open.get(trace.traceId) === trace) {
+        this.open.delete(trace.traceId);
+      }
     }
     if (this.dueHead > 1024 && this.dueHead * 2 > this.due.length) {
       this.due.splice(0, this.dueHead);
@@ -173,6 +182,10 @@ export class RequestAssembler {
       const request = trace.requests.get(spanId) as RequestSpan;
       trace.requests.delete(spanId);
       trace.done.add(spanId);
+      this.recentlyDone.add(`${trace.traceId}/${spanId}`);
+      if (this.recentlyDone.size > RECENTLY_DONE_CAP) {
+        this.recentlyDone.delete(this.recentlyDone.values().next().value as string);
+      }
       this.stats.requestsSummarised++;
       this.emit(summariseRequest(request, leaves));
     }
@@ -186,7 +199,14 @@ export class RequestAssembler {
       if (request) return request.service === leaf.service ? parent : undefined;
       if (trace.done.has(parent)) return parent;
       const next = trace.parents.get(parent);
-      if (next === undefined) return undefined;
+      if (next === undefined) {
+        // The chain leaves what this trace holds: a request summarised (and freed) before still claims it.
+        if (this.recentlyDone.has(`${trace.traceId}/${parent}`)) {
+          trace.done.add(parent);
+          return parent;
+        }
+        return undefined;
+      }
       parent = next;
     }
     return undefined;

@@ -158,3 +158,14 @@ describe('RequestAssembler with late spans', () => {
     expect(assembler.stats.leavesUnattributed).toBe(1);
   });
 });
+
+describe('RequestAssembler memory', () => {
+  it('frees a trace as soon as its requests are summarised and nothing else waits', () => {
+    const { summaries, assembler } = collect({ idleMs: 6000, maxOpenTraces: 100, maxSpansPerTrace: 100 });
+    assembler.add(db('d1', 'r'), 0);
+    assembler.add(request('r'), 0);
+    assembler.sweep(300);
+    expect(summaries).toHaveLength(1);
+    expect(assembler.openTraces).toBe(0);
+  });
+});
