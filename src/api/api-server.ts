@@ -20,11 +20,20 @@ export interface ApiHandlers {
 export interface ApiServerOptions {
   host: string;
   port: number;
+  /**
+   * Report responses are served from a serialized copy this long (ms; 0 = off). JSON.stringify of a full
+   * 10k-row report is ~50 ms of CPU (bench/report-api.bench.ts), and dashboards repeat the same URLs.
+   */
+  reportCacheMs?: number;
 }
+
+/** Distinct report URLs whose serialized body is kept. */
+const MAX_CACHED_BODIES = 128;
 
 /** JSON API, report page and /metrics on one port (9464 by default). Read-only: GET and HEAD only. */
 export class ApiServer {
   private server: Server | undefined;
+  private readonly bodies = new Map<string, { atMs: number; body: string }>();
 
   constructor(
     private readonly options: ApiServerOptions,
@@ -100,10 +109,35 @@ export class ApiServer {
     } else {
       const match = /^\/api\/v1\/reports\/([a-z-]+)$/.exec(path);
       const build = match ? this.handlers.reports[match[1]] : undefined;
-      if (build) sendJson(res, 200, build(parseReportQuery(url.searchParams)));
+      if (build)
+        sendBody(
+          res,
+          200,
+          this.reportBody(req.url ?? path, () => build(parseReportQuery(url.searchParams))),
+        );
       else sendJson(res, 404, errorBody(`no such endpoint: ${path}`));
     }
   }
+
+  private reportBody(key: string, build: () => unknown): string {
+    const ttl = this.options.reportCacheMs ?? 0;
+    const now = Date.now();
+    const hit = this.bodies.get(key);
+    if (hit && now - hit.atMs < ttl) return hit.body;
+    const body = JSON.stringify(build());
+    if (ttl > 0) {
+      this.bodies.delete(key);
+      if (this.bodies.size >= MAX_CACHED_BODIES)
+        this.bodies.delete(this.bodies.keys().next().value as string);
+      this.bodies.set(key, { atMs: now, body });
+    }
+    return body;
+  }
+}
+
+function sendBody(res: ServerResponse, status: number, text: string): void {
+  res.writeHead(status, { 'Content-Type': 'application/json; charset=utf-8', 'Cache-Control': 'no-store' });
+  res.end(text);
 }
 
 function errorBody(message: string): { error: { message: string } } {

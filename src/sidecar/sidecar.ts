@@ -86,7 +86,7 @@ export async function startSidecar(
   const reports: Record<string, (query: ReportQuery) => unknown> = {};
   for (const name of REPORT_NAMES) reports[name] = (query) => reportCache.get(name, query);
   const api = new ApiServer(
-    config.api,
+    { ...config.api, reportCacheMs: REPORT_CACHE_MS },
     {
       health: () => ({
         status: 'ok',
