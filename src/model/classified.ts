@@ -1,5 +1,3 @@
-import type { DecodedSpan } from './span';
-
 /** What the classifier makes of a span; the aggregator and the trace assembler read only this. */
 export type ClassifiedSpan = DbCall | CacheCall | PoolConnect | RequestSpan | OtherSpan;
 
@@ -69,16 +67,4 @@ export interface RequestSpan extends Base {
 
 export interface OtherSpan extends Base {
   type: 'other';
-}
-
-export function baseOf(span: DecodedSpan): Base {
-  return {
-    service: span.service,
-    traceId: span.traceId,
-    spanId: span.spanId,
-    parentSpanId: span.parentSpanId,
-    startMs: span.startMs,
-    durationMs: span.durationMs,
-    error: span.statusCode === 2,
-  };
 }
