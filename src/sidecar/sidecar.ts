@@ -127,7 +127,7 @@ export async function startSidecar(
     receiverAddress = await receiver.start();
     apiAddress = await api.start();
     // The first evaluation may wait on the advisor's read-only Postgres look-ups; serve meanwhile.
-    void advisor?.start();
+    advisor?.start().catch((err: Error) => logger.error({ err: err.message }, 'advisor failed to start'));
   } catch (err) {
     await receiver.shutdown();
     await api.shutdown();
