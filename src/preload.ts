@@ -27,7 +27,8 @@
  *   OTEL_TRACES_SAMPLER                    ignored: the sidecar's statistics need every span
  * spanstat-only (OpenTelemetry has no name for these):
  *   SPANSTAT_POOL_CONNECT_SPANS            true (default) / false: `pg-pool.connect` spans with
- *                                          spanstat.pool.max / spanstat.pool.in_use for pool-saturation advice
+ *                                          spanstat.pool.max / spanstat.pool.in_use for pool-saturation advice,
+ *                                          for checkouts that waited (no idle client was free) only
  */
 import { isSdkDisabled, readPreloadSettings } from './preload/settings';
 import type * as Start from './preload/start';

@@ -5,7 +5,7 @@
  * from /proc, so it holds up on a busy machine better than throughput does.
  *
  *   npx tsx bench/lib/preload-cpu-probe.ts [--rounds 3] [--seconds 5] [--connections 8]
- *     [--variant name=<preload path>|none|stock] … [--env name:KEY=VALUE]
+ *     [--variant name=<preload path>|none|stock] … [--env name:KEY=VALUE] [--profile DIR]
  *
  * Default variants: none, spanstat (dist/preload.js), stock. Spans go to an in-process sink that
  * answers 200 without decoding, so no sidecar CPU competes for the machine.
@@ -33,6 +33,7 @@ async function main(): Promise<void> {
   const rounds = num('rounds', 3);
   const seconds = num('seconds', 5);
   const connections = num('connections', 8);
+  const profileDir = args('profile')[0];
   const variants = new Map<string, string | undefined>();
   for (const spec of args('variant')) {
     const [name, path] = spec.includes('=') ? spec.split('=', 2) : [spec, spec];
@@ -77,6 +78,8 @@ async function main(): Promise<void> {
           data,
           preload,
           core: CORE_UNDER_TEST,
+          // `--profile DIR`: a .cpuprofile per app in DIR (read it with cpuprofile-top.ts).
+          nodeArgs: profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}/${name}`] : undefined,
           env: {
             OTEL_EXPORTER_OTLP_ENDPOINT: endpoint,
             OTEL_LOG_LEVEL: 'error',

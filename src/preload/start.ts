@@ -1,30 +1,27 @@
 /**
  * Assembles the preload's tracing: a lean tracer provider (lean-tracer.ts; always-on sampling:
  * the sidecar's statistics need every request), the bounded batch processor and OTLP exporter, and
- * four instrumentations — our http server spans (http-server.ts), our Express route capture, pg
- * (+ our pool-connect spans) and ioredis (hit/miss, TTL, keys-only statements). NodeSDK is not used: it loads every
+ * four instrumentations — our http server spans (http-server.ts), our Express route capture, our pg
+ * query spans (pg-query.ts) and waited pool-connect spans, and ioredis (hit/miss, TTL, keys-only statements). NodeSDK is not used: it loads every
  * exporter and detector at startup and patches disabled instrumentations anyway (DESIGN.md).
  */
 
 import { hostname } from 'node:os';
-import { context, DiagLogLevel, diag, propagation, type Span, trace } from '@opentelemetry/api';
+import { context, DiagLogLevel, diag, propagation, trace } from '@opentelemetry/api';
 import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
 import { suppressTracing, W3CTraceContextPropagator } from '@opentelemetry/core';
 import type { Instrumentation } from '@opentelemetry/instrumentation';
-import { IORedisInstrumentation } from '@opentelemetry/instrumentation-ioredis';
-import { PgInstrumentation } from '@opentelemetry/instrumentation-pg';
 import { defaultResource, resourceFromAttributes } from '@opentelemetry/resources';
-import { SPANSTAT_ATTR } from '../model/attributes';
 import { BoundedBatchSpanProcessor } from './batch-processor';
 import { createRateLimitedLogger } from './diag-logger';
 import { installExitHooks } from './exit-hooks';
 import { ExpressRouteInstrumentation } from './express-route';
 import { HttpServerInstrumentation } from './http-server';
+import { IORedisCommandInstrumentation } from './ioredis-command';
 import { LeanTracerProvider } from './lean-tracer';
 import { OtlpHttpExporter } from './otlp-exporter';
 import { PgPoolConnectInstrumentation } from './pg-pool-connect';
-import { cacheOutcome, cacheTtlSeconds } from './redis-cache';
-import { redisStatement } from './redis-text';
+import { PgQueryInstrumentation } from './pg-query';
 import { detectServiceName } from './service-name';
 import type { LogLevelName, PreloadSettings } from './settings';
 
@@ -132,30 +129,10 @@ function createInstrumentations(settings: PreloadSettings): Instrumentation[] {
   // The http server patch (http-server.ts) is not an OTel Instrumentation; startPreload adds it.
   if (enabled.http && enabled.express) list.push(new ExpressRouteInstrumentation());
   if (enabled.pg) {
-    list.push(new PgInstrumentation({ ignoreConnectSpans: true, enhancedDatabaseReporting: false }));
-    // Built after PgInstrumentation so its Pool#connect wrapper is the outer one.
+    list.push(new PgQueryInstrumentation());
     if (settings.poolConnectSpans) list.push(new PgPoolConnectInstrumentation());
   }
-  if (enabled.ioredis) {
-    list.push(
-      new IORedisInstrumentation({
-        requireParentSpan: false,
-        // Keys with their argument positions, no values: the sidecar's parseRedisStatement reads
-        // the keys back for every command (MSET, XREAD, BITOP included).
-        dbStatementSerializer: redisStatement,
-        responseHook: markCacheOutcome,
-      }),
-    );
-  }
+  // Keys with their argument positions, no values, and hit/miss/TTL marks (ioredis-command.ts).
+  if (enabled.ioredis) list.push(new IORedisCommandInstrumentation());
   return list;
-}
-
-function markCacheOutcome(span: Span, command: string, args: unknown[], reply: unknown): void {
-  const outcome = cacheOutcome(command, args, reply);
-  if (outcome !== undefined) {
-    span.setAttribute(SPANSTAT_ATTR.cacheHits, outcome.hits);
-    span.setAttribute(SPANSTAT_ATTR.cacheMisses, outcome.misses);
-  }
-  const ttl = cacheTtlSeconds(command, args, reply, Date.now());
-  if (ttl !== undefined) span.setAttribute(SPANSTAT_ATTR.cacheTtlSeconds, ttl);
 }

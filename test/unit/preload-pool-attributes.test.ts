@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { poolAttributes } from '../../src/preload/pg-pool-connect';
+import { checkoutWaits, poolAttributes } from '../../src/preload/pg-pool-connect';
 
 const connect = () => undefined;
 
@@ -47,5 +47,26 @@ describe('pool connect span attributes', () => {
     expect(poolAttributes(pool)['spanstat.pool.in_use']).toBe(0);
     pool.idleCount = 0;
     expect(poolAttributes(pool)['spanstat.pool.in_use']).toBe(1);
+  });
+});
+
+describe('which pool checkouts get a connect span', () => {
+  const pool = (idleCount: number, waitingCount: number) => ({ idleCount, waitingCount, connect });
+
+  it('skips a checkout that an idle client answers at once', () => {
+    expect(checkoutWaits(pool(2, 0))).toBe(false);
+    expect(checkoutWaits(pool(3, 2))).toBe(false);
+  });
+
+  it('keeps a checkout that must queue or open a connection', () => {
+    expect(checkoutWaits(pool(0, 0))).toBe(true);
+    expect(checkoutWaits(pool(2, 2))).toBe(true);
+    expect(checkoutWaits(pool(0, 5))).toBe(true);
+  });
+
+  it('reads pg-pool internals when the count getters are missing, and keeps the span when both are unknown', () => {
+    expect(checkoutWaits({ _idle: [1], _pendingQueue: [], connect })).toBe(false);
+    expect(checkoutWaits({ _idle: [], _pendingQueue: [], connect })).toBe(true);
+    expect(checkoutWaits({ connect })).toBe(true);
   });
 });
