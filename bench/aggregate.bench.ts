@@ -10,6 +10,7 @@
  */
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
+import { seededRandom as rng } from '../scripts/lib/seeded-random';
 import { Aggregator, type AggregatorOptions } from '../src/aggregate/aggregator';
 import type { CacheCall, DbCall, PoolConnect } from '../src/model/classified';
 import type { RequestSummary } from '../src/model/request-summary';
@@ -18,16 +19,6 @@ import { cacheReport, endpointQueryReport, endpointReport, queryReport } from '.
 setFlagsFromString('--expose-gc');
 const gc = runInNewContext('gc') as () => void;
 
-function rng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 const rand = rng(1);
 /** Skewed pick: low indexes much more often (roughly Zipf-like). */
 const skew = (n: number): number => Math.floor(n * rand() ** 3);

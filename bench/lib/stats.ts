@@ -1,4 +1,5 @@
 /** Small exact statistics for bench numbers (the code under test has its own sketches). */
+import { seededRandom } from '../../scripts/lib/seeded-random';
 
 export function median(xs: readonly number[]): number {
   return quantileOf(xs, 0.5);
@@ -50,14 +51,4 @@ export function relativeError(got: number, want: number): number {
   return Math.abs(got - want) / Math.abs(want);
 }
 
-/** mulberry32: small, fast, seedable, so every run generates the same data. */
-export function seededRandom(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+export { seededRandom };

@@ -5,6 +5,7 @@
  */
 import { Agent, request } from 'node:http';
 import { type DemoRoute, ROUTES } from '../../examples/demo-app/routes';
+import { seededRandom } from './seeded-random';
 
 export { DATASET, type DemoRoute, FAIL_EVERY, RECENT_ORDERS, ROUTES } from '../../examples/demo-app/routes';
 
@@ -148,18 +149,6 @@ export async function runScript(
   return tally.result;
 }
 
-/** mulberry32: small, fast, seedable; quality is ample for picking routes. */
-export function seededRandom(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 /** Picks a route with probability proportional to its weight. */
 export function weightedPicker(routes: readonly DemoRoute[]): (rng: () => number) => DemoRoute {
   const total = routes.reduce((sum, r) => sum + r.weight, 0);
@@ -212,3 +201,5 @@ export async function runLoad(baseUrl: string, options: LoadOptions): Promise<Lo
   options.onProgress?.(progress());
   return tally.result;
 }
+
+export { seededRandom };

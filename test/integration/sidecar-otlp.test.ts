@@ -2,10 +2,10 @@ import { gzipSync } from 'node:zlib';
 import { JsonTraceSerializer, ProtobufTraceSerializer } from '@opentelemetry/otlp-transformer';
 import type { ReadableSpan } from '@opentelemetry/sdk-trace-base';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { seededRandom as prng } from '../../scripts/lib/seeded-random';
 import type { CacheRow, EndpointRow, QueryRow, Report } from '../../src/reports/types';
 import type { RunningSidecar } from '../../src/sidecar/sidecar';
 import { after as plusNs, readableSpan, T0 } from '../fixtures/otlp/spans';
-import { seededRandom as prng } from '../fixtures/prng';
 import { getJson, startTestSidecar, waitFor } from '../helpers/sidecar';
 
 const hex = (n: number, width: number) => n.toString(16).padStart(width, '0');

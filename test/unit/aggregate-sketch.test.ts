@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
+import { seededRandom as prng } from '../../scripts/lib/seeded-random';
 import { MAX_TRACKED_MS, RAW_LIMIT, Sketch } from '../../src/aggregate/sketch';
-import { seededRandom as prng } from '../fixtures/prng';
 
 function normal(rand: () => number): number {
   const u = 1 - rand();
