@@ -7,8 +7,6 @@
  * Needs `npm run build` first (npm test does it).
  */
 import { readFileSync } from 'node:fs';
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { dashboardQueries, renderDashboards } from '../../grafana/generator';
@@ -27,45 +25,18 @@ import {
   testAlertmanagerConfig,
   testPrometheusConfig,
 } from '../../scripts/lib/prom-servers';
+import { type AlertWebhook, startAlertWebhook, waitFor } from '../helpers/alerting';
 
 const CONFIG = join(REPO_ROOT, 'config');
-
-interface WebhookAlert {
-  status: string;
-  labels: Record<string, string>;
-  annotations: Record<string, string>;
-}
 
 const LOAD_MS = 90_000;
 
 let stack: DemoStack | undefined;
 let prometheus: PromServer | undefined;
 let alertmanager: PromServer | undefined;
-let webhook: Server | undefined;
+let webhook: AlertWebhook;
 let load: Promise<unknown> | undefined;
 const stopLoad = new AbortController();
-const received: WebhookAlert[] = [];
-
-function listen(server: Server): Promise<number> {
-  return new Promise((resolve) =>
-    server.listen(0, '127.0.0.1', () => resolve((server.address() as AddressInfo).port)),
-  );
-}
-
-async function waitFor<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs: number): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  for (;;) {
-    try {
-      const value = await probe();
-      if (value !== undefined) return value;
-    } catch (err) {
-      last = err;
-    }
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}${last ? `: ${last}` : ''}`);
-    await new Promise((r) => setTimeout(r, 1_000));
-  }
-}
 
 const firing = async () => (await promAlerts(prometheus?.url ?? '')).filter((a) => a.state === 'firing');
 const find = (alerts: PromAlert[], name: string, labels: Record<string, string>) =>
@@ -84,25 +55,14 @@ describe('alerting end to end: demo app → sidecar → Prometheus → Alertmana
   beforeAll(async () => {
     ensureServersInstalled();
     ensurePromToolsInstalled();
-    webhook = createServer((req, res) => {
-      let body = '';
-      req.on('data', (chunk) => (body += chunk));
-      req.on('end', () => {
-        received.push(...(JSON.parse(body).alerts as WebhookAlert[]));
-        res.end('ok');
-      });
-    });
-    const webhookPort = await listen(webhook);
+    webhook = await startAlertWebhook();
     stack = await startDemoStack({
       // Evaluate the advisor every 2 s instead of 30 s; export spans every 500 ms.
       sidecarEnv: { SPANSTAT_ADVISOR_INTERVAL_SECONDS: '2' },
       appEnv: { OTEL_BSP_SCHEDULE_DELAY: '500' },
     });
     alertmanager = await startAlertmanager({
-      config: testAlertmanagerConfig(
-        readFileSync(join(CONFIG, 'alertmanager.yml'), 'utf8'),
-        `http://127.0.0.1:${webhookPort}/alerts`,
-      ),
+      config: testAlertmanagerConfig(readFileSync(join(CONFIG, 'alertmanager.yml'), 'utf8'), webhook.url),
     });
     prometheus = await startPrometheus({
       config: testPrometheusConfig({
@@ -120,7 +80,7 @@ describe('alerting end to end: demo app → sidecar → Prometheus → Alertmana
     await load?.catch(() => undefined);
     await prometheus?.stop();
     await alertmanager?.stop();
-    await new Promise((r) => (webhook ? webhook.close(r) : r(undefined)));
+    await webhook?.close();
     await stack?.stop();
   }, 60_000);
 
@@ -164,7 +124,9 @@ describe('alerting end to end: demo app → sidecar → Prometheus → Alertmana
     const rec = await waitFor(
       'a SpanstatRecommendation notification',
       async () =>
-        received.find((a) => a.labels.alertname === 'SpanstatRecommendation' && a.status === 'firing'),
+        webhook.received.find(
+          (a) => a.labels.alertname === 'SpanstatRecommendation' && a.status === 'firing',
+        ),
       120_000,
     );
     const res = await fetch(`${stack?.apiUrl}/api/v1/recommendations?service=demo-app&state=active`);
@@ -192,13 +154,15 @@ describe('alerting end to end: demo app → sidecar → Prometheus → Alertmana
     const names = await waitFor(
       'notifications for every seeded problem',
       async () => {
-        const got = new Set(received.filter((a) => a.status === 'firing').map((a) => a.labels.alertname));
+        const got = new Set(
+          webhook.received.filter((a) => a.status === 'firing').map((a) => a.labels.alertname),
+        );
         return SEEDED.every(([name]) => got.has(name)) ? got : undefined;
       },
       60_000,
     );
     for (const [name] of SEEDED) expect(names.has(name), name).toBe(true);
-    const cache = received.find((a) => a.labels.alertname === 'SpanstatCacheHitRateLow');
+    const cache = webhook.received.find((a) => a.labels.alertname === 'SpanstatCacheHitRateLow');
     expect(cache?.annotations.summary).toBe('Low cache hit rate on quote:* (demo-app)');
     expect(cache?.annotations.description).toMatch(/^Hit rate is \d+(\.\d+)?% over the last 5 minutes/);
   }, 90_000);

@@ -7,7 +7,6 @@
 
 import { readFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { dashboardQueries, renderDashboards } from '../../grafana/generator';
@@ -24,6 +23,7 @@ import {
 } from '../../scripts/lib/prom-servers';
 import { createSpanstatMetrics, type SpanstatMetrics } from '../../src/metrics';
 import type { RequestSummary } from '../../src/model/request-summary';
+import { type AlertWebhook, listen, startAlertWebhook, waitFor } from '../helpers/alerting';
 
 const CONFIG = join(__dirname, '..', '..', 'config');
 const base = { traceId: 't', spanId: 's', parentSpanId: '', startMs: 0, error: false };
@@ -31,26 +31,13 @@ const ACTION =
   'Batch the item lookups: SELECT … WHERE order_id = ANY($1). One query instead of one per order.';
 const TITLE = 'N+1 in GET /api/customers/:id/recent-orders: 10 queries per request';
 
-interface WebhookAlert {
-  status: string;
-  labels: Record<string, string>;
-  annotations: Record<string, string>;
-}
-
 let metrics: SpanstatMetrics;
 let metricsServer: Server;
-let webhook: Server;
+let webhook: AlertWebhook;
 let prometheus: PromServer | undefined;
 let alertmanager: PromServer | undefined;
 let feeder: NodeJS.Timeout;
-const received: WebhookAlert[] = [];
 let refused = 0;
-
-function listen(server: Server): Promise<number> {
-  return new Promise((resolve) =>
-    server.listen(0, '127.0.0.1', () => resolve((server.address() as AddressInfo).port)),
-  );
-}
 
 function request(over: Partial<RequestSummary>): RequestSummary {
   return {
@@ -175,24 +162,13 @@ beforeAll(async () => {
   }));
   metricsServer = createServer((req, res) => metrics.handler(req, res));
   const metricsPort = await listen(metricsServer);
-  webhook = createServer((req, res) => {
-    let body = '';
-    req.on('data', (chunk) => (body += chunk));
-    req.on('end', () => {
-      received.push(...(JSON.parse(body).alerts as WebhookAlert[]));
-      res.end('ok');
-    });
-  });
-  const webhookPort = await listen(webhook);
+  webhook = await startAlertWebhook();
   let tick = 0;
   feed(metrics, tick++);
   feeder = setInterval(() => feed(metrics, tick++), 100);
 
   alertmanager = await startAlertmanager({
-    config: testAlertmanagerConfig(
-      readFileSync(join(CONFIG, 'alertmanager.yml'), 'utf8'),
-      `http://127.0.0.1:${webhookPort}/alerts`,
-    ),
+    config: testAlertmanagerConfig(readFileSync(join(CONFIG, 'alertmanager.yml'), 'utf8'), webhook.url),
   });
   prometheus = await startPrometheus({
     config: testPrometheusConfig({
@@ -208,20 +184,10 @@ afterAll(async () => {
   clearInterval(feeder);
   await prometheus?.stop();
   await alertmanager?.stop();
-  await new Promise((r) => webhook?.close(r));
+  await webhook?.close();
   await new Promise((r) => metricsServer?.close(r));
   await metrics?.shutdown();
 });
-
-async function waitFor<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 60_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 500));
-  }
-}
 
 const EXPECTED = [
   'SpanstatSlowQuery',
@@ -268,8 +234,8 @@ describe('alerting on spanstat metrics with real Prometheus and Alertmanager', (
 
   it('Alertmanager delivers the notifications to the webhook with the recommendation text', async () => {
     const delivered = await waitFor('webhook deliveries', async () => {
-      const names = new Set(received.map((a) => a.labels.alertname));
-      return EXPECTED.every((n) => names.has(n)) ? received : undefined;
+      const names = new Set(webhook.received.map((a) => a.labels.alertname));
+      return EXPECTED.every((n) => names.has(n)) ? webhook.received : undefined;
     });
     const rec = delivered.find((a) => a.labels.alertname === 'SpanstatRecommendation');
     expect(rec?.status).toBe('firing');
