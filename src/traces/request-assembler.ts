@@ -1,5 +1,6 @@
 import type { CacheCall, ClassifiedSpan, DbCall, PoolConnect, RequestSpan } from '../model/classified';
 import type { RequestSummary } from '../model/request-summary';
+import { RecentSet } from './recent-set';
 import { summariseRequest } from './summarise-request';
 
 export interface AssemblerOptions {
@@ -56,7 +57,7 @@ export class RequestAssembler {
   private readonly due: { trace: OpenTrace; spanId: string; dueMs: number }[] = [];
   private dueHead = 0;
   /** `traceId/spanId` of requests summarised recently (bounded, oldest forgotten first). */
-  private readonly recentlyDone = new Set<string>();
+  private readonly recentlyDone = new RecentSet(RECENTLY_DONE_CAP);
   readonly stats: AssemblerStats = {
     openTraces: 0,
     requestsSummarised: 0,
@@ -183,9 +184,6 @@ export class RequestAssembler {
       trace.requests.delete(spanId);
       trace.done.add(spanId);
       this.recentlyDone.add(`${trace.traceId}/${spanId}`);
-      if (this.recentlyDone.size > RECENTLY_DONE_CAP) {
-        this.recentlyDone.delete(this.recentlyDone.values().next().value as string);
-      }
       this.stats.requestsSummarised++;
       this.emit(summariseRequest(request, leaves));
     }
