@@ -3,14 +3,16 @@
  *
  * PostgreSQL text goes through the real parser (libpg-query 18: fingerprint + normalize + parse
  * ≈ 180 µs of CPU per miss here, Liftoff-compiled), so every distinct shape is parsed once and
- * then served from a bounded LRU. The cache key is the scanner's canonical form of the raw text (literals,
- * comments, whitespace and list lengths removed), so a million texts that differ only in their
- * literals — or in a sqlcommenter `traceparent` comment — share one entry.
+ * then served from a bounded two-generation LRU (generational-cache.ts). The cache key is the
+ * scanner's canonical form of the raw text (literals, comments, whitespace and list lengths
+ * removed), so a million texts that differ only in their literals — or in a sqlcommenter
+ * `traceparent` comment — share one entry.
  */
 import { createHash } from 'node:crypto';
 import { setFlagsFromString } from 'node:v8';
 import { fingerprintSync, loadModule, normalizeSync } from 'libpg-query';
 import { describeStatement, fallbackFingerprint } from './fallback';
+import { GenerationalCache } from './generational-cache';
 import { mainStatement, operationOf, parseStatements, tableOf } from './parse-tree';
 import { dialectOf, LITERAL, type SqlDialect, scanSql } from './sql-scanner';
 import { collapseLists, numberMarkers, renderStatement, truncateStatement } from './sql-statement';
@@ -61,19 +63,14 @@ const MAX_EXACT_CHARS = 2048;
 let moduleLoaded: Promise<void> | undefined;
 
 export class SqlFingerprinter {
-  private readonly cache: Map<string, SqlShape> = new Map();
-  private readonly capacity: number;
-  private readonly shared = new Map<string, SqlShape>();
+  private readonly cache: GenerationalCache<SqlShape>;
+  private readonly shared = new GenerationalCache<SqlShape>(MAX_SHARED_SHAPES);
   /**
    * Raw text → shape, only for texts with no literal and no comment (parameterized queries, the
    * usual node-postgres style): they repeat byte for byte, so one Map look-up (0.12 µs) replaces
    * the scan and key look-up (~4 µs for 80 characters). Literal-bearing texts never enter, so it cannot flood.
    */
-  private readonly exact: Record<SqlDialect, Map<string, SqlShape>> = {
-    pg: new Map(),
-    mysql: new Map(),
-    generic: new Map(),
-  };
+  private readonly exact: Record<SqlDialect, GenerationalCache<SqlShape>>;
   private lastSystem = '';
   private lastDialect: SqlDialect = 'generic';
   private readonly maxParseBytes: number;
@@ -96,7 +93,13 @@ export class SqlFingerprinter {
     if (!Number.isInteger(opts.cacheEntries) || opts.cacheEntries < 1) {
       throw new RangeError(`sql.cacheEntries must be a positive integer, got ${opts.cacheEntries}`);
     }
-    this.capacity = opts.cacheEntries;
+    this.cache = new GenerationalCache(opts.cacheEntries);
+    const exactEntries = Math.min(opts.cacheEntries, MAX_EXACT_ENTRIES);
+    this.exact = {
+      pg: new GenerationalCache(exactEntries),
+      mysql: new GenerationalCache(exactEntries),
+      generic: new GenerationalCache(exactEntries),
+    };
     this.maxParseBytes = opts.maxParseBytes;
   }
 
@@ -122,9 +125,6 @@ export class SqlFingerprinter {
     let shape = this.cache.get(key);
     if (shape !== undefined) {
       this.hits++;
-      // Refresh recency: Map iteration order is insertion order, the front is evicted first.
-      this.cache.delete(key);
-      this.cache.set(key, shape);
     } else {
       this.misses++;
       shape = dialect === 'pg' && !oversized ? parsePostgres(text) : undefined;
@@ -133,12 +133,9 @@ export class SqlFingerprinter {
         shape = fallbackShape(canonical);
       }
       shape = this.share(shape);
-      setBounded(this.cache, key, shape, this.capacity);
+      this.cache.set(key, shape);
     }
-    if (text.length <= MAX_EXACT_CHARS && isVerbatim(text, canonical, dialect)) {
-      // Oldest-first eviction is enough here: an evicted text costs one scan, not a parse.
-      setBounded(exact, text, shape, Math.min(this.capacity, MAX_EXACT_ENTRIES));
-    }
+    if (text.length <= MAX_EXACT_CHARS && isVerbatim(text, canonical, dialect)) exact.set(text, shape);
     return shape;
   }
 
@@ -156,7 +153,7 @@ export class SqlFingerprinter {
     const known = this.shared.get(shape.fingerprint);
     if (known !== undefined) return known;
     const frozen = Object.freeze(shape);
-    setBounded(this.shared, shape.fingerprint, frozen, MAX_SHARED_SHAPES);
+    this.shared.set(shape.fingerprint, frozen);
     return frozen;
   }
 
@@ -165,15 +162,6 @@ export class SqlFingerprinter {
     // UTF-8 takes at most 3 bytes per UTF-16 unit; count only when that could exceed the limit.
     return text.length * 3 > this.maxParseBytes && Buffer.byteLength(text, 'utf8') > this.maxParseBytes;
   }
-}
-
-/** Sets `key`, first evicting the oldest entry when the map is full. */
-function setBounded<V>(map: Map<string, V>, key: string, value: V, capacity: number): void {
-  if (map.size >= capacity && !map.has(key)) {
-    const oldest = map.keys().next();
-    if (!oldest.done) map.delete(oldest.value);
-  }
-  map.set(key, value);
 }
 
 /** True when the text holds no literal and no comment, so it repeats exactly. */
