@@ -94,6 +94,18 @@ describe('collapseLists and renderStatement', () => {
     );
   });
 
+  it('collapses lists however they open: a space inside, or VALUES rows that start with a keyword', () => {
+    expect(render('SELECT * FROM t WHERE id IN ( 1 , 2 )')).toBe(
+      'SELECT * FROM t WHERE id IN ($1 /*, ... */)',
+    );
+    expect(render('SELECT * FROM t WHERE id = ANY(ARRAY [ 1, 2 ])')).toBe(
+      'SELECT * FROM t WHERE id = ANY(ARRAY[$1 /*, ... */])',
+    );
+    expect(render('INSERT INTO t (a, b) values (DEFAULT, $1), (DEFAULT, $2)')).toBe(
+      'INSERT INTO t (a, b) values (DEFAULT, $1) /*, ... */',
+    );
+  });
+
   it('keeps a single VALUES row and lists that hold expressions', () => {
     expect(render("INSERT INTO t VALUES (1, 'x')")).toBe('INSERT INTO t VALUES ($1, $2)');
     expect(render('SELECT * FROM t WHERE a IN (SELECT b FROM u)')).toBe(
