@@ -108,6 +108,21 @@ describe('RequestAssembler', () => {
     expect(summaries.map((s) => s.traceId)).toEqual(['a']);
   });
 
+  it('keeps a trace that outlives idleMs while it still receives spans, and drops it once idle', () => {
+    const { assembler } = collect({ idleMs: 1000, maxOpenTraces: 100, maxSpansPerTrace: 100 });
+    assembler.add({ ...db('other-trace', 'gone'), traceId: 'quiet' }, 0);
+    for (let t = 0; t <= 3000; t += 500) {
+      assembler.add(db(`d${t}`, 'missing-parent'), t);
+      assembler.sweep(t);
+    }
+    expect(assembler.openTraces).toBe(1); // 'quiet' was dropped at t=1000, t1 lives on
+    assembler.sweep(3999);
+    expect(assembler.openTraces).toBe(1);
+    assembler.sweep(4000);
+    expect(assembler.openTraces).toBe(0);
+    expect(assembler.stats.leavesUnattributed).toBe(8);
+  });
+
   it('keeps at most maxSpansPerTrace spans of one trace', () => {
     const { summaries, assembler } = collect({ idleMs: 100, maxOpenTraces: 10, maxSpansPerTrace: 3 });
     assembler.add(request('r'), 0);
