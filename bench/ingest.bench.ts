@@ -4,6 +4,7 @@
  * the pipeline alone (classify + aggregate + assemble, the sidecar's own components, in process).
  *
  *   npx tsx bench/ingest.bench.ts [--seconds 8] [--senders 4]
+ *   BENCH_SIDECAR_NODE_ARGS="--cpu-prof --cpu-prof-dir=DIR" … profiles the sidecar (any node flags)
  *
  * Targets: end to end ≥100k spans/s and ≥60% of the raw decode rate; pipeline ≥600k spans/s.
  */
@@ -193,7 +194,10 @@ export async function runIngestBench(options: IngestOptions = {}): Promise<Bench
   const pipeline = await measurePipeline(stream);
   log(`ingest: pipeline alone ${describe(pipeline.median)}`);
 
-  const sidecar = await startSidecarProcess({ core: CORE_UNDER_TEST });
+  const sidecar = await startSidecarProcess({
+    core: CORE_UNDER_TEST,
+    nodeArgs: process.env.BENCH_SIDECAR_NODE_ARGS?.split(' ').filter(Boolean),
+  });
   let e2e: IngestRun;
   try {
     e2e = await measureEndToEnd(sidecar, stream, seconds, senders);
