@@ -7,6 +7,9 @@
  *
  *   npx tsx bench/memory.bench.ts [--spans 3000000] [--senders 4] [--node-arg=--max-old-space-size=96 …]
  *
+ * The sidecar runs with the CLI's V8 heap flags (src/cli/v8-flags.ts); `SPANSTAT_V8_FLAGS= npx tsx
+ * bench/memory.bench.ts` measures V8's defaults instead.
+ *
  * The full 10M spans take ~2 minutes or more on this machine; the default run is scaled down and
  * says so. Target: RSS ≤ 150 MB throughout and at 10M (extrapolated when scaled).
  */

@@ -1,4 +1,6 @@
 #!/usr/bin/env node
+// First, before the heap grows and before libpg-query loads: V8 heap and WASM flags.
+import './apply-v8-flags';
 import { Command, InvalidArgumentError } from 'commander';
 import { runAdviseCommand } from './advise-command';
 import { runReportCommand } from './report-command';

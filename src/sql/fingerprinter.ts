@@ -8,6 +8,8 @@
  * removed), so a million texts that differ only in their literals — or in a sqlcommenter
  * `traceparent` comment — share one entry.
  */
+// First: libpg-query compiles its WASM when required, and the flag must precede that.
+import './wasm-flags';
 import { createHash } from 'node:crypto';
 import { setFlagsFromString } from 'node:v8';
 import { fingerprintSync, loadModule, normalizeSync } from 'libpg-query';
@@ -81,8 +83,8 @@ export class SqlFingerprinter {
   /** Loads the parser's WASM module (once per process, ~20 ms); everything after is synchronous. */
   static async create(opts: SqlFingerprinterOptions): Promise<SqlFingerprinter> {
     if (moduleLoaded === undefined) {
-      // Process-wide and read when WASM compiles, so it must precede the first load.
-      if (opts.wasmTierUp !== true) setFlagsFromString('--liftoff-only');
+      // './wasm-flags' set --liftoff-only before libpg-query was required; tier-up is opt-in.
+      if (opts.wasmTierUp === true) setFlagsFromString('--no-liftoff-only');
       moduleLoaded = loadModule();
     }
     await moduleLoaded;

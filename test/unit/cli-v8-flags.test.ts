@@ -1,0 +1,39 @@
+import { execFileSync } from 'node:child_process';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { chooseV8Flags, DEFAULT_V8_FLAGS } from '../../src/cli/v8-flags';
+
+const defaults = DEFAULT_V8_FLAGS.map((d) => d.flag);
+
+describe('the CLI V8 flags', () => {
+  it('are the memory defaults when nothing overrides them', () => {
+    expect(chooseV8Flags({}, [])).toEqual(['--semi-space-growth-factor=1', '--heap-growing-percent=50']);
+  });
+
+  it('are replaced by SPANSTAT_V8_FLAGS, and an empty value keeps V8 defaults', () => {
+    expect(chooseV8Flags({ SPANSTAT_V8_FLAGS: ' --heap-growing-percent=100 ' }, [])).toEqual([
+      '--heap-growing-percent=100',
+    ]);
+    expect(chooseV8Flags({ SPANSTAT_V8_FLAGS: '' }, [])).toEqual([]);
+  });
+
+  it('yield to a related heap flag given to node on the command line or in NODE_OPTIONS', () => {
+    expect(chooseV8Flags({}, ['--max-semi-space-size=16'])).toEqual([defaults[1]]);
+    expect(chooseV8Flags({}, ['--max_old_space_size=512'])).toEqual([defaults[0]]);
+    expect(chooseV8Flags({ NODE_OPTIONS: '--inspect --max-old-space-size=512' }, [])).toEqual([defaults[0]]);
+    expect(chooseV8Flags({}, ['--enable-source-maps'])).toEqual(defaults);
+  });
+
+  it('keep the young generation at 2 × 1 MiB when set at run time (V8 reads them as it grows)', () => {
+    const script = `
+      require('node:v8').setFlagsFromString(${JSON.stringify(defaults.join(' '))});
+      let keep = [];
+      for (let i = 0; i < 2e6; i++) { keep.push({ i, s: 'x' + i }); if (keep.length > 50000) keep = []; }
+      const space = require('node:v8').getHeapSpaceStatistics().find((s) => s.space_name === 'new_space');
+      process.stdout.write(String(space.space_size));`;
+    const newSpace = Number(
+      execFileSync(process.execPath, ['-e', script], { cwd: join(__dirname, '..', '..') }),
+    );
+    expect(newSpace).toBeLessThanOrEqual(4 * 1024 * 1024);
+  });
+});
