@@ -19,8 +19,13 @@ interface OpenTrace {
   lastSeenMs: number;
   /** When the trace took its place at the end of `open` (created, or moved back by the idle sweep). */
   queuedMs: number;
-  /** spanId → parentSpanId for every span seen, to walk from a leaf up to its request. */
-  parents: Map<string, string>;
+  /**
+   * spanId → parentSpanId of the spans a walk from a leaf up to its request passes through: those that are
+   * neither leaf nor request (middleware, ORM spans). Leaves' and requests' own links are never read (a
+   * walk starts at a leaf's parent and stops at a request). Null until the first such span; spans from our
+   * preload have none, so most traces never allocate it.
+   */
+  parents: Map<string, string> | null;
   /** Requests not yet summarised. */
   requests: Map<string, RequestSpan>;
   /**
@@ -91,7 +96,7 @@ export class RequestAssembler {
         traceId: span.traceId,
         lastSeenMs: nowMs,
         queuedMs: nowMs,
-        parents: new Map(),
+        parents: null,
         requests: new Map(),
         done: null,
         leaves: [],
@@ -105,7 +110,10 @@ export class RequestAssembler {
       return;
     }
     trace.spans++;
-    trace.parents.set(span.spanId, span.parentSpanId);
+    if (span.type === 'other') {
+      if (trace.parents === null) trace.parents = new Map();
+      trace.parents.set(span.spanId, span.parentSpanId);
+    }
     if (span.type === 'request') {
       trace.requests.set(span.spanId, span);
       this.due.push({
@@ -174,7 +182,7 @@ export class RequestAssembler {
     else if (trace.requests.size > 1) this.summariseRequests(trace, [...trace.requests.keys()]);
     this.stats.leavesUnattributed += trace.leaves.length;
     trace.leaves = [];
-    trace.parents.clear();
+    trace.parents = null;
   }
 
   /**
@@ -192,7 +200,8 @@ export class RequestAssembler {
       const owner = this.ownerOf(leaf, trace) ?? (onlyRequest?.service === leaf.service ? spanId : undefined);
       if (owner === spanId) mine.push(leaf);
       else if (owner !== undefined && trace.done?.has(owner)) this.stats.leavesUnattributed++;
-      else (kept ??= []).push(leaf);
+      else if (kept === undefined) kept = [leaf];
+      else kept.push(leaf);
     }
     if (kept === undefined) trace.leaves.length = 0;
     else trace.leaves = kept;
@@ -235,7 +244,7 @@ export class RequestAssembler {
    * fresh `traceId/spanId` string per request cost a concatenation and a hash of 49 characters.
    */
   private markDone(trace: OpenTrace, spanId: string): void {
-    if (trace.requests.size > 0 || trace.leaves.length > 0) (trace.done ??= new Set()).add(spanId);
+    if (trace.requests.size > 0 || trace.leaves.length > 0) doneSet(trace).add(spanId);
     this.recentlyDone.add(spanId);
   }
 
@@ -246,11 +255,11 @@ export class RequestAssembler {
       const request = trace.requests.get(parent);
       if (request) return request.service === leaf.service ? parent : undefined;
       if (trace.done?.has(parent)) return parent;
-      const next = trace.parents.get(parent);
+      const next = trace.parents?.get(parent);
       if (next === undefined) {
         // The chain leaves what this trace holds: a request summarised (and freed) before still claims it.
         if (this.recentlyDone.has(parent)) {
-          (trace.done ??= new Set()).add(parent);
+          doneSet(trace).add(parent);
           return parent;
         }
         return undefined;
@@ -259,4 +268,9 @@ export class RequestAssembler {
     }
     return undefined;
   }
+}
+
+function doneSet(trace: OpenTrace): Set<string> {
+  if (trace.done === null) trace.done = new Set();
+  return trace.done;
 }
