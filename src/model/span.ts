@@ -35,3 +35,26 @@ export interface DecodedSpan {
   /** Span attributes; arrays are joined with ',' and bytes dropped (the pipeline reads scalars only). */
   attributes: Attributes;
 }
+
+/**
+ * The spans of one export request as the receiver hands them to the pipeline. A protobuf body is
+ * checked on receipt (so a malformed one still gets its 400) but decoded only when the pipeline
+ * walks it, one span at a time: pending spans then cost their wire bytes outside the JS heap, and a
+ * decoded span is garbage before the next one is read.
+ */
+export interface SpanBatch {
+  /** Number of spans, known without decoding. */
+  readonly size: number;
+  /** Visits every span in order; a protobuf body is decoded on the way. */
+  forEach(visit: (span: DecodedSpan) => void): void;
+}
+
+/** A batch over spans decoded already (OTLP/JSON, tests). */
+export function spanBatchOf(spans: readonly DecodedSpan[]): SpanBatch {
+  return {
+    size: spans.length,
+    forEach(visit) {
+      for (const span of spans) visit(span);
+    },
+  };
+}

@@ -1,5 +1,5 @@
 import type { SpanClassifier } from '../classify/classify-span';
-import type { DecodedSpan } from '../model/span';
+import type { DecodedSpan, SpanBatch } from '../model/span';
 import { type AssemblerOptions, RequestAssembler } from '../traces/request-assembler';
 import type { SpanSink } from './span-sink';
 
@@ -22,6 +22,7 @@ export interface PipelineStats {
  * while a large backlog drains.
  */
 const SPANS_PER_TURN = 4096;
+const EMPTY_BATCH: SpanBatch = { size: 0, forEach() {} };
 
 /**
  * decode → classify → (aggregate span-level ∥ assemble per request → aggregate request-level).
@@ -35,7 +36,11 @@ export class Pipeline {
     pendingSpans: 0,
     requestsSummarised: 0,
   };
-  private readonly queue: DecodedSpan[][] = [];
+  private readonly queue: SpanBatch[] = [];
+  /** The clock of the slice being processed, read by `visit`. */
+  private sliceNowMs = 0;
+  /** processOne bound once: a batch calls it per span while it decodes. */
+  private readonly visit = (span: DecodedSpan): void => this.processOne(span, this.sliceNowMs);
   private queueHead = 0;
   private drainScheduled = false;
   private sweepTimer: NodeJS.Timeout | undefined;
@@ -57,12 +62,12 @@ export class Pipeline {
     return this.stats.pendingSpans >= this.options.maxPendingSpans;
   }
 
-  /** Queues a decoded batch; processing starts on the next turn of the event loop. */
-  enqueue(spans: DecodedSpan[]): void {
-    if (spans.length === 0) return;
-    this.queue.push(spans);
-    this.stats.spansReceived += spans.length;
-    this.stats.pendingSpans += spans.length;
+  /** Queues a batch; processing (and a protobuf body's decoding) starts on the next turn of the event loop. */
+  enqueue(batch: SpanBatch): void {
+    if (batch.size === 0) return;
+    this.queue.push(batch);
+    this.stats.spansReceived += batch.size;
+    this.stats.pendingSpans += batch.size;
     if (!this.drainScheduled) {
       this.drainScheduled = true;
       setImmediate(() => this.drain());
@@ -100,13 +105,19 @@ export class Pipeline {
 
   private processSlice(budget: number): void {
     let done = 0;
-    const nowMs = this.now();
+    this.sliceNowMs = this.now();
     while (this.queueHead < this.queue.length && done < budget) {
       const batch = this.queue[this.queueHead];
-      this.queue[this.queueHead++] = [];
-      for (const span of batch) this.processOne(span, nowMs);
-      done += batch.length;
-      this.stats.pendingSpans -= batch.length;
+      this.queue[this.queueHead++] = EMPTY_BATCH;
+      const before = this.stats.spansProcessed + this.stats.spansFailed;
+      try {
+        batch.forEach(this.visit);
+      } catch {
+        // A body that passed the receiver's check but failed to decode (a bug): its unread spans are lost.
+        this.stats.spansFailed += batch.size - (this.stats.spansProcessed + this.stats.spansFailed - before);
+      }
+      done += batch.size;
+      this.stats.pendingSpans -= batch.size;
     }
     if (this.queueHead === this.queue.length) {
       this.queue.length = 0;

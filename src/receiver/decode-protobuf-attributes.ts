@@ -8,8 +8,8 @@ import { StringInterner } from './wire-strings';
 
 /** Fields each message materialises, as bit masks of field numbers (wrong wire type → error). */
 const MASK_KEY_VALUE = (1 << 1) | (1 << 2);
-const MASK_ANY_VALUE = (1 << 1) | (1 << 2) | (1 << 3) | (1 << 4) | (1 << 5);
-const MASK_ARRAY = 1 << 1;
+export const MASK_ANY_VALUE = (1 << 1) | (1 << 2) | (1 << 3) | (1 << 4) | (1 << 5);
+export const MASK_ARRAY = 1 << 1;
 
 // Decoding is synchronous and never re-entered, so the interners can be module-wide.
 /** Attribute keys: a few dozen distinct ones in practice. */

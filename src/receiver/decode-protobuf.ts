@@ -27,14 +27,14 @@ const UNKNOWN_SERVICE = 'unknown_service';
 const SERVICE_NAME = 'service.name';
 
 /** Fields each message materialises, as bit masks of field numbers (wrong wire type → error). */
-const MASK_REQUEST = 1 << 1;
-const MASK_RESOURCE_SPANS = (1 << 1) | (1 << 2);
-const MASK_RESOURCE = 1 << 1;
-const MASK_SCOPE_SPANS = 1 << 2;
-const MASK_SPAN =
+export const MASK_REQUEST = 1 << 1;
+export const MASK_RESOURCE_SPANS = (1 << 1) | (1 << 2);
+export const MASK_RESOURCE = 1 << 1;
+export const MASK_SCOPE_SPANS = 1 << 2;
+export const MASK_SPAN =
   (1 << 1) | (1 << 2) | (1 << 4) | (1 << 5) | (1 << 6) | (1 << 7) | (1 << 8) | (1 << 9) | (1 << 15);
-const MASK_STATUS = 1 << 3;
-const MASK_KEY_VALUE = (1 << 1) | (1 << 2);
+export const MASK_STATUS = 1 << 3;
+export const MASK_KEY_VALUE = (1 << 1) | (1 << 2);
 
 // Decoding is synchronous and never re-entered, so these caches can be module-wide.
 /** Span names and resource attribute keys: low cardinality. */
@@ -42,12 +42,22 @@ const names = new StringInterner(512);
 const traceIds = new HexIdCache();
 const parentIds = new HexIdCache();
 
+type Visit = (span: DecodedSpan) => void;
+
 /** Decodes an OTLP/HTTP protobuf trace export body; throws SPANSTAT_ERR_OTLP_DECODE when malformed. */
 export function decodeTracesProtobuf(body: Uint8Array): DecodedSpan[] {
-  // BufferReader decodes strings with Buffer#utf8Slice (native); wrapping a Uint8Array is free.
-  const buf = Buffer.isBuffer(body) ? body : Buffer.from(body.buffer, body.byteOffset, body.byteLength);
-  const r = Reader.create(buf);
   const out: DecodedSpan[] = [];
+  forEachTraceSpan(body, (span) => out.push(span));
+  return out;
+}
+
+/**
+ * Decodes a body span by span into `visit` (the pipeline's path: no array of decoded spans is ever
+ * held). On a malformed body it throws after visiting the spans before the fault, so a body should be
+ * checked with countTraceSpans (check-protobuf.ts) first.
+ */
+export function forEachTraceSpan(body: Uint8Array, visit: Visit): void {
+  const r = Reader.create(asBuffer(body));
   traceIds.reset();
   parentIds.reset();
   try {
@@ -56,36 +66,48 @@ export function decodeTracesProtobuf(body: Uint8Array): DecodedSpan[] {
       if (tag === 10) {
         // resource_spans = 1
         const parentLen = enter(r);
-        readResourceSpans(r, out);
+        readResourceSpans(r, visit);
         r.len = parentLen;
       } else {
         skipField(r, tag, MASK_REQUEST);
       }
     }
   } catch (err) {
-    if (err instanceof SpanstatError) throw err;
-    // Reader messages hold offsets and lengths only, never payload bytes.
-    const detail = err instanceof Error ? err.message : String(err);
-    throw new SpanstatError('SPANSTAT_ERR_OTLP_DECODE', `invalid protobuf near byte ${r.pos}: ${detail}`);
+    throw decodeError(err, r.pos);
   } finally {
     // Do not keep the body alive through the caches until the next request.
     traceIds.reset();
     parentIds.reset();
   }
-  return out;
 }
 
-function readResourceSpans(r: Reader, out: DecodedSpan[]): void {
-  const first = out.length;
+/** BufferReader decodes strings with Buffer#utf8Slice (native); wrapping a Uint8Array is free. */
+export function asBuffer(body: Uint8Array): Buffer {
+  return Buffer.isBuffer(body) ? body : Buffer.from(body.buffer, body.byteOffset, body.byteLength);
+}
+
+/** The SpanstatError a malformed body is reported with (Reader messages hold offsets, never payload). */
+export function decodeError(err: unknown, pos: number): SpanstatError {
+  if (err instanceof SpanstatError) return err;
+  const detail = err instanceof Error ? err.message : String(err);
+  return new SpanstatError('SPANSTAT_ERR_OTLP_DECODE', `invalid protobuf near byte ${pos}: ${detail}`);
+}
+
+function readResourceSpans(r: Reader, visit: Visit): void {
   let service: string | undefined;
-  let spansBeforeResource = false;
+  // Field order is not guaranteed: spans read before their resource wait for its service.name.
+  let early: DecodedSpan[] | undefined;
   while (r.pos < r.len) {
     const tag = r.tag();
     if (tag === 18) {
       // scope_spans = 2
       const parentLen = enter(r);
-      if (service === undefined) spansBeforeResource = true;
-      readScopeSpans(r, service ?? UNKNOWN_SERVICE, out);
+      if (service !== undefined) readScopeSpans(r, service, visit);
+      else {
+        const held: DecodedSpan[] = early ?? [];
+        early = held;
+        readScopeSpans(r, UNKNOWN_SERVICE, (span) => held.push(span));
+      }
       r.len = parentLen;
     } else if (tag === 10) {
       // resource = 1
@@ -96,9 +118,10 @@ function readResourceSpans(r: Reader, out: DecodedSpan[]): void {
       skipField(r, tag, MASK_RESOURCE_SPANS);
     }
   }
-  // Field order is not guaranteed: patch spans decoded before the resource arrived.
-  if (spansBeforeResource && service !== undefined) {
-    for (let i = first; i < out.length; i++) out[i].service = service;
+  if (early === undefined) return;
+  for (const span of early) {
+    if (service !== undefined) span.service = service;
+    visit(span);
   }
 }
 
@@ -134,14 +157,15 @@ function readServiceName(r: Reader): string | undefined {
   return key === SERVICE_NAME && typeof value === 'string' && value !== '' ? value : undefined;
 }
 
-function readScopeSpans(r: Reader, service: string, out: DecodedSpan[]): void {
+function readScopeSpans(r: Reader, service: string, visit: Visit): void {
   while (r.pos < r.len) {
     const tag = r.tag();
     if (tag === 18) {
       // spans = 2
       const parentLen = enter(r);
-      out.push(readSpan(r, service));
+      const span = readSpan(r, service);
       r.len = parentLen;
+      visit(span);
     } else {
       skipField(r, tag, MASK_SCOPE_SPANS);
     }

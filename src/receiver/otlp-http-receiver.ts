@@ -5,9 +5,10 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { isSpanstatError, SpanstatError } from '../errors';
-import type { DecodedSpan } from '../model/span';
+import { type SpanBatch, spanBatchOf } from '../model/span';
+import { countTraceSpans } from './check-protobuf';
 import { decodeTracesJson } from './decode-json';
-import { decodeTracesProtobuf } from './decode-protobuf';
+import { forEachTraceSpan } from './decode-protobuf';
 import type { OtlpHttpReceiverOptions, ReceiverStats } from './receiver-types';
 import { contentCodingOf, encodingOf, readBody } from './request-body';
 import {
@@ -202,9 +203,10 @@ export class OtlpHttpReceiver {
   }
 
   private accept(res: ServerResponse, encoding: OtlpEncoding, body: Buffer): void {
-    let spans: DecodedSpan[];
+    let batch: SpanBatch;
     try {
-      spans = encoding === 'protobuf' ? decodeTracesProtobuf(body) : decodeTracesJson(body.toString('utf8'));
+      batch =
+        encoding === 'protobuf' ? protobufBatch(body) : spanBatchOf(decodeTracesJson(body.toString('utf8')));
     } catch (err) {
       this.stats.decodeErrors++;
       // Decoder messages name fields and offsets, never body content (SQL, keys).
@@ -212,22 +214,22 @@ export class OtlpHttpReceiver {
       this.fail(res, 'bad-data', encoding, message);
       return;
     }
-    if (spans.length > 0) {
+    if (batch.size > 0) {
       try {
-        this.options.onSpans(spans);
+        this.options.onSpans(batch);
       } catch (err) {
-        this.stats.spansRefused += spans.length;
+        this.stats.spansRefused += batch.size;
         this.fail(
           res,
           'internal',
           encoding,
-          `the pipeline failed; ${spans.length} spans dropped`,
+          `the pipeline failed; ${batch.size} spans dropped`,
           undefined,
           err,
         );
         return;
       }
-      this.stats.spansAccepted += spans.length;
+      this.stats.spansAccepted += batch.size;
     }
     this.reply(res, 200, encoding, encodeExportResponse(encoding));
   }
@@ -286,4 +288,15 @@ export class OtlpHttpReceiver {
     });
     res.end(body);
   }
+}
+
+/** A protobuf body checked now and decoded when the pipeline walks it (see SpanBatch). */
+function protobufBatch(body: Buffer): SpanBatch {
+  const size = countTraceSpans(body);
+  return {
+    size,
+    forEach(visit) {
+      forEachTraceSpan(body, visit);
+    },
+  };
 }

@@ -1,5 +1,5 @@
 /** Options and counters of the OTLP/HTTP receiver (otlp-http-receiver.ts). */
-import type { DecodedSpan } from '../model/span';
+import type { SpanBatch } from '../model/span';
 
 export interface ReceiverLogger {
   warn(obj: object, msg: string): void;
@@ -14,8 +14,8 @@ export interface OtlpHttpReceiverOptions {
   maxBodyBytes: number;
   /** Seconds a refused (overloaded) exporter is told to wait. */
   retryAfterSeconds: number;
-  /** Called with each decoded batch; must not throw (a throw is caught and answered with 500). */
-  onSpans(spans: DecodedSpan[]): void;
+  /** Called with each checked batch; must not throw (a throw is caught and answered with 500). */
+  onSpans(batch: SpanBatch): void;
   /** True when the pipeline is over its pending cap → 503 + Retry-After before reading the body. */
   isOverloaded(): boolean;
   logger?: ReceiverLogger;
@@ -27,7 +27,7 @@ export interface ReceiverStats {
   requests: number;
   /** Spans handed to onSpans. */
   spansAccepted: number;
-  /** Spans decoded but lost because onSpans threw. */
+  /** Spans received but lost because onSpans threw. */
   spansRefused: number;
   /** Bodies that were not valid OTLP (or not valid gzip) → 400. */
   decodeErrors: number;

@@ -8,6 +8,7 @@ import { Writer } from 'protobufjs/minimal';
 import { describe, expect, it } from 'vitest';
 import { isSpanstatError } from '../../src/errors';
 import type { AttributeValue, DecodedSpan } from '../../src/model/span';
+import { countTraceSpans } from '../../src/receiver/check-protobuf';
 import { decodeTracesProtobuf } from '../../src/receiver/decode-protobuf';
 import { batchMix } from '../fixtures/otlp/batch-mix';
 import {
@@ -21,14 +22,17 @@ import {
 } from '../fixtures/otlp/spans';
 import { exportTraceServiceRequestType } from '../fixtures/otlp/trace-proto';
 
+/** The decoder rejects the body, and so does the receiver's receipt-time check (check-protobuf.ts). */
 function expectDecodeError(body: Uint8Array): void {
-  let thrown: unknown;
-  try {
-    decodeTracesProtobuf(body);
-  } catch (err) {
-    thrown = err;
+  for (const walk of [decodeTracesProtobuf, countTraceSpans]) {
+    let thrown: unknown;
+    try {
+      walk(body);
+    } catch (err) {
+      thrown = err;
+    }
+    expect(isSpanstatError(thrown, 'SPANSTAT_ERR_OTLP_DECODE')).toBe(true);
   }
-  expect(isSpanstatError(thrown, 'SPANSTAT_ERR_OTLP_DECODE')).toBe(true);
 }
 
 /** Hand-built bodies for shapes the OTel encoder never produces. */

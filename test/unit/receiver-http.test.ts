@@ -101,7 +101,12 @@ function options(extra?: Partial<OtlpHttpReceiverOptions>): OtlpHttpReceiverOpti
     port: 0,
     maxBodyBytes: MAX_BODY,
     retryAfterSeconds: 7,
-    onSpans: (spans) => {
+    onSpans: (batch) => {
+      const spans: DecodedSpan[] = [];
+      batch.forEach((span) => {
+        spans.push(span);
+      });
+      expect(batch.size).toBe(spans.length);
       if (onSpansThrows)
         throw new Error(`cannot parse ${spans.map((s) => s.attributes['db.query.text']).join(';')}`);
       batches.push(spans);
