@@ -27,13 +27,13 @@ export function summariseRequest(request: RequestSpan, leaves: readonly Leaf[]):
     if (leaf.type === 'db') {
       queries++;
       dbMs += leaf.durationMs;
-      const use = fingerprints.get(leaf.fingerprint);
+      const use = fingerprints.get(leaf.key);
       if (use) {
         use.calls++;
         use.totalMs += leaf.durationMs;
       } else
-        fingerprints.set(leaf.fingerprint, {
-          fingerprint: leaf.fingerprint,
+        fingerprints.set(leaf.key, {
+          fingerprint: leaf.key,
           calls: 1,
           totalMs: leaf.durationMs,
         });
@@ -41,14 +41,14 @@ export function summariseRequest(request: RequestSpan, leaves: readonly Leaf[]):
       cacheOps++;
       cacheMs += leaf.durationMs;
       const single = SINGLE_KEY_READS.has(leaf.command) ? 1 : 0;
-      const use = namespaces.get(leaf.namespace);
+      const use = namespaces.get(leaf.key);
       if (use) {
         use.ops++;
         use.singleReads += single;
         use.totalMs += leaf.durationMs;
       } else {
-        namespaces.set(leaf.namespace, {
-          namespace: leaf.namespace,
+        namespaces.set(leaf.key, {
+          namespace: leaf.key,
           ops: 1,
           singleReads: single,
           totalMs: leaf.durationMs,
