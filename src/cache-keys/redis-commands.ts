@@ -50,7 +50,12 @@ const SPECS = new Map<string, Readonly<Spec>>();
 
 function define(names: string, read: boolean, write: boolean, multiKey: boolean, keys: KeySpec): void {
   const info = Object.freeze({ read, write, multiKey });
-  for (const name of names.split(' ')) SPECS.set(name, { info, keys });
+  for (const name of names.split(' ')) {
+    const spec = { info, keys };
+    // Lower case too: spans name commands in lower case, and specOf then needs no toUpperCase per span.
+    SPECS.set(name, spec);
+    SPECS.set(name.toLowerCase(), spec);
+  }
 }
 
 // Single-key reads.
@@ -114,7 +119,7 @@ const UNKNOWN: Readonly<Spec> = {
 };
 
 function specOf(command: string): Readonly<Spec> {
-  return SPECS.get(command.toUpperCase()) ?? UNKNOWN;
+  return SPECS.get(command) ?? SPECS.get(command.toUpperCase()) ?? UNKNOWN;
 }
 
 /** What a command does with the cache; unknown commands neither read nor write. */

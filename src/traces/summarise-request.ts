@@ -1,18 +1,7 @@
+import { describeRedisCommand } from '../cache-keys/redis-commands';
 import type { RequestSpan } from '../model/classified';
 import type { FingerprintUse, NamespaceUse, RequestSummary } from '../model/request-summary';
 import type { Leaf } from './request-assembler';
-
-/** Cache commands that read one key: many in one request suggest MGET or a pipeline. */
-const SINGLE_KEY_READS = new Set([
-  'get',
-  'hget',
-  'hgetall',
-  'exists',
-  'getex',
-  'sismember',
-  'zscore',
-  'llen',
-]);
 
 /** One request and the DB/cache/pool spans beneath it → the per-request summary the aggregator keeps. */
 export function summariseRequest(request: RequestSpan, leaves: readonly Leaf[]): RequestSummary {
@@ -40,7 +29,9 @@ export function summariseRequest(request: RequestSpan, leaves: readonly Leaf[]):
     } else if (leaf.type === 'cache') {
       cacheOps++;
       cacheMs += leaf.durationMs;
-      const single = SINGLE_KEY_READS.has(leaf.command) ? 1 : 0;
+      // Reads of one key each: many in one request suggest MGET or a pipeline.
+      const info = describeRedisCommand(leaf.command);
+      const single = info.read && !info.multiKey ? 1 : 0;
       const use = namespaces.get(leaf.key);
       if (use) {
         use.ops++;
