@@ -240,11 +240,13 @@ async function preloadUnderRefusal(seconds: number, log: (line: string) => void)
     })();
     let offset = Math.floor(Math.random() * 36 ** 6);
     // Warm-up (JIT, heap growing to its working size, the exporter already refused), then the measured stretch.
+    // 10 s: after 5 s V8 was still growing the app's heap (124 → 135 MB over the next 10 s in one run),
+    // which read as exporter growth although the exporter holds at most its bounded queue.
     const warm = await runAutocannon({
       url: app.url,
       path: (n) => `/api/quotes/R${(offset + n).toString(36).toUpperCase()}`,
       connections: 4,
-      seconds: 5,
+      seconds: 10,
     });
     offset += warm.requests + 1;
     const attemptsBefore = receiver.attempts.length;
