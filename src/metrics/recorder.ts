@@ -76,7 +76,7 @@ export class MetricsRecorder implements SpanSink {
   }
 
   recordDbCall(c: DbCall): void {
-    const series = this.dbDuration.get([c.service, c.system, c.fingerprint, c.operation, c.table]);
+    const series = this.dbDuration.get(labels5(c.service, c.system, c.fingerprint, c.operation, c.table));
     series.record(c.durationMs / 1000);
     if (c.error) {
       let errors = this.dbErrors.get(series);
@@ -89,7 +89,7 @@ export class MetricsRecorder implements SpanSink {
     // The overflow series has no single statement to show.
     if (!this.infoSeen.has(series) && series.attributes.fingerprint !== OVERFLOW_VALUE) {
       this.infoSeen.add(series);
-      const info = this.dbInfo.get([c.service, c.fingerprint]);
+      const info = this.dbInfo.get(labels2(c.service, c.fingerprint));
       if (info.attributes.statement === undefined && info.attributes.fingerprint !== OVERFLOW_VALUE) {
         info.attributes.statement = shortenText(c.statement, this.options.maxStatementChars);
       }
@@ -97,36 +97,38 @@ export class MetricsRecorder implements SpanSink {
   }
 
   recordCacheCall(c: CacheCall): void {
-    this.cacheDuration.get([c.service, c.system, c.namespace, c.command]).record(c.durationMs / 1000);
+    this.cacheDuration.get(labels4(c.service, c.system, c.namespace, c.command)).record(c.durationMs / 1000);
     if (c.read) {
       if (c.hits > 0)
-        this.cacheReads.get([c.service, c.system, c.namespace, c.command, 'hit']).value += c.hits;
+        this.cacheReads.get(labels5(c.service, c.system, c.namespace, c.command, 'hit')).value += c.hits;
       if (c.misses > 0)
-        this.cacheReads.get([c.service, c.system, c.namespace, c.command, 'miss']).value += c.misses;
+        this.cacheReads.get(labels5(c.service, c.system, c.namespace, c.command, 'miss')).value += c.misses;
       if (c.hits === 0 && c.misses === 0) {
-        this.cacheReads.get([c.service, c.system, c.namespace, c.command, 'unknown']).value++;
+        this.cacheReads.get(labels5(c.service, c.system, c.namespace, c.command, 'unknown')).value++;
       }
     }
-    if (c.write) this.cacheWrites.get([c.service, c.system, c.namespace, c.command]).value++;
+    if (c.write) this.cacheWrites.get(labels4(c.service, c.system, c.namespace, c.command)).value++;
   }
 
   recordPoolConnect(c: PoolConnect): void {
-    const series = this.poolWait.get([c.service, c.system]);
+    const series = this.poolWait.get(labels2(c.service, c.system));
     series.record(c.durationMs / 1000);
     this.pools.record(series.attributes, c.poolInUse, c.poolMax);
   }
 
   recordRequest(r: RequestSummary): void {
-    this.httpDuration.get([r.service, r.method, r.route, statusClass(r.status)]).record(r.durationMs / 1000);
-    this.httpQueries.get([r.service, r.method, r.route]).record(r.queries);
+    this.httpDuration
+      .get(labels4(r.service, r.method, r.route, statusClass(r.status)))
+      .record(r.durationMs / 1000);
+    this.httpQueries.get(labels3(r.service, r.method, r.route)).record(r.queries);
     const other = Math.max(0, r.durationMs - r.dbMs - r.cacheMs - r.poolWaitMs);
-    this.httpComponent.get([r.service, r.method, r.route, 'db']).value += r.dbMs / 1000;
-    this.httpComponent.get([r.service, r.method, r.route, 'cache']).value += r.cacheMs / 1000;
-    this.httpComponent.get([r.service, r.method, r.route, 'pool_wait']).value += r.poolWaitMs / 1000;
-    this.httpComponent.get([r.service, r.method, r.route, 'other']).value += other / 1000;
+    this.httpComponent.get(labels4(r.service, r.method, r.route, 'db')).value += r.dbMs / 1000;
+    this.httpComponent.get(labels4(r.service, r.method, r.route, 'cache')).value += r.cacheMs / 1000;
+    this.httpComponent.get(labels4(r.service, r.method, r.route, 'pool_wait')).value += r.poolWaitMs / 1000;
+    this.httpComponent.get(labels4(r.service, r.method, r.route, 'other')).value += other / 1000;
     for (const use of r.fingerprints) {
       if (use.calls >= this.options.nPlusOneMinCalls) {
-        this.nPlusOne.get([r.service, r.method, r.route, use.fingerprint]).value++;
+        this.nPlusOne.get(labels4(r.service, r.method, r.route, use.fingerprint)).value++;
       }
     }
   }
@@ -186,4 +188,42 @@ export class MetricsRecorder implements SpanSink {
       attributes: { metric: METRICS[key].name },
     }));
   }
+}
+
+// Label values go to BoundedSeries.get in arrays reused across calls: get only reads them (a new series
+// copies the values into its attributes) and recording is synchronous, so recording a span allocates no
+// array per metric.
+const K2 = ['', ''];
+const K3 = ['', '', ''];
+const K4 = ['', '', '', ''];
+const K5 = ['', '', '', '', ''];
+
+function labels2(a: string, b: string): string[] {
+  K2[0] = a;
+  K2[1] = b;
+  return K2;
+}
+
+function labels3(a: string, b: string, c: string): string[] {
+  K3[0] = a;
+  K3[1] = b;
+  K3[2] = c;
+  return K3;
+}
+
+function labels4(a: string, b: string, c: string, d: string): string[] {
+  K4[0] = a;
+  K4[1] = b;
+  K4[2] = c;
+  K4[3] = d;
+  return K4;
+}
+
+function labels5(a: string, b: string, c: string, d: string, e: string): string[] {
+  K5[0] = a;
+  K5[1] = b;
+  K5[2] = c;
+  K5[3] = d;
+  K5[4] = e;
+  return K5;
 }
