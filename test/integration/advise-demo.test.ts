@@ -25,13 +25,12 @@ import { Advisor } from '../../src/advise/advisor';
 import { aggregatorSource } from '../../src/advise/source';
 import type { Recommendation } from '../../src/advise/types';
 import { loadConfig } from '../../src/config';
-import { endpointReport } from '../../src/reports';
+import { endpointReport, queryReport } from '../../src/reports';
 import type { RunningSidecar } from '../../src/sidecar/sidecar';
 import { startTestSidecar, waitFor } from '../helpers/sidecar';
 
 const SERVICE = 'demo-app';
 const N_PLUS_ONE_ROUTE = 'GET /api/customers/:id/recent-orders';
-const BY_REFERENCE_ROUTE = 'GET /api/orders/by-reference/:ref';
 const INVOICE_ROUTE = 'GET /api/orders/:id/invoice';
 const QUOTE_NAMESPACE = CACHE.quoteKey('*');
 /** Routes, statements and namespaces with nothing wrong: no recommendation may name them. */
@@ -103,10 +102,8 @@ async function send(sidecar: RunningSidecar, steps: ScriptStep[]): Promise<void>
   expect(done, `sidecar saw ${assembled(sidecar) - start} of ${steps.length} requests`).toBe(true);
 }
 
-function p95Of(sidecar: RunningSidecar, route: string): number {
-  const row = endpointReport(sidecar.aggregator, { window: 'all' }).rows.find(
-    (r) => `${r.method} ${r.route}` === route,
-  );
+function statementP95(sidecar: RunningSidecar, statement: string): number {
+  const row = queryReport(sidecar.aggregator, { window: 'all' }).rows.find((r) => r.statement === statement);
   return row?.p95Ms ?? Number.NaN;
 }
 
@@ -235,8 +232,13 @@ describe('advisor on the demo app', () => {
     expect(advisor.list({ kind: 'missing-index', state: 'active' })).toEqual([]);
     // Routes without fresh traffic are not declared fixed.
     expect(advisor.get(errors?.id ?? '')?.state).toBe('active');
-    const p95Before = p95Of(before, BY_REFERENCE_ROUTE);
-    const p95After = p95Of(after, BY_REFERENCE_ROUTE);
-    expect(p95After, `p95 before ${p95Before} ms, after ${p95After} ms`).toBeLessThan(p95Before / 2);
+    // The statement's own p95 (the pg span): the route's p95 also holds queueing on this shared machine,
+    // which under the suite's parallel load hid the index (32 → 20 ms) while the scan itself went from
+    // tens of milliseconds to well under one.
+    const p95Before = statementP95(before, SQL.orderByReference);
+    const p95After = statementP95(after, SQL.orderByReference);
+    expect(p95After, `statement p95 before ${p95Before} ms, after ${p95After} ms`).toBeLessThan(
+      p95Before / 4,
+    );
   }, 240_000);
 });
