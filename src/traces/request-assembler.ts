@@ -27,6 +27,8 @@ export interface Leaf {
   key: string;
   /** The cache command; '' otherwise. */
   command: string;
+  /** The trace's next pending leaf (see OpenTrace.leaves). */
+  next: Leaf | null;
 }
 
 function leafOf(span: DbCall | CacheCall | PoolConnect): Leaf {
@@ -37,6 +39,7 @@ function leafOf(span: DbCall | CacheCall | PoolConnect): Leaf {
     durationMs: span.durationMs,
     key: span.type === 'db' ? span.fingerprint : span.type === 'cache' ? span.namespace : '',
     command: span.type === 'cache' ? span.command : '',
+    next: null,
   };
 }
 
@@ -52,14 +55,24 @@ interface OpenTrace {
    * preload have none, so most traces never allocate it.
    */
   parents: Map<string, string> | null;
-  /** Requests not yet summarised. */
-  requests: Map<string, RequestSpan>;
+  /**
+   * Requests not yet summarised: the first in `request`, any others in `moreRequests` (null until a
+   * second one is pending). Most traces hold one request, and a Map per trace was ~170 B that lived
+   * through the grace period into the old generation.
+   */
+  request: RequestSpan | null;
+  moreRequests: Map<string, RequestSpan> | null;
   /**
    * Requests already summarised while the trace stays open: a late leaf under one of them is not given
    * to an outer request. Null until needed — most traces are freed as their one request is summarised.
    */
   done: Set<string> | null;
-  leaves: Leaf[];
+  /**
+   * Leaves not yet given to a request, in arrival order, linked through Leaf.next: no array (and its
+   * 17-slot backing store) per trace.
+   */
+  leaves: Leaf | null;
+  lastLeaf: Leaf | null;
   spans: number;
 }
 
@@ -94,8 +107,13 @@ export class RequestAssembler {
    * front, and the one evicted when full is the longest queued.
    */
   private readonly open = new Map<string, OpenTrace>();
-  /** Requests waiting for their grace period, in arrival order (so due times are monotonic). */
-  private readonly due: { trace: OpenTrace; spanId: string; dueMs: number }[] = [];
+  /**
+   * Requests waiting for their grace period, in arrival order (so due times are monotonic), as three
+   * parallel arrays rather than an object per request.
+   */
+  private readonly dueTraces: OpenTrace[] = [];
+  private readonly dueSpanIds: string[] = [];
+  private readonly dueAtMs: number[] = [];
   private dueHead = 0;
   /** Span ids of requests summarised recently (bounded, oldest forgotten first). */
   private readonly recentlyDone = new RecentSet(RECENTLY_DONE_CAP);
@@ -123,9 +141,11 @@ export class RequestAssembler {
         lastSeenMs: nowMs,
         queuedMs: nowMs,
         parents: null,
-        requests: new Map(),
+        request: null,
+        moreRequests: null,
         done: null,
-        leaves: [],
+        leaves: null,
+        lastLeaf: null,
         spans: 0,
       };
       this.open.set(span.traceId, trace);
@@ -141,32 +161,32 @@ export class RequestAssembler {
       trace.parents.set(span.spanId, span.parentSpanId);
     }
     if (span.type === 'request') {
-      trace.requests.set(span.spanId, span);
-      this.due.push({
-        trace,
-        spanId: span.spanId,
-        dueMs: nowMs + Math.min(REQUEST_GRACE_MS, this.options.idleMs),
-      });
+      addPending(trace, span);
+      this.dueTraces.push(trace);
+      this.dueSpanIds.push(span.spanId);
+      this.dueAtMs.push(nowMs + Math.min(REQUEST_GRACE_MS, this.options.idleMs));
     } else if (span.type === 'db' || span.type === 'cache' || span.type === 'pool-connect') {
-      trace.leaves.push(leafOf(span));
+      const leaf = leafOf(span);
+      if (trace.lastLeaf === null) trace.leaves = leaf;
+      else trace.lastLeaf.next = leaf;
+      trace.lastLeaf = leaf;
     }
   }
 
   /** Summarises requests whose grace period is over and drops traces idle for idleMs. */
   sweep(nowMs: number): void {
-    while (this.dueHead < this.due.length && this.due[this.dueHead].dueMs <= nowMs) {
-      const { trace, spanId } = this.due[this.dueHead++];
+    while (this.dueHead < this.dueAtMs.length && this.dueAtMs[this.dueHead] <= nowMs) {
+      const trace = this.dueTraces[this.dueHead];
+      const spanId = this.dueSpanIds[this.dueHead];
+      this.dueHead++;
       this.summariseOne(trace, spanId);
       // Nothing left to wait for: free the trace now rather than after idleMs (most traces end here; holding
       // their span links for the idle period multiplied the assembler's memory by idleMs / grace).
-      if (trace.requests.size === 0 && trace.leaves.length === 0 && this.open.get(trace.traceId) === trace) {
+      if (pendingCount(trace) === 0 && trace.leaves === null && this.open.get(trace.traceId) === trace) {
         this.open.delete(trace.traceId);
       }
     }
-    if (this.dueHead > 1024 && this.dueHead * 2 > this.due.length) {
-      this.due.splice(0, this.dueHead);
-      this.dueHead = 0;
-    }
+    if (this.dueHead > 1024 && this.dueHead * 2 > this.dueAtMs.length) this.dropDue(this.dueHead);
     for (const [traceId, trace] of this.open) {
       // Everything behind this one was queued later, so none of it can be idle yet.
       if (nowMs - trace.queuedMs < this.options.idleMs) break;
@@ -185,13 +205,20 @@ export class RequestAssembler {
   flush(): void {
     for (const trace of this.open.values()) this.closeTrace(trace);
     this.open.clear();
-    this.due.length = 0;
-    this.dueHead = 0;
+    this.dropDue(this.dueAtMs.length);
     this.stats.openTraces = 0;
   }
 
   get openTraces(): number {
     return this.open.size;
+  }
+
+  /** Forgets the first `count` due entries. */
+  private dropDue(count: number): void {
+    this.dueTraces.splice(0, count);
+    this.dueSpanIds.splice(0, count);
+    this.dueAtMs.splice(0, count);
+    this.dueHead = 0;
   }
 
   private evictOldest(): void {
@@ -204,10 +231,12 @@ export class RequestAssembler {
   }
 
   private closeTrace(trace: OpenTrace): void {
-    if (trace.requests.size === 1) this.summariseOne(trace, trace.requests.keys().next().value as string);
-    else if (trace.requests.size > 1) this.summariseRequests(trace, [...trace.requests.keys()]);
-    this.stats.leavesUnattributed += trace.leaves.length;
-    trace.leaves = [];
+    const pending = pendingCount(trace);
+    if (pending === 1) this.summariseOne(trace, (onlyPending(trace) as RequestSpan).spanId);
+    else if (pending > 1) this.summariseRequests(trace, pendingIds(trace));
+    for (let leaf = trace.leaves; leaf !== null; leaf = leaf.next) this.stats.leavesUnattributed++;
+    trace.leaves = null;
+    trace.lastLeaf = null;
     trace.parents = null;
   }
 
@@ -216,22 +245,22 @@ export class RequestAssembler {
    * (the general one was the assembler's largest cost in a profile of the ingest bench).
    */
   private summariseOne(trace: OpenTrace, spanId: string): void {
-    const request = trace.requests.get(spanId);
+    const request = pendingRequest(trace, spanId);
     if (request === undefined) return;
     // A leaf whose chain is broken (a parent span never arrived) goes to the trace's only request.
-    const onlyRequest = trace.requests.size === 1 && trace.done === null ? request : undefined;
+    const onlyRequest = pendingCount(trace) === 1 && trace.done === null ? request : undefined;
     const mine: Leaf[] = [];
-    let kept: Leaf[] | undefined;
-    for (const leaf of trace.leaves) {
+    const kept = new LeafList();
+    for (let leaf = trace.leaves; leaf !== null; ) {
+      const next = leaf.next;
       const owner = this.ownerOf(leaf, trace) ?? (onlyRequest?.service === leaf.service ? spanId : undefined);
       if (owner === spanId) mine.push(leaf);
       else if (owner !== undefined && trace.done?.has(owner)) this.stats.leavesUnattributed++;
-      else if (kept === undefined) kept = [leaf];
-      else kept.push(leaf);
+      else kept.append(leaf);
+      leaf = next;
     }
-    if (kept === undefined) trace.leaves.length = 0;
-    else trace.leaves = kept;
-    trace.requests.delete(spanId);
+    kept.storeIn(trace);
+    deletePending(trace, spanId);
     this.markDone(trace, spanId);
     this.stats.requestsSummarised++;
     this.emit(summariseRequest(request, mine));
@@ -240,24 +269,25 @@ export class RequestAssembler {
   /** Emits the given pending requests with the leaves beneath them, and forgets those leaves. */
   private summariseRequests(trace: OpenTrace, spanIds: readonly string[]): void {
     const owned = new Map<string, Leaf[]>();
-    for (const spanId of spanIds) if (trace.requests.has(spanId)) owned.set(spanId, []);
+    for (const spanId of spanIds) if (pendingRequest(trace, spanId) !== undefined) owned.set(spanId, []);
     if (owned.size === 0) return;
     // A leaf whose chain is broken (a parent span never arrived) goes to the trace's only request.
-    const onlyRequest =
-      trace.requests.size === 1 && trace.done === null ? trace.requests.values().next().value : undefined;
-    const kept: Leaf[] = [];
-    for (const leaf of trace.leaves) {
+    const onlyRequest = pendingCount(trace) === 1 && trace.done === null ? onlyPending(trace) : undefined;
+    const kept = new LeafList();
+    for (let leaf = trace.leaves; leaf !== null; ) {
+      const next = leaf.next;
       const owner =
         this.ownerOf(leaf, trace) ?? (onlyRequest?.service === leaf.service ? onlyRequest.spanId : undefined);
       const list = owner === undefined ? undefined : owned.get(owner);
       if (list) list.push(leaf);
       else if (owner !== undefined && trace.done?.has(owner)) this.stats.leavesUnattributed++;
-      else kept.push(leaf);
+      else kept.append(leaf);
+      leaf = next;
     }
-    trace.leaves = kept;
+    kept.storeIn(trace);
     for (const [spanId, leaves] of owned) {
-      const request = trace.requests.get(spanId) as RequestSpan;
-      trace.requests.delete(spanId);
+      const request = pendingRequest(trace, spanId) as RequestSpan;
+      deletePending(trace, spanId);
       this.markDone(trace, spanId);
       this.stats.requestsSummarised++;
       this.emit(summariseRequest(request, leaves));
@@ -270,7 +300,7 @@ export class RequestAssembler {
    * fresh `traceId/spanId` string per request cost a concatenation and a hash of 49 characters.
    */
   private markDone(trace: OpenTrace, spanId: string): void {
-    if (trace.requests.size > 0 || trace.leaves.length > 0) doneSet(trace).add(spanId);
+    if (pendingCount(trace) > 0 || trace.leaves !== null) doneSet(trace).add(spanId);
     this.recentlyDone.add(spanId);
   }
 
@@ -278,7 +308,7 @@ export class RequestAssembler {
   private ownerOf(leaf: Leaf, trace: OpenTrace): string | undefined {
     let parent = leaf.parentSpanId;
     for (let depth = 0; parent !== '' && depth < MAX_ANCESTRY_DEPTH; depth++) {
-      const request = trace.requests.get(parent);
+      const request = pendingRequest(trace, parent);
       if (request) return request.service === leaf.service ? parent : undefined;
       if (trace.done?.has(parent)) return parent;
       const next = trace.parents?.get(parent);
@@ -299,4 +329,60 @@ export class RequestAssembler {
 function doneSet(trace: OpenTrace): Set<string> {
   if (trace.done === null) trace.done = new Set();
   return trace.done;
+}
+
+/** Leaves re-linked in order while a summary takes some of them out of a trace's list. */
+class LeafList {
+  private head: Leaf | null = null;
+  private tail: Leaf | null = null;
+
+  append(leaf: Leaf): void {
+    leaf.next = null;
+    if (this.tail === null) this.head = leaf;
+    else this.tail.next = leaf;
+    this.tail = leaf;
+  }
+
+  storeIn(trace: OpenTrace): void {
+    trace.leaves = this.head;
+    trace.lastLeaf = this.tail;
+  }
+}
+
+function pendingRequest(trace: OpenTrace, spanId: string): RequestSpan | undefined {
+  if (trace.request !== null && trace.request.spanId === spanId) return trace.request;
+  return trace.moreRequests?.get(spanId);
+}
+
+function pendingCount(trace: OpenTrace): number {
+  return (trace.request === null ? 0 : 1) + (trace.moreRequests?.size ?? 0);
+}
+
+/** The one pending request when there is exactly one. */
+function onlyPending(trace: OpenTrace): RequestSpan | undefined {
+  if (pendingCount(trace) !== 1) return undefined;
+  return trace.request ?? (trace.moreRequests?.values().next().value as RequestSpan | undefined);
+}
+
+function pendingIds(trace: OpenTrace): string[] {
+  const ids: string[] = [];
+  if (trace.request !== null) ids.push(trace.request.spanId);
+  if (trace.moreRequests !== null) for (const id of trace.moreRequests.keys()) ids.push(id);
+  return ids;
+}
+
+/** Adds a pending request; the same span id again replaces it (a span sent twice). */
+function addPending(trace: OpenTrace, request: RequestSpan): void {
+  if (trace.request !== null && trace.request.spanId === request.spanId) trace.request = request;
+  else if (trace.moreRequests?.has(request.spanId)) trace.moreRequests.set(request.spanId, request);
+  else if (trace.request === null) trace.request = request;
+  else {
+    if (trace.moreRequests === null) trace.moreRequests = new Map();
+    trace.moreRequests.set(request.spanId, request);
+  }
+}
+
+function deletePending(trace: OpenTrace, spanId: string): void {
+  if (trace.request !== null && trace.request.spanId === spanId) trace.request = null;
+  else trace.moreRequests?.delete(spanId);
 }

@@ -123,6 +123,35 @@ describe('RequestAssembler', () => {
     expect(assembler.stats.leavesUnattributed).toBe(8);
   });
 
+  it('gives each of several requests in one trace its own leaves, in a sweep and in a flush', () => {
+    for (const finish of ['sweep', 'flush'] as const) {
+      const { summaries, assembler } = collect();
+      const spans: ClassifiedSpan[] = [
+        db('a1', 'ra', 'fpA'),
+        request('ra', 'client-a', { route: '/a' }),
+        db('b1', 'rb', 'fpB'),
+        cache('b2', 'rb'),
+        request('rb', 'client-b', { route: '/b' }),
+        request('rb', 'client-b', { route: '/b' }), // the same span sent twice counts once
+        db('c1', 'rc', 'fpC'),
+        request('rc', 'client-c', { route: '/c' }),
+      ];
+      for (const span of spans) assembler.add(span, 0);
+      if (finish === 'sweep') assembler.sweep(5000);
+      else assembler.flush();
+      const byRoute = Object.fromEntries(summaries.map((s) => [s.route, s]));
+      expect(summaries.map((s) => s.route).sort(), finish).toEqual(['/a', '/b', '/c']);
+      expect([
+        byRoute['/a'].queries,
+        byRoute['/b'].queries,
+        byRoute['/b'].cacheOps,
+        byRoute['/c'].queries,
+      ]).toEqual([1, 1, 1, 1]);
+      expect(assembler.stats.leavesUnattributed).toBe(0);
+      expect(assembler.openTraces).toBe(0);
+    }
+  });
+
   it('keeps at most maxSpansPerTrace spans of one trace', () => {
     const { summaries, assembler } = collect({ idleMs: 100, maxOpenTraces: 10, maxSpansPerTrace: 3 });
     assembler.add(request('r'), 0);
