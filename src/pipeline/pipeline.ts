@@ -26,7 +26,8 @@ const EMPTY_BATCH: SpanBatch = { size: 0, forEach() {} };
 
 /**
  * decode → classify → (aggregate span-level ∥ assemble per request → aggregate request-level).
- * The receiver enqueues decoded batches; processing happens off the request path in bounded slices.
+ * The receiver enqueues checked batches (a protobuf body stays wire bytes until here); processing, and
+ * decoding span by span, happens off the request path in bounded slices.
  */
 export class Pipeline {
   readonly stats: PipelineStats = {

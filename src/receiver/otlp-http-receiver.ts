@@ -1,6 +1,7 @@
 /**
  * OTLP/HTTP trace receiver: POST /v1/traces, binary protobuf or JSON, identity or gzip.
- * Transport only — decoding lives in decode-*.ts, status mapping and bodies in responses.ts.
+ * Transport only — the receipt-time check lives in check-protobuf.ts, decoding in decode-*.ts, status
+ * mapping and bodies in responses.ts.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
