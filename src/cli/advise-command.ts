@@ -1,6 +1,6 @@
 import { formatRecommendations } from '../advise/format';
 import type { Recommendation } from '../advise/types';
-import { fetchJson } from './fetch-json';
+import { fetchForCommand } from './fetch-json';
 
 export interface AdviseCommandOptions {
   api: string;
@@ -18,16 +18,9 @@ export async function runAdviseCommand(options: AdviseCommandOptions): Promise<n
   if (options.kind) params.set('kind', options.kind);
   if (options.state) params.set('state', options.state);
   const query = params.size ? `?${params}` : '';
-  const result = await fetchJson(`${options.api.replace(/\/$/, '')}/api/v1/recommendations${query}`);
-  if (!result.ok) {
-    console.error(`spanstat: ${result.error}`);
-    return 1;
-  }
-  if (options.json) {
-    console.log(JSON.stringify(result.body, null, 2));
-    return 0;
-  }
-  const { recommendations } = result.body as { recommendations: Recommendation[] };
+  const fetched = await fetchForCommand(options.api, `/api/v1/recommendations${query}`, options.json);
+  if ('exitCode' in fetched) return fetched.exitCode;
+  const { recommendations } = fetched.body as { recommendations: Recommendation[] };
   if (recommendations.length === 0) {
     console.log('No recommendations: nothing over its threshold in the advisor window.');
     return 0;

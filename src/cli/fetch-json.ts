@@ -29,3 +29,25 @@ function describeCause(err: unknown): string {
   const cause = (err as { cause?: { code?: string; message?: string; errors?: { code?: string }[] } }).cause;
   return cause?.code ?? cause?.errors?.[0]?.code ?? cause?.message ?? (err as Error).message;
 }
+
+/**
+ * The part every read command shares: GET `path` from the API at `api`; a failure is printed (exit 1),
+ * and with --json the document is printed as it came (exit 0). Otherwise the body comes back for the
+ * command to print as text.
+ */
+export async function fetchForCommand(
+  api: string,
+  path: string,
+  json: boolean | undefined,
+): Promise<{ exitCode: number } | { body: unknown }> {
+  const result = await fetchJson(`${api.replace(/\/$/, '')}${path}`);
+  if (!result.ok) {
+    console.error(`spanstat: ${result.error}`);
+    return { exitCode: 1 };
+  }
+  if (json) {
+    console.log(JSON.stringify(result.body, null, 2));
+    return { exitCode: 0 };
+  }
+  return { body: result.body };
+}

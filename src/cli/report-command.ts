@@ -1,5 +1,5 @@
 import { formatTable, REPORTS, withService } from '../reports';
-import { fetchJson } from './fetch-json';
+import { fetchForCommand } from './fetch-json';
 
 export interface ReportCommandOptions {
   api: string;
@@ -31,16 +31,9 @@ export async function runReportCommand(kind: string, options: ReportCommandOptio
   const params = new URLSearchParams({ window: options.window, limit: options.limit });
   if (options.service) params.set('service', options.service);
   if (options.sort) params.set('sort', options.sort);
-  const result = await fetchJson(`${options.api.replace(/\/$/, '')}/api/v1/reports/${kind}?${params}`);
-  if (!result.ok) {
-    console.error(`spanstat: ${result.error}`);
-    return 1;
-  }
-  if (options.json) {
-    console.log(JSON.stringify(result.body, null, 2));
-    return 0;
-  }
-  const report = result.body as { rows: { service: string }[]; totalRows: number; window: string };
+  const fetched = await fetchForCommand(options.api, `/api/v1/reports/${kind}?${params}`, options.json);
+  if ('exitCode' in fetched) return fetched.exitCode;
+  const report = fetched.body as { rows: { service: string }[]; totalRows: number; window: string };
   const services = new Set(report.rows.map((r) => r.service));
   const shown = services.size > 1 ? withService(columns) : columns;
   const scope = services.size === 1 ? ` — ${[...services][0]}` : '';
