@@ -13,20 +13,14 @@
  * on the demo's pg+redis route, after pg-query.ts: 773 → 692 µs app CPU per request (min of 6
  * interleaved rounds on the busy VM; no preload 662 µs). Figures in pg-query.ts.
  */
-import {
-  type Attributes,
-  context,
-  type Span,
-  SpanKind,
-  SpanStatusCode,
-  type Tracer,
-} from '@opentelemetry/api';
+import { type Attributes, context, type Span, SpanKind, type Tracer } from '@opentelemetry/api';
 import {
   InstrumentationBase,
   type InstrumentationConfig,
   InstrumentationNodeModuleDefinition,
 } from '@opentelemetry/instrumentation';
 import { SPANSTAT_ATTR } from '../model/attributes';
+import { endSpan } from './end-span';
 import { isPatched, markPatched } from './patch-mark';
 import { cacheOutcome, cacheTtlSeconds } from './redis-cache';
 import { redisStatement } from './redis-text';
@@ -103,7 +97,7 @@ export class IORedisCommandInstrumentation extends InstrumentationBase {
         resolve(reply);
       };
       command.reject = (err: unknown) => {
-        endSpan(span, err);
+        endSpan(span, err, 'command failed');
         reject(err);
       };
       let result: unknown;
@@ -111,7 +105,7 @@ export class IORedisCommandInstrumentation extends InstrumentationBase {
         // biome-ignore lint/complexity/noArguments: see above
         result = original.apply(this, arguments as unknown as [CommandLike]);
       } catch (err) {
-        endSpan(span, err);
+        endSpan(span, err, 'command failed');
         throw err;
       }
       return result;
@@ -168,14 +162,4 @@ export function markReply(span: Span, command: { name: string; args: unknown[] }
   } catch {
     // A malformed reply leaves the span without cache attributes.
   }
-}
-
-function endSpan(span: Span, err: unknown): void {
-  if (err) {
-    span.setStatus({
-      code: SpanStatusCode.ERROR,
-      message: err instanceof Error ? err.message : 'command failed',
-    });
-  }
-  span.end();
 }

@@ -12,13 +12,14 @@
  * 5 spans a request become 4; preload-cpu-probe could not resolve the CPU gain from the noise of
  * the shared VM (load ~5 on 2 cores: min of 6 rounds 802 → 828 µs, medians 858 → 887 µs).
  */
-import { type Attributes, context, type Span, SpanKind, SpanStatusCode } from '@opentelemetry/api';
+import { type Attributes, context, type Span, SpanKind } from '@opentelemetry/api';
 import {
   InstrumentationBase,
   type InstrumentationConfig,
   InstrumentationNodeModuleDefinition,
 } from '@opentelemetry/instrumentation';
 import { SPANSTAT_ATTR } from '../model/attributes';
+import { endSpan } from './end-span';
 import { isPatched, markPatched } from './patch-mark';
 
 const BASE_ATTRIBUTES = Symbol('spanstat.poolAttributes');
@@ -113,7 +114,7 @@ export class PgPoolConnectInstrumentation extends InstrumentationBase {
           // context.with, not context.bind: bind defines properties on a new function per call,
           // which showed up in CPU profiles of the pg route.
           (err: unknown, client?: unknown, done?: unknown) => {
-            endSpan(span, err);
+            endSpan(span, err, 'connect failed');
             context.with(parent, callback, undefined, err, client, done);
           },
         );
@@ -123,16 +124,16 @@ export class PgPoolConnectInstrumentation extends InstrumentationBase {
       if (result && typeof result.then === 'function') {
         return result.then(
           (client: unknown) => {
-            endSpan(span, undefined);
+            span.end();
             return client;
           },
           (err: unknown) => {
-            endSpan(span, err);
+            endSpan(span, err, 'connect failed');
             throw err;
           },
         );
       }
-      endSpan(span, undefined);
+      span.end();
       return result;
     };
   }
@@ -179,15 +180,4 @@ function baseAttributes(options: PoolOptions): Attributes {
   if (port !== undefined && Number.isFinite(Number(port))) attributes['server.port'] = Number(port);
   if (typeof options.max === 'number') attributes[SPANSTAT_ATTR.poolMax] = options.max;
   return attributes;
-}
-
-function endSpan(span: Span, err: unknown): void {
-  if (err) {
-    // The message only: pg errors can quote parameter values in `detail`.
-    span.setStatus({
-      code: SpanStatusCode.ERROR,
-      message: err instanceof Error ? err.message : 'connect failed',
-    });
-  }
-  span.end();
 }
