@@ -13,8 +13,8 @@
 import { Aggregator } from '../src/aggregate/aggregator';
 import { DEFAULTS } from '../src/config/defaults';
 import type { CacheCall, DbCall } from '../src/model/classified';
-import type { RequestSummary } from '../src/model/request-summary';
 import { cacheReport, endpointReport, queryReport } from '../src/reports';
+import { requestSummary } from '../test/fixtures/request-summary';
 import { type BenchResult, figure, pct, reportStandalone, si } from './lib/figures';
 import { relativeError, seededRandom } from './lib/stats';
 
@@ -123,23 +123,9 @@ export async function runAccuracyBench(
     const route = routes[i % routes.length];
     const ms = (i % 2 === 0 ? shapes.lognormal : shapes.bimodal)() * 4;
     endpointValues.get(route)?.push(ms);
-    const summary: RequestSummary = {
-      service: 'shop-api',
-      traceId: 'ab'.repeat(16),
-      method: 'GET',
-      route,
-      status: 200,
-      error: false,
-      durationMs: ms,
-      dbMs: 0,
-      cacheMs: 0,
-      poolWaitMs: 0,
-      queries: 0,
-      cacheOps: 0,
-      fingerprints: [],
-      namespaces: [],
-    };
-    agg.recordRequest(summary);
+    agg.recordRequest(
+      requestSummary({ service: 'shop-api', traceId: 'ab'.repeat(16), route, durationMs: ms }),
+    );
     now += stepMs;
     const cms = shapes.bimodal() / 3;
     cacheValues.push(cms);

@@ -1,12 +1,12 @@
 import { describe, expect, it } from 'vitest';
 import { Aggregator, type AggregatorOptions } from '../../src/aggregate/aggregator';
 import type { CacheCall, DbCall, PoolConnect } from '../../src/model/classified';
-import type { RequestSummary } from '../../src/model/request-summary';
 import { cacheReport } from '../../src/reports/cache-report';
 import { endpointReport } from '../../src/reports/endpoint-report';
 import { poolReport } from '../../src/reports/pool-report';
 import { queryReport } from '../../src/reports/query-report';
 import { endpointCacheReport, endpointQueryReport } from '../../src/reports/use-report';
+import { requestSummary as request } from '../fixtures/request-summary';
 
 const MIN = 60_000;
 const T0 = 1_700_000_040_000; // 40 s into a minute bucket
@@ -66,26 +66,6 @@ function cacheCall(p: Partial<CacheCall> = {}): CacheCall {
 
 function pool(p: Partial<PoolConnect> = {}): PoolConnect {
   return { ...base, type: 'pool-connect', system: 'postgresql', ...p };
-}
-
-function request(p: Partial<RequestSummary> = {}): RequestSummary {
-  return {
-    service: 'api',
-    traceId: 'r0',
-    method: 'GET',
-    route: '/users/:id',
-    status: 200,
-    error: false,
-    durationMs: 10,
-    dbMs: 0,
-    cacheMs: 0,
-    poolWaitMs: 0,
-    queries: 0,
-    cacheOps: 0,
-    fingerprints: [],
-    namespaces: [],
-    ...p,
-  };
 }
 
 describe('Aggregator: queries', () => {

@@ -11,6 +11,7 @@ import { queryReport } from '../../src/reports/query-report';
 import { REPORT_NAMES, REPORTS } from '../../src/reports/registry';
 import type { ReportQuery } from '../../src/reports/types';
 import { endpointCacheReport, endpointQueryReport } from '../../src/reports/use-report';
+import { requestSummary } from '../fixtures/request-summary';
 
 const T0 = 1_700_000_040_000;
 const base = { traceId: 't', spanId: 's', parentSpanId: 'p', startMs: 0, error: false };
@@ -46,22 +47,7 @@ function cache(namespace: string, hits: number, misses: number): CacheCall {
 }
 
 function req(route: string, durationMs: number): RequestSummary {
-  return {
-    service: 'api',
-    traceId: 'r',
-    method: 'GET',
-    route,
-    status: 200,
-    error: false,
-    durationMs,
-    dbMs: 0,
-    cacheMs: 0,
-    poolWaitMs: 0,
-    queries: 0,
-    cacheOps: 0,
-    fingerprints: [],
-    namespaces: [],
-  };
+  return requestSummary({ traceId: 'r', route, durationMs });
 }
 
 /** api: a (1 call, 50 ms), b (3 calls, 30 ms), c (10 calls, 10 ms); web: d (2 calls, 100 ms). */
