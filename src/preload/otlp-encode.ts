@@ -11,7 +11,7 @@
  *
  * Field numbers: opentelemetry-proto collector/trace/v1, trace/v1, common/v1, resource/v1.
  */
-import type { Attributes, HrTime, Link, SpanStatus } from '@opentelemetry/api';
+import type { Attributes, HrTime, Link, SpanContext, SpanStatus } from '@opentelemetry/api';
 import type { ReadableSpan, TimedEvent } from '@opentelemetry/sdk-trace-base';
 
 type Resource = ReadableSpan['resource'];
@@ -373,9 +373,8 @@ function writeEvent(w: Writer, event: TimedEvent): void {
   w.end(start);
 }
 
-function writeLink(w: Writer, link: Link): void {
-  const start = w.begin();
-  const ctx = link.context;
+/** trace_id = 1, span_id = 2, trace_state = 3: the same fields in Span and Span.Link. */
+function writeContext(w: Writer, ctx: SpanContext): void {
   w.tag(1, 2);
   w.hexId(ctx.traceId);
   w.tag(2, 2);
@@ -385,6 +384,12 @@ function writeLink(w: Writer, link: Link): void {
     w.tag(3, 2);
     w.string(traceState);
   }
+}
+
+function writeLink(w: Writer, link: Link): void {
+  const start = w.begin();
+  const ctx = link.context;
+  writeContext(w, ctx);
   if (link.attributes) writeAttributes(w, link.attributes, 4);
   w.tag(5, 0);
   w.uvarint(link.droppedAttributesCount || 0);
@@ -396,15 +401,7 @@ function writeLink(w: Writer, link: Link): void {
 function writeSpan(w: Writer, span: ReadableSpan): void {
   const start = w.begin();
   const ctx = span.spanContext();
-  w.tag(1, 2);
-  w.hexId(ctx.traceId);
-  w.tag(2, 2);
-  w.hexId(ctx.spanId);
-  const traceState = ctx.traceState?.serialize();
-  if (traceState) {
-    w.tag(3, 2);
-    w.string(traceState);
-  }
+  writeContext(w, ctx);
   const parent = span.parentSpanContext;
   if (parent?.spanId) {
     w.tag(4, 2);
