@@ -13,7 +13,7 @@
  * The full 10M spans take ~2 minutes or more on this machine; the default run is scaled down and
  * says so. Target: RSS ≤ 150 MB throughout and at 10M (extrapolated when scaled).
  */
-import { type BenchResult, figure, reportStandalone, si } from './lib/figures';
+import { type BenchResult, figure, reportStandalone, SIDECAR_RSS_TARGET_MB, si } from './lib/figures';
 import { OtlpPoster } from './lib/http';
 import { BatchStream, buildTemplates } from './lib/otlp-batches';
 import { CORE_UNDER_TEST, ensureBuilt, pinSelfToLoadCore } from './lib/setup';
@@ -28,7 +28,6 @@ export interface MemoryOptions {
   log?: (line: string) => void;
 }
 
-const RSS_LIMIT_MB = 150;
 const TARGET_SPANS = 10_000_000;
 const DISTINCT_SQL = 1_000_000;
 const DISTINCT_KEYS = 100_000;
@@ -130,16 +129,16 @@ export async function runMemoryBench(options: MemoryOptions = {}): Promise<Bench
       figure(
         'memory.rss-max',
         `sidecar RSS, ${si(sent)} spans, ${si(stream.distinctSql)} raw SQL texts, ${si(stream.distinctKeys)} keys`,
-        `≤ ${RSS_LIMIT_MB} MB`,
+        `≤ ${SIDECAR_RSS_TARGET_MB} MB`,
         `max ${maxRss.toFixed(0)} MB (start ${startRss.toFixed(0)}, end ${endRss.toFixed(0)})`,
-        maxRss <= RSS_LIMIT_MB,
+        maxRss <= SIDECAR_RSS_TARGET_MB,
       ),
       figure(
         'memory.rss-slope',
         `RSS slope over the 2nd half${scaled ? ', projected to 10M spans' : ''}`,
-        `flat (≤ 2 MB/M spans), ≤ ${RSS_LIMIT_MB} MB at 10M`,
+        `flat (≤ 2 MB/M spans), ≤ ${SIDECAR_RSS_TARGET_MB} MB at 10M`,
         `${perMillion.toFixed(2)} MB/M spans${scaled ? ` → ${projected.toFixed(0)} MB at 10M` : ''}`,
-        flat && projected <= RSS_LIMIT_MB,
+        flat && projected <= SIDECAR_RSS_TARGET_MB,
         scaled
           ? `scaled to ${si(sent)} spans to fit the run in minutes; pass --spans 10000000 for the full run`
           : undefined,

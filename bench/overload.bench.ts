@@ -13,7 +13,16 @@ import type { AddressInfo } from 'node:net';
 import { PRELOAD_PATH } from '../scripts/lib/demo-stack';
 import { cpuTimeMs, rate, rssMB } from './lib/cpu';
 import { type AppProcess, type DemoData, startDemoApp, startDemoData } from './lib/demo-app-process';
-import { type BenchResult, type Figure, figure, notMeasured, pct, reportStandalone, si } from './lib/figures';
+import {
+  type BenchResult,
+  type Figure,
+  figure,
+  notMeasured,
+  pct,
+  reportStandalone,
+  SIDECAR_RSS_TARGET_MB,
+  si,
+} from './lib/figures';
 import { OtlpPoster, type PostResult } from './lib/http';
 import { runAutocannon } from './lib/load';
 import { BatchStream, buildTemplates } from './lib/otlp-batches';
@@ -29,7 +38,6 @@ export interface OverloadOptions {
   log?: (line: string) => void;
 }
 
-const RSS_CAP_MB = 150;
 const OVERLOAD_FACTOR = 3;
 /** Client-side cap on POSTs in flight, so the load generator itself cannot run away. */
 const MAX_IN_FLIGHT = 256;
@@ -315,9 +323,9 @@ export async function runOverloadBench(options: OverloadOptions = {}): Promise<B
     figure(
       'overload.memory',
       'sidecar RSS under overload',
-      `≤ ${RSS_CAP_MB} MB, alive`,
+      `≤ ${SIDECAR_RSS_TARGET_MB} MB, alive`,
       `max ${s.maxRss.toFixed(0)} MB (pending ≤ ${si(s.maxPending)} spans), ${s.alive ? 'alive' : 'CRASHED'}`,
-      s.maxRss <= RSS_CAP_MB && s.alive,
+      s.maxRss <= SIDECAR_RSS_TARGET_MB && s.alive,
     ),
     figure(
       'overload.recovery',

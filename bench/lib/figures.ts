@@ -8,6 +8,8 @@ import { join, resolve } from 'node:path';
 
 export const BENCH_ROOT = resolve(__dirname, '..');
 export const RESULTS_DIR = join(BENCH_ROOT, 'results');
+/** Issue 5's memory target for the sidecar: steady ingest (memory bench) and overload alike (MB of RSS). */
+export const SIDECAR_RSS_TARGET_MB = 150;
 
 export interface Figure {
   /** Stable id, e.g. `preload.throughput-loss`. */
