@@ -16,7 +16,7 @@ import { fingerprintSync, loadModule, normalizeSync } from 'libpg-query';
 import { describeStatement, fallbackFingerprint } from './fallback';
 import { GenerationalCache } from './generational-cache';
 import { mainStatement, operationOf, parseStatements, tableOf } from './parse-tree';
-import { dialectOf, LITERAL, type SqlDialect, scanSql } from './sql-scanner';
+import { dialectOf, hashCanonical, LITERAL, type SqlDialect, scanSql } from './sql-scanner';
 import { collapseLists, numberMarkers, renderStatement, truncateStatement } from './sql-statement';
 
 export interface SqlShape {
@@ -64,6 +64,15 @@ const MAX_EXACT_CHARS = 2048;
 
 let moduleLoaded: Promise<void> | undefined;
 
+interface HashedShape {
+  hash2: number;
+  length: number;
+  oversized: boolean;
+  shape: SqlShape;
+}
+/** hashCanonical's output, reused by every call (fingerprint is synchronous). */
+const canonicalHash = new Int32Array(3);
+
 export class SqlFingerprinter {
   private readonly cache: GenerationalCache<SqlShape>;
   private readonly shared = new GenerationalCache<SqlShape>(MAX_SHARED_SHAPES);
@@ -73,6 +82,15 @@ export class SqlFingerprinter {
    * the scan and key look-up (~4 µs for 80 characters). Literal-bearing texts never enter, so it cannot flood.
    */
   private readonly exact: Record<SqlDialect, GenerationalCache<SqlShape>>;
+  /**
+   * Hash of the canonical form (hashCanonical) → shape, for texts the exact map cannot hold (they
+   * carry literals): a hit costs one lexer pass that builds no string, instead of the canonical
+   * string, list collapsing and a string-keyed look-up. Keyed by the first 32 bits; the entry
+   * holds the other 32 and the length. Measured on the ingest bench's literal-bearing texts
+   * (~90 characters, best of 15): 3.0 → 1.3 µs per text; pipeline alone +25–30% (medians of
+   * four interleaved A/B runs, 200k → 259k spans/s on the busy VM).
+   */
+  private readonly hashed: Record<SqlDialect, GenerationalCache<HashedShape, number>>;
   private lastSystem = '';
   private lastDialect: SqlDialect = 'generic';
   private readonly maxParseBytes: number;
@@ -102,6 +120,11 @@ export class SqlFingerprinter {
       mysql: new GenerationalCache(exactEntries),
       generic: new GenerationalCache(exactEntries),
     };
+    this.hashed = {
+      pg: new GenerationalCache(opts.cacheEntries),
+      mysql: new GenerationalCache(opts.cacheEntries),
+      generic: new GenerationalCache(opts.cacheEntries),
+    };
     this.maxParseBytes = opts.maxParseBytes;
   }
 
@@ -121,6 +144,18 @@ export class SqlFingerprinter {
     const oversized = this.oversized(text);
     // Only the first maxParseBytes characters are read: the statement keeps 2 KiB anyway.
     const source = oversized ? text.slice(0, this.maxParseBytes) : text;
+    const hashed = this.hashed[dialect];
+    hashCanonical(source, dialect, canonicalHash);
+    const byHash = hashed.get(canonicalHash[0]);
+    if (
+      byHash !== undefined &&
+      byHash.hash2 === canonicalHash[1] &&
+      byHash.length === canonicalHash[2] &&
+      byHash.oversized === oversized
+    ) {
+      this.hits++;
+      return byHash.shape;
+    }
     const canonical = collapseLists(scanSql(source, dialect));
     const key = cacheKey(dialect, oversized, canonical);
 
@@ -138,6 +173,13 @@ export class SqlFingerprinter {
       this.cache.set(key, shape);
     }
     if (text.length <= MAX_EXACT_CHARS && isVerbatim(text, canonical, dialect)) exact.set(text, shape);
+    else
+      hashed.set(canonicalHash[0], {
+        hash2: canonicalHash[1],
+        length: canonicalHash[2],
+        oversized,
+        shape,
+      });
     return shape;
   }
 

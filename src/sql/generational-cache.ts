@@ -8,9 +8,9 @@
  * re-insert cost ~0.6–0.8 µs per hit here, and V8's ordered tables keep deleted entries as holes
  * that `keys().next()` walks, so evicting grows costly under churn. A hit here is one Map look-up.
  */
-export class GenerationalCache<V> {
-  private current = new Map<string, V>();
-  private previous = new Map<string, V>();
+export class GenerationalCache<V, K = string> {
+  private current = new Map<K, V>();
+  private previous = new Map<K, V>();
   private readonly generationSize: number;
 
   constructor(capacity: number) {
@@ -26,7 +26,7 @@ export class GenerationalCache<V> {
     return this.current.size + this.previous.size;
   }
 
-  get(key: string): V | undefined {
+  get(key: K): V | undefined {
     const value = this.current.get(key);
     if (value !== undefined) return value;
     const old = this.previous.get(key);
@@ -34,7 +34,7 @@ export class GenerationalCache<V> {
     return old;
   }
 
-  set(key: string, value: V): void {
+  set(key: K, value: V): void {
     this.current.set(key, value);
     if (this.current.size >= this.generationSize) {
       this.previous = this.current;

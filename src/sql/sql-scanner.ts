@@ -160,12 +160,21 @@ let text = '';
 let out = '';
 let from = 0; // start of the verbatim run not yet copied to `out`
 let space = false; // whitespace seen since the last token
+/** False: `out` is built (scanSql). True: the output is only hashed (hashCanonical). */
+let hashing = false;
+let hash1 = 0;
+let hash2 = 0;
+let hashedLength = 0;
+let lastHashed = 32;
+/** The output so far ends in a space not yet hashed (see flushHashed). */
+let heldSpace = false;
 
 /**
  * Copies the pending verbatim run up to `to`, then `marker` (if any), honouring a pending space.
  * Returns the last character code of the output (32 when it ends in a space or is empty).
  */
 function flush(to: number, marker: string): number {
+  if (hashing) return flushHashed(to, marker);
   if (to > from) {
     out += space && out.length > 0 ? ` ${text.slice(from, to)}` : text.slice(from, to);
     space = false;
@@ -177,90 +186,171 @@ function flush(to: number, marker: string): number {
   return out.length > 0 ? out.charCodeAt(out.length - 1) : 32;
 }
 
+/** flush() for hashCanonical: the same characters, hashed instead of appended. */
+function flushHashed(to: number, marker: string): number {
+  if (to > from) {
+    if (space && hashedLength > 0) hashChar(32);
+    if (heldSpace) hashChar(32, true);
+    // A run may end in the lone space scanSql trims at the very end: held until more output follows.
+    const source = text;
+    const last = source.charCodeAt(to - 1);
+    const end = last === 32 ? to - 1 : to;
+    // hashChar inlined by hand: locals instead of module-level state in the per-character loop.
+    let h1 = hash1;
+    let h2 = hash2;
+    for (let k = from; k < end; k++) {
+      const c = source.charCodeAt(k);
+      h1 = Math.imul(h1 ^ c, 16777619);
+      h2 = Math.imul(h2 ^ c, 0x5bd1e995);
+      h2 ^= h2 >>> 13;
+    }
+    hash1 = h1;
+    hash2 = h2;
+    hashedLength += to - from;
+    heldSpace = last === 32;
+    lastHashed = last;
+    space = false;
+  }
+  if (marker !== '') {
+    if (space && hashedLength > 0) hashChar(32);
+    for (let k = 0; k < marker.length; k++) hashChar(marker.charCodeAt(k));
+    space = false;
+  }
+  return hashedLength > 0 ? lastHashed : 32;
+}
+
+/**
+ * Two independent 32-bit hashes (FNV-1a and a murmur-style mix) of the output, char by char; a
+ * held space goes in first. `counted`: the character is in hashedLength already (the held space).
+ */
+function hashChar(c: number, counted = false): void {
+  if (heldSpace && !counted) hashChar(32, true);
+  heldSpace = false;
+  hash1 = Math.imul(hash1 ^ c, 16777619);
+  hash2 = Math.imul(hash2 ^ c, 0x5bd1e995);
+  hash2 ^= hash2 >>> 13;
+  if (!counted) hashedLength++;
+  lastHashed = c;
+}
+
 /**
  * Canonical form of `input`: literals → LITERAL, `$n` → PARAM+n, comments dropped, whitespace
  * runs → one space, trimmed. Identifiers, keywords and operators are kept as written.
  */
 export function scanSql(input: string, dialect: SqlDialect): string {
+  hashing = false;
+  out = '';
+  lex(input, dialect);
+  const result = out.charCodeAt(out.length - 1) === 32 ? out.slice(0, -1) : out;
+  text = '';
+  out = '';
+  return result;
+}
+
+/**
+ * A 64-bit hash of what scanSql(input, dialect) returns, without building it: `into` gets
+ * [hash 1, hash 2, length]. The same lexer produces both, so equal hashes mean
+ * equal canonical forms up to a 2^-64 collision — the identity pg_stat_statements gives queries
+ * too. It lets the fingerprinter serve a literal-bearing text with no string built
+ * (fingerprinter.ts).
+ */
+export function hashCanonical(input: string, dialect: SqlDialect, into: Int32Array): void {
+  hashing = true;
+  hash1 = -2128831035; // FNV offset basis
+  hash2 = 0x2f1a3b5c;
+  hashedLength = 0;
+  lastHashed = 32;
+  heldSpace = false;
+  lex(input, dialect);
+  hashing = false;
+  text = '';
+  // A space still held is the one scanSql trims.
+  const length = heldSpace ? hashedLength - 1 : hashedLength;
+  into[0] = hash1 ^ length;
+  into[1] = hash2;
+  into[2] = length;
+}
+
+/** The single lexer behind scanSql and hashCanonical: every output goes through flush(). */
+function lex(input: string, dialect: SqlDialect): void {
   const pg = dialect === 'pg';
   const mysql = dialect === 'mysql';
   const n = input.length;
   text = input;
-  out = '';
   from = 0;
   space = false;
   let i = 0;
 
   while (i < n) {
-    const c = text.charCodeAt(i);
+    const c = input.charCodeAt(i);
     const k = classOf(c);
     if (k === OTHER) {
       i++;
       // Runs of punctuation (`, `, `(`, `=`) need no decision each.
       while (i < n) {
-        const d = text.charCodeAt(i);
+        const d = input.charCodeAt(i);
         if (d >= 128 || CLASS[d] !== OTHER) break;
         i++;
       }
     } else if (k === IDENT) {
       let j = i + 1;
       while (j < n) {
-        const d = text.charCodeAt(j);
+        const d = input.charCodeAt(j);
         if (d < 128 ? IDENT_PART[d] === 0 : d === 160) break;
         j++;
       }
-      const next = text.charCodeAt(j);
+      const next = input.charCodeAt(j);
       if (j === i + 1 && next === 39 && isStringPrefix(c)) {
         // E'…' honours backslash escapes in PostgreSQL; MySQL strings always do.
         flush(i, LITERAL);
-        i = skipQuoted(text, j, 39, mysql || c === 69 || c === 101);
+        i = skipQuoted(input, j, 39, mysql || c === 69 || c === 101);
         from = i;
-      } else if (j === i + 1 && (c === 85 || c === 117) && next === 38 && text.charCodeAt(j + 1) === 39) {
+      } else if (j === i + 1 && (c === 85 || c === 117) && next === 38 && input.charCodeAt(j + 1) === 39) {
         flush(i, LITERAL); // U&'…' Unicode escape string
-        i = skipQuoted(text, j + 1, 39, false);
+        i = skipQuoted(input, j + 1, 39, false);
         from = i;
       } else {
         i = j;
       }
     } else if (k === SPACE) {
-      if (c === 32 && !space && i > from && classOf(text.charCodeAt(i + 1)) !== SPACE) {
+      if (c === 32 && !space && i > from && classOf(input.charCodeAt(i + 1)) !== SPACE) {
         i++; // a lone space inside a verbatim run is kept as is: most texts need no other copying
         continue;
       }
       space = flush(i, '') !== 32;
       i++;
-      while (i < n && classOf(text.charCodeAt(i)) === SPACE) i++;
+      while (i < n && classOf(input.charCodeAt(i)) === SPACE) i++;
       from = i;
-    } else if (k === DIGIT || (c === 46 && isDigit(text.charCodeAt(i + 1)))) {
+    } else if (k === DIGIT || (c === 46 && isDigit(input.charCodeAt(i + 1)))) {
       flush(i, LITERAL);
-      i = skipNumber(text, i);
+      i = skipNumber(input, i);
       from = i;
     } else if (c === 39) {
       flush(i, LITERAL);
-      i = skipQuoted(text, i, 39, mysql);
+      i = skipQuoted(input, i, 39, mysql);
       from = i;
     } else if (c === 34) {
       if (mysql) {
         // MySQL reads "…" as a string unless ANSI_QUOTES is set: treat it as a literal to be safe.
         flush(i, LITERAL);
-        i = skipQuoted(text, i, 34, true);
+        i = skipQuoted(input, i, 34, true);
         from = i;
       } else {
-        i = skipQuoted(text, i, 34, false); // quoted identifier, kept verbatim
+        i = skipQuoted(input, i, 34, false); // quoted identifier, kept verbatim
       }
     } else if (c === 96 && !pg) {
-      i = skipQuoted(text, i, 96, false); // `identifier`
+      i = skipQuoted(input, i, 96, false); // `identifier`
     } else if (c === 36) {
-      if (isDigit(text.charCodeAt(i + 1))) {
+      if (isDigit(input.charCodeAt(i + 1))) {
         let j = i + 1;
-        while (j < n && isDigit(text.charCodeAt(j))) j++;
-        flush(i, PARAM + text.slice(i + 1, j));
+        while (j < n && isDigit(input.charCodeAt(j))) j++;
+        flush(i, PARAM + input.slice(i + 1, j));
         i = j;
         from = i;
       } else {
         // Dollar quoting is PostgreSQL's, but its derivatives (CockroachDB, Redshift…) arrive as
         // other systems: read it everywhere rather than leak a quoted body.
-        const end = skipDollarQuoted(text, i);
+        const end = skipDollarQuoted(input, i);
         if (end < 0) {
           i++;
         } else {
@@ -273,21 +363,17 @@ export function scanSql(input: string, dialect: SqlDialect): string {
       flush(i, LITERAL); // `?` placeholder (JDBC, mysql2): same shape as an inline literal
       i++;
       from = i;
-    } else if ((c === 45 && text.charCodeAt(i + 1) === 45) || (c === 35 && mysql)) {
+    } else if ((c === 45 && input.charCodeAt(i + 1) === 45) || (c === 35 && mysql)) {
       space = flush(i, '') !== 32;
-      i = skipLine(text, i);
+      i = skipLine(input, i);
       from = i;
-    } else if (c === 47 && text.charCodeAt(i + 1) === 42) {
+    } else if (c === 47 && input.charCodeAt(i + 1) === 42) {
       space = flush(i, '') !== 32;
-      i = skipBlockComment(text, i, pg);
+      i = skipBlockComment(input, i, pg);
       from = i;
     } else {
       i++;
     }
   }
   flush(n, '');
-  const result = out.charCodeAt(out.length - 1) === 32 ? out.slice(0, -1) : out;
-  text = '';
-  out = '';
-  return result;
 }

@@ -270,6 +270,24 @@ describe('cache', () => {
     expect(f.fingerprint('postgresql', 'SELECT a FROM t WHERE b = 7')).toBe(first);
   });
 
+  it('serves literal-bearing texts by canonical hash with the shape a cold scan and parse give', async () => {
+    const warm = await SqlFingerprinter.create({ cacheEntries: 100, maxParseBytes: 64 * 1024 });
+    const forms = [
+      (n: number) => `SELECT a, b FROM t WHERE id = ${n} AND s = 'k${n}'`,
+      (n: number) => `UPDATE t SET v = '{"n":${n}}' WHERE id IN (${n}, ${n + 1})`,
+      (n: number) => `INSERT INTO t (a, b) VALUES (${n}, $$${n}$$) /* req ${n} */`,
+      (n: number) => `DELETE FROM t WHERE a = E'x\\'${n}' AND b = $1`,
+    ];
+    for (let n = 0; n < 40; n++) for (const form of forms) warm.fingerprint('postgresql', form(n));
+    expect(warm.stats().misses).toBe(forms.length);
+    for (const form of forms) {
+      const text = form(1_000_003);
+      const cold = await SqlFingerprinter.create({ cacheEntries: 100, maxParseBytes: 64 * 1024 });
+      expect(warm.fingerprint('postgresql', text)).toEqual(cold.fingerprint('postgresql', text));
+    }
+    expect(warm.exactEntries()).toBe(0);
+  });
+
   it('rejects a cache size that is not a positive integer', async () => {
     await expect(SqlFingerprinter.create({ cacheEntries: 0, maxParseBytes: 10 })).rejects.toThrow(
       /cacheEntries/,

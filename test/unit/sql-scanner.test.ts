@@ -1,5 +1,13 @@
 import { describe, expect, it } from 'vitest';
-import { dialectOf, LITERAL, PARAM, scanSql } from '../../src/sql/sql-scanner';
+import { seededRandom } from '../../scripts/lib/seeded-random';
+import {
+  dialectOf,
+  hashCanonical,
+  LITERAL,
+  PARAM,
+  type SqlDialect,
+  scanSql,
+} from '../../src/sql/sql-scanner';
 import { collapseLists, MAX_STATEMENT_CHARS, renderStatement } from '../../src/sql/sql-statement';
 
 const render = (text: string, dialect: 'pg' | 'mysql' | 'generic' = 'pg'): string =>
@@ -124,6 +132,90 @@ describe('collapseLists and renderStatement', () => {
     const out = render(`SELECT ${cols} FROM t`);
     expect(out.length).toBe(MAX_STATEMENT_CHARS);
     expect(out.endsWith('…')).toBe(true);
+  });
+});
+
+describe('hashCanonical', () => {
+  const hashOf = (text: string, dialect: SqlDialect): string => {
+    const into = new Int32Array(3);
+    hashCanonical(text, dialect, into);
+    return into.join(':');
+  };
+
+  /** Statements in every lexical form the scanner knows, with random literals, spacing and comments. */
+  function corpus(seed: number, count: number): string[] {
+    const rand = seededRandom(seed);
+    const pick = <T>(items: readonly T[]): T => items[Math.floor(rand() * items.length)];
+    const literal = () =>
+      pick([
+        () => String(Math.floor(rand() * 1e6)),
+        () => `'v${Math.floor(rand() * 1e4)}'`,
+        () => `E'a\\'b${Math.floor(rand() * 99)}'`,
+        () => `$$body ${Math.floor(rand() * 99)}$$`,
+        () => `$t$x'y${Math.floor(rand() * 9)}$t$`,
+        () => `${(rand() * 100).toFixed(2)}e-3`,
+        () => `"q ${Math.floor(rand() * 3)}"`,
+        () => `\`b${Math.floor(rand() * 3)}\``,
+        () => `?`,
+        () => `$${1 + Math.floor(rand() * 3)}`,
+        () => `'ü${Math.floor(rand() * 9)}'`,
+      ])();
+    const gap = () => pick([' ', '  ', '\n\t', ' /* c */ ', ' -- note\n', ' # h\n', '']);
+    const tables = ['ü_tab', '"Quoted T"'];
+    const out: string[] = [];
+    for (let i = 0; i < count; i++) {
+      const parts = [
+        'SELECT',
+        gap(),
+        pick(['a', 'count(*)']),
+        gap(),
+        'FROM',
+        gap(),
+        pick(tables),
+        gap(),
+        'WHERE',
+        gap(),
+        'x.y',
+        gap(),
+        pick(['=', 'IN (', '?|']),
+        gap(),
+        literal(),
+        rand() < 0.3 ? `, ${literal()})` : rand() < 0.5 ? ')' : '',
+        gap(),
+        pick(['', 'OR z = $2']),
+      ];
+      out.push(parts.join('').trim());
+    }
+    return out;
+  }
+
+  it('gives equal hashes exactly to texts with equal canonical forms, in every dialect', () => {
+    const texts = corpus(11, 600);
+    for (const dialect of ['pg', 'mysql', 'generic'] as const) {
+      const byHash = new Map<string, string>();
+      const byCanonical = new Map<string, string>();
+      for (const text of texts) {
+        const hash = hashOf(text, dialect);
+        const canonical = scanSql(text, dialect);
+        const seenCanonical = byHash.get(hash);
+        if (seenCanonical !== undefined) expect(canonical, text).toBe(seenCanonical);
+        else byHash.set(hash, canonical);
+        const seenHash = byCanonical.get(canonical);
+        if (seenHash !== undefined) expect(hash, text).toBe(seenHash);
+        else byCanonical.set(canonical, hash);
+      }
+      // The corpus must hold both repeats and distinct forms, or the test proves nothing.
+      expect(byHash.size).toBeGreaterThan(50);
+      expect(byHash.size).toBeLessThan(texts.length);
+    }
+  });
+
+  it('ignores literal values, comments and spacing but not the words around them', () => {
+    const a = hashOf("SELECT a FROM t WHERE b = 'x' -- one", 'pg');
+    expect(hashOf("SELECT  a FROM t /* two */ WHERE b = 'yy'", 'pg')).toBe(a);
+    expect(hashOf('SELECT a FROM t WHERE b = 42', 'pg')).toBe(a);
+    expect(hashOf("SELECT a FROM t WHERE c = 'x'", 'pg')).not.toBe(a);
+    expect(hashOf('SELECT a FROM t WHERE b = $1', 'pg')).not.toBe(a);
   });
 });
 
