@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { seededRandom } from '../../scripts/lib/seeded-random';
 import {
   describeRedisCommand,
   MAX_SERIALIZED_KEY_CHARS,
@@ -6,8 +7,50 @@ import {
   parseRedisStatement,
   serializeRedisCommand,
 } from '../../src/cache-keys';
+import { parseAnyRedisStatement } from '../../src/cache-keys/redis-commands';
 
 describe('parseRedisStatement', () => {
+  it('reads every statement as the general reader does, fast path or not', () => {
+    const rand = seededRandom(5);
+    const pick = <T>(items: readonly T[]): T => items[Math.floor(rand() * items.length)];
+    const commands = [
+      'get',
+      'GET',
+      'Set',
+      'hget',
+      'mget',
+      'del',
+      'evalsha',
+      'zunion',
+      'json.get',
+      'xread',
+      'ping',
+      'frob',
+    ];
+    const tokens = [
+      'user:1',
+      'k',
+      '[1 other arguments]',
+      '[2 other arguments]',
+      '2',
+      '?',
+      'ü:1',
+      'a\tb',
+      '',
+      'STREAMS',
+      '0-0',
+      '[x]',
+    ];
+    const gaps = [' ', ' ', ' ', '  ', '\t', '\u00a0'];
+    for (let i = 0; i < 3000; i++) {
+      let text = pick(['', ' ', '']) + pick(commands);
+      const count = Math.floor(rand() * 5);
+      for (let j = 0; j < count; j++) text += pick(gaps) + pick(tokens);
+      if (rand() < 0.1) text += ' ';
+      expect(parseRedisStatement(text), JSON.stringify(text)).toEqual(parseAnyRedisStatement(text));
+    }
+  });
+
   it('reads the command and key of the ioredis default serialization', () => {
     expect(parseRedisStatement('get user:1')).toEqual({ command: 'get', keys: ['user:1'] });
     expect(parseRedisStatement('GET user:1')).toEqual({ command: 'get', keys: ['user:1'] });
