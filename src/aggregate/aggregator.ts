@@ -95,9 +95,14 @@ export class Aggregator {
   private readonly makeUse: RowFactory<UseKey, UseState>;
   private readonly makePool: RowFactory<PoolConnect, PoolState>;
 
+  /**
+   * `now`: the clock reports and pruning read. `recordNow`: the time records are stamped with (the
+   * sidecar passes the pipeline's SliceClock, read once per slice of spans instead of per span).
+   */
   constructor(
     opts: AggregatorOptions,
     readonly now: () => number = Date.now,
+    private readonly recordNow: () => number = now,
   ) {
     const { relativeAccuracy: acc, bucketMs, topEndpoints } = opts;
     this.bucketMs = bucketMs;
@@ -288,7 +293,7 @@ export class Aggregator {
   }
 
   private tick(): number {
-    const now = this.now();
+    const now = this.recordNow();
     if (now >= this.nextPruneMs) {
       if (Number.isNaN(this.firstDataMs)) {
         this.firstDataMs = now;

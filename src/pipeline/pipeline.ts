@@ -1,6 +1,7 @@
 import type { SpanClassifier } from '../classify/classify-span';
 import type { DecodedSpan, SpanBatch } from '../model/span';
 import { type AssemblerOptions, RequestAssembler } from '../traces/request-assembler';
+import type { SliceClock } from './slice-clock';
 import type { SpanSink } from './span-sink';
 
 export interface PipelineOptions {
@@ -51,7 +52,7 @@ export class Pipeline {
     private readonly options: PipelineOptions,
     private readonly classifier: SpanClassifier,
     private readonly sinks: readonly SpanSink[],
-    private readonly now: () => number = Date.now,
+    private readonly clock: SliceClock,
   ) {
     this.assembler = new RequestAssembler(options.assembly, (summary) => {
       this.stats.requestsSummarised++;
@@ -78,7 +79,7 @@ export class Pipeline {
   start(): void {
     if (this.sweepTimer) return;
     const interval = Math.max(50, Math.min(250, this.options.assembly.idleMs / 4));
-    this.sweepTimer = setInterval(() => this.assembler.sweep(this.now()), interval);
+    this.sweepTimer = setInterval(() => this.assembler.sweep(this.clock.advance()), interval);
     this.sweepTimer.unref();
   }
 
@@ -106,7 +107,7 @@ export class Pipeline {
 
   private processSlice(budget: number): void {
     let done = 0;
-    this.sliceNowMs = this.now();
+    this.sliceNowMs = this.clock.advance();
     while (this.queueHead < this.queue.length && done < budget) {
       const batch = this.queue[this.queueHead];
       this.queue[this.queueHead++] = EMPTY_BATCH;

@@ -8,6 +8,7 @@ import type { SpanstatConfig } from '../config/schema';
 import type { Logger } from '../log';
 import { createSpanstatMetrics, recommendationSeries } from '../metrics';
 import { Pipeline } from '../pipeline/pipeline';
+import { SliceClock } from '../pipeline/slice-clock';
 import type { SpanSink } from '../pipeline/span-sink';
 import { OtlpHttpReceiver } from '../receiver/otlp-http-receiver';
 import { REPORT_NAMES, ReportCache } from '../reports';
@@ -40,6 +41,8 @@ export async function startSidecar(
   const now = Date.now;
   const fingerprinter = await SqlFingerprinter.create(config.sql);
   const learner = new NamespaceLearner(config.redis);
+  // Records are stamped with the pipeline's slice time: one clock read per slice, not per span.
+  const sliceClock = new SliceClock(now);
   const aggregator = new Aggregator(
     {
       ...config.aggregation,
@@ -47,6 +50,7 @@ export async function startSidecar(
       singleReadsMinCalls: config.advisor.cache.minSingleReadsPerRequest,
     },
     now,
+    sliceClock.now,
   );
   const advisor = config.advisor.enabled
     ? new Advisor(config.advisor, aggregatorSource(aggregator, config.advisor.window), undefined, {
@@ -70,7 +74,7 @@ export async function startSidecar(
     { maxPendingSpans: config.receiver.maxPendingSpans, assembly: config.assembly },
     new SpanClassifier(fingerprinter, learner),
     sinks,
-    now,
+    sliceClock,
   );
   const receiver = new OtlpHttpReceiver({
     host: config.receiver.host,
