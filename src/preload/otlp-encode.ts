@@ -13,6 +13,7 @@
  */
 import type { Attributes, HrTime, Link, SpanContext, SpanStatus } from '@opentelemetry/api';
 import type { ReadableSpan, TimedEvent } from '@opentelemetry/sdk-trace-base';
+import { LeanSpan } from './lean-tracer';
 
 type Resource = ReadableSpan['resource'];
 type Scope = ReadableSpan['instrumentationScope'];
@@ -143,12 +144,21 @@ class Writer {
 
   /** HrTime as fixed64 nanoseconds without BigInt or precision loss (same split as the official writer). */
   hrTime(time: HrTime): void {
-    const seconds = time[0];
+    this.secondsNanos(time[0], time[1]);
+  }
+
+  /** Epoch milliseconds as the HrTime lean-tracer.ts's `hrTime` gives, written without the array. */
+  epochMs(ms: number): void {
+    const seconds = Math.floor(ms / 1000);
+    this.secondsNanos(seconds, Math.round((ms - seconds * 1000) * 1e6));
+  }
+
+  private secondsNanos(seconds: number, nanos: number): void {
     const lowSeconds = seconds & 0xffff;
     const highSeconds = (seconds / 0x10000) >>> 0;
     const fromLow = lowSeconds * NANOS_PER_SECOND;
     const fromHigh = highSeconds * NANOS_PER_SECOND;
-    const low = (fromLow >>> 0) + (((fromHigh & 0xffff) * 0x10000) >>> 0) + time[1];
+    const low = (fromLow >>> 0) + (((fromHigh & 0xffff) * 0x10000) >>> 0) + nanos;
     const high =
       Math.floor(fromLow / 0x100000000) + ((fromHigh / 0x10000) >>> 0) + Math.floor(low / 0x100000000);
     this.ensure(8);
@@ -415,10 +425,18 @@ function writeSpan(w: Writer, span: ReadableSpan): void {
     w.tag(6, 0);
     w.uvarint(kind);
   }
-  w.tag(7, 1);
-  w.hrTime(span.startTime);
-  w.tag(8, 1);
-  w.hrTime(span.endTime);
+  if (span instanceof LeanSpan) {
+    // The preload's spans keep epoch milliseconds: no HrTime arrays on the way out.
+    w.tag(7, 1);
+    w.epochMs(span.startMs);
+    w.tag(8, 1);
+    w.epochMs(span.endMs);
+  } else {
+    w.tag(7, 1);
+    w.hrTime(span.startTime);
+    w.tag(8, 1);
+    w.hrTime(span.endTime);
+  }
   if (span.attributes) writeAttributes(w, span.attributes, 9);
   w.tag(10, 0);
   w.uvarint(span.droppedAttributesCount);

@@ -11,6 +11,7 @@ import { ProtobufTraceSerializer } from '@opentelemetry/otlp-transformer';
 import { resourceFromAttributes } from '@opentelemetry/resources';
 import { BasicTracerProvider, type ReadableSpan, type SpanProcessor } from '@opentelemetry/sdk-trace-base';
 import { describe, expect, it } from 'vitest';
+import { LeanTracerProvider } from '../../src/preload/lean-tracer';
 import { encodeTraceRequest } from '../../src/preload/otlp-encode';
 import { decodeTracesProtobuf } from '../../src/receiver/decode-protobuf';
 
@@ -126,6 +127,34 @@ describe('the preload OTLP protobuf encoder', () => {
     expect(Buffer.from(encodeTraceRequest(spans))).toEqual(
       Buffer.from(ProtobufTraceSerializer.serializeRequest(spans) as Uint8Array),
     );
+  });
+
+  it("writes the official serializer's bytes for the preload's own spans (times kept as epoch ms)", () => {
+    const spans: ReadableSpan[] = [];
+    const provider = new LeanTracerProvider(resourceFromAttributes({ 'service.name': 'lean' }), {
+      onEnd: (span) => spans.push(span),
+    });
+    const tracer = provider.getTracer('lean-scope', '1.0.0');
+    const server = tracer.startSpan('GET', { kind: SpanKind.SERVER, attributes: { 'url.path': '/q/1' } });
+    const ctx = trace.setSpan(context.active(), server);
+    for (let i = 0; i < 50; i++) {
+      tracer
+        .startSpan('get', { kind: SpanKind.CLIENT, attributes: { 'db.query.text': `get k:${i}` } }, ctx)
+        .end();
+    }
+    // Explicit times of every kind: HrTime, epoch ms, performance.now() ms, Date, and an end before the start.
+    tracer.startSpan('hr', { startTime: [1_700_000_000, 999_999_999] }).end([1_700_000_001, 1]);
+    tracer.startSpan('epoch', { startTime: 1_700_000_000_123.456 }).end(1_700_000_000_124.5);
+    tracer.startSpan('perf', { startTime: 5.25 }).end(new Date(Date.now() + 1));
+    tracer.startSpan('skewed', { startTime: 1_700_000_000_500 }).end(1_700_000_000_400);
+    server.end();
+    expect(spans).toHaveLength(55);
+    expect(Buffer.from(encodeTraceRequest(spans))).toEqual(
+      Buffer.from(ProtobufTraceSerializer.serializeRequest(spans) as Uint8Array),
+    );
+    const skewed = spans.find((s) => s.name === 'skewed') as ReadableSpan;
+    expect(skewed.duration).toEqual([0, 0]);
+    expect(skewed.endTime).toEqual(skewed.startTime);
   });
 
   it('reuses cached resource bytes across batches without changing the output', () => {
