@@ -6,9 +6,15 @@
  * for a preload: its per-export timeout timer is ref'd (an export in flight kept the process
  * alive), and a full batch was encoded inside the `span.end()` that filled it. Here the timer is
  * unref'd, a full batch is exported from a separate macrotask, and exports never overlap.
+ *
+ * With an exporter that sends protobuf bodies (`exportEncoded`), spans are encoded as they end
+ * (TraceRequestEncoder) and wait as bytes, one encoder per export-sized batch; while the exporter
+ * is paused (the sidecar refused or is down) ended spans are dropped before any encoding.
  */
 import { type Context, context, ROOT_CONTEXT } from '@opentelemetry/api';
+import type { ExportResult } from '@opentelemetry/core';
 import type { ReadableSpan, Span, SpanExporter, SpanProcessor } from '@opentelemetry/sdk-trace-base';
+import { TraceRequestEncoder } from './otlp-encode';
 
 export interface BatchOptions {
   maxQueueSize: number;
@@ -18,48 +24,142 @@ export interface BatchOptions {
 
 const SAMPLED = 1;
 
+/** An exporter that can send a body encoded already (OtlpHttpExporter with protobuf). */
+export interface EncodedSpanExporter extends SpanExporter {
+  /** 'json': bodies are built by the official JSON serializer, so spans wait as objects. */
+  readonly encoding: 'protobuf' | 'json';
+  exportEncoded(body: Uint8Array, spans: number, done: (result: ExportResult) => void): void;
+  /** True while exports would be dropped unsent; checked per span, so it must be cheap. */
+  isPaused(): boolean;
+}
+
+function encodes(exporter: SpanExporter): exporter is EncodedSpanExporter {
+  const candidate = exporter as Partial<EncodedSpanExporter>;
+  return candidate.encoding === 'protobuf' && typeof candidate.exportEncoded === 'function';
+}
+
+/** Where ended spans wait: as objects for a plain SpanExporter, as bytes for an encoding one. */
+interface SpanQueue {
+  readonly size: number;
+  add(span: ReadableSpan): void;
+  /** Hands the oldest batch (≤ maxSpans) to the exporter; `done` runs once it is settled. */
+  exportNext(maxSpans: number, done: () => void): void;
+}
+
+class ObjectQueue implements SpanQueue {
+  private spans: ReadableSpan[] = [];
+
+  constructor(private readonly exporter: SpanExporter) {}
+
+  get size(): number {
+    return this.spans.length;
+  }
+
+  add(span: ReadableSpan): void {
+    this.spans.push(span);
+  }
+
+  exportNext(maxSpans: number, done: () => void): void {
+    let batch: ReadableSpan[];
+    if (this.spans.length <= maxSpans) {
+      batch = this.spans;
+      this.spans = [];
+    } else {
+      batch = this.spans.splice(0, maxSpans);
+    }
+    this.exporter.export(batch, () => done());
+  }
+}
+
+class EncodedQueue implements SpanQueue {
+  /** Oldest first; the last one is still being filled. */
+  private readonly batches: TraceRequestEncoder[] = [];
+  size = 0;
+
+  constructor(
+    private readonly exporter: EncodedSpanExporter,
+    private readonly batchSpans: number,
+  ) {}
+
+  add(span: ReadableSpan): void {
+    let open = this.batches[this.batches.length - 1];
+    if (open === undefined || open.spans >= this.batchSpans) {
+      open = new TraceRequestEncoder();
+      this.batches.push(open);
+    }
+    open.add(span);
+    this.size++;
+  }
+
+  exportNext(_maxSpans: number, done: () => void): void {
+    const oldest = this.batches.shift();
+    if (oldest === undefined) {
+      done();
+      return;
+    }
+    const spans = oldest.spans;
+    this.size -= spans;
+    this.exporter.exportEncoded(oldest.finish(), spans, () => done());
+  }
+}
+
 export class BoundedBatchSpanProcessor implements SpanProcessor {
-  /** Spans refused because the queue was full. */
+  /** Spans refused because the queue was full (or, encoding, because the exporter was paused). */
   droppedSpans = 0;
-  private queue: ReadableSpan[] = [];
+  /** Spans the encoder could not encode (an attribute value it cannot write): lost, never thrown. */
+  unencodableSpans = 0;
+  private readonly queue: SpanQueue;
+  private readonly pausable: EncodedSpanExporter | undefined;
   private timer: NodeJS.Timeout | undefined;
   private immediate: NodeJS.Immediate | undefined;
   private exporting: Promise<void> | undefined;
   private isShutdown = false;
 
   constructor(
-    private readonly exporter: SpanExporter & { isPaused?(): boolean },
+    private readonly exporter: SpanExporter,
     private readonly options: BatchOptions,
     /** Context exports run in (the preload passes one with tracing suppressed). */
     private readonly exportContext: Context = ROOT_CONTEXT,
-  ) {}
+  ) {
+    if (encodes(exporter)) {
+      this.queue = new EncodedQueue(exporter, options.maxExportBatchSize);
+      this.pausable = exporter;
+    } else {
+      this.queue = new ObjectQueue(exporter);
+    }
+  }
 
   onStart(_span: Span, _parent: Context): void {}
 
   onEnd(span: ReadableSpan): void {
     if (this.isShutdown || (span.spanContext().traceFlags & SAMPLED) === 0) return;
-    if (this.queue.length >= this.options.maxQueueSize) {
+    if (this.queue.size >= this.options.maxQueueSize || this.pausable?.isPaused()) {
       this.droppedSpans++;
       return;
     }
-    this.queue.push(span);
+    try {
+      this.queue.add(span);
+    } catch {
+      this.unencodableSpans++;
+      return;
+    }
     // A running export looks at the queue again when it finishes.
     if (this.exporting === undefined) this.schedule();
   }
 
   /** True while spans wait in the queue or an export is in flight. */
   hasPending(): boolean {
-    return this.queue.length > 0 || this.exporting !== undefined;
+    return this.queue.size > 0 || this.exporting !== undefined;
   }
 
   queuedSpans(): number {
-    return this.queue.length;
+    return this.queue.size;
   }
 
   async forceFlush(): Promise<void> {
     for (let rounds = 0; rounds < 1_000; rounds++) {
       if (this.exporting) await this.exporting;
-      else if (this.queue.length > 0) await this.exportBatch();
+      else if (this.queue.size > 0) await this.exportBatch();
       else return;
     }
   }
@@ -73,7 +173,7 @@ export class BoundedBatchSpanProcessor implements SpanProcessor {
   }
 
   private schedule(): void {
-    if (this.queue.length >= this.options.maxExportBatchSize) {
+    if (this.queue.size >= this.options.maxExportBatchSize) {
       if (this.immediate === undefined) {
         this.immediate = setImmediate(() => {
           this.immediate = undefined;
@@ -83,7 +183,7 @@ export class BoundedBatchSpanProcessor implements SpanProcessor {
       }
       return;
     }
-    if (this.timer === undefined && this.queue.length > 0) {
+    if (this.timer === undefined && this.queue.size > 0) {
       this.timer = setTimeout(() => {
         this.timer = undefined;
         if (this.exporting === undefined) void this.exportBatch();
@@ -94,17 +194,11 @@ export class BoundedBatchSpanProcessor implements SpanProcessor {
 
   private exportBatch(): Promise<void> {
     this.clearTimers();
-    const size = this.options.maxExportBatchSize;
-    let batch: ReadableSpan[];
-    if (this.queue.length <= size) {
-      batch = this.queue;
-      this.queue = [];
-    } else {
-      batch = this.queue.splice(0, size);
-    }
     const exported = new Promise<void>((resolve) => {
       try {
-        context.with(this.exportContext, () => this.exporter.export(batch, () => resolve()));
+        context.with(this.exportContext, () =>
+          this.queue.exportNext(this.options.maxExportBatchSize, () => resolve()),
+        );
       } catch {
         // An exporter that throws loses this batch, never the app.
         resolve();

@@ -17,7 +17,8 @@ import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 import { gzip } from 'node:zlib';
 import { diag } from '@opentelemetry/api';
 import type { ExportResult } from '@opentelemetry/core';
-import type { ReadableSpan, SpanExporter } from '@opentelemetry/sdk-trace-base';
+import type { ReadableSpan } from '@opentelemetry/sdk-trace-base';
+import type { EncodedSpanExporter } from './batch-processor';
 import { encodeTraceRequest } from './otlp-encode';
 import type { ExportProtocol } from './settings';
 
@@ -41,7 +42,7 @@ export interface OtlpExporterOptions {
 
 type Outcome = { ok: true } | { ok: false; reason: string; pauseMs?: number };
 
-export class OtlpHttpExporter implements SpanExporter {
+export class OtlpHttpExporter implements EncodedSpanExporter {
   /** Spans this exporter gave up on (paused, refused, failed). */
   droppedSpans = 0;
   exportedSpans = 0;
@@ -55,6 +56,8 @@ export class OtlpHttpExporter implements SpanExporter {
   private readonly headers: Record<string, string>;
   private readonly now: () => number;
   private readonly serializer: Serializer;
+  /** How bodies are encoded; with 'protobuf' the batch processor encodes spans as they end. */
+  readonly encoding: 'protobuf' | 'json';
 
   constructor(private readonly options: OtlpExporterOptions) {
     this.url = new URL(options.url);
@@ -65,6 +68,7 @@ export class OtlpHttpExporter implements SpanExporter {
       ? new HttpsAgent({ keepAlive: true, maxSockets: 2 })
       : new HttpAgent({ keepAlive: true, maxSockets: 2 });
     const json = options.protocol === 'http/json';
+    this.encoding = json ? 'json' : 'protobuf';
     this.serializer = loadSerializer(json);
     this.headers = {
       ...options.headers,
@@ -75,20 +79,16 @@ export class OtlpHttpExporter implements SpanExporter {
     this.now = options.now ?? Date.now;
   }
 
-  /** True while a refusal or failure pause is running (exports are dropped unsent). */
+  /** True while a refusal or failure pause is running (exports are dropped unsent). Checked per span. */
   isPaused(): boolean {
-    return this.now() < this.pausedUntil;
+    if (this.pausedUntil === 0) return false; // no clock read while nothing was ever refused
+    if (this.now() < this.pausedUntil) return true;
+    this.pausedUntil = 0;
+    return false;
   }
 
   export(spans: ReadableSpan[], done: (result: ExportResult) => void): void {
-    if (this.isShutdown || this.isPaused()) {
-      this.droppedSpans += spans.length;
-      done({
-        code: FAILED,
-        error: new Error(this.isShutdown ? 'exporter is shut down' : 'sidecar paused exports'),
-      });
-      return;
-    }
+    if (this.refuseWhilePaused(spans.length, done)) return;
     let body: Uint8Array | undefined;
     try {
       body = this.serializer.serializeRequest(spans);
@@ -102,6 +102,30 @@ export class OtlpHttpExporter implements SpanExporter {
       done({ code: SUCCESS });
       return;
     }
+    this.post(body, spans.length, done);
+  }
+
+  /** Sends a protobuf ExportTraceServiceRequest encoded already (the batch processor's path). */
+  exportEncoded(body: Uint8Array, spans: number, done: (result: ExportResult) => void): void {
+    if (this.refuseWhilePaused(spans, done)) return;
+    if (body.length === 0) {
+      done({ code: SUCCESS });
+      return;
+    }
+    this.post(body, spans, done);
+  }
+
+  private refuseWhilePaused(spans: number, done: (result: ExportResult) => void): boolean {
+    if (!this.isShutdown && !this.isPaused()) return false;
+    this.droppedSpans += spans;
+    done({
+      code: FAILED,
+      error: new Error(this.isShutdown ? 'exporter is shut down' : 'sidecar paused exports'),
+    });
+    return true;
+  }
+
+  private post(body: Uint8Array, spans: number, done: (result: ExportResult) => void): void {
     const sending = this.deliver(body)
       // An invalid header from OTEL_EXPORTER_OTLP_HEADERS makes http.request throw: a failed export, not a crash.
       .catch(
@@ -110,11 +134,11 @@ export class OtlpHttpExporter implements SpanExporter {
       .then((outcome) => {
         if (outcome.ok) {
           this.consecutiveFailures = 0;
-          this.exportedSpans += spans.length;
+          this.exportedSpans += spans;
           done({ code: SUCCESS });
           return;
         }
-        this.droppedSpans += spans.length;
+        this.droppedSpans += spans;
         const pauseMs = outcome.pauseMs;
         if (pauseMs !== undefined) {
           this.consecutiveFailures++;
@@ -122,7 +146,7 @@ export class OtlpHttpExporter implements SpanExporter {
         }
         const next = pauseMs === undefined ? '' : `; next attempt in ${Math.ceil(pauseMs / 1000)} s`;
         diag.warn(
-          `cannot export spans to ${this.url.origin}: ${outcome.reason}; dropped ${spans.length} spans${next}`,
+          `cannot export spans to ${this.url.origin}: ${outcome.reason}; dropped ${spans} spans${next}`,
         );
         done({ code: FAILED, error: new Error(outcome.reason) });
       })
