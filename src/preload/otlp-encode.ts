@@ -223,6 +223,25 @@ function writeAttributes(w: Writer, attributes: Attributes, field: number): void
   }
 }
 
+/** writeAttributes for the preload's LeanSpan, which keeps its attributes in a Map (set order; an object would list integer-like keys first). */
+function writeAttributeMap(w: Writer, attributes: ReadonlyMap<string, unknown>, field: number): void {
+  // forEach with one shared callback: no [key, value] array and no closure per span.
+  mapWriter = w;
+  mapField = field;
+  attributes.forEach(writeMapEntry);
+}
+
+let mapWriter = new Writer(0);
+let mapField = 0;
+
+function writeMapEntry(value: unknown, key: string): void {
+  const w = mapWriter;
+  w.tag(mapField, 2);
+  const kv = w.begin();
+  writeKeyValue(w, key, value);
+  w.end(kv);
+}
+
 /**
  * `KeyValue.key` (tag, length, bytes) per attribute key, encoded once: a few dozen keys name every
  * attribute the instrumentations set, and copying them char by char was the encoder's largest
@@ -437,7 +456,8 @@ function writeSpan(w: Writer, span: ReadableSpan): void {
     w.tag(8, 1);
     w.hrTime(span.endTime);
   }
-  if (span.attributes) writeAttributes(w, span.attributes, 9);
+  if (span instanceof LeanSpan) writeAttributeMap(w, span.attributeMap, 9);
+  else if (span.attributes) writeAttributes(w, span.attributes, 9);
   w.tag(10, 0);
   w.uvarint(span.droppedAttributesCount);
   for (const event of span.events) {
