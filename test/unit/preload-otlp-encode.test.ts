@@ -7,6 +7,7 @@ import {
   TraceFlags,
   trace,
 } from '@opentelemetry/api';
+import { TraceState } from '@opentelemetry/core';
 import { ProtobufTraceSerializer } from '@opentelemetry/otlp-transformer';
 import { resourceFromAttributes } from '@opentelemetry/resources';
 import { BasicTracerProvider, type ReadableSpan, type SpanProcessor } from '@opentelemetry/sdk-trace-base';
@@ -147,8 +148,23 @@ describe('the preload OTLP protobuf encoder', () => {
     tracer.startSpan('epoch', { startTime: 1_700_000_000_123.456 }).end(1_700_000_000_124.5);
     tracer.startSpan('perf', { startTime: 5.25 }).end(new Date(Date.now() + 1));
     tracer.startSpan('skewed', { startTime: 1_700_000_000_500 }).end(1_700_000_000_400);
+    // A parent from another process (an incoming traceparent) with a trace state.
+    const remote = trace.setSpanContext(context.active(), {
+      traceId: '0af7651916cd43dd8448eb211c80319c',
+      spanId: 'b7ad6b7169203331',
+      traceFlags: TraceFlags.SAMPLED,
+      isRemote: true,
+      traceState: new TraceState('vendor=x'),
+    });
+    const continued = tracer.startSpan('continued', { kind: SpanKind.SERVER }, remote);
+    expect(continued.spanContext().traceId).toBe('0af7651916cd43dd8448eb211c80319c');
+    tracer.startSpan('grandchild', {}, trace.setSpan(remote, continued)).end();
+    continued.end();
     server.end();
-    expect(spans).toHaveLength(55);
+    expect(spans).toHaveLength(57);
+    const grandchild = spans.find((s) => s.name === 'grandchild') as ReadableSpan;
+    expect(grandchild.parentSpanContext?.spanId).toBe(continued.spanContext().spanId);
+    expect(grandchild.spanContext().traceState?.serialize()).toBe('vendor=x');
     expect(Buffer.from(encodeTraceRequest(spans))).toEqual(
       Buffer.from(ProtobufTraceSerializer.serializeRequest(spans) as Uint8Array),
     );
