@@ -13,3 +13,20 @@ export function endSpan(span: Span, err: unknown, fallback: string): void {
   }
   span.end();
 }
+
+/**
+ * `thenable.then` that ends the span when it settles (an error status from a rejection, as
+ * endSpan); the value and the rejection pass through. One derived promise per call.
+ */
+export function endWhenSettled<T>(thenable: PromiseLike<T>, span: Span, fallback: string): PromiseLike<T> {
+  return thenable.then(
+    (value: T) => {
+      span.end();
+      return value;
+    },
+    (err: unknown) => {
+      endSpan(span, err, fallback);
+      throw err;
+    },
+  );
+}

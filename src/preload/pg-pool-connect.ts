@@ -19,7 +19,7 @@ import {
   InstrumentationNodeModuleDefinition,
 } from '@opentelemetry/instrumentation';
 import { SPANSTAT_ATTR } from '../model/attributes';
-import { endSpan } from './end-span';
+import { endSpan, endWhenSettled } from './end-span';
 import { isPatched, markPatched } from './patch-mark';
 
 const BASE_ATTRIBUTES = Symbol('spanstat.poolAttributes');
@@ -121,18 +121,7 @@ export class PgPoolConnectInstrumentation extends InstrumentationBase {
       }
       const result = original.call(this) as PromiseLike<unknown> | undefined;
       // pg-pool may be configured with another Promise implementation: check for a thenable.
-      if (result && typeof result.then === 'function') {
-        return result.then(
-          (client: unknown) => {
-            span.end();
-            return client;
-          },
-          (err: unknown) => {
-            endSpan(span, err, 'connect failed');
-            throw err;
-          },
-        );
-      }
+      if (result && typeof result.then === 'function') return endWhenSettled(result, span, 'connect failed');
       span.end();
       return result;
     };

@@ -21,7 +21,7 @@ import {
   InstrumentationNodeModuleDefinition,
   InstrumentationNodeModuleFile,
 } from '@opentelemetry/instrumentation';
-import { endSpan } from './end-span';
+import { endSpan, endWhenSettled } from './end-span';
 import { isPatched, markPatched } from './patch-mark';
 
 type Callback = (this: unknown, err: unknown, result?: unknown) => void;
@@ -142,16 +142,7 @@ export class PgQueryInstrumentation extends InstrumentationBase {
       // pg resolves with the client's Promise implementation: any thenable.
       if (result !== null && typeof (result as PromiseLike<unknown>)?.then === 'function') {
         // One derived promise (instrumentation-pg chained two more per query).
-        return (result as PromiseLike<unknown>).then(
-          (value: unknown) => {
-            span.end();
-            return value;
-          },
-          (err: unknown) => {
-            endSpan(span, err, 'query failed');
-            throw err;
-          },
-        );
+        return endWhenSettled(result as PromiseLike<unknown>, span, 'query failed');
       }
       // A Submittable (cursor, stream): ends with 'end' or 'error'.
       const emitter = result as { once?: (event: string, listener: (err?: unknown) => void) => unknown };
