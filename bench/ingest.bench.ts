@@ -14,7 +14,7 @@ import { loadConfig } from '../src/config';
 import { spanBatchOf } from '../src/model/span';
 import { decodeTracesProtobuf } from '../src/receiver/decode-protobuf';
 import { startSidecar } from '../src/sidecar/sidecar';
-import { exportTraceServiceRequestType } from '../test/fixtures/otlp/trace-proto';
+import { countSpansWithProtobufjs } from '../test/fixtures/otlp/trace-proto';
 import { coreMeter, cpuTimeMs, judged, type Rate, rate, selfCpuMs } from './lib/cpu';
 import { type BenchResult, type Figure, figure, pct, reportStandalone, si } from './lib/figures';
 import { OtlpPoster } from './lib/http';
@@ -45,16 +45,7 @@ type Decoder = (body: Buffer) => number;
 const spanstatDecoder: Decoder = (body) => decodeTracesProtobuf(body).length;
 
 /** protobufjs's full decode from the OTLP schema: the general-purpose decoder DESIGN.md's 140–180k anchor is. */
-function protobufjsDecoder(): Decoder {
-  const RequestType = exportTraceServiceRequestType();
-  return (body) => {
-    // biome-ignore lint/suspicious/noExplicitAny: the reflected message is untyped
-    const msg = RequestType.decode(body) as any;
-    let n = 0;
-    for (const rs of msg.resourceSpans) for (const ss of rs.scopeSpans) n += ss.spans.length;
-    return n;
-  };
-}
+const protobufjsDecoder: Decoder = countSpansWithProtobufjs;
 
 /** Raw decode rate of the same kind of bodies in this process: median of rounds. */
 export function measureDecode(
@@ -215,7 +206,7 @@ export async function runIngestBench(options: IngestOptions = {}): Promise<Bench
   // rounds is used: this VM's speed drifts within a minute, and the ratio must compare like with like.
   const decodeBefore = measureDecode(decodeBodies);
   log(`ingest: raw decode ${describe(decodeBefore.median)}`);
-  const generalBefore = measureDecode(decodeBodies, protobufjsDecoder());
+  const generalBefore = measureDecode(decodeBodies, protobufjsDecoder);
   log(`ingest: protobufjs full decode ${describe(generalBefore.median)}`);
   const pipeline = await measurePipeline(stream);
   log(`ingest: pipeline alone ${describe(pipeline.median)}`);
@@ -232,7 +223,7 @@ export async function runIngestBench(options: IngestOptions = {}): Promise<Bench
   }
   log(`ingest: end to end ${describe(e2e.rate)}`);
   const decodeAfter = measureDecode(decodeBodies);
-  const generalAfter = measureDecode(decodeBodies, protobufjsDecoder());
+  const generalAfter = measureDecode(decodeBodies, protobufjsDecoder);
   log(
     `ingest: raw decode again ${describe(decodeAfter.median)}; protobufjs ${describe(generalAfter.median)}`,
   );
