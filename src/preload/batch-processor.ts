@@ -42,14 +42,17 @@ function encodes(exporter: SpanExporter): exporter is EncodedSpanExporter {
 interface SpanQueue {
   readonly size: number;
   add(span: ReadableSpan): void;
-  /** Hands the oldest batch (≤ maxSpans) to the exporter; `done` runs once it is settled. */
-  exportNext(maxSpans: number, done: () => void): void;
+  /** Hands the oldest batch (at most the export batch size) to the exporter; `done` runs once it is settled. */
+  exportNext(done: () => void): void;
 }
 
 class ObjectQueue implements SpanQueue {
   private spans: ReadableSpan[] = [];
 
-  constructor(private readonly exporter: SpanExporter) {}
+  constructor(
+    private readonly exporter: SpanExporter,
+    private readonly batchSpans: number,
+  ) {}
 
   get size(): number {
     return this.spans.length;
@@ -59,13 +62,13 @@ class ObjectQueue implements SpanQueue {
     this.spans.push(span);
   }
 
-  exportNext(maxSpans: number, done: () => void): void {
+  exportNext(done: () => void): void {
     let batch: ReadableSpan[];
-    if (this.spans.length <= maxSpans) {
+    if (this.spans.length <= this.batchSpans) {
       batch = this.spans;
       this.spans = [];
     } else {
-      batch = this.spans.splice(0, maxSpans);
+      batch = this.spans.splice(0, this.batchSpans);
     }
     this.exporter.export(batch, () => done());
   }
@@ -91,7 +94,7 @@ class EncodedQueue implements SpanQueue {
     this.size++;
   }
 
-  exportNext(_maxSpans: number, done: () => void): void {
+  exportNext(done: () => void): void {
     const oldest = this.batches.shift();
     if (oldest === undefined) {
       done();
@@ -125,7 +128,7 @@ export class BoundedBatchSpanProcessor implements SpanProcessor {
       this.queue = new EncodedQueue(exporter, options.maxExportBatchSize);
       this.pausable = exporter;
     } else {
-      this.queue = new ObjectQueue(exporter);
+      this.queue = new ObjectQueue(exporter, options.maxExportBatchSize);
     }
   }
 
@@ -196,9 +199,7 @@ export class BoundedBatchSpanProcessor implements SpanProcessor {
     this.clearTimers();
     const exported = new Promise<void>((resolve) => {
       try {
-        context.with(this.exportContext, () =>
-          this.queue.exportNext(this.options.maxExportBatchSize, () => resolve()),
-        );
+        context.with(this.exportContext, () => this.queue.exportNext(() => resolve()));
       } catch {
         // An exporter that throws loses this batch, never the app.
         resolve();
