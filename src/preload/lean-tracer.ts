@@ -80,7 +80,7 @@ function randomHex(bytes: number): string {
 const timeOrigin = performance.timeOrigin;
 
 /** Epoch milliseconds as HrTime; otlp-encode.ts's `epochMs` writes the same split without the array. */
-export function hrTime(epochMs: number): HrTime {
+function hrTime(epochMs: number): HrTime {
   const seconds = Math.floor(epochMs / 1000);
   return [seconds, Math.round((epochMs - seconds * 1000) * 1e6)];
 }
