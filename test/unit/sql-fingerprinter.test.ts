@@ -263,6 +263,26 @@ describe('cache', () => {
     expect(f.stats()).toMatchObject({ misses: 2, hits: 58 });
   });
 
+  it('remembers a literal-bearing text once it repeats, also when two alternate', async () => {
+    const f = await SqlFingerprinter.create({ cacheEntries: 10, maxParseBytes: 64 * 1024 });
+    const limit = 'SELECT * FROM orders WHERE customer_id = $1 ORDER BY id DESC LIMIT 10';
+    const active = "SELECT * FROM jobs WHERE state = 'active'";
+    const done = "SELECT * FROM jobs WHERE state = 'done'";
+    const first = f.fingerprint('postgresql', limit);
+    expect(f.exactEntries()).toBe(0);
+    expect(f.fingerprint('postgresql', limit)).toBe(first);
+    expect(f.exactEntries()).toBe(1);
+    for (let i = 0; i < 3; i++) {
+      f.fingerprint('postgresql', active);
+      f.fingerprint('postgresql', done);
+    }
+    expect(f.exactEntries()).toBe(3);
+    // Served from the exact map now: the same shape as a cold fingerprinter gives.
+    const cold = await SqlFingerprinter.create({ cacheEntries: 10, maxParseBytes: 64 * 1024 });
+    expect(f.fingerprint('postgresql', done)).toEqual(cold.fingerprint('postgresql', done));
+    expect(f.fingerprint('postgresql', limit)).toBe(first);
+  });
+
   it('gives a parameterized text the same shape from the raw-text path as from the scan', async () => {
     const f = await SqlFingerprinter.create({ cacheEntries: 10, maxParseBytes: 64 * 1024 });
     const first = f.fingerprint('postgresql', 'SELECT a FROM t WHERE b = $1');
