@@ -24,9 +24,33 @@ interface InfoSeries {
   attributes: Attributes;
 }
 
+const STATUS_CLASSES = ['unknown', '1xx', '2xx', '3xx', '4xx', '5xx'] as const;
+
+/** Index into STATUS_CLASSES: 1–5 for 100–599, 0 for anything else. */
+function statusClassIndex(status: number): number {
+  return status >= 100 && status < 600 ? Math.floor(status / 100) : 0;
+}
+
 /** `2xx` … `5xx`; `unknown` for 0 or anything outside 100–599. */
 export function statusClass(status: number): string {
-  return status >= 100 && status < 600 ? `${Math.floor(status / 100)}xx` : 'unknown';
+  return STATUS_CLASSES[statusClassIndex(status)];
+}
+
+/**
+ * The series every request of one (service, method, route) records into, resolved once: a request
+ * then costs one Map look-up instead of six label-tree walks. Safe to keep because a BoundedSeries
+ * never drops a series, so the series a label set resolves to never changes.
+ */
+interface EndpointSeries {
+  service: string;
+  method: string;
+  /** By status class index, resolved on first use. */
+  duration: (HistogramSeries | undefined)[];
+  queries: HistogramSeries;
+  db: CounterSeries;
+  cache: CounterSeries;
+  poolWait: CounterSeries;
+  other: CounterSeries;
 }
 
 /**
@@ -50,6 +74,8 @@ export class MetricsRecorder implements SpanSink {
   private readonly httpDuration: BoundedSeries<HistogramSeries>;
   private readonly httpComponent: BoundedSeries<CounterSeries>;
   private readonly httpQueries: BoundedSeries<HistogramSeries>;
+  /** route → the endpoints seen with it (usually one service and method); bounded like a metric. */
+  private readonly endpointSeries = new Map<string, EndpointSeries[]>();
 
   constructor(private readonly options: RecorderOptions) {
     const max = options.maxSeriesPerMetric;
@@ -117,20 +143,51 @@ export class MetricsRecorder implements SpanSink {
   }
 
   recordRequest(r: RequestSummary): void {
-    this.httpDuration
-      .get(labels4(r.service, r.method, r.route, statusClass(r.status)))
-      .record(r.durationMs / 1000);
-    this.httpQueries.get(labels3(r.service, r.method, r.route)).record(r.queries);
+    const endpoint = this.endpointOf(r.service, r.method, r.route);
+    const classIndex = statusClassIndex(r.status);
+    let duration = endpoint.duration[classIndex];
+    if (duration === undefined) {
+      duration = this.httpDuration.get(labels4(r.service, r.method, r.route, STATUS_CLASSES[classIndex]));
+      endpoint.duration[classIndex] = duration;
+    }
+    duration.record(r.durationMs / 1000);
+    endpoint.queries.record(r.queries);
     const other = Math.max(0, r.durationMs - r.dbMs - r.cacheMs - r.poolWaitMs);
-    this.httpComponent.get(labels4(r.service, r.method, r.route, 'db')).value += r.dbMs / 1000;
-    this.httpComponent.get(labels4(r.service, r.method, r.route, 'cache')).value += r.cacheMs / 1000;
-    this.httpComponent.get(labels4(r.service, r.method, r.route, 'pool_wait')).value += r.poolWaitMs / 1000;
-    this.httpComponent.get(labels4(r.service, r.method, r.route, 'other')).value += other / 1000;
+    endpoint.db.value += r.dbMs / 1000;
+    endpoint.cache.value += r.cacheMs / 1000;
+    endpoint.poolWait.value += r.poolWaitMs / 1000;
+    endpoint.other.value += other / 1000;
     for (const use of r.fingerprints) {
       if (use.calls >= this.options.nPlusOneMinCalls) {
         this.nPlusOne.get(labels4(r.service, r.method, r.route, use.fingerprint)).value++;
       }
     }
+  }
+
+  private endpointOf(service: string, method: string, route: string): EndpointSeries {
+    let list = this.endpointSeries.get(route);
+    if (list !== undefined) {
+      for (const endpoint of list)
+        if (endpoint.service === service && endpoint.method === method) return endpoint;
+    }
+    const component = (name: string) => this.httpComponent.get(labels4(service, method, route, name));
+    const endpoint: EndpointSeries = {
+      service,
+      method,
+      duration: [undefined, undefined, undefined, undefined, undefined, undefined],
+      queries: this.httpQueries.get(labels3(service, method, route)),
+      db: component('db'),
+      cache: component('cache'),
+      poolWait: component('pool_wait'),
+      other: component('other'),
+    };
+    // Beyond the series cap every new endpoint lands in overflow series anyway: stop remembering.
+    if (list === undefined && this.endpointSeries.size < this.options.maxSeriesPerMetric) {
+      list = [];
+      this.endpointSeries.set(route, list);
+    }
+    if (list !== undefined && list.length < MAX_ENDPOINTS_PER_ROUTE) list.push(endpoint);
+    return endpoint;
   }
 
   /** The recorded metrics, read at scrape time. */
@@ -189,6 +246,9 @@ export class MetricsRecorder implements SpanSink {
     }));
   }
 }
+
+/** Services × methods remembered per route (more are resolved every time, still correctly). */
+const MAX_ENDPOINTS_PER_ROUTE = 16;
 
 // Label values go to BoundedSeries.get in arrays reused across calls: get only reads them (a new series
 // copies the values into its attributes) and recording is synchronous, so recording a span allocates no

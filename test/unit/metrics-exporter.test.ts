@@ -170,6 +170,28 @@ describe('Prometheus metrics', () => {
     ]);
   });
 
+  it('keeps the endpoints of one route apart by service and method, and beyond the cap in overflow', async () => {
+    const m = create({ maxSeriesPerMetric: 3 });
+    const calls: [string, string, string][] = [
+      ['shop', 'GET', '/orders/:id'],
+      ['shop', 'DELETE', '/orders/:id'],
+      ['billing', 'GET', '/orders/:id'],
+      ['shop', 'GET', '/orders/:id'],
+      ['shop', 'GET', '/carts/:id'],
+      ['shop', 'GET', '/carts/:id'],
+    ];
+    for (const [service, method, route] of calls) m.recordRequest(request({ service, method, route }));
+    const lines = samples(await m.scrape(), 'spanstat_http_server_request_db_queries_count');
+    expect(lines.sort()).toEqual(
+      [
+        'spanstat_http_server_request_db_queries_count{service="shop",method="GET",route="/orders/:id"} 2',
+        'spanstat_http_server_request_db_queries_count{service="shop",method="DELETE",route="/orders/:id"} 1',
+        'spanstat_http_server_request_db_queries_count{service="billing",method="GET",route="/orders/:id"} 1',
+        'spanstat_http_server_request_db_queries_count{service="__overflow__",method="__overflow__",route="__overflow__"} 2',
+      ].sort(),
+    );
+  });
+
   it('counts an N+1 occurrence only from the repeat threshold on', async () => {
     const m = create({ nPlusOneMinCalls: 5 });
     m.recordRequest(request({ fingerprints: [{ fingerprint: 'items', calls: 4, totalMs: 10 }] }));
