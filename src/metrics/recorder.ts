@@ -38,8 +38,9 @@ export function statusClass(status: number): string {
 
 /**
  * The series every request of one (service, method, route) records into, resolved once: a request
- * then costs one Map look-up instead of six label-tree walks. Safe to keep because a BoundedSeries
- * never drops a series, so the series a label set resolves to never changes.
+ * then costs one Map look-up instead of six label-tree walks. Safe to keep (here and in QuerySeries,
+ * KeySeries) because a BoundedSeries never drops a series, so the series a label set resolves to
+ * never changes. The maps are bounded by maxSeriesPerMetric keys × MAX_LABEL_SETS_PER_KEY.
  */
 interface EndpointSeries {
   service: string;
@@ -51,6 +52,27 @@ interface EndpointSeries {
   cache: CounterSeries;
   poolWait: CounterSeries;
   other: CounterSeries;
+}
+
+/** A query's duration series by its other labels; the Map key is the fingerprint. */
+interface QuerySeries {
+  service: string;
+  system: string;
+  operation: string;
+  table: string;
+  duration: HistogramSeries;
+}
+
+/** A cache call's series by its other labels; the Map key is the namespace. Counters resolve on first use. */
+interface KeySeries {
+  service: string;
+  system: string;
+  command: string;
+  duration: HistogramSeries;
+  hit: CounterSeries | undefined;
+  miss: CounterSeries | undefined;
+  unknown: CounterSeries | undefined;
+  writes: CounterSeries | undefined;
 }
 
 /**
@@ -76,6 +98,8 @@ export class MetricsRecorder implements SpanSink {
   private readonly httpQueries: BoundedSeries<HistogramSeries>;
   /** route → the endpoints seen with it (usually one service and method); bounded like a metric. */
   private readonly endpointSeries = new Map<string, EndpointSeries[]>();
+  private readonly querySeries = new Map<string, QuerySeries[]>();
+  private readonly keySeries = new Map<string, KeySeries[]>();
 
   constructor(private readonly options: RecorderOptions) {
     const max = options.maxSeriesPerMetric;
@@ -102,7 +126,7 @@ export class MetricsRecorder implements SpanSink {
   }
 
   recordDbCall(c: DbCall): void {
-    const series = this.dbDuration.get(labels5(c.service, c.system, c.fingerprint, c.operation, c.table));
+    const series = this.querySeriesOf(c);
     series.record(c.durationMs / 1000);
     if (c.error) {
       let errors = this.dbErrors.get(series);
@@ -112,28 +136,31 @@ export class MetricsRecorder implements SpanSink {
       }
       errors.value++;
     }
-    // The overflow series has no single statement to show.
-    if (!this.infoSeen.has(series) && series.attributes.fingerprint !== OVERFLOW_VALUE) {
-      this.infoSeen.add(series);
-      const info = this.dbInfo.get(labels2(c.service, c.fingerprint));
-      if (info.attributes.statement === undefined && info.attributes.fingerprint !== OVERFLOW_VALUE) {
-        info.attributes.statement = shortenText(c.statement, this.options.maxStatementChars);
-      }
-    }
   }
 
   recordCacheCall(c: CacheCall): void {
-    this.cacheDuration.get(labels4(c.service, c.system, c.namespace, c.command)).record(c.durationMs / 1000);
+    const series = this.keySeriesOf(c);
+    series.duration.record(c.durationMs / 1000);
     if (c.read) {
-      if (c.hits > 0)
-        this.cacheReads.get(labels5(c.service, c.system, c.namespace, c.command, 'hit')).value += c.hits;
-      if (c.misses > 0)
-        this.cacheReads.get(labels5(c.service, c.system, c.namespace, c.command, 'miss')).value += c.misses;
+      if (c.hits > 0) {
+        series.hit ??= this.cacheReads.get(labels5(c.service, c.system, c.namespace, c.command, 'hit'));
+        series.hit.value += c.hits;
+      }
+      if (c.misses > 0) {
+        series.miss ??= this.cacheReads.get(labels5(c.service, c.system, c.namespace, c.command, 'miss'));
+        series.miss.value += c.misses;
+      }
       if (c.hits === 0 && c.misses === 0) {
-        this.cacheReads.get(labels5(c.service, c.system, c.namespace, c.command, 'unknown')).value++;
+        series.unknown ??= this.cacheReads.get(
+          labels5(c.service, c.system, c.namespace, c.command, 'unknown'),
+        );
+        series.unknown.value++;
       }
     }
-    if (c.write) this.cacheWrites.get(labels4(c.service, c.system, c.namespace, c.command)).value++;
+    if (c.write) {
+      series.writes ??= this.cacheWrites.get(labels4(c.service, c.system, c.namespace, c.command));
+      series.writes.value++;
+    }
   }
 
   recordPoolConnect(c: PoolConnect): void {
@@ -164,6 +191,63 @@ export class MetricsRecorder implements SpanSink {
     }
   }
 
+  /** The duration series of a query's labels, remembered by fingerprint (see QuerySeries). */
+  private querySeriesOf(c: DbCall): HistogramSeries {
+    let list = this.querySeries.get(c.fingerprint);
+    if (list !== undefined) {
+      for (const q of list) {
+        if (
+          q.service === c.service &&
+          q.system === c.system &&
+          q.operation === c.operation &&
+          q.table === c.table
+        )
+          return q.duration;
+      }
+    }
+    const duration = this.dbDuration.get(labels5(c.service, c.system, c.fingerprint, c.operation, c.table));
+    // The overflow series has no single statement to show.
+    if (!this.infoSeen.has(duration) && duration.attributes.fingerprint !== OVERFLOW_VALUE) {
+      this.infoSeen.add(duration);
+      const info = this.dbInfo.get(labels2(c.service, c.fingerprint));
+      if (info.attributes.statement === undefined && info.attributes.fingerprint !== OVERFLOW_VALUE) {
+        info.attributes.statement = shortenText(c.statement, this.options.maxStatementChars);
+      }
+    }
+    if (list === undefined && this.querySeries.size < this.options.maxSeriesPerMetric) {
+      list = [];
+      this.querySeries.set(c.fingerprint, list);
+    }
+    const q = { service: c.service, system: c.system, operation: c.operation, table: c.table, duration };
+    if (list !== undefined && list.length < MAX_LABEL_SETS_PER_KEY) list.push(q);
+    return duration;
+  }
+
+  /** The series of a cache call's labels, remembered by namespace (see KeySeries). */
+  private keySeriesOf(c: CacheCall): KeySeries {
+    let list = this.keySeries.get(c.namespace);
+    if (list !== undefined) {
+      for (const k of list)
+        if (k.service === c.service && k.system === c.system && k.command === c.command) return k;
+    }
+    const series: KeySeries = {
+      service: c.service,
+      system: c.system,
+      command: c.command,
+      duration: this.cacheDuration.get(labels4(c.service, c.system, c.namespace, c.command)),
+      hit: undefined,
+      miss: undefined,
+      unknown: undefined,
+      writes: undefined,
+    };
+    if (list === undefined && this.keySeries.size < this.options.maxSeriesPerMetric) {
+      list = [];
+      this.keySeries.set(c.namespace, list);
+    }
+    if (list !== undefined && list.length < MAX_LABEL_SETS_PER_KEY) list.push(series);
+    return series;
+  }
+
   private endpointOf(service: string, method: string, route: string): EndpointSeries {
     let list = this.endpointSeries.get(route);
     if (list !== undefined) {
@@ -186,7 +270,7 @@ export class MetricsRecorder implements SpanSink {
       list = [];
       this.endpointSeries.set(route, list);
     }
-    if (list !== undefined && list.length < MAX_ENDPOINTS_PER_ROUTE) list.push(endpoint);
+    if (list !== undefined && list.length < MAX_LABEL_SETS_PER_KEY) list.push(endpoint);
     return endpoint;
   }
 
@@ -247,8 +331,8 @@ export class MetricsRecorder implements SpanSink {
   }
 }
 
-/** Services × methods remembered per route (more are resolved every time, still correctly). */
-const MAX_ENDPOINTS_PER_ROUTE = 16;
+/** Label sets remembered per route, fingerprint or namespace (more are resolved every time, still correctly). */
+const MAX_LABEL_SETS_PER_KEY = 16;
 
 // Label values go to BoundedSeries.get in arrays reused across calls: get only reads them (a new series
 // copies the values into its attributes) and recording is synchronous, so recording a span allocates no
