@@ -6,11 +6,13 @@
  *   npx tsx bench/instructions.ts [--base HEAD] [--rounds 2]
  *
  * Both trees run the same recorded bodies (the ingest bench's mix, no body repeated, so every SQL
- * literal is new) through `instruction-runner.js` under cachegrind with V8 made deterministic: one
- * thread (no concurrent GC or compiler), fixed hash and random seeds, a fixed clock. A run of the
- * warm-up round alone is subtracted, so start-up and JIT warm-up cancel out; repeated runs agree to
- * within ~1%. Instructions are not time (cache misses and GC pauses weigh differently), so use it
- * to see a change, and the wall-clock benches to state throughput.
+ * literal is new) through `instruction-runner.js` under cachegrind with V8 made deterministic
+ * (`--predictable`: one thread, no time-driven GC; fixed hash and random seeds; a fixed clock). A run
+ * of the warm-up round alone is subtracted, so start-up and JIT warm-up cancel out. Two builds of the
+ * same code differed by 0.4% on decode and 1.5% on the pipeline (3.5% on the pipeline with
+ * `--single-threaded` instead of `--predictable`), so read pipeline changes under ~3% as noise.
+ * Instructions are not time (cache misses and GC pauses weigh differently), so use it to see a
+ * change, and the wall-clock benches to state throughput.
  *
  * Needs valgrind (`apt-get install valgrind`); a developer tool, not part of `npm run bench`.
  */
@@ -27,7 +29,7 @@ import { ensureBuilt } from './lib/setup';
 const run = promisify(execFile);
 const BODIES_PER_ROUND = 160;
 const RUNNER = join(__dirname, 'lib', 'instruction-runner.js');
-const V8_DETERMINISM = ['--single-threaded', '--hash-seed=1', '--random-seed=1'];
+const V8_DETERMINISM = ['--predictable', '--hash-seed=1', '--random-seed=1'];
 
 function arg(name: string, fallback: string): string {
   const i = process.argv.indexOf(`--${name}`);
