@@ -56,7 +56,11 @@ export interface AppOptions {
   core?: number;
   /** Extra node flags, e.g. ['--cpu-prof', '--cpu-prof-dir=/tmp/prof'] to profile the app. */
   nodeArgs?: string[];
+  /** A command the app's node runs under, e.g. ['valgrind', '--tool=cachegrind'] (no core pinning then). */
+  wrapper?: string[];
   readyTimeoutMs?: number;
+  /** How long stop() waits after SIGTERM before SIGKILL (default 6 s). */
+  stopTimeoutMs?: number;
 }
 
 const TAIL_BYTES = 8 * 1024;
@@ -64,7 +68,10 @@ const TAIL_BYTES = 8 * 1024;
 /** Starts examples/demo-app/app.js on a free port and resolves once it printed `listening on <port>`. */
 export function startDemoApp(options: AppOptions): Promise<AppProcess> {
   const nodeArgs = [...(options.nodeArgs ?? []), ...(options.preload ? ['--require', options.preload] : [])];
-  const [cmd, args] = pinned(options.core, process.execPath, [...nodeArgs, join(DEMO_APP_DIR, 'app.js')]);
+  const appArgs = [...nodeArgs, join(DEMO_APP_DIR, 'app.js')];
+  const [cmd, args] = options.wrapper?.length
+    ? [options.wrapper[0], [...options.wrapper.slice(1), process.execPath, ...appArgs]]
+    : pinned(options.core, process.execPath, appArgs);
   const child: ChildProcess = spawn(cmd, args, {
     cwd: REPO_ROOT,
     env: {
@@ -87,7 +94,7 @@ export function startDemoApp(options: AppOptions): Promise<AppProcess> {
   const stop = async () => {
     if (child.exitCode !== null || child.signalCode !== null) return;
     child.kill('SIGTERM');
-    const timer = setTimeout(() => child.kill('SIGKILL'), 6_000);
+    const timer = setTimeout(() => child.kill('SIGKILL'), options.stopTimeoutMs ?? 6_000);
     await exited;
     clearTimeout(timer);
   };
