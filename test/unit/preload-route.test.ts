@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { mountTemplate } from '../../src/preload/express-route';
+import { mountTemplate, routeOf, wrapMounted } from '../../src/preload/express-route';
 import { joinRoute, pathTemplate } from '../../src/preload/route-path';
 
 describe('route templates joined from mount paths', () => {
@@ -42,5 +42,31 @@ describe('mount paths of use() calls', () => {
   it('is the root when use() gets handlers only', () => {
     expect(mountTemplate([handler])).toBe('/');
     expect(mountTemplate([[handler, handler]])).toBe('/');
+  });
+});
+
+describe('a mounted router wrapped for its route prefix', () => {
+  it('keeps the arity Express reads and exposes the router internals route-listing tools read', () => {
+    const router = Object.assign((_req: unknown, _res: unknown, _next: unknown) => undefined, {
+      stack: [{ name: 'layer' }],
+      params: {},
+    });
+    const wrapped = wrapMounted(router, '/api') as unknown as typeof router;
+    expect(wrapped.length).toBe(3);
+    expect(wrapped.stack).toBe(router.stack);
+    router.stack = [];
+    expect(wrapped.stack).toBe(router.stack);
+    expect(Object.getPrototypeOf(wrapped)).toBe(Function.prototype);
+  });
+
+  it('sets the prefix while the router runs and restores it when the router passes the request on', () => {
+    const seen: unknown[] = [];
+    const router = (req: object, _res: unknown, next: () => void) => {
+      seen.push(routeOf(req));
+      next();
+    };
+    const req = {};
+    wrapMounted(router as never, '/api')(req, {}, () => seen.push(routeOf(req)));
+    expect(seen).toEqual(['/api', undefined]);
   });
 });
