@@ -1,7 +1,8 @@
 /**
  * Instructions per request the preload adds to the demo app, counted by valgrind (cachegrind): a
- * figure for the preload's cost that holds still on this VM, where app CPU per request swings
- * ±30% between 5-s rounds and the throughput loss of the preload bench between 22% and 42%.
+ * figure for the preload's cost far steadier than time on this VM, where app CPU per request swings
+ * ±30% between 5-s rounds and the throughput loss of the preload bench between 22% and 42%. Runs of
+ * one build still spread ~±5% (event-loop turns vary with timing): run it alone, more than once.
  *
  *   npx tsx bench/preload-instructions.ts [--requests 400] [--variant name=<preload path>|none] …
  *

@@ -203,9 +203,8 @@ export function wrapMounted(handle: Handle, template: string): Handle {
         };
   // Reads of router internals (`layer.handle.stack`, used by route-listing tools) reach the original.
   // Not by Object.setPrototypeOf(wrapped, handle), as before: that made the router function a prototype
-  // object, and the demo app ran more instructions per request behind its one mounted router
-  // (bench/preload-instructions.ts, one run each: full preload 1.352M → 1.294M; with only the HTTP span
-  // and route capture, 1.345M → 1.124M; no preload 1.069M).
+  // object on the request path (bench/preload-instructions.ts with only the HTTP span and route capture:
+  // 1.345M → 1.124M instructions per request, one run each; no preload 1.069M).
   forwardOwnProperties(wrapped, handle);
   return wrapped;
 }
