@@ -6,6 +6,7 @@ import { METRICS, type MetricDef, type MetricKey, OVERFLOW_VALUE } from './names
 import { PoolUsage } from './pool-usage';
 import { CounterSeries, HistogramSeries } from './series';
 import { BoundedSeries } from './series-cap';
+import { SeriesMemo } from './series-memo';
 import type { SnapshotSource } from './snapshot-producer';
 import { shortenText } from './sources';
 
@@ -37,10 +38,8 @@ export function statusClass(status: number): string {
 }
 
 /**
- * The series every request of one (service, method, route) records into, resolved once: a request
- * then costs one Map look-up instead of six label-tree walks. Safe to keep (here and in QuerySeries,
- * KeySeries) because a BoundedSeries never drops a series, so the series a label set resolves to
- * never changes. The maps are bounded by maxSeriesPerMetric keys × MAX_LABEL_SETS_PER_KEY.
+ * The series every request of one (service, method, route) records into, resolved once (SeriesMemo):
+ * a request then costs one Map look-up instead of six label-tree walks.
  */
 interface EndpointSeries {
   service: string;
@@ -96,13 +95,16 @@ export class MetricsRecorder implements SpanSink {
   private readonly httpDuration: BoundedSeries<HistogramSeries>;
   private readonly httpComponent: BoundedSeries<CounterSeries>;
   private readonly httpQueries: BoundedSeries<HistogramSeries>;
-  /** route → the endpoints seen with it (usually one service and method); bounded like a metric. */
-  private readonly endpointSeries = new Map<string, EndpointSeries[]>();
-  private readonly querySeries = new Map<string, QuerySeries[]>();
-  private readonly keySeries = new Map<string, KeySeries[]>();
+  /** By route (usually one service and method each), fingerprint and namespace; bounded like a metric. */
+  private readonly endpointSeries: SeriesMemo<EndpointSeries>;
+  private readonly querySeries: SeriesMemo<QuerySeries>;
+  private readonly keySeries: SeriesMemo<KeySeries>;
 
   constructor(private readonly options: RecorderOptions) {
     const max = options.maxSeriesPerMetric;
+    this.endpointSeries = new SeriesMemo(max);
+    this.querySeries = new SeriesMemo(max);
+    this.keySeries = new SeriesMemo(max);
     const histograms = (key: MetricKey) => {
       const def: MetricDef = METRICS[key];
       const buckets = def.buckets ?? [];
@@ -193,17 +195,14 @@ export class MetricsRecorder implements SpanSink {
 
   /** The duration series of a query's labels, remembered by fingerprint (see QuerySeries). */
   private querySeriesOf(c: DbCall): HistogramSeries {
-    let list = this.querySeries.get(c.fingerprint);
-    if (list !== undefined) {
-      for (const q of list) {
-        if (
-          q.service === c.service &&
-          q.system === c.system &&
-          q.operation === c.operation &&
-          q.table === c.table
-        )
-          return q.duration;
-      }
+    for (const q of this.querySeries.seen(c.fingerprint)) {
+      if (
+        q.service === c.service &&
+        q.system === c.system &&
+        q.operation === c.operation &&
+        q.table === c.table
+      )
+        return q.duration;
     }
     const duration = this.dbDuration.get(labels5(c.service, c.system, c.fingerprint, c.operation, c.table));
     // The overflow series has no single statement to show.
@@ -214,21 +213,20 @@ export class MetricsRecorder implements SpanSink {
         info.attributes.statement = shortenText(c.statement, this.options.maxStatementChars);
       }
     }
-    if (list === undefined && this.querySeries.size < this.options.maxSeriesPerMetric) {
-      list = [];
-      this.querySeries.set(c.fingerprint, list);
-    }
-    const q = { service: c.service, system: c.system, operation: c.operation, table: c.table, duration };
-    if (list !== undefined && list.length < MAX_LABEL_SETS_PER_KEY) list.push(q);
+    this.querySeries.remember(c.fingerprint, {
+      service: c.service,
+      system: c.system,
+      operation: c.operation,
+      table: c.table,
+      duration,
+    });
     return duration;
   }
 
   /** The series of a cache call's labels, remembered by namespace (see KeySeries). */
   private keySeriesOf(c: CacheCall): KeySeries {
-    let list = this.keySeries.get(c.namespace);
-    if (list !== undefined) {
-      for (const k of list)
-        if (k.service === c.service && k.system === c.system && k.command === c.command) return k;
+    for (const k of this.keySeries.seen(c.namespace)) {
+      if (k.service === c.service && k.system === c.system && k.command === c.command) return k;
     }
     const series: KeySeries = {
       service: c.service,
@@ -240,19 +238,14 @@ export class MetricsRecorder implements SpanSink {
       unknown: undefined,
       writes: undefined,
     };
-    if (list === undefined && this.keySeries.size < this.options.maxSeriesPerMetric) {
-      list = [];
-      this.keySeries.set(c.namespace, list);
-    }
-    if (list !== undefined && list.length < MAX_LABEL_SETS_PER_KEY) list.push(series);
+    this.keySeries.remember(c.namespace, series);
     return series;
   }
 
+  /** The series of an endpoint's requests, remembered by route (see EndpointSeries). */
   private endpointOf(service: string, method: string, route: string): EndpointSeries {
-    let list = this.endpointSeries.get(route);
-    if (list !== undefined) {
-      for (const endpoint of list)
-        if (endpoint.service === service && endpoint.method === method) return endpoint;
+    for (const endpoint of this.endpointSeries.seen(route)) {
+      if (endpoint.service === service && endpoint.method === method) return endpoint;
     }
     const component = (name: string) => this.httpComponent.get(labels4(service, method, route, name));
     const endpoint: EndpointSeries = {
@@ -265,12 +258,7 @@ export class MetricsRecorder implements SpanSink {
       poolWait: component('pool_wait'),
       other: component('other'),
     };
-    // Beyond the series cap every new endpoint lands in overflow series anyway: stop remembering.
-    if (list === undefined && this.endpointSeries.size < this.options.maxSeriesPerMetric) {
-      list = [];
-      this.endpointSeries.set(route, list);
-    }
-    if (list !== undefined && list.length < MAX_LABEL_SETS_PER_KEY) list.push(endpoint);
+    this.endpointSeries.remember(route, endpoint);
     return endpoint;
   }
 
@@ -330,9 +318,6 @@ export class MetricsRecorder implements SpanSink {
     }));
   }
 }
-
-/** Label sets remembered per route, fingerprint or namespace (more are resolved every time, still correctly). */
-const MAX_LABEL_SETS_PER_KEY = 16;
 
 // Label values go to BoundedSeries.get in arrays reused across calls: get only reads them (a new series
 // copies the values into its attributes) and recording is synchronous, so recording a span allocates no
