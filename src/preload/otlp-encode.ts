@@ -445,19 +445,19 @@ function writeSpan(w: Writer, span: ReadableSpan): void {
     w.uvarint(kind);
   }
   if (span instanceof LeanSpan) {
-    // The preload's spans keep epoch milliseconds: no HrTime arrays on the way out.
+    // The preload's spans keep epoch milliseconds and a Map: no HrTime arrays or attribute object on the way out.
     w.tag(7, 1);
     w.epochMs(span.startMs);
     w.tag(8, 1);
     w.epochMs(span.endMs);
+    writeAttributeMap(w, span.attributeMap, 9);
   } else {
     w.tag(7, 1);
     w.hrTime(span.startTime);
     w.tag(8, 1);
     w.hrTime(span.endTime);
+    if (span.attributes) writeAttributes(w, span.attributes, 9);
   }
-  if (span instanceof LeanSpan) writeAttributeMap(w, span.attributeMap, 9);
-  else if (span.attributes) writeAttributes(w, span.attributes, 9);
   w.tag(10, 0);
   w.uvarint(span.droppedAttributesCount);
   for (const event of span.events) {
