@@ -16,6 +16,7 @@ import type { CacheCall, DbCall } from '../src/model/classified';
 import { cacheReport, endpointReport, queryReport } from '../src/reports';
 import { requestSummary } from '../test/fixtures/request-summary';
 import { type BenchResult, figure, pct, reportStandalone, si } from './lib/figures';
+import { flagNumber } from './lib/flags';
 import { relativeError, seededRandom } from './lib/stats';
 
 type Sampler = () => number;
@@ -205,13 +206,8 @@ export async function runAccuracyBench(
   };
 }
 
-function arg(name: string): number | undefined {
-  const i = process.argv.indexOf(`--${name}`);
-  return i > 0 ? Number(process.argv[i + 1]) : undefined;
-}
-
 if (require.main === module) {
-  runAccuracyBench({ calls: arg('calls') })
+  runAccuracyBench({ calls: flagNumber('calls') })
     .then(reportStandalone)
     .catch((err) => {
       console.error(err);

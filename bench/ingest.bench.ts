@@ -17,6 +17,7 @@ import { startSidecar } from '../src/sidecar/sidecar';
 import { countSpansWithProtobufjs } from '../test/fixtures/otlp/trace-proto';
 import { coreMeter, cpuTimeMs, judged, type Rate, rate, selfCpuMs } from './lib/cpu';
 import { type BenchResult, type Figure, figure, pct, reportStandalone, si } from './lib/figures';
+import { flagNumber } from './lib/flags';
 import { OtlpPoster } from './lib/http';
 import { BatchStream, buildTemplates } from './lib/otlp-batches';
 import { CORE_UNDER_TEST, ensureBuilt, pinSelfToLoadCore } from './lib/setup';
@@ -315,13 +316,8 @@ function describe(r: Rate): string {
   return `${si(r.wall)} spans/s, ${si(r.perCpuSecond)} per CPU-s (${pct(r.cpuShare, 0)} of a core)`;
 }
 
-function arg(name: string): number | undefined {
-  const i = process.argv.indexOf(`--${name}`);
-  return i > 0 ? Number(process.argv[i + 1]) : undefined;
-}
-
 if (require.main === module) {
-  runIngestBench({ seconds: arg('seconds'), senders: arg('senders') })
+  runIngestBench({ seconds: flagNumber('seconds'), senders: flagNumber('senders') })
     .then(reportStandalone)
     .catch((err) => {
       console.error(err);

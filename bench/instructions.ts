@@ -23,40 +23,23 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { REPO_ROOT } from '../scripts/lib/demo-stack';
 import { countTraceSpans } from '../src/receiver/check-protobuf';
+import { CACHEGRIND, instructionsIn, V8_DETERMINISM } from './lib/cachegrind';
+import { flagValues } from './lib/flags';
 import { BatchStream, buildTemplates } from './lib/otlp-batches';
 import { ensureBuilt } from './lib/setup';
 
 const run = promisify(execFile);
 const BODIES_PER_ROUND = 160;
 const RUNNER = join(__dirname, 'lib', 'instruction-runner.js');
-const V8_DETERMINISM = ['--predictable', '--hash-seed=1', '--random-seed=1'];
-
-function arg(name: string, fallback: string): string {
-  const i = process.argv.indexOf(`--${name}`);
-  return i >= 0 && i + 1 < process.argv.length ? process.argv[i + 1] : fallback;
-}
 
 /** Instructions the whole process executed, from cachegrind's summary. */
 async function instructions(dist: string, bodies: string, mode: string, rounds: number): Promise<number> {
   const { stderr } = await run(
-    'valgrind',
-    [
-      '--tool=cachegrind',
-      '--cache-sim=no',
-      '--cachegrind-out-file=/dev/null',
-      process.execPath,
-      ...V8_DETERMINISM,
-      RUNNER,
-      dist,
-      bodies,
-      mode,
-      String(rounds),
-    ],
+    CACHEGRIND[0],
+    [...CACHEGRIND.slice(1), process.execPath, ...V8_DETERMINISM, RUNNER, dist, bodies, mode, String(rounds)],
     { maxBuffer: 16 * 1024 * 1024 },
   );
-  const match = /I\s+refs:\s+([\d,]+)/.exec(stderr);
-  if (!match) throw new Error(`no instruction count from valgrind:\n${stderr.slice(-2000)}`);
-  return Number(match[1].replaceAll(',', ''));
+  return instructionsIn(stderr);
 }
 
 /** Instructions per span of one mode: a run of `rounds` measured rounds minus the warm-up alone. */
@@ -75,8 +58,8 @@ async function main(): Promise<void> {
     console.error('valgrind is not installed (apt-get install valgrind)');
     process.exit(2);
   }
-  const baseRev = arg('base', 'HEAD');
-  const rounds = Number(arg('rounds', '2'));
+  const baseRev = flagValues('base')[0] ?? 'HEAD';
+  const rounds = Number(flagValues('rounds')[0] ?? '2');
   ensureBuilt();
   const work = mkdtempSync(join(tmpdir(), 'spanstat-instructions-'));
   const baseTree = join(work, 'base');

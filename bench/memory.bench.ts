@@ -14,6 +14,7 @@
  * says so. Target: RSS ≤ 150 MB throughout and at 10M (extrapolated when scaled).
  */
 import { type BenchResult, figure, reportStandalone, SIDECAR_RSS_TARGET_MB, si } from './lib/figures';
+import { flagNumber } from './lib/flags';
 import { OtlpPoster } from './lib/http';
 import { BatchStream, buildTemplates } from './lib/otlp-batches';
 import { CORE_UNDER_TEST, ensureBuilt, pinSelfToLoadCore } from './lib/setup';
@@ -164,16 +165,11 @@ export async function runMemoryBench(options: MemoryOptions = {}): Promise<Bench
   };
 }
 
-function arg(name: string): number | undefined {
-  const i = process.argv.indexOf(`--${name}`);
-  return i > 0 ? Number(process.argv[i + 1]) : undefined;
-}
-
 if (require.main === module) {
   const nodeArgs = process.argv
     .filter((a) => a.startsWith('--node-arg='))
     .map((a) => a.slice('--node-arg='.length));
-  runMemoryBench({ spans: arg('spans'), senders: arg('senders'), nodeArgs })
+  runMemoryBench({ spans: flagNumber('spans'), senders: flagNumber('senders'), nodeArgs })
     .then(reportStandalone)
     .catch((err) => {
       console.error(err);

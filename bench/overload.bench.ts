@@ -23,6 +23,7 @@ import {
   SIDECAR_RSS_TARGET_MB,
   si,
 } from './lib/figures';
+import { flagNumber } from './lib/flags';
 import { OtlpPoster, type PostResult } from './lib/http';
 import { runAutocannon } from './lib/load';
 import { BatchStream, buildTemplates } from './lib/otlp-batches';
@@ -377,15 +378,10 @@ export async function runOverloadBench(options: OverloadOptions = {}): Promise<B
   };
 }
 
-function arg(name: string): number | undefined {
-  const i = process.argv.indexOf(`--${name}`);
-  return i > 0 ? Number(process.argv[i + 1]) : undefined;
-}
-
 if (require.main === module) {
   runOverloadBench({
-    sustainable: arg('sustainable'),
-    seconds: arg('seconds'),
+    sustainable: flagNumber('sustainable'),
+    seconds: flagNumber('seconds'),
     preload: !process.argv.includes('--no-preload'),
   })
     .then(reportStandalone)

@@ -21,7 +21,9 @@
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { PRELOAD_PATH } from '../scripts/lib/demo-stack';
+import { CACHEGRIND, instructionsIn, V8_DETERMINISM } from './lib/cachegrind';
 import { type DemoData, startDemoApp, startDemoData } from './lib/demo-app-process';
+import { flagValues } from './lib/flags';
 import { ensureBuilt } from './lib/setup';
 
 /**
@@ -29,16 +31,6 @@ import { ensureBuilt } from './lib/setup';
  * the CPU probe reads +17–21% — its code not yet optimised, presumably; with 1500 it read +19%.
  */
 const WARM_UP = 1500;
-/** One thread and no time-driven GC work (the app runs 50× slower than its timers expect), fixed seeds. */
-const V8_DETERMINISM = ['--predictable', '--hash-seed=1', '--random-seed=1'];
-const CACHEGRIND = ['valgrind', '--tool=cachegrind', '--cache-sim=no', '--cachegrind-out-file=/dev/null'];
-
-function args(name: string): string[] {
-  const out: string[] = [];
-  for (let i = 0; i < process.argv.length - 1; i++)
-    if (process.argv[i] === `--${name}`) out.push(process.argv[i + 1]);
-  return out;
-}
 
 /** The app's whole-run instruction count after serving `requests` quote requests. */
 async function countRun(
@@ -67,16 +59,14 @@ async function countRun(
   } finally {
     await app.stop();
   }
-  const match = /I\s+refs:\s+([\d,]+)/.exec(app.tail());
-  if (!match) throw new Error(`no instruction count from valgrind:\n${app.tail().slice(-2000)}`);
-  return Number(match[1].replaceAll(',', ''));
+  return instructionsIn(app.tail());
 }
 
 async function main(): Promise<void> {
   ensureBuilt();
-  const requests = Number(args('requests')[0] ?? 400);
+  const requests = Number(flagValues('requests')[0] ?? 400);
   const variants = new Map<string, string | undefined>();
-  for (const spec of args('variant')) {
+  for (const spec of flagValues('variant')) {
     const [name, path] = spec.includes('=') ? spec.split('=', 2) : [spec, spec];
     variants.set(name, path === 'none' ? undefined : path);
   }

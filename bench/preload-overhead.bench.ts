@@ -20,6 +20,7 @@ import type { EndpointRow } from '../src/reports/types';
 import { coreMeter, cpuMeter, STARVED_SHARE } from './lib/cpu';
 import { type AppProcess, type DemoData, startDemoApp, startDemoData } from './lib/demo-app-process';
 import { BENCH_ROOT, type BenchResult, type Figure, figure, pct, reportStandalone } from './lib/figures';
+import { flagNumber } from './lib/flags';
 import { getJson } from './lib/http';
 import { type LoadRunResult, runAutocannon } from './lib/load';
 import { CORE_UNDER_TEST, ensureBuilt, pinSelfToLoadCore } from './lib/setup';
@@ -326,17 +327,12 @@ export async function runPreloadBench(options: PreloadOptions = {}): Promise<Ben
   };
 }
 
-function arg(name: string): number | undefined {
-  const i = process.argv.indexOf(`--${name}`);
-  return i > 0 ? Number(process.argv[i + 1]) : undefined;
-}
-
 if (require.main === module) {
   runPreloadBench({
-    rounds: arg('rounds'),
-    seconds: arg('seconds'),
-    connections: arg('connections'),
-    missEvery: arg('miss-every'),
+    rounds: flagNumber('rounds'),
+    seconds: flagNumber('seconds'),
+    connections: flagNumber('connections'),
+    missEvery: flagNumber('miss-every'),
   })
     .then(reportStandalone)
     .catch((err) => {

@@ -13,6 +13,7 @@ import { SpanKind } from '@opentelemetry/api';
 import type { ReadableSpan } from '@opentelemetry/sdk-trace-base';
 import { cpuTimeMs } from './lib/cpu';
 import { type BenchResult, type Figure, figure, reportStandalone } from './lib/figures';
+import { flagNumber } from './lib/flags';
 import { getJson, OtlpPoster, timedGet } from './lib/http';
 import { encodeSpans, readableSpan } from './lib/otlp-batches';
 import { CORE_UNDER_TEST, ensureBuilt, pinSelfToLoadCore } from './lib/setup';
@@ -230,13 +231,8 @@ export async function runReportApiBench(options: ReportApiOptions = {}): Promise
   };
 }
 
-function arg(name: string): number | undefined {
-  const i = process.argv.indexOf(`--${name}`);
-  return i > 0 ? Number(process.argv[i + 1]) : undefined;
-}
-
 if (require.main === module) {
-  runReportApiBench({ fingerprints: arg('fingerprints'), requests: arg('requests') })
+  runReportApiBench({ fingerprints: flagNumber('fingerprints'), requests: flagNumber('requests') })
     .then(reportStandalone)
     .catch((err) => {
       console.error(err);

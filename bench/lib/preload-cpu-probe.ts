@@ -16,26 +16,21 @@ import { PRELOAD_PATH } from '../../scripts/lib/demo-stack';
 import { cpuTimeMs } from './cpu';
 import { type AppProcess, startDemoApp, startDemoData } from './demo-app-process';
 import { BENCH_ROOT } from './figures';
+import { flagValues } from './flags';
 import { runAutocannon } from './load';
 import { CORE_UNDER_TEST, pinSelfToLoadCore } from './setup';
 import { median } from './stats';
 
-function args(name: string): string[] {
-  const out: string[] = [];
-  for (let i = 0; i < process.argv.length - 1; i++)
-    if (process.argv[i] === `--${name}`) out.push(process.argv[i + 1]);
-  return out;
-}
-const num = (name: string, fallback: number) => Number(args(name)[0] ?? fallback);
+const num = (name: string, fallback: number) => Number(flagValues(name)[0] ?? fallback);
 
 async function main(): Promise<void> {
   pinSelfToLoadCore();
   const rounds = num('rounds', 3);
   const seconds = num('seconds', 5);
   const connections = num('connections', 8);
-  const profileDir = args('profile')[0];
+  const profileDir = flagValues('profile')[0];
   const variants = new Map<string, string | undefined>();
-  for (const spec of args('variant')) {
+  for (const spec of flagValues('variant')) {
     const [name, path] = spec.includes('=') ? spec.split('=', 2) : [spec, spec];
     variants.set(
       name,
@@ -48,7 +43,7 @@ async function main(): Promise<void> {
     variants.set('stock', `${BENCH_ROOT}/stock-otel-preload.js`);
   }
   const extraEnv = new Map<string, Record<string, string>>();
-  for (const spec of args('env')) {
+  for (const spec of flagValues('env')) {
     const [name, kv] = spec.split(':', 2);
     const [key, value] = kv.split('=', 2);
     extraEnv.set(name, { ...extraEnv.get(name), [key]: value });
