@@ -4,12 +4,16 @@
  * template, so this patch does its work at registration time:
  *
  * - `Router#use(path, …)` with a path: each new layer's handle is wrapped to append the mount
- *   template to a per-request prefix, restored when the layer calls `next` (it did not answer).
+ *   template to the request's route prefix, restored when the layer calls `next` (it did not answer).
  *   Layers mounted without a path (the bulk of middleware) are left untouched.
- * - `Route#dispatch`: records `prefix + route.path` on the request, so the template survives
- *   error paths that unwind the mount prefix.
+ * - `Route#dispatch`: records `prefix + route.path`, so the template survives error paths that
+ *   unwind the mount prefix.
  *
- * The HTTP server span reads it back with `routeOf(req)` when the response ends.
+ * Both write to a RouteCapture the HTTP server span attaches to the request before Express sees it
+ * (`startRouteCapture`), and read it back when the response ends. Not to properties of the request
+ * itself, as before: Express gives every request object a map of its own (`setPrototypeOf` per
+ * request), so each property added there built a new hidden class per request and every access
+ * missed V8's caches; the capture object keeps one shape.
  */
 import {
   InstrumentationBase,
@@ -20,14 +24,21 @@ import {
 import { isPatched, markPatched } from './patch-mark';
 import { joinRoute, pathTemplate } from './route-path';
 
-const ROUTE = Symbol('spanstat.route');
-const PREFIX = Symbol('spanstat.prefix');
+const CAPTURE = Symbol('spanstat.routeCapture');
 
 type Handle = (...args: unknown[]) => unknown;
 type Next = (arg?: unknown) => unknown;
-interface RoutedRequest {
-  [ROUTE]?: string;
-  [PREFIX]?: string;
+
+/** One request's route template as Express routes it. */
+export interface RouteCapture {
+  /** Joined mount templates of the routers the request is in now. */
+  prefix: string | undefined;
+  /** `prefix + route.path` of the last route that dispatched the request. */
+  route: string | undefined;
+}
+
+interface CapturingRequest {
+  [CAPTURE]?: RouteCapture;
 }
 interface LayerLike {
   handle: Handle;
@@ -42,10 +53,20 @@ interface RouteProto {
   dispatch: Handle;
 }
 
-/** The Express route template that answered `req`, or undefined (no route matched: 404 etc.). */
-export function routeOf(req: object): string | undefined {
-  const routed = req as RoutedRequest;
-  return routed[ROUTE] ?? (routed[PREFIX] || undefined);
+/** Attaches a capture to `req`; call it before Express first sees the request, while its shape is Node's. */
+export function startRouteCapture(req: object): RouteCapture {
+  const capture: RouteCapture = { prefix: undefined, route: undefined };
+  (req as CapturingRequest)[CAPTURE] = capture;
+  return capture;
+}
+
+/** The Express route template captured, or undefined (no route matched: 404 etc.). */
+export function capturedRoute(capture: RouteCapture): string | undefined {
+  return capture.route ?? (capture.prefix || undefined);
+}
+
+function captureOf(req: unknown): RouteCapture | undefined {
+  return req !== null && typeof req === 'object' ? (req as CapturingRequest)[CAPTURE] : undefined;
 }
 
 export class ExpressRouteInstrumentation extends InstrumentationBase {
@@ -120,10 +141,8 @@ export class ExpressRouteInstrumentation extends InstrumentationBase {
     if (isPatched(proto.dispatch)) return;
     this._wrap(proto, 'dispatch', (original: Handle) =>
       markPatched(function dispatch(this: RouteProto, req: unknown, res: unknown, done: unknown) {
-        if (req !== null && typeof req === 'object') {
-          const routed = req as RoutedRequest;
-          routed[ROUTE] = routeTemplate(this as CachedRoute, routed[PREFIX] ?? '');
-        }
+        const capture = captureOf(req);
+        if (capture !== undefined) capture.route = routeTemplate(this as CachedRoute, capture.prefix ?? '');
         return original.call(this, req, res, done);
       }),
     );
@@ -179,27 +198,30 @@ export function wrapMounted(handle: Handle, template: string): Handle {
   // The joined prefix for the last outer prefix seen: a mount is nearly always reached one way.
   let lastOuter: string | undefined;
   let lastJoined = '';
-  const enter = (req: unknown): string | undefined => {
-    const routed = req as RoutedRequest;
-    const prev = routed[PREFIX];
+  const enter = (capture: RouteCapture): string | undefined => {
+    const prev = capture.prefix;
     const outer = prev ?? '';
     if (outer !== lastOuter) {
       lastOuter = outer;
       lastJoined = joinRoute(outer, template);
     }
-    routed[PREFIX] = lastJoined;
+    capture.prefix = lastJoined;
     return prev;
   };
   // Express tells error middleware from normal middleware by arity: keep it.
   const wrapped: Handle =
     handle.length === 4
       ? function mountedError(this: unknown, err: unknown, req: unknown, res: unknown, next: unknown) {
-          const prev = enter(req);
-          return handle.call(this, err, req, res, restoring(req, prev, next));
+          const capture = captureOf(req);
+          if (capture === undefined) return handle.call(this, err, req, res, next);
+          const prev = enter(capture);
+          return handle.call(this, err, req, res, restoring(capture, prev, next));
         }
       : function mounted(this: unknown, req: unknown, res: unknown, next: unknown) {
-          const prev = enter(req);
-          return handle.call(this, req, res, restoring(req, prev, next));
+          const capture = captureOf(req);
+          if (capture === undefined) return handle.call(this, req, res, next);
+          const prev = enter(capture);
+          return handle.call(this, req, res, restoring(capture, prev, next));
         };
   // Reads of router internals (`layer.handle.stack`, used by route-listing tools) reach the original.
   // Not by Object.setPrototypeOf(wrapped, handle), as before: that made the router function a prototype
@@ -225,10 +247,10 @@ function forwardOwnProperties(wrapper: Handle, target: Handle): void {
   }
 }
 
-function restoring(req: unknown, prev: string | undefined, next: unknown): unknown {
+function restoring(capture: RouteCapture, prev: string | undefined, next: unknown): unknown {
   if (typeof next !== 'function') return next;
   return (arg?: unknown) => {
-    (req as RoutedRequest)[PREFIX] = prev;
+    capture.prefix = prev;
     return (next as Next)(arg);
   };
 }

@@ -48,6 +48,7 @@ import type { InstrumentationScope } from '@opentelemetry/core';
 import { isTracingSuppressed } from '@opentelemetry/core';
 import type { Resource } from '@opentelemetry/resources';
 import type { ReadableSpan, TimedEvent } from '@opentelemetry/sdk-trace-base';
+import { setSpan } from './context-frame';
 
 /** Attributes kept per span; more are counted as dropped (instrumentations set fewer than 10). */
 export const MAX_ATTRIBUTES = 128;
@@ -167,7 +168,7 @@ export class LeanTracer implements Tracer {
     const ctx = (rest.length >= 3 ? rest[1] : undefined) as Context | undefined;
     const parent = ctx ?? context.active();
     const span = this.startSpan(name, options, parent);
-    return context.with(trace.setSpan(parent, span), fn as (span: Span) => ReturnType<F>, undefined, span);
+    return context.with(setSpan(parent, span), fn as (span: Span) => ReturnType<F>, undefined, span);
   }
 }
 

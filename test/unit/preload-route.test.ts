@@ -1,5 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import { mountTemplate, routeOf, wrapMounted } from '../../src/preload/express-route';
+import {
+  capturedRoute,
+  mountTemplate,
+  startRouteCapture,
+  wrapMounted,
+} from '../../src/preload/express-route';
 import { joinRoute, pathTemplate } from '../../src/preload/route-path';
 
 describe('route templates joined from mount paths', () => {
@@ -61,12 +66,42 @@ describe('a mounted router wrapped for its route prefix', () => {
 
   it('sets the prefix while the router runs and restores it when the router passes the request on', () => {
     const seen: unknown[] = [];
-    const router = (req: object, _res: unknown, next: () => void) => {
-      seen.push(routeOf(req));
+    const req = {};
+    const capture = startRouteCapture(req);
+    const router = (_req: object, _res: unknown, next: () => void) => {
+      seen.push(capturedRoute(capture));
       next();
     };
-    const req = {};
-    wrapMounted(router as never, '/api')(req, {}, () => seen.push(routeOf(req)));
+    wrapMounted(router as never, '/api')(req, {}, () => seen.push(capturedRoute(capture)));
     expect(seen).toEqual(['/api', undefined]);
+  });
+
+  it('nests mount templates and leaves requests without a capture alone', () => {
+    const seen: unknown[] = [];
+    const req = {};
+    const capture = startRouteCapture(req);
+    const inner = wrapMounted(
+      ((_r: unknown, _s: unknown, next: () => void) => {
+        seen.push(capturedRoute(capture));
+        next();
+      }) as never,
+      '/customers/:id',
+    );
+    const outer = wrapMounted(
+      ((r: unknown, s: unknown, next: () => void) => inner(r, s, next)) as never,
+      '/api',
+    );
+    outer(req, {}, () => seen.push(capture.prefix));
+    expect(seen).toEqual(['/api/customers/:id', undefined]);
+    let called = 0;
+    const next = () => {};
+    wrapMounted(
+      ((_r: unknown, _s: unknown, n: unknown) => {
+        called++;
+        expect(n).toBe(next);
+      }) as never,
+      '/api',
+    )({}, {}, next);
+    expect(called).toBe(1);
   });
 });
