@@ -4,33 +4,58 @@
  * ±30% between 5-s rounds and the throughput loss of the preload bench between 22% and 42%. Runs of
  * one build still spread ~±5% (event-loop turns vary with timing): run it alone, more than once.
  *
- *   npx tsx bench/preload-instructions.ts [--requests 400] [--variant name=<preload path>|none] …
+ *   npx tsx bench/preload-instructions.ts [--requests 400] [--warm-up 6000] [--variant name=<preload path>|none] … [--functions]
  *
  * The demo app runs under cachegrind with V8 made deterministic (see V8_DETERMINISM); this process
  * sends the preload bench's route sequentially — GET /api/quotes/:code, one request in four
  * a new code (Redis GET miss, one PostgreSQL query, Redis SET), the other three the code just made
- * (GET hits) — and stops the app. Two runs per variant, of WARM_UP + N and WARM_UP + 2N requests;
+ * (GET hits) — and stops the app. Two runs per variant, of W + N and W + 2N requests (W: --warm-up, default 6000);
  * their difference over N is the app's instructions per request, start-up and exit excluded. Spans
  * go to an in-process sink that answers 200, in full 512-span batches as at saturation (the 60-s
  * schedule delay never fires at valgrind's pace first). Sequential requests cost more instructions
  * each than a saturated app batching its I/O, so compare variants, not absolute counts.
  *
- * Needs valgrind (`apt-get install valgrind`); a developer tool, not part of `npm run bench`; ~4 min
- * per variant with the defaults.
+ * `--functions` adds where the instructions go per request (cachegrind's per-function counts, grouped:
+ * JIT code, compiler, GC, inline-cache misses, hidden-class work …) and the native functions that
+ * differ most from the first variant: how the perf-free VM can still say *why* a variant costs more.
+ *
+ * Needs valgrind (`apt-get install valgrind`); a developer tool, not part of `npm run bench`; ~10 min
+ * per variant with the defaults (run two at once on two cores with one `--variant` each).
  */
+
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { PRELOAD_PATH } from '../scripts/lib/demo-stack';
-import { CACHEGRIND, instructionsIn, V8_DETERMINISM } from './lib/cachegrind';
+import {
+  CACHEGRIND,
+  cachegrindTo,
+  functionInstructions,
+  instructionCategory,
+  instructionsIn,
+  V8_DETERMINISM,
+} from './lib/cachegrind';
 import { type DemoData, startDemoApp, startDemoData } from './lib/demo-app-process';
 import { flagValues } from './lib/flags';
 import { ensureBuilt } from './lib/setup';
 
 /**
- * Requests before the counted ones: with 100 (and without --predictable) the preload read +40% where
- * the CPU probe reads +17–21% — its code not yet optimised, presumably; with 1500 it read +19%.
+ * Requests before the counted ones. With 1500, cachegrind's per-function counts showed V8 still
+ * compiling in the counted window (compiler and parser: 276k of 1.03M instructions per request
+ * without the preload; the functions Node's HTTP stack runs once per request reach TurboFan after
+ * ~2000 requests, `--trace-opt`), so every variant's count was part warm-up, the preload's most.
+ * With 6000: 110k of 790k, what remains being Express's steady trickle of re-optimisation (each
+ * request object gets a hidden class of its own, so "wrong map" deopts keep coming).
  */
-const WARM_UP = 1500;
+const WARM_UP_DEFAULT = 6000;
+
+interface RunCount {
+  total: number;
+  /** Per function, when asked for (--functions). */
+  functions?: Map<string, number>;
+}
 
 /** The app's whole-run instruction count after serving `requests` quote requests. */
 async function countRun(
@@ -39,11 +64,12 @@ async function countRun(
   otlpUrl: string,
   requests: number,
   seed: number,
-) {
+  functionsFile: string | undefined,
+): Promise<RunCount> {
   const app = await startDemoApp({
     data,
     preload,
-    wrapper: CACHEGRIND,
+    wrapper: functionsFile ? cachegrindTo(functionsFile) : CACHEGRIND,
     nodeArgs: V8_DETERMINISM,
     env: { OTEL_EXPORTER_OTLP_ENDPOINT: otlpUrl, OTEL_BSP_SCHEDULE_DELAY: '60000' },
     readyTimeoutMs: 300_000,
@@ -59,12 +85,52 @@ async function countRun(
   } finally {
     await app.stop();
   }
-  return instructionsIn(app.tail());
+  const total = instructionsIn(app.tail());
+  if (functionsFile === undefined) return { total };
+  return { total, functions: functionInstructions(readFileSync(functionsFile, 'utf8')) };
+}
+
+/** Per-request difference of two runs' per-function counts. */
+function perRequestFunctions(short: RunCount, long: RunCount, requests: number): Map<string, number> {
+  const per = new Map<string, number>();
+  for (const [fn, n] of long.functions ?? []) per.set(fn, (n - (short.functions?.get(fn) ?? 0)) / requests);
+  return per;
+}
+
+function printFunctions(variants: Map<string, Map<string, number>>): void {
+  const names = [...variants.keys()];
+  const first = variants.get(names[0]) as Map<string, number>;
+  const byCategory = new Map<string, number[]>();
+  names.forEach((name, column) => {
+    for (const [fn, n] of variants.get(name) ?? []) {
+      const row = byCategory.get(instructionCategory(fn)) ?? names.map(() => 0);
+      row[column] += n;
+      byCategory.set(instructionCategory(fn), row);
+    }
+  });
+  const cell = (n: number) => Math.round(n).toString().padStart(10);
+  console.log(`\n${'instructions/request by owner'.padEnd(42)}${names.map((n) => n.padStart(10)).join('')}`);
+  for (const [category, row] of [...byCategory].sort((a, b) => b[1][0] - a[1][0]))
+    console.log(`${category.padEnd(42)}${row.map(cell).join('')}`);
+  for (const name of names.slice(1)) {
+    const other = variants.get(name) as Map<string, number>;
+    const diffs = [...new Set([...first.keys(), ...other.keys()])]
+      .map((fn) => [fn, (other.get(fn) ?? 0) - (first.get(fn) ?? 0)] as const)
+      .sort((a, b) => Math.abs(b[1]) - Math.abs(a[1]))
+      .slice(0, 15);
+    console.log(`\nfunctions that differ most, ${name} − ${names[0]} (instructions/request):`);
+    for (const [fn, d] of diffs) console.log(`${cell(d)}  ${fn.slice(0, 110)}`);
+  }
 }
 
 async function main(): Promise<void> {
   ensureBuilt();
   const requests = Number(flagValues('requests')[0] ?? 400);
+  const warmUp = Number(flagValues('warm-up')[0] ?? WARM_UP_DEFAULT);
+  const withFunctions = process.argv.includes('--functions');
+  const scratch = withFunctions ? mkdtempSync(join(tmpdir(), 'spanstat-cg-')) : undefined;
+  const functionsFile = (run: string) => (scratch ? join(scratch, `${run}.out`) : undefined);
+  const functions = new Map<string, Map<string, number>>();
   const variants = new Map<string, string | undefined>();
   for (const spec of flagValues('variant')) {
     const [name, path] = spec.includes('=') ? spec.split('=', 2) : [spec, spec];
@@ -87,12 +153,13 @@ async function main(): Promise<void> {
     for (const [name, preload] of variants) {
       // Fresh codes per run, the same sequence shape in both runs of every variant.
       seed += 100_000;
-      const short = await countRun(data, preload, otlpUrl, WARM_UP + requests, seed);
+      const short = await countRun(data, preload, otlpUrl, warmUp + requests, seed, functionsFile('short'));
       seed += 100_000;
-      const long = await countRun(data, preload, otlpUrl, WARM_UP + 2 * requests, seed);
-      perRequest.set(name, (long - short) / requests);
+      const long = await countRun(data, preload, otlpUrl, warmUp + 2 * requests, seed, functionsFile('long'));
+      perRequest.set(name, (long.total - short.total) / requests);
+      if (withFunctions) functions.set(name, perRequestFunctions(short, long, requests));
       console.log(
-        `${name.padEnd(12)} ${Math.round((long - short) / requests)
+        `${name.padEnd(12)} ${Math.round((long.total - short.total) / requests)
           .toString()
           .padStart(9)} instructions/request`,
       );
@@ -102,9 +169,11 @@ async function main(): Promise<void> {
       console.log(
         `${name.padEnd(12)} ${((n / first - 1) * 100).toFixed(1).padStart(6)}% vs ${[...perRequest.keys()][0]}`,
       );
+    if (withFunctions) printFunctions(functions);
   } finally {
     await data.stop();
     sink.close();
+    if (scratch) rmSync(scratch, { recursive: true, force: true });
   }
 }
 

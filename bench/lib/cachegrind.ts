@@ -21,3 +21,44 @@ export function instructionsIn(output: string): number {
   if (!match) throw new Error(`no instruction count from valgrind:\n${output.slice(-2000)}`);
   return Number(match[1].replaceAll(',', ''));
 }
+
+/** CACHEGRIND with its per-function counts written to `file` (read them with functionInstructions). */
+export function cachegrindTo(file: string): string[] {
+  return [...CACHEGRIND.slice(0, -1), `--cachegrind-out-file=${file}`];
+}
+
+/** Instructions per function (`name @ file`) from a cachegrind output file. */
+export function functionInstructions(text: string): Map<string, number> {
+  const counts = new Map<string, number>();
+  let file = '';
+  let fn = '';
+  for (const line of text.split('\n')) {
+    if (line.startsWith('fl=')) file = line.slice(3).split('/').pop() ?? '';
+    else if (line.startsWith('fn=')) fn = line.slice(3);
+    else if (line.length > 0 && line.charCodeAt(0) >= 48 && line.charCodeAt(0) <= 57) {
+      const key = `${fn} @ ${file}`;
+      counts.set(key, (counts.get(key) ?? 0) + Number(line.split(' ')[1]));
+    }
+  }
+  return counts;
+}
+
+/**
+ * A coarse owner for a function of a node process: JIT-compiled JavaScript has no symbols under
+ * valgrind ('??? @ ???'), V8's builtins and C++ internals do.
+ */
+export function instructionCategory(fn: string): string {
+  if (fn.startsWith('??? @')) return 'JIT code (JavaScript)';
+  if (/compiler::|Compile|Maglev|Parser|Scanner|Zone|BytecodeGenerator|Deoptimiz/.test(fn))
+    return 'V8 compiler, parser, deopt';
+  if (/Scaveng|Heap::|Mark|Sweep|Evacuat|Remembered|BodyDescriptor|FreeList|Allocat|Concurrent/.test(fn))
+    return 'GC and allocation';
+  if (/^Builtins_\w*IC(_\w+)?\b|LoadIC|StoreIC|StubCache|FeedbackNexus|LookupIterator|IC::/.test(fn))
+    return 'inline caches (stubs, misses, look-ups)';
+  if (/MigrateToMap|DescriptorArray|TransitionArray|TransitionsAccessor|Map::|MakePrototypesFast/.test(fn))
+    return 'hidden classes (maps, transitions)';
+  if (/^Builtins_|^v8::/.test(fn)) return 'other V8 builtins and runtime';
+  if (/@ (libc|ld-linux|memmove|memcpy|memset|malloc|strlen)/.test(fn) || /malloc|free@/.test(fn))
+    return 'libc';
+  return 'node and other native';
+}

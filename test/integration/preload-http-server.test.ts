@@ -88,6 +88,16 @@ describe('HTTP server spans from the preload', () => {
     expect((await serverSpan('/missing')).statusCode).toBe(0);
   });
 
+  it('mark a response the client gave up on before it ended as an error', async () => {
+    const controller = new AbortController();
+    const res = await fetch(`http://127.0.0.1:${app.port}/hang`, { signal: controller.signal });
+    expect(res.status).toBe(200);
+    controller.abort();
+    const span = await serverSpan('/hang');
+    expect(span.statusCode).toBe(2);
+    expect(span.attributes['http.response.status_code']).toBe(200);
+  });
+
   it('give every request its own span, on one keep-alive connection too', async () => {
     const paths = Array.from({ length: 20 }, (_, i) => `/each/${i}`);
     for (const path of paths) expect(await get(app, path)).toBe(200);
