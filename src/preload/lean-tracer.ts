@@ -23,6 +23,8 @@
  * MAX_ATTRIBUTES attributes per span.
  */
 import { randomFillSync } from 'node:crypto';
+// Not the global: in Node 20 `globalThis.performance` is a getter, called on every read.
+import { performance } from 'node:perf_hooks';
 import {
   type Attributes,
   type AttributeValue,
