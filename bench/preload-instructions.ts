@@ -97,6 +97,8 @@ function perRequestFunctions(short: RunCount, long: RunCount, requests: number):
   return per;
 }
 
+const NOISY = new Set(['V8 compiler, parser, deopt', 'GC and allocation']);
+
 function printFunctions(variants: Map<string, Map<string, number>>): void {
   const names = [...variants.keys()];
   const first = variants.get(names[0]) as Map<string, number>;
@@ -112,6 +114,15 @@ function printFunctions(variants: Map<string, Map<string, number>>): void {
   console.log(`\n${'instructions/request by owner'.padEnd(42)}${names.map((n) => n.padStart(10)).join('')}`);
   for (const [category, row] of [...byCategory].sort((a, b) => b[1][0] - a[1][0]))
     console.log(`${category.padEnd(42)}${row.map(cell).join('')}`);
+  // The compiler and the GC run when V8's heuristics and heap say so, and moved the totals of two
+  // runs of one build by up to ±15% here; what is left repeated within ~±3%.
+  const mutator = names.map((_, column) =>
+    [...byCategory].reduce((sum, [category, row]) => (NOISY.has(category) ? sum : sum + row[column]), 0),
+  );
+  console.log(`${'without compiler and GC'.padEnd(42)}${mutator.map(cell).join('')}`);
+  console.log(
+    `${'  vs first'.padEnd(42)}${mutator.map((n) => `${((n / mutator[0] - 1) * 100).toFixed(1)}%`.padStart(10)).join('')}`,
+  );
   for (const name of names.slice(1)) {
     const other = variants.get(name) as Map<string, number>;
     const diffs = [...new Set([...first.keys(), ...other.keys()])]
