@@ -1,8 +1,9 @@
 /**
  * Instructions per request the preload adds to the demo app, counted by valgrind (cachegrind): a
  * figure for the preload's cost far steadier than time on this VM, where app CPU per request swings
- * ±30% between 5-s rounds and the throughput loss of the preload bench between 22% and 42%. Runs of
- * one build still spread ~±5% (event-loop turns vary with timing): run it alone, more than once.
+ * ±30% between 5-s rounds and the throughput loss of the preload bench between 22% and 42%. Totals of
+ * two runs of one build still differed by up to ±15%, nearly all of it V8's compiler and GC (they run
+ * when its heuristics say so); with `--functions` the count without them repeated within ~±3%.
  *
  *   npx tsx bench/preload-instructions.ts [--requests 400] [--warm-up 6000] [--variant name=<preload path>|none] … [--functions]
  *
