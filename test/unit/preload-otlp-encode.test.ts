@@ -47,6 +47,7 @@ const awkwardAttributes: Attributes = {
   'db.query.text': 'SELECT $1::int AS id',
   'short.unicode': 'naïve ☃',
   'long.ascii': 'x'.repeat(300),
+  'long.unicode': `${'é'.repeat(70)}😀`,
   'very.long': 'y'.repeat(20_000),
   'bool.true': true,
   'bool.false': false,
