@@ -36,6 +36,7 @@ import {
   functionInstructions,
   instructionCategory,
   instructionsIn,
+  TIMING_DEPENDENT_CATEGORIES,
   V8_DETERMINISM,
 } from './lib/cachegrind';
 import { type DemoData, startDemoApp, startDemoData } from './lib/demo-app-process';
@@ -98,8 +99,6 @@ function perRequestFunctions(short: RunCount, long: RunCount, requests: number):
   return per;
 }
 
-const NOISY = new Set(['V8 compiler, parser, deopt', 'GC and allocation']);
-
 function printFunctions(variants: Map<string, Map<string, number>>): void {
   const names = [...variants.keys()];
   const first = variants.get(names[0]) as Map<string, number>;
@@ -115,10 +114,11 @@ function printFunctions(variants: Map<string, Map<string, number>>): void {
   console.log(`\n${'instructions/request by owner'.padEnd(42)}${names.map((n) => n.padStart(10)).join('')}`);
   for (const [category, row] of [...byCategory].sort((a, b) => b[1][0] - a[1][0]))
     console.log(`${category.padEnd(42)}${row.map(cell).join('')}`);
-  // The compiler and the GC run when V8's heuristics and heap say so, and moved the totals of two
-  // runs of one build by up to ±15% here; what is left repeated within ~±3%.
   const mutator = names.map((_, column) =>
-    [...byCategory].reduce((sum, [category, row]) => (NOISY.has(category) ? sum : sum + row[column]), 0),
+    [...byCategory].reduce(
+      (sum, [category, row]) => (TIMING_DEPENDENT_CATEGORIES.has(category) ? sum : sum + row[column]),
+      0,
+    ),
   );
   console.log(`${'without compiler and GC'.padEnd(42)}${mutator.map(cell).join('')}`);
   console.log(

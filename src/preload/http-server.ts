@@ -7,8 +7,9 @@
  * (continuing an incoming W3C `traceparent` unless OTEL_PROPAGATORS=none), runs the app's listeners
  * inside the span's context with one `context.with` (one AsyncLocalStorage run, no rebinding), and
  * ends the span when the response closes with `http.request.method`, `url.path` (no query string),
- * `http.response.status_code` and `http.route` (express-route.ts). 5xx and aborted responses get an
- * error status (aborted: closed before the app ended it). Outgoing requests are not traced, so the exporter's own requests never are.
+ * `http.response.status_code` and `http.route` (express-route.ts). 5xx and aborted responses (closed
+ * before the app ended them) get an error status. Outgoing requests are not traced, so the
+ * exporter's own requests never are.
  *
  * What the end needs (span, method, route capture) travels in the `close` listener's closure, not in
  * properties of `res`/`req`: Express gives each request and response object a hidden class of its
