@@ -233,23 +233,14 @@ function writeAttributes(w: Writer, attributes: Attributes, field: number): void
   }
 }
 
-/** writeAttributes for the preload's LeanSpan, which keeps its attributes in a Map (set order; an object would list integer-like keys first). */
-function writeAttributeMap(w: Writer, attributes: ReadonlyMap<string, unknown>, field: number): void {
-  // forEach with one shared callback: no [key, value] array and no closure per span.
-  mapWriter = w;
-  mapField = field;
-  attributes.forEach(writeMapEntry);
-}
-
-let mapWriter = new Writer(0);
-let mapField = 0;
-
-function writeMapEntry(value: unknown, key: string): void {
-  const w = mapWriter;
-  w.tag(mapField, 2);
-  const kv = w.begin();
-  writeKeyValue(w, key, value);
-  w.end(kv);
+/** writeAttributes for the preload's LeanSpan, which keeps its attributes as key/value pairs in set order. */
+function writeAttributePairs(w: Writer, pairs: readonly unknown[], field: number): void {
+  for (let i = 0; i < pairs.length; i += 2) {
+    w.tag(field, 2);
+    const kv = w.begin();
+    writeKeyValue(w, pairs[i] as string, pairs[i + 1]);
+    w.end(kv);
+  }
 }
 
 /**
@@ -460,7 +451,7 @@ function writeSpan(w: Writer, span: ReadableSpan): void {
     w.epochMs(span.startMs);
     w.tag(8, 1);
     w.epochMs(span.endMs);
-    writeAttributeMap(w, span.attributeMap, 9);
+    writeAttributePairs(w, span.attributePairs, 9);
   } else {
     w.tag(7, 1);
     w.hrTime(span.startTime);

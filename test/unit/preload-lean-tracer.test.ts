@@ -4,7 +4,7 @@ import { resourceFromAttributes } from '@opentelemetry/resources';
 import type { ReadableSpan } from '@opentelemetry/sdk-trace-base';
 import { describe, expect, it } from 'vitest';
 import { pathOf } from '../../src/preload/http-server';
-import { LeanTracerProvider, toHrTime } from '../../src/preload/lean-tracer';
+import { type LeanSpan, LeanTracerProvider, MAX_ATTRIBUTES, toHrTime } from '../../src/preload/lean-tracer';
 import { encodeTraceRequest } from '../../src/preload/otlp-encode';
 import { decodeTracesProtobuf } from '../../src/receiver/decode-protobuf';
 
@@ -73,6 +73,21 @@ describe('the preload lean tracer', () => {
     span.updateName('renamed');
     expect(ended[0].attributes).toEqual({ a: 1, d: 'x' });
     expect(ended[0].name).toBe('s');
+  });
+
+  it('overwrites a key in place and counts attributes beyond MAX_ATTRIBUTES as dropped', () => {
+    const { ended, tracer } = setup();
+    const span = tracer.startSpan('s', { attributes: { a: 1, b: 2 } });
+    span.setAttribute('a', 3);
+    for (let i = 0; i < MAX_ATTRIBUTES; i++) span.setAttribute(`k${i}`, i);
+    span.setAttribute('b', 4); // at the cap, an existing key still changes
+    span.end();
+    const [only] = ended as LeanSpan[];
+    expect(Object.keys(only.attributes).slice(0, 3)).toEqual(['a', 'b', 'k0']);
+    expect(only.attributes.a).toBe(3);
+    expect(only.attributes.b).toBe(4);
+    expect(Object.keys(only.attributes)).toHaveLength(MAX_ATTRIBUTES);
+    expect(only.droppedAttributesCount).toBe(2);
   });
 
   it('records no exception events (pg error messages can quote parameter values)', () => {
