@@ -24,7 +24,7 @@ import { promisify } from 'node:util';
 import { REPO_ROOT } from '../scripts/lib/demo-stack';
 import { countTraceSpans } from '../src/receiver/check-protobuf';
 import { CACHEGRIND, instructionsIn, V8_DETERMINISM } from './lib/cachegrind';
-import { flagValues } from './lib/flags';
+import { flagNumber, flagValues } from './lib/flags';
 import { BatchStream, buildTemplates } from './lib/otlp-batches';
 import { ensureBuilt } from './lib/setup';
 
@@ -59,7 +59,7 @@ async function main(): Promise<void> {
     process.exit(2);
   }
   const baseRev = flagValues('base')[0] ?? 'HEAD';
-  const rounds = Number(flagValues('rounds')[0] ?? '2');
+  const rounds = flagNumber('rounds') ?? 2;
   ensureBuilt();
   const work = mkdtempSync(join(tmpdir(), 'spanstat-instructions-'));
   const baseTree = join(work, 'base');

@@ -25,8 +25,6 @@
  */
 
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PRELOAD_PATH } from '../scripts/lib/demo-stack';
@@ -40,7 +38,8 @@ import {
   V8_DETERMINISM,
 } from './lib/cachegrind';
 import { type DemoData, startDemoApp, startDemoData } from './lib/demo-app-process';
-import { flagValues } from './lib/flags';
+import { flagNumber, flagValues } from './lib/flags';
+import { startOtlpSink } from './lib/otlp-sink';
 import { ensureBuilt } from './lib/setup';
 
 /**
@@ -137,8 +136,8 @@ function printFunctions(variants: Map<string, Map<string, number>>): void {
 
 async function main(): Promise<void> {
   ensureBuilt();
-  const requests = Number(flagValues('requests')[0] ?? 400);
-  const warmUp = Number(flagValues('warm-up')[0] ?? WARM_UP_DEFAULT);
+  const requests = flagNumber('requests') ?? 400;
+  const warmUp = flagNumber('warm-up') ?? WARM_UP_DEFAULT;
   const withFunctions = process.argv.includes('--functions');
   const scratch = withFunctions ? mkdtempSync(join(tmpdir(), 'spanstat-cg-')) : undefined;
   const functionsFile = (run: string) => (scratch ? join(scratch, `${run}.out`) : undefined);
@@ -152,12 +151,8 @@ async function main(): Promise<void> {
     variants.set('none', undefined);
     variants.set('spanstat', PRELOAD_PATH);
   }
-  const sink = createServer((req, res) => {
-    req.resume();
-    req.on('end', () => res.writeHead(200, { 'content-type': 'application/x-protobuf' }).end());
-  });
-  await new Promise<void>((done) => sink.listen(0, '127.0.0.1', done));
-  const otlpUrl = `http://127.0.0.1:${(sink.address() as AddressInfo).port}`;
+  const sink = await startOtlpSink();
+  const otlpUrl = sink.url;
   const data = await startDemoData();
   try {
     const perRequest = new Map<string, number>();

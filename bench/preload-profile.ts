@@ -17,14 +17,13 @@
  */
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
-import { createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PRELOAD_PATH, REPO_ROOT } from '../scripts/lib/demo-stack';
 import { startDemoApp, startDemoData } from './lib/demo-app-process';
 import { flagNumber, flagValues } from './lib/flags';
 import { runAutocannon } from './lib/load';
+import { startOtlpSink } from './lib/otlp-sink';
 import { CORE_UNDER_TEST, ensureBuilt, pinSelfToLoadCore } from './lib/setup';
 import { quotePaths } from './preload-overhead.bench';
 
@@ -72,11 +71,7 @@ async function main(): Promise<void> {
   const scratch = mkdtempSync(join(tmpdir(), 'spanstat-profile-'));
   const dataFile = join(scratch, 'perf.data');
 
-  const sink = createServer((req, res) => {
-    req.resume();
-    req.on('end', () => res.writeHead(200).end());
-  });
-  await new Promise<void>((done) => sink.listen(0, '127.0.0.1', done));
+  const sink = await startOtlpSink();
   const data = await startDemoData();
   let requests = 0;
   try {
@@ -100,7 +95,7 @@ async function main(): Promise<void> {
       ],
       nodeArgs: ['--perf-prof', '--interpreted-frames-native-stack'],
       env: {
-        OTEL_EXPORTER_OTLP_ENDPOINT: `http://127.0.0.1:${(sink.address() as AddressInfo).port}`,
+        OTEL_EXPORTER_OTLP_ENDPOINT: sink.url,
         OTEL_LOG_LEVEL: 'error',
       },
       stopTimeoutMs: 60_000,

@@ -8,8 +8,8 @@ export function flagValues(name: string): string[] {
   return out;
 }
 
-/** The number after the first `--name`, or undefined when the flag is absent. */
+/** The number after the first `--name`, or undefined when the flag is absent (or has no value). */
 export function flagNumber(name: string): number | undefined {
-  const i = process.argv.indexOf(`--${name}`);
-  return i > 0 ? Number(process.argv[i + 1]) : undefined;
+  const value = flagValues(name)[0];
+  return value === undefined ? undefined : Number(value);
 }

@@ -10,24 +10,21 @@
  * Default variants: none, spanstat (dist/preload.js), stock. Spans go to an in-process sink that
  * answers 200 without decoding, so no sidecar CPU competes for the machine.
  */
-import { createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { PRELOAD_PATH } from '../../scripts/lib/demo-stack';
 import { cpuTimeMs } from './cpu';
 import { type AppProcess, startDemoApp, startDemoData } from './demo-app-process';
 import { BENCH_ROOT } from './figures';
-import { flagValues } from './flags';
+import { flagNumber, flagValues } from './flags';
 import { runAutocannon } from './load';
+import { startOtlpSink } from './otlp-sink';
 import { CORE_UNDER_TEST, pinSelfToLoadCore } from './setup';
 import { median } from './stats';
 
-const num = (name: string, fallback: number) => Number(flagValues(name)[0] ?? fallback);
-
 async function main(): Promise<void> {
   pinSelfToLoadCore();
-  const rounds = num('rounds', 3);
-  const seconds = num('seconds', 5);
-  const connections = num('connections', 8);
+  const rounds = flagNumber('rounds') ?? 3;
+  const seconds = flagNumber('seconds') ?? 5;
+  const connections = flagNumber('connections') ?? 8;
   const profileDir = flagValues('profile')[0];
   const variants = new Map<string, string | undefined>();
   for (const spec of flagValues('variant')) {
@@ -49,17 +46,8 @@ async function main(): Promise<void> {
     extraEnv.set(name, { ...extraEnv.get(name), [key]: value });
   }
 
-  let spans = 0;
-  const sink = createServer((req, res) => {
-    req.on('data', () => {});
-    req.on('end', () => {
-      spans++;
-      res.writeHead(200, { 'content-type': 'application/x-protobuf' });
-      res.end();
-    });
-  });
-  await new Promise<void>((r) => sink.listen(0, '127.0.0.1', r));
-  const endpoint = `http://127.0.0.1:${(sink.address() as AddressInfo).port}`;
+  const sink = await startOtlpSink();
+  const endpoint = sink.url;
 
   const data = await startDemoData();
   const apps = new Map<string, AppProcess>();
@@ -126,7 +114,7 @@ async function main(): Promise<void> {
       `${name.padEnd(14)} ${us.toFixed(0).padStart(10)}                ${((us / base - 1) * 100).toFixed(0).padStart(5)}%  ${min.toFixed(0).padStart(5)}  ${((min / baseMin - 1) * 100).toFixed(0).padStart(5)}%   ${median(rps.get(name) ?? []).toFixed(0)}`,
     );
   }
-  console.log(`(export requests received: ${spans})`);
+  console.log(`(export requests received: ${sink.requests})`);
 }
 
 function names0(variants: Map<string, unknown>): string {
