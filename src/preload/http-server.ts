@@ -58,6 +58,8 @@ interface ResponseLike {
 export interface HttpServerOptions {
   /** Continue incoming `traceparent` headers (OTEL_PROPAGATORS includes tracecontext). */
   propagate: boolean;
+  /** Attach an Express route capture to each request (only when the Express route instrumentation runs). */
+  captureRoutes: boolean;
 }
 
 export class HttpServerInstrumentation {
@@ -128,7 +130,7 @@ export class HttpServerInstrumentation {
         },
         parent,
       );
-      const capture = startRouteCapture(req);
+      const capture = this.options.captureRoutes ? startRouteCapture(req) : undefined;
       res.on('close', () => endServerSpan(res, span, method, capture));
       return setSpan(parent, span);
     } catch {
@@ -137,11 +139,16 @@ export class HttpServerInstrumentation {
   }
 }
 
-function endServerSpan(res: ResponseLike, span: Span, method: string, capture: RouteCapture): void {
+function endServerSpan(
+  res: ResponseLike,
+  span: Span,
+  method: string,
+  capture: RouteCapture | undefined,
+): void {
   try {
     const status = res.statusCode;
     span.setAttribute('http.response.status_code', status);
-    const route = capturedRoute(capture);
+    const route = capture && capturedRoute(capture);
     if (route !== undefined) {
       span.setAttribute('http.route', route);
       span.updateName(`${method} ${route}`);

@@ -98,7 +98,10 @@ export function startPreload(settings: PreloadSettings): PreloadHandle {
   for (const instrumentation of instrumentations) instrumentation.setTracerProvider(provider);
   let httpServer: HttpServerInstrumentation | undefined;
   if (settings.instrumentations.http) {
-    httpServer = new HttpServerInstrumentation({ propagate: settings.propagateTraceContext });
+    httpServer = new HttpServerInstrumentation({
+      propagate: settings.propagateTraceContext,
+      captureRoutes: settings.instrumentations.express,
+    });
     httpServer.setTracer(provider.getTracer('spanstat-http-server', '1.0.0'));
     httpServer.enable();
   }
