@@ -88,22 +88,29 @@ export class ExpressRouteInstrumentation extends InstrumentationBase {
         if (Route && isPatched(Route.prototype.dispatch)) this._unwrap(Route.prototype, 'dispatch');
       },
     );
-    return new InstrumentationNodeModuleDefinition(
-      'express',
+    const patchExpress = (express: { Router?: unknown }) => {
+      const proto = routerProto(express);
+      if (proto) this.patchRouter(proto);
+      return express;
+    };
+    const unpatchExpress = (express?: { Router?: unknown }) => {
+      const proto = express && routerProto(express);
+      if (!proto) return;
+      if (isPatched(proto.use)) this._unwrap(proto, 'use');
+      if (isPatched(proto.route)) this._unwrap(proto, 'route');
+    };
+    // lib/express.js too: an ES module app's `import express from 'express'` loads the package's
+    // entry without `require`, so only the entry's own require of this file reaches the hook.
+    const expressMain = new InstrumentationNodeModuleFile(
+      'express/lib/express.js',
       ['>=4.0.0 <6'],
-      (express: { Router?: unknown }) => {
-        const proto = routerProto(express);
-        if (proto) this.patchRouter(proto);
-        return express;
-      },
-      (express?: { Router?: unknown }) => {
-        const proto = express && routerProto(express);
-        if (!proto) return;
-        if (isPatched(proto.use)) this._unwrap(proto, 'use');
-        if (isPatched(proto.route)) this._unwrap(proto, 'route');
-      },
-      [express4Route],
+      patchExpress,
+      unpatchExpress,
     );
+    return new InstrumentationNodeModuleDefinition('express', ['>=4.0.0 <6'], patchExpress, unpatchExpress, [
+      express4Route,
+      expressMain,
+    ]);
   }
 
   private patchRouter(proto: RouterProto): void {

@@ -18,6 +18,7 @@ import {
   InstrumentationBase,
   type InstrumentationConfig,
   InstrumentationNodeModuleDefinition,
+  InstrumentationNodeModuleFile,
 } from '@opentelemetry/instrumentation';
 import { SPANSTAT_ATTR } from '../model/attributes';
 import { endSpan } from './end-span';
@@ -56,22 +57,24 @@ export class IORedisCommandInstrumentation extends InstrumentationBase {
   }
 
   protected init() {
-    return new InstrumentationNodeModuleDefinition(
-      'ioredis',
-      ['>=4.0.0 <7'],
-      (module: RedisModule) => {
-        const proto = redisProto(module);
-        if (proto && !isPatched(proto.sendCommand))
-          this._wrap(proto, 'sendCommand', (original: SendCommand) =>
-            markPatched(this.patchSendCommand(original)),
-          );
-        return module;
-      },
-      (module?: RedisModule) => {
-        const proto = module && redisProto(module);
-        if (proto && isPatched(proto.sendCommand)) this._unwrap(proto, 'sendCommand');
-      },
-    );
+    const patch = (module: RedisModule) => {
+      const proto = redisProto(module);
+      if (proto && !isPatched(proto.sendCommand))
+        this._wrap(proto, 'sendCommand', (original: SendCommand) =>
+          markPatched(this.patchSendCommand(original)),
+        );
+      return module;
+    };
+    const unpatch = (module?: RedisModule) => {
+      const proto = module && redisProto(module);
+      if (proto && isPatched(proto.sendCommand)) this._unwrap(proto, 'sendCommand');
+    };
+    // The file that defines the class too: an ES module app's `import Redis from 'ioredis'` loads
+    // the package's entry without `require`, so only its own require of this file reaches the hook.
+    return new InstrumentationNodeModuleDefinition('ioredis', ['>=4.0.0 <7'], patch, unpatch, [
+      new InstrumentationNodeModuleFile('ioredis/built/Redis.js', ['>=5.0.0 <7'], patch, unpatch),
+      new InstrumentationNodeModuleFile('ioredis/built/redis/index.js', ['>=4.0.0 <5'], patch, unpatch),
+    ]);
   }
 
   private patchSendCommand(original: SendCommand): SendCommand {
