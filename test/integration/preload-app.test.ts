@@ -1,39 +1,27 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type LocalServer, startPostgres, startRedis } from '../../scripts/lib/local-servers';
 import type { DecodedSpan } from '../../src/model/span';
 import { SpanKind } from '../../src/model/span';
 import {
   type AppRun,
-  assertBuilt,
   attr,
   type Capture,
-  startApp,
-  startCapture,
+  startTracedApp,
+  type TracedApp,
 } from '../fixtures/preload-app/harness';
 
 // The fixture app (express + pg + ioredis, no dependency on spanstat) under the built preload,
 // exporting every 100 ms to a capture endpoint that decodes with the sidecar's own decoder.
-let pg: LocalServer;
-let redis: LocalServer;
+let traced: TracedApp;
 let capture: Capture;
 let app: AppRun;
 
 beforeAll(async () => {
-  assertBuilt();
-  [pg, redis, capture] = await Promise.all([startPostgres(), startRedis(), startCapture()]);
-  app = await startApp({
-    env: {
-      PG_URL: pg.url,
-      REDIS_URL: redis.url,
-      OTEL_EXPORTER_OTLP_ENDPOINT: capture.endpoint,
-      OTEL_BSP_SCHEDULE_DELAY: '100',
-    },
-  });
+  traced = await startTracedApp('app.js');
+  ({ capture, app } = traced);
 });
 
 afterAll(async () => {
-  await app?.stop();
-  await Promise.all([capture?.close(), pg?.stop(), redis?.stop()]);
+  await traced?.stop();
 });
 
 /** The SERVER span of the request to `path` and every span of its trace, once exported. */
