@@ -22,6 +22,8 @@ if (bodies.length < (rounds + 1) * BODIES_PER_ROUND) throw new Error('not enough
 
 const { forEachTraceSpan } = require(`${dist}/receiver/decode-protobuf`);
 const { countTraceSpans } = require(`${dist}/receiver/check-protobuf`);
+// The attribute keys the receiver's batches decode (undefined in builds before it had them: all).
+const { READ_ATTRIBUTE_KEYS } = require(`${dist}/model/attributes`);
 const { loadConfig } = require(`${dist}/config`);
 const { startSidecar } = require(`${dist}/sidecar/sidecar`);
 
@@ -40,8 +42,12 @@ const { startSidecar } = require(`${dist}/sidecar/sidecar`);
       const body = bodies[next++];
       const size = countTraceSpans(body);
       if (round > 0) spans += size;
-      if (mode === 'decode') forEachTraceSpan(body, () => {});
-      else sidecar.pipeline.enqueue({ size, forEach: (visit) => forEachTraceSpan(body, visit) });
+      if (mode === 'decode') forEachTraceSpan(body, () => {}, READ_ATTRIBUTE_KEYS);
+      else
+        sidecar.pipeline.enqueue({
+          size,
+          forEach: (visit) => forEachTraceSpan(body, visit, READ_ATTRIBUTE_KEYS),
+        });
     }
     sidecar.pipeline.drainAll();
     sidecar.pipeline.assembler.flush();

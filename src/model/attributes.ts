@@ -31,3 +31,13 @@ export const SPANSTAT_ATTR = {
   /** Clients in use in the pool when the connect started. */
   poolInUse: 'spanstat.pool.in_use',
 } as const;
+
+/**
+ * Every span attribute the pipeline reads (the classifier reads through ATTR and SPANSTAT_ATTR
+ * only). The protobuf decoder skips the values of all others unread: about half of a typical
+ * span's attributes (`server.port`, `client.address`, `user_agent.original` …).
+ */
+export const READ_ATTRIBUTE_KEYS: ReadonlySet<string> = new Set<string>([
+  ...Object.values(ATTR).flat(),
+  ...Object.values(SPANSTAT_ATTR),
+]);

@@ -17,16 +17,31 @@ const keys = new StringInterner(512);
 /** Short string values ('postgresql', 'GET', '127.0.0.1', routes); a miss only costs a copy. */
 const values = new StringInterner(2048);
 
-/** One KeyValue into `attributes` (last duplicate wins; empty keys and dropped values skipped). */
-export function readAttribute(r: Reader, attributes: Attributes): void {
+/**
+ * One KeyValue into `attributes` (last duplicate wins; empty keys and dropped values skipped). With
+ * `kept`, a value whose key is not in it is skipped by length, unread (its bytes were checked on
+ * receipt, check-protobuf.ts).
+ */
+export function readAttribute(r: Reader, attributes: Attributes, kept?: ReadonlySet<string>): void {
   let key = '';
   let value: AttributeValue | undefined;
+  // Whether `key` was found in `kept` already (one look-up per attribute).
+  let keptKey = kept === undefined;
   while (r.pos < r.len) {
     const tag = r.tag();
     if (tag === 10) {
       key = readString(r, keys); // key = 1
+      keptKey = kept === undefined;
     } else if (tag === 18) {
-      // value = 2, AnyValue
+      // value = 2, AnyValue (the key nearly always comes first, so an unread one is known here)
+      if (!keptKey && key !== '') {
+        keptKey = (kept as ReadonlySet<string>).has(key);
+        if (!keptKey) {
+          r.skip(r.size());
+          value = undefined;
+          continue;
+        }
+      }
       const parentLen = enter(r);
       value = readAnyValue(r, false);
       r.len = parentLen;
@@ -34,7 +49,8 @@ export function readAttribute(r: Reader, attributes: Attributes): void {
       skipField(r, tag, MASK_KEY_VALUE);
     }
   }
-  if (key !== '' && value !== undefined) attributes[key] = value;
+  if (key === '' || value === undefined) return;
+  if (keptKey || (kept as ReadonlySet<string>).has(key)) attributes[key] = value;
 }
 
 /**

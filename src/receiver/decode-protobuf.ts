@@ -54,9 +54,10 @@ export function decodeTracesProtobuf(body: Uint8Array): DecodedSpan[] {
 /**
  * Decodes a body span by span into `visit` (the pipeline's path: no array of decoded spans is ever
  * held). On a malformed body it throws after visiting the spans before the fault, so a body should be
- * checked with countTraceSpans (check-protobuf.ts) first.
+ * checked with countTraceSpans (check-protobuf.ts) first. With `keptAttributes` (the pipeline passes
+ * READ_ATTRIBUTE_KEYS) span attributes with other keys are skipped unread.
  */
-export function forEachTraceSpan(body: Uint8Array, visit: Visit): void {
+export function forEachTraceSpan(body: Uint8Array, visit: Visit, keptAttributes?: ReadonlySet<string>): void {
   const r = Reader.create(asBuffer(body));
   traceIds.reset();
   parentIds.reset();
@@ -66,7 +67,7 @@ export function forEachTraceSpan(body: Uint8Array, visit: Visit): void {
       if (tag === 10) {
         // resource_spans = 1
         const parentLen = enter(r);
-        readResourceSpans(r, visit);
+        readResourceSpans(r, visit, keptAttributes);
         r.len = parentLen;
       } else {
         skipField(r, tag, MASK_REQUEST);
@@ -93,7 +94,7 @@ export function decodeError(err: unknown, pos: number): SpanstatError {
   return new SpanstatError('SPANSTAT_ERR_OTLP_DECODE', `invalid protobuf near byte ${pos}: ${detail}`);
 }
 
-function readResourceSpans(r: Reader, visit: Visit): void {
+function readResourceSpans(r: Reader, visit: Visit, kept: ReadonlySet<string> | undefined): void {
   let service: string | undefined;
   // Field order is not guaranteed: spans read before their resource wait for its service.name.
   let early: DecodedSpan[] | undefined;
@@ -102,11 +103,11 @@ function readResourceSpans(r: Reader, visit: Visit): void {
     if (tag === 18) {
       // scope_spans = 2
       const parentLen = enter(r);
-      if (service !== undefined) readScopeSpans(r, service, visit);
+      if (service !== undefined) readScopeSpans(r, service, visit, kept);
       else {
         const held: DecodedSpan[] = early ?? [];
         early = held;
-        readScopeSpans(r, UNKNOWN_SERVICE, (span) => held.push(span));
+        readScopeSpans(r, UNKNOWN_SERVICE, (span) => held.push(span), kept);
       }
       r.len = parentLen;
     } else if (tag === 10) {
@@ -157,13 +158,18 @@ function readServiceName(r: Reader): string | undefined {
   return key === SERVICE_NAME && typeof value === 'string' && value !== '' ? value : undefined;
 }
 
-function readScopeSpans(r: Reader, service: string, visit: Visit): void {
+function readScopeSpans(
+  r: Reader,
+  service: string,
+  visit: Visit,
+  kept: ReadonlySet<string> | undefined,
+): void {
   while (r.pos < r.len) {
     const tag = r.tag();
     if (tag === 18) {
       // spans = 2
       const parentLen = enter(r);
-      const span = readSpan(r, service);
+      const span = readSpan(r, service, kept);
       r.len = parentLen;
       visit(span);
     } else {
@@ -172,7 +178,7 @@ function readScopeSpans(r: Reader, service: string, visit: Visit): void {
   }
 }
 
-function readSpan(r: Reader, service: string): DecodedSpan {
+function readSpan(r: Reader, service: string, kept: ReadonlySet<string> | undefined): DecodedSpan {
   let traceId = '';
   let spanId = '';
   let parentSpanId = '';
@@ -213,7 +219,7 @@ function readSpan(r: Reader, service: string): DecodedSpan {
       case 74: {
         // attributes = 9, KeyValue
         const parentLen = enter(r);
-        readAttribute(r, attributes);
+        readAttribute(r, attributes, kept);
         r.len = parentLen;
         break;
       }

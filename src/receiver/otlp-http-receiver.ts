@@ -7,9 +7,9 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import { isSpanstatError, SpanstatError } from '../errors';
 import { type SpanBatch, spanBatchOf } from '../model/span';
-import { countTraceSpans } from './check-protobuf';
 import { decodeTracesJson } from './decode-json';
-import { forEachTraceSpan } from './decode-protobuf';
+import { errorSummary } from './error-summary';
+import { protobufBatch } from './protobuf-batch';
 import type { OtlpHttpReceiverOptions, ReceiverStats } from './receiver-types';
 import { contentCodingOf, encodingOf, readBody } from './request-body';
 import {
@@ -41,16 +41,6 @@ const SHUTDOWN_GRACE_MS = 2_000;
  * wrong path/method/type refusals can repeat per request and go to debug.
  */
 const LOUD_FAILURES: ReadonlySet<FailureKind> = new Set<FailureKind>(['bad-data', 'too-large', 'internal']);
-
-/**
- * What is logged of an unexpected error: its name and code, not its message — a message from
- * deeper in the pipeline could quote a statement or key, which must never reach a log.
- */
-function errorSummary(err: unknown): { name: string; code?: string } {
-  if (!(err instanceof Error)) return { name: typeof err };
-  const code = (err as { code?: unknown }).code;
-  return typeof code === 'string' ? { name: err.name, code } : { name: err.name };
-}
 
 export class OtlpHttpReceiver {
   readonly stats: ReceiverStats = {
@@ -289,15 +279,4 @@ export class OtlpHttpReceiver {
     });
     res.end(body);
   }
-}
-
-/** A protobuf body checked now and decoded when the pipeline walks it (see SpanBatch). */
-function protobufBatch(body: Buffer): SpanBatch {
-  const size = countTraceSpans(body);
-  return {
-    size,
-    forEach(visit) {
-      forEachTraceSpan(body, visit);
-    },
-  };
 }

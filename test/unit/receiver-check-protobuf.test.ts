@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { seededRandom } from '../../scripts/lib/seeded-random';
+import { READ_ATTRIBUTE_KEYS } from '../../src/model/attributes';
 import type { DecodedSpan } from '../../src/model/span';
 import { countTraceSpans } from '../../src/receiver/check-protobuf';
 import { decodeTracesProtobuf, forEachTraceSpan } from '../../src/receiver/decode-protobuf';
@@ -65,6 +66,24 @@ describe('countTraceSpans (the receiver check) against the decoder', () => {
     // The corpus must exercise both outcomes, or the comparison proves little.
     expect(rejected).toBeGreaterThan(checked / 10);
     expect(checked - rejected).toBeGreaterThan(checked / 20);
+  });
+
+  it("never fails the pipeline's decode (read attributes only) on a body the check accepted", () => {
+    const pipelineDecode = (body: Buffer) => {
+      let spans = 0;
+      forEachTraceSpan(body, () => spans++, READ_ATTRIBUTE_KEYS);
+      return spans;
+    };
+    let accepted = 0;
+    for (const [i, body] of bodies.entries()) {
+      for (const bad of corrupted(body, 1500, 31 + i)) {
+        const checked = verdict(countTraceSpans, bad);
+        if (!checked.ok) continue;
+        expect(verdict(pipelineDecode, bad)).toEqual(checked);
+        accepted++;
+      }
+    }
+    expect(accepted).toBeGreaterThan(100);
   });
 
   it('forEachTraceSpan visits what decodeTracesProtobuf returns, in order', () => {

@@ -7,9 +7,10 @@ import {
 import { Writer } from 'protobufjs/minimal';
 import { describe, expect, it } from 'vitest';
 import { isSpanstatError } from '../../src/errors';
+import { READ_ATTRIBUTE_KEYS } from '../../src/model/attributes';
 import type { AttributeValue, DecodedSpan } from '../../src/model/span';
 import { countTraceSpans } from '../../src/receiver/check-protobuf';
-import { decodeTracesProtobuf } from '../../src/receiver/decode-protobuf';
+import { decodeTracesProtobuf, forEachTraceSpan } from '../../src/receiver/decode-protobuf';
 import { batchMix } from '../fixtures/otlp/batch-mix';
 import {
   DB_SPAN_ID,
@@ -166,6 +167,48 @@ describe('decodeTracesProtobuf', () => {
     const reference = referenceDecode(body);
     expect(ours).toHaveLength(512);
     expect(ours).toEqual(reference);
+  });
+
+  it('with the read keys, keeps exactly the attributes the pipeline reads and skips the rest unread', () => {
+    const body = protobufBody(batchMix(512, 7));
+    const full = decodeTracesProtobuf(body);
+    const read: DecodedSpan[] = [];
+    forEachTraceSpan(body, (span) => read.push(span), READ_ATTRIBUTE_KEYS);
+    const onlyRead = (span: DecodedSpan) =>
+      Object.fromEntries(Object.entries(span.attributes).filter(([key]) => READ_ATTRIBUTE_KEYS.has(key)));
+    expect(read.map((s) => ({ ...s, attributes: {} }))).toEqual(full.map((s) => ({ ...s, attributes: {} })));
+    expect(read.map((s) => s.attributes)).toEqual(full.map(onlyRead));
+    // The mix carries unread attributes (server.port …), so the comparison above is not vacuous.
+    expect(full.some((s) => Object.keys(s.attributes).some((key) => !READ_ATTRIBUTE_KEYS.has(key)))).toBe(
+      true,
+    );
+    // A value given before its key is read, then dropped when the key is not kept.
+    const late = requestWithSpan((w) => {
+      validSpanFields(w);
+      w.uint32(74)
+        .fork()
+        .uint32(18)
+        .fork()
+        .uint32(10)
+        .string('x')
+        .ldelim()
+        .uint32(10)
+        .string('peer.service')
+        .ldelim();
+      w.uint32(74)
+        .fork()
+        .uint32(18)
+        .fork()
+        .uint32(10)
+        .string('GET')
+        .ldelim()
+        .uint32(10)
+        .string('http.request.method')
+        .ldelim();
+    });
+    const spans: DecodedSpan[] = [];
+    forEachTraceSpan(late, (span) => spans.push(span), READ_ATTRIBUTE_KEYS);
+    expect(spans[0].attributes).toEqual({ 'http.request.method': 'GET' });
   });
 
   it('decodes spans recorded by the OpenTelemetry SDK itself', async () => {
