@@ -25,5 +25,5 @@ COPY examples ./examples
 # generation grows 1.5× per GC; ~135 MB RSS instead of ~280 under full ingest). Override with
 # SPANSTAT_V8_FLAGS (empty = V8's defaults) or node flags such as --max-old-space-size.
 # OTLP/HTTP receiver, API + report page + /metrics.
-EXPOSE 4318 9464
+EXPOSE 4317 4318 9464
 CMD ["node", "dist/cli/main.js", "sidecar"]

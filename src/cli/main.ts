@@ -25,6 +25,11 @@ program
   .option('-c, --config <file>', 'YAML config file (see config/spanstat.yaml)')
   .option('--host <host>', 'bind address for both the receiver and the API')
   .option('--receiver-port <port>', 'OTLP/HTTP port (default 4318)', port)
+  .option(
+    '--grpc-port <port>',
+    'also receive OTLP/gRPC on this port (4317 is the standard one; default off)',
+    port,
+  )
   .option('--api-port <port>', 'API, page and /metrics port (default 9464)', port)
   .option('--mode <mode>', 'sidecar or collector')
   .action(async (options) => {

@@ -7,6 +7,7 @@ export interface SidecarCommandOptions {
   config?: string;
   host?: string;
   receiverPort?: number;
+  grpcPort?: number;
   apiPort?: number;
   mode?: string;
 }
@@ -18,7 +19,7 @@ export async function runSidecarCommand(options: SidecarCommandOptions): Promise
       file: options.config,
       overrides: {
         mode: options.mode,
-        receiver: { host: options.host, port: options.receiverPort },
+        receiver: { host: options.host, port: options.receiverPort, grpcPort: options.grpcPort },
         api: { host: options.host, port: options.apiPort },
       },
     });

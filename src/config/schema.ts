@@ -97,6 +97,8 @@ export const configSchema = z
       .object({
         host: z.string().min(1).default(DEFAULTS.receiver.host),
         port: port.default(DEFAULTS.receiver.port),
+        /** OTLP/gRPC port (4317 is the standard one); no default: off unless set. */
+        grpcPort: port.optional(),
         maxBodyBytes: positiveInt.default(DEFAULTS.receiver.maxBodyBytes),
         maxPendingSpans: positiveInt.default(DEFAULTS.receiver.maxPendingSpans),
         retryAfterSeconds: positiveInt.default(DEFAULTS.receiver.retryAfterSeconds),

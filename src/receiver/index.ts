@@ -1,5 +1,6 @@
 export { decodeTracesJson } from './decode-json';
 export { decodeTracesProtobuf } from './decode-protobuf';
+export { OtlpGrpcReceiver, TRACE_EXPORT_PATH } from './otlp-grpc-receiver';
 export { OtlpHttpReceiver, TRACES_PATH } from './otlp-http-receiver';
 export type { OtlpHttpReceiverOptions, ReceiverLogger, ReceiverStats } from './receiver-types';
 export {

@@ -10,7 +10,8 @@ import { type SpanBatch, spanBatchOf } from '../model/span';
 import { decodeTracesJson } from './decode-json';
 import { errorSummary } from './error-summary';
 import { protobufBatch } from './protobuf-batch';
-import type { OtlpHttpReceiverOptions, ReceiverStats } from './receiver-types';
+import { type ListenAddress, ReceiverLifecycle } from './receiver-lifecycle';
+import { emptyReceiverStats, type ReceiverStats } from './receiver-types';
 import { contentCodingOf, encodingOf, readBody } from './request-body';
 import {
   CONTENT_TYPE,
@@ -42,43 +43,11 @@ const SHUTDOWN_GRACE_MS = 2_000;
  */
 const LOUD_FAILURES: ReadonlySet<FailureKind> = new Set<FailureKind>(['bad-data', 'too-large', 'internal']);
 
-export class OtlpHttpReceiver {
-  readonly stats: ReceiverStats = {
-    requests: 0,
-    spansAccepted: 0,
-    spansRefused: 0,
-    decodeErrors: 0,
-    tooLarge: 0,
-    unsupportedMedia: 0,
-    overloaded: 0,
-    bytesReceived: 0,
-  };
-  private readonly options: OtlpHttpReceiverOptions;
+export class OtlpHttpReceiver extends ReceiverLifecycle {
+  readonly stats: ReceiverStats = emptyReceiverStats();
   private server: Server | undefined;
-  private starting: Promise<{ host: string; port: number }> | undefined;
-  private stopping: Promise<void> | undefined;
 
-  constructor(options: OtlpHttpReceiverOptions) {
-    this.options = options;
-  }
-
-  /** Listens; a failed start (e.g. port in use) closes what it opened and can be retried. */
-  start(): Promise<{ host: string; port: number }> {
-    if (this.stopping) return Promise.reject(new Error('the OTLP receiver was shut down'));
-    this.starting ??= this.listen().catch((err: unknown) => {
-      this.starting = undefined;
-      throw err;
-    });
-    return this.starting;
-  }
-
-  /** Stops accepting, lets in-flight requests finish (up to a grace period). Safe twice and before start. */
-  shutdown(): Promise<void> {
-    this.stopping ??= this.close();
-    return this.stopping;
-  }
-
-  private listen(): Promise<{ host: string; port: number }> {
+  protected listen(): Promise<ListenAddress> {
     const { host, port } = this.options;
     const server = createServer(
       { requestTimeout: REQUEST_TIMEOUT_MS, headersTimeout: HEADERS_TIMEOUT_MS },
@@ -109,8 +78,7 @@ export class OtlpHttpReceiver {
     });
   }
 
-  private async close(): Promise<void> {
-    if (this.starting) await this.starting.catch(() => undefined);
+  protected async close(): Promise<void> {
     const server = this.server;
     if (!server) return;
     this.server = undefined;
@@ -223,15 +191,6 @@ export class OtlpHttpReceiver {
       this.stats.spansAccepted += batch.size;
     }
     this.reply(res, 200, encoding, encodeExportResponse(encoding));
-  }
-
-  private overloaded(): boolean {
-    try {
-      return this.options.isOverloaded();
-    } catch (err) {
-      this.options.logger?.warn({ error: errorSummary(err) }, 'OTLP receiver: isOverloaded threw; accepting');
-      return false;
-    }
   }
 
   /** 413 and close the connection: the rest of the body is not worth reading. */

@@ -23,7 +23,7 @@ export interface OtlpHttpReceiverOptions {
 
 /** Counters since start; the exporter publishes them as the receiver's own metrics. */
 export interface ReceiverStats {
-  /** Every HTTP request, whatever its outcome. */
+  /** Every export request (HTTP, or gRPC when enabled), whatever its outcome. */
   requests: number;
   /** Spans handed to onSpans. */
   spansAccepted: number;
@@ -39,4 +39,17 @@ export interface ReceiverStats {
   overloaded: number;
   /** Request body bytes read off the wire (compressed size for gzip). */
   bytesReceived: number;
+}
+
+export function emptyReceiverStats(): ReceiverStats {
+  return {
+    requests: 0,
+    spansAccepted: 0,
+    spansRefused: 0,
+    decodeErrors: 0,
+    tooLarge: 0,
+    unsupportedMedia: 0,
+    overloaded: 0,
+    bytesReceived: 0,
+  };
 }

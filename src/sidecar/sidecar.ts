@@ -7,9 +7,11 @@ import { SpanClassifier } from '../classify/classify-span';
 import type { SpanstatConfig } from '../config/schema';
 import type { Logger } from '../log';
 import { createSpanstatMetrics, recommendationSeries } from '../metrics';
+import type { SpanBatch } from '../model/span';
 import { Pipeline } from '../pipeline/pipeline';
 import { SliceClock } from '../pipeline/slice-clock';
 import type { SpanSink } from '../pipeline/span-sink';
+import { OtlpGrpcReceiver } from '../receiver/otlp-grpc-receiver';
 import { OtlpHttpReceiver } from '../receiver/otlp-http-receiver';
 import { REPORT_NAMES, ReportCache } from '../reports';
 import type { ReportQuery } from '../reports/types';
@@ -21,6 +23,8 @@ const REPORT_CACHE_MS = 1_000;
 
 export interface RunningSidecar {
   receiverUrl: string;
+  /** host:port of the OTLP/gRPC receiver, when receiver.grpcPort is set. */
+  grpcReceiverAddress: string | undefined;
   apiUrl: string;
   aggregator: Aggregator;
   advisor: Advisor | undefined;
@@ -76,15 +80,21 @@ export async function startSidecar(
     sinks,
     sliceClock,
   );
-  const receiver = new OtlpHttpReceiver({
+  const receiverOptions = {
     host: config.receiver.host,
     port: config.receiver.port,
     maxBodyBytes: config.receiver.maxBodyBytes,
     retryAfterSeconds: config.receiver.retryAfterSeconds,
-    onSpans: (spans) => pipeline.enqueue(spans),
+    onSpans: (spans: SpanBatch) => pipeline.enqueue(spans),
     isOverloaded: () => pipeline.isOverloaded(),
     logger,
-  });
+  };
+  const receiver = new OtlpHttpReceiver(receiverOptions);
+  const grpcPort = config.receiver.grpcPort;
+  const grpcReceiver =
+    grpcPort === undefined
+      ? undefined
+      : new OtlpGrpcReceiver({ ...receiverOptions, port: grpcPort }, receiver.stats);
   const startedAt = now();
   const reportCache = new ReportCache(aggregator, REPORT_CACHE_MS, now);
   const reports: Record<string, (query: ReportQuery) => unknown> = {};
@@ -126,14 +136,17 @@ export async function startSidecar(
   if (advisor) metrics?.setRecommendations(() => recommendationSeries(advisor.list({ state: 'active' })));
   pipeline.start();
   let receiverAddress: { host: string; port: number };
+  let grpcAddress: { host: string; port: number } | undefined;
   let apiAddress: { host: string; port: number };
   try {
     receiverAddress = await receiver.start();
+    grpcAddress = await grpcReceiver?.start();
     apiAddress = await api.start();
     // The first evaluation may wait on the advisor's read-only Postgres look-ups; serve meanwhile.
     advisor?.start().catch((err: Error) => logger.error({ err: err.message }, 'advisor failed to start'));
   } catch (err) {
     await receiver.shutdown();
+    await grpcReceiver?.shutdown();
     await api.shutdown();
     await pipeline.shutdown();
     await advisor?.shutdown();
@@ -142,15 +155,21 @@ export async function startSidecar(
   }
   const receiverUrl = `http://${receiverAddress.host}:${receiverAddress.port}`;
   const apiUrl = `http://${apiAddress.host}:${apiAddress.port}`;
+  const grpcReceiverAddress = grpcAddress && `${grpcAddress.host}:${grpcAddress.port}`;
   logger.info(
-    { receiver: `${receiverUrl}/v1/traces`, api: apiUrl, mode: config.mode },
+    {
+      receiver: `${receiverUrl}/v1/traces`,
+      grpcReceiver: grpcReceiverAddress,
+      api: apiUrl,
+      mode: config.mode,
+    },
     'spanstat sidecar ready',
   );
 
   let stopped: Promise<void> | undefined;
   const shutdown = () => {
     stopped ??= (async () => {
-      await receiver.shutdown();
+      await Promise.all([receiver.shutdown(), grpcReceiver?.shutdown()]);
       await pipeline.shutdown();
       await advisor?.shutdown();
       await api.shutdown();
@@ -158,5 +177,5 @@ export async function startSidecar(
     })();
     return stopped;
   };
-  return { receiverUrl, apiUrl, aggregator, advisor, pipeline, receiver, shutdown };
+  return { receiverUrl, grpcReceiverAddress, apiUrl, aggregator, advisor, pipeline, receiver, shutdown };
 }

@@ -87,8 +87,9 @@ describe('docker-compose.yml', () => {
     expect(services.sidecar.environment).toMatchObject({
       SPANSTAT_RECEIVER_HOST: '0.0.0.0',
       SPANSTAT_API_HOST: '0.0.0.0',
+      SPANSTAT_RECEIVER_GRPC_PORT: 4317,
     });
-    expect(services.sidecar.ports).toEqual(expect.arrayContaining(['4318:4318', '9464:9464']));
+    expect(services.sidecar.ports).toEqual(expect.arrayContaining(['4318:4318', '4317:4317', '9464:9464']));
     expect(services.load.network_mode).toBe('service:demo-app');
   });
 

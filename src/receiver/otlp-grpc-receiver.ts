@@ -1,0 +1,175 @@
+/**
+ * OTLP/gRPC trace receiver: the TraceService/Export unary method on @grpc/grpc-js, for SDKs and
+ * collectors that export over gRPC (Python, Go and older Java default to it). The request is the
+ * same ExportTraceServiceRequest as OTLP/HTTP protobuf, so it takes the same path: the receipt-time
+ * check, then the pipeline decodes it span by span. grpc-js hands the handler the raw message
+ * (pass-through serializers, no proto loading) and undoes gzip itself.
+ *
+ * Statuses as the OTLP/gRPC spec names them: success → an empty ExportTraceServiceResponse; bad
+ * data → INVALID_ARGUMENT (not retryable); overload → UNAVAILABLE with a google.rpc.RetryInfo
+ * detail (retryable, after the delay); a message over maxBodyBytes → RESOURCE_EXHAUSTED (grpc-js).
+ */
+import {
+  Metadata,
+  Server,
+  ServerCredentials,
+  type ServerErrorResponse,
+  type ServerUnaryCall,
+  type ServiceDefinition,
+  type sendUnaryData,
+  status,
+} from '@grpc/grpc-js';
+import { Writer } from 'protobufjs/minimal';
+import { isSpanstatError, SpanstatError } from '../errors';
+import { errorSummary } from './error-summary';
+import { protobufBatch } from './protobuf-batch';
+import { type ListenAddress, ReceiverLifecycle } from './receiver-lifecycle';
+import type { OtlpHttpReceiverOptions, ReceiverStats } from './receiver-types';
+
+export const TRACE_EXPORT_PATH = '/opentelemetry.proto.collector.trace.v1.TraceService/Export';
+
+/** shutdown() lets in-flight calls finish for this long, then cancels them. */
+const SHUTDOWN_GRACE_MS = 2_000;
+const EMPTY_RESPONSE = Buffer.alloc(0);
+const passThrough = (message: Buffer): Buffer => message;
+
+const TRACE_SERVICE: ServiceDefinition = {
+  Export: {
+    path: TRACE_EXPORT_PATH,
+    requestStream: false,
+    responseStream: false,
+    requestSerialize: passThrough,
+    requestDeserialize: passThrough,
+    responseSerialize: passThrough,
+    responseDeserialize: passThrough,
+  },
+};
+
+export type OtlpGrpcReceiverOptions = OtlpHttpReceiverOptions;
+
+export class OtlpGrpcReceiver extends ReceiverLifecycle {
+  private server: Server | undefined;
+
+  /** `stats`: shared with the OTLP/HTTP receiver, so health and metrics count both transports. */
+  constructor(
+    options: OtlpGrpcReceiverOptions,
+    readonly stats: ReceiverStats,
+  ) {
+    super(options);
+  }
+
+  protected listen(): Promise<ListenAddress> {
+    const { host, port, maxBodyBytes } = this.options;
+    const server = new Server({
+      'grpc.max_receive_message_length': maxBodyBytes,
+      'grpc.max_send_message_length': 64 * 1024,
+    });
+    server.addService(TRACE_SERVICE, {
+      Export: (call: ServerUnaryCall<Buffer, Buffer>, callback: sendUnaryData<Buffer>) =>
+        this.export(call.request, callback),
+    });
+    // IPv6 literals need brackets in a gRPC target.
+    const target = host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
+    return new Promise((resolve, reject) => {
+      server.bindAsync(target, ServerCredentials.createInsecure(), (err, boundPort) => {
+        if (err) {
+          server.forceShutdown();
+          reject(
+            new SpanstatError(
+              'SPANSTAT_ERR_LISTEN',
+              `OTLP/gRPC receiver cannot listen on ${host}:${port} (receiver.host/receiver.grpcPort): ${err.message}`,
+              { cause: err },
+            ),
+          );
+          return;
+        }
+        this.server = server;
+        resolve({ host, port: boundPort });
+      });
+    });
+  }
+
+  protected async close(): Promise<void> {
+    const server = this.server;
+    if (!server) return;
+    this.server = undefined;
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(() => {
+        server.forceShutdown();
+        resolve();
+      }, SHUTDOWN_GRACE_MS);
+      timer.unref();
+      server.tryShutdown(() => {
+        clearTimeout(timer);
+        resolve();
+      });
+    });
+  }
+
+  private export(body: Buffer, callback: sendUnaryData<Buffer>): void {
+    const stats = this.stats;
+    stats.requests++;
+    stats.bytesReceived += body.length;
+    if (this.overloaded()) {
+      stats.overloaded++;
+      callback(
+        failure(status.UNAVAILABLE, 'spanstat is over its pending-span cap; retry later', {
+          retryAfterSeconds: this.options.retryAfterSeconds,
+        }),
+      );
+      return;
+    }
+    let batch: ReturnType<typeof protobufBatch>;
+    try {
+      batch = protobufBatch(body);
+    } catch (err) {
+      stats.decodeErrors++;
+      // Decoder messages name fields and offsets, never body content (SQL, keys).
+      const message = isSpanstatError(err) ? err.message : 'the request could not be decoded';
+      this.options.logger?.warn({ status: 'INVALID_ARGUMENT', reason: message }, 'OTLP/gRPC export refused');
+      callback(failure(status.INVALID_ARGUMENT, message));
+      return;
+    }
+    if (batch.size > 0) {
+      try {
+        this.options.onSpans(batch);
+      } catch (err) {
+        stats.spansRefused += batch.size;
+        this.options.logger?.warn({ error: errorSummary(err) }, 'OTLP/gRPC export failed in the pipeline');
+        callback(failure(status.INTERNAL, `the pipeline failed; ${batch.size} spans dropped`));
+        return;
+      }
+      stats.spansAccepted += batch.size;
+    }
+    callback(null, EMPTY_RESPONSE);
+  }
+}
+
+function failure(
+  code: status,
+  message: string,
+  retry?: { retryAfterSeconds: number },
+): Partial<ServerErrorResponse> {
+  if (!retry) return { code, details: message };
+  const metadata = new Metadata();
+  metadata.set('grpc-status-details-bin', statusWithRetryInfo(code, message, retry.retryAfterSeconds));
+  return { code, details: message, metadata };
+}
+
+/**
+ * google.rpc.Status {code = 1, message = 2, details = 3 (Any)} carrying one google.rpc.RetryInfo
+ * {retry_delay = 1 (Duration {seconds = 1})}: the throttling hint the OTLP/gRPC spec describes.
+ */
+export function statusWithRetryInfo(code: number, message: string, delaySeconds: number): Buffer {
+  const w = Writer.create();
+  w.uint32(8).int32(code);
+  w.uint32(18).string(message);
+  w.uint32(26).fork(); // details = 3, Any
+  w.uint32(10).string('type.googleapis.com/google.rpc.RetryInfo'); // type_url = 1
+  w.uint32(18).fork(); // value = 2, RetryInfo
+  w.uint32(10).fork(); // retry_delay = 1, Duration
+  w.uint32(8).int64(delaySeconds); // seconds = 1
+  w.ldelim().ldelim().ldelim();
+  const bytes = w.finish();
+  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+}
