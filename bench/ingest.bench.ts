@@ -11,10 +11,10 @@
  * Targets: end to end ≥100k spans/s and ≥60% of the raw decode rate; pipeline ≥600k spans/s.
  */
 import { loadConfig } from '../src/config';
-import { READ_ATTRIBUTE_KEYS } from '../src/model/attributes';
 import type { DecodedSpan } from '../src/model/span';
 import { spanBatchOf } from '../src/model/span';
 import { forEachTraceSpan } from '../src/receiver/decode-protobuf';
+import { READ_ATTRIBUTES } from '../src/receiver/protobuf-batch';
 import { startSidecar } from '../src/sidecar/sidecar';
 import { countSpansWithProtobufjs } from '../test/fixtures/otlp/trace-proto';
 import { coreMeter, cpuTimeMs, judged, type Rate, rate, selfCpuMs } from './lib/cpu';
@@ -53,7 +53,7 @@ const spanstatDecoder: Decoder = (body) => {
     () => {
       spans++;
     },
-    READ_ATTRIBUTE_KEYS,
+    READ_ATTRIBUTES,
   );
   return spans;
 };
@@ -61,7 +61,7 @@ const spanstatDecoder: Decoder = (body) => {
 /** Decoded spans as the sidecar's pipeline receives them. */
 function decodedAsInSidecar(body: Buffer): DecodedSpan[] {
   const spans: DecodedSpan[] = [];
-  forEachTraceSpan(body, (span) => spans.push(span), READ_ATTRIBUTE_KEYS);
+  forEachTraceSpan(body, (span) => spans.push(span), READ_ATTRIBUTES);
   return spans;
 }
 

@@ -22,8 +22,19 @@ if (bodies.length < (rounds + 1) * BODIES_PER_ROUND) throw new Error('not enough
 
 const { forEachTraceSpan } = require(`${dist}/receiver/decode-protobuf`);
 const { countTraceSpans } = require(`${dist}/receiver/check-protobuf`);
-// The attribute keys the receiver's batches decode (undefined in builds before it had them: all).
-const { READ_ATTRIBUTE_KEYS } = require(`${dist}/model/attributes`);
+
+/** A checked body as the receiver hands it to the pipeline (builds before protobuf-batch.js: the same by hand). */
+function receivedBatch(body) {
+  let fromReceiver;
+  try {
+    fromReceiver = require(`${dist}/receiver/protobuf-batch`).protobufBatch;
+  } catch {
+    fromReceiver = undefined;
+  }
+  if (fromReceiver) return fromReceiver(body);
+  const size = countTraceSpans(body);
+  return { size, forEach: (visit) => forEachTraceSpan(body, visit) };
+}
 const { loadConfig } = require(`${dist}/config`);
 const { startSidecar } = require(`${dist}/sidecar/sidecar`);
 
@@ -40,14 +51,10 @@ const { startSidecar } = require(`${dist}/sidecar/sidecar`);
   for (let round = 0; round <= rounds; round++) {
     for (let b = 0; b < BODIES_PER_ROUND; b++) {
       const body = bodies[next++];
-      const size = countTraceSpans(body);
-      if (round > 0) spans += size;
-      if (mode === 'decode') forEachTraceSpan(body, () => {}, READ_ATTRIBUTE_KEYS);
-      else
-        sidecar.pipeline.enqueue({
-          size,
-          forEach: (visit) => forEachTraceSpan(body, visit, READ_ATTRIBUTE_KEYS),
-        });
+      const batch = receivedBatch(body);
+      if (round > 0) spans += batch.size;
+      if (mode === 'decode') batch.forEach(() => {});
+      else sidecar.pipeline.enqueue(batch);
     }
     sidecar.pipeline.drainAll();
     sidecar.pipeline.assembler.flush();

@@ -3,8 +3,9 @@
  */
 import type { Reader } from 'protobufjs/minimal';
 import type { Attributes, AttributeValue } from '../model/span';
+import type { AttributeKeyMatcher } from './attribute-keys';
 import { enter, readInt64, readString, skipField } from './wire-reader';
-import { StringInterner } from './wire-strings';
+import { StringInterner, type WireBuffer } from './wire-strings';
 
 /** Fields each message materialises, as bit masks of field numbers (wrong wire type → error). */
 const MASK_KEY_VALUE = (1 << 1) | (1 << 2);
@@ -19,28 +20,23 @@ const values = new StringInterner(2048);
 
 /**
  * One KeyValue into `attributes` (last duplicate wins; empty keys and dropped values skipped). With
- * `kept`, a value whose key is not in it is skipped by length, unread (its bytes were checked on
- * receipt, check-protobuf.ts).
+ * `kept`, only keys it matches are kept and any other key's value is skipped by length, unread (its
+ * bytes were checked on receipt, check-protobuf.ts).
  */
-export function readAttribute(r: Reader, attributes: Attributes, kept?: ReadonlySet<string>): void {
-  let key = '';
+export function readAttribute(r: Reader, attributes: Attributes, kept?: AttributeKeyMatcher): void {
+  // undefined: a key `kept` does not match.
+  let key: string | undefined = '';
   let value: AttributeValue | undefined;
-  // Whether `key` was found in `kept` already (one look-up per attribute).
-  let keptKey = kept === undefined;
   while (r.pos < r.len) {
     const tag = r.tag();
     if (tag === 10) {
-      key = readString(r, keys); // key = 1
-      keptKey = kept === undefined;
+      // key = 1
+      key = kept === undefined ? readString(r, keys) : readKeptKey(r, kept);
     } else if (tag === 18) {
       // value = 2, AnyValue (the key nearly always comes first, so an unread one is known here)
-      if (!keptKey && key !== '') {
-        keptKey = (kept as ReadonlySet<string>).has(key);
-        if (!keptKey) {
-          r.skip(r.size());
-          value = undefined;
-          continue;
-        }
+      if (key === undefined) {
+        r.skip(r.size());
+        continue;
       }
       const parentLen = enter(r);
       value = readAnyValue(r, false);
@@ -49,8 +45,17 @@ export function readAttribute(r: Reader, attributes: Attributes, kept?: Readonly
       skipField(r, tag, MASK_KEY_VALUE);
     }
   }
-  if (key === '' || value === undefined) return;
-  if (keptKey || (kept as ReadonlySet<string>).has(key)) attributes[key] = value;
+  if (key !== undefined && key !== '' && value !== undefined) attributes[key] = value;
+}
+
+/** A length-delimited key (bounds checked like readString) → the kept key it spells, or undefined. */
+function readKeptKey(r: Reader, kept: AttributeKeyMatcher): string | undefined {
+  const len = r.size();
+  const start = r.pos;
+  const end = start + len;
+  if (end > r.len) throw new Error(`string of ${len} bytes runs past the enclosing message`);
+  r.pos = end;
+  return kept.match(r.buf as WireBuffer, start, end);
 }
 
 /**

@@ -19,6 +19,7 @@
 import { Reader } from 'protobufjs/minimal';
 import { SpanstatError } from '../errors';
 import type { Attributes, AttributeValue, DecodedSpan } from '../model/span';
+import type { AttributeKeyMatcher } from './attribute-keys';
 import { readAnyValue, readAttribute } from './decode-protobuf-attributes';
 import { enter, nanosToMs, readString, skipField, TWO_POW_32 } from './wire-reader';
 import { HexIdCache, StringInterner, type WireBuffer } from './wire-strings';
@@ -55,9 +56,9 @@ export function decodeTracesProtobuf(body: Uint8Array): DecodedSpan[] {
  * Decodes a body span by span into `visit` (the pipeline's path: no array of decoded spans is ever
  * held). On a malformed body it throws after visiting the spans before the fault, so a body should be
  * checked with countTraceSpans (check-protobuf.ts) first. With `keptAttributes` (the pipeline passes
- * READ_ATTRIBUTE_KEYS) span attributes with other keys are skipped unread.
+ * the keys it reads, protobuf-batch.ts) span attributes with other keys are skipped unread.
  */
-export function forEachTraceSpan(body: Uint8Array, visit: Visit, keptAttributes?: ReadonlySet<string>): void {
+export function forEachTraceSpan(body: Uint8Array, visit: Visit, keptAttributes?: AttributeKeyMatcher): void {
   const r = Reader.create(asBuffer(body));
   traceIds.reset();
   parentIds.reset();
@@ -94,7 +95,7 @@ export function decodeError(err: unknown, pos: number): SpanstatError {
   return new SpanstatError('SPANSTAT_ERR_OTLP_DECODE', `invalid protobuf near byte ${pos}: ${detail}`);
 }
 
-function readResourceSpans(r: Reader, visit: Visit, kept: ReadonlySet<string> | undefined): void {
+function readResourceSpans(r: Reader, visit: Visit, kept: AttributeKeyMatcher | undefined): void {
   let service: string | undefined;
   // Field order is not guaranteed: spans read before their resource wait for its service.name.
   let early: DecodedSpan[] | undefined;
@@ -162,7 +163,7 @@ function readScopeSpans(
   r: Reader,
   service: string,
   visit: Visit,
-  kept: ReadonlySet<string> | undefined,
+  kept: AttributeKeyMatcher | undefined,
 ): void {
   while (r.pos < r.len) {
     const tag = r.tag();
@@ -178,7 +179,7 @@ function readScopeSpans(
   }
 }
 
-function readSpan(r: Reader, service: string, kept: ReadonlySet<string> | undefined): DecodedSpan {
+function readSpan(r: Reader, service: string, kept: AttributeKeyMatcher | undefined): DecodedSpan {
   let traceId = '';
   let spanId = '';
   let parentSpanId = '';

@@ -1,7 +1,11 @@
 import { READ_ATTRIBUTE_KEYS } from '../model/attributes';
 import type { SpanBatch } from '../model/span';
+import { AttributeKeyMatcher } from './attribute-keys';
 import { countTraceSpans } from './check-protobuf';
 import { forEachTraceSpan } from './decode-protobuf';
+
+/** The span attributes the pipeline reads, matched on the wire. */
+export const READ_ATTRIBUTES = new AttributeKeyMatcher(READ_ATTRIBUTE_KEYS);
 
 /**
  * An ExportTraceServiceRequest body checked now (throws SPANSTAT_ERR_OTLP_DECODE when malformed) and
@@ -13,7 +17,7 @@ export function protobufBatch(body: Buffer): SpanBatch {
   return {
     size,
     forEach(visit) {
-      forEachTraceSpan(body, visit, READ_ATTRIBUTE_KEYS);
+      forEachTraceSpan(body, visit, READ_ATTRIBUTES);
     },
   };
 }

@@ -1,9 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { seededRandom } from '../../scripts/lib/seeded-random';
-import { READ_ATTRIBUTE_KEYS } from '../../src/model/attributes';
 import type { DecodedSpan } from '../../src/model/span';
 import { countTraceSpans } from '../../src/receiver/check-protobuf';
 import { decodeTracesProtobuf, forEachTraceSpan } from '../../src/receiver/decode-protobuf';
+import { READ_ATTRIBUTES } from '../../src/receiver/protobuf-batch';
 import { batchMix } from '../fixtures/otlp/batch-mix';
 import { oldSpans, protobufBody, stableSpans } from '../fixtures/otlp/spans';
 
@@ -71,7 +71,7 @@ describe('countTraceSpans (the receiver check) against the decoder', () => {
   it("never fails the pipeline's decode (read attributes only) on a body the check accepted", () => {
     const pipelineDecode = (body: Buffer) => {
       let spans = 0;
-      forEachTraceSpan(body, () => spans++, READ_ATTRIBUTE_KEYS);
+      forEachTraceSpan(body, () => spans++, READ_ATTRIBUTES);
       return spans;
     };
     let accepted = 0;

@@ -11,6 +11,7 @@ import { READ_ATTRIBUTE_KEYS } from '../../src/model/attributes';
 import type { AttributeValue, DecodedSpan } from '../../src/model/span';
 import { countTraceSpans } from '../../src/receiver/check-protobuf';
 import { decodeTracesProtobuf, forEachTraceSpan } from '../../src/receiver/decode-protobuf';
+import { READ_ATTRIBUTES } from '../../src/receiver/protobuf-batch';
 import { batchMix } from '../fixtures/otlp/batch-mix';
 import {
   DB_SPAN_ID,
@@ -173,7 +174,7 @@ describe('decodeTracesProtobuf', () => {
     const body = protobufBody(batchMix(512, 7));
     const full = decodeTracesProtobuf(body);
     const read: DecodedSpan[] = [];
-    forEachTraceSpan(body, (span) => read.push(span), READ_ATTRIBUTE_KEYS);
+    forEachTraceSpan(body, (span) => read.push(span), READ_ATTRIBUTES);
     const onlyRead = (span: DecodedSpan) =>
       Object.fromEntries(Object.entries(span.attributes).filter(([key]) => READ_ATTRIBUTE_KEYS.has(key)));
     expect(read.map((s) => ({ ...s, attributes: {} }))).toEqual(full.map((s) => ({ ...s, attributes: {} })));
@@ -207,7 +208,7 @@ describe('decodeTracesProtobuf', () => {
         .ldelim();
     });
     const spans: DecodedSpan[] = [];
-    forEachTraceSpan(late, (span) => spans.push(span), READ_ATTRIBUTE_KEYS);
+    forEachTraceSpan(late, (span) => spans.push(span), READ_ATTRIBUTES);
     expect(spans[0].attributes).toEqual({ 'http.request.method': 'GET' });
   });
 
