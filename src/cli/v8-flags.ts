@@ -29,6 +29,23 @@ export const DEFAULT_V8_FLAGS: readonly { flag: string; yieldsTo: readonly strin
   },
 ];
 
+/**
+ * Flags V8 reads again each time it sizes the heap, so setting them once it runs takes effect. Others
+ * (most of V8's) are read only while the isolate starts, and some abort the process when changed
+ * later (`--single-threaded-gc`: "Fatal error … concurrent_marking_handle_"); those go to node itself.
+ */
+const RUNTIME_FLAGS: ReadonlySet<string> = new Set(['--semi-space-growth-factor', '--heap-growing-percent']);
+
+/** Why SPANSTAT_V8_FLAGS cannot be applied at run time, or undefined when every flag can be. */
+export function runtimeFlagProblem(flags: readonly string[]): string | undefined {
+  const refused = flags.filter((flag) => !RUNTIME_FLAGS.has(flagName(flag).replace(/^--no-/, '--')));
+  if (refused.length === 0) return undefined;
+  return (
+    `SPANSTAT_V8_FLAGS: ${refused.join(' ')} cannot be set once V8 runs (only ${[...RUNTIME_FLAGS].join(', ')} can); ` +
+    `give ${refused.length === 1 ? 'it' : 'them'} to node instead: node ${refused.join(' ')} dist/cli/main.js sidecar, or NODE_OPTIONS`
+  );
+}
+
 /** Flags to set: SPANSTAT_V8_FLAGS when given, else the defaults the node options do not override. */
 export function chooseV8Flags(env: NodeJS.ProcessEnv, execArgv: readonly string[]): string[] {
   const explicit = env.SPANSTAT_V8_FLAGS;

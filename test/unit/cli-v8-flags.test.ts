@@ -1,7 +1,7 @@
 import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { chooseV8Flags, DEFAULT_V8_FLAGS } from '../../src/cli/v8-flags';
+import { chooseV8Flags, DEFAULT_V8_FLAGS, runtimeFlagProblem } from '../../src/cli/v8-flags';
 
 const defaults = DEFAULT_V8_FLAGS.map((d) => d.flag);
 
@@ -35,5 +35,37 @@ describe('the CLI V8 flags', () => {
       execFileSync(process.execPath, ['-e', script], { cwd: join(__dirname, '..', '..') }),
     );
     expect(newSpace).toBeLessThanOrEqual(4 * 1024 * 1024);
+  });
+
+  it('refuse, naming them, SPANSTAT_V8_FLAGS that V8 only reads at start-up (some abort the process when set later)', () => {
+    expect(runtimeFlagProblem(defaults)).toBeUndefined();
+    expect(
+      runtimeFlagProblem(['--heap-growing-percent=100', '--no-semi-space-growth-factor']),
+    ).toBeUndefined();
+    const problem = runtimeFlagProblem([
+      '--heap-growing-percent=100',
+      '--single-threaded-gc',
+      '--max-old-space-size=64',
+    ]);
+    expect(problem).toContain('--single-threaded-gc --max-old-space-size=64 cannot be set once V8 runs');
+    expect(problem).toContain('NODE_OPTIONS');
+  });
+
+  it('make the CLI exit with that message instead of V8 aborting', () => {
+    let failure: { status?: number; stderr?: Buffer } = {};
+    try {
+      execFileSync(process.execPath, [join(__dirname, '..', '..', 'dist', 'cli', 'main.js'), 'sidecar'], {
+        env: { ...process.env, SPANSTAT_V8_FLAGS: '--single-threaded-gc' },
+        stdio: 'pipe',
+        timeout: 20_000,
+      });
+    } catch (err) {
+      failure = err as typeof failure;
+    }
+    expect(failure.status).toBe(2);
+    expect(String(failure.stderr)).toContain(
+      'SPANSTAT_V8_FLAGS: --single-threaded-gc cannot be set once V8 runs',
+    );
+    expect(String(failure.stderr)).not.toContain('Fatal error');
   });
 });
