@@ -7,7 +7,8 @@
  *
  * Statuses as the OTLP/gRPC spec names them: success → an empty ExportTraceServiceResponse; bad
  * data → INVALID_ARGUMENT (not retryable); overload → UNAVAILABLE with a google.rpc.RetryInfo
- * detail (retryable, after the delay); a message over maxBodyBytes → RESOURCE_EXHAUSTED (grpc-js).
+ * detail (retryable, after the delay); a message over maxBodyBytes → RESOURCE_EXHAUSTED (grpc-js refuses
+ * it before the handler runs, so it is not in the tooLarge count).
  */
 import {
   Metadata,
