@@ -44,6 +44,8 @@ type KeySpec =
 interface Spec {
   info: Readonly<RedisCommandInfo>;
   keys: KeySpec;
+  /** Lower-case name, one string per command ('' for commands not in the table). */
+  name: string;
 }
 
 const SPECS = new Map<string, Readonly<Spec>>();
@@ -51,7 +53,7 @@ const SPECS = new Map<string, Readonly<Spec>>();
 function define(names: string, read: boolean, write: boolean, multiKey: boolean, keys: KeySpec): void {
   const info = Object.freeze({ read, write, multiKey });
   for (const name of names.split(' ')) {
-    const spec = { info, keys };
+    const spec = { info, keys, name: name.toLowerCase() };
     // Lower case too: spans name commands in lower case, and specOf then needs no toUpperCase per span.
     SPECS.set(name, spec);
     SPECS.set(name.toLowerCase(), spec);
@@ -116,6 +118,7 @@ define('WATCH', false, false, true, 'all');
 const UNKNOWN: Readonly<Spec> = {
   info: Object.freeze({ read: false, write: false, multiKey: false }),
   keys: 'first',
+  name: '',
 };
 
 function specOf(command: string): Readonly<Spec> {
@@ -215,8 +218,12 @@ function parseFirstKeyStatement(text: string): RedisStatement | undefined {
   }
   // `[` may open the `[N other arguments]` tail, which is no key.
   if (firstSpace < 0 || text.charCodeAt(firstSpace + 1) === 91) return undefined;
-  const command = text.slice(0, firstSpace).toLowerCase();
-  if (specOf(command).keys !== 'first') return undefined;
+  const raw = text.slice(0, firstSpace);
+  const spec = specOf(raw);
+  if (spec.keys !== 'first') return undefined;
+  // The table's own string for a known command: its hash is cached, so the classifier's and the
+  // aggregator's look-ups by command do not hash a fresh slice each.
+  const command = spec === UNKNOWN ? raw.toLowerCase() : spec.name;
   return { command, keys: [text.slice(firstSpace + 1, secondSpace)] };
 }
 

@@ -11,7 +11,8 @@ export function firstAttr(attributes: Attributes, names: readonly string[]): Att
 
 export function stringAttr(attributes: Attributes, names: readonly string[]): string | undefined {
   const value = firstAttr(attributes, names);
-  return value === undefined ? undefined : String(value);
+  // Most values are strings already: String() on one still cost a builtin call per read.
+  return typeof value === 'string' || value === undefined ? value : String(value);
 }
 
 export function numberAttr(attributes: Attributes, names: readonly string[]): number | undefined {

@@ -55,6 +55,15 @@ const NO_STATEMENT_PREFIX = '(no statement) ';
  * Pure apart from the SQL and namespace caches it is given; never throws on odd input.
  */
 export class SpanClassifier {
+  /**
+   * The last `db.system` value seen and what it reads as: spans of one client repeat the same (interned)
+   * string, and lower-casing it and looking it up in CACHE_SYSTEMS per span was a builtin call and a
+   * hash look-up each.
+   */
+  private lastSystem = '';
+  private lastLowerSystem = '';
+  private lastIsCache = false;
+
   constructor(
     private readonly sql: SqlShaper,
     private readonly keys: KeyNamespacer,
@@ -64,8 +73,13 @@ export class SpanClassifier {
     const attributes = span.attributes;
     const system = stringAttr(attributes, ATTR.dbSystem);
     if (system !== undefined) {
-      const lowerSystem = system.toLowerCase();
-      if (CACHE_SYSTEMS.has(lowerSystem)) return this.cacheCall(span, lowerSystem) ?? other(span);
+      if (system !== this.lastSystem) {
+        this.lastSystem = system;
+        this.lastLowerSystem = system.toLowerCase();
+        this.lastIsCache = CACHE_SYSTEMS.has(this.lastLowerSystem);
+      }
+      const lowerSystem = this.lastLowerSystem;
+      if (this.lastIsCache) return this.cacheCall(span, lowerSystem) ?? other(span);
       if (POOL_CONNECT_NAMES.has(span.name)) return poolConnect(span, lowerSystem);
       return this.dbCall(span, normalizeSystem(lowerSystem));
     }
@@ -119,7 +133,8 @@ export class SpanClassifier {
     const attributes = span.attributes;
     const text = stringAttr(attributes, ATTR.dbStatement);
     const parsed = text ? parseRedisStatement(text) : undefined;
-    const command = (parsed?.command || stringAttr(attributes, ATTR.dbOperation) || span.name).toLowerCase();
+    // A parsed command is lower case already.
+    const command = parsed?.command || (stringAttr(attributes, ATTR.dbOperation) || span.name).toLowerCase();
     if (CONNECTION_COMMANDS.has(command)) return undefined;
     const kind = describeRedisCommand(command);
     const firstKey = parsed?.keys[0];
@@ -150,9 +165,20 @@ const TTL = [SPANSTAT_ATTR.cacheTtlSeconds];
 const POOL_MAX = [SPANSTAT_ATTR.poolMax];
 const POOL_IN_USE = [SPANSTAT_ATTR.poolInUse];
 
+/** The last HTTP method upper-cased: requests repeat a few interned strings ('GET'), one builtin call saved each. */
+const lastMethod = { raw: '', upper: '' };
+
+function upperMethod(raw: string): string {
+  if (raw !== lastMethod.raw) {
+    lastMethod.raw = raw;
+    lastMethod.upper = raw.toUpperCase();
+  }
+  return lastMethod.upper;
+}
+
 function request(span: DecodedSpan): RequestSpan {
   const attributes = span.attributes;
-  const method = (stringAttr(attributes, ATTR.httpMethod) ?? '').toUpperCase();
+  const method = upperMethod(stringAttr(attributes, ATTR.httpMethod) ?? '');
   let route = stringAttr(attributes, ATTR.httpRoute);
   if (!route) {
     const path = stringAttr(attributes, ATTR.urlPath);

@@ -127,6 +127,42 @@ describe('SpanClassifier', () => {
     });
   });
 
+  it('reads each span by its own system, method and command when they alternate', () => {
+    const cases: [DecodedSpan, Record<string, unknown>][] = [
+      [
+        span({ 'db.system.name': 'Redis', 'db.query.text': 'GET user:1' }),
+        { type: 'cache', system: 'redis', command: 'get' },
+      ],
+      [
+        span({ 'db.system.name': 'PostgreSQL', 'db.query.text': 'SELECT 1' }),
+        { type: 'db', system: 'postgresql' },
+      ],
+      [
+        span({ 'db.system.name': 'redis', 'db.query.text': 'Set user:1' }),
+        { type: 'cache', command: 'set', write: true },
+      ],
+      [
+        span({ 'db.system.name': 'postgres', 'db.query.text': 'SELECT 2' }),
+        { type: 'db', system: 'postgresql' },
+      ],
+      [
+        span({ 'db.system': 'redis', 'db.statement': 'xget k:1' }),
+        { type: 'cache', command: 'xget', read: false },
+      ],
+      [span({ 'http.request.method': 'get' }, { kind: SpanKind.SERVER }), { type: 'request', method: 'GET' }],
+      [
+        span({ 'http.request.method': 'POST' }, { kind: SpanKind.SERVER }),
+        { type: 'request', method: 'POST' },
+      ],
+      [span({ 'http.request.method': 'get' }, { kind: SpanKind.SERVER }), { type: 'request', method: 'GET' }],
+      [span({ 'db.system.name': 'redis', 'db.operation.name': 'PING' }), { type: 'other' }],
+      [span({ 'db.system.name': 'redis', 'db.query.text': 'GET user:2' }), { type: 'cache', command: 'get' }],
+    ];
+    for (let round = 0; round < 2; round++) {
+      for (const [input, expected] of cases) expect(classifier.classify(input)).toMatchObject(expected);
+    }
+  });
+
   it('calls anything else other', () => {
     expect(classifier.classify(span({ foo: 'bar' }, { kind: SpanKind.INTERNAL })).type).toBe('other');
     expect(classifier.classify(span({ 'http.request.method': 'GET' }, { kind: SpanKind.CLIENT })).type).toBe(

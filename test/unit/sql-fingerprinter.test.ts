@@ -1,4 +1,5 @@
 import { beforeAll, describe, expect, it } from 'vitest';
+import { seededRandom } from '../../scripts/lib/seeded-random';
 import { SqlFingerprinter } from '../../src/sql';
 
 let fp: SqlFingerprinter;
@@ -306,6 +307,37 @@ describe('cache', () => {
       expect(warm.fingerprint('postgresql', text)).toEqual(cold.fingerprint('postgresql', text));
     }
     expect(warm.exactEntries()).toBe(0);
+  });
+
+  it('serves texts by the skeleton of a sample with the shapes and counts of the hashing path', async () => {
+    const rand = seededRandom(3);
+    const forms = [
+      (n: number) => `SELECT a, b FROM t WHERE id = ${n} AND s = 'k${n}'`,
+      (n: number) => `SELECT a, b FROM t WHERE id = '${n}'`,
+      (n: number) => `SELECT a, b FROM t  WHERE id = ${n}`,
+      (n: number) => `UPDATE t SET v = '{"n":${n}}' WHERE id IN (${n}, ${n + 1})`,
+      (n: number) => `INSERT INTO t (a, b) VALUES (${n}, $$${n}$$) /* req ${n % 3} */`,
+      (n: number) => `DELETE FROM t WHERE a = E'x\\'${n}' AND b = $1`,
+      (n: number) => `SELECT ${n}`,
+      (n: number) => `SELECT ${n % 4} FROM t LIMIT 10`,
+    ];
+    const texts = Array.from({ length: 3000 }, () =>
+      forms[Math.floor(rand() * forms.length)](Math.floor(rand() * 50)),
+    );
+    // Small caches: entries are evicted and replaced, so skeletons go stale too.
+    const options = { cacheEntries: 4, maxParseBytes: 64 * 1024 };
+    const indexed = await SqlFingerprinter.create(options);
+    const hashedOnly = await SqlFingerprinter.create(options);
+    const skeletons = (hashedOnly as unknown as { skeletons: Record<string, { find(): undefined }> })
+      .skeletons;
+    for (const index of Object.values(skeletons)) index.find = () => undefined;
+    for (const text of texts) {
+      expect(indexed.fingerprint('postgresql', text), text).toEqual(
+        hashedOnly.fingerprint('postgresql', text),
+      );
+    }
+    expect(indexed.stats()).toEqual(hashedOnly.stats());
+    expect(indexed.exactEntries()).toBe(hashedOnly.exactEntries());
   });
 
   it('rejects a cache size that is not a positive integer', async () => {

@@ -4,6 +4,8 @@ import {
   dialectOf,
   hashCanonical,
   LITERAL,
+  literalEndAt,
+  literalSpans,
   PARAM,
   type SqlDialect,
   scanSql,
@@ -216,6 +218,17 @@ describe('hashCanonical', () => {
     expect(hashOf('SELECT a FROM t WHERE b = 42', 'pg')).toBe(a);
     expect(hashOf("SELECT a FROM t WHERE c = 'x'", 'pg')).not.toBe(a);
     expect(hashOf('SELECT a FROM t WHERE b = $1', 'pg')).not.toBe(a);
+  });
+});
+
+describe('literalSpans and literalEndAt', () => {
+  it('find the literals scanSql marks, and nothing else', () => {
+    const text = "SELECT 'a', 5, $1, $$x$$ FROM t -- 7";
+    expect(literalSpans(text, 'pg')).toEqual([7, 10, 12, 13, 19, 24]);
+    expect(literalEndAt(text, 12, 'pg')).toBe(13);
+    expect(literalEndAt(text, 15, 'pg')).toBe(-1); // a parameter
+    expect(literalEndAt(text, 0, 'pg')).toBe(-1);
+    expect(literalEndAt(text, text.length, 'pg')).toBe(-1);
   });
 });
 
