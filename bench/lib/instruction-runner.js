@@ -23,18 +23,17 @@ if (bodies.length < (rounds + 1) * BODIES_PER_ROUND) throw new Error('not enough
 const { forEachTraceSpan } = require(`${dist}/receiver/decode-protobuf`);
 const { countTraceSpans } = require(`${dist}/receiver/check-protobuf`);
 
-/** A checked body as the receiver hands it to the pipeline (builds before protobuf-batch.js: the same by hand). */
-function receivedBatch(body) {
-  let fromReceiver;
+/** How the receiver hands a checked body to the pipeline (builds before protobuf-batch.js: the same by hand). */
+const receivedBatch = (() => {
   try {
-    fromReceiver = require(`${dist}/receiver/protobuf-batch`).protobufBatch;
+    return require(`${dist}/receiver/protobuf-batch`).protobufBatch;
   } catch {
-    fromReceiver = undefined;
+    return (body) => {
+      const size = countTraceSpans(body);
+      return { size, forEach: (visit) => forEachTraceSpan(body, visit) };
+    };
   }
-  if (fromReceiver) return fromReceiver(body);
-  const size = countTraceSpans(body);
-  return { size, forEach: (visit) => forEachTraceSpan(body, visit) };
-}
+})();
 const { loadConfig } = require(`${dist}/config`);
 const { startSidecar } = require(`${dist}/sidecar/sidecar`);
 
