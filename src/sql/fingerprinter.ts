@@ -191,8 +191,8 @@ export class SqlFingerprinter {
       byHash.length === canonicalHash[2] &&
       byHash.oversized === oversized
     ) {
-      // Indexed again if the index forgot it (it is bounded apart from `hashed`).
-      if (byHash.skeleton !== null && !skeletons.has(byHash.skeleton)) skeletons.add(byHash.skeleton);
+      // Indexed again if the index forgot it (it is bounded apart from `hashed`; add keeps one copy).
+      if (byHash.skeleton !== null) skeletons.add(byHash.skeleton);
       return this.hashedHit(byHash, text, exact);
     }
     const canonical = collapseLists(scanSql(source, dialect));

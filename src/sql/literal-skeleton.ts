@@ -1,6 +1,6 @@
 /**
  * Recognises a SQL text as a sample seen before with other literal values, without lexing the text
- * between its literals: that text is compared whole (String#startsWith, native), and only the literals
+ * between its literals: that text is compared whole (substring + ===, native), and only the literals
  * go through the lexer to find where they end.
  *
  * Why: a literal-bearing text is new with every request, so the fingerprinter had to lex and hash all of
@@ -79,23 +79,16 @@ export class SkeletonIndex<V> {
     this.byHead = new GenerationalCache(heads);
   }
 
+  /** Adds `skeleton`; nothing when it is held already. */
   add(skeleton: Skeleton<V>): void {
-    const first = skeleton.parts[0];
-    if (first.length < HEAD) {
-      addBounded(this.shortHead, skeleton);
-      return;
-    }
-    const head = first.slice(0, HEAD);
-    const list = this.byHead.get(head);
-    if (list === undefined) this.byHead.set(head, [skeleton]);
+    const list = this.listOf(skeleton);
+    if (list === undefined) this.byHead.set(skeleton.parts[0].slice(0, HEAD), [skeleton]);
     else addBounded(list, skeleton);
   }
 
-  /** True when `value`'s skeleton is held (a value is added once per skeleton). */
+  /** True when `skeleton` is held. */
   has(skeleton: Skeleton<V>): boolean {
-    const first = skeleton.parts[0];
-    const list = first.length < HEAD ? this.shortHead : this.byHead.get(first.slice(0, HEAD));
-    return list?.includes(skeleton) === true;
+    return this.listOf(skeleton)?.includes(skeleton) === true;
   }
 
   /** The first skeleton `text` matches, or undefined. */
@@ -112,10 +105,15 @@ export class SkeletonIndex<V> {
 
   /** Drops a skeleton whose value went stale. */
   remove(skeleton: Skeleton<V>): void {
-    const first = skeleton.parts[0];
-    const list = first.length < HEAD ? this.shortHead : this.byHead.get(first.slice(0, HEAD));
+    const list = this.listOf(skeleton);
     const at = list === undefined ? -1 : list.indexOf(skeleton);
     if (list !== undefined && at >= 0) list.splice(at, 1);
+  }
+
+  /** The list `skeleton` belongs in: by its head, or the short-head list; undefined for a head not seen. */
+  private listOf(skeleton: Skeleton<V>): Skeleton<V>[] | undefined {
+    const first = skeleton.parts[0];
+    return first.length < HEAD ? this.shortHead : this.byHead.get(first.slice(0, HEAD));
   }
 }
 
