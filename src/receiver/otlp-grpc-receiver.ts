@@ -18,7 +18,6 @@ import {
   type ServerUnaryCall,
   type ServiceDefinition,
   type sendUnaryData,
-  status,
 } from '@grpc/grpc-js';
 import { Writer } from 'protobufjs/minimal';
 import { isSpanstatError, SpanstatError } from '../errors';
@@ -26,6 +25,7 @@ import { errorSummary } from './error-summary';
 import { protobufBatch } from './protobuf-batch';
 import { type ListenAddress, ReceiverLifecycle } from './receiver-lifecycle';
 import type { OtlpHttpReceiverOptions, ReceiverStats } from './receiver-types';
+import { FAILURES, type FailureKind } from './responses';
 
 export const TRACE_EXPORT_PATH = '/opentelemetry.proto.collector.trace.v1.TraceService/Export';
 
@@ -114,7 +114,7 @@ export class OtlpGrpcReceiver extends ReceiverLifecycle {
     if (this.overloaded()) {
       stats.overloaded++;
       callback(
-        failure(status.UNAVAILABLE, 'spanstat is over its pending-span cap; retry later', {
+        failure('overloaded', 'spanstat is over its pending-span cap; retry later', {
           retryAfterSeconds: this.options.retryAfterSeconds,
         }),
       );
@@ -128,7 +128,7 @@ export class OtlpGrpcReceiver extends ReceiverLifecycle {
       // Decoder messages name fields and offsets, never body content (SQL, keys).
       const message = isSpanstatError(err) ? err.message : 'the request could not be decoded';
       this.options.logger?.warn({ status: 'INVALID_ARGUMENT', reason: message }, 'OTLP/gRPC export refused');
-      callback(failure(status.INVALID_ARGUMENT, message));
+      callback(failure('bad-data', message));
       return;
     }
     if (batch.size > 0) {
@@ -137,7 +137,7 @@ export class OtlpGrpcReceiver extends ReceiverLifecycle {
       } catch (err) {
         stats.spansRefused += batch.size;
         this.options.logger?.warn({ error: errorSummary(err) }, 'OTLP/gRPC export failed in the pipeline');
-        callback(failure(status.INTERNAL, `the pipeline failed; ${batch.size} spans dropped`));
+        callback(failure('internal', `the pipeline failed; ${batch.size} spans dropped`));
         return;
       }
       stats.spansAccepted += batch.size;
@@ -146,11 +146,13 @@ export class OtlpGrpcReceiver extends ReceiverLifecycle {
   }
 }
 
+/** The status of a refusal: the gRPC code the receivers' one failure table (responses.ts) gives `kind`. */
 function failure(
-  code: status,
+  kind: FailureKind,
   message: string,
   retry?: { retryAfterSeconds: number },
 ): Partial<ServerErrorResponse> {
+  const code = FAILURES[kind].grpcCode;
   if (!retry) return { code, details: message };
   const metadata = new Metadata();
   metadata.set('grpc-status-details-bin', statusWithRetryInfo(code, message, retry.retryAfterSeconds));
