@@ -122,6 +122,12 @@ export interface TemplateOptions {
   seed?: number;
   /** Only statements with inline literals (every SQL span a new raw text); default: half of them. */
   literalSqlOnly?: boolean;
+  /**
+   * SERVER spans say how many spans were started beneath them (`spanstat.descendants`), as the
+   * spanstat preload's do; false: as other SDKs' spans, so every request waits out the grace period.
+   * Default true, or the BENCH_DECLARE_DESCENDANTS environment variable (`0` for false) for A/B runs.
+   */
+  declareDescendants?: boolean;
 }
 
 const LITERAL_TEMPLATES = SQL_TEMPLATES.map((t, i) => (t.includes('{') ? i : -1)).filter((i) => i >= 0);
@@ -145,6 +151,7 @@ export function buildTemplates(options: TemplateOptions): BatchTemplate[] {
     return s;
   };
   const out: BatchTemplate[] = [];
+  const declareDescendants = options.declareDescendants ?? process.env.BENCH_DECLARE_DESCENDANTS !== '0';
   let clock = 1_767_000_000;
   for (let t = 0; t < options.templates; t++) {
     const spans: ReadableSpan[] = [];
@@ -272,6 +279,7 @@ export function buildTemplates(options: TemplateOptions): BatchTemplate[] {
             'network.protocol.version': '1.1',
             'user_agent.original': 'autocannon/9.0.0',
             'client.address': '127.0.0.1',
+            ...(declareDescendants ? { 'spanstat.descendants': children.length } : {}),
           },
           error: status >= 500,
           scope: '@opentelemetry/instrumentation-http',

@@ -164,6 +164,7 @@ const MISSES = [SPANSTAT_ATTR.cacheMisses];
 const TTL = [SPANSTAT_ATTR.cacheTtlSeconds];
 const POOL_MAX = [SPANSTAT_ATTR.poolMax];
 const POOL_IN_USE = [SPANSTAT_ATTR.poolInUse];
+const DESCENDANTS = [SPANSTAT_ATTR.descendants];
 
 /** The last HTTP method upper-cased: requests repeat a few interned strings ('GET'), one builtin call saved each. */
 const lastMethod = { raw: '', upper: '' };
@@ -198,7 +199,14 @@ function request(span: DecodedSpan): RequestSpan {
     method,
     route,
     status,
+    descendants: declaredDescendants(attributes),
   };
+}
+
+/** `spanstat.descendants` when it is a count (a non-negative integer), else -1. */
+function declaredDescendants(attributes: DecodedSpan['attributes']): number {
+  const n = numberAttr(attributes, DESCENDANTS);
+  return n !== undefined && Number.isInteger(n) && n >= 0 ? n : -1;
 }
 
 function poolConnect(span: DecodedSpan, system: string): PoolConnect {

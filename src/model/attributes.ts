@@ -16,8 +16,9 @@ export const ATTR = {
 } as const;
 
 /**
- * Attributes only spanstat's preload sets (OpenTelemetry has no names for these). Set on Redis
- * read/write spans from the reply seen in the ioredis responseHook.
+ * Attributes only spanstat's preload sets (OpenTelemetry has no names for these): the cache ones on
+ * Redis read/write spans from the reply seen in the ioredis responseHook, the pool ones on pg-pool
+ * connect spans, `descendants` on SERVER spans.
  */
 export const SPANSTAT_ATTR = {
   /** Keys the read found (1 for a GET hit; per key for MGET/HMGET). */
@@ -30,6 +31,12 @@ export const SPANSTAT_ATTR = {
   poolMax: 'spanstat.pool.max',
   /** Clients in use in the pool when the connect started. */
   poolInUse: 'spanstat.pool.in_use',
+  /**
+   * Spans the process started beneath this SERVER span before it ended (nested SERVER spans and what
+   * is beneath them excluded): once that many have arrived, the sidecar summarises the request at once
+   * instead of holding it through the assembly grace period.
+   */
+  descendants: 'spanstat.descendants',
 } as const;
 
 /**

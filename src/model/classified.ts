@@ -63,6 +63,8 @@ export interface RequestSpan extends Base {
   route: string;
   /** HTTP status code, 0 when unknown. */
   status: number;
+  /** Spans the sender declared beneath it (`spanstat.descendants`), -1 when it did not say. */
+  descendants: number;
 }
 
 export interface OtherSpan extends Base {

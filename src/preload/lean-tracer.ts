@@ -37,7 +37,7 @@ import {
   type Span,
   type SpanAttributes,
   type SpanContext,
-  type SpanKind,
+  SpanKind,
   type SpanOptions,
   type SpanStatus,
   SpanStatusCode,
@@ -50,11 +50,13 @@ import type { InstrumentationScope } from '@opentelemetry/core';
 import { isTracingSuppressed } from '@opentelemetry/core';
 import type { Resource } from '@opentelemetry/resources';
 import type { ReadableSpan, TimedEvent } from '@opentelemetry/sdk-trace-base';
+import { SPANSTAT_ATTR } from '../model/attributes';
 import { setSpan } from './context-frame';
 
 /** Attributes kept per span; more are counted as dropped (instrumentations set fewer than 10). */
 export const MAX_ATTRIBUTES = 128;
 const SAMPLED = 1;
+const SERVER = SpanKind.SERVER;
 const INVALID_TRACE_ID = INVALID_SPAN_CONTEXT.traceId;
 
 /** What ended spans are handed to (the batch processor). */
@@ -141,7 +143,8 @@ export class LeanTracer implements Tracer {
 
   startSpan(name: string, options: SpanOptions = {}, ctx: Context = context.active()): Span {
     if (isTracingSuppressed(ctx)) return trace.wrapSpanContext(INVALID_SPAN_CONTEXT);
-    const parent = options.root ? undefined : trace.getSpanContext(ctx);
+    const parentSpan = options.root ? undefined : trace.getSpan(ctx);
+    const parent = parentSpan?.spanContext();
     const hasParent = parent !== undefined && parent.traceId !== INVALID_TRACE_ID;
     const spanContext: SpanContext = {
       traceId: hasParent ? parent.traceId : randomHex(16),
@@ -149,16 +152,24 @@ export class LeanTracer implements Tracer {
       traceFlags: SAMPLED,
       traceState: hasParent ? parent.traceState : undefined,
     };
+    const kind = options.kind ?? 0;
     const span = new LeanSpan(
       this.sink,
       this.resource,
       this.scope,
       name,
       spanContext,
-      options.kind ?? 0,
+      kind,
       hasParent ? parent : undefined,
       toEpochMs(options.startTime),
     );
+    if (kind !== SERVER && parentSpan instanceof LeanSpan) {
+      const root = parentSpan.kind === SERVER ? parentSpan : parentSpan.localRoot;
+      if (root !== null && !root.ended) {
+        root.descendants++;
+        span.localRoot = root;
+      }
+    }
     if (options.attributes !== undefined) span.setAttributes(options.attributes);
     if (options.links !== undefined) span.addLinks(options.links);
     return span;
@@ -190,6 +201,13 @@ export class LeanSpan implements Span, ReadableSpan {
   endMs = 0;
   ended = false;
   droppedAttributesCount = 0;
+  /**
+   * The SERVER span this one was started beneath in this process (null for SERVER spans and roots),
+   * and for a SERVER span the spans started beneath it while it ran: sent as `spanstat.descendants`, so
+   * the sidecar knows when it has the whole request (see SPANSTAT_ATTR.descendants).
+   */
+  localRoot: LeanSpan | null = null;
+  descendants = 0;
   readonly droppedEventsCount = 0;
   readonly droppedLinksCount = 0;
 
@@ -305,6 +323,7 @@ export class LeanSpan implements Span, ReadableSpan {
 
   end(endTime?: TimeInput): void {
     if (this.ended) return;
+    if (this.kind === SERVER) this.setAttribute(SPANSTAT_ATTR.descendants, this.descendants);
     this.ended = true;
     // A clock step between start and end: zero duration rather than a negative one.
     this.endMs = Math.max(toEpochMs(endTime), this.startMs);

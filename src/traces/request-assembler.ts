@@ -88,9 +88,10 @@ const MAX_ANCESTRY_DEPTH = 128;
 /** Summarised requests remembered after their trace was freed, so a late span under one is not misplaced. */
 const RECENTLY_DONE_CAP = 65_536;
 /**
- * A request is summarised this long after its span arrived. Its in-process children end before it and a
- * batch span processor exports in end order, so they are normally here already; the grace covers spans
- * split across two export batches sent back to back.
+ * A request is summarised this long after its span arrived, unless it declared how many spans are
+ * beneath it and all of them are here (the spanstat preload's do; see ownedCount). Its in-process
+ * children end before it and a batch span processor exports in end order, so they are normally here
+ * already; the grace covers spans split across two export batches sent back to back.
  */
 const REQUEST_GRACE_MS = 250;
 
@@ -162,6 +163,11 @@ export class RequestAssembler {
     }
     if (span.type === 'request') {
       addPending(trace, span);
+      if (span.descendants >= 0 && this.ownedCount(trace, span.spanId) === span.descendants) {
+        this.summariseOne(trace, span.spanId);
+        this.freeIfSettled(trace);
+        return;
+      }
       this.dueTraces.push(trace);
       this.dueSpanIds.push(span.spanId);
       this.dueAtMs.push(nowMs + Math.min(REQUEST_GRACE_MS, this.options.idleMs));
@@ -180,11 +186,7 @@ export class RequestAssembler {
       const spanId = this.dueSpanIds[this.dueHead];
       this.dueHead++;
       this.summariseOne(trace, spanId);
-      // Nothing left to wait for: free the trace now rather than after idleMs (most traces end here; holding
-      // their span links for the idle period multiplied the assembler's memory by idleMs / grace).
-      if (pendingCount(trace) === 0 && trace.leaves === null && this.open.get(trace.traceId) === trace) {
-        this.open.delete(trace.traceId);
-      }
+      this.freeIfSettled(trace);
     }
     if (this.dueHead > 1024 && this.dueHead * 2 > this.dueAtMs.length) this.dropDue(this.dueHead);
     for (const [traceId, trace] of this.open) {
@@ -199,6 +201,37 @@ export class RequestAssembler {
       }
     }
     this.stats.openTraces = this.open.size;
+  }
+
+  /**
+   * Nothing left to wait for: free the trace now rather than after idleMs (most traces end here; holding
+   * their span links for the idle period multiplied the assembler's memory by idleMs / grace).
+   */
+  private freeIfSettled(trace: OpenTrace): void {
+    if (pendingCount(trace) === 0 && trace.leaves === null && this.open.get(trace.traceId) === trace) {
+      this.open.delete(trace.traceId);
+    }
+  }
+
+  /**
+   * Spans held for this trace that sit beneath the request `spanId`: leaves, and the in-between spans
+   * of `parents`. Equal to the count its sender declared, the request has all of them (its children
+   * end before it and are exported first, so they are normally here when it arrives) and is
+   * summarised at once: held through the grace period, every request and leaf outlived a few young
+   * generation collections and was promoted and collected again in the old one.
+   */
+  private ownedCount(trace: OpenTrace, spanId: string): number {
+    let owned = 0;
+    for (let leaf = trace.leaves; leaf !== null; leaf = leaf.next) {
+      if (this.ownerOf(leaf.parentSpanId, leaf.service, trace) === spanId) owned++;
+    }
+    if (trace.parents !== null) {
+      const service = (pendingRequest(trace, spanId) as RequestSpan).service;
+      for (const parent of trace.parents.values()) {
+        if (this.ownerOf(parent, service, trace) === spanId) owned++;
+      }
+    }
+    return owned;
   }
 
   /** Summarises everything still open (shutdown, tests). */
@@ -253,7 +286,9 @@ export class RequestAssembler {
     const kept = new LeafList();
     for (let leaf = trace.leaves; leaf !== null; ) {
       const next = leaf.next;
-      const owner = this.ownerOf(leaf, trace) ?? (onlyRequest?.service === leaf.service ? spanId : undefined);
+      const owner =
+        this.ownerOf(leaf.parentSpanId, leaf.service, trace) ??
+        (onlyRequest?.service === leaf.service ? spanId : undefined);
       if (owner === spanId) mine.push(leaf);
       else if (owner !== undefined && trace.done?.has(owner)) this.stats.leavesUnattributed++;
       else kept.append(leaf);
@@ -277,7 +312,8 @@ export class RequestAssembler {
     for (let leaf = trace.leaves; leaf !== null; ) {
       const next = leaf.next;
       const owner =
-        this.ownerOf(leaf, trace) ?? (onlyRequest?.service === leaf.service ? onlyRequest.spanId : undefined);
+        this.ownerOf(leaf.parentSpanId, leaf.service, trace) ??
+        (onlyRequest?.service === leaf.service ? onlyRequest.spanId : undefined);
       const list = owner === undefined ? undefined : owned.get(owner);
       if (list) list.push(leaf);
       else if (owner !== undefined && trace.done?.has(owner)) this.stats.leavesUnattributed++;
@@ -304,12 +340,15 @@ export class RequestAssembler {
     this.recentlyDone.add(spanId);
   }
 
-  /** spanId of the nearest request ancestor of the same service; undefined when the chain breaks or leaves it. */
-  private ownerOf(leaf: Leaf, trace: OpenTrace): string | undefined {
-    let parent = leaf.parentSpanId;
+  /**
+   * spanId of the nearest request ancestor, starting from a span's parent, when it is of `service`;
+   * undefined when the chain breaks or leaves the service.
+   */
+  private ownerOf(parentSpanId: string, service: string, trace: OpenTrace): string | undefined {
+    let parent = parentSpanId;
     for (let depth = 0; parent !== '' && depth < MAX_ANCESTRY_DEPTH; depth++) {
       const request = pendingRequest(trace, parent);
-      if (request) return request.service === leaf.service ? parent : undefined;
+      if (request) return request.service === service ? parent : undefined;
       if (trace.done?.has(parent)) return parent;
       const next = trace.parents?.get(parent);
       if (next === undefined) {

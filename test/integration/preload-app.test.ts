@@ -189,6 +189,8 @@ describe('the preload instrumenting an app it knows nothing about', () => {
       expect(texts.filter((t) => t.startsWith('SELECT'))).toHaveLength(1);
       expect(texts.filter((t) => t.includes('user:') && !t.includes(`user:${id}`))).toEqual([]);
       for (const child of children) expect(child.parentSpanId).toBe(server.spanId);
+      // What the server span declares is what it got: the sidecar summarises on that count.
+      expect(attr(server, 'spanstat.descendants')).toBe(children.length);
     }
   });
 

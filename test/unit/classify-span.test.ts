@@ -2,6 +2,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { NamespaceLearner } from '../../src/cache-keys/namespace-learner';
 import { SpanClassifier } from '../../src/classify/classify-span';
 import { DEFAULTS } from '../../src/config/defaults';
+import type { RequestSpan } from '../../src/model/classified';
 import { type DecodedSpan, SpanKind } from '../../src/model/span';
 import { SqlFingerprinter } from '../../src/sql/fingerprinter';
 
@@ -125,6 +126,28 @@ describe('SpanClassifier', () => {
       status: 502,
       error: true,
     });
+  });
+
+  it("reads the preload's declared descendants on a request, -1 when absent or not a count", () => {
+    const declared = (value: string | number | undefined) =>
+      (
+        classifier.classify(
+          span(
+            {
+              'http.request.method': 'GET',
+              ...(value === undefined ? {} : { 'spanstat.descendants': value }),
+            },
+            { kind: SpanKind.SERVER },
+          ),
+        ) as RequestSpan
+      ).descendants;
+    expect(declared(4)).toBe(4);
+    expect(declared(0)).toBe(0);
+    expect(declared('3')).toBe(3);
+    expect(declared(undefined)).toBe(-1);
+    expect(declared(-2)).toBe(-1);
+    expect(declared(1.5)).toBe(-1);
+    expect(declared('many')).toBe(-1);
   });
 
   it('reads each span by its own system, method and command when they alternate', () => {

@@ -33,6 +33,28 @@ describe('the preload lean tracer', () => {
     expect(c.spanContext().spanId).not.toBe(p.spanContext().spanId);
   });
 
+  it('tells on each SERVER span how many spans this process started beneath it while it ran', () => {
+    const { ended, tracer } = setup();
+    const server = tracer.startSpan('server', { kind: SpanKind.SERVER });
+    const inServer = trace.setSpan(ROOT_CONTEXT, server);
+    tracer.startSpan('query', { kind: SpanKind.CLIENT }, inServer).end();
+    const middle = tracer.startSpan('middle', { kind: SpanKind.INTERNAL }, inServer);
+    tracer.startSpan('get', { kind: SpanKind.CLIENT }, trace.setSpan(ROOT_CONTEXT, middle)).end();
+    // A nested SERVER span counts for itself, not for the outer one.
+    const nested = tracer.startSpan('nested', { kind: SpanKind.SERVER }, inServer);
+    tracer.startSpan('nested-query', { kind: SpanKind.CLIENT }, trace.setSpan(ROOT_CONTEXT, nested)).end();
+    nested.end();
+    middle.end();
+    server.end();
+    // Started after the server span ended (fire-and-forget work): not declared.
+    tracer.startSpan('late', { kind: SpanKind.CLIENT }, inServer).end();
+    const declared = (name: string) => ended.find((s) => s.name === name)?.attributes['spanstat.descendants'];
+    expect(declared('server')).toBe(3);
+    expect(declared('nested')).toBe(1);
+    expect(declared('query')).toBeUndefined();
+    expect(declared('middle')).toBeUndefined();
+  });
+
   it('starts new traces with distinct ids', () => {
     const { tracer } = setup();
     const ids = new Set(Array.from({ length: 1000 }, () => tracer.startSpan('x').spanContext().traceId));

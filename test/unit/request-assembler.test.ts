@@ -15,6 +15,7 @@ function request(spanId: string, parentSpanId = '', extra: Partial<RequestSpan> 
     method: 'GET',
     route: '/r',
     status: 200,
+    descendants: -1,
     ...extra,
   };
 }
@@ -82,6 +83,51 @@ describe('RequestAssembler', () => {
     assembler.add(request('r'), 0);
     assembler.sweep(300);
     expect(summaries).toHaveLength(1);
+  });
+
+  it('summarises a request at once when the spans it declared beneath it have all arrived', () => {
+    const { summaries, assembler } = collect();
+    assembler.add(db('d1', 'm'), 0);
+    assembler.add(other('m', 'r'), 0);
+    assembler.add(cache('c1', 'r'), 0);
+    assembler.add(request('r', '', { descendants: 3 }), 0);
+    expect(summaries).toHaveLength(1);
+    expect(summaries[0]).toMatchObject({ queries: 1, cacheOps: 1 });
+    expect(assembler.openTraces).toBe(0);
+    // A span of the request arriving after its summary is not given to it again.
+    assembler.add(db('late', 'r'), 10);
+    assembler.sweep(5000);
+    expect(summaries).toHaveLength(1);
+    expect(assembler.stats.leavesUnattributed).toBe(1);
+  });
+
+  it('holds a request through the grace period while a declared span is missing', () => {
+    const { summaries, assembler } = collect();
+    assembler.add(db('d1', 'r'), 0);
+    assembler.add(request('r', '', { descendants: 2 }), 0);
+    expect(summaries).toHaveLength(0);
+    assembler.add(db('d2', 'r'), 100);
+    assembler.sweep(200);
+    expect(summaries).toHaveLength(0);
+    assembler.sweep(300);
+    expect(summaries).toHaveLength(1);
+    expect(summaries[0].queries).toBe(2);
+  });
+
+  it('does not count spans of another service or of a nested request toward the declared number', () => {
+    const { summaries, assembler } = collect();
+    assembler.add({ ...db('x1', 'r'), service: 'billing' }, 0);
+    assembler.add(other('client', 'r'), 0);
+    assembler.add({ ...request('inner', 'client'), service: 'billing' }, 0);
+    assembler.add({ ...db('x2', 'inner'), service: 'billing' }, 0);
+    // Two spans of its own are declared; only `client` is here, so it waits for the grace period.
+    assembler.add(request('r', '', { descendants: 2 }), 0);
+    expect(summaries.filter((s) => s.service === 'shop')).toHaveLength(0);
+    assembler.add(db('d1', 'client'), 50);
+    expect(summaries.filter((s) => s.service === 'shop')).toHaveLength(0);
+    assembler.sweep(5000);
+    const shop = summaries.find((s) => s.service === 'shop');
+    expect(shop?.queries).toBe(1);
   });
 
   it('gives nested server spans (another service) their own summaries', () => {

@@ -16,6 +16,7 @@ const request: RequestSpan = {
   method: 'GET',
   route: '/orders/:id',
   status: 200,
+  descendants: -1,
 };
 
 function leaf(type: Leaf['type'], key: string, durationMs: number, command = ''): Leaf {
