@@ -15,6 +15,7 @@ export const ERROR_CODES = {
   SPANSTAT_ERR_API_BAD_PARAM: 'a report API query parameter is invalid',
   SPANSTAT_ERR_SIDECAR_UNREACHABLE: 'the sidecar API could not be reached',
   SPANSTAT_ERR_LISTEN: 'a port could not be bound',
+  SPANSTAT_ERR_TLS: 'the receiver TLS certificate, key or client CA cannot be used',
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

@@ -15,6 +15,8 @@
  *   OTEL_EXPORTER_OTLP_[TRACES_]HEADERS    extra request headers, `k=v,k2=v2`
  *   OTEL_EXPORTER_OTLP_[TRACES_]COMPRESSION  gzip or none (default none: loopback, save the app's CPU)
  *   OTEL_EXPORTER_OTLP_[TRACES_]TIMEOUT    one export's deadline in ms (default 10000)
+ *   OTEL_EXPORTER_OTLP_[TRACES_]CERTIFICATE  PEM CA to trust (besides Node's) for an https endpoint
+ *   OTEL_EXPORTER_OTLP_[TRACES_]CLIENT_CERTIFICATE, _CLIENT_KEY  PEM client certificate and key (mutual TLS)
  *   OTEL_BSP_MAX_QUEUE_SIZE                spans held for export, more are dropped (default 2048)
  *   OTEL_BSP_MAX_EXPORT_BATCH_SIZE         spans per export request (default 512)
  *   OTEL_BSP_SCHEDULE_DELAY                longest wait before a partial batch is sent, ms (default 5000)

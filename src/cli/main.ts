@@ -32,6 +32,9 @@ program
   )
   .option('--api-port <port>', 'API, page and /metrics port (default 9464)', port)
   .option('--mode <mode>', 'sidecar or collector')
+  .option('--tls-cert <file>', 'PEM certificate: both receivers serve TLS only (with --tls-key)')
+  .option('--tls-key <file>', 'PEM private key of --tls-cert')
+  .option('--tls-client-ca <file>', 'PEM CA: require client certificates it signed (mutual TLS)')
   .action(async (options) => {
     await runSidecarCommand(options);
   });

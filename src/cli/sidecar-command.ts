@@ -10,6 +10,9 @@ export interface SidecarCommandOptions {
   grpcPort?: number;
   apiPort?: number;
   mode?: string;
+  tlsCert?: string;
+  tlsKey?: string;
+  tlsClientCa?: string;
 }
 
 export async function runSidecarCommand(options: SidecarCommandOptions): Promise<void> {
@@ -19,7 +22,14 @@ export async function runSidecarCommand(options: SidecarCommandOptions): Promise
       file: options.config,
       overrides: {
         mode: options.mode,
-        receiver: { host: options.host, port: options.receiverPort, grpcPort: options.grpcPort },
+        receiver: {
+          host: options.host,
+          port: options.receiverPort,
+          grpcPort: options.grpcPort,
+          tlsCertFile: options.tlsCert,
+          tlsKeyFile: options.tlsKey,
+          tlsClientCaFile: options.tlsClientCa,
+        },
         api: { host: options.host, port: options.apiPort },
       },
     });

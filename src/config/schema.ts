@@ -102,8 +102,27 @@ export const configSchema = z
         maxBodyBytes: positiveInt.default(DEFAULTS.receiver.maxBodyBytes),
         maxPendingSpans: positiveInt.default(DEFAULTS.receiver.maxPendingSpans),
         retryAfterSeconds: positiveInt.default(DEFAULTS.receiver.retryAfterSeconds),
+        /** PEM certificate (chain) and key: both receivers then serve TLS only. */
+        tlsCertFile: z.string().min(1).optional(),
+        tlsKeyFile: z.string().min(1).optional(),
+        /** PEM CA: clients must present a certificate it signed (mutual TLS). Needs the two above. */
+        tlsClientCaFile: z.string().min(1).optional(),
       })
       .strict()
+      .superRefine((r, ctx) => {
+        if ((r.tlsCertFile === undefined) !== (r.tlsKeyFile === undefined))
+          ctx.addIssue({
+            code: 'custom',
+            path: [r.tlsCertFile === undefined ? 'tlsCertFile' : 'tlsKeyFile'],
+            message: 'TLS needs both receiver.tlsCertFile and receiver.tlsKeyFile',
+          });
+        if (r.tlsClientCaFile !== undefined && r.tlsCertFile === undefined)
+          ctx.addIssue({
+            code: 'custom',
+            path: ['tlsClientCaFile'],
+            message: 'client certificates (mutual TLS) need receiver.tlsCertFile and receiver.tlsKeyFile',
+          });
+      })
       .prefault({}),
     api: z
       .object({

@@ -19,6 +19,7 @@ import { diag } from '@opentelemetry/api';
 import type { ExportResult } from '@opentelemetry/core';
 import type { ReadableSpan } from '@opentelemetry/sdk-trace-base';
 import type { EncodedSpanExporter } from './batch-processor';
+import type { ExportTls } from './export-tls';
 import { encodeTraceRequest } from './otlp-encode';
 import type { ExportProtocol } from './settings';
 
@@ -36,6 +37,8 @@ export interface OtlpExporterOptions {
   protocol?: ExportProtocol;
   gzip?: boolean;
   timeoutMs: number;
+  /** CA to trust and client certificate for an https endpoint (export-tls.ts). */
+  tls?: ExportTls;
   /** Clock for pauses (tests). */
   now?: () => number;
 }
@@ -65,7 +68,7 @@ export class OtlpHttpExporter implements EncodedSpanExporter {
     this.send = https ? httpsRequest : httpRequest;
     // One keep-alive connection is plenty: exports are sequential (see batch-processor.ts).
     this.agent = https
-      ? new HttpsAgent({ keepAlive: true, maxSockets: 2 })
+      ? new HttpsAgent({ keepAlive: true, maxSockets: 2, ...options.tls })
       : new HttpAgent({ keepAlive: true, maxSockets: 2 });
     const json = options.protocol === 'http/json';
     this.encoding = json ? 'json' : 'protobuf';

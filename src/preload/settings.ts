@@ -20,6 +20,12 @@ export interface PreloadSettings {
   gzip: boolean;
   /** One export request's deadline (ms). */
   exportTimeoutMs: number;
+  /**
+   * PEM files for an https endpoint (OTEL_EXPORTER_OTLP_[TRACES_]CERTIFICATE, _CLIENT_CERTIFICATE,
+   * _CLIENT_KEY): a CA to trust besides Node's, and a client certificate for mutual TLS. Read by
+   * start.ts (export-tls.ts), so this module stays free of I/O.
+   */
+  tlsFiles: { caFile?: string; clientCertFile?: string; clientKeyFile?: string };
   batch: {
     /** Spans waiting for export; more are dropped (bounded memory when the sidecar is down). */
     maxQueueSize: number;
@@ -115,6 +121,21 @@ export function readPreloadSettings(env: Env): PreloadSettings {
     maxExportBatchSize = maxQueueSize;
   }
 
+  const traceOrAll = (suffix: string) =>
+    text(`OTEL_EXPORTER_OTLP_TRACES_${suffix}`) ?? text(`OTEL_EXPORTER_OTLP_${suffix}`);
+  const tlsFiles = {
+    caFile: traceOrAll('CERTIFICATE'),
+    clientCertFile: traceOrAll('CLIENT_CERTIFICATE'),
+    clientKeyFile: traceOrAll('CLIENT_KEY'),
+  };
+  if ((tlsFiles.clientCertFile === undefined) !== (tlsFiles.clientKeyFile === undefined)) {
+    problems.push(
+      'OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE and OTEL_EXPORTER_OTLP_CLIENT_KEY go together; sending no client certificate',
+    );
+    tlsFiles.clientCertFile = undefined;
+    tlsFiles.clientKeyFile = undefined;
+  }
+
   const propagators = (text('OTEL_PROPAGATORS') ?? 'tracecontext').toLowerCase().split(',');
   const propagateTraceContext = propagators.some((p) => p.trim() === 'tracecontext');
 
@@ -130,6 +151,7 @@ export function readPreloadSettings(env: Env): PreloadSettings {
     protocol,
     gzip: compression === 'gzip',
     exportTimeoutMs: Math.min(exportTimeoutMs, bspTimeout),
+    tlsFiles,
     batch: {
       maxQueueSize,
       maxExportBatchSize,

@@ -15,6 +15,7 @@ import { defaultResource, resourceFromAttributes } from '@opentelemetry/resource
 import { BoundedBatchSpanProcessor } from './batch-processor';
 import { createRateLimitedLogger } from './diag-logger';
 import { installExitHooks } from './exit-hooks';
+import { readExportTls } from './export-tls';
 import { ExpressRouteInstrumentation } from './express-route';
 import { HttpServerInstrumentation } from './http-server';
 import { IORedisCommandInstrumentation } from './ioredis-command';
@@ -58,7 +59,9 @@ export function startPreload(settings: PreloadSettings): PreloadHandle {
     }),
     { logLevel: level, suppressOverrideMessage: true },
   );
-  if (settings.problems.length > 0) diag.warn(settings.problems.join('; '));
+  const problems = [...settings.problems];
+  const exportTls = readExportTls(settings.tlsFiles, problems);
+  if (problems.length > 0) diag.warn(problems.join('; '));
 
   if (!context.setGlobalContextManager(new AsyncLocalStorageContextManager().enable())) {
     diag.warn('another OpenTelemetry context manager was already registered; using it');
@@ -82,6 +85,7 @@ export function startPreload(settings: PreloadSettings): PreloadHandle {
     protocol: settings.protocol,
     gzip: settings.gzip,
     timeoutMs: settings.exportTimeoutMs,
+    tls: exportTls,
   });
   const processor = new BoundedBatchSpanProcessor(
     exporter,

@@ -60,7 +60,15 @@ export class OtlpGrpcReceiver extends ReceiverLifecycle {
   }
 
   protected listen(): Promise<ListenAddress> {
-    const { host, port, maxBodyBytes } = this.options;
+    const { host, port, maxBodyBytes, tls } = this.options;
+    const credentials =
+      tls === undefined
+        ? ServerCredentials.createInsecure()
+        : ServerCredentials.createSsl(
+            tls.clientCa ?? null,
+            [{ private_key: tls.key, cert_chain: tls.cert }],
+            tls.clientCa !== undefined,
+          );
     const server = new Server({
       'grpc.max_receive_message_length': maxBodyBytes,
       'grpc.max_send_message_length': 64 * 1024,
@@ -72,7 +80,7 @@ export class OtlpGrpcReceiver extends ReceiverLifecycle {
     // IPv6 literals need brackets in a gRPC target.
     const target = host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
     return new Promise((resolve, reject) => {
-      server.bindAsync(target, ServerCredentials.createInsecure(), (err, boundPort) => {
+      server.bindAsync(target, credentials, (err, boundPort) => {
         if (err) {
           server.forceShutdown();
           reject(

@@ -4,6 +4,7 @@
  * mapping and bodies in responses.ts.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer as createTlsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { isSpanstatError, SpanstatError } from '../errors';
 import { type SpanBatch, spanBatchOf } from '../model/span';
@@ -48,11 +49,24 @@ export class OtlpHttpReceiver extends ReceiverLifecycle {
   private server: Server | undefined;
 
   protected listen(): Promise<ListenAddress> {
-    const { host, port } = this.options;
-    const server = createServer(
-      { requestTimeout: REQUEST_TIMEOUT_MS, headersTimeout: HEADERS_TIMEOUT_MS },
-      (req, res) => this.handle(req, res),
-    );
+    const { host, port, tls } = this.options;
+    const timeouts = { requestTimeout: REQUEST_TIMEOUT_MS, headersTimeout: HEADERS_TIMEOUT_MS };
+    const handle = (req: IncomingMessage, res: ServerResponse) => this.handle(req, res);
+    const server: Server =
+      tls === undefined
+        ? createServer(timeouts, handle)
+        : createTlsServer(
+            {
+              ...timeouts,
+              cert: tls.cert,
+              key: tls.key,
+              ca: tls.clientCa,
+              // With a client CA, a client without a certificate it signed fails the handshake.
+              requestCert: tls.clientCa !== undefined,
+              rejectUnauthorized: tls.clientCa !== undefined,
+            },
+            handle,
+          );
     server.keepAliveTimeout = KEEP_ALIVE_TIMEOUT_MS;
     return new Promise((resolve, reject) => {
       const onError = (err: NodeJS.ErrnoException): void => {
@@ -70,6 +84,14 @@ export class OtlpHttpReceiver extends ReceiverLifecycle {
         server.off('error', onError);
         server.on('error', (err) =>
           this.options.logger?.warn({ error: errorSummary(err) }, 'OTLP/HTTP receiver server error'),
+        );
+        // A failed TLS handshake (plain HTTP to the TLS port, a client certificate refused) ends
+        // that connection only; it is the client's to fix, so debug rather than warn per attempt.
+        server.on('tlsClientError', (err: Error) =>
+          this.options.logger?.debug?.(
+            { error: errorSummary(err) },
+            'OTLP/HTTP receiver TLS handshake failed',
+          ),
         );
         this.server = server;
         const addr = server.address() as AddressInfo;

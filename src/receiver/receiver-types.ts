@@ -1,5 +1,6 @@
 /** Options and counters of the OTLP/HTTP receiver (otlp-http-receiver.ts). */
 import type { SpanBatch } from '../model/span';
+import type { ReceiverTls } from './receiver-tls';
 
 export interface ReceiverLogger {
   warn(obj: object, msg: string): void;
@@ -14,6 +15,8 @@ export interface OtlpHttpReceiverOptions {
   maxBodyBytes: number;
   /** Seconds a refused (overloaded) exporter is told to wait. */
   retryAfterSeconds: number;
+  /** Serve TLS (and ask for client certificates when it has a client CA); plain text when absent. */
+  tls?: ReceiverTls;
   /** Called with each checked batch; must not throw (a throw is caught and answered with 500). */
   onSpans(batch: SpanBatch): void;
   /** True when the pipeline is over its pending cap → 503 + Retry-After before reading the body. */

@@ -13,6 +13,7 @@ import { SliceClock } from '../pipeline/slice-clock';
 import type { SpanSink } from '../pipeline/span-sink';
 import { OtlpGrpcReceiver } from '../receiver/otlp-grpc-receiver';
 import { OtlpHttpReceiver } from '../receiver/otlp-http-receiver';
+import { loadReceiverTls } from '../receiver/receiver-tls';
 import { REPORT_NAMES, ReportCache } from '../reports';
 import type { ReportQuery } from '../reports/types';
 import { SqlFingerprinter } from '../sql/fingerprinter';
@@ -85,6 +86,7 @@ export async function startSidecar(
     port: config.receiver.port,
     maxBodyBytes: config.receiver.maxBodyBytes,
     retryAfterSeconds: config.receiver.retryAfterSeconds,
+    tls: loadReceiverTls(config.receiver),
     onSpans: (spans: SpanBatch) => pipeline.enqueue(spans),
     isOverloaded: () => pipeline.isOverloaded(),
     logger,
@@ -153,7 +155,7 @@ export async function startSidecar(
     await metrics?.shutdown();
     throw err;
   }
-  const receiverUrl = `http://${receiverAddress.host}:${receiverAddress.port}`;
+  const receiverUrl = `${receiverOptions.tls ? 'https' : 'http'}://${receiverAddress.host}:${receiverAddress.port}`;
   const apiUrl = `http://${apiAddress.host}:${apiAddress.port}`;
   const grpcReceiverAddress = grpcAddress && `${grpcAddress.host}:${grpcAddress.port}`;
   logger.info(

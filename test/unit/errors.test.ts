@@ -17,6 +17,7 @@ describe('error registry', () => {
         'SPANSTAT_ERR_API_BAD_PARAM',
         'SPANSTAT_ERR_SIDECAR_UNREACHABLE',
         'SPANSTAT_ERR_LISTEN',
+        'SPANSTAT_ERR_TLS',
       ]),
     );
   });

@@ -113,6 +113,31 @@ describe('preload settings from the environment', () => {
     expect(grpc.problems).toHaveLength(1);
   });
 
+  it('names the TLS files for an https endpoint, the traces variables first, a client key only with its certificate', () => {
+    expect(readPreloadSettings({}).tlsFiles).toEqual({
+      caFile: undefined,
+      clientCertFile: undefined,
+      clientKeyFile: undefined,
+    });
+    const mutual = readPreloadSettings({
+      OTEL_EXPORTER_OTLP_CERTIFICATE: '/etc/ca.pem',
+      OTEL_EXPORTER_OTLP_TRACES_CERTIFICATE: '/etc/traces-ca.pem',
+      OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE: '/etc/client.pem',
+      OTEL_EXPORTER_OTLP_CLIENT_KEY: '/etc/client.key',
+    });
+    expect(mutual.tlsFiles).toEqual({
+      caFile: '/etc/traces-ca.pem',
+      clientCertFile: '/etc/client.pem',
+      clientKeyFile: '/etc/client.key',
+    });
+    expect(mutual.problems).toEqual([]);
+    const half = readPreloadSettings({ OTEL_EXPORTER_OTLP_CLIENT_KEY: '/etc/client.key' });
+    expect(half.tlsFiles.clientKeyFile).toBeUndefined();
+    expect(half.problems[0]).toMatch(
+      /OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE and OTEL_EXPORTER_OTLP_CLIENT_KEY go together/,
+    );
+  });
+
   it('is disabled only by OTEL_SDK_DISABLED=true', () => {
     expect(isSdkDisabled({ OTEL_SDK_DISABLED: 'true' })).toBe(true);
     expect(isSdkDisabled({ OTEL_SDK_DISABLED: ' TRUE ' })).toBe(true);

@@ -1,0 +1,65 @@
+/**
+ * TLS for both receivers, from the config's file paths: a certificate and key make them serve
+ * HTTPS and gRPC over TLS; a client CA on top makes them require client certificates it signed
+ * (mutual TLS), as the OpenTelemetry Collector's `tls.client_ca_file` does. The files are read
+ * once at start; a file that cannot be read, or a key that does not match its certificate,
+ * stops the start with an error naming the setting and the file.
+ */
+import { readFileSync } from 'node:fs';
+import { createSecureContext } from 'node:tls';
+import { SpanstatError } from '../errors';
+
+export interface ReceiverTls {
+  cert: Buffer;
+  key: Buffer;
+  /** Client certificates must chain to this CA (mutual TLS); undefined: none asked for. */
+  clientCa: Buffer | undefined;
+}
+
+export interface ReceiverTlsFiles {
+  tlsCertFile?: string;
+  tlsKeyFile?: string;
+  tlsClientCaFile?: string;
+}
+
+/** The TLS material the receiver settings name, or undefined when they name none. */
+export function loadReceiverTls(files: ReceiverTlsFiles): ReceiverTls | undefined {
+  if (files.tlsCertFile === undefined && files.tlsKeyFile === undefined) return undefined;
+  const cert = readSetting('receiver.tlsCertFile', files.tlsCertFile);
+  const key = readSetting('receiver.tlsKeyFile', files.tlsKeyFile);
+  const clientCa =
+    files.tlsClientCaFile === undefined
+      ? undefined
+      : readSetting('receiver.tlsClientCaFile', files.tlsClientCaFile);
+  try {
+    createSecureContext({ cert, key, ca: clientCa });
+  } catch (err) {
+    throw new SpanstatError(
+      'SPANSTAT_ERR_TLS',
+      `receiver.tlsCertFile ${files.tlsCertFile} / receiver.tlsKeyFile ${files.tlsKeyFile}` +
+        `${files.tlsClientCaFile === undefined ? '' : ` / receiver.tlsClientCaFile ${files.tlsClientCaFile}`}: ` +
+        `not a usable certificate and key (${(err as Error).message})`,
+      { cause: err },
+    );
+  }
+  return { cert, key, clientCa };
+}
+
+function readSetting(setting: string, file: string | undefined): Buffer {
+  if (file === undefined)
+    throw new SpanstatError(
+      'SPANSTAT_ERR_TLS',
+      `${setting} is required with TLS (set both the certificate and the key)`,
+    );
+  try {
+    return readFileSync(file);
+  } catch (err) {
+    throw new SpanstatError(
+      'SPANSTAT_ERR_TLS',
+      `${setting}: cannot read ${file} (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`,
+      {
+        cause: err,
+      },
+    );
+  }
+}
