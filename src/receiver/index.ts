@@ -2,7 +2,7 @@ export { decodeTracesJson } from './decode-json';
 export { decodeTracesProtobuf } from './decode-protobuf';
 export { OtlpGrpcReceiver, TRACE_EXPORT_PATH } from './otlp-grpc-receiver';
 export { OtlpHttpReceiver, TRACES_PATH } from './otlp-http-receiver';
-export type { OtlpHttpReceiverOptions, ReceiverLogger, ReceiverStats } from './receiver-types';
+export type { ReceiverLogger, ReceiverOptions, ReceiverStats } from './receiver-types';
 export {
   CONTENT_TYPE,
   encodeExportResponse,

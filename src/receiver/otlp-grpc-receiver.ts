@@ -24,7 +24,7 @@ import { isSpanstatError, SpanstatError } from '../errors';
 import { errorSummary } from './error-summary';
 import { protobufBatch } from './protobuf-batch';
 import { type ListenAddress, ReceiverLifecycle } from './receiver-lifecycle';
-import type { OtlpHttpReceiverOptions, ReceiverStats } from './receiver-types';
+import type { ReceiverOptions, ReceiverStats } from './receiver-types';
 import { FAILURES, type FailureKind } from './responses';
 
 export const TRACE_EXPORT_PATH = '/opentelemetry.proto.collector.trace.v1.TraceService/Export';
@@ -46,14 +46,12 @@ const TRACE_SERVICE: ServiceDefinition = {
   },
 };
 
-export type OtlpGrpcReceiverOptions = OtlpHttpReceiverOptions;
-
 export class OtlpGrpcReceiver extends ReceiverLifecycle {
   private server: Server | undefined;
 
   /** `stats`: shared with the OTLP/HTTP receiver, so health and metrics count both transports. */
   constructor(
-    options: OtlpGrpcReceiverOptions,
+    options: ReceiverOptions,
     readonly stats: ReceiverStats,
   ) {
     super(options);

@@ -1,5 +1,5 @@
 import { errorSummary } from './error-summary';
-import type { OtlpHttpReceiverOptions } from './receiver-types';
+import type { ReceiverOptions } from './receiver-types';
 
 export interface ListenAddress {
   host: string;
@@ -14,7 +14,7 @@ export abstract class ReceiverLifecycle {
   private starting: Promise<ListenAddress> | undefined;
   private stopping: Promise<void> | undefined;
 
-  constructor(protected readonly options: OtlpHttpReceiverOptions) {}
+  constructor(protected readonly options: ReceiverOptions) {}
 
   /** Listens; a failed start (e.g. port in use) closes what it opened and can be retried. */
   start(): Promise<ListenAddress> {

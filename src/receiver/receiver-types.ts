@@ -1,4 +1,4 @@
-/** Options and counters of the OTLP/HTTP receiver (otlp-http-receiver.ts). */
+/** Options and counters of the OTLP receivers (otlp-http-receiver.ts, otlp-grpc-receiver.ts). */
 import type { SpanBatch } from '../model/span';
 import type { ReceiverTls } from './receiver-tls';
 
@@ -7,7 +7,7 @@ export interface ReceiverLogger {
   debug?(obj: object, msg: string): void;
 }
 
-export interface OtlpHttpReceiverOptions {
+export interface ReceiverOptions {
   host: string;
   /** 0 → an ephemeral port, reported by start(). */
   port: number;

@@ -8,7 +8,7 @@ import protobuf from 'protobufjs';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { isSpanstatError } from '../../src/errors';
 import type { DecodedSpan } from '../../src/model/span';
-import { OtlpHttpReceiver, type OtlpHttpReceiverOptions } from '../../src/receiver';
+import { OtlpHttpReceiver, type ReceiverOptions } from '../../src/receiver';
 import { jsonBody, protobufBody, stableSpans } from '../fixtures/otlp/spans';
 
 const MAX_BODY = 64 * 1024;
@@ -95,7 +95,7 @@ function asLogged(obj: object): string {
   );
 }
 
-function options(extra?: Partial<OtlpHttpReceiverOptions>): OtlpHttpReceiverOptions {
+function options(extra?: Partial<ReceiverOptions>): ReceiverOptions {
   return {
     host: '127.0.0.1',
     port: 0,
