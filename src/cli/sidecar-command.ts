@@ -1,6 +1,7 @@
 import { loadConfig } from '../config';
 import { isSpanstatError } from '../errors';
 import { createLogger } from '../log';
+import { loadReceiverTls } from '../receiver/receiver-tls';
 import { startSidecar } from '../sidecar/sidecar';
 
 export interface SidecarCommandOptions {
@@ -33,6 +34,9 @@ export async function runSidecarCommand(options: SidecarCommandOptions): Promise
         api: { host: options.host, port: options.apiPort },
       },
     });
+    // The files the TLS settings name are part of the config: a missing one is exit 2 with its name
+    // here, not a failed start (startSidecar reads them again, which checks the same).
+    loadReceiverTls(config.receiver);
   } catch (err) {
     console.error(`spanstat: ${isSpanstatError(err) ? err.message : String(err)}`);
     process.exitCode = 2;

@@ -19,7 +19,8 @@ export interface LoadOptions {
  */
 export function loadConfig(options: LoadOptions = {}): Readonly<SpanstatConfig> {
   const env = options.env ?? process.env;
-  const source = options.file ?? '(defaults)';
+  // Without a file, a bad value came from a SPANSTAT_* variable or a CLI flag, not from the defaults.
+  const source = options.file ?? 'SPANSTAT_* environment / command line';
   let raw: Record<string, unknown> = {};
   if (options.file) raw = readYamlFile(options.file);
   applyEnvOverrides(raw, env);

@@ -256,6 +256,32 @@ describe('TLS settings that cannot work', () => {
     );
   });
 
+  it('make the CLI exit 2 with the setting and the file, as for any config error', () => {
+    const cli = join(__dirname, '..', '..', 'dist', 'cli', 'main.js');
+    const missing = file('nowhere.key');
+    const run = (args: string[]) => {
+      try {
+        execFileSync(process.execPath, [cli, 'sidecar', '--receiver-port', '0', '--api-port', '0', ...args], {
+          stdio: 'pipe',
+          timeout: 20_000,
+        });
+        return { status: 0, stderr: '' };
+      } catch (err) {
+        const failure = err as { status: number; stderr: Buffer };
+        return { status: failure.status, stderr: String(failure.stderr) };
+      }
+    };
+    expect(run(['--tls-cert', file('server.crt'), '--tls-key', missing])).toEqual({
+      status: 2,
+      stderr: `spanstat: SPANSTAT_ERR_TLS: receiver.tlsKeyFile: cannot read ${missing} (ENOENT)\n`,
+    });
+    expect(run(['--tls-cert', file('server.crt')])).toEqual({
+      status: 2,
+      stderr:
+        "spanstat: SPANSTAT_ERR_CONFIG_INVALID: SPANSTAT_* environment / command line: 'receiver.tlsKeyFile' TLS needs both receiver.tlsCertFile and receiver.tlsKeyFile\n",
+    });
+  });
+
   it('rejects a certificate without its key, in the config file or the environment', () => {
     expect(() => loadConfig({ env: { SPANSTAT_RECEIVER_TLS_CERT_FILE: file('server.crt') } })).toThrow(
       /receiver\.tlsKeyFile.*TLS needs both receiver\.tlsCertFile and receiver\.tlsKeyFile/,

@@ -50,6 +50,8 @@ describe('loadConfig', () => {
   });
 
   it('names the variable source for a bad environment value', () => {
-    expect(() => loadConfig({ env: { SPANSTAT_RECEIVER_PORT: 'abc' } })).toThrow(/'receiver.port'/);
+    expect(() => loadConfig({ env: { SPANSTAT_RECEIVER_PORT: 'abc' } })).toThrow(
+      "SPANSTAT_* environment / command line: 'receiver.port'",
+    );
   });
 });
