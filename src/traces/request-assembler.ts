@@ -163,20 +163,34 @@ export class RequestAssembler {
     }
     if (span.type === 'request') {
       addPending(trace, span);
-      if (span.descendants >= 0 && this.ownedCount(trace, span.spanId) === span.descendants) {
-        this.summariseOne(trace, span.spanId);
-        this.freeIfSettled(trace);
-        return;
-      }
+      if (this.completeOnArrival(trace, span)) return;
       this.dueTraces.push(trace);
       this.dueSpanIds.push(span.spanId);
       this.dueAtMs.push(nowMs + Math.min(REQUEST_GRACE_MS, this.options.idleMs));
-    } else if (span.type === 'db' || span.type === 'cache' || span.type === 'pool-connect') {
+      return;
+    }
+    if (span.type === 'db' || span.type === 'cache' || span.type === 'pool-connect') {
       const leaf = leafOf(span);
       if (trace.lastLeaf === null) trace.leaves = leaf;
       else trace.lastLeaf.next = leaf;
       trace.lastLeaf = leaf;
     }
+    // A span that ended after its request (work the handler started and left running) may be the last
+    // one the request declared: summarise it now rather than at the end of its grace period.
+    const waiting = trace.request;
+    if (waiting !== null && trace.moreRequests === null) this.completeOnArrival(trace, waiting);
+  }
+
+  /**
+   * Summarises `request` at once when it declared how many spans are beneath it and all of them are
+   * here; false when it has to wait (no declaration, or a span still missing).
+   */
+  private completeOnArrival(trace: OpenTrace, request: RequestSpan): boolean {
+    if (request.descendants < 0 || this.ownedCount(trace, request.spanId) !== request.descendants)
+      return false;
+    this.summariseOne(trace, request.spanId);
+    this.freeIfSettled(trace);
+    return true;
   }
 
   /** Summarises requests whose grace period is over and drops traces idle for idleMs. */

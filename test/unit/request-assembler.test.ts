@@ -101,17 +101,32 @@ describe('RequestAssembler', () => {
     expect(assembler.stats.leavesUnattributed).toBe(1);
   });
 
-  it('holds a request through the grace period while a declared span is missing', () => {
+  it('holds a request while a declared span is missing, and summarises it when that one arrives', () => {
+    const { summaries, assembler } = collect();
+    assembler.add(db('d1', 'r'), 0);
+    assembler.add(request('r', '', { descendants: 3 }), 0);
+    expect(summaries).toHaveLength(0);
+    assembler.add(cache('c1', 'r'), 50);
+    expect(summaries).toHaveLength(0);
+    // Ended after its request, in a later batch: the last declared span.
+    assembler.add(db('d2', 'r'), 100);
+    expect(summaries).toHaveLength(1);
+    expect(summaries[0]).toMatchObject({ queries: 2, cacheOps: 1 });
+    expect(assembler.openTraces).toBe(0);
+    // Its grace period ends later: nothing is summarised twice.
+    assembler.sweep(5000);
+    expect(summaries).toHaveLength(1);
+  });
+
+  it('still summarises a request whose declared span never comes, at the end of its grace period', () => {
     const { summaries, assembler } = collect();
     assembler.add(db('d1', 'r'), 0);
     assembler.add(request('r', '', { descendants: 2 }), 0);
-    expect(summaries).toHaveLength(0);
-    assembler.add(db('d2', 'r'), 100);
     assembler.sweep(200);
     expect(summaries).toHaveLength(0);
     assembler.sweep(300);
     expect(summaries).toHaveLength(1);
-    expect(summaries[0].queries).toBe(2);
+    expect(summaries[0].queries).toBe(1);
   });
 
   it('does not count spans of another service or of a nested request toward the declared number', () => {
