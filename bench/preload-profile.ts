@@ -6,6 +6,7 @@
  * the function that missed). This is how the String.prototype finding in BENCHMARKS.md was made.
  *
  *   npx tsx bench/preload-profile.ts [--preload <path>|none] [--seconds 20] [--top 25] [--callers Builtins_LoadIC]
+ *                                    [--inside _implicitHeader]
  *
  * The app runs pinned to core 0 under `perf record -k mono -g` (from its start: `perf inject` needs the
  * JIT dump's mapping, so start-up and the warm-up are in the samples too, and per-request figures
@@ -68,6 +69,7 @@ async function main(): Promise<void> {
   const seconds = flagNumber('seconds') ?? 20;
   const top = flagNumber('top') ?? 25;
   const callersOf = flagValues('callers')[0];
+  const insideOf = flagValues('inside')[0];
   const scratch = mkdtempSync(join(tmpdir(), 'spanstat-profile-'));
   const dataFile = join(scratch, 'perf.data');
 
@@ -141,6 +143,14 @@ async function main(): Promise<void> {
       );
       console.log(`\ncallers of ${callersOf}:`);
       for (const [frame, n] of [...callers].sort((a, b) => b[1] - a[1]).slice(0, top))
+        console.log(`${perRequest(n).toFixed(2).padStart(10)}  ${short(frame).slice(0, 110)}`);
+    }
+    if (insideOf) {
+      const leaves = countBy(stacks, (stack) =>
+        stack.find(isJs)?.includes(insideOf) ? stack[0] : undefined,
+      );
+      console.log(`\nleaf frames of samples in ${insideOf}:`);
+      for (const [frame, n] of [...leaves].sort((a, b) => b[1] - a[1]).slice(0, top))
         console.log(`${perRequest(n).toFixed(2).padStart(10)}  ${short(frame).slice(0, 110)}`);
     }
   } finally {

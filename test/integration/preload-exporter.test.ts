@@ -13,7 +13,7 @@ import { decodeTracesProtobuf } from '../../src/receiver/decode-protobuf';
 // A real OTLP endpoint on loopback whose answer each test chooses.
 type Answer = (req: IncomingMessage, body: Buffer, res: ServerResponse) => void;
 let answer: Answer;
-let received: Array<{ headers: IncomingMessage['headers']; body: Buffer }> = [];
+let received: Array<{ headers: IncomingMessage['headers']; body: Buffer; remotePort?: number }> = [];
 let server: Server;
 let url: string;
 
@@ -23,7 +23,7 @@ beforeAll(async () => {
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {
       const body = Buffer.concat(chunks);
-      received.push({ headers: req.headers, body });
+      received.push({ headers: req.headers, body, remotePort: req.socket.remotePort });
       answer(req, body, res);
     });
   });
@@ -143,6 +143,44 @@ describe('the preload OTLP exporter', () => {
     const result = await exportOnce(exporter, makeSpans(1));
     expect(result.code).toBe(1);
     expect(received).toHaveLength(0);
+    await exporter.shutdown();
+  });
+
+  it('sends consecutive exports over one kept-alive connection', async () => {
+    answer = ok;
+    const exporter = new OtlpHttpExporter({ url, timeoutMs: 2_000 });
+    for (let i = 0; i < 3; i++) expect((await exportOnce(exporter, makeSpans(1))).code).toBe(0);
+    expect(new Set(received.map((r) => r.remotePort)).size).toBe(1);
+    expect(received).toHaveLength(3);
+    await exporter.shutdown();
+  });
+
+  it('never holds the process open, even on a reused connection with an export in flight', async () => {
+    answer = ok;
+    const exporter = new OtlpHttpExporter({ url, timeoutMs: 1_000 });
+    expect((await exportOnce(exporter, makeSpans(1))).code).toBe(0);
+    // Ref'd sockets are what keeps a process alive; ours must never be one of them.
+    const refdSockets = () => process.getActiveResourcesInfo().filter((r) => r === 'TCPSocketWrap').length;
+    answer = () => {
+      // never answer
+    };
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    const before = refdSockets();
+    const pending = exportOnce(exporter, makeSpans(1));
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    expect(received).toHaveLength(2); // the second export is on the wire, unanswered
+    expect(refdSockets()).toBe(before);
+    expect((await pending).code).toBe(1);
+    await exporter.shutdown();
+  });
+
+  it('leaves the global fetch dispatcher alone', async () => {
+    answer = ok;
+    const key = Symbol.for('undici.globalDispatcher.1');
+    const before = (globalThis as Record<symbol, unknown>)[key];
+    const exporter = new OtlpHttpExporter({ url, timeoutMs: 2_000 });
+    expect((await exportOnce(exporter, makeSpans(1))).code).toBe(0);
+    expect((globalThis as Record<symbol, unknown>)[key]).toBe(before);
     await exporter.shutdown();
   });
 

@@ -1,3 +1,4 @@
+import { type AddressInfo, createServer, type Socket } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort, type LocalServer, startPostgres, startRedis } from '../../scripts/lib/local-servers';
 import type { DecodedSpan } from '../../src/model/span';
@@ -103,6 +104,31 @@ describe('the preload at process end', () => {
         .split('\n')
         .filter((l) => l.includes('spanstat')).length,
     ).toBeLessThanOrEqual(1);
+  });
+
+  it('lets a script exit promptly when the sidecar accepts connections but never answers', async () => {
+    const held: Socket[] = [];
+    const silent = createServer((socket) => {
+      held.push(socket); // held open, never answered
+    });
+    await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+    try {
+      const script = await startApp({
+        script: 'script.js',
+        env: {
+          ...env,
+          OTEL_EXPORTER_OTLP_ENDPOINT: `http://127.0.0.1:${(silent.address() as AddressInfo).port}`,
+          OTEL_EXPORTER_OTLP_TIMEOUT: '60000',
+        },
+      });
+      const exit = await script.exited;
+      expect(exit.code).toBe(0);
+      expect(script.stdout()).toContain('script-done');
+      expect(exit.ms).toBeLessThan(5_000);
+    } finally {
+      for (const socket of held) socket.destroy();
+      await new Promise((resolve) => silent.close(resolve));
+    }
   });
 });
 
