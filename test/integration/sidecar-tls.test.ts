@@ -10,6 +10,8 @@ import { ProtobufTraceSerializer } from '@opentelemetry/otlp-transformer';
 import type { ReadableSpan } from '@opentelemetry/sdk-trace-base';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config';
+import { readExportTls } from '../../src/preload/export-tls';
+import { OtlpHttpExporter } from '../../src/preload/otlp-exporter';
 import type { EndpointRow, QueryRow, Report } from '../../src/reports/types';
 import type { RunningSidecar } from '../../src/sidecar/sidecar';
 import { after as plusNs, readableSpan, T0 } from '../fixtures/otlp/spans';
@@ -238,6 +240,31 @@ describe('the receivers with client certificates required (mutual TLS)', () => {
     // Give a refused call time to have slipped through, then check it did not.
     await new Promise((resolve) => setTimeout(resolve, 300));
     expect(await queryCalls(sidecar)).toBe(2);
+  });
+
+  it("takes the preload exporter's spans with the client certificate its settings name, not without", async () => {
+    const exportWith = async (clientCertFile?: string, clientKeyFile?: string) => {
+      const problems: string[] = [];
+      const tls = readExportTls({ caFile: file('ca.crt'), clientCertFile, clientKeyFile }, problems);
+      expect(problems).toEqual([]);
+      const exporter = new OtlpHttpExporter({
+        url: `${sidecar.receiverUrl}/v1/traces`,
+        timeoutMs: 5_000,
+        tls,
+      });
+      const result = await new Promise<{ code: number; error?: Error }>((resolve) =>
+        exporter.export([dbSpan(clientCertFile ? 40 : 41)], resolve),
+      );
+      await exporter.shutdown();
+      return result;
+    };
+    const before = await queryCalls(sidecar);
+    expect((await exportWith(file('client.crt'), file('client.key'))).code).toBe(ExportResultCode.SUCCESS);
+    const refused = await exportWith();
+    expect(refused.code).toBe(ExportResultCode.FAILED);
+    expect(await waitFor(async () => (await queryCalls(sidecar)) === before + 1)).toBe(true);
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    expect(await queryCalls(sidecar)).toBe(before + 1);
   });
 });
 
