@@ -7,9 +7,9 @@
  * span limits and calls processors' onStart/onEnding — about 2.5% of the app's CPU in a profile of
  * the demo's pg+redis route (startSpan, SpanImpl, sanitizeAttributes, isValidHex, _getTime), for
  * ~3-5 spans a request. Here a span is one object with plain fields; ids come from a pooled
- * crypto.randomFillSync buffer (see randomHex). `preload-cpu-probe.ts --micro` (a SERVER span and a CLIENT child,
- * ended and OTLP-encoded, best of 6): SDK 12.2 / 8.0 / 12.7 µs → lean 5.6 / 5.3 / 7.8 µs in three
- * runs on the busy VM. On the demo route, with the Redis serializer fast path (redis-text.ts):
+ * crypto.randomFillSync buffer (see randomHex). `preload-cpu-probe.ts --micro` (a SERVER span and a
+ * CLIENT child, ended and OTLP-encoded, best of 6): SDK 12.2 / 8.0 / 12.7 µs → lean 5.6 / 5.3 / 7.8 µs
+ * in three runs on the busy VM. On the demo route, with the Redis serializer fast path (redis-text.ts):
  * 1003 → 912 µs app CPU per request (no preload 730 µs; probe medians of 3 rounds, same run).
  *
  * Times are kept as epoch milliseconds (HrTime getters for ReadableSpan readers; otlp-encode.ts

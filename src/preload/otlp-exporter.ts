@@ -243,19 +243,35 @@ interface UndiciParts {
 
 let undiciParts: UndiciParts | undefined;
 
-/** The files of undici the exporter uses, not its index (see the module comment); typed by its index. */
-function loadUndici(): UndiciParts {
-  undiciParts ??= {
-    Agent: require('undici/lib/dispatcher/agent'),
-    buildConnector: require('undici/lib/core/connect'),
-    request: require('undici/lib/api/api-request'),
-  };
-  return undiciParts;
+/**
+ * The files of undici the exporter uses, not its index (see the module comment); typed by its index.
+ * Those paths are undici's internals: should a release move them, the index serves instead (its global
+ * dispatcher then comes with it) rather than every export failing.
+ */
+export function loadUndici(load: (id: string) => unknown = require): UndiciParts {
+  if (undiciParts !== undefined && load === require) return undiciParts;
+  let parts: UndiciParts;
+  try {
+    parts = {
+      Agent: load('undici/lib/dispatcher/agent') as UndiciParts['Agent'],
+      buildConnector: load('undici/lib/core/connect') as UndiciParts['buildConnector'],
+      request: load('undici/lib/api/api-request') as UndiciParts['request'],
+    };
+  } catch {
+    const index = load('undici') as typeof import('undici');
+    parts = {
+      Agent: index.Agent,
+      buildConnector: index.buildConnector,
+      request: index.Dispatcher.prototype.request as unknown as UndiciParts['request'],
+    };
+  }
+  if (load === require) undiciParts = parts;
+  return parts;
 }
 
 /**
  * One origin, one keep-alive connection (exports are sequential, see batch-processor.ts),
- * each unref'd for good: undici refs a socket while a request is on it, and an export must never
+ * unref'd for good: undici refs a socket while a request is on it, and an export must never
  * keep the app's process alive (the unref'd timeout above ends a stuck one).
  */
 function newDispatcher(undici: UndiciParts, options: OtlpExporterOptions): UndiciAgent {

@@ -6,7 +6,7 @@ import { resourceFromAttributes } from '@opentelemetry/resources';
 import { BasicTracerProvider, type ReadableSpan } from '@opentelemetry/sdk-trace-base';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { freePort } from '../../scripts/lib/local-servers';
-import { OtlpHttpExporter, parseRetryAfterMs } from '../../src/preload/otlp-exporter';
+import { loadUndici, OtlpHttpExporter, parseRetryAfterMs } from '../../src/preload/otlp-exporter';
 import { decodeTracesJson } from '../../src/receiver/decode-json';
 import { decodeTracesProtobuf } from '../../src/receiver/decode-protobuf';
 
@@ -193,6 +193,28 @@ describe('the preload OTLP exporter', () => {
     expect((await exportOnce(exporter, makeSpans(1))).code).toBe(1);
     expect(exporter.isPaused()).toBe(false);
     await exporter.shutdown();
+  });
+});
+
+describe('loading undici', () => {
+  it('takes the three files it uses, and falls back to the package index should they move', () => {
+    const asked: string[] = [];
+    const direct = loadUndici((id) => {
+      asked.push(id);
+      return require(id);
+    });
+    expect(asked).toEqual([
+      'undici/lib/dispatcher/agent',
+      'undici/lib/core/connect',
+      'undici/lib/api/api-request',
+    ]);
+    const moved = loadUndici((id) => {
+      if (id !== 'undici') throw new Error(`Cannot find module '${id}'`);
+      return require(id);
+    });
+    expect(moved.Agent).toBe(direct.Agent);
+    expect(moved.buildConnector).toBe(direct.buildConnector);
+    expect(moved.request).toBe(direct.request);
   });
 });
 
