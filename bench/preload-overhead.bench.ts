@@ -4,6 +4,7 @@
  * (bench/stock-otel-preload.js) — all exporting to a running spanstat sidecar.
  *
  *   npx tsx bench/preload-overhead.bench.ts [--rounds 5] [--together-rounds 5] [--seconds 5] [--connections 10] [--miss-every 4]
+ *                                           [--preload <path>]   (the 'spanstat' app's preload: another build, a probe)
  *
  * The route is GET /api/quotes/:code: one request in four asks for a new code (Redis GET miss, one
  * PostgreSQL query, Redis SET), the others for a code cached moments before (GET hit). All misses
@@ -27,7 +28,7 @@ import type { EndpointRow } from '../src/reports/types';
 import { coreMeter, cpuMeter, STARVED_SHARE } from './lib/cpu';
 import { type AppProcess, type DemoData, startDemoApp, startDemoData } from './lib/demo-app-process';
 import { BENCH_ROOT, type BenchResult, type Figure, figure, pct, reportStandalone } from './lib/figures';
-import { flagNumber } from './lib/flags';
+import { flagNumber, flagValues } from './lib/flags';
 import { getJson } from './lib/http';
 import { type LoadRunResult, runAutocannon } from './lib/load';
 import { CORE_UNDER_TEST, ensureBuilt, pinSelfToLoadCore } from './lib/setup';
@@ -40,6 +41,8 @@ export interface PreloadOptions {
   connections?: number;
   /** Rounds with the three apps loaded at once (see the header); 0 judges the one-after-another rounds. */
   togetherRounds?: number;
+  /** The preload the 'spanstat' app runs (default dist/preload.js): A/B another build or a probe. */
+  preload?: string;
   /** One request in this many is a cache miss that queries PostgreSQL (default 4). */
   missEvery?: number;
   log?: (line: string) => void;
@@ -120,7 +123,7 @@ export async function runPreloadBench(options: PreloadOptions = {}): Promise<Ben
     const common = { OTEL_EXPORTER_OTLP_ENDPOINT: sidecar.receiverUrl, OTEL_LOG_LEVEL: 'error' };
     const preloads: Record<Variant, string | undefined> = {
       none: undefined,
-      spanstat: PRELOAD_PATH,
+      spanstat: options.preload ?? PRELOAD_PATH,
       stock: `${BENCH_ROOT}/stock-otel-preload.js`,
     };
     for (const variant of VARIANTS) {
@@ -431,6 +434,7 @@ if (require.main === module) {
     seconds: flagNumber('seconds'),
     connections: flagNumber('connections'),
     togetherRounds: flagNumber('together-rounds'),
+    preload: flagValues('preload')[0],
     missEvery: flagNumber('miss-every'),
   })
     .then(reportStandalone)
