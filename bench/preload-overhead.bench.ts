@@ -58,7 +58,7 @@ interface Run extends LoadRunResult {
   together?: boolean;
   /** Share of its core the app used during the run (≈1 when the app is the bottleneck). */
   appCpu: number;
-  /** Spans the sidecar received during the run. */
+  /** Spans the sidecar received during the run (0 for the at-once rounds: the three apps' spans mix). */
   spans: number;
   /** How busy each core was during the run (all processes), 0..1. */
   cores: number[];
@@ -338,7 +338,7 @@ export async function runPreloadBench(options: PreloadOptions = {}): Promise<Ben
       starved
         ? `an app had < ${pct(STARVED_SHARE, 0)} of its core (app CPU: none ${pct(none.appCpu, 0)}, spanstat ${pct(spanstat.appCpu, 0)}, stock ${pct(stock.appCpu, 0)}): throughput judged per app CPU-second`
         : '',
-      discarded ? `${discarded} of ${runs.length} runs left out: another process held core 0` : '',
+      discarded ? `${discarded} of ${sequential.length} runs left out: another process held core 0` : '',
       `one-after-another ratios paired per round, median of ${pairedRounds.length} round(s)${cleanRounds.length === 0 ? ' (none clean: all used)' : ''}`,
     ]
       .filter(Boolean)
