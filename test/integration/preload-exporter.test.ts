@@ -157,7 +157,7 @@ describe('the preload OTLP exporter', () => {
 
   it('never holds the process open, even on a reused connection with an export in flight', async () => {
     answer = ok;
-    const exporter = new OtlpHttpExporter({ url, timeoutMs: 1_000 });
+    const exporter = new OtlpHttpExporter({ url, timeoutMs: 3_000 });
     expect((await exportOnce(exporter, makeSpans(1))).code).toBe(0);
     // Ref'd sockets are what keeps a process alive; ours must never be one of them.
     const refdSockets = () => process.getActiveResourcesInfo().filter((r) => r === 'TCPSocketWrap').length;
@@ -167,7 +167,8 @@ describe('the preload OTLP exporter', () => {
     await new Promise((resolve) => setTimeout(resolve, 50));
     const before = refdSockets();
     const pending = exportOnce(exporter, makeSpans(1));
-    await new Promise((resolve) => setTimeout(resolve, 200));
+    for (let waited = 0; received.length < 2 && waited < 2_500; waited += 20)
+      await new Promise((resolve) => setTimeout(resolve, 20));
     expect(received).toHaveLength(2); // the second export is on the wire, unanswered
     expect(refdSockets()).toBe(before);
     expect((await pending).code).toBe(1);
