@@ -316,21 +316,17 @@ export async function runPreloadBench(options: PreloadOptions = {}): Promise<Ben
   const togetherOf = (v: Variant, round: number) =>
     runs.find((r) => r.together && r.variant === v && r.round === round) as Run;
   const perCpu = (r: Run) => r.rps / Math.max(0.01, r.appCpu);
-  const togetherRatio = (a: Variant, b: Variant) =>
-    median(
-      Array.from(
-        { length: togetherRounds },
-        (_, i) => perCpu(togetherOf(a, i + 1)) / perCpu(togetherOf(b, i + 1)),
-      ),
+  const togetherRatios = (a: Variant, b: Variant) =>
+    Array.from(
+      { length: togetherRounds },
+      (_, i) => perCpu(togetherOf(a, i + 1)) / perCpu(togetherOf(b, i + 1)),
     );
+  const togetherRatio = (a: Variant, b: Variant) => median(togetherRatios(a, b));
   const judgedTogether = togetherRounds > 0;
   const loss = judgedTogether ? 1 - togetherRatio('spanstat', 'none') : sequentialLoss;
   const stockLoss = judgedTogether ? 1 - togetherRatio('stock', 'none') : 1 - paired(ratio('stock', 'none'));
   const vsStock = judgedTogether ? togetherRatio('spanstat', 'stock') : paired(ratio('spanstat', 'stock'));
-  const togetherRoundLosses = Array.from(
-    { length: togetherRounds },
-    (_, i) => 1 - perCpu(togetherOf('spanstat', i + 1)) / perCpu(togetherOf('none', i + 1)),
-  );
+  const togetherRoundLosses = togetherRatios('spanstat', 'none').map((r) => 1 - r);
   const togetherTput = (v: Variant) =>
     median(Array.from({ length: togetherRounds }, (_, i) => perCpu(togetherOf(v, i + 1))));
   const notes =
