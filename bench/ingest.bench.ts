@@ -1,7 +1,8 @@
 /**
  * Figure 2, sidecar ingest: OTLP/HTTP protobuf end to end into the built sidecar pinned to one
  * core, against the raw decode rate of the same bodies (the sidecar's forEachTraceSpan, in this process) and
- * the pipeline alone (classify + aggregate + assemble, the sidecar's own components, in process).
+ * the pipeline alone (classify + aggregate + assemble, the sidecar's own components, in process). The
+ * in-process figures time the built code (dist/), like the sidecar process runs it.
  * For context, protobufjs's full decode of the same bodies too: DESIGN.md's 140–180k spans/s
  * decode limit is that kind of decoder, about half as fast as spanstat's own.
  *
@@ -10,19 +11,14 @@
  *
  * Targets: end to end ≥100k spans/s and ≥60% of the raw decode rate; pipeline ≥600k spans/s.
  */
-import { loadConfig } from '../src/config';
 import type { DecodedSpan } from '../src/model/span';
-import { spanBatchOf } from '../src/model/span';
-import { forEachTraceSpan } from '../src/receiver/decode-protobuf';
-import { READ_ATTRIBUTES } from '../src/receiver/protobuf-batch';
-import { startSidecar } from '../src/sidecar/sidecar';
 import { countSpansWithProtobufjs } from '../test/fixtures/otlp/trace-proto';
 import { coreMeter, cpuTimeMs, judged, type Rate, rate, selfCpuMs } from './lib/cpu';
 import { type BenchResult, type Figure, figure, pct, reportStandalone, si } from './lib/figures';
 import { flagNumber } from './lib/flags';
 import { OtlpPoster } from './lib/http';
 import { BatchStream, buildTemplates } from './lib/otlp-batches';
-import { CORE_UNDER_TEST, ensureBuilt, pinSelfToLoadCore } from './lib/setup';
+import { builtModule, CORE_UNDER_TEST, ensureBuilt, pinSelfToLoadCore } from './lib/setup';
 import { type SidecarProcess, sleep, startSidecarProcess } from './lib/sidecar-process';
 
 export interface IngestOptions {
@@ -45,21 +41,42 @@ function medianRate(rates: Rate[]): Rate {
 /** Decodes one body, returns its span count (so the work cannot be optimised away). */
 type Decoder = (body: Buffer) => number;
 
+/** The sidecar's modules this process times, from dist/ (see builtModule), loaded once. */
+let built: ReturnType<typeof loadBuiltSidecar> | undefined;
+function builtSidecar() {
+  built ??= loadBuiltSidecar();
+  return built;
+}
+
+function loadBuiltSidecar() {
+  return {
+    ...builtModule<typeof import('../src/config')>('config'),
+    ...builtModule<typeof import('../src/model/span')>('model/span'),
+    ...builtModule<typeof import('../src/receiver/decode-protobuf')>('receiver/decode-protobuf'),
+    ...builtModule<typeof import('../src/receiver/protobuf-batch')>('receiver/protobuf-batch'),
+    ...builtModule<typeof import('../src/sidecar/sidecar')>('sidecar/sidecar'),
+  };
+}
+
 /** The sidecar's own decode of a body, as its pipeline runs it (only the attributes it reads). */
-const spanstatDecoder: Decoder = (body) => {
-  let spans = 0;
-  forEachTraceSpan(
-    body,
-    () => {
-      spans++;
-    },
-    READ_ATTRIBUTES,
-  );
-  return spans;
-};
+function spanstatDecoder(): Decoder {
+  const { forEachTraceSpan, READ_ATTRIBUTES } = builtSidecar();
+  return (body) => {
+    let spans = 0;
+    forEachTraceSpan(
+      body,
+      () => {
+        spans++;
+      },
+      READ_ATTRIBUTES,
+    );
+    return spans;
+  };
+}
 
 /** Decoded spans as the sidecar's pipeline receives them. */
 function decodedAsInSidecar(body: Buffer): DecodedSpan[] {
+  const { forEachTraceSpan, READ_ATTRIBUTES } = builtSidecar();
   const spans: DecodedSpan[] = [];
   forEachTraceSpan(body, (span) => spans.push(span), READ_ATTRIBUTES);
   return spans;
@@ -71,7 +88,7 @@ const protobufjsDecoder: Decoder = countSpansWithProtobufjs;
 /** Raw decode rate of the same kind of bodies in this process: median of rounds. */
 export function measureDecode(
   bodies: readonly Buffer[],
-  decode: Decoder = spanstatDecoder,
+  decode: Decoder = spanstatDecoder(),
   rounds = 3,
   roundMs = 1500,
 ): { median: Rate; rounds: Rate[] } {
@@ -101,6 +118,7 @@ export async function measurePipeline(
   rounds = 3,
   batchesPerRound = 160,
 ): Promise<{ median: Rate; rounds: Rate[] }> {
+  const { loadConfig, spanBatchOf, startSidecar } = builtSidecar();
   const config = loadConfig({
     env: {},
     overrides: { receiver: { port: 0 }, api: { port: 0 }, log: { level: 'silent' } },

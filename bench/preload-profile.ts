@@ -6,14 +6,15 @@
  * the function that missed). This is how the String.prototype finding in BENCHMARKS.md was made.
  *
  *   npx tsx bench/preload-profile.ts [--preload <path>|none] [--seconds 20] [--top 25] [--callers Builtins_LoadIC]
- *                                    [--inside _implicitHeader]
+ *                                    [--inside _implicitHeader] [--stack writevGeneric]
  *
  * The app runs pinned to core 0 under `perf record -k mono -g` (from its start: `perf inject` needs the
  * JIT dump's mapping, so start-up and the warm-up are in the samples too, and per-request figures
  * divide by every request answered), the preload bench's route at saturation drives it (autocannon, 10 connections, one request in four a
  * cache miss), and spans go to an in-process sink. Prints µs of app CPU per request by function (the
  * preload's own and OpenTelemetry's frames marked) and, with --callers, which functions call a native
- * function. Needs `perf` (linux-perf) with permission to profile (root, or perf_event_paranoid ≤ 1);
+ * function, with --inside, the leaf frames of one JS function's samples, and with --stack, the JS
+ * call chains (four frames) that lead to one JS function's samples. Needs `perf` (linux-perf) with permission to profile (root, or perf_event_paranoid ≤ 1);
  * a developer tool, not part of `npm run bench`; ~1 min.
  */
 import { execFileSync } from 'node:child_process';
@@ -70,6 +71,7 @@ async function main(): Promise<void> {
   const top = flagNumber('top') ?? 25;
   const callersOf = flagValues('callers')[0];
   const insideOf = flagValues('inside')[0];
+  const stackOf = flagValues('stack')[0];
   const scratch = mkdtempSync(join(tmpdir(), 'spanstat-profile-'));
   const dataFile = join(scratch, 'perf.data');
 
@@ -152,6 +154,20 @@ async function main(): Promise<void> {
       console.log(`\nleaf frames of samples in ${insideOf}:`);
       for (const [frame, n] of [...leaves].sort((a, b) => b[1] - a[1]).slice(0, top))
         console.log(`${perRequest(n).toFixed(2).padStart(10)}  ${short(frame).slice(0, 110)}`);
+    }
+    if (stackOf) {
+      const chains = countBy(stacks, (stack) => {
+        const js = stack.filter(isJs);
+        return js[0]?.includes(stackOf)
+          ? js
+              .slice(1, 5)
+              .map((frame) => short(frame).replace(/^JS:\*?/, ''))
+              .join(' ← ')
+          : undefined;
+      });
+      console.log(`\nJS callers of ${stackOf} (nearest first):`);
+      for (const [chain, n] of [...chains].sort((a, b) => b[1] - a[1]).slice(0, top))
+        console.log(`${perRequest(n).toFixed(2).padStart(10)}  ${chain.slice(0, 300)}`);
     }
   } finally {
     await data.stop();
