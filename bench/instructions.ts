@@ -3,7 +3,7 @@
  * for the work tree against a git revision: a before/after figure that holds still on this shared
  * VM, where CPU time per span swings 2x between minutes and A/B runs need many rounds to agree.
  *
- *   npx tsx bench/instructions.ts [--base HEAD] [--rounds 2]
+ *   npx tsx bench/instructions.ts [--base HEAD] [--rounds 2] [--cache-sim]
  *
  * Both trees run the same recorded bodies (the ingest bench's mix, no body repeated, so every SQL
  * literal is new) through `instruction-runner.js` under cachegrind with V8 made deterministic
@@ -12,7 +12,11 @@
  * same code differed by 0.4% on decode and 1.5% on the pipeline (3.5% on the pipeline with
  * `--single-threaded` instead of `--predictable`), so read pipeline changes under ~3% as noise.
  * Instructions are not time (cache misses and GC pauses weigh differently), so use it to see a
- * change, and the wall-clock benches to state throughput.
+ * change, and the wall-clock benches to state throughput. The pipeline is where that bites: it runs
+ * about as many spans per second as the decoder on ~1/3 of the decoder's instructions per span, its
+ * time going to memory (hash tables and per-trace state the size of the working set). `--cache-sim`
+ * adds data-cache misses per span (first and last level, a fixed cache geometry: CACHEGRIND_CACHE_SIM),
+ * deterministic like the instruction count, for changes that are about memory rather than work.
  *
  * Needs valgrind (`apt-get install valgrind`); a developer tool, not part of `npm run bench`.
  */
@@ -23,7 +27,13 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { REPO_ROOT } from '../scripts/lib/demo-stack';
 import { countTraceSpans } from '../src/receiver/check-protobuf';
-import { CACHEGRIND, instructionsIn, V8_DETERMINISM } from './lib/cachegrind';
+import {
+  CACHEGRIND,
+  CACHEGRIND_CACHE_SIM,
+  dataMissesIn,
+  instructionsIn,
+  V8_DETERMINISM,
+} from './lib/cachegrind';
 import { flagNumber, flagValues } from './lib/flags';
 import { BatchStream, buildTemplates } from './lib/otlp-batches';
 import { ensureBuilt } from './lib/setup';
@@ -32,24 +42,56 @@ const run = promisify(execFile);
 const BODIES_PER_ROUND = 160;
 const RUNNER = join(__dirname, 'lib', 'instruction-runner.js');
 
-/** Instructions the whole process executed, from cachegrind's summary. */
-async function instructions(dist: string, bodies: string, mode: string, rounds: number): Promise<number> {
-  const { stderr } = await run(
-    CACHEGRIND[0],
-    [...CACHEGRIND.slice(1), process.execPath, ...V8_DETERMINISM, RUNNER, dist, bodies, mode, String(rounds)],
-    { maxBuffer: 16 * 1024 * 1024 },
-  );
-  return instructionsIn(stderr);
+interface Counts {
+  instructions: number;
+  /** Data-cache misses, first and last level (zero without --cache-sim). */
+  d1: number;
+  ll: number;
 }
 
-/** Instructions per span of one mode: a run of `rounds` measured rounds minus the warm-up alone. */
-async function perSpan(dist: string, bodies: string, mode: string, rounds: number, spans: number) {
-  const [warmOnly, full] = await Promise.all([
-    instructions(dist, bodies, mode, 0),
-    instructions(dist, bodies, mode, rounds),
-  ]);
-  return (full - warmOnly) / spans;
+/** What the whole process executed, from cachegrind's summary. */
+async function counts(
+  dist: string,
+  bodies: string,
+  mode: string,
+  rounds: number,
+  cacheSim: boolean,
+): Promise<Counts> {
+  const prefix = cacheSim ? CACHEGRIND_CACHE_SIM : CACHEGRIND;
+  const { stderr } = await run(
+    prefix[0],
+    [...prefix.slice(1), process.execPath, ...V8_DETERMINISM, RUNNER, dist, bodies, mode, String(rounds)],
+    { maxBuffer: 16 * 1024 * 1024 },
+  );
+  return { instructions: instructionsIn(stderr), ...(cacheSim ? dataMissesIn(stderr) : { d1: 0, ll: 0 }) };
 }
+
+/** Counts per span of one mode: a run of `rounds` measured rounds minus the warm-up alone. */
+async function perSpan(
+  dist: string,
+  bodies: string,
+  mode: string,
+  rounds: number,
+  spans: number,
+  cacheSim: boolean,
+): Promise<Counts> {
+  const [warmOnly, full] = await Promise.all([
+    counts(dist, bodies, mode, 0, cacheSim),
+    counts(dist, bodies, mode, rounds, cacheSim),
+  ]);
+  return {
+    instructions: (full.instructions - warmOnly.instructions) / spans,
+    d1: (full.d1 - warmOnly.d1) / spans,
+    ll: (full.ll - warmOnly.ll) / spans,
+  };
+}
+
+const minus = (a: Counts, b: Counts): Counts => ({
+  instructions: a.instructions - b.instructions,
+  d1: a.d1 - b.d1,
+  ll: a.ll - b.ll,
+});
+const ratio = (now: number, base: number) => (base === 0 ? '–' : (now / base).toFixed(3));
 
 async function main(): Promise<void> {
   try {
@@ -60,6 +102,7 @@ async function main(): Promise<void> {
   }
   const baseRev = flagValues('base')[0] ?? 'HEAD';
   const rounds = flagNumber('rounds') ?? 2;
+  const cacheSim = process.argv.includes('--cache-sim');
   ensureBuilt();
   const work = mkdtempSync(join(tmpdir(), 'spanstat-instructions-'));
   const baseTree = join(work, 'base');
@@ -88,23 +131,30 @@ async function main(): Promise<void> {
       { name: `base (${baseRev})`, dist: join(baseTree, 'dist') },
       { name: 'work tree', dist: join(REPO_ROOT, 'dist') },
     ];
-    const rows: { name: string; decode: number; pipeline: number }[] = [];
+    const rows: { name: string; decode: Counts; pipeline: Counts; total: Counts }[] = [];
+    const n = (x: number, width = 6) => Math.round(x).toString().padStart(width);
+    const f = (x: number) => x.toFixed(1).padStart(6);
     for (const tree of trees) {
-      const decode = await perSpan(tree.dist, bodies, 'decode', rounds, spans);
-      const total = await perSpan(tree.dist, bodies, 'pipeline', rounds, spans);
-      rows.push({ name: tree.name, decode, pipeline: total - decode });
+      const decode = await perSpan(tree.dist, bodies, 'decode', rounds, spans, cacheSim);
+      const total = await perSpan(tree.dist, bodies, 'pipeline', rounds, spans, cacheSim);
+      const pipeline = minus(total, decode);
+      rows.push({ name: tree.name, decode, pipeline, total });
       console.log(
-        `${tree.name.padEnd(24)} decode ${Math.round(decode).toString().padStart(6)}  pipeline ${Math.round(
-          total - decode,
-        )
-          .toString()
-          .padStart(6)}  total ${Math.round(total).toString().padStart(6)} instructions/span`,
+        `${tree.name.padEnd(24)} decode ${n(decode.instructions)}  pipeline ${n(pipeline.instructions)}  total ${n(total.instructions)} instructions/span`,
       );
+      if (cacheSim)
+        console.log(
+          `${''.padEnd(24)} decode ${f(decode.d1)}  pipeline ${f(pipeline.d1)}  total ${f(total.d1)} D1 misses/span; LL: decode ${f(decode.ll)}  pipeline ${f(pipeline.ll)}  total ${f(total.ll)}`,
+        );
     }
     const [base, now] = rows;
     console.log(
-      `work tree / base: decode ${(now.decode / base.decode).toFixed(3)}, pipeline ${(now.pipeline / base.pipeline).toFixed(3)}, total ${((now.decode + now.pipeline) / (base.decode + base.pipeline)).toFixed(3)} (${spans} spans measured)`,
+      `work tree / base: decode ${ratio(now.decode.instructions, base.decode.instructions)}, pipeline ${ratio(now.pipeline.instructions, base.pipeline.instructions)}, total ${ratio(now.total.instructions, base.total.instructions)} (${spans} spans measured)`,
     );
+    if (cacheSim)
+      console.log(
+        `data misses, work tree / base: D1 pipeline ${ratio(now.pipeline.d1, base.pipeline.d1)}, total ${ratio(now.total.d1, base.total.d1)}; LL pipeline ${ratio(now.pipeline.ll, base.pipeline.ll)}, total ${ratio(now.total.ll, base.total.ll)}`,
+      );
   } finally {
     execFileSync('git', ['-C', REPO_ROOT, 'worktree', 'remove', '--force', baseTree], { stdio: 'ignore' });
     rmSync(work, { recursive: true, force: true });
