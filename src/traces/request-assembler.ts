@@ -74,6 +74,12 @@ interface OpenTrace {
   leaves: Leaf | null;
   lastLeaf: Leaf | null;
   spans: number;
+  /**
+   * Still the entry of `open` for its trace id. A trace closed by the sweep or evicted can still be
+   * reached through `dueTraces`, and a later trace may hold its id by then; a flag rather than an
+   * identity look-up in `open` (a Map of thousands of traces) per summarised request.
+   */
+  inOpen: boolean;
 }
 
 export interface AssemblerStats {
@@ -148,6 +154,7 @@ export class RequestAssembler {
         leaves: null,
         lastLeaf: null,
         spans: 0,
+        inOpen: true,
       };
       this.open.set(span.traceId, trace);
     }
@@ -207,8 +214,10 @@ export class RequestAssembler {
       // Everything behind this one was queued later, so none of it can be idle yet.
       if (nowMs - trace.queuedMs < this.options.idleMs) break;
       this.open.delete(traceId);
-      if (nowMs - trace.lastSeenMs >= this.options.idleMs) this.closeTrace(trace);
-      else {
+      if (nowMs - trace.lastSeenMs >= this.options.idleMs) {
+        trace.inOpen = false;
+        this.closeTrace(trace);
+      } else {
         // Still receiving spans: back to the end, to be looked at again idleMs from now.
         trace.queuedMs = nowMs;
         this.open.set(traceId, trace);
@@ -222,7 +231,8 @@ export class RequestAssembler {
    * their span links for the idle period multiplied the assembler's memory by idleMs / grace).
    */
   private freeIfSettled(trace: OpenTrace): void {
-    if (pendingCount(trace) === 0 && trace.leaves === null && this.open.get(trace.traceId) === trace) {
+    if (pendingCount(trace) === 0 && trace.leaves === null && trace.inOpen) {
+      trace.inOpen = false;
       this.open.delete(trace.traceId);
     }
   }
@@ -250,7 +260,10 @@ export class RequestAssembler {
 
   /** Summarises everything still open (shutdown, tests). */
   flush(): void {
-    for (const trace of this.open.values()) this.closeTrace(trace);
+    for (const trace of this.open.values()) {
+      trace.inOpen = false;
+      this.closeTrace(trace);
+    }
     this.open.clear();
     this.dropDue(this.dueAtMs.length);
     this.stats.openTraces = 0;
@@ -273,6 +286,7 @@ export class RequestAssembler {
     if (first.done) return;
     const [traceId, trace] = first.value;
     this.open.delete(traceId);
+    trace.inOpen = false;
     this.stats.tracesEvictedEarly++;
     this.closeTrace(trace);
   }
