@@ -14,9 +14,9 @@
  * Instructions are not time (cache misses and GC pauses weigh differently), so use it to see a
  * change, and the wall-clock benches to state throughput. The pipeline is where that bites: it runs
  * about as many spans per second as the decoder on ~1/3 of the decoder's instructions per span, its
- * time going to memory (hash tables and per-trace state the size of the working set). `--cache-sim`
- * adds data-cache misses per span (first and last level, a fixed cache geometry: CACHEGRIND_CACHE_SIM),
- * deterministic like the instruction count, for changes that are about memory rather than work.
+ * time going to instruction fetch and memory. `--cache-sim` adds cache misses per span (instruction
+ * fetch, data first and last level, a fixed cache geometry: CACHEGRIND_CACHE_SIM), deterministic like
+ * the instruction count, for changes that are about code or data locality rather than work.
  *
  * Needs valgrind (`apt-get install valgrind`); a developer tool, not part of `npm run bench`.
  */
@@ -30,7 +30,7 @@ import { countTraceSpans } from '../src/receiver/check-protobuf';
 import {
   CACHEGRIND,
   CACHEGRIND_CACHE_SIM,
-  dataMissesIn,
+  cacheMissesIn,
   instructionsIn,
   V8_DETERMINISM,
 } from './lib/cachegrind';
@@ -44,7 +44,8 @@ const RUNNER = join(__dirname, 'lib', 'instruction-runner.js');
 
 interface Counts {
   instructions: number;
-  /** Data-cache misses, first and last level (zero without --cache-sim). */
+  /** Cache misses: instruction fetch, data first and last level (zero without --cache-sim). */
+  i1: number;
   d1: number;
   ll: number;
 }
@@ -63,7 +64,10 @@ async function counts(
     [...prefix.slice(1), process.execPath, ...V8_DETERMINISM, RUNNER, dist, bodies, mode, String(rounds)],
     { maxBuffer: 16 * 1024 * 1024 },
   );
-  return { instructions: instructionsIn(stderr), ...(cacheSim ? dataMissesIn(stderr) : { d1: 0, ll: 0 }) };
+  return {
+    instructions: instructionsIn(stderr),
+    ...(cacheSim ? cacheMissesIn(stderr) : { i1: 0, d1: 0, ll: 0 }),
+  };
 }
 
 /** Counts per span of one mode: a run of `rounds` measured rounds minus the warm-up alone. */
@@ -81,6 +85,7 @@ async function perSpan(
   ]);
   return {
     instructions: (full.instructions - warmOnly.instructions) / spans,
+    i1: (full.i1 - warmOnly.i1) / spans,
     d1: (full.d1 - warmOnly.d1) / spans,
     ll: (full.ll - warmOnly.ll) / spans,
   };
@@ -88,6 +93,7 @@ async function perSpan(
 
 const minus = (a: Counts, b: Counts): Counts => ({
   instructions: a.instructions - b.instructions,
+  i1: a.i1 - b.i1,
   d1: a.d1 - b.d1,
   ll: a.ll - b.ll,
 });
@@ -144,7 +150,7 @@ async function main(): Promise<void> {
       );
       if (cacheSim)
         console.log(
-          `${''.padEnd(24)} decode ${f(decode.d1)}  pipeline ${f(pipeline.d1)}  total ${f(total.d1)} D1 misses/span; LL: decode ${f(decode.ll)}  pipeline ${f(pipeline.ll)}  total ${f(total.ll)}`,
+          `${''.padEnd(24)} misses/span: I1 decode ${f(decode.i1)} pipeline ${f(pipeline.i1)}; D1 decode ${f(decode.d1)} pipeline ${f(pipeline.d1)}; LL data decode ${f(decode.ll)} pipeline ${f(pipeline.ll)}`,
         );
     }
     const [base, now] = rows;
@@ -153,7 +159,7 @@ async function main(): Promise<void> {
     );
     if (cacheSim)
       console.log(
-        `data misses, work tree / base: D1 pipeline ${ratio(now.pipeline.d1, base.pipeline.d1)}, total ${ratio(now.total.d1, base.total.d1)}; LL pipeline ${ratio(now.pipeline.ll, base.pipeline.ll)}, total ${ratio(now.total.ll, base.total.ll)}`,
+        `misses, work tree / base: I1 pipeline ${ratio(now.pipeline.i1, base.pipeline.i1)}, total ${ratio(now.total.i1, base.total.i1)}; D1 pipeline ${ratio(now.pipeline.d1, base.pipeline.d1)}, total ${ratio(now.total.d1, base.total.d1)}; LL data pipeline ${ratio(now.pipeline.ll, base.pipeline.ll)}, total ${ratio(now.total.ll, base.total.ll)}`,
       );
   } finally {
     execFileSync('git', ['-C', REPO_ROOT, 'worktree', 'remove', '--force', baseTree], { stdio: 'ignore' });

@@ -9,7 +9,7 @@ export const CACHEGRIND = [
 ];
 
 /**
- * Command prefix with cache simulation: data misses in a 32 KiB first level and a 4 MiB last level (a
+ * Command prefix with cache simulation: instruction-fetch misses in a 32 KiB I1, data misses in a 32 KiB first level and a 4 MiB last level (a
  * fixed geometry, not the host's, so figures compare across machines; ~ one core's share of this
  * VM's caches). Slower than CACHEGRIND (~2×).
  */
@@ -36,14 +36,14 @@ export function instructionsIn(output: string): number {
   return Number(match[1].replaceAll(',', ''));
 }
 
-/** Data-cache misses from cachegrind's summary (a CACHEGRIND_CACHE_SIM run). */
-export function dataMissesIn(output: string): { d1: number; ll: number } {
+/** Cache misses from cachegrind's summary (a CACHEGRIND_CACHE_SIM run): instruction fetch, data D1 and LL. */
+export function cacheMissesIn(output: string): { i1: number; d1: number; ll: number } {
   const count = (label: string) => {
     const match = new RegExp(`${label}\\s+misses:\\s+([\\d,]+)`).exec(output);
     if (!match) throw new Error(`no ${label} misses from valgrind:\n${output.slice(-2000)}`);
     return Number(match[1].replaceAll(',', ''));
   };
-  return { d1: count('D1'), ll: count('LLd') };
+  return { i1: count('I1'), d1: count('D1'), ll: count('LLd') };
 }
 
 /** CACHEGRIND with its per-function counts written to `file` (read them with functionInstructions). */
