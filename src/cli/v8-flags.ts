@@ -8,7 +8,7 @@
  * reaches 260–300 MB for a live heap of ~40–60 MB. Keeping the semi-space at its initial 1 MiB and
  * letting the old generation grow 1.5× per GC instead brings max RSS to ~135 MB. The price is GC
  * time: ~33% of ingest throughput while the receiver queued decoded spans, ~10–15% since it queues
- * wire bytes and the pipeline decodes span by span (ingest bench, back to back; see BENCHMARKS.md).
+ * wire bytes and the pipeline decodes as it processes (ingest bench, back to back; see BENCHMARKS.md).
  *
  * Both flags are read by V8 each time it sizes the heap, so setting them at run time works (checked
  * by test/unit/cli-v8-flags.test.ts). Override: SPANSTAT_V8_FLAGS replaces the list

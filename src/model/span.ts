@@ -39,8 +39,8 @@ export interface DecodedSpan {
 /**
  * The spans of one export request as the receiver hands them to the pipeline. A protobuf body is
  * checked on receipt (so a malformed one still gets its 400) but decoded only when the pipeline
- * walks it, one span at a time: pending spans then cost their wire bytes outside the JS heap, and a
- * decoded span is garbage before the next one is read.
+ * walks it, one span at a time: pending spans then cost their wire bytes outside the JS heap, and at
+ * most a chunk of decoded spans (256, see Pipeline) is alive at once.
  */
 export interface SpanBatch {
   /** Number of spans, known without decoding. */

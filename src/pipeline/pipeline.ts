@@ -1,4 +1,6 @@
 import type { SpanClassifier } from '../classify/classify-span';
+import type { ClassifiedSpan } from '../model/classified';
+import type { RequestSummary } from '../model/request-summary';
 import type { DecodedSpan, SpanBatch } from '../model/span';
 import { type AssemblerOptions, RequestAssembler } from '../traces/request-assembler';
 import type { SliceClock } from './slice-clock';
@@ -23,12 +25,27 @@ export interface PipelineStats {
  * while a large backlog drains.
  */
 const SPANS_PER_TURN = 4096;
+/**
+ * Spans classified before the later stages run over them, one stage at a time (see Pipeline). Large
+ * enough that each stage's code is fetched once for many spans; small enough that the chunk's records
+ * stay in the CPU's second-level cache between stages.
+ */
+const CHUNK_SPANS = 256;
 const EMPTY_BATCH: SpanBatch = { size: 0, forEach() {} };
 
 /**
  * decode → classify → (aggregate span-level ∥ assemble per request → aggregate request-level).
  * The receiver enqueues checked batches (a protobuf body stays wire bytes until here); processing, and
  * decoding span by span, happens off the request path in bounded slices.
+ *
+ * Stage by stage over chunks of CHUNK_SPANS spans rather than span by span through every stage: one
+ * span's path through classify, SQL, key namespaces, the aggregator, the metrics and the assembler
+ * runs ~7k instructions of JIT code spread over ~40 KB, so span by span the instruction cache (32 KB)
+ * refetched most of it for every span: ~600 first-level instruction-fetch misses per span against ~50
+ * in the decoder, whose loop fits; chunked, ~270, and data-cache misses 330 → 130 (bench:instructions
+ * --cache-sim). Classifying stays inline with the decode: a classified span is smaller than the decoded
+ * one it replaces, so less survives each young-generation GC (the sidecar's semi-space is 1 MiB), which
+ * measured ahead end to end of classifying a chunk of decoded spans, though that has fewer misses.
  */
 export class Pipeline {
   readonly stats: PipelineStats = {
@@ -39,10 +56,16 @@ export class Pipeline {
     requestsSummarised: 0,
   };
   private readonly queue: SpanBatch[] = [];
-  /** The clock of the slice being processed, read by `visit`. */
+  /** The clock of the slice being processed. */
   private sliceNowMs = 0;
-  /** processOne bound once: a batch calls it per span while it decodes. */
-  private readonly visit = (span: DecodedSpan): void => this.processOne(span, this.sliceNowMs);
+  /** classifyOne bound once: a batch calls it per span while it decodes. */
+  private readonly visit = (span: DecodedSpan): void => this.classifyOne(span);
+  /** Classified spans waiting for the later stages (at most CHUNK_SPANS), and which of them failed in one. */
+  private readonly chunk: ClassifiedSpan[] = [];
+  private readonly chunkFailed = new Uint8Array(CHUNK_SPANS);
+  /** Summaries the assembler emitted while a chunk is processed, recorded after its pass. */
+  private readonly summaries: RequestSummary[] = [];
+  private inChunk = false;
   private queueHead = 0;
   private drainScheduled = false;
   private sweepTimer: NodeJS.Timeout | undefined;
@@ -56,7 +79,8 @@ export class Pipeline {
   ) {
     this.assembler = new RequestAssembler(options.assembly, (summary) => {
       this.stats.requestsSummarised++;
-      for (const sink of this.sinks) sink.recordRequest(summary);
+      if (this.inChunk) this.summaries.push(summary);
+      else for (const sink of this.sinks) sink.recordRequest(summary);
     });
   }
 
@@ -116,8 +140,10 @@ export class Pipeline {
         batch.forEach(this.visit);
       } catch {
         // A body that passed the receiver's check but failed to decode (a bug): its unread spans are lost.
+        this.processChunk();
         this.stats.spansFailed += batch.size - (this.stats.spansProcessed + this.stats.spansFailed - before);
       }
+      this.processChunk();
       done += batch.size;
       this.stats.pendingSpans -= batch.size;
     }
@@ -130,25 +156,74 @@ export class Pipeline {
     }
   }
 
-  private processOne(span: DecodedSpan, nowMs: number): void {
+  private classifyOne(span: DecodedSpan): void {
+    let classified: ClassifiedSpan;
     try {
-      const classified = this.classifier.classify(span);
-      switch (classified.type) {
-        case 'db':
-          for (const sink of this.sinks) sink.recordDbCall(classified);
-          break;
-        case 'cache':
-          for (const sink of this.sinks) sink.recordCacheCall(classified);
-          break;
-        case 'pool-connect':
-          for (const sink of this.sinks) sink.recordPoolConnect(classified);
-          break;
-      }
-      this.assembler.add(classified, nowMs);
-      this.stats.spansProcessed++;
+      classified = this.classifier.classify(span);
     } catch {
       // A span the stages cannot handle is a bug, but it must not take the batch or the process with it.
       this.stats.spansFailed++;
+      return;
     }
+    this.chunk.push(classified);
+    if (this.chunk.length === CHUNK_SPANS) this.processChunk();
+  }
+
+  /** Runs the chunk's spans through each sink, then the assembler, then records the summaries it emitted. */
+  private processChunk(): void {
+    const chunk = this.chunk;
+    const n = chunk.length;
+    if (n === 0) return;
+    const failed = this.chunkFailed;
+    failed.fill(0, 0, n);
+    for (const sink of this.sinks) {
+      for (let i = 0; i < n; i++) {
+        const span = chunk[i];
+        try {
+          switch (span.type) {
+            case 'db':
+              sink.recordDbCall(span);
+              break;
+            case 'cache':
+              sink.recordCacheCall(span);
+              break;
+            case 'pool-connect':
+              sink.recordPoolConnect(span);
+              break;
+          }
+        } catch {
+          failed[i] = 1;
+        }
+      }
+    }
+    const nowMs = this.sliceNowMs;
+    this.inChunk = true;
+    try {
+      for (let i = 0; i < n; i++) {
+        try {
+          this.assembler.add(chunk[i], nowMs);
+        } catch {
+          failed[i] = 1;
+        }
+      }
+    } finally {
+      this.inChunk = false;
+    }
+    chunk.length = 0;
+    let failures = 0;
+    for (let i = 0; i < n; i++) failures += failed[i];
+    this.stats.spansProcessed += n - failures;
+    this.stats.spansFailed += failures;
+    const summaries = this.summaries;
+    for (const sink of this.sinks) {
+      for (const summary of summaries) {
+        try {
+          sink.recordRequest(summary);
+        } catch {
+          // As for a span: a bug, kept from the rest of the chunk.
+        }
+      }
+    }
+    summaries.length = 0;
   }
 }

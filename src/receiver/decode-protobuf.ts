@@ -53,10 +53,11 @@ export function decodeTracesProtobuf(body: Uint8Array): DecodedSpan[] {
 }
 
 /**
- * Decodes a body span by span into `visit` (the pipeline's path: no array of decoded spans is ever
- * held). On a malformed body it throws after visiting the spans before the fault, so a body should be
- * checked with countTraceSpans (check-protobuf.ts) first. With `keptAttributes` (the pipeline passes
- * the keys it reads, protobuf-batch.ts) span attributes with other keys are skipped unread.
+ * Decodes a body span by span into `visit` (the pipeline's path: it holds at most a chunk of decoded
+ * spans, never a body's). On a malformed body it throws after visiting the spans before the fault, so
+ * a body should be checked with countTraceSpans (check-protobuf.ts) first. With `keptAttributes` (the
+ * pipeline passes the keys it reads, protobuf-batch.ts) span attributes with other keys are skipped
+ * unread.
  */
 export function forEachTraceSpan(body: Uint8Array, visit: Visit, keptAttributes?: AttributeKeyMatcher): void {
   const r = Reader.create(asBuffer(body));

@@ -1,0 +1,216 @@
+import { describe, expect, it } from 'vitest';
+import type { SpanClassifier } from '../../src/classify/classify-span';
+import type { CacheCall, ClassifiedSpan, DbCall, PoolConnect, RequestSpan } from '../../src/model/classified';
+import type { RequestSummary } from '../../src/model/request-summary';
+import { type DecodedSpan, type SpanBatch, SpanKind, spanBatchOf } from '../../src/model/span';
+import { Pipeline } from '../../src/pipeline/pipeline';
+import { SliceClock } from '../../src/pipeline/slice-clock';
+import type { SpanSink } from '../../src/pipeline/span-sink';
+
+/** A span whose name says what the fake classifier makes of it: `db`, `cache`, `pool`, `request`, `bad`. */
+function span(name: string, traceId: string, spanId: string, parentSpanId = ''): DecodedSpan {
+  return {
+    service: 'svc',
+    traceId,
+    spanId,
+    parentSpanId,
+    name,
+    kind: name === 'request' ? SpanKind.SERVER : SpanKind.CLIENT,
+    startMs: 1_000,
+    durationMs: 2,
+    statusCode: 0,
+    attributes: {},
+  };
+}
+
+/** Classifies by span name; `descendants` of a request is the number of spans named in its trace before it. */
+class FakeClassifier {
+  private readonly seen = new Map<string, number>();
+
+  classify(s: DecodedSpan): ClassifiedSpan {
+    const base = {
+      service: s.service,
+      traceId: s.traceId,
+      spanId: s.spanId,
+      parentSpanId: s.parentSpanId,
+      startMs: s.startMs,
+      durationMs: s.durationMs,
+      error: false,
+    };
+    if (s.name === 'bad') throw new Error('cannot classify');
+    const before = this.seen.get(s.traceId) ?? 0;
+    this.seen.set(s.traceId, before + 1);
+    switch (s.name) {
+      case 'db':
+        return {
+          ...base,
+          type: 'db',
+          system: 'postgresql',
+          fingerprint: 'f1',
+          statement: 'SELECT 1',
+          operation: 'SELECT',
+          table: '',
+        };
+      case 'cache':
+        return {
+          ...base,
+          type: 'cache',
+          system: 'redis',
+          command: 'get',
+          namespace: 'user:*',
+          read: true,
+          write: false,
+          hits: 1,
+          misses: 0,
+        };
+      case 'pool':
+        return { ...base, type: 'pool-connect', system: 'postgresql' };
+      case 'request':
+        return { ...base, type: 'request', method: 'GET', route: '/r', status: 200, descendants: before };
+      default:
+        return { ...base, type: 'other' };
+    }
+  }
+}
+
+/** Records what it is given, in order; throws for the span ids in `failOn`. */
+class RecordingSink implements SpanSink {
+  readonly calls: string[] = [];
+  readonly summaries: RequestSummary[] = [];
+  constructor(private readonly failOn: ReadonlySet<string> = new Set()) {}
+  private record(kind: string, c: DbCall | CacheCall | PoolConnect): void {
+    if (this.failOn.has(c.spanId)) throw new Error(`sink fails on ${c.spanId}`);
+    this.calls.push(`${kind}:${c.spanId}`);
+  }
+  recordDbCall(c: DbCall): void {
+    this.record('db', c);
+  }
+  recordCacheCall(c: CacheCall): void {
+    this.record('cache', c);
+  }
+  recordPoolConnect(c: PoolConnect): void {
+    this.record('pool', c);
+  }
+  recordRequest(summary: RequestSummary): void {
+    this.calls.push(`request:${summary.traceId}`);
+    this.summaries.push(summary);
+  }
+}
+
+function pipelineWith(sinks: SpanSink[]): Pipeline {
+  return new Pipeline(
+    {
+      maxPendingSpans: 100_000,
+      assembly: { idleMs: 60_000, maxOpenTraces: 10_000, maxSpansPerTrace: 1_000 },
+    },
+    new FakeClassifier() as unknown as SpanClassifier,
+    sinks,
+    new SliceClock(() => 1_000),
+  );
+}
+
+/** A trace of `leaves` DB spans followed by its request span, which declares them. */
+function trace(t: number, leaves: number): DecodedSpan[] {
+  const traceId = `t${t}`;
+  const requestId = `${traceId}-req`;
+  const spans = Array.from({ length: leaves }, (_, i) => span('db', traceId, `${traceId}-db${i}`, requestId));
+  spans.push(span('request', traceId, requestId));
+  return spans;
+}
+
+describe('Pipeline', () => {
+  it('gives every span of batches larger than its chunks to every sink once, in order, and summarises each request', () => {
+    const sinks = [new RecordingSink(), new RecordingSink()];
+    const pipeline = pipelineWith(sinks);
+    const spans = Array.from({ length: 150 }, (_, t) => trace(t, 3)).flat(); // 600 spans
+    pipeline.enqueue(spanBatchOf(spans.slice(0, 530)));
+    pipeline.enqueue(spanBatchOf(spans.slice(530)));
+    pipeline.drainAll();
+    const expected = spans.filter((s) => s.name === 'db').map((s) => `db:${s.spanId}`);
+    for (const sink of sinks) {
+      expect(sink.calls.filter((c) => c.startsWith('db:'))).toEqual(expected);
+      expect(sink.summaries).toHaveLength(150);
+      // Each request summarised at once (all its declared spans were in) with its own three queries.
+      expect(sink.summaries.every((s) => s.queries === 3)).toBe(true);
+    }
+    expect(pipeline.stats).toMatchObject({
+      spansReceived: 600,
+      spansProcessed: 600,
+      spansFailed: 0,
+      pendingSpans: 0,
+      requestsSummarised: 150,
+    });
+  });
+
+  it('records a request summary after the span-level records of its chunk', () => {
+    const sink = new RecordingSink();
+    const pipeline = pipelineWith([sink]);
+    pipeline.enqueue(spanBatchOf(trace(1, 2)));
+    pipeline.drainAll();
+    expect(sink.calls).toEqual(['db:t1-db0', 'db:t1-db1', 'request:t1']);
+  });
+
+  it('counts a span a sink throws on as failed and still processes the rest, in every sink', () => {
+    const failing = new RecordingSink(new Set(['t2-db1']));
+    const other = new RecordingSink();
+    const pipeline = pipelineWith([failing, other]);
+    pipeline.enqueue(spanBatchOf([1, 2, 3].flatMap((t) => trace(t, 2))));
+    pipeline.drainAll();
+    expect(failing.calls.filter((c) => c.startsWith('db:'))).toHaveLength(5);
+    expect(other.calls.filter((c) => c.startsWith('db:'))).toHaveLength(6);
+    expect(pipeline.stats.spansProcessed).toBe(8);
+    expect(pipeline.stats.spansFailed).toBe(1);
+  });
+
+  it('counts a span the classifier throws on as failed and hands it to no stage', () => {
+    const sink = new RecordingSink();
+    const pipeline = pipelineWith([sink]);
+    pipeline.enqueue(spanBatchOf([span('db', 'a', 'a1'), span('bad', 'a', 'a2'), span('cache', 'a', 'a3')]));
+    pipeline.drainAll();
+    expect(sink.calls).toEqual(['db:a1', 'cache:a3']);
+    expect(pipeline.stats).toMatchObject({ spansProcessed: 2, spansFailed: 1, pendingSpans: 0 });
+  });
+
+  it('processes the spans a batch yielded before its decode failed and counts the rest as failed', () => {
+    const sink = new RecordingSink();
+    const pipeline = pipelineWith([sink]);
+    const good = Array.from({ length: 300 }, (_, i) => span('db', 'x', `x${i}`, 'p'));
+    const breaking: SpanBatch = {
+      size: 400,
+      forEach(visit) {
+        for (const s of good) visit(s);
+        throw new Error('truncated body');
+      },
+    };
+    pipeline.enqueue(breaking);
+    pipeline.drainAll();
+    // 256 went through in a full chunk, the other 44 in the chunk the failure left unprocessed.
+    expect(sink.calls).toHaveLength(300);
+    expect(pipeline.stats).toMatchObject({ spansProcessed: 300, spansFailed: 100, pendingSpans: 0 });
+  });
+
+  it('records summaries the assembler emits outside a chunk (sweep, flush) at once', () => {
+    const sink = new RecordingSink();
+    const pipeline = pipelineWith([sink]);
+    // A request that declares no descendants waits for its grace period.
+    const undeclared: RequestSpan = {
+      type: 'request',
+      service: 'svc',
+      traceId: 'u',
+      spanId: 'u-req',
+      parentSpanId: '',
+      startMs: 1_000,
+      durationMs: 5,
+      error: false,
+      method: 'GET',
+      route: '/u',
+      status: 200,
+      descendants: -1,
+    };
+    pipeline.assembler.add(undeclared, 1_000);
+    expect(sink.summaries).toHaveLength(0);
+    pipeline.assembler.flush();
+    expect(sink.calls).toEqual(['request:u']);
+    expect(pipeline.stats.requestsSummarised).toBe(1);
+  });
+});
