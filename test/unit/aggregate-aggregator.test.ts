@@ -1,11 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import { Aggregator, type AggregatorOptions } from '../../src/aggregate/aggregator';
-import type { CacheCall, DbCall, PoolConnect } from '../../src/model/classified';
 import { cacheReport } from '../../src/reports/cache-report';
 import { endpointReport } from '../../src/reports/endpoint-report';
 import { poolReport } from '../../src/reports/pool-report';
 import { queryReport } from '../../src/reports/query-report';
 import { endpointCacheReport, endpointQueryReport } from '../../src/reports/use-report';
+import { cacheCall, dbCall as db, poolConnect as pool } from '../fixtures/classified';
 import { requestSummary as request } from '../fixtures/request-summary';
 
 const MIN = 60_000;
@@ -24,48 +24,6 @@ function setup(opts: Partial<AggregatorOptions> = {}) {
   const clock = { t: T0 };
   const agg = new Aggregator({ ...OPTS, ...opts }, () => clock.t);
   return { agg, clock };
-}
-
-const base = {
-  service: 'api',
-  traceId: 't0',
-  spanId: 's',
-  parentSpanId: 'p',
-  startMs: 0,
-  durationMs: 1,
-  error: false,
-};
-
-function db(p: Partial<DbCall> = {}): DbCall {
-  return {
-    ...base,
-    type: 'db',
-    system: 'postgresql',
-    fingerprint: 'fp-users',
-    statement: 'SELECT * FROM users WHERE id = $1',
-    operation: 'SELECT',
-    table: 'users',
-    ...p,
-  };
-}
-
-function cacheCall(p: Partial<CacheCall> = {}): CacheCall {
-  return {
-    ...base,
-    type: 'cache',
-    system: 'redis',
-    command: 'get',
-    namespace: 'user:*',
-    read: true,
-    write: false,
-    hits: 1,
-    misses: 0,
-    ...p,
-  };
-}
-
-function pool(p: Partial<PoolConnect> = {}): PoolConnect {
-  return { ...base, type: 'pool-connect', system: 'postgresql', ...p };
 }
 
 describe('Aggregator: queries', () => {

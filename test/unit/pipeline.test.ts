@@ -6,6 +6,7 @@ import { type DecodedSpan, type SpanBatch, SpanKind, spanBatchOf } from '../../s
 import { Pipeline } from '../../src/pipeline/pipeline';
 import { SliceClock } from '../../src/pipeline/slice-clock';
 import type { SpanSink } from '../../src/pipeline/span-sink';
+import { cacheCall, dbCall, poolConnect } from '../fixtures/classified';
 
 /** A span whose name says what the fake classifier makes of it: `db`, `cache`, `pool`, `request`, `bad`. */
 function span(name: string, traceId: string, spanId: string, parentSpanId = ''): DecodedSpan {
@@ -28,47 +29,36 @@ class FakeClassifier {
   private readonly seen = new Map<string, number>();
 
   classify(s: DecodedSpan): ClassifiedSpan {
-    const base = {
+    const ids = {
       service: s.service,
       traceId: s.traceId,
       spanId: s.spanId,
       parentSpanId: s.parentSpanId,
       startMs: s.startMs,
       durationMs: s.durationMs,
-      error: false,
     };
     if (s.name === 'bad') throw new Error('cannot classify');
     const before = this.seen.get(s.traceId) ?? 0;
     this.seen.set(s.traceId, before + 1);
     switch (s.name) {
       case 'db':
-        return {
-          ...base,
-          type: 'db',
-          system: 'postgresql',
-          fingerprint: 'f1',
-          statement: 'SELECT 1',
-          operation: 'SELECT',
-          table: '',
-        };
+        return dbCall(ids);
       case 'cache':
-        return {
-          ...base,
-          type: 'cache',
-          system: 'redis',
-          command: 'get',
-          namespace: 'user:*',
-          read: true,
-          write: false,
-          hits: 1,
-          misses: 0,
-        };
+        return cacheCall(ids);
       case 'pool':
-        return { ...base, type: 'pool-connect', system: 'postgresql' };
+        return poolConnect(ids);
       case 'request':
-        return { ...base, type: 'request', method: 'GET', route: '/r', status: 200, descendants: before };
+        return {
+          ...ids,
+          error: false,
+          type: 'request',
+          method: 'GET',
+          route: '/r',
+          status: 200,
+          descendants: before,
+        };
       default:
-        return { ...base, type: 'other' };
+        return { ...ids, error: false, type: 'other' };
     }
   }
 }
