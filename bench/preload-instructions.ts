@@ -5,7 +5,7 @@
  * two runs of one build still differed by up to ±15%, nearly all of it V8's compiler and GC (they run
  * when its heuristics say so); with `--functions` the count without them repeated within ~±3%.
  *
- *   npx tsx bench/preload-instructions.ts [--requests 400] [--warm-up 6000] [--variant name=<preload path>|none] … [--functions]
+ *   npx tsx bench/preload-instructions.ts [--requests 400] [--warm-up 6000] [--variant name=<preload path>|none] … [--functions | --cache-sim]
  *
  * The demo app runs under cachegrind with V8 made deterministic (see V8_DETERMINISM); this process
  * sends the preload bench's route sequentially — GET /api/quotes/:code, one request in four
@@ -19,6 +19,9 @@
  * `--functions` adds where the instructions go per request (cachegrind's per-function counts, grouped:
  * JIT code, compiler, GC, inline-cache misses, hidden-class work …) and the native functions that
  * differ most from the first variant: how the perf-free VM can still say *why* a variant costs more.
+ * `--cache-sim` adds instruction-fetch (I1), data (D1) and last-level data misses per request from
+ * cachegrind's cache simulation (fixed geometry, see CACHEGRIND_CACHE_SIM; ~2× slower): whether a
+ * variant costs more time than instructions because its code and data no longer fit the caches.
  *
  * Needs valgrind (`apt-get install valgrind`); a developer tool, not part of `npm run bench`; ~10 min
  * per variant with the defaults (run two at once on two cores with one `--variant` each).
@@ -30,7 +33,10 @@ import { join } from 'node:path';
 import { PRELOAD_PATH } from '../scripts/lib/demo-stack';
 import {
   CACHEGRIND,
+  CACHEGRIND_CACHE_SIM,
+  type CacheMisses,
   cachegrindTo,
+  cacheMissesIn,
   functionInstructions,
   instructionCategory,
   instructionsIn,
@@ -54,6 +60,8 @@ const WARM_UP_DEFAULT = 6000;
 
 interface RunCount {
   total: number;
+  /** Cache misses, when asked for (--cache-sim). */
+  misses?: CacheMisses;
   /** Per function, when asked for (--functions). */
   functions?: Map<string, number>;
 }
@@ -66,11 +74,12 @@ async function countRun(
   requests: number,
   seed: number,
   functionsFile: string | undefined,
+  cacheSim: boolean,
 ): Promise<RunCount> {
   const app = await startDemoApp({
     data,
     preload,
-    wrapper: functionsFile ? cachegrindTo(functionsFile) : CACHEGRIND,
+    wrapper: functionsFile ? cachegrindTo(functionsFile) : cacheSim ? CACHEGRIND_CACHE_SIM : CACHEGRIND,
     nodeArgs: V8_DETERMINISM,
     env: { OTEL_EXPORTER_OTLP_ENDPOINT: otlpUrl, OTEL_BSP_SCHEDULE_DELAY: '60000' },
     readyTimeoutMs: 300_000,
@@ -87,8 +96,17 @@ async function countRun(
     await app.stop();
   }
   const total = instructionsIn(app.tail());
+  if (cacheSim) return { total, misses: cacheMissesIn(app.tail()) };
   if (functionsFile === undefined) return { total };
   return { total, functions: functionInstructions(readFileSync(functionsFile, 'utf8')) };
+}
+
+/** Per-request difference of two runs' cache misses, as text; undefined without --cache-sim. */
+function perRequestMisses(short: CacheMisses | undefined, long: CacheMisses | undefined, requests: number) {
+  if (short === undefined || long === undefined) return undefined;
+  return (['i1', 'd1', 'll'] as const)
+    .map((level) => `${level.toUpperCase()} ${((long[level] - short[level]) / requests).toFixed(0)}`)
+    .join(', ');
 }
 
 /** Per-request difference of two runs' per-function counts. */
@@ -139,6 +157,8 @@ async function main(): Promise<void> {
   const requests = flagNumber('requests') ?? 400;
   const warmUp = flagNumber('warm-up') ?? WARM_UP_DEFAULT;
   const withFunctions = process.argv.includes('--functions');
+  const cacheSim = process.argv.includes('--cache-sim');
+  if (withFunctions && cacheSim) throw new Error('--functions and --cache-sim: one at a time');
   const scratch = withFunctions ? mkdtempSync(join(tmpdir(), 'spanstat-cg-')) : undefined;
   const functionsFile = (run: string) => (scratch ? join(scratch, `${run}.out`) : undefined);
   const functions = new Map<string, Map<string, number>>();
@@ -160,15 +180,32 @@ async function main(): Promise<void> {
     for (const [name, preload] of variants) {
       // Fresh codes per run, the same sequence shape in both runs of every variant.
       seed += 100_000;
-      const short = await countRun(data, preload, otlpUrl, warmUp + requests, seed, functionsFile('short'));
+      const short = await countRun(
+        data,
+        preload,
+        otlpUrl,
+        warmUp + requests,
+        seed,
+        functionsFile('short'),
+        cacheSim,
+      );
       seed += 100_000;
-      const long = await countRun(data, preload, otlpUrl, warmUp + 2 * requests, seed, functionsFile('long'));
+      const long = await countRun(
+        data,
+        preload,
+        otlpUrl,
+        warmUp + 2 * requests,
+        seed,
+        functionsFile('long'),
+        cacheSim,
+      );
       perRequest.set(name, (long.total - short.total) / requests);
       if (withFunctions) functions.set(name, perRequestFunctions(short, long, requests));
+      const misses = perRequestMisses(short.misses, long.misses, requests);
       console.log(
         `${name.padEnd(12)} ${Math.round((long.total - short.total) / requests)
           .toString()
-          .padStart(9)} instructions/request`,
+          .padStart(9)} instructions/request${misses ? `; misses/request: ${misses}` : ''}`,
       );
     }
     const first = [...perRequest.values()][0];

@@ -17,6 +17,7 @@ export const CACHEGRIND_CACHE_SIM = [
   'valgrind',
   '--tool=cachegrind',
   '--cache-sim=yes',
+  '--I1=32768,8,64',
   '--D1=32768,8,64',
   '--LL=4194304,16,64',
   '--cachegrind-out-file=/dev/null',
@@ -36,8 +37,17 @@ export function instructionsIn(output: string): number {
   return Number(match[1].replaceAll(',', ''));
 }
 
-/** Cache misses from cachegrind's summary (a CACHEGRIND_CACHE_SIM run): instruction fetch, data D1 and LL. */
-export function cacheMissesIn(output: string): { i1: number; d1: number; ll: number } {
+export interface CacheMisses {
+  /** First-level instruction-fetch misses. */
+  i1: number;
+  /** First-level data misses. */
+  d1: number;
+  /** Last-level data misses. */
+  ll: number;
+}
+
+/** Cache misses from cachegrind's summary (a CACHEGRIND_CACHE_SIM run). */
+export function cacheMissesIn(output: string): CacheMisses {
   const count = (label: string) => {
     const match = new RegExp(`${label}\\s+misses:\\s+([\\d,]+)`).exec(output);
     if (!match) throw new Error(`no ${label} misses from valgrind:\n${output.slice(-2000)}`);
