@@ -21,7 +21,12 @@
  * differ most from the first variant: how the perf-free VM can still say *why* a variant costs more.
  * `--cache-sim` adds instruction-fetch (I1), data (D1) and last-level data misses per request from
  * cachegrind's cache simulation (fixed geometry, see CACHEGRIND_CACHE_SIM; ~2× slower): whether a
- * variant costs more time than instructions because its code and data no longer fit the caches.
+ * variant costs more time than instructions because its code and data no longer fit the caches. With
+ * `--functions` too, the misses outside V8's compiler and GC are printed as well. Read misses with
+ * care: where JIT code lands moves them between runs of one build far more than the instructions
+ * (the spanstat preload: I1 22.5k–25.8k per request in four runs; without compiler and GC 20.8k and
+ * 22.3k in two, and 17.2k and 22.4k in two runs of a variant), so only a difference well beyond ±20%
+ * says anything.
  *
  * Needs valgrind (`apt-get install valgrind`); a developer tool, not part of `npm run bench`; ~10 min
  * per variant with the defaults (run two at once on two cores with one `--variant` each).
@@ -37,7 +42,7 @@ import {
   type CacheMisses,
   cachegrindTo,
   cacheMissesIn,
-  functionInstructions,
+  functionEvents,
   instructionCategory,
   instructionsIn,
   TIMING_DEPENDENT_CATEGORIES,
@@ -64,6 +69,8 @@ interface RunCount {
   misses?: CacheMisses;
   /** Per function, when asked for (--functions). */
   functions?: Map<string, number>;
+  /** Per function cache misses, with --functions and --cache-sim. */
+  functionMisses?: { i1: Map<string, number>; d1: Map<string, number> };
 }
 
 /** The app's whole-run instruction count after serving `requests` quote requests. */
@@ -79,7 +86,11 @@ async function countRun(
   const app = await startDemoApp({
     data,
     preload,
-    wrapper: functionsFile ? cachegrindTo(functionsFile) : cacheSim ? CACHEGRIND_CACHE_SIM : CACHEGRIND,
+    wrapper: functionsFile
+      ? cachegrindTo(functionsFile, cacheSim)
+      : cacheSim
+        ? CACHEGRIND_CACHE_SIM
+        : CACHEGRIND,
     nodeArgs: V8_DETERMINISM,
     env: { OTEL_EXPORTER_OTLP_ENDPOINT: otlpUrl, OTEL_BSP_SCHEDULE_DELAY: '60000' },
     readyTimeoutMs: 300_000,
@@ -96,9 +107,36 @@ async function countRun(
     await app.stop();
   }
   const total = instructionsIn(app.tail());
-  if (cacheSim) return { total, misses: cacheMissesIn(app.tail()) };
-  if (functionsFile === undefined) return { total };
-  return { total, functions: functionInstructions(readFileSync(functionsFile, 'utf8')) };
+  const misses = cacheSim ? cacheMissesIn(app.tail()) : undefined;
+  if (functionsFile === undefined) return { total, misses };
+  const text = readFileSync(functionsFile, 'utf8');
+  return {
+    total,
+    misses,
+    functions: functionEvents(text),
+    functionMisses: cacheSim
+      ? { i1: functionEvents(text, ['I1mr']), d1: functionEvents(text, ['D1mr', 'D1mw']) }
+      : undefined,
+  };
+}
+
+/**
+ * Misses per request outside V8's compiler and GC (whose work runs when its heuristics say so and
+ * moved whole-run totals by ±15% between runs of one build), as text; undefined without both flags.
+ */
+function perRequestMutatorMisses(short: RunCount, long: RunCount, requests: number): string | undefined {
+  if (short.functionMisses === undefined || long.functionMisses === undefined) return undefined;
+  const mutator = (run: Map<string, number>) => {
+    let sum = 0;
+    for (const [fn, n] of run) if (!TIMING_DEPENDENT_CATEGORIES.has(instructionCategory(fn))) sum += n;
+    return sum;
+  };
+  return (['i1', 'd1'] as const)
+    .map(
+      (level) =>
+        `${level.toUpperCase()} ${((mutator(long.functionMisses?.[level] ?? new Map()) - mutator(short.functionMisses?.[level] ?? new Map())) / requests).toFixed(0)}`,
+    )
+    .join(', ');
 }
 
 /** Per-request difference of two runs' cache misses, as text; undefined without --cache-sim. */
@@ -158,7 +196,6 @@ async function main(): Promise<void> {
   const warmUp = flagNumber('warm-up') ?? WARM_UP_DEFAULT;
   const withFunctions = process.argv.includes('--functions');
   const cacheSim = process.argv.includes('--cache-sim');
-  if (withFunctions && cacheSim) throw new Error('--functions and --cache-sim: one at a time');
   const scratch = withFunctions ? mkdtempSync(join(tmpdir(), 'spanstat-cg-')) : undefined;
   const functionsFile = (run: string) => (scratch ? join(scratch, `${run}.out`) : undefined);
   const functions = new Map<string, Map<string, number>>();
@@ -202,10 +239,13 @@ async function main(): Promise<void> {
       perRequest.set(name, (long.total - short.total) / requests);
       if (withFunctions) functions.set(name, perRequestFunctions(short, long, requests));
       const misses = perRequestMisses(short.misses, long.misses, requests);
+      const mutatorMisses = perRequestMutatorMisses(short, long, requests);
       console.log(
         `${name.padEnd(12)} ${Math.round((long.total - short.total) / requests)
           .toString()
-          .padStart(9)} instructions/request${misses ? `; misses/request: ${misses}` : ''}`,
+          .padStart(9)} instructions/request${misses ? `; misses/request: ${misses}` : ''}${
+          mutatorMisses ? `; without compiler and GC: ${mutatorMisses}` : ''
+        }`,
       );
     }
     const first = [...perRequest.values()][0];

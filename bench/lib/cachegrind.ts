@@ -56,22 +56,37 @@ export function cacheMissesIn(output: string): CacheMisses {
   return { i1: count('I1'), d1: count('D1'), ll: count('LLd') };
 }
 
-/** CACHEGRIND with its per-function counts written to `file` (read them with functionInstructions). */
-export function cachegrindTo(file: string): string[] {
-  return [...CACHEGRIND.slice(0, -1), `--cachegrind-out-file=${file}`];
+/** CACHEGRIND (or CACHEGRIND_CACHE_SIM) with its per-function counts written to `file` (read them with functionEvents). */
+export function cachegrindTo(file: string, cacheSim = false): string[] {
+  return [...(cacheSim ? CACHEGRIND_CACHE_SIM : CACHEGRIND).slice(0, -1), `--cachegrind-out-file=${file}`];
 }
 
-/** Instructions per function (`name @ file`) from a cachegrind output file. */
-export function functionInstructions(text: string): Map<string, number> {
+/**
+ * Per function (`name @ file`), the sum of the named events from a cachegrind output file: `Ir`
+ * (instructions) always; with the cache simulation also `I1mr` (instruction-fetch misses) and `D1mr`,
+ * `D1mw` (data misses), among others.
+ */
+export function functionEvents(text: string, events: readonly string[] = ['Ir']): Map<string, number> {
   const counts = new Map<string, number>();
+  let columns: number[] = [];
   let file = '';
   let fn = '';
   for (const line of text.split('\n')) {
-    if (line.startsWith('fl=')) file = line.slice(3).split('/').pop() ?? '';
+    if (line.startsWith('events:')) {
+      const names = line.slice(7).trim().split(/\s+/);
+      columns = events.map((event) => {
+        const at = names.indexOf(event);
+        if (at < 0) throw new Error(`cachegrind output has no ${event} events (${names.join(' ')})`);
+        return at + 1;
+      });
+    } else if (line.startsWith('fl=')) file = line.slice(3).split('/').pop() ?? '';
     else if (line.startsWith('fn=')) fn = line.slice(3);
     else if (line.length > 0 && line.charCodeAt(0) >= 48 && line.charCodeAt(0) <= 57) {
+      const fields = line.split(' ');
+      let n = 0;
+      for (const column of columns) n += Number(fields[column] ?? 0);
       const key = `${fn} @ ${file}`;
-      counts.set(key, (counts.get(key) ?? 0) + Number(line.split(' ')[1]));
+      counts.set(key, (counts.get(key) ?? 0) + n);
     }
   }
   return counts;
