@@ -144,7 +144,7 @@ export async function measurePipeline(
   }
 }
 
-interface IngestRun {
+export interface IngestRun {
   rate: Rate;
   /** How busy each core was during the window (all processes), 0..1. */
   cores: number[];
@@ -181,7 +181,7 @@ function sendLoop(
   };
 }
 
-async function measureEndToEnd(
+export async function measureEndToEnd(
   sidecar: SidecarProcess,
   stream: BatchStream,
   seconds: number,

@@ -21,12 +21,13 @@
  * Needs valgrind (`apt-get install valgrind`); a developer tool, not part of `npm run bench`.
  */
 import { execFile, execFileSync } from 'node:child_process';
-import { mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { REPO_ROOT } from '../scripts/lib/demo-stack';
 import { countTraceSpans } from '../src/receiver/check-protobuf';
+import { buildBaseTree } from './lib/base-tree';
 import {
   CACHEGRIND,
   CACHEGRIND_CACHE_SIM,
@@ -111,14 +112,8 @@ async function main(): Promise<void> {
   const cacheSim = process.argv.includes('--cache-sim');
   ensureBuilt();
   const work = mkdtempSync(join(tmpdir(), 'spanstat-instructions-'));
-  const baseTree = join(work, 'base');
+  const baseTree = buildBaseTree(baseRev);
   try {
-    execFileSync('git', ['-C', REPO_ROOT, 'worktree', 'add', '--detach', baseTree, baseRev], {
-      stdio: 'ignore',
-    });
-    symlinkSync(join(REPO_ROOT, 'node_modules'), join(baseTree, 'node_modules'));
-    execFileSync(process.execPath, [join(REPO_ROOT, 'node_modules/typescript/bin/tsc'), '-p', baseTree]);
-
     const stream = new BatchStream(buildTemplates({ templates: 16, spansPerBatch: 512, seed: 7 }));
     const parts: Buffer[] = [];
     let spans = 0;
@@ -134,7 +129,7 @@ async function main(): Promise<void> {
     writeFileSync(bodies, Buffer.concat(parts));
 
     const trees = [
-      { name: `base (${baseRev})`, dist: join(baseTree, 'dist') },
+      { name: `base (${baseRev})`, dist: baseTree.dist },
       { name: 'work tree', dist: join(REPO_ROOT, 'dist') },
     ];
     const rows: { name: string; decode: Counts; pipeline: Counts; total: Counts }[] = [];
@@ -162,7 +157,7 @@ async function main(): Promise<void> {
         `misses, work tree / base: I1 pipeline ${ratio(now.pipeline.i1, base.pipeline.i1)}, total ${ratio(now.total.i1, base.total.i1)}; D1 pipeline ${ratio(now.pipeline.d1, base.pipeline.d1)}, total ${ratio(now.total.d1, base.total.d1)}; LL data pipeline ${ratio(now.pipeline.ll, base.pipeline.ll)}, total ${ratio(now.total.ll, base.total.ll)}`,
       );
   } finally {
-    execFileSync('git', ['-C', REPO_ROOT, 'worktree', 'remove', '--force', baseTree], { stdio: 'ignore' });
+    baseTree.remove();
     rmSync(work, { recursive: true, force: true });
   }
 }

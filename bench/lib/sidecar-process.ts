@@ -40,6 +40,8 @@ export interface SidecarStartOptions {
   env?: NodeJS.ProcessEnv;
   /** Extra node flags (e.g. --cpu-prof). */
   nodeArgs?: string[];
+  /** The CLI to run (another build's `dist/cli/main.js`); the work tree's by default. */
+  cliPath?: string;
   readyTimeoutMs?: number;
 }
 
@@ -61,7 +63,7 @@ async function startOnce(options: SidecarStartOptions): Promise<SidecarProcess> 
   const apiPort = await freePort();
   const [cmd, args] = pinned(options.core, process.execPath, [
     ...(options.nodeArgs ?? []),
-    CLI_PATH,
+    options.cliPath ?? CLI_PATH,
     'sidecar',
   ]);
   const child: ChildProcess = spawn(cmd, args, {
