@@ -14,7 +14,7 @@
  * digit — the lexer never tells digits apart) and read as a literal by the lexer, is cut into the same
  * tokens, except for what the literals hold; scanSql gives both the same canonical form.
  */
-import { GenerationalCache } from './generational-cache';
+import { GenerationalCache } from '../generational-cache';
 import { literalEndAt, literalSpans, type SqlDialect } from './sql-scanner';
 
 /** Characters of a text's start that pick the samples it is compared with. */

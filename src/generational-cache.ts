@@ -1,6 +1,6 @@
 /**
  * A bounded cache with approximate least-recently-used eviction in two generations (the hashlru
- * scheme): entries go into the current generation; when it is full it becomes the previous one
+ * scheme), shared by the SQL caches and the request assembler: entries go into the current generation; when it is full it becomes the previous one
  * and the old previous one is dropped whole; a hit in the previous generation copies the entry
  * forward. At most `capacity` entries are held.
  *
@@ -24,6 +24,14 @@ export class GenerationalCache<V, K = string> {
   /** Entries held (an entry copied forward may count twice until its old generation is dropped). */
   get size(): number {
     return this.current.size + this.previous.size;
+  }
+
+  /**
+   * Whether `key` is held, without copying it forward: for a set of recent keys (the assembler's
+   * summarised requests) whose members must age out in insertion order, however often they are asked for.
+   */
+  has(key: K): boolean {
+    return this.current.has(key) || this.previous.has(key);
   }
 
   get(key: K): V | undefined {
