@@ -5,7 +5,7 @@
  * two runs of one build still differed by up to ±15%, nearly all of it V8's compiler and GC (they run
  * when its heuristics say so); with `--functions` the count without them repeated within ~±3%.
  *
- *   npx tsx bench/preload-instructions.ts [--requests 400] [--warm-up 6000] [--variant name=<preload path>|none] … [--functions | --cache-sim]
+ *   npx tsx bench/preload-instructions.ts [--requests 400] [--warm-up 6000] [--variant name=<preload path>|none] … [--functions] [--cache-sim]
  *
  * The demo app runs under cachegrind with V8 made deterministic (see V8_DETERMINISM); this process
  * sends the preload bench's route sequentially — GET /api/quotes/:code, one request in four
@@ -45,8 +45,8 @@ import {
   functionEvents,
   instructionCategory,
   instructionsIn,
-  TIMING_DEPENDENT_CATEGORIES,
   V8_DETERMINISM,
+  withoutCompilerAndGc,
 } from './lib/cachegrind';
 import { type DemoData, startDemoApp, startDemoData } from './lib/demo-app-process';
 import { flagNumber, flagValues } from './lib/flags';
@@ -125,16 +125,13 @@ async function countRun(
  * moved whole-run totals by ±15% between runs of one build), as text; undefined without both flags.
  */
 function perRequestMutatorMisses(short: RunCount, long: RunCount, requests: number): string | undefined {
-  if (short.functionMisses === undefined || long.functionMisses === undefined) return undefined;
-  const mutator = (run: Map<string, number>) => {
-    let sum = 0;
-    for (const [fn, n] of run) if (!TIMING_DEPENDENT_CATEGORIES.has(instructionCategory(fn))) sum += n;
-    return sum;
-  };
+  const before = short.functionMisses;
+  const after = long.functionMisses;
+  if (before === undefined || after === undefined) return undefined;
   return (['i1', 'd1'] as const)
     .map(
       (level) =>
-        `${level.toUpperCase()} ${((mutator(long.functionMisses?.[level] ?? new Map()) - mutator(short.functionMisses?.[level] ?? new Map())) / requests).toFixed(0)}`,
+        `${level.toUpperCase()} ${((withoutCompilerAndGc(after[level]) - withoutCompilerAndGc(before[level])) / requests).toFixed(0)}`,
     )
     .join(', ');
 }
@@ -169,12 +166,7 @@ function printFunctions(variants: Map<string, Map<string, number>>): void {
   console.log(`\n${'instructions/request by owner'.padEnd(42)}${names.map((n) => n.padStart(10)).join('')}`);
   for (const [category, row] of [...byCategory].sort((a, b) => b[1][0] - a[1][0]))
     console.log(`${category.padEnd(42)}${row.map(cell).join('')}`);
-  const mutator = names.map((_, column) =>
-    [...byCategory].reduce(
-      (sum, [category, row]) => (TIMING_DEPENDENT_CATEGORIES.has(category) ? sum : sum + row[column]),
-      0,
-    ),
-  );
+  const mutator = names.map((name) => withoutCompilerAndGc(variants.get(name) ?? new Map()));
   console.log(`${'without compiler and GC'.padEnd(42)}${mutator.map(cell).join('')}`);
   console.log(
     `${'  vs first'.padEnd(42)}${mutator.map((n) => `${((n / mutator[0] - 1) * 100).toFixed(1)}%`.padStart(10)).join('')}`,

@@ -99,7 +99,14 @@ const GC = 'GC and allocation';
  * Owners whose work V8 schedules by its own heuristics (tiering, heap limits): they moved the totals
  * of two runs of one build by up to ±15%, where the rest repeated within ~±3%.
  */
-export const TIMING_DEPENDENT_CATEGORIES: ReadonlySet<string> = new Set([COMPILER, GC]);
+const TIMING_DEPENDENT_CATEGORIES: ReadonlySet<string> = new Set([COMPILER, GC]);
+
+/** The sum of per-function counts outside V8's compiler and GC (TIMING_DEPENDENT_CATEGORIES). */
+export function withoutCompilerAndGc(perFunction: ReadonlyMap<string, number>): number {
+  let sum = 0;
+  for (const [fn, n] of perFunction) if (!TIMING_DEPENDENT_CATEGORIES.has(instructionCategory(fn))) sum += n;
+  return sum;
+}
 
 /**
  * A coarse owner for a function of a node process: JIT-compiled JavaScript has no symbols under
