@@ -5,6 +5,7 @@
  *
  *   npx tsx bench/preload-overhead.bench.ts [--rounds 5] [--together-rounds 5] [--seconds 5] [--connections 10] [--miss-every 4]
  *                                           [--preload <path>]   (the 'spanstat' app's preload: another build, a probe)
+ *                                           [--node <path>|24]   (the apps' Node: a binary, or a version fetched from npm; node-binary.ts)
  *
  * The route is GET /api/quotes/:code: one request in four asks for a new code (Redis GET miss, one
  * PostgreSQL query, Redis SET), the others for a code cached moments before (GET hit). All misses
@@ -31,6 +32,7 @@ import { BENCH_ROOT, type BenchResult, type Figure, figure, pct, reportStandalon
 import { flagNumber, flagValues } from './lib/flags';
 import { getJson } from './lib/http';
 import { type LoadRunResult, runAutocannon } from './lib/load';
+import { nodeBinary, nodeVersion } from './lib/node-binary';
 import { CORE_UNDER_TEST, ensureBuilt, pinSelfToLoadCore } from './lib/setup';
 import { type SidecarProcess, sleep, startSidecarProcess } from './lib/sidecar-process';
 import { median } from './lib/stats';
@@ -45,6 +47,8 @@ export interface PreloadOptions {
   preload?: string;
   /** One request in this many is a cache miss that queries PostgreSQL (default 4). */
   missEvery?: number;
+  /** The three apps' Node binary (default: the bench's own; node-binary.ts fetches other versions). */
+  node?: string;
   log?: (line: string) => void;
 }
 
@@ -116,7 +120,9 @@ export async function runPreloadBench(options: PreloadOptions = {}): Promise<Ben
   const served: Record<Variant, number> = { none: 0, spanstat: 0, stock: 0 };
   let reported: Record<string, unknown> = {};
   try {
-    log('preload: starting PostgreSQL, Redis (seeded demo data) and the sidecar…');
+    log(
+      `preload: apps on Node ${nodeVersion(options.node ?? process.execPath)}; starting PostgreSQL, Redis (seeded demo data) and the sidecar…`,
+    );
     data = await startDemoData();
     // The sidecar shares the load core (it inherits this process's affinity).
     sidecar = await startSidecarProcess();
@@ -132,6 +138,7 @@ export async function runPreloadBench(options: PreloadOptions = {}): Promise<Ben
         await startDemoApp({
           data,
           preload: preloads[variant],
+          node: options.node,
           core: CORE_UNDER_TEST,
           env: { ...common, OTEL_SERVICE_NAME: `bench-${variant}` },
         }),
@@ -411,6 +418,7 @@ export async function runPreloadBench(options: PreloadOptions = {}): Promise<Ben
     name: 'preload-overhead',
     figures,
     raw: {
+      appNode: nodeVersion(options.node ?? process.execPath),
       pinned: pinnedSelf,
       rounds,
       togetherRounds,
@@ -432,6 +440,7 @@ if (require.main === module) {
     togetherRounds: flagNumber('together-rounds'),
     preload: flagValues('preload')[0],
     missEvery: flagNumber('miss-every'),
+    node: nodeBinary(flagValues('node')[0]),
   })
     .then(reportStandalone)
     .catch((err) => {

@@ -6,7 +6,7 @@
  * the function that missed). This is how the String.prototype finding in BENCHMARKS.md was made.
  *
  *   npx tsx bench/preload-profile.ts [--preload <path>|none] [--seconds 20] [--top 25] [--callers Builtins_LoadIC]
- *                                    [--inside _implicitHeader] [--stack writevGeneric]
+ *                                    [--inside _implicitHeader] [--stack writevGeneric] [--node <path>|24]
  *
  * The app runs pinned to core 0 under `perf record -k mono -g` (from its start: `perf inject` needs the
  * JIT dump's mapping, so start-up and the warm-up are in the samples too, and per-request figures
@@ -25,6 +25,7 @@ import { PRELOAD_PATH, REPO_ROOT } from '../scripts/lib/demo-stack';
 import { startDemoApp, startDemoData } from './lib/demo-app-process';
 import { flagNumber, flagValues } from './lib/flags';
 import { runAutocannon } from './lib/load';
+import { nodeBinary } from './lib/node-binary';
 import { startOtlpSink } from './lib/otlp-sink';
 import { CORE_UNDER_TEST, ensureBuilt, pinSelfToLoadCore } from './lib/setup';
 import { quotePaths } from './preload-overhead.bench';
@@ -82,6 +83,7 @@ async function main(): Promise<void> {
     const app = await startDemoApp({
       data,
       preload,
+      node: nodeBinary(flagValues('node')[0]),
       wrapper: [
         'taskset',
         '-c',

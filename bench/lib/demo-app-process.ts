@@ -54,6 +54,8 @@ export interface AppOptions {
   preload?: string;
   env?: NodeJS.ProcessEnv;
   core?: number;
+  /** The node binary (default: the one running the bench; see node-binary.ts). */
+  node?: string;
   /** Extra node flags, e.g. ['--cpu-prof', '--cpu-prof-dir=/tmp/prof'] to profile the app. */
   nodeArgs?: string[];
   /** A command the app's node runs under, e.g. ['valgrind', '--tool=cachegrind'] (no core pinning then). */
@@ -69,9 +71,10 @@ const TAIL_BYTES = 8 * 1024;
 export function startDemoApp(options: AppOptions): Promise<AppProcess> {
   const nodeArgs = [...(options.nodeArgs ?? []), ...(options.preload ? ['--require', options.preload] : [])];
   const appArgs = [...nodeArgs, join(DEMO_APP_DIR, 'app.js')];
+  const node = options.node ?? process.execPath;
   const [cmd, args] = options.wrapper?.length
-    ? [options.wrapper[0], [...options.wrapper.slice(1), process.execPath, ...appArgs]]
-    : pinned(options.core, process.execPath, appArgs);
+    ? [options.wrapper[0], [...options.wrapper.slice(1), node, ...appArgs]]
+    : pinned(options.core, node, appArgs);
   const child: ChildProcess = spawn(cmd, args, {
     cwd: REPO_ROOT,
     env: {

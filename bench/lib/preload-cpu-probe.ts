@@ -6,18 +6,24 @@
  *
  *   npx tsx bench/lib/preload-cpu-probe.ts [--rounds 3] [--seconds 5] [--connections 8]
  *     [--variant name=<preload path>|none|stock] … [--env name:KEY=VALUE] [--profile DIR]
+ *     [--miss-every 1] [--node <path>|24] [--sidecar]
  *
  * Default variants: none, spanstat (dist/preload.js), stock. Spans go to an in-process sink that
- * answers 200 without decoding, so no sidecar CPU competes for the machine.
+ * answers 200 without decoding, so no sidecar CPU competes for the machine; `--sidecar` sends them to
+ * the built sidecar on the load core instead, as the preload bench does. `--miss-every 4` is the
+ * preload bench's mix (default 1: every request a cache miss and a query).
  */
 import { PRELOAD_PATH } from '../../scripts/lib/demo-stack';
+import { quotePaths } from '../preload-overhead.bench';
 import { cpuTimeMs } from './cpu';
 import { type AppProcess, startDemoApp, startDemoData } from './demo-app-process';
 import { BENCH_ROOT } from './figures';
 import { flagNumber, flagValues } from './flags';
 import { runAutocannon } from './load';
+import { nodeBinary } from './node-binary';
 import { startOtlpSink } from './otlp-sink';
 import { CORE_UNDER_TEST, pinSelfToLoadCore } from './setup';
+import { startSidecarProcess } from './sidecar-process';
 import { median } from './stats';
 
 async function main(): Promise<void> {
@@ -46,8 +52,11 @@ async function main(): Promise<void> {
     extraEnv.set(name, { ...extraEnv.get(name), [key]: value });
   }
 
+  const missEvery = flagNumber('miss-every') ?? 1;
+  const node = nodeBinary(flagValues('node')[0], console.log);
   const sink = await startOtlpSink();
-  const endpoint = sink.url;
+  const sidecar = process.argv.includes('--sidecar') ? await startSidecarProcess() : undefined;
+  const endpoint = sidecar?.receiverUrl ?? sink.url;
 
   const data = await startDemoData();
   const apps = new Map<string, AppProcess>();
@@ -60,6 +69,7 @@ async function main(): Promise<void> {
         await startDemoApp({
           data,
           preload,
+          node,
           core: CORE_UNDER_TEST,
           // `--profile DIR`: a .cpuprofile per app in DIR (read it with cpuprofile-top.ts).
           nodeArgs: profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}/${name}`] : undefined,
@@ -72,17 +82,17 @@ async function main(): Promise<void> {
         }),
       );
     }
-    let offset = Math.floor(Math.random() * 36 ** 6);
+    const quotes = quotePaths(missEvery, Math.floor(Math.random() * 36 ** 6));
     const once = async (name: string, runSeconds: number) => {
       const app = apps.get(name) as AppProcess;
       const cpu0 = cpuTimeMs(app.pid);
       const result = await runAutocannon({
         url: app.url,
-        path: (n) => `/api/quotes/Q${(offset + n).toString(36).toUpperCase()}`,
+        path: quotes.path,
         connections,
         seconds: runSeconds,
       });
-      offset += result.requests + 1;
+      quotes.nextRun();
       return { us: ((cpuTimeMs(app.pid) - cpu0) * 1000) / Math.max(1, result.ok), rps: result.rps };
     };
     for (const name of variants.keys()) await once(name, 2);
@@ -101,6 +111,7 @@ async function main(): Promise<void> {
   } finally {
     for (const app of apps.values()) await app.stop();
     await data.stop();
+    await sidecar?.stop();
     sink.close();
   }
   const base = median(perRequest.get(names0(variants)) ?? [Number.NaN]);

@@ -48,7 +48,11 @@ export function readAttribute(r: Reader, attributes: Attributes, kept?: Attribut
   if (key !== undefined && key !== '' && value !== undefined) attributes[key] = value;
 }
 
-/** A length-delimited key (bounds checked like readString) → the kept key it spells, or undefined. */
+/**
+ * A length-delimited key (bounds checked like readString) → the kept key it spells, or undefined.
+ * The check is written out here and in readString rather than shared: one helper that both called
+ * cost the decode 3.3% more instructions per span (bench:instructions), V8 not inlining it everywhere.
+ */
 function readKeptKey(r: Reader, kept: AttributeKeyMatcher): string | undefined {
   const len = r.size();
   const start = r.pos;

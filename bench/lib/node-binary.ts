@@ -1,0 +1,74 @@
+/**
+ * The Node binary a bench runs the demo app with: `--node <path>` or `--node <version>` (`24`,
+ * `24.21.0`). A version is fetched from the npm registry once, as the `node-<platform>-<arch>` package
+ * the `node` package installs (`npm pack`, no install scripts), into `.tmp/node/<version>/`.
+ *
+ * Why: the preload's largest fixed cost on Node 20 is AsyncLocalStorage's init hooks; Node 24 runs
+ * AsyncLocalStorage on V8's continuation-preserved data (AsyncContextFrame) instead, and most apps
+ * in production run a current LTS. This measures the same preload there, on the same machine.
+ */
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdirSync, readdirSync, renameSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { REPO_ROOT } from '../../scripts/lib/demo-stack';
+
+const CACHE_DIR = join(REPO_ROOT, '.tmp', 'node');
+
+/** The binary for `spec` (a path, or a version to fetch); process.execPath when spec is undefined. */
+export function nodeBinary(spec: string | undefined, log: (line: string) => void = () => {}): string {
+  if (spec === undefined || spec === '') return process.execPath;
+  if (!/^\d+(\.\d+){0,2}$/.test(spec)) {
+    if (!existsSync(spec)) throw new Error(`--node ${spec}: no such file (give a path or a version like 24)`);
+    return spec;
+  }
+  const pkg = `node-${process.platform}-${process.arch}`;
+  const exact = resolveVersion(pkg, spec);
+  const dir = join(CACHE_DIR, exact);
+  const binary = join(dir, 'bin', 'node');
+  if (existsSync(binary)) return binary;
+  log(`fetching ${pkg}@${exact} from the npm registry…`);
+  mkdirSync(CACHE_DIR, { recursive: true });
+  const work = join(CACHE_DIR, `.fetch-${process.pid}`);
+  rmSync(work, { recursive: true, force: true });
+  mkdirSync(work);
+  try {
+    const tarball = execFileSync('npm', ['pack', `${pkg}@${exact}`, '--silent'], { cwd: work })
+      .toString()
+      .trim()
+      .split('\n')
+      .pop() as string;
+    execFileSync('tar', ['xzf', tarball], { cwd: work });
+    rmSync(dir, { recursive: true, force: true });
+    renameSync(join(work, 'package'), dir);
+  } finally {
+    rmSync(work, { recursive: true, force: true });
+  }
+  if (!existsSync(binary))
+    throw new Error(`${pkg}@${exact} has no bin/node (${readdirSync(dir).join(', ')})`);
+  return binary;
+}
+
+/** The newest published version matching `spec` (`24` → `24.21.0`). */
+function resolveVersion(pkg: string, spec: string): string {
+  const out = execFileSync('npm', ['view', `${pkg}@${spec}`, 'version', '--json'], {
+    stdio: ['ignore', 'pipe', 'ignore'],
+  }).toString();
+  const parsed = JSON.parse(out) as string | string[];
+  // npm lists them in string order (24.9.0 after 24.21.0).
+  const versions = (Array.isArray(parsed) ? parsed : [parsed]).sort(byVersion);
+  const newest = versions.at(-1);
+  if (newest === undefined) throw new Error(`--node ${spec}: no ${pkg} release matches`);
+  return newest;
+}
+
+function byVersion(a: string, b: string): number {
+  const x = a.split('.').map(Number);
+  const y = b.split('.').map(Number);
+  for (let i = 0; i < 3; i++) if (x[i] !== y[i]) return x[i] - y[i];
+  return 0;
+}
+
+/** `node -v` of a binary (`v24.21.0`). */
+export function nodeVersion(binary: string): string {
+  return binary === process.execPath ? process.version : execFileSync(binary, ['-v']).toString().trim();
+}
