@@ -7,14 +7,17 @@
  *   npx tsx bench/lib/preload-cpu-probe.ts [--rounds 3] [--seconds 5] [--connections 8]
  *     [--variant name=<preload path>|none|stock] … [--env name:KEY=VALUE] [--profile DIR]
  *     [--miss-every 1] [--node <path>|24] [--sidecar]
+ *   npx tsx bench/lib/preload-cpu-probe.ts --micro [--base <rev>]   (the span path alone; see micro())
  *
  * Default variants: none, spanstat (dist/preload.js), stock. Spans go to an in-process sink that
  * answers 200 without decoding, so no sidecar CPU competes for the machine; `--sidecar` sends them to
  * the built sidecar on the load core instead, as the preload bench does. `--miss-every 4` is the
  * preload bench's mix (default 1: every request a cache miss and a query).
  */
-import { PRELOAD_PATH } from '../../scripts/lib/demo-stack';
+import { join } from 'node:path';
+import { PRELOAD_PATH, REPO_ROOT } from '../../scripts/lib/demo-stack';
 import { quotePaths } from '../preload-overhead.bench';
+import { buildBaseTree } from './base-tree';
 import { cpuTimeMs } from './cpu';
 import { type AppProcess, startDemoApp, startDemoData } from './demo-app-process';
 import { BENCH_ROOT } from './figures';
@@ -22,7 +25,7 @@ import { flagNumber, flagValues } from './flags';
 import { runAutocannon } from './load';
 import { nodeBinary } from './node-binary';
 import { startOtlpSink } from './otlp-sink';
-import { CORE_UNDER_TEST, pinSelfToLoadCore } from './setup';
+import { CORE_UNDER_TEST, ensureBuilt, pinSelfToLoadCore } from './setup';
 import { startSidecarProcess } from './sidecar-process';
 import { median } from './stats';
 
@@ -133,78 +136,141 @@ function names0(variants: Map<string, unknown>): string {
 }
 
 /**
- * `--micro`: the span path alone, in this process — a SERVER span with two attributes and a CLIENT
- * child with three, both ended and encoded — through the SDK's BasicTracerProvider and through the
- * preload's LeanTracerProvider. CPU time per request-shaped pair, best of 6 interleaved runs.
+ * `--micro [--base <rev>]`: the span path alone, in this process, shaped like the demo route's
+ * requests — a SERVER span, a Redis GET, and for one request in four a pg query and a Redis SET, all
+ * ended and OTLP-encoded in 512-span batches — through the SDK's BasicTracerProvider and the preload's
+ * LeanTracerProvider (built `dist/`), and with `--base` through the LeanTracerProvider of that git
+ * revision (built in a temporary worktree). CPU time per request, median and best of 12 interleaved
+ * runs: hot caches, so it shows work removed, not what the app's cache misses add to it.
  */
 function micro(): void {
+  ensureBuilt();
   const { ROOT_CONTEXT, SpanKind, trace } =
     require('@opentelemetry/api') as typeof import('@opentelemetry/api');
+  type Tracer = import('@opentelemetry/api').Tracer;
+  type Attributes = import('@opentelemetry/api').Attributes;
+  type Ended = import('@opentelemetry/sdk-trace-base').ReadableSpan;
+  type LeanTracerModule = typeof import('../../src/preload/lean-tracer');
+  type EncodeModule = typeof import('../../src/preload/otlp-encode');
   const { resourceFromAttributes } =
     require('@opentelemetry/resources') as typeof import('@opentelemetry/resources');
   const sdk = require('@opentelemetry/sdk-trace-base') as typeof import('@opentelemetry/sdk-trace-base');
-  const { LeanTracerProvider } =
-    require('../../src/preload/lean-tracer') as typeof import('../../src/preload/lean-tracer');
-  const { encodeTraceRequest } =
-    require('../../src/preload/otlp-encode') as typeof import('../../src/preload/otlp-encode');
-  type Ended = import('@opentelemetry/sdk-trace-base').ReadableSpan;
   const resource = resourceFromAttributes({ 'service.name': 'micro' });
+
+  interface Path {
+    tracer: Tracer;
+    share: (attributes: Attributes) => Attributes;
+  }
+  /** A build's tracer, its ended spans encoded by the same build's encoder. */
+  const leanPath = (dist: string): Path => {
+    const lean = require(join(dist, 'preload/lean-tracer.js')) as LeanTracerModule;
+    const { TraceRequestEncoder } = require(join(dist, 'preload/otlp-encode.js')) as EncodeModule;
+    const encoder = new TraceRequestEncoder();
+    const sink = {
+      onEnd(span: Ended) {
+        encoder.add(span);
+        if (encoder.spans >= 512) encoder.finish();
+      },
+    };
+    return {
+      tracer: new lean.LeanTracerProvider(resource, sink).getTracer('m'),
+      // Builds before shareAttributes copy the attributes into every span.
+      share: lean.shareAttributes ?? ((attributes) => attributes),
+    };
+  };
+  const encode = (require(join(REPO_ROOT, 'dist/preload/otlp-encode.js')) as EncodeModule).encodeTraceRequest;
   let ended: Ended[] = [];
-  const sink = {
+  const sdkSink = {
     onStart() {},
     onEnd(span: Ended) {
       ended.push(span);
       if (ended.length >= 512) {
-        encodeTraceRequest(ended);
+        encode(ended);
         ended = [];
       }
     },
     forceFlush: async () => {},
     shutdown: async () => {},
   };
-  const tracers = {
-    sdk: new sdk.BasicTracerProvider({
-      resource,
-      sampler: new sdk.AlwaysOnSampler(),
-      spanProcessors: [sink],
-    }).getTracer('m'),
-    lean: new LeanTracerProvider(resource, sink).getTracer('m'),
+  const paths: Record<string, Path> = {
+    sdk: {
+      tracer: new sdk.BasicTracerProvider({
+        resource,
+        sampler: new sdk.AlwaysOnSampler(),
+        spanProcessors: [sdkSink],
+      }).getTracer('m'),
+      share: (attributes) => attributes,
+    },
+    lean: leanPath(join(REPO_ROOT, 'dist')),
   };
-  const N = 50_000;
-  const best: Record<string, number> = {};
-  // Interleaved and best-of: other work on the machine only ever adds time.
-  for (let run = 0; run < 6; run++) {
-    for (const [name, tracer] of Object.entries(tracers)) {
-      const t0 = process.cpuUsage();
-      for (let i = 0; i < N; i++) {
-        const server = tracer.startSpan('GET', {
-          kind: SpanKind.SERVER,
-          attributes: { 'http.request.method': 'GET', 'url.path': '/api/quotes/Q1' },
-        });
-        const child = tracer.startSpan(
+  const baseRev = flagValues('base')[0];
+  const base = baseRev === undefined ? undefined : buildBaseTree(baseRev);
+  try {
+    if (base !== undefined) paths[`lean@${baseRev}`] = leanPath(base.dist);
+    const request = (tracer: Tracer, redis: Attributes, pg: Attributes, i: number) => {
+      const server = tracer.startSpan('GET', {
+        kind: SpanKind.SERVER,
+        attributes: { 'http.request.method': 'GET', 'url.path': '/api/quotes/Q1' },
+      });
+      const ctx = trace.setSpan(ROOT_CONTEXT, server);
+      const get = tracer.startSpan('get', { kind: SpanKind.CLIENT, attributes: redis }, ctx);
+      get.setAttribute('db.operation.name', 'get');
+      get.setAttribute('db.query.text', 'get quote:Q1');
+      get.setAttribute('spanstat.cache.hits', i % 4 === 0 ? 0 : 1);
+      get.setAttribute('spanstat.cache.misses', i % 4 === 0 ? 1 : 0);
+      get.end();
+      if (i % 4 === 0) {
+        const query = tracer.startSpan(
           'pg.query:SELECT demo',
-          {
-            kind: SpanKind.CLIENT,
-            attributes: {
-              'db.system.name': 'postgresql',
-              'db.namespace': 'demo',
-              'db.query.text': 'SELECT $1',
-            },
-          },
-          trace.setSpan(ROOT_CONTEXT, server),
+          { kind: SpanKind.CLIENT, attributes: pg },
+          ctx,
         );
-        child.end();
-        server.setAttribute('http.response.status_code', 200);
-        server.setAttribute('http.route', '/api/quotes/:code');
-        server.updateName('GET /api/quotes/:code');
-        server.end();
+        query.setAttribute('db.query.text', 'SELECT code, price FROM quotes WHERE code = $1');
+        query.end();
+        const set = tracer.startSpan('set', { kind: SpanKind.CLIENT, attributes: redis }, ctx);
+        set.setAttribute('db.operation.name', 'set');
+        set.setAttribute('db.query.text', 'set quote:Q1 ? EX ?');
+        set.setAttribute('spanstat.cache.ttl_seconds', 5);
+        set.end();
       }
-      const used = process.cpuUsage(t0);
-      best[name] = Math.min(best[name] ?? Number.POSITIVE_INFINITY, (used.user + used.system) / N);
+      server.setAttribute('http.response.status_code', 200);
+      server.setAttribute('http.route', '/api/quotes/:code');
+      server.updateName('GET /api/quotes/:code');
+      server.end();
+    };
+    const N = 20_000;
+    const runs: Record<string, number[]> = {};
+    const names = Object.keys(paths);
+    // Interleaved, the order rotated: the VM's speed drifts within a minute.
+    for (let run = 0; run < 12; run++) {
+      for (let k = 0; k < names.length; k++) {
+        const name = names[(k + run) % names.length];
+        const path = paths[name];
+        const redis = path.share({
+          'db.system.name': 'redis',
+          'server.address': '127.0.0.1',
+          'server.port': 6379,
+        });
+        const pg = path.share({
+          'db.system.name': 'postgresql',
+          'db.namespace': 'demo',
+          'server.address': '127.0.0.1',
+          'server.port': 5432,
+        });
+        const t0 = process.cpuUsage();
+        for (let i = 0; i < N; i++) request(path.tracer, redis, pg, i);
+        const used = process.cpuUsage(t0);
+        // The first two runs warm the JIT up.
+        if (run >= 2) runs[name] = [...(runs[name] ?? []), (used.user + used.system) / N];
+      }
     }
+    for (const [name, us] of Object.entries(runs))
+      console.log(
+        `${name.padEnd(20)} ${median(us).toFixed(2)} µs CPU per request (best ${Math.min(...us).toFixed(2)}; 2.5 spans, OTLP-encoded)`,
+      );
+  } finally {
+    base?.remove();
   }
-  for (const [name, us] of Object.entries(best))
-    console.log(`${name.padEnd(6)} ${us.toFixed(2)} µs CPU per server+client span pair (incl. OTLP encode)`);
 }
 
 (process.argv.includes('--micro') ? Promise.resolve().then(micro) : main()).catch((err) => {

@@ -22,6 +22,7 @@ import {
 } from '@opentelemetry/instrumentation';
 import { SPANSTAT_ATTR } from '../model/attributes';
 import { endSpan } from './end-span';
+import { shareAttributes } from './lean-tracer';
 import { isPatched, markPatched } from './patch-mark';
 import { cacheOutcome, cacheTtlSeconds } from './redis-cache';
 import { redisStatement } from './redis-text';
@@ -140,14 +141,14 @@ function redisProto(module: RedisModule): { sendCommand: SendCommand } | undefin
     : undefined;
 }
 
-/** Constant attributes of a connection, computed once per options object. */
+/** Constant attributes of a connection, computed once per options object and shared by its spans (lean-tracer.ts). */
 function baseAttributes(redis: RedisLike): Attributes {
   const options = redis.options;
   if (redis[BASE] !== undefined && redis[BASE_FOR] === options) return redis[BASE];
   const attributes: Attributes = { 'db.system.name': 'redis' };
   if (options?.host) attributes['server.address'] = options.host;
   if (typeof options?.port === 'number') attributes['server.port'] = options.port;
-  redis[BASE] = attributes;
+  redis[BASE] = shareAttributes(attributes);
   redis[BASE_FOR] = options;
   return attributes;
 }

@@ -67,24 +67,70 @@ export interface EndedSpanSink {
 // Random ids: one 4 KiB crypto fill serves 256 spans, and is turned into hex in one call; an id is
 // then a substring of that text (a sliced string, no copy). `pool.toString('hex', start, end)` per id
 // was a native call and a fresh string each: 170–200 ns against 50–57 ns per id in a micro-benchmark,
-// and `hexSlice` ~2.4 µs per request of the demo route in a perf profile.
+// and `hexSlice` ~2.4 µs per request of the demo route in a perf profile. A span also keeps where its
+// ids' bytes are (`IdBytes`), so the encoder copies them instead of parsing the hex back: each fill
+// is a new buffer, which the spans that point into it keep alive until they are encoded.
 const POOL_BYTES = 4096;
-const pool = Buffer.allocUnsafe(POOL_BYTES);
+let pool = Buffer.allocUnsafe(POOL_BYTES);
 let poolHex = '';
 let poolPos = POOL_BYTES;
 
-function randomHex(bytes: number): string {
-  if (poolPos + bytes > POOL_BYTES) {
+/** Where an id's bytes are: `bytes[at .. at + length)`. */
+export interface IdBytes {
+  readonly bytes: Buffer;
+  readonly at: number;
+}
+
+/** A fresh random id of `length` bytes: its hex, and (in `lastId`) where its bytes are. */
+let lastId: IdBytes = { bytes: pool, at: 0 };
+
+function randomHex(length: number): string {
+  if (poolPos + length > POOL_BYTES) {
+    pool = Buffer.allocUnsafe(POOL_BYTES);
     randomFillSync(pool);
     poolHex = pool.toString('hex');
     poolPos = 0;
   }
   const start = poolPos;
-  poolPos += bytes;
+  poolPos += length;
+  lastId = { bytes: pool, at: start };
   // An all-zero id is invalid; 2^-64 per span, but cheap to rule out.
   for (let i = start; i < poolPos; i++) if (pool[i] !== 0) return poolHex.substring(2 * start, 2 * poolPos);
   pool[start] = 1;
   return pool.toString('hex', start, poolPos);
+}
+
+/**
+ * Attributes that many spans share unchanged (a client's `db.system.name`, `server.address`, …): a
+ * span keeps a reference instead of copying them, and the encoder writes their bytes, encoded once
+ * (otlp-encode.ts). Made by `shareAttributes`; the object is frozen.
+ */
+export interface SharedAttributes {
+  readonly values: Attributes;
+  /** Keys with a value, in the object's order. */
+  readonly keys: readonly string[];
+  /** The KeyValue fields (span field 9) of every key, filled by the encoder on first use. */
+  encoded: Uint8Array | undefined;
+}
+
+const SHARED = Symbol('spanstat.sharedAttributes');
+
+/**
+ * Freezes `attributes` and marks them shared: the lean tracer then references them from every span
+ * started with them (`startSpan(name, { attributes })`) instead of copying them; other tracers copy
+ * them as usual. Measured in the commit that added it (bench:preload-instructions).
+ */
+export function shareAttributes<T extends Attributes>(attributes: T): T {
+  const keys = Object.keys(attributes).filter(
+    (key) => attributes[key] !== undefined && attributes[key] !== null,
+  );
+  const shared: SharedAttributes = { values: attributes, keys, encoded: undefined };
+  Object.defineProperty(attributes, SHARED, { value: shared });
+  return Object.freeze(attributes);
+}
+
+function sharedOf(attributes: Attributes): SharedAttributes | undefined {
+  return (attributes as { [SHARED]?: SharedAttributes })[SHARED];
 }
 
 const timeOrigin = performance.timeOrigin;
@@ -151,8 +197,18 @@ export class LeanTracer implements Tracer {
     const parentSpan = options.root ? undefined : trace.getSpan(ctx);
     const parent = parentSpan?.spanContext();
     const hasParent = parent !== undefined && parent.traceId !== INVALID_TRACE_ID;
+    const local = hasParent && parentSpan instanceof LeanSpan ? parentSpan : undefined;
+    let traceIdBytes: IdBytes | undefined;
+    let traceId: string;
+    if (hasParent) {
+      traceId = parent.traceId;
+      traceIdBytes = local?.traceIdBytes;
+    } else {
+      traceId = randomHex(16);
+      traceIdBytes = lastId;
+    }
     const spanContext: SpanContext = {
-      traceId: hasParent ? parent.traceId : randomHex(16),
+      traceId,
       spanId: randomHex(8),
       traceFlags: SAMPLED,
       traceState: hasParent ? parent.traceState : undefined,
@@ -167,6 +223,9 @@ export class LeanTracer implements Tracer {
       kind,
       hasParent ? parent : undefined,
       toEpochMs(options.startTime),
+      traceIdBytes,
+      lastId,
+      local?.spanIdBytes,
     );
     if (kind !== SERVER && parentSpan instanceof LeanSpan) {
       const root = parentSpan.kind === SERVER ? parentSpan : parentSpan.localRoot;
@@ -175,7 +234,12 @@ export class LeanTracer implements Tracer {
         span.localRoot = root;
       }
     }
-    if (options.attributes !== undefined) span.setAttributes(options.attributes);
+    const attributes = options.attributes;
+    if (attributes !== undefined) {
+      const shared = sharedOf(attributes);
+      if (shared === undefined) span.setAttributes(attributes);
+      else span.shared = shared;
+    }
     if (options.links !== undefined) span.addLinks(options.links);
     return span;
   }
@@ -198,7 +262,9 @@ export class LeanSpan implements Span, ReadableSpan {
    * and every pg and Redis span has five or more (448 against 205 bytes for five; the demo route's
    * allocation per request below). Look-ups scan: spans carry fewer than ten attributes.
    */
-  readonly attributePairs: unknown[] = [];
+  attributePairs: unknown[] = [];
+  /** Attributes kept by reference, before attributePairs (see SharedAttributes); undefined once one is set. */
+  shared: SharedAttributes | undefined = undefined;
   links: Link[] = NO_LINKS;
   events: TimedEvent[] = NO_EVENTS;
   status: SpanStatus = UNSET_STATUS;
@@ -226,11 +292,18 @@ export class LeanSpan implements Span, ReadableSpan {
     readonly parentSpanContext: SpanContext | undefined,
     /** Start in epoch milliseconds. */
     readonly startMs: number,
+    /** Where the id bytes are (undefined: a trace id from another process; the encoder parses the hex). */
+    readonly traceIdBytes: IdBytes | undefined,
+    readonly spanIdBytes: IdBytes,
+    /** The parent's span id bytes when the parent is a span of this process. */
+    readonly parentIdBytes: IdBytes | undefined,
   ) {}
 
-  /** ReadableSpan's view (a fresh object; otlp-encode.ts reads attributePairs instead). */
+  /** ReadableSpan's view (a fresh object; otlp-encode.ts reads shared and attributePairs instead). */
   get attributes(): Attributes {
     const attributes: Attributes = {};
+    const shared = this.shared;
+    if (shared !== undefined) for (const key of shared.keys) attributes[key] = shared.values[key];
     const pairs = this.attributePairs;
     for (let i = 0; i < pairs.length; i += 2) attributes[pairs[i] as string] = pairs[i + 1] as AttributeValue;
     return attributes;
@@ -263,6 +336,12 @@ export class LeanSpan implements Span, ReadableSpan {
 
   setAttribute(key: string, value: SpanAttributes[string]): this {
     if (this.ended || value === undefined || value === null) return this;
+    const shared = this.shared;
+    let sharedCount = 0;
+    if (shared !== undefined) {
+      if (shared.keys.includes(key)) this.unshare(shared);
+      else sharedCount = shared.keys.length;
+    }
     const pairs = this.attributePairs;
     for (let i = 0; i < pairs.length; i += 2) {
       if (pairs[i] === key) {
@@ -270,12 +349,21 @@ export class LeanSpan implements Span, ReadableSpan {
         return this;
       }
     }
-    if (pairs.length >= 2 * MAX_ATTRIBUTES) {
+    if (pairs.length + 2 * sharedCount >= 2 * MAX_ATTRIBUTES) {
       this.droppedAttributesCount++;
       return this;
     }
     pairs.push(key, value);
     return this;
+  }
+
+  /** Copies the shared attributes into attributePairs (a span changing one of them), order kept. */
+  private unshare(shared: SharedAttributes): void {
+    const pairs: unknown[] = [];
+    for (const key of shared.keys) pairs.push(key, shared.values[key]);
+    for (const item of this.attributePairs) pairs.push(item);
+    this.attributePairs = pairs;
+    this.shared = undefined;
   }
 
   setAttributes(attributes: SpanAttributes): this {

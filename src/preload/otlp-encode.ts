@@ -13,7 +13,7 @@
  */
 import type { Attributes, HrTime, Link, SpanContext, SpanStatus } from '@opentelemetry/api';
 import type { ReadableSpan, TimedEvent } from '@opentelemetry/sdk-trace-base';
-import { LeanSpan } from './lean-tracer';
+import { type IdBytes, LeanSpan, type SharedAttributes } from './lean-tracer';
 
 type Resource = ReadableSpan['resource'];
 type Scope = ReadableSpan['instrumentationScope'];
@@ -140,6 +140,17 @@ class Writer {
     this.pos = pos;
   }
 
+  /** An id as bytes (length-delimited) copied from where the lean tracer drew it: no hex to parse. */
+  idBytes(id: IdBytes, length: number): void {
+    this.ensure(1 + length);
+    const buf = this.buf;
+    const from = id.bytes;
+    let pos = this.pos;
+    buf[pos++] = length;
+    for (let i = id.at, end = id.at + length; i < end; i++) buf[pos++] = from[i];
+    this.pos = pos;
+  }
+
   fixed32(value: number): void {
     this.ensure(4);
     this.buf.writeUInt32LE(value >>> 0, this.pos);
@@ -263,6 +274,23 @@ function encodedKey(key: string): Buffer | undefined {
     keyWriter.string(key);
     bytes = Buffer.from(keyWriter.buf.subarray(0, keyWriter.pos));
     keyBytes.set(key, bytes);
+  }
+  return bytes;
+}
+
+/** The KeyValue fields (span field 9) of shared attributes, encoded on first use and kept with them. */
+function encodedShared(shared: SharedAttributes): Uint8Array {
+  let bytes = shared.encoded;
+  if (bytes === undefined) {
+    const w = new Writer(256);
+    for (const key of shared.keys) {
+      w.tag(9, 2);
+      const kv = w.begin();
+      writeKeyValue(w, key, shared.values[key]);
+      w.end(kv);
+    }
+    bytes = Uint8Array.from(w.buf.subarray(0, w.pos));
+    shared.encoded = bytes;
   }
   return bytes;
 }
@@ -428,14 +456,39 @@ function writeLink(w: Writer, link: Link): void {
   w.end(start);
 }
 
+/** writeContext and the parent span id for the preload's spans: id bytes copied where the tracer kept them. */
+function writeLeanIds(w: Writer, span: LeanSpan, ctx: SpanContext): void {
+  w.tag(1, 2);
+  if (span.traceIdBytes !== undefined) w.idBytes(span.traceIdBytes, 16);
+  else w.hexId(ctx.traceId);
+  w.tag(2, 2);
+  w.idBytes(span.spanIdBytes, 8);
+  const traceState = ctx.traceState?.serialize();
+  if (traceState) {
+    w.tag(3, 2);
+    w.string(traceState);
+  }
+  if (span.parentIdBytes !== undefined) {
+    w.tag(4, 2);
+    w.idBytes(span.parentIdBytes, 8);
+  } else if (span.parentSpanContext?.spanId) {
+    w.tag(4, 2);
+    w.hexId(span.parentSpanContext.spanId);
+  }
+}
+
 function writeSpan(w: Writer, span: ReadableSpan): void {
   const start = w.begin();
   const ctx = span.spanContext();
-  writeContext(w, ctx);
   const parent = span.parentSpanContext;
-  if (parent?.spanId) {
-    w.tag(4, 2);
-    w.hexId(parent.spanId);
+  const lean = span instanceof LeanSpan;
+  if (lean) writeLeanIds(w, span, ctx);
+  else {
+    writeContext(w, ctx);
+    if (parent?.spanId) {
+      w.tag(4, 2);
+      w.hexId(parent.spanId);
+    }
   }
   w.tag(5, 2);
   w.string(span.name);
@@ -445,12 +498,13 @@ function writeSpan(w: Writer, span: ReadableSpan): void {
     w.tag(6, 0);
     w.uvarint(kind);
   }
-  if (span instanceof LeanSpan) {
-    // The preload's spans keep epoch milliseconds and a Map: no HrTime arrays or attribute object on the way out.
+  if (lean) {
+    // The preload's spans keep epoch milliseconds and attribute pairs: no HrTime arrays or attribute object on the way out.
     w.tag(7, 1);
     w.epochMs(span.startMs);
     w.tag(8, 1);
     w.epochMs(span.endMs);
+    if (span.shared !== undefined) w.raw(encodedShared(span.shared));
     writeAttributePairs(w, span.attributePairs, 9);
   } else {
     w.tag(7, 1);

@@ -22,6 +22,7 @@ import {
   InstrumentationNodeModuleFile,
 } from '@opentelemetry/instrumentation';
 import { endSpan, endWhenSettled } from './end-span';
+import { shareAttributes } from './lean-tracer';
 import { isPatched, markPatched } from './patch-mark';
 
 type Callback = (this: unknown, err: unknown, result?: unknown) => void;
@@ -160,7 +161,7 @@ function clientProto(Client: ClientModule): { query: Query } | undefined {
   return proto && typeof proto.query === 'function' ? (proto as { query: Query }) : undefined;
 }
 
-/** Constant span attributes of a client, computed once per connection parameters. */
+/** Constant span attributes of a client, computed once per connection parameters and shared by its spans (lean-tracer.ts). */
 function baseAttributes(client: ClientLike): Attributes {
   const params = client.connectionParameters;
   if (client[BASE] !== undefined && client[BASE_FOR] === params) return client[BASE];
@@ -170,7 +171,7 @@ function baseAttributes(client: ClientLike): Attributes {
   if (params?.host) attributes['server.address'] = params.host;
   const port = Number(params?.port);
   if (params?.port !== undefined && Number.isInteger(port) && port > 0) attributes['server.port'] = port;
-  client[BASE] = attributes;
+  client[BASE] = shareAttributes(attributes);
   client[BASE_FOR] = params;
   return attributes;
 }

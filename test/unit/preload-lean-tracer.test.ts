@@ -4,7 +4,13 @@ import { resourceFromAttributes } from '@opentelemetry/resources';
 import type { ReadableSpan } from '@opentelemetry/sdk-trace-base';
 import { describe, expect, it } from 'vitest';
 import { pathOf } from '../../src/preload/http-server';
-import { type LeanSpan, LeanTracerProvider, MAX_ATTRIBUTES, toHrTime } from '../../src/preload/lean-tracer';
+import {
+  type LeanSpan,
+  LeanTracerProvider,
+  MAX_ATTRIBUTES,
+  shareAttributes,
+  toHrTime,
+} from '../../src/preload/lean-tracer';
 import { encodeTraceRequest } from '../../src/preload/otlp-encode';
 import { decodeTracesProtobuf } from '../../src/receiver/decode-protobuf';
 
@@ -122,6 +128,50 @@ describe('the preload lean tracer', () => {
     expect(only.attributes.b).toBe(4);
     expect(Object.keys(only.attributes)).toHaveLength(MAX_ATTRIBUTES);
     expect(only.droppedAttributesCount).toBe(2);
+  });
+
+  it('keeps shared attributes by reference, before its own, until the span changes one of them', () => {
+    const { ended, tracer } = setup();
+    const base = shareAttributes({
+      'db.system.name': 'redis',
+      'server.address': 'h',
+      'server.port': 6379,
+      gone: undefined,
+    });
+    expect(Object.isFrozen(base)).toBe(true);
+    const kept = tracer.startSpan('get', { attributes: base }) as LeanSpan;
+    kept.setAttribute('db.query.text', 'get k:*');
+    const changed = tracer.startSpan('set', { attributes: base }) as LeanSpan;
+    changed.setAttribute('db.query.text', 'set k:*');
+    changed.setAttribute('server.address', 'other');
+    kept.end();
+    changed.end();
+    expect(kept.shared?.values).toBe(base);
+    expect(kept.attributePairs).toEqual(['db.query.text', 'get k:*']);
+    expect(kept.attributes).toEqual({
+      'db.system.name': 'redis',
+      'server.address': 'h',
+      'server.port': 6379,
+      'db.query.text': 'get k:*',
+    });
+    expect(changed.shared).toBeUndefined();
+    expect(Object.entries(changed.attributes)).toEqual([
+      ['db.system.name', 'redis'],
+      ['server.address', 'other'],
+      ['server.port', 6379],
+      ['db.query.text', 'set k:*'],
+    ]);
+    expect(base['server.address']).toBe('h');
+    expect(ended).toHaveLength(2);
+  });
+
+  it('counts shared attributes towards MAX_ATTRIBUTES', () => {
+    const { ended, tracer } = setup();
+    const span = tracer.startSpan('s', { attributes: shareAttributes({ a: 1, b: 2 }) });
+    for (let i = 0; i < MAX_ATTRIBUTES; i++) span.setAttribute(`k${i}`, i);
+    span.end();
+    expect(Object.keys(ended[0].attributes)).toHaveLength(MAX_ATTRIBUTES);
+    expect(ended[0].droppedAttributesCount).toBe(2);
   });
 
   it('records no exception events (pg error messages can quote parameter values)', () => {

@@ -12,7 +12,7 @@ import { ProtobufTraceSerializer } from '@opentelemetry/otlp-transformer';
 import { resourceFromAttributes } from '@opentelemetry/resources';
 import { BasicTracerProvider, type ReadableSpan, type SpanProcessor } from '@opentelemetry/sdk-trace-base';
 import { describe, expect, it } from 'vitest';
-import { LeanTracerProvider } from '../../src/preload/lean-tracer';
+import { LeanTracerProvider, shareAttributes } from '../../src/preload/lean-tracer';
 import { encodeTraceRequest } from '../../src/preload/otlp-encode';
 import { decodeTracesProtobuf } from '../../src/receiver/decode-protobuf';
 
@@ -172,6 +172,53 @@ describe('the preload OTLP protobuf encoder', () => {
     const skewed = spans.find((s) => s.name === 'skewed') as ReadableSpan;
     expect(skewed.duration).toEqual([0, 0]);
     expect(skewed.endTime).toEqual(skewed.startTime);
+  });
+
+  it("writes the official serializer's bytes for lean spans with shared attributes and ids copied as bytes", () => {
+    const spans: ReadableSpan[] = [];
+    const provider = new LeanTracerProvider(resourceFromAttributes({ 'service.name': 'lean' }), {
+      onEnd: (span) => spans.push(span),
+    });
+    const tracer = provider.getTracer('lean-scope', '1.0.0');
+    const redis = shareAttributes({
+      'db.system.name': 'redis',
+      'server.address': '127.0.0.1',
+      'server.port': 6379,
+    });
+    const pg = shareAttributes({
+      'db.system.name': 'postgresql',
+      'db.namespace': 'shop',
+      ratio: 0.5,
+      on: true,
+    });
+    // 700 requests open at once: the random-id pool (256 spans a fill) is replaced several times while
+    // spans that point into the old ones wait to end.
+    const servers = Array.from({ length: 700 }, (_, i) =>
+      tracer.startSpan('GET', { kind: SpanKind.SERVER, attributes: { 'url.path': `/q/${i}` } }),
+    );
+    servers.forEach((server, i) => {
+      const ctx = trace.setSpan(context.active(), server);
+      const get = tracer.startSpan('get', { kind: SpanKind.CLIENT, attributes: redis }, ctx);
+      get.setAttribute('db.query.text', `get k:${i}`);
+      get.setAttribute('spanstat.cache.hits', i % 2);
+      const query = tracer.startSpan('pg.query:SELECT shop', { kind: SpanKind.CLIENT, attributes: pg }, ctx);
+      query.setAttribute('db.query.text', 'SELECT 1');
+      if (i % 7 === 0) query.setAttribute('db.namespace', 'other'); // a shared key changed: copied
+      query.end();
+      get.end();
+    });
+    for (const server of servers.reverse()) server.end();
+    const remote = trace.setSpanContext(context.active(), {
+      traceId: '0af7651916cd43dd8448eb211c80319c',
+      spanId: 'b7ad6b7169203331',
+      traceFlags: TraceFlags.SAMPLED,
+      isRemote: true,
+    });
+    tracer.startSpan('remote child', { attributes: redis }, remote).end();
+    expect(spans).toHaveLength(2101);
+    expect(Buffer.from(encodeTraceRequest(spans))).toEqual(
+      Buffer.from(ProtobufTraceSerializer.serializeRequest(spans) as Uint8Array),
+    );
   });
 
   it('reuses cached resource bytes across batches without changing the output', () => {
