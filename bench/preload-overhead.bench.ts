@@ -346,6 +346,7 @@ export async function runPreloadBench(options: PreloadOptions = {}): Promise<Ben
     ]
       .filter(Boolean)
       .join('; ') || undefined;
+  const appNode = nodeVersion(options.node ?? process.execPath);
   const figures: Figure[] = [
     figure(
       'preload.throughput-loss',
@@ -356,7 +357,12 @@ export async function runPreloadBench(options: PreloadOptions = {}): Promise<Ben
         : // The loss is the median of per-round ratios; the medians per variant can disagree with it on a noisy machine.
           `${pct(loss)} (paired rounds; medians ${tput('none').toFixed(0)} → ${tput('spanstat').toFixed(0)} ${unit})`,
       loss <= 0.1,
-      judgedTogether ? `median of ${togetherRounds} rounds with the three apps loaded at once` : notes,
+      [
+        judgedTogether ? `median of ${togetherRounds} rounds with the three apps loaded at once` : notes,
+        appNode === process.version ? '' : `apps on Node ${appNode} (the bench on ${process.version})`,
+      ]
+        .filter(Boolean)
+        .join('; ') || undefined,
     ),
     ...(judgedTogether
       ? [
@@ -418,7 +424,7 @@ export async function runPreloadBench(options: PreloadOptions = {}): Promise<Ben
     name: 'preload-overhead',
     figures,
     raw: {
-      appNode: nodeVersion(options.node ?? process.execPath),
+      appNode,
       pinned: pinnedSelf,
       rounds,
       togetherRounds,

@@ -7,7 +7,7 @@
  * span limits and calls processors' onStart/onEnding — about 2.5% of the app's CPU in a profile of
  * the demo's pg+redis route (startSpan, SpanImpl, sanitizeAttributes, isValidHex, _getTime), for
  * ~3-5 spans a request. Here a span is one object with plain fields; ids come from a pooled
- * crypto.randomFillSync buffer (see randomHex). `preload-cpu-probe.ts --micro` (a SERVER span and a
+ * crypto.randomFillSync buffer (see randomHex). `preload-cpu-probe.ts --micro` (then: a SERVER span and a
  * CLIENT child, ended and OTLP-encoded, best of 6): SDK 12.2 / 8.0 / 12.7 µs → lean 5.6 / 5.3 / 7.8 µs
  * in three runs on the busy VM. On the demo route, with the Redis serializer fast path (redis-text.ts):
  * 1003 → 912 µs app CPU per request (no preload 730 µs; probe medians of 3 rounds, same run).
@@ -118,7 +118,8 @@ const SHARED = Symbol('spanstat.sharedAttributes');
 /**
  * Freezes `attributes` and marks them shared: the lean tracer then references them from every span
  * started with them (`startSpan(name, { attributes })`) instead of copying them; other tracers copy
- * them as usual. Measured in the commit that added it (bench:preload-instructions).
+ * them as usual. With the ids' bytes kept (randomHex), the span path alone took 13% less CPU
+ * (`preload-cpu-probe.ts --micro --base`, the demo route's span mix; BENCHMARKS.md, session 11).
  */
 export function shareAttributes<T extends Attributes>(attributes: T): T {
   const keys = Object.keys(attributes).filter(
@@ -263,7 +264,7 @@ export class LeanSpan implements Span, ReadableSpan {
    * allocation per request below). Look-ups scan: spans carry fewer than ten attributes.
    */
   attributePairs: unknown[] = [];
-  /** Attributes kept by reference, before attributePairs (see SharedAttributes); undefined once one is set. */
+  /** Attributes kept by reference, before attributePairs (see SharedAttributes); copied into them once the span changes one. */
   shared: SharedAttributes | undefined = undefined;
   links: Link[] = NO_LINKS;
   events: TimedEvent[] = NO_EVENTS;
