@@ -4,8 +4,8 @@
  * bench's sender on core 1, in alternating order, and each round compares spans processed per
  * CPU-second of the sidecar. The figure for a change the instruction counts cannot judge alone — one
  * about GC, memory or I/O, or one that trades instructions for cache misses (the chunked pipeline:
- * +3.4% instructions, 1.11–1.16× end to end in three runs of ten rounds or fewer). The VM drifts ~2× within minutes, so only the paired
- * per-round ratios mean anything, and ±10% needs ten rounds or more.
+ * +3.4% instructions, 1.11–1.16× end to end in three runs of ten rounds or fewer). The VM drifts ~2×
+ * within minutes, so only the paired per-round ratios mean anything, and ±10% needs ten rounds or more.
  *
  *   npx tsx bench/ingest-ab.ts [--base HEAD] [--rounds 10] [--seconds 6]
  *

@@ -102,6 +102,7 @@ export function quotePaths(
 export async function runPreloadBench(options: PreloadOptions = {}): Promise<BenchResult> {
   const log = options.log ?? console.log;
   const started = performance.now();
+  const appNode = nodeVersion(options.node ?? process.execPath);
   ensureBuilt(log);
   const pinnedSelf = pinSelfToLoadCore();
   // Odd, so the median of the per-round ratios is one round's ratio: with four, the nearest-rank
@@ -120,9 +121,7 @@ export async function runPreloadBench(options: PreloadOptions = {}): Promise<Ben
   const served: Record<Variant, number> = { none: 0, spanstat: 0, stock: 0 };
   let reported: Record<string, unknown> = {};
   try {
-    log(
-      `preload: apps on Node ${nodeVersion(options.node ?? process.execPath)}; starting PostgreSQL, Redis (seeded demo data) and the sidecar…`,
-    );
+    log(`preload: apps on Node ${appNode}; starting PostgreSQL, Redis (seeded demo data) and the sidecar…`);
     data = await startDemoData();
     // The sidecar shares the load core (it inherits this process's affinity).
     sidecar = await startSidecarProcess();
@@ -346,7 +345,6 @@ export async function runPreloadBench(options: PreloadOptions = {}): Promise<Ben
     ]
       .filter(Boolean)
       .join('; ') || undefined;
-  const appNode = nodeVersion(options.node ?? process.execPath);
   const figures: Figure[] = [
     figure(
       'preload.throughput-loss',
@@ -446,7 +444,7 @@ if (require.main === module) {
     togetherRounds: flagNumber('together-rounds'),
     preload: flagValues('preload')[0],
     missEvery: flagNumber('miss-every'),
-    node: nodeBinary(flagValues('node')[0]),
+    node: nodeBinary(flagValues('node')[0], console.log),
   })
     .then(reportStandalone)
     .catch((err) => {

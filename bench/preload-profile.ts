@@ -83,7 +83,7 @@ async function main(): Promise<void> {
     const app = await startDemoApp({
       data,
       preload,
-      node: nodeBinary(flagValues('node')[0]),
+      node: nodeBinary(flagValues('node')[0], console.log),
       wrapper: [
         'taskset',
         '-c',

@@ -136,14 +136,16 @@ export class Pipeline {
       const batch = this.queue[this.queueHead];
       this.queue[this.queueHead++] = EMPTY_BATCH;
       const before = this.stats.spansProcessed + this.stats.spansFailed;
+      let decodeFailed = false;
       try {
         batch.forEach(this.visit);
       } catch {
-        // A body that passed the receiver's check but failed to decode (a bug): its unread spans are lost.
-        this.processChunk();
-        this.stats.spansFailed += batch.size - (this.stats.spansProcessed + this.stats.spansFailed - before);
+        decodeFailed = true;
       }
       this.processChunk();
+      // A body that passed the receiver's check but failed to decode (a bug): its unread spans are lost.
+      if (decodeFailed)
+        this.stats.spansFailed += batch.size - (this.stats.spansProcessed + this.stats.spansFailed - before);
       done += batch.size;
       this.stats.pendingSpans -= batch.size;
     }

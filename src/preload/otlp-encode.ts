@@ -437,6 +437,10 @@ function writeContext(w: Writer, ctx: SpanContext): void {
   w.hexId(ctx.traceId);
   w.tag(2, 2);
   w.hexId(ctx.spanId);
+  writeTraceState(w, ctx);
+}
+
+function writeTraceState(w: Writer, ctx: SpanContext): void {
   const traceState = ctx.traceState?.serialize();
   if (traceState) {
     w.tag(3, 2);
@@ -463,11 +467,7 @@ function writeLeanIds(w: Writer, span: LeanSpan, ctx: SpanContext): void {
   else w.hexId(ctx.traceId);
   w.tag(2, 2);
   w.idBytes(span.spanIdBytes, 8);
-  const traceState = ctx.traceState?.serialize();
-  if (traceState) {
-    w.tag(3, 2);
-    w.string(traceState);
-  }
+  writeTraceState(w, ctx);
   if (span.parentIdBytes !== undefined) {
     w.tag(4, 2);
     w.idBytes(span.parentIdBytes, 8);

@@ -122,7 +122,6 @@ export class RequestAssembler {
   private readonly dueSpanIds: string[] = [];
   private readonly dueAtMs: number[] = [];
   private dueHead = 0;
-  /** Span ids of requests summarised recently (bounded, oldest forgotten first). */
   /**
    * Span ids of summarised requests, the newest half of RECENTLY_DONE_CAP at least. Two generations
    * rather than a ring of the last N ids beside one Set (exact oldest-first order): each add there was
