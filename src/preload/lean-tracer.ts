@@ -197,8 +197,11 @@ export class LeanTracer implements Tracer {
     if (isTracingSuppressed(ctx)) return trace.wrapSpanContext(INVALID_SPAN_CONTEXT);
     const parentSpan = options.root ? undefined : trace.getSpan(ctx);
     const parent = parentSpan?.spanContext();
-    const hasParent = parent !== undefined && parent.traceId !== INVALID_TRACE_ID;
-    const local = hasParent && parentSpan instanceof LeanSpan ? parentSpan : undefined;
+    // A LeanSpan's trace id is valid by construction. Comparing it (a sliced string) with the invalid
+    // id goes character by character: ~38 ns per compare in a micro-benchmark, and String::SlowEquals
+    // under startSpan in a profile of the demo route (~0.1–0.5 µs per request).
+    const local = parentSpan instanceof LeanSpan ? parentSpan : undefined;
+    const hasParent = parent !== undefined && (local !== undefined || parent.traceId !== INVALID_TRACE_ID);
     let traceIdBytes: IdBytes | undefined;
     let traceId: string;
     if (hasParent) {
@@ -228,8 +231,8 @@ export class LeanTracer implements Tracer {
       lastId,
       local?.spanIdBytes,
     );
-    if (kind !== SERVER && parentSpan instanceof LeanSpan) {
-      const root = parentSpan.kind === SERVER ? parentSpan : parentSpan.localRoot;
+    if (kind !== SERVER && local !== undefined) {
+      const root = local.kind === SERVER ? local : local.localRoot;
       if (root !== null && !root.ended) {
         root.descendants++;
         span.localRoot = root;

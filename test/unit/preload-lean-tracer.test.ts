@@ -1,4 +1,4 @@
-import { ROOT_CONTEXT, SpanKind, SpanStatusCode, trace } from '@opentelemetry/api';
+import { INVALID_SPAN_CONTEXT, ROOT_CONTEXT, SpanKind, SpanStatusCode, trace } from '@opentelemetry/api';
 import { suppressTracing } from '@opentelemetry/core';
 import { resourceFromAttributes } from '@opentelemetry/resources';
 import type { ReadableSpan } from '@opentelemetry/sdk-trace-base';
@@ -37,6 +37,35 @@ describe('the preload lean tracer', () => {
     expect(p.spanContext().traceId).toMatch(/^[0-9a-f]{32}$/);
     expect(p.spanContext().spanId).toMatch(/^[0-9a-f]{16}$/);
     expect(c.spanContext().spanId).not.toBe(p.spanContext().spanId);
+  });
+
+  it('continues a remote parent and starts a new trace under an invalid one', () => {
+    const { ended, tracer } = setup();
+    const remote = trace.wrapSpanContext({
+      traceId: '4bf92f3577b34da6a3ce929d0e0e4736',
+      spanId: '00f067aa0ba902b7',
+      traceFlags: 1,
+      isRemote: true,
+    });
+    tracer.startSpan('continued', { kind: SpanKind.SERVER }, trace.setSpan(ROOT_CONTEXT, remote)).end();
+    const invalid = trace.wrapSpanContext(INVALID_SPAN_CONTEXT);
+    tracer.startSpan('fresh', { kind: SpanKind.SERVER }, trace.setSpan(ROOT_CONTEXT, invalid)).end();
+    const [continued, fresh] = ended;
+    expect(continued.spanContext().traceId).toBe('4bf92f3577b34da6a3ce929d0e0e4736');
+    expect(continued.parentSpanContext?.spanId).toBe('00f067aa0ba902b7');
+    expect(fresh.parentSpanContext).toBeUndefined();
+    expect(fresh.spanContext().traceId).toMatch(/^[0-9a-f]{32}$/);
+    expect(fresh.spanContext().traceId).not.toBe(INVALID_SPAN_CONTEXT.traceId);
+    // The ids the encoder writes are the same ones, whether copied from the pool or parsed from hex.
+    const [first, second] = decodeTracesProtobuf(encodeTraceRequest(ended));
+    expect([first.traceId, first.parentSpanId]).toEqual([
+      '4bf92f3577b34da6a3ce929d0e0e4736',
+      '00f067aa0ba902b7',
+    ]);
+    expect([second.traceId, second.parentSpanId || undefined]).toEqual([
+      fresh.spanContext().traceId,
+      undefined,
+    ]);
   });
 
   it('tells on each SERVER span how many spans this process started beneath it while it ran', () => {
