@@ -22,7 +22,27 @@ export function nodeBinary(spec: string | undefined, log: (line: string) => void
     return spec;
   }
   const pkg = `node-${process.platform}-${process.arch}`;
-  const exact = resolveVersion(pkg, spec);
+  const cached = matchingVersions(cachedVersions(), spec);
+  let exact: string;
+  if (cached.includes(spec))
+    exact = spec; // an exact version already here: no registry query
+  else {
+    try {
+      exact = resolveVersion(pkg, spec);
+    } catch (err) {
+      // Offline (or the registry refused): the newest matching version fetched earlier will do.
+      const newest = cached.at(-1);
+      if (newest === undefined)
+        throw new Error(
+          `--node ${spec}: the npm registry did not answer for ${pkg}, and ${CACHE_DIR} has no such version`,
+          {
+            cause: err,
+          },
+        );
+      log(`npm registry not reachable; using ${pkg}@${newest} fetched earlier`);
+      exact = newest;
+    }
+  }
   const dir = join(CACHE_DIR, exact);
   const binary = join(dir, 'bin', 'node');
   if (existsSync(binary)) return binary;
@@ -46,6 +66,17 @@ export function nodeBinary(spec: string | undefined, log: (line: string) => void
   if (!existsSync(binary))
     throw new Error(`${pkg}@${exact} has no bin/node (${readdirSync(dir).join(', ')})`);
   return binary;
+}
+
+/** Of `versions`, those `spec` names (`24` → every 24.x.y; `24.21.0` → that one), oldest first. */
+export function matchingVersions(versions: readonly string[], spec: string): string[] {
+  return versions.filter((v) => v === spec || v.startsWith(`${spec}.`)).sort(byVersion);
+}
+
+/** Versions fetched into CACHE_DIR earlier (those with a binary). */
+function cachedVersions(): string[] {
+  if (!existsSync(CACHE_DIR)) return [];
+  return readdirSync(CACHE_DIR).filter((v) => existsSync(join(CACHE_DIR, v, 'bin', 'node')));
 }
 
 /** The newest published version matching `spec` (`24` → `24.21.0`). */

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { figure, formatTable } from '../../bench/lib/figures';
+import { matchingVersions } from '../../bench/lib/node-binary';
 import { BatchStream, buildTemplates, writeDigits } from '../../bench/lib/otlp-batches';
 import { quantileOf, relativeError, slope } from '../../bench/lib/stats';
 import { quotePaths } from '../../bench/preload-overhead.bench';
@@ -91,5 +92,15 @@ describe('preload bench quote paths', () => {
     }
     // The first 200 requests of the bench all ask for new codes (nothing cached yet to reuse).
     expect(fresh).toBe(200 + (3000 - 200) / 4);
+  });
+});
+
+describe('bench --node versions', () => {
+  it('picks the versions a spec names, sorted as versions rather than strings', () => {
+    const versions = ['24.9.0', '24.21.0', '22.12.0', '240.1.0', '24.21.1'];
+    expect(matchingVersions(versions, '24')).toEqual(['24.9.0', '24.21.0', '24.21.1']);
+    expect(matchingVersions(versions, '24.21')).toEqual(['24.21.0', '24.21.1']);
+    expect(matchingVersions(versions, '24.21.0')).toEqual(['24.21.0']);
+    expect(matchingVersions(versions, '23')).toEqual([]);
   });
 });
