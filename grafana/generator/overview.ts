@@ -103,6 +103,10 @@ export function overview(): DashboardBuilder {
           },
           { expr: `sum by (instance) (rate(${M.spansDropped}[${RATE}]))`, legend: '{{instance}} dropped' },
           {
+            expr: `sum by (service) (rate(${M.preloadSpansLost}[${RATE}]))`,
+            legend: '{{service}} lost in the app before sending',
+          },
+          {
             expr: `sum by (instance) (rate(${M.decodeErrors}[${RATE}]))`,
             legend: '{{instance}} undecodable bodies',
           },

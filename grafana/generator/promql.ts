@@ -30,6 +30,7 @@ export const M = {
   spansReceived: METRICS.spansReceived.name,
   spansRejected: METRICS.spansRejected.name,
   spansDropped: METRICS.spansDropped.name,
+  preloadSpansLost: METRICS.preloadSpansLost.name,
   requestsRefused: METRICS.otlpRequestsRefused.name,
   decodeErrors: METRICS.decodeErrors.name,
   queueDepth: METRICS.queueDepth.name,

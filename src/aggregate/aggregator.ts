@@ -12,8 +12,9 @@
  * - queryUses: (service, method, route, fingerprint) maxEndpointQueryRows (default 2 × maxQueryRows)
  * - cacheUses: (service, method, route, namespace)   maxEndpointCacheRows (default 2 × maxCacheRows)
  * - pools: (service)                                 maxEndpointRows
+ * - senderLoss: (service, sender instance)           DEFAULT_MAX_SENDER_INSTANCES
  */
-import type { CacheCall, DbCall, PoolConnect } from '../model/classified';
+import type { CacheCall, DbCall, PoolConnect, SenderLoss } from '../model/classified';
 import type { RequestSummary } from '../model/request-summary';
 import type { WindowName } from '../reports/types';
 import { BoundedTable, OVERFLOW_LABEL, type RowFactory } from './bounded-table';
@@ -28,6 +29,7 @@ import {
 } from './endpoint-stats';
 import { addPoolConnect, newPoolState, type PoolAcc, type PoolState, poolOps } from './pool-stats';
 import { addDbCall, newQueryState, type QueryAcc, type QueryState, queryOps } from './query-stats';
+import { SenderLossTable } from './sender-loss';
 import {
   addFingerprintUse,
   addNamespaceUse,
@@ -78,6 +80,8 @@ export class Aggregator {
   readonly queryUses: BoundedTable<UseState>;
   readonly cacheUses: BoundedTable<UseState>;
   readonly pools: BoundedTable<PoolState>;
+  /** Spans the senders lost before sending them, per service (not windowed: a running total). */
+  readonly senderLoss = new SenderLossTable();
   readonly nPlusOneMinCalls: number;
   readonly singleReadsMinCalls: number;
   readonly topEndpoints: number;
@@ -152,6 +156,10 @@ export class Aggregator {
     const now = this.tick();
     const row = this.pools.upsert(call.service, '', call.service, call, this.makePool);
     addPoolConnect(row.stats.at(now), call);
+  }
+
+  recordSenderLoss(service: string, loss: SenderLoss): void {
+    this.senderLoss.record(service, loss);
   }
 
   recordRequest(s: RequestSummary): void {
@@ -245,6 +253,16 @@ export class Aggregator {
   }
 
   /** Services with at least one row, sorted (the shared overflow row's `(other)` excluded). */
+  /**
+   * Spans each service's senders lost before sending, and 0 for every other service seen: a counter
+   * Prometheus has seen at 0 shows its first increase (`increase()` cannot see one from nothing).
+   */
+  lostSpansByService(): Map<string, number> {
+    const lost = this.senderLoss.byService();
+    for (const service of this.services()) if (!lost.has(service)) lost.set(service, 0);
+    return lost;
+  }
+
   services(): string[] {
     const seen = new Set<string>();
     for (const table of [this.endpoints, this.queries, this.cache, this.pools]) {

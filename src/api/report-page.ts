@@ -21,6 +21,7 @@ select{margin-left:.5rem}
 </style></head>
 <body>
 <h1>spanstat <span class="muted" id="meta"></span></h1>
+<p id="lost" class="bad"></p>
 <label>window<select id="window"><option>all</option><option>1m</option><option>5m</option><option>15m</option></select></label>
 <h2>Recommendations</h2><div id="recommendations" class="muted">none</div>
 <h2>Endpoints</h2><div id="endpoints"></div>
@@ -42,12 +43,16 @@ function table(rows, cols) {
 async function get(path) { const r = await fetch(path); return r.ok ? r.json() : { rows: [] }; }
 async function refresh() {
   const w = document.getElementById('window').value;
-  const [e, q, c, rec] = await Promise.all([
+  const [e, q, c, rec, health] = await Promise.all([
     get('/api/v1/reports/endpoints?limit=50&window=' + w),
     get('/api/v1/reports/queries?limit=50&window=' + w),
     get('/api/v1/reports/cache?limit=50&window=' + w),
     get('/api/v1/recommendations?state=active').catch(() => ({ recommendations: [] })),
+    get('/healthz').catch(() => ({})),
   ]);
+  const lost = Object.entries(health.sendersLostSpans || {});
+  document.getElementById('lost').textContent = lost.length ? 'Lost in the app before sending (sidecar down, refusing or behind; '
+    + 'the figures below miss them): ' + lost.map(([s, n]) => s + ' ' + fmt(n) + ' spans').join(', ') + '.' : '';
   document.getElementById('endpoints').innerHTML = table(e.rows, [
     ['route', 'endpoint', (v, r) => esc(r.service + ' ' + r.method + ' ' + v), 'text'], ['requests', 'requests'],
     ['errorRate', 'errors', (v) => '<span class="' + (v >= 0.02 ? 'bad' : '') + '">' + pct(v) + '</span>'],

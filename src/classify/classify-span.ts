@@ -7,6 +7,7 @@ import type {
   OtherSpan,
   PoolConnect,
   RequestSpan,
+  SenderLoss,
 } from '../model/classified';
 import { type DecodedSpan, SpanKind, StatusCode } from '../model/span';
 import { numberAttr, stringAttr } from './attributes';
@@ -165,6 +166,10 @@ const TTL = [SPANSTAT_ATTR.cacheTtlSeconds];
 const POOL_MAX = [SPANSTAT_ATTR.poolMax];
 const POOL_IN_USE = [SPANSTAT_ATTR.poolInUse];
 const DESCENDANTS = [SPANSTAT_ATTR.descendants];
+const LOST_SPANS = [SPANSTAT_ATTR.lostSpans];
+const PRELOAD_INSTANCE = [SPANSTAT_ATTR.preloadInstance];
+/** Longest sender instance id kept: the preload's are UUIDs; anything longer is cut, not stored whole. */
+const MAX_INSTANCE_CHARS = 64;
 
 /** The last HTTP method upper-cased: requests repeat a few interned strings ('GET'), one builtin call saved each. */
 const lastMethod = { raw: '', upper: '' };
@@ -200,7 +205,16 @@ function request(span: DecodedSpan): RequestSpan {
     route,
     status,
     descendants: declaredDescendants(attributes),
+    senderLoss: declaredLoss(attributes),
   };
+}
+
+/** `spanstat.preload.lost_spans` (a positive integer) with its instance id; undefined otherwise. */
+function declaredLoss(attributes: DecodedSpan['attributes']): SenderLoss | undefined {
+  const lostSpans = numberAttr(attributes, LOST_SPANS);
+  if (lostSpans === undefined || !Number.isSafeInteger(lostSpans) || lostSpans <= 0) return undefined;
+  const instance = stringAttr(attributes, PRELOAD_INSTANCE) ?? '';
+  return { instance: instance.slice(0, MAX_INSTANCE_CHARS), lostSpans };
 }
 
 /** `spanstat.descendants` when it is a count (a non-negative integer), else -1. */

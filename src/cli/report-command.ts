@@ -1,5 +1,5 @@
 import { formatTable, REPORTS, withService } from '../reports';
-import { fetchForCommand } from './fetch-json';
+import { fetchForCommand, fetchJson } from './fetch-json';
 
 export interface ReportCommandOptions {
   api: string;
@@ -41,5 +41,18 @@ export async function runReportCommand(kind: string, options: ReportCommandOptio
     `${TITLES[kind]}${scope} (window ${report.window}, ${report.rows.length} of ${report.totalRows} rows)`,
   );
   console.log(report.rows.length ? formatTable(report.rows, shown) : '(no data yet)');
+  const lost = await lostSpansNote(options.api, options.service ? new Set([options.service]) : services);
+  if (lost) console.error(lost);
   return 0;
+}
+
+/** A note when the preload of a shown service lost spans before sending them (the figures miss them). */
+async function lostSpansNote(api: string, services: ReadonlySet<string>): Promise<string | undefined> {
+  const health = await fetchJson(`${api.replace(/\/$/, '')}/healthz`);
+  if (!health.ok) return undefined;
+  const lost = (health.body as { sendersLostSpans?: Record<string, number> }).sendersLostSpans ?? {};
+  const shown = Object.entries(lost).filter(([service, count]) => services.has(service) && count > 0);
+  if (shown.length === 0) return undefined;
+  const list = shown.map(([service, count]) => `${service} ${count.toLocaleString('en-US')}`).join(', ');
+  return `note: spans lost in the app before sending (sidecar down, refusing or behind), missing from these figures: ${list}`;
 }

@@ -228,6 +228,13 @@ export const METRICS = {
     help: 'Spans accepted but not fully processed (queue or per-trace caps); counted but lost to reports',
     labels: [],
   },
+  preloadSpansLost: {
+    name: 'spanstat_preload_spans_lost_total',
+    type: 'counter',
+    unit: '',
+    help: "Spans the apps' spanstat preload lost before sending (queue full, exports refused or failed), as its later requests reported; the reports undercount by as much",
+    labels: ['service'],
+  },
   decodeErrors: {
     name: 'spanstat_sidecar_decode_errors_total',
     type: 'counter',

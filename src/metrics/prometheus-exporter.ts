@@ -95,6 +95,13 @@ export function createSpanstatMetrics(options: SpanstatMetricsOptions): Spanstat
         })),
     },
     { def: METRICS.spansDropped, points: () => healthValue((h) => h.spansDropped) },
+    {
+      def: METRICS.preloadSpansLost,
+      points: () =>
+        [...(health?.().preloadSpansLost ?? [])]
+          .slice(0, options.maxSeriesPerMetric)
+          .map(([service, value]) => ({ value, attributes: { service } })),
+    },
     { def: METRICS.decodeErrors, points: () => healthValue((h) => h.decodeErrors) },
     { def: METRICS.queueDepth, points: () => healthValue((h) => h.queueDepth) },
     { def: METRICS.openTraces, points: () => healthValue((h) => h.openTraces) },

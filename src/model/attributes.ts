@@ -18,7 +18,7 @@ export const ATTR = {
 /**
  * Attributes only spanstat's preload sets (OpenTelemetry has no names for these): the cache ones on
  * Redis read/write spans from the reply seen in the ioredis responseHook, the pool ones on pg-pool
- * connect spans, `descendants` on SERVER spans.
+ * connect spans, `descendants` and the lost-span count on SERVER spans.
  */
 export const SPANSTAT_ATTR = {
   /** Keys the read found (1 for a GET hit; per key for MGET/HMGET). */
@@ -37,6 +37,14 @@ export const SPANSTAT_ATTR = {
    * instead of holding it through the assembly grace period.
    */
   descendants: 'spanstat.descendants',
+  /**
+   * On SERVER spans, once it is not zero: spans the sending process has lost so far (its queue was
+   * full, or exports were refused, failed or dropped while paused). Cumulative, so a lost carrier
+   * costs nothing; the sidecar sums the latest count of each `preloadInstance`.
+   */
+  lostSpans: 'spanstat.preload.lost_spans',
+  /** Random id of the sending process (one per preload start), beside `lostSpans`. */
+  preloadInstance: 'spanstat.preload.instance',
 } as const;
 
 /**

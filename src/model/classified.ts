@@ -65,6 +65,15 @@ export interface RequestSpan extends Base {
   status: number;
   /** Spans the sender declared beneath it (`spanstat.descendants`), -1 when it did not say. */
   descendants: number;
+  /** Spans the sending process had lost so far, when it said (`spanstat.preload.lost_spans`). */
+  senderLoss: SenderLoss | undefined;
+}
+
+/** A sender's cumulative lost-span count, and which of a service's processes it is. */
+export interface SenderLoss {
+  /** The sender's random process id (`spanstat.preload.instance`), at most 64 characters. */
+  instance: string;
+  lostSpans: number;
 }
 
 export interface OtherSpan extends Base {

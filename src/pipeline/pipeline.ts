@@ -192,6 +192,9 @@ export class Pipeline {
             case 'pool-connect':
               sink.recordPoolConnect(span);
               break;
+            case 'request':
+              if (span.senderLoss !== undefined) sink.recordSenderLoss?.(span.service, span.senderLoss);
+              break;
           }
         } catch {
           failed[i] = 1;

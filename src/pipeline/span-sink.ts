@@ -1,4 +1,4 @@
-import type { CacheCall, DbCall, PoolConnect } from '../model/classified';
+import type { CacheCall, DbCall, PoolConnect, SenderLoss } from '../model/classified';
 import type { RequestSummary } from '../model/request-summary';
 
 /** Anything that consumes classified spans and request summaries: the aggregator, the metrics. */
@@ -7,4 +7,6 @@ export interface SpanSink {
   recordCacheCall(call: CacheCall): void;
   recordPoolConnect(call: PoolConnect): void;
   recordRequest(summary: RequestSummary): void;
+  /** A request span's report of spans its sender lost (SPANSTAT_ATTR.lostSpans); sinks that keep no such count omit it. */
+  recordSenderLoss?(service: string, loss: SenderLoss): void;
 }

@@ -7,8 +7,9 @@
  * (continuing an incoming W3C `traceparent` unless OTEL_PROPAGATORS=none), runs the app's listeners
  * inside the span's context with one `context.with` (one AsyncLocalStorage run, no rebinding), and
  * ends the span when the response closes with `http.request.method`, `url.path` (no query string),
- * `http.response.status_code` and `http.route` (express-route.ts). 5xx and aborted responses (closed
- * before the app ended them) get an error status. Outgoing requests are not traced, so the
+ * `http.response.status_code` and `http.route` (express-route.ts), plus the spans this process has
+ * lost so far once there are any (`lostSpans`). 5xx and aborted responses (closed before the app
+ * ended them) get an error status. Outgoing requests are not traced, so the
  * exporter's own requests never are.
  *
  * What the end needs (span, method, route capture) travels in the `close` listener's closure, not in
@@ -29,6 +30,7 @@ import {
   SpanStatusCode,
   type Tracer,
 } from '@opentelemetry/api';
+import { SPANSTAT_ATTR } from '../model/attributes';
 import { setSpan } from './context-frame';
 import { capturedRoute, type RouteCapture, startRouteCapture } from './express-route';
 
@@ -60,6 +62,11 @@ export interface HttpServerOptions {
   propagate: boolean;
   /** Attach an Express route capture to each request (only when the Express route instrumentation runs). */
   captureRoutes: boolean;
+  /**
+   * Spans this process has lost so far, and its random id: once the count is not zero, every SERVER
+   * span carries both (SPANSTAT_ATTR.lostSpans), so the sidecar can say how much its reports miss.
+   */
+  lostSpans?: { count: () => number; instance: string };
 }
 
 export class HttpServerInstrumentation {
@@ -131,7 +138,8 @@ export class HttpServerInstrumentation {
         parent,
       );
       const capture = this.options.captureRoutes ? startRouteCapture(req) : undefined;
-      res.on('close', () => endServerSpan(res, span, method, capture));
+      const lost = this.options.lostSpans;
+      res.on('close', () => endServerSpan(res, span, method, capture, lost));
       return setSpan(parent, span);
     } catch {
       return undefined;
@@ -144,10 +152,18 @@ function endServerSpan(
   span: Span,
   method: string,
   capture: RouteCapture | undefined,
+  lost: HttpServerOptions['lostSpans'],
 ): void {
   try {
     const status = res.statusCode;
     span.setAttribute('http.response.status_code', status);
+    if (lost !== undefined) {
+      const lostSpans = lost.count();
+      if (lostSpans > 0) {
+        span.setAttribute(SPANSTAT_ATTR.lostSpans, lostSpans);
+        span.setAttribute(SPANSTAT_ATTR.preloadInstance, lost.instance);
+      }
+    }
     const route = capture && capturedRoute(capture);
     if (route !== undefined) {
       span.setAttribute('http.route', route);

@@ -6,6 +6,7 @@
  * exporter and detector at startup and patches disabled instrumentations anyway (DESIGN.md).
  */
 
+import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import { context, DiagLogLevel, diag, propagation, trace } from '@opentelemetry/api';
 import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
@@ -105,6 +106,10 @@ export function startPreload(settings: PreloadSettings): PreloadHandle {
     httpServer = new HttpServerInstrumentation({
       propagate: settings.propagateTraceContext,
       captureRoutes: settings.instrumentations.express,
+      lostSpans: {
+        count: () => processor.droppedSpans + processor.unencodableSpans + exporter.droppedSpans,
+        instance: randomUUID(),
+      },
     });
     httpServer.setTracer(provider.getTracer('spanstat-http-server', '1.0.0'));
     httpServer.enable();

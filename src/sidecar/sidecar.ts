@@ -113,6 +113,8 @@ export async function startSidecar(
         assembler: pipeline.assembler.stats,
         sql: fingerprinter.stats(),
         services: aggregator.services(),
+        // Spans the apps' preloads lost before sending: the reports miss them.
+        sendersLostSpans: Object.fromEntries(aggregator.senderLoss.byService()),
       }),
       reports,
       recommendations: advisor ? (params) => recommendationsResponse(advisor, params) : undefined,
@@ -134,6 +136,7 @@ export async function startSidecar(
     decodeErrors: receiver.stats.decodeErrors,
     queueDepth: pipeline.stats.pendingSpans,
     openTraces: pipeline.assembler.stats.openTraces,
+    preloadSpansLost: aggregator.lostSpansByService(),
   }));
   if (advisor) metrics?.setRecommendations(() => recommendationSeries(advisor.list({ state: 'active' })));
   pipeline.start();

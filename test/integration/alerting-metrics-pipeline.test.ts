@@ -159,6 +159,7 @@ beforeAll(async () => {
     decodeErrors: 0,
     queueDepth: 3,
     openTraces: 7,
+    preloadSpansLost: new Map([['shop', 0]]),
   }));
   metricsServer = createServer((req, res) => metrics.handler(req, res));
   const metricsPort = await listen(metricsServer);

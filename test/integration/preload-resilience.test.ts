@@ -1,12 +1,19 @@
+import { execFile } from 'node:child_process';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort, type LocalServer, startPostgres, startRedis } from '../../scripts/lib/local-servers';
 import {
   type AppRun,
   assertBuilt,
   type Capture,
+  REPO_ROOT,
   startApp,
   startCapture,
 } from '../fixtures/preload-app/harness';
+import { getJson, startTestSidecar, waitFor } from '../helpers/sidecar';
+
+const CLI = join(REPO_ROOT, 'dist', 'cli', 'main.js');
 
 // The app must not notice a sidecar that is down, hangs, or refuses work.
 let pg: LocalServer;
@@ -94,6 +101,72 @@ describe('the preload when the sidecar is unavailable', () => {
     } finally {
       await app.stop();
       await hanging.close();
+    }
+  });
+
+  it('tells the sidecar how many spans it lost while the sidecar was away, and the sidecar counts each once', async () => {
+    const port = await freePort();
+    let sidecar = await startTestSidecar({ receiver: { port } });
+    const app = await startApp({ env: { ...env, OTEL_EXPORTER_OTLP_ENDPOINT: `http://127.0.0.1:${port}` } });
+    const health = async () => {
+      const h = await getJson<{
+        receiver: { spansAccepted: number };
+        sendersLostSpans: Record<string, number>;
+      }>(`${sidecar.apiUrl}/healthz`);
+      return { accepted: h.receiver.spansAccepted, lost: h.sendersLostSpans['preload-fixture-app'] ?? 0 };
+    };
+    try {
+      // The spans the app makes as it starts (the Redis client's ready check) reach the first sidecar.
+      await load(app, 5, (i) => `/first/${i}`);
+      let before = -1;
+      const delivered = await waitFor(
+        async () => {
+          const { accepted } = await health();
+          const steady = accepted >= 5 && accepted === before;
+          before = accepted;
+          return steady;
+        },
+        10_000,
+        300,
+      );
+      expect(delivered).toBe(true);
+      await sidecar.shutdown();
+      // Express's 404 makes one SERVER span and nothing else: one span per request.
+      const down = 150;
+      expect(await load(app, down, (i) => `/lost/${i}`)).toEqual(new Set([404]));
+      // An export attempt after the last of them fails, so none still waits in the queue.
+      await new Promise((r) => setTimeout(r, 300));
+      sidecar = await startTestSidecar({ receiver: { port } });
+      // Requests until one's SERVER span arrives with the count (the exporter may still be backing off).
+      let up = 0;
+      const carried = await waitFor(async () => {
+        await load(app, 20, (i) => `/found/${up + i}`);
+        up += 20;
+        return (await health()).lost > 0;
+      }, 20_000);
+      expect(carried).toBe(true);
+      // Then every span made since is either received by this sidecar or counted lost, exactly once.
+      const settled = await waitFor(async () => {
+        const h = await health();
+        return h.accepted + h.lost >= down + up ? h : undefined;
+      }, 10_000);
+      expect(settled).toBeDefined();
+      const { accepted, lost } = settled as { accepted: number; lost: number };
+      expect(lost).toBeGreaterThanOrEqual(down);
+      expect(accepted + lost).toBe(down + up);
+      const metrics = await (await fetch(`${sidecar.apiUrl}/metrics`)).text();
+      expect(metrics).toContain(`spanstat_preload_spans_lost_total{service="preload-fixture-app"} ${lost}`);
+      // The CLI's report says so under its table, on stderr (exit 0; asynchronously: this process
+      // runs the sidecar, which a synchronous spawn would block).
+      const cliArgs = [CLI, 'report', 'endpoints', '--api', sidecar.apiUrl];
+      const cli = await promisify(execFile)(process.execPath, cliArgs, { encoding: 'utf8' });
+      expect(cli.stdout).toContain('Endpoints — preload-fixture-app');
+      expect(cli.stderr).toContain(
+        `missing from these figures: preload-fixture-app ${lost.toLocaleString('en-US')}`,
+      );
+    } finally {
+      await app.stop();
+      await sidecar.shutdown();
     }
   });
 

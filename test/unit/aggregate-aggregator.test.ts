@@ -280,6 +280,22 @@ describe('Aggregator: pools', () => {
   });
 });
 
+describe('Aggregator: spans lost by the senders', () => {
+  it('counts them per service, and every other service seen at 0 (for Prometheus)', () => {
+    const { agg } = setup();
+    agg.recordDbCall(db({ service: 'quiet' }));
+    agg.recordSenderLoss('shop', { instance: 'p1', lostSpans: 12 });
+    agg.recordSenderLoss('shop', { instance: 'p2', lostSpans: 3 });
+    expect(agg.senderLoss.byService()).toEqual(new Map([['shop', 15]]));
+    expect(agg.lostSpansByService()).toEqual(
+      new Map([
+        ['shop', 15],
+        ['quiet', 0],
+      ]),
+    );
+  });
+});
+
 describe('Aggregator: windows and bounds', () => {
   it('serves the last minutes from recent buckets and everything from all', () => {
     const { agg, clock } = setup();

@@ -128,6 +128,27 @@ describe('SpanClassifier', () => {
     });
   });
 
+  it("reads the preload's lost-span count and instance on a request, nothing when absent or not a count", () => {
+    const loss = (attributes: Record<string, string | number>) =>
+      (
+        classifier.classify(
+          span({ 'http.request.method': 'GET', ...attributes }, { kind: SpanKind.SERVER }),
+        ) as RequestSpan
+      ).senderLoss;
+    const instance = 'c0ffee00-1111-4222-8333-444455556666';
+    expect(loss({ 'spanstat.preload.lost_spans': 42, 'spanstat.preload.instance': instance })).toEqual({
+      instance,
+      lostSpans: 42,
+    });
+    expect(loss({ 'spanstat.preload.lost_spans': 7 })).toEqual({ instance: '', lostSpans: 7 });
+    expect(
+      loss({ 'spanstat.preload.lost_spans': 1, 'spanstat.preload.instance': 'x'.repeat(500) })?.instance,
+    ).toHaveLength(64);
+    for (const bad of [0, -3, 2.5, 'many'])
+      expect(loss({ 'spanstat.preload.lost_spans': bad })).toBeUndefined();
+    expect(loss({})).toBeUndefined();
+  });
+
   it("reads the preload's declared descendants on a request, -1 when absent or not a count", () => {
     const declared = (value: string | number | undefined) =>
       (

@@ -1,6 +1,13 @@
 import { describe, expect, it } from 'vitest';
 import type { SpanClassifier } from '../../src/classify/classify-span';
-import type { CacheCall, ClassifiedSpan, DbCall, PoolConnect, RequestSpan } from '../../src/model/classified';
+import type {
+  CacheCall,
+  ClassifiedSpan,
+  DbCall,
+  PoolConnect,
+  RequestSpan,
+  SenderLoss,
+} from '../../src/model/classified';
 import type { RequestSummary } from '../../src/model/request-summary';
 import { type DecodedSpan, type SpanBatch, SpanKind, spanBatchOf } from '../../src/model/span';
 import { Pipeline } from '../../src/pipeline/pipeline';
@@ -56,6 +63,10 @@ class FakeClassifier {
           route: '/r',
           status: 200,
           descendants: before,
+          senderLoss:
+            typeof s.attributes.lost === 'number'
+              ? { instance: 'p1', lostSpans: s.attributes.lost }
+              : undefined,
         };
       default:
         return { ...ids, error: false, type: 'other' };
@@ -84,6 +95,9 @@ class RecordingSink implements SpanSink {
   recordRequest(summary: RequestSummary): void {
     this.calls.push(`request:${summary.traceId}`);
     this.summaries.push(summary);
+  }
+  recordSenderLoss(service: string, loss: SenderLoss): void {
+    this.calls.push(`lost:${service}:${loss.instance}:${loss.lostSpans}`);
   }
 }
 
@@ -138,6 +152,23 @@ describe('Pipeline', () => {
     pipeline.enqueue(spanBatchOf(trace(1, 2)));
     pipeline.drainAll();
     expect(sink.calls).toEqual(['db:t1-db0', 'db:t1-db1', 'request:t1']);
+  });
+
+  it("hands a request span's lost-span report to the sinks that keep one, and to no other", () => {
+    const sink = new RecordingSink();
+    const summariesOnly: SpanSink = {
+      recordDbCall() {},
+      recordCacheCall() {},
+      recordPoolConnect() {},
+      recordRequest() {},
+    };
+    const pipeline = pipelineWith([summariesOnly, sink]);
+    const spans = trace(1, 1);
+    spans[1].attributes = { lost: 7 };
+    pipeline.enqueue(spanBatchOf([...spans, ...trace(2, 0)]));
+    pipeline.drainAll();
+    expect(sink.calls).toEqual(['db:t1-db0', 'lost:svc:p1:7', 'request:t1', 'request:t2']);
+    expect(pipeline.stats.spansFailed).toBe(0);
   });
 
   it('counts a span a sink throws on as failed and still processes the rest, in every sink', () => {
@@ -196,6 +227,7 @@ describe('Pipeline', () => {
       route: '/u',
       status: 200,
       descendants: -1,
+      senderLoss: undefined,
     };
     pipeline.assembler.add(undeclared, 1_000);
     expect(sink.summaries).toHaveLength(0);

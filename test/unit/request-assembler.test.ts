@@ -16,6 +16,7 @@ function request(spanId: string, parentSpanId = '', extra: Partial<RequestSpan> 
     route: '/r',
     status: 200,
     descendants: -1,
+    senderLoss: undefined,
     ...extra,
   };
 }

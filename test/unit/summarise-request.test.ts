@@ -17,6 +17,7 @@ const request: RequestSpan = {
   route: '/orders/:id',
   status: 200,
   descendants: -1,
+  senderLoss: undefined,
 };
 
 function leaf(type: Leaf['type'], key: string, durationMs: number, command = ''): Leaf {
