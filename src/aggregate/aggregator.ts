@@ -252,7 +252,6 @@ export class Aggregator {
     }
   }
 
-  /** Services with at least one row, sorted (the shared overflow row's `(other)` excluded). */
   /**
    * Spans each service's senders lost before sending, and 0 for every other service seen: a counter
    * Prometheus has seen at 0 shows its first increase (`increase()` cannot see one from nothing).
@@ -263,6 +262,7 @@ export class Aggregator {
     return lost;
   }
 
+  /** Services with at least one row, sorted (the shared overflow row's `(other)` excluded). */
   services(): string[] {
     const seen = new Set<string>();
     for (const table of [this.endpoints, this.queries, this.cache, this.pools]) {

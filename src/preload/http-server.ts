@@ -9,8 +9,8 @@
  * ends the span when the response closes with `http.request.method`, `url.path` (no query string),
  * `http.response.status_code` and `http.route` (express-route.ts), plus the spans this process has
  * lost so far once there are any (`lostSpans`). 5xx and aborted responses (closed before the app
- * ended them) get an error status. Outgoing requests are not traced, so the
- * exporter's own requests never are.
+ * ended them) get an error status. Outgoing requests are not traced, so the exporter's own requests
+ * never are.
  *
  * What the end needs (span, method, route capture) travels in the `close` listener's closure, not in
  * properties of `res`/`req`: Express gives each request and response object a hidden class of its
