@@ -24,21 +24,18 @@ export function nodeBinary(spec: string | undefined, log: (line: string) => void
   const pkg = `node-${process.platform}-${process.arch}`;
   const cached = matchingVersions(cachedVersions(), spec);
   let exact: string;
-  if (cached.includes(spec))
-    exact = spec; // an exact version already here: no registry query
-  else {
+  if (cached.includes(spec)) {
+    exact = spec; // an exact version fetched earlier: no registry query
+  } else {
     try {
       exact = resolveVersion(pkg, spec);
     } catch (err) {
       // Offline (or the registry refused): the newest matching version fetched earlier will do.
       const newest = cached.at(-1);
-      if (newest === undefined)
-        throw new Error(
-          `--node ${spec}: the npm registry did not answer for ${pkg}, and ${CACHE_DIR} has no such version`,
-          {
-            cause: err,
-          },
-        );
+      if (newest === undefined) {
+        const why = `the npm registry did not answer for ${pkg}, and ${CACHE_DIR} has no such version`;
+        throw new Error(`--node ${spec}: ${why}`, { cause: err });
+      }
       log(`npm registry not reachable; using ${pkg}@${newest} fetched earlier`);
       exact = newest;
     }
