@@ -54,5 +54,6 @@ async function lostSpansNote(api: string, services: ReadonlySet<string>): Promis
   const shown = Object.entries(lost).filter(([service, count]) => services.has(service) && count > 0);
   if (shown.length === 0) return undefined;
   const list = shown.map(([service, count]) => `${service} ${count.toLocaleString('en-US')}`).join(', ');
-  return `note: spans lost in the app before sending (sidecar down, refusing or behind), missing from these figures: ${list}`;
+  const why = 'sidecar down, refusing or behind';
+  return `note: spans lost in the app before sending (${why}), missing from these figures: ${list}`;
 }

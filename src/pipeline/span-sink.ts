@@ -7,6 +7,6 @@ export interface SpanSink {
   recordCacheCall(call: CacheCall): void;
   recordPoolConnect(call: PoolConnect): void;
   recordRequest(summary: RequestSummary): void;
-  /** A request span's report of spans its sender lost (SPANSTAT_ATTR.lostSpans); sinks that keep no such count omit it. */
+  /** A request span's report of the spans its sender lost (SPANSTAT_ATTR.lostSpans); optional. */
   recordSenderLoss?(service: string, loss: SenderLoss): void;
 }
