@@ -27,6 +27,8 @@ export interface SpanstatMetrics extends SpanSink {
   setRecommendations(source: () => readonly RecommendationSeries[]): void;
   /** Called at every scrape; returns the sidecar's own counters. */
   setHealth(source: () => SidecarHealth): void;
+  /** Called at every scrape; returns the spans each service's preload reported lost. */
+  setPreloadSpansLost(source: () => ReadonlyMap<string, number>): void;
   /** `GET /metrics` handler (Prometheus text format 0.0.4). */
   handler(req: IncomingMessage, res: ServerResponse): void;
   /** The exposition text a scrape would return now (tests, CLI). */
@@ -50,6 +52,7 @@ export function createSpanstatMetrics(options: SpanstatMetricsOptions): Spanstat
   });
   let recommendations: () => readonly RecommendationSeries[] = () => [];
   let health: (() => SidecarHealth) | undefined;
+  let preloadSpansLost: () => ReadonlyMap<string, number> = () => new Map();
   const activeRecommendations = () => recommendations().slice(0, options.maxSeriesPerMetric);
   const healthValue = (pick: (h: SidecarHealth) => number | undefined): Point[] => {
     const value = health ? pick(health()) : undefined;
@@ -98,7 +101,7 @@ export function createSpanstatMetrics(options: SpanstatMetricsOptions): Spanstat
     {
       def: METRICS.preloadSpansLost,
       points: () =>
-        [...(health?.().preloadSpansLost ?? [])]
+        [...preloadSpansLost()]
           .slice(0, options.maxSeriesPerMetric)
           .map(([service, value]) => ({ value, attributes: { service } })),
     },
@@ -135,6 +138,9 @@ export function createSpanstatMetrics(options: SpanstatMetricsOptions): Spanstat
     },
     setHealth(source) {
       health = source;
+    },
+    setPreloadSpansLost(source) {
+      preloadSpansLost = source;
     },
     handler(req, res) {
       exporter.getMetricsRequestHandler(req, res);

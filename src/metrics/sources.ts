@@ -39,8 +39,6 @@ export interface SidecarHealth {
   queueDepth: number;
   /** Traces held open for request assembly. */
   openTraces?: number;
-  /** Spans the senders reported lost before sending, per service (SenderLossTable). */
-  preloadSpansLost?: ReadonlyMap<string, number>;
 }
 
 /** Longest title or action text kept on `spanstat_recommendation_info` (characters). */

@@ -136,8 +136,8 @@ export async function startSidecar(
     decodeErrors: receiver.stats.decodeErrors,
     queueDepth: pipeline.stats.pendingSpans,
     openTraces: pipeline.assembler.stats.openTraces,
-    preloadSpansLost: aggregator.lostSpansByService(),
   }));
+  metrics?.setPreloadSpansLost(() => aggregator.lostSpansByService());
   if (advisor) metrics?.setRecommendations(() => recommendationSeries(advisor.list({ state: 'active' })));
   pipeline.start();
   let receiverAddress: { host: string; port: number };

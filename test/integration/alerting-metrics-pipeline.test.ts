@@ -159,8 +159,8 @@ beforeAll(async () => {
     decodeErrors: 0,
     queueDepth: 3,
     openTraces: 7,
-    preloadSpansLost: new Map([['shop', 0]]),
   }));
+  metrics.setPreloadSpansLost(() => new Map([['shop', 0]]));
   metricsServer = createServer((req, res) => metrics.handler(req, res));
   const metricsPort = await listen(metricsServer);
   webhook = await startAlertWebhook();

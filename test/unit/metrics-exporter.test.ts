@@ -262,11 +262,14 @@ describe('Prometheus metrics', () => {
       decodeErrors: 1,
       queueDepth: 40,
       openTraces: 5,
-      preloadSpansLost: new Map([
-        ['shop', 12],
-        ['billing', 3],
-      ]),
     }));
+    m.setPreloadSpansLost(
+      () =>
+        new Map([
+          ['shop', 12],
+          ['billing', 3],
+        ]),
+    );
     const text = await m.scrape();
     expect(samples(text, 'spanstat_preload_spans_lost_total').sort()).toEqual([
       'spanstat_preload_spans_lost_total{service="billing"} 3',
