@@ -1,8 +1,8 @@
 /**
  * A bounded cache with approximate least-recently-used eviction in two generations (the hashlru
  * scheme), shared by the SQL caches and the request assembler: entries go into the current
- * generation; when it is full it becomes the previous one and the old previous one is dropped whole; a hit in the previous generation copies the entry
- * forward. At most `capacity` entries are held.
+ * generation; when it is full it becomes the previous one and the old previous one is dropped whole;
+ * a hit in the previous generation copies the entry forward. At most `capacity` entries are held.
  *
  * Why not a Map kept in recency order (delete + set on every hit, evict `keys().next()`): the
  * re-insert cost ~0.6–0.8 µs per hit here, and V8's ordered tables keep deleted entries as holes

@@ -10,8 +10,8 @@ export const CACHEGRIND = [
 
 /**
  * Command prefix with cache simulation: instruction-fetch misses in a 32 KiB I1, data misses in a
- * 32 KiB first level and a 4 MiB last level (a fixed geometry, not the host's, so figures compare across machines; ~ one core's share of this
- * VM's caches). Slower than CACHEGRIND (~2×).
+ * 32 KiB first level and a 4 MiB last level (a fixed geometry, not the host's, so figures compare
+ * across machines; ~ one core's share of this VM's caches). Slower than CACHEGRIND (~2×).
  */
 export const CACHEGRIND_CACHE_SIM = [
   'valgrind',
