@@ -13,7 +13,7 @@
  * `--single-threaded` instead of `--predictable`), so read pipeline changes under ~3% as noise.
  * Instructions are not time (cache misses and GC pauses weigh differently), so use it to see a
  * change, and the wall-clock benches to state throughput. The pipeline is where that bites: it runs
- * about as many spans per second as the decoder on ~1/3 of the decoder's instructions per span, its
+ * ~1.7× as many spans per second as the decoder on ~1/3 of the decoder's instructions per span, its
  * time going to instruction fetch and memory. `--cache-sim` adds cache misses per span (instruction
  * fetch, data first and last level, a fixed cache geometry: CACHEGRIND_CACHE_SIM), deterministic like
  * the instruction count, for changes that are about code or data locality rather than work.
