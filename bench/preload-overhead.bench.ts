@@ -3,7 +3,8 @@
  * run — no preload, the spanstat preload (dist/preload.js), and the stock OpenTelemetry setup
  * (bench/stock-otel-preload.js) — all exporting to a running spanstat sidecar.
  *
- *   npx tsx bench/preload-overhead.bench.ts [--rounds 5] [--together-rounds 5] [--seconds 5] [--connections 10] [--miss-every 4]
+ *   npx tsx bench/preload-overhead.bench.ts [--rounds 5] [--together-rounds 5] [--one-connection-rounds 3] [--seconds 5]
+ *                                           [--connections 10] [--miss-every 4]
  *                                           [--preload <path>]   (the 'spanstat' app's preload: another build, a probe)
  *                                           [--node <path>|24]   (the apps' Node: a binary, or a version fetched from npm; node-binary.ts)
  *
@@ -21,6 +22,14 @@
  * ratio of one round holds still where one-after-another rounds swing ±35% (session 8: rounds at
  * +23%, −18%, +36%, +9%, −14%). The throughput figures are judged on these rounds; the p99 figure,
  * a latency at saturation of a core to itself, on the one-after-another rounds.
+ *
+ * At saturation a closed loop of `connections` requests makes latency ≈ connections / throughput, so
+ * the p99 there grows with the throughput loss (p99 × loss / (1 − loss): +2.2 ms for a 10% loss at
+ * p99 20 ms). For context, `--one-connection-rounds` (default 3) also load the bare and the spanstat
+ * app one after another through one connection, where no request waits for another, and report the
+ * p50 and p99 each request gains there. (A fixed rate below saturation was tried: autocannon's
+ * `overallRate` sends each second's quota back to back, saturation in bursts, and an open-loop sender
+ * in this process fell behind on the shared load core.)
  *
  * Targets: throughput loss ≤ 10%, p99 added ≤ 1 ms, spanstat ≥ 1.5× stock throughput.
  */
@@ -43,6 +52,8 @@ export interface PreloadOptions {
   connections?: number;
   /** Rounds with the three apps loaded at once (see the header); 0 judges the one-after-another rounds. */
   togetherRounds?: number;
+  /** Rounds of the bare and the spanstat app through one connection (see the header); 0: none. */
+  oneConnectionRounds?: number;
   /** The preload the 'spanstat' app runs (default dist/preload.js): A/B another build or a probe. */
   preload?: string;
   /** One request in this many is a cache miss that queries PostgreSQL (default 4). */
@@ -112,11 +123,14 @@ export async function runPreloadBench(options: PreloadOptions = {}): Promise<Ben
   const connections = options.connections ?? 10;
   const missEvery = options.missEvery ?? 4;
   const togetherRounds = options.togetherRounds ?? 5;
+  const oneConnectionRounds = options.oneConnectionRounds ?? 3;
 
   let data: DemoData | undefined;
   let sidecar: SidecarProcess | undefined;
   const apps = new Map<Variant, AppProcess>();
   const runs: Run[] = [];
+  /** The one-connection runs (see the header), kept apart: they do not measure throughput. */
+  const oneConnectionRuns: Run[] = [];
   /** 2xx responses autocannon saw per variant, warm-up included, against the sidecar's endpoint report. */
   const served: Record<Variant, number> = { none: 0, spanstat: 0, stock: 0 };
   let reported: Record<string, unknown> = {};
@@ -144,7 +158,12 @@ export async function runPreloadBench(options: PreloadOptions = {}): Promise<Ben
       );
     }
     const quotes = quotePaths(missEvery, Math.floor(Math.random() * 36 ** 6));
-    const once = async (variant: Variant, round: number, runSeconds: number): Promise<Run> => {
+    const once = async (
+      variant: Variant,
+      round: number,
+      runSeconds: number,
+      runConnections = connections,
+    ): Promise<Run> => {
       const app = apps.get(variant) as AppProcess;
       const before = (await sidecar?.health())?.receiver.spansAccepted ?? 0;
       const cpu = cpuMeter(app.pid);
@@ -152,7 +171,7 @@ export async function runPreloadBench(options: PreloadOptions = {}): Promise<Ben
       const result = await runAutocannon({
         url: app.url,
         path: quotes.path,
-        connections,
+        connections: runConnections,
         seconds: runSeconds,
       });
       const appCpu = cpu();
@@ -174,6 +193,18 @@ export async function runPreloadBench(options: PreloadOptions = {}): Promise<Ben
         runs.push(run);
         log(
           `preload: round ${round} ${variant.padEnd(8)} ${run.rps.toFixed(0)} req/s p50 ${run.p50Ms.toFixed(2)} ms p99 ${run.p99Ms.toFixed(2)} ms app CPU ${pct(run.appCpu, 0)} cores ${run.cores.map((c) => pct(c, 0)).join('/')} non-2xx ${run.non2xx} spans ${run.spans}`,
+        );
+      }
+    }
+    // One connection: the latency a request gains when none waits for another. Only the bare and the
+    // spanstat app, alternating which goes first.
+    for (let round = 1; round <= oneConnectionRounds && runs.length > 0; round++) {
+      const order: Variant[] = round % 2 === 1 ? ['none', 'spanstat'] : ['spanstat', 'none'];
+      for (const variant of order) {
+        const run = await once(variant, round, seconds, 1);
+        oneConnectionRuns.push(run);
+        log(
+          `preload: one connection ${round} ${variant.padEnd(8)} ${run.rps.toFixed(0)} req/s p50 ${run.p50Ms.toFixed(2)} ms p99 ${run.p99Ms.toFixed(2)} ms app CPU ${pct(run.appCpu, 0)}`,
         );
       }
     }
@@ -333,6 +364,22 @@ export async function runPreloadBench(options: PreloadOptions = {}): Promise<Ben
   const stockLoss = judgedTogether ? 1 - togetherRatio('stock', 'none') : 1 - paired(ratio('stock', 'none'));
   const vsStock = judgedTogether ? togetherRatio('spanstat', 'stock') : paired(ratio('spanstat', 'stock'));
   const togetherRoundLosses = togetherRatios('spanstat', 'none').map((r) => 1 - r);
+  const oneConnectionOf = (v: Variant, round: number) =>
+    oneConnectionRuns.find((r) => r.variant === v && r.round === round) as Run;
+  const oneConnectionPaired = Array.from({ length: oneConnectionRounds }, (_, i) => i + 1).filter(
+    (round) => oneConnectionOf('none', round) && oneConnectionOf('spanstat', round),
+  );
+  const oneConnectionAdded = (q: 'p50Ms' | 'p99Ms') =>
+    median(
+      oneConnectionPaired.map(
+        (round) => oneConnectionOf('spanstat', round)[q] - oneConnectionOf('none', round)[q],
+      ),
+    );
+  const oneConnectionMedian = (v: Variant) =>
+    median(oneConnectionPaired.map((round) => oneConnectionOf(v, round).p99Ms));
+  const oneConnectionRps = (v: Variant) =>
+    median(oneConnectionPaired.map((round) => oneConnectionOf(v, round).rps));
+  const signedMs = (ms: number) => `${ms >= 0 ? '+' : ''}${ms.toFixed(2)} ms`;
   const togetherTput = (v: Variant) =>
     median(Array.from({ length: togetherRounds }, (_, i) => perCpu(togetherOf(v, i + 1))));
   const notes =
@@ -378,9 +425,21 @@ export async function runPreloadBench(options: PreloadOptions = {}): Promise<Ben
       'preload.p99-added',
       'preload p99 added at saturation',
       '≤ 1 ms',
-      `${p99Added >= 0 ? '+' : ''}${p99Added.toFixed(2)} ms (${none.p99Ms.toFixed(2)} → ${spanstat.p99Ms.toFixed(2)} ms)`,
+      `${signedMs(p99Added)} (${none.p99Ms.toFixed(2)} → ${spanstat.p99Ms.toFixed(2)} ms)`,
       p99Added <= 1,
     ),
+    ...(oneConnectionPaired.length > 0
+      ? [
+          figure(
+            'preload.p99-added-one-connection',
+            'preload p99 added, one connection',
+            'context',
+            `${signedMs(oneConnectionAdded('p99Ms'))} (${oneConnectionMedian('none').toFixed(2)} → ${oneConnectionMedian('spanstat').toFixed(2)} ms), p50 ${signedMs(oneConnectionAdded('p50Ms'))}; ${oneConnectionRps('none').toFixed(0)} → ${oneConnectionRps('spanstat').toFixed(0)} req/s`,
+            null,
+            `each app loaded through one connection, so no request waits for another; paired per round, median of ${oneConnectionPaired.length} rounds`,
+          ),
+        ]
+      : []),
     figure(
       'preload.vs-stock',
       'spanstat vs stock OTel throughput',
@@ -403,7 +462,9 @@ export async function runPreloadBench(options: PreloadOptions = {}): Promise<Ben
         ? `${seen.requests} reported / ${served.spanstat} served; ${seen.queriesPerRequest} queries + ${seen.cacheOpsPerRequest} cache ops per request`
         : `no endpoint row for bench-spanstat (${served.spanstat} served)`,
       seen
-        ? Math.abs(seen.requests - served.spanstat) <= connections * (rounds + togetherRounds + 2) * 2
+        ? // In flight when a run stops: up to `connections` per run, one in a one-connection run.
+          Math.abs(seen.requests - served.spanstat) <=
+            (connections * (rounds + togetherRounds + 2) + oneConnectionRounds * 2) * 2
         : false,
     ),
   );
@@ -426,11 +487,13 @@ export async function runPreloadBench(options: PreloadOptions = {}): Promise<Ben
       pinned: pinnedSelf,
       rounds,
       togetherRounds,
+      oneConnectionRounds,
       seconds,
       connections,
       route: `GET /api/quotes/:code, 1 in ${missEvery} a miss (GET + query + SET), the rest GET hits`,
       summary,
       runs,
+      oneConnectionRuns,
     },
     durationMs: performance.now() - started,
   };
@@ -442,6 +505,7 @@ if (require.main === module) {
     seconds: flagNumber('seconds'),
     connections: flagNumber('connections'),
     togetherRounds: flagNumber('together-rounds'),
+    oneConnectionRounds: flagNumber('one-connection-rounds'),
     preload: flagValues('preload')[0],
     missEvery: flagNumber('miss-every'),
     node: nodeBinary(flagValues('node')[0], console.log),
