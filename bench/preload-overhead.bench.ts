@@ -375,10 +375,8 @@ export async function runPreloadBench(options: PreloadOptions = {}): Promise<Ben
         (round) => oneConnectionOf('spanstat', round)[q] - oneConnectionOf('none', round)[q],
       ),
     );
-  const oneConnectionMedian = (v: Variant) =>
-    median(oneConnectionPaired.map((round) => oneConnectionOf(v, round).p99Ms));
-  const oneConnectionRps = (v: Variant) =>
-    median(oneConnectionPaired.map((round) => oneConnectionOf(v, round).rps));
+  const oneConnectionMedian = (v: Variant, q: 'p99Ms' | 'rps') =>
+    median(oneConnectionPaired.map((round) => oneConnectionOf(v, round)[q]));
   const signedMs = (ms: number) => `${ms >= 0 ? '+' : ''}${ms.toFixed(2)} ms`;
   const togetherTput = (v: Variant) =>
     median(Array.from({ length: togetherRounds }, (_, i) => perCpu(togetherOf(v, i + 1))));
@@ -434,7 +432,7 @@ export async function runPreloadBench(options: PreloadOptions = {}): Promise<Ben
             'preload.p99-added-one-connection',
             'preload p99 added, one connection',
             'context',
-            `${signedMs(oneConnectionAdded('p99Ms'))} (${oneConnectionMedian('none').toFixed(2)} → ${oneConnectionMedian('spanstat').toFixed(2)} ms), p50 ${signedMs(oneConnectionAdded('p50Ms'))}; ${oneConnectionRps('none').toFixed(0)} → ${oneConnectionRps('spanstat').toFixed(0)} req/s`,
+            `${signedMs(oneConnectionAdded('p99Ms'))} (${oneConnectionMedian('none', 'p99Ms').toFixed(2)} → ${oneConnectionMedian('spanstat', 'p99Ms').toFixed(2)} ms), p50 ${signedMs(oneConnectionAdded('p50Ms'))}; ${oneConnectionMedian('none', 'rps').toFixed(0)} → ${oneConnectionMedian('spanstat', 'rps').toFixed(0)} req/s`,
             null,
             `each app loaded through one connection, so no request waits for another; paired per round, median of ${oneConnectionPaired.length} rounds`,
           ),

@@ -5,12 +5,12 @@
  * JavaScript frame on its stack, natives called from it included (an inline-cache miss counts for
  * the function that missed). This is how the String.prototype finding in BENCHMARKS.md was made.
  *
- *   npx tsx bench/preload-profile.ts [--preload <path>|none] [--seconds 20] [--top 25] [--callers Builtins_LoadIC]
+ *   npx tsx bench/preload-profile.ts [--preload <path>|none] [--seconds 20] [--connections 10] [--top 25] [--callers Builtins_LoadIC]
  *                                    [--inside _implicitHeader] [--stack writevGeneric] [--node <path>|24]
  *
  * The app runs pinned to core 0 under `perf record -k mono -g` (from its start: `perf inject` needs the
  * JIT dump's mapping, so start-up and the warm-up are in the samples too, and per-request figures
- * divide by every request answered), the preload bench's route at saturation drives it (autocannon, 10 connections, one request in four a
+ * divide by every request answered), the preload bench's route at saturation drives it (autocannon, 10 connections unless --connections, one request in four a
  * cache miss), and spans go to an in-process sink. Prints µs of app CPU per request by function (the
  * preload's own and OpenTelemetry's frames marked) and, with --callers, which functions call a native
  * function, with --inside, the leaf frames of one JS function's samples, and with --stack, the JS
@@ -69,6 +69,7 @@ async function main(): Promise<void> {
   const preloadFlag = flagValues('preload')[0] ?? PRELOAD_PATH;
   const preload = preloadFlag === 'none' ? undefined : preloadFlag;
   const seconds = flagNumber('seconds') ?? 20;
+  const connections = flagNumber('connections') ?? 10;
   const top = flagNumber('top') ?? 25;
   const callersOf = flagValues('callers')[0];
   const insideOf = flagValues('inside')[0];
@@ -111,11 +112,11 @@ async function main(): Promise<void> {
       const warmUp = await runAutocannon({
         url: app.url,
         path: paths.path,
-        connections: 10,
+        connections,
         seconds: WARM_UP_SECONDS,
       });
       paths.nextRun();
-      const run = await runAutocannon({ url: app.url, path: paths.path, connections: 10, seconds });
+      const run = await runAutocannon({ url: app.url, path: paths.path, connections, seconds });
       requests = warmUp.ok + run.ok;
       console.log(`${preload ? 'preload' : 'no preload'}: ${Math.round(run.rps)} req/s, ${run.ok} answered`);
     } finally {
