@@ -26,6 +26,13 @@ import { gzip } from 'node:zlib';
 import { diag } from '@opentelemetry/api';
 import type { ExportResult } from '@opentelemetry/core';
 import type { ReadableSpan } from '@opentelemetry/sdk-trace-base';
+import {
+  failureReason,
+  isRetryableStatus,
+  MAX_RETRY_AFTER_MS,
+  parseRetryAfterMs,
+  retryBackoffMs,
+} from '../otlp-retry';
 import type { EncodedSpanExporter } from './batch-processor';
 import type { ExportTls } from './export-tls';
 import { encodeTraceRequest } from './otlp-encode';
@@ -34,10 +41,6 @@ import type { ExportProtocol } from './settings';
 /** ExportResultCode from @opentelemetry/core (SUCCESS = 0, FAILED = 1). */
 const SUCCESS = 0;
 const FAILED = 1;
-const FIRST_BACKOFF_MS = 1_000;
-const MAX_BACKOFF_MS = 30_000;
-/** A Retry-After longer than this is cut short: an hour of dropped spans helps nobody. */
-export const MAX_RETRY_AFTER_MS = 60_000;
 
 export interface OtlpExporterOptions {
   url: string;
@@ -173,7 +176,7 @@ export class OtlpHttpExporter implements EncodedSpanExporter {
   }
 
   private backoffMs(): number {
-    return Math.min(FIRST_BACKOFF_MS * 2 ** this.consecutiveFailures, MAX_BACKOFF_MS);
+    return retryBackoffMs(this.consecutiveFailures + 1);
   }
 
   private async deliver(raw: Uint8Array): Promise<Outcome> {
@@ -216,7 +219,7 @@ export class OtlpHttpExporter implements EncodedSpanExporter {
 
   private classify(status: number, header: string | string[] | undefined): Outcome {
     if (status >= 200 && status < 300) return { ok: true };
-    if (status === 429 || status === 502 || status === 503 || status === 504) {
+    if (isRetryableStatus(status)) {
       const retryAfter = parseRetryAfterMs(Array.isArray(header) ? header[0] : header, this.now());
       return {
         ok: false,
@@ -294,13 +297,6 @@ function holdNoRef<S extends Socket>(socket: S): S {
   return socket;
 }
 
-/** A system error's code (ECONNREFUSED, ECONNRESET…), else the error's message. */
-function failureReason(err: unknown): string {
-  if (!(err instanceof Error)) return String(err);
-  const code = (err as NodeJS.ErrnoException).code;
-  return code !== undefined && /^E[A-Z]+$/.test(code) ? code : err.message;
-}
-
 type Serializer = { serializeRequest(spans: ReadableSpan[]): Uint8Array | undefined };
 
 /**
@@ -311,16 +307,6 @@ function loadSerializer(json: boolean): Serializer {
   if (!json) return { serializeRequest: encodeTraceRequest };
   return (require('@opentelemetry/otlp-transformer') as { JsonTraceSerializer: Serializer })
     .JsonTraceSerializer;
-}
-
-/** Retry-After as delay-seconds or an HTTP date, in milliseconds from `nowMs`; undefined when absent or invalid. */
-export function parseRetryAfterMs(header: string | undefined, nowMs: number): number | undefined {
-  if (header === undefined) return undefined;
-  const text = header.trim();
-  if (/^\d+$/.test(text)) return Number(text) * 1000;
-  const at = Date.parse(text);
-  if (Number.isNaN(at)) return undefined;
-  return Math.max(0, at - nowMs);
 }
 
 function gzipAsync(body: Buffer): Promise<Buffer> {

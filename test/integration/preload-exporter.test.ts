@@ -6,7 +6,8 @@ import { resourceFromAttributes } from '@opentelemetry/resources';
 import { BasicTracerProvider, type ReadableSpan } from '@opentelemetry/sdk-trace-base';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { freePort } from '../../scripts/lib/local-servers';
-import { loadUndici, OtlpHttpExporter, parseRetryAfterMs } from '../../src/preload/otlp-exporter';
+import { parseRetryAfterMs } from '../../src/otlp-retry';
+import { loadUndici, OtlpHttpExporter } from '../../src/preload/otlp-exporter';
 import { decodeTracesJson } from '../../src/receiver/decode-json';
 import { decodeTracesProtobuf } from '../../src/receiver/decode-protobuf';
 
