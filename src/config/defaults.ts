@@ -148,6 +148,19 @@ export const DEFAULTS = {
       minConnects: 20,
     },
   },
+  forward: {
+    /**
+     * OTLP/HTTP traces URL the accepted bodies are relayed to (a tracing backend, an OpenTelemetry
+     * Collector), e.g. `http://otel-collector:4318/v1/traces`; empty = no forwarding.
+     */
+    endpoint: '',
+    /** Extra request headers, e.g. `{ authorization: 'Bearer …' }` (env: `k=v,k2=v2`). */
+    headers: {} as Record<string, string>,
+    /** Bodies waiting to be relayed, in bytes; beyond it new bodies are dropped and counted (16 MiB). */
+    maxQueuedBytes: 16 * 1024 * 1024,
+    /** One relay attempt's limit (ms); a timeout is retried like a 503. */
+    timeoutMs: 10_000,
+  },
   metrics: {
     /** Serve Prometheus metrics on the API port at /metrics. */
     enabled: true,

@@ -71,7 +71,7 @@ function applyEnvOverrides(target: Record<string, unknown>, env: NodeJS.ProcessE
       if (target[section] === undefined) target[section] = {};
       const sectionValue = target[section] as Record<string, unknown>;
       if (typeof sectionValue !== 'object') continue;
-      sectionValue[key] = key === 'patterns' ? value.split(',').filter(Boolean) : coerce(value);
+      sectionValue[key] = envValue(key, value);
     }
   }
 }
@@ -84,6 +84,31 @@ function unwrapObjectShape(schema: z.ZodType): Record<string, unknown> | undefin
     current = def?.innerType;
   }
   return undefined;
+}
+
+/** A variable's value as its key takes it: lists comma-separated, numbers and booleans as such. */
+function envValue(key: string, value: string): unknown {
+  if (key === 'patterns') return value.split(',').filter(Boolean);
+  if (key === 'headers') return headerList(value);
+  return coerce(value);
+}
+
+/** `k=v,k2=v2` (the OTEL_EXPORTER_OTLP_HEADERS form, values percent-encoded) → `{ k: 'v', k2: 'v2' }`. */
+function headerList(value: string): Record<string, string> {
+  const headers: Record<string, string> = {};
+  for (const pair of value.split(',')) {
+    const eq = pair.indexOf('=');
+    if (eq <= 0) continue;
+    const raw = pair.slice(eq + 1).trim();
+    let decoded = raw;
+    try {
+      decoded = decodeURIComponent(raw);
+    } catch {
+      // Not percent-encoding after all: the value as written.
+    }
+    headers[pair.slice(0, eq).trim()] = decoded;
+  }
+  return headers;
 }
 
 function toSnake(name: string): string {

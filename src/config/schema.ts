@@ -167,6 +167,21 @@ export const configSchema = z
       .strict()
       .prefault({}),
     advisor: advisorSchema,
+    forward: z
+      .object({
+        endpoint: z
+          .string()
+          .refine(
+            (v) => v === '' || /^https?:\/\/[^/]/.test(v),
+            'must be an http:// or https:// URL or empty',
+          )
+          .default(DEFAULTS.forward.endpoint),
+        headers: z.record(z.string().min(1), z.string()).default({}),
+        maxQueuedBytes: positiveInt.default(DEFAULTS.forward.maxQueuedBytes),
+        timeoutMs: positiveInt.default(DEFAULTS.forward.timeoutMs),
+      })
+      .strict()
+      .prefault({}),
     metrics: z
       .object({
         enabled: z.boolean().default(DEFAULTS.metrics.enabled),

@@ -56,6 +56,11 @@ export const LABELS = {
     help: 'why an OTLP request was refused: overloaded | too_large | unsupported_media',
   },
   version: { name: 'version', bounded: true, help: 'spanstat version' },
+  outcome: {
+    name: 'outcome',
+    bounded: true,
+    help: 'what became of forwarded spans: sent | dropped (queue full, shutdown) | rejected (upstream 4xx)',
+  },
 } as const satisfies Record<string, LabelDef>;
 
 export type LabelKey = keyof typeof LABELS;
@@ -234,6 +239,13 @@ export const METRICS = {
     unit: '',
     help: "Spans the apps' spanstat preload lost before sending (queue full, exports refused or failed), as its later requests reported; the reports undercount by as much",
     labels: ['service'],
+  },
+  forwardedSpans: {
+    name: 'spanstat_sidecar_forwarded_spans_total',
+    type: 'counter',
+    unit: '',
+    help: 'Spans of accepted OTLP bodies relayed to forward.endpoint, by outcome (absent when not forwarding)',
+    labels: ['outcome'],
   },
   decodeErrors: {
     name: 'spanstat_sidecar_decode_errors_total',

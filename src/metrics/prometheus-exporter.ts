@@ -105,6 +105,14 @@ export function createSpanstatMetrics(options: SpanstatMetricsOptions): Spanstat
           .slice(0, options.maxSeriesPerMetric)
           .map(([service, value]) => ({ value, attributes: { service } })),
     },
+    {
+      def: METRICS.forwardedSpans,
+      points: () =>
+        Object.entries(health?.().forwardedSpans ?? {}).map(([outcome, value]) => ({
+          value,
+          attributes: { outcome },
+        })),
+    },
     { def: METRICS.decodeErrors, points: () => healthValue((h) => h.decodeErrors) },
     { def: METRICS.queueDepth, points: () => healthValue((h) => h.queueDepth) },
     { def: METRICS.openTraces, points: () => healthValue((h) => h.openTraces) },

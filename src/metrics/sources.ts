@@ -39,6 +39,8 @@ export interface SidecarHealth {
   queueDepth: number;
   /** Traces held open for request assembly. */
   openTraces?: number;
+  /** Spans of accepted bodies relayed upstream (`forward`), by outcome; absent when not forwarding. */
+  forwardedSpans?: Record<'sent' | 'dropped' | 'rejected', number>;
 }
 
 /** Longest title or action text kept on `spanstat_recommendation_info` (characters). */

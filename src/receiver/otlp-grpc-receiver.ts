@@ -147,6 +147,7 @@ export class OtlpGrpcReceiver extends ReceiverLifecycle {
         return;
       }
       stats.spansAccepted += batch.size;
+      this.options.onAccepted?.(body, 'protobuf', batch.size);
     }
     callback(null, EMPTY_RESPONSE);
   }

@@ -211,6 +211,7 @@ export class OtlpHttpReceiver extends ReceiverLifecycle {
         return;
       }
       this.stats.spansAccepted += batch.size;
+      this.options.onAccepted?.(body, encoding, batch.size);
     }
     this.reply(res, 200, encoding, encodeExportResponse(encoding));
   }

@@ -1,6 +1,7 @@
 /** Options and counters of the OTLP receivers (otlp-http-receiver.ts, otlp-grpc-receiver.ts). */
 import type { SpanBatch } from '../model/span';
 import type { ReceiverTls } from './receiver-tls';
+import type { OtlpEncoding } from './responses';
 
 export interface ReceiverLogger {
   warn(obj: object, msg: string): void;
@@ -19,6 +20,11 @@ export interface ReceiverOptions {
   tls?: ReceiverTls;
   /** Called with each checked batch; must not throw (a throw is caught and answered with 500). */
   onSpans(batch: SpanBatch): void;
+  /**
+   * Called with each body whose spans onSpans took (after gunzip; gRPC bodies are protobuf), for the
+   * forwarder; must not throw.
+   */
+  onAccepted?(body: Buffer, encoding: OtlpEncoding, spans: number): void;
   /** True when the pipeline is over its pending cap → 503 + Retry-After before reading the body. */
   isOverloaded(): boolean;
   logger?: ReceiverLogger;

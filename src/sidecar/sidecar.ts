@@ -5,6 +5,7 @@ import { renderReportPage } from '../api/report-page';
 import { NamespaceLearner } from '../cache-keys/namespace-learner';
 import { SpanClassifier } from '../classify/classify-span';
 import type { SpanstatConfig } from '../config/schema';
+import { OtlpForwarder } from '../forward';
 import type { Logger } from '../log';
 import { createSpanstatMetrics, recommendationSeries } from '../metrics';
 import type { SpanBatch } from '../model/span';
@@ -14,6 +15,7 @@ import type { SpanSink } from '../pipeline/span-sink';
 import { OtlpGrpcReceiver } from '../receiver/otlp-grpc-receiver';
 import { OtlpHttpReceiver } from '../receiver/otlp-http-receiver';
 import { loadReceiverTls } from '../receiver/receiver-tls';
+import type { OtlpEncoding } from '../receiver/responses';
 import { REPORT_NAMES, ReportCache } from '../reports';
 import type { ReportQuery } from '../reports/types';
 import { SqlFingerprinter } from '../sql/fingerprinter';
@@ -81,6 +83,19 @@ export async function startSidecar(
     sinks,
     sliceClock,
   );
+  const forward = config.forward;
+  const forwarder =
+    forward.endpoint === ''
+      ? undefined
+      : new OtlpForwarder(
+          {
+            endpoint: forward.endpoint,
+            headers: forward.headers,
+            maxQueuedBytes: forward.maxQueuedBytes,
+            timeoutMs: forward.timeoutMs,
+          },
+          logger,
+        );
   const receiverOptions = {
     host: config.receiver.host,
     port: config.receiver.port,
@@ -88,6 +103,9 @@ export async function startSidecar(
     retryAfterSeconds: config.receiver.retryAfterSeconds,
     tls: loadReceiverTls(config.receiver),
     onSpans: (spans: SpanBatch) => pipeline.enqueue(spans),
+    onAccepted:
+      forwarder &&
+      ((body: Buffer, encoding: OtlpEncoding, spans: number) => forwarder.forward(body, encoding, spans)),
     isOverloaded: () => pipeline.isOverloaded(),
     logger,
   };
@@ -115,6 +133,7 @@ export async function startSidecar(
         services: aggregator.services(),
         // Spans the apps' preloads lost before sending: the reports miss them.
         sendersLostSpans: Object.fromEntries(aggregator.senderLoss.byService()),
+        ...(forwarder ? { forward: forwarder.stats } : {}),
       }),
       reports,
       recommendations: advisor ? (params) => recommendationsResponse(advisor, params) : undefined,
@@ -136,6 +155,11 @@ export async function startSidecar(
     decodeErrors: receiver.stats.decodeErrors,
     queueDepth: pipeline.stats.pendingSpans,
     openTraces: pipeline.assembler.stats.openTraces,
+    forwardedSpans: forwarder && {
+      sent: forwarder.stats.spansSent,
+      dropped: forwarder.stats.spansDropped,
+      rejected: forwarder.stats.spansRejected,
+    },
   }));
   metrics?.setPreloadSpansLost(() => aggregator.lostSpansByService());
   if (advisor) metrics?.setRecommendations(() => recommendationSeries(advisor.list({ state: 'active' })));
@@ -154,6 +178,7 @@ export async function startSidecar(
     await grpcReceiver?.shutdown();
     await api.shutdown();
     await pipeline.shutdown();
+    await forwarder?.shutdown();
     await advisor?.shutdown();
     await metrics?.shutdown();
     throw err;
@@ -167,6 +192,7 @@ export async function startSidecar(
       grpcReceiver: grpcReceiverAddress,
       api: apiUrl,
       mode: config.mode,
+      forwardTo: forwarder && new URL(forward.endpoint).origin,
     },
     'spanstat sidecar ready',
   );
@@ -175,7 +201,7 @@ export async function startSidecar(
   const shutdown = () => {
     stopped ??= (async () => {
       await Promise.all([receiver.shutdown(), grpcReceiver?.shutdown()]);
-      await pipeline.shutdown();
+      await Promise.all([pipeline.shutdown(), forwarder?.shutdown()]);
       await advisor?.shutdown();
       await api.shutdown();
       await metrics?.shutdown();

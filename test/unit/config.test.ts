@@ -49,6 +49,24 @@ describe('loadConfig', () => {
     expect(Object.isFrozen(config.receiver)).toBe(true);
   });
 
+  it('reads forward headers from SPANSTAT_FORWARD_HEADERS in the k=v,k2=v2 form', () => {
+    const config = loadConfig({
+      env: {
+        SPANSTAT_FORWARD_ENDPOINT: 'https://otel.example:4318/v1/traces',
+        SPANSTAT_FORWARD_HEADERS: 'authorization=Bearer%20abc, x-team = shop,broken,bad=%zz',
+      },
+    });
+    expect(config.forward.endpoint).toBe('https://otel.example:4318/v1/traces');
+    expect(config.forward.headers).toEqual({ authorization: 'Bearer abc', 'x-team': 'shop', bad: '%zz' });
+  });
+
+  it('names forward.endpoint and the file when it is not an http(s) URL', () => {
+    const file = yamlFile("forward:\n  endpoint: 'otel-collector:4318'\n");
+    expect(() => loadConfig({ file, env: {} })).toThrow(
+      `${file}: 'forward.endpoint' must be an http:// or https://`,
+    );
+  });
+
   it('names the variable source for a bad environment value', () => {
     expect(() => loadConfig({ env: { SPANSTAT_RECEIVER_PORT: 'abc' } })).toThrow(
       "SPANSTAT_* environment / command line: 'receiver.port'",

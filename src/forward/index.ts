@@ -1,0 +1,6 @@
+export {
+  type ForwarderLogger,
+  type ForwarderOptions,
+  type ForwardStats,
+  OtlpForwarder,
+} from './otlp-forwarder';

@@ -1,0 +1,128 @@
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { afterEach, describe, expect, it } from 'vitest';
+import { OtlpForwarder } from '../../src/forward';
+
+interface Received {
+  body: Buffer;
+  headers: IncomingMessage['headers'];
+}
+
+/** A stand-in upstream: records each POST and answers with what `answer` says. */
+async function upstream(
+  answer: (n: number, res: ServerResponse) => void,
+): Promise<{ url: string; received: Received[]; server: Server }> {
+  const received: Received[] = [];
+  const server = createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      received.push({ body: Buffer.concat(chunks), headers: req.headers });
+      answer(received.length, res);
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  return { url: `http://127.0.0.1:${port}/v1/traces`, received, server };
+}
+
+async function until(probe: () => boolean, timeoutMs = 5_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!probe()) {
+    if (Date.now() > deadline) throw new Error('timed out');
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+}
+
+const options = { headers: {}, maxQueuedBytes: 1 << 20, timeoutMs: 2_000 };
+const cleanups: (() => Promise<void>)[] = [];
+afterEach(async () => {
+  for (const cleanup of cleanups.splice(0)) await cleanup();
+});
+
+function track(forwarder: OtlpForwarder, server?: Server): OtlpForwarder {
+  cleanups.push(async () => {
+    await forwarder.shutdown();
+    if (server) {
+      server.closeAllConnections();
+      await new Promise((resolve) => server.close(resolve));
+    }
+  });
+  return forwarder;
+}
+
+describe('OtlpForwarder', () => {
+  it('relays each body unchanged with its content type and the configured headers', async () => {
+    const up = await upstream((_, res) => res.writeHead(200).end());
+    const forwarder = track(
+      new OtlpForwarder({ ...options, endpoint: up.url, headers: { Authorization: 'Bearer t0ken' } }),
+      up.server,
+    );
+    forwarder.forward(Buffer.from([1, 2, 3]), 'protobuf', 3);
+    forwarder.forward(Buffer.from('{"resourceSpans":[]}'), 'json', 2);
+    await until(() => forwarder.stats.spansSent === 5);
+    const byType = Object.fromEntries(up.received.map((r) => [r.headers['content-type'], r]));
+    expect(byType['application/x-protobuf'].body).toEqual(Buffer.from([1, 2, 3]));
+    expect(byType['application/json'].body.toString()).toBe('{"resourceSpans":[]}');
+    expect(up.received.every((r) => r.headers.authorization === 'Bearer t0ken')).toBe(true);
+    expect(forwarder.stats).toMatchObject({ spansDropped: 0, spansRejected: 0, retries: 0, queuedBytes: 0 });
+  });
+
+  it('sends a body again after the Retry-After of a 503, and drops a 400 without retrying it', async () => {
+    const up = await upstream((n, res) => {
+      if (n === 1) res.writeHead(503, { 'Retry-After': '1' }).end();
+      else if (up.received[n - 1].body[0] === 9) res.writeHead(400).end();
+      else res.writeHead(200).end();
+    });
+    const forwarder = track(new OtlpForwarder({ ...options, endpoint: up.url }), up.server);
+    forwarder.forward(Buffer.from([7]), 'protobuf', 4);
+    await until(() => forwarder.stats.retries === 1);
+    const refusedAt = Date.now();
+    await until(() => forwarder.stats.spansSent === 4);
+    expect(Date.now() - refusedAt).toBeGreaterThanOrEqual(900);
+    expect(up.received.map((r) => r.body[0])).toEqual([7, 7]);
+
+    forwarder.forward(Buffer.from([9]), 'protobuf', 2);
+    await until(() => forwarder.stats.spansRejected === 2);
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    expect(up.received.map((r) => r.body[0])).toEqual([7, 7, 9]);
+    expect(forwarder.stats).toMatchObject({ spansSent: 4, retries: 1, queuedBytes: 0 });
+  });
+
+  it('holds at most maxQueuedBytes while the upstream stalls, counting what it drops', async () => {
+    const held: ServerResponse[] = [];
+    let stalled = true;
+    const up = await upstream((_, res) => (stalled ? held.push(res) : res.writeHead(200).end()));
+    const forwarder = track(
+      new OtlpForwarder({ ...options, endpoint: up.url, maxQueuedBytes: 10 * 1024, timeoutMs: 60_000 }),
+      up.server,
+    );
+    for (let i = 0; i < 20; i++) forwarder.forward(Buffer.alloc(1024, i), 'protobuf', 10);
+    expect(forwarder.stats.queuedBytes).toBe(10 * 1024);
+    expect(forwarder.stats.spansDropped).toBe(100);
+    await until(() => held.length === 4);
+    stalled = false;
+    for (const res of held) res.writeHead(200).end();
+    await until(() => forwarder.stats.spansSent === 100);
+    expect(forwarder.stats.queuedBytes).toBe(0);
+  });
+
+  it('keeps retrying an upstream that is down and drops what is left at shutdown', async () => {
+    const up = await upstream((_, res) => res.writeHead(200).end());
+    const url = up.url;
+    await new Promise((resolve) => up.server.close(resolve));
+    const warnings: object[] = [];
+    const forwarder = new OtlpForwarder({ ...options, endpoint: url }, { warn: (obj) => warnings.push(obj) });
+    forwarder.forward(Buffer.from([1]), 'protobuf', 3);
+    forwarder.forward(Buffer.from([2]), 'protobuf', 5);
+    await until(() => forwarder.stats.retries >= 1);
+    const started = Date.now();
+    await forwarder.shutdown();
+    expect(Date.now() - started).toBeLessThan(3_000);
+    expect(forwarder.stats).toMatchObject({ spansSent: 0, spansDropped: 8, queuedBytes: 0 });
+    // One warning per minute at most, naming the error code and never a body byte.
+    expect(warnings).toHaveLength(1);
+    expect(warnings[0]).toMatchObject({ reason: 'ECONNREFUSED' });
+    await forwarder.shutdown();
+  });
+});
