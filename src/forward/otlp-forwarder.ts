@@ -70,6 +70,8 @@ export class OtlpForwarder {
     retries: 0,
     queuedBytes: 0,
   };
+  /** The upstream's scheme, host and port (no path, no credentials): what logs name. */
+  readonly origin: string;
   private readonly queue: QueuedBody[] = [];
   private readonly pool: Pool;
   private readonly path: string;
@@ -89,10 +91,11 @@ export class OtlpForwarder {
     private readonly now: () => number = Date.now,
   ) {
     const url = new URL(options.endpoint);
+    this.origin = url.origin;
     this.path = `${url.pathname}${url.search}`;
     // Lower-case names, so a configured content-type is replaced by the body's own rather than sent twice.
     this.headers = Object.fromEntries(Object.entries(options.headers).map(([k, v]) => [k.toLowerCase(), v]));
-    this.pool = new Pool(url.origin, {
+    this.pool = new Pool(this.origin, {
       connections: MAX_IN_FLIGHT,
       headersTimeout: options.timeoutMs,
       bodyTimeout: options.timeoutMs,
@@ -210,9 +213,6 @@ export class OtlpForwarder {
     const at = this.now();
     if (at - this.lastWarnMs < WARN_INTERVAL_MS) return;
     this.lastWarnMs = at;
-    this.logger?.warn(
-      { upstream: new URL(this.options.endpoint).origin, reason, ...this.stats },
-      `forwarding: ${what}`,
-    );
+    this.logger?.warn({ upstream: this.origin, reason, ...this.stats }, `forwarding: ${what}`);
   }
 }

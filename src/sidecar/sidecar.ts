@@ -83,19 +83,7 @@ export async function startSidecar(
     sinks,
     sliceClock,
   );
-  const forward = config.forward;
-  const forwarder =
-    forward.endpoint === ''
-      ? undefined
-      : new OtlpForwarder(
-          {
-            endpoint: forward.endpoint,
-            headers: forward.headers,
-            maxQueuedBytes: forward.maxQueuedBytes,
-            timeoutMs: forward.timeoutMs,
-          },
-          logger,
-        );
+  const forwarder = config.forward.endpoint === '' ? undefined : new OtlpForwarder(config.forward, logger);
   const receiverOptions = {
     host: config.receiver.host,
     port: config.receiver.port,
@@ -192,7 +180,7 @@ export async function startSidecar(
       grpcReceiver: grpcReceiverAddress,
       api: apiUrl,
       mode: config.mode,
-      forwardTo: forwarder && new URL(forward.endpoint).origin,
+      forwardTo: forwarder?.origin,
     },
     'spanstat sidecar ready',
   );
