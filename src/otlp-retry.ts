@@ -27,6 +27,19 @@ export function retryBackoffMs(consecutiveFailures: number): number {
   return Math.min(MAX_BACKOFF_MS, FIRST_BACKOFF_MS * 2 ** Math.max(0, consecutiveFailures - 1));
 }
 
+/**
+ * How long to wait after a retryable answer: its Retry-After (at most MAX_RETRY_AFTER_MS), else the
+ * backoff for the n-th failure in a row (`consecutiveFailures`, counting this one).
+ */
+export function retryDelayMs(
+  retryAfter: string | string[] | undefined,
+  nowMs: number,
+  consecutiveFailures: number,
+): number {
+  const asked = parseRetryAfterMs(Array.isArray(retryAfter) ? retryAfter[0] : retryAfter, nowMs);
+  return asked === undefined ? retryBackoffMs(consecutiveFailures) : Math.min(asked, MAX_RETRY_AFTER_MS);
+}
+
 /** A system error's code (ECONNREFUSED, ECONNRESET…), else the error's message. */
 export function failureReason(err: unknown): string {
   if (!(err instanceof Error)) return String(err);

@@ -12,13 +12,7 @@
  *   sees what it would have seen without spanstat in between. Logs name the status or error code only.
  */
 import { Pool } from 'undici';
-import {
-  failureReason,
-  isRetryableStatus,
-  MAX_RETRY_AFTER_MS,
-  parseRetryAfterMs,
-  retryBackoffMs,
-} from '../otlp-retry';
+import { failureReason, isRetryableStatus, retryBackoffMs, retryDelayMs } from '../otlp-retry';
 import { CONTENT_TYPE, type OtlpEncoding } from '../receiver/responses';
 
 /** POSTs in flight at once: enough to hide a LAN round trip at the sidecar's ingest rate. */
@@ -192,21 +186,16 @@ export class OtlpForwarder {
       if (res.statusCode >= 200 && res.statusCode < 300) return { ok: true };
       const reason = `HTTP ${res.statusCode}`;
       if (!isRetryableStatus(res.statusCode)) return { ok: false, reason };
-      const header = res.headers['retry-after'];
-      const retryAfter = parseRetryAfterMs(Array.isArray(header) ? header[0] : header, this.now());
-      return {
-        ok: false,
-        reason,
-        retryInMs: retryAfter === undefined ? this.backoffMs() : Math.min(retryAfter, MAX_RETRY_AFTER_MS),
-      };
+      const retryInMs = retryDelayMs(res.headers['retry-after'], this.now(), this.consecutiveFailures + 1);
+      return { ok: false, reason, retryInMs };
     } catch (err) {
       // Timeouts (undici's headers/body/connect timeouts) and network errors: the upstream may come back.
-      return { ok: false, reason: failureReason(err), retryInMs: this.backoffMs() };
+      return {
+        ok: false,
+        reason: failureReason(err),
+        retryInMs: retryBackoffMs(this.consecutiveFailures + 1),
+      };
     }
-  }
-
-  private backoffMs(): number {
-    return retryBackoffMs(this.consecutiveFailures + 1);
   }
 
   private warn(reason: string, what: string): void {

@@ -26,13 +26,7 @@ import { gzip } from 'node:zlib';
 import { diag } from '@opentelemetry/api';
 import type { ExportResult } from '@opentelemetry/core';
 import type { ReadableSpan } from '@opentelemetry/sdk-trace-base';
-import {
-  failureReason,
-  isRetryableStatus,
-  MAX_RETRY_AFTER_MS,
-  parseRetryAfterMs,
-  retryBackoffMs,
-} from '../otlp-retry';
+import { failureReason, isRetryableStatus, retryBackoffMs, retryDelayMs } from '../otlp-retry';
 import type { EncodedSpanExporter } from './batch-processor';
 import type { ExportTls } from './export-tls';
 import { encodeTraceRequest } from './otlp-encode';
@@ -220,11 +214,10 @@ export class OtlpHttpExporter implements EncodedSpanExporter {
   private classify(status: number, header: string | string[] | undefined): Outcome {
     if (status >= 200 && status < 300) return { ok: true };
     if (isRetryableStatus(status)) {
-      const retryAfter = parseRetryAfterMs(Array.isArray(header) ? header[0] : header, this.now());
       return {
         ok: false,
         reason: `HTTP ${status}`,
-        pauseMs: retryAfter === undefined ? this.backoffMs() : Math.min(retryAfter, MAX_RETRY_AFTER_MS),
+        pauseMs: retryDelayMs(header, this.now(), this.consecutiveFailures + 1),
       };
     }
     // 400/413/415…: this batch is refused; the next one may be fine, so no pause.
