@@ -5,8 +5,9 @@
  *   npm run demo -- --duration 30 --concurrency 8 [--keep]
  */
 import { execFile } from 'node:child_process';
+import { join } from 'node:path';
 import { Command, InvalidArgumentError } from 'commander';
-import { CLI_PATH, type DemoStack, REPO_ROOT, startDemoStack } from './lib/demo-stack';
+import { CLI_PATH, DEMO_APP_DIR, type DemoStack, REPO_ROOT, startDemoStack } from './lib/demo-stack';
 import { type LoadProgress, type LoadResult, runLoad } from './lib/load-driver';
 import { ensureServersInstalled } from './lib/local-servers';
 
@@ -147,7 +148,11 @@ async function main(): Promise<void> {
 
   ensureServersInstalled();
   const started = Date.now();
-  const stack = await startDemoStack({ log: (line) => console.log(line), stopOnSignals: true });
+  const stack = await startDemoStack({
+    log: (line) => console.log(line),
+    stopOnSignals: true,
+    sidecarArgs: ['--config', join(DEMO_APP_DIR, 'spanstat.yaml')],
+  });
   try {
     const apiUrl = stack.apiUrl as string;
     console.log(

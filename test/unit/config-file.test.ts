@@ -8,3 +8,14 @@ describe('config/spanstat.yaml', () => {
     expect(fromFile).toEqual(loadConfig({ env: {} }));
   });
 });
+
+describe('examples/demo-app/spanstat.yaml', () => {
+  it('is valid and differs from the defaults only in the missing-index mean line', () => {
+    const demo = loadConfig({ file: join(__dirname, '../../examples/demo-app/spanstat.yaml'), env: {} });
+    const defaults = loadConfig({ env: {} });
+    expect(demo.advisor.missingIndex.minMeanMs).toBe(5);
+    expect({ ...demo, advisor: { ...demo.advisor, missingIndex: defaults.advisor.missingIndex } }).toEqual(
+      defaults,
+    );
+  });
+});
