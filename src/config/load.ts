@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
 import type { z } from 'zod';
 import { SpanstatError } from '../errors';
+import { parseKeyValues } from '../key-values';
 import { configSchema, type SpanstatConfig } from './schema';
 
 export interface LoadOptions {
@@ -89,26 +90,9 @@ function unwrapObjectShape(schema: z.ZodType): Record<string, unknown> | undefin
 /** A variable's value as its key takes it: lists comma-separated, numbers and booleans as such. */
 function envValue(key: string, value: string): unknown {
   if (key === 'patterns') return value.split(',').filter(Boolean);
-  if (key === 'headers') return headerList(value);
+  // The OTEL_EXPORTER_OTLP_HEADERS form, k=v,k2=v2 (entries without a key are skipped).
+  if (key === 'headers') return parseKeyValues(value, key, []);
   return coerce(value);
-}
-
-/** `k=v,k2=v2` (the OTEL_EXPORTER_OTLP_HEADERS form, values percent-encoded) → `{ k: 'v', k2: 'v2' }`. */
-function headerList(value: string): Record<string, string> {
-  const headers: Record<string, string> = {};
-  for (const pair of value.split(',')) {
-    const eq = pair.indexOf('=');
-    if (eq <= 0) continue;
-    const raw = pair.slice(eq + 1).trim();
-    let decoded = raw;
-    try {
-      decoded = decodeURIComponent(raw);
-    } catch {
-      // Not percent-encoding after all: the value as written.
-    }
-    headers[pair.slice(0, eq).trim()] = decoded;
-  }
-  return headers;
 }
 
 function toSnake(name: string): string {

@@ -3,6 +3,7 @@
  * environment as an argument, never throws; a bad value falls back to its default and adds a line
  * to `problems`, which the preload logs once.
  */
+import { parseKeyValues } from '../key-values';
 
 export type ExportProtocol = 'http/protobuf' | 'http/json';
 export type InstrumentationName = 'http' | 'express' | 'pg' | 'ioredis';
@@ -198,32 +199,6 @@ function isHttpUrl(value: string): boolean {
   } catch {
     return false;
   }
-}
-
-/** `k1=v1,k2=v2` with URL-encoded values (OTEL_RESOURCE_ATTRIBUTES, OTEL_EXPORTER_OTLP_HEADERS). */
-export function parseKeyValues(
-  raw: string | undefined,
-  name: string,
-  problems: string[],
-): Record<string, string> {
-  const out: Record<string, string> = {};
-  if (raw === undefined) return out;
-  for (const pair of raw.split(',')) {
-    if (pair.trim() === '') continue;
-    const eq = pair.indexOf('=');
-    const key = eq > 0 ? pair.slice(0, eq).trim() : '';
-    if (!key) {
-      problems.push(`${name} has an entry without a key; skipped it`);
-      continue;
-    }
-    const value = pair.slice(eq + 1).trim();
-    try {
-      out[key] = decodeURIComponent(value);
-    } catch {
-      out[key] = value;
-    }
-  }
-  return out;
 }
 
 function logLevel(raw: string | undefined, problems: string[]): LogLevelName {
