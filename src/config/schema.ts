@@ -178,9 +178,31 @@ export const configSchema = z
           .default(DEFAULTS.forward.endpoint),
         headers: z.record(z.string().min(1), z.string()).default({}),
         maxQueuedBytes: positiveInt.default(DEFAULTS.forward.maxQueuedBytes),
+        maxBatchBytes: positiveInt.default(DEFAULTS.forward.maxBatchBytes),
         timeoutMs: positiveInt.default(DEFAULTS.forward.timeoutMs),
+        compression: z.enum(['none', 'gzip']).default(DEFAULTS.forward.compression),
+        /** PEM CA trusted for an https endpoint, besides Node's own. */
+        tlsCaFile: z.string().min(1).optional(),
+        /** PEM client certificate and key, for an endpoint that asks for one (mutual TLS). */
+        tlsCertFile: z.string().min(1).optional(),
+        tlsKeyFile: z.string().min(1).optional(),
       })
       .strict()
+      .superRefine((f, ctx) => {
+        if ((f.tlsCertFile === undefined) !== (f.tlsKeyFile === undefined))
+          ctx.addIssue({
+            code: 'custom',
+            path: [f.tlsCertFile === undefined ? 'tlsCertFile' : 'tlsKeyFile'],
+            message: 'a client certificate needs both forward.tlsCertFile and forward.tlsKeyFile',
+          });
+        const tlsFile = (['tlsCaFile', 'tlsCertFile', 'tlsKeyFile'] as const).find((k) => f[k] !== undefined);
+        if (tlsFile !== undefined && !f.endpoint.startsWith('https://'))
+          ctx.addIssue({
+            code: 'custom',
+            path: [tlsFile],
+            message: 'TLS files need an https:// forward.endpoint',
+          });
+      })
       .prefault({}),
     metrics: z
       .object({

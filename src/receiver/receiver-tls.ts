@@ -5,9 +5,9 @@
  * once at start; a file that cannot be read, or a key that does not match its certificate,
  * stops the start with an error naming the setting and the file.
  */
-import { readFileSync } from 'node:fs';
 import { createSecureContext } from 'node:tls';
 import { SpanstatError } from '../errors';
+import { readTlsFile } from '../tls-file';
 
 export interface ReceiverTls {
   cert: Buffer;
@@ -51,15 +51,5 @@ function readSetting(setting: string, file: string | undefined): Buffer {
       'SPANSTAT_ERR_TLS',
       `${setting} is required with TLS (set both the certificate and the key)`,
     );
-  try {
-    return readFileSync(file);
-  } catch (err) {
-    throw new SpanstatError(
-      'SPANSTAT_ERR_TLS',
-      `${setting}: cannot read ${file} (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`,
-      {
-        cause: err,
-      },
-    );
-  }
+  return readTlsFile(setting, file);
 }

@@ -268,6 +268,52 @@ describe('the receivers with client certificates required (mutual TLS)', () => {
   });
 });
 
+describe('forwarding to an upstream that requires client certificates', () => {
+  let upstream: RunningSidecar;
+  let sidecar: RunningSidecar;
+
+  beforeAll(async () => {
+    upstream = await startTestSidecar({
+      receiver: {
+        port: 0,
+        tlsCertFile: file('server.crt'),
+        tlsKeyFile: file('server.key'),
+        tlsClientCaFile: file('ca.crt'),
+      },
+    });
+    sidecar = await startTestSidecar({
+      forward: {
+        endpoint: `${upstream.receiverUrl}/v1/traces`,
+        compression: 'gzip',
+        tlsCaFile: file('ca.crt'),
+        tlsCertFile: file('client.crt'),
+        tlsKeyFile: file('client.key'),
+      },
+    });
+  });
+  afterAll(async () => {
+    await sidecar?.shutdown();
+    await upstream?.shutdown();
+  });
+
+  it('relays gzipped over mutual TLS with the CA and client certificate forward names', async () => {
+    const plain = (id: number) =>
+      fetch(`${sidecar.receiverUrl}/v1/traces`, {
+        method: 'POST',
+        body: body(id),
+        headers: { 'content-type': 'application/x-protobuf' },
+      });
+    expect((await plain(50)).status).toBe(200);
+    expect((await plain(51)).status).toBe(200);
+    expect(await waitFor(async () => (await queryCalls(upstream)) === 2)).toBe(true);
+    expect(await queryCalls(sidecar)).toBe(2);
+    const health = await getJson<{ forward: { spansSent: number; retries: number } }>(
+      `${sidecar.apiUrl}/healthz`,
+    );
+    expect(health.forward).toMatchObject({ spansSent: 2, retries: 0 });
+  });
+});
+
 describe('TLS settings that cannot work', () => {
   it('refuses to start, naming the setting and the file', async () => {
     const missing = file('nowhere.key');
@@ -281,6 +327,36 @@ describe('TLS settings that cannot work', () => {
     ).rejects.toThrow(
       /SPANSTAT_ERR_TLS: receiver\.tlsCertFile .*server\.crt .*other\.key.*not a usable certificate and key/,
     );
+  });
+
+  it('refuses to start forwarding with a CA or client certificate it cannot use', async () => {
+    const missing = file('nowhere.crt');
+    const endpoint = 'https://127.0.0.1:1/v1/traces';
+    await expect(startTestSidecar({ forward: { endpoint, tlsCaFile: missing } })).rejects.toThrow(
+      `SPANSTAT_ERR_TLS: forward.tlsCaFile: cannot read ${missing} (ENOENT)`,
+    );
+    await expect(
+      startTestSidecar({
+        forward: { endpoint, tlsCertFile: file('client.crt'), tlsKeyFile: file('other.key') },
+      }),
+    ).rejects.toThrow(
+      /SPANSTAT_ERR_TLS: forward\.tlsCertFile .*client\.crt .*other\.key.*not a usable certificate and key/,
+    );
+    expect(() =>
+      loadConfig({
+        env: { SPANSTAT_FORWARD_ENDPOINT: endpoint, SPANSTAT_FORWARD_TLS_CERT_FILE: file('client.crt') },
+      }),
+    ).toThrow(
+      /forward\.tlsKeyFile.*a client certificate needs both forward\.tlsCertFile and forward\.tlsKeyFile/,
+    );
+    expect(() =>
+      loadConfig({
+        env: {
+          SPANSTAT_FORWARD_ENDPOINT: 'http://127.0.0.1:1/v1/traces',
+          SPANSTAT_FORWARD_TLS_CA_FILE: file('ca.crt'),
+        },
+      }),
+    ).toThrow(/forward\.tlsCaFile.*TLS files need an https:\/\/ forward\.endpoint/);
   });
 
   it('make the CLI exit 2 with the setting and the file, as for any config error', () => {

@@ -60,6 +60,13 @@ describe('loadConfig', () => {
     expect(config.forward.headers).toEqual({ authorization: 'Bearer abc', 'x-team': 'shop', bad: '%zz' });
   });
 
+  it('takes forward.compression from SPANSTAT_FORWARD_COMPRESSION and refuses other codecs by name', () => {
+    expect(loadConfig({ env: {} }).forward.compression).toBe('gzip');
+    expect(loadConfig({ env: { SPANSTAT_FORWARD_COMPRESSION: 'none' } }).forward.compression).toBe('none');
+    const file = yamlFile('forward:\n  compression: zstd\n');
+    expect(() => loadConfig({ file, env: {} })).toThrow(`${file}: 'forward.compression'`);
+  });
+
   it('names forward.endpoint and the file when it is not an http(s) URL', () => {
     const file = yamlFile("forward:\n  endpoint: 'otel-collector:4318'\n");
     expect(() => loadConfig({ file, env: {} })).toThrow(

@@ -1,7 +1,11 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { gunzipSync } from 'node:zlib';
+import { ProtobufTraceSerializer } from '@opentelemetry/otlp-transformer';
 import { afterEach, describe, expect, it } from 'vitest';
 import { OtlpForwarder } from '../../src/forward';
+import { stableSpans } from '../fixtures/otlp/spans';
+import { countSpansWithProtobufjs } from '../fixtures/otlp/trace-proto';
 
 interface Received {
   body: Buffer;
@@ -34,7 +38,13 @@ async function until(probe: () => boolean, timeoutMs = 5_000): Promise<void> {
   }
 }
 
-const options = { headers: {}, maxQueuedBytes: 1 << 20, timeoutMs: 2_000 };
+const options = {
+  headers: {},
+  maxQueuedBytes: 1 << 20,
+  maxBatchBytes: 1 << 20,
+  timeoutMs: 2_000,
+  compression: 'none' as const,
+};
 const cleanups: (() => Promise<void>)[] = [];
 afterEach(async () => {
   for (const cleanup of cleanups.splice(0)) await cleanup();
@@ -66,6 +76,69 @@ describe('OtlpForwarder', () => {
     expect(byType['application/json'].body.toString()).toBe('{"resourceSpans":[]}');
     expect(up.received.every((r) => r.headers.authorization === 'Bearer t0ken')).toBe(true);
     expect(forwarder.stats).toMatchObject({ spansDropped: 0, spansRejected: 0, retries: 0, queuedBytes: 0 });
+  });
+
+  it('joins the protobuf bodies that wait behind a busy upstream into one POST, within maxBatchBytes', async () => {
+    const held: ServerResponse[] = [];
+    let stalled = true;
+    const up = await upstream((_, res) => (stalled ? held.push(res) : res.writeHead(200).end()));
+    const otlp = Buffer.from(ProtobufTraceSerializer.serializeRequest(stableSpans()) as Uint8Array);
+    const perBody = countSpansWithProtobufjs(otlp);
+    const forwarder = track(
+      new OtlpForwarder({ ...options, endpoint: up.url, maxBatchBytes: 2 * otlp.length, timeoutMs: 60_000 }),
+      up.server,
+    );
+    // Four go at once and stall; then three protobuf bodies, a JSON one, one more protobuf queue up.
+    for (let i = 0; i < 4; i++) forwarder.forward(otlp, 'protobuf', perBody);
+    await until(() => held.length === 4);
+    for (let i = 0; i < 3; i++) forwarder.forward(otlp, 'protobuf', perBody);
+    forwarder.forward(Buffer.from('{"resourceSpans":[]}'), 'json', 1);
+    forwarder.forward(otlp, 'protobuf', perBody);
+    stalled = false;
+    for (const res of held) res.writeHead(200).end();
+    await until(() => forwarder.stats.spansSent === 8 * perBody + 1);
+    const later = up.received.slice(4);
+    // In order: two joined (maxBatchBytes), the third alone, the JSON body, the last protobuf one.
+    expect(later.map((r) => r.body.length)).toEqual([2 * otlp.length, otlp.length, 20, otlp.length]);
+    expect(later[0].body).toEqual(Buffer.concat([otlp, otlp]));
+    // Any protobuf decoder reads the joined body as one request holding both bodies' spans.
+    expect(countSpansWithProtobufjs(later[0].body)).toBe(2 * perBody);
+    expect(later[2].headers['content-type']).toBe('application/json');
+    expect(forwarder.stats).toMatchObject({ posts: 8, spansDropped: 0, queuedBytes: 0 });
+  });
+
+  it('with compression gzip, sends each body gzipped once, the same bytes on a retry', async () => {
+    const up = await upstream((n, res) => res.writeHead(n === 1 ? 503 : 200, { 'Retry-After': '0' }).end());
+    const forwarder = track(
+      new OtlpForwarder({ ...options, endpoint: up.url, compression: 'gzip' }),
+      up.server,
+    );
+    const body = Buffer.from('span '.repeat(2_000));
+    forwarder.forward(body, 'protobuf', 7);
+    // Counted as queued while the thread pool compresses it.
+    expect(forwarder.stats.queuedBytes).toBe(body.length);
+    await until(() => forwarder.stats.spansSent === 7);
+    expect(up.received).toHaveLength(2);
+    for (const r of up.received) {
+      expect(r.headers['content-encoding']).toBe('gzip');
+      expect(r.headers['content-type']).toBe('application/x-protobuf');
+      expect(gunzipSync(r.body)).toEqual(body);
+      expect(r.body.length).toBeLessThan(body.length / 10);
+    }
+    expect(up.received[1].body).toEqual(up.received[0].body);
+    expect(forwarder.stats).toMatchObject({ retries: 1, spansDropped: 0, queuedBytes: 0 });
+  });
+
+  it('sends what is queued or being gzipped when shutdown begins', async () => {
+    const up = await upstream((_, res) => res.writeHead(200).end());
+    const forwarder = track(
+      new OtlpForwarder({ ...options, endpoint: up.url, compression: 'gzip' }),
+      up.server,
+    );
+    for (let i = 0; i < 5; i++) forwarder.forward(Buffer.alloc(64 * 1024, i), 'protobuf', 2);
+    await forwarder.shutdown();
+    expect(forwarder.stats).toMatchObject({ spansSent: 10, spansDropped: 0, queuedBytes: 0 });
+    expect(up.received.map((r) => gunzipSync(r.body)[0]).sort()).toEqual([0, 1, 2, 3, 4]);
   });
 
   it('sends a body again after the Retry-After of a 503, and drops a 400 without retrying it', async () => {
