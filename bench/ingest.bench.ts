@@ -6,10 +6,12 @@
  * For context, protobufjs's full decode of the same bodies too: DESIGN.md's 140–180k spans/s
  * decode limit is that kind of decoder, about half as fast as spanstat's own.
  *
- *   npx tsx bench/ingest.bench.ts [--seconds 8] [--senders 4]
+ *   npx tsx bench/ingest.bench.ts [--seconds 8] [--senders 4] [--no-forward]
  *   BENCH_SIDECAR_NODE_ARGS="--cpu-prof --cpu-prof-dir=DIR" … profiles the sidecar (any node flags)
  *
  * Targets: end to end ≥100k spans/s and ≥60% of the raw decode rate; pipeline ≥600k spans/s.
+ * Context (unless --no-forward): the sidecar's CPU at 100k spans/s with `forward` off, uncompressed and
+ * gzip, relaying to a sink that answers 200: what relaying every body upstream costs on the same core.
  */
 import type { DecodedSpan } from '../src/model/span';
 import { countSpansWithProtobufjs } from '../test/fixtures/otlp/trace-proto';
@@ -18,6 +20,7 @@ import { type BenchResult, type Figure, figure, pct, reportStandalone, si } from
 import { flagNumber } from './lib/flags';
 import { OtlpPoster } from './lib/http';
 import { BatchStream, buildTemplates } from './lib/otlp-batches';
+import { startOtlpSink } from './lib/otlp-sink';
 import { builtModule, CORE_UNDER_TEST, ensureBuilt, pinSelfToLoadCore } from './lib/setup';
 import { type SidecarProcess, sleep, startSidecarProcess } from './lib/sidecar-process';
 
@@ -26,6 +29,8 @@ export interface IngestOptions {
   seconds?: number;
   /** POSTs in flight at once. */
   senders?: number;
+  /** Also measure end to end with forwarding on (default true). */
+  forward?: boolean;
   log?: (line: string) => void;
 }
 
@@ -240,6 +245,117 @@ export async function measureEndToEnd(
   }
 }
 
+/** Offered rate of the forwarding rows: the end-to-end target, below saturation, so every body can be relayed. */
+const FORWARD_RATE = 100_000;
+const FORWARD_ROUNDS = 2;
+const FORWARD_SECONDS = 5;
+const FORWARD_MODES = ['off', 'none', 'gzip'] as const;
+type ForwardMode = (typeof FORWARD_MODES)[number];
+
+interface ForwardRun {
+  mode: ForwardMode;
+  /** The sidecar's CPU over the measured seconds, in cores. */
+  cpuShare: number;
+  /** Spans accepted, and spans the forwarder dropped (queue full), over the measured seconds. */
+  spansAccepted: number;
+  spansDropped: number;
+  /** The forwarder's counters at the end, once every accepted span was accounted for. */
+  forward?: { spansSent: number; spansDropped: number; spansRejected: number; posts: number };
+}
+
+/** Posts `stream`'s bodies at `spansPerSecond` (paced, at most 16 in flight) until `stop` is set. */
+async function sendAtRate(
+  poster: OtlpPoster,
+  stream: BatchStream,
+  spansPerSecond: number,
+  stop: { now: boolean },
+): Promise<void> {
+  const inFlight = new Set<Promise<unknown>>();
+  const t0 = performance.now();
+  let spansSent = 0;
+  while (!stop.now) {
+    const due = ((performance.now() - t0) / 1000) * spansPerSecond;
+    while (spansSent < due && inFlight.size < 16) {
+      const body = stream.next();
+      spansSent += SPANS_PER_BATCH;
+      const p = poster.post(body).finally(() => inFlight.delete(p));
+      inFlight.add(p);
+    }
+    await sleep(2);
+  }
+  await Promise.allSettled(inFlight);
+}
+
+/**
+ * What forwarding costs: the sidecar's CPU at a fixed FORWARD_RATE with forwarding off, uncompressed
+ * and gzip, in interleaved rounds, each relaying to a sink that answers 200. At saturation instead,
+ * the receivers would take CPU from the forwarder and its queue would overflow by design.
+ */
+async function measureForwarding(stream: BatchStream, log: (line: string) => void): Promise<ForwardRun[]> {
+  const runs: ForwardRun[] = [];
+  for (let round = 0; round < FORWARD_ROUNDS; round++) {
+    for (const mode of FORWARD_MODES) {
+      const sink = await startOtlpSink();
+      const sidecar = await startSidecarProcess({
+        core: CORE_UNDER_TEST,
+        env:
+          mode === 'off'
+            ? {}
+            : { SPANSTAT_FORWARD_ENDPOINT: `${sink.url}/v1/traces`, SPANSTAT_FORWARD_COMPRESSION: mode },
+      });
+      const poster = new OtlpPoster(sidecar.receiverUrl, 16);
+      const stop = { now: false };
+      const sending = sendAtRate(poster, stream, FORWARD_RATE, stop);
+      try {
+        await sleep(3000); // warm-up: JIT, and the forwarder's start-up backlog
+        const dropped = async () =>
+          ((await sidecar.health()).forward as ForwardRun['forward'])?.spansDropped ?? 0;
+        const accepted0 = (await sidecar.health()).receiver.spansAccepted;
+        const dropped0 = await dropped();
+        const cpu0 = cpuTimeMs(sidecar.pid);
+        const t0 = performance.now();
+        await sleep(FORWARD_SECONDS * 1000);
+        const cpuShare = (cpuTimeMs(sidecar.pid) - cpu0) / (performance.now() - t0);
+        const run: ForwardRun = {
+          mode,
+          cpuShare,
+          spansAccepted: (await sidecar.health()).receiver.spansAccepted - accepted0,
+          spansDropped: (await dropped()) - dropped0,
+        };
+        stop.now = true;
+        await sending;
+        // Every accepted span is either relayed, dropped or refused: wait until all are accounted for.
+        const deadline = Date.now() + 30_000;
+        while (mode !== 'off') {
+          const h = await sidecar.health();
+          run.forward = h.forward as ForwardRun['forward'];
+          const f = run.forward as NonNullable<ForwardRun['forward']>;
+          if (
+            f.spansSent + f.spansDropped + f.spansRejected >= h.receiver.spansAccepted ||
+            Date.now() > deadline
+          )
+            break;
+          await sleep(50);
+        }
+        runs.push(run);
+        log(
+          `ingest: at ${si(FORWARD_RATE)} spans/s, forwarding ${mode}: ${pct(cpuShare, 0)} of a core` +
+            (run.forward
+              ? `; ${pct(run.spansDropped / run.spansAccepted, 1)} dropped while measured; ${run.forward.posts} POSTs in all`
+              : ''),
+        );
+      } finally {
+        stop.now = true;
+        await sending;
+        poster.close();
+        await sidecar.stop();
+        sink.close();
+      }
+    }
+  }
+  return runs;
+}
+
 export async function runIngestBench(options: IngestOptions = {}): Promise<BenchResult> {
   const log = options.log ?? console.log;
   const started = performance.now();
@@ -275,6 +391,7 @@ export async function runIngestBench(options: IngestOptions = {}): Promise<Bench
     await sidecar.stop();
   }
   log(`ingest: end to end ${describe(e2e.rate)}`);
+  const forwarding = options.forward === false ? [] : await measureForwarding(stream, log);
   const decodeAfter = measureDecode(decodeBodies);
   const generalAfter = measureDecode(decodeBodies, protobufjsDecoder);
   log(
@@ -335,6 +452,31 @@ export async function runIngestBench(options: IngestOptions = {}): Promise<Bench
       pipelineRate.normalised ? starvedNote('the bench process', pipeline.median) : undefined,
     ),
   ];
+  if (forwarding.length > 0) {
+    const meanCpu = (mode: ForwardMode) => {
+      const shares = forwarding.filter((f) => f.mode === mode).map((f) => f.cpuShare);
+      return shares.reduce((a, b) => a + b, 0) / shares.length;
+    };
+    const off = meanCpu('off');
+    const loss = (mode: ForwardMode) => {
+      const runs = forwarding.filter((f) => f.mode === mode);
+      const dropped = runs.reduce((n, f) => n + f.spansDropped, 0);
+      return dropped === 0
+        ? ''
+        : ` (${pct(dropped / runs.reduce((n, f) => n + f.spansAccepted, 0), 1)} dropped)`;
+    };
+    figures.push(
+      figure(
+        'ingest.forwarding',
+        `sidecar CPU at ${si(FORWARD_RATE)} spans/s, forward off / on`,
+        'context',
+        `${pct(off, 0)} / uncompressed ${pct(meanCpu('none'), 0)}${loss('none')}, gzip ${pct(meanCpu('gzip'), 0)}${loss('gzip')} of a core`,
+        null,
+        `means of ${FORWARD_ROUNDS} interleaved rounds, ${FORWARD_SECONDS} s each after a 3-s warm-up, relaying to a sink that answers 200; ` +
+          'a span is dropped when the forward queue (16 MiB) is full: the receivers come first',
+      ),
+    );
+  }
   if (e2e.failedSpans > 0 || e2e.failures > 0) {
     figures.push(
       figure(
@@ -357,6 +499,7 @@ export async function runIngestBench(options: IngestOptions = {}): Promise<Bench
       generalDecode,
       pipeline,
       endToEnd: e2e,
+      forwarding,
       seconds,
       senders,
     },
@@ -369,7 +512,11 @@ function describe(r: Rate): string {
 }
 
 if (require.main === module) {
-  runIngestBench({ seconds: flagNumber('seconds'), senders: flagNumber('senders') })
+  runIngestBench({
+    seconds: flagNumber('seconds'),
+    senders: flagNumber('senders'),
+    forward: !process.argv.includes('--no-forward'),
+  })
     .then(reportStandalone)
     .catch((err) => {
       console.error(err);
