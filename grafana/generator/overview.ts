@@ -110,6 +110,10 @@ export function overview(): DashboardBuilder {
             expr: `sum by (instance) (rate(${M.decodeErrors}[${RATE}]))`,
             legend: '{{instance}} undecodable bodies',
           },
+          {
+            expr: `sum by (instance, outcome) (rate(${M.forwardedSpans}[${RATE}]))`,
+            legend: '{{instance}} forwarded ({{outcome}})',
+          },
         ],
         { unit: 'short', width: 8 },
       ),

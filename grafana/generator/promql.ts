@@ -31,6 +31,7 @@ export const M = {
   spansRejected: METRICS.spansRejected.name,
   spansDropped: METRICS.spansDropped.name,
   preloadSpansLost: METRICS.preloadSpansLost.name,
+  forwardedSpans: METRICS.forwardedSpans.name,
   requestsRefused: METRICS.otlpRequestsRefused.name,
   decodeErrors: METRICS.decodeErrors.name,
   queueDepth: METRICS.queueDepth.name,
