@@ -2,11 +2,13 @@
  * End to end on the real pieces: PostgreSQL, Redis, the spanstat sidecar (dist/cli/main.js) and
  * the demo app under the preload, driven with the demo's route mix; a real Prometheus scrapes the
  * sidecar's /metrics every second with config/alerts.yml loaded (`for:` cut to 0s) and a real
- * Alertmanager (config/alertmanager.yml, waits cut to 1s) notifies a webhook in this test.
+ * Alertmanager (config/alertmanager.yml, waits cut to 1s) notifies a webhook in this test. The
+ * sidecar also forwards every body to a stand-in upstream here, so its forwarding series exist.
  *
  * Needs `npm run build` first (npm test does it).
  */
 import { readFileSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { dashboardQueries, renderDashboards } from '../../grafana/generator';
@@ -25,7 +27,7 @@ import {
   testAlertmanagerConfig,
   testPrometheusConfig,
 } from '../../scripts/lib/prom-servers';
-import { type AlertWebhook, startAlertWebhook, waitFor } from '../helpers/alerting';
+import { type AlertWebhook, listen, startAlertWebhook, waitFor } from '../helpers/alerting';
 
 const CONFIG = join(REPO_ROOT, 'config');
 
@@ -35,6 +37,7 @@ let stack: DemoStack | undefined;
 let prometheus: PromServer | undefined;
 let alertmanager: PromServer | undefined;
 let webhook: AlertWebhook;
+let upstream: Server | undefined;
 let load: Promise<unknown> | undefined;
 const stopLoad = new AbortController();
 
@@ -56,9 +59,15 @@ describe('alerting end to end: demo app → sidecar → Prometheus → Alertmana
     ensureServersInstalled();
     ensurePromToolsInstalled();
     webhook = await startAlertWebhook();
+    // An OTLP upstream that takes every forwarded body.
+    upstream = createServer((req, res) => req.resume().on('end', () => res.writeHead(200).end()));
+    const upstreamPort = await listen(upstream);
     stack = await startDemoStack({
       // Evaluate the advisor every 2 s instead of 30 s; export spans every 500 ms.
-      sidecarEnv: { SPANSTAT_ADVISOR_INTERVAL_SECONDS: '2' },
+      sidecarEnv: {
+        SPANSTAT_ADVISOR_INTERVAL_SECONDS: '2',
+        SPANSTAT_FORWARD_ENDPOINT: `http://127.0.0.1:${upstreamPort}/v1/traces`,
+      },
       appEnv: { OTEL_BSP_SCHEDULE_DELAY: '500' },
     });
     alertmanager = await startAlertmanager({
@@ -82,6 +91,8 @@ describe('alerting end to end: demo app → sidecar → Prometheus → Alertmana
     await alertmanager?.stop();
     await webhook?.close();
     await stack?.stop();
+    upstream?.closeAllConnections();
+    await new Promise((resolve) => (upstream ? upstream.close(resolve) : resolve(undefined)));
   }, 60_000);
 
   it('Prometheus scrapes the sidecar and sees the demo app in its metrics', async () => {

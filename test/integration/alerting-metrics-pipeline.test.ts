@@ -159,6 +159,7 @@ beforeAll(async () => {
     decodeErrors: 0,
     queueDepth: 3,
     openTraces: 7,
+    forwardedSpans: { sent: refused * 10, dropped: 0, rejected: 0 },
   }));
   metrics.setPreloadSpansLost(() => new Map([['shop', 0]]));
   metricsServer = createServer((req, res) => metrics.handler(req, res));
