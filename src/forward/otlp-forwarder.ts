@@ -13,6 +13,8 @@
  * - 429/502/503/504, timeouts and network errors are retried: the POST goes back to the front, whole,
  *   and sending pauses for Retry-After (at most 60 s) or a backoff (1 s, doubling to 30 s).
  * - Any other refusal (400, 401, 413…) drops that POST's spans: sending them again cannot help.
+ * - A 2xx whose ExportTraceServiceResponse names `partial_success.rejected_spans` counts those spans as
+ *   rejected, the rest as sent (the spec says not to retry them).
  * - `compression: gzip` compresses each POST once (on libuv's thread pool, not the event loop); a
  *   retry sends the same bytes.
  * - The relayed spans are the apps' spans unchanged, SQL text and Redis keys included: the upstream
@@ -20,6 +22,7 @@
  */
 import { createSecureContext, rootCertificates } from 'node:tls';
 import { gzip, constants as zlibConstants } from 'node:zlib';
+import { JsonTraceSerializer, ProtobufTraceSerializer } from '@opentelemetry/otlp-transformer';
 import { Pool } from 'undici';
 import { SpanstatError } from '../errors';
 import { failureReason, isRetryableStatus, retryBackoffMs, retryDelayMs } from '../otlp-retry';
@@ -65,7 +68,7 @@ export interface ForwardStats {
   spansSent: number;
   /** Spans not relayed because the queue was full, or still queued at shutdown. */
   spansDropped: number;
-  /** Spans the upstream refused for good (4xx other than 429). */
+  /** Spans the upstream refused for good (4xx other than 429, or a 2xx partial_success). */
   spansRejected: number;
   /** Attempts that will be made again (429/502/503/504, timeouts, network errors). */
   retries: number;
@@ -99,13 +102,30 @@ function gzipAsync(body: Buffer): Promise<Buffer> {
   );
 }
 
+/**
+ * `partial_success.rejected_spans` of a 2xx answer's ExportTraceServiceResponse (same encoding as the
+ * request), by OpenTelemetry's own deserializers; 0 when absent or unreadable (the spans were taken).
+ * Its `error_message` is not logged: an upstream may quote span data in it.
+ */
+function rejectedSpans(body: Buffer, encoding: OtlpEncoding): number {
+  if (body.length === 0) return 0;
+  try {
+    const serializer = encoding === 'protobuf' ? ProtobufTraceSerializer : JsonTraceSerializer;
+    const rejected = Number(serializer.deserializeResponse(body).partialSuccess?.rejectedSpans ?? 0);
+    return Number.isFinite(rejected) && rejected > 0 ? rejected : 0;
+  } catch {
+    return 0;
+  }
+}
+
 interface ForwardTls {
   ca?: (Buffer | string)[];
   cert?: Buffer;
   key?: Buffer;
 }
 
-type Outcome = { ok: true } | { ok: false; reason: string; retryInMs?: number };
+/** `rejected`: spans a 2xx answer's partial_success refused. */
+type Outcome = { ok: true; rejected: number } | { ok: false; reason: string; retryInMs?: number };
 
 export class OtlpForwarder {
   readonly stats: ForwardStats = {
@@ -233,8 +253,11 @@ export class OtlpForwarder {
     this.inFlight--;
     if (outcome.ok) {
       this.consecutiveFailures = 0;
-      this.stats.spansSent += item.spans;
+      const rejected = Math.min(outcome.rejected, item.spans);
+      this.stats.spansSent += item.spans - rejected;
+      this.stats.spansRejected += rejected;
       this.stats.queuedBytes -= item.body.length;
+      if (rejected > 0) this.warn('partial success', `upstream took the POST but refused ${rejected} spans`);
     } else if (outcome.retryInMs !== undefined && !this.closed) {
       this.stats.retries++;
       this.consecutiveFailures++;
@@ -280,8 +303,12 @@ export class OtlpForwarder {
         headers: { ...this.headers, 'content-type': CONTENT_TYPE[item.encoding] },
         body: item.wire ?? item.body,
       });
+      if (res.statusCode >= 200 && res.statusCode < 300)
+        return {
+          ok: true,
+          rejected: rejectedSpans(Buffer.from(await res.body.arrayBuffer()), item.encoding),
+        };
       await res.body.dump();
-      if (res.statusCode >= 200 && res.statusCode < 300) return { ok: true };
       const reason = `HTTP ${res.statusCode}`;
       if (!isRetryableStatus(res.statusCode)) return { ok: false, reason };
       const retryInMs = retryDelayMs(res.headers['retry-after'], this.now(), this.consecutiveFailures + 1);

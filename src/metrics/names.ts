@@ -59,7 +59,7 @@ export const LABELS = {
   outcome: {
     name: 'outcome',
     bounded: true,
-    help: 'what became of forwarded spans: sent | dropped (queue full, shutdown) | rejected (upstream 4xx)',
+    help: 'what became of forwarded spans: sent | dropped (queue full, shutdown) | rejected (upstream 4xx, or refused in a partial success)',
   },
 } as const satisfies Record<string, LabelDef>;
 

@@ -4,6 +4,7 @@ import { gunzipSync } from 'node:zlib';
 import { ProtobufTraceSerializer } from '@opentelemetry/otlp-transformer';
 import { afterEach, describe, expect, it } from 'vitest';
 import { OtlpForwarder } from '../../src/forward';
+import { encodeExportResponse } from '../../src/receiver/responses';
 import { stableSpans } from '../fixtures/otlp/spans';
 import { countSpansWithProtobufjs } from '../fixtures/otlp/trace-proto';
 
@@ -76,6 +77,34 @@ describe('OtlpForwarder', () => {
     expect(byType['application/json'].body.toString()).toBe('{"resourceSpans":[]}');
     expect(up.received.every((r) => r.headers.authorization === 'Bearer t0ken')).toBe(true);
     expect(forwarder.stats).toMatchObject({ spansDropped: 0, spansRejected: 0, retries: 0, queuedBytes: 0 });
+  });
+
+  it('counts the spans a 2xx partial_success refused as rejected, without logging its message', async () => {
+    const up = await upstream((n, res) => {
+      const partial = { rejectedSpans: 2, errorMessage: "span 'SELECT secret' refused" };
+      if (n === 1) res.writeHead(200).end(encodeExportResponse('protobuf', partial));
+      else if (n === 2)
+        res.writeHead(200).end(encodeExportResponse('json', { ...partial, rejectedSpans: 1 }));
+      else res.writeHead(200).end('OK'); // not an ExportTraceServiceResponse: the spans were taken
+    });
+    const warnings: string[] = [];
+    const forwarder = track(
+      new OtlpForwarder(
+        { ...options, endpoint: up.url },
+        { warn: (obj, msg) => warnings.push(`${JSON.stringify(obj)} ${msg}`) },
+      ),
+      up.server,
+    );
+    forwarder.forward(Buffer.from([1]), 'protobuf', 5);
+    await until(() => forwarder.stats.spansSent + forwarder.stats.spansRejected === 5);
+    forwarder.forward(Buffer.from('{}'), 'json', 4);
+    await until(() => forwarder.stats.spansSent + forwarder.stats.spansRejected === 9);
+    forwarder.forward(Buffer.from([2]), 'protobuf', 6);
+    await until(() => forwarder.stats.spansSent + forwarder.stats.spansRejected === 15);
+    expect(forwarder.stats).toMatchObject({ spansSent: 12, spansRejected: 3, retries: 0, queuedBytes: 0 });
+    expect(warnings).toHaveLength(1);
+    expect(warnings[0]).toContain('refused 2 spans');
+    expect(warnings.join()).not.toContain('secret');
   });
 
   it('joins the protobuf bodies that wait behind a busy upstream into one POST, within maxBatchBytes', async () => {
