@@ -29,7 +29,7 @@ export interface IngestOptions {
   seconds?: number;
   /** POSTs in flight at once. */
   senders?: number;
-  /** Also measure end to end with forwarding on (default true). */
+  /** Also measure the sidecar's CPU at 100k spans/s with forwarding off, uncompressed and gzip (default true). */
   forward?: boolean;
   log?: (line: string) => void;
 }
