@@ -8,6 +8,20 @@ const share = z.number().min(0).max(1);
 const nonNegative = z.number().min(0);
 const A = DEFAULTS.advisor;
 
+/** A TLS section's certificate and key come together: names the one missing with `message`. */
+function requireCertWithKey(
+  files: { tlsCertFile?: string; tlsKeyFile?: string },
+  ctx: z.RefinementCtx,
+  message: string,
+): void {
+  if ((files.tlsCertFile === undefined) !== (files.tlsKeyFile === undefined))
+    ctx.addIssue({
+      code: 'custom',
+      path: [files.tlsCertFile === undefined ? 'tlsCertFile' : 'tlsKeyFile'],
+      message,
+    });
+}
+
 /** Advisor rule thresholds; defaults and their sources are in defaults.ts. */
 const advisorSchema = z
   .object({
@@ -110,12 +124,7 @@ export const configSchema = z
       })
       .strict()
       .superRefine((r, ctx) => {
-        if ((r.tlsCertFile === undefined) !== (r.tlsKeyFile === undefined))
-          ctx.addIssue({
-            code: 'custom',
-            path: [r.tlsCertFile === undefined ? 'tlsCertFile' : 'tlsKeyFile'],
-            message: 'TLS needs both receiver.tlsCertFile and receiver.tlsKeyFile',
-          });
+        requireCertWithKey(r, ctx, 'TLS needs both receiver.tlsCertFile and receiver.tlsKeyFile');
         if (r.tlsClientCaFile !== undefined && r.tlsCertFile === undefined)
           ctx.addIssue({
             code: 'custom',
@@ -189,12 +198,11 @@ export const configSchema = z
       })
       .strict()
       .superRefine((f, ctx) => {
-        if ((f.tlsCertFile === undefined) !== (f.tlsKeyFile === undefined))
-          ctx.addIssue({
-            code: 'custom',
-            path: [f.tlsCertFile === undefined ? 'tlsCertFile' : 'tlsKeyFile'],
-            message: 'a client certificate needs both forward.tlsCertFile and forward.tlsKeyFile',
-          });
+        requireCertWithKey(
+          f,
+          ctx,
+          'a client certificate needs both forward.tlsCertFile and forward.tlsKeyFile',
+        );
         const tlsFile = (['tlsCaFile', 'tlsCertFile', 'tlsKeyFile'] as const).find((k) => f[k] !== undefined);
         if (tlsFile !== undefined && !f.endpoint.startsWith('https://'))
           ctx.addIssue({

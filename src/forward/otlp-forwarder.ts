@@ -20,14 +20,13 @@
  * - The relayed spans are the apps' spans unchanged, SQL text and Redis keys included: the upstream
  *   sees what it would have seen without spanstat in between. Logs name the status or error code only.
  */
-import { createSecureContext, rootCertificates } from 'node:tls';
+import { rootCertificates } from 'node:tls';
 import { gzip, constants as zlibConstants } from 'node:zlib';
 import { JsonTraceSerializer, ProtobufTraceSerializer } from '@opentelemetry/otlp-transformer';
 import { Pool } from 'undici';
-import { SpanstatError } from '../errors';
 import { failureReason, isRetryableStatus, retryBackoffMs, retryDelayMs } from '../otlp-retry';
 import { CONTENT_TYPE, type OtlpEncoding } from '../receiver/responses';
-import { readTlsFile } from '../tls-file';
+import { assertUsableTls, readTlsFile } from '../tls-file';
 
 /** POSTs in flight at once: enough to hide a LAN round trip at the sidecar's ingest rate. */
 const MAX_IN_FLIGHT = 4;
@@ -343,16 +342,13 @@ function forwardTls(options: ForwarderOptions): ForwardTls {
   if (options.tlsCertFile !== undefined && options.tlsKeyFile !== undefined) {
     tls.cert = readTlsFile('forward.tlsCertFile', options.tlsCertFile);
     tls.key = readTlsFile('forward.tlsKeyFile', options.tlsKeyFile);
-    try {
-      createSecureContext(tls);
-    } catch (err) {
-      throw new SpanstatError(
-        'SPANSTAT_ERR_TLS',
-        `forward.tlsCertFile ${options.tlsCertFile} / forward.tlsKeyFile ${options.tlsKeyFile}: ` +
-          `not a usable certificate and key (${(err as Error).message})`,
-        { cause: err },
-      );
-    }
+    assertUsableTls(
+      [
+        ['forward.tlsCertFile', options.tlsCertFile],
+        ['forward.tlsKeyFile', options.tlsKeyFile],
+      ],
+      tls,
+    );
   }
   return tls;
 }

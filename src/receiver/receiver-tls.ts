@@ -5,9 +5,8 @@
  * once at start; a file that cannot be read, or a key that does not match its certificate,
  * stops the start with an error naming the setting and the file.
  */
-import { createSecureContext } from 'node:tls';
 import { SpanstatError } from '../errors';
-import { readTlsFile } from '../tls-file';
+import { assertUsableTls, readTlsFile } from '../tls-file';
 
 export interface ReceiverTls {
   cert: Buffer;
@@ -31,17 +30,12 @@ export function loadReceiverTls(files: ReceiverTlsFiles): ReceiverTls | undefine
     files.tlsClientCaFile === undefined
       ? undefined
       : readSetting('receiver.tlsClientCaFile', files.tlsClientCaFile);
-  try {
-    createSecureContext({ cert, key, ca: clientCa });
-  } catch (err) {
-    throw new SpanstatError(
-      'SPANSTAT_ERR_TLS',
-      `receiver.tlsCertFile ${files.tlsCertFile} / receiver.tlsKeyFile ${files.tlsKeyFile}` +
-        `${files.tlsClientCaFile === undefined ? '' : ` / receiver.tlsClientCaFile ${files.tlsClientCaFile}`}: ` +
-        `not a usable certificate and key (${(err as Error).message})`,
-      { cause: err },
-    );
-  }
+  const named: [string, string][] = [
+    ['receiver.tlsCertFile', files.tlsCertFile as string],
+    ['receiver.tlsKeyFile', files.tlsKeyFile as string],
+  ];
+  if (files.tlsClientCaFile !== undefined) named.push(['receiver.tlsClientCaFile', files.tlsClientCaFile]);
+  assertUsableTls(named, { cert, key, ca: clientCa });
   return { cert, key, clientCa };
 }
 
