@@ -308,19 +308,23 @@ async function measureForwarding(stream: BatchStream, log: (line: string) => voi
       const sending = sendAtRate(poster, stream, FORWARD_RATE, stop);
       try {
         await sleep(3000); // warm-up: JIT, and the forwarder's start-up backlog
-        const dropped = async () =>
-          ((await sidecar.health()).forward as ForwardRun['forward'])?.spansDropped ?? 0;
-        const accepted0 = (await sidecar.health()).receiver.spansAccepted;
-        const dropped0 = await dropped();
+        // Accepted and dropped from one /healthz read each time, so both counts cover the same window.
+        const counts = async () => {
+          const h = await sidecar.health();
+          const f = h.forward as ForwardRun['forward'];
+          return { accepted: h.receiver.spansAccepted, dropped: f?.spansDropped ?? 0 };
+        };
+        const start = await counts();
         const cpu0 = cpuTimeMs(sidecar.pid);
         const t0 = performance.now();
         await sleep(FORWARD_SECONDS * 1000);
         const cpuShare = (cpuTimeMs(sidecar.pid) - cpu0) / (performance.now() - t0);
+        const end = await counts();
         const run: ForwardRun = {
           mode,
           cpuShare,
-          spansAccepted: (await sidecar.health()).receiver.spansAccepted - accepted0,
-          spansDropped: (await dropped()) - dropped0,
+          spansAccepted: end.accepted - start.accepted,
+          spansDropped: end.dropped - start.dropped,
         };
         stop.now = true;
         await sending;
