@@ -10,8 +10,9 @@
  *   BENCH_SIDECAR_NODE_ARGS="--cpu-prof --cpu-prof-dir=DIR" … profiles the sidecar (any node flags)
  *
  * Targets: end to end ≥100k spans/s and ≥60% of the raw decode rate; pipeline ≥600k spans/s.
- * Context (unless --no-forward): the sidecar's CPU at 100k spans/s with `forward` off, uncompressed and
- * gzip, relaying to a sink that answers 200: what relaying every body upstream costs on the same core.
+ * Context (unless --no-forward): the sidecar's CPU at 100k spans/s with `forward` off, uncompressed,
+ * gzip and OTLP/gRPC with gzip, relaying to a sink that answers 200: what relaying every body upstream
+ * costs on the same core.
  */
 import type { DecodedSpan } from '../src/model/span';
 import { countSpansWithProtobufjs } from '../test/fixtures/otlp/trace-proto';
@@ -20,7 +21,7 @@ import { type BenchResult, type Figure, figure, pct, reportStandalone, si } from
 import { flagNumber } from './lib/flags';
 import { OtlpPoster } from './lib/http';
 import { BatchStream, buildTemplates } from './lib/otlp-batches';
-import { startOtlpSink } from './lib/otlp-sink';
+import { startOtlpGrpcSink, startOtlpSink } from './lib/otlp-sink';
 import { builtModule, CORE_UNDER_TEST, ensureBuilt, pinSelfToLoadCore } from './lib/setup';
 import { type SidecarProcess, sleep, startSidecarProcess } from './lib/sidecar-process';
 
@@ -29,7 +30,7 @@ export interface IngestOptions {
   seconds?: number;
   /** POSTs in flight at once. */
   senders?: number;
-  /** Also measure the sidecar's CPU at 100k spans/s with forwarding off, uncompressed and gzip (default true). */
+  /** Also measure the sidecar's CPU at 100k spans/s with forwarding off, uncompressed, gzip and gRPC (default true). */
   forward?: boolean;
   log?: (line: string) => void;
 }
@@ -249,7 +250,8 @@ export async function measureEndToEnd(
 const FORWARD_RATE = 100_000;
 const FORWARD_ROUNDS = 2;
 const FORWARD_SECONDS = 5;
-const FORWARD_MODES = ['off', 'none', 'gzip'] as const;
+/** `grpc`: OTLP/gRPC with gzip (grpc-js's own, zlib's default level). */
+const FORWARD_MODES = ['off', 'none', 'gzip', 'grpc'] as const;
 type ForwardMode = (typeof FORWARD_MODES)[number];
 
 interface ForwardRun {
@@ -287,22 +289,22 @@ async function sendAtRate(
 }
 
 /**
- * What forwarding costs: the sidecar's CPU at a fixed FORWARD_RATE with forwarding off, uncompressed
- * and gzip, in interleaved rounds, each relaying to a sink that answers 200. At saturation instead,
+ * What forwarding costs: the sidecar's CPU at a fixed FORWARD_RATE with forwarding off, uncompressed,
+ * gzip and gRPC gzip, in interleaved rounds, each relaying to a sink that answers 200. At saturation instead,
  * the receivers would take CPU from the forwarder and its queue would overflow by design.
  */
 async function measureForwarding(stream: BatchStream, log: (line: string) => void): Promise<ForwardRun[]> {
   const runs: ForwardRun[] = [];
   for (let round = 0; round < FORWARD_ROUNDS; round++) {
     for (const mode of FORWARD_MODES) {
-      const sink = await startOtlpSink();
-      const sidecar = await startSidecarProcess({
-        core: CORE_UNDER_TEST,
-        env:
-          mode === 'off'
-            ? {}
-            : { SPANSTAT_FORWARD_ENDPOINT: `${sink.url}/v1/traces`, SPANSTAT_FORWARD_COMPRESSION: mode },
-      });
+      const sink = mode === 'grpc' ? await startOtlpGrpcSink() : await startOtlpSink();
+      const env: Record<string, string> =
+        mode === 'off'
+          ? {}
+          : mode === 'grpc'
+            ? { SPANSTAT_FORWARD_ENDPOINT: sink.url, SPANSTAT_FORWARD_PROTOCOL: 'grpc' }
+            : { SPANSTAT_FORWARD_ENDPOINT: `${sink.url}/v1/traces`, SPANSTAT_FORWARD_COMPRESSION: mode };
+      const sidecar = await startSidecarProcess({ core: CORE_UNDER_TEST, env });
       const poster = new OtlpPoster(sidecar.receiverUrl, 16);
       const stop = { now: false };
       const sending = sendAtRate(poster, stream, FORWARD_RATE, stop);
@@ -474,7 +476,8 @@ export async function runIngestBench(options: IngestOptions = {}): Promise<Bench
         'ingest.forwarding',
         `sidecar CPU at ${si(FORWARD_RATE)} spans/s, forward off / on`,
         'context',
-        `${pct(off, 0)} / uncompressed ${pct(meanCpu('none'), 0)}${loss('none')}, gzip ${pct(meanCpu('gzip'), 0)}${loss('gzip')} of a core`,
+        `${pct(off, 0)} / uncompressed ${pct(meanCpu('none'), 0)}${loss('none')}, gzip ${pct(meanCpu('gzip'), 0)}${loss('gzip')}, ` +
+          `gRPC gzip ${pct(meanCpu('grpc'), 0)}${loss('grpc')} of a core`,
         null,
         `means of ${FORWARD_ROUNDS} interleaved rounds, ${FORWARD_SECONDS} s each after a 3-s warm-up, relaying to a sink that answers 200; ` +
           'a span is dropped when the forward queue (16 MiB) is full: the receivers come first',

@@ -150,10 +150,16 @@ export const DEFAULTS = {
   },
   forward: {
     /**
-     * OTLP/HTTP traces URL the accepted bodies are relayed to (a tracing backend, an OpenTelemetry
-     * Collector), e.g. `http://otel-collector:4318/v1/traces`; empty = no forwarding.
+     * Where the accepted bodies are relayed to (a tracing backend, an OpenTelemetry Collector): an
+     * OTLP/HTTP traces URL, e.g. `http://otel-collector:4318/v1/traces`, or with `protocol: grpc` an
+     * OTLP/gRPC address, e.g. `http://otel-collector:4317` (https for TLS); empty = no forwarding.
      */
     endpoint: '',
+    /**
+     * `http`: OTLP/HTTP, each body in the encoding it arrived in; `grpc`: OTLP/gRPC (JSON bodies are
+     * re-encoded as protobuf, which gRPC carries).
+     */
+    protocol: 'http' as 'http' | 'grpc',
     /** Extra request headers, e.g. `{ authorization: 'Bearer …' }` (env: `k=v,k2=v2`). */
     headers: {} as Record<string, string>,
     /** Bodies waiting to be relayed, in bytes; beyond it new bodies are dropped and counted (16 MiB). */

@@ -185,6 +185,7 @@ export const configSchema = z
             'must be an http:// or https:// URL or empty',
           )
           .default(DEFAULTS.forward.endpoint),
+        protocol: z.enum(['http', 'grpc']).default(DEFAULTS.forward.protocol),
         headers: z.record(z.string().min(1), z.string()).default({}),
         maxQueuedBytes: positiveInt.default(DEFAULTS.forward.maxQueuedBytes),
         maxBatchBytes: positiveInt.default(DEFAULTS.forward.maxBatchBytes),
@@ -203,6 +204,14 @@ export const configSchema = z
           ctx,
           'a client certificate needs both forward.tlsCertFile and forward.tlsKeyFile',
         );
+        // gRPC calls a fixed method path; a path here is an OTLP/HTTP URL given to the wrong protocol.
+        if (f.protocol === 'grpc' && f.endpoint !== '' && !/^https?:\/\/[^/]+\/?$/.test(f.endpoint))
+          ctx.addIssue({
+            code: 'custom',
+            path: ['endpoint'],
+            message:
+              'an OTLP/gRPC endpoint is a scheme, host and port, without a path (e.g. http://collector:4317)',
+          });
         const tlsFile = (['tlsCaFile', 'tlsCertFile', 'tlsKeyFile'] as const).find((k) => f[k] !== undefined);
         if (tlsFile !== undefined && !f.endpoint.startsWith('https://'))
           ctx.addIssue({

@@ -1,8 +1,10 @@
 /**
- * Relays the OTLP bodies the receivers accepted to another OTLP/HTTP endpoint (config `forward`), so
- * a tracing backend or an OpenTelemetry Collector keeps getting the apps' spans while spanstat reports
+ * Relays the OTLP bodies the receivers accepted to another OTLP endpoint (config `forward`), so a
+ * tracing backend or an OpenTelemetry Collector keeps getting the apps' spans while spanstat reports
  * on them. Bodies go as accepted (after gunzip; OTLP/gRPC bodies as protobuf), at most MAX_IN_FLIGHT
- * POSTs at once, oldest first.
+ * POSTs (or gRPC calls) at once, oldest first, over OTLP/HTTP (http-upstream.ts) or OTLP/gRPC
+ * (grpc-upstream.ts, `protocol: grpc`, which carries protobuf only: JSON bodies are turned into
+ * protobuf as they are queued, json-to-protobuf.ts).
  * - Protobuf bodies waiting together go as one POST of up to `maxBatchBytes`, joined byte for byte:
  *   protobuf parses concatenated messages as one whose repeated fields (`resource_spans`) are joined,
  *   so no decoding is needed. The POSTs an upstream must take then follow the byte rate, not the number
@@ -10,23 +12,23 @@
  *   JSON bodies go one by one.
  * - Memory is bounded by `maxQueuedBytes` (queued and in flight): a body arriving when it is full is
  *   dropped and counted, so a slow or dead upstream never grows the sidecar or slows its receivers.
- * - 429/502/503/504, timeouts and network errors are retried: the POST goes back to the front, whole,
- *   and sending pauses for Retry-After (at most 60 s) or a backoff (1 s, doubling to 30 s).
- * - Any other refusal (400, 401, 413…) drops that POST's spans: sending them again cannot help.
+ * - 429/502/503/504, timeouts and network errors (and their gRPC counterparts) are retried: the POST
+ *   goes back to the front, whole, and sending pauses for Retry-After or RetryInfo (at most 60 s) or a
+ *   backoff (1 s, doubling to 30 s).
+ * - Any other refusal (400, 401, 413…; INVALID_ARGUMENT…) drops that POST's spans: sending them again
+ *   cannot help.
  * - A 2xx whose ExportTraceServiceResponse names `partial_success.rejected_spans` counts those spans as
  *   rejected, the rest as sent (the spec says not to retry them).
- * - `compression: gzip` compresses each POST once (on libuv's thread pool, not the event loop); a
- *   retry sends the same bytes.
+ * - `compression: gzip` compresses each POST once (on libuv's thread pool, not the event loop); over
+ *   HTTP a retry sends the same bytes.
  * - The relayed spans are the apps' spans unchanged, SQL text and Redis keys included: the upstream
  *   sees what it would have seen without spanstat in between. Logs name the status or error code only.
  */
-import { rootCertificates } from 'node:tls';
-import { gzip, constants as zlibConstants } from 'node:zlib';
-import { JsonTraceSerializer, ProtobufTraceSerializer } from '@opentelemetry/otlp-transformer';
-import { Pool } from 'undici';
-import { failureReason, isRetryableStatus, retryBackoffMs, retryDelayMs } from '../otlp-retry';
-import { CONTENT_TYPE, type OtlpEncoding } from '../receiver/responses';
-import { assertUsableTls, readTlsFile } from '../tls-file';
+import type { OtlpEncoding } from '../receiver/responses';
+import { GrpcUpstream } from './grpc-upstream';
+import { HttpUpstream } from './http-upstream';
+import { jsonToProtobuf } from './json-to-protobuf';
+import type { Outcome, OutgoingBatch, Upstream, UpstreamOptions } from './upstream';
 
 /** POSTs in flight at once: enough to hide a LAN round trip at the sidecar's ingest rate. */
 const MAX_IN_FLIGHT = 4;
@@ -34,27 +36,13 @@ const MAX_IN_FLIGHT = 4;
 const WARN_INTERVAL_MS = 60_000;
 /** How long shutdown waits for the queue to drain before dropping what is left. */
 const SHUTDOWN_GRACE_MS = 2_000;
-/**
- * zlib's fastest level: on the bench's OTLP bodies (380 B a span) it compresses 7.6× at 737k spans/s
- * on one core, against 8.6× at 427k for the default level 6 (bench/lib/otlp-batches templates).
- */
-const GZIP_LEVEL = zlibConstants.Z_BEST_SPEED;
 
-export interface ForwarderOptions {
-  /** OTLP/HTTP traces URL, e.g. http://otel-collector:4318/v1/traces. */
-  endpoint: string;
-  headers: Readonly<Record<string, string>>;
+export interface ForwarderOptions extends UpstreamOptions {
+  /** `http`: OTLP/HTTP, each body in its own encoding (the default); `grpc`: OTLP/gRPC. */
+  protocol?: 'http' | 'grpc';
   maxQueuedBytes: number;
   /** Protobuf bodies joined into one POST up to this many bytes (a larger body goes alone). */
   maxBatchBytes: number;
-  timeoutMs: number;
-  /** `gzip`: POSTs go with Content-Encoding: gzip. */
-  compression: 'none' | 'gzip';
-  /** PEM CA trusted for an https upstream, besides Node's own. */
-  tlsCaFile?: string;
-  /** PEM client certificate and key, for an upstream that asks for one (mutual TLS). */
-  tlsCertFile?: string;
-  tlsKeyFile?: string;
 }
 
 export interface ForwarderLogger {
@@ -78,53 +66,11 @@ export interface ForwardStats {
 }
 
 /** What one POST carries: one body, or protobuf bodies joined. Sent again whole if it must be. */
-interface Batch {
-  body: Buffer;
-  encoding: OtlpEncoding;
+interface Batch extends OutgoingBatch {
   spans: number;
   /** Taken from the queue for a POST: no more bodies join it, and `wire` is what goes again. */
   sealed: boolean;
-  /** The gzipped body, once made. */
-  wire?: Buffer;
 }
-
-/**
- * One thread-pool task per body: zlib hands back each `chunkSize` of output through the event loop
- * before it compresses on, so with the default 16 KiB a 1-MiB batch of OTLP waits ~8 turns of a busy
- * event loop. Measured with the loop busy in 5-ms turns: 49–51 ms per gzip that way, 11–12 ms in one
- * task (4.4 ms with the loop idle).
- */
-function gzipAsync(body: Buffer): Promise<Buffer> {
-  const chunkSize = Math.max(64 * 1024, body.length + 1024);
-  return new Promise((resolve, reject) =>
-    gzip(body, { level: GZIP_LEVEL, chunkSize }, (err, out) => (err ? reject(err) : resolve(out))),
-  );
-}
-
-/**
- * `partial_success.rejected_spans` of a 2xx answer's ExportTraceServiceResponse (same encoding as the
- * request), by OpenTelemetry's own deserializers; 0 when absent or unreadable (the spans were taken).
- * Its `error_message` is not logged: an upstream may quote span data in it.
- */
-function rejectedSpans(body: Buffer, encoding: OtlpEncoding): number {
-  if (body.length === 0) return 0;
-  try {
-    const serializer = encoding === 'protobuf' ? ProtobufTraceSerializer : JsonTraceSerializer;
-    const rejected = Number(serializer.deserializeResponse(body).partialSuccess?.rejectedSpans ?? 0);
-    return Number.isFinite(rejected) && rejected > 0 ? rejected : 0;
-  } catch {
-    return 0;
-  }
-}
-
-interface ForwardTls {
-  ca?: (Buffer | string)[];
-  cert?: Buffer;
-  key?: Buffer;
-}
-
-/** `rejected`: spans a 2xx answer's partial_success refused. */
-type Outcome = { ok: true; rejected: number } | { ok: false; reason: string; retryInMs?: number };
 
 export class OtlpForwarder {
   readonly stats: ForwardStats = {
@@ -138,9 +84,7 @@ export class OtlpForwarder {
   /** The upstream's scheme, host and port (no path, no credentials): what logs name. */
   readonly origin: string;
   private readonly queue: Batch[] = [];
-  private readonly pool: Pool;
-  private readonly path: string;
-  private readonly headers: Record<string, string>;
+  private readonly upstream: Upstream;
   private inFlight = 0;
   private pausedUntil = 0;
   private resumeTimer: NodeJS.Timeout | undefined;
@@ -155,25 +99,32 @@ export class OtlpForwarder {
     private readonly logger?: ForwarderLogger,
     private readonly now: () => number = Date.now,
   ) {
-    const url = new URL(options.endpoint);
-    this.origin = url.origin;
-    this.path = `${url.pathname}${url.search}`;
-    // Lower-case names, so a configured content-type is replaced by the body's own rather than sent twice.
-    this.headers = Object.fromEntries(Object.entries(options.headers).map(([k, v]) => [k.toLowerCase(), v]));
-    if (options.compression === 'gzip') this.headers['content-encoding'] = 'gzip';
-    this.pool = new Pool(this.origin, {
-      connections: MAX_IN_FLIGHT,
-      headersTimeout: options.timeoutMs,
-      bodyTimeout: options.timeoutMs,
-      connect: { timeout: options.timeoutMs, ...forwardTls(options) },
-    });
+    this.upstream =
+      options.protocol === 'grpc' ? new GrpcUpstream(options) : new HttpUpstream(options, MAX_IN_FLIGHT, now);
+    this.origin = this.upstream.origin;
   }
 
   /** Queues one accepted body (its spans counted by the caller); never throws, never waits. */
-  forward(body: Buffer, encoding: OtlpEncoding, spans: number): void {
+  forward(received: Buffer, receivedEncoding: OtlpEncoding, spans: number): void {
+    let body = received;
+    let encoding = receivedEncoding;
     if (this.closed || this.stats.queuedBytes + body.length > this.options.maxQueuedBytes) {
       this.stats.spansDropped += spans;
       return;
+    }
+    if (encoding === 'json' && this.upstream.protobufOnly) {
+      try {
+        body = jsonToProtobuf(received);
+        encoding = 'protobuf';
+      } catch (err) {
+        // The receiver decoded this body already, so this is a bug here; the spans are counted, not lost silently.
+        this.stats.spansRejected += spans;
+        this.warn(
+          'JSON body not convertible to protobuf',
+          `refused ${spans} spans (${(err as Error).message})`,
+        );
+        return;
+      }
     }
     this.queue.push({ body, encoding, spans, sealed: false });
     this.stats.queuedBytes += body.length;
@@ -199,7 +150,7 @@ export class OtlpForwarder {
       clearTimeout(this.resumeTimer);
       for (const item of this.queue.splice(0)) this.dropQueued(item);
     }
-    await this.pool.destroy().catch(() => undefined);
+    await this.upstream.close();
   }
 
   private pump(): void {
@@ -277,7 +228,17 @@ export class OtlpForwarder {
   private pauseFor(ms: number): void {
     this.pausedUntil = Math.max(this.pausedUntil, this.now() + ms);
     clearTimeout(this.resumeTimer);
-    this.resumeTimer = setTimeout(() => this.pump(), Math.max(0, this.pausedUntil - this.now()));
+    // The timer ends the pause rather than pump() re-reading the clock: Node may fire a timer a
+    // millisecond before Date.now() reaches its time, and a pump that found the pause still on would
+    // leave the queue waiting with no timer (seen as a forwarder that never retried). Each pauseFor
+    // re-arms the timer for the whole pause, so it fires only once the last pause is over.
+    this.resumeTimer = setTimeout(
+      () => {
+        this.pausedUntil = 0;
+        this.pump();
+      },
+      Math.max(0, this.pausedUntil - this.now()),
+    );
     this.resumeTimer.unref();
   }
 
@@ -286,40 +247,9 @@ export class OtlpForwarder {
     this.stats.queuedBytes -= item.body.length;
   }
 
-  private async post(item: Batch): Promise<Outcome> {
-    if (this.options.compression === 'gzip' && item.wire === undefined) {
-      try {
-        item.wire = await gzipAsync(item.body);
-      } catch (err) {
-        return { ok: false, reason: `gzip failed: ${(err as Error).message}` };
-      }
-    }
-    try {
-      this.stats.posts++;
-      const res = await this.pool.request({
-        path: this.path,
-        method: 'POST',
-        headers: { ...this.headers, 'content-type': CONTENT_TYPE[item.encoding] },
-        body: item.wire ?? item.body,
-      });
-      if (res.statusCode >= 200 && res.statusCode < 300)
-        return {
-          ok: true,
-          rejected: rejectedSpans(Buffer.from(await res.body.arrayBuffer()), item.encoding),
-        };
-      await res.body.dump();
-      const reason = `HTTP ${res.statusCode}`;
-      if (!isRetryableStatus(res.statusCode)) return { ok: false, reason };
-      const retryInMs = retryDelayMs(res.headers['retry-after'], this.now(), this.consecutiveFailures + 1);
-      return { ok: false, reason, retryInMs };
-    } catch (err) {
-      // Timeouts (undici's headers/body/connect timeouts) and network errors: the upstream may come back.
-      return {
-        ok: false,
-        reason: failureReason(err),
-        retryInMs: retryBackoffMs(this.consecutiveFailures + 1),
-      };
-    }
+  private post(item: Batch): Promise<Outcome> {
+    this.stats.posts++;
+    return this.upstream.send(item, this.consecutiveFailures);
   }
 
   private warn(reason: string, what: string): void {
@@ -328,27 +258,4 @@ export class OtlpForwarder {
     this.lastWarnMs = at;
     this.logger?.warn({ upstream: this.origin, reason, ...this.stats }, `forwarding: ${what}`);
   }
-}
-
-/**
- * undici's connect options for the TLS files `forward` names (the schema asks for certificate and key
- * together). A file that cannot be read, or a key that does not match its certificate, stops the start.
- */
-function forwardTls(options: ForwarderOptions): ForwardTls {
-  const tls: ForwardTls = {};
-  // Node's own CAs stay trusted: `ca` alone would replace them.
-  if (options.tlsCaFile !== undefined)
-    tls.ca = [readTlsFile('forward.tlsCaFile', options.tlsCaFile), ...rootCertificates];
-  if (options.tlsCertFile !== undefined && options.tlsKeyFile !== undefined) {
-    tls.cert = readTlsFile('forward.tlsCertFile', options.tlsCertFile);
-    tls.key = readTlsFile('forward.tlsKeyFile', options.tlsKeyFile);
-    assertUsableTls(
-      [
-        ['forward.tlsCertFile', options.tlsCertFile],
-        ['forward.tlsKeyFile', options.tlsKeyFile],
-      ],
-      tls,
-    );
-  }
-  return tls;
 }

@@ -19,8 +19,8 @@ import {
   type ServiceDefinition,
   type sendUnaryData,
 } from '@grpc/grpc-js';
-import { Writer } from 'protobufjs/minimal';
 import { isSpanstatError, SpanstatError } from '../errors';
+import { statusWithRetryInfo } from '../grpc-retry-info';
 import { errorSummary } from './error-summary';
 import { protobufBatch } from './protobuf-batch';
 import { type ListenAddress, ReceiverLifecycle } from './receiver-lifecycle';
@@ -34,7 +34,8 @@ const SHUTDOWN_GRACE_MS = 2_000;
 const EMPTY_RESPONSE = Buffer.alloc(0);
 const passThrough = (message: Buffer): Buffer => message;
 
-const TRACE_SERVICE: ServiceDefinition = {
+/** TraceService with pass-through (de)serializers: handlers see and give the raw message bytes. */
+export const TRACE_SERVICE: ServiceDefinition = {
   Export: {
     path: TRACE_EXPORT_PATH,
     requestStream: false,
@@ -164,22 +165,4 @@ function failure(
   const metadata = new Metadata();
   metadata.set('grpc-status-details-bin', statusWithRetryInfo(code, message, retry.retryAfterSeconds));
   return { code, details: message, metadata };
-}
-
-/**
- * google.rpc.Status {code = 1, message = 2, details = 3 (Any)} carrying one google.rpc.RetryInfo
- * {retry_delay = 1 (Duration {seconds = 1})}: the throttling hint the OTLP/gRPC spec describes.
- */
-export function statusWithRetryInfo(code: number, message: string, delaySeconds: number): Buffer {
-  const w = Writer.create();
-  w.uint32(8).int32(code);
-  w.uint32(18).string(message);
-  w.uint32(26).fork(); // details = 3, Any
-  w.uint32(10).string('type.googleapis.com/google.rpc.RetryInfo'); // type_url = 1
-  w.uint32(18).fork(); // value = 2, RetryInfo
-  w.uint32(10).fork(); // retry_delay = 1, Duration
-  w.uint32(8).int64(delaySeconds); // seconds = 1
-  w.ldelim().ldelim().ldelim();
-  const bytes = w.finish();
-  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
 }

@@ -271,11 +271,13 @@ describe('the receivers with client certificates required (mutual TLS)', () => {
 describe('forwarding to an upstream that requires client certificates', () => {
   let upstream: RunningSidecar;
   let sidecar: RunningSidecar;
+  let grpcSidecar: RunningSidecar;
 
   beforeAll(async () => {
     upstream = await startTestSidecar({
       receiver: {
         port: 0,
+        grpcPort: 0,
         tlsCertFile: file('server.crt'),
         tlsKeyFile: file('server.key'),
         tlsClientCaFile: file('ca.crt'),
@@ -290,8 +292,19 @@ describe('forwarding to an upstream that requires client certificates', () => {
         tlsKeyFile: file('client.key'),
       },
     });
+    grpcSidecar = await startTestSidecar({
+      forward: {
+        endpoint: `https://${upstream.grpcReceiverAddress}`,
+        protocol: 'grpc',
+        compression: 'gzip',
+        tlsCaFile: file('ca.crt'),
+        tlsCertFile: file('client.crt'),
+        tlsKeyFile: file('client.key'),
+      },
+    });
   });
   afterAll(async () => {
+    await grpcSidecar?.shutdown();
     await sidecar?.shutdown();
     await upstream?.shutdown();
   });
@@ -309,6 +322,23 @@ describe('forwarding to an upstream that requires client certificates', () => {
     expect(await queryCalls(sidecar)).toBe(2);
     const health = await getJson<{ forward: { spansSent: number; retries: number } }>(
       `${sidecar.apiUrl}/healthz`,
+    );
+    expect(health.forward).toMatchObject({ spansSent: 2, retries: 0 });
+  });
+
+  it('relays over OTLP/gRPC, gzipped, with the same CA and client certificate', async () => {
+    const before = await queryCalls(upstream);
+    const post = (id: number) =>
+      fetch(`${grpcSidecar.receiverUrl}/v1/traces`, {
+        method: 'POST',
+        body: body(id),
+        headers: { 'content-type': 'application/x-protobuf' },
+      });
+    expect((await post(60)).status).toBe(200);
+    expect((await post(61)).status).toBe(200);
+    expect(await waitFor(async () => (await queryCalls(upstream)) === before + 2)).toBe(true);
+    const health = await getJson<{ forward: { spansSent: number; retries: number } }>(
+      `${grpcSidecar.apiUrl}/healthz`,
     );
     expect(health.forward).toMatchObject({ spansSent: 2, retries: 0 });
   });

@@ -74,6 +74,21 @@ describe('loadConfig', () => {
     );
   });
 
+  it('takes forward.protocol grpc with a scheme-host-port endpoint, and names an OTLP/HTTP URL given to it', () => {
+    const config = loadConfig({
+      env: { SPANSTAT_FORWARD_PROTOCOL: 'grpc', SPANSTAT_FORWARD_ENDPOINT: 'https://otel-collector:4317' },
+    });
+    expect(config.forward).toMatchObject({ protocol: 'grpc', endpoint: 'https://otel-collector:4317' });
+    expect(loadConfig({ env: {} }).forward.protocol).toBe('http');
+    const file = yamlFile("forward:\n  protocol: grpc\n  endpoint: 'http://otel-collector:4318/v1/traces'\n");
+    expect(() => loadConfig({ file, env: {} })).toThrow(
+      `${file}: 'forward.endpoint' an OTLP/gRPC endpoint is a scheme, host and port, without a path`,
+    );
+    expect(() => loadConfig({ file: yamlFile('forward:\n  protocol: thrift\n'), env: {} })).toThrow(
+      "'forward.protocol'",
+    );
+  });
+
   it('names the variable source for a bad environment value', () => {
     expect(() => loadConfig({ env: { SPANSTAT_RECEIVER_PORT: 'abc' } })).toThrow(
       "SPANSTAT_* environment / command line: 'receiver.port'",

@@ -191,6 +191,23 @@ describe('OtlpForwarder', () => {
     expect(forwarder.stats).toMatchObject({ spansSent: 4, retries: 1, queuedBytes: 0 });
   });
 
+  it('resumes after a pause even when its timer fires before the clock reads the pause over', async () => {
+    // A clock running at half speed: the pause's timer (real time) always fires "early" by this clock,
+    // as Node's timers may by a millisecond against Date.now().
+    const t0 = Date.now();
+    const slowClock = () => t0 + (Date.now() - t0) / 2;
+    const up = await upstream((n, res) =>
+      n === 1 ? res.writeHead(503, { 'Retry-After': '1' }).end() : res.writeHead(200).end(),
+    );
+    const forwarder = track(
+      new OtlpForwarder({ ...options, endpoint: up.url }, undefined, slowClock),
+      up.server,
+    );
+    forwarder.forward(Buffer.from([5]), 'protobuf', 1);
+    await until(() => forwarder.stats.spansSent === 1);
+    expect(forwarder.stats.retries).toBe(1);
+  });
+
   it('holds at most maxQueuedBytes while the upstream stalls, counting what it drops', async () => {
     const held: ServerResponse[] = [];
     let stalled = true;
