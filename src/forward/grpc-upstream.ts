@@ -61,6 +61,8 @@ export class GrpcUpstream implements Upstream {
     }
     this.client = new Client(`${url.hostname}:${port}`, channelCredentials, {
       'grpc.primary_user_agent': 'spanstat',
+      // The forwarder retries whole batches itself; grpc-js's own retries would keep a copy of each.
+      'grpc.enable_retries': 0,
       // Reconnect no slower than the forwarder's own backoff (grpc-js's default goes to 120 s).
       'grpc.max_reconnect_backoff_ms': 30_000,
       ...(options.compression === 'gzip' ? { 'grpc.default_compression_algorithm': GZIP_ALGORITHM } : {}),
