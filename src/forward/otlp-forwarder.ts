@@ -9,7 +9,7 @@
  *   protobuf parses concatenated messages as one whose repeated fields (`resource_spans`) are joined,
  *   so no decoding is needed. The POSTs an upstream must take then follow the byte rate, not the number
  *   of app processes exporting (with 4 in flight and a 50-ms round trip, ~80 POSTs/s at most).
- *   JSON bodies go one by one.
+ *   Over HTTP, JSON bodies go one by one, as JSON.
  * - Memory is bounded by `maxQueuedBytes` (queued and in flight): a body arriving when it is full is
  *   dropped and counted, so a slow or dead upstream never grows the sidecar or slows its receivers.
  * - 429/502/503/504, timeouts and network errors (and their gRPC counterparts) are retried: the POST
@@ -19,8 +19,8 @@
  *   cannot help.
  * - A 2xx whose ExportTraceServiceResponse names `partial_success.rejected_spans` counts those spans as
  *   rejected, the rest as sent (the spec says not to retry them).
- * - `compression: gzip` compresses each POST once (on libuv's thread pool, not the event loop); over
- *   HTTP a retry sends the same bytes.
+ * - `compression: gzip` compresses on libuv's thread pool, not the event loop: over HTTP once per POST
+ *   (a retry sends the same bytes), over gRPC by grpc-js on each call.
  * - The relayed spans are the apps' spans unchanged, SQL text and Redis keys included: the upstream
  *   sees what it would have seen without spanstat in between. Logs name the status or error code only.
  */
@@ -116,13 +116,11 @@ export class OtlpForwarder {
       try {
         body = jsonToProtobuf(received);
         encoding = 'protobuf';
-      } catch (err) {
-        // The receiver decoded this body already, so this is a bug here; the spans are counted, not lost silently.
+      } catch {
+        // The receiver decoded this body already, so this would be a bug here: the spans are counted,
+        // not lost silently. No error message: JSON.parse's quotes the body.
         this.stats.spansRejected += spans;
-        this.warn(
-          'JSON body not convertible to protobuf',
-          `refused ${spans} spans (${(err as Error).message})`,
-        );
+        this.warn('JSON body not convertible to protobuf', `refused ${spans} spans`);
         return;
       }
     }
