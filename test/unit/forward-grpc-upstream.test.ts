@@ -18,6 +18,7 @@ import { TRACE_EXPORT_PATH, TRACE_SERVICE } from '../../src/receiver/otlp-grpc-r
 import { encodeExportResponse } from '../../src/receiver/responses';
 import { stableSpans } from '../fixtures/otlp/spans';
 import { countSpansWithProtobufjs } from '../fixtures/otlp/trace-proto';
+import { FORWARDER_TEST_OPTIONS, until } from '../helpers/forwarder';
 
 interface Call {
   body: Buffer;
@@ -53,23 +54,7 @@ function refuse(code: status, retryAfterSeconds?: number): Partial<ServerErrorRe
   return { code, details: 'later', metadata };
 }
 
-/** Waits for `probe`; on a time-out, says what `state` reads then. */
-async function until(probe: () => boolean, state: () => unknown, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!probe()) {
-    if (Date.now() > deadline) throw new Error(`timed out; ${JSON.stringify(state())}`);
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
-}
-
-const options = {
-  protocol: 'grpc' as const,
-  headers: {},
-  maxQueuedBytes: 1 << 20,
-  maxBatchBytes: 1 << 20,
-  timeoutMs: 2_000,
-  compression: 'none' as const,
-};
+const options = { ...FORWARDER_TEST_OPTIONS, protocol: 'grpc' as const };
 const cleanups: (() => Promise<void>)[] = [];
 afterEach(async () => {
   for (const cleanup of cleanups.splice(0)) await cleanup();

@@ -7,6 +7,7 @@ import { OtlpForwarder } from '../../src/forward';
 import { encodeExportResponse } from '../../src/receiver/responses';
 import { stableSpans } from '../fixtures/otlp/spans';
 import { countSpansWithProtobufjs } from '../fixtures/otlp/trace-proto';
+import { FORWARDER_TEST_OPTIONS, until } from '../helpers/forwarder';
 
 interface Received {
   body: Buffer;
@@ -31,21 +32,7 @@ async function upstream(
   return { url: `http://127.0.0.1:${port}/v1/traces`, received, server };
 }
 
-async function until(probe: () => boolean, timeoutMs = 5_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!probe()) {
-    if (Date.now() > deadline) throw new Error('timed out');
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
-}
-
-const options = {
-  headers: {},
-  maxQueuedBytes: 1 << 20,
-  maxBatchBytes: 1 << 20,
-  timeoutMs: 2_000,
-  compression: 'none' as const,
-};
+const options = { ...FORWARDER_TEST_OPTIONS };
 const cleanups: (() => Promise<void>)[] = [];
 afterEach(async () => {
   for (const cleanup of cleanups.splice(0)) await cleanup();
