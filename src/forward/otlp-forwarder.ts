@@ -86,6 +86,7 @@ export class OtlpForwarder {
   private readonly queue: Batch[] = [];
   private readonly upstream: Upstream;
   private inFlight = 0;
+  /** When the current pause ends (epoch ms); 0 = not paused. Set by pauseFor, cleared by its timer. */
   private pausedUntil = 0;
   private resumeTimer: NodeJS.Timeout | undefined;
   private consecutiveFailures = 0;
@@ -152,7 +153,7 @@ export class OtlpForwarder {
   }
 
   private pump(): void {
-    while (this.inFlight < MAX_IN_FLIGHT && this.queue.length > 0 && this.now() >= this.pausedUntil) {
+    while (this.inFlight < MAX_IN_FLIGHT && this.queue.length > 0 && this.pausedUntil === 0) {
       const item = this.takeBatch();
       this.inFlight++;
       void this.post(item).then((outcome) => this.settle(item, outcome));
@@ -226,10 +227,10 @@ export class OtlpForwarder {
   private pauseFor(ms: number): void {
     this.pausedUntil = Math.max(this.pausedUntil, this.now() + ms);
     clearTimeout(this.resumeTimer);
-    // The timer ends the pause rather than pump() re-reading the clock: Node may fire a timer a
-    // millisecond before Date.now() reaches its time, and a pump that found the pause still on would
-    // leave the queue waiting with no timer (seen as a forwarder that never retried). Each pauseFor
-    // re-arms the timer for the whole pause, so it fires only once the last pause is over.
+    // Only this timer (or shutdown) ends a pause; pump() reads no clock. Node may fire a timer a
+    // millisecond before Date.now() reaches its time, and a pump that compared the clock with the
+    // pause's end then found it still on and armed nothing: the forwarder never retried. Each
+    // pauseFor re-arms the timer for the whole pause, so it fires once the last pause is over.
     this.resumeTimer = setTimeout(
       () => {
         this.pausedUntil = 0;
