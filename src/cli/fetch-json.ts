@@ -30,6 +30,11 @@ function describeCause(err: unknown): string {
   return cause?.code ?? cause?.errors?.[0]?.code ?? cause?.message ?? (err as Error).message;
 }
 
+/** `path` on the sidecar API at `api` (a trailing slash on `api` is dropped). */
+export function apiUrl(api: string, path: string): string {
+  return `${api.replace(/\/$/, '')}${path}`;
+}
+
 /**
  * The part every read command shares: GET `path` from the API at `api`; a failure is printed (exit 1),
  * and with --json the document is printed as it came (exit 0). Otherwise the body comes back for the
@@ -40,7 +45,7 @@ export async function fetchForCommand(
   path: string,
   json: boolean | undefined,
 ): Promise<{ exitCode: number } | { body: unknown }> {
-  const result = await fetchJson(`${api.replace(/\/$/, '')}${path}`);
+  const result = await fetchJson(apiUrl(api, path));
   if (!result.ok) {
     console.error(`spanstat: ${result.error}`);
     return { exitCode: 1 };

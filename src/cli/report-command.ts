@@ -1,5 +1,5 @@
 import { formatTable, REPORTS, withService } from '../reports';
-import { fetchForCommand, fetchJson } from './fetch-json';
+import { apiUrl, fetchForCommand, fetchJson } from './fetch-json';
 
 export interface ReportCommandOptions {
   api: string;
@@ -48,7 +48,7 @@ export async function runReportCommand(kind: string, options: ReportCommandOptio
 
 /** A note when the preload of a shown service lost spans before sending them (the figures miss them). */
 async function lostSpansNote(api: string, services: ReadonlySet<string>): Promise<string | undefined> {
-  const health = await fetchJson(`${api.replace(/\/$/, '')}/healthz`);
+  const health = await fetchJson(apiUrl(api, '/healthz'));
   if (!health.ok) return undefined;
   const lost = (health.body as { sendersLostSpans?: Record<string, number> }).sendersLostSpans ?? {};
   const shown = Object.entries(lost).filter(([service, count]) => services.has(service) && count > 0);
