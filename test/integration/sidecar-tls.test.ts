@@ -21,6 +21,20 @@ import { getJson, startTestSidecar, waitFor } from '../helpers/sidecar';
 // Real TLS: a throw-away CA signs the sidecar's certificate and a client's, made with openssl.
 let dir: string;
 const file = (name: string) => join(dir, name);
+/** Both receivers over TLS, asking clients for a certificate the test CA signed. */
+const mutualTlsReceiver = () => ({
+  port: 0,
+  grpcPort: 0,
+  tlsCertFile: file('server.crt'),
+  tlsKeyFile: file('server.key'),
+  tlsClientCaFile: file('ca.crt'),
+});
+/** forward's TLS files: the test CA, and the client certificate it signed. */
+const clientCertificate = () => ({
+  tlsCaFile: file('ca.crt'),
+  tlsCertFile: file('client.crt'),
+  tlsKeyFile: file('client.key'),
+});
 
 function openssl(...args: string[]): void {
   execFileSync('openssl', args, { stdio: ['ignore', 'ignore', 'pipe'] });
@@ -194,13 +208,7 @@ describe('the receivers with client certificates required (mutual TLS)', () => {
 
   beforeAll(async () => {
     sidecar = await startTestSidecar({
-      receiver: {
-        port: 0,
-        grpcPort: 0,
-        tlsCertFile: file('server.crt'),
-        tlsKeyFile: file('server.key'),
-        tlsClientCaFile: file('ca.crt'),
-      },
+      receiver: mutualTlsReceiver(),
     });
   });
   afterAll(() => sidecar?.shutdown());
@@ -275,21 +283,13 @@ describe('forwarding to an upstream that requires client certificates', () => {
 
   beforeAll(async () => {
     upstream = await startTestSidecar({
-      receiver: {
-        port: 0,
-        grpcPort: 0,
-        tlsCertFile: file('server.crt'),
-        tlsKeyFile: file('server.key'),
-        tlsClientCaFile: file('ca.crt'),
-      },
+      receiver: mutualTlsReceiver(),
     });
     sidecar = await startTestSidecar({
       forward: {
         endpoint: `${upstream.receiverUrl}/v1/traces`,
         compression: 'gzip',
-        tlsCaFile: file('ca.crt'),
-        tlsCertFile: file('client.crt'),
-        tlsKeyFile: file('client.key'),
+        ...clientCertificate(),
       },
     });
     grpcSidecar = await startTestSidecar({
@@ -297,9 +297,7 @@ describe('forwarding to an upstream that requires client certificates', () => {
         endpoint: `https://${upstream.grpcReceiverAddress}`,
         protocol: 'grpc',
         compression: 'gzip',
-        tlsCaFile: file('ca.crt'),
-        tlsCertFile: file('client.crt'),
-        tlsKeyFile: file('client.key'),
+        ...clientCertificate(),
       },
     });
   });
