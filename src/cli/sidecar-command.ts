@@ -16,6 +16,19 @@ export interface SidecarCommandOptions {
   tlsClientCa?: string;
 }
 
+/** The flag behind each setting it overrides, so a bad value is named as the flag's. */
+const FLAG_NAMES: Record<string, string> = {
+  mode: '--mode',
+  'receiver.host': '--host',
+  'receiver.port': '--receiver-port',
+  'receiver.grpcPort': '--grpc-port',
+  'receiver.tlsCertFile': '--tls-cert',
+  'receiver.tlsKeyFile': '--tls-key',
+  'receiver.tlsClientCaFile': '--tls-client-ca',
+  'api.host': '--host',
+  'api.port': '--api-port',
+};
+
 export async function runSidecarCommand(options: SidecarCommandOptions): Promise<void> {
   let config: ReturnType<typeof loadConfig>;
   try {
@@ -33,6 +46,7 @@ export async function runSidecarCommand(options: SidecarCommandOptions): Promise
         },
         api: { host: options.host, port: options.apiPort },
       },
+      overrideNames: FLAG_NAMES,
     });
     // The files the TLS settings name are part of the config: a missing one is exit 2 with its name
     // here, not a failed start (startSidecar reads them again, which checks the same).

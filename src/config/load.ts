@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
 import type { z } from 'zod';
 import { SpanstatError } from '../errors';
-import { parseKeyValues } from '../key-values';
+import { readEnvLayer } from './env';
 import { configSchema, type SpanstatConfig } from './schema';
 
 export interface LoadOptions {
@@ -12,24 +12,76 @@ export interface LoadOptions {
   env?: NodeJS.ProcessEnv;
   /** Final overrides (CLI flags), as a partial config object. */
   overrides?: Record<string, unknown>;
+  /** Dotted path → what set it among `overrides` (e.g. `'api.port': '--api-port'`), for error messages. */
+  overrideNames?: Record<string, string>;
 }
 
 /**
  * Loads, validates and freezes the config: YAML file < SPANSTAT_* env < CLI overrides.
- * Errors name the file and the dotted field, e.g. `config/spanstat.yaml: 'receiver.port' …`.
+ * Errors name the field and where its value came from: the file (`config/spanstat.yaml: 'receiver.port' …`),
+ * the variable (`SPANSTAT_API_PORT: 'api.port' …`) or the flag (`--mode: 'mode' …`).
  */
 export function loadConfig(options: LoadOptions = {}): Readonly<SpanstatConfig> {
-  const env = options.env ?? process.env;
-  // Without a file, a bad value came from a SPANSTAT_* variable or a CLI flag, not from the defaults.
-  const source = options.file ?? 'SPANSTAT_* environment / command line';
+  const origins = new Map<string, string>();
   let raw: Record<string, unknown> = {};
-  if (options.file) raw = readYamlFile(options.file);
-  applyEnvOverrides(raw, env);
-  if (options.overrides) mergeDeep(raw, options.overrides);
+  if (options.file) {
+    raw = readYamlFile(options.file);
+    checkFileAlone(options.file, raw);
+    recordOrigins(raw, [], options.file, origins);
+  }
+  const envLayer = readEnvLayer(options.env ?? process.env);
+  mergeDeep(raw, envLayer.values);
+  for (const [path, name] of envLayer.origins) origins.set(path, name);
+  if (options.overrides) {
+    mergeDeep(raw, options.overrides);
+    recordOrigins(options.overrides, [], 'command line', origins, options.overrideNames);
+  }
   const parsed = configSchema.safeParse(raw);
   if (!parsed.success)
-    throw new SpanstatError('SPANSTAT_ERR_CONFIG_INVALID', describeIssues(source, parsed.error));
+    throw new SpanstatError(
+      'SPANSTAT_ERR_CONFIG_INVALID',
+      describeIssues(parsed.error, (path) => sourceOf(path, origins, options.file)),
+    );
   return deepFreeze(parsed.data);
+}
+
+/**
+ * The file's own mistakes (a wrong type, a value out of range, an unknown key) are named as the file's
+ * even where a variable or a flag overrides the value. Rules across fields (a certificate needs its
+ * key) are judged on the merged config only: the other half may come from the environment.
+ */
+function checkFileAlone(file: string, raw: Record<string, unknown>): void {
+  const parsed = configSchema.safeParse(raw);
+  if (parsed.success) return;
+  const own = parsed.error.issues.filter((issue) => issue.code !== 'custom');
+  if (own.length > 0)
+    throw new SpanstatError(
+      'SPANSTAT_ERR_CONFIG_INVALID',
+      describeIssues({ issues: own }, () => file),
+    );
+}
+
+/** Records `source` (or its name in `names`) for every leaf `layer` sets. */
+function recordOrigins(
+  layer: Record<string, unknown>,
+  path: string[],
+  source: string,
+  origins: Map<string, string>,
+  names?: Record<string, string>,
+): void {
+  for (const [key, value] of Object.entries(layer)) {
+    if (value === undefined) continue;
+    const keyPath = [...path, key];
+    if (value !== null && typeof value === 'object' && !Array.isArray(value))
+      recordOrigins(value as Record<string, unknown>, keyPath, source, origins, names);
+    const dotted = keyPath.join('.');
+    origins.set(dotted, names?.[dotted] ?? source);
+  }
+}
+
+/** Where the value at `path` came from. */
+function sourceOf(path: string, origins: Map<string, string>, file: string | undefined): string {
+  return origins.get(path) ?? file ?? 'SPANSTAT_* environment / command line';
 }
 
 function readYamlFile(file: string): Record<string, unknown> {
@@ -55,57 +107,6 @@ function readYamlFile(file: string): Record<string, unknown> {
   return doc as Record<string, unknown>;
 }
 
-/** `SPANSTAT_RECEIVER_PORT=4319` → receiver.port = 4319; names are the schema's keys in SNAKE_CASE. */
-function applyEnvOverrides(target: Record<string, unknown>, env: NodeJS.ProcessEnv): void {
-  const shape = configSchema.shape as Record<string, z.ZodType>;
-  for (const [section, sectionSchema] of Object.entries(shape)) {
-    const inner = unwrapObjectShape(sectionSchema);
-    if (!inner) {
-      const value = env[`SPANSTAT_${toSnake(section)}`];
-      if (value !== undefined) target[section] = coerce(value);
-      continue;
-    }
-    for (const key of Object.keys(inner)) {
-      const name = `SPANSTAT_${toSnake(section)}_${toSnake(key)}`;
-      const value = env[name];
-      if (value === undefined) continue;
-      if (target[section] === undefined) target[section] = {};
-      const sectionValue = target[section] as Record<string, unknown>;
-      if (typeof sectionValue !== 'object') continue;
-      sectionValue[key] = envValue(key, value);
-    }
-  }
-}
-
-function unwrapObjectShape(schema: z.ZodType): Record<string, unknown> | undefined {
-  let current: unknown = schema;
-  for (let i = 0; i < 5 && current; i++) {
-    const def = (current as { def?: { shape?: Record<string, unknown>; innerType?: unknown } }).def;
-    if (def?.shape) return def.shape;
-    current = def?.innerType;
-  }
-  return undefined;
-}
-
-/** A variable's value as its key takes it: lists comma-separated, numbers and booleans as such. */
-function envValue(key: string, value: string): unknown {
-  if (key === 'patterns') return value.split(',').filter(Boolean);
-  // The OTEL_EXPORTER_OTLP_HEADERS form, k=v,k2=v2 (entries without a key are skipped).
-  if (key === 'headers') return parseKeyValues(value, key, []);
-  return coerce(value);
-}
-
-function toSnake(name: string): string {
-  return name.replace(/([a-z0-9])([A-Z])/g, '$1_$2').toUpperCase();
-}
-
-function coerce(value: string): unknown {
-  if (/^-?\d+(\.\d+)?$/.test(value)) return Number(value);
-  if (value === 'true') return true;
-  if (value === 'false') return false;
-  return value;
-}
-
 function mergeDeep(target: Record<string, unknown>, source: Record<string, unknown>): void {
   for (const [key, value] of Object.entries(source)) {
     if (value === undefined) continue;
@@ -124,15 +125,20 @@ function mergeDeep(target: Record<string, unknown>, source: Record<string, unkno
   }
 }
 
-function describeIssues(source: string, error: z.ZodError): string {
+function describeIssues(error: Pick<z.ZodError, 'issues'>, sourceOf: (dottedPath: string) => string): string {
   return error.issues
     .map((issue) => {
-      const field = issue.path.join('.') || '(top level)';
+      const field = issue.path.join('.');
       if (issue.code === 'unrecognized_keys') {
-        const prefix = issue.path.length ? `${issue.path.join('.')}.` : '';
-        return `${source}: unknown field ${issue.keys.map((k) => `'${prefix}${k}'`).join(', ')}`;
+        const prefix = field ? `${field}.` : '';
+        return `${sourceOf(prefix + issue.keys[0])}: unknown field ${issue.keys.map((k) => `'${prefix}${k}'`).join(', ')}`;
       }
-      return `${source}: '${field}' ${issue.message}`;
+      // A rule across fields may flag a field nobody set (a key missing beside its certificate): its
+      // source is the field the rule names as the one set.
+      const setBy =
+        issue.code === 'custom' ? (issue.params as { setBy?: string } | undefined)?.setBy : undefined;
+      const sourcePath = setBy === undefined ? field : [...issue.path.slice(0, -1), setBy].join('.');
+      return `${sourceOf(sourcePath)}: '${field || '(top level)'}' ${issue.message}`;
     })
     .join('; ');
 }

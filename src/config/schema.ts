@@ -14,12 +14,16 @@ function requireCertWithKey(
   ctx: z.RefinementCtx,
   message: string,
 ): void {
-  if ((files.tlsCertFile === undefined) !== (files.tlsKeyFile === undefined))
+  if ((files.tlsCertFile === undefined) !== (files.tlsKeyFile === undefined)) {
+    const given = files.tlsCertFile === undefined ? 'tlsKeyFile' : 'tlsCertFile';
     ctx.addIssue({
       code: 'custom',
-      path: [files.tlsCertFile === undefined ? 'tlsCertFile' : 'tlsKeyFile'],
+      path: [given === 'tlsKeyFile' ? 'tlsCertFile' : 'tlsKeyFile'],
       message,
+      // The missing field has no source; the error names whoever set the one given (see load.ts).
+      params: { setBy: given },
     });
+  }
 }
 
 /** Advisor rule thresholds; defaults and their sources are in defaults.ts. */

@@ -409,7 +409,7 @@ describe('TLS settings that cannot work', () => {
     expect(run(['--tls-cert', file('server.crt')])).toEqual({
       status: 2,
       stderr:
-        "spanstat: SPANSTAT_ERR_CONFIG_INVALID: SPANSTAT_* environment / command line: 'receiver.tlsKeyFile' TLS needs both receiver.tlsCertFile and receiver.tlsKeyFile\n",
+        "spanstat: SPANSTAT_ERR_CONFIG_INVALID: --tls-cert: 'receiver.tlsKeyFile' TLS needs both receiver.tlsCertFile and receiver.tlsKeyFile\n",
     });
   });
 

@@ -1,11 +1,16 @@
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { DEFAULTS, loadConfig } from '../../src/config';
+import { ENV_SETTINGS } from '../../src/config/env';
+
+const dir = mkdtempSync(join(tmpdir(), 'spanstat-config-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+let files = 0;
 
 function yamlFile(text: string): string {
-  const file = join(mkdtempSync(join(tmpdir(), 'spanstat-config-')), 'spanstat.yaml');
+  const file = join(dir, `spanstat-${files++}.yaml`);
   writeFileSync(file, text);
   return file;
 }
@@ -89,9 +94,88 @@ describe('loadConfig', () => {
     );
   });
 
-  it('names the variable source for a bad environment value', () => {
+  it('names the variable, not the file, for a bad environment value', () => {
     expect(() => loadConfig({ env: { SPANSTAT_RECEIVER_PORT: 'abc' } })).toThrow(
-      "SPANSTAT_* environment / command line: 'receiver.port'",
+      "SPANSTAT_RECEIVER_PORT: 'receiver.port' Invalid input: expected number, received string",
     );
+    const file = yamlFile('api:\n  port: 9464\n');
+    expect(() => loadConfig({ file, env: { SPANSTAT_API_PORT: '70000' } })).toThrow(
+      /^SPANSTAT_ERR_CONFIG_INVALID: SPANSTAT_API_PORT: 'api.port' Too big/,
+    );
+  });
+
+  it('names the flag for a bad command-line value, and the file for its own even when a flag overrides it', () => {
+    const file = yamlFile('receiver:\n  port: 70000\n');
+    const flags = { overrideNames: { mode: '--mode', 'receiver.port': '--receiver-port' }, env: {} };
+    expect(() =>
+      loadConfig({ file: yamlFile('mode: sidecar\n'), overrides: { mode: 'foo' }, ...flags }),
+    ).toThrow(/^SPANSTAT_ERR_CONFIG_INVALID: --mode: 'mode' Invalid option/);
+    expect(() => loadConfig({ file, overrides: { receiver: { port: 0 } }, ...flags })).toThrow(
+      `${file}: 'receiver.port' Too big`,
+    );
+  });
+
+  it('names whoever gave a certificate when its key is missing, wherever each came from', () => {
+    const overrides = { receiver: { tlsCertFile: '/etc/cert.pem' } };
+    const overrideNames = { 'receiver.tlsCertFile': '--tls-cert' };
+    expect(() => loadConfig({ env: {}, overrides, overrideNames })).toThrow(
+      "--tls-cert: 'receiver.tlsKeyFile' TLS needs both",
+    );
+    // Split between the file and the environment (the key as a secret): valid together.
+    const file = yamlFile('receiver:\n  tlsCertFile: /etc/cert.pem\n');
+    const config = loadConfig({ file, env: { SPANSTAT_RECEIVER_TLS_KEY_FILE: '/run/key.pem' } });
+    expect(config.receiver).toMatchObject({ tlsCertFile: '/etc/cert.pem', tlsKeyFile: '/run/key.pem' });
+  });
+
+  it('rejects a SPANSTAT_* variable that names no setting, listing its section', () => {
+    expect(() => loadConfig({ env: { SPANSTAT_API_PROT: '1' } })).toThrow(
+      "SPANSTAT_API_PROT: unknown environment variable, no spanstat setting has this name (that section's are SPANSTAT_API_HOST, SPANSTAT_API_PORT)",
+    );
+    expect(() => loadConfig({ env: { SPANSTAT_NOPE: '1' } })).toThrow(
+      /SPANSTAT_NOPE: unknown environment variable/,
+    );
+    // Variables other parts of spanstat read are not config keys, and not errors here.
+    const others = {
+      SPANSTAT_V8_FLAGS: '',
+      SPANSTAT_API_URL: 'http://x',
+      SPANSTAT_POOL_CONNECT_SPANS: 'false',
+    };
+    expect(loadConfig({ env: others }).api.port).toBe(DEFAULTS.api.port);
+  });
+
+  it('sets nested settings from variables named by their whole path', () => {
+    const config = loadConfig({
+      env: {
+        SPANSTAT_ADVISOR_SLOW_QUERY_P95_MS: '50',
+        SPANSTAT_ADVISOR_N_PLUS_ONE_MIN_REPEATS: '3',
+        SPANSTAT_ADVISOR_ENABLED: 'false',
+        SPANSTAT_ADVISOR_ENDPOINT_ROUTE_SLO_MS: 'GET /api/orders=250,POST /api/orders=400',
+        SPANSTAT_MODE: 'collector',
+      },
+    });
+    expect(config.advisor.slowQuery.p95Ms).toBe(50);
+    expect(config.advisor.nPlusOne.minRepeats).toBe(3);
+    expect(config.advisor.enabled).toBe(false);
+    expect(config.advisor.endpoint.routeSloMs).toEqual({ 'GET /api/orders': 250, 'POST /api/orders': 400 });
+    expect(config.mode).toBe('collector');
+    expect(() => loadConfig({ env: { SPANSTAT_ADVISOR_SLOW_QUERY_P95_MS: '-1' } })).toThrow(
+      "SPANSTAT_ADVISOR_SLOW_QUERY_P95_MS: 'advisor.slowQuery.p95Ms' Too small",
+    );
+  });
+
+  it('has one variable per config leaf', () => {
+    const leaves = (value: unknown): number =>
+      value !== null && typeof value === 'object' && !Array.isArray(value) && Object.keys(value).length > 0
+        ? Object.values(value).reduce((n: number, v) => n + leaves(v), 0)
+        : 1;
+    const defaults = loadConfig({ env: {} });
+    // Optional settings without a default (grpcPort, TLS files) are absent from the loaded config.
+    const optional = [...ENV_SETTINGS.values()].filter((s) => {
+      let v: unknown = defaults;
+      for (const k of s.path) v = (v as Record<string, unknown>)[k];
+      return v === undefined;
+    }).length;
+    // Records (headers, routeSloMs) default to {} and count as one leaf each.
+    expect(ENV_SETTINGS.size).toBe(leaves(defaults) + optional);
   });
 });
