@@ -12,6 +12,7 @@ export const MAX_COMMANDS = 32;
 export interface CacheAcc {
   calls: number;
   errors: number;
+  /** Keys read (see addCacheCall); writes count commands. */
   reads: number;
   writes: number;
   hits: number;
@@ -81,10 +82,14 @@ export function addCacheCall(acc: CacheAcc, call: CacheCall): void {
   const d = ms(call.durationMs);
   acc.calls++;
   if (call.error) acc.errors++;
-  if (call.read) acc.reads++;
+  const hits = Math.max(call.hits, 0);
+  const misses = Math.max(call.misses, 0);
+  // Reads count keys looked up, as hits and misses do (an MGET of three keys is three reads), so
+  // hits + misses never exceed reads; a read whose outcome is unknown (other SDKs) counts one.
+  if (call.read) acc.reads += Math.max(hits + misses, 1);
   if (call.write) acc.writes++;
-  acc.hits += Math.max(call.hits, 0);
-  acc.misses += Math.max(call.misses, 0);
+  acc.hits += hits;
+  acc.misses += misses;
   acc.sketch.add(d);
   addCommand(acc.commands, call.command, 1);
   const ttl = call.ttlSeconds;

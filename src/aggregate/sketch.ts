@@ -8,10 +8,14 @@
  *   That bounds the dense store to ~1,400 bins at 1% accuracy whatever the input (a single
  *   1e-300 would otherwise make it allocate tens of thousands).
  * - Quantile rank convention: `quantile(q)` estimates the value at 0-based rank
- *   floor(q × (count − 1)) of the sorted values (the library's "lower" rank), so p50 of
- *   [1, 2, 3, 4] is 2. Estimates are within `relativeAccuracy` of that value and clamped into
- *   [min, max]; q = 0 and q = 1 return the exact min and max.
- * - Small samples stay exact: the first RAW_LIMIT values are kept as a plain array (≤ 0.6 KiB)
+ *   floor(q × (count − 1)) of the sorted values (the library's "lower" rank). Estimates are within
+ *   `relativeAccuracy` of that value and clamped into [min, max]; q = 0 and q = 1 return the exact
+ *   min and max.
+ * - Small samples stay exact: up to RAW_LIMIT values `quantile(q)` interpolates linearly between the
+ *   two ranks around q × (count − 1), as PostgreSQL's percentile_cont does, so p50 of [1, 2, 3, 4] is
+ *   2.5 and p99 of two calls sits near the slower one (the lower rank would make it the faster one:
+ *   a p99 under the mean). From the 65th value on the two conventions differ by less than one rank.
+ *   The first RAW_LIMIT values are kept as a plain array (≤ 0.6 KiB)
  *   and only the 65th value moves them into a DDSketch (1.6–7 KiB once populated: the dense store
  *   allocates 128-bin chunks). Most window buckets of most rows see a few calls, so this cut the
  *   heap of a query row with 16 populated one-minute buckets from 64 KiB to ~13 KiB
@@ -75,13 +79,19 @@ export class Sketch {
     if (move) other.clear();
   }
 
-  /** Value at 0-based rank floor(q × (count − 1)), within relativeAccuracy; 0 when empty. */
+  /**
+   * Value at 0-based rank q × (count − 1): interpolated while the values are exact, else the lower
+   * rank's within relativeAccuracy (see above); 0 when empty.
+   */
   quantile(q: number): number {
     const n = this.count;
     if (n === 0) return 0;
     if (this.raw !== null) {
       const sorted = [...this.raw].sort((a, b) => a - b);
-      return sorted[Math.floor(Math.min(Math.max(q, 0), 1) * (n - 1))];
+      const rank = Math.min(Math.max(q, 0), 1) * (n - 1);
+      const lower = Math.floor(rank);
+      if (lower === n - 1) return sorted[lower];
+      return sorted[lower] + (rank - lower) * (sorted[lower + 1] - sorted[lower]);
     }
     const dd = this.dd as DDSketch;
     // The extremes are known exactly; the bucket midpoint would be up to 1% off.
