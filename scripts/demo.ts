@@ -7,6 +7,7 @@
 import { execFile } from 'node:child_process';
 import { join } from 'node:path';
 import { Command, InvalidArgumentError } from 'commander';
+import type { AdvisorStatus } from '../src/advise/advisor';
 import { CLI_PATH, DEMO_APP_DIR, type DemoStack, REPO_ROOT, startDemoStack } from './lib/demo-stack';
 import { type LoadProgress, type LoadResult, runLoad } from './lib/load-driver';
 import { ensureServersInstalled } from './lib/local-servers';
@@ -83,6 +84,35 @@ async function waitForSidecar(apiUrl: string, sent: number, settleSeconds: numbe
   if (seen < sent)
     console.log(`\nnote: the sidecar has counted ${seen} of ${sent} requests (spans dropped or late)`);
   await new Promise((r) => setTimeout(r, settleSeconds * 1000));
+}
+
+/** The advisor's status from the recommendations endpoint; undefined when unreachable or off. */
+async function advisorStatus(apiUrl: string): Promise<AdvisorStatus | undefined> {
+  try {
+    const res = await fetch(`${apiUrl}/api/v1/recommendations`);
+    return res.ok ? ((await res.json()) as { advisor: AdvisorStatus }).advisor : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * The advisor evaluates at startup and then every intervalSeconds (30 s by default), so after a short
+ * load its last evaluation predates the data: wait for one that began after `sinceMs` (it reads its
+ * input when it begins, and lastEvaluatedMs is when it ended), at most an interval and a few seconds.
+ */
+async function waitForAdvisor(apiUrl: string, sinceMs: number): Promise<void> {
+  const began = (s: AdvisorStatus) => (s.lastEvaluatedMs ?? 0) - (s.lastDurationMs ?? 0);
+  let status = await advisorStatus(apiUrl);
+  if (!status || began(status) >= sinceMs) return;
+  console.log(`\nwaiting for the advisor's next evaluation (every ${status.intervalSeconds} s)`);
+  const deadline = sinceMs + (status.intervalSeconds + 5) * 1000;
+  while (status && began(status) < sinceMs && Date.now() < deadline) {
+    await new Promise((r) => setTimeout(r, 500));
+    status = await advisorStatus(apiUrl);
+  }
+  if (status && began(status) < sinceMs)
+    console.log('note: the advisor has not evaluated since the spans arrived; the advice may predate them');
 }
 
 async function printReports(apiUrl: string): Promise<void> {
@@ -166,6 +196,7 @@ async function main(): Promise<void> {
       throw new Error(`no request was answered; demo app output:\n${stack.output().app}`);
     const answered = Object.values(result.byRoute).reduce((n, c) => n + c.requests - c.networkErrors, 0);
     await waitForSidecar(apiUrl, answered, options.settle);
+    await waitForAdvisor(apiUrl, Date.now());
     await printReports(apiUrl);
     console.log(`\ndemo finished in ${((Date.now() - started) / 1000).toFixed(0)} s`);
     if (options.keep) {

@@ -31,6 +31,8 @@ export interface AdvisorOptions {
 export interface AdvisorStatus {
   enabled: boolean;
   window: AdvisorConfig['window'];
+  /** Evaluations run at start and then this often; readers tell "not yet" from "nothing found" by it. */
+  intervalSeconds: number;
   indexChecks: boolean;
   lastEvaluatedMs: number | null;
   lastDurationMs: number | null;
@@ -120,6 +122,7 @@ export class Advisor {
     return {
       enabled: this.config.enabled,
       window: this.config.window,
+      intervalSeconds: this.config.intervalSeconds,
       indexChecks: this.inspector !== undefined,
       lastEvaluatedMs: this.lastEvaluatedMs,
       lastDurationMs: this.lastDurationMs,

@@ -72,7 +72,8 @@ function shortId(id: string): string {
   return id.slice(0, 8);
 }
 
-function ago(ms: number): string {
+/** 42_000 → `42s ago`; 5_400_000 → `2h ago`. */
+export function ago(ms: number): string {
   const s = Math.max(0, Math.round(ms / 1000));
   if (s < 60) return `${s}s ago`;
   if (s < 3600) return `${Math.round(s / 60)}m ago`;

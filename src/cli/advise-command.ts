@@ -1,5 +1,6 @@
-import { formatRecommendations } from '../advise/format';
-import type { Recommendation } from '../advise/types';
+import type { AdvisorStatus } from '../advise/advisor';
+import type { RecommendationsResponse } from '../advise/api';
+import { ago, formatRecommendations } from '../advise/format';
 import { fetchForCommand } from './fetch-json';
 
 export interface AdviseCommandOptions {
@@ -20,12 +21,40 @@ export async function runAdviseCommand(options: AdviseCommandOptions): Promise<n
   const query = params.size ? `?${params}` : '';
   const fetched = await fetchForCommand(options.api, `/api/v1/recommendations${query}`, options.json);
   if ('exitCode' in fetched) return fetched.exitCode;
-  const { recommendations } = fetched.body as { recommendations: Recommendation[] };
-  if (recommendations.length === 0) {
-    console.log('No recommendations: nothing over its threshold in the advisor window.');
-    return 0;
-  }
-  console.log(`Recommendations (${recommendations.length})`);
-  console.log(formatRecommendations(recommendations, { brief: options.brief }));
+  const { out, note } = adviceText(fetched.body as RecommendationsResponse, { brief: options.brief });
+  console.log(out);
+  if (note) console.error(note);
   return 0;
+}
+
+/**
+ * What `spanstat advise` prints for a response: the recommendations (stdout) and a note (stderr) when
+ * the last evaluation failed. An empty list is only "nothing over threshold" once the advisor has
+ * evaluated; before that, or after a failure, it says so instead.
+ */
+export function adviceText(
+  body: RecommendationsResponse,
+  options: { brief?: boolean; nowMs?: number } = {},
+): { out: string; note?: string } {
+  const { advisor: status, recommendations } = body;
+  const nowMs = options.nowMs ?? Date.now();
+  if (recommendations.length === 0) return { out: emptyAdvice(status, nowMs) };
+  const out = `Recommendations (${recommendations.length})\n${formatRecommendations(recommendations, { brief: options.brief, nowMs })}`;
+  if (status.lastError === null) return { out };
+  const since =
+    status.lastEvaluatedMs === null
+      ? ''
+      : `; these are from its evaluation ${ago(nowMs - status.lastEvaluatedMs)}`;
+  return { out, note: `note: the advisor's last evaluation failed: ${status.lastError}${since}` };
+}
+
+function emptyAdvice(status: AdvisorStatus, nowMs: number): string {
+  const failed = status.lastError === null ? '' : ` Its last evaluation failed: ${status.lastError}`;
+  if (status.lastEvaluatedMs === null) {
+    const when = `it runs at startup, then every ${status.intervalSeconds} s`;
+    return `No recommendations yet: the advisor has not evaluated yet (${when}).${failed}`;
+  }
+  const last = `window ${status.window}, evaluated ${ago(nowMs - status.lastEvaluatedMs)}`;
+  if (failed) return `No recommendations from the last successful evaluation (${last}).${failed}`;
+  return `No recommendations: nothing over its threshold in the advisor window (${last}).`;
 }

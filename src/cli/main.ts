@@ -3,7 +3,7 @@
 import './apply-v8-flags';
 import { Command, InvalidArgumentError } from 'commander';
 import { runAdviseCommand } from './advise-command';
-import { runReportCommand } from './report-command';
+import { runReportCommand, sortColumnsHelp } from './report-command';
 import { runSidecarCommand } from './sidecar-command';
 
 const program = new Command();
@@ -21,7 +21,7 @@ function port(value: string): number {
 
 program
   .command('sidecar')
-  .description('receive OTLP spans and serve the reports (one service: sidecar; many: --mode collector)')
+  .description('receive OTLP spans and serve the reports (from one service or many)')
   .option('-c, --config <file>', 'YAML config file (see config/spanstat.yaml)')
   .option('--host <host>', 'bind address for both the receiver and the API')
   .option('--receiver-port <port>', 'OTLP/HTTP port (default 4318)', port)
@@ -31,7 +31,7 @@ program
     port,
   )
   .option('--api-port <port>', 'API, page and /metrics port (default 9464)', port)
-  .option('--mode <mode>', 'sidecar or collector')
+  .option('--mode <mode>', 'sidecar or collector: a label for the log and /healthz')
   .option('--tls-cert <file>', 'PEM certificate: both receivers serve TLS only (with --tls-key)')
   .option('--tls-key <file>', 'PEM private key of --tls-cert')
   .option('--tls-client-ca <file>', 'PEM CA: require client certificates it signed (mutual TLS)')
@@ -46,9 +46,10 @@ program
   .option('--api <url>', 'sidecar API base URL', process.env.SPANSTAT_API_URL ?? 'http://127.0.0.1:9464')
   .option('--service <name>', 'only this service')
   .option('--window <window>', 'all | 1m | 5m | 15m', 'all')
-  .option('--sort <column>', 'numeric column to sort by, descending')
+  .option('--sort <column>', 'column to sort by, descending (per report, listed below)')
   .option('--limit <n>', 'rows at most', '20')
   .option('--json', 'print the raw JSON instead of a table')
+  .addHelpText('after', sortColumnsHelp())
   .action(async (kind, options) => {
     process.exitCode = await runReportCommand(kind, options);
   });

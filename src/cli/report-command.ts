@@ -11,13 +11,19 @@ export interface ReportCommandOptions {
 }
 
 const TITLES: Record<string, string> = {
-  queries: 'Slow queries (by total time)',
+  queries: 'Queries',
   cache: 'Cache hit rate by key namespace',
   endpoints: 'Endpoints',
   'endpoint-queries': 'Queries per endpoint',
   'endpoint-cache': 'Cache use per endpoint',
   pools: 'Connection pools',
 };
+
+/** The parts of /healthz the report command reads. */
+interface Health {
+  services?: string[];
+  sendersLostSpans?: Record<string, number>;
+}
 
 /** `spanstat report <kind>`: fetches one report from a running sidecar and prints it. Returns the exit code. */
 export async function runReportCommand(kind: string, options: ReportCommandOptions): Promise<number> {
@@ -37,20 +43,70 @@ export async function runReportCommand(kind: string, options: ReportCommandOptio
   const services = new Set(report.rows.map((r) => r.service));
   const shown = services.size > 1 ? withService(columns) : columns;
   const scope = services.size === 1 ? ` — ${[...services][0]}` : '';
+  // The API sorts by the default column when none is asked for; the title names whichever was used.
+  const sort = options.sort ?? definition.spec.defaultSort;
+  const counts = `${report.rows.length} of ${report.totalRows} rows`;
+  console.log(`${TITLES[kind]}${scope} (sorted by ${sort}; window ${report.window}, ${counts})`);
+  const health = await fetchHealth(options.api);
   console.log(
-    `${TITLES[kind]}${scope} (window ${report.window}, ${report.rows.length} of ${report.totalRows} rows)`,
+    report.rows.length
+      ? formatTable(report.rows, shown)
+      : noRowsText(kind, report.window, options.service, health),
   );
-  console.log(report.rows.length ? formatTable(report.rows, shown) : '(no data yet)');
-  const lost = await lostSpansNote(options.api, options.service ? new Set([options.service]) : services);
+  const lost = lostSpansNote(health, options.service ? new Set([options.service]) : services);
   if (lost) console.error(lost);
   return 0;
 }
 
-/** A note when the preload of a shown service lost spans before sending them (the figures miss them). */
-async function lostSpansNote(api: string, services: ReadonlySet<string>): Promise<string | undefined> {
+/**
+ * `--sort` help: each report's sortable columns, default first, from the specs the API checks `sort`
+ * against (src/reports), so the help cannot drift from what the API accepts.
+ */
+export function sortColumnsHelp(lineWidth = 100): string {
+  const width = Math.max(...Object.keys(REPORTS).map((kind) => kind.length));
+  const lines = Object.entries(REPORTS).flatMap(([kind, { spec }]) => {
+    const others = (spec.sortable as readonly string[]).filter((c) => c !== spec.defaultSort);
+    const names = [`${spec.defaultSort} (default)`, ...others];
+    return wrapList(names, `  ${kind.padEnd(width)}  `, lineWidth);
+  });
+  return `\n--sort columns per report:\n${lines.join('\n')}`;
+}
+
+/** `names` joined with commas after `lead`, continuation lines indented as far as `lead`. */
+function wrapList(names: readonly string[], lead: string, lineWidth: number): string[] {
+  const lines: string[] = [];
+  let line = lead;
+  for (const [i, name] of names.entries()) {
+    const item = i < names.length - 1 ? `${name},` : name;
+    if (line.length > lead.length && line.length + 1 + item.length > lineWidth) {
+      lines.push(line);
+      line = ' '.repeat(lead.length);
+    }
+    line += line.length === lead.length ? item : ` ${item}`;
+  }
+  return [...lines, line];
+}
+
+async function fetchHealth(api: string): Promise<Health | undefined> {
   const health = await fetchJson(apiUrl(api, '/healthz'));
-  if (!health.ok) return undefined;
-  const lost = (health.body as { sendersLostSpans?: Record<string, number> }).sendersLostSpans ?? {};
+  return health.ok ? (health.body as Health) : undefined;
+}
+
+/**
+ * Stands in for the empty table. With --service, an empty report usually means a misspelt or absent
+ * service, so it names the services that have data (from /healthz) rather than suggest waiting.
+ */
+function noRowsText(kind: string, window: string, service: string | undefined, health?: Health): string {
+  if (!service) return '(no data yet)';
+  const known = health?.services;
+  if (known?.includes(service)) return `(no ${kind} rows for service '${service}' in window ${window})`;
+  const others = known ? `; services with data: ${known.join(', ') || 'none yet'}` : '';
+  return `(no data seen for service '${service}' in window ${window}${others})`;
+}
+
+/** A note when the preload of a shown service lost spans before sending them (the figures miss them). */
+function lostSpansNote(health: Health | undefined, services: ReadonlySet<string>): string | undefined {
+  const lost = health?.sendersLostSpans ?? {};
   const shown = Object.entries(lost).filter(([service, count]) => services.has(service) && count > 0);
   if (shown.length === 0) return undefined;
   const list = shown.map(([service, count]) => `${service} ${count.toLocaleString('en-US')}`).join(', ');

@@ -3,6 +3,7 @@ import { Advisor } from '../../src/advise/advisor';
 import { recommendationsResponse } from '../../src/advise/api';
 import type { IndexInspector } from '../../src/advise/index-advisor';
 import type { AdvisorConfig, AdvisorInput, IndexCandidate, IndexFinding } from '../../src/advise/types';
+import { adviceText } from '../../src/cli/advise-command';
 import { DEFAULTS } from '../../src/config/defaults';
 import { isSpanstatError } from '../../src/errors';
 import { endpointRow, input, queryRow } from './advise-fixtures';
@@ -72,6 +73,57 @@ describe('Advisor', () => {
     await advisor.start();
     expect(advisor.status().lastError).toBe('reports unavailable');
     expect(advisor.list()).toEqual([]);
+    await advisor.shutdown();
+  });
+
+  it('tells "not evaluated yet" and a failed evaluation apart from "nothing over threshold" (spanstat advise)', async () => {
+    const none = new URLSearchParams();
+    let fail = false;
+    const advisor = new Advisor(config(), () => {
+      if (fail) throw new Error('reports unavailable');
+      return input();
+    });
+    const text = () => adviceText(recommendationsResponse(advisor, none), { nowMs: Date.now() });
+    expect(advisor.status()).toMatchObject({ lastEvaluatedMs: null, intervalSeconds: 3600 });
+    expect(text()).toEqual({
+      out: 'No recommendations yet: the advisor has not evaluated yet (it runs at startup, then every 3600 s).',
+    });
+    await advisor.start();
+    expect(text().out).toMatch(
+      /^No recommendations: nothing over its threshold in the advisor window \(window 5m, evaluated 0s ago\)\.$/,
+    );
+    fail = true;
+    await advisor.evaluateNow();
+    expect(text().out).toMatch(
+      /^No recommendations from the last successful evaluation \(.*\)\. Its last evaluation failed: reports unavailable$/,
+    );
+    await advisor.shutdown();
+
+    const failing = new Advisor(config(), () => {
+      throw new Error('reports unavailable');
+    });
+    await failing.start();
+    expect(adviceText(recommendationsResponse(failing, none)).out).toBe(
+      'No recommendations yet: the advisor has not evaluated yet (it runs at startup, then every 3600 s). Its last evaluation failed: reports unavailable',
+    );
+    await failing.shutdown();
+  });
+
+  it('notes a failed evaluation under the recommendations of the previous one (spanstat advise)', async () => {
+    let fail = false;
+    const advisor = new Advisor(config(), () => {
+      if (fail) throw new Error('reports unavailable');
+      return input({ endpoints: [endpointRow({ p95Ms: 350 })] });
+    });
+    await advisor.start();
+    expect(adviceText(recommendationsResponse(advisor, new URLSearchParams())).note).toBeUndefined();
+    fail = true;
+    await advisor.evaluateNow();
+    const { out, note } = adviceText(recommendationsResponse(advisor, new URLSearchParams()));
+    expect(out).toMatch(/^Recommendations \(1\)/);
+    expect(note).toMatch(
+      /^note: the advisor's last evaluation failed: reports unavailable; these are from its evaluation \d+s ago$/,
+    );
     await advisor.shutdown();
   });
 

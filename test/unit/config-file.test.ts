@@ -10,12 +10,16 @@ describe('config/spanstat.yaml', () => {
 });
 
 describe('examples/demo-app/spanstat.yaml', () => {
-  it('is valid and differs from the defaults only in the missing-index mean line', () => {
+  it('is valid and differs from the defaults only in the advisor interval and the missing-index mean line', () => {
     const demo = loadConfig({ file: join(__dirname, '../../examples/demo-app/spanstat.yaml'), env: {} });
     const defaults = loadConfig({ env: {} });
     expect(demo.advisor.missingIndex.minMeanMs).toBe(5);
-    expect({ ...demo, advisor: { ...demo.advisor, missingIndex: defaults.advisor.missingIndex } }).toEqual(
-      defaults,
-    );
+    expect(demo.advisor.intervalSeconds).toBe(5);
+    const advisor = {
+      ...demo.advisor,
+      intervalSeconds: defaults.advisor.intervalSeconds,
+      missingIndex: defaults.advisor.missingIndex,
+    };
+    expect({ ...demo, advisor }).toEqual(defaults);
   });
 });
