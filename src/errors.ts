@@ -6,7 +6,7 @@ export const ERROR_CODES = {
   SPANSTAT_ERR_CONFIG_READ: 'cannot read the config file',
   SPANSTAT_ERR_CONFIG_YAML: 'the config file is not valid YAML',
   SPANSTAT_ERR_CONFIG_INVALID: 'a config field has an invalid value',
-  SPANSTAT_ERR_ENV_INVALID: 'a SPANSTAT_* environment variable has an invalid value',
+  SPANSTAT_ERR_ENV_INVALID: 'a SPANSTAT_* environment variable names no setting',
   SPANSTAT_ERR_OTLP_DECODE: 'the OTLP body could not be decoded',
   SPANSTAT_ERR_OTLP_CONTENT_TYPE: 'the OTLP body has an unsupported content type',
   SPANSTAT_ERR_OTLP_TOO_LARGE: 'the OTLP body is larger than receiver.maxBodyBytes',
@@ -16,6 +16,9 @@ export const ERROR_CODES = {
   SPANSTAT_ERR_SIDECAR_UNREACHABLE: 'the sidecar API could not be reached',
   SPANSTAT_ERR_LISTEN: 'a port could not be bound',
   SPANSTAT_ERR_TLS: 'the receiver TLS certificate, key or client CA cannot be used',
+  SPANSTAT_ERR_API_NOT_FOUND: 'the API has no such path',
+  SPANSTAT_ERR_API_METHOD: 'the API answers GET and HEAD only',
+  SPANSTAT_ERR_API_INTERNAL: 'the API failed to build its answer (a bug; the sidecar logs it)',
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

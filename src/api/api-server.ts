@@ -1,6 +1,6 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { isSpanstatError, SpanstatError } from '../errors';
+import { type ErrorCode, isSpanstatError, SpanstatError } from '../errors';
 import type { Logger } from '../log';
 import type { ReportQuery } from '../reports/types';
 import { parseReportQuery } from './query-params';
@@ -81,18 +81,18 @@ export class ApiServer {
       this.route(req, res);
     } catch (err) {
       if (isSpanstatError(err, 'SPANSTAT_ERR_API_BAD_PARAM')) {
-        sendJson(res, 400, { error: { code: err.code, message: err.message } });
+        sendJson(res, 400, errorBody(err.code, err.message));
         return;
       }
       this.logger?.error({ err }, 'api handler failed');
-      sendJson(res, 500, errorBody('internal error'));
+      sendJson(res, 500, errorBody('SPANSTAT_ERR_API_INTERNAL', 'internal error'));
     }
   }
 
   private route(req: IncomingMessage, res: ServerResponse): void {
     if (req.method !== 'GET' && req.method !== 'HEAD') {
       res.setHeader('Allow', 'GET, HEAD');
-      sendJson(res, 405, errorBody('method not allowed'));
+      sendJson(res, 405, errorBody('SPANSTAT_ERR_API_METHOD', 'method not allowed'));
       return;
     }
     const url = new URL(req.url ?? '/', 'http://localhost');
@@ -115,7 +115,7 @@ export class ApiServer {
           200,
           this.reportBody(req.url ?? path, () => build(parseReportQuery(url.searchParams))),
         );
-      else sendJson(res, 404, errorBody(`no such endpoint: ${path}`));
+      else sendJson(res, 404, errorBody('SPANSTAT_ERR_API_NOT_FOUND', `no such endpoint: ${path}`));
     }
   }
 
@@ -140,8 +140,9 @@ function sendBody(res: ServerResponse, status: number, text: string): void {
   res.end(text);
 }
 
-function errorBody(message: string): { error: { message: string } } {
-  return { error: { message } };
+/** Every API error carries a stable code (src/errors.ts) beside its message. */
+function errorBody(code: ErrorCode, message: string): { error: { code: ErrorCode; message: string } } {
+  return { error: { code, message } };
 }
 
 function sendJson(res: ServerResponse, status: number, body: unknown): void {

@@ -25,14 +25,22 @@ select{margin-left:.5rem}
 <label>window<select id="window"><option>all</option><option>1m</option><option>5m</option><option>15m</option></select></label>
 <h2>Recommendations</h2><div id="recommendations" class="muted">none</div>
 <h2>Endpoints</h2><div id="endpoints"></div>
-<h2>Slow queries</h2><div id="queries"></div>
+<h2>Queries by total time</h2><div id="queries"></div>
 <h2>Cache hit rate by namespace</h2><div id="cache"></div>
+<h2>Connection pools</h2><div id="pools"></div>
 <script>
 const fmt = (v, d = 1) => typeof v === 'number' ? (Number.isInteger(v) ? v.toLocaleString() : v.toFixed(d)) : (v ?? '');
 const pct = (v) => v === null || v === undefined ? '–' : (v * 100).toFixed(1) + '%';
 const esc = (s) => String(s).replace(/[&<>"]/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;' })[c]);
-function table(rows, cols) {
-  if (!rows.length) return '<p class="muted">no data yet</p>';
+// A report, or why there is none: an API error is shown as one, not as an empty table.
+function section(report, cols, empty) {
+  if (report.error) return '<p class="bad">' + esc(report.error) + '</p>';
+  const more = report.totalRows > report.rows.length
+    ? '<p class="muted">' + fmt(report.rows.length) + ' of ' + fmt(report.totalRows) + ' rows (the API serves all)</p>' : '';
+  return table(report.rows, cols, empty) + more;
+}
+function table(rows, cols, empty = 'no data yet') {
+  if (!rows.length) return '<p class="muted">' + empty + '</p>';
   const head = '<tr>' + cols.map((c) => '<th>' + c[1] + '</th>').join('') + '</tr>';
   const body = rows.map((r) => '<tr>' + cols.map((c) => {
     const v = c[2] ? c[2](r[c[0]], r) : fmt(r[c[0]]);
@@ -40,35 +48,53 @@ function table(rows, cols) {
   }).join('') + '</tr>').join('');
   return '<table>' + head + body + '</table>';
 }
-async function get(path) { const r = await fetch(path); return r.ok ? r.json() : { rows: [] }; }
+async function get(path) {
+  try {
+    const r = await fetch(path);
+    const body = await r.json();
+    return r.ok ? body : { rows: [], error: path + ': ' + r.status + ' ' + ((body.error && body.error.message) || '') };
+  } catch (err) {
+    return { rows: [], error: 'sidecar unreachable (' + path + '): ' + err.message };
+  }
+}
 async function refresh() {
   const w = document.getElementById('window').value;
-  const [e, q, c, rec, health] = await Promise.all([
+  const [e, q, c, p, rec, health] = await Promise.all([
     get('/api/v1/reports/endpoints?limit=50&window=' + w),
     get('/api/v1/reports/queries?limit=50&window=' + w),
     get('/api/v1/reports/cache?limit=50&window=' + w),
-    get('/api/v1/recommendations?state=active').catch(() => ({ recommendations: [] })),
-    get('/healthz').catch(() => ({})),
+    get('/api/v1/reports/pools?limit=50&window=' + w),
+    get('/api/v1/recommendations?state=active'),
+    get('/healthz'),
   ]);
   const lost = Object.entries(health.sendersLostSpans || {});
   document.getElementById('lost').textContent = lost.length ? 'Lost in the app before sending (sidecar down, refusing or behind; '
     + 'the figures below miss them): ' + lost.map(([s, n]) => s + ' ' + fmt(n) + ' spans').join(', ') + '.' : '';
-  document.getElementById('endpoints').innerHTML = table(e.rows, [
+  document.getElementById('endpoints').innerHTML = section(e, [
     ['route', 'endpoint', (v, r) => esc(r.service + ' ' + r.method + ' ' + v), 'text'], ['requests', 'requests'],
     ['errorRate', 'errors', (v) => '<span class="' + (v >= 0.02 ? 'bad' : '') + '">' + pct(v) + '</span>'],
     ['p50Ms', 'p50 ms'], ['p95Ms', 'p95 ms'], ['p99Ms', 'p99 ms'], ['queriesPerRequest', 'queries/req'],
     ['dbMsPerRequest', 'db ms/req'], ['cacheMsPerRequest', 'cache ms/req']]);
-  document.getElementById('queries').innerHTML = table(q.rows, [
+  document.getElementById('queries').innerHTML = section(q, [
     ['statement', 'statement', (v) => esc(v), 'stmt'], ['calls', 'calls'], ['totalMs', 'total ms', (v) => fmt(v, 0)],
     ['meanMs', 'mean ms'], ['p95Ms', 'p95 ms'], ['p99Ms', 'p99 ms'], ['shareOfDbTime', 'db time', pct]]);
-  document.getElementById('cache').innerHTML = table(c.rows, [
+  document.getElementById('cache').innerHTML = section(c, [
     ['namespace', 'namespace', (v, r) => esc(r.service + ' ' + v), 'text'], ['reads', 'reads'], ['writes', 'writes'],
     ['hitRate', 'hit rate', (v) => '<span class="' + (v !== null && v < 0.8 ? 'bad' : '') + '">' + pct(v) + '</span>'],
     ['p50Ms', 'p50 ms', (v) => fmt(v, 2)], ['p99Ms', 'p99 ms', (v) => fmt(v, 2)]]);
-  const recs = (rec.recommendations || rec.rows || []);
+  document.getElementById('pools').innerHTML = section(p, [
+    ['system', 'pool', (v, r) => esc(r.service + ' ' + v), 'text'], ['connects', 'checkouts'],
+    ['p95WaitMs', 'wait p95 ms', (v) => fmt(v, 2)], ['maxInUse', 'max in use'], ['poolMax', 'pool size'],
+    ['maxInUseRatio', 'in use', (v) => '<span class="' + (v !== null && v >= 0.8 ? 'bad' : '') + '">' + pct(v) + '</span>']],
+    'no checkout waited for a connection');
+  const recs = rec.recommendations || [];
+  const status = rec.advisor || {};
+  const none = rec.error ? '<p class="bad">' + esc(rec.error) + '</p>'
+    : status.lastEvaluatedMs == null ? '<p class="muted">the advisor has not evaluated yet (every ' + fmt(status.intervalSeconds) + ' s)</p>'
+    : '<p class="muted">none: nothing over its threshold in the ' + esc(status.window) + ' window</p>';
   document.getElementById('recommendations').innerHTML = recs.length ? table(recs, [
     ['severity', 'severity', (v) => esc(v), 'text'], ['title', 'finding', (v) => esc(v), 'stmt'],
-    ['action', 'action', (v) => esc(v), 'stmt']]) : '<p class="muted">none</p>';
+    ['action', 'action', (v) => esc(v), 'stmt']]) : none;
   document.getElementById('meta').textContent = 'updated ' + new Date().toLocaleTimeString();
 }
 document.getElementById('window').onchange = refresh;

@@ -62,6 +62,8 @@ export async function runSidecarCommand(options: SidecarCommandOptions): Promise
     sidecar = await startSidecar(config, logger);
   } catch (err) {
     logger.fatal({ err: isSpanstatError(err) ? err.message : err }, 'spanstat sidecar failed to start');
+    // The log is JSON lines for collectors; whoever ran the command reads the reason as the config errors print it.
+    console.error(`spanstat: ${isSpanstatError(err) ? err.message : String(err)}`);
     process.exitCode = 1;
     return;
   }

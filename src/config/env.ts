@@ -87,13 +87,13 @@ export interface EnvLayer {
   origins: Map<string, string>;
 }
 
-/** Reads the SPANSTAT_* variables; throws SPANSTAT_ERR_CONFIG_INVALID naming one that is no setting. */
+/** Reads the SPANSTAT_* variables; throws SPANSTAT_ERR_ENV_INVALID naming one that is no setting. */
 export function readEnvLayer(env: NodeJS.ProcessEnv): EnvLayer {
   const layer: EnvLayer = { values: {}, origins: new Map() };
   for (const [name, value] of Object.entries(env)) {
     if (!name.startsWith('SPANSTAT_') || value === undefined || NON_CONFIG_VARIABLES.has(name)) continue;
     const setting = ENV_SETTINGS.get(name);
-    if (setting === undefined) throw new SpanstatError('SPANSTAT_ERR_CONFIG_INVALID', unknownVariable(name));
+    if (setting === undefined) throw new SpanstatError('SPANSTAT_ERR_ENV_INVALID', unknownVariable(name));
     let target = layer.values;
     for (const key of setting.path.slice(0, -1)) {
       target[key] ??= {};

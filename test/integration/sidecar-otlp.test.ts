@@ -1,12 +1,19 @@
+import { execFile } from 'node:child_process';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
 import { gzipSync } from 'node:zlib';
 import { JsonTraceSerializer, ProtobufTraceSerializer } from '@opentelemetry/otlp-transformer';
 import type { ReadableSpan } from '@opentelemetry/sdk-trace-base';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { seededRandom as prng } from '../../scripts/lib/seeded-random';
+import type { RecommendationsResponse } from '../../src/advise/api';
+import { REPORTS } from '../../src/reports';
 import type { CacheRow, EndpointRow, QueryRow, Report } from '../../src/reports/types';
 import type { RunningSidecar } from '../../src/sidecar/sidecar';
 import { after as plusNs, readableSpan, T0 } from '../fixtures/otlp/spans';
 import { getJson, startTestSidecar, waitFor } from '../helpers/sidecar';
+
+const CLI = join(__dirname, '..', '..', 'dist', 'cli', 'main.js');
 
 const hex = (n: number, width: number) => n.toString(16).padStart(width, '0');
 
@@ -201,7 +208,88 @@ describe('sidecar over OTLP/HTTP', () => {
     expect(text).toContain('spanstat_db_query_duration_seconds');
     expect(text).not.toContain('SKU-991');
     expect(text).not.toContain('12345');
-    expect((await fetch(`${sidecar.apiUrl}/api/v1/nope`)).status).toBe(404);
-    expect((await fetch(`${sidecar.apiUrl}/api/v1/reports/queries`, { method: 'POST' })).status).toBe(405);
+    const notFound = await fetch(`${sidecar.apiUrl}/api/v1/nope`);
+    expect(notFound.status).toBe(404);
+    expect(await notFound.json()).toEqual({
+      error: { code: 'SPANSTAT_ERR_API_NOT_FOUND', message: 'no such endpoint: /api/v1/nope' },
+    });
+    const post = await fetch(`${sidecar.apiUrl}/api/v1/reports/queries`, { method: 'POST' });
+    expect(post.status).toBe(405);
+    expect(((await post.json()) as { error: { code: string } }).error.code).toBe('SPANSTAT_ERR_API_METHOD');
+  });
+
+  // The built CLI against this sidecar, asynchronously (a synchronous spawn would block the sidecar).
+  const cli = (...args: string[]) =>
+    promisify(execFile)(process.execPath, [CLI, ...args, '--api', sidecar.apiUrl], { encoding: 'utf8' });
+
+  it('prints why the sidecar cannot start on stderr, plain: a taken port (exit 1), an unknown variable (exit 2)', async () => {
+    const sidecarCli = (env: Record<string, string>, ...args: string[]) =>
+      promisify(execFile)(process.execPath, [CLI, 'sidecar', '--receiver-port', '0', ...args], {
+        encoding: 'utf8',
+        env: { ...process.env, ...env },
+        timeout: 20_000,
+      }).then(
+        () => ({ code: 0, stderr: '' }),
+        (err: { code: number; stderr: string }) => ({ code: err.code, stderr: err.stderr }),
+      );
+    const takenPort = new URL(sidecar.apiUrl).port;
+    const taken = await sidecarCli({}, '--api-port', takenPort);
+    expect(taken.code).toBe(1);
+    expect(taken.stderr).toMatch(new RegExp(`^spanstat: SPANSTAT_ERR_LISTEN: .*${takenPort}`, 'm'));
+    const typo = await sidecarCli({ SPANSTAT_API_PROT: '9999' }, '--api-port', '0');
+    expect(typo).toEqual({
+      code: 2,
+      stderr: expect.stringMatching(
+        /^spanstat: SPANSTAT_ERR_ENV_INVALID: SPANSTAT_API_PROT: unknown environment variable/,
+      ),
+    });
+  });
+
+  it("titles a report by the sort the API used, the default's or --sort's", async () => {
+    expect((await cli('report', 'queries')).stdout).toMatch(/^Queries.* \(sorted by totalMs; /);
+    expect((await cli('report', 'queries', '--sort', 'calls')).stdout).toMatch(
+      /^Queries .*\(sorted by calls; /,
+    );
+    expect((await cli('report', 'endpoints', '--sort', 'p99Ms')).stdout).toMatch(
+      /^Endpoints .*\(sorted by p99Ms; /,
+    );
+  });
+
+  it('names the services with data when --service matches none, with exit 0', async () => {
+    const { services } = await getJson<{ services: string[] }>(`${sidecar.apiUrl}/healthz`);
+    expect(services).toContain('shop-api');
+    const nosuch = await cli('report', 'queries', '--service', 'nosuch');
+    expect(nosuch.stdout).toContain(
+      `(no data seen for service 'nosuch' in window all; services with data: ${services.join(', ')})`,
+    );
+    expect(nosuch.stdout).not.toContain('no data yet');
+    // A known service without rows in this report is told apart from an unknown one.
+    const noPools = await cli('report', 'pools', '--service', 'shop-api');
+    expect(noPools.stdout).toContain("(no pools rows for service 'shop-api' in window all)");
+  });
+
+  it("lists each report's sort columns in --help, as the API validates them", async () => {
+    const { stdout } = await promisify(execFile)(process.execPath, [CLI, 'report', '--help'], {
+      encoding: 'utf8',
+    });
+    const help = stdout.replace(/\s+/g, ' ');
+    for (const [kind, { spec }] of Object.entries(REPORTS)) {
+      const others = (spec.sortable as readonly string[]).filter((c) => c !== spec.defaultSort);
+      expect(help).toContain(`${kind} ${[`${spec.defaultSort} (default)`, ...others].join(', ')}`);
+    }
+  });
+
+  it('says when the advisor last evaluated, in the API and in `spanstat advise`', async () => {
+    const url = `${sidecar.apiUrl}/api/v1/recommendations`;
+    const evaluated = await waitFor(async () => {
+      const { advisor } = await getJson<RecommendationsResponse>(url);
+      return advisor.lastEvaluatedMs !== null ? advisor : undefined;
+    });
+    expect(evaluated).toMatchObject({ intervalSeconds: 30, lastError: null });
+    const { stdout } = await cli('advise', '--brief');
+    expect(stdout).not.toContain('has not evaluated yet');
+    expect(stdout).toMatch(
+      /^(Recommendations \(\d+\)|No recommendations: nothing over its threshold .*evaluated \d+s ago)/,
+    );
   });
 });

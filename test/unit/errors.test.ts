@@ -18,6 +18,9 @@ describe('error registry', () => {
         'SPANSTAT_ERR_SIDECAR_UNREACHABLE',
         'SPANSTAT_ERR_LISTEN',
         'SPANSTAT_ERR_TLS',
+        'SPANSTAT_ERR_API_NOT_FOUND',
+        'SPANSTAT_ERR_API_METHOD',
+        'SPANSTAT_ERR_API_INTERNAL',
       ]),
     );
   });

@@ -1,0 +1,93 @@
+import { runInNewContext } from 'node:vm';
+import { describe, expect, it } from 'vitest';
+import { renderReportPage } from '../../src/api/report-page';
+
+interface FakeElement {
+  innerHTML: string;
+  textContent: string;
+  value: string;
+  onchange?: () => void;
+}
+
+/**
+ * Runs the page's script against a fake document and a fetch that answers from `answers` (path
+ * prefix → [status, body]; an Error is a network failure), and returns the sections' HTML.
+ */
+async function renderWith(
+  answers: Record<string, [number, unknown] | Error>,
+): Promise<Record<string, string>> {
+  const script = /<script>([\s\S]*)<\/script>/.exec(renderReportPage())?.[1];
+  if (script === undefined) throw new Error('no script in the page');
+  const elements = new Map<string, FakeElement>();
+  const document = {
+    getElementById(id: string): FakeElement {
+      let el = elements.get(id);
+      if (!el) {
+        el = { innerHTML: '', textContent: '', value: id === 'window' ? 'all' : '' };
+        elements.set(id, el);
+      }
+      return el;
+    },
+  };
+  const fetch = async (path: string) => {
+    const key = Object.keys(answers).find((prefix) => path.startsWith(prefix));
+    const answer = key === undefined ? new Error(`unexpected ${path}`) : answers[key];
+    if (answer instanceof Error) throw answer;
+    return { ok: answer[0] < 400, status: answer[0], json: async () => answer[1] };
+  };
+  runInNewContext(script, { document, fetch, setInterval: () => 0, Date, Promise, Object, String, Number });
+  // refresh() awaits its fetches: let them settle.
+  for (let i = 0; i < 20; i++) await new Promise((resolve) => setImmediate(resolve));
+  return Object.fromEntries([...elements].map(([id, el]) => [id, el.innerHTML]));
+}
+
+const emptyReport: [number, unknown] = [200, { rows: [], totalRows: 0 }];
+
+describe('report page', () => {
+  it('shows an API error as the error, not as an empty report', async () => {
+    const html = await renderWith({
+      '/api/v1/reports/endpoints': [
+        400,
+        { error: { code: 'SPANSTAT_ERR_API_BAD_PARAM', message: "bad 'window'" } },
+      ],
+      '/api/v1/reports/queries': new Error('connection refused'),
+      '/api/v1/reports/': emptyReport,
+      '/api/v1/recommendations': [
+        200,
+        { recommendations: [], advisor: { lastEvaluatedMs: null, intervalSeconds: 30 } },
+      ],
+      '/healthz': [200, {}],
+    });
+    expect(html.endpoints).toContain("400 bad 'window'");
+    expect(html.queries).toContain('sidecar unreachable');
+    expect(html.queries).toContain('connection refused');
+    expect(html.cache).toContain('no data yet');
+    expect(html.recommendations).toContain('the advisor has not evaluated yet (every 30 s)');
+  });
+
+  it('renders pools and says how many rows the page leaves out', async () => {
+    const pool = {
+      service: 'shop',
+      system: 'postgresql',
+      connects: 12,
+      p95WaitMs: 3.5,
+      maxInUse: 9,
+      poolMax: 10,
+      maxInUseRatio: 0.9,
+    };
+    const html = await renderWith({
+      '/api/v1/reports/pools': [200, { rows: [pool], totalRows: 1 }],
+      '/api/v1/reports/queries': [200, { rows: [{ statement: 'SELECT $1', calls: 3 }], totalRows: 120 }],
+      '/api/v1/reports/': emptyReport,
+      '/api/v1/recommendations': [
+        200,
+        { recommendations: [], advisor: { lastEvaluatedMs: 1, window: '5m' } },
+      ],
+      '/healthz': [200, {}],
+    });
+    expect(html.pools).toContain('shop postgresql');
+    expect(html.pools).toContain('90.0%');
+    expect(html.queries).toContain('1 of 120 rows');
+    expect(html.recommendations).toContain('nothing over its threshold in the 5m window');
+  });
+});
