@@ -30,9 +30,13 @@ function describeCause(err: unknown): string {
   return cause?.code ?? cause?.errors?.[0]?.code ?? cause?.message ?? (err as Error).message;
 }
 
-/** `path` on the sidecar API at `api` (a trailing slash on `api` is dropped). */
+/**
+ * `path` on the sidecar API at `api` (a trailing slash on `api` is dropped; `host:port` without a
+ * scheme is taken as http://, as curl does, rather than failing as an unknown scheme).
+ */
 export function apiUrl(api: string, path: string): string {
-  return `${api.replace(/\/$/, '')}${path}`;
+  const base = /^[a-z][a-z0-9+.-]*:\/\//i.test(api) ? api : `http://${api}`;
+  return `${base.replace(/\/$/, '')}${path}`;
 }
 
 /**

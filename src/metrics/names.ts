@@ -11,6 +11,7 @@
  * Labels hold fingerprints, normalized statements, key namespaces (`user:*`) and route templates
  * (`/users/:id`), which the classifier produces with those parts already removed.
  */
+import { INFO_TEXT_HOLD_MS } from './held-text';
 
 /** Label value every high-cardinality label takes once a metric is over its series cap. */
 export const OVERFLOW_VALUE = '__overflow__';
@@ -202,7 +203,7 @@ export const METRICS = {
     name: 'spanstat_recommendation_info',
     type: 'gauge',
     unit: '',
-    help: 'Always 1: the current title and action text of an active recommendation (changes as its numbers do)',
+    help: `Always 1: the title and action text of an active recommendation, refreshed at most every ${INFO_TEXT_HOLD_MS / 60_000} minutes (its numbers change; the API has the live text)`,
     labels: ['service', 'id', 'title', 'action'],
   },
   spansReceived: {

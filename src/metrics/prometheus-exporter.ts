@@ -3,6 +3,7 @@ import { PrometheusExporter, PrometheusSerializer } from '@opentelemetry/exporte
 import { resourceFromAttributes } from '@opentelemetry/resources';
 import { MeterProvider } from '@opentelemetry/sdk-metrics';
 import type { SpanSink } from '../pipeline/span-sink';
+import { HeldRecommendationText } from './held-text';
 import { METRICS } from './names';
 import { MetricsRecorder } from './recorder';
 import { type Point, SnapshotProducer, type SnapshotSource } from './snapshot-producer';
@@ -17,7 +18,7 @@ export interface SpanstatMetricsOptions {
   nPlusOneMinCalls: number;
   /** Shown on spanstat_build_info. */
   version?: string;
-  /** Clock for the pool-usage window (tests). */
+  /** Clock for the pool-usage window and the recommendation text's hold (tests). */
   now?: () => number;
 }
 
@@ -54,6 +55,7 @@ export function createSpanstatMetrics(options: SpanstatMetricsOptions): Spanstat
   let health: (() => SidecarHealth) | undefined;
   let preloadSpansLost: () => ReadonlyMap<string, number> = () => new Map();
   const activeRecommendations = () => recommendations().slice(0, options.maxSeriesPerMetric);
+  const heldText = new HeldRecommendationText(options.now ?? Date.now);
   const healthValue = (pick: (h: SidecarHealth) => number | undefined): Point[] => {
     const value = health ? pick(health()) : undefined;
     return value === undefined ? [] : [{ value, attributes: {} }];
@@ -76,16 +78,19 @@ export function createSpanstatMetrics(options: SpanstatMetricsOptions): Spanstat
     },
     {
       def: METRICS.recommendationInfo,
-      points: () =>
-        activeRecommendations().map((r) => ({
+      points: () => {
+        const active = activeRecommendations();
+        const texts = heldText.texts(active);
+        return active.map((r, i) => ({
           value: 1,
           attributes: {
             service: r.service,
             id: r.id,
-            title: shortenAction(r.title ?? ''),
-            action: shortenAction(r.action),
+            title: shortenAction(texts[i].title),
+            action: shortenAction(texts[i].action),
           },
-        })),
+        }));
+      },
     },
     { def: METRICS.spansReceived, points: () => healthValue((h) => h.spansReceived) },
     { def: METRICS.spansRejected, points: () => healthValue((h) => h.spansRejected) },

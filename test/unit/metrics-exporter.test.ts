@@ -1,5 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { createSpanstatMetrics, recommendationSeries, type SpanstatMetrics } from '../../src/metrics';
+import { INFO_TEXT_HOLD_MS } from '../../src/metrics/held-text';
 import type { CacheCall, DbCall, PoolConnect } from '../../src/model/classified';
 import type { RequestSummary } from '../../src/model/request-summary';
 
@@ -251,6 +252,37 @@ describe('Prometheus metrics', () => {
     const after = await m.scrape();
     expect(samples(after, 'spanstat_recommendation_active')).toEqual([]);
     expect(samples(after, 'spanstat_recommendation_info')).toEqual([]);
+  });
+
+  it("holds a recommendation's info text for 10 minutes, so its changing numbers do not start a series per evaluation", async () => {
+    let now = 1_000_000;
+    const m = create({ now: () => now });
+    const rec = (queries: number) => ({
+      service: 'shop',
+      id: 'n1',
+      kind: 'n-plus-one',
+      severity: 'warning',
+      target: 'GET /orders/:id',
+      title: `N+1 in GET /orders/:id: ${queries} queries per request`,
+      action: 'Batch the item lookups.',
+    });
+    let active = [rec(11)];
+    m.setRecommendations(() => active);
+    const title = async () =>
+      samples(await m.scrape(), 'spanstat_recommendation_info').map(
+        (line) => /title="([^"]*)"/.exec(line)?.[1],
+      );
+    expect(await title()).toEqual(['N+1 in GET /orders/:id: 11 queries per request']);
+    active = [rec(12)];
+    now += INFO_TEXT_HOLD_MS - 1;
+    expect(await title()).toEqual(['N+1 in GET /orders/:id: 11 queries per request']);
+    now += 1;
+    expect(await title()).toEqual(['N+1 in GET /orders/:id: 12 queries per request']);
+    // Resolved and raised again: the new text at once.
+    active = [];
+    expect(await title()).toEqual([]);
+    active = [rec(13)];
+    expect(await title()).toEqual(['N+1 in GET /orders/:id: 13 queries per request']);
   });
 
   it('exports the sidecar health counters the pipeline reports', async () => {
