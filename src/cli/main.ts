@@ -49,6 +49,7 @@ program
   .option('--sort <column>', 'column to sort by, descending (per report, listed below)')
   .option('--limit <n>', 'rows at most', '20')
   .option('--json', 'print the raw JSON instead of a table')
+  .option('--wide', 'print whole statements, routes and namespaces instead of cutting them to the column')
   .addHelpText('after', sortColumnsHelp())
   .action(async (kind, options) => {
     process.exitCode = await runReportCommand(kind, options);

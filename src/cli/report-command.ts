@@ -8,6 +8,7 @@ export interface ReportCommandOptions {
   sort?: string;
   limit: string;
   json?: boolean;
+  wide?: boolean;
 }
 
 const TITLES: Record<string, string> = {
@@ -50,7 +51,7 @@ export async function runReportCommand(kind: string, options: ReportCommandOptio
   const health = await fetchHealth(options.api);
   console.log(
     report.rows.length
-      ? formatTable(report.rows, shown)
+      ? formatTable(report.rows, shown, { wide: options.wide })
       : noRowsText(kind, report.window, options.service, health),
   );
   const lost = lostSpansNote(health, options.service ? new Set([options.service]) : services);

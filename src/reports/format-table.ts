@@ -41,13 +41,22 @@ function pad(s: string, w: number, align: 'left' | 'right'): string {
   return align === 'right' ? fill + s : s + fill;
 }
 
-export function formatTable<R extends object>(rows: readonly R[], columns: readonly Column<R>[]): string {
+export interface TableOptions {
+  /** Cells are never cut (`spanstat report --wide`): whole statements, for a pager or a wide terminal. */
+  wide?: boolean;
+}
+
+export function formatTable<R extends object>(
+  rows: readonly R[],
+  columns: readonly Column<R>[],
+  options: TableOptions = {},
+): string {
   const cells = rows.map((row) =>
     columns.map((c) => {
       const v = row[c.key];
       // Flattened to one line: a cell never breaks the table.
       const text = (c.format ? c.format(v, row) : formatValue(v)).replace(/\s*[\r\n\t]\s*/g, ' ');
-      return cut(text, c.maxWidth);
+      return options.wide ? text : cut(text, c.maxWidth);
     }),
   );
   const aligns = columns.map((c) => {

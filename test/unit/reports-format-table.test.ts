@@ -34,6 +34,10 @@ describe('formatTable', () => {
     ];
     // TIME holds numbers, so it stays right-aligned under a formatter.
     expect(formatTable(rows, columns)).toBe(['N    TIME  SQL', '3  0.5 ms  SELECT * FR…'].join('\n'));
+    // --wide: nothing is cut.
+    expect(formatTable(rows, columns, { wide: true })).toBe(
+      ['N    TIME  SQL', '3  0.5 ms  SELECT * FROM a_very_long_table_name'].join('\n'),
+    );
   });
 
   it('prints only the header for no rows', () => {
