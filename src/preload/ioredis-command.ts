@@ -96,7 +96,8 @@ export class IORedisCommandInstrumentation extends InstrumentationBase {
       const resolve = command.resolve;
       const reject = command.reject;
       command.resolve = (reply: unknown) => {
-        markReply(span, command, reply);
+        // Inside MULTI the reply is only QUEUED; the command's outcome comes with EXEC's.
+        if (command.inTransaction !== true) markReply(span, command, reply);
         span.end();
         resolve(reply);
       };

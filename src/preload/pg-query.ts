@@ -128,7 +128,20 @@ export class PgQueryInstrumentation extends InstrumentationBase {
       }
       const c = config as QueryConfigLike;
       if (typeof config === 'object' && typeof c.callback === 'function') {
-        c.callback = endThen(span, c.callback as Callback, parent);
+        const callback = c.callback as Callback;
+        if (typeof (c as { submit?: unknown }).submit !== 'function') {
+          // A plain config object the app may pass again: its own callback stays untouched (wrapping it
+          // in place wrapped it again on every reuse, until the chain overflowed the stack). pg reads the
+          // config's fields, so an object that inherits them all and holds the wrapper serves.
+          const derived = Object.create(config) as QueryConfigLike;
+          derived.callback = endThen(span, callback, parent);
+          return original.call(this, derived, values);
+        }
+        // A Submittable (pg.Query, a cursor) is the query itself and pg keeps it: wrap its callback for
+        // this run and give it back before the app's callback runs.
+        c.callback = endThen(span, callback, parent, () => {
+          c.callback = callback;
+        });
         // biome-ignore lint/complexity/noArguments: see above
         return original.apply(this, arguments as unknown as unknown[]);
       }
@@ -194,9 +207,10 @@ export function commandOf(text: string): string {
 }
 
 /** Wraps a query callback: ends the span, then runs the callback in the caller's context. */
-function endThen(span: Span, callback: Callback, parent: Context): Callback {
+function endThen(span: Span, callback: Callback, parent: Context, restore?: () => void): Callback {
   return function queryDone(this: unknown, err: unknown, result?: unknown) {
     endSpan(span, err, 'query failed');
+    restore?.();
     // The callback fires from the connection's socket, whose context is whichever request opened
     // the connection; run it in the caller's.
     if (context.active() === parent) return callback.call(this, err, result);

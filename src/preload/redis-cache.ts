@@ -16,12 +16,15 @@ export interface CacheOutcome {
   misses: number;
 }
 
+const QUEUED = Buffer.from('QUEUED');
+
 /**
- * A command queued inside MULTI is answered `QUEUED`; its real reply arrives with EXEC, which the
- * per-command hook never sees. Such replies say nothing about hits or TTLs.
+ * A command queued inside MULTI is answered `QUEUED` (a Buffer from ioredis 5 on, a string before);
+ * its real reply arrives with EXEC, which the per-command hook never sees. Such replies say nothing
+ * about hits or TTLs: read as a hit, every GET inside MULTI counted as one.
  */
 export function isQueuedReply(reply: unknown): boolean {
-  return reply === 'QUEUED';
+  return reply === 'QUEUED' || (Buffer.isBuffer(reply) && reply.equals(QUEUED));
 }
 
 /** Hit/miss counts for a cache-lookup reply; undefined for commands that are not lookups. */

@@ -226,6 +226,28 @@ describe('the preload instrumenting an app it knows nothing about', () => {
     expect(attr(byText('hset cache:h:1 [2 other arguments]'), 'spanstat.cache.ttl_s')).toBeUndefined();
   });
 
+  it('leaves a reused query config and its callback as the app made them: one span per run, no chain of wrappers', async () => {
+    const runs = 2000;
+    const res = await fetch(`http://127.0.0.1:${app.port}/pg-callback-config/${runs}`);
+    expect(res.status).toBe(200);
+    expect(await res.json()).toEqual({ callbackKept: true });
+    const isRun = (s: DecodedSpan) => attr(s, 'db.query.text') === 'SELECT 1 AS reused_config';
+    const { spans } = await traceOf(`/pg-callback-config/${runs}`, (s) => s.filter(isRun).length >= runs);
+    expect(spans.filter(isRun)).toHaveLength(runs);
+  });
+
+  it('counts no hit or miss for GETs queued in MULTI (their reply is QUEUED, not the value)', async () => {
+    expect(await app.get('/cache-multi')).toBe(200);
+    const isGet = (s: DecodedSpan) => attr(s, 'db.operation.name') === 'MULTI get';
+    const { spans } = await traceOf('/cache-multi', (s) => s.filter(isGet).length >= 2);
+    const gets = spans.filter(isGet);
+    expect(gets).toHaveLength(2);
+    for (const get of gets) {
+      expect(attr(get, 'spanstat.cache.hits')).toBeUndefined();
+      expect(attr(get, 'spanstat.cache.misses')).toBeUndefined();
+    }
+  });
+
   it('records a cache miss, then a hit, for the same key across two requests', async () => {
     expect(await app.get('/api/users/11')).toBe(200);
     expect(await app.get('/api/users/11')).toBe(200);

@@ -50,6 +50,9 @@ describe('cache hits and misses read from Redis replies', () => {
 
   it('counts nothing for a command queued in MULTI, whose reply is only QUEUED', () => {
     expect(cacheOutcome('get', ['k'], 'QUEUED')).toBeUndefined();
+    // ioredis 5 and 6 answer queued commands with a Buffer.
+    expect(cacheOutcome('get', ['k'], Buffer.from('QUEUED'))).toBeUndefined();
+    expect(cacheOutcome('get', ['k'], Buffer.from('QUEUE!'))).toEqual({ hits: 1, misses: 0 });
     expect(cacheTtlSeconds('setex', ['k', 30, 'v'], 'QUEUED', NOW)).toBeUndefined();
   });
 
