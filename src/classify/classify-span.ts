@@ -11,7 +11,7 @@ import type {
 } from '../model/classified';
 import { type DecodedSpan, SpanKind, StatusCode } from '../model/span';
 import { numberAttr, stringAttr } from './attributes';
-import { templatePath } from './route-template';
+import { templatePath, UNMATCHED_ROUTE } from './route-template';
 
 /** What the classifier needs from the SQL stage (src/sql). */
 export interface SqlShaper {
@@ -185,13 +185,14 @@ function upperMethod(raw: string): string {
 function request(span: DecodedSpan): RequestSpan {
   const attributes = span.attributes;
   const method = upperMethod(stringAttr(attributes, ATTR.httpMethod) ?? '');
+  const status = numberAttr(attributes, ATTR.httpStatus) ?? 0;
   let route = stringAttr(attributes, ATTR.httpRoute);
   if (!route) {
     const path = stringAttr(attributes, ATTR.urlPath);
     // Non-HTTP servers (gRPC, …) have no path: the span name is their operation.
-    route = path ? templatePath(path) : span.name;
+    if (!path) route = span.name;
+    else route = status === 404 ? UNMATCHED_ROUTE : templatePath(path);
   }
-  const status = numberAttr(attributes, ATTR.httpStatus) ?? 0;
   return {
     type: 'request',
     service: span.service,

@@ -3,6 +3,13 @@
  * with id-like segments replaced by `:id`, so `/users/42/orders/7f3c…` and `/users/43/orders/…`
  * land on one endpoint row and no id reaches a report.
  */
+/**
+ * The route of a 404 that carries no `http.route`: no route matched, so its path is whatever the
+ * client asked for (scanners, typos, usernames in paths) — one row for all of them instead of one
+ * per path, in reports and in Prometheus labels.
+ */
+export const UNMATCHED_ROUTE = '(unmatched)';
+
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const HEX = /^[0-9a-f]{8,}$/i;
 const HAS_DIGIT = /\d/;

@@ -22,7 +22,7 @@ import {
   InstrumentationNodeModuleFile,
 } from '@opentelemetry/instrumentation';
 import { isPatched, markPatched } from './patch-mark';
-import { joinRoute, pathTemplate } from './route-path';
+import { endsWithRegExp, joinRoute, pathTemplate } from './route-path';
 
 const CAPTURE = Symbol('spanstat.routeCapture');
 
@@ -166,7 +166,7 @@ interface CachedRoute extends RouteProto {
 /** `prefix + route.path`, remembered per route for its last prefix (a route is nearly always reached one way). */
 function routeTemplate(route: CachedRoute, prefix: string): string {
   if (route[CACHED_PREFIX] === prefix) return route[CACHED_TEMPLATE] as string;
-  const template = joinRoute(prefix, pathTemplate(route.path));
+  const template = joinRoute(prefix, pathTemplate(route.path), endsWithRegExp(route.path));
   route[CACHED_PREFIX] = prefix;
   route[CACHED_TEMPLATE] = template;
   return template;

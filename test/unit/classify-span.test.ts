@@ -126,6 +126,33 @@ describe('SpanClassifier', () => {
       status: 502,
       error: true,
     });
+    // A 404 that no route matched: one row for every path clients ask for, never the path itself.
+    const unmatched = (path: string) =>
+      classifier.classify(
+        span(
+          { 'http.request.method': 'GET', 'url.path': path, 'http.response.status_code': 404 },
+          { kind: SpanKind.SERVER },
+        ),
+      );
+    expect(unmatched('/profile/alice.smith')).toMatchObject({
+      route: '(unmatched)',
+      status: 404,
+      error: false,
+    });
+    expect(unmatched('/api/users/1/extra')).toMatchObject({ route: '(unmatched)' });
+    // A route that matched and answered 404 (no such user) keeps its template.
+    const routed404 = classifier.classify(
+      span(
+        {
+          'http.request.method': 'GET',
+          'http.route': '/users/:id',
+          'url.path': '/users/9',
+          'http.response.status_code': 404,
+        },
+        { kind: SpanKind.SERVER },
+      ),
+    );
+    expect(routed404).toMatchObject({ route: '/users/:id', status: 404 });
   });
 
   it("reads the preload's lost-span count and instance on a request, nothing when absent or not a count", () => {

@@ -5,7 +5,7 @@ import {
   startRouteCapture,
   wrapMounted,
 } from '../../src/preload/express-route';
-import { joinRoute, pathTemplate } from '../../src/preload/route-path';
+import { endsWithRegExp, joinRoute, pathTemplate } from '../../src/preload/route-path';
 
 describe('route templates joined from mount paths', () => {
   it('joins nested mount paths and the route path with single slashes', () => {
@@ -33,6 +33,15 @@ describe('route templates joined from mount paths', () => {
     expect(pathTemplate(/^\/v\d+/)).toBe('/^\\/v\\d+/');
     expect(pathTemplate(['/a', '/b'])).toBe('/a,/b');
     expect(pathTemplate(undefined)).toBe('');
+  });
+
+  it("keeps a regular expression's closing slash when it ends the route", () => {
+    const re = /^\/re\/(\d+)$/;
+    expect(joinRoute('', pathTemplate(re), endsWithRegExp(re))).toBe('/^\\/re\\/(\\d+)$/');
+    expect(joinRoute('/api', pathTemplate(re), endsWithRegExp(re))).toBe('/api/^\\/re\\/(\\d+)$/');
+    expect(endsWithRegExp(['/a', re])).toBe(true);
+    expect(endsWithRegExp(['/a/'])).toBe(false);
+    expect(joinRoute('/users', '/', endsWithRegExp('/'))).toBe('/users');
   });
 });
 
