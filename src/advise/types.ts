@@ -28,6 +28,7 @@ export const RECOMMENDATION_KINDS = [
   'endpoint-slow',
   'endpoint-errors',
   'pool-saturation',
+  'pool-connection-setup',
 ] as const;
 export type RecommendationKind = (typeof RECOMMENDATION_KINDS)[number];
 

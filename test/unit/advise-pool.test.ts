@@ -3,7 +3,11 @@ import { evaluate } from '../../src/advise/evaluate';
 import { endpointRow, input, poolRow, thresholds } from './advise-fixtures';
 
 const kinds = (o: Parameters<typeof poolRow>[0], endpoints = [endpointRow()]) =>
-  evaluate(input({ pools: [poolRow(o)], endpoints }), thresholds(), 0).map((r) => `${r.kind}:${r.severity}`);
+  evaluate(input({ pools: [poolRow({ ...sizeUnknown, ...o })], endpoints }), thresholds(), 0).map(
+    (r) => `${r.kind}:${r.severity}`,
+  );
+/** Connect spans without the pool's size (another SDK's): every wait reads as saturation. */
+const sizeUnknown = { maxInUse: null, poolMax: null, maxInUseRatio: null, saturatedConnects: 0 };
 
 describe('pool saturation rule', () => {
   it('reports a p95 wait at the 20 ms threshold', () => {
@@ -31,10 +35,27 @@ describe('pool saturation rule', () => {
   });
 
   it('reports a full pool as info only when connects found no free client', () => {
-    expect(kinds({ maxInUse: 8, maxInUseRatio: 0.8, saturatedConnects: 3 })).toEqual([
-      'pool-saturation:info',
-    ]);
-    expect(kinds({ maxInUse: 8, maxInUseRatio: 0.8, saturatedConnects: 0 })).toEqual([]);
+    const sized = { maxInUse: 8, poolMax: 10, maxInUseRatio: 0.8 };
+    expect(kinds({ ...sized, saturatedConnects: 3 })).toEqual(['pool-saturation:info']);
+    expect(kinds({ ...sized, saturatedConnects: 0 })).toEqual([]);
+  });
+
+  it('tells waits for new connections in a pool that never filled up from saturation', () => {
+    // Sequential requests, a pool of 4, clients destroyed after failed queries: each checkout opened one.
+    const setup = { maxInUse: 0, poolMax: 4, maxInUseRatio: 0, saturatedConnects: 0, p95WaitMs: 19.6 };
+    const e = endpointRow({
+      poolWaitMsPerRequest: 20,
+      dbMsPerRequest: 5,
+      cacheMsPerRequest: 0,
+      otherMsPerRequest: 24,
+    });
+    const [rec] = evaluate(input({ pools: [poolRow(setup)], endpoints: [e] }), thresholds(), 0);
+    expect(`${rec.kind}:${rec.severity}`).toBe('pool-connection-setup:critical');
+    expect(rec.title).toContain('Requests wait for new database connections (pool of 4 never full)');
+    expect(rec.action).toContain('A larger pool would not help');
+    expect(rec.action).not.toContain('too small');
+    // Without the pool's size (another SDK's connect spans) nothing tells the two apart: saturation, as before.
+    expect(kinds({ p95WaitMs: 19.6 }, [e])).toEqual(['pool-saturation:critical']);
   });
 
   it('is critical at five times the wait threshold, with pool size and waits as evidence', () => {

@@ -108,7 +108,7 @@ function slowAction(e: EndpointRow, parts: TimePart[], mean: number): string {
     : top.startsWith('cache')
       ? 'Cut the cache round trips first (MGET/pipeline, fewer keys per request).'
       : top.startsWith('waiting')
-        ? 'The connection pool is the bottleneck (see pool-saturation).'
+        ? 'Waiting for a database connection is the bottleneck (see pool-saturation or pool-connection-setup).'
         : 'The time is in the handler itself or calls spanstat does not see: profile it (node --cpu-prof) or read the example trace.';
   return `Time per request (mean ${fmtMs(mean)}, ${round(e.queriesPerRequest, 1)} queries): ${list}. ${hint}`;
 }

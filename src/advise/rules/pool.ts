@@ -1,9 +1,12 @@
 /**
  * Pool saturation: requests wait for a pooled connection (pg-pool.connect spans) — long at p95,
  * or a large share of request time — or the pool ran out of clients (in use near its size).
+ * Waits while the pool never filled up (its size known, no checkout found every client in use) are
+ * not saturation but connection setup: the pool had no idle client and opened one — clients closed
+ * when idle or destroyed after an error — and a bigger pool would not help (pool-connection-setup).
  */
 import type { PoolRow } from '../../reports/types';
-import type { Target } from '../types';
+import type { Evidence, Target } from '../types';
 import { fmtMs, fmtPct, meanRequestMs, OVERFLOW, type RuleContext, round } from './context';
 
 export function poolRule(ctx: RuleContext): void {
@@ -19,29 +22,53 @@ export function poolRule(ctx: RuleContext): void {
     const full = p.maxInUseRatio !== null && p.maxInUseRatio >= t.inUseRatio && p.saturatedConnects > 0;
     if (!slowWait && !largeShare && !full) continue;
     const critical = p.p95WaitMs >= 5 * t.waitP95Ms || (share !== null && share >= 3 * t.waitShare);
+    if (p.poolMax !== null && p.saturatedConnects === 0) {
+      ctx.observe('pool-connection-setup', p.service, target);
+      ctx.emit({
+        kind: 'pool-connection-setup',
+        severity: critical ? 'critical' : 'warning',
+        service: p.service,
+        target,
+        title: `Requests wait for new database connections (pool of ${p.poolMax} never full): p95 wait ${fmtMs(p.p95WaitMs)}${share !== null ? `, ${fmtPct(share)} of request time` : ''}`,
+        evidence: poolEvidence(p, share, t.waitP95Ms),
+        action:
+          `No checkout found all ${p.poolMax} clients in use (at most ${p.maxInUse ?? 0}), yet ${p.connects} checkouts waited: ` +
+          'the pool had no idle client and opened a connection for each. Its clients are being closed — ' +
+          'pg-pool closes a client idle for idleTimeoutMillis (10 s by default) and destroys one released ' +
+          'with an error (client.release(err)), as after a failed query. Keep clients longer (a higher ' +
+          'idleTimeoutMillis, 0 never closes them), find the errors that discard clients, or put a pooler ' +
+          '(PgBouncer) in front so new connections are cheap. A larger pool would not help.',
+        exampleTraceId: p.exampleTraceId || undefined,
+      });
+      continue;
+    }
     ctx.emit({
       kind: 'pool-saturation',
       severity: critical ? 'critical' : slowWait || largeShare ? 'warning' : 'info',
       service: p.service,
       target,
       title: poolTitle(p, share),
-      evidence: {
-        connects: p.connects,
-        meanWaitMs: round(p.meanWaitMs),
-        p95WaitMs: round(p.p95WaitMs),
-        p99WaitMs: round(p.p99WaitMs),
-        maxWaitMs: round(p.maxWaitMs),
-        waitP95ThresholdMs: t.waitP95Ms,
-        shareOfRequestTime: share === null ? null : round(share, 4),
-        maxInUse: p.maxInUse,
-        poolMax: p.poolMax,
-        maxInUseRatio: p.maxInUseRatio === null ? null : round(p.maxInUseRatio, 3),
-        saturatedConnects: p.saturatedConnects,
-      },
+      evidence: poolEvidence(p, share, t.waitP95Ms),
       action: poolAction(p),
       exampleTraceId: p.exampleTraceId || undefined,
     });
   }
+}
+
+function poolEvidence(p: PoolRow, share: number | null, waitP95ThresholdMs: number): Evidence {
+  return {
+    connects: p.connects,
+    meanWaitMs: round(p.meanWaitMs),
+    p95WaitMs: round(p.p95WaitMs),
+    p99WaitMs: round(p.p99WaitMs),
+    maxWaitMs: round(p.maxWaitMs),
+    waitP95ThresholdMs,
+    shareOfRequestTime: share === null ? null : round(share, 4),
+    maxInUse: p.maxInUse,
+    poolMax: p.poolMax,
+    maxInUseRatio: p.maxInUseRatio === null ? null : round(p.maxInUseRatio, 3),
+    saturatedConnects: p.saturatedConnects,
+  };
 }
 
 /** Share of the service's request time spent waiting for a pooled connection; null without requests. */
