@@ -22,6 +22,7 @@ export interface Leaf {
   type: 'db' | 'cache' | 'pool-connect';
   service: string;
   parentSpanId: string;
+  startMs: number;
   durationMs: number;
   /** The statement's fingerprint (db) or the key namespace (cache); '' for a pool wait. */
   key: string;
@@ -36,6 +37,7 @@ function leafOf(span: DbCall | CacheCall | PoolConnect): Leaf {
     type: span.type,
     service: span.service,
     parentSpanId: span.parentSpanId,
+    startMs: span.startMs,
     durationMs: span.durationMs,
     key: span.type === 'db' ? span.fingerprint : span.type === 'cache' ? span.namespace : '',
     command: span.type === 'cache' ? span.command : '',

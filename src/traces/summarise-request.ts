@@ -12,9 +12,6 @@ const LINEAR_KEYS = 8;
 
 /** One request and the DB/cache/pool spans beneath it → the per-request summary the aggregator keeps. */
 export function summariseRequest(request: RequestSpan, leaves: readonly Leaf[]): RequestSummary {
-  let dbMs = 0;
-  let cacheMs = 0;
-  let poolWaitMs = 0;
   let queries = 0;
   let cacheOps = 0;
   const fingerprints: FingerprintUse[] = [];
@@ -24,7 +21,6 @@ export function summariseRequest(request: RequestSpan, leaves: readonly Leaf[]):
   for (const leaf of leaves) {
     if (leaf.type === 'db') {
       queries++;
-      dbMs += leaf.durationMs;
       let use: FingerprintUse | undefined =
         fingerprintIndex === null ? findUse(fingerprints, leaf.key) : fingerprintIndex.get(leaf.key);
       if (use === undefined) {
@@ -36,7 +32,6 @@ export function summariseRequest(request: RequestSpan, leaves: readonly Leaf[]):
       use.totalMs += leaf.durationMs;
     } else if (leaf.type === 'cache') {
       cacheOps++;
-      cacheMs += leaf.durationMs;
       // Reads of one key each: many in one request suggest MGET or a pipeline.
       const info = describeRedisCommand(leaf.command);
       let use: NamespaceUse | undefined =
@@ -49,10 +44,9 @@ export function summariseRequest(request: RequestSpan, leaves: readonly Leaf[]):
       use.ops++;
       if (info.read && !info.multiKey) use.singleReads++;
       use.totalMs += leaf.durationMs;
-    } else {
-      poolWaitMs += leaf.durationMs;
     }
   }
+  const { dbMs, cacheMs, poolWaitMs } = wallSplit(request, leaves);
   return {
     service: request.service,
     traceId: request.traceId,
@@ -96,4 +90,61 @@ function indexed<T>(
   const built = new Map<string, T>();
   for (const use of list) built.set(keyOf(use), use);
   return built;
+}
+
+/** Order in which an instant spent on several kinds of call is attributed (see wallSplit). */
+const POOL = 0;
+const DB = 1;
+const CACHE = 2;
+const categoryOf = (leaf: Leaf) => (leaf.type === 'pool-connect' ? POOL : leaf.type === 'db' ? DB : CACHE);
+
+/**
+ * The request's wall time spent waiting on each kind of call, clipped to the request: calls that
+ * overlap (a MULTI's or a pipeline's commands, queries under Promise.all) count once, and an instant
+ * spent on two kinds counts for the first of pool wait, DB, cache — so the three never add up to more
+ * than the request took (summed, a MULTI's commands made cache time exceed it). Per-statement and
+ * per-namespace totals stay sums: the time each consumed.
+ */
+export function wallSplit(
+  request: RequestSpan,
+  leaves: readonly Leaf[],
+): { dbMs: number; cacheMs: number; poolWaitMs: number } {
+  const from = request.startMs;
+  const to = from + request.durationMs;
+  const split = [0, 0, 0];
+  // Most requests await their calls one after another: sum them while each starts after the last ended.
+  let lastEnd = Number.NEGATIVE_INFINITY;
+  for (const leaf of leaves) {
+    const start = Math.max(leaf.startMs, from);
+    const end = Math.min(leaf.startMs + leaf.durationMs, to);
+    if (start < lastEnd) return sweep(leaves, from, to);
+    if (end > start) {
+      split[categoryOf(leaf)] += end - start;
+      lastEnd = end;
+    }
+  }
+  return { poolWaitMs: split[POOL], dbMs: split[DB], cacheMs: split[CACHE] };
+}
+
+/** wallSplit for overlapping calls: a sweep over their start and end points. */
+function sweep(leaves: readonly Leaf[], from: number, to: number) {
+  const events: { at: number; category: number; delta: number }[] = [];
+  for (const leaf of leaves) {
+    const start = Math.max(leaf.startMs, from);
+    const end = Math.min(leaf.startMs + leaf.durationMs, to);
+    if (end <= start) continue;
+    const category = categoryOf(leaf);
+    events.push({ at: start, category, delta: 1 }, { at: end, category, delta: -1 });
+  }
+  events.sort((a, b) => a.at - b.at);
+  const active = [0, 0, 0];
+  const split = [0, 0, 0];
+  let at = from;
+  for (const event of events) {
+    const open = active[POOL] > 0 ? POOL : active[DB] > 0 ? DB : active[CACHE] > 0 ? CACHE : -1;
+    if (open >= 0) split[open] += event.at - at;
+    at = event.at;
+    active[event.category] += event.delta;
+  }
+  return { poolWaitMs: split[POOL], dbMs: split[DB], cacheMs: split[CACHE] };
 }

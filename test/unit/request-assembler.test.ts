@@ -41,13 +41,14 @@ function collect(options = { idleMs: 1000, maxOpenTraces: 100, maxSpansPerTrace:
 describe('RequestAssembler', () => {
   it('attributes DB and cache spans at any depth to their request', () => {
     const { summaries, assembler } = collect();
+    // One call after another (overlapping calls count once in the time split: summarise-request.test.ts).
     const spans: ClassifiedSpan[] = [
-      db('d1', 'm2', 'fpA', 3),
+      { ...db('d1', 'm2', 'fpA', 3), startMs: 0 },
       other('m2', 'm1'),
-      cache('c1', 'm1'),
+      { ...cache('c1', 'm1'), startMs: 3 },
       other('m1', 'r'),
-      db('d2', 'r', 'fpA', 4),
-      db('d3', 'r', 'fpB', 5),
+      { ...db('d2', 'r', 'fpA', 4), startMs: 4 },
+      { ...db('d3', 'r', 'fpB', 5), startMs: 8 },
       request('r'),
     ];
     for (const span of spans) assembler.add(span, 0);

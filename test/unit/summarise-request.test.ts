@@ -20,8 +20,18 @@ const request: RequestSpan = {
   senderLoss: undefined,
 };
 
-function leaf(type: Leaf['type'], key: string, durationMs: number, command = ''): Leaf {
-  return { type, service: 'shop', parentSpanId: 'r', durationMs, key, command, next: null };
+function leaf(type: Leaf['type'], key: string, durationMs: number, command = '', startMs = 0): Leaf {
+  return { type, service: 'shop', parentSpanId: 'r', startMs, durationMs, key, command, next: null };
+}
+
+/** Leaves one after another from the request's start, `gapMs` apart. */
+function sequential(leaves: Leaf[], gapMs = 0.1): Leaf[] {
+  let at = 0;
+  for (const l of leaves) {
+    l.startMs = at;
+    at += l.durationMs + gapMs;
+  }
+  return leaves;
 }
 
 describe('summariseRequest', () => {
@@ -36,7 +46,7 @@ describe('summariseRequest', () => {
         leaves.push(leaf('cache', `ns${Math.floor(random() * 12)}:*`, 0.5, i % 3 === 0 ? 'mget' : 'get'));
       else leaves.push(leaf('pool-connect', '', 2));
     }
-    const summary = summariseRequest(request, leaves);
+    const summary = summariseRequest({ ...request, durationMs: 10_000 }, sequential(leaves));
 
     const fingerprints = new Map<string, { fingerprint: string; calls: number; totalMs: number }>();
     const namespaces = new Map<
@@ -61,6 +71,38 @@ describe('summariseRequest', () => {
     expect(summary.namespaces).toEqual([...namespaces.values()]);
     expect(summary.queries).toBe(leaves.filter((l) => l.type === 'db').length);
     expect(summary.cacheOps).toBe(leaves.filter((l) => l.type === 'cache').length);
-    expect(summary.poolWaitMs).toBe(2 * leaves.filter((l) => l.type === 'pool-connect').length);
+    expect(summary.poolWaitMs).toBeCloseTo(2 * leaves.filter((l) => l.type === 'pool-connect').length, 9);
+    expect(summary.dbMs).toBeCloseTo(
+      leaves.filter((l) => l.type === 'db').reduce((sum, l) => sum + l.durationMs, 0),
+      9,
+    );
+  });
+
+  it('counts overlapping calls once, and never more time than the request took', () => {
+    // A MULTI: four commands in flight together for 3 ms of a 4-ms request; their sum is 12 ms.
+    const multi = [0, 1, 2, 3].map((i) => leaf('cache', 'cart:*', 3, 'hset', 0.5 + i * 0.01));
+    const summary = summariseRequest({ ...request, durationMs: 4 }, multi);
+    expect(summary.cacheMs).toBeCloseTo(3.03, 9);
+    expect(summary.namespaces).toEqual([{ namespace: 'cart:*', ops: 4, singleReads: 0, totalMs: 12 }]);
+  });
+
+  it('gives an instant spent on two kinds of call to pool wait first, then DB, then cache', () => {
+    const summary = summariseRequest({ ...request, durationMs: 20 }, [
+      leaf('db', 'fp', 10, '', 0), // 0–10
+      leaf('cache', 'user:*', 10, 'get', 5), // 5–15: 5–10 is DB's
+      leaf('pool-connect', '', 4, '', 8), // 8–12: pool's, over both
+    ]);
+    expect(summary.poolWaitMs).toBeCloseTo(4, 9);
+    expect(summary.dbMs).toBeCloseTo(8, 9);
+    expect(summary.cacheMs).toBeCloseTo(3, 9);
+  });
+
+  it('clips calls to the request: work after the response counts span-level only', () => {
+    const summary = summariseRequest({ ...request, startMs: 100, durationMs: 10 }, [
+      leaf('db', 'fp', 4, '', 98), // 2 ms before the request's start
+      leaf('db', 'fp', 5, '', 108), // 3 ms past its end
+    ]);
+    expect(summary.dbMs).toBeCloseTo(4, 9);
+    expect(summary.fingerprints).toEqual([{ fingerprint: 'fp', calls: 2, totalMs: 9 }]);
   });
 });
