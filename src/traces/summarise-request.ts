@@ -98,6 +98,12 @@ const DB = 1;
 const CACHE = 2;
 const categoryOf = (leaf: Leaf) => (leaf.type === 'pool-connect' ? POOL : leaf.type === 'db' ? DB : CACHE);
 
+interface WallSplit {
+  dbMs: number;
+  cacheMs: number;
+  poolWaitMs: number;
+}
+
 /**
  * The request's wall time spent waiting on each kind of call, clipped to the request: calls that
  * overlap (a MULTI's or a pipeline's commands, queries under Promise.all) count once, and an instant
@@ -105,29 +111,83 @@ const categoryOf = (leaf: Leaf) => (leaf.type === 'pool-connect' ? POOL : leaf.t
  * than the request took (summed, a MULTI's commands made cache time exceed it). Per-statement and
  * per-namespace totals stay sums: the time each consumed.
  */
-export function wallSplit(
-  request: RequestSpan,
-  leaves: readonly Leaf[],
-): { dbMs: number; cacheMs: number; poolWaitMs: number } {
+export function wallSplit(request: RequestSpan, leaves: readonly Leaf[]): WallSplit {
   const from = request.startMs;
   const to = from + request.durationMs;
-  const split = [0, 0, 0];
+  let pool = 0;
+  let db = 0;
+  let cache = 0;
   // Most requests await their calls one after another: sum them while each starts after the last ended.
   let lastEnd = Number.NEGATIVE_INFINITY;
   for (const leaf of leaves) {
-    const start = Math.max(leaf.startMs, from);
-    const end = Math.min(leaf.startMs + leaf.durationMs, to);
-    if (start < lastEnd) return sweep(leaves, from, to);
-    if (end > start) {
-      split[categoryOf(leaf)] += end - start;
-      lastEnd = end;
-    }
+    const start = leaf.startMs > from ? leaf.startMs : from;
+    const leafEnd = leaf.startMs + leaf.durationMs;
+    const end = leafEnd < to ? leafEnd : to;
+    if (end <= start) continue;
+    if (start < lastEnd) return overlapping(leaves, from, to);
+    lastEnd = end;
+    if (leaf.type === 'db') db += end - start;
+    else if (leaf.type === 'cache') cache += end - start;
+    else pool += end - start;
   }
-  return { poolWaitMs: split[POOL], dbMs: split[DB], cacheMs: split[CACHE] };
+  return { dbMs: db, cacheMs: cache, poolWaitMs: pool };
 }
 
-/** wallSplit for overlapping calls: a sweep over their start and end points. */
-function sweep(leaves: readonly Leaf[], from: number, to: number) {
+/** Calls in a request above which the insertion sort below gives way to a sweep of sorted events. */
+const MAX_SORTED_CALLS = 48;
+const starts = new Float64Array(MAX_SORTED_CALLS);
+const ends = new Float64Array(MAX_SORTED_CALLS);
+const categories = new Uint8Array(MAX_SORTED_CALLS);
+
+/**
+ * wallSplit for overlapping calls: pool wait is the length of the union of the pool waits, DB the
+ * union of pool waits and queries less that, cache the rest of the union of all three — each union
+ * one pass over the calls sorted by start. Scratch typed arrays and an insertion sort: a request has
+ * a few calls. On the ingest bench, whose pool waits overlap their first query, the pipeline ran
+ * +17% instructions per span with sorted event objects, +6% with a scan per sorted segment, +1.9% so
+ * (bench:instructions against the sums, 7294 → 7433).
+ */
+function overlapping(leaves: readonly Leaf[], from: number, to: number): WallSplit {
+  let n = 0;
+  for (const leaf of leaves) {
+    const start = Math.max(leaf.startMs, from);
+    const end = Math.min(leaf.startMs + leaf.durationMs, to);
+    if (end <= start) continue;
+    if (n === MAX_SORTED_CALLS) return sweep(leaves, from, to);
+    let i = n++;
+    for (; i > 0 && starts[i - 1] > start; i--) {
+      starts[i] = starts[i - 1];
+      ends[i] = ends[i - 1];
+      categories[i] = categories[i - 1];
+    }
+    starts[i] = start;
+    ends[i] = end;
+    categories[i] = leaf.type === 'pool-connect' ? POOL : leaf.type === 'db' ? DB : CACHE;
+  }
+  const pool = unionMs(n, POOL);
+  const poolOrDb = unionMs(n, DB);
+  return { poolWaitMs: pool, dbMs: poolOrDb - pool, cacheMs: unionMs(n, CACHE) - poolOrDb };
+}
+
+/** Length of the union of the sorted calls whose category is at most `upTo`. */
+function unionMs(n: number, upTo: number): number {
+  let total = 0;
+  let runStart = 0;
+  let runEnd = Number.NEGATIVE_INFINITY;
+  for (let i = 0; i < n; i++) {
+    if (categories[i] > upTo) continue;
+    if (starts[i] > runEnd) {
+      if (runEnd > runStart) total += runEnd - runStart;
+      runStart = starts[i];
+      runEnd = ends[i];
+    } else if (ends[i] > runEnd) runEnd = ends[i];
+  }
+  if (runEnd > runStart) total += runEnd - runStart;
+  return total;
+}
+
+/** overlapping() for many calls: a sweep over their start and end events, sorted once. */
+function sweep(leaves: readonly Leaf[], from: number, to: number): WallSplit {
   const events: { at: number; category: number; delta: number }[] = [];
   for (const leaf of leaves) {
     const start = Math.max(leaf.startMs, from);

@@ -86,6 +86,33 @@ describe('summariseRequest', () => {
     expect(summary.namespaces).toEqual([{ namespace: 'cart:*', ops: 4, singleReads: 0, totalMs: 12 }]);
   });
 
+  it('splits many overlapping calls (past the per-segment scan) as it splits a few', () => {
+    const random = seededRandom(5);
+    // 200 calls of all kinds in flight in a 100-ms request (Promise.all of everything).
+    const many: Leaf[] = [];
+    for (let i = 0; i < 200; i++) {
+      const type = (['db', 'cache', 'pool-connect'] as const)[Math.floor(random() * 3)];
+      many.push(leaf(type, type === 'db' ? 'fp' : 'ns:*', 1 + random() * 20, 'get', random() * 100));
+    }
+    const long = { ...request, durationMs: 100 };
+    const all = summariseRequest(long, many);
+    // The same split, assembled from windows of few calls each: wall time is additive over disjoint windows.
+    let db = 0;
+    let cache = 0;
+    let pool = 0;
+    for (let at = 0; at < 100; at += 0.5) {
+      const window = { ...long, startMs: at, durationMs: 0.5 };
+      const part = summariseRequest(window, many);
+      db += part.dbMs;
+      cache += part.cacheMs;
+      pool += part.poolWaitMs;
+    }
+    expect(all.dbMs).toBeCloseTo(db, 6);
+    expect(all.cacheMs).toBeCloseTo(cache, 6);
+    expect(all.poolWaitMs).toBeCloseTo(pool, 6);
+    expect(all.dbMs + all.cacheMs + all.poolWaitMs).toBeLessThanOrEqual(100 + 1e-9);
+  });
+
   it('gives an instant spent on two kinds of call to pool wait first, then DB, then cache', () => {
     const summary = summariseRequest({ ...request, durationMs: 20 }, [
       leaf('db', 'fp', 10, '', 0), // 0–10
