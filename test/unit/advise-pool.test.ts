@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { evaluate } from '../../src/advise/evaluate';
+import { evaluate, evaluateDetailed } from '../../src/advise/evaluate';
+import { recommendationId } from '../../src/advise/ids';
 import { endpointRow, input, poolRow, thresholds } from './advise-fixtures';
 
 const kinds = (o: Parameters<typeof poolRow>[0], endpoints = [endpointRow()]) =>
@@ -56,6 +57,15 @@ describe('pool saturation rule', () => {
     expect(rec.action).not.toContain('too small');
     // Without the pool's size (another SDK's connect spans) nothing tells the two apart: saturation, as before.
     expect(kinds({ p95WaitMs: 19.6 }, [e])).toEqual(['pool-saturation:critical']);
+  });
+
+  it('judges a pool for both kinds, so a finding that changes kind resolves the other at once', () => {
+    const saturated = poolRow({ p95WaitMs: 100, maxInUse: 10, maxInUseRatio: 1, saturatedConnects: 40 });
+    const { recommendations, observed } = evaluateDetailed(input({ pools: [saturated] }), thresholds(), 0);
+    expect(recommendations.map((r) => r.kind)).toEqual(['pool-saturation']);
+    const target = { type: 'pool' as const, value: 'postgresql' };
+    for (const kind of ['pool-saturation', 'pool-connection-setup'] as const)
+      expect(observed.has(recommendationId(kind, saturated.service, target))).toBe(true);
   });
 
   it('is critical at five times the wait threshold, with pool size and waits as evidence', () => {

@@ -6,7 +6,7 @@
  * when idle or destroyed after an error — and a bigger pool would not help (pool-connection-setup).
  */
 import type { PoolRow } from '../../reports/types';
-import type { Evidence, Target } from '../types';
+import type { Target } from '../types';
 import { fmtMs, fmtPct, meanRequestMs, OVERFLOW, type RuleContext, round } from './context';
 
 export function poolRule(ctx: RuleContext): void {
@@ -15,60 +15,39 @@ export function poolRule(ctx: RuleContext): void {
     if (p.system === OVERFLOW) continue;
     const target: Target = { type: 'pool', value: p.system };
     if (p.connects < t.minConnects) continue;
+    // Both kinds were judged for this pool: whichever is absent now resolves.
     ctx.observe('pool-saturation', p.service, target);
+    ctx.observe('pool-connection-setup', p.service, target);
     const share = waitShare(ctx, p.service);
     const slowWait = p.p95WaitMs >= t.waitP95Ms;
     const largeShare = share !== null && share >= t.waitShare;
     const full = p.maxInUseRatio !== null && p.maxInUseRatio >= t.inUseRatio && p.saturatedConnects > 0;
     if (!slowWait && !largeShare && !full) continue;
     const critical = p.p95WaitMs >= 5 * t.waitP95Ms || (share !== null && share >= 3 * t.waitShare);
-    if (p.poolMax !== null && p.saturatedConnects === 0) {
-      ctx.observe('pool-connection-setup', p.service, target);
-      ctx.emit({
-        kind: 'pool-connection-setup',
-        severity: critical ? 'critical' : 'warning',
-        service: p.service,
-        target,
-        title: `Requests wait for new database connections (pool of ${p.poolMax} never full): p95 wait ${fmtMs(p.p95WaitMs)}${share !== null ? `, ${fmtPct(share)} of request time` : ''}`,
-        evidence: poolEvidence(p, share, t.waitP95Ms),
-        action:
-          `No checkout found all ${p.poolMax} clients in use (at most ${p.maxInUse ?? 0}), yet ${p.connects} checkouts waited: ` +
-          'the pool had no idle client and opened a connection for each. Its clients are being closed — ' +
-          'pg-pool closes a client idle for idleTimeoutMillis (10 s by default) and destroys one released ' +
-          'with an error (client.release(err)), as after a failed query. Keep clients longer (a higher ' +
-          'idleTimeoutMillis, 0 never closes them), find the errors that discard clients, or put a pooler ' +
-          '(PgBouncer) in front so new connections are cheap. A larger pool would not help.',
-        exampleTraceId: p.exampleTraceId || undefined,
-      });
-      continue;
-    }
+    const setup = p.poolMax !== null && p.saturatedConnects === 0;
     ctx.emit({
-      kind: 'pool-saturation',
+      kind: setup ? 'pool-connection-setup' : 'pool-saturation',
       severity: critical ? 'critical' : slowWait || largeShare ? 'warning' : 'info',
       service: p.service,
       target,
-      title: poolTitle(p, share),
-      evidence: poolEvidence(p, share, t.waitP95Ms),
-      action: poolAction(p),
+      title: poolTitle(p, share, setup),
+      evidence: {
+        connects: p.connects,
+        meanWaitMs: round(p.meanWaitMs),
+        p95WaitMs: round(p.p95WaitMs),
+        p99WaitMs: round(p.p99WaitMs),
+        maxWaitMs: round(p.maxWaitMs),
+        waitP95ThresholdMs: t.waitP95Ms,
+        shareOfRequestTime: share === null ? null : round(share, 4),
+        maxInUse: p.maxInUse,
+        poolMax: p.poolMax,
+        maxInUseRatio: p.maxInUseRatio === null ? null : round(p.maxInUseRatio, 3),
+        saturatedConnects: p.saturatedConnects,
+      },
+      action: setup ? setupAction(p) : poolAction(p),
       exampleTraceId: p.exampleTraceId || undefined,
     });
   }
-}
-
-function poolEvidence(p: PoolRow, share: number | null, waitP95ThresholdMs: number): Evidence {
-  return {
-    connects: p.connects,
-    meanWaitMs: round(p.meanWaitMs),
-    p95WaitMs: round(p.p95WaitMs),
-    p99WaitMs: round(p.p99WaitMs),
-    maxWaitMs: round(p.maxWaitMs),
-    waitP95ThresholdMs,
-    shareOfRequestTime: share === null ? null : round(share, 4),
-    maxInUse: p.maxInUse,
-    poolMax: p.poolMax,
-    maxInUseRatio: p.maxInUseRatio === null ? null : round(p.maxInUseRatio, 3),
-    saturatedConnects: p.saturatedConnects,
-  };
 }
 
 /** Share of the service's request time spent waiting for a pooled connection; null without requests. */
@@ -83,10 +62,24 @@ function waitShare(ctx: RuleContext, service: string): number | null {
   return total > 0 ? wait / total : null;
 }
 
-function poolTitle(p: PoolRow, share: number | null): string {
-  const size = p.poolMax !== null ? ` (pool of ${p.poolMax})` : '';
+function poolTitle(p: PoolRow, share: number | null, setup: boolean): string {
+  const head = setup
+    ? `Requests wait for new database connections (pool of ${p.poolMax} never full)`
+    : `Connection pool saturated${p.poolMax !== null ? ` (pool of ${p.poolMax})` : ''}`;
   const shareText = share !== null ? `, ${fmtPct(share)} of request time` : '';
-  return `Connection pool saturated${size}: p95 wait ${fmtMs(p.p95WaitMs)}${shareText}`;
+  return `${head}: p95 wait ${fmtMs(p.p95WaitMs)}${shareText}`;
+}
+
+/** Waits in a pool that never filled up: connections opened for them, which a bigger pool would not avoid. */
+function setupAction(p: PoolRow): string {
+  return (
+    `No checkout found all ${p.poolMax} clients in use (at most ${p.maxInUse ?? 0}), yet ${p.connects} checkouts waited: ` +
+    'the pool had no idle client and opened a connection for each. Its clients are being closed — ' +
+    'pg-pool closes a client idle for idleTimeoutMillis (10 s by default) and destroys one released ' +
+    'with an error (client.release(err)), as after a failed query. Keep clients longer (a higher ' +
+    'idleTimeoutMillis, 0 never closes them), find the errors that discard clients, or put a pooler ' +
+    '(PgBouncer) in front so new connections are cheap. A larger pool would not help.'
+  );
 }
 
 function poolAction(p: PoolRow): string {
