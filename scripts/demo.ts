@@ -8,6 +8,7 @@ import { execFile } from 'node:child_process';
 import { join } from 'node:path';
 import { Command, InvalidArgumentError } from 'commander';
 import type { AdvisorStatus } from '../src/advise/advisor';
+import { fetchJson } from '../src/cli/fetch-json';
 import { CLI_PATH, DEMO_APP_DIR, type DemoStack, REPO_ROOT, startDemoStack } from './lib/demo-stack';
 import { type LoadProgress, type LoadResult, runLoad } from './lib/load-driver';
 import { ensureServersInstalled } from './lib/local-servers';
@@ -59,14 +60,24 @@ function runCli(args: string[]): Promise<{ code: number; stdout: string; stderr:
 
 /** Requests the sidecar's endpoint report has counted (the demo's own /healthz aside); 0 when unreachable. */
 async function sidecarRequests(apiUrl: string): Promise<number> {
-  try {
-    const res = await fetch(`${apiUrl}/api/v1/reports/endpoints?window=all&limit=1000`);
-    if (!res.ok) return 0;
-    const body = (await res.json()) as { rows?: Array<{ route: string; requests: number }> };
-    return (body.rows ?? []).filter((r) => r.route !== '/healthz').reduce((sum, r) => sum + r.requests, 0);
-  } catch {
-    return 0;
+  const report = await fetchJson(`${apiUrl}/api/v1/reports/endpoints?window=all&limit=1000`);
+  if (!report.ok) return 0;
+  const rows = (report.body as { rows?: Array<{ route: string; requests: number }> }).rows ?? [];
+  return rows.filter((r) => r.route !== '/healthz').reduce((sum, r) => sum + r.requests, 0);
+}
+
+/** Calls `probe` every 500 ms until `done` says its answer will do or `deadlineMs` passes; the last answer. */
+async function pollUntil<T>(
+  probe: () => Promise<T>,
+  done: (answer: T) => boolean,
+  deadlineMs: number,
+): Promise<T> {
+  let answer = await probe();
+  while (!done(answer) && Date.now() < deadlineMs) {
+    await new Promise((r) => setTimeout(r, 500));
+    answer = await probe();
   }
+  return answer;
 }
 
 /**
@@ -75,12 +86,11 @@ async function sidecarRequests(apiUrl: string): Promise<number> {
  * (or the exporter's delay has surely passed), then give open traces `settleSeconds` to be summarised.
  */
 async function waitForSidecar(apiUrl: string, sent: number, settleSeconds: number): Promise<void> {
-  const deadline = Date.now() + 15_000;
-  let seen = await sidecarRequests(apiUrl);
-  while (seen < sent && Date.now() < deadline) {
-    await new Promise((r) => setTimeout(r, 500));
-    seen = await sidecarRequests(apiUrl);
-  }
+  const seen = await pollUntil(
+    () => sidecarRequests(apiUrl),
+    (n) => n >= sent,
+    Date.now() + 15_000,
+  );
   if (seen < sent)
     console.log(`\nnote: the sidecar has counted ${seen} of ${sent} requests (spans dropped or late)`);
   await new Promise((r) => setTimeout(r, settleSeconds * 1000));
@@ -88,12 +98,8 @@ async function waitForSidecar(apiUrl: string, sent: number, settleSeconds: numbe
 
 /** The advisor's status from the recommendations endpoint; undefined when unreachable or off. */
 async function advisorStatus(apiUrl: string): Promise<AdvisorStatus | undefined> {
-  try {
-    const res = await fetch(`${apiUrl}/api/v1/recommendations`);
-    return res.ok ? ((await res.json()) as { advisor: AdvisorStatus }).advisor : undefined;
-  } catch {
-    return undefined;
-  }
+  const answer = await fetchJson(`${apiUrl}/api/v1/recommendations`);
+  return answer.ok ? (answer.body as { advisor: AdvisorStatus }).advisor : undefined;
 }
 
 /**
@@ -102,16 +108,14 @@ async function advisorStatus(apiUrl: string): Promise<AdvisorStatus | undefined>
  * input when it begins, and lastEvaluatedMs is when it ended), at most an interval and a few seconds.
  */
 async function waitForAdvisor(apiUrl: string, sinceMs: number): Promise<void> {
-  const began = (s: AdvisorStatus) => (s.lastEvaluatedMs ?? 0) - (s.lastDurationMs ?? 0);
-  let status = await advisorStatus(apiUrl);
-  if (!status || began(status) >= sinceMs) return;
-  console.log(`\nwaiting for the advisor's next evaluation (every ${status.intervalSeconds} s)`);
-  const deadline = sinceMs + (status.intervalSeconds + 5) * 1000;
-  while (status && began(status) < sinceMs && Date.now() < deadline) {
-    await new Promise((r) => setTimeout(r, 500));
-    status = await advisorStatus(apiUrl);
-  }
-  if (status && began(status) < sinceMs)
+  const fresh = (s: AdvisorStatus | undefined) =>
+    !s || (s.lastEvaluatedMs ?? 0) - (s.lastDurationMs ?? 0) >= sinceMs;
+  const first = await advisorStatus(apiUrl);
+  if (fresh(first)) return;
+  const intervalSeconds = (first as AdvisorStatus).intervalSeconds;
+  console.log(`\nwaiting for the advisor's next evaluation (every ${intervalSeconds} s)`);
+  const status = await pollUntil(() => advisorStatus(apiUrl), fresh, sinceMs + (intervalSeconds + 5) * 1000);
+  if (!fresh(status))
     console.log('note: the advisor has not evaluated since the spans arrived; the advice may predate them');
 }
 

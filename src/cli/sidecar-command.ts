@@ -29,6 +29,11 @@ const FLAG_NAMES: Record<string, string> = {
   'api.port': '--api-port',
 };
 
+/** Why the sidecar did not start, on stderr as plain text. */
+function printFailure(err: unknown): void {
+  console.error(`spanstat: ${isSpanstatError(err) ? err.message : String(err)}`);
+}
+
 export async function runSidecarCommand(options: SidecarCommandOptions): Promise<void> {
   let config: ReturnType<typeof loadConfig>;
   try {
@@ -52,7 +57,7 @@ export async function runSidecarCommand(options: SidecarCommandOptions): Promise
     // here, not a failed start (startSidecar reads them again, which checks the same).
     loadReceiverTls(config.receiver);
   } catch (err) {
-    console.error(`spanstat: ${isSpanstatError(err) ? err.message : String(err)}`);
+    printFailure(err);
     process.exitCode = 2;
     return;
   }
@@ -63,7 +68,7 @@ export async function runSidecarCommand(options: SidecarCommandOptions): Promise
   } catch (err) {
     logger.fatal({ err: isSpanstatError(err) ? err.message : err }, 'spanstat sidecar failed to start');
     // The log is JSON lines for collectors; whoever ran the command reads the reason as the config errors print it.
-    console.error(`spanstat: ${isSpanstatError(err) ? err.message : String(err)}`);
+    printFailure(err);
     process.exitCode = 1;
     return;
   }
