@@ -6,7 +6,8 @@
  * `PIPELINE get` inside those), `db.query.text` (keys only, redis-text.ts), `server.address/port` —
  * plus what the sidecar's cache report needs: `spanstat.cache.hits/misses` on lookups and
  * `spanstat.cache.ttl_seconds` on writes that set an expiry (redis-cache.ts). Errors set an error
- * status with the error's message. Connection spans are not made: they are not cache calls.
+ * status with the error's message. A command queued in MULTI ends when EXEC answers, with its entry
+ * of EXEC's reply as its outcome (redis-transaction.ts). Connection spans are not made: they are not cache calls.
  *
  * Why: instrumentation-ioredis runs its request/response hooks through safeExecuteInTheMiddle
  * (a closure and a try per hook) and builds attributes one by one per command. preload-cpu-probe
@@ -24,8 +25,9 @@ import { SPANSTAT_ATTR } from '../model/attributes';
 import { endSpan } from './end-span';
 import { shareAttributes } from './lean-tracer';
 import { isPatched, markPatched } from './patch-mark';
-import { cacheOutcome, cacheTtlSeconds } from './redis-cache';
+import { cacheOutcome, cacheTtlSeconds, isQueuedReply } from './redis-cache';
 import { redisStatement } from './redis-text';
+import { OpenTransaction, type QueuedCommand } from './redis-transaction';
 
 interface CommandLike {
   name: string;
@@ -42,6 +44,8 @@ interface RedisLike {
   options?: { host?: string; port?: number };
   [BASE]?: Attributes;
   [BASE_FOR]?: unknown;
+  /** The connection's transaction between MULTI and EXEC/DISCARD (redis-transaction.ts). */
+  [OPEN_TRANSACTION]?: OpenTransaction;
 }
 
 interface RedisModule {
@@ -51,6 +55,7 @@ interface RedisModule {
 
 const BASE = Symbol('spanstat.redisAttributes');
 const BASE_FOR = Symbol('spanstat.redisAttributesFor');
+const OPEN_TRANSACTION = Symbol('spanstat.redisOpenTransaction');
 
 export class IORedisCommandInstrumentation extends InstrumentationBase {
   constructor(config: InstrumentationConfig = {}) {
@@ -91,18 +96,35 @@ export class IORedisCommandInstrumentation extends InstrumentationBase {
         // biome-ignore lint/complexity/noArguments: see above
         return original.apply(this, arguments as unknown as [CommandLike]);
       }
+      // A command queued in MULTI waits for EXEC's reply; EXEC or DISCARD settles the queue.
+      const name = command.name;
+      let queued: QueuedCommand | undefined;
+      let settles: OpenTransaction | undefined;
+      if (name === 'multi') {
+        this[OPEN_TRANSACTION]?.abandon(undefined);
+        this[OPEN_TRANSACTION] = new OpenTransaction();
+      } else if (this[OPEN_TRANSACTION] !== undefined) {
+        if (name === 'exec' || name === 'discard') {
+          settles = this[OPEN_TRANSACTION];
+          this[OPEN_TRANSACTION] = undefined;
+        } else queued = this[OPEN_TRANSACTION].add(span, command);
+      }
       // Wrapped before the call (instrumentation-ioredis does it after), so a command that
       // sendCommand settles at once (connection already closed) still ends its span.
       const resolve = command.resolve;
       const reject = command.reject;
       command.resolve = (reply: unknown) => {
-        // Inside MULTI the reply is only QUEUED; the command's outcome comes with EXEC's.
-        if (command.inTransaction !== true) markReply(span, command, reply);
-        span.end();
+        // QUEUED: the command's outcome comes with EXEC's reply, which ends its span.
+        if (queued === undefined || !isQueuedReply(reply)) {
+          if (queued !== undefined) queued.ended = true;
+          if (settles !== undefined) settleTransaction(settles, name, reply);
+          markReply(span, command, reply);
+          span.end();
+        }
         resolve(reply);
       };
       command.reject = (err: unknown) => {
-        endSpan(span, err, 'command failed');
+        endFailed(span, queued, settles, err);
         reject(err);
       };
       let result: unknown;
@@ -110,7 +132,7 @@ export class IORedisCommandInstrumentation extends InstrumentationBase {
         // biome-ignore lint/complexity/noArguments: see above
         result = original.apply(this, arguments as unknown as [CommandLike]);
       } catch (err) {
-        endSpan(span, err, 'command failed');
+        endFailed(span, queued, settles, err);
         throw err;
       }
       return result;
@@ -127,7 +149,7 @@ function startCommandSpan(tracer: Tracer, redis: RedisLike, command: CommandLike
   );
   let operation = name;
   if (name !== 'multi' && name !== 'exec') {
-    if (command.inTransaction) operation = `MULTI ${name}`;
+    if (command.inTransaction || redis[OPEN_TRANSACTION] !== undefined) operation = `MULTI ${name}`;
     else if (command.pipelineIndex != null) operation = `PIPELINE ${name}`;
   }
   span.setAttribute('db.operation.name', operation);
@@ -152,6 +174,23 @@ function baseAttributes(redis: RedisLike): Attributes {
   redis[BASE] = shareAttributes(attributes);
   redis[BASE_FOR] = options;
   return attributes;
+}
+
+/** A command failed: its span ends with the error, and a failed EXEC or DISCARD ends its queue's spans too. */
+function endFailed(
+  span: Span,
+  queued: QueuedCommand | undefined,
+  settles: OpenTransaction | undefined,
+  err: unknown,
+): void {
+  if (queued !== undefined) queued.ended = true;
+  settles?.abandon(err);
+  endSpan(span, err, 'command failed');
+}
+
+function settleTransaction(transaction: OpenTransaction, name: string, reply: unknown): void {
+  if (name === 'exec') transaction.settle(reply, markReply);
+  else transaction.abandon(undefined);
 }
 
 /** Hit/miss and TTL from the reply (redis-cache.ts); never throws into the command's promise. */

@@ -20,8 +20,8 @@ const QUEUED = Buffer.from('QUEUED');
 
 /**
  * A command queued inside MULTI is answered `QUEUED` (a Buffer from ioredis 5 on, a string before);
- * its real reply arrives with EXEC, which the per-command hook never sees. Such replies say nothing
- * about hits or TTLs: read as a hit, every GET inside MULTI counted as one.
+ * its real reply arrives inside EXEC's (redis-transaction.ts). QUEUED says nothing about hits or
+ * TTLs: read as a hit, every GET inside MULTI would count as one.
  */
 export function isQueuedReply(reply: unknown): boolean {
   return reply === 'QUEUED' || (Buffer.isBuffer(reply) && reply.equals(QUEUED));

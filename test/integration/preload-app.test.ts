@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { DecodedSpan } from '../../src/model/span';
-import { SpanKind } from '../../src/model/span';
+import { SpanKind, StatusCode } from '../../src/model/span';
 import {
   type AppRun,
   attr,
@@ -236,16 +236,50 @@ describe('the preload instrumenting an app it knows nothing about', () => {
     expect(spans.filter(isRun)).toHaveLength(runs);
   });
 
-  it('counts no hit or miss for GETs queued in MULTI (their reply is QUEUED, not the value)', async () => {
-    expect(await app.get('/cache-multi')).toBe(200);
+  it('gives commands queued in MULTI the outcome EXEC reports for them: hit, miss, TTL, error', async () => {
+    const res = await fetch(`http://127.0.0.1:${app.port}/cache-multi`);
+    expect(res.status).toBe(200);
+    expect(await res.json()).toEqual({ errors: [null, null, null, 'WRONGTYPE'] });
+    const inMulti = (s: DecodedSpan) => String(attr(s, 'db.operation.name')).startsWith('MULTI ');
+    const { spans } = await traceOf('/cache-multi', (s) => s.filter(inMulti).length >= 4);
+    const byText = (text: string) => {
+      const span = spans.find((s) => inMulti(s) && attr(s, 'db.query.text') === text);
+      if (!span) throw new Error(`no span for ${text}`);
+      return span;
+    };
+    const missing = byText('get multi:missing:1');
+    const present = byText('get multi:present:1');
+    const ttl = byText('set multi:ttl:1 [3 other arguments]');
+    const failed = byText('hget multi:present:1 [1 other arguments]');
+    expect([attr(missing, 'spanstat.cache.hits'), attr(missing, 'spanstat.cache.misses')]).toEqual([0, 1]);
+    expect([attr(present, 'spanstat.cache.hits'), attr(present, 'spanstat.cache.misses')]).toEqual([1, 0]);
+    expect(attr(ttl, 'spanstat.cache.ttl_s')).toBe(90);
+    expect(failed.statusCode).toBe(StatusCode.ERROR);
+    expect(attr(failed, 'spanstat.cache.misses')).toBeUndefined();
+    // Its span ends with EXEC's reply, not with the QUEUED one.
+    const exec = spans.find((s) => attr(s, 'db.operation.name') === 'exec');
+    expect(exec).toBeDefined();
+    for (const span of [missing, present, ttl, failed])
+      expect(span.startMs + span.durationMs).toBeGreaterThanOrEqual(exec?.startMs ?? Infinity);
+  });
+
+  it('does the same for MULTI and EXEC sent one by one, outside a pipeline', async () => {
+    const res = await fetch(`http://127.0.0.1:${app.port}/cache-multi-unpipelined`);
+    expect(res.status).toBe(200);
+    expect(await res.json()).toEqual({
+      replies: [
+        [null, null],
+        [null, 'value'],
+      ],
+    });
     const isGet = (s: DecodedSpan) => attr(s, 'db.operation.name') === 'MULTI get';
-    const { spans } = await traceOf('/cache-multi', (s) => s.filter(isGet).length >= 2);
-    const gets = spans.filter(isGet);
-    expect(gets).toHaveLength(2);
-    for (const get of gets) {
-      expect(attr(get, 'spanstat.cache.hits')).toBeUndefined();
-      expect(attr(get, 'spanstat.cache.misses')).toBeUndefined();
-    }
+    const { spans } = await traceOf('/cache-multi-unpipelined', (s) => s.filter(isGet).length >= 2);
+    const outcome = (text: string) => {
+      const span = spans.find((s) => isGet(s) && attr(s, 'db.query.text') === text);
+      return span && [attr(span, 'spanstat.cache.hits'), attr(span, 'spanstat.cache.misses')];
+    };
+    expect(outcome('get multi:missing:2')).toEqual([0, 1]);
+    expect(outcome('get multi:present:1')).toEqual([1, 0]);
   });
 
   it('records a cache miss, then a hit, for the same key across two requests', async () => {
