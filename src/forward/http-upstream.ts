@@ -3,8 +3,8 @@
  * libuv's thread pool when `compression` is gzip. 429/502/503/504, timeouts and network errors are
  * retryable (Retry-After honoured); any other refusal is final.
  */
-import { gzip, constants as zlibConstants } from 'node:zlib';
 import { Pool } from 'undici';
+import { gzipBody } from '../gzip-body';
 import { failureReason, isRetryableStatus, retryBackoffMs, retryDelayMs } from '../otlp-retry';
 import { CONTENT_TYPE } from '../receiver/responses';
 import {
@@ -15,25 +15,6 @@ import {
   type Upstream,
   type UpstreamOptions,
 } from './upstream';
-
-/**
- * zlib's fastest level: on the bench's OTLP bodies (380 B a span) it compresses 7.6× at 737k spans/s
- * on one core, against 8.6× at 427k for the default level 6 (bench/lib/otlp-batches templates).
- */
-const GZIP_LEVEL = zlibConstants.Z_BEST_SPEED;
-
-/**
- * One thread-pool task per body: zlib hands back each `chunkSize` of output through the event loop
- * before it compresses on, so with the default 16 KiB a 1-MiB batch of OTLP waits ~8 turns of a busy
- * event loop. Measured with the loop busy in 5-ms turns: 49–51 ms per gzip that way, 11–12 ms in one
- * task (4.4 ms with the loop idle).
- */
-function gzipAsync(body: Buffer): Promise<Buffer> {
-  const chunkSize = Math.max(64 * 1024, body.length + 1024);
-  return new Promise((resolve, reject) =>
-    gzip(body, { level: GZIP_LEVEL, chunkSize }, (err, out) => (err ? reject(err) : resolve(out))),
-  );
-}
 
 export class HttpUpstream implements Upstream {
   readonly origin: string;
@@ -65,7 +46,7 @@ export class HttpUpstream implements Upstream {
   async send(batch: OutgoingBatch, consecutiveFailures: number): Promise<Outcome> {
     if (this.options.compression === 'gzip' && batch.wire === undefined) {
       try {
-        batch.wire = await gzipAsync(batch.body);
+        batch.wire = await gzipBody(batch.body);
       } catch (err) {
         return { ok: false, reason: `gzip failed: ${(err as Error).message}` };
       }

@@ -22,10 +22,10 @@
  * 65–85 ms and installs a global dispatcher the app's own `fetch` would then use).
  */
 import type { Socket } from 'node:net';
-import { gzip } from 'node:zlib';
 import { diag } from '@opentelemetry/api';
 import type { ExportResult } from '@opentelemetry/core';
 import type { ReadableSpan } from '@opentelemetry/sdk-trace-base';
+import { gzipBody } from '../gzip-body';
 import { failureReason, isRetryableStatus, retryBackoffMs, retryDelayMs } from '../otlp-retry';
 import type { EncodedSpanExporter } from './batch-processor';
 import type { ExportTls } from './export-tls';
@@ -177,7 +177,7 @@ export class OtlpHttpExporter implements EncodedSpanExporter {
     let body: Buffer = Buffer.from(raw.buffer, raw.byteOffset, raw.byteLength);
     if (this.options.gzip) {
       try {
-        body = await gzipAsync(body);
+        body = await gzipBody(body);
       } catch (err) {
         return { ok: false, reason: `gzip failed: ${err instanceof Error ? err.message : String(err)}` };
       }
@@ -300,8 +300,4 @@ function loadSerializer(json: boolean): Serializer {
   if (!json) return { serializeRequest: encodeTraceRequest };
   return (require('@opentelemetry/otlp-transformer') as { JsonTraceSerializer: Serializer })
     .JsonTraceSerializer;
-}
-
-function gzipAsync(body: Buffer): Promise<Buffer> {
-  return new Promise((resolve, reject) => gzip(body, (err, out) => (err ? reject(err) : resolve(out))));
 }
