@@ -18,7 +18,14 @@ import type { CacheCall, DbCall, PoolConnect, SenderLoss } from '../model/classi
 import type { RequestSummary } from '../model/request-summary';
 import type { WindowName } from '../reports/types';
 import { BoundedTable, OVERFLOW_LABEL, type RowFactory } from './bounded-table';
-import { addCacheCall, type CacheAcc, type CacheState, cacheOps, newCacheState } from './cache-stats';
+import {
+  addCacheCall,
+  addOtherNamespaceReads,
+  type CacheAcc,
+  type CacheState,
+  cacheOps,
+  newCacheState,
+} from './cache-stats';
 import {
   addRequest,
   type EndpointAcc,
@@ -150,6 +157,18 @@ export class Aggregator {
     const group = this.cacheGroup(call.service, call.system);
     const row = this.cache.upsert(group, call.namespace, call.service, call, this.makeCache);
     addCacheCall(row.stats.at(now), call);
+    if (call.otherNamespaceReads !== undefined) {
+      for (const reads of call.otherNamespaceReads) {
+        const other = this.cache.upsert(
+          group,
+          reads.namespace,
+          call.service,
+          { ...call, ...reads },
+          this.makeCache,
+        );
+        addOtherNamespaceReads(other.stats.at(now), reads);
+      }
+    }
   }
 
   recordPoolConnect(call: PoolConnect): void {

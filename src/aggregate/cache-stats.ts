@@ -1,5 +1,5 @@
 /** Per (service, system, namespace) statistics: the cache report's rows. */
-import type { CacheCall } from '../model/classified';
+import type { CacheCall, NamespaceReads } from '../model/classified';
 import { ms } from './acc-util';
 import { OVERFLOW_LABEL } from './bounded-table';
 import { Sketch } from './sketch';
@@ -97,6 +97,13 @@ export function addCacheCall(acc: CacheAcc, call: CacheCall): void {
     if (ttl < acc.minTtl) acc.minTtl = ttl;
     if (ttl > acc.maxTtl) acc.maxTtl = ttl;
   }
+}
+
+/** Keys of this namespace a multi-key read of another looked up (CacheCall.otherNamespaceReads): reads, hits and misses only. */
+export function addOtherNamespaceReads(acc: CacheAcc, reads: NamespaceReads): void {
+  acc.reads += reads.hits + reads.misses;
+  acc.hits += reads.hits;
+  acc.misses += reads.misses;
 }
 
 export function newCacheState(

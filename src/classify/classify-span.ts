@@ -4,6 +4,7 @@ import type {
   CacheCall,
   ClassifiedSpan,
   DbCall,
+  NamespaceReads,
   OtherSpan,
   PoolConnect,
   RequestSpan,
@@ -139,7 +140,7 @@ export class SpanClassifier {
     if (CONNECTION_COMMANDS.has(command)) return undefined;
     const kind = describeRedisCommand(command);
     const firstKey = parsed?.keys[0];
-    return {
+    const call: CacheCall = {
       type: 'cache',
       service: span.service,
       traceId: span.traceId,
@@ -157,12 +158,53 @@ export class SpanClassifier {
       misses: numberAttr(attributes, MISSES) ?? 0,
       ttlSeconds: numberAttr(attributes, TTL),
     };
+    if (parsed !== undefined && parsed.keys.length > 1) {
+      const found = stringAttr(attributes, KEYS_FOUND);
+      if (found !== undefined) this.splitByNamespace(call, parsed.keys, found);
+    }
+    return call;
+  }
+
+  /**
+   * An MGET's hits and misses per key namespace, from `1`/`0` per key in `found`: the call keeps its
+   * first key's namespace, and the keys of any other go to `otherNamespaceReads`. Keys past those the
+   * statement names (it names 32, redis-commands.ts) count with the first. A `found` that does not
+   * fit the call (other length, other characters) leaves the call as it is.
+   */
+  private splitByNamespace(call: CacheCall, keys: readonly string[], found: string): void {
+    if (found.length !== call.hits + call.misses || found.length < keys.length) return;
+    let others: NamespaceReads[] | undefined;
+    let hits = 0;
+    let misses = 0;
+    for (let i = 0; i < found.length; i++) {
+      const hit = found.charCodeAt(i) === 49; // '1'
+      if (!hit && found.charCodeAt(i) !== 48) return;
+      const namespace = i > 0 && i < keys.length ? this.keys.namespaceOf(keys[i]) : call.namespace;
+      if (namespace === call.namespace) {
+        if (hit) hits++;
+        else misses++;
+        continue;
+      }
+      others ??= [];
+      let reads = others.find((r) => r.namespace === namespace);
+      if (reads === undefined) {
+        reads = { namespace, hits: 0, misses: 0 };
+        others.push(reads);
+      }
+      if (hit) reads.hits++;
+      else reads.misses++;
+    }
+    if (others === undefined) return;
+    call.hits = hits;
+    call.misses = misses;
+    call.otherNamespaceReads = others;
   }
 }
 
 const HITS = [SPANSTAT_ATTR.cacheHits];
 const MISSES = [SPANSTAT_ATTR.cacheMisses];
 const TTL = [SPANSTAT_ATTR.cacheTtlSeconds];
+const KEYS_FOUND = [SPANSTAT_ATTR.cacheKeysFound];
 const POOL_MAX = [SPANSTAT_ATTR.poolMax];
 const POOL_IN_USE = [SPANSTAT_ATTR.poolInUse];
 const DESCENDANTS = [SPANSTAT_ATTR.descendants];

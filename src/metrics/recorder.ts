@@ -1,5 +1,5 @@
 import type { Attributes } from '@opentelemetry/api';
-import type { CacheCall, DbCall, PoolConnect } from '../model/classified';
+import type { CacheCall, DbCall, NamespaceReads, PoolConnect } from '../model/classified';
 import type { RequestSummary } from '../model/request-summary';
 import type { SpanSink } from '../pipeline/span-sink';
 import { METRICS, type MetricDef, type MetricKey, OVERFLOW_VALUE } from './names';
@@ -162,6 +162,19 @@ export class MetricsRecorder implements SpanSink {
     if (c.write) {
       series.writes ??= this.cacheWrites.get(labels4(c.service, c.system, c.namespace, c.command));
       series.writes.value++;
+    }
+    if (c.otherNamespaceReads !== undefined) this.recordOtherNamespaceReads(c, c.otherNamespaceReads);
+  }
+
+  /** Hits and misses of an MGET's keys outside its first key's namespace (rare: no memo). */
+  private recordOtherNamespaceReads(c: CacheCall, others: readonly NamespaceReads[]): void {
+    for (const reads of others) {
+      if (reads.hits > 0)
+        this.cacheReads.get(labels5(c.service, c.system, reads.namespace, c.command, 'hit')).value +=
+          reads.hits;
+      if (reads.misses > 0)
+        this.cacheReads.get(labels5(c.service, c.system, reads.namespace, c.command, 'miss')).value +=
+          reads.misses;
     }
   }
 

@@ -25,6 +25,11 @@ export const SPANSTAT_ATTR = {
   cacheHits: 'spanstat.cache.hits',
   /** Keys the read did not find. */
   cacheMisses: 'spanstat.cache.misses',
+  /**
+   * On an MGET of more than one key: `1` for each key found and `0` for each not, in the command's
+   * key order (`101`), so hits and misses can be counted per key namespace.
+   */
+  cacheKeysFound: 'spanstat.cache.keys_found',
   /** TTL in seconds a write or EXPIRE set. */
   cacheTtlSeconds: 'spanstat.cache.ttl_s',
   /** Size of the pg pool a pool-connect span came from (for saturation). */

@@ -44,6 +44,18 @@ export interface CacheCall extends Base {
   misses: number;
   /** TTL in seconds set by the command (SET EX, SETEX, EXPIRE…), when the preload recorded it. */
   ttlSeconds?: number;
+  /**
+   * Keys of other namespaces an MGET found or not (from `spanstat.cache.keys_found`); `hits` and
+   * `misses` above then count the first key's namespace only. Absent for most calls.
+   */
+  otherNamespaceReads?: NamespaceReads[];
+}
+
+/** Keys of one namespace a multi-key read looked up. */
+export interface NamespaceReads {
+  namespace: string;
+  hits: number;
+  misses: number;
 }
 
 /** Time spent waiting for a pooled connection (pg-pool.connect). */

@@ -4,8 +4,8 @@
  * context (inside or outside a request) and ends it when the command's promise settles. Attributes
  * as instrumentation-ioredis sets them — `db.system.name=redis`, `db.operation.name` (`MULTI get`,
  * `PIPELINE get` inside those), `db.query.text` (keys only, redis-text.ts), `server.address/port` —
- * plus what the sidecar's cache report needs: `spanstat.cache.hits/misses` on lookups and
- * `spanstat.cache.ttl_seconds` on writes that set an expiry (redis-cache.ts). Errors set an error
+ * plus what the sidecar's cache report needs: `spanstat.cache.hits/misses` on lookups (and which
+ * keys an MGET found, `spanstat.cache.keys_found`), `spanstat.cache.ttl_s` on writes that set an expiry (redis-cache.ts). Errors set an error
  * status with the error's message. A command queued in MULTI ends when EXEC answers, with its entry
  * of EXEC's reply as its outcome (redis-transaction.ts). Connection spans are not made: they are not cache calls.
  *
@@ -25,7 +25,7 @@ import { SPANSTAT_ATTR } from '../model/attributes';
 import { endSpan } from './end-span';
 import { shareAttributes } from './lean-tracer';
 import { isPatched, markPatched } from './patch-mark';
-import { cacheOutcome, cacheTtlSeconds, isQueuedReply } from './redis-cache';
+import { cacheOutcome, cacheTtlSeconds, isQueuedReply, keysFound } from './redis-cache';
 import { redisStatement } from './redis-text';
 import { OpenTransaction, type QueuedCommand } from './redis-transaction';
 
@@ -200,6 +200,10 @@ export function markReply(span: Span, command: { name: string; args: unknown[] }
     if (outcome !== undefined) {
       span.setAttribute(SPANSTAT_ATTR.cacheHits, outcome.hits);
       span.setAttribute(SPANSTAT_ATTR.cacheMisses, outcome.misses);
+      if (outcome.hits + outcome.misses > 1) {
+        const found = keysFound(command.name, reply);
+        if (found !== undefined) span.setAttribute(SPANSTAT_ATTR.cacheKeysFound, found);
+      }
     }
     const ttl = cacheTtlSeconds(command.name, command.args, reply, Date.now());
     if (ttl !== undefined) span.setAttribute(SPANSTAT_ATTR.cacheTtlSeconds, ttl);

@@ -63,6 +63,18 @@ export function cacheOutcome(
 }
 
 /**
+ * For an MGET of more than one key, `1` per key found and `0` per key not, in key order
+ * (SPANSTAT_ATTR.cacheKeysFound); undefined otherwise. Only MGET: its keys may belong to different
+ * namespaces, where HMGET's fields share one key and EXISTS answers a count.
+ */
+export function keysFound(command: string, reply: unknown): string | undefined {
+  if (!Array.isArray(reply) || reply.length < 2 || lower(command) !== 'mget') return undefined;
+  let found = '';
+  for (const item of reply) found += item == null ? '0' : '1';
+  return found;
+}
+
+/**
  * TTL in seconds that a successful write or expiry command set; undefined when the command sets
  * none or did not take effect (SET NX that lost, EXPIRE on a missing key). `nowMs` resolves the
  * absolute forms (EXAT, PXAT, EXPIREAT, PEXPIREAT).

@@ -230,6 +230,24 @@ describe('Aggregator: cache', () => {
     expect(rows[1]).toMatchObject({ namespace: 'session:*', hitRate: null, errors: 1, minTtlSeconds: null });
   });
 
+  it('counts the keys an MGET read in another namespace in that namespace’s row, the call in its first', () => {
+    const { agg } = setup();
+    agg.recordCacheCall(
+      cacheCall({
+        command: 'mget',
+        hits: 1,
+        misses: 1,
+        otherNamespaceReads: [{ namespace: 'product:*', hits: 2, misses: 1 }],
+      }),
+    );
+    agg.recordCacheCall(cacheCall({ namespace: 'product:*', hits: 1 }));
+    const rows = cacheReport(agg, { window: 'all', sort: 'reads' }).rows;
+    expect(rows.map((r) => [r.namespace, r.calls, r.reads, r.hits, r.misses, r.commands])).toEqual([
+      ['product:*', 1, 4, 3, 1, { get: 1 }],
+      ['user:*', 1, 2, 1, 1, { mget: 1 }],
+    ]);
+  });
+
   it('folds a widened namespace into the new one, renaming when the new one has no row', () => {
     const { agg } = setup();
     agg.recordCacheCall(cacheCall({ namespace: 'user:42' }));

@@ -92,6 +92,48 @@ describe('SpanClassifier', () => {
     });
   });
 
+  it('splits an MGET across namespaces by which keys it found: the first namespace keeps the call', () => {
+    const result = classifier.classify(
+      span({
+        'db.system.name': 'redis',
+        'db.query.text': 'mget user:1 product:7 user:2 product:8 product:9',
+        'spanstat.cache.hits': 3,
+        'spanstat.cache.misses': 2,
+        'spanstat.cache.keys_found': '10011',
+      }),
+    );
+    expect(result).toMatchObject({ type: 'cache', command: 'mget', namespace: 'user:*', hits: 1, misses: 1 });
+    if (result.type !== 'cache') return;
+    expect(result.otherNamespaceReads).toEqual([{ namespace: 'product:*', hits: 2, misses: 1 }]);
+  });
+
+  it('leaves an MGET whole when its keys share a namespace or keys_found does not fit the call', () => {
+    const same = classifier.classify(
+      span({
+        'db.system.name': 'redis',
+        'db.query.text': 'mget user:1 user:2',
+        'spanstat.cache.hits': 1,
+        'spanstat.cache.misses': 1,
+        'spanstat.cache.keys_found': '10',
+      }),
+    );
+    expect(same).toMatchObject({ namespace: 'user:*', hits: 1, misses: 1 });
+    expect(same).not.toHaveProperty('otherNamespaceReads');
+    for (const found of ['1', '1x', '100']) {
+      const odd = classifier.classify(
+        span({
+          'db.system.name': 'redis',
+          'db.query.text': 'mget user:1 product:2',
+          'spanstat.cache.hits': 1,
+          'spanstat.cache.misses': 1,
+          'spanstat.cache.keys_found': found,
+        }),
+      );
+      expect(odd).toMatchObject({ namespace: 'user:*', hits: 1, misses: 1 });
+      expect(odd).not.toHaveProperty('otherNamespaceReads');
+    }
+  });
+
   it('records the TTL a write set', () => {
     const result = classifier.classify(
       span({ 'db.system': 'redis', 'db.statement': 'set user:42', 'spanstat.cache.ttl_s': 60 }),

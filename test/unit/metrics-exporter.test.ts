@@ -139,6 +139,26 @@ describe('Prometheus metrics', () => {
     expect(samples(text, 'spanstat_cache_command_duration_seconds_count')).toHaveLength(4);
   });
 
+  it('counts the keys an MGET read in other namespaces under those namespaces', async () => {
+    const m = create();
+    m.recordCacheCall(
+      cache({
+        command: 'mget',
+        hits: 1,
+        misses: 0,
+        otherNamespaceReads: [{ namespace: 'user:*', hits: 2, misses: 1 }],
+      }),
+    );
+    const text = await m.scrape();
+    const series = (namespace: string, result: string, n: number) =>
+      `spanstat_cache_reads_total{service="shop",system="redis",namespace="${namespace}",command="mget",result="${result}"} ${n}`;
+    expect(samples(text, 'spanstat_cache_reads_total').sort()).toEqual(
+      [series('quote:*', 'hit', 1), series('user:*', 'hit', 2), series('user:*', 'miss', 1)].sort(),
+    );
+    // The command's latency stays with the namespace that names it.
+    expect(samples(text, 'spanstat_cache_command_duration_seconds_count')).toHaveLength(1);
+  });
+
   it('records endpoints by status class with the time split and queries per request', async () => {
     const m = create();
     m.recordRequest(request());

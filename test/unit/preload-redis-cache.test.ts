@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { cacheOutcome, cacheTtlSeconds } from '../../src/preload/redis-cache';
+import { cacheOutcome, cacheTtlSeconds, keysFound } from '../../src/preload/redis-cache';
 
 const NOW = 1_700_000_000_000;
 
@@ -25,6 +25,14 @@ describe('cache hits and misses read from Redis replies', () => {
       misses: 1,
     });
     expect(cacheOutcome('hmget', ['h', 'f1', 'f2'], [null, null])).toEqual({ hits: 0, misses: 2 });
+  });
+
+  it('says which keys an MGET of several found, in key order, and nothing for other reads', () => {
+    expect(keysFound('mget', ['1', null, Buffer.from('3'), null])).toBe('1010');
+    expect(keysFound('MGET', [null, 'x'])).toBe('01');
+    expect(keysFound('mget', ['only one'])).toBeUndefined();
+    expect(keysFound('hmget', ['1', null])).toBeUndefined();
+    expect(keysFound('mget', 'QUEUED')).toBeUndefined();
   });
 
   it('counts an HGETALL with no fields as a miss, in both the raw array and the object form', () => {
