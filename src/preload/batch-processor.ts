@@ -15,6 +15,7 @@ import { type Context, context, ROOT_CONTEXT } from '@opentelemetry/api';
 import type { ExportResult } from '@opentelemetry/core';
 import type { ReadableSpan, Span, SpanExporter, SpanProcessor } from '@opentelemetry/sdk-trace-base';
 import { TraceRequestEncoder } from './otlp-encode';
+import { preloadContext } from './preload-context';
 
 export interface BatchOptions {
   maxQueueSize: number;
@@ -199,7 +200,10 @@ export class BoundedBatchSpanProcessor implements SpanProcessor {
     this.clearTimers();
     const exported = new Promise<void>((resolve) => {
       try {
-        context.with(this.exportContext, () => this.queue.exportNext(() => resolve()));
+        // Suppressed in both contexts: the app's own OpenTelemetry SDK (the global one) must not trace
+        // the export, and the export's sockets must not hold on to the request that triggered it.
+        const exportNext = () => this.queue.exportNext(() => resolve());
+        preloadContext.with(this.exportContext, () => context.with(this.exportContext, exportNext));
       } catch {
         // An exporter that throws loses this batch, never the app.
         resolve();

@@ -16,11 +16,10 @@
  * missed V8's caches; the capture object keeps one shape.
  */
 import {
-  InstrumentationBase,
-  type InstrumentationConfig,
   InstrumentationNodeModuleDefinition,
   InstrumentationNodeModuleFile,
 } from '@opentelemetry/instrumentation';
+import { PreloadInstrumentation } from './module-hooks';
 import { isPatched, markPatched } from './patch-mark';
 import { endsWithRegExp, joinRoute, pathTemplate } from './route-path';
 
@@ -69,9 +68,9 @@ function captureOf(req: unknown): RouteCapture | undefined {
   return req !== null && typeof req === 'object' ? (req as CapturingRequest)[CAPTURE] : undefined;
 }
 
-export class ExpressRouteInstrumentation extends InstrumentationBase {
-  constructor(config: InstrumentationConfig = {}) {
-    super('spanstat-express-route', '1.0.0', config);
+export class ExpressRouteInstrumentation extends PreloadInstrumentation {
+  constructor() {
+    super('spanstat-express-route', '1.0.0');
   }
 
   protected init() {

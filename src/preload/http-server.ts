@@ -22,8 +22,7 @@
  */
 import {
   type Context,
-  context,
-  propagation,
+  defaultTextMapGetter,
   ROOT_CONTEXT,
   type Span,
   SpanKind,
@@ -33,6 +32,7 @@ import {
 import { SPANSTAT_ATTR } from '../model/attributes';
 import { setSpan } from './context-frame';
 import { capturedRoute, type RouteCapture, startRouteCapture } from './express-route';
+import { preloadContext, traceContextPropagator } from './preload-context';
 
 type Emit = (this: unknown, event: string | symbol, ...args: unknown[]) => boolean;
 
@@ -116,7 +116,7 @@ export class HttpServerInstrumentation {
       const ctx = instrumentation.start(req as RequestLike, res as ResponseLike);
       // biome-ignore lint/complexity/noArguments: see above
       if (ctx === undefined) return original.apply(this, arguments as unknown as [string]);
-      return context.with(ctx, original, this, event, req, res);
+      return preloadContext.with(ctx, original, this, event, req, res);
     };
   }
 
@@ -126,9 +126,9 @@ export class HttpServerInstrumentation {
     if (tracer === undefined) return undefined;
     try {
       const method = req.method ?? 'GET';
-      let parent = context.active();
+      let parent = preloadContext.active();
       if (this.options.propagate && req.headers.traceparent !== undefined)
-        parent = propagation.extract(ROOT_CONTEXT, req.headers);
+        parent = traceContextPropagator.extract(ROOT_CONTEXT, req.headers, defaultTextMapGetter);
       const span = tracer.startSpan(
         method,
         {

@@ -14,17 +14,17 @@
  * on the demo's pg+redis route, after pg-query.ts: 773 → 692 µs app CPU per request (min of 6
  * interleaved rounds on the busy VM; no preload 662 µs). Figures in pg-query.ts.
  */
-import { type Attributes, context, type Span, SpanKind, type Tracer } from '@opentelemetry/api';
+import { type Attributes, type Span, SpanKind, type Tracer } from '@opentelemetry/api';
 import {
-  InstrumentationBase,
-  type InstrumentationConfig,
   InstrumentationNodeModuleDefinition,
   InstrumentationNodeModuleFile,
 } from '@opentelemetry/instrumentation';
 import { SPANSTAT_ATTR } from '../model/attributes';
 import { endSpan } from './end-span';
 import { shareAttributes } from './lean-tracer';
+import { PreloadInstrumentation } from './module-hooks';
 import { isPatched, markPatched } from './patch-mark';
+import { preloadContext } from './preload-context';
 import { cacheOutcome, cacheTtlSeconds, isQueuedReply, keysFound } from './redis-cache';
 import { redisStatement } from './redis-text';
 import { OpenTransaction, type QueuedCommand } from './redis-transaction';
@@ -57,9 +57,9 @@ const BASE = Symbol('spanstat.redisAttributes');
 const BASE_FOR = Symbol('spanstat.redisAttributesFor');
 const OPEN_TRANSACTION = Symbol('spanstat.redisOpenTransaction');
 
-export class IORedisCommandInstrumentation extends InstrumentationBase {
-  constructor(config: InstrumentationConfig = {}) {
-    super('spanstat-ioredis', '1.0.0', config);
+export class IORedisCommandInstrumentation extends PreloadInstrumentation {
+  constructor() {
+    super('spanstat-ioredis', '1.0.0');
   }
 
   protected init() {
@@ -145,7 +145,7 @@ function startCommandSpan(tracer: Tracer, redis: RedisLike, command: CommandLike
   const span = tracer.startSpan(
     name,
     { kind: SpanKind.CLIENT, attributes: baseAttributes(redis) },
-    context.active(),
+    preloadContext.active(),
   );
   let operation = name;
   if (name !== 'multi' && name !== 'exec') {

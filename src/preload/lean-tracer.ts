@@ -29,7 +29,6 @@ import {
   type Attributes,
   type AttributeValue,
   type Context,
-  context,
   type Exception,
   type HrTime,
   INVALID_SPAN_CONTEXT,
@@ -52,6 +51,7 @@ import type { Resource } from '@opentelemetry/resources';
 import type { ReadableSpan, TimedEvent } from '@opentelemetry/sdk-trace-base';
 import { SPANSTAT_ATTR } from '../model/attributes';
 import { setSpan } from './context-frame';
+import { preloadContext } from './preload-context';
 
 /** Attributes kept per span; more are counted as dropped (instrumentations set fewer than 10). */
 export const MAX_ATTRIBUTES = 128;
@@ -193,7 +193,7 @@ export class LeanTracer implements Tracer {
     private readonly sink: EndedSpanSink,
   ) {}
 
-  startSpan(name: string, options: SpanOptions = {}, ctx: Context = context.active()): Span {
+  startSpan(name: string, options: SpanOptions = {}, ctx: Context = preloadContext.active()): Span {
     if (isTracingSuppressed(ctx)) return trace.wrapSpanContext(INVALID_SPAN_CONTEXT);
     const parentSpan = options.root ? undefined : trace.getSpan(ctx);
     const parent = parentSpan?.spanContext();
@@ -252,9 +252,9 @@ export class LeanTracer implements Tracer {
     const fn = rest[rest.length - 1] as F;
     const options = (rest.length >= 2 ? rest[0] : undefined) as SpanOptions | undefined;
     const ctx = (rest.length >= 3 ? rest[1] : undefined) as Context | undefined;
-    const parent = ctx ?? context.active();
+    const parent = ctx ?? preloadContext.active();
     const span = this.startSpan(name, options, parent);
-    return context.with(setSpan(parent, span), fn as (span: Span) => ReturnType<F>, undefined, span);
+    return preloadContext.with(setSpan(parent, span), fn as (span: Span) => ReturnType<F>, undefined, span);
   }
 }
 

@@ -12,15 +12,13 @@
  * 5 spans a request become 4; preload-cpu-probe could not resolve the CPU gain from the noise of
  * the shared VM (load ~5 on 2 cores: min of 6 rounds 802 → 828 µs, medians 858 → 887 µs).
  */
-import { type Attributes, context, type Span, SpanKind } from '@opentelemetry/api';
-import {
-  InstrumentationBase,
-  type InstrumentationConfig,
-  InstrumentationNodeModuleDefinition,
-} from '@opentelemetry/instrumentation';
+import { type Attributes, type Span, SpanKind } from '@opentelemetry/api';
+import { InstrumentationNodeModuleDefinition } from '@opentelemetry/instrumentation';
 import { SPANSTAT_ATTR } from '../model/attributes';
 import { endSpan, endWhenSettled } from './end-span';
+import { PreloadInstrumentation } from './module-hooks';
 import { isPatched, markPatched } from './patch-mark';
+import { preloadContext } from './preload-context';
 
 const BASE_ATTRIBUTES = Symbol('spanstat.poolAttributes');
 
@@ -59,9 +57,9 @@ export function checkoutWaits(pool: PoolLike): boolean {
   return idle <= waiting;
 }
 
-export class PgPoolConnectInstrumentation extends InstrumentationBase {
-  constructor(config: InstrumentationConfig = {}) {
-    super('spanstat-pg-pool-connect', '1.0.0', config);
+export class PgPoolConnectInstrumentation extends PreloadInstrumentation {
+  constructor() {
+    super('spanstat-pg-pool-connect', '1.0.0');
   }
 
   protected init() {
@@ -84,7 +82,7 @@ export class PgPoolConnectInstrumentation extends InstrumentationBase {
   private patchConnect(original: Connect): Connect {
     const instrumentation = this;
     return function connect(this: PoolLike, cb?: ConnectCallback) {
-      const parent = context.active();
+      const parent = preloadContext.active();
       if (!checkoutWaits(this)) {
         // No span. A callback still runs in the caller's context: pg-pool answers from a
         // nextTick pulse, and a release in between (another request's code) can serve this
@@ -92,7 +90,7 @@ export class PgPoolConnectInstrumentation extends InstrumentationBase {
         if (typeof cb !== 'function') return original.call(this);
         const callback = cb;
         return original.call(this, (err: unknown, client?: unknown, done?: unknown) =>
-          context.with(parent, callback, undefined, err, client, done),
+          preloadContext.with(parent, callback, undefined, err, client, done),
         );
       }
       let span: Span;
@@ -115,7 +113,7 @@ export class PgPoolConnectInstrumentation extends InstrumentationBase {
           // which showed up in CPU profiles of the pg route.
           (err: unknown, client?: unknown, done?: unknown) => {
             endSpan(span, err, 'connect failed');
-            context.with(parent, callback, undefined, err, client, done);
+            preloadContext.with(parent, callback, undefined, err, client, done);
           },
         );
       }

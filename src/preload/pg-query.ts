@@ -14,16 +14,16 @@
  * request by the minimum (+25% → +4% over no preload), 887 → 807 µs by the median; pg alone
  * 828 → 773 µs (min).
  */
-import { type Attributes, type Context, context, type Span, SpanKind } from '@opentelemetry/api';
+import { type Attributes, type Context, type Span, SpanKind } from '@opentelemetry/api';
 import {
-  InstrumentationBase,
-  type InstrumentationConfig,
   InstrumentationNodeModuleDefinition,
   InstrumentationNodeModuleFile,
 } from '@opentelemetry/instrumentation';
 import { endSpan, endWhenSettled } from './end-span';
 import { shareAttributes } from './lean-tracer';
+import { PreloadInstrumentation } from './module-hooks';
 import { isPatched, markPatched } from './patch-mark';
+import { preloadContext } from './preload-context';
 
 type Callback = (this: unknown, err: unknown, result?: unknown) => void;
 type Query = (this: ClientLike, ...args: unknown[]) => unknown;
@@ -55,9 +55,9 @@ const BASE = Symbol('spanstat.pgAttributes');
 const BASE_FOR = Symbol('spanstat.pgAttributesFor');
 const VERSIONS = ['>=8.0.3 <9'];
 
-export class PgQueryInstrumentation extends InstrumentationBase {
-  constructor(config: InstrumentationConfig = {}) {
-    super('spanstat-pg', '1.0.0', config);
+export class PgQueryInstrumentation extends PreloadInstrumentation {
+  constructor() {
+    super('spanstat-pg', '1.0.0');
   }
 
   protected init() {
@@ -102,7 +102,7 @@ export class PgQueryInstrumentation extends InstrumentationBase {
       // Not a query pg would run (it throws or answers with an error): nothing to time.
       // biome-ignore lint/complexity/noArguments: pass every argument through unchanged
       if (text === undefined) return original.apply(this, arguments as unknown as unknown[]);
-      const parent = context.active();
+      const parent = preloadContext.active();
       let span: Span;
       try {
         const base = baseAttributes(this);
@@ -213,7 +213,7 @@ function endThen(span: Span, callback: Callback, parent: Context, restore?: () =
     restore?.();
     // The callback fires from the connection's socket, whose context is whichever request opened
     // the connection; run it in the caller's.
-    if (context.active() === parent) return callback.call(this, err, result);
-    return context.with(parent, callback, this, err, result);
+    if (preloadContext.active() === parent) return callback.call(this, err, result);
+    return preloadContext.with(parent, callback, this, err, result);
   };
 }

@@ -4,14 +4,14 @@
  * four instrumentations — our http server spans (http-server.ts), our Express route capture, our pg
  * query spans (pg-query.ts) and waited pool-connect spans, and ioredis (hit/miss, TTL, keys-only statements). NodeSDK is not used: it loads every
  * exporter and detector at startup and patches disabled instrumentations anyway (DESIGN.md).
+ * It registers none of the OpenTelemetry API's globals and shares no require hook (preload-context.ts,
+ * module-hooks.ts): an app's own OpenTelemetry SDK keeps working beside it.
  */
 
 import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
-import { context, DiagLogLevel, diag, propagation, trace } from '@opentelemetry/api';
-import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
-import { suppressTracing, W3CTraceContextPropagator } from '@opentelemetry/core';
-import type { Instrumentation } from '@opentelemetry/instrumentation';
+import { DiagLogLevel, diag, ROOT_CONTEXT } from '@opentelemetry/api';
+import { suppressTracing } from '@opentelemetry/core';
 import { defaultResource, resourceFromAttributes } from '@opentelemetry/resources';
 import { BoundedBatchSpanProcessor } from './batch-processor';
 import { createRateLimitedLogger } from './diag-logger';
@@ -21,9 +21,11 @@ import { ExpressRouteInstrumentation } from './express-route';
 import { HttpServerInstrumentation } from './http-server';
 import { IORedisCommandInstrumentation } from './ioredis-command';
 import { LeanTracerProvider } from './lean-tracer';
+import type { PreloadInstrumentation } from './module-hooks';
 import { OtlpHttpExporter } from './otlp-exporter';
 import { PgPoolConnectInstrumentation } from './pg-pool-connect';
 import { PgQueryInstrumentation } from './pg-query';
+import { preloadContext } from './preload-context';
 import { detectServiceName } from './service-name';
 import type { LogLevelName, PreloadSettings } from './settings';
 
@@ -64,10 +66,8 @@ export function startPreload(settings: PreloadSettings): PreloadHandle {
   const exportTls = readExportTls(settings.tlsFiles, problems);
   if (problems.length > 0) diag.warn(problems.join('; '));
 
-  if (!context.setGlobalContextManager(new AsyncLocalStorageContextManager().enable())) {
-    diag.warn('another OpenTelemetry context manager was already registered; using it');
-  }
-  if (settings.propagateTraceContext) propagation.setGlobalPropagator(new W3CTraceContextPropagator());
+  // Private, not the API's globals: an app's own OpenTelemetry SDK registers those (preload-context.ts).
+  preloadContext.enable();
 
   const serviceName = settings.serviceName ?? detectServiceName(process.argv[1], process.cwd());
   const resource = defaultResource().merge(
@@ -88,19 +88,10 @@ export function startPreload(settings: PreloadSettings): PreloadHandle {
     timeoutMs: settings.exportTimeoutMs,
     tls: exportTls,
   });
-  const processor = new BoundedBatchSpanProcessor(
-    exporter,
-    settings.batch,
-    suppressTracing(context.active()),
-  );
+  const processor = new BoundedBatchSpanProcessor(exporter, settings.batch, suppressTracing(ROOT_CONTEXT));
   // Always-on sampling: the sidecar's statistics need every span (see lean-tracer.ts).
   const provider = new LeanTracerProvider(resource, processor);
-  if (!trace.setGlobalTracerProvider(provider)) {
-    diag.warn('another OpenTelemetry tracer provider is registered globally; spanstat keeps its own');
-  }
 
-  const instrumentations = createInstrumentations(settings);
-  for (const instrumentation of instrumentations) instrumentation.setTracerProvider(provider);
   let httpServer: HttpServerInstrumentation | undefined;
   if (settings.instrumentations.http) {
     httpServer = new HttpServerInstrumentation({
@@ -114,6 +105,8 @@ export function startPreload(settings: PreloadSettings): PreloadHandle {
     httpServer.setTracer(provider.getTracer('spanstat-http-server', '1.0.0'));
     httpServer.enable();
   }
+  const instrumentations = createInstrumentations(settings);
+  for (const instrumentation of instrumentations) instrumentation.setTracerProvider(provider);
 
   const flush = () => processor.forceFlush();
   const removeExitHooks = installExitHooks(
@@ -130,15 +123,16 @@ export function startPreload(settings: PreloadSettings): PreloadHandle {
       httpServer?.disable();
       for (const instrumentation of instrumentations) instrumentation.disable();
       await processor.shutdown();
+      preloadContext.disable();
     },
   };
 }
 
 /** Instrumentations enable (hook `require`) as they are constructed, so only wanted ones are built. */
-function createInstrumentations(settings: PreloadSettings): Instrumentation[] {
+function createInstrumentations(settings: PreloadSettings): PreloadInstrumentation[] {
   const enabled = settings.instrumentations;
-  const list: Instrumentation[] = [];
-  // The http server patch (http-server.ts) is not an OTel Instrumentation; startPreload adds it.
+  const list: PreloadInstrumentation[] = [];
+  // The http server patch (http-server.ts) hooks no require; startPreload adds it.
   if (enabled.http && enabled.express) list.push(new ExpressRouteInstrumentation());
   if (enabled.pg) {
     list.push(new PgQueryInstrumentation());
