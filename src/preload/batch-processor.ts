@@ -39,12 +39,30 @@ function encodes(exporter: SpanExporter): exporter is EncodedSpanExporter {
   return candidate.encoding === 'protobuf' && typeof candidate.exportEncoded === 'function';
 }
 
+/** Every span still queued, taken for the exit export: bodies encoded already, or span objects. */
+export interface QueuedSpans {
+  encoded: Uint8Array[];
+  spans: ReadableSpan[];
+  count: number;
+}
+
+/** An exporter that can send what is queued synchronously, as the process exits (exit-flush.ts). */
+export interface ExitExporter {
+  exportOnExit(queued: QueuedSpans, timeoutMs: number): void;
+}
+
+function exportsOnExit(exporter: SpanExporter): exporter is SpanExporter & ExitExporter {
+  return typeof (exporter as Partial<ExitExporter>).exportOnExit === 'function';
+}
+
 /** Where ended spans wait: as objects for a plain SpanExporter, as bytes for an encoding one. */
 interface SpanQueue {
   readonly size: number;
   add(span: ReadableSpan): void;
   /** Hands the oldest batch (at most the export batch size) to the exporter; `done` runs once it is settled. */
   exportNext(done: () => void): void;
+  /** Empties the queue, handing back everything in it. */
+  takeAll(): QueuedSpans;
 }
 
 class ObjectQueue implements SpanQueue {
@@ -72,6 +90,12 @@ class ObjectQueue implements SpanQueue {
       batch = this.spans.splice(0, this.batchSpans);
     }
     this.exporter.export(batch, () => done());
+  }
+
+  takeAll(): QueuedSpans {
+    const spans = this.spans;
+    this.spans = [];
+    return { encoded: [], spans, count: spans.length };
   }
 }
 
@@ -104,6 +128,13 @@ class EncodedQueue implements SpanQueue {
     const spans = oldest.spans;
     this.size -= spans;
     this.exporter.exportEncoded(oldest.finish(), spans, () => done());
+  }
+
+  takeAll(): QueuedSpans {
+    const encoded = this.batches.splice(0).map((batch) => batch.finish());
+    const count = this.size;
+    this.size = 0;
+    return { encoded, spans: [], count };
   }
 }
 
@@ -166,6 +197,16 @@ export class BoundedBatchSpanProcessor implements SpanProcessor {
       else if (this.queue.size > 0) await this.exportBatch();
       else return;
     }
+  }
+
+  /**
+   * The process is exiting (`exit` event): sends what is queued now, blocking up to `timeoutMs`, when
+   * the exporter can (ExitExporter). An export in flight is not waited for.
+   */
+  flushOnExit(timeoutMs: number): void {
+    if (this.isShutdown || this.queue.size === 0 || !exportsOnExit(this.exporter)) return;
+    this.clearTimers();
+    this.exporter.exportOnExit(this.queue.takeAll(), timeoutMs);
   }
 
   async shutdown(): Promise<void> {

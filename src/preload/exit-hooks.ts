@@ -1,16 +1,18 @@
 /**
  * Flushes queued spans when the process is about to end, without changing how it ends:
- * - `beforeExit` (the event loop ran dry): flush, holding the loop open at most `timeoutMs`;
  * - SIGTERM / SIGINT: flush (at most `timeoutMs`), then, if the app registered no handler of its
  *   own for that signal, re-raise it with the default disposition so the process dies by the
  *   signal exactly as it would have without the preload. An app with its own handler keeps
  *   full control: the preload only flushes.
- * `process.exit()` cannot be waited for; spans still queued then are lost.
+ * - `exit` (the loop ran dry, or `process.exit()`): what is still queued goes synchronously
+ *   (exit-flush.ts), at most `timeoutMs`. Not from `beforeExit`: asynchronous work there makes Node
+ *   emit `beforeExit` again, and the app's own listeners would run twice.
  */
 
 export interface Flushable {
   flush(): Promise<void>;
-  hasPending(): boolean;
+  /** Sends what is queued before returning, blocking at most `timeoutMs`. */
+  flushOnExit(timeoutMs: number): void;
 }
 
 export interface ExitHookOptions {
@@ -24,7 +26,7 @@ export function installExitHooks(target: Flushable, options: ExitHookOptions): (
   const proc = options.proc ?? process;
   const signals = options.signals ?? ['SIGTERM', 'SIGINT'];
   let flushing = false;
-  // After a flush that ran out of time at beforeExit, do not try again: the loop would never end.
+  // After a signal's flush ran out of time, the exit does not wait for the sidecar again.
   let gaveUp = false;
 
   const boundedFlush = (): Promise<boolean> => {
@@ -40,13 +42,13 @@ export function installExitHooks(target: Flushable, options: ExitHookOptions): (
     return Promise.race([flushed, timeout]).finally(() => clearTimeout(timer));
   };
 
-  const onBeforeExit = () => {
-    if (flushing || gaveUp || !target.hasPending()) return;
-    flushing = true;
-    void boundedFlush().then((completed) => {
-      flushing = false;
-      gaveUp = !completed;
-    });
+  const onExit = () => {
+    if (gaveUp) return;
+    try {
+      target.flushOnExit(options.timeoutMs);
+    } catch {
+      // Never in the way of the exit.
+    }
   };
 
   const handlers = new Map<NodeJS.Signals, () => void>();
@@ -59,18 +61,19 @@ export function installExitHooks(target: Flushable, options: ExitHookOptions): (
         return;
       }
       flushing = true;
-      void boundedFlush().then(() => {
+      void boundedFlush().then((completed) => {
         flushing = false;
+        if (!completed) gaveUp = true;
         if (!appHandles) reraise(proc, signal, handler);
       });
     };
     handlers.set(signal, handler);
     proc.on(signal, handler);
   }
-  proc.on('beforeExit', onBeforeExit);
+  proc.on('exit', onExit);
 
   return () => {
-    proc.removeListener('beforeExit', onBeforeExit);
+    proc.removeListener('exit', onExit);
     for (const [signal, handler] of handlers) proc.removeListener(signal, handler);
   };
 }

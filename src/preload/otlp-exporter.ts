@@ -27,7 +27,8 @@ import type { ExportResult } from '@opentelemetry/core';
 import type { ReadableSpan } from '@opentelemetry/sdk-trace-base';
 import { gzipBody } from '../gzip-body';
 import { failureReason, isRetryableStatus, retryBackoffMs, retryDelayMs } from '../otlp-retry';
-import type { EncodedSpanExporter } from './batch-processor';
+import type { EncodedSpanExporter, ExitExporter, QueuedSpans } from './batch-processor';
+import { exportOnExit } from './exit-flush';
 import type { ExportTls } from './export-tls';
 import { encodeTraceRequest } from './otlp-encode';
 import type { ExportProtocol } from './settings';
@@ -50,7 +51,7 @@ export interface OtlpExporterOptions {
 
 type Outcome = { ok: true } | { ok: false; reason: string; pauseMs?: number };
 
-export class OtlpHttpExporter implements EncodedSpanExporter {
+export class OtlpHttpExporter implements EncodedSpanExporter, ExitExporter {
   /** Spans this exporter gave up on (paused, refused, failed). */
   droppedSpans = 0;
   exportedSpans = 0;
@@ -116,6 +117,38 @@ export class OtlpHttpExporter implements EncodedSpanExporter {
       return;
     }
     this.post(body, spans, done);
+  }
+
+  /** The last export, as the process exits: one body, POSTed from a worker while this thread waits (exit-flush.ts). */
+  exportOnExit(queued: QueuedSpans, timeoutMs: number): void {
+    if (queued.count === 0) return;
+    if (this.isShutdown || this.isPaused()) {
+      this.droppedSpans += queued.count;
+      return;
+    }
+    let body: Uint8Array;
+    try {
+      body =
+        this.encoding === 'json'
+          ? (this.serializer.serializeRequest(queued.spans) ?? new Uint8Array())
+          : Buffer.concat(queued.encoded); // concatenated requests parse as one
+    } catch {
+      this.droppedSpans += queued.count;
+      return;
+    }
+    const outcome = exportOnExit(
+      {
+        url: this.url.href,
+        headers: this.headers,
+        body,
+        gzip: this.options.gzip === true,
+        tls: this.options.tls,
+      },
+      timeoutMs,
+    );
+    if ('status' in outcome && outcome.status >= 200 && outcome.status < 300)
+      this.exportedSpans += queued.count;
+    else this.droppedSpans += queued.count;
   }
 
   private refuseWhilePaused(spans: number, done: (result: ExportResult) => void): boolean {

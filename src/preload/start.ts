@@ -29,7 +29,7 @@ import { preloadContext } from './preload-context';
 import { detectServiceName } from './service-name';
 import type { LogLevelName, PreloadSettings } from './settings';
 
-/** Longest a signal or beforeExit flush may hold the process (ms). */
+/** Longest a signal's or the exit's flush may hold the process (ms). */
 export const EXIT_FLUSH_TIMEOUT_MS = 1_000;
 
 export interface PreloadHandle {
@@ -110,7 +110,7 @@ export function startPreload(settings: PreloadSettings): PreloadHandle {
 
   const flush = () => processor.forceFlush();
   const removeExitHooks = installExitHooks(
-    { flush, hasPending: () => processor.hasPending() },
+    { flush, flushOnExit: (timeoutMs) => processor.flushOnExit(timeoutMs) },
     { timeoutMs: EXIT_FLUSH_TIMEOUT_MS },
   );
   return {

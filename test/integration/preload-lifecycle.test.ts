@@ -87,6 +87,18 @@ describe('the preload at process end', () => {
     expect(exit.ms).toBeLessThan(5_000);
     expect(capture.spans.some((s) => attr(s, 'db.query.text') === 'get script:missing')).toBe(true);
     expect(capture.spans.some((s) => attr(s, 'db.query.text') === 'SELECT $1::int AS n')).toBe(true);
+    // Its own beforeExit listener ran once, as without the preload.
+    expect(script.stdout()).toContain('before-exit-count 1');
+  });
+
+  it('delivers the spans of a script that ends with process.exit()', async () => {
+    capture.spans.length = 0;
+    const script = await startApp({ script: 'script.js', env: { ...env, SCRIPT_PROCESS_EXIT: '1' } });
+    const exit = await script.exited;
+    expect(exit.code).toBe(0);
+    expect(script.stdout()).toContain('script-done');
+    expect(capture.spans.some((s) => attr(s, 'db.query.text') === 'get script:missing')).toBe(true);
+    expect(capture.spans.some((s) => attr(s, 'db.query.text') === 'SELECT $1::int AS n')).toBe(true);
   });
 
   it('lets a script exit promptly when no sidecar listens', async () => {

@@ -12,14 +12,16 @@ class FakeProcess extends EventEmitter {
   }
 }
 
-function target(pending = true) {
-  const calls = { flushes: 0 };
+function target() {
+  const calls = { flushes: 0, exitFlushes: [] as number[] };
   let finish: () => void = () => {};
   return {
     calls,
     finish: () => finish(),
     flushable: {
-      hasPending: () => pending,
+      flushOnExit: (timeoutMs: number) => {
+        calls.exitFlushes.push(timeoutMs);
+      },
       flush: () => {
         calls.flushes++;
         return new Promise<void>((resolve) => {
@@ -78,29 +80,25 @@ describe('exit hooks', () => {
     expect(proc.kills).toEqual([[4242, 'SIGTERM']]);
   });
 
-  it('flushes at beforeExit only when spans are pending', () => {
-    const idle = new FakeProcess();
-    const none = target(false);
-    installExitHooks(none.flushable, { timeoutMs: 5_000, proc: idle as unknown as NodeJS.Process });
-    idle.emit('beforeExit', 0);
-    expect(none.calls.flushes).toBe(0);
-
-    const busy = new FakeProcess();
-    const some = target(true);
-    installExitHooks(some.flushable, { timeoutMs: 5_000, proc: busy as unknown as NodeJS.Process });
-    busy.emit('beforeExit', 0);
-    busy.emit('beforeExit', 0);
-    expect(some.calls.flushes).toBe(1);
+  it('flushes synchronously at exit, and never at beforeExit (the app’s listeners would run twice)', () => {
+    const proc = new FakeProcess();
+    const t = target();
+    installExitHooks(t.flushable, { timeoutMs: 700, proc: proc as unknown as NodeJS.Process });
+    proc.emit('beforeExit', 0);
+    expect(t.calls.flushes + t.calls.exitFlushes.length).toBe(0);
+    proc.emit('exit', 0);
+    expect(t.calls.exitFlushes).toEqual([700]);
   });
 
-  it('does not retry at beforeExit after a flush ran out of time, so the process can end', async () => {
+  it('does not wait at exit for a sidecar that let a signal’s flush run out of time', async () => {
     const proc = new FakeProcess();
-    const t = target(true);
+    const t = target();
     installExitHooks(t.flushable, { timeoutMs: 10, proc: proc as unknown as NodeJS.Process });
-    proc.emit('beforeExit', 0);
+    proc.on('SIGTERM', () => {}); // the app's own handler: the process lives on after the flush
+    proc.emit('SIGTERM');
     await new Promise((resolve) => setTimeout(resolve, 40));
-    proc.emit('beforeExit', 0);
-    expect(t.calls.flushes).toBe(1);
+    proc.emit('exit', 0);
+    expect(t.calls.exitFlushes).toEqual([]);
   });
 
   it('removes every listener it added when uninstalled', () => {
@@ -110,8 +108,6 @@ describe('exit hooks', () => {
       proc: proc as unknown as NodeJS.Process,
     });
     uninstall();
-    expect(
-      proc.listenerCount('SIGTERM') + proc.listenerCount('SIGINT') + proc.listenerCount('beforeExit'),
-    ).toBe(0);
+    expect(proc.listenerCount('SIGTERM') + proc.listenerCount('SIGINT') + proc.listenerCount('exit')).toBe(0);
   });
 });
