@@ -1,7 +1,7 @@
 import type { AdvisorStatus } from '../advise/advisor';
 import type { RecommendationsResponse } from '../advise/api';
 import { ago, formatRecommendations } from '../advise/format';
-import { fetchForCommand } from './fetch-json';
+import { fetchForCommand, terminalSafe } from './fetch-json';
 
 export interface AdviseCommandOptions {
   api: string;
@@ -21,8 +21,13 @@ export async function runAdviseCommand(options: AdviseCommandOptions): Promise<n
   const query = params.size ? `?${params}` : '';
   const fetched = await fetchForCommand(options.api, `/api/v1/recommendations${query}`, options.json);
   if ('exitCode' in fetched) return fetched.exitCode;
-  const { out, note } = adviceText(fetched.body as RecommendationsResponse, { brief: options.brief });
-  console.log(out);
+  const body = fetched.body as RecommendationsResponse;
+  if (!Array.isArray(body?.recommendations)) {
+    console.error('spanstat: the API answered without recommendations; is that a spanstat sidecar?');
+    return 1;
+  }
+  const { out, note } = adviceText(body, { brief: options.brief });
+  console.log(terminalSafe(out));
   if (note) console.error(note);
   return 0;
 }

@@ -17,6 +17,11 @@ export async function fetchJson(url: string, timeoutMs = 5_000): Promise<FetchRe
     }
     return { ok: true, body };
   } catch (err) {
+    if ((err as Error).name === 'TimeoutError')
+      return {
+        ok: false,
+        error: `SPANSTAT_ERR_SIDECAR_TIMEOUT: the sidecar at ${url} did not answer within ${timeoutMs / 1000} s`,
+      };
     const cause = describeCause(err);
     return {
       ok: false,
@@ -59,4 +64,12 @@ export async function fetchForCommand(
     return { exitCode: 0 };
   }
   return { body: result.body };
+}
+
+/** Control characters (terminal escapes among them): C0, DEL and C1. */
+const CONTROL = /\p{Cc}/gu;
+
+/** `text` for a terminal: span data (service names, routes) must not move the cursor or recolour it. */
+export function terminalSafe(text: string): string {
+  return text.replace(CONTROL, (c) => (c === '\n' || c === '\t' ? c : '\ufffd'));
 }

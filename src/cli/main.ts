@@ -13,7 +13,8 @@ program
   .version(require('../../package.json').version);
 
 function port(value: string): number {
-  const n = Number(value);
+  // Decimal digits only: Number() would also take '', '1e3' and '0x10' (the SPANSTAT_* variables refuse them).
+  const n = /^\d{1,5}$/.test(value.trim()) ? Number(value) : Number.NaN;
   if (!Number.isInteger(n) || n < 0 || n > 65535)
     throw new InvalidArgumentError('must be a port number 0-65535');
   return n;

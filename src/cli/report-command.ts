@@ -1,5 +1,5 @@
 import { formatTable, REPORTS, withService } from '../reports';
-import { apiUrl, fetchForCommand, fetchJson } from './fetch-json';
+import { apiUrl, fetchForCommand, fetchJson, terminalSafe } from './fetch-json';
 
 export interface ReportCommandOptions {
   api: string;
@@ -41,18 +41,28 @@ export async function runReportCommand(kind: string, options: ReportCommandOptio
   const fetched = await fetchForCommand(options.api, `/api/v1/reports/${kind}?${params}`, options.json);
   if ('exitCode' in fetched) return fetched.exitCode;
   const report = fetched.body as { rows: { service: string }[]; totalRows: number; window: string };
+  if (!Array.isArray(report?.rows)) {
+    console.error(
+      `spanstat: ${apiUrl(options.api, `/api/v1/reports/${kind}`)} answered without report rows; is that a spanstat sidecar?`,
+    );
+    return 1;
+  }
   const services = new Set(report.rows.map((r) => r.service));
   const shown = services.size > 1 ? withService(columns) : columns;
   const scope = services.size === 1 ? ` — ${[...services][0]}` : '';
   // The API sorts by the default column when none is asked for; the title names whichever was used.
   const sort = options.sort ?? definition.spec.defaultSort;
   const counts = `${report.rows.length} of ${report.totalRows} rows`;
-  console.log(`${TITLES[kind]}${scope} (sorted by ${sort}; window ${report.window}, ${counts})`);
+  console.log(
+    terminalSafe(`${TITLES[kind]}${scope} (sorted by ${sort}; window ${report.window}, ${counts})`),
+  );
   const health = await fetchHealth(options.api);
   console.log(
-    report.rows.length
-      ? formatTable(report.rows, shown, { wide: options.wide })
-      : noRowsText(kind, report.window, options.service, health),
+    terminalSafe(
+      report.rows.length
+        ? formatTable(report.rows, shown, { wide: options.wide })
+        : noRowsText(kind, report.window, options.service, health),
+    ),
   );
   const lost = lostSpansNote(health, options.service ? new Set([options.service]) : services);
   if (lost) console.error(lost);
