@@ -125,6 +125,19 @@ function specOf(command: string): Readonly<Spec> {
   return SPECS.get(command) ?? SPECS.get(command.toUpperCase()) ?? UNKNOWN;
 }
 
+/**
+ * A command name safe to show and to use as a label: one the table knows, or one shaped like a command
+ * (`json.get`, `ft.search`: letters, digits, `_`, `-`, one optional `.`); anything else — a span name
+ * with a key in it, a statement whose first word is data — is `other`, so it cannot carry a value.
+ */
+export function commandLabel(command: string): string {
+  if (specOf(command) !== UNKNOWN) return command;
+  return COMMAND_SHAPE.test(command) ? command : OTHER_COMMAND;
+}
+
+const COMMAND_SHAPE = /^[a-z][a-z0-9_-]{0,23}(\.[a-z0-9_-]{1,24})?$/;
+export const OTHER_COMMAND = 'other';
+
 /** What a command does with the cache; unknown commands neither read nor write. */
 export function describeRedisCommand(command: string): RedisCommandInfo {
   return specOf(command).info;

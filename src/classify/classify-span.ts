@@ -1,4 +1,4 @@
-import { describeRedisCommand, parseRedisStatement } from '../cache-keys/redis-commands';
+import { commandLabel, describeRedisCommand, parseRedisStatement } from '../cache-keys/redis-commands';
 import { ATTR, SPANSTAT_ATTR } from '../model/attributes';
 import type {
   CacheCall,
@@ -12,7 +12,7 @@ import type {
 } from '../model/classified';
 import { type DecodedSpan, SpanKind, StatusCode } from '../model/span';
 import { numberAttr, stringAttr } from './attributes';
-import { templatePath, UNMATCHED_ROUTE } from './route-template';
+import { methodLabel, templatePath, templateWords, UNMATCHED_ROUTE } from './route-template';
 
 /** What the classifier needs from the SQL stage (src/sql). */
 export interface SqlShaper {
@@ -49,6 +49,15 @@ const CONNECTION_COMMANDS = new Set([
   'echo',
   'reset',
 ]);
+/** A span name that cannot hold a literal: one word of letters, digits and `_ . : / -` (`pg.connect`). */
+const PLAIN_NAME = /^[\w.:/-]*$/;
+
+/** The text up to its first whitespace: an operation name is one word (`GET`, `MULTI get` → `MULTI`). */
+function firstWord(text: string): string {
+  const space = text.search(/\s/);
+  return space < 0 ? text : text.slice(0, space);
+}
+
 /** Statement used for DB spans that carry no text, keyed by span name (e.g. `pg.connect`). */
 const NO_STATEMENT_PREFIX = '(no statement) ';
 
@@ -101,9 +110,11 @@ export class SpanClassifier {
     let operation: string;
     let table: string;
     if (text === undefined) {
-      // No text (e.g. `pg.connect`): group by span name, which carries no literal.
-      fingerprint = `name:${span.name}`;
-      statement = NO_STATEMENT_PREFIX + span.name;
+      // No text (e.g. `pg.connect`): grouped by span name. A name of more than one word may be the
+      // statement itself (some instrumentations name spans so): it is shaped like one, literals out.
+      const name = PLAIN_NAME.test(span.name) ? span.name : this.sql.fingerprint(system, span.name).statement;
+      fingerprint = `name:${name}`;
+      statement = NO_STATEMENT_PREFIX + name;
       operation = (stringAttr(attributes, ATTR.dbOperation) ?? '').toUpperCase();
       table = stringAttr(attributes, ATTR.dbTable) ?? '';
     } else {
@@ -136,7 +147,9 @@ export class SpanClassifier {
     const text = stringAttr(attributes, ATTR.dbStatement);
     const parsed = text ? parseRedisStatement(text) : undefined;
     // A parsed command is lower case already.
-    const command = parsed?.command || (stringAttr(attributes, ATTR.dbOperation) || span.name).toLowerCase();
+    const command = commandLabel(
+      parsed?.command || firstWord(stringAttr(attributes, ATTR.dbOperation) || span.name).toLowerCase(),
+    );
     if (CONNECTION_COMMANDS.has(command)) return undefined;
     const kind = describeRedisCommand(command);
     const firstKey = parsed?.keys[0];
@@ -219,7 +232,7 @@ const lastMethod = { raw: '', upper: '' };
 function upperMethod(raw: string): string {
   if (raw !== lastMethod.raw) {
     lastMethod.raw = raw;
-    lastMethod.upper = raw.toUpperCase();
+    lastMethod.upper = raw === '' ? '' : methodLabel(raw.toUpperCase());
   }
   return lastMethod.upper;
 }
@@ -231,8 +244,9 @@ function request(span: DecodedSpan): RequestSpan {
   let route = stringAttr(attributes, ATTR.httpRoute);
   if (!route) {
     const path = stringAttr(attributes, ATTR.urlPath);
-    // Non-HTTP servers (gRPC, …) have no path: the span name is their operation.
-    if (!path) route = span.name;
+    // Non-HTTP servers (gRPC, …) have no path: the span name is their operation. A name with a path
+    // in it (`GET /users/ann`) gets that path templated.
+    if (!path) route = span.name.includes('/') ? templateWords(span.name) : span.name;
     else route = status === 404 ? UNMATCHED_ROUTE : templatePath(path);
   }
   return {

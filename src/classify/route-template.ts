@@ -15,12 +15,33 @@ const HEX = /^[0-9a-f]{8,}$/i;
 const HAS_DIGIT = /\d/;
 const MAX_SEGMENTS = 12;
 
+/** Request methods kept as sent; any other becomes `_OTHER`, as OpenTelemetry's HTTP conventions say. */
+const KNOWN_METHODS = new Set([
+  'GET',
+  'HEAD',
+  'POST',
+  'PUT',
+  'DELETE',
+  'CONNECT',
+  'OPTIONS',
+  'TRACE',
+  'PATCH',
+]);
+
+/** An upper-cased request method as an endpoint's label: a known one, else `_OTHER`. */
+export function methodLabel(upper: string): string {
+  return KNOWN_METHODS.has(upper) ? upper : '_OTHER';
+}
+
+/** Characters no route template has: encoded bytes, matrix parameters (`;jsessionid=…`), key=value, e-mail. */
+const DATA_CHARS = /[%;=@,~+!$'()*]/;
+
 export function isIdLikeSegment(segment: string): boolean {
   if (segment.length === 0) return false;
+  if (DATA_CHARS.test(segment)) return true;
   if (/^\d+$/.test(segment)) return true;
   if (UUID.test(segment)) return true;
   if (HEX.test(segment) && HAS_DIGIT.test(segment)) return true;
-  if (segment.includes('@')) return true;
   // Mixed letters and digits of some length: codes, tokens, slugs with numbers.
   if (segment.length >= 4 && HAS_DIGIT.test(segment)) return true;
   return segment.length > 32;
@@ -35,10 +56,19 @@ export function templatePath(rawPath: string): string {
   const out: string[] = [];
   for (let i = 0; i < segments.length && out.length <= MAX_SEGMENTS; i++) {
     const segment = segments[i];
-    out.push(isIdLikeSegment(safeDecode(segment)) ? ':id' : segment);
+    // Tested raw and decoded: `%40` is an `@`, and any percent-encoding marks data.
+    out.push(isIdLikeSegment(segment) || isIdLikeSegment(safeDecode(segment)) ? ':id' : segment);
   }
   if (segments.length > MAX_SEGMENTS + 1) out.push('*');
   return out.join('/');
+}
+
+/** templatePath for each word of a span name that starts with `/` (`GET /users/ann` → `GET /users/:id`… when id-like). */
+export function templateWords(name: string): string {
+  return name
+    .split(' ')
+    .map((word) => (word.startsWith('/') ? templatePath(word) : word))
+    .join(' ');
 }
 
 function safeDecode(segment: string): string {

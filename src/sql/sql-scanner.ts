@@ -180,8 +180,8 @@ function scanToken(input: string, i: number, pg: boolean, mysql: boolean): numbe
   if (k === IDENT) {
     const next = input.charCodeAt(i + 1);
     if (next === 39 && isStringPrefix(c)) {
-      // E'…' honours backslash escapes in PostgreSQL; MySQL strings always do.
-      tokenEnd = skipQuoted(input, i + 1, 39, mysql || c === 69 || c === 101);
+      // E'…' honours backslash escapes in PostgreSQL; elsewhere strings are read as if they always did.
+      tokenEnd = skipQuoted(input, i + 1, 39, !pg || c === 69 || c === 101);
       return LITERAL_TOKEN;
     }
     if ((c === 85 || c === 117) && next === 38 && input.charCodeAt(i + 2) === 39) {
@@ -224,15 +224,17 @@ function scanToken(input: string, i: number, pg: boolean, mysql: boolean): numbe
 /** scanToken for the characters ' " ` $ ? - # / . (SPECIAL), apart from a number's leading dot. */
 function scanSpecial(input: string, i: number, c: number, pg: boolean, mysql: boolean): number {
   const next = input.charCodeAt(i + 1);
+  // Outside PostgreSQL, quoting is read the way that hides the most: a backslash escapes the next
+  // character (MySQL, ClickHouse, …; where it does not, the literal only runs on to the next quote), and
+  // "…" is a literal (MySQL without ANSI_QUOTES and SQLite take it as a string; a quoted identifier
+  // elsewhere then shows as a placeholder, never a value as text).
   if (c === 39) {
-    tokenEnd = skipQuoted(input, i, 39, mysql);
+    tokenEnd = skipQuoted(input, i, 39, !pg);
     return LITERAL_TOKEN;
   }
   if (c === 34) {
-    // MySQL reads "…" as a string unless ANSI_QUOTES is set: treat it as a literal to be safe. Elsewhere it
-    // is a quoted identifier, kept verbatim.
-    tokenEnd = skipQuoted(input, i, 34, mysql);
-    return mysql ? LITERAL_TOKEN : VERBATIM;
+    tokenEnd = skipQuoted(input, i, 34, !pg);
+    return pg ? VERBATIM : LITERAL_TOKEN;
   }
   if (c === 96 && !pg) {
     tokenEnd = skipQuoted(input, i, 96, false); // `identifier`

@@ -134,6 +134,29 @@ describe('SpanClassifier', () => {
     }
   });
 
+  it('shapes a DB span name that is a statement, literals out, when the span has no text', () => {
+    const named = classifier.classify(
+      span({ 'db.system.name': 'postgresql' }, { name: "SELECT * FROM acct WHERE ssn = '123-45-6789'" }),
+    );
+    expect(named.type).toBe('db');
+    if (named.type !== 'db') return;
+    expect(named.statement).toMatch(/^\(no statement\) SELECT \* FROM acct WHERE ssn = \$1$/);
+    expect(`${named.fingerprint} ${named.statement}`).not.toContain('123-45-6789');
+    const plain = classifier.classify(span({ 'db.system.name': 'postgresql' }, { name: 'pg.connect' }));
+    expect(plain).toMatchObject({ fingerprint: 'name:pg.connect', statement: '(no statement) pg.connect' });
+  });
+
+  it('takes a Redis command name only when it is shaped like one, never a key or a value', () => {
+    const command = (attributes: DecodedSpan['attributes'], name = 'span') => {
+      const result = classifier.classify(span({ 'db.system.name': 'redis', ...attributes }, { name }));
+      return result.type === 'cache' ? result.command : result.type;
+    };
+    expect(command({}, 'get user:secret-name:1')).toBe('get');
+    expect(command({ 'db.query.text': 'lkcmd@example.com user:1' })).toBe('other');
+    expect(command({ 'db.query.text': 'JSON.GET doc:1 $' })).toBe('json.get');
+    expect(command({ 'db.operation.name': 'MULTI get' })).toBe('multi');
+  });
+
   it('records the TTL a write set', () => {
     const result = classifier.classify(
       span({ 'db.system': 'redis', 'db.statement': 'set user:42', 'spanstat.cache.ttl_s': 60 }),

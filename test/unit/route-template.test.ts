@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { templatePath } from '../../src/classify/route-template';
+import { methodLabel, templatePath, templateWords } from '../../src/classify/route-template';
 
 describe('templatePath', () => {
   it('replaces numeric, uuid, hex and code segments with :id', () => {
@@ -14,6 +14,20 @@ describe('templatePath', () => {
     expect(templatePath('/api/products?page=3')).toBe('/api/products');
     expect(templatePath('/')).toBe('/');
     expect(templatePath('/v2/health')).toBe('/v2/health');
+  });
+
+  it('takes encoded bytes, matrix parameters and key=value segments for data', () => {
+    expect(templatePath('/files/report%2Fsecret.pdf')).toBe('/files/:id');
+    expect(templatePath('/a;jsessionid=ABCDEF/b')).toBe('/:id/b');
+    expect(templatePath('/filter/color=red')).toBe('/filter/:id');
+    expect(templatePath('/favicon.ico')).toBe('/favicon.ico');
+  });
+
+  it('templates the paths in a server span name, and names an unknown method _OTHER', () => {
+    expect(templateWords('GET /users/42/orders')).toBe('GET /users/:id/orders');
+    expect(templateWords('grpc.health.v1.Health/Check')).toBe('grpc.health.v1.Health/Check');
+    expect(methodLabel('PATCH')).toBe('PATCH');
+    expect(methodLabel('LKMETHOD')).toBe('_OTHER');
   });
 
   it('bounds very deep paths', () => {

@@ -81,6 +81,16 @@ describe('scanSql', () => {
     );
   });
 
+  it('reads quoting outside PostgreSQL the way that hides the most: backslash escapes, "…" as a literal', () => {
+    // SQLite takes "…" as a string; ClickHouse escapes with a backslash.
+    expect(render(`SELECT * FROM u WHERE email = "ann@example.com"`, 'generic')).toBe(
+      'SELECT * FROM u WHERE email = $1',
+    );
+    expect(render(`SELECT 'x\\' leaked \\'' AS a`, 'generic')).toBe('SELECT $1 AS a');
+    // PostgreSQL keeps "…" as the quoted identifier it is there.
+    expect(render(`SELECT "Email" FROM u`, 'pg')).toBe('SELECT "Email" FROM u');
+  });
+
   it('treats ? as a placeholder outside PostgreSQL, where it is the jsonb operator', () => {
     expect(scanSql('SELECT * FROM t WHERE a = ?', 'generic')).toBe(`SELECT * FROM t WHERE a = ${LITERAL}`);
     expect(scanSql("SELECT * FROM t WHERE doc ? 'k'", 'pg')).toBe(`SELECT * FROM t WHERE doc ? ${LITERAL}`);
