@@ -231,7 +231,7 @@ export const METRICS = {
     name: 'spanstat_sidecar_spans_dropped_total',
     type: 'counter',
     unit: '',
-    help: 'Spans accepted but not fully processed (queue or per-trace caps); counted but lost to reports',
+    help: 'Spans accepted but not fully processed (queue or per-trace caps, times no span has); counted but lost to reports',
     labels: [],
   },
   preloadSpansLost: {

@@ -16,9 +16,14 @@ export interface PipelineStats {
   spansReceived: number;
   spansProcessed: number;
   spansFailed: number;
+  /** Spans left out for times no real span has (see classifyOne). */
+  spansInvalid: number;
   pendingSpans: number;
   requestsSummarised: number;
 }
+
+/** Longest span taken (ms): a week; a long-lived WebSocket's server span fits. */
+const MAX_SPAN_MS = 7 * 24 * 3600 * 1000;
 
 /**
  * Spans processed per turn of the event loop before yielding, so the API and the receiver keep answering
@@ -52,6 +57,7 @@ export class Pipeline {
     spansReceived: 0,
     spansProcessed: 0,
     spansFailed: 0,
+    spansInvalid: 0,
     pendingSpans: 0,
     requestsSummarised: 0,
   };
@@ -135,7 +141,7 @@ export class Pipeline {
     while (this.queueHead < this.queue.length && done < budget) {
       const batch = this.queue[this.queueHead];
       this.queue[this.queueHead++] = EMPTY_BATCH;
-      const before = this.stats.spansProcessed + this.stats.spansFailed;
+      const before = this.read();
       let decodeFailed = false;
       try {
         batch.forEach(this.visit);
@@ -144,8 +150,7 @@ export class Pipeline {
       }
       this.processChunk();
       // A body that passed the receiver's check but failed to decode (a bug): its unread spans are lost.
-      if (decodeFailed)
-        this.stats.spansFailed += batch.size - (this.stats.spansProcessed + this.stats.spansFailed - before);
+      if (decodeFailed) this.stats.spansFailed += batch.size - (this.read() - before);
       done += batch.size;
       this.stats.pendingSpans -= batch.size;
     }
@@ -158,7 +163,18 @@ export class Pipeline {
     }
   }
 
+  /** Spans the pipeline has read so far, whatever became of them. */
+  private read(): number {
+    return this.stats.spansProcessed + this.stats.spansFailed + this.stats.spansInvalid;
+  }
+
   private classifyOne(span: DecodedSpan): void {
+    // An unset start (0), an end before the start or a span longer than a week: such times would set
+    // every mean, maximum and share of time they reach, so the span is counted and left out.
+    if (!(span.durationMs >= 0 && span.durationMs <= MAX_SPAN_MS && span.startMs > 0)) {
+      this.stats.spansInvalid++;
+      return;
+    }
     let classified: ClassifiedSpan;
     try {
       classified = this.classifier.classify(span);

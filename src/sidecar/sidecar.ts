@@ -139,7 +139,8 @@ export async function startSidecar(
       too_large: receiver.stats.tooLarge,
       unsupported_media: receiver.stats.unsupportedMedia,
     },
-    spansDropped: pipeline.stats.spansFailed + pipeline.assembler.stats.spansOverTraceCap,
+    spansDropped:
+      pipeline.stats.spansFailed + pipeline.stats.spansInvalid + pipeline.assembler.stats.spansOverTraceCap,
     decodeErrors: receiver.stats.decodeErrors,
     queueDepth: pipeline.stats.pendingSpans,
     openTraces: pipeline.assembler.stats.openTraces,

@@ -210,6 +210,26 @@ describe('Pipeline', () => {
     expect(pipeline.stats).toMatchObject({ spansProcessed: 300, spansFailed: 100, pendingSpans: 0 });
   });
 
+  it('counts spans whose times no span has (unset start, end before start, over a week) and leaves them out', () => {
+    const sink = new RecordingSink();
+    const pipeline = pipelineWith([sink]);
+    const odd = [
+      { ...span('db', 'o', 'unset'), startMs: 0 },
+      { ...span('db', 'o', 'backwards'), durationMs: -5 },
+      { ...span('db', 'o', 'decades'), durationMs: 56 * 365 * 24 * 3600 * 1000 },
+      { ...span('db', 'o', 'nan'), durationMs: Number.NaN },
+    ];
+    pipeline.enqueue(spanBatchOf([...odd, span('db', 'o', 'fine')]));
+    pipeline.drainAll();
+    expect(sink.calls).toEqual(['db:fine']);
+    expect(pipeline.stats).toMatchObject({
+      spansProcessed: 1,
+      spansInvalid: 4,
+      spansFailed: 0,
+      pendingSpans: 0,
+    });
+  });
+
   it('records summaries the assembler emits outside a chunk (sweep, flush) at once', () => {
     const sink = new RecordingSink();
     const pipeline = pipelineWith([sink]);
