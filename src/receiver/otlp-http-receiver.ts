@@ -37,6 +37,8 @@ const REQUEST_TIMEOUT_MS = 30_000;
 const HEADERS_TIMEOUT_MS = 10_000;
 /** shutdown() lets in-flight requests finish for this long, then closes their sockets. */
 const SHUTDOWN_GRACE_MS = 2_000;
+/** Bodies being read at once, in bytes, as a multiple of receiver.maxBodyBytes (64 MiB by default). */
+const READING_BUDGET_FACTOR = 4;
 
 /**
  * Refusals worth a warning: the client sends something broken, or we are. Overload (503) and
@@ -47,6 +49,11 @@ const LOUD_FAILURES: ReadonlySet<FailureKind> = new Set<FailureKind>(['bad-data'
 export class OtlpHttpReceiver extends ReceiverLifecycle {
   readonly stats: ReceiverStats = emptyReceiverStats();
   private server: Server | undefined;
+  /** Bytes reserved by bodies being read now (their Content-Length, else receiver.maxBodyBytes). */
+  private readingBytes = 0;
+  private get maxReadingBytes(): number {
+    return READING_BUDGET_FACTOR * this.options.maxBodyBytes;
+  }
 
   protected listen(): Promise<ListenAddress> {
     const { host, port, tls } = this.options;
@@ -156,10 +163,7 @@ export class OtlpHttpReceiver extends ReceiverLifecycle {
       return;
     }
     if (this.overloaded()) {
-      this.stats.overloaded++;
-      this.fail(res, 'overloaded', encoding, 'spanstat is over its pending-span cap; retry later', {
-        'Retry-After': String(this.options.retryAfterSeconds),
-      });
+      this.refuseOverloaded(res, encoding);
       return;
     }
     const max = this.options.maxBodyBytes;
@@ -168,19 +172,41 @@ export class OtlpHttpReceiver extends ReceiverLifecycle {
       this.tooLarge(res, encoding);
       return;
     }
+    // Bodies being read count against a byte budget too: the span cap is only known once they are in,
+    // and many large uploads at once would otherwise all be read (and held) before it applies.
+    const reserved = coding === 'identity' && declared > 0 ? declared : max;
+    if (this.readingBytes > 0 && this.readingBytes + reserved > this.maxReadingBytes) {
+      this.refuseOverloaded(res, encoding);
+      return;
+    }
+    this.readingBytes += reserved;
     readBody(req, coding, max).then(
       (result) => {
+        this.readingBytes -= reserved;
         this.stats.bytesReceived += result.wireBytes;
-        if (result.ok) this.accept(res, encoding, result.body);
-        else if (result.reason === 'too-large') this.tooLarge(res, encoding);
+        if (result.ok) {
+          // Over the cap since the read began (other bodies came in meanwhile): refused, not queued.
+          if (this.overloaded()) this.refuseOverloaded(res, encoding);
+          else this.accept(res, encoding, result.body);
+        } else if (result.reason === 'too-large') this.tooLarge(res, encoding);
         else if (result.reason === 'bad-gzip') {
           this.stats.decodeErrors++;
           this.fail(res, 'bad-data', encoding, 'body is not valid gzip');
         }
         // 'aborted': the client is gone.
       },
-      (err: unknown) => this.fail(res, 'internal', encoding, 'internal error', undefined, err),
+      (err: unknown) => {
+        this.readingBytes -= reserved;
+        this.fail(res, 'internal', encoding, 'internal error', undefined, err);
+      },
     );
+  }
+
+  private refuseOverloaded(res: ServerResponse, encoding: OtlpEncoding): void {
+    this.stats.overloaded++;
+    this.fail(res, 'overloaded', encoding, 'spanstat is over its pending-span cap; retry later', {
+      'Retry-After': String(this.options.retryAfterSeconds),
+    });
   }
 
   private accept(res: ServerResponse, encoding: OtlpEncoding, body: Buffer): void {

@@ -248,6 +248,56 @@ describe('OtlpHttpReceiver', () => {
     await expectStillServing();
   });
 
+  it('refuses a body read while the pipeline went over its cap, instead of queueing it past the cap', async () => {
+    const body = protobufBody(stableSpans());
+    const answer = new Promise<Reply>((resolve, reject) => {
+      const req = request(
+        { host: '127.0.0.1', port, path: '/v1/traces', method: 'POST', agent: false },
+        (res) => {
+          const chunks: Buffer[] = [];
+          res.on('data', (c: Buffer) => chunks.push(c));
+          res.on('end', () =>
+            resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks) }),
+          );
+        },
+      );
+      req.on('error', reject);
+      req.setHeader('content-type', PROTO);
+      req.setHeader('content-length', body.length);
+      req.write(body.subarray(0, 10));
+      // Other bodies fill the pipeline while this one is still arriving.
+      setTimeout(() => {
+        overloaded = true;
+        req.end(body.subarray(10));
+      }, 50);
+    });
+    const reply = await answer;
+    expect(reply.status).toBe(503);
+    expect(reply.headers['retry-after']).toBe('7');
+    expect(batches).toHaveLength(0);
+    overloaded = false;
+    await expectStillServing();
+  });
+
+  it('refuses a body with 503 while others being read hold its byte budget (4 × maxBodyBytes)', async () => {
+    // Four uploads of a whole maxBodyBytes each, their bodies still to come.
+    const held = Array.from({ length: 4 }, () => {
+      const req = request({ host: '127.0.0.1', port, path: '/v1/traces', method: 'POST', agent: false });
+      req.on('error', () => undefined);
+      req.setHeader('content-type', PROTO);
+      req.setHeader('content-length', MAX_BODY);
+      req.flushHeaders();
+      return req;
+    });
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    const refused = await sendProto(protobufBody(stableSpans()));
+    expect(refused.status).toBe(503);
+    expect(refused.headers['retry-after']).toBe('7');
+    for (const req of held) req.destroy();
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    await expectStillServing();
+  });
+
   it('answers 404 for another path and 405 for another method', async () => {
     const notFound = await sendProto(protobufBody(stableSpans()), { path: '/v1/metrics' });
     expect(notFound.status).toBe(404);
