@@ -80,7 +80,7 @@ function readSpan(s: Json, service: string): DecodedSpan {
   }
   let statusCode = 0;
   if (s.status !== undefined && s.status !== null) {
-    statusCode = enumValue(asObject(s.status, 'status').code, 'status.code');
+    statusCode = enumValue(asObject(s.status, 'status').code, 'status.code', STATUS_CODE_NAMES);
   }
   return {
     service,
@@ -88,7 +88,7 @@ function readSpan(s: Json, service: string): DecodedSpan {
     spanId: hexId(s.spanId, 8, 'spanId', false),
     parentSpanId: hexId(s.parentSpanId, 8, 'parentSpanId', true),
     name: optionalString(s.name, 'name'),
-    kind: enumValue(s.kind, 'kind'),
+    kind: enumValue(s.kind, 'kind', SPAN_KIND_NAMES),
     startMs: toMs(start),
     durationMs: durationNs > 0 ? durationNs / 1e6 : 0,
     statusCode,
@@ -112,11 +112,28 @@ function optionalString(v: unknown, field: string): string {
   return v;
 }
 
-function enumValue(v: unknown, field: string): number {
+/**
+ * An enum as a number, or by its name as the proto3 JSON mapping also allows (`SPAN_KIND_SERVER`,
+ * `STATUS_CODE_ERROR`; the OpenTelemetry Collector accepts both).
+ */
+function enumValue(v: unknown, field: string, names: Readonly<Record<string, number>>): number {
   if (v === undefined || v === null) return 0;
-  if (typeof v !== 'number' || !Number.isInteger(v)) throw fail(`${field} must be an integer enum value`);
+  if (typeof v === 'string' && Object.hasOwn(names, v)) return names[v];
+  if (typeof v !== 'number' || !Number.isInteger(v))
+    throw fail(`${field} must be an integer enum value or one of ${Object.keys(names).join(', ')}`);
   return v;
 }
+
+const SPAN_KIND_NAMES = {
+  SPAN_KIND_UNSPECIFIED: 0,
+  SPAN_KIND_INTERNAL: 1,
+  SPAN_KIND_SERVER: 2,
+  SPAN_KIND_CLIENT: 3,
+  SPAN_KIND_PRODUCER: 4,
+  SPAN_KIND_CONSUMER: 5,
+} as const;
+
+const STATUS_CODE_NAMES = { STATUS_CODE_UNSET: 0, STATUS_CODE_OK: 1, STATUS_CODE_ERROR: 2 } as const;
 
 const UINT64 = /^\d{1,20}$/;
 

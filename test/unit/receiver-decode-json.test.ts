@@ -144,9 +144,16 @@ describe('decodeTracesJson', () => {
     decodeError(requestWith({ ...SPAN, traceId: undefined }));
   });
 
-  it('rejects enums as names, wrong types and malformed int64 strings', () => {
-    decodeError(requestWith({ ...SPAN, kind: 'SPAN_KIND_SERVER' }));
-    decodeError(requestWith({ ...SPAN, status: { code: 'STATUS_CODE_ERROR' } }));
+  it('takes enums by name too, as the proto3 JSON mapping and the Collector do', () => {
+    const [span] = decodeTracesJson(
+      requestWith({ ...SPAN, kind: 'SPAN_KIND_SERVER', status: { code: 'STATUS_CODE_ERROR' } }),
+    );
+    expect(span).toMatchObject({ kind: 2, statusCode: 2 });
+  });
+
+  it('rejects unknown enum names, wrong types and malformed int64 strings', () => {
+    decodeError(requestWith({ ...SPAN, kind: 'SERVER' }));
+    decodeError(requestWith({ ...SPAN, status: { code: 'toString' } }));
     decodeError(requestWith({ ...SPAN, startTimeUnixNano: '17e17' }));
     decodeError(requestWith({ ...SPAN, startTimeUnixNano: -5 }));
     decodeError(requestWith({ ...SPAN, attributes: [{ key: 'n', value: { intValue: '12abc' } }] }));
