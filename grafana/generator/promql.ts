@@ -75,7 +75,8 @@ export function withStatement(expr: string): string {
 
 /** `expr`, or 0 for every series of `fallback` that `expr` lacks (e.g. namespaces with no hits). */
 export function orZero(expr: string, fallback: string): string {
-  return `(${expr}) or (0 * ${fallback})`;
+  // Parenthesised whole: `/` binds tighter than `or`, so a caller's `orZero(…) / x` would divide only the fallback.
+  return `((${expr}) or (0 * ${fallback}))`;
 }
 
 /** Hit rate per (service, namespace); namespaces with no hit at all read 0, not "no data". */

@@ -181,7 +181,7 @@ export const METRICS = {
     name: 'spanstat_http_server_request_component_seconds_total',
     type: 'counter',
     unit: 'seconds',
-    help: 'Request time by where it went: db, cache, pool_wait, other (db may exceed wall time when parallel)',
+    help: 'Request wall time by where it went: db, cache, pool_wait, other (calls in flight together count once; the four add up to the duration)',
     labels: ['service', 'method', 'route', 'component'],
   },
   httpRequestDbQueries: {

@@ -48,6 +48,50 @@ describe('alerting config with the real Prometheus tools', () => {
     expect(status).toBe(0);
   });
 
+  it("the dashboards' 5xx ratio panels read a ratio in Prometheus's own engine (promtool), not a count", () => {
+    // One route, 10 requests a minute of which 2 are 5xx, another with none: ratios 0.2 and 0.
+    const panelExpr = (file: string, title: string): string => {
+      const dashboard = JSON.parse(readFileSync(join(CONFIG, '..', 'grafana', 'dashboards', file), 'utf8'));
+      const panel = dashboard.panels.find((p: { title?: string }) => p.title === title);
+      return (panel.targets[0].expr as string)
+        .replaceAll('$service', '.*')
+        .replaceAll('$__rate_interval', '5m')
+        .replaceAll('$__range', '5m');
+    };
+    const series = (route: string, status: string, perMinute: number) =>
+      `      - series: 'spanstat_http_server_request_duration_seconds_count{service="shop",method="GET",route="${route}",status_class="${status}"}'\n` +
+      `        values: '0+${perMinute}x20'`;
+    const test = [
+      'rule_files: []',
+      'evaluation_interval: 1m',
+      'tests:',
+      '  - interval: 1m',
+      '    input_series:',
+      series('/a', '2xx', 8),
+      series('/a', '5xx', 2),
+      series('/b', '2xx', 5),
+      '    promql_expr_test:',
+      ...[panelExpr('spanstat-overview.json', '5xx ratio by route')].map((expr) =>
+        [
+          `      - expr: '${expr.replaceAll("'", "''")}'`,
+          '        eval_time: 10m',
+          '        exp_samples:',
+          '          - labels: \'{service="shop",method="GET",route="/a"}\'',
+          '            value: 0.2',
+          '          - labels: \'{service="shop",method="GET",route="/b"}\'',
+          '            value: 0',
+        ].join('\n'),
+      ),
+    ].join('\n');
+    writeFileSync(join(scratch, 'ratio.test.yml'), `${test}\n`);
+    const result = spawnSync(PROMTOOL_BIN, ['test', 'rules', 'ratio.test.yml'], {
+      encoding: 'utf8',
+      cwd: scratch,
+    });
+    expect(`${result.stdout}${result.stderr}`).toContain('SUCCESS');
+    expect(result.status).toBe(0);
+  });
+
   it('amtool accepts the Alertmanager config', () => {
     const { status, output } = run(AMTOOL_BIN, ['check-config', 'alertmanager.yml']);
     expect(output).toContain('SUCCESS');
