@@ -1,3 +1,4 @@
+import type { NamespaceRenames } from '../cache-keys/namespace-renames';
 import type { SpanClassifier } from '../classify/classify-span';
 import type { ClassifiedSpan } from '../model/classified';
 import type { RequestSummary } from '../model/request-summary';
@@ -82,6 +83,8 @@ export class Pipeline {
     private readonly classifier: SpanClassifier,
     private readonly sinks: readonly SpanSink[],
     private readonly clock: SliceClock,
+    /** Namespace renames made while a chunk was classified, applied before its sinks (namespace-renames.ts). */
+    private readonly renames?: NamespaceRenames,
   ) {
     this.assembler = new RequestAssembler(options.assembly, (summary) => {
       this.stats.requestsSummarised++;
@@ -194,6 +197,14 @@ export class Pipeline {
     if (n === 0) return;
     const failed = this.chunkFailed;
     failed.fill(0, 0, n);
+    const renames = this.renames;
+    if (renames !== undefined && renames.size > 0) {
+      for (let i = 0; i < n; i++) {
+        const span = chunk[i];
+        if (span.type === 'cache') renames.apply(span);
+      }
+      renames.clear();
+    }
     for (const sink of this.sinks) {
       for (let i = 0; i < n; i++) {
         const span = chunk[i];

@@ -3,6 +3,7 @@ import { Aggregator } from '../aggregate/aggregator';
 import { ApiServer } from '../api/api-server';
 import { renderReportPage } from '../api/report-page';
 import { NamespaceLearner } from '../cache-keys/namespace-learner';
+import { NamespaceRenames } from '../cache-keys/namespace-renames';
 import { SpanClassifier } from '../classify/classify-span';
 import type { SpanstatConfig } from '../config/schema';
 import { OtlpForwarder } from '../forward';
@@ -65,8 +66,10 @@ export async function startSidecar(
         now,
       })
     : undefined;
+  const renames = new NamespaceRenames();
   learner.onMerge((from, to) => {
     for (const service of aggregator.services()) aggregator.mergeNamespace(service, from, to);
+    renames.add(from, to);
   });
   const metrics = config.metrics.enabled
     ? createSpanstatMetrics({
@@ -82,6 +85,7 @@ export async function startSidecar(
     new SpanClassifier(fingerprinter, learner),
     sinks,
     sliceClock,
+    renames,
   );
   const forwarder = config.forward.endpoint === '' ? undefined : new OtlpForwarder(config.forward, logger);
   const receiverOptions = {

@@ -97,6 +97,50 @@ describe('sidecar over OTLP/HTTP', () => {
     expect(row?.statement).not.toMatch(/= \d/);
   });
 
+  it('folds word-like key segments seen in one body into their widened namespace, leaving no literal row', async () => {
+    // Twelve distinct words in one export: the learner widens profile:<word> to profile:* while the
+    // body is being classified, before its earlier calls were recorded.
+    const words = [
+      'alpha',
+      'bravo',
+      'charlie',
+      'delta',
+      'echo',
+      'foxtrot',
+      'golf',
+      'hotel',
+      'india',
+      'juliet',
+      'kilo',
+      'lima',
+    ];
+    const spans = words.map((word, i) =>
+      readableSpan({
+        name: 'get',
+        kind: 3,
+        traceId: hex(9000 + i, 32),
+        spanId: hex(9000 + i, 16),
+        start: T0,
+        end: plusNs(T0, 1e6),
+        attributes: {
+          'db.system.name': 'redis',
+          'db.query.text': `get profile:${word}`,
+          'spanstat.cache.hits': 1,
+        },
+      }),
+    );
+    const body = ProtobufTraceSerializer.serializeRequest(spans) as Uint8Array;
+    expect((await post(sidecar.receiverUrl, body, 'application/x-protobuf')).status).toBe(200);
+    const rows = await waitFor(async () => {
+      const r = await getJson<Report<CacheRow>>(`${sidecar.apiUrl}/api/v1/reports/cache?limit=100`);
+      const profile = r.rows.filter((row) => row.namespace.startsWith('profile:'));
+      return profile.reduce((sum, row) => sum + row.hits, 0) === words.length ? profile : undefined;
+    });
+    expect(rows?.map((row) => row.namespace)).toEqual(['profile:*']);
+    const metrics = await (await fetch(`${sidecar.apiUrl}/metrics`)).text();
+    for (const word of words) expect(metrics).not.toContain(`profile:${word}`);
+  });
+
   it('accepts JSON with int64 as strings and gzip bodies, with stable and old attribute names', async () => {
     const traceId = 'aa'.repeat(16);
     const spans = [
