@@ -3,7 +3,7 @@ import { dashboard, row, table, timeseries } from './panels';
 import { M, mean, orZero, quantile, RANGE, SVC, sumIncrease, sumRate } from './promql';
 
 const ROUTE = 'service, method, route';
-const LEGEND = '{{method}} {{route}}';
+const LEGEND = '{{service}} {{method}} {{route}}';
 
 /** Percentiles, where request time goes, and queries per request, per route. */
 export function endpoints(): DashboardBuilder {

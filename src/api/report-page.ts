@@ -76,7 +76,7 @@ async function refresh() {
     ['p50Ms', 'p50 ms'], ['p95Ms', 'p95 ms'], ['p99Ms', 'p99 ms'], ['queriesPerRequest', 'queries/req'],
     ['dbMsPerRequest', 'db ms/req'], ['cacheMsPerRequest', 'cache ms/req']]);
   document.getElementById('queries').innerHTML = section(q, [
-    ['statement', 'statement', (v) => esc(v), 'stmt'], ['calls', 'calls'], ['totalMs', 'total ms', (v) => fmt(v, 0)],
+    ['service', 'service', (v) => esc(v), 'text'], ['statement', 'statement', (v) => esc(v), 'stmt'], ['calls', 'calls'], ['totalMs', 'total ms', (v) => fmt(v, 0)],
     ['meanMs', 'mean ms'], ['p95Ms', 'p95 ms'], ['p99Ms', 'p99 ms'], ['shareOfDbTime', 'db time', pct]]);
   document.getElementById('cache').innerHTML = section(c, [
     ['namespace', 'namespace', (v, r) => esc(r.service + ' ' + v), 'text'], ['reads', 'reads'], ['writes', 'writes'],
@@ -93,7 +93,7 @@ async function refresh() {
     : status.lastEvaluatedMs == null ? '<p class="muted">the advisor has not evaluated yet (every ' + fmt(status.intervalSeconds) + ' s)</p>'
     : '<p class="muted">none: nothing over its threshold in the ' + esc(status.window) + ' window</p>';
   document.getElementById('recommendations').innerHTML = recs.length ? table(recs, [
-    ['severity', 'severity', (v) => esc(v), 'text'], ['title', 'finding', (v) => esc(v), 'stmt'],
+    ['severity', 'severity', (v) => esc(v), 'text'], ['service', 'service', (v) => esc(v), 'text'], ['title', 'finding', (v) => esc(v), 'stmt'],
     ['action', 'action', (v) => esc(v), 'stmt']]) : none;
   document.getElementById('meta').textContent = 'updated ' + new Date().toLocaleTimeString();
 }

@@ -56,6 +56,20 @@ describe('Grafana dashboards', () => {
     }
   });
 
+  it('names the service in every time-series legend that shows more than the service-wide total', () => {
+    // A collector serves many services: two services' rows with the same route or statement must not
+    // read alike. Legends naming a route, statement, namespace or operation name the service too.
+    for (const [file, json] of renderDashboards()) {
+      const doc = JSON.parse(json) as { panels: (Panel & { targets?: { legendFormat?: string }[] })[] };
+      for (const panel of doc.panels)
+        for (const target of panel.targets ?? []) {
+          const legend = target.legendFormat ?? '';
+          if (/\{\{(route|statement|namespace|fingerprint|operation)\}\}/.test(legend))
+            expect(legend, `${file} ${panel.title}`).toContain('{{service}}');
+        }
+    }
+  });
+
   it('provisioning loads the generated files from the path docker-compose mounts them at', () => {
     const root = join(__dirname, '..', '..');
     const provider = parse(readFileSync(join(root, 'grafana/provisioning/dashboards/spanstat.yml'), 'utf8'));

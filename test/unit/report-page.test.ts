@@ -90,4 +90,19 @@ describe('report page', () => {
     expect(html.queries).toContain('1 of 120 rows');
     expect(html.recommendations).toContain('nothing over its threshold in the 5m window');
   });
+
+  it('names the service of each statement and recommendation (a collector serves many)', async () => {
+    const rec = { severity: 'warning', service: 'billing', title: 'Slow query', action: 'add an index' };
+    const html = await renderWith({
+      '/api/v1/reports/queries': [
+        200,
+        { rows: [{ service: 'orders', statement: 'SELECT $1', calls: 3 }], totalRows: 1 },
+      ],
+      '/api/v1/reports/': emptyReport,
+      '/api/v1/recommendations': [200, { recommendations: [rec], advisor: { lastEvaluatedMs: 1 } }],
+      '/healthz': [200, {}],
+    });
+    expect(html.queries).toContain('>orders<');
+    expect(html.recommendations).toContain('>billing<');
+  });
 });
