@@ -38,14 +38,24 @@ export function queries(): DashboardBuilder {
     .withPanel(
       timeseries(
         'Database time per second, top 10 statements',
-        [{ expr: withStatement(`topk(10, ${sumRate(`${M.db}_sum`, FP)})`), legend: '{{service}}: {{statement}}' }],
+        [
+          {
+            expr: withStatement(`topk(10, ${sumRate(`${M.db}_sum`, FP)})`),
+            legend: '{{service}}: {{statement}}',
+          },
+        ],
         { unit: 's', stack: true },
       ),
     )
     .withPanel(
       timeseries(
         'p95, top 10 statements',
-        [{ expr: withStatement(`topk(10, ${quantile(0.95, M.db, FP)})`), legend: '{{service}}: {{statement}}' }],
+        [
+          {
+            expr: withStatement(`topk(10, ${quantile(0.95, M.db, FP)})`),
+            legend: '{{service}}: {{statement}}',
+          },
+        ],
         { unit: 's', thresholds: { steps: [0.1, 0.5], ascending: true } },
       ),
     )
