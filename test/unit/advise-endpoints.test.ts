@@ -65,7 +65,7 @@ describe('endpoint 5xx rule', () => {
       severity: 'warning',
       evidence: { serverErrorRate: 0.02 },
     });
-    expect(rec.action).toContain('UPDATE stock SET n = n - $1 WHERE id = $2 (2 errors)');
+    expect(rec.action).toContain('UPDATE stock SET n = n - $1 WHERE id = $2 (2 errors in the service)');
   });
 
   it('does not report 1 server error in 100 requests', () => {

@@ -121,7 +121,10 @@ function errorEndpoint(ctx: RuleContext, e: EndpointRow, label: string, target: 
     )
     .sort((a, b) => b.errors - a.errors)
     .slice(0, TOP_PARTS);
-  const failingText = failing.map((q) => `${shortStatement(q.statement, 80)} (${q.errors} errors)`);
+  // Errors are counted per statement, not per route: the count is the service's, said as such.
+  const failingText = failing.map(
+    (q) => `${shortStatement(q.statement, 80)} (${q.errors} errors in the service)`,
+  );
   ctx.emit({
     kind: 'endpoint-errors',
     severity: rate >= 5 * t.maxServerErrorRate ? 'critical' : 'warning',
@@ -139,8 +142,8 @@ function errorEndpoint(ctx: RuleContext, e: EndpointRow, label: string, target: 
     action:
       `${e.serverErrors} of ${e.requests} requests failed with a 5xx. ` +
       (failing.length
-        ? `Statements failing on this route: ${failingText.join('; ')} — start there. `
-        : 'No failing DB statement on this route: look at the handler, its other dependencies and the app log. ') +
+        ? `Statements this route runs that fail in the service: ${failingText.join('; ')} — start there. `
+        : 'No statement this route runs has failed: look at the handler, its other dependencies and the app log. ') +
       'The example trace shows one request end to end.',
     exampleTraceId: e.exampleTraceId || undefined,
   });
