@@ -83,7 +83,15 @@ describe('docker-compose.yml', () => {
     expect(Object.keys(app.environment ?? {})).toEqual(
       expect.arrayContaining(['PORT', 'DATABASE_URL', 'REDIS_URL', 'OTEL_SERVICE_NAME']),
     );
-    expect(services.sidecar.command).toEqual(['node', 'dist/cli/main.js', 'sidecar']);
+    // The demo's own config, as `npm run demo` runs it; the file must be in the repository (and the image).
+    expect(services.sidecar.command).toEqual([
+      'node',
+      'dist/cli/main.js',
+      'sidecar',
+      '--config',
+      'examples/demo-app/spanstat.yaml',
+    ]);
+    expect(existsSync(join(ROOT, 'examples/demo-app/spanstat.yaml'))).toBe(true);
     expect(services.sidecar.environment).toMatchObject({
       SPANSTAT_RECEIVER_HOST: '0.0.0.0',
       SPANSTAT_API_HOST: '0.0.0.0',
