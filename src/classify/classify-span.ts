@@ -172,7 +172,7 @@ export class SpanClassifier {
       ttlSeconds: numberAttr(attributes, TTL),
     };
     if (parsed !== undefined && parsed.keys.length > 1) {
-      const found = stringAttr(attributes, KEYS_FOUND);
+      const found = stringAttr(attributes, KEY_HITS);
       if (found !== undefined) this.splitByNamespace(call, parsed.keys, found);
     }
     return call;
@@ -217,7 +217,7 @@ export class SpanClassifier {
 const HITS = [SPANSTAT_ATTR.cacheHits];
 const MISSES = [SPANSTAT_ATTR.cacheMisses];
 const TTL = [SPANSTAT_ATTR.cacheTtlSeconds];
-const KEYS_FOUND = [SPANSTAT_ATTR.cacheKeysFound];
+const KEY_HITS = [SPANSTAT_ATTR.cacheKeyHits];
 const POOL_MAX = [SPANSTAT_ATTR.poolMax];
 const POOL_IN_USE = [SPANSTAT_ATTR.poolInUse];
 const DESCENDANTS = [SPANSTAT_ATTR.descendants];

@@ -45,7 +45,7 @@ export interface CacheCall extends Base {
   /** TTL in seconds set by the command (SET EX, SETEX, EXPIRE…), when the preload recorded it. */
   ttlSeconds?: number;
   /**
-   * Keys of other namespaces an MGET found or not (from `spanstat.cache.keys_found`); `hits` and
+   * Keys of other namespaces an MGET found or not (from `spanstat.cache.key_hits`); `hits` and
    * `misses` above then count the first key's namespace only. Absent for most calls.
    */
   otherNamespaceReads?: NamespaceReads[];

@@ -5,7 +5,7 @@
  * as instrumentation-ioredis sets them — `db.system.name=redis`, `db.operation.name` (`MULTI get`,
  * `PIPELINE get` inside those), `db.query.text` (keys only, redis-text.ts), `server.address/port` —
  * plus what the sidecar's cache report needs: `spanstat.cache.hits/misses` on lookups (and which
- * keys an MGET found, `spanstat.cache.keys_found`), `spanstat.cache.ttl_s` on writes that set an expiry (redis-cache.ts). Errors set an error
+ * keys an MGET found, `spanstat.cache.key_hits`), `spanstat.cache.ttl_s` on writes that set an expiry (redis-cache.ts). Errors set an error
  * status with the error's message. A command queued in MULTI ends when EXEC answers, with its entry
  * of EXEC's reply as its outcome (redis-transaction.ts). Connection spans are not made: they are not cache calls.
  *
@@ -202,7 +202,7 @@ export function markReply(span: Span, command: { name: string; args: unknown[] }
       span.setAttribute(SPANSTAT_ATTR.cacheMisses, outcome.misses);
       if (outcome.hits + outcome.misses > 1) {
         const found = keysFound(command.name, reply);
-        if (found !== undefined) span.setAttribute(SPANSTAT_ATTR.cacheKeysFound, found);
+        if (found !== undefined) span.setAttribute(SPANSTAT_ATTR.cacheKeyHits, found);
       }
     }
     const ttl = cacheTtlSeconds(command.name, command.args, reply, Date.now());

@@ -64,7 +64,7 @@ export function cacheOutcome(
 
 /**
  * For an MGET of more than one key, `1` per key found and `0` per key not, in key order
- * (SPANSTAT_ATTR.cacheKeysFound); undefined otherwise. Only MGET: its keys may belong to different
+ * (SPANSTAT_ATTR.cacheKeyHits); undefined otherwise. Only MGET: its keys may belong to different
  * namespaces, where HMGET's fields share one key and EXISTS answers a count.
  */
 export function keysFound(command: string, reply: unknown): string | undefined {

@@ -216,7 +216,7 @@ describe('the preload instrumenting an app it knows nothing about', () => {
     expect(counts('get cache:user:1')).toEqual([1, 0]);
     expect(counts('get cache:user:404')).toEqual([0, 1]);
     expect(counts('mget cache:user:1 cache:user:2 cache:user:3')).toEqual([2, 1]);
-    expect(attr(byText('mget cache:user:1 cache:user:2 cache:user:3'), 'spanstat.cache.keys_found')).toBe(
+    expect(attr(byText('mget cache:user:1 cache:user:2 cache:user:3'), 'spanstat.cache.key_hits')).toBe(
       '110',
     );
     expect(counts('hgetall cache:h:1')).toEqual([1, 0]);

@@ -99,7 +99,7 @@ describe('SpanClassifier', () => {
         'db.query.text': 'mget user:1 product:7 user:2 product:8 product:9',
         'spanstat.cache.hits': 3,
         'spanstat.cache.misses': 2,
-        'spanstat.cache.keys_found': '10011',
+        'spanstat.cache.key_hits': '10011',
       }),
     );
     expect(result).toMatchObject({ type: 'cache', command: 'mget', namespace: 'user:*', hits: 1, misses: 1 });
@@ -107,14 +107,14 @@ describe('SpanClassifier', () => {
     expect(result.otherNamespaceReads).toEqual([{ namespace: 'product:*', hits: 2, misses: 1 }]);
   });
 
-  it('leaves an MGET whole when its keys share a namespace or keys_found does not fit the call', () => {
+  it('leaves an MGET whole when its keys share a namespace or key_hits does not fit the call', () => {
     const same = classifier.classify(
       span({
         'db.system.name': 'redis',
         'db.query.text': 'mget user:1 user:2',
         'spanstat.cache.hits': 1,
         'spanstat.cache.misses': 1,
-        'spanstat.cache.keys_found': '10',
+        'spanstat.cache.key_hits': '10',
       }),
     );
     expect(same).toMatchObject({ namespace: 'user:*', hits: 1, misses: 1 });
@@ -126,7 +126,7 @@ describe('SpanClassifier', () => {
           'db.query.text': 'mget user:1 product:2',
           'spanstat.cache.hits': 1,
           'spanstat.cache.misses': 1,
-          'spanstat.cache.keys_found': found,
+          'spanstat.cache.key_hits': found,
         }),
       );
       expect(odd).toMatchObject({ namespace: 'user:*', hits: 1, misses: 1 });
