@@ -13,7 +13,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { join, normalize } from 'node:path';
-import { type DiagLogger, diag, type Tracer, type TracerProvider, trace } from '@opentelemetry/api';
+import { type Tracer, type TracerProvider, trace } from '@opentelemetry/api';
 import type { InstrumentationModuleDefinition } from '@opentelemetry/instrumentation';
 import { Hook } from 'require-in-the-middle';
 import { satisfies } from 'semver';
@@ -29,7 +29,6 @@ interface Wrapped {
 }
 
 export abstract class PreloadInstrumentation {
-  protected readonly _diag: DiagLogger;
   private currentTracer: Tracer;
   private readonly modules: InstrumentationModuleDefinition[];
   private hook: Hook | undefined;
@@ -38,7 +37,6 @@ export abstract class PreloadInstrumentation {
     readonly instrumentationName: string,
     readonly instrumentationVersion: string,
   ) {
-    this._diag = diag.createComponentLogger({ namespace: instrumentationName });
     this.currentTracer = trace.getTracer(instrumentationName, instrumentationVersion);
     const modules = this.init();
     this.modules = Array.isArray(modules) ? modules : [modules];
