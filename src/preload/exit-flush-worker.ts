@@ -6,7 +6,7 @@
 import { request as httpRequest } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import { workerData } from 'node:worker_threads';
-import { gzipSync } from 'node:zlib';
+import { gzipBodySync } from '../gzip-body';
 import type { ExitFlushRequest } from './exit-flush';
 
 const job = workerData as ExitFlushRequest;
@@ -20,7 +20,7 @@ function settle(status: number): void {
 
 try {
   const url = new URL(job.url);
-  const body = job.gzip ? gzipSync(job.body, { level: 1 }) : job.body;
+  const body = job.gzip ? gzipBodySync(job.body) : job.body;
   const send = url.protocol === 'https:' ? httpsRequest : httpRequest;
   const req = send(
     url,

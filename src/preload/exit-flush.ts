@@ -25,6 +25,7 @@ export type ExitFlushOutcome = { status: number } | { timedOut: true } | { error
 export function exportOnExit(request: Omit<ExitFlushRequest, 'flag'>, timeoutMs: number): ExitFlushOutcome {
   try {
     const flag = new SharedArrayBuffer(4);
+    const status = new Int32Array(flag);
     const worker = new Worker(join(__dirname, 'exit-flush-worker.js'), {
       workerData: { ...request, flag } satisfies ExitFlushRequest,
       // No preload in the worker, whether it comes from --require or NODE_OPTIONS.
@@ -34,9 +35,8 @@ export function exportOnExit(request: Omit<ExitFlushRequest, 'flag'>, timeoutMs:
       stderr: true,
     });
     worker.unref();
-    const waited = Atomics.wait(new Int32Array(flag), 0, 0, timeoutMs);
-    if (waited === 'timed-out') return { timedOut: true };
-    return { status: Atomics.load(new Int32Array(flag), 0) };
+    if (Atomics.wait(status, 0, 0, timeoutMs) === 'timed-out') return { timedOut: true };
+    return { status: Atomics.load(status, 0) };
   } catch (err) {
     return { error: err instanceof Error ? err.message : String(err) };
   }
