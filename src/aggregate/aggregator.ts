@@ -14,7 +14,7 @@
  * - pools: (service)                                 maxEndpointRows
  * - senderLoss: (service, sender instance)           DEFAULT_MAX_SENDER_INSTANCES
  */
-import type { CacheCall, DbCall, PoolConnect, SenderLoss } from '../model/classified';
+import type { CacheCall, DbCall, PoolConnect, PoolUsageSample, SenderLoss } from '../model/classified';
 import type { RequestSummary } from '../model/request-summary';
 import type { WindowName } from '../reports/types';
 import { BoundedTable, OVERFLOW_LABEL, type RowFactory } from './bounded-table';
@@ -34,7 +34,14 @@ import {
   newEndpointState,
   SEP,
 } from './endpoint-stats';
-import { addPoolConnect, newPoolState, type PoolAcc, type PoolState, poolOps } from './pool-stats';
+import {
+  addPoolConnect,
+  addPoolUsage,
+  newPoolState,
+  type PoolAcc,
+  type PoolState,
+  poolOps,
+} from './pool-stats';
 import { addDbCall, newQueryState, type QueryAcc, type QueryState, queryOps } from './query-stats';
 import { SenderLossTable } from './sender-loss';
 import {
@@ -104,7 +111,7 @@ export class Aggregator {
   private readonly makeCache: RowFactory<CacheCall, CacheState>;
   private readonly makeEndpoint: RowFactory<RequestSummary, EndpointState>;
   private readonly makeUse: RowFactory<UseKey, UseState>;
-  private readonly makePool: RowFactory<PoolConnect, PoolState>;
+  private readonly makePool: RowFactory<PoolConnect | PoolUsageSample, PoolState>;
 
   /**
    * `now`: the clock reports and pruning read. `recordNow`: the time records are stamped with (the
@@ -175,6 +182,12 @@ export class Aggregator {
     const now = this.tick();
     const row = this.pools.upsert(call.service, '', call.service, call, this.makePool);
     addPoolConnect(row.stats.at(now), call);
+  }
+
+  recordPoolUsage(sample: PoolUsageSample): void {
+    const now = this.tick();
+    const row = this.pools.upsert(sample.service, '', sample.service, sample, this.makePool);
+    addPoolUsage(row.stats.at(now), sample);
   }
 
   recordSenderLoss(service: string, loss: SenderLoss): void {

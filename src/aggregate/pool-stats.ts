@@ -1,5 +1,5 @@
 /** Per-service connection-pool statistics from pool-connect spans (time waiting for a client). */
-import type { PoolConnect } from '../model/classified';
+import type { PoolConnect, PoolUsageSample } from '../model/classified';
 import { type MaxWithTrace, ms, noteMax } from './acc-util';
 import { OVERFLOW_LABEL } from './bounded-table';
 import { Sketch } from './sketch';
@@ -11,7 +11,7 @@ export interface PoolAcc extends MaxWithTrace {
   totalWaitMs: number;
   /** Wait durations. */
   sketch: Sketch;
-  /** Largest `spanstat.pool.in_use` seen; −1 when never sent. */
+  /** Largest `spanstat.pool.in_use` seen, on connects and usage samples; −1 when never sent. */
   maxInUse: number;
   /** Largest `spanstat.pool.max` seen; −1 when never sent. */
   poolMax: number;
@@ -74,8 +74,16 @@ export function addPoolConnect(acc: PoolAcc, call: PoolConnect): void {
   if (inUse >= 0 && max > 0 && inUse >= max) acc.saturated++;
 }
 
+/** A usage sample raises the peak in use and tells the size; it is no checkout. */
+export function addPoolUsage(acc: PoolAcc, sample: PoolUsageSample): void {
+  const inUse = count(sample.poolInUse);
+  const max = count(sample.poolMax);
+  if (inUse > acc.maxInUse) acc.maxInUse = inUse;
+  if (max > acc.poolMax) acc.poolMax = max;
+}
+
 export function newPoolState(
-  call: PoolConnect,
+  call: PoolConnect | PoolUsageSample,
   overflowService: string | null,
   stats: Windowed<PoolAcc>,
 ): PoolState {

@@ -1,5 +1,5 @@
 import { commandLabel, describeRedisCommand, parseRedisStatement } from '../cache-keys/redis-commands';
-import { ATTR, SPANSTAT_ATTR } from '../model/attributes';
+import { ATTR, POOL_USAGE_SPAN_NAME, SPANSTAT_ATTR } from '../model/attributes';
 import type {
   CacheCall,
   ClassifiedSpan,
@@ -7,6 +7,7 @@ import type {
   NamespaceReads,
   OtherSpan,
   PoolConnect,
+  PoolUsageSample,
   RequestSpan,
   SenderLoss,
 } from '../model/classified';
@@ -92,6 +93,7 @@ export class SpanClassifier {
       const lowerSystem = this.lastLowerSystem;
       if (this.lastIsCache) return this.cacheCall(span, lowerSystem) ?? other(span);
       if (POOL_CONNECT_NAMES.has(span.name)) return poolConnect(span, lowerSystem);
+      if (span.name === POOL_USAGE_SPAN_NAME) return poolUsage(span, lowerSystem);
       return this.dbCall(span, normalizeSystem(lowerSystem));
     }
     if (POOL_CONNECT_NAMES.has(span.name)) return poolConnect(span, 'postgresql');
@@ -290,6 +292,22 @@ function poolConnect(span: DecodedSpan, system: string): PoolConnect {
     startMs: span.startMs,
     durationMs: span.durationMs,
     error: span.statusCode === StatusCode.ERROR,
+    system,
+    poolMax: numberAttr(span.attributes, POOL_MAX),
+    poolInUse: numberAttr(span.attributes, POOL_IN_USE),
+  };
+}
+
+function poolUsage(span: DecodedSpan, system: string): PoolUsageSample {
+  return {
+    type: 'pool-usage',
+    service: span.service,
+    traceId: span.traceId,
+    spanId: span.spanId,
+    parentSpanId: span.parentSpanId,
+    startMs: span.startMs,
+    durationMs: span.durationMs,
+    error: false,
     system,
     poolMax: numberAttr(span.attributes, POOL_MAX),
     poolInUse: numberAttr(span.attributes, POOL_IN_USE),

@@ -137,14 +137,14 @@ export const METRICS = {
     name: 'spanstat_db_pool_clients_in_use',
     type: 'gauge',
     unit: '',
-    help: 'Most pool clients seen in use at a connect during the last 15-30 s',
+    help: 'Most pool clients in use at once during the last 15-30 s (waited connects and the preload 5-s usage samples)',
     labels: ['service', 'system'],
   },
   dbPoolClientsMax: {
     name: 'spanstat_db_pool_clients_max',
     type: 'gauge',
     unit: '',
-    help: 'Configured pool size, as last reported by a connect span',
+    help: 'Configured pool size, as last reported by the preload',
     labels: ['service', 'system'],
   },
   cacheReads: {

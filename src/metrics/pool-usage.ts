@@ -13,15 +13,15 @@ interface Pool {
 
 export interface PoolSnapshot {
   attributes: Attributes;
-  /** Most clients seen in use at a connect over the last 15–30 s. */
+  /** Most clients in use at once (waited connects, usage samples) over the last 15–30 s. */
   inUsePeak: number;
   /** Pool size last reported; 0 when the preload did not record it. */
   max: number;
 }
 
 /**
- * Pool usage is only sampled when a connect span arrives (`spanstat.pool.in_use`), so the last
- * sample says little. A peak over a short sliding window does not depend on how often (or by how
+ * Pool usage arrives as samples (`spanstat.pool.in_use` on waited connects and on the preload's
+ * 5-s usage spans), so the last one says little. A peak over a short sliding window does not depend on how often (or by how
  * many Prometheus servers) the sidecar is scraped, unlike a peak reset at every scrape.
  */
 export class PoolUsage {

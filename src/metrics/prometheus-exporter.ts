@@ -145,6 +145,7 @@ export function createSpanstatMetrics(options: SpanstatMetricsOptions): Spanstat
     recordDbCall: (call) => recorder.recordDbCall(call),
     recordCacheCall: (call) => recorder.recordCacheCall(call),
     recordPoolConnect: (call) => recorder.recordPoolConnect(call),
+    recordPoolUsage: (sample) => recorder.recordPoolUsage(sample),
     recordRequest: (summary) => recorder.recordRequest(summary),
     setRecommendations(source) {
       recommendations = source;

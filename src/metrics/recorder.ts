@@ -1,5 +1,5 @@
 import type { Attributes } from '@opentelemetry/api';
-import type { CacheCall, DbCall, NamespaceReads, PoolConnect } from '../model/classified';
+import type { CacheCall, DbCall, NamespaceReads, PoolConnect, PoolUsageSample } from '../model/classified';
 import type { RequestSummary } from '../model/request-summary';
 import type { SpanSink } from '../pipeline/span-sink';
 import { METRICS, type MetricDef, type MetricKey, OVERFLOW_VALUE } from './names';
@@ -182,6 +182,13 @@ export class MetricsRecorder implements SpanSink {
     const series = this.poolWait.get(labels2(c.service, c.system));
     series.record(c.durationMs / 1000);
     this.pools.record(series.attributes, c.poolInUse, c.poolMax);
+  }
+
+  recordPoolUsage(s: PoolUsageSample): void {
+    // The wait histogram's series names the pool and holds its place under the series cap (without
+    // an observation it is not exported).
+    const series = this.poolWait.get(labels2(s.service, s.system));
+    this.pools.record(series.attributes, s.poolInUse, s.poolMax);
   }
 
   recordRequest(r: RequestSummary): void {

@@ -35,7 +35,10 @@ export const SPANSTAT_ATTR = {
   cacheTtlSeconds: 'spanstat.cache.ttl_s',
   /** Size of the pg pool a pool-connect span came from (for saturation). */
   poolMax: 'spanstat.pool.max',
-  /** Clients in use in the pool when the connect started. */
+  /**
+   * Clients in use in the pool when the connect started; on a POOL_USAGE_SPAN_NAME sample, the most
+   * in use at once (each checkout's client counted) since the previous sample.
+   */
   poolInUse: 'spanstat.pool.in_use',
   /**
    * Spans the process started beneath this SERVER span before it ended (nested SERVER spans and what
@@ -52,6 +55,12 @@ export const SPANSTAT_ATTR = {
   /** Random id of the sending process (one per preload start), beside `lostSpans`. */
   preloadInstance: 'spanstat.preload.instance',
 } as const;
+
+/**
+ * Name of the preload's pool usage samples: root spans without duration carrying a pg pool's peak
+ * clients in use over a few seconds (SPANSTAT_ATTR.poolInUse, poolMax), read for that peak only.
+ */
+export const POOL_USAGE_SPAN_NAME = 'pg-pool.usage';
 
 /**
  * Every span attribute the pipeline reads (the classifier reads through ATTR and SPANSTAT_ATTR

@@ -1,5 +1,5 @@
 /** What the classifier makes of a span; the aggregator and the trace assembler read only this. */
-export type ClassifiedSpan = DbCall | CacheCall | PoolConnect | RequestSpan | OtherSpan;
+export type ClassifiedSpan = DbCall | CacheCall | PoolConnect | PoolUsageSample | RequestSpan | OtherSpan;
 
 interface Base {
   service: string;
@@ -65,6 +65,19 @@ export interface PoolConnect extends Base {
   /** Pool size (`spanstat.pool.max`), when the preload recorded it. */
   poolMax?: number;
   /** Clients checked out when the wait began (`spanstat.pool.in_use`). */
+  poolInUse?: number;
+}
+
+/**
+ * A pool's peak clients in use over a few seconds (the preload's POOL_USAGE_SPAN_NAME samples,
+ * made whether or not any checkout waited); not a checkout, and part of no request.
+ */
+export interface PoolUsageSample extends Base {
+  type: 'pool-usage';
+  system: string;
+  /** Pool size (`spanstat.pool.max`), when the preload recorded it. */
+  poolMax?: number;
+  /** Most clients in use at once since the previous sample (`spanstat.pool.in_use`). */
   poolInUse?: number;
 }
 

@@ -219,6 +219,9 @@ export class Pipeline {
             case 'pool-connect':
               sink.recordPoolConnect(span);
               break;
+            case 'pool-usage':
+              sink.recordPoolUsage(span);
+              break;
             case 'request':
               if (span.senderLoss !== undefined) sink.recordSenderLoss?.(span.service, span.senderLoss);
               break;

@@ -28,7 +28,8 @@ export function poolReport(agg: Aggregator, query: ReportQuery, nowMs: number = 
   for (const state of agg.pools.rows()) {
     if (q.service !== undefined && state.service !== q.service) continue;
     const acc = state.stats.snapshot(q.window, nowMs);
-    if (acc.connects === 0) continue;
+    // A pool whose checkouts never waited shows through its usage samples alone.
+    if (acc.connects === 0 && acc.maxInUse < 0) continue;
     const maxInUse = acc.maxInUse >= 0 ? acc.maxInUse : null;
     const poolMax = acc.poolMax > 0 ? acc.poolMax : null;
     rows.push({

@@ -162,6 +162,35 @@ describe('the preload instrumenting an app it knows nothing about', () => {
     expect(inUse).toContain(4);
   });
 
+  it('samples the pool peak in use every few seconds, whether or not a checkout waited', async () => {
+    // The tests above filled the pool of 4; a sample arrives within POOL_USAGE_SAMPLE_MS (5 s).
+    const isUsage = (s: DecodedSpan) => s.name === 'pg-pool.usage';
+    await capture.waitForSpans(
+      (spans) => spans.some((s) => isUsage(s) && attr(s, 'spanstat.pool.in_use') === 4),
+      12_000,
+    );
+    // One checkout at a time, none waiting (an idle client answers each): no connect span, yet a
+    // sample of 1 in use, where the connect spans alone had said nothing about this pool. (The
+    // first sample after this point may still hold the slow requests' peak: go on until a window
+    // held only these checkouts.)
+    const before = capture.spans.length;
+    const isOneInUse = (s: DecodedSpan) => isUsage(s) && attr(s, 'spanstat.pool.in_use') === 1;
+    const deadline = Date.now() + 15_000;
+    while (!capture.spans.slice(before).some(isOneInUse)) {
+      if (Date.now() > deadline) throw new Error('no usage sample of 1 in use arrived');
+      expect(await app.get('/pool-checkout')).toBe(200);
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    const later = capture.spans.slice(before);
+    expect(later.filter((s) => s.name === 'pg-pool.connect')).toEqual([]);
+    const sample = later.find(isOneInUse) as DecodedSpan;
+    expect(attr(sample, 'spanstat.pool.max')).toBe(4);
+    expect(attr(sample, 'db.system.name')).toBe('postgresql');
+    // Its own root: no request owns it, and no request counts it among its spans.
+    expect(sample.parentSpanId).toBe('');
+    expect(capture.spans.some((s) => s.traceId === sample.traceId && s !== sample)).toBe(false);
+  });
+
   it('keeps every query and cache call in its own request under concurrent load', async () => {
     // Regression: about 1 in 400 queries once landed outside its request's trace.
     const ids = Array.from({ length: 400 }, (_, i) => 5000 + i);

@@ -5,7 +5,7 @@ import { endpointReport } from '../../src/reports/endpoint-report';
 import { poolReport } from '../../src/reports/pool-report';
 import { queryReport } from '../../src/reports/query-report';
 import { endpointCacheReport, endpointQueryReport } from '../../src/reports/use-report';
-import { cacheCall, dbCall as db, poolConnect as pool } from '../fixtures/classified';
+import { cacheCall, dbCall as db, poolConnect as pool, poolUsage } from '../fixtures/classified';
 import { requestSummary as request } from '../fixtures/request-summary';
 
 const MIN = 60_000;
@@ -298,6 +298,33 @@ describe('Aggregator: pools', () => {
       exampleTraceId: 'waited',
     });
     expect(rows[1]).toMatchObject({ service: 'web', maxInUse: null, poolMax: null, maxInUseRatio: null });
+  });
+
+  it('takes the peak in use from usage samples without counting them as checkouts', () => {
+    const { agg, clock } = setup();
+    const sample = (poolInUse: number) => poolUsage({ poolInUse, poolMax: 10 });
+    // A pool whose checkouts never waited: no connect span, only samples.
+    agg.recordPoolUsage(sample(6));
+    agg.recordPoolUsage(sample(9));
+    let rows = poolReport(agg, { window: 'all' }).rows;
+    expect(rows).toHaveLength(1);
+    expect(rows[0]).toMatchObject({
+      service: 'api',
+      connects: 0,
+      totalWaitMs: 0,
+      maxInUse: 9,
+      poolMax: 10,
+      maxInUseRatio: 0.9,
+      saturatedConnects: 0,
+    });
+    // A full sample is no saturated checkout: only a checkout that found every client taken is.
+    agg.recordPoolUsage(sample(10));
+    agg.recordPoolConnect(pool({ durationMs: 4, poolInUse: 7, poolMax: 10 }));
+    rows = poolReport(agg, { window: 'all' }).rows;
+    expect(rows[0]).toMatchObject({ connects: 1, maxInUse: 10, saturatedConnects: 0 });
+    // Samples age out of the window like checkouts.
+    clock.t = T0 + 3 * MIN;
+    expect(poolReport(agg, { window: '1m' }).rows).toEqual([]);
   });
 });
 

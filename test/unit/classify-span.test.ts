@@ -72,6 +72,16 @@ describe('SpanClassifier', () => {
     expect(result).toMatchObject({ type: 'pool-connect', poolMax: 10, poolInUse: 9 });
   });
 
+  it('classifies a pg-pool.usage sample as pool usage, not as a wait or a query', () => {
+    const result = classifier.classify(
+      span(
+        { 'db.system.name': 'postgresql', 'spanstat.pool.max': 10, 'spanstat.pool.in_use': 7 },
+        { name: 'pg-pool.usage' },
+      ),
+    );
+    expect(result).toMatchObject({ type: 'pool-usage', system: 'postgresql', poolMax: 10, poolInUse: 7 });
+  });
+
   it('classifies a Redis GET as a cache read with its hit/miss and namespace', () => {
     const result = classifier.classify(
       span({

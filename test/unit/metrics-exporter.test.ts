@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { createSpanstatMetrics, recommendationSeries, type SpanstatMetrics } from '../../src/metrics';
 import { INFO_TEXT_HOLD_MS } from '../../src/metrics/held-text';
-import type { CacheCall, DbCall, PoolConnect } from '../../src/model/classified';
+import type { CacheCall, DbCall, PoolConnect, PoolUsageSample } from '../../src/model/classified';
 import type { RequestSummary } from '../../src/model/request-summary';
 
 const base = { traceId: 't1', spanId: 's1', parentSpanId: '', startMs: 0, error: false };
@@ -245,6 +245,29 @@ describe('Prometheus metrics', () => {
     expect(samples(text, 'spanstat_db_pool_wait_duration_seconds_count')).toEqual([
       'spanstat_db_pool_wait_duration_seconds_count{service="shop",system="postgresql"} 3',
     ]);
+  });
+
+  it('shows the in-use peak of a pool whose checkouts never waited, from its usage samples', async () => {
+    const m = create();
+    const sample = (inUse: number): PoolUsageSample => ({
+      ...base,
+      type: 'pool-usage',
+      service: 'shop',
+      system: 'postgresql',
+      durationMs: 0,
+      poolInUse: inUse,
+      poolMax: 10,
+    });
+    for (const n of [4, 8, 5]) m.recordPoolUsage(sample(n));
+    const text = await m.scrape();
+    expect(samples(text, 'spanstat_db_pool_clients_in_use')).toEqual([
+      'spanstat_db_pool_clients_in_use{service="shop",system="postgresql"} 8',
+    ]);
+    expect(samples(text, 'spanstat_db_pool_clients_max')).toEqual([
+      'spanstat_db_pool_clients_max{service="shop",system="postgresql"} 10',
+    ]);
+    // No checkout waited: no wait series.
+    expect(samples(text, 'spanstat_db_pool_wait_duration_seconds_count')).toEqual([]);
   });
 
   it('shows exactly the active recommendations, and drops resolved ones', async () => {

@@ -5,6 +5,7 @@ import type {
   ClassifiedSpan,
   DbCall,
   PoolConnect,
+  PoolUsageSample,
   RequestSpan,
   SenderLoss,
 } from '../../src/model/classified';
@@ -13,7 +14,7 @@ import { type DecodedSpan, type SpanBatch, SpanKind, spanBatchOf } from '../../s
 import { Pipeline } from '../../src/pipeline/pipeline';
 import { SliceClock } from '../../src/pipeline/slice-clock';
 import type { SpanSink } from '../../src/pipeline/span-sink';
-import { cacheCall, dbCall, poolConnect } from '../fixtures/classified';
+import { cacheCall, dbCall, poolConnect, poolUsage } from '../fixtures/classified';
 
 /** A span whose name says what the fake classifier makes of it: `db`, `cache`, `pool`, `request`, `bad`. */
 function span(name: string, traceId: string, spanId: string, parentSpanId = ''): DecodedSpan {
@@ -54,6 +55,8 @@ class FakeClassifier {
         return cacheCall(ids);
       case 'pool':
         return poolConnect(ids);
+      case 'pool-usage':
+        return poolUsage(ids);
       case 'request':
         return {
           ...ids,
@@ -79,7 +82,7 @@ class RecordingSink implements SpanSink {
   readonly calls: string[] = [];
   readonly summaries: RequestSummary[] = [];
   constructor(private readonly failOn: ReadonlySet<string> = new Set()) {}
-  private record(kind: string, c: DbCall | CacheCall | PoolConnect): void {
+  private record(kind: string, c: DbCall | CacheCall | PoolConnect | PoolUsageSample): void {
     if (this.failOn.has(c.spanId)) throw new Error(`sink fails on ${c.spanId}`);
     this.calls.push(`${kind}:${c.spanId}`);
   }
@@ -91,6 +94,9 @@ class RecordingSink implements SpanSink {
   }
   recordPoolConnect(c: PoolConnect): void {
     this.record('pool', c);
+  }
+  recordPoolUsage(c: PoolUsageSample): void {
+    this.record('pool-usage', c);
   }
   recordRequest(summary: RequestSummary): void {
     this.calls.push(`request:${summary.traceId}`);
@@ -146,6 +152,16 @@ describe('Pipeline', () => {
     });
   });
 
+  it('gives pool usage samples to the sinks and keeps them out of every request', () => {
+    const sink = new RecordingSink();
+    const pipeline = pipelineWith([sink]);
+    pipeline.enqueue(spanBatchOf([span('pool-usage', 'u1', 'u1-sample'), ...trace(1, 1)]));
+    pipeline.drainAll();
+    expect(sink.calls).toEqual(['pool-usage:u1-sample', 'db:t1-db0', 'request:t1']);
+    expect(sink.summaries[0].queries).toBe(1);
+    expect(pipeline.stats).toMatchObject({ spansProcessed: 3, spansFailed: 0, requestsSummarised: 1 });
+  });
+
   it('records a request summary after the span-level records of its chunk', () => {
     const sink = new RecordingSink();
     const pipeline = pipelineWith([sink]);
@@ -160,6 +176,7 @@ describe('Pipeline', () => {
       recordDbCall() {},
       recordCacheCall() {},
       recordPoolConnect() {},
+      recordPoolUsage() {},
       recordRequest() {},
     };
     const pipeline = pipelineWith([summariesOnly, sink]);

@@ -1,0 +1,92 @@
+/**
+ * Clients in use per pg pool, sampled: every checkout notes how many clients the pool will have in
+ * use once it is served, and at most one `pg-pool.usage` span per pool per POOL_USAGE_SAMPLE_MS
+ * carries the peak noted since the previous one. Connect spans alone — made only for checkouts that
+ * wait — left a busy pool whose checkouts never waited reading 0 in use, and a burst that opened
+ * its clients read one fewer than it used (each connect span counts the clients in use before it).
+ *
+ * A usage span is a root span of its own (no request owns it) with no duration; the sidecar reads
+ * it for the pool's peak only, never as a checkout.
+ */
+import { type Attributes, ROOT_CONTEXT, type Tracer } from '@opentelemetry/api';
+import { POOL_USAGE_SPAN_NAME, SPANSTAT_ATTR } from '../model/attributes';
+import { preloadContext } from './preload-context';
+
+/** At most one usage span per pool per this many ms (the sidecar's pool gauge keeps 15–30 s peaks). */
+export const POOL_USAGE_SAMPLE_MS = 5_000;
+
+const USAGE = Symbol('spanstat.poolUsage');
+
+/** The pool fields a sample reads (pg-pool 2–3; the underscored ones before its count getters). */
+export interface SampledPool {
+  options?: { max?: number };
+  totalCount?: number;
+  idleCount?: number;
+  _clients?: unknown[];
+  _idle?: unknown[];
+  [USAGE]?: PoolUsageState;
+}
+
+interface PoolUsageState {
+  /** Most clients in use once a checkout was served, since the last sample; -1 when none was. */
+  peak: number;
+  timer: ReturnType<typeof setTimeout> | undefined;
+}
+
+/**
+ * Clients the pool has in use once a checkout now is served: those in use, plus the one it takes
+ * (an idle one, or one it opens), never more than the pool's size (a queued checkout takes a
+ * released client). Undefined when the pool does not say.
+ */
+export function inUseOnceServed(pool: SampledPool): number | undefined {
+  const total = pool.totalCount ?? pool._clients?.length;
+  const idle = pool.idleCount ?? pool._idle?.length;
+  if (typeof total !== 'number' || typeof idle !== 'number') return undefined;
+  const max = pool.options?.max;
+  const inUse = total - idle + 1;
+  return typeof max === 'number' && max > 0 && inUse > max ? max : inUse;
+}
+
+export class PoolUsageSampler<Pool extends SampledPool> {
+  constructor(
+    private readonly tracer: () => Tracer,
+    /** The pool's constant span attributes (address, database, size). */
+    private readonly baseAttributes: (pool: Pool) => Attributes,
+    private readonly intervalMs = POOL_USAGE_SAMPLE_MS,
+  ) {}
+
+  /** Notes a checkout of `pool`; a few property reads, and a timer once per interval. */
+  noteCheckout(pool: Pool): void {
+    const inUse = inUseOnceServed(pool);
+    if (inUse === undefined) return;
+    let state = pool[USAGE];
+    if (state === undefined) {
+      state = { peak: -1, timer: undefined };
+      pool[USAGE] = state;
+    }
+    if (inUse > state.peak) state.peak = inUse;
+    if (state.timer !== undefined) return;
+    // Armed outside the request's context, so the timer holds no request while it waits.
+    const usage = state;
+    state.timer = preloadContext.with(ROOT_CONTEXT, () =>
+      setTimeout(() => this.emit(pool, usage), this.intervalMs),
+    );
+    state.timer.unref?.();
+  }
+
+  private emit(pool: Pool, state: PoolUsageState): void {
+    state.timer = undefined;
+    const peak = state.peak;
+    state.peak = -1;
+    if (peak < 0) return;
+    try {
+      const span = this.tracer().startSpan(POOL_USAGE_SPAN_NAME, {
+        root: true,
+        attributes: { ...this.baseAttributes(pool), [SPANSTAT_ATTR.poolInUse]: peak },
+      });
+      span.end();
+    } catch {
+      // A sample is worth less than the app: drop it.
+    }
+  }
+}

@@ -1,0 +1,143 @@
+import type { Attributes, SpanOptions, Tracer } from '@opentelemetry/api';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { inUseOnceServed, PoolUsageSampler, type SampledPool } from '../../src/preload/pool-usage-sampler';
+
+interface Made {
+  name: string;
+  options: SpanOptions;
+  ended: boolean;
+}
+
+/** A tracer that keeps what it was asked to make. */
+function recordingTracer(): { tracer: Tracer; made: Made[] } {
+  const made: Made[] = [];
+  const tracer = {
+    startSpan(name: string, options: SpanOptions = {}) {
+      const entry: Made = { name, options, ended: false };
+      made.push(entry);
+      return {
+        end() {
+          entry.ended = true;
+        },
+      };
+    },
+  } as unknown as Tracer;
+  return { tracer, made };
+}
+
+const base: Attributes = { 'db.system.name': 'postgresql', 'spanstat.pool.max': 4 };
+
+describe('clients in use once a checkout is served', () => {
+  it('counts the clients taken plus the one this checkout takes', () => {
+    expect(inUseOnceServed({ options: { max: 10 }, totalCount: 3, idleCount: 3 })).toBe(1);
+    expect(inUseOnceServed({ options: { max: 10 }, totalCount: 7, idleCount: 2 })).toBe(6);
+    // No idle client, room to open one: the new one counts.
+    expect(inUseOnceServed({ options: { max: 10 }, totalCount: 0, idleCount: 0 })).toBe(1);
+  });
+
+  it('never exceeds the pool size (a queued checkout takes a released client)', () => {
+    expect(inUseOnceServed({ options: { max: 4 }, totalCount: 4, idleCount: 0 })).toBe(4);
+  });
+
+  it('reads pg-pool internals without the count getters, and gives up without either', () => {
+    expect(inUseOnceServed({ options: { max: 4 }, _clients: [1, 2], _idle: [1] })).toBe(2);
+    expect(inUseOnceServed({ options: { max: 4 } })).toBeUndefined();
+  });
+});
+
+describe('pool usage samples', () => {
+  beforeEach(() => {
+    vi.useFakeTimers();
+  });
+  afterEach(() => {
+    vi.useRealTimers();
+  });
+
+  it('sends the peak of an interval as one root span, then nothing while the pool is idle', () => {
+    const { tracer, made } = recordingTracer();
+    const sampler = new PoolUsageSampler(
+      () => tracer,
+      () => base,
+      1000,
+    );
+    const pool: SampledPool = { options: { max: 4 }, totalCount: 4, idleCount: 4 };
+    for (const idle of [4, 2, 1, 3]) {
+      pool.idleCount = idle;
+      sampler.noteCheckout(pool);
+    }
+    expect(made).toEqual([]);
+    vi.advanceTimersByTime(1000);
+    expect(made).toHaveLength(1);
+    expect(made[0]).toMatchObject({
+      name: 'pg-pool.usage',
+      ended: true,
+      options: { root: true, attributes: { ...base, 'spanstat.pool.in_use': 4 } },
+    });
+    vi.advanceTimersByTime(10_000);
+    expect(made).toHaveLength(1);
+    // The next checkout starts a new interval with its own peak.
+    pool.idleCount = 4;
+    sampler.noteCheckout(pool);
+    vi.advanceTimersByTime(1000);
+    expect(made.map((m) => m.options.attributes?.['spanstat.pool.in_use'])).toEqual([4, 1]);
+  });
+
+  it('keeps each pool apart', () => {
+    const { tracer, made } = recordingTracer();
+    const sampler = new PoolUsageSampler(
+      () => tracer,
+      (pool) => ({ size: pool.options?.max }),
+      1000,
+    );
+    sampler.noteCheckout({ options: { max: 4 }, totalCount: 2, idleCount: 0 });
+    sampler.noteCheckout({ options: { max: 20 }, totalCount: 12, idleCount: 1 });
+    vi.advanceTimersByTime(1000);
+    expect(made.map((m) => m.options.attributes)).toEqual([
+      { size: 4, 'spanstat.pool.in_use': 3 },
+      { size: 20, 'spanstat.pool.in_use': 12 },
+    ]);
+  });
+
+  it('leaves the process free to exit while a sample is pending', () => {
+    const { tracer } = recordingTracer();
+    const sampler = new PoolUsageSampler(
+      () => tracer,
+      () => base,
+      1000,
+    );
+    const pool: SampledPool = { options: { max: 4 }, totalCount: 1, idleCount: 1 };
+    const unref = vi.fn();
+    const real = globalThis.setTimeout;
+    const spy = vi.spyOn(globalThis, 'setTimeout').mockImplementation(((fn: () => void, ms: number) => {
+      const timer = real(fn, ms);
+      return Object.assign(timer, { unref });
+    }) as unknown as typeof setTimeout);
+    sampler.noteCheckout(pool);
+    sampler.noteCheckout(pool);
+    spy.mockRestore();
+    expect(unref).toHaveBeenCalledTimes(1);
+  });
+
+  it('drops a sample the tracer cannot make, and samples again afterwards', () => {
+    const { tracer, made } = recordingTracer();
+    let fail = true;
+    const flaky = {
+      startSpan: (name: string, options?: SpanOptions) => {
+        if (fail) throw new Error('tracer broke');
+        return tracer.startSpan(name, options);
+      },
+    } as unknown as Tracer;
+    const sampler = new PoolUsageSampler(
+      () => flaky,
+      () => base,
+      1000,
+    );
+    const pool: SampledPool = { options: { max: 4 }, totalCount: 1, idleCount: 1 };
+    sampler.noteCheckout(pool);
+    expect(() => vi.advanceTimersByTime(1000)).not.toThrow();
+    fail = false;
+    sampler.noteCheckout(pool);
+    vi.advanceTimersByTime(1000);
+    expect(made).toHaveLength(1);
+  });
+});
