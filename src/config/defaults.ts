@@ -181,8 +181,9 @@ export const DEFAULTS = {
     /** Serve Prometheus metrics on the API port at /metrics. */
     enabled: true,
     /**
-     * Distinct label sets per metric; later ones are recorded in one series whose labels read
-     * `__overflow__`. 2000 is the OpenTelemetry SDK's own default cardinality limit.
+     * Distinct label sets per metric; later ones are recorded in their service's overflow series,
+     * whose other unbounded labels read `__overflow__`. 2000 is the OpenTelemetry SDK's own default
+     * cardinality limit.
      */
     maxSeriesPerMetric: 2_000,
     /** Longest normalized statement shown on spanstat_db_query_info (characters). */

@@ -1,4 +1,5 @@
 import type { Attributes } from '@opentelemetry/api';
+import { MAX_OVERFLOW_ROWS } from '../aggregate/bounded-table';
 import { LABELS, type MetricDef, OVERFLOW_VALUE } from './names';
 
 /** Joins label values into a series key; a control character no label value carries. */
@@ -7,8 +8,11 @@ export const KEY_SEPARATOR = '\u0001';
 /**
  * The series of one metric, bounded. The first `max` distinct label sets get a series each; every
  * later one is recorded in an overflow series whose unbounded labels read `__overflow__` (bounded
- * ones such as result=hit|miss keep their value, so hit rates stay computable). The overflow series
- * are therefore at most the product of the bounded labels' value sets.
+ * ones such as result=hit|miss keep their value, so hit rates stay computable). The `service` label
+ * keeps its value too, for the first MAX_OVERFLOW_ROWS services that overflow (as the reports'
+ * overflow rows do), so per-service sums stay whole in collector mode; later services share
+ * `__overflow__`. The overflow series are therefore at most the product of the bounded labels'
+ * value sets, times MAX_OVERFLOW_ROWS + 1.
  *
  * Lookup walks a tree of Maps, one level per label. Measured here on 5 labels: ~100–200 ns per
  * known series, against ~500 ns for joining the values into one string key (V8 hashes the fresh
@@ -20,6 +24,10 @@ export class BoundedSeries<S> {
   private readonly overflowSeries = new Map<string, S>();
   private readonly names: readonly string[];
   private readonly bounded: readonly boolean[];
+  /** Position of the `service` label; -1 when the metric has none. */
+  private readonly serviceIndex: number;
+  /** Services that have overflow series of their own. */
+  private readonly overflowServices = new Set<string>();
   private readonly kept: S[] = [];
   /** Observations routed to an overflow series since start. */
   overflowed = 0;
@@ -31,6 +39,7 @@ export class BoundedSeries<S> {
   ) {
     this.names = def.labels.map((key) => LABELS[key].name);
     this.bounded = def.labels.map((key) => LABELS[key].bounded);
+    this.serviceIndex = this.names.indexOf(LABELS.service.name);
     if (this.names.length === 0) throw new Error(`${def.name} has no labels to bound`);
   }
 
@@ -60,7 +69,7 @@ export class BoundedSeries<S> {
 
   private add(values: readonly string[]): S {
     if (this.kept.length < this.max) {
-      const series = this.create(this.attributes(values, false));
+      const series = this.create(this.attributes(values));
       const last = values.length - 1;
       let node = this.root;
       for (let i = 0; i < last; i++) {
@@ -76,21 +85,37 @@ export class BoundedSeries<S> {
       return series;
     }
     this.overflowed++;
-    let overflowKey = '';
-    for (let i = 0; i < values.length; i++) if (this.bounded[i]) overflowKey += values[i] + KEY_SEPARATOR;
+    const service = this.serviceIndex < 0 ? '' : this.overflowServiceOf(values[this.serviceIndex]);
+    let overflowKey = service;
+    for (let i = 0; i < values.length; i++) if (this.bounded[i]) overflowKey += KEY_SEPARATOR + values[i];
     let series = this.overflowSeries.get(overflowKey);
     if (!series) {
-      series = this.create(this.attributes(values, true));
+      series = this.create(this.overflowAttributes(values, service));
       this.overflowSeries.set(overflowKey, series);
     }
     return series;
   }
 
-  private attributes(values: readonly string[], overflow: boolean): Attributes {
+  /** The service value an overflow series of `service` carries. */
+  private overflowServiceOf(service: string): string {
+    if (this.overflowServices.has(service)) return service;
+    if (this.overflowServices.size >= MAX_OVERFLOW_ROWS) return OVERFLOW_VALUE;
+    this.overflowServices.add(service);
+    return service;
+  }
+
+  private overflowAttributes(values: readonly string[], service: string): Attributes {
     const attrs: Attributes = {};
     for (let i = 0; i < this.names.length; i++) {
-      attrs[this.names[i]] = overflow && !this.bounded[i] ? OVERFLOW_VALUE : String(values[i] ?? '');
+      attrs[this.names[i]] =
+        i === this.serviceIndex ? service : this.bounded[i] ? String(values[i] ?? '') : OVERFLOW_VALUE;
     }
+    return attrs;
+  }
+
+  private attributes(values: readonly string[]): Attributes {
+    const attrs: Attributes = {};
+    for (let i = 0; i < this.names.length; i++) attrs[this.names[i]] = String(values[i] ?? '');
     return attrs;
   }
 }

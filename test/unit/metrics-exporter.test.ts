@@ -208,7 +208,7 @@ describe('Prometheus metrics', () => {
         'spanstat_http_server_request_db_queries_count{service="shop",method="GET",route="/orders/:id"} 2',
         'spanstat_http_server_request_db_queries_count{service="shop",method="DELETE",route="/orders/:id"} 1',
         'spanstat_http_server_request_db_queries_count{service="billing",method="GET",route="/orders/:id"} 1',
-        'spanstat_http_server_request_db_queries_count{service="__overflow__",method="__overflow__",route="__overflow__"} 2',
+        'spanstat_http_server_request_db_queries_count{service="shop",method="__overflow__",route="__overflow__"} 2',
       ].sort(),
     );
   });
@@ -380,14 +380,14 @@ describe('Prometheus metrics', () => {
     expect(samples(text, 'spanstat_recommendation_active')).toEqual([]);
   });
 
-  it('puts label sets beyond the cap into one __overflow__ series and counts them', async () => {
+  it('puts label sets beyond the cap into one __overflow__ series per service and counts them', async () => {
     const m = create({ maxSeriesPerMetric: 2 });
     for (const fp of ['f1', 'f2', 'f3', 'f4', 'f3']) m.recordDbCall(db({ fingerprint: fp }));
     const text = await m.scrape();
     const counts = samples(text, 'spanstat_db_query_duration_seconds_count');
     expect(counts).toHaveLength(3);
     expect(counts).toContain(
-      'spanstat_db_query_duration_seconds_count{service="__overflow__",system="__overflow__",fingerprint="__overflow__",operation="__overflow__",table="__overflow__"} 3',
+      'spanstat_db_query_duration_seconds_count{service="shop",system="__overflow__",fingerprint="__overflow__",operation="__overflow__",table="__overflow__"} 3',
     );
     expect(samples(text, 'spanstat_sidecar_metric_overflow_total')).toContain(
       'spanstat_sidecar_metric_overflow_total{metric="spanstat_db_query_duration_seconds"} 3',
@@ -396,13 +396,31 @@ describe('Prometheus metrics', () => {
     expect(samples(text, 'spanstat_db_query_info')).toHaveLength(2);
   });
 
+  it('keeps the service on overflow series for the first 64 services, so per-service sums stay whole', async () => {
+    const m = create({ maxSeriesPerMetric: 1 });
+    m.recordDbCall(db({ service: 'kept', fingerprint: 'f0' }));
+    for (let i = 0; i < 70; i++) m.recordDbCall(db({ service: `svc${i}`, fingerprint: `f${i}` }));
+    m.recordDbCall(db({ service: 'kept', fingerprint: 'f-new' }));
+    const counts = samples(await m.scrape(), 'spanstat_db_query_duration_seconds_count');
+    const service = (line: string) => /service="([^"]*)"/.exec(line)?.[1];
+    const value = (line: string) => Number(line.split(' ').pop());
+    // The kept series, 64 services' own overflow series, and one shared by the 6 after them and by
+    // `kept`'s new fingerprint (`kept` overflowed only once 64 services had their own).
+    expect(counts).toHaveLength(1 + 64 + 1);
+    expect(counts.filter((l) => service(l) === 'svc0').map(value)).toEqual([1]);
+    expect(counts.filter((l) => service(l) === 'svc63').map(value)).toEqual([1]);
+    expect(counts.filter((l) => service(l) === 'svc64')).toEqual([]);
+    expect(counts.filter((l) => service(l) === '__overflow__').map(value)).toEqual([7]);
+    expect(counts.map(value).reduce((a, b) => a + b)).toBe(72);
+  });
+
   it('keeps bounded labels on the overflow series so hit rates stay computable', async () => {
     const m = create({ maxSeriesPerMetric: 1 });
     m.recordCacheCall(cache({ namespace: 'a:*', hits: 1 }));
     m.recordCacheCall(cache({ namespace: 'b:*', hits: 2 }));
     m.recordCacheCall(cache({ namespace: 'c:*', misses: 3 }));
     const lines = samples(await m.scrape(), 'spanstat_cache_reads_total');
-    const o = 'service="__overflow__",system="__overflow__",namespace="__overflow__",command="__overflow__"';
+    const o = 'service="shop",system="__overflow__",namespace="__overflow__",command="__overflow__"';
     expect(lines.sort()).toEqual(
       [
         'spanstat_cache_reads_total{service="shop",system="redis",namespace="a:*",command="get",result="hit"} 1',
