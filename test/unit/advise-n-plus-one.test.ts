@@ -99,3 +99,56 @@ describe('batchedStatement', () => {
     expect(batchedStatement('SELECT * FROM t WHERE a = $1 AND b = $2')).toBeUndefined();
   });
 });
+
+describe('N+1 advice by statement shape', () => {
+  const actionFor = (statement: string) => nPlusOne({ ...atThreshold, statement })[0]?.action;
+
+  it('keeps one result per id where `= ANY` would merge them (LIMIT, aggregates, EXISTS)', () => {
+    for (const statement of [
+      'SELECT id, note FROM orders WHERE customer_id = $1 ORDER BY created_at DESC LIMIT $2',
+      'SELECT count(*) FROM comments WHERE post_id = $1',
+      'SELECT EXISTS (SELECT $1 FROM likes WHERE post_id = $2)',
+      'SELECT DISTINCT tag FROM post_tags WHERE post_id = $1',
+    ]) {
+      const action = actionFor(statement);
+      expect(action, statement).toMatch(/one result per id/);
+      expect(action, statement).toMatch(/GROUP BY|DISTINCT ON|LATERAL/);
+      expect(action, statement).not.toContain('= ANY($1) ORDER BY');
+      expect(action, statement).not.toContain('post_id = ANY($1)');
+    }
+  });
+
+  it('never reports transaction control or session statements', () => {
+    for (const statement of [
+      'BEGIN',
+      'COMMIT',
+      'ROLLBACK',
+      'SAVEPOINT sp',
+      'RELEASE SAVEPOINT sp',
+      'SET app.user = $1',
+    ])
+      expect(nPlusOne({ ...atThreshold, statement }), statement).toEqual([]);
+  });
+
+  it('advises one multi-row INSERT for an insert loop', () => {
+    const action = actionFor('INSERT INTO audit (event, at) VALUES ($1, now())');
+    expect(action).toMatch(/multi-row VALUES/);
+    expect(action).toMatch(/unnest/);
+    expect(action).not.toMatch(/= ANY\(\$1\)/);
+  });
+
+  it('tells an already-batched loader to batch per request, not to use `= ANY`', () => {
+    const action = actionFor('SELECT id, total FROM orders WHERE id = ANY($1)');
+    expect(action).toMatch(/already batched/);
+  });
+
+  it('advises an UPDATE … FROM unnest for per-row values', () => {
+    expect(actionFor('UPDATE items SET qty = $1 WHERE id = $2')).toMatch(/FROM unnest/);
+    // One value for all rows: `= ANY` on the key keeps the meaning.
+    expect(actionFor('UPDATE items SET seen_at = now() WHERE id = $1')).toContain('WHERE id = ANY($1)');
+  });
+
+  it('advises larger pages for a keyset pagination loop', () => {
+    expect(actionFor('SELECT id FROM events WHERE id > $1 ORDER BY id LIMIT $2')).toMatch(/pages through/);
+  });
+});

@@ -3,6 +3,9 @@
  * (one statement ≥5 times in a request, ≥50 ms together) makes a warning; repeats that are still
  * cheap (under minTotalMs) are reported as info, like perf-sentinel does — the pattern grows with
  * the data. The aggregator counts requests over its repeat threshold; time is judged on their mean.
+ * Transaction control and session statements repeat by design and are never N+1; the advice depends
+ * on the statement's shape, since `= ANY($1)` keeps a plain row look-up's result but not a LIMIT's,
+ * an aggregate's or an INSERT's.
  */
 import type { EndpointQueryRow } from '../../reports/types';
 import type { Target } from '../types';
@@ -12,6 +15,7 @@ export function nPlusOneRule(ctx: RuleContext): void {
   const t = ctx.t.nPlusOne;
   for (const row of ctx.input.endpointQueries) {
     if (row.route === OVERFLOW || row.statement === OVERFLOW || row.statement === '') continue;
+    if (NOT_A_LOOKUP.test(row.statement)) continue;
     const route = endpointLabel(row.method, row.route);
     const target: Target = { type: 'fingerprint', value: row.fingerprint, route, statement: row.statement };
     if (row.requestsWithQuery >= t.minAffectedRequests) ctx.observe('n-plus-one', row.service, target);
@@ -47,17 +51,54 @@ export function nPlusOneRule(ctx: RuleContext): void {
   }
 }
 
+/** Statements a request repeats by design (transactions, savepoints, session settings, locks). */
+const NOT_A_LOOKUP =
+  /^\s*(?:BEGIN|START\s+TRANSACTION|COMMIT|END|ROLLBACK|ABORT|SAVEPOINT|RELEASE|SET|RESET|SHOW|DISCARD|LISTEN|UNLISTEN|NOTIFY|PREPARE|DEALLOCATE|LOCK|SELECT\s+pg_advisory)/i;
+
+/** Clauses after which one `= ANY($1)` query no longer returns what the per-item queries did. */
+const PER_ITEM_RESULT =
+  /\b(?:LIMIT|OFFSET|FETCH\s+(?:FIRST|NEXT)|GROUP\s+BY|DISTINCT|HAVING|EXISTS)\b|\b(?:count|sum|avg|min|max|array_agg|string_agg|json_agg|jsonb_agg|bool_and|bool_or|OVER)\s*\(/i;
+
 function nPlusOneAction(row: EndpointQueryRow, share: number, repeatMs: number): string {
-  const batched = batchedStatement(row.statement);
+  return (
+    `${fmtPct(share)} of requests run \`${shortStatement(row.statement, 200)}\` once per item ` +
+    `(${fmtMs(repeatMs)} per affected request). ${batchAdvice(row.statement)}`
+  );
+}
+
+/** How to make the repeated statement one round trip, by its shape. */
+export function batchAdvice(statement: string): string {
+  const loader = 'or batch the look-ups per request with a loader (e.g. DataLoader).';
+  if (/^\s*INSERT\b/i.test(statement))
+    return (
+      'Insert the rows in one statement: a multi-row VALUES list, ' +
+      '`INSERT … SELECT * FROM unnest($1::type[], $2::type[])` (one array per column), or COPY for large batches.'
+    );
+  if (/=\s*ANY\s*\(|\bIN\s*\(\s*\$/i.test(statement))
+    return (
+      'It is already batched (`= ANY` / `IN`) yet runs several times per request: collect the ids of the ' +
+      'whole request into one call — one loader per request rather than per item or per tick.'
+    );
+  if (/^\s*UPDATE\b/i.test(statement) && /\bSET\b[\s\S]*?=\s*\$\d+[\s\S]*\bWHERE\b/i.test(statement))
+    return (
+      'Update the rows in one statement with their own values: ' +
+      '`UPDATE t SET col = v.col FROM unnest($1::type[], $2::type[]) AS v(id, col) WHERE t.id = v.id`.'
+    );
+  if (PER_ITEM_RESULT.test(statement)) {
+    if (!/=\s*\$\d+/.test(statement) && /[<>]=?\s*\$\d+/.test(statement))
+      return 'It pages through rows in a loop: fetch larger pages, or read them in one query (a cursor for large sets).';
+    return (
+      'Run it once for all ids while keeping one result per id — `= ANY($1)` alone would merge them: ' +
+      'GROUP BY the looked-up column for a count or sum, `DISTINCT ON (col) … ORDER BY col, …` for the first ' +
+      'row per id, or a LATERAL join over `unnest($1::type[])` for the top rows per id; ' +
+      loader
+    );
+  }
+  const batched = batchedStatement(statement);
   const batch = batched
     ? `run it once for all ids: ${batched} (pass the collected ids as one array parameter)`
     : 'run it once for all ids with `= ANY($1)` on the looked-up column (one array parameter)';
-  return (
-    `${fmtPct(share)} of requests run \`${shortStatement(row.statement, 200)}\` once per item ` +
-    `(${fmtMs(repeatMs)} per affected request). Collect the ids first and ${batch}; ` +
-    'or JOIN the rows into the query that produced the ids; or batch the look-ups per request ' +
-    'with a loader (e.g. DataLoader).'
-  );
+  return `Collect the ids first and ${batch}; or JOIN the rows into the query that produced the ids; ${loader}`;
 }
 
 /** `… WHERE t.col = $1` → `… WHERE t.col = ANY($1)` when the statement has exactly one `= $n`. */
