@@ -9,6 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort, type LocalServer, startPostgres } from '../../scripts/lib/local-servers';
 import { Advisor } from '../../src/advise/advisor';
 import { PgIndexInspector } from '../../src/advise/index-advisor';
+import { quoteIdent } from '../../src/advise/index-plan';
 import { loadParser } from '../../src/advise/predicate-columns';
 import type { AdvisorConfig, AdvisorInput, IndexCandidate } from '../../src/advise/types';
 import { DEFAULTS } from '../../src/config/defaults';
@@ -99,6 +100,20 @@ afterAll(async () => {
 });
 
 describe('index advice on PostgreSQL', () => {
+  it("quotes every identifier PostgreSQL's own keyword list says cannot stand bare", async () => {
+    const { rows } = await admin.query<{ word: string; catcode: string }>(
+      'SELECT word, catcode FROM pg_get_keywords()',
+    );
+    expect(rows.length).toBeGreaterThan(400);
+    const bare = rows.filter((r) => 'RT'.includes(r.catcode) && !quoteIdent(r.word).startsWith('"'));
+    expect(bare.map((r) => r.word)).toEqual([]);
+    // Column-name and unreserved keywords may stand bare, and the index statement runs with them.
+    await admin.query('CREATE TABLE "join" ("left" int, "between" int, "position" int)');
+    const columns = ['left', 'between', 'position'].map(quoteIdent).join(', ');
+    await admin.query(`CREATE INDEX join_kw_idx ON ${quoteIdent('join')} (${columns})`);
+    await admin.query('DROP TABLE "join"');
+  });
+
   it('proposes CREATE INDEX on the unindexed filter column, with the Seq Scan of the generic plan as evidence', async () => {
     const finding = await inspector().inspect(candidate(BY_CUSTOMER));
     expect(finding.checked).toBe(true);
