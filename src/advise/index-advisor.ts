@@ -182,7 +182,7 @@ export class PgIndexInspector implements IndexInspector {
     client: Client,
     statement: string,
   ): Promise<{ root: NonNullable<ReturnType<typeof rootPlan>>; method: PlanEvidence['method'] } | undefined> {
-    const text = statement.trim().replace(/;+\s*$/, '');
+    const text = castTypedParameters(statement.trim().replace(/;+\s*$/, ''));
     await client.query('SAVEPOINT spanstat_explain');
     try {
       let rows: { 'QUERY PLAN': unknown }[];
@@ -316,6 +316,17 @@ function resolveColumns(
     );
     return owners.length === 1 ? { table: owners[0].ref, column: c.column, use: c.use } : c;
   });
+}
+
+/**
+ * Typed literals normalize to a type name before a parameter (`interval '30 days'` → `interval $3`),
+ * which neither EXPLAIN nor PREPARE accepts; as casts (`$3::interval`) the statement plans.
+ */
+const TYPED_PARAMETER =
+  /(?<![\w$."])(interval|date|time(?:stamp)?(?:tz)?|(?:timestamp|time)\s+with(?:out)?\s+time\s+zone|uuid|jsonb?|inet|cidr|macaddr|bytea|numeric|decimal|smallint|integer|bigint|int[248]?|real|double\s+precision|float[48]?|bool(?:ean)?|text|varchar|money|xml)\s+\$(\d+)(?![\d])/gi;
+
+export function castTypedParameters(statement: string): string {
+  return statement.replace(TYPED_PARAMETER, (_m, type: string, n: string) => `$${n}::${type}`);
 }
 
 function quote(name: string): string {

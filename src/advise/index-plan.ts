@@ -145,7 +145,8 @@ function bySelectivity(columns: string[], info: TableInfo): string[] {
  */
 export function covers(ix: ExistingIndex, columns: string[], eqCount: number): boolean {
   if (!ix.valid || ix.partial || columns.length === 0) return false;
-  if (ix.method === 'hash') return columns.length === 1 && ix.columns[0] === columns[0];
+  // A hash index answers equality only: not a range, a sort or a LIMIT's order.
+  if (ix.method === 'hash') return eqCount >= 1 && columns.length === 1 && ix.columns[0] === columns[0];
   if (ix.method !== 'btree') return false;
   const keys = ix.columns;
   const eqPart = columns.slice(0, Math.min(eqCount, columns.length));

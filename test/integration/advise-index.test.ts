@@ -145,6 +145,14 @@ describe('index advice on PostgreSQL', () => {
     expect(finding.proposals.map((p) => [p.statement, p.plan])).toEqual([[PROPOSED, undefined]]);
   });
 
+  it('plans a statement whose typed literals were normalized to `interval $n`', async () => {
+    const finding = await inspector().inspect(
+      candidate('SELECT id FROM orders WHERE customer_id = $1 AND created_at > now() - interval $2'),
+    );
+    expect(finding.proposals).toHaveLength(1);
+    expect(finding.proposals[0].plan?.seqScan).toBe(true);
+  });
+
   it('skips a small table and a column an existing index already covers', async () => {
     const i = inspector();
     const small = await i.inspect(candidate(SMALL));

@@ -1,6 +1,13 @@
 import { describe, expect, it } from 'vitest';
 import { evaluate } from '../../src/advise/evaluate';
-import { type ExistingIndex, planTableIndex, quoteIdent, type TableInfo } from '../../src/advise/index-plan';
+import { castTypedParameters } from '../../src/advise/index-advisor';
+import {
+  covers,
+  type ExistingIndex,
+  planTableIndex,
+  quoteIdent,
+  type TableInfo,
+} from '../../src/advise/index-plan';
 import type { ColumnUse } from '../../src/advise/predicate-columns';
 import type { IndexFinding, PlanEvidence } from '../../src/advise/types';
 import { input, queryRow, thresholds } from './advise-fixtures';
@@ -226,5 +233,36 @@ describe('missing-index rule', () => {
       (r) => r.kind,
     );
     expect(kinds).toEqual([]);
+  });
+});
+
+describe('typed literals before planning', () => {
+  it('turns a type name before a parameter into a cast, and leaves other text alone', () => {
+    expect(
+      castTypedParameters('SELECT id FROM orders WHERE created_at > now() - interval $3 AND day = date $1'),
+    ).toBe('SELECT id FROM orders WHERE created_at > now() - $3::interval AND day = $1::date');
+    expect(
+      castTypedParameters('SELECT $1::text, t.interval FROM t WHERE x = timestamp with time zone $2'),
+    ).toBe('SELECT $1::text, t.interval FROM t WHERE x = $2::timestamp with time zone');
+    expect(castTypedParameters('SELECT text FROM notes WHERE id = $1')).toBe(
+      'SELECT text FROM notes WHERE id = $1',
+    );
+  });
+});
+
+describe('a hash index', () => {
+  const hash: ExistingIndex = {
+    name: 'posts_author_hash',
+    columns: ['author_id'],
+    unique: false,
+    method: 'hash',
+    partial: false,
+    valid: true,
+  };
+  it('covers an equality look-up on its column', () => {
+    expect(covers(hash, ['author_id'], 1)).toBe(true);
+  });
+  it('does not cover a range or an ORDER BY on it', () => {
+    expect(covers(hash, ['author_id'], 0)).toBe(false);
   });
 });
