@@ -275,7 +275,9 @@ async function loadTable(client: Client, ref: TableRef): Promise<TableInfo | und
     [r.oid],
   );
   const stats = await client.query(
-    `SELECT attname AS name, n_distinct::float8 AS n_distinct, null_frac::float8 AS null_frac
+    `SELECT attname AS name, n_distinct::float8 AS n_distinct, null_frac::float8 AS null_frac,
+            CASE WHEN most_common_vals::text IN ('{t}', '{f}', '{t,f}', '{f,t}') THEN most_common_vals::text END AS bool_vals,
+            most_common_freqs::float8[] AS freqs
        FROM pg_stats WHERE schemaname = $1 AND tablename = $2`,
     [r.schema, r.name],
   );
@@ -290,7 +292,11 @@ async function loadTable(client: Client, ref: TableRef): Promise<TableInfo | und
     stats: new Map(
       stats.rows.map((s) => [
         s.name,
-        { distinct: s.n_distinct >= 0 ? s.n_distinct : -s.n_distinct * rows, nullFrac: s.null_frac },
+        {
+          distinct: s.n_distinct >= 0 ? s.n_distinct : -s.n_distinct * rows,
+          nullFrac: s.null_frac,
+          ...(s.bool_vals ? { trueFrac: trueShare(s.bool_vals, s.freqs, s.null_frac) } : {}),
+        },
       ]),
     ),
     indexes: idx.rows.map((ix) => ({
@@ -316,6 +322,15 @@ function resolveColumns(
     );
     return owners.length === 1 ? { table: owners[0].ref, column: c.column, use: c.use } : c;
   });
+}
+
+/** A boolean column's share of true rows from its most common values (`{t,f}` and their frequencies). */
+function trueShare(values: string, freqs: number[] | null, nullFrac: number): number | undefined {
+  const list = values.slice(1, -1).split(',');
+  const t = list.indexOf('t');
+  if (t >= 0) return freqs?.[t];
+  const f = list.indexOf('f');
+  return f >= 0 && freqs?.[f] !== undefined ? Math.max(0, 1 - nullFrac - freqs[f]) : undefined;
 }
 
 /**

@@ -11,6 +11,8 @@ export interface ColumnStats {
   /** Distinct values (pg_stats.n_distinct made absolute); null when the column has no statistics. */
   distinct: number | null;
   nullFrac: number;
+  /** For a boolean column, the share of rows that are true (from its most common values). */
+  trueFrac?: number;
 }
 
 export interface ExistingIndex {
@@ -46,6 +48,13 @@ export type TableDecision =
 
 /** Equality columns are added until the planner would expect at most this many rows per lookup. */
 const FEW_ROWS = 10;
+/**
+ * An equality-only index expected to match more than this share of the table is not proposed: for a
+ * flag's common side or `IS NULL` on a mostly-null column PostgreSQL keeps its Seq Scan even with the
+ * index built, so the index would only cost writes. (Under it, a bitmap scan can still win: at a third
+ * of a 120k-row table the planner chose one.)
+ */
+const UNSELECTIVE_SHARE = 0.4;
 
 export function displayTable(info: Pick<TableInfo, 'schema' | 'name'>): string {
   return info.schema === 'public'
@@ -54,7 +63,7 @@ export function displayTable(info: Pick<TableInfo, 'schema' | 'name'>): string {
 }
 
 export function planTableIndex(
-  uses: { column: string; use: ColumnUse }[],
+  uses: { column: string; use: ColumnUse; matches?: 'null' | 'true' }[],
   info: TableInfo,
   plan: PlanEvidence | undefined,
   hasLimit: boolean,
@@ -76,10 +85,29 @@ export function planTableIndex(
   const of = (use: ColumnUse, not: string[] = []) => [
     ...new Set(known.filter((u) => u.use === use && !not.includes(u.column)).map((u) => u.column)),
   ];
-  const eq = bySelectivity(of('eq'), info);
-  const range = bySelectivity(of('range', eq), info);
+  // The share of rows an equality on the column matches, when the statement says which value it
+  // matches (IS NULL, a bare boolean column); undefined for `= $1` or without statistics.
+  const knownShare = (c: string): number | undefined => {
+    const tests = known.filter((u) => u.column === c && u.use === 'eq');
+    const s = info.stats.get(c);
+    if (!s || tests.length === 0 || tests.some((u) => u.matches !== tests[0].matches)) return undefined;
+    if (tests[0].matches === 'null') return s.nullFrac;
+    if (tests[0].matches === 'true') return s.trueFrac;
+    return undefined;
+  };
+  // For ordering columns: that share, else one value's share of the non-null rows.
+  const matchShare = (c: string): number | undefined => {
+    const share = knownShare(c);
+    if (share !== undefined) return share;
+    const s = info.stats.get(c);
+    return !s || s.distinct == null || s.distinct <= 0
+      ? undefined
+      : (1 - s.nullFrac) / Math.max(1, s.distinct);
+  };
+  const eq = bySelectivity(of('eq'), matchShare);
+  const range = bySelectivity(of('range', eq), matchShare);
   const order = of('order');
-  const join = bySelectivity(of('join', eq), info);
+  const join = bySelectivity(of('join', eq), matchShare);
   let columns: string[];
   if (eq.length === 0 && range.length === 0) {
     const fallback = join.length ? join.slice(0, 1) : hasLimit ? order : [];
@@ -95,13 +123,24 @@ export function planTableIndex(
     columns = fallback.slice(0, limits.maxColumns);
   } else {
     columns = [];
+    let share: number | undefined = 1;
     let expected = info.rows;
     for (const c of eq) {
       if (columns.length >= limits.maxColumns || expected <= FEW_ROWS) break;
       columns.push(c);
-      expected /= Math.max(1, info.stats.get(c)?.distinct ?? 1);
+      const known = knownShare(c);
+      share = known === undefined || share === undefined ? undefined : share * known;
+      expected *= matchShare(c) ?? 1;
     }
     const tail = range.length ? range.slice(0, 1) : order.filter((c) => !columns.includes(c));
+    if (tail.length === 0 && share !== undefined && share > UNSELECTIVE_SHARE) {
+      const isNullTest = (c: string) => known.some((u) => u.column === c && u.matches === 'null');
+      const what = columns.map((c) => (isNullTest(c) ? `${c} IS NULL` : c)).join(', ');
+      return skip(
+        'unselective',
+        `(${what}) matches ~${Math.round(share * 100)}% of its ~${Math.round(info.rows)} rows: a Seq Scan reads them as cheaply, so an index would only cost writes`,
+      );
+    }
     for (const c of tail) {
       if (columns.length >= limits.maxColumns || (columns.length > 0 && expected <= FEW_ROWS)) break;
       columns.push(c);
@@ -126,15 +165,11 @@ export function planTableIndex(
   };
 }
 
-/** Most distinct values first; columns without statistics keep their order after those with. */
-function bySelectivity(columns: string[], info: TableInfo): string[] {
-  const score = (c: string) => {
-    const s = info.stats.get(c);
-    return s?.distinct == null ? -1 : s.distinct * (1 - s.nullFrac);
-  };
+/** Most selective first (smallest share of rows matched); columns without statistics keep their order after. */
+function bySelectivity(columns: string[], matchShare: (c: string) => number | undefined): string[] {
   return columns
-    .map((c, i) => ({ c, i, s: score(c) }))
-    .sort((a, b) => b.s - a.s || a.i - b.i)
+    .map((c, i) => ({ c, i, s: matchShare(c) ?? Number.POSITIVE_INFINITY }))
+    .sort((a, b) => a.s - b.s || a.i - b.i)
     .map((x) => x.c);
 }
 

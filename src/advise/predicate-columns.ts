@@ -21,6 +21,11 @@ export interface PredicateColumn {
   candidates?: TableRef[];
   column: string;
   use: ColumnUse;
+  /**
+   * An `eq` use whose matched value is known from the statement: `IS NULL`, or a bare boolean
+   * column (`WHERE published`, true). Other equalities compare with a parameter of unknown value.
+   */
+  matches?: 'null' | 'true';
 }
 
 export interface StatementColumns {
@@ -185,11 +190,11 @@ class Collector {
     }
     if (expr.NullTest) {
       const test = expr.NullTest as Node;
-      if (test.nulltesttype === 'IS_NULL') this.addColumn(test.arg as Node, scope, 'eq');
+      if (test.nulltesttype === 'IS_NULL') this.addColumn(test.arg as Node, scope, 'eq', 'null');
       return;
     }
     if (expr.ColumnRef) {
-      this.addColumn(expr, scope, 'eq');
+      this.addColumn(expr, scope, 'eq', 'true');
       return;
     }
     if (expr.SubLink) {
@@ -233,9 +238,9 @@ class Collector {
     if (sub?.SelectStmt) this.select(sub.SelectStmt as Node, scope);
   }
 
-  private addColumn(node: Node, scope: Scope, use: ColumnUse): void {
+  private addColumn(node: Node, scope: Scope, use: ColumnUse, matches?: 'null' | 'true'): void {
     const resolved = this.resolve(node, scope);
-    if (resolved) this.add({ ...resolved, use });
+    if (resolved) this.add(matches ? { ...resolved, use, matches } : { ...resolved, use });
   }
 
   private resolve(node: Node | undefined, scope: Scope): Omit<PredicateColumn, 'use'> | undefined {
@@ -258,7 +263,7 @@ class Collector {
   }
 
   private add(col: PredicateColumn): void {
-    const key = `${col.table?.schema ?? ''}.${col.table?.name ?? '?'}.${col.column}.${col.use}`;
+    const key = `${col.table?.schema ?? ''}.${col.table?.name ?? '?'}.${col.column}.${col.use}.${col.matches ?? ''}`;
     if (this.seen.has(key)) return;
     this.seen.add(key);
     this.columns.push(col);

@@ -108,7 +108,8 @@ export type IndexSkipReason =
   | 'no-usable-columns'
   | 'not-a-table'
   | 'unknown-table'
-  | 'needs-plan';
+  | 'needs-plan'
+  | 'unselective';
 
 export interface IndexProposal {
   table: string;

@@ -153,6 +153,28 @@ describe('index advice on PostgreSQL', () => {
     expect(finding.proposals[0].plan?.seqScan).toBe(true);
   });
 
+  it('proposes no index on the common side of a flag, which the planner reads with a Seq Scan anyway', async () => {
+    await admin.query(`CREATE TABLE posts (id serial PRIMARY KEY, published boolean NOT NULL, title text);
+      INSERT INTO posts (published, title) SELECT i % 10 <> 0, 't' || i FROM generate_series(1, 60000) AS i;
+      ANALYZE posts;`);
+    try {
+      const finding = await inspector().inspect(candidate('SELECT id, title FROM posts WHERE published'));
+      expect(finding.proposals).toEqual([]);
+      expect(finding.skipped).toMatchObject([{ table: 'posts', reason: 'unselective' }]);
+      expect(finding.skipped[0].detail).toMatch(/^\(published\) matches ~90%/);
+      // `published = $1` may look for the rare side: the index stays proposed.
+      const either = await inspector().inspect(candidate('SELECT id, title FROM posts WHERE published = $1'));
+      expect(either.proposals).toHaveLength(1);
+      // The witness: with the index built, the planner still scans for the common side.
+      await admin.query('BEGIN');
+      await admin.query('CREATE INDEX posts_published_probe ON posts (published)');
+      expect(await explain('SELECT id, title FROM posts WHERE published')).toContain('Seq Scan');
+      await admin.query('ROLLBACK');
+    } finally {
+      await admin.query('DROP TABLE posts');
+    }
+  });
+
   it('skips a small table and a column an existing index already covers', async () => {
     const i = inspector();
     const small = await i.inspect(candidate(SMALL));

@@ -266,3 +266,75 @@ describe('a hash index', () => {
     expect(covers(hash, ['author_id'], 0)).toBe(false);
   });
 });
+
+describe('index planning: predicates that match much of the table', () => {
+  const withDeleted = table({
+    columns: new Set(['id', 'customer_id', 'status', 'created_at', 'deleted_at', 'published']),
+    stats: new Map([
+      ['customer_id', { distinct: 20_000, nullFrac: 0 }],
+      ['status', { distinct: 3, nullFrac: 0 }],
+      ['created_at', { distinct: 200_000, nullFrac: 0 }],
+      ['deleted_at', { distinct: 4_000, nullFrac: 0.98 }],
+      ['published', { distinct: 2, nullFrac: 0, trueFrac: 0.9 }],
+    ]),
+  });
+  const nullTest = (column: string) => ({ column, use: 'eq' as const, matches: 'null' as const });
+  const flag = (column: string) => ({ column, use: 'eq' as const, matches: 'true' as const });
+
+  it('proposes no index for a flag or IS NULL on a mostly-null column', () => {
+    for (const u of [[flag('published')], [nullTest('deleted_at')]]) {
+      const d = planTableIndex(u, withDeleted, seqScan, false, limits);
+      expect(d, JSON.stringify(u)).toMatchObject({ skip: { reason: 'unselective' } });
+    }
+    const d = planTableIndex([nullTest('deleted_at')], withDeleted, seqScan, false, limits);
+    expect('skip' in d && d.skip.detail).toMatch(/deleted_at IS NULL\) matches ~98%/);
+  });
+
+  it('still proposes the selective side, an equality with an unknown value, or a flag before a range or sort', () => {
+    // `published = $1` may look for the rare side.
+    expect(planTableIndex(uses(['published', 'eq']), withDeleted, seqScan, false, limits)).toMatchObject({
+      proposal: { columns: ['published'] },
+    });
+    expect(planTableIndex(uses(['status', 'eq']), withDeleted, seqScan, false, limits)).toMatchObject({
+      proposal: { columns: ['status'] },
+    });
+    expect(planTableIndex(uses(['deleted_at', 'eq']), withDeleted, seqScan, false, limits)).toMatchObject({
+      proposal: { columns: ['deleted_at'] },
+    });
+    const sorted = planTableIndex(
+      uses(['status', 'eq'], ['created_at', 'order']),
+      withDeleted,
+      seqScan,
+      true,
+      limits,
+    );
+    expect(sorted).toMatchObject({ proposal: { columns: ['status', 'created_at'] } });
+    // The selective column leads; the mostly-null test adds nothing once few rows remain.
+    const both = planTableIndex(
+      [...uses(['customer_id', 'eq']), nullTest('deleted_at')],
+      withDeleted,
+      seqScan,
+      false,
+      limits,
+    );
+    expect(both).toMatchObject({ proposal: { columns: ['customer_id'] } });
+  });
+
+  it('says no index would help rather than that the indexes look adequate', () => {
+    const row = queryRow({ p95Ms: 400, statement: 'SELECT * FROM posts WHERE published', table: 'posts' });
+    const finding: IndexFinding = {
+      service: row.service,
+      fingerprint: row.fingerprint,
+      checked: true,
+      columns: [{ column: 'published', use: 'eq', table: { name: 'posts' } }],
+      proposals: [],
+      skipped: [
+        { table: 'posts', reason: 'unselective', detail: '(published) matches ~50% of its ~120000 rows' },
+      ],
+    };
+    const slow = evaluate(input({ queries: [row], indexFindings: [finding] }), thresholds(), 0).find(
+      (r) => r.kind === 'slow-query',
+    );
+    expect(slow?.action).toMatch(/^No index would help \(posts: \(published\) matches ~50%/);
+  });
+});

@@ -157,5 +157,9 @@ function indexAction(finding: IndexFinding | undefined, q: QueryRow): string {
   const reasons = finding.skipped.map((s) => `${s.table}: ${s.detail}`).join('; ');
   const opHint =
     q.operation.toUpperCase() === 'SELECT' ? ' and fetched columns/rows (SELECT *, no LIMIT)' : '';
-  return `Indexes look adequate (${reasons || 'no filtered columns'}). ${explain}: check row estimates, sorts${opHint}.`;
+  const lead =
+    finding.skipped.length > 0 && finding.skipped.every((s) => s.reason === 'unselective')
+      ? 'No index would help'
+      : 'Indexes look adequate';
+  return `${lead} (${reasons || 'no filtered columns'}). ${explain}: check row estimates, sorts${opHint}.`;
 }
