@@ -109,3 +109,31 @@ describe('single-key reads rule', () => {
     expect(single({ ...over, maxOpsPerRequest: 4 })).toEqual([]);
   });
 });
+
+describe('cache hit-rate causes from the commands used', () => {
+  it('does not count an EXPIRE after each write as a second write (short TTL, not write-heavy)', () => {
+    const [rec] = recs({
+      hits: 4,
+      misses: 112,
+      hitRate: 4 / 116,
+      reads: 116,
+      writes: 224,
+      commands: { hgetall: 116, hset: 112, expire: 112 },
+      minTtlSeconds: 2,
+      maxTtlSeconds: 2,
+    });
+    expect(rec.evidence.likelyReason).toBe('short-ttl');
+  });
+
+  it('does not call an invalidated namespace write-heavy for its deletes', () => {
+    const [rec] = recs({ ...rate(0.5), writes: 150, commands: { get: 100, set: 50, del: 100 } });
+    expect(rec.evidence.likelyReason).not.toBe('write-heavy');
+  });
+
+  it('gives no hit-rate advice for membership tests or consumed one-time keys', () => {
+    // Idempotency keys: EXISTS, then SET NX on a miss.
+    expect(recs({ ...rate(0), writes: 100, commands: { exists: 100, set: 100 } })).toEqual([]);
+    // One-time tokens consumed with GETDEL.
+    expect(recs({ ...rate(0.5), writes: 200, commands: { getdel: 100, set: 100 } })).toEqual([]);
+  });
+});

@@ -11,6 +11,38 @@ export type MissReason = 'write-heavy' | 'short-ttl' | 'no-writes' | 'read-once'
 /** Commands that scan the whole keyspace and block the server while they run. */
 const BLOCKING_COMMANDS = ['keys'];
 
+/**
+ * Writes that refill no entry: expiry changes (an EXPIRE after each SET would double the count) and
+ * deletions (invalidation, GETDEL consuming a one-time key).
+ */
+const NON_FILLING_WRITES = [
+  'expire',
+  'pexpire',
+  'expireat',
+  'pexpireat',
+  'persist',
+  'del',
+  'unlink',
+  'getdel',
+];
+
+/**
+ * Reads that test membership or consume a key rather than look up a cached value (idempotency
+ * keys, one-time tokens, dedupe sets): a miss there is the expected answer, not a cache miss.
+ */
+const NOT_CACHE_READS = ['exists', 'sismember', 'smismember', 'getdel'];
+
+function commandCount(row: CacheRow, commands: readonly string[]): number {
+  let n = 0;
+  for (const c of commands) n += row.commands[c] ?? 0;
+  return n;
+}
+
+/** Writes that store a value (SET, HSET, …), without expiry changes and deletions. */
+export function fillingWrites(row: CacheRow): number {
+  return Math.max(0, row.writes - commandCount(row, NON_FILLING_WRITES));
+}
+
 export function cacheRules(ctx: RuleContext): void {
   for (const row of ctx.input.cache) {
     if (row.namespace === OVERFLOW || row.system === OVERFLOW) continue;
@@ -31,6 +63,8 @@ function hitRateRule(ctx: RuleContext, row: CacheRow): void {
   if (known < t.minReads || row.hitRate === null) return;
   ctx.observe('cache-hit-rate', row.service, target);
   if (row.hitRate >= t.targetHitRate) return;
+  // Mostly membership tests or consumed keys: not a cache, so no hit rate to raise.
+  if (commandCount(row, NOT_CACHE_READS) * 2 >= row.reads) return;
   const reason = missReason(row, ctx.t);
   ctx.emit({
     kind: 'cache-hit-rate',
@@ -58,9 +92,10 @@ function hitRateRule(ctx: RuleContext, row: CacheRow): void {
 /** The likeliest cause of a low hit rate from what the spans show (commands, TTLs set by writes). */
 export function missReason(row: CacheRow, t: AdvisorThresholds): MissReason {
   // Cache-aside refills once per miss; only writes well beyond the misses mean rewriting unread entries.
-  if (row.writes > 0 && row.writes >= row.reads && row.writes > 1.5 * row.misses) return 'write-heavy';
+  const fills = fillingWrites(row);
+  if (fills > 0 && fills >= row.reads && fills > 1.5 * row.misses) return 'write-heavy';
   if (row.maxTtlSeconds !== null && row.maxTtlSeconds <= t.cache.shortTtlSeconds) return 'short-ttl';
-  if (row.writes === 0) return 'no-writes';
+  if (fills === 0) return 'no-writes';
   // Nearly every read misses and gets refilled although entries outlive the TTL threshold.
   if (row.hitRate !== null && row.hitRate < 0.2) return 'read-once';
   return 'unexplained';
@@ -70,7 +105,7 @@ function missAction(reason: MissReason, row: CacheRow, t: AdvisorThresholds): st
   switch (reason) {
     case 'write-heavy':
       return (
-        `Written ${row.writes}× for ${row.reads} reads: entries are replaced before they are read. ` +
+        `Written ${fillingWrites(row)}× for ${row.reads} reads: entries are replaced before they are read. ` +
         'Write on change (invalidate or update the key when the data changes) instead of on every request, ' +
         'or stop caching this namespace.'
       );
