@@ -12,7 +12,10 @@ export interface NamespaceUse {
   namespace: string;
   /** Cache commands on this namespace in the request. */
   ops: number;
-  /** Single-key reads (GET-like) in the request: many of them hint at a missing MGET/pipeline. */
+  /**
+   * Single-key reads (GET-like) in the request, each in a round trip of its own (reads sent together,
+   * as a pipeline, count once): many of them hint at a missing MGET/pipeline.
+   */
   singleReads: number;
   totalMs: number;
 }

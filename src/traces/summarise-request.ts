@@ -32,7 +32,6 @@ export function summariseRequest(request: RequestSpan, leaves: readonly Leaf[]):
       use.totalMs += leaf.durationMs;
     } else if (leaf.type === 'cache') {
       cacheOps++;
-      // Reads of one key each: many in one request suggest MGET or a pipeline.
       const info = describeRedisCommand(leaf.command);
       let use: NamespaceUse | undefined =
         namespaceIndex === null ? findNamespace(namespaces, leaf.key) : namespaceIndex.get(leaf.key);
@@ -40,9 +39,19 @@ export function summariseRequest(request: RequestSpan, leaves: readonly Leaf[]):
         use = { namespace: leaf.key, ops: 0, singleReads: 0, totalMs: 0 };
         namespaces.push(use);
         namespaceIndex = indexed(namespaces, namespaceIndex, use, namespaceOf);
+        if (namespaces.length > readEnds.length) readEnds = grow(readEnds);
+        readEnds[namespaces.length - 1] = Number.NEGATIVE_INFINITY;
       }
       use.ops++;
-      if (info.read && !info.multiKey) use.singleReads++;
+      if (info.read && !info.multiKey) {
+        // Reads of one key each, in round trips of their own: many in one request suggest MGET or a
+        // pipeline. A read that started before an earlier one of the namespace ended went out with
+        // it (a pipeline, or commands sent together on one connection): no round trip of its own.
+        const i = namespaces.length === 1 ? 0 : namespaces.indexOf(use);
+        const end = leaf.startMs + leaf.durationMs;
+        if (leaf.startMs >= readEnds[i]) use.singleReads++;
+        if (end > readEnds[i]) readEnds[i] = end;
+      }
       use.totalMs += leaf.durationMs;
     }
   }
@@ -73,6 +82,15 @@ function findUse(uses: readonly FingerprintUse[], fingerprint: string): Fingerpr
 function findNamespace(uses: readonly NamespaceUse[], namespace: string): NamespaceUse | undefined {
   for (const use of uses) if (use.namespace === namespace) return use;
   return undefined;
+}
+
+/** Per namespace of the request being summarised (by position): when its latest single-key read ended. */
+let readEnds: Float64Array<ArrayBuffer> = new Float64Array(LINEAR_KEYS);
+
+function grow(array: Float64Array): Float64Array<ArrayBuffer> {
+  const bigger = new Float64Array(array.length * 2);
+  bigger.set(array);
+  return bigger;
 }
 
 const fingerprintOf = (use: FingerprintUse) => use.fingerprint;

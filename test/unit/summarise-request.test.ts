@@ -86,6 +86,18 @@ describe('summariseRequest', () => {
     expect(summary.namespaces).toEqual([{ namespace: 'cart:*', ops: 4, singleReads: 0, totalMs: 12 }]);
   });
 
+  it('counts single-key reads sent together (a pipeline) as one round trip, sequential ones each', () => {
+    // Ten GETs of one pipeline: all in flight at once.
+    const pipelined = Array.from({ length: 10 }, (_, i) => leaf('cache', 'item:*', 2, 'get', 1 + i * 0.01));
+    // Five GETs one after another (each awaited before the next).
+    const awaited = Array.from({ length: 5 }, (_, i) => leaf('cache', 'user:*', 1, 'get', 20 + i * 1.5));
+    const summary = summariseRequest({ ...request, durationMs: 40 }, [...pipelined, ...awaited]);
+    expect(summary.namespaces.map((n) => [n.namespace, n.ops, n.singleReads])).toEqual([
+      ['item:*', 10, 1],
+      ['user:*', 5, 5],
+    ]);
+  });
+
   it('splits many overlapping calls (past the per-segment scan) as it splits a few', () => {
     const random = seededRandom(5);
     // 200 calls of all kinds in flight in a 100-ms request (Promise.all of everything).
