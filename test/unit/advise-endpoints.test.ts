@@ -55,6 +55,44 @@ describe('endpoint SLO rule', () => {
   });
 });
 
+describe('endpoint SLO rule with concurrent calls', () => {
+  it('bounds a statement run concurrently by the route wall time in the database', () => {
+    // Ten pg_sleep(30 ms) under Promise.all: 300 ms of calls, 54 ms of database wall time, while
+    // the requests queue 381 ms for a pooled connection.
+    const e = endpointRow({
+      p95Ms: 500,
+      dbMsPerRequest: 54,
+      poolWaitMsPerRequest: 381,
+      cacheMsPerRequest: 0,
+      otherMsPerRequest: 5,
+    });
+    const q = endpointQueryRow({ totalMs: 30_000, statement: 'SELECT pg_sleep($1)' });
+    const [rec] = evaluate(input({ endpoints: [e], endpointQueries: [q] }), thresholds(), 0);
+    expect(rec.evidence.dominantParts).toEqual([
+      'waiting for a pooled connection: 381 ms/request',
+      'SQL SELECT pg_sleep($1): 54 ms/request',
+      'outside DB and cache (app code, other calls): 5 ms/request',
+    ]);
+    expect(rec.action).toMatch(/Waiting for a database connection is the bottleneck/);
+  });
+
+  it('judges an N+1 of concurrent repeats by the wall time they can cost, not their sum', () => {
+    const e = endpointRow({ dbMsPerRequest: 54 });
+    const q = endpointQueryRow({
+      statement: 'SELECT pg_sleep($1)',
+      requestsOverThreshold: 100,
+      maxCallsPerRequest: 10,
+      overThresholdMs: 30_000,
+    });
+    const n1 = evaluate(input({ endpoints: [e], endpointQueries: [q] }), thresholds(), 0).find(
+      (r) => r.kind === 'n-plus-one',
+    );
+    // 300 ms of calls per request would pass the 200-ms SLO (critical); 54 ms of wall time does not.
+    expect(n1?.severity).toBe('warning');
+    expect(n1?.evidence.repeatMsPerAffectedRequest).toBe(54);
+  });
+});
+
 describe('endpoint 5xx rule', () => {
   it('reports 2 server errors in 100 requests and names failing statements of the route', () => {
     const e = endpointRow({ serverErrors: 2, errors: 2 });

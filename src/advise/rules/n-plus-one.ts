@@ -21,7 +21,15 @@ export function nPlusOneRule(ctx: RuleContext): void {
     if (row.requestsWithQuery >= t.minAffectedRequests) ctx.observe('n-plus-one', row.service, target);
     const affected = row.requestsOverThreshold;
     if (affected < t.minAffectedRequests || row.maxCallsPerRequest < t.minRepeats) continue;
-    const repeatMsPerRequest = row.overThresholdMs / affected;
+    // Repeats run concurrently (Promise.all) sum to more than they cost the request: bound them by
+    // the route's wall time in the database, all of it counted against the affected requests.
+    const endpoint = ctx.input.endpoints.find(
+      (e) => e.service === row.service && e.method === row.method && e.route === row.route,
+    );
+    const wallBound = endpoint
+      ? (endpoint.dbMsPerRequest * endpoint.requests) / affected
+      : Number.POSITIVE_INFINITY;
+    const repeatMsPerRequest = Math.min(row.overThresholdMs / affected, wallBound);
     const share = row.requests > 0 ? affected / row.requests : 0;
     const slo = ctx.sloFor(row.method, row.route);
     const query = ctx.query(row.service, row.fingerprint);
