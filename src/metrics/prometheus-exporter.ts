@@ -73,6 +73,7 @@ export function createSpanstatMetrics(options: SpanstatMetricsOptions): Spanstat
             kind: r.kind,
             severity: r.severity,
             target: shortenText(r.target, options.maxStatementChars),
+            ...presentLabels(r),
           },
         })),
     },
@@ -179,4 +180,14 @@ function memoryPoints(): Point[] {
     { value: m.heapTotal, attributes: { area: 'heap_total' } },
     { value: m.external, attributes: { area: 'external' } },
   ];
+}
+
+/** The recommendation's target parts that are present (an empty label is an absent one to Prometheus). */
+function presentLabels(r: RecommendationSeries): Record<string, string> {
+  const labels: Record<string, string> = {};
+  for (const key of ['fingerprint', 'method', 'route', 'namespace', 'system'] as const) {
+    const value = r[key];
+    if (value) labels[key] = value;
+  }
+  return labels;
 }

@@ -15,6 +15,15 @@ export interface RecommendationSeries {
   severity: string;
   /** Route, fingerprint, namespace or pool the recommendation is about. */
   target: string;
+  /**
+   * The target's parts as the other metrics label them (absent when not part of it), so a rule can
+   * match the recommendation to the alert about the same thing (config/alerts.yml `unless`).
+   */
+  fingerprint?: string;
+  method?: string;
+  route?: string;
+  namespace?: string;
+  system?: string;
   /** What is wrong, with its numbers (changes between evaluations). Must hold no literal value. */
   title?: string;
   /** What to do (may quote numbers too); shortened by the exporter. Must hold no literal value. */
@@ -91,7 +100,31 @@ export function recommendationSeries(list: readonly RecommendationLike[]): Recom
       target,
       title: r.title,
       action: r.action,
+      ...targetLabels(t),
     });
   }
   return out;
+}
+
+/** The target's fingerprint, method and route, namespace or pool system, as metric labels. */
+function targetLabels(t: RecommendationLike['target']): Partial<RecommendationSeries> {
+  switch (t.type) {
+    case 'fingerprint':
+      return { fingerprint: t.value, ...(t.route ? splitEndpoint(t.route) : {}) };
+    case 'route':
+      return splitEndpoint(t.value);
+    case 'namespace':
+      return { namespace: t.value, ...(t.route ? splitEndpoint(t.route) : {}) };
+    case 'pool':
+      return { system: t.value };
+    default:
+      return {};
+  }
+}
+
+/** `GET /orders/:id` → method and route; a label without a method is the route alone. */
+function splitEndpoint(label: string): { method?: string; route: string } {
+  const space = label.indexOf(' ');
+  const method = space > 0 ? label.slice(0, space) : '';
+  return /^[A-Z_]+$/.test(method) ? { method, route: label.slice(space + 1) } : { route: label };
 }

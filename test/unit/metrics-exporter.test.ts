@@ -457,7 +457,63 @@ describe('recommendationSeries', () => {
         target: 'GET /orders SELECT * FROM items WHERE order_id = $1',
         title: undefined,
         action: 'Batch with = ANY($1).',
+        fingerprint: 'a1b2',
+        method: 'GET',
+        route: '/orders',
       },
+    ]);
+  });
+
+  it('labels the target parts as the other metrics do, so a rule can tell it covers the same thing', async () => {
+    const targets = [
+      { type: 'route', value: 'GET /orders/:id' },
+      { type: 'namespace', value: 'quote:*' },
+      { type: 'pool', value: 'postgresql' },
+      { type: 'route', value: '(unmatched)' },
+    ];
+    const labels = recommendationSeries(targets.map((target, i) => ({ ...rec, id: `r${i}`, target }))).map(
+      ({ fingerprint, method, route, namespace, system }) => ({
+        fingerprint,
+        method,
+        route,
+        namespace,
+        system,
+      }),
+    );
+    expect(labels).toEqual([
+      {
+        fingerprint: undefined,
+        method: 'GET',
+        route: '/orders/:id',
+        namespace: undefined,
+        system: undefined,
+      },
+      {
+        fingerprint: undefined,
+        method: undefined,
+        route: undefined,
+        namespace: 'quote:*',
+        system: undefined,
+      },
+      {
+        fingerprint: undefined,
+        method: undefined,
+        route: undefined,
+        namespace: undefined,
+        system: 'postgresql',
+      },
+      {
+        fingerprint: undefined,
+        method: undefined,
+        route: '(unmatched)',
+        namespace: undefined,
+        system: undefined,
+      },
+    ]);
+    const m = create();
+    m.setRecommendations(() => recommendationSeries([rec]));
+    expect(samples(await m.scrape(), 'spanstat_recommendation_active')).toEqual([
+      'spanstat_recommendation_active{service="shop",id="r1",kind="n-plus-one",severity="warning",target="GET /orders SELECT * FROM items WHERE order_id = $1",fingerprint="a1b2",method="GET",route="/orders"} 1',
     ]);
   });
 
