@@ -128,8 +128,8 @@ export function planTableIndex(
     for (const c of eq) {
       if (columns.length >= limits.maxColumns || expected <= FEW_ROWS) break;
       columns.push(c);
-      const known = knownShare(c);
-      share = known === undefined || share === undefined ? undefined : share * known;
+      const named = knownShare(c);
+      share = named === undefined || share === undefined ? undefined : share * named;
       expected *= matchShare(c) ?? 1;
     }
     const tail = range.length ? range.slice(0, 1) : order.filter((c) => !columns.includes(c));

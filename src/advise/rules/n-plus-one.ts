@@ -21,8 +21,8 @@ export function nPlusOneRule(ctx: RuleContext): void {
     if (row.requestsWithQuery >= t.minAffectedRequests) ctx.observe('n-plus-one', row.service, target);
     const affected = row.requestsOverThreshold;
     if (affected < t.minAffectedRequests || row.maxCallsPerRequest < t.minRepeats) continue;
-    // Repeats run concurrently (Promise.all) sum to more than they cost the request: bound them by
-    // the route's wall time in the database, all of it counted against the affected requests.
+    // Repeats that run concurrently (Promise.all) sum to more than they cost the request: bound them
+    // by the route's wall time in the database, all of it counted against the affected requests.
     const endpoint = ctx.input.endpoints.find(
       (e) => e.service === row.service && e.method === row.method && e.route === row.route,
     );
