@@ -152,14 +152,19 @@ export function planTableIndex(
   if (plan && !plan.seqScan) {
     return skip('plan-uses-index', `the generic plan reads ${table} without a Seq Scan (${plan.shape})`);
   }
-  const name = indexName(info, columns);
+  // A failed concurrent build leaves its index INVALID: rebuild that one rather than add another.
+  const invalid = info.indexes.find((ix) => !ix.valid && covers({ ...ix, valid: true }, columns, eq.length));
+  const statement = invalid
+    ? `REINDEX INDEX CONCURRENTLY ${displayTable({ schema: info.schema, name: invalid.name })};`
+    : `CREATE INDEX CONCURRENTLY ${quoteIdent(indexName(info, columns))} ON ${table} (${columns.map(quoteIdent).join(', ')});`;
   return {
     proposal: {
       table,
       columns,
-      statement: `CREATE INDEX CONCURRENTLY ${quoteIdent(name)} ON ${table} (${columns.map(quoteIdent).join(', ')});`,
+      statement,
       tableRows: info.rows,
       existingIndexes: info.indexes.filter((ix) => ix.valid).map(describeIndex),
+      ...(invalid ? { invalidIndex: invalid.name } : {}),
       ...(plan ? { plan } : {}),
     },
   };

@@ -120,6 +120,11 @@ export interface IndexProposal {
   tableRows: number;
   /** Existing indexes as `name (col, col)`. */
   existingIndexes: string[];
+  /**
+   * An INVALID index (a `CREATE INDEX CONCURRENTLY` that failed or was cancelled) on these columns:
+   * the planner ignores it while writes keep it up to date, and `statement` rebuilds it.
+   */
+  invalidIndex?: string;
   /** Generic plan of the statement, when it could be planned without values. */
   plan?: PlanEvidence;
 }

@@ -175,6 +175,25 @@ describe('index advice on PostgreSQL', () => {
     }
   });
 
+  it('proposes rebuilding an INVALID index on the columns instead of a second one', async () => {
+    // What a CREATE INDEX CONCURRENTLY that failed or was cancelled leaves behind.
+    await admin.query('CREATE INDEX orders_customer_id_idx ON orders (customer_id)');
+    await admin.query(
+      "UPDATE pg_index SET indisvalid = false WHERE indexrelid = 'orders_customer_id_idx'::regclass",
+    );
+    try {
+      const finding = await inspector().inspect(candidate('SELECT id FROM orders WHERE customer_id = $1'));
+      expect(finding.proposals).toMatchObject([
+        {
+          statement: 'REINDEX INDEX CONCURRENTLY orders_customer_id_idx;',
+          invalidIndex: 'orders_customer_id_idx',
+        },
+      ]);
+    } finally {
+      await admin.query('DROP INDEX orders_customer_id_idx');
+    }
+  });
+
   it('skips a small table and a column an existing index already covers', async () => {
     const i = inspector();
     const small = await i.inspect(candidate(SMALL));

@@ -338,3 +338,59 @@ describe('index planning: predicates that match much of the table', () => {
     expect(slow?.action).toMatch(/^No index would help \(posts: \(published\) matches ~50%/);
   });
 });
+
+describe('an INVALID index on the proposed columns', () => {
+  const invalid: ExistingIndex = {
+    ...pkey,
+    name: 'orders_customer_id_idx',
+    columns: ['customer_id'],
+    unique: false,
+    valid: false,
+  };
+
+  it('is rebuilt rather than duplicated', () => {
+    const d = planTableIndex(
+      uses(['customer_id', 'eq']),
+      table({ indexes: [pkey, invalid] }),
+      seqScan,
+      false,
+      limits,
+    );
+    expect(d).toMatchObject({
+      proposal: {
+        statement: 'REINDEX INDEX CONCURRENTLY orders_customer_id_idx;',
+        invalidIndex: 'orders_customer_id_idx',
+      },
+    });
+  });
+
+  it('is named in the recommendation, with what left it invalid', () => {
+    const row = queryRow({
+      p95Ms: 180,
+      statement: 'SELECT * FROM orders WHERE customer_id = $1',
+      table: 'orders',
+    });
+    const decision = planTableIndex(
+      uses(['customer_id', 'eq']),
+      table({ indexes: [pkey, invalid] }),
+      seqScan,
+      false,
+      limits,
+    );
+    const finding: IndexFinding = {
+      service: row.service,
+      fingerprint: row.fingerprint,
+      checked: true,
+      columns: [{ column: 'customer_id', use: 'eq', table: { name: 'orders' } }],
+      proposals: 'proposal' in decision ? [decision.proposal] : [],
+      skipped: [],
+    };
+    const rec = evaluate(input({ queries: [row], indexFindings: [finding] }), thresholds(), 0).find(
+      (r) => r.kind === 'missing-index',
+    );
+    expect(rec?.title).toMatch(/^Invalid index on orders \(customer_id\)/);
+    expect(rec?.action).toMatch(/orders_customer_id_idx, but it is INVALID/);
+    expect(rec?.action).toContain('REINDEX INDEX CONCURRENTLY orders_customer_id_idx;');
+    expect(rec?.evidence.invalidIndex).toBe('orders_customer_id_idx');
+  });
+});

@@ -26,7 +26,7 @@ export function missingIndexRule(ctx: RuleContext): void {
       severity: q.p95Ms >= t.slowQuery.criticalP95Ms && seqScan ? 'critical' : 'warning',
       service: q.service,
       target: { ...target, table: main.table },
-      title: `Missing index on ${main.table} (${main.columns.join(', ')}) for ${shortStatement(q.statement, 50)}`,
+      title: `${main.invalidIndex ? 'Invalid' : 'Missing'} index on ${main.table} (${main.columns.join(', ')}) for ${shortStatement(q.statement, 50)}`,
       evidence: {
         calls: q.calls,
         meanMs: round(q.meanMs),
@@ -49,6 +49,7 @@ function proposalEvidence(p: IndexProposal) {
     tableRows: Math.round(p.tableRows),
     indexColumns: p.columns,
     existingIndexes: p.existingIndexes,
+    ...(p.invalidIndex ? { invalidIndex: p.invalidIndex } : {}),
     planChecked: p.plan ? p.plan.method : 'not plannable without values',
     ...(p.plan
       ? {
@@ -64,6 +65,14 @@ function proposalEvidence(p: IndexProposal) {
 function indexAction(proposals: IndexProposal[], p95Ms: number): string {
   const statements = proposals.map((p) => p.statement).join(' ');
   const first = proposals[0];
+  if (first.invalidIndex) {
+    return (
+      `${first.table} has an index on (${first.columns.join(', ')}), ${first.invalidIndex}, but it is INVALID — ` +
+      'a CREATE INDEX CONCURRENTLY that failed or was cancelled: the planner ignores it while every write ' +
+      `still updates it (p95 ${fmtMs(p95Ms)}). Run: ${statements} (or DROP INDEX CONCURRENTLY it and create it ` +
+      'again), outside a transaction; if the build failed on a unique violation, fix the duplicates first.'
+    );
+  }
   const why = first.plan?.seqScan
     ? `The generic plan reads all ~${Math.round(first.tableRows)} rows of ${first.table} with a Seq Scan (p95 ${fmtMs(p95Ms)}).`
     : `${first.table} has ~${Math.round(first.tableRows)} rows and no index on these columns (p95 ${fmtMs(p95Ms)}).`;
