@@ -44,8 +44,7 @@ export function poolOps(relativeAccuracy: number): AccumulatorOps<PoolAcc> {
       into.totalWaitMs += from.totalWaitMs;
       into.sketch.merge(from.sketch, move);
       noteMax(into, from.maxMs, from.maxTraceId);
-      if (from.maxInUse > into.maxInUse) into.maxInUse = from.maxInUse;
-      if (from.poolMax > into.poolMax) into.poolMax = from.poolMax;
+      notePeak(into, from.maxInUse, from.poolMax);
       into.saturated += from.saturated;
       if (move) {
         from.connects = from.errors = from.totalWaitMs = from.maxMs = from.saturated = 0;
@@ -69,15 +68,17 @@ export function addPoolConnect(acc: PoolAcc, call: PoolConnect): void {
   noteMax(acc, d, call.traceId);
   const inUse = count(call.poolInUse);
   const max = count(call.poolMax);
-  if (inUse > acc.maxInUse) acc.maxInUse = inUse;
-  if (max > acc.poolMax) acc.poolMax = max;
+  notePeak(acc, inUse, max);
   if (inUse >= 0 && max > 0 && inUse >= max) acc.saturated++;
 }
 
 /** A usage sample raises the peak in use and tells the size; it is no checkout. */
 export function addPoolUsage(acc: PoolAcc, sample: PoolUsageSample): void {
-  const inUse = count(sample.poolInUse);
-  const max = count(sample.poolMax);
+  notePeak(acc, count(sample.poolInUse), count(sample.poolMax));
+}
+
+/** The most clients in use and the largest size seen (-1: not sent). */
+function notePeak(acc: PoolAcc, inUse: number, max: number): void {
   if (inUse > acc.maxInUse) acc.maxInUse = inUse;
   if (max > acc.poolMax) acc.poolMax = max;
 }

@@ -19,7 +19,7 @@ import { SPANSTAT_ATTR } from '../model/attributes';
 import { endSpan, endWhenSettled } from './end-span';
 import { PreloadInstrumentation } from './module-hooks';
 import { isPatched, markPatched } from './patch-mark';
-import { PoolUsageSampler } from './pool-usage-sampler';
+import { clientsInUse, PoolUsageSampler } from './pool-usage-sampler';
 import { preloadContext } from './preload-context';
 
 const BASE_ATTRIBUTES = Symbol('spanstat.poolAttributes');
@@ -155,11 +155,9 @@ export function poolBaseAttributes(pool: PoolLike): Attributes {
 /** Span attributes for a checkout from `pool`: the constant ones and the clients in use before it. */
 export function poolAttributes(pool: PoolLike): Attributes {
   const base = poolBaseAttributes(pool);
-  const total = pool.totalCount ?? pool._clients?.length;
-  const idle = pool.idleCount ?? pool._idle?.length;
+  const inUse = clientsInUse(pool);
   const attributes: Attributes = { ...base };
-  if (typeof total === 'number' && typeof idle === 'number')
-    attributes[SPANSTAT_ATTR.poolInUse] = total - idle;
+  if (inUse !== undefined) attributes[SPANSTAT_ATTR.poolInUse] = inUse;
   return attributes;
 }
 

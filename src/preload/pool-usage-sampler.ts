@@ -39,12 +39,18 @@ interface PoolUsageState {
  * released client). Undefined when the pool does not say.
  */
 export function inUseOnceServed(pool: SampledPool): number | undefined {
+  const before = clientsInUse(pool);
+  if (before === undefined) return undefined;
+  const max = pool.options?.max;
+  const inUse = before + 1;
+  return typeof max === 'number' && max > 0 && inUse > max ? max : inUse;
+}
+
+/** Clients checked out of the pool now (total less idle); undefined when the pool does not say. */
+export function clientsInUse(pool: SampledPool): number | undefined {
   const total = pool.totalCount ?? pool._clients?.length;
   const idle = pool.idleCount ?? pool._idle?.length;
-  if (typeof total !== 'number' || typeof idle !== 'number') return undefined;
-  const max = pool.options?.max;
-  const inUse = total - idle + 1;
-  return typeof max === 'number' && max > 0 && inUse > max ? max : inUse;
+  return typeof total === 'number' && typeof idle === 'number' ? total - idle : undefined;
 }
 
 export class PoolUsageSampler<Pool extends SampledPool> {

@@ -18,6 +18,8 @@ export function summariseRequest(request: RequestSpan, leaves: readonly Leaf[]):
   const namespaces: NamespaceUse[] = [];
   let fingerprintIndex: Map<string, FingerprintUse> | null = null;
   let namespaceIndex: Map<string, NamespaceUse> | null = null;
+  // A request has at most one namespace per leaf (sized as overlapping() sizes its scratch arrays).
+  if (leaves.length > readEnds.length) readEnds = new Float64Array(leaves.length);
   for (const leaf of leaves) {
     if (leaf.type === 'db') {
       queries++;
@@ -39,7 +41,6 @@ export function summariseRequest(request: RequestSpan, leaves: readonly Leaf[]):
         use = { namespace: leaf.key, ops: 0, singleReads: 0, totalMs: 0 };
         namespaces.push(use);
         namespaceIndex = indexed(namespaces, namespaceIndex, use, namespaceOf);
-        if (namespaces.length > readEnds.length) readEnds = grow(readEnds);
         readEnds[namespaces.length - 1] = Number.NEGATIVE_INFINITY;
       }
       use.ops++;
@@ -47,7 +48,7 @@ export function summariseRequest(request: RequestSpan, leaves: readonly Leaf[]):
         // Reads of one key each, in round trips of their own: many in one request suggest MGET or a
         // pipeline. A read that started before an earlier one of the namespace ended went out with
         // it (a pipeline, or commands sent together on one connection): no round trip of its own.
-        const i = namespaces.length === 1 ? 0 : namespaces.indexOf(use);
+        const i = namespaces.indexOf(use);
         const end = leaf.startMs + leaf.durationMs;
         if (leaf.startMs >= readEnds[i]) use.singleReads++;
         if (end > readEnds[i]) readEnds[i] = end;
@@ -85,13 +86,7 @@ function findNamespace(uses: readonly NamespaceUse[], namespace: string): Namesp
 }
 
 /** Per namespace of the request being summarised (by position): when its latest single-key read ended. */
-let readEnds: Float64Array<ArrayBuffer> = new Float64Array(LINEAR_KEYS);
-
-function grow(array: Float64Array): Float64Array<ArrayBuffer> {
-  const bigger = new Float64Array(array.length * 2);
-  bigger.set(array);
-  return bigger;
-}
+let readEnds = new Float64Array(LINEAR_KEYS);
 
 const fingerprintOf = (use: FingerprintUse) => use.fingerprint;
 const namespaceOf = (use: NamespaceUse) => use.namespace;

@@ -23,9 +23,7 @@ export function nPlusOneRule(ctx: RuleContext): void {
     if (affected < t.minAffectedRequests || row.maxCallsPerRequest < t.minRepeats) continue;
     // Repeats that run concurrently (Promise.all) sum to more than they cost the request: bound them
     // by the route's wall time in the database, all of it counted against the affected requests.
-    const endpoint = ctx.input.endpoints.find(
-      (e) => e.service === row.service && e.method === row.method && e.route === row.route,
-    );
+    const endpoint = ctx.endpoint(row.service, route);
     const wallBound = endpoint
       ? (endpoint.dbMsPerRequest * endpoint.requests) / affected
       : Number.POSITIVE_INFINITY;
