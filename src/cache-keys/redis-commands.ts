@@ -138,6 +138,14 @@ export function commandLabel(command: string): string {
 const COMMAND_SHAPE = /^[a-z][a-z0-9_-]{0,23}(\.[a-z0-9_-]{1,24})?$/;
 export const OTHER_COMMAND = 'other';
 
+/**
+ * Reads that test membership or consume a key rather than look up a cached value (idempotency
+ * keys, one-time tokens, dedupe sets): a miss there is the expected answer, not a cache miss. The
+ * advisor gives no hit-rate advice to namespaces read mostly by these; the hit-rate alerts in
+ * config/alerts.yml leave them out of the rate (`command!~…`, kept equal by a unit test).
+ */
+export const MEMBERSHIP_READ_COMMANDS: readonly string[] = ['exists', 'sismember', 'smismember', 'getdel'];
+
 /** What a command does with the cache; unknown commands neither read nor write. */
 export function describeRedisCommand(command: string): RedisCommandInfo {
   return specOf(command).info;

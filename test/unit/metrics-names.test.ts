@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { dashboardQueries, renderDashboards } from '../../grafana/generator';
+import { MEMBERSHIP_READ_COMMANDS } from '../../src/cache-keys/redis-commands';
 import {
   allSeriesNames,
   DASHBOARDS,
@@ -115,6 +116,19 @@ describe('alert rules', () => {
         expect(name === 'up' || KNOWN_SERIES.has(name), `${rule.alert}: ${name}`).toBe(true);
       for (const label of labelNamesUsed(rule.expr))
         expect(KNOWN_LABELS.has(label), `${rule.alert}: label ${label}`).toBe(true);
+    }
+  });
+
+  it('leave exactly the advisor membership reads out of the cache hit rate', () => {
+    const hitRateRules = rules.filter((r) => r.alert === 'SpanstatCacheHitRateLow');
+    expect(hitRateRules.length).toBe(2);
+    for (const rule of hitRateRules) {
+      const selectors = rule.expr.match(/spanstat_cache_reads_total\{[^}]*\}/g) ?? [];
+      expect(selectors.length, rule.expr).toBe(3);
+      for (const selector of selectors) {
+        const excluded = /command!~"([^"]*)"/.exec(selector)?.[1];
+        expect(excluded?.split('|').sort(), selector).toEqual([...MEMBERSHIP_READ_COMMANDS].sort());
+      }
     }
   });
 

@@ -2,6 +2,7 @@
  * Cache rules per namespace: hit rate under target with its likely cause, KEYS usage, and many
  * single-key reads in one request that an MGET or pipeline would merge.
  */
+import { MEMBERSHIP_READ_COMMANDS } from '../../cache-keys/redis-commands';
 import type { CacheRow } from '../../reports/types';
 import type { AdvisorThresholds, Target } from '../types';
 import { endpointLabel, fmtMs, fmtPct, OVERFLOW, type RuleContext, round } from './context';
@@ -25,12 +26,6 @@ const NON_FILLING_WRITES = [
   'unlink',
   'getdel',
 ];
-
-/**
- * Reads that test membership or consume a key rather than look up a cached value (idempotency
- * keys, one-time tokens, dedupe sets): a miss there is the expected answer, not a cache miss.
- */
-const NOT_CACHE_READS = ['exists', 'sismember', 'smismember', 'getdel'];
 
 function commandCount(row: CacheRow, commands: readonly string[]): number {
   let n = 0;
@@ -64,7 +59,7 @@ function hitRateRule(ctx: RuleContext, row: CacheRow): void {
   ctx.observe('cache-hit-rate', row.service, target);
   if (row.hitRate >= t.targetHitRate) return;
   // Mostly membership tests or consumed keys: not a cache, so no hit rate to raise.
-  if (commandCount(row, NOT_CACHE_READS) * 2 >= row.reads) return;
+  if (commandCount(row, MEMBERSHIP_READ_COMMANDS) * 2 >= row.reads) return;
   const reason = missReason(row, ctx.t);
   ctx.emit({
     kind: 'cache-hit-rate',
