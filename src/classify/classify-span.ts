@@ -1,3 +1,4 @@
+import type { KeyPattern } from '../cache-keys/key-patterns';
 import { commandLabel, describeRedisCommand, parseRedisStatement } from '../cache-keys/redis-commands';
 import { ATTR, POOL_USAGE_SPAN_NAME, SPANSTAT_ATTR } from '../model/attributes';
 import type {
@@ -13,6 +14,7 @@ import type {
 } from '../model/classified';
 import { type DecodedSpan, SpanKind, StatusCode } from '../model/span';
 import { numberAttr, stringAttr } from './attributes';
+import { compileRoutePatterns, matchRoutePattern } from './route-patterns';
 import { methodLabel, templatePath, templateWords, UNMATCHED_ROUTE } from './route-template';
 
 /** What the classifier needs from the SQL stage (src/sql). */
@@ -76,10 +78,20 @@ export class SpanClassifier {
   private lastLowerSystem = '';
   private lastIsCache = false;
 
+  /** Configured route templates (`http.routes`), for requests without `http.route`. */
+  private readonly routes: KeyPattern[];
+
   constructor(
     private readonly sql: SqlShaper,
     private readonly keys: KeyNamespacer,
-  ) {}
+    routes: readonly string[] = [],
+  ) {
+    this.routes = compileRoutePatterns(routes);
+  }
+
+  /** A request path as a route: a configured template it matches, else the path with ids as `:id`. */
+  private readonly routeOfPath = (path: string): string =>
+    (this.routes.length > 0 ? matchRoutePattern(this.routes, path) : undefined) ?? templatePath(path);
 
   classify(span: DecodedSpan): ClassifiedSpan {
     const attributes = span.attributes;
@@ -97,7 +109,7 @@ export class SpanClassifier {
       return this.dbCall(span, normalizeSystem(lowerSystem));
     }
     if (POOL_CONNECT_NAMES.has(span.name)) return poolConnect(span, 'postgresql');
-    if (span.kind === SpanKind.SERVER) return request(span);
+    if (span.kind === SpanKind.SERVER) return request(span, this.routeOfPath);
     return other(span);
   }
 
@@ -239,7 +251,7 @@ function upperMethod(raw: string): string {
   return lastMethod.upper;
 }
 
-function request(span: DecodedSpan): RequestSpan {
+function request(span: DecodedSpan, routeOfPath: (path: string) => string): RequestSpan {
   const attributes = span.attributes;
   const method = upperMethod(stringAttr(attributes, ATTR.httpMethod) ?? '');
   const status = numberAttr(attributes, ATTR.httpStatus) ?? 0;
@@ -248,8 +260,8 @@ function request(span: DecodedSpan): RequestSpan {
     const path = stringAttr(attributes, ATTR.urlPath);
     // Non-HTTP servers (gRPC, …) have no path: the span name is their operation. A name with a path
     // in it (`GET /users/ann`) gets that path templated.
-    if (!path) route = span.name.includes('/') ? templateWords(span.name) : span.name;
-    else route = status === 404 ? UNMATCHED_ROUTE : templatePath(path);
+    if (!path) route = span.name.includes('/') ? templateWords(span.name, routeOfPath) : span.name;
+    else route = status === 404 ? UNMATCHED_ROUTE : routeOfPath(path);
   }
   return {
     type: 'request',

@@ -64,10 +64,10 @@ export function templatePath(rawPath: string): string {
 }
 
 /** templatePath for each word of a span name that starts with `/` (`GET /users/ann` → `GET /users/:id`… when id-like). */
-export function templateWords(name: string): string {
+export function templateWords(name: string, templateOf: (path: string) => string = templatePath): string {
   return name
     .split(' ')
-    .map((word) => (word.startsWith('/') ? templatePath(word) : word))
+    .map((word) => (word.startsWith('/') ? templateOf(word) : word))
     .join(' ');
 }
 

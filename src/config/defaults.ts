@@ -64,6 +64,13 @@ export const DEFAULTS = {
     /** Namespaces learned at most (memory bound); beyond this keys map to their first segment. */
     maxLearnedPrefixes: 10_000,
   },
+  http: {
+    /**
+     * Route templates (`/users/:name`; `:param` and `*` one segment, `**` the rest) naming requests
+     * that carry no `http.route`, tried in order before the path's ids are replaced by `:id`.
+     */
+    routes: [] as string[],
+  },
   advisor: {
     enabled: true,
     /** Seconds between evaluations of the reports. */

@@ -179,6 +179,16 @@ export const configSchema = z
       })
       .strict()
       .prefault({}),
+    http: z
+      .object({
+        routes: z
+          .array(
+            z.string().regex(/^\/[^?#\s]*$/, 'must be a path starting with / (no query string or spaces)'),
+          )
+          .default([...DEFAULTS.http.routes]),
+      })
+      .strict()
+      .prefault({}),
     advisor: advisorSchema,
     forward: z
       .object({

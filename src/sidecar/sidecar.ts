@@ -82,7 +82,7 @@ export async function startSidecar(
   const sinks: SpanSink[] = metrics ? [aggregator, metrics] : [aggregator];
   const pipeline = new Pipeline(
     { maxPendingSpans: config.receiver.maxPendingSpans, assembly: config.assembly },
-    new SpanClassifier(fingerprinter, learner),
+    new SpanClassifier(fingerprinter, learner, config.http.routes),
     sinks,
     sliceClock,
     renames,

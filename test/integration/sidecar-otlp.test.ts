@@ -337,3 +337,42 @@ describe('sidecar over OTLP/HTTP', () => {
     );
   });
 });
+
+describe('sidecar with http.routes', () => {
+  let sidecar: RunningSidecar;
+  beforeAll(async () => {
+    sidecar = await startTestSidecar({ http: { routes: ['/users/:name'] } });
+  });
+  afterAll(async () => {
+    await sidecar?.shutdown();
+  });
+
+  it('names requests without http.route by the configured template: no username in a report or metric', async () => {
+    const names = ['alice', 'bob', 'carol'];
+    const spans = names.map((name, i) =>
+      readableSpan({
+        name: 'GET',
+        kind: 1,
+        traceId: hex(7000 + i, 32),
+        spanId: hex(7000 + i, 16),
+        start: T0,
+        end: plusNs(T0, 2e6),
+        attributes: {
+          'http.request.method': 'GET',
+          'url.path': `/users/${name}`,
+          'http.response.status_code': 200,
+        },
+      }),
+    );
+    const body = ProtobufTraceSerializer.serializeRequest(spans) as Uint8Array;
+    expect((await post(sidecar.receiverUrl, body, 'application/x-protobuf')).status).toBe(200);
+    const rows = await waitFor(async () => {
+      const r = await getJson<Report<EndpointRow>>(`${sidecar.apiUrl}/api/v1/reports/endpoints`);
+      return r.rows.reduce((sum, row) => sum + row.requests, 0) === names.length ? r.rows : undefined;
+    });
+    expect(rows?.map((row) => `${row.method} ${row.route}`)).toEqual(['GET /users/:name']);
+    const metrics = await (await fetch(`${sidecar.apiUrl}/metrics`)).text();
+    expect(metrics).toContain('route="/users/:name"');
+    for (const name of names) expect(metrics).not.toContain(name);
+  });
+});

@@ -230,6 +230,43 @@ describe('SpanClassifier', () => {
     expect(routed404).toMatchObject({ route: '/users/:id', status: 404 });
   });
 
+  it('names a request without http.route by the first configured route template its path matches', async () => {
+    const sql = await SqlFingerprinter.create(DEFAULTS.sql);
+    const routed = new SpanClassifier(sql, new NamespaceLearner({ ...DEFAULTS.redis, patterns: [] }), [
+      '/users/:name/repos/:repo',
+      '/users/:name',
+      '/static/**',
+    ]);
+    const routeOf = (attributes: DecodedSpan['attributes'], name = 'GET') =>
+      (
+        routed.classify(
+          span({ 'http.request.method': 'GET', ...attributes }, { kind: SpanKind.SERVER, name }),
+        ) as RequestSpan
+      ).route;
+    const status = (path: string, code = 200) =>
+      routeOf({ 'url.path': path, 'http.response.status_code': code });
+    // Word-like segments the id heuristics keep (usernames, slugs) are named by the template.
+    expect(status('/users/alice')).toBe('/users/:name');
+    expect(status('/users/alice/repos/dotfiles?tab=code')).toBe('/users/:name/repos/:repo');
+    expect(status('/static/css/site.css')).toBe('/static/**');
+    // No template matches: ids become :id as before; the word-like segment stays.
+    expect(status('/orders/42/lines')).toBe('/orders/:id/lines');
+    expect(status('/users/alice/settings')).toBe('/users/alice/settings');
+    // A 404 stays unmatched, and the app's own http.route wins over any template.
+    expect(status('/users/alice', 404)).toBe('(unmatched)');
+    expect(routeOf({ 'http.route': '/users/:login', 'url.path': '/users/alice' })).toBe('/users/:login');
+    // No path attribute: a path in the span name is matched too.
+    expect(routeOf({}, 'GET /users/bob')).toBe('GET /users/:name');
+    // The default classifier (no templates) keeps the word-like segment.
+    expect(
+      (
+        classifier.classify(
+          span({ 'http.request.method': 'GET', 'url.path': '/users/alice' }, { kind: SpanKind.SERVER }),
+        ) as RequestSpan
+      ).route,
+    ).toBe('/users/alice');
+  });
+
   it("reads the preload's lost-span count and instance on a request, nothing when absent or not a count", () => {
     const loss = (attributes: Record<string, string | number>) =>
       (

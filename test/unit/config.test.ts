@@ -39,6 +39,19 @@ describe('loadConfig', () => {
     expect(() => loadConfig({ file, env: {} })).toThrow(`${file}: 'receiver.port'`);
   });
 
+  it('takes http.routes from the file or a comma-separated variable, and names a bad template', () => {
+    const file = yamlFile('http:\n  routes: ["/users/:name", "/static/**"]\n');
+    expect(loadConfig({ file, env: {} }).http.routes).toEqual(['/users/:name', '/static/**']);
+    expect(loadConfig({ env: { SPANSTAT_HTTP_ROUTES: '/u/:name,/a/*' } }).http.routes).toEqual([
+      '/u/:name',
+      '/a/*',
+    ]);
+    const bad = yamlFile('http:\n  routes: ["users/:name"]\n');
+    expect(() => loadConfig({ file: bad, env: {} })).toThrow(
+      `${bad}: 'http.routes.0' must be a path starting with /`,
+    );
+  });
+
   it('rejects an unknown key by name', () => {
     const file = yamlFile('receiver:\n  prot: 4318\n');
     expect(() => loadConfig({ file, env: {} })).toThrow(/unknown field 'receiver.prot'/);
