@@ -103,6 +103,7 @@ function workload(requests: number): Workload {
         error: false,
         type: 'pool-connect',
         system: 'postgresql',
+        pool: 'db:5432/shop',
         poolMax: 10,
         poolInUse: skew(11),
       };

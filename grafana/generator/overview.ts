@@ -5,6 +5,9 @@ import { M, mean, orZero, quantile, RATE, SVC, sumRate } from './promql';
 const ROUTE = 'service, method, route';
 const ROUTE_LEGEND = '{{service}} {{method}} {{route}}';
 
+/** Legend of a pool's series: the service and the pool (host:port/database). */
+const POOL = '{{service}} {{pool}}';
+
 /** RED per service and route, the database pool, and the sidecar's own health. */
 export function overview(): DashboardBuilder {
   const requests = sumRate(`${M.http}_count`, '');
@@ -74,20 +77,24 @@ export function overview(): DashboardBuilder {
       timeseries(
         'Pool clients in use',
         [
-          { expr: `max by (service, system) (${M.poolInUse}{${SVC}})`, legend: '{{service}} in use' },
-          { expr: `max by (service, system) (${M.poolMax}{${SVC}})`, legend: '{{service}} pool size' },
+          { expr: `max by (service, system, pool) (${M.poolInUse}{${SVC}})`, legend: `${POOL} in use` },
+          { expr: `max by (service, system, pool) (${M.poolMax}{${SVC}})`, legend: `${POOL} pool size` },
         ],
-        { unit: 'none', min: 0 },
+        {
+          unit: 'none',
+          min: 0,
+          description: 'Per pool of each service (pool: host:port/database; empty for spans that name none).',
+        },
       ),
     )
     .withPanel(
       timeseries(
         'Pool wait',
         [
-          { expr: quantile(0.95, M.poolWait, 'service'), legend: '{{service}} p95' },
-          { expr: mean(M.poolWait, 'service'), legend: '{{service}} mean' },
+          { expr: quantile(0.95, M.poolWait, 'service, pool'), legend: `${POOL} p95` },
+          { expr: mean(M.poolWait, 'service, pool'), legend: `${POOL} mean` },
         ],
-        { unit: 's' },
+        { unit: 's', description: 'Time checkouts waited for a client, per pool of each service.' },
       ),
     )
     .withRow(row('spanstat sidecar'))

@@ -40,13 +40,20 @@ export type RecommendationState = (typeof STATES)[number];
 
 export interface Target {
   type: 'fingerprint' | 'route' | 'namespace' | 'pool';
-  /** Fingerprint, `GET /route`, namespace or pool system. */
+  /**
+   * Fingerprint, `GET /route`, namespace, or the pool's name (`host:port/database`; its system for
+   * a pool whose spans name none, so such a pool keeps the id it had before pools were named).
+   */
   value: string;
   /** `GET /route` the finding is about, for per-route findings on a fingerprint or namespace. */
   route?: string;
   /** Normalized statement (placeholders only, never literals). */
   statement?: string;
   table?: string;
+  /** On pool targets: the pool's system (`postgresql`). */
+  system?: string;
+  /** On pool targets of a named pool: its name, as the pool metrics' `pool` label. */
+  pool?: string;
 }
 
 export type Evidence = Record<string, number | string | boolean | null | string[]>;

@@ -11,7 +11,7 @@
  * - endpoints: (service, method, route)              maxEndpointRows
  * - queryUses: (service, method, route, fingerprint) maxEndpointQueryRows (default 2 × maxQueryRows)
  * - cacheUses: (service, method, route, namespace)   maxEndpointCacheRows (default 2 × maxCacheRows)
- * - pools: (service)                                 maxEndpointRows
+ * - pools: (service␟system, pool name)               maxEndpointRows
  * - senderLoss: (service, sender instance)           DEFAULT_MAX_SENDER_INSTANCES
  */
 import type { CacheCall, DbCall, PoolConnect, PoolUsageSample, SenderLoss } from '../model/classified';
@@ -105,7 +105,8 @@ export class Aggregator {
   private nextPruneMs = Number.NEGATIVE_INFINITY;
   private readonly cacheSystems = new Map<string, string>();
   private readonly endpointKeys = new Map<string, Map<string, string>>();
-  private readonly lastCacheGroup = { service: '', system: '', group: '' };
+  private readonly cacheGroup = new PairKey();
+  private readonly poolGroup = new PairKey();
   private readonly useKey: UseKey = { endpoint: undefined as unknown as EndpointState, key: '' };
   private readonly makeQuery: RowFactory<DbCall, QueryState>;
   private readonly makeCache: RowFactory<CacheCall, CacheState>;
@@ -161,7 +162,7 @@ export class Aggregator {
 
   recordCacheCall(call: CacheCall): void {
     const now = this.tick();
-    const group = this.cacheGroup(call.service, call.system);
+    const group = this.cacheGroup.of(call.service, call.system);
     const row = this.cache.upsert(group, call.namespace, call.service, call, this.makeCache);
     addCacheCall(row.stats.at(now), call);
     if (call.otherNamespaceReads !== undefined) {
@@ -180,14 +181,18 @@ export class Aggregator {
 
   recordPoolConnect(call: PoolConnect): void {
     const now = this.tick();
-    const row = this.pools.upsert(call.service, '', call.service, call, this.makePool);
-    addPoolConnect(row.stats.at(now), call);
+    addPoolConnect(this.poolRow(call).stats.at(now), call);
   }
 
   recordPoolUsage(sample: PoolUsageSample): void {
     const now = this.tick();
-    const row = this.pools.upsert(sample.service, '', sample.service, sample, this.makePool);
-    addPoolUsage(row.stats.at(now), sample);
+    addPoolUsage(this.poolRow(sample).stats.at(now), sample);
+  }
+
+  /** The row of one pool of a service: each named pool its own, the unnamed ('') one per system. */
+  private poolRow(record: PoolConnect | PoolUsageSample): PoolState {
+    const group = this.poolGroup.of(record.service, record.system);
+    return this.pools.upsert(group, record.pool, record.service, record, this.makePool);
   }
 
   recordSenderLoss(service: string, loss: SenderLoss): void {
@@ -220,7 +225,7 @@ export class Aggregator {
       addFingerprintUse(row.stats.at(now), use, this.nPlusOneMinCalls, s.traceId);
     }
     if (s.namespaces.length > 0) {
-      const group = this.cacheGroup(service, this.cacheSystems.get(service) ?? DEFAULT_CACHE_SYSTEM);
+      const group = this.cacheGroup.of(service, this.cacheSystems.get(service) ?? DEFAULT_CACHE_SYSTEM);
       for (const use of s.namespaces) {
         const cache = this.cache.find(group, use.namespace, service);
         if (cache !== undefined) cache.stats.at(now).top.add(label, use.ops);
@@ -327,21 +332,6 @@ export class Aggregator {
     this.nextPruneMs = nowMs + this.bucketMs;
   }
 
-  /**
-   * Group key of a service's cache rows of one system, the same string object for consecutive
-   * calls of the same pair: a fresh concatenation per call would be flattened and re-hashed by
-   * the Map every time (in sidecar mode the pair never changes).
-   */
-  private cacheGroup(service: string, system: string): string {
-    const memo = this.lastCacheGroup;
-    if (memo.service !== service || memo.system !== system) {
-      memo.service = service;
-      memo.system = system;
-      memo.group = service + SEP + system;
-    }
-    return memo.group;
-  }
-
   private tick(): number {
     const now = this.recordNow();
     if (now >= this.nextPruneMs) {
@@ -355,3 +345,23 @@ export class Aggregator {
 }
 
 export type { CacheAcc, EndpointAcc, PoolAcc, QueryAcc, UseAcc };
+
+/**
+ * `service␟system`, the group key of a service's cache or pool rows of one system, as the same string
+ * object for consecutive calls with the same pair: a fresh concatenation per call would be flattened
+ * and re-hashed by the Map every time (in sidecar mode the pair never changes).
+ */
+class PairKey {
+  private service = '';
+  private system = '';
+  private key = '';
+
+  of(service: string, system: string): string {
+    if (this.service !== service || this.system !== system) {
+      this.service = service;
+      this.system = system;
+      this.key = service + SEP + system;
+    }
+    return this.key;
+  }
+}

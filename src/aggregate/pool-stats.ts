@@ -1,4 +1,7 @@
-/** Per-service connection-pool statistics from pool-connect spans (time waiting for a client). */
+/**
+ * Per-pool connection-pool statistics (a service's pools apart, by their `db.client.connection.pool.name`):
+ * waits from pool-connect spans and the peak clients in use from them and the usage samples.
+ */
 import type { PoolConnect, PoolUsageSample } from '../model/classified';
 import { type MaxWithTrace, ms, noteMax } from './acc-util';
 import { OVERFLOW_LABEL } from './bounded-table';
@@ -22,6 +25,8 @@ export interface PoolAcc extends MaxWithTrace {
 export interface PoolState {
   readonly service: string;
   readonly system: string;
+  /** The pool's name (`host:port/database` from the preload); '' for spans that name none. */
+  readonly pool: string;
   readonly stats: Windowed<PoolAcc>;
 }
 
@@ -88,6 +93,6 @@ export function newPoolState(
   overflowService: string | null,
   stats: Windowed<PoolAcc>,
 ): PoolState {
-  if (overflowService === null) return { service: call.service, system: call.system, stats };
-  return { service: overflowService, system: OVERFLOW_LABEL, stats };
+  if (overflowService === null) return { service: call.service, system: call.system, pool: call.pool, stats };
+  return { service: overflowService, system: OVERFLOW_LABEL, pool: OVERFLOW_LABEL, stats };
 }

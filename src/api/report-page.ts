@@ -83,7 +83,7 @@ async function refresh() {
     ['hitRate', 'hit rate', (v) => '<span class="' + (v !== null && v < 0.8 ? 'bad' : '') + '">' + pct(v) + '</span>'],
     ['p50Ms', 'p50 ms', (v) => fmt(v, 2)], ['p99Ms', 'p99 ms', (v) => fmt(v, 2)]]);
   document.getElementById('pools').innerHTML = section(p, [
-    ['system', 'pool', (v, r) => esc(r.service + ' ' + v), 'text'], ['connects', 'checkouts'],
+    ['system', 'pool', (v, r) => esc(r.service + ' ' + v + (r.pool ? ' ' + r.pool : '')), 'text'], ['connects', 'checkouts'],
     ['p95WaitMs', 'wait p95 ms', (v) => fmt(v, 2)], ['maxInUse', 'max in use'], ['poolMax', 'pool size'],
     ['maxInUseRatio', 'in use', (v) => '<span class="' + (v !== null && v >= 0.8 ? 'bad' : '') + '">' + pct(v) + '</span>']],
     'no checkout waited for a connection');

@@ -237,6 +237,8 @@ const POOL_IN_USE = [SPANSTAT_ATTR.poolInUse];
 const DESCENDANTS = [SPANSTAT_ATTR.descendants];
 const LOST_SPANS = [SPANSTAT_ATTR.lostSpans];
 const PRELOAD_INSTANCE = [SPANSTAT_ATTR.preloadInstance];
+/** Longest pool name kept (the preload's `host:port/database` is far shorter). */
+const MAX_POOL_NAME_CHARS = 200;
 /** Longest sender instance id kept: the preload's are UUIDs; anything longer is cut, not stored whole. */
 const MAX_INSTANCE_CHARS = 64;
 
@@ -305,6 +307,7 @@ function poolConnect(span: DecodedSpan, system: string): PoolConnect {
     durationMs: span.durationMs,
     error: span.statusCode === StatusCode.ERROR,
     system,
+    pool: poolName(span.attributes),
     poolMax: numberAttr(span.attributes, POOL_MAX),
     poolInUse: numberAttr(span.attributes, POOL_IN_USE),
   };
@@ -321,9 +324,24 @@ function poolUsage(span: DecodedSpan, system: string): PoolUsageSample {
     durationMs: span.durationMs,
     error: false,
     system,
+    pool: poolName(span.attributes),
     poolMax: numberAttr(span.attributes, POOL_MAX),
     poolInUse: numberAttr(span.attributes, POOL_IN_USE),
   };
+}
+
+/**
+ * The pool's name (`db.client.connection.pool.name`), '' when the span does not say: a service's
+ * spans without one share one pool row per system, as all its pools did before the preload named them.
+ * Another instrumentation may name a pool after its connection string: anything up to an `@` (a user
+ * and password) is cut off, and the rest is kept to MAX_POOL_NAME_CHARS.
+ */
+function poolName(attributes: DecodedSpan['attributes']): string {
+  const name = stringAttr(attributes, ATTR.dbPoolName);
+  if (name === undefined) return '';
+  const at = name.lastIndexOf('@');
+  const rest = at < 0 ? name : name.slice(at + 1);
+  return rest.length > MAX_POOL_NAME_CHARS ? rest.slice(0, MAX_POOL_NAME_CHARS) : rest;
 }
 
 function other(span: DecodedSpan): OtherSpan {

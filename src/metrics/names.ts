@@ -32,6 +32,11 @@ export interface LabelDef {
 export const LABELS = {
   service: { name: 'service', bounded: false, help: 'service.name of the instrumented app' },
   system: { name: 'system', bounded: false, help: 'db.system: postgresql, redis, …' },
+  pool: {
+    name: 'pool',
+    bounded: false,
+    help: "which of the service's pools: db.client.connection.pool.name (the preload's host:port/database); empty when the spans name none",
+  },
   fingerprint: { name: 'fingerprint', bounded: false, help: 'stable id of the statement shape' },
   operation: { name: 'operation', bounded: false, help: 'SQL verb: SELECT, INSERT, …' },
   table: { name: 'table', bounded: false, help: 'first table the statement names' },
@@ -130,7 +135,7 @@ export const METRICS = {
     type: 'histogram',
     unit: 'seconds',
     help: 'Time spent waiting for a pooled database connection (pg-pool connect spans)',
-    labels: ['service', 'system'],
+    labels: ['service', 'system', 'pool'],
     buckets: POOL_WAIT_SECONDS,
   },
   dbPoolClientsInUse: {
@@ -138,14 +143,14 @@ export const METRICS = {
     type: 'gauge',
     unit: '',
     help: 'Most pool clients in use at once during the last 15-30 s (waited connects and the preload 5-s usage samples)',
-    labels: ['service', 'system'],
+    labels: ['service', 'system', 'pool'],
   },
   dbPoolClientsMax: {
     name: 'spanstat_db_pool_clients_max',
     type: 'gauge',
     unit: '',
     help: 'Configured pool size, as last reported by the preload',
-    labels: ['service', 'system'],
+    labels: ['service', 'system', 'pool'],
   },
   cacheReads: {
     name: 'spanstat_cache_reads_total',
@@ -208,6 +213,7 @@ export const METRICS = {
       'route',
       'namespace',
       'system',
+      'pool',
     ],
   },
   recommendationInfo: {

@@ -185,7 +185,7 @@ function memoryPoints(): Point[] {
 /** The recommendation's target parts that are present (an empty label is an absent one to Prometheus). */
 function presentLabels(r: RecommendationSeries): Record<string, string> {
   const labels: Record<string, string> = {};
-  for (const key of ['fingerprint', 'method', 'route', 'namespace', 'system'] as const) {
+  for (const key of ['fingerprint', 'method', 'route', 'namespace', 'system', 'pool'] as const) {
     const value = r[key];
     if (value) labels[key] = value;
   }

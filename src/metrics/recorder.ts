@@ -179,7 +179,7 @@ export class MetricsRecorder implements SpanSink {
   }
 
   recordPoolConnect(c: PoolConnect): void {
-    const series = this.poolWait.get(labels2(c.service, c.system));
+    const series = this.poolWait.get(labels3(c.service, c.system, c.pool));
     series.record(c.durationMs / 1000);
     this.pools.record(series.attributes, c.poolInUse, c.poolMax);
   }
@@ -187,7 +187,7 @@ export class MetricsRecorder implements SpanSink {
   recordPoolUsage(s: PoolUsageSample): void {
     // The wait histogram's series names the pool and holds its place under the series cap (without
     // an observation it is not exported).
-    const series = this.poolWait.get(labels2(s.service, s.system));
+    const series = this.poolWait.get(labels3(s.service, s.system, s.pool));
     this.pools.record(series.attributes, s.poolInUse, s.poolMax);
   }
 

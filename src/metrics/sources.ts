@@ -24,6 +24,8 @@ export interface RecommendationSeries {
   route?: string;
   namespace?: string;
   system?: string;
+  /** The pool's name (the `pool` label of the pool metrics); absent for a pool whose spans name none. */
+  pool?: string;
   /** What is wrong, with its numbers (changes between evaluations). Must hold no literal value. */
   title?: string;
   /** What to do (may quote numbers too); shortened by the exporter. Must hold no literal value. */
@@ -76,7 +78,7 @@ export interface RecommendationLike {
   state: string;
   title?: string;
   action: string;
-  target: { type: string; value: string; route?: string; statement?: string };
+  target: { type: string; value: string; route?: string; statement?: string; system?: string; pool?: string };
 }
 
 /**
@@ -106,7 +108,7 @@ export function recommendationSeries(list: readonly RecommendationLike[]): Recom
   return out;
 }
 
-/** The target's fingerprint, method and route, namespace or pool system, as metric labels. */
+/** The target's fingerprint, method and route, namespace, or pool system and name, as metric labels. */
 function targetLabels(t: RecommendationLike['target']): Partial<RecommendationSeries> {
   switch (t.type) {
     case 'fingerprint':
@@ -116,7 +118,8 @@ function targetLabels(t: RecommendationLike['target']): Partial<RecommendationSe
     case 'namespace':
       return { namespace: t.value, ...(t.route ? splitEndpoint(t.route) : {}) };
     case 'pool':
-      return { system: t.value };
+      // A pool target's value is its name, or its system for a pool whose spans name none.
+      return { system: t.system ?? t.value, ...(t.pool ? { pool: t.pool } : {}) };
     default:
       return {};
   }

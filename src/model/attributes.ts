@@ -1,4 +1,13 @@
 /**
+ * OpenTelemetry's `db.client.connection.pool.name`: which of the app's pools a pool span is about,
+ * "unique within the instrumented application". The preload sets it on `pg-pool.connect` and
+ * `pg-pool.usage` spans as the convention suggests for pools without a name of their own,
+ * `server.address:server.port/db.namespace` (never a user or password). (30 bytes: no other read key
+ * has that length, so the decoder's by-length match costs other spans nothing.)
+ */
+export const POOL_NAME_ATTR = 'db.client.connection.pool.name';
+
+/**
  * Attribute names the pipeline reads. Stable OpenTelemetry names first, then the older
  * generation other SDKs and older Node apps still send; the classifier takes the first present.
  */
@@ -13,6 +22,7 @@ export const ATTR = {
   httpRoute: ['http.route'],
   urlPath: ['url.path', 'http.target'],
   serverAddress: ['server.address', 'net.peer.name'],
+  dbPoolName: [POOL_NAME_ATTR],
 } as const;
 
 /**

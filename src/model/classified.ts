@@ -62,6 +62,11 @@ export interface NamespaceReads {
 export interface PoolConnect extends Base {
   type: 'pool-connect';
   system: string;
+  /**
+   * Which of the service's pools (`db.client.connection.pool.name`; the preload's is
+   * `host:port/database`); '' when the span does not say (older preloads, other instrumentations).
+   */
+  pool: string;
   /** Pool size (`spanstat.pool.max`), when the preload recorded it. */
   poolMax?: number;
   /** Clients checked out when the wait began (`spanstat.pool.in_use`). */
@@ -75,6 +80,8 @@ export interface PoolConnect extends Base {
 export interface PoolUsageSample extends Base {
   type: 'pool-usage';
   system: string;
+  /** As PoolConnect.pool. */
+  pool: string;
   /** Pool size (`spanstat.pool.max`), when the preload recorded it. */
   poolMax?: number;
   /** Most clients in use at once since the previous sample (`spanstat.pool.in_use`). */

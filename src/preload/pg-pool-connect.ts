@@ -1,7 +1,7 @@
 /**
- * `pg-pool.connect` spans carrying the pool's size and how many clients were in use when the
- * checkout started (spanstat.pool.max / spanstat.pool.in_use), which the sidecar's pool
- * saturation advice reads (the query spans come from pg-query.ts; plain-client `pg.connect` spans are
+ * `pg-pool.connect` spans carrying the pool's name (`db.client.connection.pool.name`, see
+ * poolAddress), its size and how many clients were in use when the checkout started
+ * (spanstat.pool.max / spanstat.pool.in_use), which the sidecar's per-pool saturation advice reads (the query spans come from pg-query.ts; plain-client `pg.connect` spans are
  * not made: they are noise for the reports).
  *
  * Only checkouts that wait get a span: no idle client was free for them (the pool queued them or
@@ -15,7 +15,7 @@
  */
 import { type Attributes, type Span, SpanKind } from '@opentelemetry/api';
 import { InstrumentationNodeModuleDefinition } from '@opentelemetry/instrumentation';
-import { SPANSTAT_ATTR } from '../model/attributes';
+import { POOL_NAME_ATTR, SPANSTAT_ATTR } from '../model/attributes';
 import { endSpan, endWhenSettled } from './end-span';
 import { PreloadInstrumentation } from './module-hooks';
 import { isPatched, markPatched } from './patch-mark';
@@ -142,7 +142,7 @@ function poolProto(module: {
   return proto && typeof proto.connect === 'function' ? proto : undefined;
 }
 
-/** A pool's constant span attributes (address, database, size), computed once per pool. */
+/** A pool's constant span attributes (identity, address, database, size), computed once per pool. */
 export function poolBaseAttributes(pool: PoolLike): Attributes {
   let base = pool[BASE_ATTRIBUTES];
   if (base === undefined) {
@@ -163,20 +163,58 @@ export function poolAttributes(pool: PoolLike): Attributes {
 
 function baseAttributes(options: PoolOptions): Attributes {
   const attributes: Attributes = { 'db.system.name': 'postgresql' };
-  let { host, port, database } = options;
-  if (options.connectionString && (host === undefined || database === undefined)) {
-    try {
-      const url = new URL(options.connectionString);
-      host ??= url.hostname || undefined;
-      port ??= url.port || undefined;
-      database ??= url.pathname.length > 1 ? decodeURIComponent(url.pathname.slice(1)) : undefined;
-    } catch {
-      // Not a URL (e.g. a socket path): leave address attributes out.
-    }
-  }
-  if (database) attributes['db.namespace'] = database;
-  if (host) attributes['server.address'] = host;
-  if (port !== undefined && Number.isFinite(Number(port))) attributes['server.port'] = Number(port);
+  const { host, port, database } = poolAddress(options);
+  attributes[POOL_NAME_ATTR] = database === undefined ? `${host}:${port}` : `${host}:${port}/${database}`;
+  if (database !== undefined) attributes['db.namespace'] = database;
+  attributes['server.address'] = host;
+  attributes['server.port'] = port;
   if (typeof options.max === 'number') attributes[SPANSTAT_ATTR.poolMax] = options.max;
   return attributes;
+}
+
+/** Where a pool's clients connect: host (or socket directory), port and database, never the user. */
+export interface PoolAddress {
+  host: string;
+  port: number;
+  /** Undefined when nothing names it (pg then connects to the database named like the user). */
+  database: string | undefined;
+}
+
+/**
+ * The server and database a pool's clients connect to, resolved as pg's ConnectionParameters does
+ * (the connection string over the options, then PGHOST / PGPORT / PGDATABASE, then localhost:5432),
+ * so the pool spans name what the query spans (which read the client's resolved parameters) name.
+ * Read once per pool. The pool's identity, `db.client.connection.pool.name`, is built from it as
+ * OpenTelemetry suggests (`server.address:server.port/db.namespace`): two pools of one process to
+ * the same host, port and database read as one pool (their peaks and sizes merge as the larger) —
+ * nothing cheap and stable tells them apart (pg-pool has no pool name, and an order of creation
+ * would differ between the app's processes). A database left to pg's default (the user's name) is
+ * left out rather than guessed from the user.
+ */
+export function poolAddress(options: PoolOptions, env: NodeJS.ProcessEnv = process.env): PoolAddress {
+  let host: string | undefined;
+  let port: number | string | undefined;
+  let database: string | undefined;
+  if (options.connectionString) {
+    try {
+      const url = new URL(options.connectionString);
+      if (url.protocol === 'socket:') {
+        // pg-connection-string's socket form: socket:/run/postgresql?db=shop
+        host = decodeURIComponent(url.pathname) || undefined;
+        database = url.searchParams.get('db') || undefined;
+      } else {
+        // URL.hostname never holds the user or password; `?host=/run/postgresql` names a socket directory.
+        host = url.hostname || url.searchParams.get('host') || undefined;
+        port = url.port || undefined;
+        database = url.pathname.length > 1 ? decodeURIComponent(url.pathname.slice(1)) : undefined;
+      }
+    } catch {
+      // Not a URL: the options and the environment say where it connects, as for pg.
+    }
+  }
+  host ||= options.host || env.PGHOST || 'localhost';
+  port ||= options.port || env.PGPORT || 5432;
+  database ||= options.database || env.PGDATABASE || undefined;
+  const portNumber = Number(port);
+  return { host, port: Number.isInteger(portNumber) && portNumber > 0 ? portNumber : 5432, database };
 }

@@ -56,7 +56,7 @@ export function clientsInUse(pool: SampledPool): number | undefined {
 export class PoolUsageSampler<Pool extends SampledPool> {
   constructor(
     private readonly tracer: () => Tracer,
-    /** The pool's constant span attributes (address, database, size). */
+    /** The pool's constant span attributes (its name, address, database and size). */
     private readonly baseAttributes: (pool: Pool) => Attributes,
     private readonly intervalMs = POOL_USAGE_SAMPLE_MS,
   ) {}

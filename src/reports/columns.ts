@@ -104,12 +104,14 @@ export const ENDPOINT_CACHE_COLUMNS: readonly Column<EndpointCacheRow>[] = [
 
 export const POOL_COLUMNS: readonly Column<PoolRow>[] = [
   { key: 'system', title: 'SYSTEM' },
+  // '' is the pool of spans that name none (older preloads, other instrumentations).
+  { key: 'pool', title: 'POOL', maxWidth: 48, format: (v) => (v === '' ? '-' : String(v)) },
   { key: 'connects', title: 'CONNECTS' },
   { key: 'totalWaitMs', title: 'WAIT ms', format: formatMs },
   { key: 'p95WaitMs', title: 'P95 ms', format: formatMs },
   { key: 'p99WaitMs', title: 'P99 ms', format: formatMs },
   { key: 'maxWaitMs', title: 'MAX ms', format: formatMs },
   { key: 'maxInUse', title: 'IN USE', align: 'right' },
-  { key: 'poolMax', title: 'POOL', align: 'right' },
+  { key: 'poolMax', title: 'SIZE', align: 'right' },
   { key: 'saturatedConnects', title: 'SATURATED' },
 ];

@@ -1,4 +1,4 @@
-/** The pool report: time waiting for a pooled DB connection, per service. */
+/** The pool report: time waiting for a pooled DB connection and peak clients in use, per pool of each service. */
 import type { Aggregator } from '../aggregate/aggregator';
 import { checkQuery, finishReport, per, type ReportSpec, roundMs, roundRatio } from './report-query';
 import type { PoolRow, Report, ReportQuery } from './types';
@@ -19,7 +19,7 @@ export const POOL_REPORT: ReportSpec<PoolRow> = {
     'saturatedConnects',
   ],
   defaultSort: 'totalWaitMs',
-  identity: (r) => `${r.service}\u0000${r.system}`,
+  identity: (r) => `${r.service}\u0000${r.system}\u0000${r.pool}`,
 };
 
 export function poolReport(agg: Aggregator, query: ReportQuery, nowMs: number = agg.now()): Report<PoolRow> {
@@ -35,6 +35,7 @@ export function poolReport(agg: Aggregator, query: ReportQuery, nowMs: number = 
     rows.push({
       service: state.service,
       system: state.system,
+      pool: state.pool,
       connects: acc.connects,
       errors: acc.errors,
       totalWaitMs: roundMs(acc.totalWaitMs),

@@ -129,10 +129,16 @@ export interface EndpointCacheRow {
   exampleTraceId: string;
 }
 
-/** Connection-pool waits per service (pg-pool.connect spans). */
+/** Connection-pool waits and peak use per pool of a service (pg-pool.connect and pg-pool.usage spans). */
 export interface PoolRow {
   service: string;
   system: string;
+  /**
+   * The pool (`db.client.connection.pool.name`: `host:port/database` from the preload); '' for spans
+   * that name no pool (older preloads, other instrumentations), which share one row per service and
+   * system; `(other)` on an overflow row.
+   */
+  pool: string;
   connects: number;
   errors: number;
   totalWaitMs: number;

@@ -125,6 +125,7 @@ function feed(m: SpanstatMetrics, tick: number): void {
     type: 'pool-connect',
     service: 'shop',
     system: 'postgresql',
+    pool: 'db:5432/shop',
     durationMs: 8,
     poolInUse: 10,
     poolMax: 10,

@@ -1,13 +1,18 @@
+import { Client } from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { DecodedSpan } from '../../src/model/span';
 import { SpanKind, StatusCode } from '../../src/model/span';
+import type { PoolRow, Report } from '../../src/reports/types';
+import type { RunningSidecar } from '../../src/sidecar/sidecar';
 import {
   type AppRun,
   attr,
   type Capture,
+  startApp,
   startTracedApp,
   type TracedApp,
 } from '../fixtures/preload-app/harness';
+import { getJson, startTestSidecar, waitFor } from '../helpers/sidecar';
 
 // The fixture app (express + pg + ioredis, no dependency on spanstat) under the built preload,
 // exporting every 100 ms to a capture endpoint that decodes with the sidecar's own decoder.
@@ -118,6 +123,7 @@ describe('the preload instrumenting an app it knows nothing about', () => {
     expect(connects.length).toBeGreaterThanOrEqual(2);
     for (const { connect, server } of connects) {
       expect(attr(connect, 'spanstat.pool.max')).toBe(4);
+      expect(attr(connect, 'db.client.connection.pool.name')).toBe(`127.0.0.1:${traced.pg.port}/postgres`);
       expect(attr(connect, 'spanstat.pool.in_use')).toBeGreaterThanOrEqual(0);
       expect(attr(connect, 'spanstat.pool.in_use')).toBeLessThanOrEqual(4);
       expect(connect.parentSpanId).toBe(server.spanId);
@@ -186,6 +192,8 @@ describe('the preload instrumenting an app it knows nothing about', () => {
     const sample = later.find(isOneInUse) as DecodedSpan;
     expect(attr(sample, 'spanstat.pool.max')).toBe(4);
     expect(attr(sample, 'db.system.name')).toBe('postgresql');
+    // The same pool name as its connect spans, by which the sidecar keeps the app's pools apart.
+    expect(attr(sample, 'db.client.connection.pool.name')).toBe(`127.0.0.1:${traced.pg.port}/postgres`);
     // Its own root: no request owns it, and no request counts it among its spans.
     expect(sample.parentSpanId).toBe('');
     expect(capture.spans.some((s) => s.traceId === sample.traceId && s !== sample)).toBe(false);
@@ -345,5 +353,72 @@ describe('the preload instrumenting an app it knows nothing about', () => {
   it('writes nothing to stderr while the sidecar is healthy', () => {
     expect(app.stderr()).not.toContain('spanstat');
     expect(app.stdout()).not.toContain('UNHANDLED_REJECTION');
+  });
+});
+
+describe('an app with two pg pools, sending to a sidecar', () => {
+  // A pool of 4 to the server's `postgres` database and one of 2 to its `reports` database, both
+  // run full: each is a pool row of its own with its own size and peak, not one pool sized as the larger.
+  let sidecar: RunningSidecar | undefined;
+  let twoPools: AppRun | undefined;
+
+  beforeAll(async () => {
+    const admin = new Client({ connectionString: traced.pg.url });
+    await admin.connect();
+    try {
+      await admin.query('CREATE DATABASE reports');
+    } finally {
+      await admin.end();
+    }
+    sidecar = await startTestSidecar();
+    twoPools = await startApp({
+      env: {
+        PG_URL: traced.pg.url,
+        PG_URL_2: traced.pg.url.replace(/\/postgres$/, '/reports'),
+        REDIS_URL: traced.redis.url,
+        OTEL_EXPORTER_OTLP_ENDPOINT: sidecar.receiverUrl,
+        OTEL_BSP_SCHEDULE_DELAY: '100',
+        OTEL_SERVICE_NAME: 'two-pools',
+      },
+    });
+  });
+
+  afterAll(async () => {
+    await twoPools?.stop();
+    await sidecar?.shutdown();
+  });
+
+  it('reports a row and a metric series per pool, each with its own size and peak in use', async () => {
+    const app2 = twoPools as AppRun;
+    const { apiUrl } = sidecar as RunningSidecar;
+    // Eight requests at once on each pool: both run full and queue.
+    const ids = Array.from({ length: 8 }, (_, i) => 900 + i);
+    const statuses = await Promise.all([
+      ...ids.map((id) => app2.get(`/slow/${id}`)),
+      ...ids.map((id) => app2.get(`/reports/slow/${id}`)),
+    ]);
+    expect(statuses).toEqual(statuses.map(() => 200));
+    const url = `${apiUrl}/api/v1/reports/pools?service=two-pools&sort=poolMax`;
+    const pools = async () => (await getJson<Report<PoolRow>>(url)).rows;
+    await waitFor(async () => {
+      const rows = await pools();
+      return rows.length >= 2 && rows.every((r) => r.maxInUse !== null && r.maxInUse === r.poolMax);
+    });
+    const rows = await pools();
+    const at = `127.0.0.1:${traced.pg.port}`;
+    expect(rows.map((r) => [r.pool, r.poolMax, r.maxInUse])).toEqual([
+      [`${at}/postgres`, 4, 4],
+      [`${at}/reports`, 2, 2],
+    ]);
+    // Named by address and database only: no user, no password, no connection string.
+    expect(JSON.stringify(rows)).not.toContain('@');
+    const metrics = await (await fetch(`${apiUrl}/metrics`)).text();
+    const max = metrics
+      .split('\n')
+      .filter((line) => line.startsWith('spanstat_db_pool_clients_max{service="two-pools"'));
+    expect(max.sort()).toEqual([
+      `spanstat_db_pool_clients_max{service="two-pools",system="postgresql",pool="${at}/postgres"} 4`,
+      `spanstat_db_pool_clients_max{service="two-pools",system="postgresql",pool="${at}/reports"} 2`,
+    ]);
   });
 });

@@ -156,6 +156,7 @@ export function poolRow(o: Partial<PoolRow> = {}): PoolRow {
   return {
     service: SERVICE,
     system: 'postgresql',
+    pool: '',
     connects: 500,
     errors: 0,
     totalWaitMs: 100,

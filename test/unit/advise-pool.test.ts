@@ -79,3 +79,84 @@ describe('pool saturation rule', () => {
     expect(rec.action).toContain('Up to 10 of 10 clients were in use');
   });
 });
+
+describe('pool rule with several pools in one service', () => {
+  const primary = 'db-1:5432/shop';
+  const replica = 'db-2:5432/shop';
+  /** The primary ran full and queued; the replica pool of the same service sat nearly idle. */
+  const full = poolRow({
+    pool: primary,
+    p95WaitMs: 100,
+    totalWaitMs: 9_000,
+    maxInUse: 20,
+    poolMax: 20,
+    maxInUseRatio: 1,
+    saturatedConnects: 40,
+  });
+  const calm = poolRow({
+    pool: replica,
+    p95WaitMs: 0.5,
+    totalWaitMs: 100,
+    maxInUse: 1,
+    poolMax: 4,
+    maxInUseRatio: 0.25,
+  });
+
+  it('advises on the full pool only, naming it, with an id of its own', () => {
+    const recs = evaluate(input({ pools: [full, calm] }), thresholds(), 0);
+    expect(recs).toHaveLength(1);
+    const [rec] = recs;
+    expect(rec.kind).toBe('pool-saturation');
+    expect(rec.title).toContain(`Connection pool ${primary} saturated (pool of 20)`);
+    expect(rec.target).toEqual({ type: 'pool', value: primary, system: 'postgresql', pool: primary });
+    expect(rec.id).toBe(recommendationId('pool-saturation', full.service, { type: 'pool', value: primary }));
+  });
+
+  it('gives two full pools two recommendations with distinct ids that stay the same across evaluations', () => {
+    const other = { ...full, pool: replica, poolMax: 4, maxInUse: 4 };
+    const first = evaluate(input({ pools: [full, other] }), thresholds(), 0);
+    const again = evaluate(input({ pools: [other, full] }), thresholds(), 60_000);
+    expect(first.map((r) => r.target.value)).toEqual([primary, replica]);
+    expect(new Set(first.map((r) => r.id)).size).toBe(2);
+    expect(new Set(again.map((r) => r.id))).toEqual(new Set(first.map((r) => r.id)));
+    expect(first.map((r) => r.title)).toEqual([
+      expect.stringContaining(`pool ${primary} saturated (pool of 20)`),
+      expect.stringContaining(`pool ${replica} saturated (pool of 4)`),
+    ]);
+  });
+
+  it("splits the service's share of request time in pool waits by each pool's part of the waits", () => {
+    // 20% of request time waiting for connections: over the 10% line, but 99% of it was the primary's.
+    const e = endpointRow({
+      poolWaitMsPerRequest: 10,
+      dbMsPerRequest: 10,
+      cacheMsPerRequest: 0,
+      otherMsPerRequest: 30,
+    });
+    const quietButCounted = { ...calm, connects: 500 };
+    const primaryByShare = { ...full, p95WaitMs: 5, maxInUseRatio: 0.5, saturatedConnects: 0, poolMax: null };
+    const recs = evaluate(
+      input({ pools: [primaryByShare, quietButCounted], endpoints: [e] }),
+      thresholds(),
+      0,
+    );
+    expect(recs.map((r) => r.target.value)).toEqual([primary]);
+    expect(recs[0].evidence.shareOfRequestTime).toBeCloseTo(0.2 * 0.989, 3);
+  });
+
+  it('names a setup wait by its pool too', () => {
+    const setup = poolRow({
+      pool: replica,
+      maxInUse: 0,
+      poolMax: 4,
+      maxInUseRatio: 0,
+      saturatedConnects: 0,
+      p95WaitMs: 25,
+    });
+    const [rec] = evaluate(input({ pools: [setup] }), thresholds(), 0);
+    expect(rec.kind).toBe('pool-connection-setup');
+    expect(rec.title).toContain(
+      `Requests wait for new database connections to ${replica} (pool of 4 never full)`,
+    );
+  });
+});

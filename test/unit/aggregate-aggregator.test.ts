@@ -328,6 +328,62 @@ describe('Aggregator: pools', () => {
   });
 });
 
+describe('Aggregator: a service with several pools', () => {
+  const primary = 'db-1:5432/shop';
+  const replica = 'db-2:5432/shop';
+
+  it('keeps a row per pool, each with its own waits, peak in use and size', () => {
+    const { agg } = setup();
+    agg.recordPoolConnect(pool({ pool: primary, durationMs: 40, poolInUse: 20, poolMax: 20 }));
+    agg.recordPoolUsage(poolUsage({ pool: primary, poolInUse: 20, poolMax: 20 }));
+    agg.recordPoolUsage(poolUsage({ pool: replica, poolInUse: 2, poolMax: 4 }));
+    agg.recordPoolConnect(pool({ pool: replica, durationMs: 1, poolInUse: 1, poolMax: 4 }));
+    const rows = poolReport(agg, { window: 'all', sort: 'poolMax' }).rows;
+    expect(rows).toMatchObject([
+      {
+        service: 'api',
+        pool: primary,
+        connects: 1,
+        maxWaitMs: 40,
+        maxInUse: 20,
+        poolMax: 20,
+        saturatedConnects: 1,
+      },
+      {
+        service: 'api',
+        pool: replica,
+        connects: 1,
+        maxWaitMs: 1,
+        maxInUse: 2,
+        poolMax: 4,
+        saturatedConnects: 0,
+      },
+    ]);
+    expect(rows[1].maxInUseRatio).toBe(0.5);
+  });
+
+  it('keeps spans that name no pool (older preloads, other SDKs) in one row of their own', () => {
+    const { agg } = setup();
+    agg.recordPoolConnect(pool({ durationMs: 5 }));
+    agg.recordPoolConnect(pool({ durationMs: 7 }));
+    agg.recordPoolConnect(pool({ pool: primary, durationMs: 1, poolMax: 10 }));
+    const rows = poolReport(agg, { window: 'all' }).rows;
+    expect(rows.map((r) => [r.pool, r.connects, r.poolMax])).toEqual([
+      ['', 2, null],
+      [primary, 1, 10],
+    ]);
+  });
+
+  it("sends pools past the row cap to the service's overflow row", () => {
+    const { agg } = setup({ maxEndpointRows: 3 });
+    for (let i = 0; i < 10; i++) agg.recordPoolConnect(pool({ pool: `db-${i}:5432/shop`, durationMs: 1 }));
+    expect(agg.pools.size).toBe(3);
+    const rows = poolReport(agg, { window: 'all', sort: 'connects' }).rows;
+    expect(rows[0]).toMatchObject({ service: 'api', system: '(other)', pool: '(other)', connects: 7 });
+    expect(rows.reduce((sum, r) => sum + r.connects, 0)).toBe(10);
+  });
+});
+
 describe('Aggregator: spans lost by the senders', () => {
   it('counts them per service, and every other service seen at 0 (for Prometheus)', () => {
     const { agg } = setup();

@@ -82,6 +82,45 @@ describe('SpanClassifier', () => {
     expect(result).toMatchObject({ type: 'pool-usage', system: 'postgresql', poolMax: 10, poolInUse: 7 });
   });
 
+  it('keeps the pool name of pool waits and usage samples, so two pools of one service stay apart', () => {
+    const name = 'db.client.connection.pool.name';
+    const pools = [
+      span({ 'db.system.name': 'postgresql', [name]: 'db-1:5432/shop' }, { name: 'pg-pool.connect' }),
+      span({ 'db.system.name': 'postgresql', [name]: 'db-2:5432/shop' }, { name: 'pg-pool.connect' }),
+      span({ 'db.system.name': 'postgresql', [name]: 'db-2:5432/shop' }, { name: 'pg-pool.usage' }),
+    ].map((s) => classifier.classify(s));
+    expect(pools).toMatchObject([
+      { type: 'pool-connect', pool: 'db-1:5432/shop' },
+      { type: 'pool-connect', pool: 'db-2:5432/shop' },
+      { type: 'pool-usage', pool: 'db-2:5432/shop' },
+    ]);
+  });
+
+  it("reads a pool span without a pool name (older preloads, other SDKs) as the service's unnamed pool", () => {
+    const connect = classifier.classify(
+      span({ 'db.system.name': 'postgresql' }, { name: 'pg-pool.connect' }),
+    );
+    const noSystem = classifier.classify(span({}, { name: 'pg-pool.connect' }));
+    expect([connect, noSystem]).toMatchObject([
+      { type: 'pool-connect', system: 'postgresql', pool: '' },
+      { type: 'pool-connect', system: 'postgresql', pool: '' },
+    ]);
+  });
+
+  it('never keeps a user or password from a pool named after its connection string', () => {
+    const result = classifier.classify(
+      span(
+        {
+          'db.system.name': 'postgresql',
+          'db.client.connection.pool.name': 'postgres://app:s3cret@db:5432/shop',
+        },
+        { name: 'pg-pool.connect' },
+      ),
+    );
+    expect(result).toMatchObject({ type: 'pool-connect', pool: 'db:5432/shop' });
+    expect(JSON.stringify(result)).not.toContain('s3cret');
+  });
+
   it('classifies a Redis GET as a cache read with its hit/miss and namespace', () => {
     const result = classifier.classify(
       span({

@@ -70,6 +70,25 @@ describe('Grafana dashboards', () => {
     }
   });
 
+  it('shows each pool of a service apart: pool queries group by pool, and their legends name it', () => {
+    const poolMetrics = /spanstat_db_pool_/;
+    let pools = 0;
+    for (const [file, json] of renderDashboards()) {
+      const doc = JSON.parse(json) as {
+        panels: (Panel & { targets?: { expr?: string; legendFormat?: string }[] })[];
+      };
+      for (const panel of doc.panels)
+        for (const target of panel.targets ?? []) {
+          if (!poolMetrics.test(target.expr ?? '')) continue;
+          pools++;
+          for (const by of (target.expr ?? '').matchAll(/\bby \(([^)]*)\)/g))
+            expect(by[1].split(/,\s*/), `${file} ${panel.title}: ${target.expr}`).toContain('pool');
+          expect(target.legendFormat, `${file} ${panel.title}`).toContain('{{pool}}');
+        }
+    }
+    expect(pools).toBeGreaterThanOrEqual(4);
+  });
+
   it('provisioning loads the generated files from the path docker-compose mounts them at', () => {
     const root = join(__dirname, '..', '..');
     const provider = parse(readFileSync(join(root, 'grafana/provisioning/dashboards/spanstat.yml'), 'utf8'));

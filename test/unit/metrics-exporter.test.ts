@@ -230,6 +230,7 @@ describe('Prometheus metrics', () => {
       type: 'pool-connect',
       service: 'shop',
       system: 'postgresql',
+      pool: 'db:5432/shop',
       durationMs: 2,
       poolInUse: inUse,
       poolMax: 10,
@@ -237,13 +238,13 @@ describe('Prometheus metrics', () => {
     for (const n of [3, 9, 4]) m.recordPoolConnect(connect(n));
     const text = await m.scrape();
     expect(samples(text, 'spanstat_db_pool_clients_in_use')).toEqual([
-      'spanstat_db_pool_clients_in_use{service="shop",system="postgresql"} 9',
+      'spanstat_db_pool_clients_in_use{service="shop",system="postgresql",pool="db:5432/shop"} 9',
     ]);
     expect(samples(text, 'spanstat_db_pool_clients_max')).toEqual([
-      'spanstat_db_pool_clients_max{service="shop",system="postgresql"} 10',
+      'spanstat_db_pool_clients_max{service="shop",system="postgresql",pool="db:5432/shop"} 10',
     ]);
     expect(samples(text, 'spanstat_db_pool_wait_duration_seconds_count')).toEqual([
-      'spanstat_db_pool_wait_duration_seconds_count{service="shop",system="postgresql"} 3',
+      'spanstat_db_pool_wait_duration_seconds_count{service="shop",system="postgresql",pool="db:5432/shop"} 3',
     ]);
   });
 
@@ -254,6 +255,7 @@ describe('Prometheus metrics', () => {
       type: 'pool-usage',
       service: 'shop',
       system: 'postgresql',
+      pool: 'db:5432/shop',
       durationMs: 0,
       poolInUse: inUse,
       poolMax: 10,
@@ -261,13 +263,63 @@ describe('Prometheus metrics', () => {
     for (const n of [4, 8, 5]) m.recordPoolUsage(sample(n));
     const text = await m.scrape();
     expect(samples(text, 'spanstat_db_pool_clients_in_use')).toEqual([
-      'spanstat_db_pool_clients_in_use{service="shop",system="postgresql"} 8',
+      'spanstat_db_pool_clients_in_use{service="shop",system="postgresql",pool="db:5432/shop"} 8',
     ]);
     expect(samples(text, 'spanstat_db_pool_clients_max')).toEqual([
-      'spanstat_db_pool_clients_max{service="shop",system="postgresql"} 10',
+      'spanstat_db_pool_clients_max{service="shop",system="postgresql",pool="db:5432/shop"} 10',
     ]);
     // No checkout waited: no wait series.
     expect(samples(text, 'spanstat_db_pool_wait_duration_seconds_count')).toEqual([]);
+  });
+
+  it('keeps a series per pool of a service, each with its own peak and size', async () => {
+    const m = create();
+    const pool = (name: string, inUse: number, max: number): PoolConnect => ({
+      ...base,
+      type: 'pool-connect',
+      service: 'shop',
+      system: 'postgresql',
+      pool: name,
+      durationMs: 2,
+      poolInUse: inUse,
+      poolMax: max,
+    });
+    m.recordPoolConnect(pool('db-1:5432/shop', 20, 20));
+    m.recordPoolConnect(pool('db-2:5432/shop', 1, 4));
+    m.recordPoolUsage({ ...pool('db-2:5432/shop', 3, 4), type: 'pool-usage', durationMs: 0 });
+    // Spans that name no pool (an older preload): a series whose pool label is empty.
+    m.recordPoolConnect(pool('', 5, 10));
+    const text = await m.scrape();
+    expect(samples(text, 'spanstat_db_pool_clients_in_use')).toEqual([
+      'spanstat_db_pool_clients_in_use{service="shop",system="postgresql",pool="db-1:5432/shop"} 20',
+      'spanstat_db_pool_clients_in_use{service="shop",system="postgresql",pool="db-2:5432/shop"} 3',
+      'spanstat_db_pool_clients_in_use{service="shop",system="postgresql",pool=""} 5',
+    ]);
+    expect(samples(text, 'spanstat_db_pool_clients_max')).toEqual([
+      'spanstat_db_pool_clients_max{service="shop",system="postgresql",pool="db-1:5432/shop"} 20',
+      'spanstat_db_pool_clients_max{service="shop",system="postgresql",pool="db-2:5432/shop"} 4',
+      'spanstat_db_pool_clients_max{service="shop",system="postgresql",pool=""} 10',
+    ]);
+  });
+
+  it('sends pools past the series cap to the service overflow series', async () => {
+    const m = create({ maxSeriesPerMetric: 2 });
+    for (let i = 0; i < 4; i++)
+      m.recordPoolConnect({
+        ...base,
+        type: 'pool-connect',
+        service: 'shop',
+        system: 'postgresql',
+        pool: `db-${i}:5432/shop`,
+        durationMs: 2,
+        poolInUse: i,
+        poolMax: 10,
+      });
+    expect(samples(await m.scrape(), 'spanstat_db_pool_clients_in_use')).toEqual([
+      'spanstat_db_pool_clients_in_use{service="shop",system="postgresql",pool="db-0:5432/shop"} 0',
+      'spanstat_db_pool_clients_in_use{service="shop",system="postgresql",pool="db-1:5432/shop"} 1',
+      'spanstat_db_pool_clients_in_use{service="shop",system="__overflow__",pool="__overflow__"} 3',
+    ]);
   });
 
   it('shows exactly the active recommendations, and drops resolved ones', async () => {
@@ -470,14 +522,16 @@ describe('recommendationSeries', () => {
       { type: 'namespace', value: 'quote:*' },
       { type: 'pool', value: 'postgresql' },
       { type: 'route', value: '(unmatched)' },
+      { type: 'pool', value: 'db-2:5432/shop', system: 'postgresql', pool: 'db-2:5432/shop' },
     ];
     const labels = recommendationSeries(targets.map((target, i) => ({ ...rec, id: `r${i}`, target }))).map(
-      ({ fingerprint, method, route, namespace, system }) => ({
+      ({ fingerprint, method, route, namespace, system, pool }) => ({
         fingerprint,
         method,
         route,
         namespace,
         system,
+        ...(pool === undefined ? {} : { pool }),
       }),
     );
     expect(labels).toEqual([
@@ -509,11 +563,32 @@ describe('recommendationSeries', () => {
         namespace: undefined,
         system: undefined,
       },
+      {
+        fingerprint: undefined,
+        method: undefined,
+        route: undefined,
+        namespace: undefined,
+        system: 'postgresql',
+        pool: 'db-2:5432/shop',
+      },
     ]);
     const m = create();
     m.setRecommendations(() => recommendationSeries([rec]));
     expect(samples(await m.scrape(), 'spanstat_recommendation_active')).toEqual([
       'spanstat_recommendation_active{service="shop",id="r1",kind="n-plus-one",severity="warning",target="GET /orders SELECT * FROM items WHERE order_id = $1",fingerprint="a1b2",method="GET",route="/orders"} 1',
+    ]);
+  });
+
+  it("labels a named pool's recommendation with its pool, as the pool metrics are labelled", async () => {
+    const pool = {
+      ...rec,
+      kind: 'pool-saturation',
+      target: { type: 'pool', value: 'db-2:5432/shop', system: 'postgresql', pool: 'db-2:5432/shop' },
+    };
+    const m = create();
+    m.setRecommendations(() => recommendationSeries([pool]));
+    expect(samples(await m.scrape(), 'spanstat_recommendation_active')).toEqual([
+      'spanstat_recommendation_active{service="shop",id="r1",kind="pool-saturation",severity="warning",target="db-2:5432/shop",system="postgresql",pool="db-2:5432/shop"} 1',
     ]);
   });
 

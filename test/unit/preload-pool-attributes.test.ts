@@ -1,5 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import { checkoutWaits, poolAttributes } from '../../src/preload/pg-pool-connect';
+import {
+  checkoutWaits,
+  poolAddress,
+  poolAttributes,
+  poolBaseAttributes,
+} from '../../src/preload/pg-pool-connect';
 
 const connect = () => undefined;
 
@@ -13,6 +18,7 @@ describe('pool connect span attributes', () => {
     };
     expect(poolAttributes(pool)).toEqual({
       'db.system.name': 'postgresql',
+      'db.client.connection.pool.name': 'db:5432/shop',
       'db.namespace': 'shop',
       'server.address': 'db',
       'server.port': 5432,
@@ -30,11 +36,25 @@ describe('pool connect span attributes', () => {
     };
     const attributes = poolAttributes(pool);
     expect(attributes).toMatchObject({
+      'db.client.connection.pool.name': '10.0.0.5:6432/orders',
       'server.address': '10.0.0.5',
       'server.port': 6432,
       'db.namespace': 'orders',
     });
     expect(JSON.stringify(attributes)).not.toContain('s3cret');
+    expect(JSON.stringify(attributes)).not.toContain('app');
+  });
+
+  it('names each pool by host:port/database, so a primary and a replica pool are two pools', () => {
+    const primary = { options: { max: 10, connectionString: 'postgres://app:pw@db-1:5432/shop' }, connect };
+    const replica = { options: { max: 4, host: 'db-2', database: 'shop' }, connect };
+    const reports = { options: { max: 2, host: 'db-1', port: '5432', database: 'reports' }, connect };
+    const names = [primary, replica, reports].map(
+      (pool) => poolBaseAttributes(pool)['db.client.connection.pool.name'],
+    );
+    expect(names).toEqual(['db-1:5432/shop', 'db-2:5432/shop', 'db-1:5432/reports']);
+    // Once per pool: the same object every time.
+    expect(poolBaseAttributes(primary)).toBe(poolBaseAttributes(primary));
   });
 
   it('falls back to the pool internals on pg-pool versions without the count getters', () => {
@@ -47,6 +67,42 @@ describe('pool connect span attributes', () => {
     expect(poolAttributes(pool)['spanstat.pool.in_use']).toBe(0);
     pool.idleCount = 0;
     expect(poolAttributes(pool)['spanstat.pool.in_use']).toBe(1);
+  });
+});
+
+describe('where a pool connects, as pg resolves it', () => {
+  it('takes the connection string over the options, as pg does', () => {
+    const options = { host: 'ignored', database: 'ignored', connectionString: 'postgresql://u@db:6000/app' };
+    expect(poolAddress(options, {})).toEqual({ host: 'db', port: 6000, database: 'app' });
+  });
+
+  it('falls back to PGHOST, PGPORT and PGDATABASE, then to localhost:5432 without a database', () => {
+    const env = { PGHOST: 'pg.internal', PGPORT: '6432', PGDATABASE: 'billing', PGUSER: 'who' };
+    expect(poolAddress({}, env)).toEqual({ host: 'pg.internal', port: 6432, database: 'billing' });
+    expect(poolAddress({ database: 'shop' }, env)).toEqual({
+      host: 'pg.internal',
+      port: 6432,
+      database: 'shop',
+    });
+    // pg would connect to the database named like the user: left out, not guessed from the user.
+    expect(poolAddress({}, { PGUSER: 'who' })).toEqual({
+      host: 'localhost',
+      port: 5432,
+      database: undefined,
+    });
+  });
+
+  it('reads socket directories from the connection string', () => {
+    expect(poolAddress({ connectionString: 'postgres:///shop?host=/run/postgresql' }, {})).toEqual({
+      host: '/run/postgresql',
+      port: 5432,
+      database: 'shop',
+    });
+    expect(poolAddress({ connectionString: 'socket:/run/postgresql?db=shop' }, {})).toEqual({
+      host: '/run/postgresql',
+      port: 5432,
+      database: 'shop',
+    });
   });
 });
 

@@ -1,5 +1,6 @@
 import type { Attributes, SpanOptions, Tracer } from '@opentelemetry/api';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { poolBaseAttributes } from '../../src/preload/pg-pool-connect';
 import { inUseOnceServed, PoolUsageSampler, type SampledPool } from '../../src/preload/pool-usage-sampler';
 
 interface Made {
@@ -95,6 +96,39 @@ describe('pool usage samples', () => {
     expect(made.map((m) => m.options.attributes)).toEqual([
       { size: 4, 'spanstat.pool.in_use': 3 },
       { size: 20, 'spanstat.pool.in_use': 12 },
+    ]);
+  });
+
+  it('names each sample by its pool, as the connect spans do, so two pools to two databases stay two', () => {
+    const { tracer, made } = recordingTracer();
+    const sampler = new PoolUsageSampler(() => tracer, poolBaseAttributes, 1000);
+    const connect = () => undefined;
+    const primary = {
+      options: { max: 10, host: 'db', port: 5432, database: 'shop' },
+      totalCount: 7,
+      idleCount: 0,
+      connect,
+    };
+    const replica = {
+      options: { max: 3, host: 'db', port: 5432, database: 'reports' },
+      totalCount: 1,
+      idleCount: 1,
+      connect,
+    };
+    sampler.noteCheckout(primary);
+    sampler.noteCheckout(replica);
+    vi.advanceTimersByTime(1000);
+    expect(made.map((m) => m.options.attributes)).toMatchObject([
+      {
+        'db.client.connection.pool.name': 'db:5432/shop',
+        'spanstat.pool.max': 10,
+        'spanstat.pool.in_use': 8,
+      },
+      {
+        'db.client.connection.pool.name': 'db:5432/reports',
+        'spanstat.pool.max': 3,
+        'spanstat.pool.in_use': 1,
+      },
     ]);
   });
 

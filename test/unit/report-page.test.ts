@@ -69,6 +69,7 @@ describe('report page', () => {
     const pool = {
       service: 'shop',
       system: 'postgresql',
+      pool: 'db-replica:5432/shop',
       connects: 12,
       p95WaitMs: 3.5,
       maxInUse: 9,
@@ -85,7 +86,7 @@ describe('report page', () => {
       ],
       '/healthz': [200, {}],
     });
-    expect(html.pools).toContain('shop postgresql');
+    expect(html.pools).toContain('shop postgresql db-replica:5432/shop');
     expect(html.pools).toContain('90.0%');
     expect(html.queries).toContain('1 of 120 rows');
     expect(html.recommendations).toContain('nothing over its threshold in the 5m window');

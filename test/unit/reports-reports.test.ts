@@ -175,6 +175,7 @@ describe('reports: registry', () => {
       durationMs: 1,
       type: 'pool-connect',
       system: 'postgresql',
+      pool: 'db:5432/shop',
     });
     agg.recordRequest({
       ...req('/users/:id', 20),

@@ -1,5 +1,6 @@
 /**
- * Pool saturation: requests wait for a pooled connection (pg-pool.connect spans) — long at p95,
+ * Pool saturation, per pool of a service (a primary and a replica pool are judged apart, each by its
+ * own waits, peak and size): requests wait for a pooled connection (pg-pool.connect spans) — long at p95,
  * or a large share of request time — or the pool ran out of clients (in use near its size).
  * Waits while the pool never filled up (its size known, no checkout found every client in use) are
  * not saturation but connection setup: the pool had no idle client and opened one — clients closed
@@ -13,12 +14,12 @@ export function poolRule(ctx: RuleContext): void {
   const t = ctx.t.pool;
   for (const p of ctx.input.pools) {
     if (p.system === OVERFLOW) continue;
-    const target: Target = { type: 'pool', value: p.system };
     if (p.connects < t.minConnects) continue;
+    const target = poolTarget(p);
     // Both kinds were judged for this pool: whichever is absent now resolves.
     ctx.observe('pool-saturation', p.service, target);
     ctx.observe('pool-connection-setup', p.service, target);
-    const share = waitShare(ctx, p.service);
+    const share = waitShare(ctx, p);
     const slowWait = p.p95WaitMs >= t.waitP95Ms;
     const largeShare = share !== null && share >= t.waitShare;
     const full = p.maxInUseRatio !== null && p.maxInUseRatio >= t.inUseRatio && p.saturatedConnects > 0;
@@ -50,22 +51,40 @@ export function poolRule(ctx: RuleContext): void {
   }
 }
 
-/** Share of the service's request time spent waiting for a pooled connection; null without requests. */
-function waitShare(ctx: RuleContext, service: string): number | null {
+/**
+ * The recommendation's target: a named pool by its name (distinct ids per pool), a pool whose spans
+ * name none (older preloads, other SDKs) by its system, the id such a pool always had.
+ */
+function poolTarget(p: PoolRow): Target {
+  return p.pool === ''
+    ? { type: 'pool', value: p.system, system: p.system }
+    : { type: 'pool', value: p.pool, system: p.system, pool: p.pool };
+}
+
+/**
+ * Share of the service's request time spent waiting for this pool's connections; null without
+ * requests. Requests say how long they waited for any pool, not which: the service's share is split
+ * by each pool's part of the service's waits (its total wait over all its pools' totals).
+ */
+function waitShare(ctx: RuleContext, p: PoolRow): number | null {
   let wait = 0;
   let total = 0;
   for (const e of ctx.input.endpoints) {
-    if (e.service !== service) continue;
+    if (e.service !== p.service) continue;
     wait += e.poolWaitMsPerRequest * e.requests;
     total += meanRequestMs(e) * e.requests;
   }
-  return total > 0 ? wait / total : null;
+  if (total <= 0) return null;
+  let poolsWait = 0;
+  for (const other of ctx.input.pools) if (other.service === p.service) poolsWait += other.totalWaitMs;
+  const part = poolsWait > 0 ? p.totalWaitMs / poolsWait : 1;
+  return (wait / total) * part;
 }
 
 function poolTitle(p: PoolRow, share: number | null, setup: boolean): string {
   const head = setup
-    ? `Requests wait for new database connections (pool of ${p.poolMax} never full)`
-    : `Connection pool saturated${p.poolMax !== null ? ` (pool of ${p.poolMax})` : ''}`;
+    ? `Requests wait for new database connections${p.pool ? ` to ${p.pool}` : ''} (pool of ${p.poolMax} never full)`
+    : `Connection pool${p.pool ? ` ${p.pool}` : ''} saturated${p.poolMax !== null ? ` (pool of ${p.poolMax})` : ''}`;
   const shareText = share !== null ? `, ${fmtPct(share)} of request time` : '';
   return `${head}: p95 wait ${fmtMs(p.p95WaitMs)}${shareText}`;
 }
