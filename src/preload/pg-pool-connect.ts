@@ -1,8 +1,9 @@
 /**
  * `pg-pool.connect` spans carrying the pool's name (`db.client.connection.pool.name`, see
  * poolAddress), its size and how many clients were in use when the checkout started
- * (spanstat.pool.max / spanstat.pool.in_use), which the sidecar's per-pool saturation advice reads (the query spans come from pg-query.ts; plain-client `pg.connect` spans are
- * not made: they are noise for the reports).
+ * (spanstat.pool.max / spanstat.pool.in_use), which the sidecar's per-pool saturation advice reads
+ * (the query spans come from pg-query.ts; plain-client `pg.connect` spans are not made: they are
+ * noise for the reports).
  *
  * Only checkouts that wait get a span: no idle client was free for them (the pool queued them or
  * had to open a connection). A checkout served by an idle client takes microseconds and says

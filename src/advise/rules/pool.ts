@@ -1,7 +1,8 @@
 /**
- * Pool saturation, per pool of a service (a primary and a replica pool are judged apart, each by its
- * own waits, peak and size): requests wait for a pooled connection (pg-pool.connect spans) — long at p95,
- * or a large share of request time — or the pool ran out of clients (in use near its size).
+ * Pool saturation, per pool of a service (a primary and a replica pool are judged apart, each by
+ * its own waits, peak and size): requests wait for a pooled connection (pg-pool.connect spans) —
+ * long at p95, or a large share of request time — or the pool ran out of clients (in use near its
+ * size).
  * Waits while the pool never filled up (its size known, no checkout found every client in use) are
  * not saturation but connection setup: the pool had no idle client and opened one — clients closed
  * when idle or destroyed after an error — and a bigger pool would not help (pool-connection-setup).
