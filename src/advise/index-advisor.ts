@@ -269,7 +269,8 @@ async function loadTable(client: Client, ref: TableRef): Promise<TableInfo | und
   const names = new Map<number, string>(attrs.rows.map((a) => [a.num, a.name]));
   const idx = await client.query(
     `SELECT ic.relname AS name, i.indisunique AS unique, i.indisvalid AS valid, i.indpred IS NOT NULL AS partial,
-            am.amname AS method, string_to_array(i.indkey::text, ' ')::int[] AS keys, i.indnkeyatts::int AS nkeys
+            am.amname AS method, string_to_array(i.indkey::text, ' ')::int[] AS keys, i.indnkeyatts::int AS nkeys,
+            string_to_array(i.indoption::text, ' ')::int[] AS options
        FROM pg_index i JOIN pg_class ic ON ic.oid = i.indexrelid JOIN pg_am am ON am.oid = ic.relam
       WHERE i.indrelid = $1 ORDER BY ic.relname`,
     [r.oid],
@@ -299,14 +300,22 @@ async function loadTable(client: Client, ref: TableRef): Promise<TableInfo | und
         },
       ]),
     ),
-    indexes: idx.rows.map((ix) => ({
-      name: ix.name,
-      columns: (ix.keys as number[]).slice(0, ix.nkeys).map((k) => (k === 0 ? null : (names.get(k) ?? null))),
-      unique: ix.unique,
-      method: ix.method,
-      partial: ix.partial,
-      valid: ix.valid,
-    })),
+    indexes: idx.rows.map((ix) => {
+      // indoption bits per key: 1 = DESC, 2 = NULLS FIRST.
+      const options = (ix.options as number[]).slice(0, ix.nkeys);
+      return {
+        name: ix.name,
+        columns: (ix.keys as number[])
+          .slice(0, ix.nkeys)
+          .map((k) => (k === 0 ? null : (names.get(k) ?? null))),
+        unique: ix.unique,
+        method: ix.method,
+        partial: ix.partial,
+        valid: ix.valid,
+        desc: options.map((o) => (o & 1) !== 0),
+        nullsFirst: options.map((o) => (o & 2) !== 0),
+      };
+    }),
   };
 }
 
@@ -320,7 +329,9 @@ function resolveColumns(
     const owners = tables.filter(
       (t) => c.candidates?.some((x) => sameTable(x, t.ref)) && t.info.columns.has(c.column),
     );
-    return owners.length === 1 ? { table: owners[0].ref, column: c.column, use: c.use } : c;
+    if (owners.length !== 1) return c;
+    const { candidates: _, ...use } = c;
+    return { ...use, table: owners[0].ref };
   });
 }
 

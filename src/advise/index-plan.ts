@@ -24,6 +24,24 @@ export interface ExistingIndex {
   method: string;
   partial: boolean;
   valid: boolean;
+  /** Per key: DESC and NULLS FIRST (pg_index.indoption); absent = ASC NULLS LAST throughout. */
+  desc?: boolean[];
+  nullsFirst?: boolean[];
+}
+
+/** How a proposed key is sorted: ASC NULLS LAST unless the ORDER BY says otherwise. */
+export interface SortDirection {
+  desc: boolean;
+  nullsFirst: boolean;
+}
+
+/** One use of a column by the statement, as predicate-columns reads it. */
+export interface PlannedUse {
+  column: string;
+  use: ColumnUse;
+  matches?: 'null' | 'true';
+  desc?: true;
+  nullsFirst?: boolean;
 }
 
 export interface TableInfo {
@@ -63,7 +81,7 @@ export function displayTable(info: Pick<TableInfo, 'schema' | 'name'>): string {
 }
 
 export function planTableIndex(
-  uses: { column: string; use: ColumnUse; matches?: 'null' | 'true' }[],
+  uses: PlannedUse[],
   info: TableInfo,
   plan: PlanEvidence | undefined,
   hasLimit: boolean,
@@ -109,6 +127,8 @@ export function planTableIndex(
   const order = of('order');
   const join = bySelectivity(of('join', eq), matchShare);
   let columns: string[];
+  // Columns an index would have to return in ORDER BY order (not ones an equality pins).
+  let sorted: string[] = [];
   if (eq.length === 0 && range.length === 0) {
     const fallback = join.length ? join.slice(0, 1) : hasLimit ? order : [];
     if (fallback.length === 0)
@@ -121,6 +141,7 @@ export function planTableIndex(
       return skip('needs-plan', `only joined or ordered on ${fallback.join(', ')}, and ${why}`);
     }
     columns = fallback.slice(0, limits.maxColumns);
+    if (!join.length) sorted = [...columns];
   } else {
     columns = [];
     let share: number | undefined = 1;
@@ -144,19 +165,24 @@ export function planTableIndex(
     for (const c of tail) {
       if (columns.length >= limits.maxColumns || (columns.length > 0 && expected <= FEW_ROWS)) break;
       columns.push(c);
+      if (!range.length) sorted.push(c);
     }
   }
-  const cover = info.indexes.find((ix) => covers(ix, columns, eq.length));
+  const sort = sortDirections(sorted, known);
+  const cover = info.indexes.find((ix) => covers(ix, columns, eq.length, sort));
   if (cover)
     return skip('covered', `existing index ${describeIndex(cover)} already covers (${columns.join(', ')})`);
   if (plan && !plan.seqScan) {
     return skip('plan-uses-index', `the generic plan reads ${table} without a Seq Scan (${plan.shape})`);
   }
   // A failed concurrent build leaves its index INVALID: rebuild that one rather than add another.
-  const invalid = info.indexes.find((ix) => !ix.valid && covers({ ...ix, valid: true }, columns, eq.length));
+  const invalid = info.indexes.find(
+    (ix) => !ix.valid && covers({ ...ix, valid: true }, columns, eq.length, sort),
+  );
+  const keys = columns.map((c) => quoteIdent(c) + directionSql(sort.get(c)));
   const statement = invalid
     ? `REINDEX INDEX CONCURRENTLY ${displayTable({ schema: info.schema, name: invalid.name })};`
-    : `CREATE INDEX CONCURRENTLY ${quoteIdent(indexName(info, columns))} ON ${table} (${columns.map(quoteIdent).join(', ')});`;
+    : `CREATE INDEX CONCURRENTLY ${quoteIdent(indexName(info, columns))} ON ${table} (${keys.join(', ')});`;
   return {
     proposal: {
       table,
@@ -179,11 +205,39 @@ function bySelectivity(columns: string[], matchShare: (c: string) => number | un
 }
 
 /**
- * An existing index covers the proposal when its leading key columns are the proposed ones
- * (equality columns in any order, then the rest in order), or it is unique on a subset of the
- * equality columns (at most one row per lookup already).
+ * The directions of the ORDER BY columns an index must keep, when a plain ascending index cannot:
+ * a btree is read forwards or backwards, so all-ASC and all-DESC (with default NULLS) need none,
+ * while `a DESC, b ASC` or `a DESC NULLS LAST` need the keys spelt as the ORDER BY has them.
  */
-export function covers(ix: ExistingIndex, columns: string[], eqCount: number): boolean {
+function sortDirections(sorted: string[], known: PlannedUse[]): Map<string, SortDirection> {
+  const dirs = sorted.map((c) => {
+    const u = known.find((x) => x.use === 'order' && x.column === c);
+    const desc = u?.desc === true;
+    return { c, desc, nullsFirst: u?.nullsFirst ?? desc };
+  });
+  const plain = dirs.every((d) => !d.desc && !d.nullsFirst) || dirs.every((d) => d.desc && d.nullsFirst);
+  return new Map(plain ? [] : dirs.map((d) => [d.c, { desc: d.desc, nullsFirst: d.nullsFirst }]));
+}
+
+/** ` DESC`, ` NULLS FIRST`, … as CREATE INDEX spells a key's direction (nothing for ASC NULLS LAST). */
+function directionSql(d: SortDirection | undefined): string {
+  if (!d) return '';
+  const nulls = d.nullsFirst === d.desc ? '' : d.nullsFirst ? ' NULLS FIRST' : ' NULLS LAST';
+  return `${d.desc ? ' DESC' : ''}${nulls}`;
+}
+
+/**
+ * An existing index covers the proposal when its leading key columns are the proposed ones
+ * (equality columns in any order, then the rest in order, with the directions `sort` asks for
+ * read forwards or all reversed), or it is unique on a subset of the equality columns (at most
+ * one row per lookup already).
+ */
+export function covers(
+  ix: ExistingIndex,
+  columns: string[],
+  eqCount: number,
+  sort: ReadonlyMap<string, SortDirection> = new Map(),
+): boolean {
   if (!ix.valid || ix.partial || columns.length === 0) return false;
   // A hash index answers equality only: not a range, a sort or a LIMIT's order.
   if (ix.method === 'hash') return eqCount >= 1 && columns.length === 1 && ix.columns[0] === columns[0];
@@ -194,11 +248,26 @@ export function covers(ix: ExistingIndex, columns: string[], eqCount: number): b
   if (keys.length < columns.length) return false;
   const lead = keys.slice(0, eqPart.length);
   if (!eqPart.every((c) => lead.includes(c))) return false;
-  return columns.slice(eqPart.length).every((c, i) => keys[eqPart.length + i] === c);
+  if (!columns.slice(eqPart.length).every((c, i) => keys[eqPart.length + i] === c)) return false;
+  // Each sorted key's direction must match the ORDER BY's, or each be its exact reverse.
+  const matches = columns.flatMap((c, i) => {
+    const want = sort.get(c);
+    if (!want || i < eqPart.length) return [];
+    const same = (ix.desc?.[i] ?? false) === want.desc && (ix.nullsFirst?.[i] ?? false) === want.nullsFirst;
+    const reversed =
+      (ix.desc?.[i] ?? false) !== want.desc && (ix.nullsFirst?.[i] ?? false) !== want.nullsFirst;
+    return [same ? 'same' : reversed ? 'reversed' : 'neither'];
+  });
+  return matches.every((m) => m === 'same') || matches.every((m) => m === 'reversed');
 }
 
 export function describeIndex(ix: ExistingIndex): string {
-  const cols = ix.columns.map((c) => c ?? '(expression)').join(', ');
+  const cols = ix.columns
+    .map(
+      (c, i) =>
+        (c ?? '(expression)') + directionSql({ desc: !!ix.desc?.[i], nullsFirst: !!ix.nullsFirst?.[i] }),
+    )
+    .join(', ');
   const tags = [
     ix.unique ? 'unique' : '',
     ix.method !== 'btree' ? ix.method : '',

@@ -26,6 +26,10 @@ export interface PredicateColumn {
    * column (`WHERE published`, true). Other equalities compare with a parameter of unknown value.
    */
   matches?: 'null' | 'true';
+  /** An `order` use sorted descending. */
+  desc?: true;
+  /** An `order` use whose NULLS FIRST/LAST differs from its direction's default (first for DESC). */
+  nullsFirst?: boolean;
 }
 
 export interface StatementColumns {
@@ -113,10 +117,11 @@ class Collector {
     this.withClause(node.withClause as Node | undefined, scope);
     for (const item of (node.fromClause as Node[]) ?? []) this.fromItem(item, scope);
     this.predicate(node.whereClause as Node | undefined, scope);
-    const sorts = ((node.sortClause as Node[]) ?? []).map(
-      (s) => (s.SortBy as Node | undefined)?.node as Node,
-    );
-    const sortCols = sorts.map((n) => this.resolve(n, scope));
+    const sorts = ((node.sortClause as Node[]) ?? []).map((s) => (s.SortBy ?? {}) as Node);
+    const sortCols = sorts.map((s) => {
+      const c = s.sortby_dir === 'SORTBY_USING' ? undefined : this.resolve(s.node as Node, scope);
+      return c && { ...c, ...sortDirection(s) };
+    });
     // An index serves an ORDER BY only when every sort key is a plain column of one table.
     if (sortCols.length && sortCols.every((c) => c !== undefined && c.table !== undefined)) {
       const first = sortCols[0]?.table;
@@ -281,6 +286,14 @@ function resolveUnqualified(column: string, scope: Scope): Omit<PredicateColumn,
     return { candidates: tables, column };
   }
   return undefined;
+}
+
+/** DESC, and NULLS FIRST/LAST when it is not the direction's default (NULLS FIRST for DESC). */
+function sortDirection(sortBy: Node): Pick<PredicateColumn, 'desc' | 'nullsFirst'> {
+  const desc = sortBy.sortby_dir === 'SORTBY_DESC';
+  const nulls = sortBy.sortby_nulls as string | undefined;
+  const nullsFirst = nulls === 'SORTBY_NULLS_FIRST' ? true : nulls === 'SORTBY_NULLS_LAST' ? false : desc;
+  return { ...(desc ? { desc: true as const } : {}), ...(nullsFirst !== desc ? { nullsFirst } : {}) };
 }
 
 function dedupe(tables: TableRef[]): TableRef[] {

@@ -72,6 +72,17 @@ async function explain(sql: string): Promise<string> {
   return JSON.stringify(result.rows[0]['QUERY PLAN']);
 }
 
+/** The plan of `probe` with `index` built (not concurrently) in a transaction that is rolled back. */
+async function explainWith(index: string, probe: string): Promise<string> {
+  await admin.query('BEGIN');
+  try {
+    await admin.query(index.replace(' CONCURRENTLY', ''));
+    return await explain(probe);
+  } finally {
+    await admin.query('ROLLBACK');
+  }
+}
+
 beforeAll(async () => {
   await loadParser();
   pg = await startPostgres();
@@ -191,6 +202,60 @@ describe('index advice on PostgreSQL', () => {
       ]);
     } finally {
       await admin.query('DROP INDEX orders_customer_id_idx');
+    }
+  });
+
+  it('spells the sort directions an ORDER BY with mixed directions needs, which the planner then reads without sorting', async () => {
+    const finding = await inspector().inspect(
+      candidate('SELECT id FROM orders WHERE status = $1 ORDER BY created_at DESC, id LIMIT $2'),
+    );
+    const proposed =
+      'CREATE INDEX CONCURRENTLY orders_status_created_at_id_idx ON orders (status, created_at DESC, id);';
+    expect(finding.proposals.map((p) => p.statement)).toEqual([proposed]);
+    const probe = "SELECT id FROM orders WHERE status = 'paid' ORDER BY created_at DESC, id LIMIT 10";
+    const plan = await explainWith(proposed, probe);
+    expect(plan).toContain('orders_status_created_at_id_idx');
+    expect(plan).not.toMatch(/Sort"/);
+    // The all-ascending index leaves a sort to do (read backwards it gives `id DESC`).
+    expect(await explainWith('CREATE INDEX probe_idx ON orders (status, created_at, id)', probe)).toMatch(
+      /Sort"/,
+    );
+    // Built, it is recognised by its key directions (pg_index.indoption).
+    await admin.query(proposed.replace(' CONCURRENTLY', ''));
+    try {
+      const again = await inspector().inspect(
+        candidate('SELECT id FROM orders WHERE status = $1 ORDER BY created_at DESC, id LIMIT $2'),
+      );
+      expect(again.skipped).toMatchObject([
+        { reason: 'covered', detail: expect.stringContaining('(status, created_at DESC, id)') },
+      ]);
+    } finally {
+      await admin.query('DROP INDEX orders_status_created_at_id_idx');
+    }
+  });
+
+  it('spells NULLS LAST on a DESC key, which a plain index read backwards cannot give', async () => {
+    await admin.query(`CREATE TABLE shipments (id serial PRIMARY KEY, shipped_at timestamptz);
+      INSERT INTO shipments (shipped_at)
+        SELECT CASE WHEN i % 5 <> 0 THEN timestamptz '2026-01-01' + i * interval '1 minute' END
+          FROM generate_series(1, 60000) AS i;
+      ANALYZE shipments;`);
+    try {
+      const finding = await inspector().inspect(
+        candidate('SELECT id FROM shipments ORDER BY shipped_at DESC NULLS LAST LIMIT $1'),
+      );
+      const proposed =
+        'CREATE INDEX CONCURRENTLY shipments_shipped_at_idx ON shipments (shipped_at DESC NULLS LAST);';
+      expect(finding.proposals.map((p) => p.statement)).toEqual([proposed]);
+      const probe = 'SELECT id FROM shipments ORDER BY shipped_at DESC NULLS LAST LIMIT 10';
+      const plan = await explainWith(proposed, probe);
+      expect(plan).toContain('shipments_shipped_at_idx');
+      expect(plan).not.toMatch(/Sort"/);
+      expect(await explainWith('CREATE INDEX probe_idx ON shipments (shipped_at)', probe)).toContain(
+        '"Seq Scan"',
+      );
+    } finally {
+      await admin.query('DROP TABLE shipments');
     }
   });
 

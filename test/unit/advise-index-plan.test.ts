@@ -173,6 +173,72 @@ describe('index planning', () => {
   });
 });
 
+describe('index planning: ORDER BY directions', () => {
+  const order = (column: string, o: { desc?: true; nullsFirst?: boolean } = {}) => ({
+    column,
+    use: 'order' as const,
+    ...o,
+  });
+  const plan = (u: Parameters<typeof planTableIndex>[0], t = table()) =>
+    planTableIndex(u, t, seqScan, true, limits);
+
+  it('spells DESC only when the directions are mixed (a btree reads backwards for all-DESC)', () => {
+    const mixed = plan([...uses(['status', 'eq']), order('created_at', { desc: true }), order('id')]);
+    expect(mixed).toMatchObject({
+      proposal: {
+        columns: ['status', 'created_at', 'id'],
+        statement:
+          'CREATE INDEX CONCURRENTLY orders_status_created_at_id_idx ON orders (status, created_at DESC, id);',
+      },
+    });
+    const allDesc = plan([
+      ...uses(['status', 'eq']),
+      order('created_at', { desc: true }),
+      order('id', { desc: true }),
+    ]);
+    expect(allDesc).toMatchObject({
+      proposal: { statement: expect.stringContaining('(status, created_at, id);') },
+    });
+  });
+
+  it('spells NULLS FIRST/LAST when it differs from what a plain index gives either way', () => {
+    const lastDesc = plan([order('created_at', { desc: true, nullsFirst: false })]);
+    expect(lastDesc).toMatchObject({
+      proposal: { statement: expect.stringContaining('(created_at DESC NULLS LAST);') },
+    });
+    const firstAsc = plan([order('created_at', { nullsFirst: true }), order('id')]);
+    expect(firstAsc).toMatchObject({
+      proposal: { statement: expect.stringContaining('(created_at NULLS FIRST, id);') },
+    });
+  });
+
+  it('takes an index as covering only when its directions match the ORDER BY or its reverse', () => {
+    const want = [...uses(['status', 'eq']), order('created_at', { desc: true }), order('id')];
+    const ascending = btree('orders_s_c_i', ['status', 'created_at', 'id']);
+    expect(plan(want, table({ indexes: [pkey, ascending] }))).toHaveProperty('proposal');
+    // (status DESC, created_at, id DESC): the sort part is the exact reverse; the pinned column's direction does not matter.
+    const reversed = { ...ascending, desc: [true, false, true], nullsFirst: [true, false, true] };
+    expect(plan(want, table({ indexes: [pkey, reversed] }))).toMatchObject({
+      skip: {
+        reason: 'covered',
+        detail: expect.stringContaining('orders_s_c_i (status DESC, created_at, id DESC)'),
+      },
+    });
+    const nullsDiffer = { ...ascending, desc: [false, false, true], nullsFirst: [false, false, false] };
+    expect(
+      covers(
+        nullsDiffer,
+        ['status', 'created_at', 'id'],
+        1,
+        new Map([
+          ['created_at', { desc: true, nullsFirst: true }],
+          ['id', { desc: false, nullsFirst: false }],
+        ]),
+      ),
+    ).toBe(false);
+  });
+});
+
 describe('missing-index rule', () => {
   const slow = queryRow({
     p95Ms: 180,

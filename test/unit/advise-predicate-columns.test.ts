@@ -23,6 +23,24 @@ describe('predicate columns from the parse tree', () => {
     expect(extractColumns(sql)?.hasLimit).toBe(true);
   });
 
+  it('keeps the direction and non-default NULLS order of each ORDER BY column', () => {
+    const order = (sql: string) =>
+      extractColumns(sql)
+        ?.columns.filter((c) => c.use === 'order')
+        .map(({ column, desc, nullsFirst }) => ({ column, desc, nullsFirst }));
+    expect(
+      order('SELECT * FROM t ORDER BY a DESC, b ASC, c NULLS FIRST, d DESC NULLS LAST, e DESC NULLS FIRST'),
+    ).toEqual([
+      { column: 'a', desc: true, nullsFirst: undefined },
+      { column: 'b', desc: undefined, nullsFirst: undefined },
+      { column: 'c', desc: undefined, nullsFirst: true },
+      { column: 'd', desc: true, nullsFirst: false },
+      { column: 'e', desc: true, nullsFirst: undefined },
+    ]);
+    // `USING <op>` names an operator, not a direction an index key can spell.
+    expect(order('SELECT * FROM t ORDER BY a USING >')).toEqual([]);
+  });
+
   it('reads UPDATE and DELETE targets', () => {
     expect(cols('UPDATE accounts SET name = $1 WHERE email = $2')).toEqual(['accounts.email:eq']);
     expect(cols('DELETE FROM sessions s WHERE s.expires_at < now() AND s.user_id IN ($1, $2)')).toEqual([
