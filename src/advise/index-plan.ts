@@ -4,6 +4,7 @@
  * the index columns — equality columns by selectivity until few rows remain, then one range or
  * the ORDER BY columns — or say why no index is proposed.
  */
+import { quoteIdent } from '../sql/quote-ident';
 import type { ColumnUse } from './predicate-columns';
 import type { IndexProposal, IndexSkipReason, PlanEvidence } from './types';
 
@@ -73,6 +74,8 @@ const FEW_ROWS = 10;
  * of a 120k-row table the planner chose one.)
  */
 const UNSELECTIVE_SHARE = 0.4;
+
+export { quoteIdent };
 
 export function displayTable(info: Pick<TableInfo, 'schema' | 'name'>): string {
   return info.schema === 'public'
@@ -285,27 +288,4 @@ function indexName(info: TableInfo, columns: string[]): string {
   let name = `${base}_idx`;
   for (let n = 2; taken.has(name); n++) name = `${base.slice(0, 56)}_idx${n}`;
   return name;
-}
-
-/**
- * PostgreSQL's reserved and type/function-name keywords (kwlist.h, up to 17): not usable as a bare
- * table or column name. Column-name and unreserved keywords are (ColId), so they stay unquoted.
- */
-const RESERVED = new Set(
-  (
-    'all analyse analyze and any array as asc asymmetric both case cast check collate column constraint create ' +
-    'current_catalog current_date current_role current_time current_timestamp current_user default deferrable ' +
-    'desc distinct do else end except false fetch for foreign from grant group having in initially intersect ' +
-    'into lateral leading limit localtime localtimestamp not null offset on only or order placing primary ' +
-    'references returning select session_user some symmetric system_user table then to trailing true union ' +
-    'unique user using variadic when where window with ' +
-    // type_func_name_keyword
-    'authorization binary collation concurrently cross current_schema freeze full ilike inner is isnull join ' +
-    'left like natural notnull outer overlaps right similar tablesample verbose'
-  ).split(' '),
-);
-
-export function quoteIdent(name: string): string {
-  if (/^[a-z_][a-z0-9_$]*$/.test(name) && !RESERVED.has(name)) return name;
-  return `"${name.replace(/"/g, '""')}"`;
 }

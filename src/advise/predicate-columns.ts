@@ -2,10 +2,12 @@
  * Reads the columns a statement filters, joins and sorts on from the PostgreSQL parse tree
  * (libpg-query): the raw material of index advice. Aliases map to tables per query scope;
  * an unqualified column in a multi-table scope is left for the catalog to resolve.
- * Only predicates a plain btree can serve count: `=`, IN, `= ANY`, IS NULL, ranges, BETWEEN.
- * OR/NOT branches, LIKE, `<>` and expressions over a column (`lower(c)`, `c::text`) are skipped.
+ * Only predicates a plain btree can serve count: `=`, IN, `= ANY`, IS NULL, ranges, BETWEEN, on a
+ * column or on an expression over one table's columns (`lower(email) = $1`, an expression index's
+ * key). OR/NOT branches, LIKE and `<>` are skipped.
  */
 import { loadModule, parseSync } from 'libpg-query';
+import { deparseExpression, type ExpressionCall } from '../sql/deparse-expression';
 
 export type ColumnUse = 'eq' | 'range' | 'join' | 'order';
 
@@ -26,10 +28,23 @@ export interface PredicateColumn {
    * column (`WHERE published`, true). Other equalities compare with a parameter of unknown value.
    */
   matches?: 'null' | 'true';
+  /** Set when `column` is an expression over the table's columns (`lower(email)`), written as SQL. */
+  expression?: PredicateExpression;
   /** An `order` use sorted descending. */
   desc?: true;
   /** An `order` use whose NULLS FIRST/LAST differs from its direction's default (first for DESC). */
   nullsFirst?: boolean;
+}
+
+export interface PredicateExpression {
+  /** The table's columns it reads. */
+  columns: string[];
+  /** Holds a `$n`: a literal the normaliser replaced (or a value bound per call), which an index cannot hold. */
+  hasParameter: boolean;
+  /** A function call or COALESCE-like form, which CREATE INDEX takes without extra parentheses. */
+  functionLike: boolean;
+  /** Its functions, operators and casts, whose volatility decides whether it can be indexed. */
+  calls: ExpressionCall[];
 }
 
 export interface StatementColumns {
@@ -119,7 +134,7 @@ class Collector {
     this.predicate(node.whereClause as Node | undefined, scope);
     const sorts = ((node.sortClause as Node[]) ?? []).map((s) => (s.SortBy ?? {}) as Node);
     const sortCols = sorts.map((s) => {
-      const c = s.sortby_dir === 'SORTBY_USING' ? undefined : this.resolve(s.node as Node, scope);
+      const c = s.sortby_dir === 'SORTBY_USING' ? undefined : this.resolveTerm(s.node as Node, scope);
       return c && { ...c, ...sortDirection(s) };
     });
     // An index serves an ORDER BY only when every sort key is a plain column of one table.
@@ -224,17 +239,17 @@ class Collector {
           this.addColumn(left, scope, 'join');
           this.addColumn(right, scope, 'join');
         }
-      } else if (left.ColumnRef && isValue(right)) this.addColumn(left, scope, use);
-      else if (right.ColumnRef && isValue(left)) this.addColumn(right, scope, use);
+      } else if (isValue(right)) this.addTerm(left, scope, use);
+      else if (isValue(left)) this.addTerm(right, scope, use);
       this.sublinks(left, scope);
       this.sublinks(right, scope);
       return;
     }
-    if ((kind === 'AEXPR_IN' || kind === 'AEXPR_OP_ANY') && op === '=' && left.ColumnRef && isValue(right)) {
-      this.addColumn(left, scope, 'eq');
+    if ((kind === 'AEXPR_IN' || kind === 'AEXPR_OP_ANY') && op === '=' && isValue(right)) {
+      this.addTerm(left, scope, 'eq');
       return;
     }
-    if (kind === 'AEXPR_BETWEEN' && left.ColumnRef && isValue(right)) this.addColumn(left, scope, 'range');
+    if (kind === 'AEXPR_BETWEEN' && isValue(right)) this.addTerm(left, scope, 'range');
   }
 
   /** `col = (SELECT …)`: the subquery is a scope of its own. */
@@ -248,6 +263,34 @@ class Collector {
     if (resolved) this.add(matches ? { ...resolved, use, matches } : { ...resolved, use });
   }
 
+  /** A column or an expression over one table's columns. */
+  private addTerm(node: Node, scope: Scope, use: ColumnUse): void {
+    const resolved = this.resolveTerm(node, scope);
+    if (resolved) this.add({ ...resolved, use });
+  }
+
+  private resolveTerm(node: Node | undefined, scope: Scope): Omit<PredicateColumn, 'use'> | undefined {
+    if (!node || node.ColumnRef) return this.resolve(node, scope);
+    const ex = deparseExpression(node);
+    if (!ex || ex.columnRefs.length === 0) return undefined;
+    const refs = ex.columnRefs.map((parts) => this.resolveRef(parts, scope));
+    const first = refs[0];
+    if (!first) return undefined;
+    // Every column it reads must be one table's (or, unqualified, the same candidates').
+    const oneTable = refs.every((r) =>
+      first.table ? sameTable(r?.table, first.table) : r && !r.table && sameCandidates(r, first),
+    );
+    if (!oneTable) return undefined;
+    const { table, candidates } = first;
+    const expression: PredicateExpression = {
+      columns: [...new Set(refs.map((r) => r?.column as string))],
+      hasParameter: ex.hasParameter,
+      functionLike: ex.functionLike,
+      calls: ex.calls,
+    };
+    return { ...(table ? { table } : { candidates }), column: ex.sql, expression };
+  }
+
   private resolve(node: Node | undefined, scope: Scope): Omit<PredicateColumn, 'use'> | undefined {
     const ref = node?.ColumnRef as Node | undefined;
     if (!ref) return undefined;
@@ -255,6 +298,10 @@ class Collector {
       (f) => (f.String as Node | undefined)?.sval as string | undefined,
     );
     if (parts.some((p) => p === undefined)) return undefined; // `t.*`
+    return this.resolveRef(parts as string[], scope);
+  }
+
+  private resolveRef(parts: string[], scope: Scope): Omit<PredicateColumn, 'use'> | undefined {
     const column = parts[parts.length - 1] as string;
     if (parts.length === 1) return resolveUnqualified(column, scope);
     const qualifier = parts.slice(0, -1).join('.');
@@ -294,6 +341,12 @@ function sortDirection(sortBy: Node): Pick<PredicateColumn, 'desc' | 'nullsFirst
   const nulls = sortBy.sortby_nulls as string | undefined;
   const nullsFirst = nulls === 'SORTBY_NULLS_FIRST' ? true : nulls === 'SORTBY_NULLS_LAST' ? false : desc;
   return { ...(desc ? { desc: true as const } : {}), ...(nullsFirst !== desc ? { nullsFirst } : {}) };
+}
+
+function sameCandidates(a: { candidates?: TableRef[] }, b: { candidates?: TableRef[] }): boolean {
+  const x = a.candidates ?? [];
+  const y = b.candidates ?? [];
+  return x.length > 0 && x.length === y.length && x.every((t, i) => sameTable(t, y[i]));
 }
 
 function dedupe(tables: TableRef[]): TableRef[] {

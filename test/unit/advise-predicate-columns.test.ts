@@ -52,9 +52,45 @@ describe('predicate columns from the parse tree', () => {
   it('counts IN, = ANY, BETWEEN and IS NULL and skips what a plain btree cannot serve', () => {
     expect(
       cols(
-        'SELECT * FROM t WHERE a = ANY($1) AND b BETWEEN $2 AND $3 AND c IS NULL AND lower(d) = $4 AND e LIKE $5 AND f <> $6',
+        'SELECT * FROM t WHERE a = ANY($1) AND b BETWEEN $2 AND $3 AND c IS NULL AND e LIKE $5 AND f <> $6',
       ),
     ).toEqual(['t.a:eq', 't.b:range', 't.c:eq']);
+  });
+
+  it('reads expressions over one table as index keys, written from the tree without literals', () => {
+    const sql =
+      'SELECT u.id FROM users u JOIN events e ON e.user_id = u.id WHERE lower(u.email) = lower($1) AND (e.payload->>$2) = $3 ' +
+      'AND coalesce(e.a, e.b) IN ($4, $5) AND date(e.created_at) BETWEEN $6 AND $7 AND $8 = e.created_at::date ORDER BY lower(u.name) DESC';
+    expect(cols(sql)).toEqual([
+      'events.user_id:join',
+      'users.id:join',
+      'users.lower(email):eq',
+      'events.payload ->> $2:eq',
+      'events.coalesce(a, b):eq',
+      'events.date(created_at):range',
+      'events.created_at::date:eq',
+      'users.lower(name):order',
+    ]);
+    const [, , lower, payload] = extractColumns(sql)?.columns ?? [];
+    expect(lower.expression).toEqual({
+      columns: ['email'],
+      hasParameter: false,
+      functionLike: true,
+      calls: [{ kind: 'function', name: ['lower'], args: ['email'] }],
+    });
+    expect(payload.expression).toMatchObject({
+      columns: ['payload'],
+      hasParameter: true,
+      functionLike: false,
+    });
+  });
+
+  it('leaves out expressions over two tables, literals and unknown forms, and keeps unqualified ones for the catalog', () => {
+    expect(
+      cols(
+        "SELECT * FROM a, b WHERE lower(x) = $1 AND upper(a.y || b.z) = $2 AND f(a.q, 'lit') = $3 AND (CASE WHEN a.k THEN 1 END) = $4",
+      ),
+    ).toEqual(['?a|b.lower(x):eq']);
   });
 
   it('skips OR branches', () => {
