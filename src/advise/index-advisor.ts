@@ -1,13 +1,24 @@
 /**
- * The advisor's only database I/O: for a slow or top statement, read its tables' size, columns,
- * statistics and indexes and its generic plan over a read-only connection, and decide on an index.
+ * The advisor's database I/O (with index-expressions.ts): for a slow or top statement, read its
+ * tables' size, columns, statistics and indexes and its generic plan over a read-only connection,
+ * and decide on an index.
  * Every look-up runs in `BEGIN READ ONLY` with statement and lock timeouts; the whole check has
  * a deadline; results are cached per statement. The plan: PG16+ `EXPLAIN (GENERIC_PLAN)`; PG15
  * and older `PREPARE` + `plan_cache_mode = force_generic_plan` + `EXPLAIN EXECUTE` with NULLs
  * (a generic plan is built before parameters are bound, so the NULLs do not fold the filter away).
  */
 import { Client } from 'pg';
-import { type IndexLimits, planTableIndex, type TableInfo } from './index-plan';
+import { deparseExpression } from '../sql/deparse-expression';
+import { parseStatements } from '../sql/parse-tree';
+import { checkExpressions } from './index-expressions';
+import {
+  type ExistingIndex,
+  type IndexLimits,
+  indexable,
+  type PlannedUse,
+  planTableIndex,
+  type TableInfo,
+} from './index-plan';
 import { planEvidence, rootPlan } from './plan-evidence';
 import {
   extractColumns,
@@ -167,7 +178,10 @@ export class PgIndexInspector implements IndexInspector {
           continue;
         }
         const evidence = plan ? planEvidence(plan.root, entry.info.name, plan.method) : undefined;
-        const decision = planTableIndex(uses, entry.info, evidence, parsed.hasLimit, this.options);
+        // Expressions are looked up only where an index may be proposed.
+        const worthIt = indexable(entry.info) && entry.info.rows >= this.options.minTableRows;
+        const planned = worthIt ? await withExpressionChecks(client, entry.info, uses) : uses;
+        const decision = planTableIndex(planned, entry.info, evidence, parsed.hasLimit, this.options);
         if ('proposal' in decision) finding.proposals.push(decision.proposal);
         else finding.skipped.push(decision.skip);
       }
@@ -250,6 +264,20 @@ export class PgIndexInspector implements IndexInspector {
   }
 }
 
+/** The uses with what the database says of their expressions (spelling, IMMUTABLE or not). */
+async function withExpressionChecks(
+  client: Client,
+  info: TableInfo,
+  uses: PredicateColumn[],
+): Promise<PlannedUse[]> {
+  const expressions = new Map(uses.flatMap((u) => (u.expression ? [[u.column, u.expression]] : [])));
+  if (expressions.size === 0) return uses;
+  const checks = await checkExpressions(client, `${quote(info.schema)}.${quote(info.name)}`, expressions);
+  return uses.map((u) =>
+    u.expression ? { ...u, expression: { ...u.expression, ...checks.get(u.column) } } : u,
+  );
+}
+
 async function loadTable(client: Client, ref: TableRef): Promise<TableInfo | undefined> {
   const qualified = ref.schema ? `${quote(ref.schema)}.${quote(ref.name)}` : quote(ref.name);
   const rel = await client.query(
@@ -270,7 +298,8 @@ async function loadTable(client: Client, ref: TableRef): Promise<TableInfo | und
   const idx = await client.query(
     `SELECT ic.relname AS name, i.indisunique AS unique, i.indisvalid AS valid, i.indpred IS NOT NULL AS partial,
             am.amname AS method, string_to_array(i.indkey::text, ' ')::int[] AS keys, i.indnkeyatts::int AS nkeys,
-            string_to_array(i.indoption::text, ' ')::int[] AS options
+            string_to_array(i.indoption::text, ' ')::int[] AS options,
+            ARRAY(SELECT pg_get_indexdef(i.indexrelid, k, false) FROM generate_series(1, i.indnkeyatts) AS k) AS defs
        FROM pg_index i JOIN pg_class ic ON ic.oid = i.indexrelid JOIN pg_am am ON am.oid = ic.relam
       WHERE i.indrelid = $1 ORDER BY ic.relname`,
     [r.oid],
@@ -303,11 +332,11 @@ async function loadTable(client: Client, ref: TableRef): Promise<TableInfo | und
     indexes: idx.rows.map((ix) => {
       // indoption bits per key: 1 = DESC, 2 = NULLS FIRST.
       const options = (ix.options as number[]).slice(0, ix.nkeys);
+      const keys = (ix.keys as number[]).slice(0, ix.nkeys);
       return {
         name: ix.name,
-        columns: (ix.keys as number[])
-          .slice(0, ix.nkeys)
-          .map((k) => (k === 0 ? null : (names.get(k) ?? null))),
+        columns: keys.map((k) => (k === 0 ? null : (names.get(k) ?? null))),
+        expressions: keys.map((k, i) => (k === 0 ? indexExpression(ix.defs[i]) : null)),
         unique: ix.unique,
         method: ix.method,
         partial: ix.partial,
@@ -319,6 +348,26 @@ async function loadTable(client: Client, ref: TableRef): Promise<TableInfo | und
   };
 }
 
+/**
+ * An index's expression key: pg_get_indexdef's text without the parentheses it adds around what
+ * is not a function call (so it reads as EXPLAIN VERBOSE spells the expression), and, when it holds
+ * no literal, the expression as the advisor writes it, to show.
+ */
+function indexExpression(def: string): NonNullable<ExistingIndex['expressions']>[number] {
+  const canonical = def.startsWith('(') && def.endsWith(')') ? def.slice(1, -1) : def;
+  let shown: string | undefined;
+  try {
+    const select = parseStatements(`SELECT ${canonical}`)[0]?.stmt.SelectStmt as
+      | { targetList?: { ResTarget?: { val?: Record<string, unknown> } }[] }
+      | undefined;
+    const val = select?.targetList?.[0]?.ResTarget?.val;
+    shown = val ? deparseExpression(val)?.sql : undefined;
+  } catch {
+    // Not parsable here: shown as (expression).
+  }
+  return { canonical, ...(shown ? { shown } : {}) };
+}
+
 /** Gives unqualified columns of multi-table statements the one table (of those found) that has them. */
 function resolveColumns(
   columns: PredicateColumn[],
@@ -327,7 +376,9 @@ function resolveColumns(
   return columns.map((c) => {
     if (c.table || !c.candidates) return c;
     const owners = tables.filter(
-      (t) => c.candidates?.some((x) => sameTable(x, t.ref)) && t.info.columns.has(c.column),
+      (t) =>
+        c.candidates?.some((x) => sameTable(x, t.ref)) &&
+        (c.expression?.columns ?? [c.column]).every((x) => t.info.columns.has(x)),
     );
     if (owners.length !== 1) return c;
     const { candidates: _, ...use } = c;

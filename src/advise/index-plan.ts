@@ -5,7 +5,7 @@
  * the ORDER BY columns — or say why no index is proposed.
  */
 import { quoteIdent } from '../sql/quote-ident';
-import type { ColumnUse } from './predicate-columns';
+import type { ColumnUse, PredicateExpression } from './predicate-columns';
 import type { IndexProposal, IndexSkipReason, PlanEvidence } from './types';
 
 export interface ColumnStats {
@@ -20,6 +20,11 @@ export interface ExistingIndex {
   name: string;
   /** Key columns in order; null for an expression column. */
   columns: (string | null)[];
+  /**
+   * Per key, for an expression: PostgreSQL's spelling of it (as EXPLAIN VERBOSE spells a proposed
+   * one; may hold literals, so never shown) and, when it holds no literal, how it is shown.
+   */
+  expressions?: ({ canonical: string; shown?: string } | null)[];
   unique: boolean;
   /** Access method: btree, hash, gin, … */
   method: string;
@@ -36,13 +41,22 @@ export interface SortDirection {
   nullsFirst: boolean;
 }
 
-/** One use of a column by the statement, as predicate-columns reads it. */
+/** What the database said of an expression key (index-expressions.ts). */
+export interface ExpressionCheck {
+  /** PostgreSQL's spelling of it, to match an existing index's expression. */
+  canonical?: string;
+  /** Why no index can hold it (not IMMUTABLE, holds a parameter, …); unset when one can. */
+  unindexable?: string;
+}
+
+/** One use of a column or expression by the statement, as predicate-columns reads it. */
 export interface PlannedUse {
   column: string;
   use: ColumnUse;
   matches?: 'null' | 'true';
   desc?: true;
   nullsFirst?: boolean;
+  expression?: PredicateExpression & ExpressionCheck;
 }
 
 export interface TableInfo {
@@ -74,6 +88,8 @@ const FEW_ROWS = 10;
  * of a 120k-row table the planner chose one.)
  */
 const UNSELECTIVE_SHARE = 0.4;
+/** The planner's share for an equality it has no statistics on (DEFAULT_EQ_SEL): an expression's, until indexed. */
+const DEFAULT_EQ_SHARE = 0.005;
 
 export { quoteIdent };
 
@@ -81,6 +97,11 @@ export function displayTable(info: Pick<TableInfo, 'schema' | 'name'>): string {
   return info.schema === 'public'
     ? quoteIdent(info.name)
     : `${quoteIdent(info.schema)}.${quoteIdent(info.name)}`;
+}
+
+/** A table or materialized view: what CREATE INDEX CONCURRENTLY takes (not a view or partitioned table). */
+export function indexable(info: Pick<TableInfo, 'relkind'>): boolean {
+  return info.relkind === 'r' || info.relkind === 'm';
 }
 
 export function planTableIndex(
@@ -94,7 +115,7 @@ export function planTableIndex(
   const skip = (reason: IndexSkipReason, detail: string): TableDecision => ({
     skip: { table, reason, detail },
   });
-  if (info.relkind !== 'r' && info.relkind !== 'm')
+  if (!indexable(info))
     return skip('not-a-table', `relkind '${info.relkind}' cannot take a concurrent index`);
   if (info.rows < limits.minTableRows) {
     return skip(
@@ -102,7 +123,11 @@ export function planTableIndex(
       `~${Math.round(info.rows)} rows, under ${limits.minTableRows}: a scan is as cheap as an index`,
     );
   }
-  const known = uses.filter((u) => info.columns.has(u.column));
+  const inTable = uses.filter((u) =>
+    u.expression ? u.expression.columns.every((c) => info.columns.has(c)) : info.columns.has(u.column),
+  );
+  const known = inTable.filter((u) => !u.expression?.unindexable);
+  const expressions = new Map(known.flatMap((u) => (u.expression ? [[u.column, u.expression]] : [])));
   const of = (use: ColumnUse, not: string[] = []) => [
     ...new Set(known.filter((u) => u.use === use && !not.includes(u.column)).map((u) => u.column)),
   ];
@@ -121,6 +146,7 @@ export function planTableIndex(
     const share = knownShare(c);
     if (share !== undefined) return share;
     const s = info.stats.get(c);
+    if (expressions.has(c)) return DEFAULT_EQ_SHARE;
     return !s || s.distinct == null || s.distinct <= 0
       ? undefined
       : (1 - s.nullFrac) / Math.max(1, s.distinct);
@@ -134,6 +160,9 @@ export function planTableIndex(
   let sorted: string[] = [];
   if (eq.length === 0 && range.length === 0) {
     const fallback = join.length ? join.slice(0, 1) : hasLimit ? order : [];
+    const unindexable = inTable.flatMap((u) => u.expression?.unindexable ?? []);
+    if (fallback.length === 0 && unindexable.length)
+      return skip('unindexable-expression', [...new Set(unindexable)].join('; '));
     if (fallback.length === 0)
       return skip('no-usable-columns', 'no indexable filter, join or ORDER BY … LIMIT column');
     // Without a filter an index on a join/sort column only pays when the plan shows the full scan.
@@ -172,7 +201,8 @@ export function planTableIndex(
     }
   }
   const sort = sortDirections(sorted, known);
-  const cover = info.indexes.find((ix) => covers(ix, columns, eq.length, sort));
+  const canonical = new Map([...expressions].flatMap(([c, e]) => (e.canonical ? [[c, e.canonical]] : [])));
+  const cover = info.indexes.find((ix) => covers(ix, columns, eq.length, { sort, canonical }));
   if (cover)
     return skip('covered', `existing index ${describeIndex(cover)} already covers (${columns.join(', ')})`);
   if (plan && !plan.seqScan) {
@@ -180,12 +210,12 @@ export function planTableIndex(
   }
   // A failed concurrent build leaves its index INVALID: rebuild that one rather than add another.
   const invalid = info.indexes.find(
-    (ix) => !ix.valid && covers({ ...ix, valid: true }, columns, eq.length, sort),
+    (ix) => !ix.valid && covers({ ...ix, valid: true }, columns, eq.length, { sort, canonical }),
   );
-  const keys = columns.map((c) => quoteIdent(c) + directionSql(sort.get(c)));
+  const keys = columns.map((c) => keySql(c, expressions.get(c)) + directionSql(sort.get(c)));
   const statement = invalid
     ? `REINDEX INDEX CONCURRENTLY ${displayTable({ schema: info.schema, name: invalid.name })};`
-    : `CREATE INDEX CONCURRENTLY ${quoteIdent(indexName(info, columns))} ON ${table} (${keys.join(', ')});`;
+    : `CREATE INDEX CONCURRENTLY ${quoteIdent(indexName(info, columns, expressions))} ON ${table} (${keys.join(', ')});`;
   return {
     proposal: {
       table,
@@ -222,6 +252,12 @@ function sortDirections(sorted: string[], known: PlannedUse[]): Map<string, Sort
   return new Map(plain ? [] : dirs.map((d) => [d.c, { desc: d.desc, nullsFirst: d.nullsFirst }]));
 }
 
+/** A column's name, or an expression in the parentheses CREATE INDEX wants unless it reads as a function call. */
+function keySql(column: string, expression: PredicateExpression | undefined): string {
+  if (!expression) return quoteIdent(column);
+  return expression.functionLike ? column : `(${column})`;
+}
+
 /** ` DESC`, ` NULLS FIRST`, … as CREATE INDEX spells a key's direction (nothing for ASC NULLS LAST). */
 function directionSql(d: SortDirection | undefined): string {
   if (!d) return '';
@@ -233,19 +269,31 @@ function directionSql(d: SortDirection | undefined): string {
  * An existing index covers the proposal when its leading key columns are the proposed ones
  * (equality columns in any order, then the rest in order, with the directions `sort` asks for
  * read forwards or all reversed), or it is unique on a subset of the equality columns (at most
- * one row per lookup already).
+ * one row per lookup already). Expression keys match by PostgreSQL's spelling (`canonical`).
  */
 export function covers(
   ix: ExistingIndex,
-  columns: string[],
+  proposed: string[],
   eqCount: number,
-  sort: ReadonlyMap<string, SortDirection> = new Map(),
+  options: {
+    sort?: ReadonlyMap<string, SortDirection>;
+    canonical?: ReadonlyMap<string, string>;
+  } = {},
 ): boolean {
-  if (!ix.valid || ix.partial || columns.length === 0) return false;
+  if (!ix.valid || ix.partial || proposed.length === 0) return false;
+  // An expression key compares by its spelling, marked so that no column name can equal it.
+  const expressionKey = (canonical: string) => `\u0000${canonical}`;
+  const keys = ix.columns.map((c, i) => {
+    const e = ix.expressions?.[i];
+    return c ?? (e ? expressionKey(e.canonical) : null);
+  });
+  const columns = proposed.map((c) => {
+    const e = options.canonical?.get(c);
+    return e === undefined ? c : expressionKey(e);
+  });
   // A hash index answers equality only: not a range, a sort or a LIMIT's order.
-  if (ix.method === 'hash') return eqCount >= 1 && columns.length === 1 && ix.columns[0] === columns[0];
+  if (ix.method === 'hash') return eqCount >= 1 && columns.length === 1 && keys[0] === columns[0];
   if (ix.method !== 'btree') return false;
-  const keys = ix.columns;
   const eqPart = columns.slice(0, Math.min(eqCount, columns.length));
   if (ix.unique && keys.length > 0 && keys.every((k) => k !== null && eqPart.includes(k))) return true;
   if (keys.length < columns.length) return false;
@@ -253,8 +301,8 @@ export function covers(
   if (!eqPart.every((c) => lead.includes(c))) return false;
   if (!columns.slice(eqPart.length).every((c, i) => keys[eqPart.length + i] === c)) return false;
   // Each sorted key's direction must match the ORDER BY's, or each be its exact reverse.
-  const matches = columns.flatMap((c, i) => {
-    const want = sort.get(c);
+  const matches = proposed.flatMap((c, i) => {
+    const want = options.sort?.get(c);
     if (!want || i < eqPart.length) return [];
     const same = (ix.desc?.[i] ?? false) === want.desc && (ix.nullsFirst?.[i] ?? false) === want.nullsFirst;
     const reversed =
@@ -268,7 +316,8 @@ export function describeIndex(ix: ExistingIndex): string {
   const cols = ix.columns
     .map(
       (c, i) =>
-        (c ?? '(expression)') + directionSql({ desc: !!ix.desc?.[i], nullsFirst: !!ix.nullsFirst?.[i] }),
+        (c ?? ix.expressions?.[i]?.shown ?? '(expression)') +
+        directionSql({ desc: !!ix.desc?.[i], nullsFirst: !!ix.nullsFirst?.[i] }),
     )
     .join(', ');
   const tags = [
@@ -281,9 +330,15 @@ export function describeIndex(ix: ExistingIndex): string {
   return `${ix.name} (${cols})${tags ? ` ${tags}` : ''}`;
 }
 
-/** `<table>_<col>_<col>_idx`, within PostgreSQL's 63-byte limit and not clashing with an existing name. */
-function indexName(info: TableInfo, columns: string[]): string {
-  const base = `${info.name}_${columns.join('_')}`.slice(0, 59);
+/**
+ * `<table>_<col>_<col>_idx` (an expression by its words: `users_lower_email_idx`), within
+ * PostgreSQL's 63-byte limit and not clashing with an existing name.
+ */
+function indexName(info: TableInfo, columns: string[], expressions: ReadonlyMap<string, unknown>): string {
+  const words = columns.map((c) =>
+    expressions.has(c) ? c.replace(/[^A-Za-z0-9_]+/g, '_').replace(/^_+|_+$/g, '') : c,
+  );
+  const base = `${info.name}_${words.join('_')}`.slice(0, 59);
   const taken = new Set(info.indexes.map((ix) => ix.name));
   let name = `${base}_idx`;
   for (let n = 2; taken.has(name); n++) name = `${base.slice(0, 56)}_idx${n}`;

@@ -109,7 +109,8 @@ export type IndexSkipReason =
   | 'not-a-table'
   | 'unknown-table'
   | 'needs-plan'
-  | 'unselective';
+  | 'unselective'
+  | 'unindexable-expression';
 
 export interface IndexProposal {
   table: string;

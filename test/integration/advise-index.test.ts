@@ -343,3 +343,118 @@ describe('index advice on PostgreSQL', () => {
     }
   });
 });
+
+describe('index advice on expressions, on PostgreSQL', () => {
+  beforeAll(async () => {
+    await admin.query(`
+      CREATE TABLE people (id serial PRIMARY KEY, email varchar(200) NOT NULL, created_at timestamptz NOT NULL,
+                           signed_up timestamp NOT NULL, payload jsonb NOT NULL, a int, b int NOT NULL);
+      INSERT INTO people (email, created_at, signed_up, payload, a, b)
+        SELECT 'User' || i || '@example.test', timestamptz '2026-01-01' + i * interval '1 minute',
+               timestamp '2026-01-01' + i * interval '1 minute', jsonb_build_object('kind', 'k' || (i % 50)),
+               CASE WHEN i % 3 <> 0 THEN i END, i % 1000
+          FROM generate_series(1, 60000) AS i;
+      ANALYZE people;`);
+  });
+  afterAll(async () => {
+    await admin.query('DROP TABLE people');
+  });
+
+  const proposals = async (statement: string) =>
+    (await inspector().inspect(candidate(statement))).proposals.map((p) => p.statement);
+
+  it('proposes an expression index for lower(email) = $1, which the planner uses, and then sees it as covering', async () => {
+    const finding = await inspector().inspect(candidate('SELECT id FROM people WHERE lower(email) = $1'));
+    const proposed = 'CREATE INDEX CONCURRENTLY people_lower_email_idx ON people (lower(email));';
+    expect(finding.proposals.map((p) => [p.statement, p.plan?.seqScan])).toEqual([[proposed, true]]);
+    const probe = "SELECT id FROM people WHERE lower(email) = 'user42@example.test'";
+    expect(await explain(probe)).toContain('"Seq Scan"');
+    await admin.query(proposed);
+    try {
+      await admin.query('ANALYZE people');
+      expect(await explain(probe)).toContain('people_lower_email_idx');
+      // PostgreSQL spells the key lower((email)::text) (email is varchar): the same expression.
+      const again = await inspector().inspect(candidate('SELECT id FROM people WHERE lower(email) = $1'));
+      expect(again.proposals).toEqual([]);
+      expect(again.skipped).toEqual([
+        {
+          table: 'people',
+          reason: 'covered',
+          detail: 'existing index people_lower_email_idx (lower(email::text)) already covers (lower(email))',
+        },
+      ]);
+    } finally {
+      await admin.query('DROP INDEX people_lower_email_idx');
+    }
+  });
+
+  it('proposes date() of a timestamp, coalesce() and a cast, each of which the planner then uses', async () => {
+    const cases: [string, string, string][] = [
+      [
+        'SELECT id FROM people WHERE date(signed_up) = $1',
+        'CREATE INDEX CONCURRENTLY people_date_signed_up_idx ON people (date(signed_up));',
+        "SELECT id FROM people WHERE date(signed_up) = '2026-01-15'",
+      ],
+      [
+        'SELECT id FROM people WHERE coalesce(a, b) = $1',
+        'CREATE INDEX CONCURRENTLY people_coalesce_a_b_idx ON people (coalesce(a, b));',
+        'SELECT id FROM people WHERE coalesce(a, b) = 42',
+      ],
+      [
+        'SELECT id FROM people WHERE signed_up::date BETWEEN $1 AND $2',
+        'CREATE INDEX CONCURRENTLY people_signed_up_date_idx ON people ((signed_up::date));',
+        "SELECT id FROM people WHERE signed_up::date BETWEEN '2026-01-15' AND '2026-01-16'",
+      ],
+    ];
+    for (const [statement, proposed, probe] of cases) {
+      expect(await proposals(statement), statement).toEqual([proposed]);
+      expect(await explainWith(proposed, probe), probe).not.toContain('"Seq Scan"');
+    }
+  });
+
+  it('proposes nothing for an expression that is not IMMUTABLE, which CREATE INDEX refuses, and says why', async () => {
+    for (const statement of [
+      'SELECT id FROM people WHERE date(created_at) = $1',
+      'SELECT id FROM people WHERE created_at::date = $1',
+    ]) {
+      const finding = await inspector().inspect(candidate(statement));
+      expect(finding.proposals, statement).toEqual([]);
+      expect(finding.skipped, statement).toMatchObject([
+        {
+          table: 'people',
+          reason: 'unindexable-expression',
+          detail: expect.stringMatching(
+            /: date\(timestamp with time zone\) is STABLE, and PostgreSQL indexes only IMMUTABLE/,
+          ),
+        },
+      ]);
+    }
+    // The witness: PostgreSQL itself refuses both.
+    for (const key of ['date(created_at)', '(created_at::date)']) {
+      await expect(admin.query(`CREATE INDEX people_probe ON people (${key})`)).rejects.toThrow(
+        'functions in index expression must be marked IMMUTABLE',
+      );
+    }
+  });
+
+  it('proposes nothing for an expression holding a parameter, and never shows the literal it replaced', async () => {
+    // The app ran `payload->>'kind' = 'k7'`: spanstat only ever sees it normalised.
+    await admin.query("CREATE INDEX people_kind_idx ON people ((payload->>'kind'))");
+    try {
+      const finding = await inspector().inspect(candidate('SELECT id FROM people WHERE (payload->>$1) = $2'));
+      expect(finding.proposals).toEqual([]);
+      expect(finding.skipped).toMatchObject([
+        {
+          reason: 'unindexable-expression',
+          detail: expect.stringContaining('payload ->> $1 holds a parameter'),
+        },
+      ]);
+      // An existing index whose expression holds a literal is shown without it.
+      const other = await inspector().inspect(candidate('SELECT id FROM people WHERE lower(email) = $1'));
+      expect(other.proposals[0].existingIndexes).toContain('people_kind_idx ((expression))');
+      expect(JSON.stringify([finding, other])).not.toMatch(/kind'|'k7/);
+    } finally {
+      await admin.query('DROP INDEX people_kind_idx');
+    }
+  });
+});

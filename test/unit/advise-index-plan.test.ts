@@ -4,6 +4,7 @@ import { castTypedParameters } from '../../src/advise/index-advisor';
 import {
   covers,
   type ExistingIndex,
+  type PlannedUse,
   planTableIndex,
   quoteIdent,
   type TableInfo,
@@ -226,16 +227,155 @@ describe('index planning: ORDER BY directions', () => {
     });
     const nullsDiffer = { ...ascending, desc: [false, false, true], nullsFirst: [false, false, false] };
     expect(
-      covers(
-        nullsDiffer,
-        ['status', 'created_at', 'id'],
-        1,
-        new Map([
+      covers(nullsDiffer, ['status', 'created_at', 'id'], 1, {
+        sort: new Map([
           ['created_at', { desc: true, nullsFirst: true }],
           ['id', { desc: false, nullsFirst: false }],
         ]),
-      ),
+      }),
     ).toBe(false);
+  });
+});
+
+describe('index planning: expressions', () => {
+  const people = table({
+    name: 'people',
+    columns: new Set(['id', 'email', 'status', 'a', 'b']),
+    stats: new Map([
+      ['email', { distinct: 200_000, nullFrac: 0 }],
+      ['status', { distinct: 3, nullFrac: 0 }],
+    ]),
+    indexes: [{ ...pkey, name: 'people_pkey' }],
+  });
+  const expr = (
+    column: string,
+    o: Partial<NonNullable<PlannedUse['expression']>> = {},
+    use: ColumnUse = 'eq',
+  ) => ({
+    column,
+    use,
+    expression: {
+      columns: ['email'],
+      hasParameter: false,
+      functionLike: true,
+      calls: [],
+      canonical: 'lower((email)::text)',
+      ...o,
+    },
+  });
+
+  it('proposes an expression index, in parentheses unless it reads as a function call', () => {
+    expect(planTableIndex([expr('lower(email)')], people, seqScan, false, limits)).toMatchObject({
+      proposal: {
+        columns: ['lower(email)'],
+        statement: 'CREATE INDEX CONCURRENTLY people_lower_email_idx ON people (lower(email));',
+      },
+    });
+    const sum = expr('a + b', { columns: ['a', 'b'], functionLike: false, canonical: '(a + b)' });
+    expect(planTableIndex([sum], people, seqScan, false, limits)).toMatchObject({
+      proposal: { statement: 'CREATE INDEX CONCURRENTLY people_a_b_idx ON people ((a + b));' },
+    });
+  });
+
+  it("leads with an expression (no statistics: the planner's default 0.5% per value) before a few-valued column", () => {
+    expect(
+      planTableIndex([...uses(['status', 'eq']), expr('lower(email)')], people, seqScan, false, limits),
+    ).toMatchObject({ proposal: { columns: ['lower(email)', 'status'] } });
+  });
+
+  it('takes an existing index on the same expression, as PostgreSQL spells it, for a cover', () => {
+    const lowerIx: ExistingIndex = {
+      ...btree('people_lower', []),
+      columns: [null],
+      expressions: [{ canonical: 'lower((email)::text)', shown: 'lower(email::text)' }],
+    };
+    expect(
+      planTableIndex(
+        [expr('lower(email)')],
+        table({ ...people, indexes: [lowerIx] }),
+        seqScan,
+        false,
+        limits,
+      ),
+    ).toMatchObject({
+      skip: {
+        reason: 'covered',
+        detail: 'existing index people_lower (lower(email::text)) already covers (lower(email))',
+      },
+    });
+    const upperIx = { ...lowerIx, expressions: [{ canonical: 'upper((email)::text)' }] };
+    expect(
+      planTableIndex(
+        [expr('lower(email)')],
+        table({ ...people, indexes: [upperIx] }),
+        seqScan,
+        false,
+        limits,
+      ),
+    ).toMatchObject({ proposal: { existingIndexes: ['people_lower ((expression))'] } });
+    // A column that happens to be named like the expression's spelling is not the expression.
+    const oddColumn = btree('people_odd', ['lower((email)::text)']);
+    expect(
+      covers(oddColumn, ['lower(email)'], 1, {
+        canonical: new Map([['lower(email)', 'lower((email)::text)']]),
+      }),
+    ).toBe(false);
+  });
+
+  it('proposes no index for an expression PostgreSQL cannot index, and says why', () => {
+    const stable = expr('date(created_at)', {
+      columns: ['email'],
+      unindexable: 'date(created_at): date(timestamp with time zone) is STABLE',
+    });
+    expect(planTableIndex([stable], people, seqScan, false, limits)).toEqual({
+      skip: {
+        table: 'people',
+        reason: 'unindexable-expression',
+        detail: 'date(created_at): date(timestamp with time zone) is STABLE',
+      },
+    });
+    // Another filter column is still proposed.
+    expect(planTableIndex([stable, ...uses(['status', 'eq'])], people, seqScan, false, limits)).toMatchObject(
+      { proposal: { columns: ['status'] } },
+    );
+  });
+
+  it('ignores an expression over a column the table does not have', () => {
+    expect(
+      planTableIndex([expr('lower(nope)', { columns: ['nope'] })], people, seqScan, false, limits),
+    ).toMatchObject({
+      skip: { reason: 'no-usable-columns' },
+    });
+  });
+});
+
+describe('slow-query advice on an expression no index can hold', () => {
+  it('says so, with the reason, rather than that the indexes look adequate', () => {
+    const row = queryRow({
+      p95Ms: 400,
+      statement: 'SELECT id FROM events WHERE date(created_at) = $1',
+      table: 'events',
+    });
+    const finding: IndexFinding = {
+      service: row.service,
+      fingerprint: row.fingerprint,
+      checked: true,
+      columns: [],
+      proposals: [],
+      skipped: [
+        {
+          table: 'events',
+          reason: 'unindexable-expression',
+          detail: 'date(created_at): date(timestamp with time zone) is STABLE',
+        },
+      ],
+    };
+    const slow = evaluate(input({ queries: [row], indexFindings: [finding] }), thresholds(), 0).find(
+      (r) => r.kind === 'slow-query',
+    );
+    expect(slow?.action).toMatch(
+      /^No index can hold what it filters on as written \(events: date\(created_at\): date\(timestamp with time zone\) is STABLE\)/,
+    );
   });
 });
 

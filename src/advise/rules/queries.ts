@@ -157,9 +157,12 @@ function indexAction(finding: IndexFinding | undefined, q: QueryRow): string {
   const reasons = finding.skipped.map((s) => `${s.table}: ${s.detail}`).join('; ');
   const opHint =
     q.operation.toUpperCase() === 'SELECT' ? ' and fetched columns/rows (SELECT *, no LIMIT)' : '';
-  const lead =
-    finding.skipped.length > 0 && finding.skipped.every((s) => s.reason === 'unselective')
-      ? 'No index would help'
+  const all = (reason: string) =>
+    finding.skipped.length > 0 && finding.skipped.every((s) => s.reason === reason);
+  const lead = all('unselective')
+    ? 'No index would help'
+    : all('unindexable-expression')
+      ? 'No index can hold what it filters on as written'
       : 'Indexes look adequate';
   return `${lead} (${reasons || 'no filtered columns'}). ${explain}: check row estimates, sorts${opHint}.`;
 }
