@@ -134,7 +134,8 @@ class Collector {
     this.predicate(node.whereClause as Node | undefined, scope);
     const sorts = ((node.sortClause as Node[]) ?? []).map((s) => (s.SortBy ?? {}) as Node);
     const sortCols = sorts.map((s) => {
-      const c = s.sortby_dir === 'SORTBY_USING' ? undefined : this.resolveTerm(s.node as Node, scope);
+      const key = selectListItem(node, s.node as Node) ?? (s.node as Node);
+      const c = s.sortby_dir === 'SORTBY_USING' ? undefined : this.resolveTerm(key, scope);
       return c && { ...c, ...sortDirection(s) };
     });
     // An index serves an ORDER BY only when every sort key is a plain column of one table.
@@ -333,6 +334,19 @@ function resolveUnqualified(column: string, scope: Scope): Omit<PredicateColumn,
     return { candidates: tables, column };
   }
   return undefined;
+}
+
+/**
+ * The select-list expression an ORDER BY key names: by position (`ORDER BY 2`) or by an output
+ * column's name (`SELECT lower(name) AS n … ORDER BY n`), which PostgreSQL tries before input columns.
+ */
+function selectListItem(select: Node, key: Node | undefined): Node | undefined {
+  const targets = ((select.targetList as Node[] | undefined) ?? []).map((t) => (t.ResTarget ?? {}) as Node);
+  const position = ((key?.A_Const as Node | undefined)?.ival as Node | undefined)?.ival;
+  if (typeof position === 'number') return (targets[position - 1]?.val as Node | undefined) ?? {};
+  const fields = (key?.ColumnRef as Node | undefined)?.fields as Node[] | undefined;
+  const name = fields?.length === 1 ? (fields[0].String as Node | undefined)?.sval : undefined;
+  return name === undefined ? undefined : (targets.find((t) => t.name === name)?.val as Node | undefined);
 }
 
 /** DESC, and NULLS FIRST/LAST when it is not the direction's default (NULLS FIRST for DESC). */

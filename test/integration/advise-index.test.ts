@@ -14,6 +14,7 @@ import { loadParser } from '../../src/advise/predicate-columns';
 import type { AdvisorConfig, AdvisorInput, IndexCandidate } from '../../src/advise/types';
 import { DEFAULTS } from '../../src/config/defaults';
 import type { QueryRow } from '../../src/reports/types';
+import { SqlFingerprinter } from '../../src/sql';
 
 const SERVICE = 'shop';
 const BY_CUSTOMER = 'SELECT id, total FROM orders WHERE customer_id = $1 ORDER BY created_at DESC LIMIT $2';
@@ -232,6 +233,21 @@ describe('index advice on PostgreSQL', () => {
     } finally {
       await admin.query('DROP INDEX orders_status_created_at_id_idx');
     }
+  });
+
+  it('resolves ORDER BY positions of the normalized statement to the select-list columns', async () => {
+    const fp = await SqlFingerprinter.create({ cacheEntries: 100, maxParseBytes: 64 * 1024 });
+    const raw = "SELECT id, created_at FROM orders WHERE status = 'paid' ORDER BY 2 DESC, 1 LIMIT 10";
+    const { statement } = fp.fingerprint('postgresql', raw);
+    expect(statement).toBe('SELECT id, created_at FROM orders WHERE status = $1 ORDER BY 2 DESC, 1 LIMIT $2');
+    const proposed =
+      'CREATE INDEX CONCURRENTLY orders_status_created_at_id_idx ON orders (status, created_at DESC, id);';
+    expect((await inspector().inspect(candidate(statement))).proposals.map((p) => p.statement)).toEqual([
+      proposed,
+    ]);
+    const plan = await explainWith(proposed, raw);
+    expect(plan).toContain('orders_status_created_at_id_idx');
+    expect(plan).not.toMatch(/Sort"/);
   });
 
   it('spells NULLS LAST on a DESC key, which a plain index read backwards cannot give', async () => {

@@ -41,6 +41,30 @@ describe('predicate columns from the parse tree', () => {
     expect(order('SELECT * FROM t ORDER BY a USING >')).toEqual([]);
   });
 
+  it('resolves ORDER BY positions and output names to the select list', () => {
+    expect(cols('SELECT id, created_at FROM orders WHERE status = $1 ORDER BY 2 DESC, 1 LIMIT $2')).toEqual([
+      'orders.status:eq',
+      'orders.created_at:order',
+      'orders.id:order',
+    ]);
+    expect(extractColumns('SELECT id, created_at FROM orders ORDER BY 2 DESC')?.columns[0].desc).toBe(true);
+    expect(cols('SELECT lower(name) AS n FROM users ORDER BY n LIMIT $1')).toEqual([
+      'users.lower(name):order',
+    ]);
+    // An output name wins over an input column of that name, as in PostgreSQL.
+    expect(cols('SELECT created_at AS id FROM users ORDER BY id LIMIT $1')).toEqual([
+      'users.created_at:order',
+    ]);
+    // `*`, a position past the list and an aggregate name no column.
+    for (const sql of [
+      'SELECT * FROM users ORDER BY 1 LIMIT $1',
+      'SELECT id FROM users ORDER BY 5 LIMIT $1',
+      'SELECT count(*) FROM users ORDER BY 1 LIMIT $1',
+    ]) {
+      expect(cols(sql), sql).toEqual([]);
+    }
+  });
+
   it('reads UPDATE and DELETE targets', () => {
     expect(cols('UPDATE accounts SET name = $1 WHERE email = $2')).toEqual(['accounts.email:eq']);
     expect(cols('DELETE FROM sessions s WHERE s.expires_at < now() AND s.user_id IN ($1, $2)')).toEqual([
