@@ -30,6 +30,10 @@ export interface ExistingIndex {
   method: string;
   partial: boolean;
   valid: boolean;
+  /** Per key: its operator class when not the type's default (`text_pattern_ops`), else null. */
+  opclasses?: (string | null)[];
+  /** Per key: serves `LIKE 'prefix%'` (a pattern_ops class, or the default one in a C collation). */
+  likePrefix?: boolean[];
   /** Per key: DESC and NULLS FIRST (pg_index.indoption); absent = ASC NULLS LAST throughout. */
   desc?: boolean[];
   nullsFirst?: boolean[];
@@ -66,6 +70,11 @@ export interface TableInfo {
   relkind: string;
   rows: number;
   columns: Set<string>;
+  /**
+   * Text-like columns: the operator class an index needs to serve `LIKE 'prefix%'` on them
+   * (`text_pattern_ops`…), or null when the default one does (a C collation).
+   */
+  prefixOpclass?: Map<string, string | null>;
   stats: Map<string, ColumnStats>;
   indexes: ExistingIndex[];
 }
@@ -160,6 +169,8 @@ export function planTableIndex(
   let sorted: string[] = [];
   if (eq.length === 0 && range.length === 0) {
     const fallback = join.length ? join.slice(0, 1) : hasLimit ? order : [];
+    const like = fallback.length === 0 ? likeAdvice(info, of('like')) : undefined;
+    if (like) return skip('like-pattern', like);
     const unindexable = inTable.flatMap((u) => u.expression?.unindexable ?? []);
     if (fallback.length === 0 && unindexable.length)
       return skip('unindexable-expression', [...new Set(unindexable)].join('; '));
@@ -229,6 +240,28 @@ export function planTableIndex(
   };
 }
 
+/**
+ * `col LIKE $1` alone: a btree serves only a prefix pattern (abc%), which the normalised statement
+ * does not show, and outside a C collation only with a pattern_ops operator class. Names the
+ * index that already serves one, or the statement that would.
+ */
+function likeAdvice(info: TableInfo, columns: string[]): string | undefined {
+  const column = columns.find((c) => info.prefixOpclass?.has(c));
+  if (column === undefined) return undefined;
+  const what = `${column} LIKE …: only a prefix pattern (abc%) can use a btree index`;
+  const serving = info.indexes.find(
+    (ix) =>
+      ix.valid && !ix.partial && ix.method === 'btree' && ix.columns[0] === column && ix.likePrefix?.[0],
+  );
+  if (serving) return `${what}, and existing index ${describeIndex(serving)} serves one already`;
+  const opclass = info.prefixOpclass?.get(column);
+  const statement = `CREATE INDEX CONCURRENTLY ${quoteIdent(indexName(info, [column], new Map()))} ON ${displayTable(info)} (${quoteIdent(column)}${opclass ? ` ${opclass}` : ''});`;
+  const collation = opclass
+    ? `, in this column's collation only with the ${opclass} operator class`
+    : ' (its collation is C, so a plain one serves)';
+  return `${what}${collation}; for a prefix: ${statement}`;
+}
+
 /** Most selective first (smallest share of rows matched); columns without statistics keep their order after. */
 function bySelectivity(columns: string[], matchShare: (c: string) => number | undefined): string[] {
   return columns
@@ -295,19 +328,34 @@ export function covers(
   if (ix.method === 'hash') return eqCount >= 1 && columns.length === 1 && keys[0] === columns[0];
   if (ix.method !== 'btree') return false;
   const eqPart = columns.slice(0, Math.min(eqCount, columns.length));
-  if (ix.unique && keys.length > 0 && keys.every((k) => k !== null && eqPart.includes(k))) return true;
+  // A pattern_ops key answers `=` (and LIKE prefixes) but sorts bytewise: no range or ORDER BY in
+  // the column's collation. Other classes than the default are not judged.
+  const answersEq = (i: number) => !ix.opclasses?.[i] || ix.opclasses[i]?.endsWith('_pattern_ops');
+  const answersAll = (i: number) => !ix.opclasses?.[i];
+  if (ix.unique && keys.length > 0 && keys.every((k, i) => k !== null && eqPart.includes(k) && answersEq(i)))
+    return true;
   if (keys.length < columns.length) return false;
   const lead = keys.slice(0, eqPart.length);
   if (!eqPart.every((c) => lead.includes(c))) return false;
   if (!columns.slice(eqPart.length).every((c, i) => keys[eqPart.length + i] === c)) return false;
-  // Each sorted key's direction must match the ORDER BY's, or each be its exact reverse.
-  const matches = proposed.flatMap((c, i) => {
-    const want = options.sort?.get(c);
-    if (!want || i < eqPart.length) return [];
-    const same = (ix.desc?.[i] ?? false) === want.desc && (ix.nullsFirst?.[i] ?? false) === want.nullsFirst;
-    const reversed =
-      (ix.desc?.[i] ?? false) !== want.desc && (ix.nullsFirst?.[i] ?? false) !== want.nullsFirst;
-    return [same ? 'same' : reversed ? 'reversed' : 'neither'];
+  if (!columns.every((_, i) => (i < eqPart.length ? answersEq(i) : answersAll(i)))) return false;
+  return directionsFit(ix, proposed.slice(eqPart.length), eqPart.length, options.sort);
+}
+
+/** Each sorted key's direction matches the ORDER BY's, or each is its exact reverse (a backward scan). */
+function directionsFit(
+  ix: ExistingIndex,
+  tail: string[],
+  offset: number,
+  sort: ReadonlyMap<string, SortDirection> | undefined,
+): boolean {
+  const matches = tail.flatMap((c, j) => {
+    const want = sort?.get(c);
+    if (!want) return [];
+    const desc = ix.desc?.[offset + j] ?? false;
+    const nullsFirst = ix.nullsFirst?.[offset + j] ?? false;
+    if (desc === want.desc && nullsFirst === want.nullsFirst) return ['same'];
+    return [desc !== want.desc && nullsFirst !== want.nullsFirst ? 'reversed' : 'neither'];
   });
   return matches.every((m) => m === 'same') || matches.every((m) => m === 'reversed');
 }
@@ -317,6 +365,7 @@ export function describeIndex(ix: ExistingIndex): string {
     .map(
       (c, i) =>
         (c ?? ix.expressions?.[i]?.shown ?? '(expression)') +
+        (ix.opclasses?.[i] ? ` ${ix.opclasses[i]}` : '') +
         directionSql({ desc: !!ix.desc?.[i], nullsFirst: !!ix.nullsFirst?.[i] }),
     )
     .join(', ');

@@ -4,12 +4,14 @@
  * an unqualified column in a multi-table scope is left for the catalog to resolve.
  * Only predicates a plain btree can serve count: `=`, IN, `= ANY`, IS NULL, ranges, BETWEEN, on a
  * column or on an expression over one table's columns (`lower(email) = $1`, an expression index's
- * key). OR/NOT branches, LIKE and `<>` are skipped.
+ * key). LIKE is noted on a plain column (only a prefix pattern can use an index). OR/NOT branches,
+ * ILIKE and `<>` are skipped.
  */
 import { loadModule, parseSync } from 'libpg-query';
 import { deparseExpression, type ExpressionCall } from '../sql/deparse-expression';
 
-export type ColumnUse = 'eq' | 'range' | 'join' | 'order';
+/** `like`: `col LIKE $1`, which a btree serves only for a prefix pattern (not seen once normalised). */
+export type ColumnUse = 'eq' | 'range' | 'join' | 'order' | 'like';
 
 export interface TableRef {
   schema?: string;
@@ -251,6 +253,8 @@ class Collector {
       return;
     }
     if (kind === 'AEXPR_BETWEEN' && isValue(right)) this.addTerm(left, scope, 'range');
+    if (kind === 'AEXPR_LIKE' && op === '~~' && left.ColumnRef && isValue(right))
+      this.addColumn(left, scope, 'like');
   }
 
   /** `col = (SELECT …)`: the subquery is a scope of its own. */

@@ -8,6 +8,16 @@ import { parseStatements } from '../sql/parse-tree';
 import type { ExistingIndex, TableInfo } from './index-plan';
 import type { TableRef } from './predicate-columns';
 
+/**
+ * SQL: the collation `oid` sorts bytewise ("C"/"POSIX", or the default one of a libc database
+ * created with one), so a plain btree index serves LIKE 'prefix%' (the planner's lc_collate_is_c).
+ */
+const C_COLLATION = (oid: string) =>
+  `(${oid} IN (SELECT oid FROM pg_collation WHERE collname IN ('C', 'POSIX') AND collnamespace = 'pg_catalog'::regnamespace)
+    OR (${oid} = (SELECT oid FROM pg_collation WHERE collname = 'default' AND collnamespace = 'pg_catalog'::regnamespace)
+        AND (SELECT d.datcollate IN ('C', 'POSIX') AND COALESCE(to_jsonb(d) ->> 'datlocprovider', 'c') = 'c'
+               FROM pg_database d WHERE d.datname = current_database())))`;
+
 export async function loadTable(client: Client, ref: TableRef): Promise<TableInfo | undefined> {
   const qualified = ref.schema ? `${quote(ref.schema)}.${quote(ref.name)}` : quote(ref.name);
   const rel = await client.query(
@@ -21,7 +31,11 @@ export async function loadTable(client: Client, ref: TableRef): Promise<TableInf
   const r = rel.rows[0];
   if (!r) return undefined;
   const attrs = await client.query(
-    'SELECT attnum::int AS num, attname AS name FROM pg_attribute WHERE attrelid = $1 AND attnum > 0 AND NOT attisdropped',
+    `SELECT attnum::int AS num, attname AS name,
+            CASE atttypid WHEN 'text'::regtype THEN 'text_pattern_ops' WHEN 'varchar'::regtype THEN 'varchar_pattern_ops'
+                          WHEN 'bpchar'::regtype THEN 'bpchar_pattern_ops' END AS pattern_ops,
+            ${C_COLLATION('attcollation')} AS c_collation
+       FROM pg_attribute WHERE attrelid = $1 AND attnum > 0 AND NOT attisdropped`,
     [r.oid],
   );
   const names = new Map<number, string>(attrs.rows.map((a) => [a.num, a.name]));
@@ -29,7 +43,13 @@ export async function loadTable(client: Client, ref: TableRef): Promise<TableInf
     `SELECT ic.relname AS name, i.indisunique AS unique, i.indisvalid AS valid, i.indpred IS NOT NULL AS partial,
             am.amname AS method, string_to_array(i.indkey::text, ' ')::int[] AS keys, i.indnkeyatts::int AS nkeys,
             string_to_array(i.indoption::text, ' ')::int[] AS options,
-            ARRAY(SELECT pg_get_indexdef(i.indexrelid, k, false) FROM generate_series(1, i.indnkeyatts) AS k) AS defs
+            ARRAY(SELECT pg_get_indexdef(i.indexrelid, k, false) FROM generate_series(1, i.indnkeyatts) AS k) AS defs,
+            ARRAY(SELECT CASE WHEN o.opcdefault THEN NULL ELSE o.opcname::text END
+                    FROM unnest(i.indclass::oid[]) WITH ORDINALITY AS k(opc, n) JOIN pg_opclass o ON o.oid = k.opc
+                   ORDER BY k.n) AS opclasses,
+            ARRAY(SELECT o.opcname LIKE '%\\_pattern\\_ops' OR (o.opcdefault AND ${C_COLLATION('k.coll')})
+                    FROM unnest(i.indclass::oid[], i.indcollation::oid[]) WITH ORDINALITY AS k(opc, coll, n)
+                    JOIN pg_opclass o ON o.oid = k.opc ORDER BY k.n) AS like_prefix
        FROM pg_index i JOIN pg_class ic ON ic.oid = i.indexrelid JOIN pg_am am ON am.oid = ic.relam
       WHERE i.indrelid = $1 ORDER BY ic.relname`,
     [r.oid],
@@ -49,6 +69,9 @@ export async function loadTable(client: Client, ref: TableRef): Promise<TableInf
     relkind: r.relkind,
     rows,
     columns: new Set(names.values()),
+    prefixOpclass: new Map(
+      attrs.rows.filter((a) => a.pattern_ops).map((a) => [a.name, a.c_collation ? null : a.pattern_ops]),
+    ),
     stats: new Map(
       stats.rows.map((s) => [
         s.name,
@@ -73,6 +96,8 @@ export async function loadTable(client: Client, ref: TableRef): Promise<TableInf
         valid: ix.valid,
         desc: options.map((o) => (o & 1) !== 0),
         nullsFirst: options.map((o) => (o & 2) !== 0),
+        opclasses: (ix.opclasses as (string | null)[]).slice(0, ix.nkeys),
+        likePrefix: (ix.like_prefix as boolean[]).slice(0, ix.nkeys),
       };
     }),
   };

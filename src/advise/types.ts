@@ -110,7 +110,8 @@ export type IndexSkipReason =
   | 'unknown-table'
   | 'needs-plan'
   | 'unselective'
-  | 'unindexable-expression';
+  | 'unindexable-expression'
+  | 'like-pattern';
 
 export interface IndexProposal {
   table: string;

@@ -474,3 +474,61 @@ describe('index advice on expressions, on PostgreSQL', () => {
     }
   });
 });
+
+describe('LIKE and operator classes, on PostgreSQL', () => {
+  beforeAll(async () => {
+    // One column in an ICU collation (never C), one in "C": the answer must not depend on the
+    // collation initdb gave the test database.
+    await admin.query(`
+      CREATE TABLE words (id serial PRIMARY KEY, word text COLLATE "und-x-icu" NOT NULL, code text COLLATE "C" NOT NULL);
+      INSERT INTO words (word, code) SELECT md5(i::text), md5(i::text) FROM generate_series(1, 60000) AS i;
+      ANALYZE words;`);
+  });
+  afterAll(async () => {
+    await admin.query('DROP TABLE words');
+  });
+
+  it('names the text_pattern_ops index a LIKE prefix needs outside a C collation, which the planner uses where a plain one is not', async () => {
+    const finding = await inspector().inspect(candidate('SELECT id FROM words WHERE word LIKE $1'));
+    const index = 'CREATE INDEX CONCURRENTLY words_word_idx ON words (word text_pattern_ops);';
+    expect(finding.proposals).toEqual([]);
+    expect(finding.skipped).toMatchObject([
+      { table: 'words', reason: 'like-pattern', detail: expect.stringContaining(`for a prefix: ${index}`) },
+    ]);
+    const probe = "SELECT id FROM words WHERE word LIKE 'abc%'";
+    expect(await explainWith(index, probe)).toContain('words_word_idx');
+    expect(await explainWith('CREATE INDEX plain_idx ON words (word)', probe)).toContain('"Seq Scan"');
+    // Built, it is named as serving a prefix already.
+    await admin.query(index);
+    try {
+      const again = await inspector().inspect(candidate('SELECT id FROM words WHERE word LIKE $1'));
+      expect(again.skipped[0].detail).toContain(
+        'existing index words_word_idx (word text_pattern_ops) serves one already',
+      );
+      // It sorts bytewise: no cover for a range or an ORDER BY in the column's collation.
+      const range = 'SELECT id FROM words WHERE word > $1 ORDER BY word LIMIT $2';
+      expect((await inspector().inspect(candidate(range))).proposals.map((p) => p.statement)).toEqual([
+        'CREATE INDEX CONCURRENTLY words_word_idx2 ON words (word);',
+      ]);
+      expect(await explain("SELECT id FROM words WHERE word > 'f' ORDER BY word LIMIT 10")).not.toContain(
+        'words_word_idx',
+      );
+    } finally {
+      await admin.query('DROP INDEX words_word_idx');
+    }
+  });
+
+  it('names a plain index for a LIKE prefix on a column in the C collation, which the planner uses', async () => {
+    const finding = await inspector().inspect(candidate('SELECT id FROM words WHERE code LIKE $1'));
+    const index = 'CREATE INDEX CONCURRENTLY words_code_idx ON words (code);';
+    expect(finding.skipped).toMatchObject([
+      {
+        reason: 'like-pattern',
+        detail: expect.stringContaining(`so a plain one serves); for a prefix: ${index}`),
+      },
+    ]);
+    expect(await explainWith(index, "SELECT id FROM words WHERE code LIKE 'abc%'")).toContain(
+      'words_code_idx',
+    );
+  });
+});

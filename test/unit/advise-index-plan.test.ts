@@ -10,7 +10,7 @@ import {
   type TableInfo,
 } from '../../src/advise/index-plan';
 import type { ColumnUse } from '../../src/advise/predicate-columns';
-import type { IndexFinding, PlanEvidence } from '../../src/advise/types';
+import type { IndexFinding, IndexSkipReason, PlanEvidence } from '../../src/advise/types';
 import { input, queryRow, thresholds } from './advise-fixtures';
 
 const limits = { minTableRows: 500, maxColumns: 3 };
@@ -349,34 +349,109 @@ describe('index planning: expressions', () => {
   });
 });
 
-describe('slow-query advice on an expression no index can hold', () => {
-  it('says so, with the reason, rather than that the indexes look adequate', () => {
-    const row = queryRow({
-      p95Ms: 400,
-      statement: 'SELECT id FROM events WHERE date(created_at) = $1',
-      table: 'events',
+describe('index planning: LIKE and operator classes', () => {
+  const words = (o: Partial<TableInfo> = {}) =>
+    table({
+      name: 'words',
+      columns: new Set(['id', 'word', 'status']),
+      prefixOpclass: new Map([['word', 'text_pattern_ops']]),
+      stats: new Map([['status', { distinct: 3, nullFrac: 0 }]]),
+      indexes: [{ ...pkey, name: 'words_pkey' }],
+      ...o,
     });
-    const finding: IndexFinding = {
-      service: row.service,
-      fingerprint: row.fingerprint,
-      checked: true,
-      columns: [],
-      proposals: [],
-      skipped: [
-        {
-          table: 'events',
-          reason: 'unindexable-expression',
-          detail: 'date(created_at): date(timestamp with time zone) is STABLE',
-        },
-      ],
-    };
-    const slow = evaluate(input({ queries: [row], indexFindings: [finding] }), thresholds(), 0).find(
-      (r) => r.kind === 'slow-query',
+  const like = uses(['word', 'like']);
+
+  it('names the pattern_ops index a LIKE prefix needs outside a C collation, and a plain one in C', () => {
+    expect(planTableIndex(like, words(), seqScan, false, limits)).toEqual({
+      skip: {
+        table: 'words',
+        reason: 'like-pattern',
+        detail:
+          "word LIKE …: only a prefix pattern (abc%) can use a btree index, in this column's collation only with the text_pattern_ops operator class; for a prefix: CREATE INDEX CONCURRENTLY words_word_idx ON words (word text_pattern_ops);",
+      },
+    });
+    const c = planTableIndex(
+      like,
+      words({ prefixOpclass: new Map([['word', null]]) }),
+      seqScan,
+      false,
+      limits,
     );
-    expect(slow?.action).toMatch(
-      /^No index can hold what it filters on as written \(events: date\(created_at\): date\(timestamp with time zone\) is STABLE\)/,
-    );
+    expect(c).toMatchObject({
+      skip: {
+        detail: expect.stringMatching(/collation is C, so a plain one serves\); for a prefix: .* \(word\);$/),
+      },
+    });
   });
+
+  it('says when an index already serves a prefix, and proposes the other filter columns first', () => {
+    const pattern: ExistingIndex = {
+      ...btree('words_word_pattern', ['word']),
+      opclasses: ['text_pattern_ops'],
+      likePrefix: [true],
+    };
+    expect(planTableIndex(like, words({ indexes: [pattern] }), seqScan, false, limits)).toMatchObject({
+      skip: {
+        detail: expect.stringContaining(
+          'existing index words_word_pattern (word text_pattern_ops) serves one already',
+        ),
+      },
+    });
+    expect(
+      planTableIndex([...like, ...uses(['status', 'eq'])], words(), seqScan, false, limits),
+    ).toMatchObject({
+      proposal: { columns: ['status'] },
+    });
+  });
+
+  it('takes a pattern_ops index for an equality cover, but not for a range or an ORDER BY', () => {
+    const pattern: ExistingIndex = {
+      ...btree('words_word_pattern', ['word']),
+      opclasses: ['text_pattern_ops'],
+    };
+    expect(covers(pattern, ['word'], 1)).toBe(true);
+    expect(covers(pattern, ['word'], 0)).toBe(false);
+    expect(covers({ ...pattern, unique: true }, ['word'], 1)).toBe(true);
+    const other: ExistingIndex = { ...pattern, opclasses: ['some_custom_ops'] };
+    expect(covers(other, ['word'], 1)).toBe(false);
+    expect(
+      planTableIndex(uses(['word', 'range']), words({ indexes: [pattern] }), seqScan, false, limits),
+    ).toMatchObject({
+      proposal: { statement: 'CREATE INDEX CONCURRENTLY words_word_idx ON words (word);' },
+    });
+  });
+});
+
+describe('slow-query advice when no index is proposed for a reason of its own', () => {
+  const cases: [IndexSkipReason, string, RegExp][] = [
+    [
+      'unindexable-expression',
+      'date(created_at): date(timestamp with time zone) is STABLE',
+      /^No index can hold what it filters on as written \(events: date\(created_at\): date\(timestamp with time zone\) is STABLE\)/,
+    ],
+    [
+      'like-pattern',
+      'word LIKE …: only a prefix pattern (abc%) can use a btree index',
+      /^An index can serve its LIKE only for a prefix pattern \(events: word LIKE …/,
+    ],
+  ];
+  for (const [reason, detail, action] of cases) {
+    it(`says so for ${reason}, with the reason, rather than that the indexes look adequate`, () => {
+      const row = queryRow({ p95Ms: 400, statement: 'SELECT id FROM events WHERE x = $1', table: 'events' });
+      const finding: IndexFinding = {
+        service: row.service,
+        fingerprint: row.fingerprint,
+        checked: true,
+        columns: [],
+        proposals: [],
+        skipped: [{ table: 'events', reason, detail }],
+      };
+      const slow = evaluate(input({ queries: [row], indexFindings: [finding] }), thresholds(), 0).find(
+        (r) => r.kind === 'slow-query',
+      );
+      expect(slow?.action).toMatch(action);
+    });
+  }
 });
 
 describe('missing-index rule', () => {

@@ -78,7 +78,9 @@ describe('predicate columns from the parse tree', () => {
       cols(
         'SELECT * FROM t WHERE a = ANY($1) AND b BETWEEN $2 AND $3 AND c IS NULL AND e LIKE $5 AND f <> $6',
       ),
-    ).toEqual(['t.a:eq', 't.b:range', 't.c:eq']);
+    ).toEqual(['t.a:eq', 't.b:range', 't.c:eq', 't.e:like']);
+    // Only LIKE on a plain column is noted (a prefix pattern can use an index); not NOT LIKE or ILIKE.
+    expect(cols('SELECT * FROM t WHERE a NOT LIKE $1 AND b ILIKE $2 AND lower(c) LIKE $3')).toEqual([]);
   });
 
   it('reads expressions over one table as index keys, written from the tree without literals', () => {

@@ -122,7 +122,7 @@ function queryEvidence(q: QueryRow) {
 
 /** `<table>.<column> (=)`, `(range)`, `(join)`, `(ORDER BY)`. */
 export function describeColumns(finding: IndexFinding): string[] {
-  const sign = { eq: '=', range: 'range', join: 'join', order: 'ORDER BY' } as const;
+  const sign = { eq: '=', range: 'range', join: 'join', order: 'ORDER BY', like: 'LIKE' } as const;
   return finding.columns.map((c) => {
     const table = c.table ? tableName(c.table) : (c.candidates ?? []).map(tableName).join('|');
     return `${table ? `${table}.` : ''}${c.column} (${sign[c.use]})`;
@@ -163,6 +163,8 @@ function indexAction(finding: IndexFinding | undefined, q: QueryRow): string {
     ? 'No index would help'
     : all('unindexable-expression')
       ? 'No index can hold what it filters on as written'
-      : 'Indexes look adequate';
+      : all('like-pattern')
+        ? 'An index can serve its LIKE only for a prefix pattern'
+        : 'Indexes look adequate';
   return `${lead} (${reasons || 'no filtered columns'}). ${explain}: check row estimates, sorts${opHint}.`;
 }
