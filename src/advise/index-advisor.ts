@@ -1,13 +1,15 @@
 /**
- * The advisor's only database I/O: for a slow or top statement, read its tables' size, columns,
- * statistics and indexes and its generic plan over a read-only connection, and decide on an index.
+ * The advisor's database I/O (with table-info.ts and index-expressions.ts): for a slow or top
+ * statement, read its tables' size, columns, statistics and indexes and its generic plan over a
+ * read-only connection, and decide on an index.
  * Every look-up runs in `BEGIN READ ONLY` with statement and lock timeouts; the whole check has
  * a deadline; results are cached per statement. The plan: PG16+ `EXPLAIN (GENERIC_PLAN)`; PG15
  * and older `PREPARE` + `plan_cache_mode = force_generic_plan` + `EXPLAIN EXECUTE` with NULLs
  * (a generic plan is built before parameters are bound, so the NULLs do not fold the filter away).
  */
 import { Client } from 'pg';
-import { type IndexLimits, planTableIndex, type TableInfo } from './index-plan';
+import { checkExpressions } from './index-expressions';
+import { type IndexLimits, indexable, type PlannedUse, planTableIndex, type TableInfo } from './index-plan';
 import { planEvidence, rootPlan } from './plan-evidence';
 import {
   extractColumns,
@@ -16,6 +18,7 @@ import {
   sameTable,
   type TableRef,
 } from './predicate-columns';
+import { loadTable, quote } from './table-info';
 import type { IndexCandidate, IndexFinding, PlanEvidence } from './types';
 
 export interface IndexInspector {
@@ -167,7 +170,10 @@ export class PgIndexInspector implements IndexInspector {
           continue;
         }
         const evidence = plan ? planEvidence(plan.root, entry.info.name, plan.method) : undefined;
-        const decision = planTableIndex(uses, entry.info, evidence, parsed.hasLimit, this.options);
+        // Expressions are looked up only where an index may be proposed.
+        const worthIt = indexable(entry.info) && entry.info.rows >= this.options.minTableRows;
+        const planned = worthIt ? await withExpressionChecks(client, entry.info, uses) : uses;
+        const decision = planTableIndex(planned, entry.info, evidence, parsed.hasLimit, this.options);
         if ('proposal' in decision) finding.proposals.push(decision.proposal);
         else finding.skipped.push(decision.skip);
       }
@@ -250,64 +256,18 @@ export class PgIndexInspector implements IndexInspector {
   }
 }
 
-async function loadTable(client: Client, ref: TableRef): Promise<TableInfo | undefined> {
-  const qualified = ref.schema ? `${quote(ref.schema)}.${quote(ref.name)}` : quote(ref.name);
-  const rel = await client.query(
-    `SELECT c.oid::int8 AS oid, n.nspname AS schema, c.relname AS name, c.relkind::text AS relkind,
-            c.reltuples::float8 AS reltuples, COALESCE(s.n_live_tup, 0)::float8 AS live
-       FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-       LEFT JOIN pg_stat_all_tables s ON s.relid = c.oid
-      WHERE c.oid = to_regclass($1)`,
-    [qualified],
+/** The uses with what the database says of their expressions (spelling, IMMUTABLE or not). */
+async function withExpressionChecks(
+  client: Client,
+  info: TableInfo,
+  uses: PredicateColumn[],
+): Promise<PlannedUse[]> {
+  const expressions = new Map(uses.flatMap((u) => (u.expression ? [[u.column, u.expression]] : [])));
+  if (expressions.size === 0) return uses;
+  const checks = await checkExpressions(client, `${quote(info.schema)}.${quote(info.name)}`, expressions);
+  return uses.map((u) =>
+    u.expression ? { ...u, expression: { ...u.expression, ...checks.get(u.column) } } : u,
   );
-  const r = rel.rows[0];
-  if (!r) return undefined;
-  const attrs = await client.query(
-    'SELECT attnum::int AS num, attname AS name FROM pg_attribute WHERE attrelid = $1 AND attnum > 0 AND NOT attisdropped',
-    [r.oid],
-  );
-  const names = new Map<number, string>(attrs.rows.map((a) => [a.num, a.name]));
-  const idx = await client.query(
-    `SELECT ic.relname AS name, i.indisunique AS unique, i.indisvalid AS valid, i.indpred IS NOT NULL AS partial,
-            am.amname AS method, string_to_array(i.indkey::text, ' ')::int[] AS keys, i.indnkeyatts::int AS nkeys
-       FROM pg_index i JOIN pg_class ic ON ic.oid = i.indexrelid JOIN pg_am am ON am.oid = ic.relam
-      WHERE i.indrelid = $1 ORDER BY ic.relname`,
-    [r.oid],
-  );
-  const stats = await client.query(
-    `SELECT attname AS name, n_distinct::float8 AS n_distinct, null_frac::float8 AS null_frac,
-            CASE WHEN most_common_vals::text IN ('{t}', '{f}', '{t,f}', '{f,t}') THEN most_common_vals::text END AS bool_vals,
-            most_common_freqs::float8[] AS freqs
-       FROM pg_stats WHERE schemaname = $1 AND tablename = $2`,
-    [r.schema, r.name],
-  );
-  // reltuples is -1 before the first ANALYZE and stale after fast growth; n_live_tup fills in.
-  const rows = Math.max(r.reltuples, r.live, 0);
-  return {
-    schema: r.schema,
-    name: r.name,
-    relkind: r.relkind,
-    rows,
-    columns: new Set(names.values()),
-    stats: new Map(
-      stats.rows.map((s) => [
-        s.name,
-        {
-          distinct: s.n_distinct >= 0 ? s.n_distinct : -s.n_distinct * rows,
-          nullFrac: s.null_frac,
-          ...(s.bool_vals ? { trueFrac: trueShare(s.bool_vals, s.freqs, s.null_frac) } : {}),
-        },
-      ]),
-    ),
-    indexes: idx.rows.map((ix) => ({
-      name: ix.name,
-      columns: (ix.keys as number[]).slice(0, ix.nkeys).map((k) => (k === 0 ? null : (names.get(k) ?? null))),
-      unique: ix.unique,
-      method: ix.method,
-      partial: ix.partial,
-      valid: ix.valid,
-    })),
-  };
 }
 
 /** Gives unqualified columns of multi-table statements the one table (of those found) that has them. */
@@ -318,19 +278,14 @@ function resolveColumns(
   return columns.map((c) => {
     if (c.table || !c.candidates) return c;
     const owners = tables.filter(
-      (t) => c.candidates?.some((x) => sameTable(x, t.ref)) && t.info.columns.has(c.column),
+      (t) =>
+        c.candidates?.some((x) => sameTable(x, t.ref)) &&
+        (c.expression?.columns ?? [c.column]).every((x) => t.info.columns.has(x)),
     );
-    return owners.length === 1 ? { table: owners[0].ref, column: c.column, use: c.use } : c;
+    if (owners.length !== 1) return c;
+    const { candidates: _, ...use } = c;
+    return { ...use, table: owners[0].ref };
   });
-}
-
-/** A boolean column's share of true rows from its most common values (`{t,f}` and their frequencies). */
-function trueShare(values: string, freqs: number[] | null, nullFrac: number): number | undefined {
-  const list = values.slice(1, -1).split(',');
-  const t = list.indexOf('t');
-  if (t >= 0) return freqs?.[t];
-  const f = list.indexOf('f');
-  return f >= 0 && freqs?.[f] !== undefined ? Math.max(0, 1 - nullFrac - freqs[f]) : undefined;
 }
 
 /**
@@ -342,10 +297,6 @@ const TYPED_PARAMETER =
 
 export function castTypedParameters(statement: string): string {
   return statement.replace(TYPED_PARAMETER, (_m, type: string, n: string) => `$${n}::${type}`);
-}
-
-function quote(name: string): string {
-  return `"${name.replace(/"/g, '""')}"`;
 }
 
 function describeError(err: unknown): string {

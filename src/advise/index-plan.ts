@@ -4,7 +4,8 @@
  * the index columns — equality columns by selectivity until few rows remain, then one range or
  * the ORDER BY columns — or say why no index is proposed.
  */
-import type { ColumnUse } from './predicate-columns';
+import { quoteIdent } from '../sql/quote-ident';
+import type { ColumnUse, PredicateExpression } from './predicate-columns';
 import type { IndexProposal, IndexSkipReason, PlanEvidence } from './types';
 
 export interface ColumnStats {
@@ -19,11 +20,47 @@ export interface ExistingIndex {
   name: string;
   /** Key columns in order; null for an expression column. */
   columns: (string | null)[];
+  /**
+   * Per key, for an expression: PostgreSQL's spelling of it (as EXPLAIN VERBOSE spells a proposed
+   * one; may hold literals, so never shown) and, when it holds no literal, how it is shown.
+   */
+  expressions?: ({ canonical: string; shown?: string } | null)[];
   unique: boolean;
   /** Access method: btree, hash, gin, … */
   method: string;
   partial: boolean;
   valid: boolean;
+  /** Per key: its operator class when not the type's default (`text_pattern_ops`), else null. */
+  opclasses?: (string | null)[];
+  /** Per key: serves `LIKE 'prefix%'` (a pattern_ops class, or the default one in a C collation). */
+  likePrefix?: boolean[];
+  /** Per key: DESC and NULLS FIRST (pg_index.indoption); absent = ASC NULLS LAST throughout. */
+  desc?: boolean[];
+  nullsFirst?: boolean[];
+}
+
+/** How a proposed key is sorted: ASC NULLS LAST unless the ORDER BY says otherwise. */
+export interface SortDirection {
+  desc: boolean;
+  nullsFirst: boolean;
+}
+
+/** What the database said of an expression key (index-expressions.ts). */
+export interface ExpressionCheck {
+  /** PostgreSQL's spelling of it, to match an existing index's expression. */
+  canonical?: string;
+  /** Why no index can hold it (not IMMUTABLE, holds a parameter, …); unset when one can. */
+  unindexable?: string;
+}
+
+/** One use of a column or expression by the statement, as predicate-columns reads it. */
+export interface PlannedUse {
+  column: string;
+  use: ColumnUse;
+  matches?: 'null' | 'true';
+  desc?: true;
+  nullsFirst?: boolean;
+  expression?: PredicateExpression & ExpressionCheck;
 }
 
 export interface TableInfo {
@@ -33,6 +70,11 @@ export interface TableInfo {
   relkind: string;
   rows: number;
   columns: Set<string>;
+  /**
+   * Text-like columns: the operator class an index needs to serve `LIKE 'prefix%'` on them
+   * (`text_pattern_ops`…), or null when the default one does (a C collation).
+   */
+  prefixOpclass?: Map<string, string | null>;
   stats: Map<string, ColumnStats>;
   indexes: ExistingIndex[];
 }
@@ -55,6 +97,10 @@ const FEW_ROWS = 10;
  * of a 120k-row table the planner chose one.)
  */
 const UNSELECTIVE_SHARE = 0.4;
+/** The planner's share for an equality it has no statistics on (DEFAULT_EQ_SEL): an expression's, until indexed. */
+const DEFAULT_EQ_SHARE = 0.005;
+
+export { quoteIdent };
 
 export function displayTable(info: Pick<TableInfo, 'schema' | 'name'>): string {
   return info.schema === 'public'
@@ -62,8 +108,13 @@ export function displayTable(info: Pick<TableInfo, 'schema' | 'name'>): string {
     : `${quoteIdent(info.schema)}.${quoteIdent(info.name)}`;
 }
 
+/** A table or materialized view: what CREATE INDEX CONCURRENTLY takes (not a view or partitioned table). */
+export function indexable(info: Pick<TableInfo, 'relkind'>): boolean {
+  return info.relkind === 'r' || info.relkind === 'm';
+}
+
 export function planTableIndex(
-  uses: { column: string; use: ColumnUse; matches?: 'null' | 'true' }[],
+  uses: PlannedUse[],
   info: TableInfo,
   plan: PlanEvidence | undefined,
   hasLimit: boolean,
@@ -73,7 +124,7 @@ export function planTableIndex(
   const skip = (reason: IndexSkipReason, detail: string): TableDecision => ({
     skip: { table, reason, detail },
   });
-  if (info.relkind !== 'r' && info.relkind !== 'm')
+  if (!indexable(info))
     return skip('not-a-table', `relkind '${info.relkind}' cannot take a concurrent index`);
   if (info.rows < limits.minTableRows) {
     return skip(
@@ -81,7 +132,11 @@ export function planTableIndex(
       `~${Math.round(info.rows)} rows, under ${limits.minTableRows}: a scan is as cheap as an index`,
     );
   }
-  const known = uses.filter((u) => info.columns.has(u.column));
+  const inTable = uses.filter((u) =>
+    u.expression ? u.expression.columns.every((c) => info.columns.has(c)) : info.columns.has(u.column),
+  );
+  const known = inTable.filter((u) => !u.expression?.unindexable);
+  const expressions = new Map(known.flatMap((u) => (u.expression ? [[u.column, u.expression]] : [])));
   const of = (use: ColumnUse, not: string[] = []) => [
     ...new Set(known.filter((u) => u.use === use && !not.includes(u.column)).map((u) => u.column)),
   ];
@@ -100,6 +155,7 @@ export function planTableIndex(
     const share = knownShare(c);
     if (share !== undefined) return share;
     const s = info.stats.get(c);
+    if (expressions.has(c)) return DEFAULT_EQ_SHARE;
     return !s || s.distinct == null || s.distinct <= 0
       ? undefined
       : (1 - s.nullFrac) / Math.max(1, s.distinct);
@@ -109,8 +165,15 @@ export function planTableIndex(
   const order = of('order');
   const join = bySelectivity(of('join', eq), matchShare);
   let columns: string[];
+  // Columns an index would have to return in ORDER BY order (not ones an equality pins).
+  let sorted: string[] = [];
   if (eq.length === 0 && range.length === 0) {
     const fallback = join.length ? join.slice(0, 1) : hasLimit ? order : [];
+    const like = fallback.length === 0 ? likeAdvice(info, of('like')) : undefined;
+    if (like) return skip('like-pattern', like);
+    const unindexable = inTable.flatMap((u) => u.expression?.unindexable ?? []);
+    if (fallback.length === 0 && unindexable.length)
+      return skip('unindexable-expression', [...new Set(unindexable)].join('; '));
     if (fallback.length === 0)
       return skip('no-usable-columns', 'no indexable filter, join or ORDER BY … LIMIT column');
     // Without a filter an index on a join/sort column only pays when the plan shows the full scan.
@@ -121,6 +184,7 @@ export function planTableIndex(
       return skip('needs-plan', `only joined or ordered on ${fallback.join(', ')}, and ${why}`);
     }
     columns = fallback.slice(0, limits.maxColumns);
+    if (!join.length) sorted = [...columns];
   } else {
     columns = [];
     let share: number | undefined = 1;
@@ -144,19 +208,25 @@ export function planTableIndex(
     for (const c of tail) {
       if (columns.length >= limits.maxColumns || (columns.length > 0 && expected <= FEW_ROWS)) break;
       columns.push(c);
+      if (!range.length) sorted.push(c);
     }
   }
-  const cover = info.indexes.find((ix) => covers(ix, columns, eq.length));
+  const sort = sortDirections(sorted, known);
+  const canonical = new Map([...expressions].flatMap(([c, e]) => (e.canonical ? [[c, e.canonical]] : [])));
+  const cover = info.indexes.find((ix) => covers(ix, columns, eq.length, { sort, canonical }));
   if (cover)
     return skip('covered', `existing index ${describeIndex(cover)} already covers (${columns.join(', ')})`);
   if (plan && !plan.seqScan) {
     return skip('plan-uses-index', `the generic plan reads ${table} without a Seq Scan (${plan.shape})`);
   }
   // A failed concurrent build leaves its index INVALID: rebuild that one rather than add another.
-  const invalid = info.indexes.find((ix) => !ix.valid && covers({ ...ix, valid: true }, columns, eq.length));
+  const invalid = info.indexes.find(
+    (ix) => !ix.valid && covers({ ...ix, valid: true }, columns, eq.length, { sort, canonical }),
+  );
+  const keys = columns.map((c) => keySql(c, expressions.get(c)) + directionSql(sort.get(c)));
   const statement = invalid
     ? `REINDEX INDEX CONCURRENTLY ${displayTable({ schema: info.schema, name: invalid.name })};`
-    : `CREATE INDEX CONCURRENTLY ${quoteIdent(indexName(info, columns))} ON ${table} (${columns.map(quoteIdent).join(', ')});`;
+    : `CREATE INDEX CONCURRENTLY ${quoteIdent(indexName(info, columns, expressions))} ON ${table} (${keys.join(', ')});`;
   return {
     proposal: {
       table,
@@ -170,6 +240,28 @@ export function planTableIndex(
   };
 }
 
+/**
+ * `col LIKE $1` alone: a btree serves only a prefix pattern (abc%), which the normalised statement
+ * does not show, and outside a C collation only with a pattern_ops operator class. Names the
+ * index that already serves one, or the statement that would.
+ */
+function likeAdvice(info: TableInfo, columns: string[]): string | undefined {
+  const column = columns.find((c) => info.prefixOpclass?.has(c));
+  if (column === undefined) return undefined;
+  const what = `${column} LIKE …: only a prefix pattern (abc%) can use a btree index`;
+  const serving = info.indexes.find(
+    (ix) =>
+      ix.valid && !ix.partial && ix.method === 'btree' && ix.columns[0] === column && ix.likePrefix?.[0],
+  );
+  if (serving) return `${what}, and existing index ${describeIndex(serving)} serves one already`;
+  const opclass = info.prefixOpclass?.get(column);
+  const statement = `CREATE INDEX CONCURRENTLY ${quoteIdent(indexName(info, [column], new Map()))} ON ${displayTable(info)} (${quoteIdent(column)}${opclass ? ` ${opclass}` : ''});`;
+  const collation = opclass
+    ? `, in this column's collation only with the ${opclass} operator class`
+    : ' (its collation is C, so a plain one serves)';
+  return `${what}${collation}; for a prefix: ${statement}`;
+}
+
 /** Most selective first (smallest share of rows matched); columns without statistics keep their order after. */
 function bySelectivity(columns: string[], matchShare: (c: string) => number | undefined): string[] {
   return columns
@@ -179,26 +271,104 @@ function bySelectivity(columns: string[], matchShare: (c: string) => number | un
 }
 
 /**
- * An existing index covers the proposal when its leading key columns are the proposed ones
- * (equality columns in any order, then the rest in order), or it is unique on a subset of the
- * equality columns (at most one row per lookup already).
+ * The directions of the ORDER BY columns an index must keep, when a plain ascending index cannot:
+ * a btree is read forwards or backwards, so all-ASC and all-DESC (with default NULLS) need none,
+ * while `a DESC, b ASC` or `a DESC NULLS LAST` need the keys spelt as the ORDER BY has them.
  */
-export function covers(ix: ExistingIndex, columns: string[], eqCount: number): boolean {
-  if (!ix.valid || ix.partial || columns.length === 0) return false;
+function sortDirections(sorted: string[], known: PlannedUse[]): Map<string, SortDirection> {
+  const dirs = sorted.map((c) => {
+    const u = known.find((x) => x.use === 'order' && x.column === c);
+    const desc = u?.desc === true;
+    return { c, desc, nullsFirst: u?.nullsFirst ?? desc };
+  });
+  const plain = dirs.every((d) => !d.desc && !d.nullsFirst) || dirs.every((d) => d.desc && d.nullsFirst);
+  return new Map(plain ? [] : dirs.map((d) => [d.c, { desc: d.desc, nullsFirst: d.nullsFirst }]));
+}
+
+/** A column's name, or an expression in the parentheses CREATE INDEX wants unless it reads as a function call. */
+function keySql(column: string, expression: PredicateExpression | undefined): string {
+  if (!expression) return quoteIdent(column);
+  return expression.functionLike ? column : `(${column})`;
+}
+
+/** ` DESC`, ` NULLS FIRST`, … as CREATE INDEX spells a key's direction (nothing for ASC NULLS LAST). */
+function directionSql(d: SortDirection | undefined): string {
+  if (!d) return '';
+  const nulls = d.nullsFirst === d.desc ? '' : d.nullsFirst ? ' NULLS FIRST' : ' NULLS LAST';
+  return `${d.desc ? ' DESC' : ''}${nulls}`;
+}
+
+/**
+ * An existing index covers the proposal when its leading key columns are the proposed ones
+ * (equality columns in any order, then the rest in order, with the directions `sort` asks for
+ * read forwards or all reversed), or it is unique on a subset of the equality columns (at most
+ * one row per lookup already). Expression keys match by PostgreSQL's spelling (`canonical`).
+ */
+export function covers(
+  ix: ExistingIndex,
+  proposed: string[],
+  eqCount: number,
+  options: {
+    sort?: ReadonlyMap<string, SortDirection>;
+    canonical?: ReadonlyMap<string, string>;
+  } = {},
+): boolean {
+  if (!ix.valid || ix.partial || proposed.length === 0) return false;
+  // An expression key compares by its spelling, marked so that no column name can equal it.
+  const expressionKey = (canonical: string) => `\u0000${canonical}`;
+  const keys = ix.columns.map((c, i) => {
+    const e = ix.expressions?.[i];
+    return c ?? (e ? expressionKey(e.canonical) : null);
+  });
+  const columns = proposed.map((c) => {
+    const e = options.canonical?.get(c);
+    return e === undefined ? c : expressionKey(e);
+  });
   // A hash index answers equality only: not a range, a sort or a LIMIT's order.
-  if (ix.method === 'hash') return eqCount >= 1 && columns.length === 1 && ix.columns[0] === columns[0];
+  if (ix.method === 'hash') return eqCount >= 1 && columns.length === 1 && keys[0] === columns[0];
   if (ix.method !== 'btree') return false;
-  const keys = ix.columns;
   const eqPart = columns.slice(0, Math.min(eqCount, columns.length));
-  if (ix.unique && keys.length > 0 && keys.every((k) => k !== null && eqPart.includes(k))) return true;
+  // A pattern_ops key answers `=` (and LIKE prefixes) but sorts bytewise: no range or ORDER BY in
+  // the column's collation. Other classes than the default are not judged.
+  const answersEq = (i: number) => !ix.opclasses?.[i] || ix.opclasses[i]?.endsWith('_pattern_ops');
+  const answersAll = (i: number) => !ix.opclasses?.[i];
+  if (ix.unique && keys.length > 0 && keys.every((k, i) => k !== null && eqPart.includes(k) && answersEq(i)))
+    return true;
   if (keys.length < columns.length) return false;
   const lead = keys.slice(0, eqPart.length);
   if (!eqPart.every((c) => lead.includes(c))) return false;
-  return columns.slice(eqPart.length).every((c, i) => keys[eqPart.length + i] === c);
+  if (!columns.slice(eqPart.length).every((c, i) => keys[eqPart.length + i] === c)) return false;
+  if (!columns.every((_, i) => (i < eqPart.length ? answersEq(i) : answersAll(i)))) return false;
+  return directionsFit(ix, proposed.slice(eqPart.length), eqPart.length, options.sort);
+}
+
+/** Each sorted key's direction matches the ORDER BY's, or each is its exact reverse (a backward scan). */
+function directionsFit(
+  ix: ExistingIndex,
+  tail: string[],
+  offset: number,
+  sort: ReadonlyMap<string, SortDirection> | undefined,
+): boolean {
+  const matches = tail.flatMap((c, j) => {
+    const want = sort?.get(c);
+    if (!want) return [];
+    const desc = ix.desc?.[offset + j] ?? false;
+    const nullsFirst = ix.nullsFirst?.[offset + j] ?? false;
+    if (desc === want.desc && nullsFirst === want.nullsFirst) return ['same'];
+    return [desc !== want.desc && nullsFirst !== want.nullsFirst ? 'reversed' : 'neither'];
+  });
+  return matches.every((m) => m === 'same') || matches.every((m) => m === 'reversed');
 }
 
 export function describeIndex(ix: ExistingIndex): string {
-  const cols = ix.columns.map((c) => c ?? '(expression)').join(', ');
+  const cols = ix.columns
+    .map(
+      (c, i) =>
+        (c ?? ix.expressions?.[i]?.shown ?? '(expression)') +
+        (ix.opclasses?.[i] ? ` ${ix.opclasses[i]}` : '') +
+        directionSql({ desc: !!ix.desc?.[i], nullsFirst: !!ix.nullsFirst?.[i] }),
+    )
+    .join(', ');
   const tags = [
     ix.unique ? 'unique' : '',
     ix.method !== 'btree' ? ix.method : '',
@@ -209,34 +379,17 @@ export function describeIndex(ix: ExistingIndex): string {
   return `${ix.name} (${cols})${tags ? ` ${tags}` : ''}`;
 }
 
-/** `<table>_<col>_<col>_idx`, within PostgreSQL's 63-byte limit and not clashing with an existing name. */
-function indexName(info: TableInfo, columns: string[]): string {
-  const base = `${info.name}_${columns.join('_')}`.slice(0, 59);
+/**
+ * `<table>_<col>_<col>_idx` (an expression by its words: `users_lower_email_idx`), within
+ * PostgreSQL's 63-byte limit and not clashing with an existing name.
+ */
+function indexName(info: TableInfo, columns: string[], expressions: ReadonlyMap<string, unknown>): string {
+  const words = columns.map((c) =>
+    expressions.has(c) ? c.replace(/[^A-Za-z0-9_]+/g, '_').replace(/^_+|_+$/g, '') : c,
+  );
+  const base = `${info.name}_${words.join('_')}`.slice(0, 59);
   const taken = new Set(info.indexes.map((ix) => ix.name));
   let name = `${base}_idx`;
   for (let n = 2; taken.has(name); n++) name = `${base.slice(0, 56)}_idx${n}`;
   return name;
-}
-
-/**
- * PostgreSQL's reserved and type/function-name keywords (kwlist.h, up to 17): not usable as a bare
- * table or column name. Column-name and unreserved keywords are (ColId), so they stay unquoted.
- */
-const RESERVED = new Set(
-  (
-    'all analyse analyze and any array as asc asymmetric both case cast check collate column constraint create ' +
-    'current_catalog current_date current_role current_time current_timestamp current_user default deferrable ' +
-    'desc distinct do else end except false fetch for foreign from grant group having in initially intersect ' +
-    'into lateral leading limit localtime localtimestamp not null offset on only or order placing primary ' +
-    'references returning select session_user some symmetric system_user table then to trailing true union ' +
-    'unique user using variadic when where window with ' +
-    // type_func_name_keyword
-    'authorization binary collation concurrently cross current_schema freeze full ilike inner is isnull join ' +
-    'left like natural notnull outer overlaps right similar tablesample verbose'
-  ).split(' '),
-);
-
-export function quoteIdent(name: string): string {
-  if (/^[a-z_][a-z0-9_$]*$/.test(name) && !RESERVED.has(name)) return name;
-  return `"${name.replace(/"/g, '""')}"`;
 }

@@ -2,12 +2,16 @@
  * Reads the columns a statement filters, joins and sorts on from the PostgreSQL parse tree
  * (libpg-query): the raw material of index advice. Aliases map to tables per query scope;
  * an unqualified column in a multi-table scope is left for the catalog to resolve.
- * Only predicates a plain btree can serve count: `=`, IN, `= ANY`, IS NULL, ranges, BETWEEN.
- * OR/NOT branches, LIKE, `<>` and expressions over a column (`lower(c)`, `c::text`) are skipped.
+ * Only predicates a plain btree can serve count: `=`, IN, `= ANY`, IS NULL, ranges, BETWEEN, on a
+ * column or on an expression over one table's columns (`lower(email) = $1`, an expression index's
+ * key). LIKE is noted on a plain column (only a prefix pattern can use an index). OR/NOT branches,
+ * ILIKE and `<>` are skipped.
  */
 import { loadModule, parseSync } from 'libpg-query';
+import { deparseExpression, type ExpressionCall } from '../sql/deparse-expression';
 
-export type ColumnUse = 'eq' | 'range' | 'join' | 'order';
+/** `like`: `col LIKE $1`, which a btree serves only for a prefix pattern (not seen once normalised). */
+export type ColumnUse = 'eq' | 'range' | 'join' | 'order' | 'like';
 
 export interface TableRef {
   schema?: string;
@@ -26,6 +30,23 @@ export interface PredicateColumn {
    * column (`WHERE published`, true). Other equalities compare with a parameter of unknown value.
    */
   matches?: 'null' | 'true';
+  /** Set when `column` is an expression over the table's columns (`lower(email)`), written as SQL. */
+  expression?: PredicateExpression;
+  /** An `order` use sorted descending. */
+  desc?: true;
+  /** An `order` use whose NULLS FIRST/LAST differs from its direction's default (first for DESC). */
+  nullsFirst?: boolean;
+}
+
+export interface PredicateExpression {
+  /** The table's columns it reads. */
+  columns: string[];
+  /** Holds a `$n`: a literal the normaliser replaced (or a value bound per call), which an index cannot hold. */
+  hasParameter: boolean;
+  /** A function call or COALESCE-like form, which CREATE INDEX takes without extra parentheses. */
+  functionLike: boolean;
+  /** Its functions, operators and casts, whose volatility decides whether it can be indexed. */
+  calls: ExpressionCall[];
 }
 
 export interface StatementColumns {
@@ -113,10 +134,12 @@ class Collector {
     this.withClause(node.withClause as Node | undefined, scope);
     for (const item of (node.fromClause as Node[]) ?? []) this.fromItem(item, scope);
     this.predicate(node.whereClause as Node | undefined, scope);
-    const sorts = ((node.sortClause as Node[]) ?? []).map(
-      (s) => (s.SortBy as Node | undefined)?.node as Node,
-    );
-    const sortCols = sorts.map((n) => this.resolve(n, scope));
+    const sorts = ((node.sortClause as Node[]) ?? []).map((s) => (s.SortBy ?? {}) as Node);
+    const sortCols = sorts.map((s) => {
+      const key = selectListItem(node, s.node as Node) ?? (s.node as Node);
+      const c = s.sortby_dir === 'SORTBY_USING' ? undefined : this.resolveTerm(key, scope);
+      return c && { ...c, ...sortDirection(s) };
+    });
     // An index serves an ORDER BY only when every sort key is a plain column of one table.
     if (sortCols.length && sortCols.every((c) => c !== undefined && c.table !== undefined)) {
       const first = sortCols[0]?.table;
@@ -219,17 +242,19 @@ class Collector {
           this.addColumn(left, scope, 'join');
           this.addColumn(right, scope, 'join');
         }
-      } else if (left.ColumnRef && isValue(right)) this.addColumn(left, scope, use);
-      else if (right.ColumnRef && isValue(left)) this.addColumn(right, scope, use);
+      } else if (isValue(right)) this.addTerm(left, scope, use);
+      else if (isValue(left)) this.addTerm(right, scope, use);
       this.sublinks(left, scope);
       this.sublinks(right, scope);
       return;
     }
-    if ((kind === 'AEXPR_IN' || kind === 'AEXPR_OP_ANY') && op === '=' && left.ColumnRef && isValue(right)) {
-      this.addColumn(left, scope, 'eq');
+    if ((kind === 'AEXPR_IN' || kind === 'AEXPR_OP_ANY') && op === '=' && isValue(right)) {
+      this.addTerm(left, scope, 'eq');
       return;
     }
-    if (kind === 'AEXPR_BETWEEN' && left.ColumnRef && isValue(right)) this.addColumn(left, scope, 'range');
+    if (kind === 'AEXPR_BETWEEN' && isValue(right)) this.addTerm(left, scope, 'range');
+    if (kind === 'AEXPR_LIKE' && op === '~~' && left.ColumnRef && isValue(right))
+      this.addColumn(left, scope, 'like');
   }
 
   /** `col = (SELECT …)`: the subquery is a scope of its own. */
@@ -243,6 +268,34 @@ class Collector {
     if (resolved) this.add(matches ? { ...resolved, use, matches } : { ...resolved, use });
   }
 
+  /** A column or an expression over one table's columns. */
+  private addTerm(node: Node, scope: Scope, use: ColumnUse): void {
+    const resolved = this.resolveTerm(node, scope);
+    if (resolved) this.add({ ...resolved, use });
+  }
+
+  private resolveTerm(node: Node | undefined, scope: Scope): Omit<PredicateColumn, 'use'> | undefined {
+    if (!node || node.ColumnRef) return this.resolve(node, scope);
+    const ex = deparseExpression(node);
+    if (!ex || ex.columnRefs.length === 0) return undefined;
+    const refs = ex.columnRefs.map((parts) => this.resolveRef(parts, scope));
+    const first = refs[0];
+    if (!first) return undefined;
+    // Every column it reads must be one table's (or, unqualified, the same candidates').
+    const oneTable = refs.every((r) =>
+      first.table ? sameTable(r?.table, first.table) : r && !r.table && sameCandidates(r, first),
+    );
+    if (!oneTable) return undefined;
+    const { table, candidates } = first;
+    const expression: PredicateExpression = {
+      columns: [...new Set(refs.map((r) => r?.column as string))],
+      hasParameter: ex.hasParameter,
+      functionLike: ex.functionLike,
+      calls: ex.calls,
+    };
+    return { ...(table ? { table } : { candidates }), column: ex.sql, expression };
+  }
+
   private resolve(node: Node | undefined, scope: Scope): Omit<PredicateColumn, 'use'> | undefined {
     const ref = node?.ColumnRef as Node | undefined;
     if (!ref) return undefined;
@@ -250,6 +303,10 @@ class Collector {
       (f) => (f.String as Node | undefined)?.sval as string | undefined,
     );
     if (parts.some((p) => p === undefined)) return undefined; // `t.*`
+    return this.resolveRef(parts as string[], scope);
+  }
+
+  private resolveRef(parts: string[], scope: Scope): Omit<PredicateColumn, 'use'> | undefined {
     const column = parts[parts.length - 1] as string;
     if (parts.length === 1) return resolveUnqualified(column, scope);
     const qualifier = parts.slice(0, -1).join('.');
@@ -281,6 +338,33 @@ function resolveUnqualified(column: string, scope: Scope): Omit<PredicateColumn,
     return { candidates: tables, column };
   }
   return undefined;
+}
+
+/**
+ * The select-list expression an ORDER BY key names: by position (`ORDER BY 2`) or by an output
+ * column's name (`SELECT lower(name) AS n … ORDER BY n`), which PostgreSQL tries before input columns.
+ */
+function selectListItem(select: Node, key: Node | undefined): Node | undefined {
+  const targets = ((select.targetList as Node[] | undefined) ?? []).map((t) => (t.ResTarget ?? {}) as Node);
+  const position = ((key?.A_Const as Node | undefined)?.ival as Node | undefined)?.ival;
+  if (typeof position === 'number') return (targets[position - 1]?.val as Node | undefined) ?? {};
+  const fields = (key?.ColumnRef as Node | undefined)?.fields as Node[] | undefined;
+  const name = fields?.length === 1 ? (fields[0].String as Node | undefined)?.sval : undefined;
+  return name === undefined ? undefined : (targets.find((t) => t.name === name)?.val as Node | undefined);
+}
+
+/** DESC, and NULLS FIRST/LAST when it is not the direction's default (NULLS FIRST for DESC). */
+function sortDirection(sortBy: Node): Pick<PredicateColumn, 'desc' | 'nullsFirst'> {
+  const desc = sortBy.sortby_dir === 'SORTBY_DESC';
+  const nulls = sortBy.sortby_nulls as string | undefined;
+  const nullsFirst = nulls === 'SORTBY_NULLS_FIRST' ? true : nulls === 'SORTBY_NULLS_LAST' ? false : desc;
+  return { ...(desc ? { desc: true as const } : {}), ...(nullsFirst !== desc ? { nullsFirst } : {}) };
+}
+
+function sameCandidates(a: { candidates?: TableRef[] }, b: { candidates?: TableRef[] }): boolean {
+  const x = a.candidates ?? [];
+  const y = b.candidates ?? [];
+  return x.length > 0 && x.length === y.length && x.every((t, i) => sameTable(t, y[i]));
 }
 
 function dedupe(tables: TableRef[]): TableRef[] {

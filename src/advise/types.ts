@@ -116,7 +116,9 @@ export type IndexSkipReason =
   | 'not-a-table'
   | 'unknown-table'
   | 'needs-plan'
-  | 'unselective';
+  | 'unselective'
+  | 'unindexable-expression'
+  | 'like-pattern';
 
 export interface IndexProposal {
   table: string;

@@ -17,6 +17,7 @@ import { GenerationalCache } from '../generational-cache';
 import { describeStatement, fallbackFingerprint } from './fallback';
 import { type Skeleton, SkeletonIndex, skeletonOf } from './literal-skeleton';
 import { mainStatement, operationOf, parseStatements, tableOf } from './parse-tree';
+import { keepSortPositions } from './sort-positions';
 import { dialectOf, hashCanonical, LITERAL, type SqlDialect, scanSql } from './sql-scanner';
 import { collapseLists, numberMarkers, renderStatement, truncateStatement } from './sql-statement';
 
@@ -287,8 +288,11 @@ function parsePostgres(text: string): SqlShape | undefined {
     const fingerprint = fingerprintSync(text);
     // normalize keeps comments and leaves literals in utility statements (COMMENT ON … IS 'x',
     // COPY … FROM '/path', PREPARE … AS SELECT 'x'): the scanner removes what it left.
-    const statement = renderStatement(collapseLists(scanSql(normalizeSync(text), 'pg')));
-    const main = mainStatement(parseStatements(text));
+    const stmts = parseStatements(text);
+    const normalized = normalizeSync(text);
+    const canonical = keepSortPositions(normalized, scanSql(normalized, 'pg'), stmts);
+    const statement = renderStatement(collapseLists(canonical));
+    const main = mainStatement(stmts);
     return {
       fingerprint,
       statement,

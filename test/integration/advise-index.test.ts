@@ -14,6 +14,7 @@ import { loadParser } from '../../src/advise/predicate-columns';
 import type { AdvisorConfig, AdvisorInput, IndexCandidate } from '../../src/advise/types';
 import { DEFAULTS } from '../../src/config/defaults';
 import type { QueryRow } from '../../src/reports/types';
+import { SqlFingerprinter } from '../../src/sql';
 
 const SERVICE = 'shop';
 const BY_CUSTOMER = 'SELECT id, total FROM orders WHERE customer_id = $1 ORDER BY created_at DESC LIMIT $2';
@@ -70,6 +71,29 @@ function slowRow(statement: string, table: string): QueryRow {
 async function explain(sql: string): Promise<string> {
   const result = await admin.query(`EXPLAIN (FORMAT JSON) ${sql}`);
   return JSON.stringify(result.rows[0]['QUERY PLAN']);
+}
+
+/** The plan of `probe` with `index` built (not concurrently) in a transaction that is rolled back. */
+async function explainWith(index: string, probe: string): Promise<string> {
+  await admin.query('BEGIN');
+  try {
+    await admin.query(index.replace(' CONCURRENTLY', ''));
+    return await explain(probe);
+  } finally {
+    await admin.query('ROLLBACK');
+  }
+}
+
+/** With `index` built, the planner reads `probe` through it and sorts nothing. */
+async function expectReadInOrder(index: string, probe: string): Promise<void> {
+  const plan = await explainWith(index, probe);
+  expect(plan).toContain(/INDEX CONCURRENTLY (\S+)/.exec(index)?.[1]);
+  expect(plan).not.toMatch(/Sort"/);
+}
+
+/** The statements the advisor proposes for `statement`. */
+async function proposals(statement: string): Promise<string[]> {
+  return (await inspector().inspect(candidate(statement))).proposals.map((p) => p.statement);
 }
 
 beforeAll(async () => {
@@ -194,6 +218,62 @@ describe('index advice on PostgreSQL', () => {
     }
   });
 
+  it('spells the sort directions an ORDER BY with mixed directions needs, which the planner then reads without sorting', async () => {
+    const statement = 'SELECT id FROM orders WHERE status = $1 ORDER BY created_at DESC, id LIMIT $2';
+    const proposed =
+      'CREATE INDEX CONCURRENTLY orders_status_created_at_id_idx ON orders (status, created_at DESC, id);';
+    expect(await proposals(statement)).toEqual([proposed]);
+    const probe = "SELECT id FROM orders WHERE status = 'paid' ORDER BY created_at DESC, id LIMIT 10";
+    await expectReadInOrder(proposed, probe);
+    // The all-ascending index leaves a sort to do (read backwards it gives `id DESC`).
+    expect(await explainWith('CREATE INDEX probe_idx ON orders (status, created_at, id)', probe)).toMatch(
+      /Sort"/,
+    );
+    // Built, it is recognised by its key directions (pg_index.indoption).
+    await admin.query(proposed.replace(' CONCURRENTLY', ''));
+    try {
+      const again = await inspector().inspect(candidate(statement));
+      expect(again.skipped).toMatchObject([
+        { reason: 'covered', detail: expect.stringContaining('(status, created_at DESC, id)') },
+      ]);
+    } finally {
+      await admin.query('DROP INDEX orders_status_created_at_id_idx');
+    }
+  });
+
+  it('resolves ORDER BY positions of the normalized statement to the select-list columns', async () => {
+    const fp = await SqlFingerprinter.create({ cacheEntries: 100, maxParseBytes: 64 * 1024 });
+    const raw = "SELECT id, created_at FROM orders WHERE status = 'paid' ORDER BY 2 DESC, 1 LIMIT 10";
+    const { statement } = fp.fingerprint('postgresql', raw);
+    expect(statement).toBe('SELECT id, created_at FROM orders WHERE status = $1 ORDER BY 2 DESC, 1 LIMIT $2');
+    const proposed =
+      'CREATE INDEX CONCURRENTLY orders_status_created_at_id_idx ON orders (status, created_at DESC, id);';
+    expect(await proposals(statement)).toEqual([proposed]);
+    await expectReadInOrder(proposed, raw);
+  });
+
+  it('spells NULLS LAST on a DESC key, which a plain index read backwards cannot give', async () => {
+    await admin.query(`CREATE TABLE shipments (id serial PRIMARY KEY, shipped_at timestamptz);
+      INSERT INTO shipments (shipped_at)
+        SELECT CASE WHEN i % 5 <> 0 THEN timestamptz '2026-01-01' + i * interval '1 minute' END
+          FROM generate_series(1, 60000) AS i;
+      ANALYZE shipments;`);
+    try {
+      const proposed =
+        'CREATE INDEX CONCURRENTLY shipments_shipped_at_idx ON shipments (shipped_at DESC NULLS LAST);';
+      expect(
+        await proposals('SELECT id FROM shipments ORDER BY shipped_at DESC NULLS LAST LIMIT $1'),
+      ).toEqual([proposed]);
+      const probe = 'SELECT id FROM shipments ORDER BY shipped_at DESC NULLS LAST LIMIT 10';
+      await expectReadInOrder(proposed, probe);
+      expect(await explainWith('CREATE INDEX probe_idx ON shipments (shipped_at)', probe)).toContain(
+        '"Seq Scan"',
+      );
+    } finally {
+      await admin.query('DROP TABLE shipments');
+    }
+  });
+
   it('skips a small table and a column an existing index already covers', async () => {
     const i = inspector();
     const small = await i.inspect(candidate(SMALL));
@@ -276,5 +356,173 @@ describe('index advice on PostgreSQL', () => {
     } finally {
       await advisor.shutdown();
     }
+  });
+});
+
+describe('index advice on expressions, on PostgreSQL', () => {
+  beforeAll(async () => {
+    await admin.query(`
+      CREATE TABLE people (id serial PRIMARY KEY, email varchar(200) NOT NULL, created_at timestamptz NOT NULL,
+                           signed_up timestamp NOT NULL, payload jsonb NOT NULL, a int, b int NOT NULL);
+      INSERT INTO people (email, created_at, signed_up, payload, a, b)
+        SELECT 'User' || i || '@example.test', timestamptz '2026-01-01' + i * interval '1 minute',
+               timestamp '2026-01-01' + i * interval '1 minute', jsonb_build_object('kind', 'k' || (i % 50)),
+               CASE WHEN i % 3 <> 0 THEN i END, i % 1000
+          FROM generate_series(1, 60000) AS i;
+      ANALYZE people;`);
+  });
+  afterAll(async () => {
+    await admin.query('DROP TABLE people');
+  });
+
+  it('proposes an expression index for lower(email) = $1, which the planner uses, and then sees it as covering', async () => {
+    const finding = await inspector().inspect(candidate('SELECT id FROM people WHERE lower(email) = $1'));
+    const proposed = 'CREATE INDEX CONCURRENTLY people_lower_email_idx ON people (lower(email));';
+    expect(finding.proposals.map((p) => [p.statement, p.plan?.seqScan])).toEqual([[proposed, true]]);
+    const probe = "SELECT id FROM people WHERE lower(email) = 'user42@example.test'";
+    expect(await explain(probe)).toContain('"Seq Scan"');
+    await admin.query(proposed);
+    try {
+      await admin.query('ANALYZE people');
+      expect(await explain(probe)).toContain('people_lower_email_idx');
+      // PostgreSQL spells the key lower((email)::text) (email is varchar): the same expression.
+      const again = await inspector().inspect(candidate('SELECT id FROM people WHERE lower(email) = $1'));
+      expect(again.proposals).toEqual([]);
+      expect(again.skipped).toEqual([
+        {
+          table: 'people',
+          reason: 'covered',
+          detail: 'existing index people_lower_email_idx (lower(email::text)) already covers (lower(email))',
+        },
+      ]);
+    } finally {
+      await admin.query('DROP INDEX people_lower_email_idx');
+    }
+  });
+
+  it('proposes date() of a timestamp, coalesce() and a cast, each of which the planner then uses', async () => {
+    const cases: [string, string, string][] = [
+      [
+        'SELECT id FROM people WHERE date(signed_up) = $1',
+        'CREATE INDEX CONCURRENTLY people_date_signed_up_idx ON people (date(signed_up));',
+        "SELECT id FROM people WHERE date(signed_up) = '2026-01-15'",
+      ],
+      [
+        'SELECT id FROM people WHERE coalesce(a, b) = $1',
+        'CREATE INDEX CONCURRENTLY people_coalesce_a_b_idx ON people (coalesce(a, b));',
+        'SELECT id FROM people WHERE coalesce(a, b) = 42',
+      ],
+      [
+        'SELECT id FROM people WHERE signed_up::date BETWEEN $1 AND $2',
+        'CREATE INDEX CONCURRENTLY people_signed_up_date_idx ON people ((signed_up::date));',
+        "SELECT id FROM people WHERE signed_up::date BETWEEN '2026-01-15' AND '2026-01-16'",
+      ],
+    ];
+    for (const [statement, proposed, probe] of cases) {
+      expect(await proposals(statement), statement).toEqual([proposed]);
+      expect(await explainWith(proposed, probe), probe).not.toContain('"Seq Scan"');
+    }
+  });
+
+  it('proposes nothing for an expression that is not IMMUTABLE, which CREATE INDEX refuses, and says why', async () => {
+    for (const statement of [
+      'SELECT id FROM people WHERE date(created_at) = $1',
+      'SELECT id FROM people WHERE created_at::date = $1',
+    ]) {
+      const finding = await inspector().inspect(candidate(statement));
+      expect(finding.proposals, statement).toEqual([]);
+      expect(finding.skipped, statement).toMatchObject([
+        {
+          table: 'people',
+          reason: 'unindexable-expression',
+          detail: expect.stringMatching(
+            /: date\(timestamp with time zone\) is STABLE, and PostgreSQL indexes only IMMUTABLE/,
+          ),
+        },
+      ]);
+    }
+    // The witness: PostgreSQL itself refuses both.
+    for (const key of ['date(created_at)', '(created_at::date)']) {
+      await expect(admin.query(`CREATE INDEX people_probe ON people (${key})`)).rejects.toThrow(
+        'functions in index expression must be marked IMMUTABLE',
+      );
+    }
+  });
+
+  it('proposes nothing for an expression holding a parameter, and never shows the literal it replaced', async () => {
+    // The app ran `payload->>'kind' = 'k7'`: spanstat only ever sees it normalised.
+    await admin.query("CREATE INDEX people_kind_idx ON people ((payload->>'kind'))");
+    try {
+      const finding = await inspector().inspect(candidate('SELECT id FROM people WHERE (payload->>$1) = $2'));
+      expect(finding.proposals).toEqual([]);
+      expect(finding.skipped).toMatchObject([
+        {
+          reason: 'unindexable-expression',
+          detail: expect.stringContaining('payload ->> $1 holds a parameter'),
+        },
+      ]);
+      // An existing index whose expression holds a literal is shown without it.
+      const other = await inspector().inspect(candidate('SELECT id FROM people WHERE lower(email) = $1'));
+      expect(other.proposals[0].existingIndexes).toContain('people_kind_idx ((expression))');
+      expect(JSON.stringify([finding, other])).not.toMatch(/kind'|'k7/);
+    } finally {
+      await admin.query('DROP INDEX people_kind_idx');
+    }
+  });
+});
+
+describe('LIKE and operator classes, on PostgreSQL', () => {
+  beforeAll(async () => {
+    // One column in an ICU collation (never C), one in "C": the answer must not depend on the
+    // collation initdb gave the test database.
+    await admin.query(`
+      CREATE TABLE words (id serial PRIMARY KEY, word text COLLATE "und-x-icu" NOT NULL, code text COLLATE "C" NOT NULL);
+      INSERT INTO words (word, code) SELECT md5(i::text), md5(i::text) FROM generate_series(1, 60000) AS i;
+      ANALYZE words;`);
+  });
+  afterAll(async () => {
+    await admin.query('DROP TABLE words');
+  });
+
+  it('names the text_pattern_ops index a LIKE prefix needs outside a C collation, which the planner uses where a plain one is not', async () => {
+    const finding = await inspector().inspect(candidate('SELECT id FROM words WHERE word LIKE $1'));
+    const index = 'CREATE INDEX CONCURRENTLY words_word_idx ON words (word text_pattern_ops);';
+    expect(finding.proposals).toEqual([]);
+    expect(finding.skipped).toMatchObject([
+      { table: 'words', reason: 'like-pattern', detail: expect.stringContaining(`for a prefix: ${index}`) },
+    ]);
+    const probe = "SELECT id FROM words WHERE word LIKE 'abc%'";
+    expect(await explainWith(index, probe)).toContain('words_word_idx');
+    expect(await explainWith('CREATE INDEX plain_idx ON words (word)', probe)).toContain('"Seq Scan"');
+    // Built, it is named as serving a prefix already.
+    await admin.query(index);
+    try {
+      const again = await inspector().inspect(candidate('SELECT id FROM words WHERE word LIKE $1'));
+      expect(again.skipped[0].detail).toContain(
+        'existing index words_word_idx (word text_pattern_ops) serves one already',
+      );
+      // It sorts bytewise: no cover for a range or an ORDER BY in the column's collation.
+      const range = 'SELECT id FROM words WHERE word > $1 ORDER BY word LIMIT $2';
+      expect(await proposals(range)).toEqual(['CREATE INDEX CONCURRENTLY words_word_idx2 ON words (word);']);
+      expect(await explain("SELECT id FROM words WHERE word > 'f' ORDER BY word LIMIT 10")).not.toContain(
+        'words_word_idx',
+      );
+    } finally {
+      await admin.query('DROP INDEX words_word_idx');
+    }
+  });
+
+  it('names a plain index for a LIKE prefix on a column in the C collation, which the planner uses', async () => {
+    const finding = await inspector().inspect(candidate('SELECT id FROM words WHERE code LIKE $1'));
+    const index = 'CREATE INDEX CONCURRENTLY words_code_idx ON words (code);';
+    expect(finding.skipped).toMatchObject([
+      {
+        reason: 'like-pattern',
+        detail: expect.stringContaining(`so a plain one serves); for a prefix: ${index}`),
+      },
+    ]);
+    expect(await explainWith(index, "SELECT id FROM words WHERE code LIKE 'abc%'")).toContain(
+      'words_code_idx',
+    );
   });
 });

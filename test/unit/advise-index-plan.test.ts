@@ -4,12 +4,13 @@ import { castTypedParameters } from '../../src/advise/index-advisor';
 import {
   covers,
   type ExistingIndex,
+  type PlannedUse,
   planTableIndex,
   quoteIdent,
   type TableInfo,
 } from '../../src/advise/index-plan';
 import type { ColumnUse } from '../../src/advise/predicate-columns';
-import type { IndexFinding, PlanEvidence } from '../../src/advise/types';
+import type { IndexFinding, IndexSkipReason, PlanEvidence } from '../../src/advise/types';
 import { input, queryRow, thresholds } from './advise-fixtures';
 
 const limits = { minTableRows: 500, maxColumns: 3 };
@@ -171,6 +172,286 @@ describe('index planning', () => {
       },
     });
   });
+});
+
+describe('index planning: ORDER BY directions', () => {
+  const order = (column: string, o: { desc?: true; nullsFirst?: boolean } = {}) => ({
+    column,
+    use: 'order' as const,
+    ...o,
+  });
+  const plan = (u: Parameters<typeof planTableIndex>[0], t = table()) =>
+    planTableIndex(u, t, seqScan, true, limits);
+
+  it('spells DESC only when the directions are mixed (a btree reads backwards for all-DESC)', () => {
+    const mixed = plan([...uses(['status', 'eq']), order('created_at', { desc: true }), order('id')]);
+    expect(mixed).toMatchObject({
+      proposal: {
+        columns: ['status', 'created_at', 'id'],
+        statement:
+          'CREATE INDEX CONCURRENTLY orders_status_created_at_id_idx ON orders (status, created_at DESC, id);',
+      },
+    });
+    const allDesc = plan([
+      ...uses(['status', 'eq']),
+      order('created_at', { desc: true }),
+      order('id', { desc: true }),
+    ]);
+    expect(allDesc).toMatchObject({
+      proposal: { statement: expect.stringContaining('(status, created_at, id);') },
+    });
+  });
+
+  it('spells NULLS FIRST/LAST when it differs from what a plain index gives either way', () => {
+    const lastDesc = plan([order('created_at', { desc: true, nullsFirst: false })]);
+    expect(lastDesc).toMatchObject({
+      proposal: { statement: expect.stringContaining('(created_at DESC NULLS LAST);') },
+    });
+    const firstAsc = plan([order('created_at', { nullsFirst: true }), order('id')]);
+    expect(firstAsc).toMatchObject({
+      proposal: { statement: expect.stringContaining('(created_at NULLS FIRST, id);') },
+    });
+  });
+
+  it('takes an index as covering only when its directions match the ORDER BY or its reverse', () => {
+    const want = [...uses(['status', 'eq']), order('created_at', { desc: true }), order('id')];
+    const ascending = btree('orders_s_c_i', ['status', 'created_at', 'id']);
+    expect(plan(want, table({ indexes: [pkey, ascending] }))).toHaveProperty('proposal');
+    // (status DESC, created_at, id DESC): the sort part is the exact reverse; the pinned column's direction does not matter.
+    const reversed = { ...ascending, desc: [true, false, true], nullsFirst: [true, false, true] };
+    expect(plan(want, table({ indexes: [pkey, reversed] }))).toMatchObject({
+      skip: {
+        reason: 'covered',
+        detail: expect.stringContaining('orders_s_c_i (status DESC, created_at, id DESC)'),
+      },
+    });
+    const nullsDiffer = { ...ascending, desc: [false, false, true], nullsFirst: [false, false, false] };
+    expect(
+      covers(nullsDiffer, ['status', 'created_at', 'id'], 1, {
+        sort: new Map([
+          ['created_at', { desc: true, nullsFirst: true }],
+          ['id', { desc: false, nullsFirst: false }],
+        ]),
+      }),
+    ).toBe(false);
+  });
+});
+
+describe('index planning: expressions', () => {
+  const people = table({
+    name: 'people',
+    columns: new Set(['id', 'email', 'status', 'a', 'b']),
+    stats: new Map([
+      ['email', { distinct: 200_000, nullFrac: 0 }],
+      ['status', { distinct: 3, nullFrac: 0 }],
+    ]),
+    indexes: [{ ...pkey, name: 'people_pkey' }],
+  });
+  const expr = (
+    column: string,
+    o: Partial<NonNullable<PlannedUse['expression']>> = {},
+    use: ColumnUse = 'eq',
+  ) => ({
+    column,
+    use,
+    expression: {
+      columns: ['email'],
+      hasParameter: false,
+      functionLike: true,
+      calls: [],
+      canonical: 'lower((email)::text)',
+      ...o,
+    },
+  });
+
+  it('proposes an expression index, in parentheses unless it reads as a function call', () => {
+    expect(planTableIndex([expr('lower(email)')], people, seqScan, false, limits)).toMatchObject({
+      proposal: {
+        columns: ['lower(email)'],
+        statement: 'CREATE INDEX CONCURRENTLY people_lower_email_idx ON people (lower(email));',
+      },
+    });
+    const sum = expr('a + b', { columns: ['a', 'b'], functionLike: false, canonical: '(a + b)' });
+    expect(planTableIndex([sum], people, seqScan, false, limits)).toMatchObject({
+      proposal: { statement: 'CREATE INDEX CONCURRENTLY people_a_b_idx ON people ((a + b));' },
+    });
+  });
+
+  it("leads with an expression (no statistics: the planner's default 0.5% per value) before a few-valued column", () => {
+    expect(
+      planTableIndex([...uses(['status', 'eq']), expr('lower(email)')], people, seqScan, false, limits),
+    ).toMatchObject({ proposal: { columns: ['lower(email)', 'status'] } });
+  });
+
+  it('takes an existing index on the same expression, as PostgreSQL spells it, for a cover', () => {
+    const lowerIx: ExistingIndex = {
+      ...btree('people_lower', []),
+      columns: [null],
+      expressions: [{ canonical: 'lower((email)::text)', shown: 'lower(email::text)' }],
+    };
+    expect(
+      planTableIndex(
+        [expr('lower(email)')],
+        table({ ...people, indexes: [lowerIx] }),
+        seqScan,
+        false,
+        limits,
+      ),
+    ).toMatchObject({
+      skip: {
+        reason: 'covered',
+        detail: 'existing index people_lower (lower(email::text)) already covers (lower(email))',
+      },
+    });
+    const upperIx = { ...lowerIx, expressions: [{ canonical: 'upper((email)::text)' }] };
+    expect(
+      planTableIndex(
+        [expr('lower(email)')],
+        table({ ...people, indexes: [upperIx] }),
+        seqScan,
+        false,
+        limits,
+      ),
+    ).toMatchObject({ proposal: { existingIndexes: ['people_lower ((expression))'] } });
+    // A column that happens to be named like the expression's spelling is not the expression.
+    const oddColumn = btree('people_odd', ['lower((email)::text)']);
+    expect(
+      covers(oddColumn, ['lower(email)'], 1, {
+        canonical: new Map([['lower(email)', 'lower((email)::text)']]),
+      }),
+    ).toBe(false);
+  });
+
+  it('proposes no index for an expression PostgreSQL cannot index, and says why', () => {
+    const stable = expr('date(created_at)', {
+      columns: ['email'],
+      unindexable: 'date(created_at): date(timestamp with time zone) is STABLE',
+    });
+    expect(planTableIndex([stable], people, seqScan, false, limits)).toEqual({
+      skip: {
+        table: 'people',
+        reason: 'unindexable-expression',
+        detail: 'date(created_at): date(timestamp with time zone) is STABLE',
+      },
+    });
+    // Another filter column is still proposed.
+    expect(planTableIndex([stable, ...uses(['status', 'eq'])], people, seqScan, false, limits)).toMatchObject(
+      { proposal: { columns: ['status'] } },
+    );
+  });
+
+  it('ignores an expression over a column the table does not have', () => {
+    expect(
+      planTableIndex([expr('lower(nope)', { columns: ['nope'] })], people, seqScan, false, limits),
+    ).toMatchObject({
+      skip: { reason: 'no-usable-columns' },
+    });
+  });
+});
+
+describe('index planning: LIKE and operator classes', () => {
+  const words = (o: Partial<TableInfo> = {}) =>
+    table({
+      name: 'words',
+      columns: new Set(['id', 'word', 'status']),
+      prefixOpclass: new Map([['word', 'text_pattern_ops']]),
+      stats: new Map([['status', { distinct: 3, nullFrac: 0 }]]),
+      indexes: [{ ...pkey, name: 'words_pkey' }],
+      ...o,
+    });
+  const like = uses(['word', 'like']);
+
+  it('names the pattern_ops index a LIKE prefix needs outside a C collation, and a plain one in C', () => {
+    expect(planTableIndex(like, words(), seqScan, false, limits)).toEqual({
+      skip: {
+        table: 'words',
+        reason: 'like-pattern',
+        detail:
+          "word LIKE …: only a prefix pattern (abc%) can use a btree index, in this column's collation only with the text_pattern_ops operator class; for a prefix: CREATE INDEX CONCURRENTLY words_word_idx ON words (word text_pattern_ops);",
+      },
+    });
+    const c = planTableIndex(
+      like,
+      words({ prefixOpclass: new Map([['word', null]]) }),
+      seqScan,
+      false,
+      limits,
+    );
+    expect(c).toMatchObject({
+      skip: {
+        detail: expect.stringMatching(/collation is C, so a plain one serves\); for a prefix: .* \(word\);$/),
+      },
+    });
+  });
+
+  it('says when an index already serves a prefix, and proposes the other filter columns first', () => {
+    const pattern: ExistingIndex = {
+      ...btree('words_word_pattern', ['word']),
+      opclasses: ['text_pattern_ops'],
+      likePrefix: [true],
+    };
+    expect(planTableIndex(like, words({ indexes: [pattern] }), seqScan, false, limits)).toMatchObject({
+      skip: {
+        detail: expect.stringContaining(
+          'existing index words_word_pattern (word text_pattern_ops) serves one already',
+        ),
+      },
+    });
+    expect(
+      planTableIndex([...like, ...uses(['status', 'eq'])], words(), seqScan, false, limits),
+    ).toMatchObject({
+      proposal: { columns: ['status'] },
+    });
+  });
+
+  it('takes a pattern_ops index for an equality cover, but not for a range or an ORDER BY', () => {
+    const pattern: ExistingIndex = {
+      ...btree('words_word_pattern', ['word']),
+      opclasses: ['text_pattern_ops'],
+    };
+    expect(covers(pattern, ['word'], 1)).toBe(true);
+    expect(covers(pattern, ['word'], 0)).toBe(false);
+    expect(covers({ ...pattern, unique: true }, ['word'], 1)).toBe(true);
+    const other: ExistingIndex = { ...pattern, opclasses: ['some_custom_ops'] };
+    expect(covers(other, ['word'], 1)).toBe(false);
+    expect(
+      planTableIndex(uses(['word', 'range']), words({ indexes: [pattern] }), seqScan, false, limits),
+    ).toMatchObject({
+      proposal: { statement: 'CREATE INDEX CONCURRENTLY words_word_idx ON words (word);' },
+    });
+  });
+});
+
+describe('slow-query advice when no index is proposed for a reason of its own', () => {
+  const cases: [IndexSkipReason, string, RegExp][] = [
+    [
+      'unindexable-expression',
+      'date(created_at): date(timestamp with time zone) is STABLE',
+      /^No index can hold what it filters on as written \(events: date\(created_at\): date\(timestamp with time zone\) is STABLE\)/,
+    ],
+    [
+      'like-pattern',
+      'word LIKE …: only a prefix pattern (abc%) can use a btree index',
+      /^An index can serve its LIKE only for a prefix pattern \(events: word LIKE …/,
+    ],
+  ];
+  for (const [reason, detail, action] of cases) {
+    it(`says so for ${reason}, with the reason, rather than that the indexes look adequate`, () => {
+      const row = queryRow({ p95Ms: 400, statement: 'SELECT id FROM events WHERE x = $1', table: 'events' });
+      const finding: IndexFinding = {
+        service: row.service,
+        fingerprint: row.fingerprint,
+        checked: true,
+        columns: [],
+        proposals: [],
+        skipped: [{ table: 'events', reason, detail }],
+      };
+      const slow = evaluate(input({ queries: [row], indexFindings: [finding] }), thresholds(), 0).find(
+        (r) => r.kind === 'slow-query',
+      );
+      expect(slow?.action).toMatch(action);
+    });
+  }
 });
 
 describe('missing-index rule', () => {

@@ -23,6 +23,48 @@ describe('predicate columns from the parse tree', () => {
     expect(extractColumns(sql)?.hasLimit).toBe(true);
   });
 
+  it('keeps the direction and non-default NULLS order of each ORDER BY column', () => {
+    const order = (sql: string) =>
+      extractColumns(sql)
+        ?.columns.filter((c) => c.use === 'order')
+        .map(({ column, desc, nullsFirst }) => ({ column, desc, nullsFirst }));
+    expect(
+      order('SELECT * FROM t ORDER BY a DESC, b ASC, c NULLS FIRST, d DESC NULLS LAST, e DESC NULLS FIRST'),
+    ).toEqual([
+      { column: 'a', desc: true, nullsFirst: undefined },
+      { column: 'b', desc: undefined, nullsFirst: undefined },
+      { column: 'c', desc: undefined, nullsFirst: true },
+      { column: 'd', desc: true, nullsFirst: false },
+      { column: 'e', desc: true, nullsFirst: undefined },
+    ]);
+    // `USING <op>` names an operator, not a direction an index key can spell.
+    expect(order('SELECT * FROM t ORDER BY a USING >')).toEqual([]);
+  });
+
+  it('resolves ORDER BY positions and output names to the select list', () => {
+    expect(cols('SELECT id, created_at FROM orders WHERE status = $1 ORDER BY 2 DESC, 1 LIMIT $2')).toEqual([
+      'orders.status:eq',
+      'orders.created_at:order',
+      'orders.id:order',
+    ]);
+    expect(extractColumns('SELECT id, created_at FROM orders ORDER BY 2 DESC')?.columns[0].desc).toBe(true);
+    expect(cols('SELECT lower(name) AS n FROM users ORDER BY n LIMIT $1')).toEqual([
+      'users.lower(name):order',
+    ]);
+    // An output name wins over an input column of that name, as in PostgreSQL.
+    expect(cols('SELECT created_at AS id FROM users ORDER BY id LIMIT $1')).toEqual([
+      'users.created_at:order',
+    ]);
+    // `*`, a position past the list and an aggregate name no column.
+    for (const sql of [
+      'SELECT * FROM users ORDER BY 1 LIMIT $1',
+      'SELECT id FROM users ORDER BY 5 LIMIT $1',
+      'SELECT count(*) FROM users ORDER BY 1 LIMIT $1',
+    ]) {
+      expect(cols(sql), sql).toEqual([]);
+    }
+  });
+
   it('reads UPDATE and DELETE targets', () => {
     expect(cols('UPDATE accounts SET name = $1 WHERE email = $2')).toEqual(['accounts.email:eq']);
     expect(cols('DELETE FROM sessions s WHERE s.expires_at < now() AND s.user_id IN ($1, $2)')).toEqual([
@@ -34,9 +76,47 @@ describe('predicate columns from the parse tree', () => {
   it('counts IN, = ANY, BETWEEN and IS NULL and skips what a plain btree cannot serve', () => {
     expect(
       cols(
-        'SELECT * FROM t WHERE a = ANY($1) AND b BETWEEN $2 AND $3 AND c IS NULL AND lower(d) = $4 AND e LIKE $5 AND f <> $6',
+        'SELECT * FROM t WHERE a = ANY($1) AND b BETWEEN $2 AND $3 AND c IS NULL AND e LIKE $5 AND f <> $6',
       ),
-    ).toEqual(['t.a:eq', 't.b:range', 't.c:eq']);
+    ).toEqual(['t.a:eq', 't.b:range', 't.c:eq', 't.e:like']);
+    // Only LIKE on a plain column is noted (a prefix pattern can use an index); not NOT LIKE or ILIKE.
+    expect(cols('SELECT * FROM t WHERE a NOT LIKE $1 AND b ILIKE $2 AND lower(c) LIKE $3')).toEqual([]);
+  });
+
+  it('reads expressions over one table as index keys, written from the tree without literals', () => {
+    const sql =
+      'SELECT u.id FROM users u JOIN events e ON e.user_id = u.id WHERE lower(u.email) = lower($1) AND (e.payload->>$2) = $3 ' +
+      'AND coalesce(e.a, e.b) IN ($4, $5) AND date(e.created_at) BETWEEN $6 AND $7 AND $8 = e.created_at::date ORDER BY lower(u.name) DESC';
+    expect(cols(sql)).toEqual([
+      'events.user_id:join',
+      'users.id:join',
+      'users.lower(email):eq',
+      'events.payload ->> $2:eq',
+      'events.coalesce(a, b):eq',
+      'events.date(created_at):range',
+      'events.created_at::date:eq',
+      'users.lower(name):order',
+    ]);
+    const [, , lower, payload] = extractColumns(sql)?.columns ?? [];
+    expect(lower.expression).toEqual({
+      columns: ['email'],
+      hasParameter: false,
+      functionLike: true,
+      calls: [{ kind: 'function', name: ['lower'], args: ['email'] }],
+    });
+    expect(payload.expression).toMatchObject({
+      columns: ['payload'],
+      hasParameter: true,
+      functionLike: false,
+    });
+  });
+
+  it('leaves out expressions over two tables, literals and unknown forms, and keeps unqualified ones for the catalog', () => {
+    expect(
+      cols(
+        "SELECT * FROM a, b WHERE lower(x) = $1 AND upper(a.y || b.z) = $2 AND f(a.q, 'lit') = $3 AND (CASE WHEN a.k THEN 1 END) = $4",
+      ),
+    ).toEqual(['?a|b.lower(x):eq']);
   });
 
   it('skips OR branches', () => {

@@ -102,6 +102,23 @@ describe('statements never hold a literal', () => {
     }
   });
 
+  it('keeps ORDER BY and GROUP BY positions, which name select-list columns, and nothing else', () => {
+    expect(
+      pg(
+        "SELECT status, count(*) FROM t WHERE zip = 90210 AND name = 's3cr3t' GROUP BY 1 ORDER BY 2 DESC, 1 LIMIT 10",
+      ).statement,
+    ).toBe(
+      'SELECT status, count(*) FROM t WHERE zip = $1 AND name = $2 GROUP BY 1 ORDER BY 2 DESC, 1 LIMIT $3',
+    );
+    expect(pg('SELECT * FROM (SELECT a FROM t ORDER BY 1 LIMIT 4242) s ORDER BY 1').statement).toBe(
+      'SELECT * FROM (SELECT a FROM t ORDER BY 1 LIMIT $1) s ORDER BY 1',
+    );
+    // In a window or an expression an integer is a value.
+    expect(pg('SELECT a, row_number() OVER (ORDER BY 31337) FROM t ORDER BY 90210 + 1, 1').statement).toBe(
+      'SELECT a, row_number() OVER (ORDER BY $1) FROM t ORDER BY $2 + $3, 1',
+    );
+  });
+
   it('drops comments, which may carry request data', () => {
     const shape = pg("SELECT 1 /* traceparent='00-abc-def-01',route='/users/31337' */ -- s3cr3t");
     expect(shape.statement).toBe('SELECT $1');

@@ -122,7 +122,7 @@ function queryEvidence(q: QueryRow) {
 
 /** `<table>.<column> (=)`, `(range)`, `(join)`, `(ORDER BY)`. */
 export function describeColumns(finding: IndexFinding): string[] {
-  const sign = { eq: '=', range: 'range', join: 'join', order: 'ORDER BY' } as const;
+  const sign = { eq: '=', range: 'range', join: 'join', order: 'ORDER BY', like: 'LIKE' } as const;
   return finding.columns.map((c) => {
     const table = c.table ? tableName(c.table) : (c.candidates ?? []).map(tableName).join('|');
     return `${table ? `${table}.` : ''}${c.column} (${sign[c.use]})`;
@@ -157,9 +157,14 @@ function indexAction(finding: IndexFinding | undefined, q: QueryRow): string {
   const reasons = finding.skipped.map((s) => `${s.table}: ${s.detail}`).join('; ');
   const opHint =
     q.operation.toUpperCase() === 'SELECT' ? ' and fetched columns/rows (SELECT *, no LIMIT)' : '';
-  const lead =
-    finding.skipped.length > 0 && finding.skipped.every((s) => s.reason === 'unselective')
-      ? 'No index would help'
-      : 'Indexes look adequate';
+  const all = (reason: string) =>
+    finding.skipped.length > 0 && finding.skipped.every((s) => s.reason === reason);
+  const lead = all('unselective')
+    ? 'No index would help'
+    : all('unindexable-expression')
+      ? 'No index can hold what it filters on as written'
+      : all('like-pattern')
+        ? 'An index can serve its LIKE only for a prefix pattern'
+        : 'Indexes look adequate';
   return `${lead} (${reasons || 'no filtered columns'}). ${explain}: check row estimates, sorts${opHint}.`;
 }
