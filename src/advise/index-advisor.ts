@@ -8,6 +8,7 @@
  * (a generic plan is built before parameters are bound, so the NULLs do not fold the filter away).
  */
 import { Client } from 'pg';
+import { quoteAlways } from '../sql/quote-ident';
 import { checkExpressions } from './index-expressions';
 import { type IndexLimits, indexable, type PlannedUse, planTableIndex, type TableInfo } from './index-plan';
 import { planEvidence, rootPlan } from './plan-evidence';
@@ -18,7 +19,7 @@ import {
   sameTable,
   type TableRef,
 } from './predicate-columns';
-import { loadTable, quote } from './table-info';
+import { loadTable } from './table-info';
 import type { IndexCandidate, IndexFinding, PlanEvidence } from './types';
 
 export interface IndexInspector {
@@ -264,7 +265,11 @@ async function withExpressionChecks(
 ): Promise<PlannedUse[]> {
   const expressions = new Map(uses.flatMap((u) => (u.expression ? [[u.column, u.expression]] : [])));
   if (expressions.size === 0) return uses;
-  const checks = await checkExpressions(client, `${quote(info.schema)}.${quote(info.name)}`, expressions);
+  const checks = await checkExpressions(
+    client,
+    `${quoteAlways(info.schema)}.${quoteAlways(info.name)}`,
+    expressions,
+  );
   return uses.map((u) =>
     u.expression ? { ...u, expression: { ...u.expression, ...checks.get(u.column) } } : u,
   );

@@ -100,8 +100,6 @@ const UNSELECTIVE_SHARE = 0.4;
 /** The planner's share for an equality it has no statistics on (DEFAULT_EQ_SEL): an expression's, until indexed. */
 const DEFAULT_EQ_SHARE = 0.005;
 
-export { quoteIdent };
-
 export function displayTable(info: Pick<TableInfo, 'schema' | 'name'>): string {
   return info.schema === 'public'
     ? quoteIdent(info.name)

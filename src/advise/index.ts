@@ -1,3 +1,4 @@
+export { quoteIdent } from '../sql/quote-ident';
 export {
   Advisor,
   type AdvisorLogger,
@@ -14,7 +15,7 @@ export {
   type PgIndexInspectorOptions,
   uncheckedFinding,
 } from './index-advisor';
-export { covers, planTableIndex, quoteIdent, type TableInfo } from './index-plan';
+export { covers, planTableIndex, type TableInfo } from './index-plan';
 export { extractColumns, loadParser, type PredicateColumn, type StatementColumns } from './predicate-columns';
 export { indexCandidates } from './rules/queries';
 export { aggregatorSource } from './source';

@@ -5,6 +5,7 @@
 import type { Client } from 'pg';
 import { deparseExpression } from '../sql/deparse-expression';
 import { parseStatements } from '../sql/parse-tree';
+import { quoteAlways } from '../sql/quote-ident';
 import type { ExistingIndex, TableInfo } from './index-plan';
 import type { TableRef } from './predicate-columns';
 
@@ -19,7 +20,9 @@ const C_COLLATION = (oid: string) =>
                FROM pg_database d WHERE d.datname = current_database())))`;
 
 export async function loadTable(client: Client, ref: TableRef): Promise<TableInfo | undefined> {
-  const qualified = ref.schema ? `${quote(ref.schema)}.${quote(ref.name)}` : quote(ref.name);
+  const qualified = ref.schema
+    ? `${quoteAlways(ref.schema)}.${quoteAlways(ref.name)}`
+    : quoteAlways(ref.name);
   const rel = await client.query(
     `SELECT c.oid::int8 AS oid, n.nspname AS schema, c.relname AS name, c.relkind::text AS relkind,
             c.reltuples::float8 AS reltuples, COALESCE(s.n_live_tup, 0)::float8 AS live
@@ -130,8 +133,4 @@ function trueShare(values: string, freqs: number[] | null, nullFrac: number): nu
   if (t >= 0) return freqs?.[t];
   const f = list.indexOf('f');
   return f >= 0 && freqs?.[f] !== undefined ? Math.max(0, 1 - nullFrac - freqs[f]) : undefined;
-}
-
-export function quote(name: string): string {
-  return `"${name.replace(/"/g, '""')}"`;
 }

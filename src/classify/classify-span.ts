@@ -297,37 +297,34 @@ function declaredDescendants(attributes: DecodedSpan['attributes']): number {
 }
 
 function poolConnect(span: DecodedSpan, system: string): PoolConnect {
-  return {
-    type: 'pool-connect',
-    service: span.service,
-    traceId: span.traceId,
-    spanId: span.spanId,
-    parentSpanId: span.parentSpanId,
-    startMs: span.startMs,
-    durationMs: span.durationMs,
-    error: span.statusCode === StatusCode.ERROR,
-    system,
-    pool: poolName(span.attributes),
-    poolMax: numberAttr(span.attributes, POOL_MAX),
-    poolInUse: numberAttr(span.attributes, POOL_IN_USE),
-  };
+  return poolRecord<PoolConnect>('pool-connect', span, system, span.statusCode === StatusCode.ERROR);
 }
 
 function poolUsage(span: DecodedSpan, system: string): PoolUsageSample {
+  return poolRecord<PoolUsageSample>('pool-usage', span, system, false);
+}
+
+/** A pool wait or usage sample: the two records have the same fields, in the same order. */
+function poolRecord<T extends PoolConnect | PoolUsageSample>(
+  type: T['type'],
+  span: DecodedSpan,
+  system: string,
+  error: boolean,
+): T {
   return {
-    type: 'pool-usage',
+    type,
     service: span.service,
     traceId: span.traceId,
     spanId: span.spanId,
     parentSpanId: span.parentSpanId,
     startMs: span.startMs,
     durationMs: span.durationMs,
-    error: false,
+    error,
     system,
     pool: poolName(span.attributes),
     poolMax: numberAttr(span.attributes, POOL_MAX),
     poolInUse: numberAttr(span.attributes, POOL_IN_USE),
-  };
+  } as T;
 }
 
 /**

@@ -20,5 +20,10 @@ const RESERVED = new Set(
 
 export function quoteIdent(name: string): string {
   if (/^[a-z_][a-z0-9_$]*$/.test(name) && !RESERVED.has(name)) return name;
+  return quoteAlways(name);
+}
+
+/** `name` in double quotes whatever it is (for catalog look-ups of a name as stored). */
+export function quoteAlways(name: string): string {
   return `"${name.replace(/"/g, '""')}"`;
 }

@@ -9,12 +9,12 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort, type LocalServer, startPostgres } from '../../scripts/lib/local-servers';
 import { Advisor } from '../../src/advise/advisor';
 import { PgIndexInspector } from '../../src/advise/index-advisor';
-import { quoteIdent } from '../../src/advise/index-plan';
 import { loadParser } from '../../src/advise/predicate-columns';
 import type { AdvisorConfig, AdvisorInput, IndexCandidate } from '../../src/advise/types';
 import { DEFAULTS } from '../../src/config/defaults';
 import type { QueryRow } from '../../src/reports/types';
 import { SqlFingerprinter } from '../../src/sql';
+import { quoteIdent } from '../../src/sql/quote-ident';
 
 const SERVICE = 'shop';
 const BY_CUSTOMER = 'SELECT id, total FROM orders WHERE customer_id = $1 ORDER BY created_at DESC LIMIT $2';

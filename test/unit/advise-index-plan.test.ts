@@ -6,11 +6,11 @@ import {
   type ExistingIndex,
   type PlannedUse,
   planTableIndex,
-  quoteIdent,
   type TableInfo,
 } from '../../src/advise/index-plan';
 import type { ColumnUse } from '../../src/advise/predicate-columns';
 import type { IndexFinding, IndexSkipReason, PlanEvidence } from '../../src/advise/types';
+import { quoteIdent } from '../../src/sql/quote-ident';
 import { input, queryRow, thresholds } from './advise-fixtures';
 
 const limits = { minTableRows: 500, maxColumns: 3 };

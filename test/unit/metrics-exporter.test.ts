@@ -1,8 +1,9 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { createSpanstatMetrics, recommendationSeries, type SpanstatMetrics } from '../../src/metrics';
 import { INFO_TEXT_HOLD_MS } from '../../src/metrics/held-text';
-import type { CacheCall, DbCall, PoolConnect, PoolUsageSample } from '../../src/model/classified';
+import type { CacheCall, DbCall } from '../../src/model/classified';
 import type { RequestSummary } from '../../src/model/request-summary';
+import { poolConnect, poolUsage } from '../fixtures/classified';
 
 const base = { traceId: 't1', spanId: 's1', parentSpanId: '', startMs: 0, error: false };
 
@@ -225,16 +226,8 @@ describe('Prometheus metrics', () => {
 
   it('reports pool waits and the peak of clients in use against the pool size', async () => {
     const m = create();
-    const connect = (inUse: number): PoolConnect => ({
-      ...base,
-      type: 'pool-connect',
-      service: 'shop',
-      system: 'postgresql',
-      pool: 'db:5432/shop',
-      durationMs: 2,
-      poolInUse: inUse,
-      poolMax: 10,
-    });
+    const connect = (inUse: number) =>
+      poolConnect({ service: 'shop', pool: 'db:5432/shop', durationMs: 2, poolInUse: inUse, poolMax: 10 });
     for (const n of [3, 9, 4]) m.recordPoolConnect(connect(n));
     const text = await m.scrape();
     expect(samples(text, 'spanstat_db_pool_clients_in_use')).toEqual([
@@ -250,16 +243,8 @@ describe('Prometheus metrics', () => {
 
   it('shows the in-use peak of a pool whose checkouts never waited, from its usage samples', async () => {
     const m = create();
-    const sample = (inUse: number): PoolUsageSample => ({
-      ...base,
-      type: 'pool-usage',
-      service: 'shop',
-      system: 'postgresql',
-      pool: 'db:5432/shop',
-      durationMs: 0,
-      poolInUse: inUse,
-      poolMax: 10,
-    });
+    const sample = (inUse: number) =>
+      poolUsage({ service: 'shop', pool: 'db:5432/shop', poolInUse: inUse, poolMax: 10 });
     for (const n of [4, 8, 5]) m.recordPoolUsage(sample(n));
     const text = await m.scrape();
     expect(samples(text, 'spanstat_db_pool_clients_in_use')).toEqual([
@@ -274,21 +259,18 @@ describe('Prometheus metrics', () => {
 
   it('keeps a series per pool of a service, each with its own peak and size', async () => {
     const m = create();
-    const pool = (name: string, inUse: number, max: number): PoolConnect => ({
-      ...base,
-      type: 'pool-connect',
+    const pool = (name: string, inUse: number, max: number) => ({
       service: 'shop',
-      system: 'postgresql',
       pool: name,
       durationMs: 2,
       poolInUse: inUse,
       poolMax: max,
     });
-    m.recordPoolConnect(pool('db-1:5432/shop', 20, 20));
-    m.recordPoolConnect(pool('db-2:5432/shop', 1, 4));
-    m.recordPoolUsage({ ...pool('db-2:5432/shop', 3, 4), type: 'pool-usage', durationMs: 0 });
+    m.recordPoolConnect(poolConnect(pool('db-1:5432/shop', 20, 20)));
+    m.recordPoolConnect(poolConnect(pool('db-2:5432/shop', 1, 4)));
+    m.recordPoolUsage(poolUsage(pool('db-2:5432/shop', 3, 4)));
     // Spans that name no pool (an older preload): a series whose pool label is empty.
-    m.recordPoolConnect(pool('', 5, 10));
+    m.recordPoolConnect(poolConnect(pool('', 5, 10)));
     const text = await m.scrape();
     expect(samples(text, 'spanstat_db_pool_clients_in_use')).toEqual([
       'spanstat_db_pool_clients_in_use{service="shop",system="postgresql",pool="db-1:5432/shop"} 20',
@@ -305,16 +287,9 @@ describe('Prometheus metrics', () => {
   it('sends pools past the series cap to the service overflow series', async () => {
     const m = create({ maxSeriesPerMetric: 2 });
     for (let i = 0; i < 4; i++)
-      m.recordPoolConnect({
-        ...base,
-        type: 'pool-connect',
-        service: 'shop',
-        system: 'postgresql',
-        pool: `db-${i}:5432/shop`,
-        durationMs: 2,
-        poolInUse: i,
-        poolMax: 10,
-      });
+      m.recordPoolConnect(
+        poolConnect({ service: 'shop', pool: `db-${i}:5432/shop`, durationMs: 2, poolInUse: i, poolMax: 10 }),
+      );
     expect(samples(await m.scrape(), 'spanstat_db_pool_clients_in_use')).toEqual([
       'spanstat_db_pool_clients_in_use{service="shop",system="postgresql",pool="db-0:5432/shop"} 0',
       'spanstat_db_pool_clients_in_use{service="shop",system="postgresql",pool="db-1:5432/shop"} 1',
