@@ -93,6 +93,19 @@ async function withLockWait(body: () => Promise<void>): Promise<void> {
   expect((await waiting).rowCount).toBe(1);
 }
 
+/** A sampler of its own (no timer: samples are taken by the test), its warnings in `warnings`. */
+function sampler(url: string, warnings: string[]): PgLockSampler {
+  return new PgLockSampler({
+    url,
+    sampleMs: 60_000,
+    timeoutMs: 1_000,
+    window: '5m',
+    idleInTransactionMs: 100,
+    fingerprint: (t) => fingerprinter.fingerprint('postgresql', t),
+    logger: { warn: (_obj, msg) => warnings.push(msg) },
+  });
+}
+
 function expectNoLiterals(text: string): void {
   for (const literal of LITERALS) expect(text).not.toMatch(literal);
 }
@@ -143,14 +156,14 @@ describe('lock advice on PostgreSQL', () => {
       endpointCache: [],
       pools: [],
     });
-    const sampler = createLockSampler(config, (t) => fingerprinter.fingerprint('postgresql', t), logger);
-    expect(sampler).toBeInstanceOf(PgLockSampler);
-    const advisor = new Advisor(config, source, undefined, { logger, lockSampler: sampler });
+    const lockSampler = createLockSampler(config, (t) => fingerprinter.fingerprint('postgresql', t), logger);
+    expect(lockSampler).toBeInstanceOf(PgLockSampler);
+    const advisor = new Advisor(config, source, undefined, { logger, lockSampler });
     try {
       await withLockWait(async () => {
         await advisor.start();
         const summary = await until('the wait in two samples and the idle blocker', () => {
-          const s = sampler?.summary();
+          const s = lockSampler?.summary();
           const wait = s?.waits.find((w) => w.fingerprint === waiterRow.fingerprint);
           const idle = s?.idleInTransaction.find((i) => i.fingerprint === holderRow.fingerprint);
           return wait && wait.samples >= 2 && idle ? (s as LockWaitSummary) : undefined;
@@ -205,26 +218,17 @@ describe('lock advice on PostgreSQL', () => {
 
   it('without pg_read_all_stats says so once, in the log and the status', async () => {
     const warnings: string[] = [];
-    const url = pg.url.replace('postgres@', 'limited@');
-    const sampler = new PgLockSampler({
-      url,
-      sampleMs: 60_000,
-      timeoutMs: 2_000,
-      window: '5m',
-      idleInTransactionMs: 100,
-      fingerprint: (t) => fingerprinter.fingerprint('postgresql', t),
-      logger: { warn: (_obj, msg) => warnings.push(msg) },
-    });
+    const limited = sampler(pg.url.replace('postgres@', 'limited@'), warnings);
     try {
       await withLockWait(async () => {
-        await sampler.sampleNow();
-        await sampler.sampleNow();
-        expect(sampler.status()).toMatchObject({ readAllStats: false, samples: 2, lastError: null });
+        await limited.sampleNow();
+        await limited.sampleNow();
+        expect(limited.status()).toMatchObject({ readAllStats: false, samples: 2, lastError: null });
         // Other roles' sessions show neither their wait nor their state: nothing to advise on.
-        expect(sampler.summary()).toMatchObject({ samples: 2, waits: [], idleInTransaction: [] });
+        expect(limited.summary()).toMatchObject({ samples: 2, waits: [], idleInTransaction: [] });
       });
     } finally {
-      await sampler.close();
+      await limited.close();
     }
     expect(warnings).toHaveLength(1);
     expect(warnings[0]).toContain('GRANT pg_monitor');
@@ -233,26 +237,18 @@ describe('lock advice on PostgreSQL', () => {
   it('backs off from an unreachable database and says why in the status, once in the log', async () => {
     const warnings: string[] = [];
     const port = await freePort();
-    const sampler = new PgLockSampler({
-      url: `postgres://postgres@127.0.0.1:${port}/postgres`,
-      sampleMs: 60_000,
-      timeoutMs: 1_000,
-      window: '1m',
-      idleInTransactionMs: 100,
-      fingerprint: (t) => fingerprinter.fingerprint('postgresql', t),
-      logger: { warn: (_obj, msg) => warnings.push(msg) },
-    });
+    const unreachable = sampler(`postgres://postgres@127.0.0.1:${port}/postgres`, warnings);
     try {
-      await sampler.sampleNow();
-      const first = sampler.status();
+      await unreachable.sampleNow();
+      const first = unreachable.status();
       expect(first.lastError).toMatch(/ECONNREFUSED/);
       const started = Date.now();
-      await sampler.sampleNow();
+      await unreachable.sampleNow();
       expect(Date.now() - started).toBeLessThan(100);
-      expect(sampler.status()).toMatchObject({ samples: 0, lastError: first.lastError });
+      expect(unreachable.status()).toMatchObject({ samples: 0, lastError: first.lastError });
       expect(warnings).toHaveLength(1);
     } finally {
-      await sampler.close();
+      await unreachable.close();
     }
   });
 });

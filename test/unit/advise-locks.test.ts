@@ -49,18 +49,13 @@ function aggregator(window: '1m' | '5m' | 'all' = '5m', maxRows?: number) {
 const waiterShape = () => fp.fingerprint('postgresql', WAITER);
 const holderShape = () => fp.fingerprint('postgresql', HOLDER);
 
-function slowWaiter(o: Parameters<typeof queryRow>[0] = {}) {
-  const w = waiterShape();
-  return queryRow({
-    fingerprint: w.fingerprint,
-    statement: w.statement,
-    operation: 'UPDATE',
-    table: 'accounts',
-    p95Ms: 800,
-    calls: 50,
-    ...o,
-  });
+/** A report row of `raw`'s shape, as the classifier would have made it. */
+function shapeRow(raw: string, o: Parameters<typeof queryRow>[0] = {}) {
+  const { fingerprint, statement, operation, table } = fp.fingerprint('postgresql', raw);
+  return queryRow({ fingerprint, statement, operation, table, ...o });
 }
+
+const slowWaiter = () => shapeRow(WAITER, { p95Ms: 800, calls: 50 });
 
 function expectNoLiterals(value: unknown): void {
   const text = JSON.stringify(value);
@@ -217,15 +212,7 @@ describe('slow-query advice of a statement that waits on locks', () => {
 });
 
 describe('idle-in-transaction rule', () => {
-  const holderRow = () => {
-    const h = holderShape();
-    return queryRow({
-      fingerprint: h.fingerprint,
-      statement: h.statement,
-      operation: 'UPDATE',
-      service: 'api',
-    });
-  };
+  const holderRow = () => shapeRow(HOLDER, { service: 'api' });
 
   it('is critical when the idle session held a lock others waited on, on the service that runs its statement', () => {
     const recs = evaluate(
