@@ -145,7 +145,7 @@ export class PgLockSampler {
       this.aggregator.add({ atMs, sessions: rows.map((r) => this.session(r)) });
       this.state.samples++;
       this.state.lastSampleMs = atMs;
-      if (this.failedAtMs !== undefined || this.state.lastError) this.state.lastError = null;
+      this.state.lastError = null;
       this.failedAtMs = undefined;
     } catch (err) {
       const error = describeError(err);
