@@ -1,8 +1,8 @@
 /**
  * The advisor stage: every `intervalSeconds` it reads the report rows of its window from
  * `source`, checks the slow/top statements for missing indexes and reads the lock sampler's window
- * (the only I/O, optional), runs the pure rules and folds the result into the recommendation store. Timer unref'd; start and
- * shutdown are safe to call twice, and shutdown before start.
+ * (the only I/O, optional), runs the pure rules and folds the result into the recommendation store.
+ * Timer unref'd; start and shutdown are safe to call twice, and shutdown before start.
  */
 import { evaluateDetailed } from './evaluate';
 import { type IndexInspector, PgIndexInspector, uncheckedFinding } from './index-advisor';
