@@ -14,6 +14,7 @@ import type { AdvisorConfig, AdvisorInput } from '../../src/advise/types';
 import { DEFAULTS } from '../../src/config/defaults';
 import type { QueryRow } from '../../src/reports/types';
 import { SqlFingerprinter } from '../../src/sql';
+import { getJson, startTestSidecar, waitFor } from '../helpers/sidecar';
 
 const SERVICE = 'bank';
 const HOLDER_SQL = 'UPDATE accounts SET balance = balance + 1 WHERE id = 42';
@@ -58,16 +59,6 @@ function row(statement: string, o: Partial<QueryRow> = {}): QueryRow {
     maxCallsPerRequest: 1,
     ...o,
   };
-}
-
-async function until<T>(what: string, probe: () => T | undefined, timeoutMs = 15_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = probe();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
 }
 
 /**
@@ -162,12 +153,14 @@ describe('lock advice on PostgreSQL', () => {
     try {
       await withLockWait(async () => {
         await advisor.start();
-        const summary = await until('the wait in two samples and the idle blocker', () => {
+        const seen = await waitFor(async () => {
           const s = lockSampler?.summary();
           const wait = s?.waits.find((w) => w.fingerprint === waiterRow.fingerprint);
           const idle = s?.idleInTransaction.find((i) => i.fingerprint === holderRow.fingerprint);
-          return wait && wait.samples >= 2 && idle ? (s as LockWaitSummary) : undefined;
+          return wait && wait.samples >= 2 && idle ? s : undefined;
         });
+        expect(seen, 'the wait in two samples and the idle blocker').toBeDefined();
+        const summary = seen as LockWaitSummary;
         const wait = summary.waits.find((w) => w.fingerprint === waiterRow.fingerprint);
         expect(wait?.statement).toBe(WAITER_SQL);
         expect(wait?.blockers[0]).toMatchObject({
@@ -214,6 +207,21 @@ describe('lock advice on PostgreSQL', () => {
     }
     expect(logged.some((l) => l.includes('idle-in-transaction'))).toBe(true);
     expectNoLiterals(logged.join('\n'));
+  });
+
+  it("the sidecar samples with the advisor's URL and shows the sampler in the advisor status", async () => {
+    const sidecar = await startTestSidecar({ advisor: { postgresUrl: pg.url, lockSampleMs: 100 } });
+    try {
+      type Status = { advisor: { lockSampling: { samples: number; readAllStats: boolean | null } | null } };
+      const url = `${sidecar.apiUrl}/api/v1/recommendations`;
+      const status = await waitFor(async () => {
+        const body = await getJson<Status>(url);
+        return (body.advisor.lockSampling?.samples ?? 0) >= 2 ? body.advisor.lockSampling : undefined;
+      });
+      expect(status).toMatchObject({ readAllStats: true, lastError: null });
+    } finally {
+      await sidecar.shutdown();
+    }
   });
 
   it('without pg_read_all_stats says so once, in the log and the status', async () => {
