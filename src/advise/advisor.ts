@@ -1,11 +1,13 @@
 /**
  * The advisor stage: every `intervalSeconds` it reads the report rows of its window from
- * `source`, checks the slow/top statements for missing indexes (the only I/O, optional), runs
- * the pure rules and folds the result into the recommendation store. Timer unref'd; start and
- * shutdown are safe to call twice, and shutdown before start.
+ * `source`, checks the slow/top statements for missing indexes and reads the lock sampler's window
+ * (the only I/O, optional), runs the pure rules and folds the result into the recommendation store.
+ * Timer unref'd; start and shutdown are safe to call twice, and shutdown before start.
  */
 import { evaluateDetailed } from './evaluate';
 import { type IndexInspector, PgIndexInspector, uncheckedFinding } from './index-advisor';
+import type { LockSamplerStatus } from './lock-sampler';
+import type { LockWaitSummary } from './lock-waits';
 import { loadParser } from './predicate-columns';
 import { indexCandidates } from './rules/queries';
 import { RecommendationStore, type StoreChanges } from './store';
@@ -26,6 +28,16 @@ export interface AdvisorOptions {
   logger?: AdvisorLogger;
   /** Clock (ms since the epoch); the sidecar passes its receive clock in tests. */
   now?: () => number;
+  /** Lock waits of the window (createLockSampler); the Advisor starts and closes it. */
+  lockSampler?: LockWaitSource;
+}
+
+/** What the Advisor needs of the lock sampler (lock-sampler.ts). */
+export interface LockWaitSource {
+  start(): void;
+  summary(): LockWaitSummary;
+  status(): LockSamplerStatus;
+  close(): Promise<void>;
 }
 
 export interface AdvisorStatus {
@@ -34,6 +46,8 @@ export interface AdvisorStatus {
   /** Evaluations run at start and then this often; readers tell "not yet" from "nothing found" by it. */
   intervalSeconds: number;
   indexChecks: boolean;
+  /** The pg_stat_activity sampler's state, or null without one (no postgresUrl, lockSampleMs 0). */
+  lockSampling: LockSamplerStatus | null;
   lastEvaluatedMs: number | null;
   lastDurationMs: number | null;
   lastError: string | null;
@@ -85,6 +99,7 @@ export class Advisor {
   async start(): Promise<void> {
     if (this.started || this.stopped || !this.config.enabled) return;
     this.started = true;
+    this.options.lockSampler?.start();
     await loadParser();
     if (this.stopped) return;
     await this.evaluateNow();
@@ -100,6 +115,7 @@ export class Advisor {
     this.timer = undefined;
     await this.running?.catch(() => undefined);
     await this.inspector?.close().catch(() => undefined);
+    await this.options.lockSampler?.close().catch(() => undefined);
   }
 
   /** Runs one evaluation now (or joins the one in progress); never throws — errors go to status and log. */
@@ -124,6 +140,7 @@ export class Advisor {
       window: this.config.window,
       intervalSeconds: this.config.intervalSeconds,
       indexChecks: this.inspector !== undefined,
+      lockSampling: this.options.lockSampler?.status() ?? null,
       lastEvaluatedMs: this.lastEvaluatedMs,
       lastDurationMs: this.lastDurationMs,
       lastError: this.lastError,
@@ -137,7 +154,8 @@ export class Advisor {
       const input = this.source();
       const indexFindings = await this.checkIndexes(input);
       const nowMs = this.now();
-      const evaluation = evaluateDetailed({ ...input, indexFindings }, this.config, nowMs);
+      const lockWaits = this.options.lockSampler?.summary();
+      const evaluation = evaluateDetailed({ ...input, indexFindings, lockWaits }, this.config, nowMs);
       const changes = this.store.update(evaluation, nowMs);
       this.lastEvaluatedMs = nowMs;
       this.lastError = null;

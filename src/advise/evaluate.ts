@@ -5,6 +5,7 @@
 import { cacheRules } from './rules/cache';
 import { RuleContext } from './rules/context';
 import { endpointRules } from './rules/endpoints';
+import { idleInTransactionRule } from './rules/locks';
 import { missingIndexRule } from './rules/missing-index';
 import { nPlusOneRule } from './rules/n-plus-one';
 import { poolRule } from './rules/pool';
@@ -16,6 +17,7 @@ const RULES: ((ctx: RuleContext) => void)[] = [
   nPlusOneRule,
   queryRules,
   missingIndexRule,
+  idleInTransactionRule,
   cacheRules,
   endpointRules,
   poolRule,

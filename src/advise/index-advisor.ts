@@ -304,7 +304,7 @@ export function castTypedParameters(statement: string): string {
   return statement.replace(TYPED_PARAMETER, (_m, type: string, n: string) => `$${n}::${type}`);
 }
 
-function describeError(err: unknown): string {
+export function describeError(err: unknown): string {
   const e = err as { code?: string; message?: string };
   return e.code ? `${e.code} ${e.message}` : String(e.message ?? err);
 }

@@ -5,6 +5,7 @@ export {
   type AdvisorOptions,
   type AdvisorStatus,
   createIndexInspector,
+  type LockWaitSource,
 } from './advisor';
 export { parseRecommendationFilter, type RecommendationsResponse, recommendationsResponse } from './api';
 export { type Evaluation, evaluate, evaluateDetailed, sortRecommendations } from './evaluate';
@@ -16,6 +17,8 @@ export {
   uncheckedFinding,
 } from './index-advisor';
 export { covers, planTableIndex, type TableInfo } from './index-plan';
+export { createLockSampler, type LockSamplerStatus, PgLockSampler, PRIVILEGE_HINT } from './lock-sampler';
+export * from './lock-waits';
 export { extractColumns, loadParser, type PredicateColumn, type StatementColumns } from './predicate-columns';
 export { indexCandidates } from './rules/queries';
 export { aggregatorSource } from './source';

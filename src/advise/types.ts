@@ -8,13 +8,22 @@ import type {
   PoolRow,
   QueryRow,
 } from '../reports/types';
+import type { LockWaitSummary } from './lock-waits';
 import type { PredicateColumn } from './predicate-columns';
 
 export type AdvisorConfig = SpanstatConfig['advisor'];
 /** Rule thresholds (the advisor config; only the rule sections are read by `evaluate`). */
 export type AdvisorThresholds = Pick<
   AdvisorConfig,
-  'nPlusOne' | 'slowQuery' | 'topConsumer' | 'missingIndex' | 'cache' | 'endpoint' | 'pool'
+  | 'nPlusOne'
+  | 'slowQuery'
+  | 'topConsumer'
+  | 'missingIndex'
+  | 'cache'
+  | 'endpoint'
+  | 'pool'
+  | 'lockMinSamples'
+  | 'idleInTransactionMs'
 >;
 
 export const RECOMMENDATION_KINDS = [
@@ -22,6 +31,7 @@ export const RECOMMENDATION_KINDS = [
   'slow-query',
   'top-consumer',
   'missing-index',
+  'idle-in-transaction',
   'cache-hit-rate',
   'cache-keys-command',
   'cache-single-reads',
@@ -97,6 +107,8 @@ export interface AdvisorInput {
   pools: PoolRow[];
   /** Index checks for slow/top statements, filled by the Advisor's I/O edge before `evaluate`. */
   indexFindings?: IndexFinding[];
+  /** Lock waits and idle-in-transaction sessions sampled from pg_stat_activity, filled likewise. */
+  lockWaits?: LockWaitSummary;
 }
 
 /** A statement the advisor wants checked for a missing index. */

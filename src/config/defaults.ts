@@ -91,6 +91,15 @@ export const DEFAULTS = {
     indexCacheSeconds: 60,
     /** Fingerprints checked against the database per evaluation at most. */
     maxIndexChecks: 20,
+    /**
+     * With postgresUrl: pg_stat_activity is sampled this often for sessions waiting on locks and
+     * idle in transaction (ms); 0 = no sampling. Waits shorter than this are mostly missed.
+     */
+    lockSampleMs: 1_000,
+    /** Samples a slow statement must be seen waiting on a lock in before its advice is about locks. */
+    lockMinSamples: 2,
+    /** A session idle in transaction this long is reported (ms). */
+    idleInTransactionMs: 10_000,
     nPlusOne: {
       /** Sentry: ≥5 repeats of one statement in a request… */
       minRepeats: 5,

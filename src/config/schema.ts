@@ -42,6 +42,9 @@ const advisorSchema = z
     postgresTimeoutMs: positiveInt.default(A.postgresTimeoutMs),
     indexCacheSeconds: nonNegative.default(A.indexCacheSeconds),
     maxIndexChecks: z.number().int().min(0).default(A.maxIndexChecks),
+    lockSampleMs: z.number().int().min(0).default(A.lockSampleMs),
+    lockMinSamples: positiveInt.default(A.lockMinSamples),
+    idleInTransactionMs: positiveInt.default(A.idleInTransactionMs),
     nPlusOne: z
       .object({
         minRepeats: positiveInt.min(2).default(A.nPlusOne.minRepeats),

@@ -1,4 +1,4 @@
-import { Advisor, aggregatorSource, recommendationsResponse } from '../advise';
+import { Advisor, aggregatorSource, createLockSampler, recommendationsResponse } from '../advise';
 import { Aggregator } from '../aggregate/aggregator';
 import { ApiServer } from '../api/api-server';
 import { renderReportPage } from '../api/report-page';
@@ -64,6 +64,12 @@ export async function startSidecar(
     ? new Advisor(config.advisor, aggregatorSource(aggregator, config.advisor.window), undefined, {
         logger,
         now,
+        // The classifier's fingerprinter, so sampled statements get the spans' fingerprints.
+        lockSampler: createLockSampler(
+          config.advisor,
+          (text) => fingerprinter.fingerprint('postgresql', text),
+          logger,
+        ),
       })
     : undefined;
   const renames = new NamespaceRenames();

@@ -1,7 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import { Advisor } from '../../src/advise/advisor';
+import { Advisor, type LockWaitSource } from '../../src/advise/advisor';
 import { recommendationsResponse } from '../../src/advise/api';
 import type { IndexInspector } from '../../src/advise/index-advisor';
+import { createLockSampler, type LockSamplerStatus } from '../../src/advise/lock-sampler';
+import type { LockWaitSummary } from '../../src/advise/lock-waits';
 import type { AdvisorConfig, AdvisorInput, IndexCandidate, IndexFinding } from '../../src/advise/types';
 import { adviceText } from '../../src/cli/advise-command';
 import { DEFAULTS } from '../../src/config/defaults';
@@ -39,7 +41,73 @@ class FakeInspector implements IndexInspector {
   }
 }
 
+/** Lock waits of a fake sampler: WAITS waits on a lock in 3 of 4 samples, held by an idle transaction. */
+class FakeLockSampler implements LockWaitSource {
+  started = 0;
+  closed = 0;
+  start(): void {
+    this.started++;
+  }
+  summary(): LockWaitSummary {
+    const blocker = {
+      fingerprint: 'fp-holder',
+      statement: 'UPDATE t SET x = $1',
+      state: 'idle in transaction',
+    };
+    return {
+      samples: 4,
+      waits: [
+        {
+          fingerprint: 'fp1',
+          statement: 'S',
+          samples: 3,
+          maxWaitMs: 900,
+          blockers: [{ ...blocker, samples: 3, maxXactMs: 5_000 }],
+        },
+      ],
+      idleInTransaction: [],
+    };
+  }
+  status(): LockSamplerStatus {
+    return { sampleMs: 1000, samples: 4, lastSampleMs: 1, lastError: null, readAllStats: true };
+  }
+  async close(): Promise<void> {
+    this.closed++;
+  }
+}
+
 describe('Advisor', () => {
+  it('starts and closes its lock sampler, and reads its window into the slow-query advice and the status', async () => {
+    const locks = new FakeLockSampler();
+    const advisor = new Advisor(
+      config(),
+      () => input({ queries: [queryRow({ p95Ms: 150 })] }),
+      new FakeInspector(),
+      {
+        lockSampler: locks,
+      },
+    );
+    expect(advisor.status().lockSampling).toMatchObject({ samples: 4, readAllStats: true });
+    await advisor.start();
+    expect(locks.started).toBe(1);
+    const [slow] = advisor.list({ kind: 'slow-query' });
+    expect(slow.evidence).toMatchObject({ lockWaitSamples: 3, blockerFingerprints: ['fp-holder'] });
+    await advisor.shutdown();
+    expect(locks.closed).toBe(1);
+    expect(new Advisor(config(), () => input()).status().lockSampling).toBeNull();
+  });
+
+  it('creates a lock sampler only with a Postgres URL and a sample interval', () => {
+    const fingerprint = () => ({ fingerprint: '', statement: '', operation: '', table: '', parsed: false });
+    const url = 'postgres://ro@127.0.0.1:1/app';
+    expect(createLockSampler(config(), fingerprint)).toBeUndefined();
+    expect(createLockSampler(config({ postgresUrl: url, lockSampleMs: 0 }), fingerprint)).toBeUndefined();
+    expect(createLockSampler(config({ postgresUrl: url }), fingerprint)?.status()).toMatchObject({
+      sampleMs: DEFAULTS.advisor.lockSampleMs,
+      samples: 0,
+    });
+  });
+
   it('evaluates its source, checks slow statements for indexes and lists the recommendations', async () => {
     let now = 1000;
     let source: AdvisorInput = input({

@@ -23,6 +23,8 @@ export function thresholds(overrides: Partial<AdvisorThresholds> = {}): AdvisorT
     cache: { ...a.cache },
     endpoint: { ...a.endpoint, routeSloMs: {} },
     pool: { ...a.pool },
+    lockMinSamples: a.lockMinSamples,
+    idleInTransactionMs: a.idleInTransactionMs,
     ...overrides,
   };
 }

@@ -1,6 +1,7 @@
 /** What every rule shares: thresholds, the input with lookups by key, and the emit/observe sinks. */
 import type { EndpointCacheRow, EndpointQueryRow, EndpointRow, QueryRow } from '../../reports/types';
 import { recommendationId } from '../ids';
+import type { LockWaitRow } from '../lock-waits';
 import type {
   AdvisorInput,
   AdvisorThresholds,
@@ -24,6 +25,8 @@ export class RuleContext {
   private queryIndex?: Map<string, QueryRow>;
   private endpointIndex?: Map<string, EndpointRow>;
   private findingIndex?: Map<string, IndexFinding>;
+  private lockWaitIndex?: Map<string, LockWaitRow>;
+  private fingerprintServices?: Map<string, string>;
   private usesIndex?: Map<string, { queries: EndpointQueryRow[]; cache: EndpointCacheRow[] }>;
 
   constructor(
@@ -56,6 +59,23 @@ export class RuleContext {
       (this.input.indexFindings ?? []).map((f) => [`${f.service}\n${f.fingerprint}`, f]),
     );
     return this.findingIndex.get(`${service}\n${fingerprint}`);
+  }
+
+  /** The window's lock waits of a fingerprint (the sampler sees the database, not services). */
+  lockWait(fingerprint: string): LockWaitRow | undefined {
+    this.lockWaitIndex ??= new Map((this.input.lockWaits?.waits ?? []).map((w) => [w.fingerprint, w]));
+    return this.lockWaitIndex.get(fingerprint);
+  }
+
+  /** The first service whose statements of the window include `fingerprint`. */
+  serviceOf(fingerprint: string): string | undefined {
+    if (!this.fingerprintServices) {
+      this.fingerprintServices = new Map();
+      for (const q of this.input.queries)
+        if (!this.fingerprintServices.has(q.fingerprint))
+          this.fingerprintServices.set(q.fingerprint, q.service);
+    }
+    return this.fingerprintServices.get(fingerprint);
   }
 
   /** Per-request use rows (statements and namespaces) of one endpoint. */

@@ -6,6 +6,7 @@ import type { QueryRow } from '../../reports/types';
 import { tableName } from '../predicate-columns';
 import type { AdvisorInput, AdvisorThresholds, IndexCandidate, IndexFinding, Target } from '../types';
 import { fmtMs, fmtPct, OVERFLOW, type RuleContext, round, shortStatement } from './context';
+import { lockAction, lockEvidence, lockTitle, lockWaitOf } from './locks';
 
 const INDEXABLE_OPERATIONS = new Set(['SELECT', 'UPDATE', 'DELETE']);
 
@@ -66,14 +67,25 @@ export function queryRules(ctx: RuleContext): void {
     if (q.calls >= t.topConsumer.minCalls) ctx.observe('top-consumer', q.service, target);
     const index = ctx.indexFinding(q.service, q.fingerprint);
     if (isSlow(q, t)) {
+      // A statement that waits on locks is slow because of another transaction: that advice first.
+      const locks = lockWaitOf(ctx, q);
       ctx.emit({
         kind: 'slow-query',
         severity: q.p95Ms >= t.slowQuery.criticalP95Ms ? 'critical' : 'warning',
         service: q.service,
         target,
-        title: `Slow query: ${shortStatement(q.statement)} p95 ${fmtMs(q.p95Ms)} over ${q.calls} calls`,
-        evidence: { ...queryEvidence(q), p95ThresholdMs: t.slowQuery.p95Ms, ...indexEvidence(index) },
-        action: `${indexAction(index, q)} Statement: ${q.statement}`,
+        title:
+          `Slow query: ${shortStatement(q.statement)} p95 ${fmtMs(q.p95Ms)} over ${q.calls} calls` +
+          (locks ? lockTitle(locks) : ''),
+        evidence: {
+          ...queryEvidence(q),
+          p95ThresholdMs: t.slowQuery.p95Ms,
+          ...indexEvidence(index),
+          ...(locks ? lockEvidence(ctx, locks) : {}),
+        },
+        action: locks
+          ? `${lockAction(ctx, locks)}If it is still slow once it no longer waits: ${indexAction(index, q)} Statement: ${q.statement}`
+          : `${indexAction(index, q)} Statement: ${q.statement}`,
         exampleTraceId: q.exampleTraceId || undefined,
       });
     } else if (isTopConsumer(q, t) && !reportedAsNPlusOne(ctx, q)) {
