@@ -135,6 +135,9 @@ beforeAll(async () => {
         // The seeded sequential scan (150k orders) takes ~10-40 ms depending on the machine's load; at the
         // default 20 ms mean a quiet machine did not check it. The test is about finding it, not the bar.
         missingIndex: { minMeanMs: 2 },
+        // "Top consumer" is relative (≥30% of the window's DB time, ≥1 s of it): under the suite's
+        // parallel load the healthy customer look-up crossed 1 s once. Not a seeded problem, so out of reach.
+        topConsumer: { minTotalMs: 60_000 },
       },
     },
   });
