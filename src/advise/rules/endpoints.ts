@@ -150,14 +150,23 @@ function errorEndpoint(
     title: run
       ? `${label}: ${fmtPct(rate)} of runs fail`
       : `${label}: ${fmtPct(rate)} of requests answer 5xx`,
-    evidence: {
-      requests: e.requests,
-      serverErrors: e.serverErrors,
-      serverErrorRate: round(rate, 4),
-      maxServerErrorRate: t.maxServerErrorRate,
-      errors: e.errors,
-      failingStatements: failingText,
-    },
+    // A run's rate is its failed runs' (same threshold): the keys say which it is.
+    evidence: run
+      ? {
+          runs: e.requests,
+          failedRuns: failures,
+          failureRate: round(rate, 4),
+          maxServerErrorRate: t.maxServerErrorRate,
+          failingStatements: failingText,
+        }
+      : {
+          requests: e.requests,
+          serverErrors: e.serverErrors,
+          serverErrorRate: round(rate, 4),
+          maxServerErrorRate: t.maxServerErrorRate,
+          errors: e.errors,
+          failingStatements: failingText,
+        },
     action:
       (run
         ? `${failures} of ${e.requests} runs failed. `
