@@ -46,7 +46,11 @@ export const LABELS = {
   result: { name: 'result', bounded: true, help: 'hit | miss | unknown' },
   method: { name: 'method', bounded: false, help: 'HTTP method, or JOB / CONSUMER for background work' },
   route: { name: 'route', bounded: false, help: 'route template, e.g. /users/:id; a job or consumer name' },
-  status_class: { name: 'status_class', bounded: true, help: '1xx … 5xx, or unknown' },
+  status_class: {
+    name: 'status_class',
+    bounded: true,
+    help: '1xx … 5xx, unknown, or error (failed without a status code: a job or consumer run)',
+  },
   component: { name: 'component', bounded: true, help: 'db | cache | pool_wait | other' },
   id: { name: 'id', bounded: false, help: 'stable recommendation id' },
   kind: { name: 'kind', bounded: false, help: 'recommendation kind: n_plus_one, slow_query, …' },
