@@ -4,7 +4,9 @@
  * sidecar shows the job as an endpoint row (`JOB send-digest`, one request per run) and the advisor
  * recommends batching the per-item query for it, worded per run.
  */
+import { execFile } from 'node:child_process';
 import { join } from 'node:path';
+import { promisify } from 'node:util';
 import { Client } from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type LocalServer, startPostgres } from '../../scripts/lib/local-servers';
@@ -17,6 +19,20 @@ const SERVICE = 'digest-worker';
 const RUNS = 6;
 const SUBSCRIBERS = 8;
 const JOB_MODULE = join(REPO_ROOT, 'dist', 'job.js');
+const CLI = join(REPO_ROOT, 'dist', 'cli', 'main.js');
+
+/** `spanstat <args>` against the test sidecar: its stdout. */
+async function cli(...args: string[]): Promise<string> {
+  const run = promisify(execFile)(
+    process.execPath,
+    [CLI, ...args, '--api', sidecar.apiUrl, '--service', SERVICE],
+    {
+      encoding: 'utf8',
+      timeout: 20_000,
+    },
+  );
+  return (await run).stdout;
+}
 
 let pg: LocalServer;
 let sidecar: RunningSidecar;
@@ -105,5 +121,11 @@ describe('a job worker without an HTTP server', () => {
     expect(rec.action).not.toContain('request');
     // No parameter value or row content reaches the advice.
     expect(JSON.stringify(rec)).not.toMatch(/@example\.com|reader\d/);
+
+    // The CLI shows the same: a JOB row per job, and the N+1 advice for the job.
+    const table = await cli('report', 'endpoints');
+    expect(table).toMatch(new RegExp(`^JOB +send-digest +${RUNS} `, 'm'));
+    expect(table).toMatch(/^JOB +prune-digests +1 +[\d.]+ +100\.0% /m);
+    expect(await cli('advise', '--kind', 'n-plus-one')).toContain(rec.title);
   });
 });
