@@ -21,8 +21,9 @@ export function endpoints(): DashboardBuilder {
           { name: 'requests', expr: requests, unit: 'none' },
           { name: 'p95', expr: quantile(0.95, M.http, ROUTE, '', RANGE), unit: 's' },
           {
-            name: '5xx ratio',
-            expr: `${orZero(sumIncrease(`${M.http}_count`, ROUTE, 'status_class="5xx"'), requests)} / ${requests}`,
+            // Job and consumer runs have no status code: their failures are status_class="error".
+            name: 'error ratio (5xx, failed runs)',
+            expr: `${orZero(sumIncrease(`${M.http}_count`, ROUTE, 'status_class=~"5xx|error"'), requests)} / ${requests}`,
             unit: 'percentunit',
           },
           { name: 'queries/request', expr: mean(M.httpQueries, ROUTE, RANGE), unit: 'none' },

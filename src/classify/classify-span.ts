@@ -1,21 +1,23 @@
 import type { KeyPattern } from '../cache-keys/key-patterns';
 import { commandLabel, describeRedisCommand, parseRedisStatement } from '../cache-keys/redis-commands';
 import { ATTR, POOL_USAGE_SPAN_NAME, SPANSTAT_ATTR } from '../model/attributes';
-import type {
-  CacheCall,
-  ClassifiedSpan,
-  DbCall,
-  NamespaceReads,
-  OtherSpan,
-  PoolConnect,
-  PoolUsageSample,
-  RequestSpan,
-  SenderLoss,
+import {
+  type CacheCall,
+  type ClassifiedSpan,
+  CONSUMER_METHOD,
+  type DbCall,
+  JOB_METHOD,
+  type NamespaceReads,
+  type OtherSpan,
+  type PoolConnect,
+  type PoolUsageSample,
+  type RequestSpan,
+  type SenderLoss,
 } from '../model/classified';
 import { type DecodedSpan, SpanKind, StatusCode } from '../model/span';
 import { numberAttr, stringAttr } from './attributes';
 import { compileRoutePatterns, matchRoutePattern } from './route-patterns';
-import { methodLabel, templatePath, templateWords, UNMATCHED_ROUTE } from './route-template';
+import { methodLabel, templateName, templatePath, templateWords, UNMATCHED_ROUTE } from './route-template';
 
 /** What the classifier needs from the SQL stage (src/sql). */
 export interface SqlShaper {
@@ -110,6 +112,9 @@ export class SpanClassifier {
     }
     if (POOL_CONNECT_NAMES.has(span.name)) return poolConnect(span, 'postgresql');
     if (span.kind === SpanKind.SERVER) return request(span, this.routeOfPath);
+    const job = stringAttr(span.attributes, JOB_NAME);
+    if (job !== undefined) return unit(span, JOB_METHOD, runName(job), 0, false);
+    if (span.kind === SpanKind.CONSUMER) return unit(span, CONSUMER_METHOD, runName(span.name), 0, false);
     return other(span);
   }
 
@@ -237,6 +242,8 @@ const POOL_IN_USE = [SPANSTAT_ATTR.poolInUse];
 const DESCENDANTS = [SPANSTAT_ATTR.descendants];
 const LOST_SPANS = [SPANSTAT_ATTR.lostSpans];
 const PRELOAD_INSTANCE = [SPANSTAT_ATTR.preloadInstance];
+/** A job root's name (the preload's runJob); such a span, and a CONSUMER span, is a unit: status 0, failed on ERROR. */
+const JOB_NAME = [SPANSTAT_ATTR.jobName];
 /** Longest pool name kept (the preload's `host:port/database` is far shorter). */
 const MAX_POOL_NAME_CHARS = 200;
 /** Longest sender instance id kept: the preload's are UUIDs; anything longer is cut, not stored whole. */
@@ -253,6 +260,17 @@ function upperMethod(raw: string): string {
   return lastMethod.upper;
 }
 
+/** The last job or consumer name templated: runs repeat a few names, templateName runs once each. */
+const lastRunName = { raw: '', templated: '' };
+
+function runName(raw: string): string {
+  if (raw !== lastRunName.raw) {
+    lastRunName.raw = raw;
+    lastRunName.templated = templateName(raw);
+  }
+  return lastRunName.templated;
+}
+
 function request(span: DecodedSpan, routeOfPath: (path: string) => string): RequestSpan {
   const attributes = span.attributes;
   const method = upperMethod(stringAttr(attributes, ATTR.httpMethod) ?? '');
@@ -265,6 +283,17 @@ function request(span: DecodedSpan, routeOfPath: (path: string) => string): Requ
     if (!path) route = span.name.includes('/') ? templateWords(span.name, routeOfPath) : span.name;
     else route = status === 404 ? UNMATCHED_ROUTE : routeOfPath(path);
   }
+  return unit(span, method, route, status, status >= 500);
+}
+
+/** A unit of work's record: an HTTP request, a job run or a consumed message (failed: besides an ERROR status). */
+function unit(
+  span: DecodedSpan,
+  method: string,
+  route: string,
+  status: number,
+  failed: boolean,
+): RequestSpan {
   return {
     type: 'request',
     service: span.service,
@@ -273,12 +302,12 @@ function request(span: DecodedSpan, routeOfPath: (path: string) => string): Requ
     parentSpanId: span.parentSpanId,
     startMs: span.startMs,
     durationMs: span.durationMs,
-    error: span.statusCode === StatusCode.ERROR || status >= 500,
+    error: span.statusCode === StatusCode.ERROR || failed,
     method,
     route,
     status,
-    descendants: declaredDescendants(attributes),
-    senderLoss: declaredLoss(attributes),
+    descendants: declaredDescendants(span.attributes),
+    senderLoss: declaredLoss(span.attributes),
   };
 }
 

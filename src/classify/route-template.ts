@@ -78,3 +78,20 @@ function safeDecode(segment: string): string {
     return segment;
   }
 }
+
+/** Longest job or consumer name kept: names are code constants; longer text is data. */
+const MAX_NAME_CHARS = 100;
+/** Where a job or consumer name splits into words: spaces, `/`, `:`, `.`, `#`. */
+const NAME_SEPARATORS = /([\s/:.#]+)/;
+
+/**
+ * A job's or message consumer's name as a route: its id-like words (isIdLikeSegment) become `:id`, so
+ * a name built with an id (`send-digest:4711`, `process orders.7f3c…`) still lands on one row and no
+ * id reaches a report or a metric label.
+ */
+export function templateName(name: string): string {
+  const words = name.slice(0, 10 * MAX_NAME_CHARS).split(NAME_SEPARATORS);
+  for (let i = 0; i < words.length; i += 2) if (isIdLikeSegment(words[i])) words[i] = ':id';
+  const templated = words.join('').trim();
+  return templated === '' ? '(unnamed)' : templated.slice(0, MAX_NAME_CHARS);
+}

@@ -146,7 +146,7 @@ export const DEFAULTS = {
     endpoint: {
       /** Seeds: p95 over 200 ms is slow (ms). */
       sloMs: 200,
-      /** Per-route SLOs, e.g. `{ 'GET /reports/:id': 1000 }` (ms). */
+      /** Per-route SLOs, e.g. `{ 'GET /reports/:id': 1000 }`; jobs and consumers too: `{ 'JOB send-digest': 30000 }` (ms). */
       routeSloMs: {} as Record<string, number>,
       /** Requests in the window before a p95 or an error rate is judged. */
       minRequests: 20,

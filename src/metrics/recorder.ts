@@ -25,7 +25,12 @@ interface InfoSeries {
   attributes: Attributes;
 }
 
-const STATUS_CLASSES = ['unknown', '1xx', '2xx', '3xx', '4xx', '5xx'] as const;
+const STATUS_CLASSES = ['unknown', '1xx', '2xx', '3xx', '4xx', '5xx', 'error'] as const;
+/**
+ * A failed unit without a status code (a job or consumer run with an ERROR status): `error`, so its
+ * failures show beside HTTP 5xx without a label of their own.
+ */
+const FAILED_WITHOUT_STATUS = 6;
 
 /** Index into STATUS_CLASSES: 1–5 for 100–599, 0 for anything else. */
 function statusClassIndex(status: number): number {
@@ -193,7 +198,7 @@ export class MetricsRecorder implements SpanSink {
 
   recordRequest(r: RequestSummary): void {
     const endpoint = this.endpointOf(r.service, r.method, r.route);
-    const classIndex = statusClassIndex(r.status);
+    const classIndex = r.status === 0 && r.error ? FAILED_WITHOUT_STATUS : statusClassIndex(r.status);
     let duration = endpoint.duration[classIndex];
     if (duration === undefined) {
       duration = this.httpDuration.get(labels4(r.service, r.method, r.route, STATUS_CLASSES[classIndex]));
@@ -271,7 +276,7 @@ export class MetricsRecorder implements SpanSink {
     const endpoint: EndpointSeries = {
       service,
       method,
-      duration: [undefined, undefined, undefined, undefined, undefined, undefined],
+      duration: [undefined, undefined, undefined, undefined, undefined, undefined, undefined],
       queries: this.httpQueries.get(labels3(service, method, route)),
       db: component('db'),
       cache: component('cache'),

@@ -28,7 +28,7 @@ export const ATTR = {
 /**
  * Attributes only spanstat's preload sets (OpenTelemetry has no names for these): the cache ones on
  * Redis read/write spans from the reply seen in the ioredis responseHook, the pool ones on pg-pool
- * connect spans, `descendants` and the lost-span count on SERVER spans.
+ * connect spans, `descendants` and the lost-span count on SERVER spans and job roots.
  */
 export const SPANSTAT_ATTR = {
   /** Keys the read found (1 for a GET hit; per key for MGET/HMGET). */
@@ -51,19 +51,24 @@ export const SPANSTAT_ATTR = {
    */
   poolInUse: 'spanstat.pool.in_use',
   /**
-   * Spans the process started beneath this SERVER span before it ended (nested SERVER spans and what
-   * is beneath them excluded): once that many have arrived, the sidecar summarises the request at once
-   * instead of holding it through the assembly grace period.
+   * Spans the process started beneath this SERVER span or job root before it ended (nested SERVER
+   * spans and what is beneath them excluded): once that many have arrived, the sidecar summarises
+   * the request or run at once instead of holding it through the assembly grace period.
    */
   descendants: 'spanstat.descendants',
   /**
-   * On SERVER spans, once it is not zero: spans the sending process has lost so far (its queue was
-   * full, or exports were refused, failed or dropped while paused). Cumulative, so a lost carrier
+   * On SERVER spans and job roots, once it is not zero: spans the sending process has lost so far
+   * (its queue was full, or exports were refused, failed or dropped while paused). Cumulative, so a lost carrier
    * costs nothing; the sidecar sums the latest count of each `preloadInstance`.
    */
   lostSpans: 'spanstat.preload.lost_spans',
   /** Random id of the sending process (one per preload start), beside `lostSpans`. */
   preloadInstance: 'spanstat.preload.instance',
+  /**
+   * On the root span of a background job run (`runJob` in src/job.ts): the job's name, templated
+   * (templateName). The sidecar makes such a span a unit of work like a SERVER span: method `JOB`.
+   */
+  jobName: 'spanstat.job.name',
 } as const;
 
 /**

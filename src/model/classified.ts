@@ -88,12 +88,24 @@ export interface PoolUsageSample extends Base {
   poolInUse?: number;
 }
 
+/**
+ * The `method` of units of work that are not HTTP requests: a job run (a preload job root, src/job.ts)
+ * and a message consumer's span (kind CONSUMER, e.g. BullMQ's or kafkajs's `process` spans).
+ */
+export const JOB_METHOD = 'JOB';
+export const CONSUMER_METHOD = 'CONSUMER';
+
+/** A unit of work: an HTTP request (SERVER span), a job run (`JOB`) or a consumed message (`CONSUMER`). */
 export interface RequestSpan extends Base {
   type: 'request';
+  /** The HTTP method, or `JOB` / `CONSUMER` (classify-span.ts). */
   method: string;
-  /** Framework route (`/users/:id`) or, lacking one, the path with id segments as `:id`. */
+  /**
+   * Framework route (`/users/:id`) or, lacking one, the path with id segments as `:id`; for a job or
+   * consumer, its name with id-like words as `:id`.
+   */
   route: string;
-  /** HTTP status code, 0 when unknown. */
+  /** HTTP status code, 0 when unknown (and for jobs and consumers). */
   status: number;
   /** Spans the sender declared beneath it (`spanstat.descendants`), -1 when it did not say. */
   descendants: number;

@@ -29,9 +29,9 @@ import {
   SpanStatusCode,
   type Tracer,
 } from '@opentelemetry/api';
-import { SPANSTAT_ATTR } from '../model/attributes';
 import { setSpan } from './context-frame';
 import { capturedRoute, type RouteCapture, startRouteCapture } from './express-route';
+import { type LostSpans, markLostSpans } from './lost-spans';
 import { preloadContext, traceContextPropagator } from './preload-context';
 
 type Emit = (this: unknown, event: string | symbol, ...args: unknown[]) => boolean;
@@ -66,7 +66,7 @@ export interface HttpServerOptions {
    * Spans this process has lost so far, and its random id: once the count is not zero, every SERVER
    * span carries both (SPANSTAT_ATTR.lostSpans), so the sidecar can say how much its reports miss.
    */
-  lostSpans?: { count: () => number; instance: string };
+  lostSpans?: LostSpans;
 }
 
 export class HttpServerInstrumentation {
@@ -157,13 +157,7 @@ function endServerSpan(
   try {
     const status = res.statusCode;
     span.setAttribute('http.response.status_code', status);
-    if (lost !== undefined) {
-      const lostSpans = lost.count();
-      if (lostSpans > 0) {
-        span.setAttribute(SPANSTAT_ATTR.lostSpans, lostSpans);
-        span.setAttribute(SPANSTAT_ATTR.preloadInstance, lost.instance);
-      }
-    }
+    markLostSpans(span, lost);
     const route = capture && capturedRoute(capture);
     if (route !== undefined) {
       span.setAttribute('http.route', route);

@@ -232,7 +232,7 @@ export class LeanTracer implements Tracer {
       local?.spanIdBytes,
     );
     if (kind !== SERVER && local !== undefined) {
-      const root = local.kind === SERVER ? local : local.localRoot;
+      const root = local.unitRoot ? local : local.localRoot;
       if (root !== null && !root.ended) {
         root.descendants++;
         span.localRoot = root;
@@ -277,9 +277,14 @@ export class LeanSpan implements Span, ReadableSpan {
   ended = false;
   droppedAttributesCount = 0;
   /**
-   * The SERVER span this one was started beneath in this process (null for SERVER spans and roots),
-   * and for a SERVER span the spans started beneath it while it ran: sent as `spanstat.descendants`, so
-   * the sidecar knows when it has the whole request (see SPANSTAT_ATTR.descendants).
+   * A unit of work's root: a SERVER span, or a job's root (job-root.ts sets it right after start,
+   * before any child exists). Spans started beneath it count in its `descendants`.
+   */
+  unitRoot: boolean;
+  /**
+   * The unit root this one was started beneath in this process (null for SERVER spans and roots),
+   * and for a unit root the spans started beneath it while it ran: sent as `spanstat.descendants`, so
+   * the sidecar knows when it has the whole request or job run (see SPANSTAT_ATTR.descendants).
    */
   localRoot: LeanSpan | null = null;
   descendants = 0;
@@ -301,7 +306,9 @@ export class LeanSpan implements Span, ReadableSpan {
     readonly spanIdBytes: IdBytes,
     /** The parent's span id bytes when the parent is a span of this process. */
     readonly parentIdBytes: IdBytes | undefined,
-  ) {}
+  ) {
+    this.unitRoot = kind === SERVER;
+  }
 
   /** ReadableSpan's view (a fresh object; otlp-encode.ts reads shared and attributePairs instead). */
   get attributes(): Attributes {
@@ -420,7 +427,7 @@ export class LeanSpan implements Span, ReadableSpan {
 
   end(endTime?: TimeInput): void {
     if (this.ended) return;
-    if (this.kind === SERVER) this.setAttribute(SPANSTAT_ATTR.descendants, this.descendants);
+    if (this.unitRoot) this.setAttribute(SPANSTAT_ATTR.descendants, this.descendants);
     this.ended = true;
     // A clock step between start and end: zero duration rather than a negative one.
     this.endMs = Math.max(toEpochMs(endTime), this.startMs);

@@ -20,7 +20,9 @@ import { readExportTls } from './export-tls';
 import { ExpressRouteInstrumentation } from './express-route';
 import { HttpServerInstrumentation } from './http-server';
 import { IORedisCommandInstrumentation } from './ioredis-command';
+import { createJobRunner, JOBS_KEY } from './job-root';
 import { LeanTracerProvider } from './lean-tracer';
+import type { LostSpans } from './lost-spans';
 import type { PreloadInstrumentation } from './module-hooks';
 import { OtlpHttpExporter } from './otlp-exporter';
 import { PgPoolConnectInstrumentation } from './pg-pool-connect';
@@ -92,21 +94,27 @@ export function startPreload(settings: PreloadSettings): PreloadHandle {
   // Always-on sampling: the sidecar's statistics need every span (see lean-tracer.ts).
   const provider = new LeanTracerProvider(resource, processor);
 
+  // Carried by SERVER spans and job roots alike, so a worker without an HTTP server reports it too.
+  const lostSpans: LostSpans = {
+    count: () => processor.droppedSpans + processor.unencodableSpans + exporter.droppedSpans,
+    instance: randomUUID(),
+  };
   let httpServer: HttpServerInstrumentation | undefined;
   if (settings.instrumentations.http) {
     httpServer = new HttpServerInstrumentation({
       propagate: settings.propagateTraceContext,
       captureRoutes: settings.instrumentations.express,
-      lostSpans: {
-        count: () => processor.droppedSpans + processor.unencodableSpans + exporter.droppedSpans,
-        instance: randomUUID(),
-      },
+      lostSpans,
     });
     httpServer.setTracer(provider.getTracer('spanstat-http-server', '1.0.0'));
     httpServer.enable();
   }
   const instrumentations = createInstrumentations(settings);
   for (const instrumentation of instrumentations) instrumentation.setTracerProvider(provider);
+  // For `runJob` (src/job.ts), in whichever copy of spanstat the app requires.
+  const jobRunner = createJobRunner(provider.getTracer('spanstat-job', '1.0.0'), lostSpans);
+  const globals = globalThis as Record<symbol, unknown>;
+  globals[JOBS_KEY] = jobRunner;
 
   const flush = () => processor.forceFlush();
   const removeExitHooks = installExitHooks(
@@ -120,6 +128,7 @@ export function startPreload(settings: PreloadSettings): PreloadHandle {
     flush,
     async shutdown() {
       removeExitHooks();
+      if (globals[JOBS_KEY] === jobRunner) delete globals[JOBS_KEY];
       httpServer?.disable();
       for (const instrumentation of instrumentations) instrumentation.disable();
       await processor.shutdown();

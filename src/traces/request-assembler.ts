@@ -104,7 +104,8 @@ const RECENTLY_DONE_CAP = 65_536;
 const REQUEST_GRACE_MS = 250;
 
 /**
- * Groups the DB and cache spans of each trace under their nearest request (SERVER) ancestor and emits one
+ * Groups the DB and cache spans of each trace under their nearest request ancestor (a SERVER span, a job
+ * root or a CONSUMER span: classify-span.ts makes each a RequestSpan) and emits one
  * RequestSummary per request. Spans may arrive in any batch order; memory is bounded by maxOpenTraces ×
  * maxSpansPerTrace. The caller drives time through `sweep(nowMs)`, so the logic stays free of timers.
  */

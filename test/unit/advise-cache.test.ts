@@ -104,6 +104,12 @@ describe('single-key reads rule', () => {
     expect(rec.action).toContain('pipeline');
   });
 
+  it('says per run for a job', () => {
+    const [rec] = single({ ...over, method: 'JOB', route: 'warm-feed' });
+    expect(rec.title).toBe('JOB warm-feed reads post:* key by key: up to 5 commands per run');
+    expect(rec.action).toMatch(/ of runs issue ≥5 single-key reads of post:\* \(10 ms per affected run, /);
+  });
+
   it('does not report 2 affected requests or 4 reads', () => {
     expect(single({ ...over, requestsOverThreshold: 2 })).toEqual([]);
     expect(single({ ...over, maxOpsPerRequest: 4 })).toEqual([]);

@@ -114,3 +114,46 @@ describe('endpoint 5xx rule', () => {
     expect(kinds({ serverErrors: 10 })).toEqual(['endpoint-errors:critical']);
   });
 });
+
+describe('endpoint rules on job and consumer runs', () => {
+  const job = { method: 'JOB', route: 'send-digest' };
+
+  it('says a slow job takes its time per run, and takes a `JOB <name>` SLO', () => {
+    const e = endpointRow({ ...job, p95Ms: 300, dbMsPerRequest: 150, otherMsPerRequest: 30 });
+    const q = endpointQueryRow({
+      ...job,
+      totalMs: 14_000,
+      statement: 'SELECT email FROM subscribers WHERE id = $1',
+    });
+    const [rec] = evaluate(input({ endpoints: [e], endpointQueries: [q] }), thresholds(), 0);
+    expect(rec.title).toBe('JOB send-digest p95 300 ms over its 200 ms SLO');
+    expect(rec.action).toMatch(/^Time per run \(mean /);
+    expect(rec.action).toContain('/run, ');
+    expect(`${rec.action} ${JSON.stringify(rec.evidence.dominantParts)}`).not.toContain('request');
+    const slo = thresholds({
+      endpoint: { ...thresholds().endpoint, routeSloMs: { 'JOB send-digest': 60_000 } },
+    });
+    expect(kinds({ ...job, p95Ms: 30_000 }, slo)).toEqual([]);
+  });
+
+  it('reports failed runs (ERROR status, no status code) at the 5xx rate threshold, worded per run', () => {
+    const [rec] = evaluate(
+      input({ endpoints: [endpointRow({ ...job, errors: 2, errorRate: 0.02 })] }),
+      thresholds(),
+      0,
+    );
+    expect(rec).toMatchObject({
+      kind: 'endpoint-errors',
+      severity: 'warning',
+      title: 'JOB send-digest: 2% of runs fail',
+      evidence: { runs: 100, failedRuns: 2, failureRate: 0.02 },
+    });
+    expect(rec.action).toMatch(/^2 of 100 runs failed\. /);
+    expect(rec.action).not.toMatch(/5xx|request/);
+    expect(kinds({ method: 'CONSUMER', route: 'process orders', errors: 10 })).toEqual([
+      'endpoint-errors:critical',
+    ]);
+    // An HTTP route's errors without a 5xx (4xx marked as errors by another SDK) are still not 5xx.
+    expect(kinds({ errors: 10 })).toEqual([]);
+  });
+});

@@ -40,6 +40,23 @@ describe('N+1 rule', () => {
     expect(rec.action).toMatch(/loader/);
   });
 
+  it('says per run, not per request, for a job or a message consumer', () => {
+    for (const method of ['JOB', 'CONSUMER']) {
+      const [rec] = nPlusOne({ ...atThreshold, method, route: 'send-digest' });
+      expect(rec.target.route).toBe(`${method} send-digest`);
+      expect(rec.title).toBe(
+        `N+1 in ${method} send-digest: SELECT * FROM items WHERE order_id = $1 runs up to 5× per run`,
+      );
+      expect(rec.action).toMatch(
+        /^3% of runs run `SELECT \* FROM items WHERE order_id = \$1` once per item \(50 ms per affected run\)\. /,
+      );
+      expect(rec.action).toContain('batch the look-ups per run with a loader');
+      expect(rec.action).not.toContain('request');
+    }
+    const [http] = nPlusOne(atThreshold);
+    expect(http.title).toMatch(/per request$/);
+  });
+
   it('does not report fewer affected requests than minAffectedRequests', () => {
     expect(nPlusOne({ ...atThreshold, requestsOverThreshold: 2, overThresholdMs: 100 })).toEqual([]);
   });

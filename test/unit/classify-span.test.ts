@@ -385,6 +385,71 @@ describe('SpanClassifier', () => {
     }
   });
 
+  it('classifies a preload job root as a JOB unit named after the job, failed on an ERROR status', () => {
+    const root = span(
+      { 'spanstat.job.name': 'send-digest', 'spanstat.descendants': 9, 'spanstat.preload.lost_spans': 3 },
+      { kind: SpanKind.INTERNAL, name: 'send-digest', parentSpanId: '' },
+    );
+    expect(classifier.classify(root)).toEqual({
+      type: 'request',
+      service: 'shop',
+      traceId: root.traceId,
+      spanId: root.spanId,
+      parentSpanId: '',
+      startMs: 0,
+      durationMs: 1,
+      error: false,
+      method: 'JOB',
+      route: 'send-digest',
+      status: 0,
+      descendants: 9,
+      senderLoss: { instance: '', lostSpans: 3 },
+    });
+    const failed = span({ 'spanstat.job.name': 'send-digest' }, { kind: SpanKind.INTERNAL, statusCode: 2 });
+    expect(classifier.classify(failed)).toMatchObject({ type: 'request', method: 'JOB', error: true });
+  });
+
+  it('classifies a CONSUMER span as a CONSUMER unit named after the span', () => {
+    const consume = span(
+      { 'messaging.system': 'kafka', 'messaging.destination.name': 'orders' },
+      { kind: SpanKind.CONSUMER, name: 'process orders' },
+    );
+    expect(classifier.classify(consume)).toMatchObject({
+      type: 'request',
+      method: 'CONSUMER',
+      route: 'process orders',
+      status: 0,
+      error: false,
+      descendants: -1,
+    });
+    expect(classifier.classify({ ...consume, statusCode: 2, name: 'orders process' })).toMatchObject({
+      method: 'CONSUMER',
+      route: 'orders process',
+      error: true,
+    });
+  });
+
+  it('templates ids out of job and consumer names, as out of paths', () => {
+    const cases: [string, string][] = [
+      ['send-digest', 'send-digest'],
+      ['send-digest:4711', 'send-digest::id'],
+      ['process orders.7f3c9a2e11', 'process orders.:id'],
+      ['invoice/2024-001/pdf', 'invoice/:id/pdf'],
+      ['mail user@example.com', 'mail :id.com'],
+      ['  ', '(unnamed)'],
+      ['x'.repeat(500), ':id'],
+      [Array(40).fill('step').join(' '), Array(40).fill('step').join(' ').slice(0, 100)],
+    ];
+    for (const [name, route] of cases) {
+      const root = span({ 'spanstat.job.name': name }, { kind: SpanKind.INTERNAL });
+      expect(classifier.classify(root), name).toMatchObject({ method: 'JOB', route });
+      expect(classifier.classify(span({}, { kind: SpanKind.CONSUMER, name })), name).toMatchObject({
+        method: 'CONSUMER',
+        route,
+      });
+    }
+  });
+
   it('calls anything else other', () => {
     expect(classifier.classify(span({ foo: 'bar' }, { kind: SpanKind.INTERNAL })).type).toBe('other');
     expect(classifier.classify(span({ 'http.request.method': 'GET' }, { kind: SpanKind.CLIENT })).type).toBe(

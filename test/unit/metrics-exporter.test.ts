@@ -160,6 +160,22 @@ describe('Prometheus metrics', () => {
     expect(samples(text, 'spanstat_cache_command_duration_seconds_count')).toHaveLength(1);
   });
 
+  it('records job runs under method JOB, a failed run as status_class="error", with the same labels', async () => {
+    const m = create();
+    const job = { method: 'JOB', route: 'send-digest', status: 0 };
+    m.recordRequest(request(job));
+    m.recordRequest(request({ ...job, error: true }));
+    m.recordRequest(request({ ...job, error: true }));
+    const text = await m.scrape();
+    const route = 'service="shop",method="JOB",route="send-digest"';
+    expect(samples(text, 'spanstat_http_server_request_duration_seconds_count').sort()).toEqual(
+      [
+        `spanstat_http_server_request_duration_seconds_count{${route},status_class="error"} 2`,
+        `spanstat_http_server_request_duration_seconds_count{${route},status_class="unknown"} 1`,
+      ].sort(),
+    );
+  });
+
   it('records endpoints by status class with the time split and queries per request', async () => {
     const m = create();
     m.recordRequest(request());

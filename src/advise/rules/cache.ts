@@ -5,7 +5,7 @@
 import { MEMBERSHIP_READ_COMMANDS } from '../../cache-keys/redis-commands';
 import type { CacheRow } from '../../reports/types';
 import type { AdvisorThresholds, Target } from '../types';
-import { endpointLabel, fmtMs, fmtPct, OVERFLOW, type RuleContext, round } from './context';
+import { endpointLabel, fmtMs, fmtPct, OVERFLOW, type RuleContext, round, unitNoun } from './context';
 
 export type MissReason = 'write-heavy' | 'short-ttl' | 'no-writes' | 'read-once' | 'unexplained';
 
@@ -177,7 +177,7 @@ function singleReadsRule(ctx: RuleContext): void {
       severity: 'warning',
       service: row.service,
       target,
-      title: `${route} reads ${row.namespace} key by key: up to ${row.maxOpsPerRequest} commands per request`,
+      title: `${route} reads ${row.namespace} key by key: up to ${row.maxOpsPerRequest} commands per ${unitNoun(row.method)}`,
       evidence: {
         routeRequests: row.requests,
         requestsWithOps: row.requestsWithOps,
@@ -189,8 +189,8 @@ function singleReadsRule(ctx: RuleContext): void {
         msPerAffectedRequest: round(msPerAffected),
       },
       action:
-        `${fmtPct(share)} of requests issue ≥${t.minSingleReadsPerRequest} single-key reads of ${row.namespace} ` +
-        `(${fmtMs(msPerAffected)} per affected request, one round trip each). Read them in one round trip: ` +
+        `${fmtPct(share)} of ${unitNoun(row.method)}s issue ≥${t.minSingleReadsPerRequest} single-key reads of ${row.namespace} ` +
+        `(${fmtMs(msPerAffected)} per affected ${unitNoun(row.method)}, one round trip each). Read them in one round trip: ` +
         'MGET k1 k2 … (ioredis: redis.mget(keys)), HMGET for hash fields, or a pipeline ' +
         '(redis.pipeline().get(a).get(b).exec()).',
       exampleTraceId: row.exampleTraceId || undefined,

@@ -1,4 +1,6 @@
 /** What every rule shares: thresholds, the input with lookups by key, and the emit/observe sinks. */
+
+import { CONSUMER_METHOD, JOB_METHOD } from '../../model/classified';
 import type { EndpointCacheRow, EndpointQueryRow, EndpointRow, QueryRow } from '../../reports/types';
 import { recommendationId } from '../ids';
 import type { LockWaitRow } from '../lock-waits';
@@ -100,6 +102,14 @@ export class RuleContext {
     const overrides = this.t.endpoint.routeSloMs;
     return overrides[endpointLabel(method, route)] ?? overrides[route] ?? this.t.endpoint.sloMs;
   }
+}
+
+/**
+ * What one unit of an endpoint row is called in advice: a `run` for jobs and message consumers
+ * (JOB_METHOD, CONSUMER_METHOD), else a `request`.
+ */
+export function unitNoun(method: string): 'run' | 'request' {
+  return method === JOB_METHOD || method === CONSUMER_METHOD ? 'run' : 'request';
 }
 
 export function endpointLabel(method: string, route: string): string {

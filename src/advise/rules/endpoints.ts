@@ -13,6 +13,7 @@ import {
   type RuleContext,
   round,
   shortStatement,
+  unitNoun,
 } from './context';
 
 /** Parts of a request's time listed as dominant at most. */
@@ -34,13 +35,16 @@ export function endpointRules(ctx: RuleContext): void {
     ctx.observe('endpoint-errors', e.service, target);
     const slo = ctx.sloFor(e.method, e.route);
     if (e.p95Ms > slo) slowEndpoint(ctx, e, label, target, slo);
-    const rate = e.requests > 0 ? e.serverErrors / e.requests : 0;
-    if (e.serverErrors > 0 && rate >= t.maxServerErrorRate) errorEndpoint(ctx, e, label, target, rate);
+    // A job or consumer run has no status code: its failures are its runs that ended in error.
+    const failures = unitNoun(e.method) === 'run' ? e.errors : e.serverErrors;
+    const rate = e.requests > 0 ? failures / e.requests : 0;
+    if (failures > 0 && rate >= t.maxServerErrorRate) errorEndpoint(ctx, e, label, target, rate, failures);
   }
 }
 
 function slowEndpoint(ctx: RuleContext, e: EndpointRow, label: string, target: Target, slo: number): void {
   const mean = meanRequestMs(e);
+  const unit = unitNoun(e.method);
   const parts = dominantParts(ctx, e, label);
   const split = {
     dbMsPerRequest: round(e.dbMsPerRequest),
@@ -64,9 +68,9 @@ function slowEndpoint(ctx: RuleContext, e: EndpointRow, label: string, target: T
       ...split,
       queriesPerRequest: round(e.queriesPerRequest),
       cacheOpsPerRequest: round(e.cacheOpsPerRequest),
-      dominantParts: parts.map((p) => `${p.label}: ${fmtMs(p.msPerRequest)}/request`),
+      dominantParts: parts.map((p) => `${p.label}: ${fmtMs(p.msPerRequest)}/${unit}`),
     },
-    action: slowAction(e, parts, mean),
+    action: slowAction(e, parts, mean, unit),
     exampleTraceId: e.exampleTraceId || undefined,
   });
 }
@@ -100,26 +104,34 @@ function dominantParts(ctx: RuleContext, e: EndpointRow, label: string): TimePar
     .slice(0, TOP_PARTS);
 }
 
-function slowAction(e: EndpointRow, parts: TimePart[], mean: number): string {
+function slowAction(e: EndpointRow, parts: TimePart[], mean: number, unit: 'request' | 'run'): string {
   if (parts.length === 0) return 'Open the example trace to see where the time goes.';
   const list = parts
     .map(
-      (p) => `${p.label} (${fmtMs(p.msPerRequest)}/request, ${fmtPct(mean > 0 ? p.msPerRequest / mean : 0)})`,
+      (p) => `${p.label} (${fmtMs(p.msPerRequest)}/${unit}, ${fmtPct(mean > 0 ? p.msPerRequest / mean : 0)})`,
     )
     .join('; ');
   const top = parts[0].label;
   const hint = top.startsWith('SQL')
     ? 'Fix that statement first (see its n-plus-one / slow-query / missing-index recommendations).'
     : top.startsWith('cache')
-      ? 'Cut the cache round trips first (MGET/pipeline, fewer keys per request).'
+      ? `Cut the cache round trips first (MGET/pipeline, fewer keys per ${unit}).`
       : top.startsWith('waiting')
         ? 'Waiting for a database connection is the bottleneck (see pool-saturation or pool-connection-setup).'
         : 'The time is in the handler itself or calls spanstat does not see: profile it (node --cpu-prof) or read the example trace.';
-  return `Time per request (mean ${fmtMs(mean)}, ${round(e.queriesPerRequest, 1)} queries): ${list}. ${hint}`;
+  return `Time per ${unit} (mean ${fmtMs(mean)}, ${round(e.queriesPerRequest, 1)} queries): ${list}. ${hint}`;
 }
 
-function errorEndpoint(ctx: RuleContext, e: EndpointRow, label: string, target: Target, rate: number): void {
+function errorEndpoint(
+  ctx: RuleContext,
+  e: EndpointRow,
+  label: string,
+  target: Target,
+  rate: number,
+  failures: number,
+): void {
   const t = ctx.t.endpoint;
+  const run = unitNoun(e.method) === 'run';
   const failing = ctx.input.queries
     .filter(
       (q) => q.service === e.service && q.errors > 0 && q.topEndpoints.some((x) => x.endpoint === label),
@@ -135,21 +147,34 @@ function errorEndpoint(ctx: RuleContext, e: EndpointRow, label: string, target: 
     severity: rate >= 5 * t.maxServerErrorRate ? 'critical' : 'warning',
     service: e.service,
     target,
-    title: `${label}: ${fmtPct(rate)} of requests answer 5xx`,
-    evidence: {
-      requests: e.requests,
-      serverErrors: e.serverErrors,
-      serverErrorRate: round(rate, 4),
-      maxServerErrorRate: t.maxServerErrorRate,
-      errors: e.errors,
-      failingStatements: failingText,
-    },
+    title: run
+      ? `${label}: ${fmtPct(rate)} of runs fail`
+      : `${label}: ${fmtPct(rate)} of requests answer 5xx`,
+    // A run's rate is its failed runs' (same threshold): the keys say which it is.
+    evidence: run
+      ? {
+          runs: e.requests,
+          failedRuns: failures,
+          failureRate: round(rate, 4),
+          maxServerErrorRate: t.maxServerErrorRate,
+          failingStatements: failingText,
+        }
+      : {
+          requests: e.requests,
+          serverErrors: e.serverErrors,
+          serverErrorRate: round(rate, 4),
+          maxServerErrorRate: t.maxServerErrorRate,
+          errors: e.errors,
+          failingStatements: failingText,
+        },
     action:
-      `${e.serverErrors} of ${e.requests} requests failed with a 5xx. ` +
+      (run
+        ? `${failures} of ${e.requests} runs failed. `
+        : `${failures} of ${e.requests} requests failed with a 5xx. `) +
       (failing.length
-        ? `Statements this route runs that fail in the service: ${failingText.join('; ')} — start there. `
-        : 'No statement this route runs has failed: look at the handler, its other dependencies and the app log. ') +
-      'The example trace shows one request end to end.',
+        ? `Statements this ${run ? 'job' : 'route'} runs that fail in the service: ${failingText.join('; ')} — start there. `
+        : `No statement this ${run ? 'job' : 'route'} runs has failed: look at the ${run ? 'job' : 'handler'}, its other dependencies and the app log. `) +
+      `The example trace shows one ${unitNoun(e.method)} end to end.`,
     exampleTraceId: e.exampleTraceId || undefined,
   });
 }

@@ -9,7 +9,16 @@
  */
 import type { EndpointQueryRow } from '../../reports/types';
 import type { Target } from '../types';
-import { endpointLabel, fmtMs, fmtPct, OVERFLOW, type RuleContext, round, shortStatement } from './context';
+import {
+  endpointLabel,
+  fmtMs,
+  fmtPct,
+  OVERFLOW,
+  type RuleContext,
+  round,
+  shortStatement,
+  unitNoun,
+} from './context';
 
 export function nPlusOneRule(ctx: RuleContext): void {
   const t = ctx.t.nPlusOne;
@@ -38,7 +47,7 @@ export function nPlusOneRule(ctx: RuleContext): void {
         repeatMsPerRequest >= slo ? 'critical' : repeatMsPerRequest >= t.minTotalMs ? 'warning' : 'info',
       service: row.service,
       target: table ? { ...target, table } : target,
-      title: `N+1 in ${route}: ${shortStatement(row.statement)} runs up to ${row.maxCallsPerRequest}× per request`,
+      title: `N+1 in ${route}: ${shortStatement(row.statement)} runs up to ${row.maxCallsPerRequest}× per ${unitNoun(row.method)}`,
       evidence: {
         routeRequests: row.requests,
         requestsWithQuery: row.requestsWithQuery,
@@ -66,15 +75,16 @@ const PER_ITEM_RESULT =
   /\b(?:LIMIT|OFFSET|FETCH\s+(?:FIRST|NEXT)|GROUP\s+BY|DISTINCT|HAVING|EXISTS)\b|\b(?:count|sum|avg|min|max|array_agg|string_agg|json_agg|jsonb_agg|bool_and|bool_or|OVER)\s*\(/i;
 
 function nPlusOneAction(row: EndpointQueryRow, share: number, repeatMs: number): string {
+  const unit = unitNoun(row.method);
   return (
-    `${fmtPct(share)} of requests run \`${shortStatement(row.statement, 200)}\` once per item ` +
-    `(${fmtMs(repeatMs)} per affected request). ${batchAdvice(row.statement)}`
+    `${fmtPct(share)} of ${unit}s run \`${shortStatement(row.statement, 200)}\` once per item ` +
+    `(${fmtMs(repeatMs)} per affected ${unit}). ${batchAdvice(row.statement, unit)}`
   );
 }
 
-/** How to make the repeated statement one round trip, by its shape. */
-export function batchAdvice(statement: string): string {
-  const loader = 'or batch the look-ups per request with a loader (e.g. DataLoader).';
+/** How to make the repeated statement one round trip, by its shape; `unit`: a request or a job run. */
+export function batchAdvice(statement: string, unit: 'request' | 'run' = 'request'): string {
+  const loader = `or batch the look-ups per ${unit} with a loader (e.g. DataLoader).`;
   if (/^\s*INSERT\b/i.test(statement))
     return (
       'Insert the rows in one statement: a multi-row VALUES list, ' +
@@ -82,8 +92,8 @@ export function batchAdvice(statement: string): string {
     );
   if (/=\s*ANY\s*\(|\bIN\s*\(\s*\$/i.test(statement))
     return (
-      'It is already batched (`= ANY` / `IN`) yet runs several times per request: collect the ids of the ' +
-      'whole request into one call — one loader per request rather than per item or per tick.'
+      `It is already batched (\`= ANY\` / \`IN\`) yet runs several times per ${unit}: collect the ids of the ` +
+      `whole ${unit} into one call — one loader per ${unit} rather than per item or per tick.`
     );
   if (/^\s*UPDATE\b/i.test(statement) && /\bSET\b[\s\S]*?=\s*\$\d+[\s\S]*\bWHERE\b/i.test(statement))
     return (
