@@ -41,7 +41,9 @@ beforeAll(async () => {
   assertBuilt();
   [pg, sidecar] = await Promise.all([
     startPostgres(),
-    startTestSidecar({ advisor: { intervalSeconds: 3600 } }),
+    // A run's queries reach the sidecar an export (100 ms) or more before its root span: the test
+    // sidecar's 300-ms assembly wait dropped a run's queries from it once under the suite's load.
+    startTestSidecar({ advisor: { intervalSeconds: 3600 }, assembly: { idleMs: 3_000 } }),
   ]);
   const db = new Client({ connectionString: pg.url });
   await db.connect();
