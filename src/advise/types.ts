@@ -25,6 +25,7 @@ export const RECOMMENDATION_KINDS = [
   'cache-hit-rate',
   'cache-keys-command',
   'cache-single-reads',
+  'cache-no-expiry',
   'endpoint-slow',
   'endpoint-errors',
   'pool-saturation',
