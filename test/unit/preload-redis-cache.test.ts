@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { NO_EXPIRY } from '../../src/model/attributes';
 import { cacheOutcome, cacheTtlSeconds, keysFound } from '../../src/preload/redis-cache';
 
+/** `spanstat.cache.ttl_s` of a write that left its key without an expiry: a wire value, so a literal here. */
+const NO_EXPIRY = -1;
 const NOW = 1_700_000_000_000;
 
 describe('cache hits and misses read from Redis replies', () => {
