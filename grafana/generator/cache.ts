@@ -26,6 +26,7 @@ export function cache(): DashboardBuilder {
           { name: 'hit rate', expr: hitRate(RANGE, 'increase'), unit: 'percentunit' },
           { name: 'keys read', expr: sumIncrease(M.cacheReads, NS), unit: 'none' },
           { name: 'writes', expr: sumIncrease(M.cacheWrites, NS), unit: 'none' },
+          { name: 'writes without expiry', expr: sumIncrease(M.cacheNoExpiry, NS), unit: 'none' },
           { name: 'p99', expr: quantile(0.99, M.cache, NS, '', RANGE), unit: 's' },
         ],
         { sortBy: 'keys read', hide: ['job', 'instance'] },
@@ -53,11 +54,22 @@ export function cache(): DashboardBuilder {
     )
     .withPanel(
       timeseries(
+        'Writes without an expiry/s by namespace',
+        [{ expr: sumRate(M.cacheNoExpiry, NS), legend: NS_LEGEND }],
+        {
+          unit: 'short',
+          description:
+            'SET without EX/PX/KEEPTTL, MSET, SETNX, GETSET, PERSIST: keys that stay until deleted or evicted. ' +
+            'Steady in an id-bearing namespace (session:*) with no EXPIRE → keys pile up (see the cache-no-expiry recommendation).',
+        },
+      ),
+    )
+    .withPanel(
+      timeseries(
         'Command p99 by namespace',
         [{ expr: quantile(0.99, M.cache, `${NS}, command`), legend: `${NS_LEGEND} {{command}}` }],
         {
           unit: 's',
-          width: 24,
         },
       ),
     );
