@@ -46,6 +46,39 @@ async function traceOf(path: string, settle: (spans: DecodedSpan[]) => boolean =
 }
 const used = new Set<string>();
 
+/**
+ * A fixture app of its own, named `service`, exporting to an in-process sidecar, both started before
+ * the tests of the describe block that calls this and stopped after them. `env` values that depend
+ * on the servers are functions, read once they run.
+ */
+function appWithSidecar(
+  service: string,
+  env: Record<string, () => string> = {},
+  sidecarConfig: Record<string, unknown> = {},
+) {
+  let sidecar: RunningSidecar | undefined;
+  let app: AppRun | undefined;
+  beforeAll(async () => {
+    sidecar = await startTestSidecar(sidecarConfig);
+    const extra = Object.fromEntries(Object.entries(env).map(([k, v]) => [k, v()]));
+    app = await startApp({
+      env: {
+        PG_URL: traced.pg.url,
+        REDIS_URL: traced.redis.url,
+        OTEL_EXPORTER_OTLP_ENDPOINT: sidecar.receiverUrl,
+        OTEL_BSP_SCHEDULE_DELAY: '100',
+        OTEL_SERVICE_NAME: service,
+        ...extra,
+      },
+    });
+  });
+  afterAll(async () => {
+    await app?.stop();
+    await sidecar?.shutdown();
+  });
+  return { sidecar: () => sidecar as RunningSidecar, app: () => app as AppRun };
+}
+
 describe('the preload instrumenting an app it knows nothing about', () => {
   it('names the service after the app package.json, whatever the working directory', async () => {
     expect(await app.get('/api/users/1')).toBe(200);
@@ -380,32 +413,13 @@ describe('the preload instrumenting an app it knows nothing about', () => {
 describe('an app writing keys without an expiry, sending to a sidecar', () => {
   // session:<uuid> written with a plain SET, token:<uuid> with SET … EX, profile:<uuid> with SET … EX
   // then SET … KEEPTTL, config:flags (no id part) with a plain SET: only sessions get the advice.
-  let sidecar: RunningSidecar | undefined;
-  let writer: AppRun | undefined;
-
-  beforeAll(async () => {
-    sidecar = await startTestSidecar({ advisor: { intervalSeconds: 3600, window: '5m' } });
-    writer = await startApp({
-      env: {
-        PG_URL: traced.pg.url,
-        REDIS_URL: traced.redis.url,
-        OTEL_EXPORTER_OTLP_ENDPOINT: sidecar.receiverUrl,
-        OTEL_BSP_SCHEDULE_DELAY: '100',
-        OTEL_SERVICE_NAME: 'no-expiry',
-      },
-    });
-  });
-
-  afterAll(async () => {
-    await writer?.stop();
-    await sidecar?.shutdown();
-  });
+  const run = appWithSidecar('no-expiry', {}, { advisor: { intervalSeconds: 3600, window: '5m' } });
 
   it('recommends an expiry for session:* only, and shows no key id anywhere', async () => {
-    const { apiUrl, advisor } = sidecar as RunningSidecar;
+    const { apiUrl, advisor } = run.sidecar();
     const ids: string[] = [];
     for (let i = 0; i < 3; i++) {
-      const res = await fetch(`http://127.0.0.1:${(writer as AppRun).port}/sessions/10`);
+      const res = await fetch(`http://127.0.0.1:${run.app().port}/sessions/10`);
       expect(res.status).toBe(200);
       ids.push(...((await res.json()) as { ids: string[] }).ids);
     }
@@ -462,9 +476,6 @@ describe('an app writing keys without an expiry, sending to a sidecar', () => {
 describe('an app with two pg pools, sending to a sidecar', () => {
   // A pool of 4 to the server's `postgres` database and one of 2 to its `reports` database, both
   // run full: each is a pool row of its own with its own size and peak, not one pool sized as the larger.
-  let sidecar: RunningSidecar | undefined;
-  let twoPools: AppRun | undefined;
-
   beforeAll(async () => {
     const admin = new Client({ connectionString: traced.pg.url });
     await admin.connect();
@@ -473,27 +484,15 @@ describe('an app with two pg pools, sending to a sidecar', () => {
     } finally {
       await admin.end();
     }
-    sidecar = await startTestSidecar();
-    twoPools = await startApp({
-      env: {
-        PG_URL: traced.pg.url,
-        PG_URL_2: traced.pg.url.replace(/\/postgres$/, '/reports'),
-        REDIS_URL: traced.redis.url,
-        OTEL_EXPORTER_OTLP_ENDPOINT: sidecar.receiverUrl,
-        OTEL_BSP_SCHEDULE_DELAY: '100',
-        OTEL_SERVICE_NAME: 'two-pools',
-      },
-    });
   });
-
-  afterAll(async () => {
-    await twoPools?.stop();
-    await sidecar?.shutdown();
+  // Registered after the database is made: hooks run in order.
+  const run = appWithSidecar('two-pools', {
+    PG_URL_2: () => traced.pg.url.replace(/\/postgres$/, '/reports'),
   });
 
   it('reports a row and a metric series per pool, each with its own size and peak in use', async () => {
-    const app2 = twoPools as AppRun;
-    const { apiUrl } = sidecar as RunningSidecar;
+    const app2 = run.app();
+    const { apiUrl } = run.sidecar();
     // Eight requests at once on each pool: both run full and queue.
     const ids = Array.from({ length: 8 }, (_, i) => 900 + i);
     const statuses = await Promise.all([

@@ -181,52 +181,39 @@ function noExpiryRule(ctx: RuleContext, row: CacheRow): void {
   const mixed = row.expirySets > 0;
   // SET then EXPIRE is a TTL set in two commands: only SETs beyond the EXPIREs can have lost theirs.
   if (mixed && row.noExpiryWrites - commandCount(row, EXPIRE_COMMANDS) < t.minNoExpiryWrites) return;
-  const evidence = {
-    writesWithoutExpiry: row.noExpiryWrites,
-    structureWritesWithoutTtl: row.untimedWrites,
-    writesWithoutExpiryPerMin: row.noExpiryWritesPerMin,
-    expirySets: row.expirySets,
-    deletes,
-    minTtlSeconds: row.minTtlSeconds,
-    maxTtlSeconds: row.maxTtlSeconds,
-    topEndpoints: row.topEndpoints.map((e) => e.endpoint),
-  };
   const fix =
     'Give every write an expiry: SET key value EX <ttl> (ioredis: redis.set(key, value, "EX", ttl)), or ' +
     'EXPIRE key <ttl> right after HSET/SADD/RPUSH in the same MULTI or pipeline ' +
     '(redis.multi().hset(key, fields).expire(key, ttl).exec()); use SET … KEEPTTL to update a value without ' +
     'touching its expiry. Meanwhile, check used_memory and maxmemory-policy (INFO memory).';
-  if (mixed) {
-    ctx.emit({
-      kind: 'cache-no-expiry',
-      severity: 'warning',
-      service: row.service,
-      target,
-      title:
-        `Keys in ${row.namespace} lose their expiry: ${row.noExpiryWrites} write(s) without one ` +
-        `beside ${row.expirySets} that set one`,
-      evidence,
-      action:
-        `Some writes of ${row.namespace} set a TTL (${ttlRange(row)}) and others do not: a SET without EX/PX ` +
-        'clears the TTL the key had, so those keys stay until deleted or evicted. ' +
-        fix,
-    });
-    return;
-  }
   ctx.emit({
     kind: 'cache-no-expiry',
     severity: 'warning',
     service: row.service,
     target,
-    title:
-      `Keys in ${row.namespace} are written without an expiry ` +
-      `(${row.noExpiryWritesPerMin}/min): they stay until deleted or evicted`,
-    evidence,
+    title: mixed
+      ? `Keys in ${row.namespace} lose their expiry: ${row.noExpiryWrites} write(s) without one ` +
+        `beside ${row.expirySets} that set one`
+      : `Keys in ${row.namespace} are written without an expiry ` +
+        `(${row.noExpiryWritesPerMin}/min): they stay until deleted or evicted`,
+    evidence: {
+      writesWithoutExpiry: row.noExpiryWrites,
+      structureWritesWithoutTtl: row.untimedWrites,
+      writesWithoutExpiryPerMin: row.noExpiryWritesPerMin,
+      expirySets: row.expirySets,
+      mixed,
+      deletes,
+      minTtlSeconds: row.minTtlSeconds,
+      maxTtlSeconds: row.maxTtlSeconds,
+      topEndpoints: row.topEndpoints.map((e) => e.endpoint),
+    },
     action:
-      `No write of ${row.namespace} set an expiry in the window, and keys are rarely deleted: one key per id ` +
-      'piles up until Redis reaches maxmemory (then evictions of other keys, or OOM errors under noeviction), ' +
-      'and cached data never refreshes. ' +
-      fix,
+      (mixed
+        ? `Some writes of ${row.namespace} set a TTL (${ttlRange(row)}) and others do not: a SET without EX/PX ` +
+          'clears the TTL the key had, so those keys stay until deleted or evicted. '
+        : `No write of ${row.namespace} set an expiry in the window, and keys are rarely deleted: one key per id ` +
+          'piles up until Redis reaches maxmemory (then evictions of other keys, or OOM errors under noeviction), ' +
+          'and cached data never refreshes. ') + fix,
   });
 }
 
