@@ -120,6 +120,21 @@ function feed(m: SpanstatMetrics, tick: number): void {
     misses: 0,
     durationMs: 0.2,
   });
+  // session:* written with a plain SET (no expiry), nothing expiring or deleting it.
+  m.recordCacheCall({
+    ...base,
+    type: 'cache',
+    service: 'shop',
+    system: 'redis',
+    command: 'set',
+    namespace: 'session:*',
+    read: false,
+    write: true,
+    hits: 0,
+    misses: 0,
+    ttlSeconds: -1,
+    durationMs: 0.2,
+  });
   m.recordPoolConnect({
     ...base,
     type: 'pool-connect',
@@ -197,6 +212,7 @@ const EXPECTED = [
   'SpanstatNPlusOne',
   'SpanstatPoolSaturated',
   'SpanstatCacheHitRateLow',
+  'SpanstatCacheKeysWithoutExpiry',
   'SpanstatEndpointSlow',
   'SpanstatEndpointErrors',
   'SpanstatRecommendation',
@@ -224,6 +240,8 @@ describe('alerting on spanstat metrics with real Prometheus and Alertmanager', (
     expect(names).toEqual([...EXPECTED].sort());
     const cache = firing.filter((a) => a.labels.alertname === 'SpanstatCacheHitRateLow');
     expect(cache.map((a) => [a.labels.namespace, a.labels.severity])).toEqual([['quote:*', 'critical']]);
+    const noExpiry = firing.filter((a) => a.labels.alertname === 'SpanstatCacheKeysWithoutExpiry');
+    expect(noExpiry.map((a) => [a.labels.namespace, a.labels.severity])).toEqual([['session:*', 'warning']]);
     const slow = firing.find((a) => a.labels.alertname === 'SpanstatSlowQuery');
     expect(slow?.labels).toMatchObject({ fingerprint: 'fp_by_ref', severity: 'warning' });
     expect(slow?.annotations.summary).toBe(
