@@ -206,7 +206,7 @@ describe('cache no-expiry rule', () => {
     expect(noExpiry({ noExpiryWrites: 20, noExpiryWritesPerMin: 4 })).toHaveLength(1);
   });
 
-  it('takes SET followed by EXPIRE, and HSET followed by EXPIRE, as an expiry set', () => {
+  it('takes SET or HSET followed by EXPIRE, and SET read with GETEX … EX, as an expiry set', () => {
     expect(noExpiry({ commands: { set: 300, expire: 300 }, expirySets: 300, maxTtlSeconds: 600 })).toEqual(
       [],
     );
@@ -219,6 +219,8 @@ describe('cache no-expiry rule', () => {
         maxTtlSeconds: 600,
       }),
     ).toEqual([]);
+    // A sliding TTL: SET, then GETEX … EX on each read.
+    expect(noExpiry({ commands: { set: 300, getex: 900 }, expirySets: 900, maxTtlSeconds: 600 })).toEqual([]);
   });
 
   it('reports plain SETs beside SET … EX: each clears the TTL the key had', () => {

@@ -13,6 +13,9 @@ export type MissReason = 'write-heavy' | 'short-ttl' | 'no-writes' | 'read-once'
 /** Commands that set the expiry of a key written before. */
 const EXPIRE_COMMANDS = ['expire', 'pexpire', 'expireat', 'pexpireat'];
 
+/** Commands that may set the expiry of a key written before (GETEX: with EX/PX, a sliding TTL on read). */
+const LATER_EXPIRY_COMMANDS = [...EXPIRE_COMMANDS, 'getex'];
+
 /** Commands that scan the whole keyspace and block the server while they run. */
 const BLOCKING_COMMANDS = ['keys'];
 
@@ -179,8 +182,9 @@ function noExpiryRule(ctx: RuleContext, row: CacheRow): void {
   const deletes = commandCount(row, DELETE_COMMANDS);
   if (deletes >= untimed * t.deletesPerWriteExempt) return;
   const mixed = row.expirySets > 0;
-  // SET then EXPIRE is a TTL set in two commands: only SETs beyond the EXPIREs can have lost theirs.
-  if (mixed && row.noExpiryWrites - commandCount(row, EXPIRE_COMMANDS) < t.minNoExpiryWrites) return;
+  // SET then EXPIRE is a TTL set in two commands, and GETEX EX on read a sliding one: only SETs beyond
+  // those commands can have lost their TTL for good.
+  if (mixed && row.noExpiryWrites - commandCount(row, LATER_EXPIRY_COMMANDS) < t.minNoExpiryWrites) return;
   const fix =
     'Give every write an expiry: SET key value EX <ttl> (ioredis: redis.set(key, value, "EX", ttl)), or ' +
     'EXPIRE key <ttl> right after HSET/SADD/RPUSH in the same MULTI or pipeline ' +
