@@ -107,34 +107,24 @@ function feed(m: SpanstatMetrics, tick: number): void {
     });
   for (let i = 0; i < 5; i++) read('quote:*', i === 0 ? 1 : 0, i === 0 ? 0 : 1);
   for (let i = 0; i < 10; i++) read('product:*', i === 0 ? 0 : 1, i === 0 ? 1 : 0);
-  m.recordCacheCall({
-    ...base,
-    type: 'cache',
-    service: 'shop',
-    system: 'redis',
-    command: 'set',
-    namespace: 'quote:*',
-    read: false,
-    write: true,
-    hits: 0,
-    misses: 0,
-    durationMs: 0.2,
-  });
+  const set = (namespace: string, ttlSeconds?: number) =>
+    m.recordCacheCall({
+      ...base,
+      type: 'cache',
+      service: 'shop',
+      system: 'redis',
+      command: 'set',
+      namespace,
+      read: false,
+      write: true,
+      hits: 0,
+      misses: 0,
+      ttlSeconds,
+      durationMs: 0.2,
+    });
+  set('quote:*');
   // session:* written with a plain SET (no expiry), nothing expiring or deleting it.
-  m.recordCacheCall({
-    ...base,
-    type: 'cache',
-    service: 'shop',
-    system: 'redis',
-    command: 'set',
-    namespace: 'session:*',
-    read: false,
-    write: true,
-    hits: 0,
-    misses: 0,
-    ttlSeconds: -1,
-    durationMs: 0.2,
-  });
+  set('session:*', -1);
   m.recordPoolConnect({
     ...base,
     type: 'pool-connect',
