@@ -1,6 +1,6 @@
 import type { DashboardBuilder } from '@grafana/grafana-foundation-sdk/dashboard';
 import { dashboard, row, table, timeseries } from './panels';
-import { hitRate, M, quantile, RANGE, RATE, sumIncrease, sumRate } from './promql';
+import { hitRate, M, orZero, quantile, RANGE, RATE, sumIncrease, sumRate } from './promql';
 
 const NS = 'service, namespace';
 const NS_LEGEND = '{{service}} {{namespace}}';
@@ -26,6 +26,11 @@ export function cache(): DashboardBuilder {
           { name: 'hit rate', expr: hitRate(RANGE, 'increase'), unit: 'percentunit' },
           { name: 'keys read', expr: sumIncrease(M.cacheReads, NS), unit: 'none' },
           { name: 'writes', expr: sumIncrease(M.cacheWrites, NS), unit: 'none' },
+          {
+            name: 'writes without expiry',
+            expr: orZero(sumIncrease(M.cacheNoExpiry, NS), sumIncrease(M.cacheWrites, NS)),
+            unit: 'none',
+          },
           { name: 'p99', expr: quantile(0.99, M.cache, NS, '', RANGE), unit: 's' },
         ],
         { sortBy: 'keys read', hide: ['job', 'instance'] },
@@ -53,11 +58,22 @@ export function cache(): DashboardBuilder {
     )
     .withPanel(
       timeseries(
+        'Writes without an expiry/s by namespace',
+        [{ expr: orZero(sumRate(M.cacheNoExpiry, NS), sumRate(M.cacheWrites, NS)), legend: NS_LEGEND }],
+        {
+          unit: 'short',
+          description:
+            'SET without EX/PX/KEEPTTL, MSET, SETNX, GETSET, PERSIST (0 for namespaces written with an expiry): keys that stay until deleted or evicted. ' +
+            'Steady in an id-bearing namespace (session:*) with no EXPIRE → keys pile up (see the cache-no-expiry recommendation).',
+        },
+      ),
+    )
+    .withPanel(
+      timeseries(
         'Command p99 by namespace',
         [{ expr: quantile(0.99, M.cache, `${NS}, command`), legend: `${NS_LEGEND} {{command}}` }],
         {
           unit: 's',
-          width: 24,
         },
       ),
     );

@@ -21,6 +21,7 @@ export const M = {
   poolMax: METRICS.dbPoolClientsMax.name,
   cacheReads: METRICS.cacheReads.name,
   cacheWrites: METRICS.cacheWrites.name,
+  cacheNoExpiry: METRICS.cacheWritesWithoutExpiry.name,
   cache: METRICS.cacheCommandDuration.name,
   http: METRICS.httpRequestDuration.name,
   httpComponent: METRICS.httpRequestComponentTime.name,

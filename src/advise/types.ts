@@ -35,6 +35,7 @@ export const RECOMMENDATION_KINDS = [
   'cache-hit-rate',
   'cache-keys-command',
   'cache-single-reads',
+  'cache-no-expiry',
   'endpoint-slow',
   'endpoint-errors',
   'pool-saturation',

@@ -1,4 +1,6 @@
 /** Per (service, system, namespace) statistics: the cache report's rows. */
+import { EXPIRY_COMMANDS, UNTIMED_WRITE_COMMANDS } from '../cache-keys/redis-commands';
+import { NO_EXPIRY } from '../model/attributes';
 import type { CacheCall, NamespaceReads } from '../model/classified';
 import { ms } from './acc-util';
 import { OVERFLOW_LABEL } from './bounded-table';
@@ -23,6 +25,12 @@ export interface CacheAcc {
   /** TTLs set by writes (s); +Infinity / −Infinity while none was seen. */
   minTtl: number;
   maxTtl: number;
+  /** Writes that left their key without an expiry (the preload's ttl −1: SET without EX, MSET, …). */
+  noExpiryWrites: number;
+  /** Structure writes (HSET, SADD, INCR, …; UNTIMED_WRITE_COMMANDS) that set no TTL themselves. */
+  untimedWrites: number;
+  /** Writes and expiry commands that set a TTL (SET … EX, SETEX, EXPIRE, …). */
+  expirySets: number;
   top: TopK;
 }
 
@@ -53,6 +61,9 @@ export function cacheOps(relativeAccuracy: number, topCapacity: number): Accumul
       commands: new Map(),
       minTtl: Number.POSITIVE_INFINITY,
       maxTtl: Number.NEGATIVE_INFINITY,
+      noExpiryWrites: 0,
+      untimedWrites: 0,
+      expirySets: 0,
       top: new TopK(topCapacity),
     }),
     merge(into, from, move) {
@@ -66,9 +77,13 @@ export function cacheOps(relativeAccuracy: number, topCapacity: number): Accumul
       for (const [name, n] of from.commands) addCommand(into.commands, name, n);
       if (from.minTtl < into.minTtl) into.minTtl = from.minTtl;
       if (from.maxTtl > into.maxTtl) into.maxTtl = from.maxTtl;
+      into.noExpiryWrites += from.noExpiryWrites;
+      into.untimedWrites += from.untimedWrites;
+      into.expirySets += from.expirySets;
       into.top.merge(from.top);
       if (move) {
         from.calls = from.errors = from.reads = from.writes = from.hits = from.misses = 0;
+        from.noExpiryWrites = from.untimedWrites = from.expirySets = 0;
         from.commands.clear();
         from.minTtl = Number.POSITIVE_INFINITY;
         from.maxTtl = Number.NEGATIVE_INFINITY;
@@ -94,8 +109,15 @@ export function addCacheCall(acc: CacheAcc, call: CacheCall): void {
   addCommand(acc.commands, call.command, 1);
   const ttl = call.ttlSeconds;
   if (ttl !== undefined && ttl >= 0) {
+    acc.expirySets++;
     if (ttl < acc.minTtl) acc.minTtl = ttl;
     if (ttl > acc.maxTtl) acc.maxTtl = ttl;
+  } else if (ttl === NO_EXPIRY) {
+    acc.noExpiryWrites++;
+  } else if (call.write && !call.error) {
+    // No TTL attribute: other SDKs, an EXPIRE on a missing key, or a command that cannot tell.
+    if (EXPIRY_COMMANDS.has(call.command)) acc.expirySets++;
+    else if (UNTIMED_WRITE_COMMANDS.has(call.command)) acc.untimedWrites++;
   }
 }
 

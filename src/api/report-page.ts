@@ -81,7 +81,8 @@ async function refresh() {
   document.getElementById('cache').innerHTML = section(c, [
     ['namespace', 'namespace', (v, r) => esc(r.service + ' ' + v), 'text'], ['reads', 'reads'], ['writes', 'writes'],
     ['hitRate', 'hit rate', (v) => '<span class="' + (v !== null && v < 0.8 ? 'bad' : '') + '">' + pct(v) + '</span>'],
-    ['p50Ms', 'p50 ms', (v) => fmt(v, 2)], ['p99Ms', 'p99 ms', (v) => fmt(v, 2)]]);
+    ['p50Ms', 'p50 ms', (v) => fmt(v, 2)], ['p99Ms', 'p99 ms', (v) => fmt(v, 2)],
+    ['noExpiryWritesPerMin', 'no-TTL writes/min', (v, r) => '<span class="' + (v > 0 && r.expirySets === 0 && r.namespace.indexOf('*') >= 0 ? 'bad' : '') + '">' + fmt(v, 2) + '</span>']]);
   document.getElementById('pools').innerHTML = section(p, [
     ['system', 'pool', (v, r) => esc(r.service + ' ' + v + (r.pool ? ' ' + r.pool : '')), 'text'], ['connects', 'checkouts'],
     ['p95WaitMs', 'wait p95 ms', (v) => fmt(v, 2)], ['maxInUse', 'max in use'], ['poolMax', 'pool size'],

@@ -146,6 +146,51 @@ export const OTHER_COMMAND = 'other';
  */
 export const MEMBERSHIP_READ_COMMANDS: readonly string[] = ['exists', 'sismember', 'smismember', 'getdel'];
 
+/**
+ * Writes that create their key without an expiry when it does not exist and leave an existing key's
+ * TTL as it is (HSET, SADD, LPUSH, INCR, …): what they do to the key's expiry depends on the key, so
+ * the preload leaves them unmarked, and the sidecar counts them per namespace as writes that set no
+ * TTL (the no-expiry advice judges a namespace by whether any expiry was ever set on it).
+ */
+export const UNTIMED_WRITE_COMMANDS: ReadonlySet<string> = new Set([
+  'hset',
+  'hsetnx',
+  'hmset',
+  'hincrby',
+  'hincrbyfloat',
+  'lpush',
+  'rpush',
+  'linsert',
+  'sadd',
+  'zadd',
+  'zincrby',
+  'pfadd',
+  'setbit',
+  'setrange',
+  'append',
+  'incr',
+  'incrby',
+  'incrbyfloat',
+  'decr',
+  'decrby',
+  'xadd',
+  'geoadd',
+  'json.set',
+]);
+
+/** Commands that set a key's expiry whatever else the span says (other SDKs send no TTL attribute). */
+export const EXPIRY_COMMANDS: ReadonlySet<string> = new Set([
+  'expire',
+  'pexpire',
+  'expireat',
+  'pexpireat',
+  'setex',
+  'psetex',
+]);
+
+/** Commands that remove a key: a namespace deleted as often as written does not pile up. */
+export const DELETE_COMMANDS: readonly string[] = ['del', 'unlink', 'getdel'];
+
 /** What a command does with the cache; unknown commands neither read nor write. */
 export function describeRedisCommand(command: string): RedisCommandInfo {
   return specOf(command).info;

@@ -142,6 +142,16 @@ export const DEFAULTS = {
       /** Single-key reads of one namespace in one request that an MGET/pipeline would merge. */
       minSingleReadsPerRequest: 5,
       minAffectedRequests: 3,
+      /**
+       * Writes that leave a key of an id-bearing namespace (`session:*`) without an expiry, in the
+       * window, before the namespace is judged to pile up keys.
+       */
+      minNoExpiryWrites: 20,
+      /**
+       * DEL/UNLINK/GETDEL per such write at or over which the keys count as removed after use (a
+       * one-time token, a lock), not piling up; 0..1.
+       */
+      deletesPerWriteExempt: 0.5,
     },
     endpoint: {
       /** Seeds: p95 over 200 ms is slow (ms). */

@@ -85,6 +85,8 @@ const advisorSchema = z
         shortTtlSeconds: nonNegative.default(A.cache.shortTtlSeconds),
         minSingleReadsPerRequest: positiveInt.min(2).default(A.cache.minSingleReadsPerRequest),
         minAffectedRequests: positiveInt.default(A.cache.minAffectedRequests),
+        minNoExpiryWrites: positiveInt.default(A.cache.minNoExpiryWrites),
+        deletesPerWriteExempt: share.default(A.cache.deletesPerWriteExempt),
       })
       .strict()
       .prefault({}),

@@ -170,6 +170,13 @@ export const METRICS = {
     help: 'Cache commands that wrote or expired a value',
     labels: ['service', 'system', 'namespace', 'command'],
   },
+  cacheWritesWithoutExpiry: {
+    name: 'spanstat_cache_writes_without_expiry_total',
+    type: 'counter',
+    unit: '',
+    help: 'Cache writes that left their key without an expiry (SET without EX/PX/KEEPTTL, MSET, SETNX, GETSET, PERSIST), per key namespace',
+    labels: ['service', 'system', 'namespace'],
+  },
   cacheCommandDuration: {
     name: 'spanstat_cache_command_duration_seconds',
     type: 'histogram',

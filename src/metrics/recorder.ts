@@ -1,4 +1,5 @@
 import type { Attributes } from '@opentelemetry/api';
+import { NO_EXPIRY } from '../model/attributes';
 import type { CacheCall, DbCall, NamespaceReads, PoolConnect, PoolUsageSample } from '../model/classified';
 import type { RequestSummary } from '../model/request-summary';
 import type { SpanSink } from '../pipeline/span-sink';
@@ -77,6 +78,8 @@ interface KeySeries {
   miss: CounterSeries | undefined;
   unknown: CounterSeries | undefined;
   writes: CounterSeries | undefined;
+  /** Namespace-level (no command label), shared by the namespace's command series. */
+  noExpiry: CounterSeries | undefined;
 }
 
 /**
@@ -96,6 +99,7 @@ export class MetricsRecorder implements SpanSink {
   private readonly pools: PoolUsage;
   private readonly cacheReads: BoundedSeries<CounterSeries>;
   private readonly cacheWrites: BoundedSeries<CounterSeries>;
+  private readonly cacheNoExpiry: BoundedSeries<CounterSeries>;
   private readonly cacheDuration: BoundedSeries<HistogramSeries>;
   private readonly httpDuration: BoundedSeries<HistogramSeries>;
   private readonly httpComponent: BoundedSeries<CounterSeries>;
@@ -126,6 +130,7 @@ export class MetricsRecorder implements SpanSink {
     this.pools = new PoolUsage(options.now);
     this.cacheReads = counters('cacheReads');
     this.cacheWrites = counters('cacheWrites');
+    this.cacheNoExpiry = counters('cacheWritesWithoutExpiry');
     this.cacheDuration = histograms('cacheCommandDuration');
     this.httpDuration = histograms('httpRequestDuration');
     this.httpComponent = counters('httpRequestComponentTime');
@@ -167,6 +172,10 @@ export class MetricsRecorder implements SpanSink {
     if (c.write) {
       series.writes ??= this.cacheWrites.get(labels4(c.service, c.system, c.namespace, c.command));
       series.writes.value++;
+      if (c.ttlSeconds === NO_EXPIRY) {
+        series.noExpiry ??= this.cacheNoExpiry.get(labels3(c.service, c.system, c.namespace));
+        series.noExpiry.value++;
+      }
     }
     if (c.otherNamespaceReads !== undefined) this.recordOtherNamespaceReads(c, c.otherNamespaceReads);
   }
@@ -262,6 +271,7 @@ export class MetricsRecorder implements SpanSink {
       miss: undefined,
       unknown: undefined,
       writes: undefined,
+      noExpiry: undefined,
     };
     this.keySeries.remember(c.namespace, series);
     return series;
@@ -316,6 +326,7 @@ export class MetricsRecorder implements SpanSink {
       },
       { def: METRICS.cacheReads, points: counterPoints(this.cacheReads) },
       { def: METRICS.cacheWrites, points: counterPoints(this.cacheWrites) },
+      { def: METRICS.cacheWritesWithoutExpiry, points: counterPoints(this.cacheNoExpiry) },
       { def: METRICS.cacheCommandDuration, histograms: () => this.cacheDuration.all() },
       { def: METRICS.httpRequestDuration, histograms: () => this.httpDuration.all() },
       { def: METRICS.httpRequestComponentTime, points: counterPoints(this.httpComponent) },
@@ -332,6 +343,7 @@ export class MetricsRecorder implements SpanSink {
       ['dbPoolWaitDuration', this.poolWait],
       ['cacheReads', this.cacheReads],
       ['cacheWrites', this.cacheWrites],
+      ['cacheWritesWithoutExpiry', this.cacheNoExpiry],
       ['cacheCommandDuration', this.cacheDuration],
       ['httpRequestDuration', this.httpDuration],
       ['httpRequestComponentTime', this.httpComponent],

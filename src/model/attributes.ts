@@ -41,7 +41,12 @@ export const SPANSTAT_ATTR = {
    * key has that length, so the decoder's by-length match costs other spans nothing.)
    */
   cacheKeyHits: 'spanstat.cache.key_hits',
-  /** TTL in seconds a write or EXPIRE set. */
+  /**
+   * TTL in seconds a write or EXPIRE set; NO_EXPIRY (−1) on a write that left its key without an
+   * expiry (SET without EX/PX/EXAT/PXAT/KEEPTTL, MSET, SETNX, GETSET, PERSIST). A value, not a key
+   * of its own, so sidecars that predate it read −1 as "no TTL set" (they keep TTLs ≥ 0 only) and
+   * the decoder keeps no further key.
+   */
   cacheTtlSeconds: 'spanstat.cache.ttl_s',
   /** Size of the pg pool a pool-connect span came from (for saturation). */
   poolMax: 'spanstat.pool.max',
@@ -70,6 +75,9 @@ export const SPANSTAT_ATTR = {
    */
   jobName: 'spanstat.job.name',
 } as const;
+
+/** `spanstat.cache.ttl_s` of a write that left its key without an expiry. */
+export const NO_EXPIRY = -1;
 
 /**
  * Name of the preload's pool usage samples: root spans without duration carrying a pg pool's peak

@@ -6,8 +6,9 @@
  * `PIPELINE get` inside those), `db.query.text` (keys only, redis-text.ts), `server.address/port` —
  * plus what the sidecar's cache report needs: `spanstat.cache.hits/misses` on lookups (and which
  * keys an MGET found, `spanstat.cache.key_hits`), `spanstat.cache.ttl_s` on writes that set an
- * expiry (redis-cache.ts). Errors set an error status with the error's message. A command queued in
- * MULTI ends when EXEC answers, with its entry of EXEC's reply as its outcome (redis-transaction.ts).
+ * expiry and −1 on writes that leave their key without one (redis-cache.ts). Errors set an error
+ * status with the error's message. A command queued in MULTI ends when EXEC answers, with its
+ * entry of EXEC's reply as its outcome (redis-transaction.ts).
  * Connection spans are not made: they are not cache calls.
  *
  * Why: instrumentation-ioredis runs its request/response hooks through safeExecuteInTheMiddle

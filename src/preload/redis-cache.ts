@@ -8,6 +8,8 @@
  * and range reads (LRANGE, ZRANGE, …) are not: an empty answer there is data, not a miss.
  */
 
+import { NO_EXPIRY } from '../model/attributes';
+
 /** Redis command arguments as ioredis passes them to hooks. */
 export type RedisArg = string | number | Buffer | unknown;
 
@@ -75,9 +77,11 @@ export function keysFound(command: string, reply: unknown): string | undefined {
 }
 
 /**
- * TTL in seconds that a successful write or expiry command set; undefined when the command sets
- * none or did not take effect (SET NX that lost, EXPIRE on a missing key). `nowMs` resolves the
- * absolute forms (EXAT, PXAT, EXPIREAT, PEXPIREAT).
+ * TTL in seconds that a successful write or expiry command set; NO_EXPIRY (−1) when it left its key
+ * without any (SET without EX/PX/EXAT/PXAT/KEEPTTL, which also clears a TTL the key had; MSET,
+ * MSETNX, SETNX, GETSET; PERSIST, GETEX PERSIST); undefined when the command says nothing about the
+ * key's expiry (HSET, SADD, … keep an existing key's TTL) or did not take effect (SET NX that lost,
+ * EXPIRE on a missing key). `nowMs` resolves the absolute forms (EXAT, PXAT, EXPIREAT, PEXPIREAT).
  */
 export function cacheTtlSeconds(
   command: string,
@@ -90,11 +94,25 @@ export function cacheTtlSeconds(
     case 'set':
       // SET key value [NX|XX] [GET] [EX s|PX ms|EXAT ts|PXAT ms|KEEPTTL]; null = not set (NX/XX).
       if (reply == null && !hasToken(args, 2, 'GET')) return undefined;
-      return expiryOption(args, 2, nowMs);
+      return (
+        expiryOption(args, 2, nowMs) ??
+        (args.length > 2 && hasToken(args, 2, 'KEEPTTL') ? undefined : NO_EXPIRY)
+      );
     case 'getex':
       // GETEX key [EX|PX|EXAT|PXAT|PERSIST]; a miss sets nothing.
       if (reply == null) return undefined;
-      return expiryOption(args, 1, nowMs);
+      return (
+        expiryOption(args, 1, nowMs) ??
+        (args.length > 1 && hasToken(args, 1, 'PERSIST') ? NO_EXPIRY : undefined)
+      );
+    case 'mset':
+    case 'getset':
+      return NO_EXPIRY;
+    case 'msetnx':
+    case 'setnx':
+    case 'persist':
+      // 0: nothing was set (a key existed) or the key had no TTL to remove.
+      return toCount(reply) === 1 ? NO_EXPIRY : undefined;
     case 'setex':
       return seconds(args[1], 1);
     case 'psetex':

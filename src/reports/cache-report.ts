@@ -16,10 +16,16 @@ export const CACHE_REPORT: ReportSpec<CacheRow> = {
     'p99Ms',
     'minTtlSeconds',
     'maxTtlSeconds',
+    'noExpiryWrites',
+    'noExpiryWritesPerMin',
+    'expirySets',
   ],
   defaultSort: 'reads',
   identity: (r) => `${r.service}\u0000${r.system}\u0000${r.namespace}`,
 };
+
+/** Minutes a rate is divided by at least, so the first writes after start do not read as a huge rate. */
+const MIN_RATE_MINUTES = 1;
 
 export function cacheReport(
   agg: Aggregator,
@@ -27,6 +33,8 @@ export function cacheReport(
   nowMs: number = agg.now(),
 ): Report<CacheRow> {
   const q = checkQuery(query, CACHE_REPORT);
+  const range = agg.windowRange(q.window, nowMs);
+  const minutes = Math.max(MIN_RATE_MINUTES, (range.toMs - range.fromMs) / 60_000);
   const rows: CacheRow[] = [];
   for (const state of agg.cache.rows()) {
     if (q.service !== undefined && state.service !== q.service) continue;
@@ -51,6 +59,10 @@ export function cacheReport(
       commands,
       minTtlSeconds: Number.isFinite(acc.minTtl) ? acc.minTtl : null,
       maxTtlSeconds: Number.isFinite(acc.maxTtl) ? acc.maxTtl : null,
+      noExpiryWrites: acc.noExpiryWrites,
+      untimedWrites: acc.untimedWrites,
+      noExpiryWritesPerMin: roundRatio((acc.noExpiryWrites + acc.untimedWrites) / minutes),
+      expirySets: acc.expirySets,
       topEndpoints: acc.top.top(agg.topEndpoints).map((k) => ({ endpoint: k.key, calls: k.count })),
     });
   }

@@ -61,6 +61,7 @@ export const CACHE_COLUMNS: readonly Column<CacheRow>[] = [
   { key: 'p99Ms', title: 'P99 ms', format: formatMs },
   { key: 'minTtlSeconds', title: 'MIN TTL s', align: 'right' },
   { key: 'maxTtlSeconds', title: 'MAX TTL s', align: 'right' },
+  { key: 'noExpiryWritesPerMin', title: 'NO-TTL W/min', format: formatRate },
   { key: 'topEndpoints', title: 'TOP ENDPOINT', format: formatTop, maxWidth: 32 },
 ];
 

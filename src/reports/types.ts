@@ -52,6 +52,17 @@ export interface CacheRow {
   /** TTLs (seconds) set by writes: min/max observed, null when none. */
   minTtlSeconds: number | null;
   maxTtlSeconds: number | null;
+  /**
+   * Writes that left their key without an expiry: SET without EX/PX/EXAT/PXAT/KEEPTTL (which also
+   * clears a TTL the key had), MSET, SETNX, GETSET, PERSIST (marked by spanstat's preload).
+   */
+  noExpiryWrites: number;
+  /** Structure writes (HSET, SADD, LPUSH, INCR, …) that set no TTL themselves; an existing key keeps its own. */
+  untimedWrites: number;
+  /** (noExpiryWrites + untimedWrites) per minute of the window. */
+  noExpiryWritesPerMin: number;
+  /** Writes and expiry commands that set a TTL (SET … EX, SETEX, EXPIRE, GETEX EX, …). */
+  expirySets: number;
   topEndpoints: EndpointShare[];
 }
 

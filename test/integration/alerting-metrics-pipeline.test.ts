@@ -107,19 +107,24 @@ function feed(m: SpanstatMetrics, tick: number): void {
     });
   for (let i = 0; i < 5; i++) read('quote:*', i === 0 ? 1 : 0, i === 0 ? 0 : 1);
   for (let i = 0; i < 10; i++) read('product:*', i === 0 ? 0 : 1, i === 0 ? 1 : 0);
-  m.recordCacheCall({
-    ...base,
-    type: 'cache',
-    service: 'shop',
-    system: 'redis',
-    command: 'set',
-    namespace: 'quote:*',
-    read: false,
-    write: true,
-    hits: 0,
-    misses: 0,
-    durationMs: 0.2,
-  });
+  const set = (namespace: string, ttlSeconds?: number) =>
+    m.recordCacheCall({
+      ...base,
+      type: 'cache',
+      service: 'shop',
+      system: 'redis',
+      command: 'set',
+      namespace,
+      read: false,
+      write: true,
+      hits: 0,
+      misses: 0,
+      ttlSeconds,
+      durationMs: 0.2,
+    });
+  set('quote:*');
+  // session:* written with a plain SET (no expiry), nothing expiring or deleting it.
+  set('session:*', -1);
   m.recordPoolConnect({
     ...base,
     type: 'pool-connect',
@@ -197,6 +202,7 @@ const EXPECTED = [
   'SpanstatNPlusOne',
   'SpanstatPoolSaturated',
   'SpanstatCacheHitRateLow',
+  'SpanstatCacheKeysWithoutExpiry',
   'SpanstatEndpointSlow',
   'SpanstatEndpointErrors',
   'SpanstatRecommendation',
@@ -224,6 +230,8 @@ describe('alerting on spanstat metrics with real Prometheus and Alertmanager', (
     expect(names).toEqual([...EXPECTED].sort());
     const cache = firing.filter((a) => a.labels.alertname === 'SpanstatCacheHitRateLow');
     expect(cache.map((a) => [a.labels.namespace, a.labels.severity])).toEqual([['quote:*', 'critical']]);
+    const noExpiry = firing.filter((a) => a.labels.alertname === 'SpanstatCacheKeysWithoutExpiry');
+    expect(noExpiry.map((a) => [a.labels.namespace, a.labels.severity])).toEqual([['session:*', 'warning']]);
     const slow = firing.find((a) => a.labels.alertname === 'SpanstatSlowQuery');
     expect(slow?.labels).toMatchObject({ fingerprint: 'fp_by_ref', severity: 'warning' });
     expect(slow?.annotations.summary).toBe(

@@ -1,8 +1,9 @@
 import { Client } from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Recommendation } from '../../src/advise/types';
 import type { DecodedSpan } from '../../src/model/span';
 import { SpanKind, StatusCode } from '../../src/model/span';
-import type { PoolRow, Report } from '../../src/reports/types';
+import type { CacheRow, PoolRow, Report } from '../../src/reports/types';
 import type { RunningSidecar } from '../../src/sidecar/sidecar';
 import {
   type AppRun,
@@ -44,6 +45,39 @@ async function traceOf(path: string, settle: (spans: DecodedSpan[]) => boolean =
   return { server, spans: capture.spans.filter((s) => s.traceId === server.traceId && s !== server) };
 }
 const used = new Set<string>();
+
+/**
+ * A fixture app of its own, named `service`, exporting to an in-process sidecar, both started before
+ * the tests of the describe block that calls this and stopped after them. `env` values that depend
+ * on the servers are functions, read once they run.
+ */
+function appWithSidecar(
+  service: string,
+  env: Record<string, () => string> = {},
+  sidecarConfig: Record<string, unknown> = {},
+) {
+  let sidecar: RunningSidecar | undefined;
+  let app: AppRun | undefined;
+  beforeAll(async () => {
+    sidecar = await startTestSidecar(sidecarConfig);
+    const extra = Object.fromEntries(Object.entries(env).map(([k, v]) => [k, v()]));
+    app = await startApp({
+      env: {
+        PG_URL: traced.pg.url,
+        REDIS_URL: traced.redis.url,
+        OTEL_EXPORTER_OTLP_ENDPOINT: sidecar.receiverUrl,
+        OTEL_BSP_SCHEDULE_DELAY: '100',
+        OTEL_SERVICE_NAME: service,
+        ...extra,
+      },
+    });
+  });
+  afterAll(async () => {
+    await app?.stop();
+    await sidecar?.shutdown();
+  });
+  return { sidecar: () => sidecar as RunningSidecar, app: () => app as AppRun };
+}
 
 describe('the preload instrumenting an app it knows nothing about', () => {
   it('names the service after the app package.json, whatever the working directory', async () => {
@@ -334,6 +368,26 @@ describe('the preload instrumenting an app it knows nothing about', () => {
     expect(hits).toEqual([0, 1]);
   });
 
+  it('marks a SET without an expiry with ttl −1, and leaves SET … KEEPTTL unmarked', async () => {
+    expect(await app.get('/sessions/1')).toBe(200);
+    const isSet = (s: DecodedSpan) => attr(s, 'db.operation.name') === 'set';
+    const { spans } = await traceOf('/sessions/1', (s) => s.filter(isSet).length >= 5);
+    const ttls = spans.filter(isSet).map((s) => [
+      // `set <key> [n other arguments]`: the key, its id part replaced.
+      String(attr(s, 'db.query.text'))
+        .split(' ')[1]
+        .replace(/:[0-9a-f-]{36}$/, ':<id>'),
+      attr(s, 'spanstat.cache.ttl_s'),
+    ]);
+    expect(ttls).toEqual([
+      ['session:<id>', -1],
+      ['token:<id>', 300],
+      ['profile:<id>', 300],
+      ['profile:<id>', undefined],
+      ['config:flags', -1],
+    ]);
+  });
+
   it('never exports cached values or query parameters', async () => {
     const everything = JSON.stringify(capture.spans);
     expect(everything).not.toContain('session-value');
@@ -356,12 +410,72 @@ describe('the preload instrumenting an app it knows nothing about', () => {
   });
 });
 
+describe('an app writing keys without an expiry, sending to a sidecar', () => {
+  // session:<uuid> written with a plain SET, token:<uuid> with SET … EX, profile:<uuid> with SET … EX
+  // then SET … KEEPTTL, config:flags (no id part) with a plain SET: only sessions get the advice.
+  const run = appWithSidecar('no-expiry', {}, { advisor: { intervalSeconds: 3600, window: '5m' } });
+
+  it('recommends an expiry for session:* only, and shows no key id anywhere', async () => {
+    const { apiUrl, advisor } = run.sidecar();
+    const ids: string[] = [];
+    for (let i = 0; i < 3; i++) {
+      const res = await fetch(`http://127.0.0.1:${run.app().port}/sessions/10`);
+      expect(res.status).toBe(200);
+      ids.push(...((await res.json()) as { ids: string[] }).ids);
+    }
+    const cacheUrl = `${apiUrl}/api/v1/reports/cache?service=no-expiry&window=5m&sort=noExpiryWrites`;
+    const rowsOf = async () => (await getJson<Report<CacheRow>>(cacheUrl)).rows;
+    const byNamespace = async () => new Map((await rowsOf()).map((r) => [r.namespace, r]));
+    await waitFor(async () => {
+      const rows = await byNamespace();
+      return ['session:*', 'token:*', 'profile:*', 'config:flags'].every(
+        (ns) => (rows.get(ns)?.writes ?? 0) >= 30,
+      );
+    });
+    const rows = await byNamespace();
+    const counts = (ns: string) => {
+      const r = rows.get(ns) as CacheRow;
+      return [r.noExpiryWrites, r.untimedWrites, r.expirySets];
+    };
+    expect(counts('session:*')).toEqual([30, 0, 0]);
+    expect(counts('token:*')).toEqual([0, 0, 30]);
+    expect(counts('profile:*')).toEqual([0, 0, 30]);
+    expect(counts('config:flags')).toEqual([30, 0, 0]);
+    expect(rows.get('session:*')?.noExpiryWritesPerMin).toBeGreaterThan(0);
+
+    await (advisor as NonNullable<RunningSidecar['advisor']>).evaluateNow();
+    const { recommendations } = await getJson<{ recommendations: Recommendation[] }>(
+      `${apiUrl}/api/v1/recommendations?service=no-expiry&kind=cache-no-expiry`,
+    );
+    expect(recommendations.map((r) => [r.target.value, r.severity, r.state])).toEqual([
+      ['session:*', 'warning', 'active'],
+    ]);
+    const [rec] = recommendations;
+    expect(rec.title).toContain('without an expiry');
+    expect(rec.action).toContain('SET key value EX <ttl>');
+    expect(rec.evidence).toMatchObject({ writesWithoutExpiry: 30, expirySets: 0 });
+    const metrics = await (await fetch(`${apiUrl}/metrics`)).text();
+    const active = metrics
+      .split('\n')
+      .filter((l) => l.startsWith('spanstat_recommendation_active{') && l.includes('kind="cache-no-expiry"'));
+    expect(active).toHaveLength(1);
+    expect(active[0]).toContain('namespace="session:*"');
+
+    // Privacy: no key id in the report, the recommendations, the metrics or the page.
+    const page = await (await fetch(`${apiUrl}/`)).text();
+    const everything = [
+      JSON.stringify(await rowsOf()),
+      JSON.stringify(await getJson(`${apiUrl}/api/v1/recommendations`)),
+      metrics,
+      page,
+    ].join('\n');
+    for (const id of ids) expect(everything).not.toContain(id);
+  });
+});
+
 describe('an app with two pg pools, sending to a sidecar', () => {
   // A pool of 4 to the server's `postgres` database and one of 2 to its `reports` database, both
   // run full: each is a pool row of its own with its own size and peak, not one pool sized as the larger.
-  let sidecar: RunningSidecar | undefined;
-  let twoPools: AppRun | undefined;
-
   beforeAll(async () => {
     const admin = new Client({ connectionString: traced.pg.url });
     await admin.connect();
@@ -370,27 +484,15 @@ describe('an app with two pg pools, sending to a sidecar', () => {
     } finally {
       await admin.end();
     }
-    sidecar = await startTestSidecar();
-    twoPools = await startApp({
-      env: {
-        PG_URL: traced.pg.url,
-        PG_URL_2: traced.pg.url.replace(/\/postgres$/, '/reports'),
-        REDIS_URL: traced.redis.url,
-        OTEL_EXPORTER_OTLP_ENDPOINT: sidecar.receiverUrl,
-        OTEL_BSP_SCHEDULE_DELAY: '100',
-        OTEL_SERVICE_NAME: 'two-pools',
-      },
-    });
   });
-
-  afterAll(async () => {
-    await twoPools?.stop();
-    await sidecar?.shutdown();
+  // Registered after the database is made: hooks run in order.
+  const run = appWithSidecar('two-pools', {
+    PG_URL_2: () => traced.pg.url.replace(/\/postgres$/, '/reports'),
   });
 
   it('reports a row and a metric series per pool, each with its own size and peak in use', async () => {
-    const app2 = twoPools as AppRun;
-    const { apiUrl } = sidecar as RunningSidecar;
+    const app2 = run.app();
+    const { apiUrl } = run.sidecar();
     // Eight requests at once on each pool: both run full and queue.
     const ids = Array.from({ length: 8 }, (_, i) => 900 + i);
     const statuses = await Promise.all([

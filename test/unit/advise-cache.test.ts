@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { evaluate } from '../../src/advise/evaluate';
+import { evaluate, evaluateDetailed } from '../../src/advise/evaluate';
 import { cacheRow, endpointCacheRow, input, thresholds } from './advise-fixtures';
 
 const recs = (o: Parameters<typeof cacheRow>[0]) =>
@@ -141,5 +141,121 @@ describe('cache hit-rate causes from the commands used', () => {
     expect(recs({ ...rate(0), writes: 100, commands: { exists: 100, set: 100 } })).toEqual([]);
     // One-time tokens consumed with GETDEL.
     expect(recs({ ...rate(0.5), writes: 200, commands: { getdel: 100, set: 100 } })).toEqual([]);
+  });
+});
+
+describe('cache no-expiry rule', () => {
+  /** A namespace written `writes` times by `command` without an expiry, none set, nothing deleted. */
+  const persistent = (o: Parameters<typeof cacheRow>[0] = {}) => ({
+    namespace: 'session:*',
+    writes: 300,
+    commands: { get: 1000, set: 300 },
+    noExpiryWrites: 300,
+    untimedWrites: 0,
+    noExpiryWritesPerMin: 60,
+    expirySets: 0,
+    minTtlSeconds: null,
+    maxTtlSeconds: null,
+    ...o,
+  });
+  const noExpiry = (o: Parameters<typeof cacheRow>[0] = {}) =>
+    recs(persistent(o)).filter((r) => r.kind === 'cache-no-expiry');
+
+  it('reports an id-bearing namespace written without an expiry, with the rate and a fix', () => {
+    const [rec, ...rest] = noExpiry();
+    expect(rest).toEqual([]);
+    expect(rec).toMatchObject({
+      kind: 'cache-no-expiry',
+      severity: 'warning',
+      target: { type: 'namespace', value: 'session:*' },
+      evidence: { writesWithoutExpiry: 300, writesWithoutExpiryPerMin: 60, expirySets: 0, deletes: 0 },
+    });
+    expect(rec.title).toContain('session:*');
+    expect(rec.title).toContain('without an expiry');
+    expect(rec.action).toContain('SET key value EX <ttl>');
+    expect(rec.action).toContain('EXPIRE key <ttl>');
+  });
+
+  it('reports hashes and sets written without any EXPIRE on the namespace', () => {
+    const [rec] = noExpiry({
+      namespace: 'user:*:profile',
+      commands: { hgetall: 1000, hset: 300 },
+      noExpiryWrites: 0,
+      untimedWrites: 300,
+    });
+    expect(rec).toMatchObject({ evidence: { structureWritesWithoutTtl: 300 } });
+  });
+
+  it('leaves fixed-name keys alone: counters, config, a queue', () => {
+    expect(noExpiry({ namespace: 'config' })).toEqual([]);
+    expect(
+      noExpiry({ namespace: 'queue:jobs', commands: { rpush: 300 }, noExpiryWrites: 0, untimedWrites: 300 }),
+    ).toEqual([]);
+  });
+
+  it('leaves namespaces deleted after use alone', () => {
+    expect(noExpiry({ commands: { set: 300, del: 150 } })).toEqual([]);
+    expect(noExpiry({ commands: { set: 300, getdel: 290 } })).toEqual([]);
+    // A few deletes do not stop the pile-up.
+    expect(noExpiry({ commands: { set: 300, del: 20 } })).toHaveLength(1);
+  });
+
+  it('does not judge a namespace written with an expiry or with KEEPTTL (neither is counted)', () => {
+    expect(noExpiry({ noExpiryWrites: 0, expirySets: 300, minTtlSeconds: 60, maxTtlSeconds: 60 })).toEqual(
+      [],
+    );
+    expect(noExpiry({ noExpiryWrites: 0, noExpiryWritesPerMin: 0 })).toEqual([]);
+  });
+
+  it('does not judge fewer writes than the threshold', () => {
+    expect(noExpiry({ noExpiryWrites: 19, noExpiryWritesPerMin: 4 })).toEqual([]);
+    expect(noExpiry({ noExpiryWrites: 20, noExpiryWritesPerMin: 4 })).toHaveLength(1);
+  });
+
+  it('takes SET or HSET followed by EXPIRE, and SET read with GETEX … EX, as an expiry set', () => {
+    expect(noExpiry({ commands: { set: 300, expire: 300 }, expirySets: 300, maxTtlSeconds: 600 })).toEqual(
+      [],
+    );
+    expect(
+      noExpiry({
+        commands: { hset: 300, expire: 300 },
+        noExpiryWrites: 0,
+        untimedWrites: 300,
+        expirySets: 300,
+        maxTtlSeconds: 600,
+      }),
+    ).toEqual([]);
+    // A sliding TTL: SET, then GETEX … EX on each read.
+    expect(noExpiry({ commands: { set: 300, getex: 900 }, expirySets: 900, maxTtlSeconds: 600 })).toEqual([]);
+  });
+
+  it('reports plain SETs beside SET … EX: each clears the TTL the key had', () => {
+    const [rec] = noExpiry({
+      commands: { set: 400 },
+      noExpiryWrites: 100,
+      expirySets: 300,
+      minTtlSeconds: 3600,
+      maxTtlSeconds: 3600,
+    });
+    expect(rec).toMatchObject({
+      kind: 'cache-no-expiry',
+      evidence: { writesWithoutExpiry: 100, expirySets: 300 },
+    });
+    expect(rec.title).toContain('lose their expiry');
+    expect(rec.action).toContain('clears the TTL');
+    expect(rec.action).toContain('3600 s');
+  });
+
+  it('resolves once the namespace is written with an expiry: the target stays observed', () => {
+    const fixed = evaluateDetailed(
+      input({ cache: [cacheRow(persistent({ noExpiryWrites: 0, expirySets: 300, maxTtlSeconds: 60 }))] }),
+      thresholds(),
+      0,
+    );
+    const before = evaluateDetailed(input({ cache: [cacheRow(persistent())] }), thresholds(), 0);
+    const id = before.recommendations.find((r) => r.kind === 'cache-no-expiry')?.id;
+    expect(id).toBeDefined();
+    expect(fixed.observed.has(id as string)).toBe(true);
+    expect(fixed.recommendations.filter((r) => r.kind === 'cache-no-expiry')).toEqual([]);
   });
 });

@@ -128,6 +128,10 @@ export function cacheRow(o: Partial<CacheRow> = {}): CacheRow {
     commands: { get: 1000, set: 100 },
     minTtlSeconds: 3600,
     maxTtlSeconds: 3600,
+    noExpiryWrites: 0,
+    untimedWrites: 0,
+    noExpiryWritesPerMin: 0,
+    expirySets: 100,
     topEndpoints: [{ endpoint: 'GET /users/:id', calls: 1000 }],
     ...o,
   };

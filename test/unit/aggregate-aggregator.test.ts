@@ -1,5 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { Aggregator, type AggregatorOptions } from '../../src/aggregate/aggregator';
+import { NO_EXPIRY } from '../../src/model/attributes';
+import type { CacheCall } from '../../src/model/classified';
 import { cacheReport } from '../../src/reports/cache-report';
 import { endpointReport } from '../../src/reports/endpoint-report';
 import { poolReport } from '../../src/reports/pool-report';
@@ -228,6 +230,41 @@ describe('Aggregator: cache', () => {
       maxTtlSeconds: 600,
     });
     expect(rows[1]).toMatchObject({ namespace: 'session:*', hitRate: null, errors: 1, minTtlSeconds: null });
+  });
+
+  it('counts writes that leave their key without an expiry apart from writes that set one, per window', () => {
+    const { agg, clock } = setup();
+    const write = (command: string, ttlSeconds?: number, more: Partial<CacheCall> = {}) =>
+      agg.recordCacheCall(
+        cacheCall({
+          namespace: 'session:*',
+          command,
+          read: false,
+          write: true,
+          hits: 0,
+          ttlSeconds,
+          ...more,
+        }),
+      );
+    write('set', NO_EXPIRY); // SET k v: marked by the preload
+    write('mset', NO_EXPIRY);
+    write('hset'); // structure write: sets no TTL itself
+    write('sadd');
+    write('set', 60); // SET k v EX 60
+    write('expire'); // another SDK's EXPIRE: no TTL attribute, the command says it
+    write('set'); // another SDK's SET: cannot tell
+    write('hset', undefined, { error: true }); // failed: wrote nothing
+    write('del');
+    clock.t += 10 * MIN;
+    write('set', NO_EXPIRY);
+    write('set', NO_EXPIRY);
+    const all = cacheReport(agg, { window: 'all' }).rows[0];
+    expect(all).toMatchObject({ noExpiryWrites: 4, untimedWrites: 2, expirySets: 2, minTtlSeconds: 60 });
+    const recent = cacheReport(agg, { window: '1m' }).rows[0];
+    expect(recent).toMatchObject({ noExpiryWrites: 2, untimedWrites: 0, expirySets: 0 });
+    // 2 writes over the window (the current minute bucket and the one before it).
+    const range = agg.windowRange('1m', clock.t);
+    expect(recent.noExpiryWritesPerMin).toBeCloseTo(2 / Math.max(1, (range.toMs - range.fromMs) / MIN), 3);
   });
 
   it('counts the keys an MGET read in another namespace in that namespace’s row, the call in its first', () => {

@@ -140,6 +140,22 @@ describe('Prometheus metrics', () => {
     expect(samples(text, 'spanstat_cache_command_duration_seconds_count')).toHaveLength(4);
   });
 
+  it('counts writes that left their key without an expiry per namespace, whatever the command', async () => {
+    const m = create();
+    const write = (command: string, ttlSeconds?: number, namespace = 'session:*') =>
+      m.recordCacheCall(cache({ namespace, command, read: false, write: true, ttlSeconds }));
+    write('set', -1);
+    write('mset', -1);
+    write('set', 60);
+    write('hset');
+    write('set', -1, 'token:*');
+    const text = await m.scrape();
+    expect(samples(text, 'spanstat_cache_writes_without_expiry_total').sort()).toEqual([
+      'spanstat_cache_writes_without_expiry_total{service="shop",system="redis",namespace="session:*"} 2',
+      'spanstat_cache_writes_without_expiry_total{service="shop",system="redis",namespace="token:*"} 1',
+    ]);
+  });
+
   it('counts the keys an MGET read in other namespaces under those namespaces', async () => {
     const m = create();
     m.recordCacheCall(

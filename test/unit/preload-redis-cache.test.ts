@@ -1,6 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { cacheOutcome, cacheTtlSeconds, keysFound } from '../../src/preload/redis-cache';
 
+/** `spanstat.cache.ttl_s` of a write that left its key without an expiry: a wire value, so a literal here. */
+const NO_EXPIRY = -1;
 const NOW = 1_700_000_000_000;
 
 describe('cache hits and misses read from Redis replies', () => {
@@ -82,8 +84,9 @@ describe('TTL read from Redis writes', () => {
     expect(cacheTtlSeconds('set', ['k', 'v', 'GET', 'EX', '10'], null, NOW)).toBe(10);
   });
 
-  it('does not mistake a value that reads "EX" for the option', () => {
-    expect(cacheTtlSeconds('set', ['k', 'EX'], 'OK', NOW)).toBeUndefined();
+  it('does not mistake a value that reads "EX" or "KEEPTTL" for an option', () => {
+    expect(cacheTtlSeconds('set', ['k', 'EX'], 'OK', NOW)).toBe(NO_EXPIRY);
+    expect(cacheTtlSeconds('set', ['k', 'KEEPTTL'], 'OK', NOW)).toBe(NO_EXPIRY);
   });
 
   it('reports no TTL when SET NX did not set the key', () => {
@@ -115,8 +118,33 @@ describe('TTL read from Redis writes', () => {
     expect(cacheTtlSeconds('set', ['k', 'v', Buffer.from('EX'), Buffer.from('7')], 'OK', NOW)).toBe(7);
   });
 
-  it('reports no TTL for writes without one', () => {
-    expect(cacheTtlSeconds('set', ['k', 'v'], 'OK', NOW)).toBeUndefined();
+  it('marks writes that leave their key without an expiry', () => {
+    expect(cacheTtlSeconds('set', ['k', 'v'], 'OK', NOW)).toBe(NO_EXPIRY);
+    expect(cacheTtlSeconds('SET', ['k', 'v', 'XX'], 'OK', NOW)).toBe(NO_EXPIRY);
+    expect(cacheTtlSeconds('set', ['k', 'v', 'NX'], 'OK', NOW)).toBe(NO_EXPIRY);
+    expect(cacheTtlSeconds('set', ['k', 'v', 'GET'], null, NOW)).toBe(NO_EXPIRY);
+    expect(cacheTtlSeconds('mset', ['a', '1', 'b', '2'], 'OK', NOW)).toBe(NO_EXPIRY);
+    expect(cacheTtlSeconds('msetnx', ['a', '1', 'b', '2'], 1, NOW)).toBe(NO_EXPIRY);
+    expect(cacheTtlSeconds('setnx', ['k', 'v'], 1, NOW)).toBe(NO_EXPIRY);
+    expect(cacheTtlSeconds('getset', ['k', 'v'], null, NOW)).toBe(NO_EXPIRY);
+    expect(cacheTtlSeconds('persist', ['k'], 1, NOW)).toBe(NO_EXPIRY);
+    expect(cacheTtlSeconds('getex', ['k', 'PERSIST'], 'v', NOW)).toBe(NO_EXPIRY);
+  });
+
+  it('does not mark writes that keep the TTL, set nothing, or cannot tell', () => {
+    // KEEPTTL keeps the key's expiry; NX that lost and SETNX/MSETNX answering 0 wrote nothing.
+    expect(cacheTtlSeconds('set', ['k', 'v', 'KEEPTTL'], 'OK', NOW)).toBeUndefined();
+    expect(cacheTtlSeconds('set', ['k', 'v', Buffer.from('keepttl')], 'OK', NOW)).toBeUndefined();
+    expect(cacheTtlSeconds('set', ['k', 'v', 'NX'], null, NOW)).toBeUndefined();
+    expect(cacheTtlSeconds('setnx', ['k', 'v'], 0, NOW)).toBeUndefined();
+    expect(cacheTtlSeconds('msetnx', ['a', '1'], 0, NOW)).toBeUndefined();
+    expect(cacheTtlSeconds('persist', ['k'], 0, NOW)).toBeUndefined();
+    expect(cacheTtlSeconds('getex', ['k'], 'v', NOW)).toBeUndefined();
+    expect(cacheTtlSeconds('getex', ['k', 'PERSIST'], null, NOW)).toBeUndefined();
+    // Queued in MULTI: the outcome comes with EXEC's reply.
+    expect(cacheTtlSeconds('set', ['k', 'v'], 'QUEUED', NOW)).toBeUndefined();
+    // Structure writes keep an existing key's TTL: the command alone does not say.
     expect(cacheTtlSeconds('hset', ['h', 'f', 'v'], 1, NOW)).toBeUndefined();
+    expect(cacheTtlSeconds('sadd', ['s', 'm'], 1, NOW)).toBeUndefined();
   });
 });

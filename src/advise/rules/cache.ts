@@ -1,13 +1,20 @@
 /**
- * Cache rules per namespace: hit rate under target with its likely cause, KEYS usage, and many
- * single-key reads in one request that an MGET or pipeline would merge.
+ * Cache rules per namespace: hit rate under target with its likely cause, KEYS usage, keys of an
+ * id-bearing namespace written without an expiry, and many single-key reads in one request that an
+ * MGET or pipeline would merge.
  */
-import { MEMBERSHIP_READ_COMMANDS } from '../../cache-keys/redis-commands';
+import { DELETE_COMMANDS, MEMBERSHIP_READ_COMMANDS } from '../../cache-keys/redis-commands';
 import type { CacheRow } from '../../reports/types';
 import type { AdvisorThresholds, Target } from '../types';
 import { endpointLabel, fmtMs, fmtPct, OVERFLOW, type RuleContext, round, unitNoun } from './context';
 
 export type MissReason = 'write-heavy' | 'short-ttl' | 'no-writes' | 'read-once' | 'unexplained';
+
+/** Commands that set the expiry of a key written before. */
+const EXPIRE_COMMANDS = ['expire', 'pexpire', 'expireat', 'pexpireat'];
+
+/** Commands that may set the expiry of a key written before (GETEX: with EX/PX, a sliding TTL on read). */
+const LATER_EXPIRY_COMMANDS = [...EXPIRE_COMMANDS, 'getex'];
 
 /** Commands that scan the whole keyspace and block the server while they run. */
 const BLOCKING_COMMANDS = ['keys'];
@@ -16,16 +23,7 @@ const BLOCKING_COMMANDS = ['keys'];
  * Writes that refill no entry: expiry changes (an EXPIRE after each SET would double the count) and
  * deletions (invalidation, GETDEL consuming a one-time key).
  */
-const NON_FILLING_WRITES = [
-  'expire',
-  'pexpire',
-  'expireat',
-  'pexpireat',
-  'persist',
-  'del',
-  'unlink',
-  'getdel',
-];
+const NON_FILLING_WRITES = [...EXPIRE_COMMANDS, 'persist', ...DELETE_COMMANDS];
 
 function commandCount(row: CacheRow, commands: readonly string[]): number {
   let n = 0;
@@ -43,6 +41,7 @@ export function cacheRules(ctx: RuleContext): void {
     if (row.namespace === OVERFLOW || row.system === OVERFLOW) continue;
     hitRateRule(ctx, row);
     keysRule(ctx, row);
+    noExpiryRule(ctx, row);
   }
   singleReadsRule(ctx);
 }
@@ -132,6 +131,7 @@ function missAction(reason: MissReason, row: CacheRow, t: AdvisorThresholds): st
 }
 
 function ttlRange(row: CacheRow): string {
+  if (row.maxTtlSeconds === null) return 'by EXPIRE';
   if (row.minTtlSeconds === null || row.minTtlSeconds === row.maxTtlSeconds) return `${row.maxTtlSeconds} s`;
   return `${row.minTtlSeconds}–${row.maxTtlSeconds} s`;
 }
@@ -158,6 +158,66 @@ function keysRule(ctx: RuleContext, row: CacheRow): void {
       'KEYS walks the whole keyspace in one blocking call. Use SCAN with MATCH and COUNT ' +
       "(ioredis: redis.scanStream({ match: 'prefix:*', count: 100 })), or keep the members in a SET " +
       '(SADD on write, SMEMBERS/SSCAN to list).',
+  });
+}
+
+/**
+ * Keys of an id-bearing namespace (`session:*`: one key per id) written without an expiry pile up
+ * until Redis reaches maxmemory (then evictions, or OOM errors under `noeviction`), and what they
+ * cache goes stale for good. Judged only where the spans show it: writes that left their key
+ * without an expiry (SET without EX…, MSET, SETNX) or structure writes (HSET, SADD, …) that set no
+ * TTL, while no command set an expiry on the namespace in the window. Not for fixed-name keys (no
+ * `*`: a counter, a config key, a queue) nor for namespaces deleted about as often as written
+ * (tokens, locks). A namespace where some writes set an expiry and plain SETs do not is reported
+ * too: each such SET clears the TTL the key had.
+ */
+function noExpiryRule(ctx: RuleContext, row: CacheRow): void {
+  if (!row.namespace.includes('*')) return;
+  const t = ctx.t.cache;
+  const untimed = row.noExpiryWrites + row.untimedWrites;
+  const target = namespaceTarget(row);
+  if (untimed + row.expirySets < t.minNoExpiryWrites) return;
+  ctx.observe('cache-no-expiry', row.service, target);
+  if (untimed < t.minNoExpiryWrites) return;
+  const deletes = commandCount(row, DELETE_COMMANDS);
+  if (deletes >= untimed * t.deletesPerWriteExempt) return;
+  const mixed = row.expirySets > 0;
+  // SET then EXPIRE is a TTL set in two commands, and GETEX EX on read a sliding one: only SETs beyond
+  // those commands can have lost their TTL for good.
+  if (mixed && row.noExpiryWrites - commandCount(row, LATER_EXPIRY_COMMANDS) < t.minNoExpiryWrites) return;
+  const fix =
+    'Give every write an expiry: SET key value EX <ttl> (ioredis: redis.set(key, value, "EX", ttl)), or ' +
+    'EXPIRE key <ttl> right after HSET/SADD/RPUSH in the same MULTI or pipeline ' +
+    '(redis.multi().hset(key, fields).expire(key, ttl).exec()); use SET … KEEPTTL to update a value without ' +
+    'touching its expiry. Meanwhile, check used_memory and maxmemory-policy (INFO memory).';
+  ctx.emit({
+    kind: 'cache-no-expiry',
+    severity: 'warning',
+    service: row.service,
+    target,
+    title: mixed
+      ? `Keys in ${row.namespace} lose their expiry: ${row.noExpiryWrites} write(s) without one ` +
+        `beside ${row.expirySets} that set one`
+      : `Keys in ${row.namespace} are written without an expiry ` +
+        `(${row.noExpiryWritesPerMin}/min): they stay until deleted or evicted`,
+    evidence: {
+      writesWithoutExpiry: row.noExpiryWrites,
+      structureWritesWithoutTtl: row.untimedWrites,
+      writesWithoutExpiryPerMin: row.noExpiryWritesPerMin,
+      expirySets: row.expirySets,
+      mixed,
+      deletes,
+      minTtlSeconds: row.minTtlSeconds,
+      maxTtlSeconds: row.maxTtlSeconds,
+      topEndpoints: row.topEndpoints.map((e) => e.endpoint),
+    },
+    action:
+      (mixed
+        ? `Some writes of ${row.namespace} set a TTL (${ttlRange(row)}) and others do not: a SET without EX/PX ` +
+          'clears the TTL the key had, so those keys stay until deleted or evicted. '
+        : `No write of ${row.namespace} set an expiry in the window, and keys are rarely deleted: one key per id ` +
+          'piles up until Redis reaches maxmemory (then evictions of other keys, or OOM errors under noeviction), ' +
+          'and cached data never refreshes. ') + fix,
   });
 }
 
