@@ -17,8 +17,9 @@ export {
   uncheckedFinding,
 } from './index-advisor';
 export { covers, planTableIndex, type TableInfo } from './index-plan';
-export { createLockSampler, type LockSamplerStatus, PgLockSampler, PRIVILEGE_HINT } from './lock-sampler';
+export { createLockSampler, type LockSamplerStatus, PgLockSampler } from './lock-sampler';
 export * from './lock-waits';
+export { PRIVILEGE_HINT } from './lock-waits';
 export { extractColumns, loadParser, type PredicateColumn, type StatementColumns } from './predicate-columns';
 export { indexCandidates } from './rules/queries';
 export { aggregatorSource } from './source';

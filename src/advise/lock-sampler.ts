@@ -12,7 +12,7 @@
 import { Client } from 'pg';
 import type { SqlShape } from '../sql';
 import { describeError } from './index-advisor';
-import { type LockSession, LockWaitAggregator, type LockWaitSummary } from './lock-waits';
+import { type LockSession, LockWaitAggregator, type LockWaitSummary, PRIVILEGE_HINT } from './lock-waits';
 import type { AdvisorConfig } from './types';
 
 export interface LockSamplerLogger {
@@ -45,8 +45,6 @@ export interface LockSamplerStatus {
 /** After a failed sample the database is left alone this long (ms). */
 const RETRY_AFTER_MS = 30_000;
 const NO_PRIVILEGE = '<insufficient privilege>';
-export const PRIVILEGE_HINT =
-  "the advisor's role cannot read other roles' statements in pg_stat_activity: GRANT pg_monitor (or pg_read_all_stats) TO it";
 
 /**
  * The sessions waiting on a lock, their blockers and those idle in transaction, in the current

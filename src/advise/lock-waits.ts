@@ -8,6 +8,10 @@
 import { WINDOW_MS } from '../aggregate/windowed';
 import type { WindowName } from '../reports/types';
 
+/** Said when the advisor's role lacks pg_read_all_stats: in the log, and by `spanstat advise` (no pg import there). */
+export const PRIVILEGE_HINT =
+  "the advisor's role cannot read other roles' statements in pg_stat_activity: GRANT pg_monitor (or pg_read_all_stats) TO it";
+
 /** One backend of one sample, its statement already fingerprinted. */
 export interface LockSession {
   pid: number;

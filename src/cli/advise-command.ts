@@ -1,6 +1,7 @@
 import type { AdvisorStatus } from '../advise/advisor';
 import type { RecommendationsResponse } from '../advise/api';
 import { ago, formatRecommendations } from '../advise/format';
+import { PRIVILEGE_HINT } from '../advise/lock-waits';
 import { fetchForCommand, terminalSafe } from './fetch-json';
 
 export interface AdviseCommandOptions {
@@ -43,14 +44,35 @@ export function adviceText(
 ): { out: string; note?: string } {
   const { advisor: status, recommendations } = body;
   const nowMs = options.nowMs ?? Date.now();
-  if (recommendations.length === 0) return { out: emptyAdvice(status, nowMs) };
+  const notes = lockSamplingNotes(status);
+  if (recommendations.length === 0) return withNotes({ out: emptyAdvice(status, nowMs) }, notes);
   const out = `Recommendations (${recommendations.length})\n${formatRecommendations(recommendations, { brief: options.brief, nowMs })}`;
-  if (status.lastError === null) return { out };
+  if (status.lastError === null) return withNotes({ out }, notes);
   const since =
     status.lastEvaluatedMs === null
       ? ''
       : `; these are from its evaluation ${ago(nowMs - status.lastEvaluatedMs)}`;
-  return { out, note: `note: the advisor's last evaluation failed: ${status.lastError}${since}` };
+  return withNotes({ out }, [
+    `note: the advisor's last evaluation failed: ${status.lastError}${since}`,
+    ...notes,
+  ]);
+}
+
+function withNotes(result: { out: string }, notes: string[]): { out: string; note?: string } {
+  return notes.length ? { ...result, note: notes.join('\n') } : result;
+}
+
+/**
+ * What keeps lock advice from seeing everything: a role without pg_read_all_stats (other roles'
+ * sessions, waits included, are hidden) or sampling that fails. Absent from sidecars before lock sampling.
+ */
+function lockSamplingNotes(status: AdvisorStatus): string[] {
+  const sampling = status.lockSampling;
+  if (!sampling) return [];
+  const notes: string[] = [];
+  if (sampling.readAllStats === false) notes.push(`note: lock sampling: ${PRIVILEGE_HINT}`);
+  if (sampling.lastError !== null) notes.push(`note: lock sampling failed: ${sampling.lastError}`);
+  return notes;
 }
 
 function emptyAdvice(status: AdvisorStatus, nowMs: number): string {

@@ -3,7 +3,7 @@ import { Advisor, type LockWaitSource } from '../../src/advise/advisor';
 import { recommendationsResponse } from '../../src/advise/api';
 import type { IndexInspector } from '../../src/advise/index-advisor';
 import { createLockSampler, type LockSamplerStatus } from '../../src/advise/lock-sampler';
-import type { LockWaitSummary } from '../../src/advise/lock-waits';
+import { type LockWaitSummary, PRIVILEGE_HINT } from '../../src/advise/lock-waits';
 import type { AdvisorConfig, AdvisorInput, IndexCandidate, IndexFinding } from '../../src/advise/types';
 import { adviceText } from '../../src/cli/advise-command';
 import { DEFAULTS } from '../../src/config/defaults';
@@ -68,8 +68,15 @@ class FakeLockSampler implements LockWaitSource {
       idleInTransaction: [],
     };
   }
+  state: LockSamplerStatus = {
+    sampleMs: 1000,
+    samples: 4,
+    lastSampleMs: 1,
+    lastError: null,
+    readAllStats: true,
+  };
   status(): LockSamplerStatus {
-    return { sampleMs: 1000, samples: 4, lastSampleMs: 1, lastError: null, readAllStats: true };
+    return { ...this.state };
   }
   async close(): Promise<void> {
     this.closed++;
@@ -192,6 +199,22 @@ describe('Advisor', () => {
     expect(note).toMatch(
       /^note: the advisor's last evaluation failed: reports unavailable; these are from its evaluation \d+s ago$/,
     );
+    await advisor.shutdown();
+  });
+
+  it("says under spanstat advise when lock sampling cannot see other roles' sessions or fails", async () => {
+    const locks = new FakeLockSampler();
+    const advisor = new Advisor(config(), () => input(), new FakeInspector(), { lockSampler: locks });
+    await advisor.start();
+    const note = () => adviceText(recommendationsResponse(advisor, new URLSearchParams())).note;
+    expect(note()).toBeUndefined();
+    locks.state.readAllStats = false;
+    expect(note()).toBe(`note: lock sampling: ${PRIVILEGE_HINT}`);
+    locks.state.lastError = 'connect ECONNREFUSED 127.0.0.1:1';
+    expect(note()?.split('\n')).toEqual([
+      `note: lock sampling: ${PRIVILEGE_HINT}`,
+      'note: lock sampling failed: connect ECONNREFUSED 127.0.0.1:1',
+    ]);
     await advisor.shutdown();
   });
 
