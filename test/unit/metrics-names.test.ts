@@ -3,7 +3,11 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { dashboardQueries, renderDashboards } from '../../grafana/generator';
-import { MEMBERSHIP_READ_COMMANDS } from '../../src/cache-keys/redis-commands';
+import {
+  DELETE_COMMANDS,
+  EXPIRY_COMMANDS,
+  MEMBERSHIP_READ_COMMANDS,
+} from '../../src/cache-keys/redis-commands';
 import {
   allSeriesNames,
   DASHBOARDS,
@@ -130,6 +134,12 @@ describe('alert rules', () => {
         expect(excluded?.split('|').sort(), selector).toEqual([...MEMBERSHIP_READ_COMMANDS].sort());
       }
     }
+  });
+
+  it("judge keys without expiry by the sidecar's own expiry and delete command lists", () => {
+    const [rule] = rules.filter((r) => r.alert === 'SpanstatCacheKeysWithoutExpiry');
+    const commandLists = [...rule.expr.matchAll(/command=~"([^"]*)"/g)].map((m) => m[1].split('|').sort());
+    expect(commandLists).toEqual([[...EXPIRY_COMMANDS].sort(), [...DELETE_COMMANDS].sort()]);
   });
 
   it('carry what, where, the number, the action and a Grafana dashboard link', () => {

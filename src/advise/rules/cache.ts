@@ -3,15 +3,12 @@
  * id-bearing namespace written without an expiry, and many single-key reads in one request that an
  * MGET or pipeline would merge.
  */
-import { DELETE_COMMANDS, MEMBERSHIP_READ_COMMANDS } from '../../cache-keys/redis-commands';
+import { DELETE_COMMANDS, EXPIRE_COMMANDS, MEMBERSHIP_READ_COMMANDS } from '../../cache-keys/redis-commands';
 import type { CacheRow } from '../../reports/types';
 import type { AdvisorThresholds, Target } from '../types';
 import { endpointLabel, fmtMs, fmtPct, OVERFLOW, type RuleContext, round, unitNoun } from './context';
 
 export type MissReason = 'write-heavy' | 'short-ttl' | 'no-writes' | 'read-once' | 'unexplained';
-
-/** Commands that set the expiry of a key written before. */
-const EXPIRE_COMMANDS = ['expire', 'pexpire', 'expireat', 'pexpireat'];
 
 /** Commands that may set the expiry of a key written before (GETEX: with EX/PX, a sliding TTL on read). */
 const LATER_EXPIRY_COMMANDS = [...EXPIRE_COMMANDS, 'getex'];

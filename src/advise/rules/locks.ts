@@ -4,7 +4,12 @@
  * left idle in transaction. Normalized statements only; the samples never carry raw text.
  */
 import type { QueryRow } from '../../reports/types';
-import type { IdleTransactionRow, LockBlocker, LockWaitRow } from '../lock-waits';
+import {
+  type IdleTransactionRow,
+  isIdleInTransaction,
+  type LockBlocker,
+  type LockWaitRow,
+} from '../lock-waits';
 import type { Evidence, Target } from '../types';
 import { fmtMs, fmtPct, type RuleContext, round, shortStatement } from './context';
 
@@ -46,7 +51,7 @@ export function lockAction(ctx: RuleContext, w: LockWaitRow): string {
   const samples = ctx.input.lockWaits?.samples ?? 0;
   const top = w.blockers[0];
   const held = w.blockers.length ? ` held by ${w.blockers.map(describeBlocker).join('; ')}` : '';
-  const idle = w.blockers.some((b) => b.state.startsWith('idle in transaction'));
+  const idle = w.blockers.some((b) => isIdleInTransaction(b.state));
   return (
     `It waits on locks${held}: seen waiting in ${w.samples} of ${samples} samples (${fmtPct(samples ? w.samples / samples : 0)}), ` +
     `up to ${fmtMs(w.maxWaitMs)} — an index will not shorten that. ` +
