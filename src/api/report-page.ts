@@ -1,3 +1,5 @@
+import { PRIVILEGE_HINT } from '../advise/lock-waits';
+
 /**
  * The HTML report page served at `/`: a static shell that fetches the JSON API and renders tables.
  * Everything shown comes from the same reports as the API, so it carries no literal either.
@@ -93,9 +95,15 @@ async function refresh() {
   const none = rec.error ? '<p class="bad">' + esc(rec.error) + '</p>'
     : status.lastEvaluatedMs == null ? '<p class="muted">the advisor has not evaluated yet (every ' + fmt(status.intervalSeconds) + ' s)</p>'
     : '<p class="muted">none: nothing over its threshold in the ' + esc(status.window) + ' window</p>';
-  document.getElementById('recommendations').innerHTML = recs.length ? table(recs, [
+  // What keeps the advice from being complete, as \`spanstat advise\` says on stderr.
+  const sampling = status.lockSampling;
+  const notes = [status.lastError ? "the advisor's last evaluation failed: " + status.lastError : '',
+    sampling && sampling.readAllStats === false ? 'lock sampling: ' + ${JSON.stringify(PRIVILEGE_HINT)} : '',
+    sampling && sampling.lastError ? 'lock sampling failed: ' + sampling.lastError : '']
+    .filter(Boolean).map((n) => '<p class="bad">note: ' + esc(n) + '</p>').join('');
+  document.getElementById('recommendations').innerHTML = notes + (recs.length ? table(recs, [
     ['severity', 'severity', (v) => esc(v), 'text'], ['service', 'service', (v) => esc(v), 'text'], ['title', 'finding', (v) => esc(v), 'stmt'],
-    ['action', 'action', (v) => esc(v), 'stmt']]) : none;
+    ['action', 'action', (v) => esc(v), 'stmt']]) : none);
   document.getElementById('meta').textContent = 'updated ' + new Date().toLocaleTimeString();
 }
 document.getElementById('window').onchange = refresh;

@@ -106,4 +106,44 @@ describe('report page', () => {
     expect(html.queries).toContain('>orders<');
     expect(html.recommendations).toContain('>billing<');
   });
+
+  it("says what keeps the advice incomplete: a failed evaluation, lock sampling's role or failures", async () => {
+    const advisor = {
+      lastEvaluatedMs: 1,
+      window: '15m',
+      lastError: 'index inspection timed out',
+      lockSampling: { readAllStats: false, lastError: 'connect ECONNREFUSED 127.0.0.1:5432' },
+    };
+    const html = await renderWith({
+      '/api/v1/reports/': emptyReport,
+      '/api/v1/recommendations': [200, { recommendations: [], advisor }],
+      '/healthz': [200, {}],
+    });
+    expect(html.recommendations).toContain(
+      "note: the advisor's last evaluation failed: index inspection timed out",
+    );
+    expect(html.recommendations).toContain(
+      "note: lock sampling: the advisor's role cannot read other roles'",
+    );
+    expect(html.recommendations).toContain('GRANT pg_monitor');
+    expect(html.recommendations).toContain('note: lock sampling failed: connect ECONNREFUSED 127.0.0.1:5432');
+
+    const quiet = await renderWith({
+      '/api/v1/reports/': emptyReport,
+      '/api/v1/recommendations': [
+        200,
+        {
+          recommendations: [],
+          advisor: {
+            lastEvaluatedMs: 1,
+            window: '15m',
+            lastError: null,
+            lockSampling: { readAllStats: true, lastError: null },
+          },
+        },
+      ],
+      '/healthz': [200, {}],
+    });
+    expect(quiet.recommendations).not.toContain('note:');
+  });
 });
