@@ -72,7 +72,7 @@ export function overview(): DashboardBuilder {
         },
       ),
     )
-    .withRow(row('Database pool'))
+    .withRow(row('Database pool and locks'))
     .withPanel(
       timeseries(
         'Pool clients in use',
@@ -95,6 +95,31 @@ export function overview(): DashboardBuilder {
           { expr: mean(M.poolWait, 'service, pool'), legend: `${POOL} mean` },
         ],
         { unit: 's', description: 'Time checkouts waited for a client, per pool of each service.' },
+      ),
+    )
+    .withPanel(
+      timeseries(
+        'Sessions waiting on locks',
+        [{ expr: `sum by (instance) (rate(${M.lockWait}[${RATE}]))`, legend: '{{instance}} waiting (mean)' }],
+        {
+          unit: 'none',
+          min: 0,
+          description:
+            "Mean sessions of the advisor's database (advisor.postgresUrl) waiting on a lock, from pg_stat_activity samples every advisor.lockSampleMs; `spanstat advise` names the waiting statements and their blockers.",
+        },
+      ),
+    )
+    .withPanel(
+      timeseries(
+        'Longest idle in transaction',
+        [{ expr: `max by (instance) (${M.idleInTransaction})`, legend: '{{instance}}' }],
+        {
+          unit: 's',
+          min: 0,
+          thresholds: { steps: [10, 60], ascending: true },
+          description:
+            "Longest time a session of the advisor's database has sat idle in transaction (holding its locks), at the latest sample; the advisor flags it past advisor.idleInTransactionMs.",
+        },
       ),
     )
     .withRow(row('spanstat sidecar'))

@@ -19,6 +19,8 @@ export const M = {
   poolWait: METRICS.dbPoolWaitDuration.name,
   poolInUse: METRICS.dbPoolClientsInUse.name,
   poolMax: METRICS.dbPoolClientsMax.name,
+  lockWait: METRICS.dbLockWait.name,
+  idleInTransaction: METRICS.dbIdleInTransaction.name,
   cacheReads: METRICS.cacheReads.name,
   cacheWrites: METRICS.cacheWrites.name,
   cacheNoExpiry: METRICS.cacheWritesWithoutExpiry.name,

@@ -12,7 +12,13 @@
 import { Client } from 'pg';
 import type { SqlShape } from '../sql';
 import { describeError } from './index-advisor';
-import { type LockSession, LockWaitAggregator, type LockWaitSummary, PRIVILEGE_HINT } from './lock-waits';
+import {
+  isIdleInTransaction,
+  type LockSession,
+  LockWaitAggregator,
+  type LockWaitSummary,
+  PRIVILEGE_HINT,
+} from './lock-waits';
 import type { AdvisorConfig } from './types';
 
 export interface LockSamplerLogger {
@@ -40,6 +46,13 @@ export interface LockSamplerStatus {
   lastError: string | null;
   /** False when the role cannot read other roles' query texts (needs pg_read_all_stats / pg_monitor). */
   readAllStats: boolean | null;
+  /**
+   * Session-seconds spent waiting on locks since start, estimated from the samples: each sample
+   * counts its waiting sessions for one sampling period (`spanstat_db_lock_wait_seconds_total`).
+   */
+  lockWaitSeconds: number;
+  /** Longest time a session has been idle in transaction, at the last sample (s; 0 when none). */
+  idleInTransactionSeconds: number;
 }
 
 /** After a failed sample the database is left alone this long (ms). */
@@ -99,6 +112,8 @@ export class PgLockSampler {
       lastSampleMs: null,
       lastError: null,
       readAllStats: null,
+      lockWaitSeconds: 0,
+      idleInTransactionSeconds: 0,
     };
   }
 
@@ -140,7 +155,9 @@ export class PgLockSampler {
       const client = await this.connect();
       const { rows } = await client.query<SampleRow>(SAMPLE_SQL);
       const atMs = this.now();
-      this.aggregator.add({ atMs, sessions: rows.map((r) => this.session(r)) });
+      const sessions = rows.map((r) => this.session(r));
+      this.aggregator.add({ atMs, sessions });
+      this.countActivity(sessions);
       this.state.samples++;
       this.state.lastSampleMs = atMs;
       this.state.lastError = null;
@@ -153,6 +170,17 @@ export class PgLockSampler {
       this.failedAtMs = this.now();
       await this.reset();
     }
+  }
+
+  private countActivity(sessions: readonly LockSession[]): void {
+    let waiting = 0;
+    let idleMs = 0;
+    for (const session of sessions) {
+      if (session.waitingOnLock) waiting++;
+      if (isIdleInTransaction(session.state)) idleMs = Math.max(idleMs, session.stateMs ?? 0);
+    }
+    this.state.lockWaitSeconds += (waiting * this.options.sampleMs) / 1000;
+    this.state.idleInTransactionSeconds = idleMs / 1000;
   }
 
   /** The row without its text: fingerprint and normalized statement only. */

@@ -156,6 +156,20 @@ export const METRICS = {
     help: 'Configured pool size, as last reported by the preload',
     labels: ['service', 'system', 'pool'],
   },
+  dbLockWait: {
+    name: 'spanstat_db_lock_wait_seconds_total',
+    type: 'counter',
+    unit: 'seconds',
+    help: "Session-seconds spent waiting on locks in the advisor's database (advisor.postgresUrl), estimated from pg_stat_activity samples: waiting sessions x advisor.lockSampleMs",
+    labels: [],
+  },
+  dbIdleInTransaction: {
+    name: 'spanstat_db_idle_in_transaction_seconds',
+    type: 'gauge',
+    unit: 'seconds',
+    help: "Longest time a session of the advisor's database has been idle in transaction, at the latest lock sample (0 when none)",
+    labels: [],
+  },
   cacheReads: {
     name: 'spanstat_cache_reads_total',
     type: 'counter',

@@ -7,7 +7,13 @@ import { HeldRecommendationText } from './held-text';
 import { METRICS } from './names';
 import { MetricsRecorder } from './recorder';
 import { type Point, SnapshotProducer, type SnapshotSource } from './snapshot-producer';
-import { type RecommendationSeries, type SidecarHealth, shortenAction, shortenText } from './sources';
+import {
+  type LockActivity,
+  type RecommendationSeries,
+  type SidecarHealth,
+  shortenAction,
+  shortenText,
+} from './sources';
 
 export interface SpanstatMetricsOptions {
   /** Distinct label sets per metric before new ones go to the `__overflow__` series (metrics.maxSeriesPerMetric). */
@@ -30,6 +36,8 @@ export interface SpanstatMetrics extends SpanSink {
   setHealth(source: () => SidecarHealth): void;
   /** Called at every scrape; returns the spans each service's preload reported lost. */
   setPreloadSpansLost(source: () => ReadonlyMap<string, number>): void;
+  /** The lock sampler's counts (null or undefined when it is off). */
+  setLockActivity(source: () => LockActivity | null | undefined): void;
   /** `GET /metrics` handler (Prometheus text format 0.0.4). */
   handler(req: IncomingMessage, res: ServerResponse): void;
   /** The exposition text a scrape would return now (tests, CLI). */
@@ -54,6 +62,11 @@ export function createSpanstatMetrics(options: SpanstatMetricsOptions): Spanstat
   let recommendations: () => readonly RecommendationSeries[] = () => [];
   let health: (() => SidecarHealth) | undefined;
   let preloadSpansLost: () => ReadonlyMap<string, number> = () => new Map();
+  let lockActivity: () => LockActivity | null | undefined = () => undefined;
+  const lockValue = (pick: (a: LockActivity) => number): Point[] => {
+    const activity = lockActivity();
+    return activity && activity.samples > 0 ? [{ value: pick(activity), attributes: {} }] : [];
+  };
   const activeRecommendations = () => recommendations().slice(0, options.maxSeriesPerMetric);
   const heldText = new HeldRecommendationText(options.now ?? Date.now);
   const healthValue = (pick: (h: SidecarHealth) => number | undefined): Point[] => {
@@ -122,6 +135,8 @@ export function createSpanstatMetrics(options: SpanstatMetricsOptions): Spanstat
     { def: METRICS.decodeErrors, points: () => healthValue((h) => h.decodeErrors) },
     { def: METRICS.queueDepth, points: () => healthValue((h) => h.queueDepth) },
     { def: METRICS.openTraces, points: () => healthValue((h) => h.openTraces) },
+    { def: METRICS.dbLockWait, points: () => lockValue((a) => a.lockWaitSeconds) },
+    { def: METRICS.dbIdleInTransaction, points: () => lockValue((a) => a.idleInTransactionSeconds) },
     { def: METRICS.memory, points: memoryPoints },
     {
       def: METRICS.buildInfo,
@@ -156,6 +171,9 @@ export function createSpanstatMetrics(options: SpanstatMetricsOptions): Spanstat
     },
     setPreloadSpansLost(source) {
       preloadSpansLost = source;
+    },
+    setLockActivity(source) {
+      lockActivity = source;
     },
     handler(req, res) {
       exporter.getMetricsRequestHandler(req, res);

@@ -54,6 +54,16 @@ export interface SidecarHealth {
   forwardedSpans?: Record<'sent' | 'dropped' | 'rejected', number>;
 }
 
+/** What the lock sampler saw (src/advise/lock-sampler.ts status); absent without lock sampling. */
+export interface LockActivity {
+  /** Estimated session-seconds spent waiting on locks since start. */
+  lockWaitSeconds: number;
+  /** Longest idle-in-transaction time at the latest sample (s). */
+  idleInTransactionSeconds: number;
+  /** Samples taken: before the first one there is nothing to report. */
+  samples: number;
+}
+
 /** Longest title or action text kept on `spanstat_recommendation_info` (characters). */
 export const MAX_ACTION_CHARS = 300;
 

@@ -161,7 +161,10 @@ export async function startSidecar(
     },
   }));
   metrics?.setPreloadSpansLost(() => aggregator.lostSpansByService());
-  if (advisor) metrics?.setRecommendations(() => recommendationSeries(advisor.list({ state: 'active' })));
+  if (advisor) {
+    metrics?.setRecommendations(() => recommendationSeries(advisor.list({ state: 'active' })));
+    metrics?.setLockActivity(() => advisor.status().lockSampling);
+  }
   pipeline.start();
   let receiverAddress: { host: string; port: number };
   let grpcAddress: { host: string; port: number } | undefined;

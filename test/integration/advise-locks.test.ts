@@ -198,7 +198,11 @@ describe('lock advice on PostgreSQL', () => {
         });
         expect(idle.action).toContain('idle_in_transaction_session_timeout');
 
-        expect(advisor.status().lockSampling).toMatchObject({ readAllStats: true, lastError: null });
+        const sampling = advisor.status().lockSampling;
+        expect(sampling).toMatchObject({ readAllStats: true, lastError: null });
+        // Each sample counts the waiting session for one period (config.lockSampleMs).
+        expect(sampling?.lockWaitSeconds).toBeGreaterThanOrEqual((2 * config.lockSampleMs) / 1000);
+        expect(sampling?.idleInTransactionSeconds).toBeGreaterThan(0);
         expectNoLiterals(JSON.stringify(advisor.list()));
         expectNoLiterals(JSON.stringify(advisor.status()));
       });
@@ -209,7 +213,7 @@ describe('lock advice on PostgreSQL', () => {
     expectNoLiterals(logged.join('\n'));
   });
 
-  it("the sidecar samples with the advisor's URL and shows the sampler in the advisor status", async () => {
+  it("the sidecar samples with the advisor's URL, shows the sampler in the advisor status and its counts in /metrics", async () => {
     const sidecar = await startTestSidecar({ advisor: { postgresUrl: pg.url, lockSampleMs: 100 } });
     try {
       type Status = { advisor: { lockSampling: { samples: number; readAllStats: boolean | null } | null } };
@@ -219,6 +223,20 @@ describe('lock advice on PostgreSQL', () => {
         return (body.advisor.lockSampling?.samples ?? 0) >= 2 ? body.advisor.lockSampling : undefined;
       });
       expect(status).toMatchObject({ readAllStats: true, lastError: null });
+      const metricValue = (text: string, name: string) =>
+        Number(new RegExp(`^${name} (\\S+)$`, 'm').exec(text)?.[1] ?? Number.NaN);
+      const scrape = async () => (await fetch(`${sidecar.apiUrl}/metrics`)).text();
+      expect(metricValue(await scrape(), 'spanstat_db_lock_wait_seconds_total')).toBe(0);
+      await withLockWait(async () => {
+        const text = await waitFor(async () => {
+          const t = await scrape();
+          const waited = metricValue(t, 'spanstat_db_lock_wait_seconds_total');
+          return waited >= 0.2 && metricValue(t, 'spanstat_db_idle_in_transaction_seconds') > 0
+            ? t
+            : undefined;
+        });
+        expect(text, 'lock wait and idle-in-transaction series').toBeDefined();
+      });
     } finally {
       await sidecar.shutdown();
     }

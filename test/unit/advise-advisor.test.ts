@@ -74,6 +74,8 @@ class FakeLockSampler implements LockWaitSource {
     lastSampleMs: 1,
     lastError: null,
     readAllStats: true,
+    lockWaitSeconds: 0,
+    idleInTransactionSeconds: 0,
   };
   status(): LockSamplerStatus {
     return { ...this.state };

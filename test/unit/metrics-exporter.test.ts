@@ -428,6 +428,28 @@ describe('Prometheus metrics', () => {
     expect(text).toContain('# TYPE spanstat_sidecar_spans_received_total counter');
   });
 
+  it("exports the lock sampler's counts once it has sampled, nothing without it", async () => {
+    const m = create();
+    let activity: { lockWaitSeconds: number; idleInTransactionSeconds: number; samples: number } | null =
+      null;
+    m.setLockActivity(() => activity);
+    const lockSamples = async () => {
+      const text = await m.scrape();
+      return [
+        ...samples(text, 'spanstat_db_lock_wait_seconds_total'),
+        ...samples(text, 'spanstat_db_idle_in_transaction_seconds'),
+      ];
+    };
+    expect(await lockSamples()).toEqual([]);
+    activity = { lockWaitSeconds: 0, idleInTransactionSeconds: 0, samples: 0 };
+    expect(await lockSamples()).toEqual([]);
+    activity = { lockWaitSeconds: 3.5, idleInTransactionSeconds: 12.25, samples: 40 };
+    expect(await lockSamples()).toEqual([
+      'spanstat_db_lock_wait_seconds_total 3.5',
+      'spanstat_db_idle_in_transaction_seconds 12.25',
+    ]);
+  });
+
   it('keeps scraping when a scrape-time source throws', async () => {
     const m = create();
     m.recordDbCall(db());
