@@ -168,6 +168,12 @@ beforeAll(async () => {
     forwardedSpans: { sent: refused * 10, dropped: 0, rejected: 0 },
   }));
   metrics.setPreloadSpansLost(() => new Map([['shop', 0]]));
+  // A lock sampler's counts (the sidecar feeds them from PgLockSampler), growing as the scrapes go.
+  metrics.setLockActivity(() => ({
+    lockWaitSeconds: refused * 0.5,
+    idleInTransactionSeconds: 12,
+    samples: refused + 1,
+  }));
   metricsServer = createServer((req, res) => metrics.handler(req, res));
   const metricsPort = await listen(metricsServer);
   webhook = await startAlertWebhook();
