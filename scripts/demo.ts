@@ -58,12 +58,18 @@ function runCli(args: string[]): Promise<{ code: number; stdout: string; stderr:
   });
 }
 
-/** Requests the sidecar's endpoint report has counted (the demo's own /healthz aside); 0 when unreachable. */
+/**
+ * HTTP requests the sidecar's endpoint report has counted (the demo's own /healthz and the app's job
+ * runs, `JOB refresh-digest`, aside: the driver did not send those); 0 when unreachable.
+ */
 async function sidecarRequests(apiUrl: string): Promise<number> {
   const report = await fetchJson(`${apiUrl}/api/v1/reports/endpoints?window=all&limit=1000`);
   if (!report.ok) return 0;
-  const rows = (report.body as { rows?: Array<{ route: string; requests: number }> }).rows ?? [];
-  return rows.filter((r) => r.route !== '/healthz').reduce((sum, r) => sum + r.requests, 0);
+  const rows =
+    (report.body as { rows?: Array<{ method: string; route: string; requests: number }> }).rows ?? [];
+  return rows
+    .filter((r) => r.route !== '/healthz' && r.method !== 'JOB')
+    .reduce((sum, r) => sum + r.requests, 0);
 }
 
 /** Calls `probe` every 500 ms until `done` says its answer will do or `deadlineMs` passes; the last answer. */

@@ -1,18 +1,22 @@
 'use strict';
 /**
  * A small shop API with the problems spanstat should find: an N+1 route, a filter on an unindexed
- * column, a cache with a good and one with a poor hit rate, and a route that fails a fixed share.
+ * column, a cache with a good and one with a poor hit rate, a route that fails a fixed share, and a
+ * background job (digest-job.js) that writes per-customer keys without an expiry.
  *
  *   PORT=3000 DATABASE_URL=postgres://… REDIS_URL=redis://… node --require spanstat/preload app.js
  *
- * Env: PORT (0 = ephemeral; default 3000), DATABASE_URL, REDIS_URL, PG_POOL_MAX (default 10).
+ * Env: PORT (0 = ephemeral; default 3000), DATABASE_URL, REDIS_URL, PG_POOL_MAX (default 10),
+ * DIGEST_EVERY_MS (the refresh-digest job's period; default 300, 0 = no job).
  * Once listening it prints exactly one line `listening on <port>` to stdout.
  */
 const express = require('express');
 const { Pool } = require('pg');
 const { Redis } = require('ioredis');
+const { startDigestJob } = require('./digest-job');
 const {
   CACHE,
+  DIGEST_EVERY_MS_DEFAULT,
   FAIL_EVERY,
   POOL_MAX_DEFAULT,
   PRODUCT_TTL_S,
@@ -139,6 +143,10 @@ function main() {
     process.exit(1);
   });
 
+  const digestEveryMs = Number(process.env.DIGEST_EVERY_MS ?? DIGEST_EVERY_MS_DEFAULT);
+  const stopDigestJob =
+    digestEveryMs > 0 ? startDigestJob({ pool, redis, everyMs: digestEveryMs }) : async () => {};
+
   // Close everything and let the loop drain, so the preload's beforeExit flush still runs.
   let closing = false;
   const shutdown = () => {
@@ -146,7 +154,8 @@ function main() {
     closing = true;
     server.close();
     server.closeAllConnections();
-    void Promise.allSettled([pool.end(), redis.quit()]);
+    // The job's run in progress still needs its clients: end them after it.
+    void stopDigestJob().then(() => Promise.allSettled([pool.end(), redis.quit()]));
     setTimeout(() => process.exit(0), 5_000).unref();
   };
   process.once('SIGTERM', shutdown);

@@ -36,6 +36,7 @@ export declare const PRODUCT_TTL_S: number;
 export declare const QUOTE_TTL_S: number;
 export declare const QUOTE_CODES: number;
 export declare const POOL_MAX_DEFAULT: number;
+export declare const DIGEST_EVERY_MS_DEFAULT: number;
 export declare const SQL: {
   readonly customerById: string;
   readonly recentOrders: string;
@@ -43,11 +44,20 @@ export declare const SQL: {
   readonly orderByReference: string;
   readonly productById: string;
   readonly quotePrice: string;
+  readonly digestCustomer: string;
+  readonly digestTotals: string;
   invoice(id: number): string;
 };
 export declare const CACHE: {
   productKey(id: number | string): string;
   quoteKey(code: string): string;
+  digestKey(customerId: number | string): string;
+};
+export declare const DIGEST_JOB: {
+  readonly name: string;
+  /** `JOB <name>`, as the endpoint report prints it. */
+  readonly key: string;
+  readonly expect: { readonly queries: number; readonly cacheOps: number };
 };
 export declare const ROUTES: readonly DemoRoute[];
 export declare const HEALTH_ROUTE: { readonly name: string; readonly key: string; path(): string };

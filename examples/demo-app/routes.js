@@ -22,6 +22,8 @@ const QUOTE_TTL_S = 5;
 /** Distinct quote codes the load driver draws from (large → low hit rate). */
 const QUOTE_CODES = 5_000;
 const POOL_MAX_DEFAULT = 10;
+/** The refresh-digest job runs this often (ms) in the app process; DIGEST_EVERY_MS overrides, 0 turns it off. */
+const DIGEST_EVERY_MS_DEFAULT = 300;
 
 const SQL = Object.freeze({
   customerById: 'SELECT id, name, email, created_at FROM customers WHERE id = $1',
@@ -36,11 +38,27 @@ const SQL = Object.freeze({
   quotePrice: 'SELECT round(avg(total), 2) AS price, count(*) AS orders FROM orders WHERE customer_id = $1',
   /** Legacy style: the (validated) id is inlined as a literal, so every id is a different raw text. */
   invoice: (id) => `SELECT id, customer_id, total, status, created_at FROM orders WHERE id = ${Number(id)}`,
+  // The refresh-digest job, per customer: a primary-key look-up, and totals read through
+  // orders_customer_created_idx (~150 rows).
+  digestCustomer: 'SELECT name, email FROM customers WHERE id = $1',
+  digestTotals:
+    'SELECT count(*) AS orders, coalesce(sum(total), 0) AS spent, max(created_at) AS last_order_at ' +
+    "FROM orders WHERE customer_id = $1 AND status <> 'cancelled'",
 });
 
 const CACHE = Object.freeze({
   productKey: (id) => `product:${id}`,
   quoteKey: (code) => `quote:${code}`,
+  /** Written by the refresh-digest job with a plain SET: no expiry. */
+  digestKey: (customerId) => `digest:${customerId}`,
+});
+
+/** The background job the app runs besides its routes; the endpoint report shows it as `JOB <name>`. */
+const DIGEST_JOB = Object.freeze({
+  name: 'refresh-digest',
+  key: 'JOB refresh-digest',
+  /** Per run: one customer, these queries and cache commands. */
+  expect: { queries: 2, cacheOps: 1 },
 });
 
 function intIn(rng, min, max) {
@@ -126,8 +144,10 @@ module.exports = {
   QUOTE_TTL_S,
   QUOTE_CODES,
   POOL_MAX_DEFAULT,
+  DIGEST_EVERY_MS_DEFAULT,
   SQL,
   CACHE,
+  DIGEST_JOB,
   ROUTES,
   HEALTH_ROUTE,
   quoteCode,

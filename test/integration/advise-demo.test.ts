@@ -1,7 +1,7 @@
 /**
  * The advisor on the demo app, end to end: real PostgreSQL and Redis, the app under the preload,
- * in-process sidecars, and the advisor with a read-only connection. Every seeded problem yields its
- * kind and target, the healthy routes yield nothing, and applying the proposed index makes EXPLAIN
+ * in-process sidecars, and the advisor with a read-only connection. Every seeded problem (the app's
+ * background job's included) yields its kind and target, the healthy routes yield nothing, and applying the proposed index makes EXPLAIN
  * use it, resolves the recommendation after fresh traffic and drops the route's p95.
  *
  * The app exports through a small forwarder so one run can send phase 1 (before the index) and
@@ -13,6 +13,7 @@ import { Client } from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   CACHE,
+  DIGEST_JOB,
   FAIL_EVERY,
   orderReference,
   quoteCode,
@@ -25,7 +26,7 @@ import { Advisor } from '../../src/advise/advisor';
 import { aggregatorSource } from '../../src/advise/source';
 import type { Recommendation } from '../../src/advise/types';
 import { loadConfig } from '../../src/config';
-import { endpointReport, queryReport } from '../../src/reports';
+import { cacheReport, endpointReport, queryReport } from '../../src/reports';
 import type { RunningSidecar } from '../../src/sidecar/sidecar';
 import { startTestSidecar, waitFor } from '../helpers/sidecar';
 
@@ -33,13 +34,23 @@ const SERVICE = 'demo-app';
 const N_PLUS_ONE_ROUTE = 'GET /api/customers/:id/recent-orders';
 const INVOICE_ROUTE = 'GET /api/orders/:id/invoice';
 const QUOTE_NAMESPACE = CACHE.quoteKey('*');
-/** Routes, statements and namespaces with nothing wrong: no recommendation may name them. */
+const DIGEST_NAMESPACE = CACHE.digestKey('*');
+/** Minimum plain SETs in the window for cache-no-expiry (config cache.minNoExpiryWrites, default). */
+const MIN_NO_EXPIRY_WRITES = 20;
+/**
+ * Routes, statements and namespaces with nothing wrong: no recommendation may name them. The job's
+ * only problem is its keys' missing expiry (a namespace): the job itself (2 queries a run, no N+1)
+ * and its statements are healthy.
+ */
 const HEALTHY = [
   '/api/customers/:id',
   '/api/products/:id',
   SQL.customerById,
   SQL.productById,
   CACHE.productKey('*'),
+  DIGEST_JOB.key,
+  SQL.digestCustomer,
+  SQL.digestTotals,
 ];
 
 let before: RunningSidecar;
@@ -87,11 +98,17 @@ function startForwarder(): Promise<string> {
   );
 }
 
-/** Requests per route the sidecar has assembled (healthz excluded). */
+/** HTTP requests the sidecar has assembled (healthz and the app's job runs excluded). */
 function assembled(sidecar: RunningSidecar): number {
   return endpointReport(sidecar.aggregator, { window: 'all' })
-    .rows.filter((r) => r.route !== '/healthz')
+    .rows.filter((r) => r.route !== '/healthz' && r.method !== 'JOB')
     .reduce((n, r) => n + r.requests, 0);
+}
+
+function jobRow(sidecar: RunningSidecar) {
+  return endpointReport(sidecar.aggregator, { window: 'all' }).rows.find(
+    (r) => `${r.method} ${r.route}` === DIGEST_JOB.key,
+  );
 }
 
 async function send(sidecar: RunningSidecar, steps: ScriptStep[]): Promise<void> {
@@ -121,6 +138,8 @@ beforeAll(async () => {
       OTEL_EXPORTER_OTLP_ENDPOINT: forwarderUrl,
       OTEL_SERVICE_NAME: SERVICE,
       OTEL_BSP_SCHEDULE_DELAY: '200',
+      // The job every 100 ms instead of 300: enough runs for cache-no-expiry within phase 1.
+      DIGEST_EVERY_MS: '100',
     },
   });
   db = new Client({ connectionString: stack.databaseUrl });
@@ -174,6 +193,12 @@ describe('advisor on the demo app', () => {
       ...range(50).map((id) => ({ path: `/api/orders/${id}/invoice` })),
     ];
     await send(before, phase1);
+    // The job runs beside the requests: wait until this sidecar has seen enough of its runs.
+    const runs = await waitFor(
+      async () => (jobRow(before)?.requests ?? 0) >= MIN_NO_EXPIRY_WRITES + 5,
+      20_000,
+    );
+    expect(runs, `sidecar saw ${jobRow(before)?.requests ?? 0} runs of ${DIGEST_JOB.key}`).toBe(true);
     await advisor.evaluateNow();
     const recs = advisor.list({ state: 'active' });
     const summary = recs.map(describeRec).join('\n');
@@ -201,6 +226,21 @@ describe('advisor on the demo app', () => {
     expect(errors?.target, summary).toEqual({ type: 'route', value: INVOICE_ROUTE });
     expect(errors?.evidence.serverErrorRate).toBe(1 / FAIL_EVERY);
 
+    // Seeded: the refresh-digest job writes digest:<customerId> with a plain SET (no EX), one key per
+    // run, and never deletes one. Its runs are a JOB row of their own: 2 queries a run, none failed.
+    const noExpiry = recs.filter((r) => r.kind === 'cache-no-expiry');
+    expect(
+      noExpiry.map((r) => r.target),
+      summary,
+    ).toEqual([{ type: 'namespace', value: DIGEST_NAMESPACE }]);
+    expect(noExpiry[0].title).toMatch(/^Keys in digest:\* are written without an expiry \(/);
+    expect(noExpiry[0].evidence).toMatchObject({ mixed: false, deletes: 0, expirySets: 0 });
+    expect(noExpiry[0].evidence.writesWithoutExpiry).toBeGreaterThanOrEqual(MIN_NO_EXPIRY_WRITES);
+    expect(noExpiry[0].evidence.topEndpoints).toEqual([DIGEST_JOB.key]);
+    const job = jobRow(before);
+    expect(job).toMatchObject({ serverErrors: 0, queriesPerRequest: DIGEST_JOB.expect.queries });
+    expect(job?.requests).toBeGreaterThanOrEqual(MIN_NO_EXPIRY_WRITES);
+
     // Nothing names a healthy route, statement or namespace; symptoms only on seeded routes.
     for (const r of recs) {
       const named = [r.target.value, r.target.route ?? '', r.target.statement ?? '', r.title];
@@ -212,9 +252,18 @@ describe('advisor on the demo app', () => {
       }
     }
     expect(recs.filter((r) => r.kind === 'cache-hit-rate')).toHaveLength(1);
-    // Every cache write of the demo sets an expiry (SET … EX): no no-expiry advice.
-    const unseeded = ['pool-saturation', 'cache-keys-command', 'cache-no-expiry'];
+    const unseeded = ['pool-saturation', 'cache-keys-command'];
     expect(recs.filter((r) => unseeded.includes(r.kind))).toEqual([]);
+
+    // Privacy: the key's id part (a customer id) appears in no report nor in the advice, only `digest:*`.
+    const reports = JSON.stringify([
+      queryReport(before.aggregator, { window: 'all' }),
+      cacheReport(before.aggregator, { window: 'all' }),
+      endpointReport(before.aggregator, { window: 'all' }),
+      recs,
+    ]);
+    expect(reports).toContain(`"${DIGEST_NAMESPACE}"`);
+    expect(reports).not.toMatch(/digest:\d/);
 
     // Apply the proposal: EXPLAIN now uses the index.
     const probe = `SELECT id, customer_id, status, total FROM orders WHERE reference = '${orderReference(4242)}'`;

@@ -5,9 +5,11 @@ import { Redis } from 'ioredis';
 import { Client, Pool } from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createApp } from '../../examples/demo-app/app';
+import { startDigestJob } from '../../examples/demo-app/digest-job';
 import {
   CACHE,
   DATASET,
+  DIGEST_JOB,
   FAIL_EVERY,
   PRODUCT_TTL_S,
   QUOTE_TTL_S,
@@ -19,7 +21,9 @@ import { type DemoStack, httpStatus, startDemoStack } from '../../scripts/lib/de
 import { runLoad, runScript, seededRandom } from '../../scripts/lib/load-driver';
 
 // The stack as `npm run demo` runs it: seeded database, sidecar, app under the preload (exporting
-// every 200 ms instead of 5 s so the sidecar's counts settle quickly).
+// every 200 ms instead of 5 s so the sidecar's counts settle quickly), but without the app's
+// background job: these tests count every query and Redis command and key, and the job's would mix in.
+// The job runs in-process below, and under the preload in advise-demo.test.ts.
 let stack: DemoStack;
 // The same app in-process over a pool whose clients record every statement they send.
 const sent: string[] = [];
@@ -49,7 +53,7 @@ async function redisCalls(command: string): Promise<number> {
 }
 
 beforeAll(async () => {
-  stack = await startDemoStack({ appEnv: { OTEL_BSP_SCHEDULE_DELAY: '200' } });
+  stack = await startDemoStack({ appEnv: { OTEL_BSP_SCHEDULE_DELAY: '200', DIGEST_EVERY_MS: '0' } });
   pool = new Pool({ connectionString: stack.databaseUrl, max: 2, Client: RecordingClient });
   redis = new Redis(stack.redisUrl);
   // The last test stops the servers under these clients; their connection errors are expected then.
@@ -260,6 +264,60 @@ describe('demo app queries and cache commands', () => {
     const ttl = await redis.ttl(CACHE.quoteKey('QAB12'));
     expect(ttl).toBeGreaterThan(0);
     expect(ttl).toBeLessThanOrEqual(QUOTE_TTL_S);
+  });
+});
+
+describe('demo app background job', () => {
+  it('refreshes one customer digest per run, in turn: two queries, then a SET without expiry', async () => {
+    await redis.flushall();
+    const sets = await redisCalls('set');
+    sent.length = 0;
+    const stop = startDigestJob({ pool, redis, everyMs: 10 });
+    const deadline = Date.now() + 10_000;
+    while ((await redis.exists(CACHE.digestKey(3))) === 0 && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    await stop();
+    const keys = (await redis.keys('*')).sort();
+    const runs = keys.length;
+    expect(runs).toBeGreaterThanOrEqual(3);
+    // Customers 1, 2, 3, … in turn, one key each, and nothing else.
+    expect(keys).toEqual(Array.from({ length: runs }, (_, i) => CACHE.digestKey(i + 1)).sort());
+    // The two queries of a run go out together (Promise.all): their order varies.
+    expect([...sent].sort()).toEqual(
+      Array.from({ length: runs }, () => [SQL.digestCustomer, SQL.digestTotals])
+        .flat()
+        .sort(),
+    );
+    expect(DIGEST_JOB.expect).toEqual({ queries: 2, cacheOps: 1 });
+    expect((await redisCalls('set')) - sets).toBe(runs);
+    // The seeded problem: no expiry.
+    expect(await redis.ttl(CACHE.digestKey(1))).toBe(-1);
+    const digest = JSON.parse((await redis.get(CACHE.digestKey(1))) ?? '{}');
+    expect(digest.orders).toBeGreaterThan(0);
+    expect(digest.name).toBe('Customer 1');
+    // Stopped: no run after stop() resolved.
+    await new Promise((r) => setTimeout(r, 100));
+    expect(await redis.keys('*')).toHaveLength(runs);
+  });
+
+  it('reads one customer through indexes only: customers_pkey, orders_customer_created_idx', async () => {
+    const client = new Client({ connectionString: stack.databaseUrl });
+    await client.connect();
+    try {
+      const plans = [
+        [SQL.digestCustomer, 'customers_pkey'],
+        [SQL.digestTotals, 'orders_customer_created_idx'],
+      ];
+      for (const [statement, index] of plans) {
+        const plan = await client.query(`EXPLAIN ${statement.replace('$1', '7')}`);
+        const text = plan.rows.map((r) => r['QUERY PLAN']).join('\n');
+        expect(text).toContain(index);
+        expect(text).not.toContain('Seq Scan');
+      }
+    } finally {
+      await client.end();
+    }
   });
 });
 
