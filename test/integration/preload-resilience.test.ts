@@ -118,16 +118,19 @@ describe('the preload when the sidecar is unavailable', () => {
     try {
       // The spans the app makes as it starts (the Redis client's ready check) reach the first sidecar.
       await load(app, 5, (i) => `/first/${i}`);
+      // Steady for three readings over a second: a span of these still queued when the sidecar stops
+      // would be counted lost below, beside the ones made while it was away (seen once, 251 for 250).
       let before = -1;
+      let unchanged = 0;
       const delivered = await waitFor(
         async () => {
           const { accepted } = await health();
-          const steady = accepted >= 5 && accepted === before;
+          unchanged = accepted === before ? unchanged + 1 : 0;
           before = accepted;
-          return steady;
+          return accepted >= 5 && unchanged >= 2;
         },
         10_000,
-        300,
+        500,
       );
       expect(delivered).toBe(true);
       await sidecar.shutdown();
