@@ -154,7 +154,7 @@ export const DEFAULTS = {
       deletesPerWriteExempt: 0.5,
     },
     endpoint: {
-      /** Seeds: p95 over 200 ms is slow (ms). */
+      /** Seeds: p95 over 200 ms is slow (ms); HTTP requests only — a job or consumer needs a routeSloMs entry. */
       sloMs: 200,
       /** Per-route SLOs, e.g. `{ 'GET /reports/:id': 1000 }`; jobs and consumers too: `{ 'JOB send-digest': 30000 }` (ms). */
       routeSloMs: {} as Record<string, number>,

@@ -74,6 +74,18 @@ describe('N+1 rule', () => {
     expect(rec.severity).toBe('critical');
   });
 
+  it("rates a job's N+1 by the time it takes alone, critical only against the job's own SLO", () => {
+    const job = { ...atThreshold, method: 'JOB', route: 'send-digest', overThresholdMs: 600 };
+    const [rec] = nPlusOne(job);
+    expect(rec.severity).toBe('warning');
+    expect(rec.evidence.routeSloMs).toBeNull();
+    const t = thresholds({
+      endpoint: { ...thresholds().endpoint, routeSloMs: { 'JOB send-digest': 100 } },
+    });
+    const [withSlo] = evaluate(input({ endpointQueries: [endpointQueryRow(job)] }), t, 0);
+    expect(withSlo.severity).toBe('critical');
+  });
+
   it('follows configured thresholds', () => {
     const t = thresholds({ nPlusOne: { minRepeats: 10, minTotalMs: 10, minAffectedRequests: 1 } });
     const row = endpointQueryRow({ requestsOverThreshold: 1, maxCallsPerRequest: 9, overThresholdMs: 20 });

@@ -97,10 +97,16 @@ export class RuleContext {
     return this.usesIndex.get(`${service}\n${label}`) ?? { queries: [], cache: [] };
   }
 
-  /** The SLO of a route: `routeSloMs['GET /x']`, then `routeSloMs['/x']`, then `sloMs`. */
-  sloFor(method: string, route: string): number {
+  /**
+   * The SLO of a route: `routeSloMs['GET /x']`, then `routeSloMs['/x']`, then `sloMs`. A job or
+   * consumer has one only when `routeSloMs` names it: `sloMs` is a request's latency target, and a
+   * run's duration has no such common measure (a digest may rightly take seconds).
+   */
+  sloFor(method: string, route: string): number | undefined {
     const overrides = this.t.endpoint.routeSloMs;
-    return overrides[endpointLabel(method, route)] ?? overrides[route] ?? this.t.endpoint.sloMs;
+    const named = overrides[endpointLabel(method, route)] ?? overrides[route];
+    if (named !== undefined || unitNoun(method) === 'run') return named;
+    return this.t.endpoint.sloMs;
   }
 }
 

@@ -34,7 +34,7 @@ export function endpointRules(ctx: RuleContext): void {
     ctx.observe('endpoint-slow', e.service, target);
     ctx.observe('endpoint-errors', e.service, target);
     const slo = ctx.sloFor(e.method, e.route);
-    if (e.p95Ms > slo) slowEndpoint(ctx, e, label, target, slo);
+    if (slo !== undefined && e.p95Ms > slo) slowEndpoint(ctx, e, label, target, slo);
     // A job or consumer run has no status code: its failures are its runs that ended in error.
     const failures = unitNoun(e.method) === 'run' ? e.errors : e.serverErrors;
     const rate = e.requests > 0 ? failures / e.requests : 0;

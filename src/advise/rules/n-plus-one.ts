@@ -44,7 +44,11 @@ export function nPlusOneRule(ctx: RuleContext): void {
     ctx.emit({
       kind: 'n-plus-one',
       severity:
-        repeatMsPerRequest >= slo ? 'critical' : repeatMsPerRequest >= t.minTotalMs ? 'warning' : 'info',
+        slo !== undefined && repeatMsPerRequest >= slo
+          ? 'critical'
+          : repeatMsPerRequest >= t.minTotalMs
+            ? 'warning'
+            : 'info',
       service: row.service,
       target: table ? { ...target, table } : target,
       title: `N+1 in ${route}: ${shortStatement(row.statement)} runs up to ${row.maxCallsPerRequest}× per ${unitNoun(row.method)}`,
@@ -57,7 +61,7 @@ export function nPlusOneRule(ctx: RuleContext): void {
         maxCallsPerRequest: row.maxCallsPerRequest,
         repeatMsPerAffectedRequest: round(repeatMsPerRequest),
         msPerRequest: round(row.msPerRequest),
-        routeSloMs: slo,
+        routeSloMs: slo ?? null,
         ...(query ? { shareOfDbTime: round(query.shareOfDbTime, 4) } : {}),
       },
       action: nPlusOneAction(row, share, repeatMsPerRequest),
