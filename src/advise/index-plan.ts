@@ -381,7 +381,11 @@ export function describeIndex(ix: ExistingIndex): string {
  * `<table>_<col>_<col>_idx` (an expression by its words: `users_lower_email_idx`), within
  * PostgreSQL's 63-byte limit and not clashing with an existing name.
  */
-function indexName(info: TableInfo, columns: string[], expressions: ReadonlyMap<string, unknown>): string {
+export function indexName(
+  info: TableInfo,
+  columns: string[],
+  expressions: ReadonlyMap<string, unknown>,
+): string {
   const words = columns.map((c) =>
     expressions.has(c) ? c.replace(/[^A-Za-z0-9_]+/g, '_').replace(/^_+|_+$/g, '') : c,
   );

@@ -50,6 +50,9 @@ function proposalEvidence(p: IndexProposal) {
     indexColumns: p.columns,
     existingIndexes: p.existingIndexes,
     ...(p.invalidIndex ? { invalidIndex: p.invalidIndex } : {}),
+    ...(p.bitmapOr
+      ? { orBranches: `PostgreSQL combines one index per OR branch with a BitmapOr: ${p.bitmapOr}` }
+      : {}),
     planChecked: p.plan ? p.plan.method : 'not plannable without values',
     ...(p.plan
       ? {
@@ -76,9 +79,14 @@ function indexAction(proposals: IndexProposal[], p95Ms: number): string {
   const why = first.plan?.seqScan
     ? `The generic plan reads all ~${Math.round(first.tableRows)} rows of ${first.table} with a Seq Scan (p95 ${fmtMs(p95Ms)}).`
     : `${first.table} has ~${Math.round(first.tableRows)} rows and no index on these columns (p95 ${fmtMs(p95Ms)}).`;
+  // An OR is read through indexes only as a BitmapOr of one Bitmap Index Scan per branch.
+  const or = first.bitmapOr
+    ? ` Its OR can use indexes only through a BitmapOr, which needs an index for every branch (${first.bitmapOr}).`
+    : '';
+  const shows = first.bitmapOr ? 'a BitmapOr over the indexes' : 'an Index Scan';
   return (
-    `${why} Run: ${statements} ` +
+    `${why}${or} Run: ${statements} ` +
     '(CONCURRENTLY builds without blocking writes; run it outside a transaction), then ANALYZE the table ' +
-    'and check that EXPLAIN shows an Index Scan.'
+    `and check that EXPLAIN shows ${shows}.`
   );
 }
