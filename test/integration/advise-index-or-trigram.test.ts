@@ -133,3 +133,32 @@ describe('index advice for an OR on PostgreSQL', () => {
     );
   });
 });
+
+describe('index advice for ILIKE on PostgreSQL', () => {
+  const ILIKE = 'SELECT id FROM people WHERE name ILIKE $1';
+  const TRIGRAM = 'CREATE INDEX CONCURRENTLY people_name_trgm_idx ON people USING gin (name gin_trgm_ops);';
+
+  it('proposes a gin_trgm_ops index, and with pg_trgm and the index built no proposal remains', async () => {
+    const before = await inspect(ILIKE);
+    expect(before.proposals.map((p) => [p.statement, p.extension])).toEqual([
+      [TRIGRAM, { name: 'pg_trgm', installed: false }],
+    ]);
+    expect(before.proposals[0].plan?.seqScan).toBe(true);
+    await admin.query('CREATE EXTENSION IF NOT EXISTS pg_trgm');
+    try {
+      expect((await inspect(ILIKE)).proposals[0].extension).toEqual({ name: 'pg_trgm', installed: true });
+      await withIndexes([TRIGRAM], async () => {
+        // The generic plan, with the pattern unknown, reads through the index.
+        expect(await genericPlan(ILIKE, 1)).toContain('people_name_trgm_idx');
+        const after = await inspect(ILIKE);
+        expect(after.proposals).toEqual([]);
+        expect(after.skipped).toMatchObject([{ table: 'people', reason: 'covered' }]);
+        // The same index serves LIKE and `~~*`.
+        expect((await inspect('SELECT id FROM people WHERE name LIKE $1')).proposals).toEqual([]);
+        expect((await inspect('SELECT id FROM people WHERE name ~~* $1')).proposals).toEqual([]);
+      });
+    } finally {
+      await admin.query('DROP EXTENSION IF EXISTS pg_trgm');
+    }
+  });
+});

@@ -1,36 +1,27 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { evaluate } from '../../src/advise/evaluate';
 import { orGroupTable, planOrGroup } from '../../src/advise/index-or';
-import type { ExistingIndex, PlannedUse, TableInfo } from '../../src/advise/index-plan';
+import type { PlannedUse, TableInfo } from '../../src/advise/index-plan';
 import { extractColumns, loadParser, type OrGroup } from '../../src/advise/predicate-columns';
-import type { IndexFinding, PlanEvidence } from '../../src/advise/types';
-import { input, queryRow, thresholds } from './advise-fixtures';
+import {
+  btreeIndex,
+  findingOf,
+  indexLimits,
+  input,
+  peopleTable,
+  queryRow,
+  seqScanPlan,
+  thresholds,
+} from './advise-fixtures';
 
 beforeAll(() => loadParser());
 
-const limits = { minTableRows: 500, maxColumns: 3 };
-const seqScan: PlanEvidence = {
-  method: 'prepared-generic-plan',
-  seqScan: true,
-  totalCost: 3000,
-  shape: 'Seq Scan on people',
-};
-const index = (name: string, columns: string[]): ExistingIndex => ({
-  name,
-  columns,
-  unique: false,
-  method: 'btree',
-  partial: false,
-  valid: true,
-});
+const limits = indexLimits;
+const seqScan = seqScanPlan('people');
+const index = btreeIndex;
 
 function people(o: Partial<TableInfo> = {}): TableInfo {
-  return {
-    schema: 'public',
-    name: 'people',
-    relkind: 'r',
-    rows: 100_000,
-    columns: new Set(['id', 'email', 'phone', 'city', 'kind', 'deleted']),
+  return peopleTable(['email', 'phone', 'city', 'kind', 'deleted'], {
     stats: new Map([
       ['email', { distinct: 100_000, nullFrac: 0 }],
       ['phone', { distinct: 100_000, nullFrac: 0 }],
@@ -38,9 +29,8 @@ function people(o: Partial<TableInfo> = {}): TableInfo {
       ['kind', { distinct: 50, nullFrac: 0 }],
       ['deleted', { distinct: 2, nullFrac: 0.9 }],
     ]),
-    indexes: [{ ...index('people_pkey', ['id']), unique: true }],
     ...o,
-  };
+  });
 }
 
 /** Each OR group as `branch | branch` of `table.column:use` lists, and its skip reason. */
@@ -191,18 +181,11 @@ describe('missing-index advice for an OR', () => {
       statement: 'SELECT id FROM people WHERE email = $1 OR phone = $2',
       table: 'people',
     });
-    const proposals = planOrGroup([branch('email'), branch('phone')], people(), seqScan, limits).flatMap(
-      (x) => ('proposal' in x ? [x.proposal] : []),
+    const finding = findingOf(
+      row,
+      planOrGroup([branch('email'), branch('phone')], people(), seqScan, limits),
     );
-    expect(proposals).toHaveLength(2);
-    const finding: IndexFinding = {
-      service: row.service,
-      fingerprint: row.fingerprint,
-      columns: [],
-      checked: true,
-      proposals,
-      skipped: [],
-    };
+    expect(finding.proposals).toHaveLength(2);
     const rec = evaluate(input({ queries: [row], indexFindings: [finding] }), thresholds(), 0).find(
       (r) => r.kind === 'missing-index',
     );
