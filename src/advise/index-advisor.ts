@@ -159,7 +159,10 @@ export class PgIndexInspector implements IndexInspector {
       }
       const columns = resolveColumns(parsed.columns, tables);
       const ors = (parsed.orGroups ?? []).map((g) =>
-        orGroupTable({ ...g, branches: g.branches.map((b) => resolveColumns(b, tables)) }),
+        orGroupTable(
+          { ...g, branches: g.branches.map((b) => resolveColumns(b, tables)) },
+          parsed.tables.length === 1 ? parsed.tables[0] : undefined,
+        ),
       );
       const plan = await this.explain(client, candidate.statement);
       const finding: IndexFinding = {

@@ -20,8 +20,9 @@ import type { IndexProposal, PlanEvidence } from './types';
  * condition, or one on another table (or one the catalog could not place), which a BitmapOr over one
  * table's indexes cannot serve.
  */
-export function orGroupTable(group: OrGroup): OrGroup & { table?: TableRef } {
-  const table = group.branches.flat().find((c) => c.table)?.table;
+export function orGroupTable(group: OrGroup, onlyTable?: TableRef): OrGroup & { table?: TableRef } {
+  // No branch names a table (`a <> $1 OR b <> $2`): a one-table statement's skip still goes to its table.
+  const table = group.branches.flat().find((c) => c.table)?.table ?? onlyTable;
   if (group.unindexable) return { ...group, table };
   const n = group.branches.length;
   for (const [i, branch] of group.branches.entries()) {

@@ -90,6 +90,15 @@ describe('which table an OR filters', () => {
     ).toBeUndefined();
   });
 
+  it("is a one-table statement's table when no branch names one, so the skip still reaches it", () => {
+    const g = group('SELECT 1 FROM people WHERE email <> $1 OR phone <> $2');
+    expect(orGroupTable(g).table).toBeUndefined();
+    expect(orGroupTable(g, { name: 'people' })).toMatchObject({
+      table: { name: 'people' },
+      unindexable: 'OR branch 1 of 2 (email <> …) has no =, IN or range condition an index can serve',
+    });
+  });
+
   it('is none when a branch filters another table', () => {
     const g = orGroupTable(
       group('SELECT 1 FROM people p JOIN orders o ON o.person_id = p.id WHERE p.email = $1 OR o.status = $2'),
