@@ -10,7 +10,16 @@
 import { Client } from 'pg';
 import { quoteAlways } from '../sql/quote-ident';
 import { checkExpressions } from './index-expressions';
-import { type IndexLimits, indexable, type PlannedUse, planTableIndex, type TableInfo } from './index-plan';
+import { orGroupTable, planOrGroup } from './index-or';
+import {
+  displayTable,
+  type IndexLimits,
+  indexable,
+  type PlannedUse,
+  planTableIndex,
+  type TableDecision,
+  type TableInfo,
+} from './index-plan';
 import { planEvidence, rootPlan } from './plan-evidence';
 import {
   extractColumns,
@@ -149,6 +158,12 @@ export class PgIndexInspector implements IndexInspector {
         if (info) tables.push({ ref, info });
       }
       const columns = resolveColumns(parsed.columns, tables);
+      const ors = (parsed.orGroups ?? []).map((g) =>
+        orGroupTable(
+          { ...g, branches: g.branches.map((b) => resolveColumns(b, tables)) },
+          parsed.tables.length === 1 ? parsed.tables[0] : undefined,
+        ),
+      );
       const plan = await this.explain(client, candidate.statement);
       const finding: IndexFinding = {
         service: candidate.service,
@@ -161,7 +176,11 @@ export class PgIndexInspector implements IndexInspector {
       for (const ref of parsed.tables.slice(0, MAX_TABLES)) {
         const entry = tables.find((x) => sameTable(x.ref, ref));
         const uses = columns.filter((c) => sameTable(c.table, ref));
-        if (uses.length === 0) continue;
+        // An OR on this table is advised on only when the AND conditions name no =/range column of it.
+        const or = uses.some((u) => u.use === 'eq' || u.use === 'range')
+          ? undefined
+          : ors.find((o) => sameTable(o.table, ref));
+        if (uses.length === 0 && !or) continue;
         if (!entry) {
           finding.skipped.push({
             table: ref.name,
@@ -173,10 +192,25 @@ export class PgIndexInspector implements IndexInspector {
         const evidence = plan ? planEvidence(plan.root, entry.info.name, plan.method) : undefined;
         // Expressions are looked up only where an index may be proposed.
         const worthIt = indexable(entry.info) && entry.info.rows >= this.options.minTableRows;
-        const planned = worthIt ? await withExpressionChecks(client, entry.info, uses) : uses;
-        const decision = planTableIndex(planned, entry.info, evidence, parsed.hasLimit, this.options);
-        if ('proposal' in decision) finding.proposals.push(decision.proposal);
-        else finding.skipped.push(decision.skip);
+        const checked = (u: PredicateColumn[]) => (worthIt ? withExpressionChecks(client, entry.info, u) : u);
+        let decisions: TableDecision[];
+        if (or?.unindexable) {
+          decisions = [
+            { skip: { table: displayTable(entry.info), reason: 'or-branch', detail: or.unindexable } },
+          ];
+        } else if (or) {
+          const branches: PlannedUse[][] = [];
+          // One at a time: the checks share the connection's savepoints.
+          for (const b of or.branches) branches.push(await checked(b));
+          decisions = planOrGroup(branches, entry.info, evidence, this.options);
+        } else {
+          const planned = await checked(uses);
+          decisions = [planTableIndex(planned, entry.info, evidence, parsed.hasLimit, this.options)];
+        }
+        for (const d of decisions) {
+          if ('proposal' in d) finding.proposals.push(d.proposal);
+          else finding.skipped.push(d.skip);
+        }
       }
       return finding;
     } finally {

@@ -5,6 +5,7 @@
  * the ORDER BY columns — or say why no index is proposed.
  */
 import { quoteIdent } from '../sql/quote-ident';
+import { patternDecision } from './index-pattern';
 import type { ColumnUse, PredicateExpression } from './predicate-columns';
 import type { IndexProposal, IndexSkipReason, PlanEvidence } from './types';
 
@@ -77,6 +78,8 @@ export interface TableInfo {
   prefixOpclass?: Map<string, string | null>;
   stats: Map<string, ColumnStats>;
   indexes: ExistingIndex[];
+  /** The database has pg_trgm installed (pg_extension), whose gin_trgm_ops a trigram index needs. */
+  trigramInstalled?: boolean;
 }
 
 export interface IndexLimits {
@@ -167,8 +170,8 @@ export function planTableIndex(
   let sorted: string[] = [];
   if (eq.length === 0 && range.length === 0) {
     const fallback = join.length ? join.slice(0, 1) : hasLimit ? order : [];
-    const like = fallback.length === 0 ? likeAdvice(info, of('like')) : undefined;
-    if (like) return skip('like-pattern', like);
+    const pattern = fallback.length === 0 ? patternDecision(known, info, plan) : undefined;
+    if (pattern) return pattern;
     const unindexable = inTable.flatMap((u) => u.expression?.unindexable ?? []);
     if (fallback.length === 0 && unindexable.length)
       return skip('unindexable-expression', [...new Set(unindexable)].join('; '));
@@ -236,28 +239,6 @@ export function planTableIndex(
       ...(plan ? { plan } : {}),
     },
   };
-}
-
-/**
- * `col LIKE $1` alone: a btree serves only a prefix pattern (abc%), which the normalised statement
- * does not show, and outside a C collation only with a pattern_ops operator class. Names the
- * index that already serves one, or the statement that would.
- */
-function likeAdvice(info: TableInfo, columns: string[]): string | undefined {
-  const column = columns.find((c) => info.prefixOpclass?.has(c));
-  if (column === undefined) return undefined;
-  const what = `${column} LIKE …: only a prefix pattern (abc%) can use a btree index`;
-  const serving = info.indexes.find(
-    (ix) =>
-      ix.valid && !ix.partial && ix.method === 'btree' && ix.columns[0] === column && ix.likePrefix?.[0],
-  );
-  if (serving) return `${what}, and existing index ${describeIndex(serving)} serves one already`;
-  const opclass = info.prefixOpclass?.get(column);
-  const statement = `CREATE INDEX CONCURRENTLY ${quoteIdent(indexName(info, [column], new Map()))} ON ${displayTable(info)} (${quoteIdent(column)}${opclass ? ` ${opclass}` : ''});`;
-  const collation = opclass
-    ? `, in this column's collation only with the ${opclass} operator class`
-    : ' (its collation is C, so a plain one serves)';
-  return `${what}${collation}; for a prefix: ${statement}`;
 }
 
 /** Most selective first (smallest share of rows matched); columns without statistics keep their order after. */
@@ -381,7 +362,11 @@ export function describeIndex(ix: ExistingIndex): string {
  * `<table>_<col>_<col>_idx` (an expression by its words: `users_lower_email_idx`), within
  * PostgreSQL's 63-byte limit and not clashing with an existing name.
  */
-function indexName(info: TableInfo, columns: string[], expressions: ReadonlyMap<string, unknown>): string {
+export function indexName(
+  info: TableInfo,
+  columns: string[],
+  expressions: ReadonlyMap<string, unknown>,
+): string {
   const words = columns.map((c) =>
     expressions.has(c) ? c.replace(/[^A-Za-z0-9_]+/g, '_').replace(/^_+|_+$/g, '') : c,
   );

@@ -4,14 +4,18 @@
  * an unqualified column in a multi-table scope is left for the catalog to resolve.
  * Only predicates a plain btree can serve count: `=`, IN, `= ANY`, IS NULL, ranges, BETWEEN, on a
  * column or on an expression over one table's columns (`lower(email) = $1`, an expression index's
- * key). LIKE is noted on a plain column (only a prefix pattern can use an index). OR/NOT branches,
- * ILIKE and `<>` are skipped.
+ * key). LIKE and ILIKE are noted on a plain column (a trigram index serves any pattern). A top-level
+ * OR is kept apart, branch by branch (orGroups): only a BitmapOr of one index per branch serves it.
+ * NOT and `<>` are skipped.
  */
 import { loadModule, parseSync } from 'libpg-query';
 import { deparseExpression, type ExpressionCall } from '../sql/deparse-expression';
 
-/** `like`: `col LIKE $1`, which a btree serves only for a prefix pattern (not seen once normalised). */
-export type ColumnUse = 'eq' | 'range' | 'join' | 'order' | 'like';
+/**
+ * `like`: `col LIKE $1`, which a btree serves only for a prefix pattern (not seen once normalised);
+ * `ilike`: `col ILIKE $1` / `~~*`, which no btree serves. A trigram index serves both.
+ */
+export type ColumnUse = 'eq' | 'range' | 'join' | 'order' | 'like' | 'ilike';
 
 export interface TableRef {
   schema?: string;
@@ -56,6 +60,15 @@ export interface StatementColumns {
   columns: PredicateColumn[];
   /** The top-level query has a LIMIT (an index on the ORDER BY columns can stop early). */
   hasLimit: boolean;
+  /** ORs among the WHERE/ON conjuncts (`a = $1 OR b = $2`); absent when there are none. */
+  orGroups?: OrGroup[];
+}
+
+/** One OR: per branch, the `=`/IN/range columns an index could serve that branch by. */
+export interface OrGroup {
+  branches: PredicateColumn[][];
+  /** Which branch has no such condition (`status <> …`, NOT, a join, a subquery); no index serves the OR then. */
+  unindexable?: string;
 }
 
 type Node = Record<string, unknown>;
@@ -114,14 +127,18 @@ interface Scope {
 
 const EQ_OPS = new Set(['=']);
 const RANGE_OPS = new Set(['<', '>', '<=', '>=']);
+/** LIKE and ILIKE, written as keywords or as their operators (`~~`, `~~*`); not their NOT forms. */
+const PATTERN_OPS: Record<string, ColumnUse | undefined> = { '~~': 'like', '~~*': 'ilike' };
 
 class Collector {
   private readonly tables: TableRef[] = [];
-  private readonly columns: PredicateColumn[] = [];
-  private readonly seen = new Set<string>();
+  private columns: PredicateColumn[] = [];
+  private seen = new Set<string>();
+  private orGroups: OrGroup[] = [];
 
   result(operation: StatementColumns['operation'], hasLimit: boolean): StatementColumns {
-    return { operation, tables: this.tables, columns: this.columns, hasLimit };
+    const ors = this.orGroups.length ? { orGroups: this.orGroups } : {};
+    return { operation, tables: this.tables, columns: this.columns, hasLimit, ...ors };
   }
 
   select(node: Node, parent: Scope | undefined): void {
@@ -205,6 +222,8 @@ class Collector {
       const bool = expr.BoolExpr as Node;
       // Only AND keeps every conjunct's column usable by one index.
       if (bool.boolop === 'AND_EXPR') for (const arg of bool.args as Node[]) this.predicate(arg, scope);
+      // An OR is served only by one index per branch (a BitmapOr): kept apart from the AND columns.
+      else if (bool.boolop === 'OR_EXPR') this.orGroup(bool.args as Node[], scope);
       return;
     }
     if (expr.A_Expr) {
@@ -226,6 +245,35 @@ class Collector {
         this.addColumn(link.testexpr as Node, scope, 'join');
       const sub = link.subselect as Node | undefined;
       if (sub?.SelectStmt) this.select(sub.SelectStmt as Node, scope);
+    }
+  }
+
+  private orGroup(args: Node[], scope: Scope): void {
+    const branches = args.map((arg) => this.branchColumns(arg, scope));
+    const blocked = branches.findIndex((b) => b.length === 0);
+    const unindexable =
+      blocked < 0
+        ? undefined
+        : `OR branch ${blocked + 1} of ${args.length} (${describeBranch(args[blocked])}) has no =, IN or range condition an index can serve`;
+    this.orGroups.push(unindexable ? { branches, unindexable } : { branches });
+  }
+
+  /**
+   * The `=`/IN/range columns of one OR branch, read as a conjunction of its own (`a = $1 AND b = $2`).
+   * Conjuncts holding a subquery are not looked into (as before ORs were read); a nested OR adds nothing.
+   */
+  private branchColumns(expr: Node, scope: Scope): PredicateColumn[] {
+    const bool = expr.BoolExpr as Node | undefined;
+    const conjuncts = bool?.boolop === 'AND_EXPR' ? (bool.args as Node[]) : [expr];
+    const saved = { columns: this.columns, seen: this.seen, orGroups: this.orGroups };
+    this.columns = [];
+    this.seen = new Set();
+    this.orGroups = [];
+    try {
+      for (const c of conjuncts) if (!holdsSubLink(c)) this.predicate(c, scope);
+      return this.columns.filter((c) => c.use === 'eq' || c.use === 'range');
+    } finally {
+      ({ columns: this.columns, seen: this.seen, orGroups: this.orGroups } = saved);
     }
   }
 
@@ -253,8 +301,10 @@ class Collector {
       return;
     }
     if (kind === 'AEXPR_BETWEEN' && isValue(right)) this.addTerm(left, scope, 'range');
-    if (kind === 'AEXPR_LIKE' && op === '~~' && left.ColumnRef && isValue(right))
-      this.addColumn(left, scope, 'like');
+    const pattern = PATTERN_OPS[op];
+    if (pattern && (kind === 'AEXPR_LIKE' || kind === 'AEXPR_ILIKE' || kind === 'AEXPR_OP')) {
+      if (left.ColumnRef && isValue(right)) this.addColumn(left, scope, pattern);
+    }
   }
 
   /** `col = (SELECT …)`: the subquery is a scope of its own. */
@@ -385,6 +435,40 @@ function operatorName(a: Node): string {
   const names = (a.name as Node[] | undefined) ?? [];
   const last = names[names.length - 1];
   return ((last?.String as Node | undefined)?.sval as string | undefined) ?? '';
+}
+
+/** `status <> …` or `reads a, b` (no values): which OR branch no index serves. */
+function describeBranch(node: Node): string {
+  const a = node.A_Expr as Node | undefined;
+  const refs: string[] = [];
+  const walk = (value: unknown): void => {
+    if (value === null || typeof value !== 'object') return;
+    if (Array.isArray(value)) {
+      for (const v of value) walk(v);
+      return;
+    }
+    const ref = (value as Node).ColumnRef as Node | undefined;
+    if (ref) {
+      const parts = (ref.fields as Node[]).map(
+        (f) => ((f.String as Node | undefined)?.sval as string) ?? '*',
+      );
+      refs.push(parts.join('.'));
+      return;
+    }
+    for (const v of Object.values(value as Node)) walk(v);
+  };
+  walk(a ? a.lexpr : node);
+  const columns = [...new Set(refs)].join(', ');
+  if (a && columns) return `${columns} ${operatorName(a) || 'IN'} …`;
+  walk(node);
+  const all = [...new Set(refs)];
+  if (node.BoolExpr)
+    return `${String((node.BoolExpr as Node).boolop).replace('_EXPR', '')} on ${all.join(', ') || 'no column'}`;
+  return all.length ? `on ${all.join(', ')}` : 'no column';
+}
+
+function holdsSubLink(node: Node): boolean {
+  return JSON.stringify(node).includes('"SubLink"');
 }
 
 /** True when the expression references no column: a parameter, constant, cast or function of those. */

@@ -64,6 +64,9 @@ export async function loadTable(client: Client, ref: TableRef): Promise<TableInf
        FROM pg_stats WHERE schemaname = $1 AND tablename = $2`,
     [r.schema, r.name],
   );
+  const trigram = await client.query(
+    "SELECT EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'pg_trgm') AS installed",
+  );
   // reltuples is -1 before the first ANALYZE and stale after fast growth; n_live_tup fills in.
   const rows = Math.max(r.reltuples, r.live, 0);
   return {
@@ -72,6 +75,7 @@ export async function loadTable(client: Client, ref: TableRef): Promise<TableInf
     relkind: r.relkind,
     rows,
     columns: new Set(names.values()),
+    trigramInstalled: trigram.rows[0]?.installed === true,
     prefixOpclass: new Map(
       attrs.rows.filter((a) => a.pattern_ops).map((a) => [a.name, a.c_collation ? null : a.pattern_ops]),
     ),

@@ -131,7 +131,8 @@ export type IndexSkipReason =
   | 'needs-plan'
   | 'unselective'
   | 'unindexable-expression'
-  | 'like-pattern';
+  | 'like-pattern'
+  | 'or-branch';
 
 export interface IndexProposal {
   table: string;
@@ -149,6 +150,15 @@ export interface IndexProposal {
   invalidIndex?: string;
   /** Generic plan of the statement, when it could be planned without values. */
   plan?: PlanEvidence;
+  /**
+   * For one branch of an OR: how every branch is served (`branch 1 (email): this index; branch 2
+   * (phone): existing users_phone_idx`), which PostgreSQL combines with a BitmapOr.
+   */
+  bitmapOr?: string;
+  /** An extension the index's operator class needs (pg_trgm), and whether it is installed. */
+  extension?: { name: string; installed: boolean };
+  /** A remark on the choice of index (the btree a prefix-only LIKE could use instead). */
+  note?: string;
 }
 
 export interface PlanEvidence {

@@ -484,12 +484,14 @@ describe('LIKE and operator classes, on PostgreSQL', () => {
     await admin.query('DROP TABLE words');
   });
 
-  it('names the text_pattern_ops index a LIKE prefix needs outside a C collation, which the planner uses where a plain one is not', async () => {
+  it('proposes a trigram index for LIKE, naming the text_pattern_ops index a prefix needs outside a C collation, which the planner uses where a plain one is not', async () => {
     const finding = await inspector().inspect(candidate('SELECT id FROM words WHERE word LIKE $1'));
     const index = 'CREATE INDEX CONCURRENTLY words_word_idx ON words (word text_pattern_ops);';
-    expect(finding.proposals).toEqual([]);
-    expect(finding.skipped).toMatchObject([
-      { table: 'words', reason: 'like-pattern', detail: expect.stringContaining(`for a prefix: ${index}`) },
+    expect(finding.proposals).toMatchObject([
+      {
+        statement: 'CREATE INDEX CONCURRENTLY words_word_trgm_idx ON words USING gin (word gin_trgm_ops);',
+        note: expect.stringContaining(`operator class: ${index}`),
+      },
     ]);
     const probe = "SELECT id FROM words WHERE word LIKE 'abc%'";
     expect(await explainWith(index, probe)).toContain('words_word_idx');
@@ -515,11 +517,8 @@ describe('LIKE and operator classes, on PostgreSQL', () => {
   it('names a plain index for a LIKE prefix on a column in the C collation, which the planner uses', async () => {
     const finding = await inspector().inspect(candidate('SELECT id FROM words WHERE code LIKE $1'));
     const index = 'CREATE INDEX CONCURRENTLY words_code_idx ON words (code);';
-    expect(finding.skipped).toMatchObject([
-      {
-        reason: 'like-pattern',
-        detail: expect.stringContaining(`so a plain one serves); for a prefix: ${index}`),
-      },
+    expect(finding.proposals).toMatchObject([
+      { note: expect.stringContaining(`(its collation is C, so a plain one serves): ${index}`) },
     ]);
     expect(await explainWith(index, "SELECT id FROM words WHERE code LIKE 'abc%'")).toContain(
       'words_code_idx',

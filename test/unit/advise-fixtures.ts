@@ -1,6 +1,7 @@
 /** Report-row builders for the advisor's unit tests: healthy defaults, override what a test is about. */
 
-import type { AdvisorInput, AdvisorThresholds } from '../../src/advise/types';
+import type { ExistingIndex, TableDecision, TableInfo } from '../../src/advise/index-plan';
+import type { AdvisorInput, AdvisorThresholds, IndexFinding, PlanEvidence } from '../../src/advise/types';
 import { DEFAULTS } from '../../src/config/defaults';
 import type {
   CacheRow,
@@ -176,6 +177,45 @@ export function poolRow(o: Partial<PoolRow> = {}): PoolRow {
     maxInUseRatio: 0.4,
     saturatedConnects: 0,
     exampleTraceId: 'trace-p',
+    ...o,
+  };
+}
+
+/** Index planning limits of the index tests: tables from 500 rows, up to 3 key columns. */
+export const indexLimits = { minTableRows: 500, maxColumns: 3 };
+
+/** A generic plan that reads `table` with a Seq Scan. */
+export function seqScanPlan(table: string): PlanEvidence {
+  return { method: 'prepared-generic-plan', seqScan: true, totalCost: 3000, shape: `Seq Scan on ${table}` };
+}
+
+/** A plain valid btree index (unique when named `*_pkey`). */
+export function btreeIndex(name: string, columns: string[]): ExistingIndex {
+  return { name, columns, unique: name.endsWith('_pkey'), method: 'btree', partial: false, valid: true };
+}
+
+/** A checked finding for `row` holding the proposals among `decisions`. */
+export function findingOf(row: QueryRow, decisions: TableDecision[]): IndexFinding {
+  return {
+    service: row.service,
+    fingerprint: row.fingerprint,
+    columns: [],
+    checked: true,
+    proposals: decisions.flatMap((d) => ('proposal' in d ? [d.proposal] : [])),
+    skipped: [],
+  };
+}
+
+/** `people` with 100k rows and a primary key; `o` overrides. */
+export function peopleTable(columns: string[], o: Partial<TableInfo> = {}): TableInfo {
+  return {
+    schema: 'public',
+    name: 'people',
+    relkind: 'r',
+    rows: 100_000,
+    columns: new Set(['id', ...columns]),
+    stats: new Map(),
+    indexes: [btreeIndex('people_pkey', ['id'])],
     ...o,
   };
 }

@@ -361,13 +361,17 @@ describe('index planning: LIKE and operator classes', () => {
     });
   const like = uses(['word', 'like']);
 
-  it('names the pattern_ops index a LIKE prefix needs outside a C collation, and a plain one in C', () => {
+  it('proposes a trigram index for LIKE, naming the pattern_ops btree a prefix-only LIKE could use instead, and a plain one in C', () => {
     expect(planTableIndex(like, words(), seqScan, false, limits)).toEqual({
-      skip: {
+      proposal: {
         table: 'words',
-        reason: 'like-pattern',
-        detail:
-          "word LIKE …: only a prefix pattern (abc%) can use a btree index, in this column's collation only with the text_pattern_ops operator class; for a prefix: CREATE INDEX CONCURRENTLY words_word_idx ON words (word text_pattern_ops);",
+        columns: ['word'],
+        statement: 'CREATE INDEX CONCURRENTLY words_word_trgm_idx ON words USING gin (word gin_trgm_ops);',
+        tableRows: 200_000,
+        existingIndexes: ['words_pkey (id) unique'],
+        extension: { name: 'pg_trgm', installed: false },
+        note: "a trigram index serves word LIKE … with any pattern; if every pattern is a prefix (abc%), a smaller btree serves it, in this column's collation only with the text_pattern_ops operator class: CREATE INDEX CONCURRENTLY words_word_idx ON words (word text_pattern_ops);",
+        plan: seqScan,
       },
     });
     const c = planTableIndex(
@@ -378,8 +382,8 @@ describe('index planning: LIKE and operator classes', () => {
       limits,
     );
     expect(c).toMatchObject({
-      skip: {
-        detail: expect.stringMatching(/collation is C, so a plain one serves\); for a prefix: .* \(word\);$/),
+      proposal: {
+        note: expect.stringMatching(/\(its collation is C, so a plain one serves\): .* \(word\);$/),
       },
     });
   });

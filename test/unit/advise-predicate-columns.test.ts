@@ -79,8 +79,10 @@ describe('predicate columns from the parse tree', () => {
         'SELECT * FROM t WHERE a = ANY($1) AND b BETWEEN $2 AND $3 AND c IS NULL AND e LIKE $5 AND f <> $6',
       ),
     ).toEqual(['t.a:eq', 't.b:range', 't.c:eq', 't.e:like']);
-    // Only LIKE on a plain column is noted (a prefix pattern can use an index); not NOT LIKE or ILIKE.
-    expect(cols('SELECT * FROM t WHERE a NOT LIKE $1 AND b ILIKE $2 AND lower(c) LIKE $3')).toEqual([]);
+    // LIKE and ILIKE (or `~~*`) on a plain column are noted (a trigram index serves them); not NOT LIKE.
+    expect(
+      cols('SELECT * FROM t WHERE a NOT LIKE $1 AND b ILIKE $2 AND lower(c) LIKE $3 AND d ~~* $4'),
+    ).toEqual(['t.b:ilike', 't.d:ilike']);
   });
 
   it('reads expressions over one table as index keys, written from the tree without literals', () => {

@@ -50,6 +50,13 @@ function proposalEvidence(p: IndexProposal) {
     indexColumns: p.columns,
     existingIndexes: p.existingIndexes,
     ...(p.invalidIndex ? { invalidIndex: p.invalidIndex } : {}),
+    ...(p.extension
+      ? { extension: `${p.extension.name} (${p.extension.installed ? 'installed' : 'not installed'})` }
+      : {}),
+    ...(p.note ? { note: p.note } : {}),
+    ...(p.bitmapOr
+      ? { orBranches: `PostgreSQL combines one index per OR branch with a BitmapOr: ${p.bitmapOr}` }
+      : {}),
     planChecked: p.plan ? p.plan.method : 'not plannable without values',
     ...(p.plan
       ? {
@@ -76,9 +83,26 @@ function indexAction(proposals: IndexProposal[], p95Ms: number): string {
   const why = first.plan?.seqScan
     ? `The generic plan reads all ~${Math.round(first.tableRows)} rows of ${first.table} with a Seq Scan (p95 ${fmtMs(p95Ms)}).`
     : `${first.table} has ~${Math.round(first.tableRows)} rows and no index on these columns (p95 ${fmtMs(p95Ms)}).`;
+  // An OR is read through indexes only as a BitmapOr of one Bitmap Index Scan per branch.
+  const or = first.bitmapOr
+    ? ` Its OR can use indexes only through a BitmapOr, which needs an index for every branch (${first.bitmapOr}).`
+    : '';
+  const shows = first.bitmapOr
+    ? 'a BitmapOr over the indexes'
+    : first.extension
+      ? 'a Bitmap Index Scan on it'
+      : 'an Index Scan';
+  // A trigram index's operator class comes with its extension, which CREATE EXTENSION installs once.
+  const ext = first.extension;
+  const setup = !ext
+    ? ''
+    : ext.installed
+      ? ` It needs the ${ext.name} extension, which is installed.`
+      : ` It needs the ${ext.name} extension, which is not installed: first run CREATE EXTENSION IF NOT EXISTS ${ext.name}; (as a role allowed to create it; the contrib package must be on the server).`;
+  const note = first.note ? ` (${first.note})` : '';
   return (
-    `${why} Run: ${statements} ` +
+    `${why}${or}${setup} Run: ${statements}${note} ` +
     '(CONCURRENTLY builds without blocking writes; run it outside a transaction), then ANALYZE the table ' +
-    'and check that EXPLAIN shows an Index Scan.'
+    `and check that EXPLAIN shows ${shows}.`
   );
 }

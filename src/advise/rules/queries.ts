@@ -134,7 +134,14 @@ function queryEvidence(q: QueryRow) {
 
 /** `<table>.<column> (=)`, `(range)`, `(join)`, `(ORDER BY)`. */
 export function describeColumns(finding: IndexFinding): string[] {
-  const sign = { eq: '=', range: 'range', join: 'join', order: 'ORDER BY', like: 'LIKE' } as const;
+  const sign = {
+    eq: '=',
+    range: 'range',
+    join: 'join',
+    order: 'ORDER BY',
+    like: 'LIKE',
+    ilike: 'ILIKE',
+  } as const;
   return finding.columns.map((c) => {
     const table = c.table ? tableName(c.table) : (c.candidates ?? []).map(tableName).join('|');
     return `${table ? `${table}.` : ''}${c.column} (${sign[c.use]})`;
@@ -177,6 +184,8 @@ function indexAction(finding: IndexFinding | undefined, q: QueryRow): string {
       ? 'No index can hold what it filters on as written'
       : all('like-pattern')
         ? 'An index can serve its LIKE only for a prefix pattern'
-        : 'Indexes look adequate';
+        : all('or-branch')
+          ? 'No set of indexes can serve its OR, which PostgreSQL reads through indexes only with one per branch'
+          : 'Indexes look adequate';
   return `${lead} (${reasons || 'no filtered columns'}). ${explain}: check row estimates, sorts${opHint}.`;
 }
