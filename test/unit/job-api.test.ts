@@ -147,6 +147,14 @@ describe('runJob under the preload', () => {
     expect(ended[0].attributes['spanstat.job.name']).toBe('send-digest::id');
   });
 
+  it('names a run whose name is empty or not a string (unnamed), and keeps e-mail addresses out whole', () => {
+    const { ended } = register();
+    runJob('', () => undefined);
+    runJob(undefined as unknown as string, () => undefined);
+    runJob('notify alice.smith@corp.example.com', () => undefined);
+    expect(ended.map((s) => s.name)).toEqual(['(unnamed)', '(unnamed)', 'notify :id']);
+  });
+
   it('records nothing where tracing is suppressed, and still runs the job', () => {
     const { ended } = register();
     expect(preloadContext.with(suppressTracing(ROOT_CONTEXT), () => runJob('quiet', () => 3))).toBe(3);
