@@ -242,6 +242,37 @@ describe('lock advice on PostgreSQL', () => {
     expect(warnings[0]).toContain('GRANT pg_monitor');
   });
 
+  it('sees a GRANT pg_monitor given while it runs within 30 s, without a restart', async () => {
+    const warnings: string[] = [];
+    let nowMs = 1_000_000;
+    const limited = new PgLockSampler({
+      url: pg.url.replace('postgres@', 'limited@'),
+      sampleMs: 60_000,
+      timeoutMs: 1_000,
+      window: '5m',
+      idleInTransactionMs: 100,
+      fingerprint: (t) => fingerprinter.fingerprint('postgresql', t),
+      logger: { warn: (_obj, msg) => warnings.push(msg) },
+      now: () => nowMs,
+    });
+    const admin = await connect();
+    try {
+      await limited.sampleNow();
+      expect(limited.status()).toMatchObject({ readAllStats: false, lastError: null });
+      await admin.query('GRANT pg_monitor TO limited');
+      nowMs += 29_000;
+      await limited.sampleNow();
+      expect(limited.status().readAllStats).toBe(false);
+      nowMs += 1_000;
+      await limited.sampleNow();
+      expect(limited.status()).toMatchObject({ readAllStats: true, lastError: null });
+      expect(warnings.at(-1)).toContain('visible now');
+    } finally {
+      await admin.query('REVOKE pg_monitor FROM limited');
+      await limited.close();
+    }
+  });
+
   it('backs off from an unreachable database and says why in the status, once in the log', async () => {
     const warnings: string[] = [];
     const port = await freePort();
