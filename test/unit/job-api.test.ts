@@ -155,6 +155,16 @@ describe('runJob under the preload', () => {
     expect(ended.map((s) => s.name)).toEqual(['(unnamed)', '(unnamed)', 'notify :id']);
   });
 
+  it('refuses a job that is not a function with a TypeError that says so, and records no run', () => {
+    const { ended } = register();
+    const message = /spanstat\/job: runJob\(name, fn\) needs fn to be a function, received number/;
+    expect(() => runJob('x', 42 as unknown as () => void)).toThrow(message);
+    expect(() => wrapJob('x', undefined as unknown as () => void)).toThrow(/wrapJob.*received undefined/);
+    expect(ended).toEqual([]);
+    delete globals[JOBS_KEY];
+    expect(() => runJob('x', null as unknown as () => void)).toThrow(/received null/);
+  });
+
   it('records nothing where tracing is suppressed, and still runs the job', () => {
     const { ended } = register();
     expect(preloadContext.with(suppressTracing(ROOT_CONTEXT), () => runJob('quiet', () => 3))).toBe(3);
