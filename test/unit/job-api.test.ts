@@ -1,3 +1,5 @@
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 import { ROOT_CONTEXT, SpanKind, SpanStatusCode, trace } from '@opentelemetry/api';
 import { suppressTracing } from '@opentelemetry/core';
 import { resourceFromAttributes } from '@opentelemetry/resources';
@@ -72,6 +74,18 @@ describe('runJob without the preload', () => {
 
   it('is exported as spanstat/job', () => {
     expect(pkg.exports['./job']).toBe('./dist/job.js');
+  });
+
+  it("is the package's main entry too, and every entry point package.json names has its source", async () => {
+    expect(pkg.main).toBe('dist/index.js');
+    const targets = [pkg.main, ...Object.values(pkg.exports), ...Object.values(pkg.bin)];
+    for (const target of targets.filter((t) => t.includes('dist/'))) {
+      const source = target.replace(/^(\.\/)?dist\//, 'src/').replace(/\.js$/, '.ts');
+      expect(existsSync(join(__dirname, '..', '..', source)), target).toBe(true);
+    }
+    const main = await import('../../src/index');
+    expect(main.runJob).toBe(runJob);
+    expect(main.wrapJob).toBe(wrapJob);
   });
 });
 
