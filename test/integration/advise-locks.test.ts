@@ -85,8 +85,9 @@ async function withLockWait(body: () => Promise<void>): Promise<void> {
 }
 
 /** A sampler of its own (no timer: samples are taken by the test), its warnings in `warnings`. */
-function sampler(url: string, warnings: string[]): PgLockSampler {
+function sampler(url: string, warnings: string[], now?: () => number): PgLockSampler {
   return new PgLockSampler({
+    now,
     url,
     sampleMs: 60_000,
     timeoutMs: 1_000,
@@ -245,16 +246,7 @@ describe('lock advice on PostgreSQL', () => {
   it('sees a GRANT pg_monitor given while it runs within 30 s, without a restart', async () => {
     const warnings: string[] = [];
     let nowMs = 1_000_000;
-    const limited = new PgLockSampler({
-      url: pg.url.replace('postgres@', 'limited@'),
-      sampleMs: 60_000,
-      timeoutMs: 1_000,
-      window: '5m',
-      idleInTransactionMs: 100,
-      fingerprint: (t) => fingerprinter.fingerprint('postgresql', t),
-      logger: { warn: (_obj, msg) => warnings.push(msg) },
-      now: () => nowMs,
-    });
+    const limited = sampler(pg.url.replace('postgres@', 'limited@'), warnings, () => nowMs);
     const admin = await connect();
     try {
       await limited.sampleNow();
