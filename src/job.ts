@@ -7,7 +7,8 @@
  * Under the preload (`node --require spanstat/preload`), each run is a root span the sidecar reports
  * like an endpoint: `JOB send-digest`, with run count, percentiles, time split and per-run advice
  * (N+1, SLO). Without the preload this module just calls the function. It loads nothing else, and
- * it never throws errors of its own: the function's value, throw or rejection is what the app sees.
+ * it never throws errors of its own (save a TypeError when the job is not a function): the function's
+ * value, throw or rejection is what the app sees.
  *
  * Job names should be constants; id-like words in them become `:id`, as in routes.
  */
@@ -32,6 +33,7 @@ function registeredRunner(): JobRunner | undefined {
  * a unit of its own (a new trace linked to the request), not part of the request's.
  */
 export function runJob<T>(name: string, fn: () => T): T {
+  if (typeof fn !== 'function') throw notAFunction('runJob', fn);
   const runner = registeredRunner();
   if (runner === undefined) return fn();
   let called = false;
@@ -49,7 +51,18 @@ export function runJob<T>(name: string, fn: () => T): T {
 
 /** `fn` as a function whose every call is a run of the job `name` (for handlers and callbacks). */
 export function wrapJob<A extends unknown[], R>(name: string, fn: (...args: A) => R): (...args: A) => R {
+  if (typeof fn !== 'function') throw notAFunction('wrapJob', fn);
   return function job(this: unknown, ...args: A): R {
     return runJob(name, () => fn.apply(this, args));
   };
+}
+
+/**
+ * The one error of our own: a job that is not a function, said at the call that got it (the job's
+ * name is left out, as it may hold data). Untraced, it would fail the same way at `fn()`, as
+ * "fn is not a function", and under the preload also as a failed run of the job.
+ */
+function notAFunction(api: string, fn: unknown): TypeError {
+  const received = fn === null ? 'null' : typeof fn;
+  return new TypeError(`spanstat/job: ${api}(name, fn) needs fn to be a function, received ${received}`);
 }

@@ -96,6 +96,7 @@ export class PgLockSampler {
   private closed = false;
   private failedAtMs: number | undefined;
   private privilegeLogged = false;
+  private privilegeCheckedAtMs = 0;
   private readonly aggregator: LockWaitAggregator;
   private readonly now: () => number;
   private readonly state: LockSamplerStatus;
@@ -153,6 +154,9 @@ export class PgLockSampler {
     if (this.failedAtMs !== undefined && this.now() - this.failedAtMs < RETRY_AFTER_MS) return;
     try {
       const client = await this.connect();
+      // A GRANT pg_monitor given after the hint takes effect without a restart of the sidecar.
+      if (this.state.readAllStats === false && this.now() - this.privilegeCheckedAtMs >= RETRY_AFTER_MS)
+        await this.checkPrivilege(client);
       const { rows } = await client.query<SampleRow>(SAMPLE_SQL);
       const atMs = this.now();
       const sessions = rows.map((r) => this.session(r));
@@ -226,17 +230,29 @@ export class PgLockSampler {
     });
     try {
       await client.connect();
-      const { rows } = await client.query<{ ok: boolean }>(
-        "SELECT pg_has_role(current_user, 'pg_read_all_stats', 'USAGE') AS ok",
-      );
-      if (rows[0]?.ok) this.state.readAllStats = true;
-      else this.noPrivilege();
+      await this.checkPrivilege(client);
     } catch (err) {
       await client.end().catch(() => undefined);
       throw err;
     }
     this.client = client;
     return client;
+  }
+
+  /** Whether the role reads other roles' sessions; checked on connect and every 30 s while it does not. */
+  private async checkPrivilege(client: Client): Promise<void> {
+    this.privilegeCheckedAtMs = this.now();
+    const { rows } = await client.query<{ ok: boolean }>(
+      "SELECT pg_has_role(current_user, 'pg_read_all_stats', 'USAGE') AS ok",
+    );
+    if (!rows[0]?.ok) return this.noPrivilege();
+    if (this.state.readAllStats === false)
+      this.options.logger?.warn(
+        {},
+        "advisor: lock sampling: pg_read_all_stats granted, other roles' sessions are visible now",
+      );
+    this.state.readAllStats = true;
+    this.privilegeLogged = false;
   }
 
   private async reset(): Promise<void> {

@@ -81,6 +81,10 @@ function safeDecode(segment: string): string {
 
 /** Longest job or consumer name kept: names are code constants; longer text is data. */
 const MAX_NAME_CHARS = 100;
+/** The name of a job or consumer run whose name is empty (or not a string). */
+export const UNNAMED = '(unnamed)';
+/** An e-mail address inside a job or consumer name (`notify alice.smith@corp.example.com`). */
+const EMAIL = /[^\s/:#@]+@[^\s/:#@]+/g;
 /** Where a job or consumer name splits into words: spaces, `/`, `:`, `.`, `#`. */
 const NAME_SEPARATORS = /([\s/:.#]+)/;
 
@@ -90,8 +94,14 @@ const NAME_SEPARATORS = /([\s/:.#]+)/;
  * id reaches a report or a metric label.
  */
 export function templateName(name: string): string {
-  const words = name.slice(0, 10 * MAX_NAME_CHARS).split(NAME_SEPARATORS);
+  // The preload's name for an empty one, templated again by the sidecar: its brackets are not data.
+  if (name === UNNAMED) return UNNAMED;
+  // Whole e-mail addresses first: split at `.` they would leave `alice.` and the domain behind.
+  const words = name
+    .slice(0, 10 * MAX_NAME_CHARS)
+    .replace(EMAIL, ':id')
+    .split(NAME_SEPARATORS);
   for (let i = 0; i < words.length; i += 2) if (isIdLikeSegment(words[i])) words[i] = ':id';
   const templated = words.join('').trim();
-  return templated === '' ? '(unnamed)' : templated.slice(0, MAX_NAME_CHARS);
+  return templated === '' ? UNNAMED : templated.slice(0, MAX_NAME_CHARS);
 }

@@ -74,7 +74,7 @@ export function createJobRunner(tracer: Tracer, lost: LostSpans | undefined): Jo
 /** The run's root span and the context fn runs in; undefined when tracing is suppressed there. */
 function startRun(tracer: Tracer, name: string): { span: LeanSpan; ctx: Context } | undefined {
   const active = preloadContext.active();
-  const jobName = templateName(typeof name === 'string' ? name : String(name));
+  const jobName = templateName(typeof name === 'string' ? name : '');
   const enclosing = trace.getSpan(active)?.spanContext();
   const links: Link[] | undefined =
     enclosing !== undefined && trace.isSpanContextValid(enclosing) ? [{ context: enclosing }] : undefined;

@@ -85,8 +85,9 @@ async function withLockWait(body: () => Promise<void>): Promise<void> {
 }
 
 /** A sampler of its own (no timer: samples are taken by the test), its warnings in `warnings`. */
-function sampler(url: string, warnings: string[]): PgLockSampler {
+function sampler(url: string, warnings: string[], now?: () => number): PgLockSampler {
   return new PgLockSampler({
+    now,
     url,
     sampleMs: 60_000,
     timeoutMs: 1_000,
@@ -258,6 +259,28 @@ describe('lock advice on PostgreSQL', () => {
     }
     expect(warnings).toHaveLength(1);
     expect(warnings[0]).toContain('GRANT pg_monitor');
+  });
+
+  it('sees a GRANT pg_monitor given while it runs within 30 s, without a restart', async () => {
+    const warnings: string[] = [];
+    let nowMs = 1_000_000;
+    const limited = sampler(pg.url.replace('postgres@', 'limited@'), warnings, () => nowMs);
+    const admin = await connect();
+    try {
+      await limited.sampleNow();
+      expect(limited.status()).toMatchObject({ readAllStats: false, lastError: null });
+      await admin.query('GRANT pg_monitor TO limited');
+      nowMs += 29_000;
+      await limited.sampleNow();
+      expect(limited.status().readAllStats).toBe(false);
+      nowMs += 1_000;
+      await limited.sampleNow();
+      expect(limited.status()).toMatchObject({ readAllStats: true, lastError: null });
+      expect(warnings.at(-1)).toContain('visible now');
+    } finally {
+      await admin.query('REVOKE pg_monitor FROM limited');
+      await limited.close();
+    }
   });
 
   it('backs off from an unreachable database and says why in the status, once in the log', async () => {

@@ -186,6 +186,14 @@ describe('cache no-expiry rule', () => {
     expect(rec).toMatchObject({ evidence: { structureWritesWithoutTtl: 300 } });
   });
 
+  it('rounds the rate in the title and the evidence (a window of 5 m 18 s gave 12.5822/min)', () => {
+    const [rec] = noExpiry({ noExpiryWritesPerMin: 12.582214 });
+    expect(rec.title).toContain('(13/min)');
+    expect(rec.evidence.writesWithoutExpiryPerMin).toBe(12.58);
+    const [slow] = noExpiry({ noExpiryWritesPerMin: 4.2517 });
+    expect(slow.title).toContain('(4.3/min)');
+  });
+
   it('leaves fixed-name keys alone: counters, config, a queue', () => {
     expect(noExpiry({ namespace: 'config' })).toEqual([]);
     expect(

@@ -435,8 +435,12 @@ describe('SpanClassifier', () => {
       ['send-digest:4711', 'send-digest::id'],
       ['process orders.7f3c9a2e11', 'process orders.:id'],
       ['invoice/2024-001/pdf', 'invoice/:id/pdf'],
-      ['mail user@example.com', 'mail :id.com'],
+      ['mail user@example.com', 'mail :id'],
+      ['notify alice.smith@corp.example.com', 'notify :id'],
+      ['digest:alice.smith@corp.example.com:weekly', 'digest::id:weekly'],
       ['  ', '(unnamed)'],
+      // The preload's name for an empty one arrives templated already.
+      ['(unnamed)', '(unnamed)'],
       ['x'.repeat(500), ':id'],
       [Array(40).fill('step').join(' '), Array(40).fill('step').join(' ').slice(0, 100)],
     ];

@@ -1,3 +1,5 @@
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 import { ROOT_CONTEXT, SpanKind, SpanStatusCode, trace } from '@opentelemetry/api';
 import { suppressTracing } from '@opentelemetry/core';
 import { resourceFromAttributes } from '@opentelemetry/resources';
@@ -73,6 +75,18 @@ describe('runJob without the preload', () => {
   it('is exported as spanstat/job', () => {
     expect(pkg.exports['./job']).toBe('./dist/job.js');
   });
+
+  it("is the package's main entry too, and every entry point package.json names has its source", async () => {
+    expect(pkg.main).toBe('dist/index.js');
+    const targets = [pkg.main, ...Object.values(pkg.exports), ...Object.values(pkg.bin)];
+    for (const target of targets.filter((t) => t.includes('dist/'))) {
+      const source = target.replace(/^(\.\/)?dist\//, 'src/').replace(/\.js$/, '.ts');
+      expect(existsSync(join(__dirname, '..', '..', source)), target).toBe(true);
+    }
+    const main = await import('../../src/index');
+    expect(main.runJob).toBe(runJob);
+    expect(main.wrapJob).toBe(wrapJob);
+  });
 });
 
 describe('runJob under the preload', () => {
@@ -145,6 +159,24 @@ describe('runJob under the preload', () => {
     runJob('send-digest:4711', () => undefined);
     expect(ended[0].name).toBe('send-digest::id');
     expect(ended[0].attributes['spanstat.job.name']).toBe('send-digest::id');
+  });
+
+  it('names a run whose name is empty or not a string (unnamed), and keeps e-mail addresses out whole', () => {
+    const { ended } = register();
+    runJob('', () => undefined);
+    runJob(undefined as unknown as string, () => undefined);
+    runJob('notify alice.smith@corp.example.com', () => undefined);
+    expect(ended.map((s) => s.name)).toEqual(['(unnamed)', '(unnamed)', 'notify :id']);
+  });
+
+  it('refuses a job that is not a function with a TypeError that says so, and records no run', () => {
+    const { ended } = register();
+    const message = /spanstat\/job: runJob\(name, fn\) needs fn to be a function, received number/;
+    expect(() => runJob('x', 42 as unknown as () => void)).toThrow(message);
+    expect(() => wrapJob('x', undefined as unknown as () => void)).toThrow(/wrapJob.*received undefined/);
+    expect(ended).toEqual([]);
+    delete globals[JOBS_KEY];
+    expect(() => runJob('x', null as unknown as () => void)).toThrow(/received null/);
   });
 
   it('records nothing where tracing is suppressed, and still runs the job', () => {

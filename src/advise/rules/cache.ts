@@ -6,7 +6,16 @@
 import { DELETE_COMMANDS, EXPIRE_COMMANDS, MEMBERSHIP_READ_COMMANDS } from '../../cache-keys/redis-commands';
 import type { CacheRow } from '../../reports/types';
 import type { AdvisorThresholds, Target } from '../types';
-import { endpointLabel, fmtMs, fmtPct, OVERFLOW, type RuleContext, round, unitNoun } from './context';
+import {
+  endpointLabel,
+  fmtMs,
+  fmtPct,
+  fmtRate,
+  OVERFLOW,
+  type RuleContext,
+  round,
+  unitNoun,
+} from './context';
 
 export type MissReason = 'write-heavy' | 'short-ttl' | 'no-writes' | 'read-once' | 'unexplained';
 
@@ -196,11 +205,11 @@ function noExpiryRule(ctx: RuleContext, row: CacheRow): void {
       ? `Keys in ${row.namespace} lose their expiry: ${row.noExpiryWrites} write(s) without one ` +
         `beside ${row.expirySets} that set one`
       : `Keys in ${row.namespace} are written without an expiry ` +
-        `(${row.noExpiryWritesPerMin}/min): they stay until deleted or evicted`,
+        `(${fmtRate(row.noExpiryWritesPerMin)}/min): they stay until deleted or evicted`,
     evidence: {
       writesWithoutExpiry: row.noExpiryWrites,
       structureWritesWithoutTtl: row.untimedWrites,
-      writesWithoutExpiryPerMin: row.noExpiryWritesPerMin,
+      writesWithoutExpiryPerMin: round(row.noExpiryWritesPerMin),
       expirySets: row.expirySets,
       mixed,
       deletes,

@@ -138,6 +138,11 @@ export function fmtMs(value: number): string {
   return `${round(value, 1)} ms`;
 }
 
+/** A rate for titles: whole numbers from 10 up, one decimal below (`12.5822` → `13`, `4.25` → `4.3`). */
+export function fmtRate(value: number): string {
+  return `${value >= 10 ? Math.round(value) : round(value, 1)}`;
+}
+
 export function fmtPct(share: number): string {
   const p = share * 100;
   return `${p >= 10 || p === 0 ? Math.round(p) : round(p, 1)}%`;
