@@ -189,6 +189,16 @@ describe('slow-query advice of a statement that waits on locks', () => {
     expectNoLiterals(rec);
   });
 
+  it('points to the idle-in-transaction recommendation only when the blocker was idle past its threshold', () => {
+    const action = (idleMs: number) =>
+      evaluate(input({ queries: [slowWaiter()], lockWaits: lockWaits(3, idleMs) }), thresholds(), 0).find(
+        (r) => r.kind === 'slow-query',
+      )?.action ?? '';
+    expect(action(2_000)).toContain('(see the idle-in-transaction recommendation)');
+    expect(action(500)).toContain('The blocker sat idle in transaction');
+    expect(action(500)).not.toContain('see the idle-in-transaction');
+  });
+
   it('keeps the index advice alone under lockMinSamples samples, or without samples', () => {
     for (const lockWaitsInput of [lockWaits(1), undefined]) {
       const [rec] = evaluate(

@@ -51,15 +51,19 @@ export function lockAction(ctx: RuleContext, w: LockWaitRow): string {
   const samples = ctx.input.lockWaits?.samples ?? 0;
   const top = w.blockers[0];
   const held = w.blockers.length ? ` held by ${w.blockers.map(describeBlocker).join('; ')}` : '';
-  const idle = w.blockers.some((b) => isIdleInTransaction(b.state));
+  const idle = w.blockers.filter((b) => isIdleInTransaction(b.state));
+  // Point to the idle-in-transaction recommendation only when there is one (idle past the threshold).
+  const flagged = ctx.input.lockWaits?.idleInTransaction.some((r) =>
+    idle.some((b) => b.fingerprint === r.fingerprint),
+  );
   return (
     `It waits on locks${held}: seen waiting in ${w.samples} of ${samples} samples (${fmtPct(samples ? w.samples / samples : 0)}), ` +
     `up to ${fmtMs(w.maxWaitMs)} — an index will not shorten that. ` +
     `Keep the transaction that runs ${top ? blockerName(top) : 'the blocking statement'} short: don't await Redis/HTTP or other slow work while it holds row locks (do it before BEGIN or after COMMIT); ` +
     'take row locks in a consistent order; for queues use `SELECT … FOR UPDATE SKIP LOCKED`; ' +
     'set `lock_timeout` so waiters fail fast instead of piling up. ' +
-    (idle
-      ? 'The blocker sat idle in transaction: the application left its transaction open (see idle-in-transaction; `idle_in_transaction_session_timeout` ends such sessions). '
+    (idle.length
+      ? `The blocker sat idle in transaction: the application left its transaction open${flagged ? ' (see the idle-in-transaction recommendation)' : ''}; \`idle_in_transaction_session_timeout\` ends such sessions. `
       : '')
   );
 }
