@@ -23,6 +23,8 @@ import type { AdvisorConfig } from './types';
 
 export interface LockSamplerLogger {
   warn(obj: object, msg: string): void;
+  /** Good news (a grant took effect); falls back to `warn` for loggers without it. */
+  info?(obj: object, msg: string): void;
 }
 
 export interface LockSamplerOptions {
@@ -247,7 +249,8 @@ export class PgLockSampler {
     );
     if (!rows[0]?.ok) return this.noPrivilege();
     if (this.state.readAllStats === false)
-      this.options.logger?.warn(
+      (this.options.logger?.info ?? this.options.logger?.warn)?.call(
+        this.options.logger,
         {},
         "advisor: lock sampling: pg_read_all_stats granted, other roles' sessions are visible now",
       );
