@@ -8,15 +8,8 @@
  * it had (someone built it for prefixes), naming the trigram index for other patterns.
  */
 import { quoteIdent } from '../sql/quote-ident';
-import {
-  describeIndex,
-  displayTable,
-  type ExistingIndex,
-  indexName,
-  type PlannedUse,
-  type TableDecision,
-  type TableInfo,
-} from './index-plan';
+import { describeIndex, displayTable, indexName } from './index-naming';
+import type { ExistingIndex, PlannedUse, TableDecision, TableInfo } from './index-plan';
 import type { PlanEvidence } from './types';
 
 /** Operator classes of pg_trgm that answer LIKE and ILIKE. */

@@ -5,9 +5,12 @@
  * the ORDER BY columns — or say why no index is proposed.
  */
 import { quoteIdent } from '../sql/quote-ident';
+import { describeIndex, directionSql, displayTable, indexName } from './index-naming';
 import { patternDecision } from './index-pattern';
 import type { ColumnUse, PredicateExpression } from './predicate-columns';
 import type { IndexProposal, IndexSkipReason, PlanEvidence } from './types';
+
+export { describeIndex, displayTable, indexName };
 
 export interface ColumnStats {
   /** Distinct values (pg_stats.n_distinct made absolute); null when the column has no statistics. */
@@ -102,12 +105,6 @@ const FEW_ROWS = 10;
 const UNSELECTIVE_SHARE = 0.4;
 /** The planner's share for an equality it has no statistics on (DEFAULT_EQ_SEL): an expression's, until indexed. */
 const DEFAULT_EQ_SHARE = 0.005;
-
-export function displayTable(info: Pick<TableInfo, 'schema' | 'name'>): string {
-  return info.schema === 'public'
-    ? quoteIdent(info.name)
-    : `${quoteIdent(info.schema)}.${quoteIdent(info.name)}`;
-}
 
 /** A table or materialized view: what CREATE INDEX CONCURRENTLY takes (not a view or partitioned table). */
 export function indexable(info: Pick<TableInfo, 'relkind'>): boolean {
@@ -270,13 +267,6 @@ function keySql(column: string, expression: PredicateExpression | undefined): st
   return expression.functionLike ? column : `(${column})`;
 }
 
-/** ` DESC`, ` NULLS FIRST`, … as CREATE INDEX spells a key's direction (nothing for ASC NULLS LAST). */
-function directionSql(d: SortDirection | undefined): string {
-  if (!d) return '';
-  const nulls = d.nullsFirst === d.desc ? '' : d.nullsFirst ? ' NULLS FIRST' : ' NULLS LAST';
-  return `${d.desc ? ' DESC' : ''}${nulls}`;
-}
-
 /**
  * An existing index covers the proposal when its leading key columns are the proposed ones
  * (equality columns in any order, then the rest in order, with the directions `sort` asks for
@@ -337,42 +327,4 @@ function directionsFit(
     return [desc !== want.desc && nullsFirst !== want.nullsFirst ? 'reversed' : 'neither'];
   });
   return matches.every((m) => m === 'same') || matches.every((m) => m === 'reversed');
-}
-
-export function describeIndex(ix: ExistingIndex): string {
-  const cols = ix.columns
-    .map(
-      (c, i) =>
-        (c ?? ix.expressions?.[i]?.shown ?? '(expression)') +
-        (ix.opclasses?.[i] ? ` ${ix.opclasses[i]}` : '') +
-        directionSql({ desc: !!ix.desc?.[i], nullsFirst: !!ix.nullsFirst?.[i] }),
-    )
-    .join(', ');
-  const tags = [
-    ix.unique ? 'unique' : '',
-    ix.method !== 'btree' ? ix.method : '',
-    ix.partial ? 'partial' : '',
-  ]
-    .filter(Boolean)
-    .join(' ');
-  return `${ix.name} (${cols})${tags ? ` ${tags}` : ''}`;
-}
-
-/**
- * `<table>_<col>_<col>_idx` (an expression by its words: `users_lower_email_idx`), within
- * PostgreSQL's 63-byte limit and not clashing with an existing name.
- */
-export function indexName(
-  info: TableInfo,
-  columns: string[],
-  expressions: ReadonlyMap<string, unknown>,
-): string {
-  const words = columns.map((c) =>
-    expressions.has(c) ? c.replace(/[^A-Za-z0-9_]+/g, '_').replace(/^_+|_+$/g, '') : c,
-  );
-  const base = `${info.name}_${words.join('_')}`.slice(0, 59);
-  const taken = new Set(info.indexes.map((ix) => ix.name));
-  let name = `${base}_idx`;
-  for (let n = 2; taken.has(name); n++) name = `${base.slice(0, 56)}_idx${n}`;
-  return name;
 }

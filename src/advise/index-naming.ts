@@ -1,0 +1,58 @@
+/**
+ * How an index and its table are written in advice: the table as SQL, an existing index described,
+ * a new index's name, a key's direction. Apart from index-plan.ts so index-pattern.ts and
+ * index-or.ts use them without importing the planner that calls them.
+ */
+import { quoteIdent } from '../sql/quote-ident';
+import type { ExistingIndex, SortDirection, TableInfo } from './index-plan';
+
+export function displayTable(info: Pick<TableInfo, 'schema' | 'name'>): string {
+  return info.schema === 'public'
+    ? quoteIdent(info.name)
+    : `${quoteIdent(info.schema)}.${quoteIdent(info.name)}`;
+}
+
+/** ` DESC`, ` NULLS FIRST`, … as CREATE INDEX spells a key's direction (nothing for ASC NULLS LAST). */
+export function directionSql(d: SortDirection | undefined): string {
+  if (!d) return '';
+  const nulls = d.nullsFirst === d.desc ? '' : d.nullsFirst ? ' NULLS FIRST' : ' NULLS LAST';
+  return `${d.desc ? ' DESC' : ''}${nulls}`;
+}
+
+export function describeIndex(ix: ExistingIndex): string {
+  const cols = ix.columns
+    .map(
+      (c, i) =>
+        (c ?? ix.expressions?.[i]?.shown ?? '(expression)') +
+        (ix.opclasses?.[i] ? ` ${ix.opclasses[i]}` : '') +
+        directionSql({ desc: !!ix.desc?.[i], nullsFirst: !!ix.nullsFirst?.[i] }),
+    )
+    .join(', ');
+  const tags = [
+    ix.unique ? 'unique' : '',
+    ix.method !== 'btree' ? ix.method : '',
+    ix.partial ? 'partial' : '',
+  ]
+    .filter(Boolean)
+    .join(' ');
+  return `${ix.name} (${cols})${tags ? ` ${tags}` : ''}`;
+}
+
+/**
+ * `<table>_<col>_<col>_idx` (an expression by its words: `users_lower_email_idx`), within
+ * PostgreSQL's 63-byte limit and not clashing with an existing name.
+ */
+export function indexName(
+  info: TableInfo,
+  columns: string[],
+  expressions: ReadonlyMap<string, unknown>,
+): string {
+  const words = columns.map((c) =>
+    expressions.has(c) ? c.replace(/[^A-Za-z0-9_]+/g, '_').replace(/^_+|_+$/g, '') : c,
+  );
+  const base = `${info.name}_${words.join('_')}`.slice(0, 59);
+  const taken = new Set(info.indexes.map((ix) => ix.name));
+  let name = `${base}_idx`;
+  for (let n = 2; taken.has(name); n++) name = `${base.slice(0, 56)}_idx${n}`;
+  return name;
+}
