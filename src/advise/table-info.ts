@@ -25,7 +25,8 @@ export async function loadTable(client: Client, ref: TableRef): Promise<TableInf
     : quoteAlways(ref.name);
   const rel = await client.query(
     `SELECT c.oid::int8 AS oid, n.nspname AS schema, c.relname AS name, c.relkind::text AS relkind,
-            c.reltuples::float8 AS reltuples, COALESCE(s.n_live_tup, 0)::float8 AS live
+            c.reltuples::float8 AS reltuples, COALESCE(s.n_live_tup, 0)::float8 AS live,
+            EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'pg_trgm') AS trigram
        FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
        LEFT JOIN pg_stat_all_tables s ON s.relid = c.oid
       WHERE c.oid = to_regclass($1)`,
@@ -64,9 +65,6 @@ export async function loadTable(client: Client, ref: TableRef): Promise<TableInf
        FROM pg_stats WHERE schemaname = $1 AND tablename = $2`,
     [r.schema, r.name],
   );
-  const trigram = await client.query(
-    "SELECT EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'pg_trgm') AS installed",
-  );
   // reltuples is -1 before the first ANALYZE and stale after fast growth; n_live_tup fills in.
   const rows = Math.max(r.reltuples, r.live, 0);
   return {
@@ -75,7 +73,7 @@ export async function loadTable(client: Client, ref: TableRef): Promise<TableInf
     relkind: r.relkind,
     rows,
     columns: new Set(names.values()),
-    trigramInstalled: trigram.rows[0]?.installed === true,
+    trigramInstalled: r.trigram === true,
     prefixOpclass: new Map(
       attrs.rows.filter((a) => a.pattern_ops).map((a) => [a.name, a.c_collation ? null : a.pattern_ops]),
     ),

@@ -65,14 +65,12 @@ export function createSpanstatMetrics(options: SpanstatMetricsOptions): Spanstat
   let lockActivity: () => LockActivity | null | undefined = () => undefined;
   const lockValue = (pick: (a: LockActivity) => number): Point[] => {
     const activity = lockActivity();
-    return activity && activity.samples > 0 ? [{ value: pick(activity), attributes: {} }] : [];
+    return onePoint(activity && activity.samples > 0 ? pick(activity) : undefined);
   };
   const activeRecommendations = () => recommendations().slice(0, options.maxSeriesPerMetric);
   const heldText = new HeldRecommendationText(options.now ?? Date.now);
-  const healthValue = (pick: (h: SidecarHealth) => number | undefined): Point[] => {
-    const value = health ? pick(health()) : undefined;
-    return value === undefined ? [] : [{ value, attributes: {} }];
-  };
+  const healthValue = (pick: (h: SidecarHealth) => number | undefined): Point[] =>
+    onePoint(health ? pick(health()) : undefined);
   const sources: SnapshotSource[] = [
     ...recorder.sources(),
     {
@@ -188,6 +186,11 @@ export function createSpanstatMetrics(options: SpanstatMetricsOptions): Spanstat
       await provider.shutdown();
     },
   };
+}
+
+/** A label-less metric's one point, or none when there is no value to report. */
+function onePoint(value: number | undefined): Point[] {
+  return value === undefined ? [] : [{ value, attributes: {} }];
 }
 
 function memoryPoints(): Point[] {
