@@ -10,6 +10,7 @@
  */
 import { loadModule, parseSync } from 'libpg-query';
 import { deparseExpression, type ExpressionCall } from '../sql/deparse-expression';
+import { forEachNode, someNode } from '../sql/parse-tree';
 
 /**
  * `like`: `col LIKE $1`, which a btree serves only for a prefix pattern (not seen once normalised);
@@ -441,22 +442,17 @@ function operatorName(a: Node): string {
 function describeBranch(node: Node): string {
   const a = node.A_Expr as Node | undefined;
   const refs: string[] = [];
-  const walk = (value: unknown): void => {
-    if (value === null || typeof value !== 'object') return;
-    if (Array.isArray(value)) {
-      for (const v of value) walk(v);
-      return;
-    }
-    const ref = (value as Node).ColumnRef as Node | undefined;
-    if (ref) {
-      const parts = (ref.fields as Node[]).map(
-        (f) => ((f.String as Node | undefined)?.sval as string) ?? '*',
-      );
-      refs.push(parts.join('.'));
-      return;
-    }
-    for (const v of Object.values(value as Node)) walk(v);
-  };
+  // A ColumnRef's fields hold no ColumnRef: each column is seen once.
+  const walk = (value: unknown): void =>
+    forEachNode(value, (n) => {
+      const ref = n.ColumnRef as Node | undefined;
+      if (ref)
+        refs.push(
+          (ref.fields as Node[])
+            .map((f) => ((f.String as Node | undefined)?.sval as string) ?? '*')
+            .join('.'),
+        );
+    });
   walk(a ? a.lexpr : node);
   const columns = [...new Set(refs)].join(', ');
   if (a && columns) return `${columns} ${operatorName(a) || 'IN'} …`;
@@ -468,25 +464,10 @@ function describeBranch(node: Node): string {
 }
 
 function holdsSubLink(node: Node): boolean {
-  return JSON.stringify(node).includes('"SubLink"');
+  return someNode(node, (n) => 'SubLink' in n);
 }
 
 /** True when the expression references no column: a parameter, constant, cast or function of those. */
 function isValue(node: Node): boolean {
-  let clean = true;
-  const walk = (value: unknown): void => {
-    if (!clean || value === null || typeof value !== 'object') return;
-    if (Array.isArray(value)) {
-      for (const v of value) walk(v);
-      return;
-    }
-    const obj = value as Node;
-    if ('ColumnRef' in obj || 'SubLink' in obj) {
-      clean = false;
-      return;
-    }
-    for (const v of Object.values(obj)) walk(v);
-  };
-  walk(node);
-  return clean;
+  return !someNode(node, (n) => 'ColumnRef' in n || 'SubLink' in n);
 }

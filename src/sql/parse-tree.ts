@@ -147,3 +147,21 @@ export function tableOf(stmt: PgNode): string {
   }
   return findRelation(stmt, ctes);
 }
+
+/** Calls `visit` on every object of `value` (a tree, a node list or a field), parents before children. */
+export function forEachNode(value: unknown, visit: (node: PgNode) => void): void {
+  if (value === null || typeof value !== 'object') return;
+  if (Array.isArray(value)) {
+    for (const v of value) forEachNode(v, visit);
+    return;
+  }
+  visit(value as PgNode);
+  for (const v of Object.values(value)) forEachNode(v, visit);
+}
+
+/** Whether any object of `value` passes `test`, parents first; stops at the first that does. */
+export function someNode(value: unknown, test: (node: PgNode) => boolean): boolean {
+  if (value === null || typeof value !== 'object') return false;
+  if (Array.isArray(value)) return value.some((v) => someNode(v, test));
+  return test(value as PgNode) || Object.values(value).some((v) => someNode(v, test));
+}

@@ -4,7 +4,7 @@
  * output (the safety net for literals it leaves) would make them `$n`, and the advisor could no
  * longer tell which column a statement sorts on. This puts them back into the canonical form.
  */
-import { type PgNode, type PgRawStmt, parseStatements } from './parse-tree';
+import { forEachNode, type PgNode, type PgRawStmt, parseStatements } from './parse-tree';
 import { LITERAL, literalSpans } from './sql-scanner';
 
 const LITERALS = new RegExp(LITERAL, 'g');
@@ -41,20 +41,15 @@ function positionLocations(stmts: readonly PgRawStmt[]): Set<number> {
     const c = node?.A_Const as PgNode | undefined;
     if (c?.ival !== undefined && typeof c.location === 'number') out.add(c.location);
   };
-  const walk = (value: unknown): void => {
-    if (Array.isArray(value)) {
-      for (const v of value) walk(v);
-      return;
-    }
-    if (value === null || typeof value !== 'object') return;
-    const select = (value as PgNode).SelectStmt as PgNode | undefined;
-    if (select) {
+  forEachNode(
+    stmts.map((s) => s.stmt),
+    (node) => {
+      const select = node.SelectStmt as PgNode | undefined;
+      if (!select) return;
       for (const s of (select.sortClause as PgNode[] | undefined) ?? [])
         position((s.SortBy as PgNode | undefined)?.node as PgNode | undefined);
       for (const g of (select.groupClause as PgNode[] | undefined) ?? []) position(g);
-    }
-    for (const v of Object.values(value)) walk(v);
-  };
-  walk(stmts.map((s) => s.stmt));
+    },
+  );
   return out;
 }
