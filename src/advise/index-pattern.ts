@@ -35,8 +35,8 @@ function describePattern(use: PlannedUse): string {
 
 /** The CREATE INDEX of a gin_trgm_ops index on the use's column or expression. */
 function trigramStatement(info: TableInfo, use: PlannedUse): string {
-  const word = `${use.column}_trgm`;
-  const name = indexName(info, [word], use.expression ? new Map([[word, use.expression]]) : new Map());
+  const expressions = new Map(use.expression ? [[use.column, use.expression]] : []);
+  const name = indexName(info, [use.column, 'trgm'], expressions);
   return `CREATE INDEX CONCURRENTLY ${quoteIdent(name)} ON ${displayTable(info)} USING gin (${keySql(use.column, use.expression)} gin_trgm_ops);`;
 }
 
