@@ -5,6 +5,7 @@
  */
 import { quoteIdent } from '../sql/quote-ident';
 import type { ExistingIndex, SortDirection, TableInfo } from './index-plan';
+import type { PredicateExpression } from './predicate-columns';
 
 export function displayTable(info: Pick<TableInfo, 'schema' | 'name'>): string {
   return info.schema === 'public'
@@ -55,4 +56,13 @@ export function indexName(
   let name = `${base}_idx`;
   for (let n = 2; taken.has(name); n++) name = `${base.slice(0, 56)}_idx${n}`;
   return name;
+}
+
+/** A column's name, or an expression in the parentheses CREATE INDEX wants unless it reads as a function call. */
+export function keySql(
+  column: string,
+  expression: Pick<PredicateExpression, 'functionLike'> | undefined,
+): string {
+  if (!expression) return quoteIdent(column);
+  return expression.functionLike ? column : `(${column})`;
 }

@@ -60,13 +60,22 @@ export function planOrGroup(
     const detail = `OR branch ${blocked + 1} of ${n}: ${blocker.skip.detail}; a BitmapOr needs an index for every branch, so none is proposed`;
     return [{ skip: { table, reason: 'or-branch', detail } }];
   }
-  const summary = decisions
+  const branchSummary = decisions
     .map((d, i) => {
+      const proposed =
+        'proposal' in d && (d.proposal.extension ? 'the trigram index proposed' : 'the index proposed');
       const served =
-        'proposal' in d ? 'the index proposed' : d.skip.detail.replace(/ already covers .*$/, '');
+        proposed || ('skip' in d ? d.skip.detail.replace(/ already (covers|serves) .*$/, '') : '');
       return `branch ${i + 1} (${[...new Set(branches[i].map((u) => u.column))].join(', ')}): ${served}`;
     })
     .join('; ');
+  const trigram = decisions.map((d) =>
+    'proposal' in d ? !!d.proposal.extension : /_trgm_ops/.test(d.skip.detail),
+  );
+  const mixed = trigram.some(Boolean) && !trigram.every(Boolean);
+  const summary = mixed
+    ? `${branchSummary}; one BitmapOr combines the gin (trigram) and btree Bitmap Index Scans`
+    : branchSummary;
   const proposals: IndexProposal[] = [];
   for (const d of decisions) {
     if ('proposal' in d && !proposals.some((p) => p.statement === d.proposal.statement))

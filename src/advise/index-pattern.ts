@@ -1,19 +1,44 @@
 /**
- * Index advice for `col LIKE $1` and `col ILIKE $1` (`~~*`) on a text column, alone in the filter.
+ * Index advice for `col LIKE $1` and `col ILIKE $1` (`~~*`) on a text column or on an IMMUTABLE
+ * expression (`lower(name) LIKE $1`), alone in the filter or as an OR branch (index-or.ts).
  * No btree serves ILIKE, and one serves LIKE only for a prefix pattern (abc%), in most collations
  * only with a pattern_ops operator class. A trigram index (pg_trgm's gin_trgm_ops) serves both, with
  * any pattern. The statement is normalised, so whether the app sends prefixes is not known: the
  * trigram index is proposed, since it serves every pattern, and for LIKE the proposal's note names
  * the smaller btree that serves prefixes only. A btree that already serves a prefix keeps the skip
  * it had (someone built it for prefixes), naming the trigram index for other patterns.
+ * Beside an `=` or range filter the btree for those is proposed (patternBeside): PostgreSQL reads it
+ * first, and checks the pattern on the rows it finds; the note names the trigram index it can add
+ * with a BitmapAnd when those rows are many.
  */
 import { quoteIdent } from '../sql/quote-ident';
-import { describeIndex, displayTable, indexName } from './index-naming';
+import { describeIndex, displayTable, indexName, keySql } from './index-naming';
 import type { ExistingIndex, PlannedUse, TableDecision, TableInfo } from './index-plan';
 import type { PlanEvidence } from './types';
 
 /** Operator classes of pg_trgm that answer LIKE and ILIKE. */
 const TRIGRAM_OPCLASSES = new Set(['gin_trgm_ops', 'gist_trgm_ops']);
+
+/** A LIKE/ILIKE use a trigram index can serve: on a text column, or an expression shown indexable. */
+function patternUse(uses: PlannedUse[], info: TableInfo): PlannedUse | undefined {
+  return uses.find(
+    (u) =>
+      (u.use === 'like' || u.use === 'ilike') &&
+      (u.expression ? !u.expression.unindexable : info.prefixOpclass?.has(u.column)),
+  );
+}
+
+/** `name ILIKE …`, as advice names the filter. */
+function describePattern(use: PlannedUse): string {
+  return `${use.column} ${use.use === 'like' ? 'LIKE' : 'ILIKE'} …`;
+}
+
+/** The CREATE INDEX of a gin_trgm_ops index on the use's column or expression. */
+function trigramStatement(info: TableInfo, use: PlannedUse): string {
+  const expressions = new Map(use.expression ? [[use.column, use.expression]] : []);
+  const name = indexName(info, [use.column, 'trgm'], expressions);
+  return `CREATE INDEX CONCURRENTLY ${quoteIdent(name)} ON ${displayTable(info)} USING gin (${keySql(use.column, use.expression)} gin_trgm_ops);`;
+}
 
 /** The decision for a LIKE/ILIKE column of `uses`, or undefined when there is none on a text column. */
 export function patternDecision(
@@ -21,20 +46,18 @@ export function patternDecision(
   info: TableInfo,
   plan: PlanEvidence | undefined,
 ): TableDecision | undefined {
-  const use = uses.find(
-    (u) => (u.use === 'like' || u.use === 'ilike') && !u.expression && info.prefixOpclass?.has(u.column),
-  );
+  const use = patternUse(uses, info);
   if (!use) return undefined;
-  const { column } = use;
   const table = displayTable(info);
-  const what = `${column} ${use.use === 'like' ? 'LIKE' : 'ILIKE'} …`;
-  const trigram = `CREATE INDEX CONCURRENTLY ${quoteIdent(indexName(info, [`${column}_trgm`], new Map()))} ON ${table} USING gin (${quoteIdent(column)} gin_trgm_ops);`;
-  const prefix = use.use === 'like' ? prefixAdvice(info, column) : undefined;
+  const what = describePattern(use);
+  const trigram = trigramStatement(info, use);
+  // An expression's collation is not looked up: its prefix btree is only described.
+  const prefix = use.use === 'like' && !use.expression ? prefixAdvice(info, use.column) : undefined;
   if (prefix?.serving) {
     const detail = `${prefix.text}; for patterns that are not prefixes, a trigram index (pg_trgm): ${trigram}`;
     return { skip: { table, reason: 'like-pattern', detail } };
   }
-  const existing = info.indexes.find((ix) => servesTrigram(ix, column));
+  const existing = info.indexes.find((ix) => servesTrigram(ix, use));
   if (existing) {
     const detail = `existing index ${describeIndex(existing)} already serves ${what} (any pattern)`;
     return { skip: { table, reason: 'covered', detail } };
@@ -43,26 +66,57 @@ export function patternDecision(
     const detail = `the generic plan reads ${table} without a Seq Scan (${plan.shape})`;
     return { skip: { table, reason: 'plan-uses-index', detail } };
   }
+  const note = prefix?.statement
+    ? `a trigram index serves ${what} with any pattern; if every pattern is a prefix (abc%), a smaller btree serves it${prefix.collation}: ${prefix.statement}`
+    : use.use === 'like'
+      ? `a trigram index serves ${what} with any pattern; a btree on the expression serves prefixes (abc%) only`
+      : `no btree serves ${what}; a trigram index serves any pattern`;
   return {
     proposal: {
       table,
-      columns: [column],
+      columns: [use.column],
       statement: trigram,
       tableRows: info.rows,
       existingIndexes: info.indexes.filter((ix) => ix.valid).map(describeIndex),
       extension: { name: 'pg_trgm', installed: info.trigramInstalled === true },
-      note: prefix?.statement
-        ? `a trigram index serves ${what} with any pattern; if every pattern is a prefix (abc%), a smaller btree serves it${prefix.collation}: ${prefix.statement}`
-        : `no btree serves ${what}; a trigram index serves any pattern`,
+      note,
       ...(plan ? { plan } : {}),
     },
   };
 }
 
-/** A valid, complete gin or gist index with a pg_trgm operator class on the column. */
-function servesTrigram(ix: ExistingIndex, column: string): boolean {
+/**
+ * A LIKE/ILIKE beside the `=`/range columns a decision is about (`tenant_id = $1 AND name ILIKE
+ * $2`): the btree on those is what PostgreSQL reads, the pattern is checked on the rows it finds.
+ * When those are many, a trigram index lets PostgreSQL add the pattern with a BitmapAnd: the
+ * decision's note (a proposal) or detail (a skip) says so, naming an existing one or the statement.
+ */
+export function patternBeside(decision: TableDecision, uses: PlannedUse[], info: TableInfo): TableDecision {
+  const use = patternUse(uses, info);
+  if (!use) return decision;
+  const filters = [...new Set(uses.filter((u) => u.use === 'eq' || u.use === 'range').map((u) => u.column))];
+  const what = `${describePattern(use)} is checked on the rows found by (${filters.join(', ')})`;
+  const existing = info.indexes.find((ix) => servesTrigram(ix, use));
+  const setup = info.trigramInstalled ? '' : ' (after CREATE EXTENSION IF NOT EXISTS pg_trgm;)';
+  const text = existing
+    ? `${what}, or read through existing index ${describeIndex(existing)} and combined with a BitmapAnd when those are many`
+    : `${what}; if those are many and the pattern matches few, a trigram index lets PostgreSQL combine both with a BitmapAnd${setup}: ${trigramStatement(info, use)}`;
+  if ('proposal' in decision) {
+    const { note } = decision.proposal;
+    return { proposal: { ...decision.proposal, note: note ? `${note}; ${text}` : text } };
+  }
+  return { skip: { ...decision.skip, detail: `${decision.skip.detail}; ${text}` } };
+}
+
+/** A valid, complete gin or gist index with a pg_trgm operator class on the column or expression. */
+function servesTrigram(ix: ExistingIndex, use: PlannedUse): boolean {
   if (!ix.valid || ix.partial || (ix.method !== 'gin' && ix.method !== 'gist')) return false;
-  return ix.columns.some((c, i) => c === column && TRIGRAM_OPCLASSES.has(ix.opclasses?.[i] ?? ''));
+  const canonical = use.expression?.canonical;
+  const isKey = (i: number) =>
+    use.expression
+      ? canonical !== undefined && ix.expressions?.[i]?.canonical === canonical
+      : ix.columns[i] === use.column;
+  return ix.columns.some((_, i) => isKey(i) && TRIGRAM_OPCLASSES.has(ix.opclasses?.[i] ?? ''));
 }
 
 /**

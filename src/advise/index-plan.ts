@@ -5,8 +5,8 @@
  * the ORDER BY columns — or say why no index is proposed.
  */
 import { quoteIdent } from '../sql/quote-ident';
-import { describeIndex, directionSql, displayTable, indexName } from './index-naming';
-import { patternDecision } from './index-pattern';
+import { describeIndex, directionSql, displayTable, indexName, keySql } from './index-naming';
+import { patternBeside, patternDecision } from './index-pattern';
 import type { ColumnUse, PredicateExpression } from './predicate-columns';
 import type { IndexProposal, IndexSkipReason, PlanEvidence } from './types';
 
@@ -111,7 +111,27 @@ export function indexable(info: Pick<TableInfo, 'relkind'>): boolean {
   return info.relkind === 'r' || info.relkind === 'm';
 }
 
+/** Skips a LIKE/ILIKE beside the `=`/range columns is named in (patternBeside). */
+const BESIDE_SKIPS = new Set<IndexSkipReason>(['covered', 'plan-uses-index']);
+
 export function planTableIndex(
+  uses: PlannedUse[],
+  info: TableInfo,
+  plan: PlanEvidence | undefined,
+  hasLimit: boolean,
+  limits: IndexLimits,
+): TableDecision {
+  const decision = planKeys(uses, info, plan, hasLimit, limits);
+  if (!uses.some((u) => u.use === 'eq' || u.use === 'range')) return decision;
+  // `flag = $1 AND name ILIKE $2` with the flag's common side: the pattern is what an index can serve.
+  if ('skip' in decision && decision.skip.reason === 'unselective')
+    return patternDecision(uses, info, plan) ?? decision;
+  if ('skip' in decision && !BESIDE_SKIPS.has(decision.skip.reason)) return decision;
+  return patternBeside(decision, uses, info);
+}
+
+/** The index for the `=`/range/ORDER BY columns, or for a LIKE/ILIKE alone (index-pattern.ts). */
+function planKeys(
   uses: PlannedUse[],
   info: TableInfo,
   plan: PlanEvidence | undefined,
@@ -259,12 +279,6 @@ function sortDirections(sorted: string[], known: PlannedUse[]): Map<string, Sort
   });
   const plain = dirs.every((d) => !d.desc && !d.nullsFirst) || dirs.every((d) => d.desc && d.nullsFirst);
   return new Map(plain ? [] : dirs.map((d) => [d.c, { desc: d.desc, nullsFirst: d.nullsFirst }]));
-}
-
-/** A column's name, or an expression in the parentheses CREATE INDEX wants unless it reads as a function call. */
-function keySql(column: string, expression: PredicateExpression | undefined): string {
-  if (!expression) return quoteIdent(column);
-  return expression.functionLike ? column : `(${column})`;
 }
 
 /**

@@ -4,7 +4,7 @@
  * an unqualified column in a multi-table scope is left for the catalog to resolve.
  * Only predicates a plain btree can serve count: `=`, IN, `= ANY`, IS NULL, ranges, BETWEEN, on a
  * column or on an expression over one table's columns (`lower(email) = $1`, an expression index's
- * key). LIKE and ILIKE are noted on a plain column (a trigram index serves any pattern). A top-level
+ * key). LIKE and ILIKE are noted on either (a trigram index serves any pattern). A top-level
  * OR is kept apart, branch by branch (orGroups): only a BitmapOr of one index per branch serves it.
  * NOT and `<>` are skipped.
  */
@@ -65,7 +65,7 @@ export interface StatementColumns {
   orGroups?: OrGroup[];
 }
 
-/** One OR: per branch, the `=`/IN/range columns an index could serve that branch by. */
+/** One OR: per branch, the `=`/IN/range/LIKE/ILIKE columns an index could serve that branch by. */
 export interface OrGroup {
   branches: PredicateColumn[][];
   /** Which branch has no such condition (`status <> …`, NOT, a join, a subquery); no index serves the OR then. */
@@ -255,12 +255,12 @@ class Collector {
     const unindexable =
       blocked < 0
         ? undefined
-        : `OR branch ${blocked + 1} of ${args.length} (${describeBranch(args[blocked])}) has no =, IN or range condition an index can serve`;
+        : `OR branch ${blocked + 1} of ${args.length} (${describeBranch(args[blocked])}) has no =, IN, range, LIKE or ILIKE condition an index can serve`;
     this.orGroups.push(unindexable ? { branches, unindexable } : { branches });
   }
 
   /**
-   * The `=`/IN/range columns of one OR branch, read as a conjunction of its own (`a = $1 AND b = $2`).
+   * The `=`/IN/range/LIKE/ILIKE columns of one OR branch, read as a conjunction of its own (`a = $1 AND b = $2`).
    * Conjuncts holding a subquery are not looked into (as before ORs were read); a nested OR adds nothing.
    */
   private branchColumns(expr: Node, scope: Scope): PredicateColumn[] {
@@ -272,7 +272,7 @@ class Collector {
     this.orGroups = [];
     try {
       for (const c of conjuncts) if (!holdsSubLink(c)) this.predicate(c, scope);
-      return this.columns.filter((c) => c.use === 'eq' || c.use === 'range');
+      return this.columns.filter((c) => c.use !== 'join' && c.use !== 'order');
     } finally {
       ({ columns: this.columns, seen: this.seen, orGroups: this.orGroups } = saved);
     }
@@ -304,7 +304,7 @@ class Collector {
     if (kind === 'AEXPR_BETWEEN' && isValue(right)) this.addTerm(left, scope, 'range');
     const pattern = PATTERN_OPS[op];
     if (pattern && (kind === 'AEXPR_LIKE' || kind === 'AEXPR_ILIKE' || kind === 'AEXPR_OP')) {
-      if (left.ColumnRef && isValue(right)) this.addColumn(left, scope, pattern);
+      if (isValue(right)) this.addTerm(left, scope, pattern);
     }
   }
 

@@ -1,7 +1,9 @@
 /**
  * Index advice for an OR and for ILIKE against a real PostgreSQL: an OR gets the index each branch
  * lacks and, with them built, the generic plan reads it through a BitmapOr; an ILIKE gets a
- * gin_trgm_ops index (pg_trgm) and, with it built, no proposal remains.
+ * gin_trgm_ops index (pg_trgm) and, with it built, no proposal remains; so do what search boxes
+ * send: LIKE on lower(col), ILIKE branches of an OR (a trigram index beside a btree in one BitmapOr)
+ * and ILIKE beside an = filter (the btree, whose note names the trigram index).
  */
 import { Client } from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -59,9 +61,9 @@ beforeAll(async () => {
   await admin.connect();
   await admin.query(`
     CREATE TABLE people (id serial PRIMARY KEY, email text NOT NULL, phone text NOT NULL, name text NOT NULL,
-                         city int NOT NULL, kind int NOT NULL);
-    INSERT INTO people (email, phone, name, city, kind)
-      SELECT 'user' || i || '@example.test', '+1555' || i, 'name ' || md5(i::text), i % 100, i % 53
+                         city int NOT NULL, kind int NOT NULL, tenant int NOT NULL);
+    INSERT INTO people (email, phone, name, city, kind, tenant)
+      SELECT 'user' || i || '@example.test', '+1555' || i, 'name ' || md5(i::text), i % 100, i % 53, i % 200
         FROM generate_series(1, 60000) AS i;
     CREATE INDEX people_phone_idx ON people (phone);
     ANALYZE;
@@ -119,7 +121,8 @@ describe('index advice for an OR on PostgreSQL', () => {
       {
         table: 'people',
         reason: 'or-branch',
-        detail: 'OR branch 2 of 2 (phone <> …) has no =, IN or range condition an index can serve',
+        detail:
+          'OR branch 2 of 2 (phone <> …) has no =, IN, range, LIKE or ILIKE condition an index can serve',
       },
     ]);
   });
@@ -160,5 +163,91 @@ describe('index advice for ILIKE on PostgreSQL', () => {
     } finally {
       await admin.query('DROP EXTENSION IF EXISTS pg_trgm');
     }
+  });
+});
+
+/** Runs `body` with pg_trgm installed, then drops it. */
+async function withTrigram(body: () => Promise<void>): Promise<void> {
+  await admin.query('CREATE EXTENSION IF NOT EXISTS pg_trgm');
+  try {
+    await body();
+  } finally {
+    await admin.query('DROP EXTENSION IF EXISTS pg_trgm');
+  }
+}
+
+/** Proposes `expected`, and with them built the generic plan reads each and nothing more is proposed. */
+async function proposesThenCovered(sql: string, params: number, expected: string[], shape: string) {
+  const finding = await inspect(sql);
+  expect(finding.proposals.map((p) => p.statement)).toEqual(expected);
+  expect(await genericPlan(sql, params)).toContain('Seq Scan');
+  await withIndexes(expected, async () => {
+    const plan = await genericPlan(sql, params);
+    expect(plan).not.toContain('Seq Scan');
+    expect(plan).toContain(shape);
+    for (const s of expected) expect(plan).toContain(/INDEX CONCURRENTLY (\S+)/.exec(s)?.[1]);
+    const after = await inspect(sql);
+    expect(after.proposals).toEqual([]);
+    expect(after.skipped).toMatchObject([{ table: 'people', reason: 'covered' }]);
+  });
+  return finding;
+}
+
+describe('index advice for search patterns on PostgreSQL', () => {
+  it('proposes a trigram index on lower(col) for LIKE on it, which the generic plan then reads', async () => {
+    await withTrigram(async () => {
+      await proposesThenCovered(
+        'SELECT id FROM people WHERE lower(email) LIKE lower($1)',
+        1,
+        [
+          'CREATE INDEX CONCURRENTLY people_lower_email_trgm_idx ON people USING gin (lower(email) gin_trgm_ops);',
+        ],
+        'Bitmap Index Scan',
+      );
+    });
+  });
+
+  it('proposes a trigram index per ILIKE branch of an OR, read through a BitmapOr', async () => {
+    await withTrigram(async () => {
+      await proposesThenCovered(
+        'SELECT id FROM people WHERE name ILIKE $1 OR email ILIKE $1',
+        1,
+        [
+          'CREATE INDEX CONCURRENTLY people_name_trgm_idx ON people USING gin (name gin_trgm_ops);',
+          'CREATE INDEX CONCURRENTLY people_email_trgm_idx ON people USING gin (email gin_trgm_ops);',
+        ],
+        'BitmapOr',
+      );
+    });
+  });
+
+  it('proposes a btree and a trigram index for `= OR ILIKE`, which one BitmapOr combines', async () => {
+    await withTrigram(async () => {
+      const finding = await proposesThenCovered(
+        'SELECT id FROM people WHERE email = $1 OR name ILIKE $2',
+        2,
+        [
+          'CREATE INDEX CONCURRENTLY people_email_idx ON people (email);',
+          'CREATE INDEX CONCURRENTLY people_name_trgm_idx ON people USING gin (name gin_trgm_ops);',
+        ],
+        'BitmapOr',
+      );
+      expect(finding.proposals[0].bitmapOr).toBe(
+        'branch 1 (email): the index proposed; branch 2 (name): the trigram index proposed; one BitmapOr combines the gin (trigram) and btree Bitmap Index Scans',
+      );
+    });
+  });
+
+  it('proposes the btree for `= AND ILIKE`, naming the trigram index, and the plan reads the btree', async () => {
+    const sql = 'SELECT id FROM people WHERE tenant = $1 AND name ILIKE $2';
+    const finding = await proposesThenCovered(
+      sql,
+      2,
+      ['CREATE INDEX CONCURRENTLY people_tenant_idx ON people (tenant);'],
+      'people_tenant_idx',
+    );
+    expect(finding.proposals[0].note).toBe(
+      'name ILIKE … is checked on the rows found by (tenant); if those are many and the pattern matches few, a trigram index lets PostgreSQL combine both with a BitmapAnd (after CREATE EXTENSION IF NOT EXISTS pg_trgm;): CREATE INDEX CONCURRENTLY people_name_trgm_idx ON people USING gin (name gin_trgm_ops);',
+    );
   });
 });

@@ -90,7 +90,7 @@ describe('index planning: ILIKE and trigram indexes', () => {
     });
   });
 
-  it('proposes nothing for ILIKE on a non-text column, beside an equality, or when the plan uses an index', () => {
+  it('proposes nothing for ILIKE on a non-text column or when the plan uses an index, and the btree beside an equality', () => {
     expect(planTableIndex([{ column: 'age', use: 'ilike' }], people(), seqScan, false, limits)).toMatchObject(
       {
         skip: { reason: 'no-usable-columns' },
@@ -98,7 +98,11 @@ describe('index planning: ILIKE and trigram indexes', () => {
     );
     const withEq = planTableIndex([...ilike, { column: 'age', use: 'eq' }], people(), seqScan, false, limits);
     expect(withEq).toMatchObject({
-      proposal: { columns: ['age'], statement: expect.not.stringContaining('gin') },
+      proposal: {
+        columns: ['age'],
+        statement: expect.not.stringContaining('gin'),
+        note: expect.stringContaining('name ILIKE … is checked on the rows found by (age)'),
+      },
     });
     const indexed = { ...seqScan, seqScan: false, shape: 'Bitmap Heap Scan on people > Bitmap Index Scan' };
     expect(planTableIndex(ilike, people(), indexed, false, limits)).toMatchObject({

@@ -79,10 +79,10 @@ describe('predicate columns from the parse tree', () => {
         'SELECT * FROM t WHERE a = ANY($1) AND b BETWEEN $2 AND $3 AND c IS NULL AND e LIKE $5 AND f <> $6',
       ),
     ).toEqual(['t.a:eq', 't.b:range', 't.c:eq', 't.e:like']);
-    // LIKE and ILIKE (or `~~*`) on a plain column are noted (a trigram index serves them); not NOT LIKE.
+    // LIKE and ILIKE (or `~~*`) on a column or an expression are noted (a trigram index serves them); not NOT LIKE.
     expect(
-      cols('SELECT * FROM t WHERE a NOT LIKE $1 AND b ILIKE $2 AND lower(c) LIKE $3 AND d ~~* $4'),
-    ).toEqual(['t.b:ilike', 't.d:ilike']);
+      cols('SELECT * FROM t WHERE a NOT LIKE $1 AND b ILIKE $2 AND lower(c) LIKE lower($3) AND d ~~* $4'),
+    ).toEqual(['t.b:ilike', 't.lower(c):like', 't.d:ilike']);
   });
 
   it('reads expressions over one table as index keys, written from the tree without literals', () => {

@@ -93,7 +93,8 @@ function indexAction(proposals: IndexProposal[], p95Ms: number): string {
       ? 'a Bitmap Index Scan on it'
       : 'an Index Scan';
   // A trigram index's operator class comes with its extension, which CREATE EXTENSION installs once.
-  const ext = first.extension;
+  // An OR's proposals: the trigram one needs it whichever branch comes first.
+  const ext = proposals.find((p) => p.extension)?.extension;
   const setup = !ext
     ? ''
     : ext.installed
