@@ -10,7 +10,7 @@
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, renameSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { REPO_ROOT } from '../../scripts/lib/demo-stack';
+import { REPO_ROOT } from './demo-stack';
 
 const CACHE_DIR = join(REPO_ROOT, '.tmp', 'node');
 
