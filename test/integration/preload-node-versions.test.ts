@@ -65,32 +65,51 @@ async function getAll(app: AppRun, paths: string[]): Promise<number[]> {
   return Promise.all(paths.map((path) => app.get(path)));
 }
 
+interface Started {
+  node: string;
+  sidecar: SidecarProcess;
+  app: AppRun;
+}
+
 describe.each(NODE_VERSIONS)('the preload and the sidecar on Node %s', (version) => {
   const service = `node-${version.split('.')[0]}`;
-  let node: string;
+  let node: string | undefined;
   let sidecar: SidecarProcess | undefined;
   let app: AppRun | undefined;
+  let failure: unknown;
+  /**
+   * What beforeAll started. A failed start (no binary, a sidecar or app that would not run) fails
+   * every test with its reason: thrown from beforeAll, vitest would count the tests as skipped.
+   */
+  const up = (): Started => {
+    if (failure !== undefined) throw failure;
+    return { node: node as string, sidecar: sidecar as SidecarProcess, app: app as AppRun };
+  };
   const report = async <T>(kind: string, of = service) =>
     (
       await getJson<Report<T>>(
-        `${sidecar?.apiUrl}/api/v1/reports/${kind}?service=${of}&window=all&limit=1000`,
+        `${up().sidecar.apiUrl}/api/v1/reports/${kind}?service=${of}&window=all&limit=1000`,
       )
     ).rows;
 
   beforeAll(async () => {
-    node = fetchNode(version);
-    // Traces are assembled 1.5 s after their last span (6 s by default): the reports fill sooner.
-    sidecar = await startSidecarProcess({ node, env: { SPANSTAT_ASSEMBLY_IDLE_MS: '1500' } });
-    app = await startApp({
-      node,
-      env: {
-        PG_URL: pg.url,
-        REDIS_URL: redis.url,
-        OTEL_EXPORTER_OTLP_ENDPOINT: sidecar.receiverUrl,
-        OTEL_BSP_SCHEDULE_DELAY: '100',
-        OTEL_SERVICE_NAME: service,
-      },
-    });
+    try {
+      node = fetchNode(version);
+      // Traces are assembled 1.5 s after their last span (6 s by default): the reports fill sooner.
+      sidecar = await startSidecarProcess({ node, env: { SPANSTAT_ASSEMBLY_IDLE_MS: '1500' } });
+      app = await startApp({
+        node,
+        env: {
+          PG_URL: pg.url,
+          REDIS_URL: redis.url,
+          OTEL_EXPORTER_OTLP_ENDPOINT: sidecar.receiverUrl,
+          OTEL_BSP_SCHEDULE_DELAY: '100',
+          OTEL_SERVICE_NAME: service,
+        },
+      });
+    } catch (err) {
+      failure = err;
+    }
   }, 180_000);
 
   afterAll(async () => {
@@ -99,8 +118,9 @@ describe.each(NODE_VERSIONS)('the preload and the sidecar on Node %s', (version)
   });
 
   it('runs the app and the sidecar under that binary, with every library instrumented', () => {
+    const { node, app } = up();
     expect(nodeVersion(node)).toBe(`v${version}`);
-    const patches = JSON.parse(/^patches (.*)$/m.exec(app?.stdout() ?? '')?.[1] ?? '{}');
+    const patches = JSON.parse(/^patches (.*)$/m.exec(app.stdout())?.[1] ?? '{}');
     expect(patches).toMatchObject({
       http: true,
       pg: true,
@@ -111,7 +131,7 @@ describe.each(NODE_VERSIONS)('the preload and the sidecar on Node %s', (version)
   });
 
   it('reports exact requests, queries and cache calls per route, each call in its own request', async () => {
-    const run = app as AppRun;
+    const run = up().app;
     const users = USER_IDS.map((id) => `/api/users/${id}`);
     expect(await getAll(run, users)).toEqual(users.map(() => 200)); // misses, then a SET each
     expect(await getAll(run, users)).toEqual(users.map(() => 200)); // hits
@@ -157,6 +177,7 @@ describe.each(NODE_VERSIONS)('the preload and the sidecar on Node %s', (version)
   }, 60_000);
 
   it('reports each runJob run as one request of its job, with all of its queries', async () => {
+    const { node, sidecar } = up();
     const worker = await startApp({
       node,
       script: 'job-worker.js',
@@ -164,7 +185,7 @@ describe.each(NODE_VERSIONS)('the preload and the sidecar on Node %s', (version)
         PG_URL: pg.url,
         JOB_RUNS: String(JOB_RUNS),
         SPANSTAT_JOB_MODULE: join(REPO_ROOT, 'dist', 'job.js'),
-        OTEL_EXPORTER_OTLP_ENDPOINT: sidecar?.receiverUrl ?? '',
+        OTEL_EXPORTER_OTLP_ENDPOINT: sidecar.receiverUrl,
         OTEL_BSP_SCHEDULE_DELAY: '100',
         OTEL_SERVICE_NAME: `${service}-jobs`,
       },
@@ -185,7 +206,8 @@ describe.each(NODE_VERSIONS)('the preload and the sidecar on Node %s', (version)
   }, 60_000);
 
   it('logs nothing from spanstat in the app', () => {
-    expect(app?.stderr()).not.toContain('spanstat');
-    expect(app?.stdout()).not.toContain('UNHANDLED_REJECTION');
+    const { app } = up();
+    expect(app.stderr()).not.toContain('spanstat');
+    expect(app.stdout()).not.toContain('UNHANDLED_REJECTION');
   });
 });
