@@ -20,6 +20,7 @@ import { type LocalServer, startPostgres, startRedis } from '../../scripts/lib/l
 import { nodeBinary, nodeVersion, TESTED_NODE_VERSIONS } from '../../scripts/lib/node-binary';
 import type { CacheRow, EndpointRow, QueryRow, Report } from '../../src/reports/types';
 import { type AppRun, assertBuilt, REPO_ROOT, startApp } from '../fixtures/preload-app/harness';
+import { newSpaceAfterChurn } from '../helpers/new-space';
 import { getJson, waitFor } from '../helpers/sidecar';
 
 /** Each user id is read twice: a miss (then a SET) on the first request, a hit on the second. */
@@ -203,6 +204,12 @@ describe.each(TESTED_NODE_VERSIONS)('the preload and the sidecar on Node %s', (v
       ['JOB send-digest', JOB_RUNS, 0, 1 + SUBSCRIBERS],
     ]);
   }, 60_000);
+
+  it("sets the sidecar CLI's V8 flags there: the young generation stays at 2 × 1 MiB", () => {
+    const { node } = up();
+    const apply = JSON.stringify(join(REPO_ROOT, 'dist', 'cli', 'apply-v8-flags.js'));
+    expect(newSpaceAfterChurn(`require(${apply})`, node)).toBeLessThanOrEqual(4 * 1024 * 1024);
+  });
 
   it('logs nothing from spanstat in the app', () => {
     const { app } = up();
