@@ -34,6 +34,7 @@
  * Targets: throughput loss ≤ 10%, p99 added ≤ 1 ms, spanstat ≥ 1.5× stock throughput.
  */
 import { PRELOAD_PATH } from '../scripts/lib/demo-stack';
+import { nodeBinary, nodeVersion } from '../scripts/lib/node-binary';
 import type { EndpointRow } from '../src/reports/types';
 import { coreMeter, cpuMeter, STARVED_SHARE } from './lib/cpu';
 import { type AppProcess, type DemoData, startDemoApp, startDemoData } from './lib/demo-app-process';
@@ -41,7 +42,6 @@ import { BENCH_ROOT, type BenchResult, type Figure, figure, pct, reportStandalon
 import { flagNumber, flagValues } from './lib/flags';
 import { getJson } from './lib/http';
 import { type LoadRunResult, runAutocannon } from './lib/load';
-import { nodeBinary, nodeVersion } from './lib/node-binary';
 import { CORE_UNDER_TEST, ensureBuilt, pinSelfToLoadCore } from './lib/setup';
 import { type SidecarProcess, sleep, startSidecarProcess } from './lib/sidecar-process';
 import { median } from './lib/stats';

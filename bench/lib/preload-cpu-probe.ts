@@ -16,6 +16,7 @@
  */
 import { join } from 'node:path';
 import { PRELOAD_PATH, REPO_ROOT } from '../../scripts/lib/demo-stack';
+import { nodeBinary } from '../../scripts/lib/node-binary';
 import { quotePaths } from '../preload-overhead.bench';
 import { buildBaseTree } from './base-tree';
 import { cpuTimeMs } from './cpu';
@@ -23,7 +24,6 @@ import { type AppProcess, startDemoApp, startDemoData } from './demo-app-process
 import { BENCH_ROOT } from './figures';
 import { flagNumber, flagValues } from './flags';
 import { runAutocannon } from './load';
-import { nodeBinary } from './node-binary';
 import { startOtlpSink } from './otlp-sink';
 import { CORE_UNDER_TEST, ensureBuilt, pinSelfToLoadCore } from './setup';
 import { startSidecarProcess } from './sidecar-process';

@@ -52,14 +52,14 @@ export interface DemoStack {
 
 const OUTPUT_TAIL_BYTES = 16 * 1024;
 
-interface Child {
+export interface Child {
   process: ChildProcess;
   tail(): string;
   stop(): Promise<void>;
 }
 
-function startChild(name: string, args: string[], env: NodeJS.ProcessEnv): Child {
-  const child = spawn(process.execPath, args, { cwd: REPO_ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
+function startChild(name: string, args: string[], env: NodeJS.ProcessEnv, node = process.execPath): Child {
+  const child = spawn(node, args, { cwd: REPO_ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
   let tail = '';
   const keep = (chunk: Buffer) => {
     tail = (tail + chunk.toString()).slice(-OUTPUT_TAIL_BYTES);
@@ -162,12 +162,56 @@ function requireBuilt(path: string, what: string): void {
   if (!existsSync(path)) throw new Error(`${what} not found at ${path}: run \`npm run build\` first`);
 }
 
+export interface SidecarProcessOptions {
+  /** The Node binary to run `dist/cli/main.js sidecar` with (default: this process's). */
+  node?: string;
+  /** Arguments after `sidecar`. */
+  args?: string[];
+  /** Added to this process's environment (SPANSTAT_* overrides); the two ports are set here. */
+  env?: NodeJS.ProcessEnv;
+  /** Until /healthz answers 200 (ms, default 30 s). */
+  timeoutMs?: number;
+}
+
+export interface SidecarProcess {
+  child: Child;
+  /** Sidecar API/page/metrics base URL. */
+  apiUrl: string;
+  /** OTLP/HTTP base URL. */
+  receiverUrl: string;
+}
+
+/** `spanstat sidecar` as a child process on free loopback ports, once /healthz answers; stopped if it never does. */
+export async function startSidecarProcess(options: SidecarProcessOptions = {}): Promise<SidecarProcess> {
+  requireBuilt(CLI_PATH, 'the spanstat CLI');
+  const receiverPort = await freePort();
+  const apiPort = await freePort();
+  const apiUrl = `http://127.0.0.1:${apiPort}`;
+  const child = startChild(
+    'sidecar',
+    [CLI_PATH, 'sidecar', ...(options.args ?? [])],
+    {
+      ...process.env,
+      SPANSTAT_RECEIVER_PORT: String(receiverPort),
+      SPANSTAT_API_PORT: String(apiPort),
+      ...options.env,
+    },
+    options.node,
+  );
+  try {
+    await waitForHealthz(child, `${apiUrl}/healthz`, options.timeoutMs ?? 30_000);
+  } catch (err) {
+    await child.stop();
+    throw err;
+  }
+  return { child, apiUrl, receiverUrl: `http://127.0.0.1:${receiverPort}` };
+}
+
 export async function startDemoStack(options: DemoStackOptions = {}): Promise<DemoStack> {
   const log = options.log ?? (() => {});
   const withSidecar = options.sidecar ?? true;
   const withPreload = options.preload ?? withSidecar;
   const timeoutMs = options.readyTimeoutMs ?? 30_000;
-  if (withSidecar) requireBuilt(CLI_PATH, 'the spanstat CLI');
   if (withPreload) requireBuilt(PRELOAD_PATH, 'the spanstat preload');
 
   // Stopped in reverse order of start; filled as each part comes up so a failed start can undo itself.
@@ -224,21 +268,15 @@ export async function startDemoStack(options: DemoStackOptions = {}): Promise<De
     let apiUrl: string | undefined;
     let receiverUrl: string | undefined;
     if (withSidecar) {
-      const receiverPort = await freePort();
-      const apiPort = await freePort();
-      receiverUrl = `http://127.0.0.1:${receiverPort}`;
-      apiUrl = `http://127.0.0.1:${apiPort}`;
-      sidecar = startChild('sidecar', [CLI_PATH, 'sidecar', ...(options.sidecarArgs ?? [])], {
-        ...process.env,
-        SPANSTAT_RECEIVER_PORT: String(receiverPort),
-        SPANSTAT_API_PORT: String(apiPort),
+      const started = await startSidecarProcess({
+        args: options.sidecarArgs,
         // Index advice: the advisor only ever runs read-only transactions on this connection.
-        SPANSTAT_ADVISOR_POSTGRES_URL: postgres.url,
-        ...options.sidecarEnv,
+        env: { SPANSTAT_ADVISOR_POSTGRES_URL: postgres.url, ...options.sidecarEnv },
+        timeoutMs,
       });
-      const started = sidecar;
-      stoppers.push(() => started.stop());
-      await waitForHealthz(sidecar, `${apiUrl}/healthz`, timeoutMs);
+      sidecar = started.child;
+      stoppers.push(() => started.child.stop());
+      ({ apiUrl, receiverUrl } = started);
       log(`sidecar ready: OTLP ${receiverUrl}, API ${apiUrl}`);
     }
 

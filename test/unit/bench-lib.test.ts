@@ -1,9 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { figure, formatTable } from '../../bench/lib/figures';
-import { matchingVersions } from '../../bench/lib/node-binary';
 import { BatchStream, buildTemplates, writeDigits } from '../../bench/lib/otlp-batches';
 import { quantileOf, relativeError, slope } from '../../bench/lib/stats';
 import { quotePaths } from '../../bench/preload-overhead.bench';
+import { matchingVersions } from '../../scripts/lib/node-binary';
 import { decodeTracesProtobuf } from '../../src/receiver/decode-protobuf';
 
 describe('bench OTLP batches', () => {

@@ -2,6 +2,7 @@ import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { chooseV8Flags, DEFAULT_V8_FLAGS, runtimeFlagProblem } from '../../src/cli/v8-flags';
+import { newSpaceAfterChurn } from '../helpers/new-space';
 
 const defaults = DEFAULT_V8_FLAGS.map((d) => d.flag);
 
@@ -25,14 +26,8 @@ describe('the CLI V8 flags', () => {
   });
 
   it('keep the young generation at 2 × 1 MiB when set at run time (V8 reads them as it grows)', () => {
-    const script = `
-      require('node:v8').setFlagsFromString(${JSON.stringify(defaults.join(' '))});
-      let keep = [];
-      for (let i = 0; i < 2e6; i++) { keep.push({ i, s: 'x' + i }); if (keep.length > 50000) keep = []; }
-      const space = require('node:v8').getHeapSpaceStatistics().find((s) => s.space_name === 'new_space');
-      process.stdout.write(String(space.space_size));`;
-    const newSpace = Number(
-      execFileSync(process.execPath, ['-e', script], { cwd: join(__dirname, '..', '..') }),
+    const newSpace = newSpaceAfterChurn(
+      `require('node:v8').setFlagsFromString(${JSON.stringify(defaults.join(' '))})`,
     );
     expect(newSpace).toBeLessThanOrEqual(4 * 1024 * 1024);
   });

@@ -3,6 +3,10 @@
  * `24.21.0`). A version is fetched from the npm registry once, as the `node-<platform>-<arch>` package
  * the `node` package installs (`npm pack`, no install scripts), into `.tmp/node/<version>/`.
  *
+ * The integration tests run the preload and the sidecar under TESTED_NODE_VERSIONS the same way
+ * (test/integration/preload-node-versions.test.ts); `.ci/run` fetches them before `npm test` with
+ * `npx tsx scripts/lib/node-binary.ts` (no arguments: those versions).
+ *
  * Why: the preload's largest fixed cost on Node 20 is AsyncLocalStorage's init hooks; Node 24 runs
  * AsyncLocalStorage on V8's continuation-preserved data (AsyncContextFrame) instead, and most apps
  * in production run a current LTS. This measures the same preload there, on the same machine.
@@ -10,9 +14,15 @@
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, renameSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { REPO_ROOT } from '../../scripts/lib/demo-stack';
+import { REPO_ROOT } from './demo-stack';
 
 const CACHE_DIR = join(REPO_ROOT, '.tmp', 'node');
+
+/**
+ * The Node releases the integration tests run the preload and the sidecar on, besides the one
+ * running the tests; the README names them. Exact versions: a cached binary needs no registry query.
+ */
+export const TESTED_NODE_VERSIONS: readonly string[] = ['22.23.3', '24.21.0'];
 
 /** The binary for `spec` (a path, or a version to fetch); process.execPath when spec is undefined. */
 export function nodeBinary(spec: string | undefined, log: (line: string) => void = () => {}): string {
@@ -99,4 +109,11 @@ function byVersion(a: string, b: string): number {
 /** `node -v` of a binary (`v24.21.0`). */
 export function nodeVersion(binary: string): string {
   return binary === process.execPath ? process.version : execFileSync(binary, ['-v']).toString().trim();
+}
+
+// `tsx scripts/lib/node-binary.ts [version…]`: fetch (default TESTED_NODE_VERSIONS) and print the paths.
+if (require.main === module) {
+  const specs = process.argv.slice(2);
+  for (const spec of specs.length > 0 ? specs : TESTED_NODE_VERSIONS)
+    console.log(nodeBinary(spec, (line) => console.error(line)));
 }
