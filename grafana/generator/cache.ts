@@ -14,9 +14,9 @@ export function cache(): DashboardBuilder {
         min: 0,
         max: 1,
         width: 24,
-        thresholds: { steps: [0.6, 0.8] },
+        thresholds: { steps: [0.4, 0.8] },
         description:
-          'Keys found / keys read. Dashed lines: the 60% (critical) and 80% (warning) alert thresholds.',
+          'Keys found / keys read. Dashed lines: the 40% (critical) and 80% (warning) alert thresholds.',
       }),
     )
     .withPanel(

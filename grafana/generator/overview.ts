@@ -135,7 +135,7 @@ export function overview(): DashboardBuilder {
           },
           { expr: `sum by (instance) (rate(${M.spansDropped}[${RATE}]))`, legend: '{{instance}} dropped' },
           {
-            expr: `sum by (service) (rate(${M.preloadSpansLost}[${RATE}]))`,
+            expr: `sum by (service) (rate(${M.preloadSpansLost}{${SVC}}[${RATE}]))`,
             legend: '{{service}} lost in the app before sending',
           },
           {

@@ -57,7 +57,7 @@ export class ApiServer {
       server.close();
       throw new SpanstatError(
         'SPANSTAT_ERR_LISTEN',
-        `api: cannot listen on ${this.options.host}:${this.options.port}: ${(err as Error).message}`,
+        `API, page and /metrics server cannot listen on ${this.options.host}:${this.options.port} (api.host/api.port): ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`,
         { cause: err },
       );
     }
