@@ -16,7 +16,14 @@ import { fingerprintSync, loadModule, normalizeSync } from 'libpg-query';
 import { GenerationalCache } from '../generational-cache';
 import { describeStatement, fallbackFingerprint } from './fallback';
 import { type Skeleton, SkeletonIndex, skeletonOf } from './literal-skeleton';
-import { mainStatement, operationOf, parseStatements, tableOf } from './parse-tree';
+import {
+  forEachNode,
+  mainStatement,
+  operationOf,
+  type PgRawStmt,
+  parseStatements,
+  tableOf,
+} from './parse-tree';
 import { keepSortPositions } from './sort-positions';
 import { dialectOf, hashCanonical, LITERAL, type SqlDialect, scanSql } from './sql-scanner';
 import { collapseLists, numberMarkers, renderStatement, truncateStatement } from './sql-statement';
@@ -285,10 +292,10 @@ function cacheKey(dialect: SqlDialect, oversized: boolean, canonical: string): s
 /** Shape from PostgreSQL's parser, or undefined when it rejects the text. */
 function parsePostgres(text: string): SqlShape | undefined {
   try {
-    const fingerprint = fingerprintSync(text);
     // normalize keeps comments and leaves literals in utility statements (COMMENT ON … IS 'x',
     // COPY … FROM '/path', PREPARE … AS SELECT 'x'): the scanner removes what it left.
     const stmts = parseStatements(text);
+    const fingerprint = withInLists(fingerprintSync(text), stmts);
     const normalized = normalizeSync(text);
     const canonical = keepSortPositions(normalized, scanSql(normalized, 'pg'), stmts);
     const statement = renderStatement(collapseLists(canonical));
@@ -303,6 +310,27 @@ function parsePostgres(text: string): SqlShape | undefined {
   } catch {
     return undefined;
   }
+}
+
+/**
+ * libpg-query's fingerprint reads `col IN (…)` as `col = …` (`WHERE id = 5` and `WHERE id IN (5, 6)`
+ * share one), where pg_stat_statements keeps them apart: an ORM's lazy `= $1` look-up and its batched
+ * `IN` fetch would be one row, under whichever text came first. Which comparisons are IN lists is
+ * mixed in, so list lengths still merge but `=` and `IN` do not; statements without an IN keep
+ * libpg-query's fingerprint unchanged.
+ */
+function withInLists(fingerprint: string, stmts: readonly PgRawStmt[]): string {
+  let kinds = '';
+  let lists = false;
+  forEachNode(stmts, (node) => {
+    const expr = node.A_Expr as { kind?: string } | undefined;
+    if (expr === undefined) return;
+    const inList = expr.kind === 'AEXPR_IN';
+    kinds += inList ? 'i' : 'o';
+    lists ||= inList;
+  });
+  if (!lists) return fingerprint;
+  return createHash('sha1').update(`${fingerprint}:${kinds}`).digest('hex').slice(0, 16);
 }
 
 function fallbackShape(canonical: string): SqlShape {

@@ -147,6 +147,19 @@ describe('N+1 advice by statement shape', () => {
     }
   });
 
+  it("offers `= ANY` without the LIMIT for an ORM's one-row fetch by key (Knex first(), Sequelize findOne)", () => {
+    // Recorded from a Knex loop: knex('users').where('id', o.user_id).first('email').
+    const action = actionFor('select "email" from "users" where "id" = $1 limit $2');
+    expect(action).toContain('select "email" from "users" where "id" = ANY($1) (one array parameter');
+    expect(action).toMatch(/first\(\)/);
+    // Still the per-id forms for what a LIMIT may truly cap.
+    expect(action).toMatch(/one result per id/);
+    const topN = actionFor(
+      'SELECT id, note FROM orders WHERE customer_id = $1 ORDER BY created_at DESC LIMIT $2',
+    );
+    expect(topN).not.toMatch(/first\(\)/);
+  });
+
   it('never reports transaction control or session statements', () => {
     for (const statement of [
       'BEGIN',

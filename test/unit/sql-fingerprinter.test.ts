@@ -140,6 +140,22 @@ describe('fingerprint', () => {
     expect(pg('INSERT INTO t (a) VALUES (1), (2), (3)').fingerprint).toBe(v.fingerprint);
   });
 
+  it("differs between col = x and col IN (…), as in pg_stat_statements (an ORM's lazy look-up and its batched fetch)", () => {
+    // Sequelize: getUser() per row, then User.findAll({ where: { id: ids } }), literals inlined.
+    const select = 'SELECT "id", "email" FROM "users" AS "User" WHERE "User"."id"';
+    const one = pg(`${select} = 1234;`);
+    const list = pg(`${select} IN (12, 34);`);
+    expect(list.fingerprint).not.toBe(one.fingerprint);
+    expect(list.statement).toContain('IN ($1 /*, ... */)');
+    expect(pg(`${select} IN (5);`).fingerprint).toBe(list.fingerprint);
+    expect(pg(`${select} = 77;`).fingerprint).toBe(one.fingerprint);
+    // Which comparison is the list matters too.
+    const a = pg('SELECT * FROM t WHERE a IN (1, 2) AND b = 3').fingerprint;
+    expect(pg('SELECT * FROM t WHERE a = 1 AND b IN (2, 3)').fingerprint).not.toBe(a);
+    expect(pg('SELECT * FROM t WHERE a IN ($1) AND b = $2').fingerprint).toBe(a);
+    expect(a).toMatch(/^[0-9a-f]{16}$/);
+  });
+
   it('is the same across whitespace, comments and keyword case', () => {
     const a = pg('SELECT a FROM t WHERE b = 1');
     expect(pg('select  a\n from t -- note\n where b=2').fingerprint).toBe(a.fingerprint);

@@ -107,7 +107,13 @@ export function batchAdvice(statement: string, unit: 'request' | 'run' = 'reques
   if (PER_ITEM_RESULT.test(statement)) {
     if (!/=\s*\$\d+/.test(statement) && /[<>]=?\s*\$\d+/.test(statement))
       return 'It pages through rows in a loop: fetch larger pages, or read them in one query (a cursor for large sets).';
+    const single = singleRowLookup(statement);
     return (
+      (single
+        ? `If the LIMIT is an ORM's one-row fetch (Knex \`first()\`, Sequelize \`findOne\`, TypeORM \`findOneBy\`) ` +
+          `on a unique column such as the id, drop it and run once for all ids: ${single} ` +
+          '(one array parameter; in the ORM: `whereIn`, `findAll` with an array, `In([...])`, or eager loading). Otherwise: '
+        : '') +
       'Run it once for all ids while keeping one result per id — `= ANY($1)` alone would merge them: ' +
       'GROUP BY the looked-up column for a count or sum, `DISTINCT ON (col) … ORDER BY col, …` for the first ' +
       'row per id, or a LATERAL join over `unnest($1::type[])` for the top rows per id; ' +
@@ -119,6 +125,17 @@ export function batchAdvice(statement: string, unit: 'request' | 'run' = 'reques
     ? `run it once for all ids: ${batched} (pass the collected ids as one array parameter)`
     : 'run it once for all ids with `= ANY($1)` on the looked-up column (one array parameter)';
   return `Collect the ids first and ${batch}; or JOIN the rows into the query that produced the ids; ${loader}`;
+}
+
+/**
+ * `… WHERE col = $1 LIMIT $2` (an ORM's `first()`/`findOne`, whose LIMIT is 1) as one batched statement
+ * without the LIMIT; undefined when anything else makes the result per item.
+ */
+function singleRowLookup(statement: string): string | undefined {
+  const rest = statement.replace(/\s+LIMIT\s+\$\d+\s*;?\s*$/i, '');
+  // With ORDER BY it is a top-N per item, which only the per-id forms below keep.
+  if (rest === statement || PER_ITEM_RESULT.test(rest) || /\bORDER\s+BY\b/i.test(rest)) return undefined;
+  return batchedStatement(rest);
 }
 
 /** `… WHERE t.col = $1` → `… WHERE t.col = ANY($1)` when the statement has exactly one `= $n`. */
