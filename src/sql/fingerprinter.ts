@@ -313,11 +313,12 @@ function parsePostgres(text: string): SqlShape | undefined {
 }
 
 /**
- * libpg-query's fingerprint reads `col IN (…)` as `col = …` (`WHERE id = 5` and `WHERE id IN (5, 6)`
- * share one), where pg_stat_statements keeps them apart: an ORM's lazy `= $1` look-up and its batched
- * `IN` fetch would be one row, under whichever text came first. Which comparisons are IN lists is
- * mixed in, so list lengths still merge but `=` and `IN` do not; statements without an IN keep
- * libpg-query's fingerprint unchanged.
+ * libpg-query's fingerprint reads `col IN (…)` and `col = ANY($1)` as `col = …` (`WHERE id = 5`,
+ * `WHERE id IN (5, 6)` and `WHERE id = ANY($1)` share one), where pg_stat_statements keeps them apart:
+ * an ORM's lazy `= $1` look-up and its batched fetch (the N+1 advice's `= ANY($1)`) would be one row,
+ * under whichever text came first. Which comparisons are IN lists or `op ANY` is mixed in, so list
+ * lengths still merge but `=`, `IN` and `= ANY` do not; statements with neither keep libpg-query's
+ * fingerprint unchanged.
  */
 function withInLists(fingerprint: string, stmts: readonly PgRawStmt[]): string {
   let kinds = '';
@@ -325,9 +326,9 @@ function withInLists(fingerprint: string, stmts: readonly PgRawStmt[]): string {
   forEachNode(stmts, (node) => {
     const expr = node.A_Expr as { kind?: string } | undefined;
     if (expr === undefined) return;
-    const inList = expr.kind === 'AEXPR_IN';
-    kinds += inList ? 'i' : 'o';
-    lists ||= inList;
+    const kind = expr.kind === 'AEXPR_IN' ? 'i' : expr.kind === 'AEXPR_OP_ANY' ? 'a' : 'o';
+    kinds += kind;
+    lists ||= kind !== 'o';
   });
   if (!lists) return fingerprint;
   return createHash('sha1').update(`${fingerprint}:${kinds}`).digest('hex').slice(0, 16);

@@ -156,6 +156,15 @@ describe('fingerprint', () => {
     expect(a).toMatch(/^[0-9a-f]{16}$/);
   });
 
+  it('differs between col = $1 and col = ANY($1), the batched form the N+1 advice proposes', () => {
+    const select = 'SELECT id, email FROM users WHERE id';
+    const one = pg(`${select} = $1`).fingerprint;
+    const any = pg(`${select} = ANY($1)`).fingerprint;
+    expect(any).not.toBe(one);
+    expect(any).not.toBe(pg(`${select} IN ($1, $2)`).fingerprint);
+    expect(pg(`${select} = ANY($2)`).fingerprint).toBe(any);
+  });
+
   it('is the same across whitespace, comments and keyword case', () => {
     const a = pg('SELECT a FROM t WHERE b = 1');
     expect(pg('select  a\n from t -- note\n where b=2').fingerprint).toBe(a.fingerprint);
