@@ -5,6 +5,7 @@
  * lack, or nothing, with the branch that stops it, when one branch cannot be served at all.
  */
 import {
+  describeIndex,
   displayTable,
   type IndexLimits,
   type PlannedUse,
@@ -60,17 +61,22 @@ export function planOrGroup(
     const detail = `OR branch ${blocked + 1} of ${n}: ${blocker.skip.detail}; a BitmapOr needs an index for every branch, so none is proposed`;
     return [{ skip: { table, reason: 'or-branch', detail } }];
   }
+  // Every branch is proposed an index or covered by one (the rest blocked above).
+  const served = (d: TableDecision) =>
+    'proposal' in d
+      ? d.proposal.extension
+        ? 'the trigram index proposed'
+        : 'the index proposed'
+      : `existing index ${d.covering ? describeIndex(d.covering) : '?'}`;
   const branchSummary = decisions
-    .map((d, i) => {
-      const proposed =
-        'proposal' in d && (d.proposal.extension ? 'the trigram index proposed' : 'the index proposed');
-      const served =
-        proposed || ('skip' in d ? d.skip.detail.replace(/ already (covers|serves) .*$/, '') : '');
-      return `branch ${i + 1} (${[...new Set(branches[i].map((u) => u.column))].join(', ')}): ${served}`;
-    })
+    .map(
+      (d, i) =>
+        `branch ${i + 1} (${[...new Set(branches[i].map((u) => u.column))].join(', ')}): ${served(d)}`,
+    )
     .join('; ');
+  // A gin/gist index on a branch is a trigram one: the planner proposes or counts no other kind.
   const trigram = decisions.map((d) =>
-    'proposal' in d ? !!d.proposal.extension : /_trgm_ops/.test(d.skip.detail),
+    'proposal' in d ? !!d.proposal.extension : d.covering?.method === 'gin' || d.covering?.method === 'gist',
   );
   const mixed = trigram.some(Boolean) && !trigram.every(Boolean);
   const summary = mixed

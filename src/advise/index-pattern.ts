@@ -60,7 +60,7 @@ export function patternDecision(
   const existing = info.indexes.find((ix) => servesTrigram(ix, use));
   if (existing) {
     const detail = `existing index ${describeIndex(existing)} already serves ${what} (any pattern)`;
-    return { skip: { table, reason: 'covered', detail } };
+    return { skip: { table, reason: 'covered', detail }, covering: existing };
   }
   if (plan && !plan.seqScan) {
     const detail = `the generic plan reads ${table} without a Seq Scan (${plan.shape})`;
@@ -105,7 +105,7 @@ export function patternBeside(decision: TableDecision, uses: PlannedUse[], info:
     const { note } = decision.proposal;
     return { proposal: { ...decision.proposal, note: note ? `${note}; ${text}` : text } };
   }
-  return { skip: { ...decision.skip, detail: `${decision.skip.detail}; ${text}` } };
+  return { ...decision, skip: { ...decision.skip, detail: `${decision.skip.detail}; ${text}` } };
 }
 
 /** A valid, complete gin or gist index with a pg_trgm operator class on the column or expression. */

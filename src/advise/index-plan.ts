@@ -92,7 +92,8 @@ export interface IndexLimits {
 
 export type TableDecision =
   | { proposal: IndexProposal }
-  | { skip: { table: string; reason: IndexSkipReason; detail: string } };
+  /** `covering`: the existing index a `covered` skip names (an OR's summary reads it: index-or.ts). */
+  | { skip: { table: string; reason: IndexSkipReason; detail: string }; covering?: ExistingIndex };
 
 /** Equality columns are added until the planner would expect at most this many rows per lookup. */
 const FEW_ROWS = 10;
@@ -232,8 +233,10 @@ function planKeys(
   const sort = sortDirections(sorted, known);
   const canonical = new Map([...expressions].flatMap(([c, e]) => (e.canonical ? [[c, e.canonical]] : [])));
   const cover = info.indexes.find((ix) => covers(ix, columns, eq.length, { sort, canonical }));
-  if (cover)
-    return skip('covered', `existing index ${describeIndex(cover)} already covers (${columns.join(', ')})`);
+  if (cover) {
+    const detail = `existing index ${describeIndex(cover)} already covers (${columns.join(', ')})`;
+    return { ...skip('covered', detail), covering: cover };
+  }
   if (plan && !plan.seqScan) {
     return skip('plan-uses-index', `the generic plan reads ${table} without a Seq Scan (${plan.shape})`);
   }

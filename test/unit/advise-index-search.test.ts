@@ -110,6 +110,7 @@ describe('index planning: LIKE/ILIKE on an IMMUTABLE expression', () => {
         detail:
           'existing index people_lower_name_trgm (lower(name) gin_trgm_ops) gin already serves lower(name) ILIKE … (any pattern)',
       },
+      covering: onExpression,
     });
     const onColumn = trigramOn('people_name_trgm', { column: 'name' });
     expect(
@@ -164,6 +165,19 @@ describe('index planning: ILIKE branches of an OR', () => {
   });
 });
 
+describe('index planning: an OR branch with a pattern beside its = filter', () => {
+  it('names the btree that serves the branch, not the trigram index its note mentions', () => {
+    const info = people({
+      indexes: [btreeIndex('people_pkey', ['id']), btreeIndex('people_tenant_id_idx', ['tenant_id'])],
+    });
+    expect(orAdvice([[eq('tenant_id'), ilike('name')], [eq('sku')]], info)).toEqual({
+      statements: ['CREATE INDEX CONCURRENTLY people_sku_idx ON people (sku);'],
+      bitmapOr:
+        'branch 1 (tenant_id, name): existing index people_tenant_id_idx (tenant_id); branch 2 (sku): the index proposed',
+    });
+  });
+});
+
 describe('index planning: LIKE/ILIKE beside an = filter', () => {
   it('proposes the btree on the = column and names the trigram index a BitmapAnd adds', () => {
     const d = planTableIndex([eq('tenant_id'), ilike('name')], people(), seqScan, false, limits);
@@ -188,6 +202,7 @@ describe('index planning: LIKE/ILIKE beside an = filter', () => {
         detail:
           'existing index people_tenant_id_idx (tenant_id) already covers (tenant_id); name ILIKE … is checked on the rows found by (tenant_id); if those are many and the pattern matches few, a trigram index lets PostgreSQL combine both with a BitmapAnd: CREATE INDEX CONCURRENTLY people_name_trgm_idx ON people USING gin (name gin_trgm_ops);',
       },
+      covering: info.indexes[0],
     });
   });
 

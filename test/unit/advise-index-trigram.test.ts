@@ -60,6 +60,7 @@ describe('index planning: ILIKE and trigram indexes', () => {
           reason: 'covered',
           detail: `existing index ${ix.name} (name ${ix.opclasses?.[0]}) ${ix.method} already serves name ILIKE … (any pattern)`,
         },
+        covering: ix,
       });
     }
     const partial = { ...trigramIndex('gin', 'gin_trgm_ops'), partial: true };
