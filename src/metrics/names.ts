@@ -35,7 +35,7 @@ export const LABELS = {
   pool: {
     name: 'pool',
     bounded: false,
-    help: "which of the service's pools: db.client.connection.pool.name (the preload's host:port/database); empty when the spans name none",
+    help: "which of the service's pools: db.client.connection.pool.name (the preload's host:port/database, and the pool's own application_name in parentheses); empty when the spans name none",
   },
   fingerprint: { name: 'fingerprint', bounded: false, help: 'stable id of the statement shape' },
   operation: { name: 'operation', bounded: false, help: 'SQL verb: SELECT, INSERT, …' },

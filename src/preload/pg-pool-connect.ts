@@ -34,6 +34,7 @@ interface PoolOptions {
   port?: number | string;
   database?: string;
   connectionString?: string;
+  application_name?: string;
 }
 
 interface PoolLike {
@@ -165,7 +166,9 @@ export function poolAttributes(pool: PoolLike): Attributes {
 function baseAttributes(options: PoolOptions): Attributes {
   const attributes: Attributes = { 'db.system.name': 'postgresql' };
   const { host, port, database } = poolAddress(options);
-  attributes[POOL_NAME_ATTR] = database === undefined ? `${host}:${port}` : `${host}:${port}/${database}`;
+  const address = database === undefined ? `${host}:${port}` : `${host}:${port}/${database}`;
+  const application = poolApplicationName(options);
+  attributes[POOL_NAME_ATTR] = application === undefined ? address : `${address} (${application})`;
   if (database !== undefined) attributes['db.namespace'] = database;
   attributes['server.address'] = host;
   attributes['server.port'] = port;
@@ -186,11 +189,12 @@ export interface PoolAddress {
  * (the connection string over the options, then PGHOST / PGPORT / PGDATABASE, then localhost:5432),
  * so the pool spans name what the query spans (which read the client's resolved parameters) name.
  * Read once per pool. The pool's identity, `db.client.connection.pool.name`, is built from it as
- * OpenTelemetry suggests (`server.address:server.port/db.namespace`): two pools of one process to
- * the same host, port and database read as one pool (their peaks and sizes merge as the larger) —
- * nothing cheap and stable tells them apart (pg-pool has no pool name, and an order of creation
- * would differ between the app's processes). A database left to pg's default (the user's name) is
- * left out rather than guessed from the user.
+ * OpenTelemetry suggests (`server.address:server.port/db.namespace`), followed by the pool's own
+ * `application_name` when it sets one (poolApplicationName). Two pools of one process to the same
+ * host, port and database without their own application_name read as one pool (their peaks and
+ * sizes merge as the larger): nothing else cheap and stable tells them apart (pg-pool has no pool
+ * name, and an order of creation would differ between the app's processes). A database left to
+ * pg's default (the user's name) is left out rather than guessed from the user.
  */
 export function poolAddress(options: PoolOptions, env: NodeJS.ProcessEnv = process.env): PoolAddress {
   let host: string | undefined;
@@ -218,4 +222,24 @@ export function poolAddress(options: PoolOptions, env: NodeJS.ProcessEnv = proce
   database ||= options.database || env.PGDATABASE || undefined;
   const portNumber = Number(port);
   return { host, port: Number.isInteger(portNumber) && portNumber > 0 ? portNumber : 5432, database };
+}
+
+/**
+ * The `application_name` a pool's own options or connection string give (`?application_name=jobs`),
+ * which names a web and a jobs pool to one database apart, as it does in `pg_stat_activity`. Not
+ * PGAPPNAME: the environment names every pool of the process alike, which tells none apart. Cut to
+ * PostgreSQL's 63 bytes-or-fewer identifier length, as the server cuts it.
+ */
+export function poolApplicationName(options: PoolOptions): string | undefined {
+  let name = options.application_name;
+  if (options.connectionString) {
+    try {
+      name = new URL(options.connectionString).searchParams.get('application_name') || name;
+    } catch {
+      // Not a URL: the options' own application_name, as for pg.
+    }
+  }
+  if (typeof name !== 'string') return undefined;
+  name = name.trim().slice(0, 63);
+  return name === '' ? undefined : name;
 }

@@ -145,9 +145,10 @@ export interface PoolRow {
   service: string;
   system: string;
   /**
-   * The pool (`db.client.connection.pool.name`: `host:port/database` from the preload); '' for spans
-   * that name no pool (older preloads, other instrumentations), which share one row per service and
-   * system; `(other)` on an overflow row.
+   * The pool (`db.client.connection.pool.name`: `host:port/database` from the preload, followed by
+   * ` (name)` when the pool sets its own `application_name`); '' for spans that name no pool (older
+   * preloads, other instrumentations), which share one row per service and system; `(other)` on an
+   * overflow row.
    */
   pool: string;
   connects: number;

@@ -473,9 +473,10 @@ describe('an app writing keys without an expiry, sending to a sidecar', () => {
   });
 });
 
-describe('an app with two pg pools, sending to a sidecar', () => {
-  // A pool of 4 to the server's `postgres` database and one of 2 to its `reports` database, both
-  // run full: each is a pool row of its own with its own size and peak, not one pool sized as the larger.
+describe('an app with three pg pools, sending to a sidecar', () => {
+  // A pool of 4 to the server's `postgres` database, one of 2 to its `reports` database and one of 3
+  // to `postgres` again with application_name 'jobs', all run full: each is a pool row of its own with
+  // its own size and peak, not one pool sized as the larger.
   beforeAll(async () => {
     const admin = new Client({ connectionString: traced.pg.url });
     await admin.connect();
@@ -488,6 +489,7 @@ describe('an app with two pg pools, sending to a sidecar', () => {
   // Registered after the database is made: hooks run in order.
   const run = appWithSidecar('two-pools', {
     PG_URL_2: () => traced.pg.url.replace(/\/postgres$/, '/reports'),
+    JOBS_POOL: () => '1',
   });
 
   it('reports a row and a metric series per pool, each with its own size and peak in use', async () => {
@@ -498,18 +500,20 @@ describe('an app with two pg pools, sending to a sidecar', () => {
     const statuses = await Promise.all([
       ...ids.map((id) => app2.get(`/slow/${id}`)),
       ...ids.map((id) => app2.get(`/reports/slow/${id}`)),
+      ...ids.map((id) => app2.get(`/jobs/slow/${id}`)),
     ]);
     expect(statuses).toEqual(statuses.map(() => 200));
     const url = `${apiUrl}/api/v1/reports/pools?service=two-pools&sort=poolMax`;
     const pools = async () => (await getJson<Report<PoolRow>>(url)).rows;
     await waitFor(async () => {
       const rows = await pools();
-      return rows.length >= 2 && rows.every((r) => r.maxInUse !== null && r.maxInUse === r.poolMax);
+      return rows.length >= 3 && rows.every((r) => r.maxInUse !== null && r.maxInUse === r.poolMax);
     });
     const rows = await pools();
     const at = `127.0.0.1:${traced.pg.port}`;
     expect(rows.map((r) => [r.pool, r.poolMax, r.maxInUse])).toEqual([
       [`${at}/postgres`, 4, 4],
+      [`${at}/postgres (jobs)`, 3, 3],
       [`${at}/reports`, 2, 2],
     ]);
     // Named by address and database only: no user, no password, no connection string.
@@ -518,9 +522,12 @@ describe('an app with two pg pools, sending to a sidecar', () => {
     const max = metrics
       .split('\n')
       .filter((line) => line.startsWith('spanstat_db_pool_clients_max{service="two-pools"'));
-    expect(max.sort()).toEqual([
-      `spanstat_db_pool_clients_max{service="two-pools",system="postgresql",pool="${at}/postgres"} 4`,
-      `spanstat_db_pool_clients_max{service="two-pools",system="postgresql",pool="${at}/reports"} 2`,
-    ]);
+    expect(max.sort()).toEqual(
+      [
+        `spanstat_db_pool_clients_max{service="two-pools",system="postgresql",pool="${at}/postgres"} 4`,
+        `spanstat_db_pool_clients_max{service="two-pools",system="postgresql",pool="${at}/postgres (jobs)"} 3`,
+        `spanstat_db_pool_clients_max{service="two-pools",system="postgresql",pool="${at}/reports"} 2`,
+      ].sort(),
+    );
   });
 });

@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import {
   checkoutWaits,
   poolAddress,
+  poolApplicationName,
   poolAttributes,
   poolBaseAttributes,
 } from '../../src/preload/pg-pool-connect';
@@ -55,6 +56,42 @@ describe('pool connect span attributes', () => {
     expect(names).toEqual(['db-1:5432/shop', 'db-2:5432/shop', 'db-1:5432/reports']);
     // Once per pool: the same object every time.
     expect(poolBaseAttributes(primary)).toBe(poolBaseAttributes(primary));
+  });
+
+  it("adds a pool's own application_name, so a web and a jobs pool to one database are two pools", () => {
+    const web = { options: { max: 10, connectionString: 'postgres://app:pw@db-1:5432/shop' }, connect };
+    const jobs = {
+      options: { max: 3, connectionString: 'postgres://app:pw@db-1:5432/shop', application_name: 'jobs' },
+      connect,
+    };
+    const fromUrl = {
+      options: { connectionString: 'postgres://db-1/shop?application_name=mailer&sslmode=disable' },
+      connect,
+    };
+    const blank = { options: { host: 'db-1', database: 'shop', application_name: '  ' }, connect };
+    const long = { options: { host: 'db-1', database: 'shop', application_name: 'x'.repeat(80) }, connect };
+    const names = [web, jobs, fromUrl, blank, long].map(
+      (pool) => poolBaseAttributes(pool)['db.client.connection.pool.name'],
+    );
+    expect(names).toEqual([
+      'db-1:5432/shop',
+      'db-1:5432/shop (jobs)',
+      'db-1:5432/shop (mailer)',
+      'db-1:5432/shop',
+      `db-1:5432/shop (${'x'.repeat(63)})`,
+    ]);
+  });
+
+  it('leaves PGAPPNAME out of the name: it names every pool of the process alike', () => {
+    const saved = process.env.PGAPPNAME;
+    process.env.PGAPPNAME = 'whole-process';
+    try {
+      expect(poolApplicationName({ host: 'db-1' })).toBeUndefined();
+    } finally {
+      if (saved === undefined) delete process.env.PGAPPNAME;
+      else process.env.PGAPPNAME = saved;
+    }
+    expect(poolApplicationName({ connectionString: 'not a url', application_name: 'web' })).toBe('web');
   });
 
   it('falls back to the pool internals on pg-pool versions without the count getters', () => {
