@@ -95,7 +95,9 @@ export function patternBeside(decision: TableDecision, uses: PlannedUse[], info:
   const use = patternUse(uses, info);
   if (!use) return decision;
   const filters = [...new Set(uses.filter((u) => u.use === 'eq' || u.use === 'range').map((u) => u.column))];
-  const what = `${describePattern(use)} is checked on the rows found by (${filters.join(', ')})`;
+  const rows = rowsPerLookup(uses, info, filters);
+  const found = rows === undefined ? '' : `, ~${Math.max(1, Math.round(rows))} per look-up by pg_stats`;
+  const what = `${describePattern(use)} is checked on the rows found by (${filters.join(', ')})${found}`;
   const existing = info.indexes.find((ix) => servesTrigram(ix, use));
   const setup = info.trigramInstalled ? '' : ' (after CREATE EXTENSION IF NOT EXISTS pg_trgm;)';
   const text = existing
@@ -106,6 +108,34 @@ export function patternBeside(decision: TableDecision, uses: PlannedUse[], info:
     return { proposal: { ...decision.proposal, note: note ? `${note}; ${text}` : text } };
   }
   return { ...decision, skip: { ...decision.skip, detail: `${decision.skip.detail}; ${text}` } };
+}
+
+/**
+ * The rows the `=` filters find per look-up, as the planner estimates them from pg_stats (the table's
+ * rows × each column's share of one value, or the null or true share a test names): the reader
+ * judges "if those are many" with it. Undefined when a filter is a range or an expression, or a
+ * column has no statistics: no figure rather than a guessed one.
+ */
+function rowsPerLookup(uses: PlannedUse[], info: TableInfo, filters: string[]): number | undefined {
+  let rows = info.rows;
+  for (const column of filters) {
+    const tests = uses.filter((u) => u.column === column);
+    const stats = info.stats.get(column);
+    if (!stats || tests.some((u) => u.use !== 'eq' || u.expression || u.matches !== tests[0].matches))
+      return undefined;
+    const matches = tests[0].matches;
+    const share =
+      matches === 'null'
+        ? stats.nullFrac
+        : matches === 'true'
+          ? stats.trueFrac
+          : stats.distinct && stats.distinct > 0
+            ? (1 - stats.nullFrac) / stats.distinct
+            : undefined;
+    if (share === undefined) return undefined;
+    rows *= share;
+  }
+  return rows;
 }
 
 /** A valid, complete gin or gist index with a pg_trgm operator class on the column or expression. */
