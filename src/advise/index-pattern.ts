@@ -111,6 +111,31 @@ export function patternBeside(decision: TableDecision, uses: PlannedUse[], info:
 }
 
 /**
+ * A LIKE/ILIKE that is the table's only filter, beside a join column or an `ORDER BY … LIMIT`
+ * (`… JOIN people p ON p.id = o.person_id WHERE p.name ILIKE $1`, a search box's `ORDER BY
+ * created_at DESC LIMIT 20`): the pattern's decision stands, since the join or sort column filters
+ * nothing here. A proposal's note names the other column's index when none leads with it: the
+ * sort's, which wins when the pattern matches many rows (PostgreSQL stops after the LIMIT's first
+ * matches), or the join's, which serves a nested loop driven from the other table.
+ */
+export function patternBeforeKeys(
+  decision: TableDecision,
+  info: TableInfo,
+  other: { join: string[] } | { order: string[] },
+): TableDecision {
+  const columns = 'join' in other ? other.join : other.order;
+  if (!('proposal' in decision) || columns.length === 0) return decision;
+  if (info.indexes.some((ix) => ix.valid && !ix.partial && ix.columns[0] === columns[0])) return decision;
+  const list = columns.join(', ');
+  const text =
+    'join' in other
+      ? `an index on (${list}) would serve the join when the other table drives a nested loop`
+      : `if the pattern matches many rows, an index on (${list}) serves the ORDER BY … LIMIT better: PostgreSQL reads it in order and stops at the first rows that match`;
+  const { note } = decision.proposal;
+  return { proposal: { ...decision.proposal, note: note ? `${note}; ${text}` : text } };
+}
+
+/**
  * The rows the `=` filters find per look-up, as the planner estimates them from pg_stats (the table's
  * rows × each column's share of one value, or the null or true share a test names): the reader
  * judges "if those are many" with it. Undefined when a filter is a range or an expression, or a

@@ -6,7 +6,7 @@
  */
 import { quoteIdent } from '../sql/quote-ident';
 import { describeIndex, directionSql, displayTable, indexName, keySql } from './index-naming';
-import { patternBeside, patternDecision } from './index-pattern';
+import { patternBeforeKeys, patternBeside, patternDecision } from './index-pattern';
 import type { ColumnUse, PredicateExpression } from './predicate-columns';
 import type { IndexProposal, IndexSkipReason, PlanEvidence } from './types';
 
@@ -188,8 +188,10 @@ function planKeys(
   let sorted: string[] = [];
   if (eq.length === 0 && range.length === 0) {
     const fallback = join.length ? join.slice(0, 1) : hasLimit ? order : [];
-    const pattern = fallback.length === 0 ? patternDecision(known, info, plan) : undefined;
-    if (pattern) return pattern;
+    // A LIKE/ILIKE is this table's filter: its index comes before a join or ORDER BY column's.
+    const pattern = patternDecision(known, info, plan);
+    if (pattern)
+      return patternBeforeKeys(pattern, info, join.length ? { join: fallback } : { order: fallback });
     const unindexable = inTable.flatMap((u) => u.expression?.unindexable ?? []);
     if (fallback.length === 0 && unindexable.length)
       return skip('unindexable-expression', [...new Set(unindexable)].join('; '));

@@ -238,6 +238,21 @@ describe('index advice for search patterns on PostgreSQL', () => {
     });
   });
 
+  it("proposes the trigram index for a search box's ILIKE … ORDER BY … LIMIT, which the plan then reads", async () => {
+    await withTrigram(async () => {
+      const sql = 'SELECT id FROM people WHERE name ILIKE $1 ORDER BY city LIMIT 20';
+      const finding = await proposesThenCovered(
+        sql,
+        1,
+        ['CREATE INDEX CONCURRENTLY people_name_trgm_idx ON people USING gin (name gin_trgm_ops);'],
+        'Bitmap Index Scan',
+      );
+      expect(finding.proposals[0].note).toMatch(
+        /; if the pattern matches many rows, an index on \(city\) serves/,
+      );
+    });
+  });
+
   it('proposes the btree for `= AND ILIKE`, naming the trigram index, and the plan reads the btree', async () => {
     const sql = 'SELECT id FROM people WHERE tenant = $1 AND name ILIKE $2';
     const finding = await proposesThenCovered(

@@ -250,3 +250,62 @@ describe('missing-index advice for an OR with a pattern branch', () => {
     );
   });
 });
+
+describe('index planning: LIKE/ILIKE beside a join or ORDER BY … LIMIT column', () => {
+  const pkey = btreeIndex('people_pkey', ['id']);
+  const TRIGRAM = 'CREATE INDEX CONCURRENTLY people_name_trgm_idx ON people USING gin (name gin_trgm_ops);';
+
+  it('proposes the trigram index for a pattern on the joined table, not the join key its primary key covers', () => {
+    const info = people({ indexes: [pkey] });
+    const d = planTableIndex([ilike('name'), { column: 'id', use: 'join' }], info, seqScan, false, limits);
+    expect(d).toMatchObject({
+      proposal: {
+        statement: TRIGRAM,
+        note: 'no btree serves name ILIKE …; a trigram index serves any pattern',
+      },
+    });
+  });
+
+  it('names an unindexed join key in the note', () => {
+    const d = planTableIndex(
+      [ilike('name'), { column: 'tenant_id', use: 'join' }],
+      people(),
+      seqScan,
+      false,
+      limits,
+    );
+    expect(d).toMatchObject({
+      proposal: {
+        statement: TRIGRAM,
+        note: 'no btree serves name ILIKE …; a trigram index serves any pattern; an index on (tenant_id) would serve the join when the other table drives a nested loop',
+      },
+    });
+  });
+
+  it("proposes the trigram index for a search box's ORDER BY … LIMIT, naming the sort column's index for common patterns", () => {
+    const uses: PlannedUse[] = [ilike('name'), { column: 'sku', use: 'order' }];
+    expect(planTableIndex(uses, people(), seqScan, true, limits)).toMatchObject({
+      proposal: {
+        statement: TRIGRAM,
+        note: 'no btree serves name ILIKE …; a trigram index serves any pattern; if the pattern matches many rows, an index on (sku) serves the ORDER BY … LIMIT better: PostgreSQL reads it in order and stops at the first rows that match',
+      },
+    });
+    // With the sort column indexed, the note has nothing to add.
+    const indexed = people({ indexes: [pkey, btreeIndex('people_sku_idx', ['sku'])] });
+    expect(planTableIndex(uses, indexed, seqScan, true, limits)).toMatchObject({
+      proposal: {
+        statement: TRIGRAM,
+        note: 'no btree serves name ILIKE …; a trigram index serves any pattern',
+      },
+    });
+  });
+
+  it('keeps an existing trigram index as covering the pattern beside a join', () => {
+    const info = people({ indexes: [pkey, trigramOn('people_name_trgm', { column: 'name' })] });
+    expect(
+      planTableIndex([ilike('name'), { column: 'id', use: 'join' }], info, seqScan, false, limits),
+    ).toMatchObject({
+      skip: { reason: 'covered' },
+    });
+  });
+});
