@@ -1,8 +1,11 @@
 import { type Span, SpanStatusCode } from '@opentelemetry/api';
-import { DatabaseError } from 'pg-protocol';
-import { ReplyError } from 'redis-errors';
+import { ReplyError as IoredisReplyError } from 'ioredis';
+import { DatabaseError } from 'pg';
 import { describe, expect, it } from 'vitest';
 import { endSpan, errorStatusMessage } from '../../src/preload/end-span';
+
+/** ioredis's own reply error class (redis-errors'), which its typings leave untyped. */
+const ReplyError = IoredisReplyError as new (message: string) => Error;
 
 function pgError(message: string, code: string): DatabaseError {
   const err = new DatabaseError(message, message.length, 'error');
