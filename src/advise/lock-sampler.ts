@@ -10,6 +10,7 @@
  * in the log and in the status.
  */
 import { Client } from 'pg';
+import { templateName } from '../classify/route-template';
 import type { SqlShape } from '../sql';
 import { describeError } from './index-advisor';
 import {
@@ -200,7 +201,8 @@ export class PgLockSampler {
       state: r.state ?? 'unknown',
       fingerprint,
       statement,
-      application: r.application_name ?? '',
+      // Set by the client, so it may hold anything (`app:alice@example.com`): ids and e-mails go, as in job names.
+      application: r.application_name ? templateName(r.application_name) : '',
       xactMs: r.xact_ms,
       stateMs: r.state_ms,
       waitingOnLock: r.blocked_by !== null,

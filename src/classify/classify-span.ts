@@ -360,13 +360,17 @@ function poolRecord<T extends PoolConnect | PoolUsageSample>(
  * The pool's name (`db.client.connection.pool.name`), '' when the span does not say: a service's
  * spans without one share one pool row per system, as all its pools did before the preload named them.
  * Another instrumentation may name a pool after its connection string: anything up to an `@` (a user
- * and password) is cut off, and the rest is kept to MAX_POOL_NAME_CHARS.
+ * and password) is cut off, and so are a URI's `?` parameters (where libpq takes a password too); the rest
+ * is kept to MAX_POOL_NAME_CHARS.
  */
 function poolName(attributes: DecodedSpan['attributes']): string {
   const name = stringAttr(attributes, ATTR.dbPoolName);
   if (name === undefined) return '';
   const at = name.lastIndexOf('@');
-  const rest = at < 0 ? name : name.slice(at + 1);
+  let rest = at < 0 ? name : name.slice(at + 1);
+  // A URI's parameters (`?password=…`, libpq's `?user=…&password=…`) and fragment go too.
+  const query = rest.search(/[?#]/);
+  if (query >= 0) rest = rest.slice(0, query);
   return rest.length > MAX_POOL_NAME_CHARS ? rest.slice(0, MAX_POOL_NAME_CHARS) : rest;
 }
 

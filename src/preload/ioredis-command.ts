@@ -7,7 +7,7 @@
  * plus what the sidecar's cache report needs: `spanstat.cache.hits/misses` on lookups (and which
  * keys an MGET found, `spanstat.cache.key_hits`), `spanstat.cache.ttl_s` on writes that set an
  * expiry and −1 on writes that leave their key without one (redis-cache.ts). Errors set an error
- * status with the error's message. A command queued in MULTI ends when EXEC answers, with its
+ * status with the error's class and code (end-span.ts). A command queued in MULTI ends when EXEC answers, with its
  * entry of EXEC's reply as its outcome (redis-transaction.ts).
  * Connection spans are not made: they are not cache calls.
  *

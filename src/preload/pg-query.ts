@@ -4,7 +4,7 @@
  * ends it when the query answers. The span has what the sidecar reads and instrumentation-pg sets:
  * name `pg.query:<COMMAND> <db>`, `db.system.name`, `db.namespace`, `server.address/port` and
  * `db.query.text` (the text as sent: `$n` placeholders when the app passes values, which never
- * appear), `db.postgresql.plan` for named statements, error status with the error's message.
+ * appear), `db.postgresql.plan` for named statements, error status with the error's class and SQLSTATE (end-span.ts; never its message).
  *
  * Why: instrumentation-pg builds a queryConfig copy and two attribute objects per query, records a
  * duration histogram (no-op meter here, work all the same), and ends promise queries through two

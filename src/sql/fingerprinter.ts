@@ -25,7 +25,14 @@ import {
   tableOf,
 } from './parse-tree';
 import { keepSortPositions } from './sort-positions';
-import { dialectOf, hashCanonical, LITERAL, type SqlDialect, scanSql } from './sql-scanner';
+import {
+  cutAtAmbiguousString,
+  dialectOf,
+  hashCanonical,
+  LITERAL,
+  type SqlDialect,
+  scanSql,
+} from './sql-scanner';
 import { collapseLists, numberMarkers, renderStatement, truncateStatement } from './sql-statement';
 
 export interface SqlShape {
@@ -214,7 +221,9 @@ export class SqlFingerprinter {
       shape = dialect === 'pg' && !oversized ? parsePostgres(text) : undefined;
       if (shape === undefined) {
         this.fallbacks++;
-        shape = fallbackShape(canonical);
+        // Text PostgreSQL rejected (or too long to parse): a string with a backslash is read both ways.
+        const safe = dialect === 'pg' ? cutAtAmbiguousString(source) : source;
+        shape = fallbackShape(safe === source ? canonical : collapseLists(scanSql(safe, dialect)));
       }
       shape = this.share(shape);
       this.cache.set(key, shape);

@@ -393,3 +393,24 @@ export function literalEndAt(input: string, i: number, dialect: SqlDialect): num
   if (i >= input.length) return -1;
   return scanToken(input, i, dialect === 'pg', dialect === 'mysql') === LITERAL_TOKEN ? tokenEnd : -1;
 }
+
+/**
+ * For PostgreSQL text the parser rejected: `input` cut at its first quoted string that holds a
+ * backslash (E'…' aside), with an empty literal in place of that string and the rest. The parser reads
+ * `'x\'` as a whole string (standard_conforming_strings on), a server with it off — or an app that
+ * escapes quotes MySQL-style — as an escaped quote, and the two readings disagree on what follows: a
+ * rejected `WHERE a = 'x\'SECRET'` read the first way shows SECRET as code. Cut there, nothing after the
+ * ambiguous string can show under either reading. Texts without such a string come back unchanged.
+ */
+export function cutAtAmbiguousString(input: string): string {
+  for (let i = 0; i < input.length; i = tokenEnd) {
+    if (scanToken(input, i, true, false) !== LITERAL_TOKEN) continue;
+    const c = input.charCodeAt(i);
+    // A quoted string: '…' or a prefixed one (N'…', B'…', X'…', U&'…'); E'…' reads escapes already.
+    const quoted = c === 39 || (c !== 69 && c !== 101 && isIdentStart(c));
+    if (!quoted) continue;
+    const backslash = input.indexOf('\\', i);
+    if (backslash >= 0 && backslash < tokenEnd) return `${input.slice(0, i)}''`;
+  }
+  return input;
+}

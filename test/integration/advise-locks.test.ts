@@ -22,7 +22,7 @@ const WAITER_SQL = 'UPDATE accounts SET balance = balance - $1 WHERE id = $2';
 /** The waiter's amount: distinctive, so finding it anywhere means a literal leaked. */
 const AMOUNT = 7319;
 /** Literal spellings of the two statements that must never appear in the output. */
-const LITERALS = [/\b42\b/, /\b7319\b/, /balance \+ 1\b/, /987654/];
+const LITERALS = [/\b42\b/, /\b7319\b/, /balance \+ 1\b/, /987654/, /alice@example\.com/];
 
 let pg: LocalServer;
 let admin: Client;
@@ -30,7 +30,8 @@ let fingerprinter: SqlFingerprinter;
 const clients: Client[] = [];
 
 async function connect(url = pg.url): Promise<Client> {
-  const c = new Client({ connectionString: url, application_name: 'bank-app' });
+  // An application_name is the client's to set: the e-mail in it must not be shown.
+  const c = new Client({ connectionString: url, application_name: 'bank-app:alice@example.com' });
   await c.connect();
   clients.push(c);
   return c;
@@ -175,7 +176,7 @@ describe('lock advice on PostgreSQL', () => {
         expect(wait?.blockers[0].maxXactMs).toBeGreaterThan(0);
         expect(summary.idleInTransaction[0]).toMatchObject({
           fingerprint: holderRow.fingerprint,
-          application: 'bank-app',
+          application: 'bank-app::id',
           blocking: true,
         });
         expectNoLiterals(JSON.stringify(summary));
@@ -198,7 +199,7 @@ describe('lock advice on PostgreSQL', () => {
           service: SERVICE,
           severity: 'critical',
           target: { type: 'fingerprint', value: holderRow.fingerprint },
-          evidence: { blocking: true, application: 'bank-app' },
+          evidence: { blocking: true, application: 'bank-app::id' },
         });
         expect(idle.action).toContain('idle_in_transaction_session_timeout');
 

@@ -121,6 +121,33 @@ describe('SpanClassifier', () => {
     expect(JSON.stringify(result)).not.toContain('s3cret');
   });
 
+  it('never keeps the parameters of a connection string, where libpq URIs may put the password', () => {
+    for (const name of [
+      'postgres://db:5432/shop?user=app&password=s3cret',
+      'postgresql:///shop?host=/run/pg&password=s3cret',
+      'db:5432/shop?sslpassword=s3cret#frag',
+    ]) {
+      const result = classifier.classify(
+        span(
+          { 'db.system.name': 'postgresql', 'db.client.connection.pool.name': name },
+          { name: 'pg-pool.connect' },
+        ),
+      );
+      expect(JSON.stringify(result)).not.toContain('s3cret');
+      expect(result).toMatchObject({ type: 'pool-connect' });
+    }
+    const plain = classifier.classify(
+      span(
+        {
+          'db.system.name': 'postgresql',
+          'db.client.connection.pool.name': 'postgres://db:5432/shop?password=x',
+        },
+        { name: 'pg-pool.connect' },
+      ),
+    );
+    expect(plain).toMatchObject({ pool: 'postgres://db:5432/shop' });
+  });
+
   it('classifies a Redis GET as a cache read with its hit/miss and namespace', () => {
     const result = classifier.classify(
       span({

@@ -259,6 +259,30 @@ describe('fallback', () => {
     }
   });
 
+  it('keeps no literal of a rejected text whose string escapes a quote with a backslash', () => {
+    // standard_conforming_strings off, or MySQL-style escaping: 'x\'SECRET' is one string to the
+    // server, but the parser's reading ('x\' then SECRET) rejects it and the scanner's showed SECRET.
+    for (const text of [
+      "SELECT * FROM users WHERE email = 'x\\'SECRET_BS_1'",
+      "SELECT * FROM users WHERE note = 'it\\'s SECRET_BS_2\\'s' AND id = 7",
+      "SELEC * FROM users WHERE a = 'x\\' || 'SECRET_BS_3'",
+      "SELECT * FROM users WHERE a = N'x\\'SECRET_BS_4'",
+    ]) {
+      const shape = pg(text);
+      expect(shape.parsed).toBe(false);
+      expect(shape.statement).not.toMatch(/SECRET|x/);
+    }
+    expect(pg("SELECT * FROM users WHERE email = 'x\\'SECRET_BS_1' LIMIT 3").statement).toBe(
+      'SELECT * FROM users WHERE email = $1',
+    );
+  });
+
+  it('reads a rejected text without backslashes in its strings as before', () => {
+    expect(pg("SELEC * FROM users WHERE a = E'\\'' AND b = 'y'").statement).toBe(
+      'SELEC * FROM users WHERE a = $1 AND b = $2',
+    );
+  });
+
   it('uses the fallback for texts over maxParseBytes and still strips their literals', async () => {
     const small = await SqlFingerprinter.create({ cacheEntries: 10, maxParseBytes: 100 });
     const text = `SELECT * FROM t WHERE a = 's3cr3t' AND b IN (${Array.from({ length: 50 }, (_, i) => i).join(',')})`;
