@@ -215,6 +215,15 @@ export const DEFAULTS = {
     /** Longest normalized statement shown on spanstat_db_query_info (characters). */
     maxStatementChars: 200,
   },
+  shutdown: {
+    /**
+     * On SIGTERM/SIGINT the sidecar stops receiving, processes what it accepted and gives the forward
+     * queue its last chance, then exits; past this (ms) it exits anyway (code 1). Under `docker stop`'s
+     * 10-s grace and Kubernetes' 30-s terminationGracePeriodSeconds, so the summary line is logged
+     * before a SIGKILL. The stages' own graces fit inside it: receivers 2 s, forward queue 2 s.
+     */
+    timeoutMs: 8_000,
+  },
   log: {
     level: 'info' as 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent',
   },

@@ -248,6 +248,12 @@ export const configSchema = z
       })
       .strict()
       .prefault({}),
+    shutdown: z
+      .object({
+        timeoutMs: positiveInt.default(DEFAULTS.shutdown.timeoutMs),
+      })
+      .strict()
+      .prefault({}),
     log: z
       .object({
         level: z
