@@ -4,7 +4,7 @@ import { evaluate } from '../../src/advise/evaluate';
 import type { AdvisorConfig, AdvisorInput, Severity } from '../../src/advise/types';
 import { DEFAULTS } from '../../src/config/defaults';
 import { recommendationSeries } from '../../src/metrics';
-import { cacheRow, endpointRow, input, queryRow, thresholds } from './advise-fixtures';
+import { cacheRow, endpointRow, input, poolRow, queryRow, thresholds } from './advise-fixtures';
 
 const config = (o: Partial<AdvisorConfig> = {}): AdvisorConfig =>
   ({ ...structuredClone(DEFAULTS.advisor), intervalSeconds: 3600, ...o }) as AdvisorConfig;
@@ -163,5 +163,24 @@ describe('advisor hysteresis (advisor.clearMargin)', () => {
   it('leaves evaluate() without a store as it was: the threshold alone decides', () => {
     expect(evaluate(errorsAt(0.019), thresholds(), 0)).toEqual([]);
     expect(evaluate(errorsAt(0.02), thresholds(), 0).map((r) => r.kind)).toEqual(['endpoint-errors']);
+  });
+});
+
+describe('advisor hysteresis on pools', () => {
+  /** A pool that ran out of clients, its checkouts waiting `p95WaitMs` at p95. */
+  const poolWait = (p95WaitMs: number) =>
+    input({ pools: [poolRow({ p95WaitMs, saturatedConnects: 5, maxInUseRatio: 0.4 })] });
+
+  it('keeps one pool-saturation recommendation while the p95 wait hovers around 20 ms, and clears it under 18 ms', async () => {
+    const steps = await run([21, 19, 20.5, 18.5, 19.5, 17], poolWait, 'pool-saturation');
+    expect(steps.map((s) => s.active)).toEqual([
+      ['warning'],
+      ['warning'],
+      ['warning'],
+      ['warning'],
+      ['warning'],
+      [],
+    ]);
+    expect(totals(steps)).toEqual({ opened: 1, resolved: 1 });
   });
 });
