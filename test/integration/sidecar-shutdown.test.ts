@@ -4,7 +4,7 @@
  * outlasts shutdown.timeoutMs ends with exit code 1.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { createServer, type Server } from 'node:http';
+import { Agent, createServer, request as httpRequest, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { ProtobufTraceSerializer } from '@opentelemetry/otlp-transformer';
@@ -243,5 +243,50 @@ describe('sidecar shutdown on signals', () => {
       spansProcessed: 4,
       forwarded: { sent: 0, droppedAtShutdown: 4 },
     });
+  });
+
+  it('keeps a request in flight when shutdown begins, and refuses the next on that kept-alive connection with 503 + Retry-After, closing it', async () => {
+    const sidecar = await startTestSidecar();
+    sidecars.push(sidecar);
+    const agent = new Agent({ keepAlive: true, maxSockets: 1 });
+    const url = new URL(`${sidecar.receiverUrl}/v1/traces`);
+    const send = (payload: Uint8Array, beforeEnd?: () => Promise<void>) =>
+      new Promise<{ status: number; headers: Record<string, unknown> }>((resolve, reject) => {
+        const req = httpRequest(
+          {
+            host: url.hostname,
+            port: url.port,
+            path: url.pathname,
+            method: 'POST',
+            agent,
+            headers: { 'Content-Type': 'application/x-protobuf', 'Content-Length': payload.length },
+          },
+          (res) => {
+            res.resume();
+            res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers }));
+          },
+        );
+        req.on('error', reject);
+        if (!beforeEnd) return void req.end(payload);
+        req.write(payload.subarray(0, 10));
+        void beforeEnd().then(() => req.end(payload.subarray(10)));
+      });
+    let stopped: Promise<unknown> | undefined;
+    const pause = () => new Promise((resolve) => setTimeout(resolve, 100));
+    // Half a body sent (the receiver is reading it), then shutdown begins, then the rest.
+    const first = send(body(1), async () => {
+      await pause();
+      stopped = sidecar.shutdown();
+      await pause();
+    });
+    const second = send(body(2));
+    expect((await first).status).toBe(200);
+    const refused = await second;
+    expect(refused.status).toBe(503);
+    expect(refused.headers).toMatchObject({ 'retry-after': '1', connection: 'close' });
+    await stopped;
+    // The first body was taken and processed by the drain; the second was not taken.
+    expect(sidecar.pipeline.stats.spansProcessed).toBe(2);
+    agent.destroy();
   });
 });
