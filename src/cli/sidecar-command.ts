@@ -96,10 +96,9 @@ function handleStopSignals(
     }
     stopping = true;
     logger.info({ signal, timeoutMs }, 'spanstat sidecar stopping');
-    const began = Date.now();
     const timer = setTimeout(() => {
       logger.error(
-        { timeoutMs, durationMs: Date.now() - began },
+        { ...sidecar.summary(), timeoutMs },
         'spanstat sidecar: shutdown timed out (shutdown.timeoutMs); exiting with what is left undelivered',
       );
       process.exit(1);

@@ -36,6 +36,8 @@ export interface RunningSidecar {
   receiver: OtlpHttpReceiver;
   /** Stops receiving, processes what was accepted, drains the forward queue, stops the API. Safe twice. */
   shutdown(): Promise<ShutdownSummary>;
+  /** The counts shutdown() ends with, as they stand now (for a shutdown that ran out of time). */
+  summary(): ShutdownSummary;
 }
 
 /** What the sidecar did over its life and what its shutdown could not deliver: the last log line. */
@@ -217,34 +219,52 @@ export async function startSidecar(
   );
 
   let stopped: Promise<ShutdownSummary> | undefined;
+  let began = 0;
+  let pendingAtStop = 0;
+  let droppedBefore = 0;
+  const summary = (): ShutdownSummary => {
+    const p = pipeline.stats;
+    return {
+      spansAccepted: receiver.stats.spansAccepted,
+      spansProcessed: p.spansProcessed,
+      spansPendingAtStop: pendingAtStop,
+      spansFailed: p.spansFailed + p.spansInvalid,
+      spansUnprocessed: p.pendingSpans,
+      forwarded: forwarder && {
+        sent: forwarder.stats.spansSent,
+        dropped: forwarder.stats.spansDropped,
+        droppedAtShutdown: forwarder.stats.spansDropped - droppedBefore,
+        rejected: forwarder.stats.spansRejected,
+      },
+      durationMs: now() - began,
+    };
+  };
   const shutdown = () => {
     stopped ??= (async () => {
-      const began = now();
-      const pendingAtStop = pipeline.stats.pendingSpans;
-      const droppedBefore = forwarder?.stats.spansDropped ?? 0;
+      began = now();
+      pendingAtStop = pipeline.stats.pendingSpans;
+      droppedBefore = forwarder?.stats.spansDropped ?? 0;
+      // The advisor stops alongside: an evaluation in progress (Postgres look-ups) overlaps the drain.
+      const advisorStopped = advisor?.shutdown();
       // Receivers first: bodies in flight finish (and are queued) before the queues drain.
       await Promise.all([receiver.shutdown(), grpcReceiver?.shutdown()]);
       await Promise.all([pipeline.shutdown(), forwarder?.shutdown()]);
-      await advisor?.shutdown();
+      await advisorStopped;
       await api.shutdown();
       await metrics?.shutdown();
-      const p = pipeline.stats;
-      return {
-        spansAccepted: receiver.stats.spansAccepted,
-        spansProcessed: p.spansProcessed,
-        spansPendingAtStop: pendingAtStop,
-        spansFailed: p.spansFailed + p.spansInvalid,
-        spansUnprocessed: p.pendingSpans,
-        forwarded: forwarder && {
-          sent: forwarder.stats.spansSent,
-          dropped: forwarder.stats.spansDropped,
-          droppedAtShutdown: forwarder.stats.spansDropped - droppedBefore,
-          rejected: forwarder.stats.spansRejected,
-        },
-        durationMs: now() - began,
-      };
+      return summary();
     })();
     return stopped;
   };
-  return { receiverUrl, grpcReceiverAddress, apiUrl, aggregator, advisor, pipeline, receiver, shutdown };
+  return {
+    receiverUrl,
+    grpcReceiverAddress,
+    apiUrl,
+    aggregator,
+    advisor,
+    pipeline,
+    receiver,
+    shutdown,
+    summary,
+  };
 }

@@ -220,9 +220,13 @@ describe('sidecar shutdown on signals', () => {
     // The forwarder would wait 2 s for its queue; the bound cuts that to 0.5 s.
     expect(exit.atMs - signalledAt).toBeGreaterThanOrEqual(450);
     expect(exit.atMs - signalledAt).toBeLessThan(1_800);
+    // With the counts as they stood: the spans were processed, the forward queue had not drained.
     expect(sidecar.lines.find((l) => l.level === 50)).toMatchObject({
       msg: expect.stringMatching(/shutdown timed out/),
       timeoutMs: 500,
+      spansAccepted: 4,
+      spansProcessed: 4,
+      forwarded: { sent: 0 },
     });
   });
 
