@@ -155,7 +155,15 @@ export class Advisor {
       const indexFindings = await this.checkIndexes(input);
       const nowMs = this.now();
       const lockWaits = this.options.lockSampler?.summary();
-      const evaluation = evaluateDetailed({ ...input, indexFindings, lockWaits }, this.config, nowMs);
+      const evaluation = evaluateDetailed(
+        { ...input, indexFindings, lockWaits },
+        this.config,
+        nowMs,
+        (id) => {
+          const held = this.store.get(id);
+          return held?.state === 'active' ? held.severity : undefined;
+        },
+      );
       const changes = this.store.update(evaluation, nowMs);
       this.lastEvaluatedMs = nowMs;
       this.lastError = null;

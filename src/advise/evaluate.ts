@@ -10,7 +10,14 @@ import { missingIndexRule } from './rules/missing-index';
 import { nPlusOneRule } from './rules/n-plus-one';
 import { poolRule } from './rules/pool';
 import { queryRules } from './rules/queries';
-import type { AdvisorInput, AdvisorThresholds, Recommendation, RecommendationKind, Severity } from './types';
+import type {
+  AdvisorInput,
+  AdvisorThresholds,
+  RaisedLookup,
+  Recommendation,
+  RecommendationKind,
+  Severity,
+} from './types';
 import { RECOMMENDATION_KINDS, SEVERITIES } from './types';
 
 const RULES: ((ctx: RuleContext) => void)[] = [
@@ -29,12 +36,14 @@ export interface Evaluation {
   observed: Set<string>;
 }
 
+/** `raised`: what the store holds active, so rules apply hysteresis (none without it). */
 export function evaluateDetailed(
   input: AdvisorInput,
   thresholds: AdvisorThresholds,
   nowMs: number,
+  raised?: RaisedLookup,
 ): Evaluation {
-  const ctx = new RuleContext(thresholds, input);
+  const ctx = new RuleContext(thresholds, input, raised);
   for (const rule of RULES) rule(ctx);
   const byId = new Map<string, Recommendation>();
   for (const f of ctx.findings) {

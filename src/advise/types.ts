@@ -24,7 +24,11 @@ export type AdvisorThresholds = Pick<
   | 'pool'
   | 'lockMinSamples'
   | 'idleInTransactionMs'
+  | 'clearMargin'
 >;
+
+/** The severity of a recommendation active in the store, by id (hysteresis, RuleContext.holds). */
+export type RaisedLookup = (id: string) => Severity | undefined;
 
 export const RECOMMENDATION_KINDS = [
   'n-plus-one',

@@ -72,14 +72,53 @@ export async function runSidecarCommand(options: SidecarCommandOptions): Promise
     process.exitCode = 1;
     return;
   }
+  handleStopSignals(sidecar, config.shutdown.timeoutMs, logger);
+}
+
+/** Exit codes of a process ended by these signals (128 + number), used when a second one cuts the drain short. */
+const SIGNAL_EXIT_CODES: Record<string, number> = { SIGINT: 130, SIGTERM: 143 };
+
+/**
+ * First SIGTERM/SIGINT: stop receiving, drain (startSidecar's shutdown), log one summary line and
+ * exit 0; if that takes over `timeoutMs` (shutdown.timeoutMs), log so and exit 1. A second signal
+ * meanwhile exits at once, as the operator asked twice (Ctrl-C twice, or a supervisor's retry).
+ */
+function handleStopSignals(
+  sidecar: Awaited<ReturnType<typeof startSidecar>>,
+  timeoutMs: number,
+  logger: ReturnType<typeof createLogger>,
+): void {
   let stopping = false;
-  const stop = async (signal: string) => {
-    if (stopping) return;
+  const onSignal = (signal: NodeJS.Signals) => {
+    if (stopping) {
+      logger.warn({ signal }, 'spanstat sidecar: second signal, exiting now without finishing the drain');
+      process.exit(SIGNAL_EXIT_CODES[signal] ?? 1);
+    }
     stopping = true;
-    logger.info({ signal }, 'spanstat sidecar stopping');
-    await sidecar.shutdown();
-    process.exit(0);
+    logger.info({ signal, timeoutMs }, 'spanstat sidecar stopping');
+    const timer = setTimeout(() => {
+      logger.error(
+        { ...sidecar.summary(), timeoutMs },
+        'spanstat sidecar: shutdown timed out (shutdown.timeoutMs); exiting with what is left undelivered',
+      );
+      process.exit(1);
+    }, timeoutMs);
+    void sidecar.shutdown().then(
+      (summary) => {
+        clearTimeout(timer);
+        logger.info(summary, 'spanstat sidecar stopped');
+        process.exit(0);
+      },
+      (err: unknown) => {
+        clearTimeout(timer);
+        logger.error(
+          { err: err instanceof Error ? err.message : String(err) },
+          'spanstat sidecar shutdown failed',
+        );
+        process.exit(1);
+      },
+    );
   };
-  process.once('SIGTERM', () => void stop('SIGTERM'));
-  process.once('SIGINT', () => void stop('SIGINT'));
+  process.on('SIGTERM', onSignal);
+  process.on('SIGINT', onSignal);
 }

@@ -83,6 +83,15 @@ export const DEFAULTS = {
     resolvedRetentionSeconds: 24 * 3600,
     /** An active recommendation whose target saw no traffic for this long resolves (s). */
     unobservedResolveSeconds: 15 * 60,
+    /**
+     * Hysteresis (0..1): a raised recommendation on a threshold figure (cache miss rate, 5xx rate,
+     * p95 against an SLO or the slow-query line, pool waits) clears only once the figure is this much
+     * better than its threshold, relative to it, and a critical one turns warning only once the figure
+     * is this much under the critical line. 0.1 as Kubernetes' HPA tolerance: window figures move a
+     * few percent between evaluations, so a figure hovering at its line would otherwise open and
+     * resolve the recommendation (and its spanstat_recommendation series) every interval.
+     */
+    clearMargin: 0.1,
     /** Read-only PostgreSQL URL for index advice; empty = no look-ups (env SPANSTAT_ADVISOR_POSTGRES_URL). */
     postgresUrl: '',
     /** Per look-up statement_timeout and overall timeout of one fingerprint's check (ms). */
@@ -214,6 +223,15 @@ export const DEFAULTS = {
     maxSeriesPerMetric: 2_000,
     /** Longest normalized statement shown on spanstat_db_query_info (characters). */
     maxStatementChars: 200,
+  },
+  shutdown: {
+    /**
+     * On SIGTERM/SIGINT the sidecar stops receiving, processes what it accepted and gives the forward
+     * queue its last chance, then exits; past this (ms) it exits anyway (code 1). Under `docker stop`'s
+     * 10-s grace and Kubernetes' 30-s terminationGracePeriodSeconds, so the summary line is logged
+     * before a SIGKILL. The stages' own graces fit inside it: receivers 2 s, forward queue 2 s.
+     */
+    timeoutMs: 8_000,
   },
   log: {
     level: 'info' as 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent',

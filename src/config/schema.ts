@@ -35,6 +35,7 @@ const advisorSchema = z
     maxRecommendations: positiveInt.default(A.maxRecommendations),
     resolvedRetentionSeconds: positiveInt.default(A.resolvedRetentionSeconds),
     unobservedResolveSeconds: positiveInt.default(A.unobservedResolveSeconds),
+    clearMargin: z.number().min(0).lt(1).default(A.clearMargin),
     postgresUrl: z
       .string()
       .refine((v) => v === '' || /^postgres(ql)?:\/\//.test(v), 'must be a postgres:// URL or empty')
@@ -245,6 +246,12 @@ export const configSchema = z
         enabled: z.boolean().default(DEFAULTS.metrics.enabled),
         maxSeriesPerMetric: positiveInt.default(DEFAULTS.metrics.maxSeriesPerMetric),
         maxStatementChars: positiveInt.min(20).default(DEFAULTS.metrics.maxStatementChars),
+      })
+      .strict()
+      .prefault({}),
+    shutdown: z
+      .object({
+        timeoutMs: positiveInt.default(DEFAULTS.shutdown.timeoutMs),
       })
       .strict()
       .prefault({}),

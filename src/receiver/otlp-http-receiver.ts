@@ -49,6 +49,8 @@ const LOUD_FAILURES: ReadonlySet<FailureKind> = new Set<FailureKind>(['bad-data'
 export class OtlpHttpReceiver extends ReceiverLifecycle {
   readonly stats: ReceiverStats = emptyReceiverStats();
   private server: Server | undefined;
+  /** Set when shutdown begins: requests that arrive on kept-alive connections meanwhile are refused. */
+  private draining = false;
   /** Bytes reserved by bodies being read now (their Content-Length, else receiver.maxBodyBytes). */
   private readingBytes = 0;
   private get maxReadingBytes(): number {
@@ -111,6 +113,7 @@ export class OtlpHttpReceiver extends ReceiverLifecycle {
     const server = this.server;
     if (!server) return;
     this.server = undefined;
+    this.draining = true;
     await new Promise<void>((resolve) => {
       const timer = setTimeout(() => server.closeAllConnections(), SHUTDOWN_GRACE_MS);
       timer.unref();
@@ -159,6 +162,18 @@ export class OtlpHttpReceiver extends ReceiverLifecycle {
       this.stats.unsupportedMedia++;
       this.fail(res, 'unsupported-encoding', encoding, 'Content-Encoding must be gzip or identity', {
         'Accept-Encoding': 'gzip, identity',
+      });
+      return;
+    }
+    if (this.draining) {
+      // server.close() stops new connections only: a busy kept-alive one would carry new exports
+      // until the grace ends and its socket is cut mid-request. A retryable refusal that closes the
+      // connection sends the exporter elsewhere (the next instance) instead. Counted as overloaded:
+      // both are a retryable 503 of ours.
+      this.stats.overloaded++;
+      this.fail(res, 'overloaded', encoding, 'spanstat is shutting down; retry later', {
+        'Retry-After': String(this.options.retryAfterSeconds),
+        Connection: 'close',
       });
       return;
     }

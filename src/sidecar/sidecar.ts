@@ -34,8 +34,27 @@ export interface RunningSidecar {
   advisor: Advisor | undefined;
   pipeline: Pipeline;
   receiver: OtlpHttpReceiver;
-  /** Stops receiving, processes what was accepted, stops the API. Safe twice. */
-  shutdown(): Promise<void>;
+  /** Stops receiving, processes what was accepted, drains the forward queue, stops the API. Safe twice. */
+  shutdown(): Promise<ShutdownSummary>;
+  /** The counts shutdown() ends with, as they stand now (for a shutdown that ran out of time). */
+  summary(): ShutdownSummary;
+}
+
+/** What the sidecar did over its life and what its shutdown could not deliver: the last log line. */
+export interface ShutdownSummary {
+  /** Spans the receivers accepted since start. */
+  spansAccepted: number;
+  /** Spans the pipeline processed since start (the pending queue is drained on shutdown). */
+  spansProcessed: number;
+  /** Spans that were pending when shutdown began (processed by it). */
+  spansPendingAtStop: number;
+  /** Spans the pipeline could not use since start (failed to decode or classify, invalid). */
+  spansFailed: number;
+  /** Spans accepted but still queued after the drain: lost on the way out (0 unless a stage broke). */
+  spansUnprocessed: number;
+  /** With forward.endpoint: spans the upstream took, and those dropped (queue full, or left at shutdown). */
+  forwarded?: { sent: number; dropped: number; droppedAtShutdown: number; rejected: number };
+  durationMs: number;
 }
 
 /**
@@ -199,16 +218,53 @@ export async function startSidecar(
     'spanstat sidecar ready',
   );
 
-  let stopped: Promise<void> | undefined;
+  let stopped: Promise<ShutdownSummary> | undefined;
+  let began = 0;
+  let pendingAtStop = 0;
+  let droppedBefore = 0;
+  const summary = (): ShutdownSummary => {
+    const p = pipeline.stats;
+    return {
+      spansAccepted: receiver.stats.spansAccepted,
+      spansProcessed: p.spansProcessed,
+      spansPendingAtStop: pendingAtStop,
+      spansFailed: p.spansFailed + p.spansInvalid,
+      spansUnprocessed: p.pendingSpans,
+      forwarded: forwarder && {
+        sent: forwarder.stats.spansSent,
+        dropped: forwarder.stats.spansDropped,
+        droppedAtShutdown: forwarder.stats.spansDropped - droppedBefore,
+        rejected: forwarder.stats.spansRejected,
+      },
+      durationMs: now() - began,
+    };
+  };
   const shutdown = () => {
     stopped ??= (async () => {
+      began = now();
+      pendingAtStop = pipeline.stats.pendingSpans;
+      droppedBefore = forwarder?.stats.spansDropped ?? 0;
+      // The advisor stops alongside: an evaluation in progress (Postgres look-ups) overlaps the drain.
+      const advisorStopped = advisor?.shutdown();
+      // Receivers first: bodies in flight finish (and are queued) before the queues drain.
       await Promise.all([receiver.shutdown(), grpcReceiver?.shutdown()]);
       await Promise.all([pipeline.shutdown(), forwarder?.shutdown()]);
-      await advisor?.shutdown();
+      await advisorStopped;
       await api.shutdown();
       await metrics?.shutdown();
+      return summary();
     })();
     return stopped;
   };
-  return { receiverUrl, grpcReceiverAddress, apiUrl, aggregator, advisor, pipeline, receiver, shutdown };
+  return {
+    receiverUrl,
+    grpcReceiverAddress,
+    apiUrl,
+    aggregator,
+    advisor,
+    pipeline,
+    receiver,
+    shutdown,
+    summary,
+  };
 }

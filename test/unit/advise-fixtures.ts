@@ -26,6 +26,7 @@ export function thresholds(overrides: Partial<AdvisorThresholds> = {}): AdvisorT
     pool: { ...a.pool },
     lockMinSamples: a.lockMinSamples,
     idleInTransactionMs: a.idleInTransactionMs,
+    clearMargin: a.clearMargin,
     ...overrides,
   };
 }

@@ -62,13 +62,19 @@ function hitRateRule(ctx: RuleContext, row: CacheRow): void {
   const target = namespaceTarget(row);
   if (known < t.minReads || row.hitRate === null) return;
   ctx.observe('cache-hit-rate', row.service, target);
-  if (row.hitRate >= t.targetHitRate) return;
+  // Hysteresis on the miss rate (higher is worse): a raised one clears above ~82% with the defaults.
+  const raised = ctx.raised('cache-hit-rate', row.service, target);
+  const missRate = 1 - row.hitRate;
+  if (row.hitRate >= t.targetHitRate && !ctx.holds(missRate, 1 - t.targetHitRate, raised !== undefined))
+    return;
+  const critical =
+    row.hitRate < t.targetHitRate / 2 || ctx.holds(missRate, 1 - t.targetHitRate / 2, raised === 'critical');
   // Mostly membership tests or consumed keys: not a cache, so no hit rate to raise.
   if (commandCount(row, MEMBERSHIP_READ_COMMANDS) * 2 >= row.reads) return;
   const reason = missReason(row, ctx.t);
   ctx.emit({
     kind: 'cache-hit-rate',
-    severity: row.hitRate < t.targetHitRate / 2 ? 'critical' : 'warning',
+    severity: critical ? 'critical' : 'warning',
     service: row.service,
     target,
     title: `Cache ${row.namespace}: hit rate ${fmtPct(row.hitRate)} under the ${fmtPct(t.targetHitRate)} target (${reason})`,

@@ -9,7 +9,9 @@ import type {
   AdvisorThresholds,
   Finding,
   IndexFinding,
+  RaisedLookup,
   RecommendationKind,
+  Severity,
   Target,
 } from '../types';
 
@@ -34,7 +36,23 @@ export class RuleContext {
   constructor(
     readonly t: AdvisorThresholds,
     readonly input: AdvisorInput,
+    private readonly raisedLookup?: RaisedLookup,
   ) {}
+
+  /** The severity of this recommendation if it is active now (from the previous evaluations). */
+  raised(kind: RecommendationKind, service: string, target: Target): Severity | undefined {
+    return this.raisedLookup?.(recommendationId(kind, service, target));
+  }
+
+  /**
+   * Hysteresis for a figure where higher is worse (a miss rate, a 5xx rate, a p95): when `held` (the
+   * recommendation is raised, or raised at the severity this line decides), the figure stays past
+   * `line` until it is better than it by advisor.clearMargin, relative. Rules raise at their own line
+   * (`>` or `>=` as before) and call this for the way back only, so nothing opens earlier than it did.
+   */
+  holds(figure: number, line: number, held: boolean): boolean {
+    return held && figure > line * (1 - this.t.clearMargin);
+  }
 
   emit(finding: Finding): void {
     this.findings.push({ ...finding, id: recommendationId(finding.kind, finding.service, finding.target) });

@@ -34,15 +34,31 @@ export function endpointRules(ctx: RuleContext): void {
     ctx.observe('endpoint-slow', e.service, target);
     ctx.observe('endpoint-errors', e.service, target);
     const slo = ctx.sloFor(e.method, e.route);
-    if (slo !== undefined && e.p95Ms > slo) slowEndpoint(ctx, e, label, target, slo);
+    const slowRaised = ctx.raised('endpoint-slow', e.service, target);
+    if (slo !== undefined && (e.p95Ms > slo || ctx.holds(e.p95Ms, slo, slowRaised !== undefined))) {
+      const critical = e.p95Ms > 2 * slo || ctx.holds(e.p95Ms, 2 * slo, slowRaised === 'critical');
+      slowEndpoint(ctx, e, label, target, slo, critical);
+    }
     // A job or consumer run has no status code: its failures are its runs that ended in error.
     const failures = unitNoun(e.method) === 'run' ? e.errors : e.serverErrors;
     const rate = e.requests > 0 ? failures / e.requests : 0;
-    if (failures > 0 && rate >= t.maxServerErrorRate) errorEndpoint(ctx, e, label, target, rate, failures);
+    const errorsRaised = ctx.raised('endpoint-errors', e.service, target);
+    const max = t.maxServerErrorRate;
+    if (failures > 0 && (rate >= max || ctx.holds(rate, max, errorsRaised !== undefined))) {
+      const critical = rate >= 5 * max || ctx.holds(rate, 5 * max, errorsRaised === 'critical');
+      errorEndpoint(ctx, e, label, target, rate, failures, critical);
+    }
   }
 }
 
-function slowEndpoint(ctx: RuleContext, e: EndpointRow, label: string, target: Target, slo: number): void {
+function slowEndpoint(
+  ctx: RuleContext,
+  e: EndpointRow,
+  label: string,
+  target: Target,
+  slo: number,
+  critical: boolean,
+): void {
   const mean = meanRequestMs(e);
   const unit = unitNoun(e.method);
   const parts = dominantParts(ctx, e, label);
@@ -54,7 +70,7 @@ function slowEndpoint(ctx: RuleContext, e: EndpointRow, label: string, target: T
   };
   ctx.emit({
     kind: 'endpoint-slow',
-    severity: e.p95Ms > 2 * slo ? 'critical' : 'warning',
+    severity: critical ? 'critical' : 'warning',
     service: e.service,
     target,
     title: `${label} p95 ${fmtMs(e.p95Ms)} over its ${fmtMs(slo)} SLO`,
@@ -129,6 +145,7 @@ function errorEndpoint(
   target: Target,
   rate: number,
   failures: number,
+  critical: boolean,
 ): void {
   const t = ctx.t.endpoint;
   const run = unitNoun(e.method) === 'run';
@@ -144,7 +161,7 @@ function errorEndpoint(
   );
   ctx.emit({
     kind: 'endpoint-errors',
-    severity: rate >= 5 * t.maxServerErrorRate ? 'critical' : 'warning',
+    severity: critical ? 'critical' : 'warning',
     service: e.service,
     target,
     title: run

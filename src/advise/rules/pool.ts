@@ -21,12 +21,22 @@ export function poolRule(ctx: RuleContext): void {
     ctx.observe('pool-saturation', p.service, target);
     ctx.observe('pool-connection-setup', p.service, target);
     const share = waitShare(ctx, p);
-    const slowWait = p.p95WaitMs >= t.waitP95Ms;
-    const largeShare = share !== null && share >= t.waitShare;
-    const full = p.maxInUseRatio !== null && p.maxInUseRatio >= t.inUseRatio && p.saturatedConnects > 0;
-    if (!slowWait && !largeShare && !full) continue;
-    const critical = p.p95WaitMs >= 5 * t.waitP95Ms || (share !== null && share >= 3 * t.waitShare);
     const setup = p.poolMax !== null && p.saturatedConnects === 0;
+    // Hysteresis: each line is held 10% (advisor.clearMargin) below itself while the advice is active.
+    const raised = ctx.raised(setup ? 'pool-connection-setup' : 'pool-saturation', p.service, target);
+    const held = raised !== undefined;
+    const wasCritical = raised === 'critical';
+    const slowWait = p.p95WaitMs >= t.waitP95Ms || ctx.holds(p.p95WaitMs, t.waitP95Ms, held);
+    const largeShare = share !== null && (share >= t.waitShare || ctx.holds(share, t.waitShare, held));
+    const full =
+      p.maxInUseRatio !== null &&
+      (p.maxInUseRatio >= t.inUseRatio || ctx.holds(p.maxInUseRatio, t.inUseRatio, held)) &&
+      p.saturatedConnects > 0;
+    if (!slowWait && !largeShare && !full) continue;
+    const critical =
+      p.p95WaitMs >= 5 * t.waitP95Ms ||
+      ctx.holds(p.p95WaitMs, 5 * t.waitP95Ms, wasCritical) ||
+      (share !== null && (share >= 3 * t.waitShare || ctx.holds(share, 3 * t.waitShare, wasCritical)));
     ctx.emit({
       kind: setup ? 'pool-connection-setup' : 'pool-saturation',
       severity: critical ? 'critical' : slowWait || largeShare ? 'warning' : 'info',

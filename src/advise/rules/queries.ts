@@ -66,12 +66,19 @@ export function queryRules(ctx: RuleContext): void {
     if (q.calls >= t.slowQuery.minCalls) ctx.observe('slow-query', q.service, target);
     if (q.calls >= t.topConsumer.minCalls) ctx.observe('top-consumer', q.service, target);
     const index = ctx.indexFinding(q.service, q.fingerprint);
-    if (isSlow(q, t)) {
+    const raised = ctx.raised('slow-query', q.service, target);
+    const slow =
+      isSlow(q, t) ||
+      (q.calls >= t.slowQuery.minCalls && ctx.holds(q.p95Ms, t.slowQuery.p95Ms, raised !== undefined));
+    if (slow) {
+      const critical =
+        q.p95Ms >= t.slowQuery.criticalP95Ms ||
+        ctx.holds(q.p95Ms, t.slowQuery.criticalP95Ms, raised === 'critical');
       // A statement that waits on locks is slow because of another transaction: that advice first.
       const locks = lockWaitOf(ctx, q);
       ctx.emit({
         kind: 'slow-query',
-        severity: q.p95Ms >= t.slowQuery.criticalP95Ms ? 'critical' : 'warning',
+        severity: critical ? 'critical' : 'warning',
         service: q.service,
         target,
         title:
