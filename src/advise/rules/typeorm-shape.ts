@@ -1,0 +1,45 @@
+/**
+ * TypeORM's own SQL, told apart by its select list: its SelectQueryBuilder writes every column as
+ * `"alias"."column" AS "alias_column"`, which hand-written SQL and the other ORMs (Knex, Sequelize)
+ * do not. The N+1 advice names TypeORM's fix when it sees that shape; the SQL fix stays beside it.
+ */
+
+const SELECT_LIST = /^\s*SELECT\s+(?:DISTINCT\s+)?"([^"]+)"\."([^"]+)"\s+AS\s+"([^"]+)"/i;
+
+/** The main alias of a statement TypeORM built (`"User"` in `SELECT "User"."id" AS "User_id" …`). */
+export function typeormAlias(statement: string): string | undefined {
+  const m = SELECT_LIST.exec(statement);
+  return m && m[3] === `${m[1]}_${m[2]}` ? m[1] : undefined;
+}
+
+/**
+ * `FROM "order_items" "items" … WHERE "items"."order_id" IN ($1)`: how TypeORM's RelationLoader reads a
+ * lazy relation (`await order.items`), aliased by the relation's property, one entity's id per call.
+ * The relation's name (`items`) when the statement has that shape (a filter on one column by an IN
+ * list, and the soft-delete filter), else undefined. A QueryBuilder's own `where('x.id IN (:...ids)')`
+ * can read the same, hence the advice says "if".
+ */
+export function typeormRelationLoad(statement: string): string | undefined {
+  const alias = typeormAlias(statement);
+  if (alias === undefined) return undefined;
+  const from = new RegExp(`\\bFROM\\s+"[^"]+"\\s+"${escapeRegExp(alias)}"`).test(statement);
+  return from && RELATION_FILTER.test(statement) ? alias : undefined;
+}
+
+/**
+ * The RelationLoader's WHERE: `"a"."c" IN (…)`, alone or as `( … ) AND ( "a"."deletedAt" IS NULL )`
+ * for a soft-deletable entity. `find`/`findBy` wrap their conditions in `((…))`, so theirs differ.
+ */
+const RELATION_FILTER =
+  /\bWHERE\s+(?:\(\s+)?"[^"]+"\."[^"]+"\s+IN\s*\(\s*\$\d+\s*(?:\/\*,\s*\.\.\.\s*\*\/\s*)?\)(?:\s+\)\s+AND\s+\(\s*"[^"]+"\."[^"]+"\s+IS\s+NULL\s*\))?\s*$/i;
+
+/** TypeORM's batched form of a one-row look-up on `column`: `findBy({ id: In(ids) })`. */
+export function typeormFindByIn(column: string): string {
+  // A snake_case column usually maps to a camelCase property whose name the SQL does not show.
+  const property = /^[a-z][A-Za-z0-9]*$/.test(column) ? column : `<property of ${column}>`;
+  return `findBy({ ${property}: In(ids) })`;
+}
+
+function escapeRegExp(text: string): string {
+  return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+}
