@@ -225,12 +225,28 @@ describe('N+1 advice for TypeORM statements', () => {
     }
   });
 
-  it("does not read find's own In() (its condition in double parentheses) as a lazy relation", () => {
-    const action = actionFor(
+  it("does not read find's own In() or save([...])'s read (the entity's alias) as a lazy relation", () => {
+    for (const statement of [
       'SELECT "Product"."sku" AS "Product_sku" FROM "products" "Product" WHERE (("Product"."sku" IN ($1 /*, ... */)))',
+      'SELECT "Thing"."id" AS "Thing_id", "Thing"."n" AS "Thing_n" FROM "things" "Thing" WHERE "Thing"."id" IN ($1 /*, ... */)',
+    ]) {
+      const action = actionFor(statement);
+      expect(action, statement).toMatch(/takes a list/);
+      expect(action, statement).not.toMatch(/lazy relation/);
+    }
+  });
+
+  it('names save([...]) for the read save() makes of each entity it is given', () => {
+    const action = actionFor(
+      'SELECT "Thing"."id" AS "Thing_id", "Thing"."n" AS "Thing_n" FROM "things" "Thing" WHERE "Thing"."id" = $1',
     );
-    expect(action).toMatch(/takes a list/);
-    expect(action).not.toMatch(/lazy relation/);
+    expect(action).toContain('"Thing"."id" = ANY($1)');
+    expect(action).toContain('`findBy({ id: In(ids) })`');
+    expect(action).toContain('one `save([...])`');
+    // find's own look-up (double parentheses) is not save()'s.
+    expect(
+      actionFor('SELECT "Thing"."id" AS "Thing_id" FROM "things" "Thing" WHERE (("Thing"."id" = $1))'),
+    ).not.toMatch(/save\(/);
   });
 
   it("offers findBy with In() for findOneBy in a loop, and only TypeORM's calls", () => {

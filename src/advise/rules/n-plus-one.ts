@@ -19,7 +19,7 @@ import {
   shortStatement,
   unitNoun,
 } from './context';
-import { typeormAlias, typeormFindByIn, typeormRelationLoad } from './typeorm-shape';
+import { typeormAlias, typeormFindByIn, typeormRelationLoad, typeormSaveLoad } from './typeorm-shape';
 
 export function nPlusOneRule(ctx: RuleContext): void {
   const t = ctx.t.nPlusOne;
@@ -134,7 +134,10 @@ export function batchAdvice(statement: string, unit: 'request' | 'run' = 'reques
   const one = batched(statement);
   const batch = one
     ? `run it once for all ids: ${one.statement} (pass the collected ids as one array parameter` +
-      (typeormAlias(statement) !== undefined ? `; in TypeORM: \`${typeormFindByIn(one.column)}\`)` : ')')
+      (typeormAlias(statement) !== undefined ? `; in TypeORM: \`${typeormFindByIn(one.column)}\`)` : ')') +
+      (typeormSaveLoad(statement)
+        ? '; if it is `save()` in a loop (TypeORM reads each entity it saves this way first), pass them all to one `save([...])`, which reads them in one query'
+        : '')
     : 'run it once for all ids with `= ANY($1)` on the looked-up column (one array parameter)';
   return `Collect the ids first and ${batch}; or JOIN the rows into the query that produced the ids; ${loader}`;
 }

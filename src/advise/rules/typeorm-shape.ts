@@ -21,7 +21,9 @@ export function typeormAlias(statement: string): string | undefined {
  */
 export function typeormRelationLoad(statement: string): string | undefined {
   const alias = typeormAlias(statement);
-  if (alias === undefined) return undefined;
+  // The loader's alias is the relation's property (camelCase); `save([...])` reads its entities with
+  // the same filter under the entity's name (PascalCase, as TypeORM's entity classes are named).
+  if (alias === undefined || !/^[a-z]/.test(alias)) return undefined;
   const from = new RegExp(`\\bFROM\\s+"[^"]+"\\s+"${escapeRegExp(alias)}"`).test(statement);
   return from && RELATION_FILTER.test(statement) ? alias : undefined;
 }
@@ -32,6 +34,19 @@ export function typeormRelationLoad(statement: string): string | undefined {
  */
 const RELATION_FILTER =
   /\bWHERE\s+(?:\(\s+)?"[^"]+"\."[^"]+"\s+IN\s*\(\s*\$\d+\s*(?:\/\*,\s*\.\.\.\s*\*\/\s*)?\)(?:\s+\)\s+AND\s+\(\s*"[^"]+"\."[^"]+"\s+IS\s+NULL\s*\))?\s*$/i;
+
+/**
+ * `… FROM "things" "Thing" WHERE "Thing"."id" = $1` and nothing more: how `save()` reads an entity it
+ * was given before updating it (`find`/`findOneBy` write `((…))`, and add the soft-delete filter).
+ */
+export function typeormSaveLoad(statement: string): boolean {
+  const alias = typeormAlias(statement);
+  if (alias === undefined) return false;
+  const a = escapeRegExp(alias);
+  return new RegExp(`\\bFROM\\s+"[^"]+"\\s+"${a}"\\s+WHERE\\s+"${a}"\\."[^"]+"\\s*=\\s*\\$\\d+\\s*$`).test(
+    statement,
+  );
+}
 
 /** TypeORM's batched form of a one-row look-up on `column`: `findBy({ id: In(ids) })`. */
 export function typeormFindByIn(column: string): string {
