@@ -197,7 +197,7 @@ describe('N+1 advice by statement shape', () => {
 
 describe('N+1 advice for TypeORM statements', () => {
   const actionFor = (statement: string) => nPlusOne({ ...atThreshold, statement })[0]?.action;
-  // Statements as recorded from a TypeORM 0.3 app under the preload (normalized by the sidecar).
+  // Statements as recorded from a TypeORM 1.1 app under the preload (normalized by the sidecar).
   const lazyOneToMany =
     'SELECT "items"."id" AS "items_id", "items"."sku" AS "items_sku", "items"."order_id" AS "items_order_id" ' +
     'FROM "order_items" "items" WHERE "items"."order_id" IN ($1 /*, ... */)';
