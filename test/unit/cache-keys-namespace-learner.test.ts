@@ -119,6 +119,24 @@ describe('NamespaceLearner.namespaceOf', () => {
     expect(l.namespaceOf('slug:blue-widget')).toBe('slug:*');
   });
 
+  it("names TypeORM's query-result cache keys (SQL and parameter values) as one namespace, whatever colons they hold", () => {
+    // Keys as TypeORM 1.1's RedisQueryResultCache wrote them for find({ cache }) and a QueryBuilder's .cache().
+    const sql =
+      'SELECT "User"."id" AS "User_id", "User"."email" AS "User_email" FROM "users" "User" ' +
+      'WHERE ( (("User"."email" = $1)) ) AND ( "User"."deleted_at" IS NULL ) LIMIT 1';
+    const keys = [
+      `${sql} -- PARAMETERS: ["alice@example.com"]`,
+      `${sql} -- PARAMETERS: ["en:gb:london"]`,
+      'SELECT "o"."id" AS "o_id" FROM "orders" "o" WHERE "o"."status" = $1 AND "o"."id" < $2 -- PARAMETERS: ["st0",50]',
+      'SELECT "e"."at" AS "e_at" FROM "events" "e" WHERE "e"."at" > $1::timestamptz -- PARAMETERS: ["2024-01-01T10:00:00.000Z"]',
+    ];
+    const l = learner();
+    for (const key of keys) expect(l.namespaceOf(key), key).toBe('(typeorm query cache)');
+    // Not before a configured pattern, and not for keys that merely start like SQL.
+    expect(learner({ patterns: ['SELECT**'] }).namespaceOf(keys[0])).toBe('SELECT**');
+    expect(l.namespaceOf('SELECT:42')).toBe('SELECT:*');
+  });
+
   it('splits on every delimiter character and keeps each key’s own delimiters', () => {
     const l = learner({ delimiters: ':/.' });
     expect(l.namespaceOf('img/thumb/123.png')).toBe('img/thumb/*.png');
