@@ -131,13 +131,18 @@ describe('NamespaceLearner.namespaceOf', () => {
       'SELECT "e"."at" AS "e_at" FROM "events" "e" WHERE "e"."at" > $1::timestamptz -- PARAMETERS: ["2024-01-01T10:00:00.000Z"]',
       // As the preload sends a long one: cut to 256 characters, the parameters gone.
       `${sql.repeat(3)} -- PARAMETERS: ["x"]`.slice(0, 256),
-      'WITH recent AS (SELECT 1) SELECT * FROM recent -- PARAMETERS: []',
+      'WITH "recent" AS (SELECT 1) SELECT * FROM recent -- PARAMETERS: []',
     ];
     const l = learner();
-    for (const key of keys) expect(l.namespaceOf(key), key).toBe('(sql query cache)');
+    for (const key of keys) {
+      expect(l.namespaceOf(key), key).toBe('(sql query cache)');
+      // As the preload sends it: whitespace as `_`, so the key stays one word of the statement.
+      expect(l.namespaceOf(key.replace(/\s/g, '_')), key).toBe('(sql query cache)');
+    }
     // Not before a configured pattern, and not for keys that merely start with the word.
     expect(learner({ patterns: ['SELECT**'] }).namespaceOf(keys[0])).toBe('SELECT**');
     expect(l.namespaceOf('SELECT:42')).toBe('SELECT:*');
+    expect(l.namespaceOf('SELECT_OPTIONS_FOR_FORM:checkout')).toBe('SELECT_OPTIONS_FOR_FORM:checkout');
     expect(l.namespaceOf('selection:of:the:week:2024')).toBe('selection:of:the:week:*');
   });
 
