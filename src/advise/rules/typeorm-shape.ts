@@ -13,9 +13,9 @@ export function typeormAlias(statement: string): string | undefined {
 }
 
 /**
- * `FROM "order_items" "items" … WHERE "items"."order_id" IN ($1)`: how TypeORM's RelationLoader reads a
- * lazy relation (`await order.items`), aliased by the relation's property, one entity's id per call.
- * The relation's name (`items`) when the statement has that shape (a filter on one column by an IN
+ * `FROM "invoice_lines" "lines" … WHERE "lines"."invoice_id" IN ($1)`: how TypeORM's RelationLoader reads a
+ * lazy relation (`await invoice.lines`), aliased by the relation's property, one entity's id per call.
+ * The relation's name (`lines`) when the statement has that shape (a filter on one column by an IN
  * list, and the soft-delete filter), else undefined. A QueryBuilder's own `where('x.id IN (:...ids)')`
  * can read the same, hence the advice says "if".
  */
