@@ -1,6 +1,11 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { batchAdvice } from '../../src/advise/rules/n-plus-one';
-import { typeormAlias, typeormRelationLoad, typeormSaveLoad } from '../../src/advise/rules/typeorm-shape';
+import {
+  typeormAlias,
+  typeormPagedFetch,
+  typeormRelationLoad,
+  typeormSaveLoad,
+} from '../../src/advise/rules/typeorm-shape';
 import { SqlFingerprinter } from '../../src/sql';
 
 let fp: SqlFingerprinter;
@@ -28,6 +33,17 @@ const TYPEORM = {
   findOneBy:
     'SELECT "Thing"."id" AS "Thing_id", "Thing"."n" AS "Thing_n", "Thing"."deletedAt" AS "Thing_deletedAt" ' +
     'FROM "lz_thing" "Thing" WHERE ( (("Thing"."id" = $1)) ) AND ( "Thing"."deletedAt" IS NULL ) LIMIT 1',
+  // findOne({ where: { author: { id } }, relations: { author: true } }): the ids, then the rows (ids inlined).
+  pagedIds:
+    'SELECT DISTINCT "distinctAlias"."Post_id" AS "ids_Post_id" FROM (SELECT "Post"."id" AS "Post_id", ' +
+    '"Post__Post_author"."id" AS "Post__Post_author_id" FROM "lz_post" "Post" LEFT JOIN "lz_author" "Post__Post_author" ' +
+    'ON "Post__Post_author"."id"="Post"."authorId" AND ("Post__Post_author"."deletedAt" IS NULL) ' +
+    'WHERE ( (((("Post__Post_author"."id" = $1)))) ) AND ( "Post"."deletedAt" IS NULL )) "distinctAlias" ' +
+    'ORDER BY "Post_id" ASC LIMIT 1',
+  pagedRows:
+    'SELECT "Post"."id" AS "Post_id", "Post__Post_author"."id" AS "Post__Post_author_id" FROM "lz_post" "Post" ' +
+    'LEFT JOIN "lz_author" "Post__Post_author" ON "Post__Post_author"."id"="Post"."authorId" AND ("Post__Post_author"."deletedAt" IS NULL) ' +
+    'WHERE ( (((("Post__Post_author"."id" = $1)))) ) AND ( "Post"."deletedAt" IS NULL ) AND ( "Post"."id" IN (3) )',
 };
 
 describe("TypeORM's SQL as the sidecar keeps it", () => {
@@ -51,7 +67,19 @@ describe("TypeORM's SQL as the sidecar keeps it", () => {
     expect(typeormSaveLoad(kept(TYPEORM.findOneBy))).toBe(false);
   });
 
+  it("reads findOne's two queries with joined relations (DISTINCT ids, then rows) and nothing else as a paged fetch", () => {
+    expect(typeormPagedFetch(kept(TYPEORM.pagedIds))).toBe(true);
+    expect(typeormPagedFetch(kept(TYPEORM.pagedRows))).toBe(true);
+    for (const other of [TYPEORM.lazyOneToMany, TYPEORM.findByIn, TYPEORM.findOneBy, TYPEORM.saveRead])
+      expect(typeormPagedFetch(kept(other)), other).toBe(false);
+  });
+
   it('gives each shape its TypeORM fix', () => {
+    for (const paged of [TYPEORM.pagedIds, TYPEORM.pagedRows]) {
+      const advice = batchAdvice(kept(paged));
+      expect(advice, paged).toContain('`find({ where: { <property>: In(ids) }, relations })` without `take`');
+      expect(advice, paged).not.toContain('lazy relation');
+    }
     expect(batchAdvice(kept(TYPEORM.lazyOneToMany))).toContain('find({ relations: { posts: true } })');
     expect(batchAdvice(kept(TYPEORM.findOneBy))).toContain('findBy({ id: In(ids) })');
     expect(batchAdvice(kept(TYPEORM.saveRead))).toContain('one `save([...])`');

@@ -19,7 +19,14 @@ import {
   shortStatement,
   unitNoun,
 } from './context';
-import { typeormAlias, typeormFindByIn, typeormRelationLoad, typeormSaveLoad } from './typeorm-shape';
+import {
+  TYPEORM_PAGED_FETCH_ADVICE,
+  typeormAlias,
+  typeormFindByIn,
+  typeormPagedFetch,
+  typeormRelationLoad,
+  typeormSaveLoad,
+} from './typeorm-shape';
 
 export function nPlusOneRule(ctx: RuleContext): void {
   const t = ctx.t.nPlusOne;
@@ -98,12 +105,14 @@ export function batchAdvice(statement: string, unit: 'request' | 'run' = 'reques
   if (/=\s*ANY\s*\(|\bIN\s*\(\s*\$/i.test(statement)) {
     // An ORM's lazy relation sends a one-id list per entity: the list does not make it batched.
     const relation = typeormRelationLoad(statement);
-    const typeorm = relation
-      ? `TypeORM reads a lazy relation with this shape, one entity's id per call: if \`${relation}\` is one ` +
-        `(\`await entity.${relation}\` in a loop), load it with the parent rows — ` +
-        `\`find({ relations: { ${relation}: true } })\`, or \`leftJoinAndSelect('parent.${relation}', '${relation}')\` ` +
-        'in a QueryBuilder. Otherwise: '
-      : '';
+    const typeorm = typeormPagedFetch(statement)
+      ? TYPEORM_PAGED_FETCH_ADVICE
+      : relation
+        ? `TypeORM reads a lazy relation with this shape, one entity's id per call: if \`${relation}\` is one ` +
+          `(\`await entity.${relation}\` in a loop), load it with the parent rows — ` +
+          `\`find({ relations: { ${relation}: true } })\`, or \`leftJoinAndSelect('parent.${relation}', '${relation}')\` ` +
+          'in a QueryBuilder. Otherwise: '
+        : '';
     return (
       `${typeorm}It takes a list (\`= ANY\` / \`IN\`) yet runs several times per ${unit}, once per item or per ` +
       `small batch: collect the ids of the whole ${unit} into one call — one loader per ${unit} rather than ` +
@@ -120,6 +129,7 @@ export function batchAdvice(statement: string, unit: 'request' | 'run' = 'reques
       return 'It pages through rows in a loop: fetch larger pages, or read them in one query (a cursor for large sets).';
     const single = singleRowLookup(statement);
     return (
+      (typeormPagedFetch(statement) ? TYPEORM_PAGED_FETCH_ADVICE : '') +
       (single
         ? `If the LIMIT is an ORM's one-row fetch (Knex \`first()\`, Sequelize \`findOne\`, TypeORM \`findOneBy\`) ` +
           `on a unique column such as the id, drop it and run once for all ids: ${single.statement} ` +

@@ -48,6 +48,27 @@ export function typeormSaveLoad(statement: string): boolean {
   );
 }
 
+/**
+ * The two queries TypeORM sends for `findOne`, or `find` with `take`/`skip`, when relations are joined:
+ * `SELECT DISTINCT "distinctAlias"."Post_id" … LIMIT 1` for the page's ids, then the rows with
+ * `… AND ( "Post"."id" IN (…) )` (ids inlined, which the sidecar normalizes to `$n`).
+ */
+export function typeormPagedFetch(statement: string): boolean {
+  if (/^\s*SELECT\s+DISTINCT\s+"distinctAlias"\./.test(statement)) return true;
+  const alias = typeormAlias(statement);
+  if (alias === undefined) return false;
+  const a = escapeRegExp(alias);
+  return new RegExp(
+    `\\bAND\\s+\\(\\s*"${a}"\\."[^"]+"\\s+IN\\s*\\(\\s*\\$\\d+\\s*(?:/\\*,\\s*\\.\\.\\.\\s*\\*/\\s*)?\\)\\s*\\)(?:\\s+ORDER\\s+BY\\s[^()]*)?\\s*$`,
+  ).test(statement);
+}
+
+/** The advice for a paged fetch (typeormPagedFetch) run once per id. */
+export const TYPEORM_PAGED_FETCH_ADVICE =
+  'TypeORM sends this pair (the ids with `SELECT DISTINCT "distinctAlias"…`, then their rows) for `findOne`, or ' +
+  '`find` with `take`/`skip`, when `relations` are joined: once per id in a loop, read them all with one ' +
+  "`find({ where: { <property>: In(ids) }, relations })` without `take` (one query) and pick each id's rows in code. Otherwise: ";
+
 /** TypeORM's batched form of a one-row look-up on `column`: `findBy({ id: In(ids) })`. */
 export function typeormFindByIn(column: string): string {
   // A snake_case column usually maps to a camelCase property whose name the SQL does not show.
