@@ -8,6 +8,8 @@
  *    seen at one position under one prefix, that position becomes `*` for good, and every
  *    namespace learned so far under it is merged (`product:blue-widget` → `product:*`); the
  *    `onMerge` listeners hear each rename so the aggregator can fold its rows together.
+ * Keys that are SQL text (TypeORM's query-result cache: the SQL and its parameter values) are one
+ * namespace of their own (query-cache-keys.ts), after the patterns.
  * The first segment is the namespace by convention and is never widened by count; it is capped
  * instead: after `learnDistinct × 8` distinct first segments, new ones become `*`.
  *
@@ -21,6 +23,7 @@
  */
 import { isIdLikeSegment } from './id-segments';
 import { compileKeyPattern, type KeyPattern, matchKeyPattern } from './key-patterns';
+import { isSqlTextKey, SQL_QUERY_CACHE_NAMESPACE } from './query-cache-keys';
 
 export interface NamespaceLearnerOptions {
   /** Characters that separate key segments (e.g. `:` or `:/`). */
@@ -111,6 +114,7 @@ export class NamespaceLearner {
       const named = matchKeyPattern(this.patterns, key);
       if (named !== undefined) return named;
     }
+    if (isSqlTextKey(key)) return SQL_QUERY_CACHE_NAMESPACE;
     const delimiters = this.delimiters;
     let node = this.root;
     let start = 0;

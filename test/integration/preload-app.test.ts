@@ -473,6 +473,35 @@ describe('an app writing keys without an expiry, sending to a sidecar', () => {
   });
 });
 
+describe("an app with an ORM's query-result cache in Redis (SQL-text keys), sending to a sidecar", () => {
+  const run = appWithSidecar('query-cache');
+
+  it('reports the keys as one (sql query cache) namespace and no part of a parameter value anywhere', async () => {
+    const { apiUrl } = run.sidecar();
+    // Word-like cities between colons: before, `en:<city>:centre` made namespaces such as `*:*:lisbon:*`.
+    const cities = ['lisbon', 'porto', 'braga'];
+    for (const city of cities) {
+      for (let i = 0; i < 2; i++) {
+        const res = await fetch(`http://127.0.0.1:${run.app().port}/query-cache/${city}`);
+        expect(res.status).toBe(200);
+      }
+    }
+    const cacheUrl = `${apiUrl}/api/v1/reports/cache?service=query-cache`;
+    await waitFor(async () => (await getJson<Report<CacheRow>>(cacheUrl)).rows.some((r) => r.reads >= 12));
+    const { rows } = await getJson<Report<CacheRow>>(cacheUrl);
+    const row = rows.find((r) => r.namespace === '(sql query cache)');
+    expect(row && [row.reads, row.hits, row.writes]).toEqual([12, 6, 6]);
+    // The app's start-up keys (boot:flag) aside, nothing else: no `*:*:lisbon:*`-style rows.
+    expect(rows.filter((r) => r.namespace.includes('*'))).toEqual([]);
+    const everything = [
+      JSON.stringify(rows),
+      await (await fetch(`${apiUrl}/metrics`)).text(),
+      await (await fetch(`${apiUrl}/`)).text(),
+    ].join('\n');
+    for (const word of [...cities, 'centre', 'north']) expect(everything).not.toContain(word);
+  });
+});
+
 describe('an app with three pg pools, sending to a sidecar', () => {
   // A pool of 4 to the server's `postgres` database, one of 2 to its `reports` database and one of 3
   // to `postgres` again with application_name 'jobs', all run full: each is a pool row of its own with

@@ -179,11 +179,11 @@ describe('N+1 advice by statement shape', () => {
     expect(action).not.toMatch(/= ANY\(\$1\)/);
   });
 
-  it('tells an already-batched loader to batch per request, not to use `= ANY`', () => {
+  it('tells a loader that takes a list to batch per request, not to use `= ANY`', () => {
     const action = actionFor('SELECT id, total FROM orders WHERE id = ANY($1)');
-    expect(action).toMatch(/already batched/);
+    expect(action).toMatch(/takes a list .* collect the ids of the whole request into one call/);
+    expect(action).not.toMatch(/TypeORM/);
   });
-
   it('advises an UPDATE … FROM unnest for per-row values', () => {
     expect(actionFor('UPDATE items SET qty = $1 WHERE id = $2')).toMatch(/FROM unnest/);
     // One value for all rows: `= ANY` on the key keeps the meaning.
@@ -192,5 +192,79 @@ describe('N+1 advice by statement shape', () => {
 
   it('advises larger pages for a keyset pagination loop', () => {
     expect(actionFor('SELECT id FROM events WHERE id > $1 ORDER BY id LIMIT $2')).toMatch(/pages through/);
+  });
+});
+
+describe('N+1 advice for TypeORM statements', () => {
+  const actionFor = (statement: string) => nPlusOne({ ...atThreshold, statement })[0]?.action;
+  // Statements as recorded from a TypeORM 1.1 app under the preload (normalized by the sidecar).
+  const lazyOneToMany =
+    'SELECT "items"."id" AS "items_id", "items"."sku" AS "items_sku", "items"."order_id" AS "items_order_id" ' +
+    'FROM "order_items" "items" WHERE "items"."order_id" IN ($1 /*, ... */)';
+  const lazySoftDeleted =
+    'SELECT "posts"."id" AS "posts_id", "posts"."authorId" AS "posts_authorId" FROM "post" "posts" ' +
+    'WHERE ( "posts"."authorId" IN ($1 /*, ... */) ) AND ( "posts"."deletedAt" IS NULL )';
+  const lazyManyToOne =
+    'SELECT "author"."id" AS "author_id" FROM "author" "author" INNER JOIN "post" "Post" ON "Post"."authorId" = "author"."id" ' +
+    'WHERE ( "Post"."id" IN ($1 /*, ... */) ) AND ( "author"."deletedAt" IS NULL )';
+  const findOneBy =
+    'SELECT "User"."id" AS "User_id", "User"."email" AS "User_email" FROM "users" "User" ' +
+    'WHERE ( (("User"."id" = $1)) ) AND ( "User"."deleted_at" IS NULL ) LIMIT $2';
+
+  it("names the relation of a lazy load (await order.items in a loop) and TypeORM's eager forms, not 'already batched'", () => {
+    for (const [statement, relation] of [
+      [lazyOneToMany, 'items'],
+      [lazySoftDeleted, 'posts'],
+      [lazyManyToOne, 'author'],
+    ]) {
+      const action = actionFor(statement);
+      expect(action, statement).toContain(`\`await entity.${relation}\` in a loop`);
+      expect(action, statement).toContain(`find({ relations: { ${relation}: true } })`);
+      expect(action, statement).toContain(`leftJoinAndSelect('parent.${relation}', '${relation}')`);
+      expect(action, statement).not.toMatch(/already batched/);
+    }
+  });
+
+  it("does not read find's own In() or save([...])'s read (the entity's alias) as a lazy relation", () => {
+    for (const statement of [
+      'SELECT "Product"."sku" AS "Product_sku" FROM "products" "Product" WHERE (("Product"."sku" IN ($1 /*, ... */)))',
+      'SELECT "Thing"."id" AS "Thing_id", "Thing"."n" AS "Thing_n" FROM "things" "Thing" WHERE "Thing"."id" IN ($1 /*, ... */)',
+    ]) {
+      const action = actionFor(statement);
+      expect(action, statement).toMatch(/takes a list/);
+      expect(action, statement).not.toMatch(/lazy relation/);
+    }
+  });
+
+  it('names save([...]) for the read save() makes of each entity it is given', () => {
+    const action = actionFor(
+      'SELECT "Thing"."id" AS "Thing_id", "Thing"."n" AS "Thing_n" FROM "things" "Thing" WHERE "Thing"."id" = $1',
+    );
+    expect(action).toContain('"Thing"."id" = ANY($1)');
+    expect(action).toContain('`findBy({ id: In(ids) })`');
+    expect(action).toContain('one `save([...])`');
+    // find's own look-up (double parentheses) is not save()'s.
+    expect(
+      actionFor('SELECT "Thing"."id" AS "Thing_id" FROM "things" "Thing" WHERE (("Thing"."id" = $1))'),
+    ).not.toMatch(/save\(/);
+  });
+
+  it("offers findBy with In() for findOneBy in a loop, and only TypeORM's calls", () => {
+    const action = actionFor(findOneBy);
+    expect(action).toContain('"User"."id" = ANY($1)');
+    expect(action).toContain('in TypeORM: `findBy({ id: In(ids) })`');
+    expect(action).not.toMatch(/whereIn|findAll/);
+    // A snake_case column's property is not in the SQL: the advice does not guess it.
+    const byUser = actionFor(
+      'SELECT "Order"."id" AS "Order_id" FROM "orders" "Order" WHERE (("Order"."user_id" = $1))',
+    );
+    expect(byUser).toContain('"Order"."user_id" = ANY($1)');
+    expect(byUser).toContain('`findBy({ <property of user_id>: In(ids) })`');
+  });
+
+  it("keeps the ORM-neutral hint for SQL that is not TypeORM's", () => {
+    const action = actionFor('select "email" from "users" where "id" = $1 limit $2');
+    expect(action).toMatch(/whereIn/);
+    expect(action).not.toMatch(/in TypeORM/);
   });
 });

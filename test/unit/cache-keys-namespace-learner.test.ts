@@ -119,6 +119,33 @@ describe('NamespaceLearner.namespaceOf', () => {
     expect(l.namespaceOf('slug:blue-widget')).toBe('slug:*');
   });
 
+  it("names keys that are SQL text (TypeORM's query-result cache) as one namespace, whatever colons they hold", () => {
+    // Keys as TypeORM 1.1's RedisQueryResultCache wrote them for find({ cache }) and a QueryBuilder's .cache().
+    const sql =
+      'SELECT "User"."id" AS "User_id", "User"."email" AS "User_email" FROM "users" "User" ' +
+      'WHERE ( (("User"."email" = $1)) ) AND ( "User"."deleted_at" IS NULL ) LIMIT 1';
+    const keys = [
+      `${sql} -- PARAMETERS: ["alice@example.com"]`,
+      `${sql} -- PARAMETERS: ["en:gb:london"]`,
+      'SELECT "o"."id" AS "o_id" FROM "orders" "o" WHERE "o"."status" = $1 AND "o"."id" < $2 -- PARAMETERS: ["st0",50]',
+      'SELECT "e"."at" AS "e_at" FROM "events" "e" WHERE "e"."at" > $1::timestamptz -- PARAMETERS: ["2024-01-01T10:00:00.000Z"]',
+      // As the preload sends a long one: cut to 256 characters, the parameters gone.
+      `${sql.repeat(3)} -- PARAMETERS: ["x"]`.slice(0, 256),
+      'WITH "recent" AS (SELECT 1) SELECT * FROM recent -- PARAMETERS: []',
+    ];
+    const l = learner();
+    for (const key of keys) {
+      expect(l.namespaceOf(key), key).toBe('(sql query cache)');
+      // As the preload sends it: whitespace as `_`, so the key stays one word of the statement.
+      expect(l.namespaceOf(key.replace(/\s/g, '_')), key).toBe('(sql query cache)');
+    }
+    // Not before a configured pattern, and not for keys that merely start with the word.
+    expect(learner({ patterns: ['SELECT**'] }).namespaceOf(keys[0])).toBe('SELECT**');
+    expect(l.namespaceOf('SELECT:42')).toBe('SELECT:*');
+    expect(l.namespaceOf('SELECT_OPTIONS_FOR_FORM:checkout')).toBe('SELECT_OPTIONS_FOR_FORM:checkout');
+    expect(l.namespaceOf('selection:of:the:week:2024')).toBe('selection:of:the:week:*');
+  });
+
   it('splits on every delimiter character and keeps each key’s own delimiters', () => {
     const l = learner({ delimiters: ':/.' });
     expect(l.namespaceOf('img/thumb/123.png')).toBe('img/thumb/*.png');

@@ -19,6 +19,14 @@ import {
   shortStatement,
   unitNoun,
 } from './context';
+import {
+  TYPEORM_PAGED_FETCH_ADVICE,
+  typeormAlias,
+  typeormFindByIn,
+  typeormPagedFetch,
+  typeormRelationLoad,
+  typeormSaveLoad,
+} from './typeorm-shape';
 
 export function nPlusOneRule(ctx: RuleContext): void {
   const t = ctx.t.nPlusOne;
@@ -94,11 +102,23 @@ export function batchAdvice(statement: string, unit: 'request' | 'run' = 'reques
       'Insert the rows in one statement: a multi-row VALUES list, ' +
       '`INSERT … SELECT * FROM unnest($1::type[], $2::type[])` (one array per column), or COPY for large batches.'
     );
-  if (/=\s*ANY\s*\(|\bIN\s*\(\s*\$/i.test(statement))
+  if (/=\s*ANY\s*\(|\bIN\s*\(\s*\$/i.test(statement)) {
+    // An ORM's lazy relation sends a one-id list per entity: the list does not make it batched.
+    const relation = typeormRelationLoad(statement);
+    const typeorm = typeormPagedFetch(statement)
+      ? TYPEORM_PAGED_FETCH_ADVICE
+      : relation
+        ? `TypeORM reads a lazy relation with this shape, one entity's id per call: if \`${relation}\` is one ` +
+          `(\`await entity.${relation}\` in a loop), load it with the parent rows — ` +
+          `\`find({ relations: { ${relation}: true } })\`, or \`leftJoinAndSelect('parent.${relation}', '${relation}')\` ` +
+          'in a QueryBuilder. Otherwise: '
+        : '';
     return (
-      `It is already batched (\`= ANY\` / \`IN\`) yet runs several times per ${unit}: collect the ids of the ` +
-      `whole ${unit} into one call — one loader per ${unit} rather than per item or per tick.`
+      `${typeorm}It takes a list (\`= ANY\` / \`IN\`) yet runs several times per ${unit}, once per item or per ` +
+      `small batch: collect the ids of the whole ${unit} into one call — one loader per ${unit} rather than ` +
+      'per item or per tick.'
     );
+  }
   if (/^\s*UPDATE\b/i.test(statement) && /\bSET\b[\s\S]*?=\s*\$\d+[\s\S]*\bWHERE\b/i.test(statement))
     return (
       'Update the rows in one statement with their own values: ' +
@@ -109,10 +129,11 @@ export function batchAdvice(statement: string, unit: 'request' | 'run' = 'reques
       return 'It pages through rows in a loop: fetch larger pages, or read them in one query (a cursor for large sets).';
     const single = singleRowLookup(statement);
     return (
+      (typeormPagedFetch(statement) ? TYPEORM_PAGED_FETCH_ADVICE : '') +
       (single
         ? `If the LIMIT is an ORM's one-row fetch (Knex \`first()\`, Sequelize \`findOne\`, TypeORM \`findOneBy\`) ` +
-          `on a unique column such as the id, drop it and run once for all ids: ${single} ` +
-          '(one array parameter; in the ORM: `whereIn`, `findAll` with an array, `In([...])`, or eager loading). Otherwise: '
+          `on a unique column such as the id, drop it and run once for all ids: ${single.statement} ` +
+          `(one array parameter; ${ormBatchHint(statement, single.column)}). Otherwise: `
         : '') +
       'Run it once for all ids while keeping one result per id — `= ANY($1)` alone would merge them: ' +
       'GROUP BY the looked-up column for a count or sum, `DISTINCT ON (col) … ORDER BY col, …` for the first ' +
@@ -120,9 +141,13 @@ export function batchAdvice(statement: string, unit: 'request' | 'run' = 'reques
       loader
     );
   }
-  const batched = batchedStatement(statement);
-  const batch = batched
-    ? `run it once for all ids: ${batched} (pass the collected ids as one array parameter)`
+  const one = batched(statement);
+  const batch = one
+    ? `run it once for all ids: ${one.statement} (pass the collected ids as one array parameter` +
+      (typeormAlias(statement) !== undefined ? `; in TypeORM: \`${typeormFindByIn(one.column)}\`)` : ')') +
+      (typeormSaveLoad(statement)
+        ? '; if it is `save()` in a loop (TypeORM reads each entity it saves this way first), pass them all to one `save([...])`, which reads them in one query'
+        : '')
     : 'run it once for all ids with `= ANY($1)` on the looked-up column (one array parameter)';
   return `Collect the ids first and ${batch}; or JOIN the rows into the query that produced the ids; ${loader}`;
 }
@@ -131,19 +156,37 @@ export function batchAdvice(statement: string, unit: 'request' | 'run' = 'reques
  * `… WHERE col = $1 LIMIT $2` (an ORM's `first()`/`findOne`, whose LIMIT is 1) as one batched statement
  * without the LIMIT; undefined when anything else makes the result per item.
  */
-function singleRowLookup(statement: string): string | undefined {
+function singleRowLookup(statement: string): Batched | undefined {
   const rest = statement.replace(/\s+LIMIT\s+\$\d+\s*;?\s*$/i, '');
   // With ORDER BY it is a top-N per item, which only the per-id forms below keep.
   if (rest === statement || PER_ITEM_RESULT.test(rest) || /\bORDER\s+BY\b/i.test(rest)) return undefined;
-  return batchedStatement(rest);
+  return batched(rest);
+}
+
+/** The ORM calls that fetch many rows by key: TypeORM's alone when the statement is TypeORM's. */
+function ormBatchHint(statement: string, column: string): string {
+  if (typeormAlias(statement) !== undefined)
+    return `in TypeORM: \`${typeormFindByIn(column)}\`, or \`relations\` / \`leftJoinAndSelect\` to load it with the rows that hold the ids`;
+  return 'in the ORM: `whereIn`, `findAll` with an array, `In([...])`, or eager loading';
+}
+
+interface Batched {
+  statement: string;
+  /** The looked-up column, unquoted and without its table or alias. */
+  column: string;
 }
 
 /** `… WHERE t.col = $1` → `… WHERE t.col = ANY($1)` when the statement has exactly one `= $n`. */
 export function batchedStatement(statement: string): string | undefined {
-  const pattern = /((?:"[^"]+"|[A-Za-z_][\w$]*)(?:\.(?:"[^"]+"|[A-Za-z_][\w$]*))?)\s*=\s*(\$\d+)(?![\d])/g;
+  return batched(statement)?.statement;
+}
+
+function batched(statement: string): Batched | undefined {
+  const pattern = /((?:"[^"]+"|[A-Za-z_][\w$]*)(?:\.("[^"]+"|[A-Za-z_][\w$]*))?)\s*=\s*(\$\d+)(?![\d])/g;
   const matches = [...statement.matchAll(pattern)];
   if (matches.length !== 1) return undefined;
   const m = matches[0];
-  const flat = `${statement.slice(0, m.index)}${m[1]} = ANY(${m[2]})${statement.slice((m.index ?? 0) + m[0].length)}`;
-  return flat.replace(/\s+/g, ' ').trim();
+  const flat = `${statement.slice(0, m.index)}${m[1]} = ANY(${m[3]})${statement.slice((m.index ?? 0) + m[0].length)}`;
+  const column = (m[2] ?? m[1]).replace(/^"|"$/g, '');
+  return { statement: flat.replace(/\s+/g, ' ').trim(), column };
 }
