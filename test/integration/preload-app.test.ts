@@ -143,7 +143,7 @@ describe('the preload instrumenting an app it knows nothing about', () => {
   });
 
   it('puts pool size and clients in use on the connect spans of checkouts that waited, and makes no plain-client connect spans', async () => {
-    // Six requests holding a client ~50 ms on a pool of 4: at least two wait for a release.
+    // Six requests holding a client ~150 ms on a pool of 4: at least two wait for a release.
     const ids = Array.from({ length: 6 }, (_, i) => 600 + i);
     expect(await Promise.all(ids.map((id) => app.get(`/slow/${id}`)))).toEqual(ids.map(() => 200));
     const connects: { connect: DecodedSpan; server: DecodedSpan }[] = [];
