@@ -14,6 +14,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import Redis from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type SidecarProcess, startSidecarProcess } from '../../scripts/lib/demo-stack';
 import { type LocalServer, startPostgres, startRedis } from '../../scripts/lib/local-servers';
@@ -28,6 +29,8 @@ const SERVICE = 'compat';
 const USER_IDS = [1, 2, 3, 4];
 const SLOW = 6;
 const CHECKOUT_QUERIES = 3;
+/** Requests whose cache read waits for ioredis to reconnect. */
+const BLIPS = 5;
 
 /** The versions the fixture's package.json pins, each checked in its node_modules; throws what to run. */
 function installedPins(): Record<string, string> {
@@ -64,6 +67,7 @@ interface Started {
   sidecar: SidecarProcess;
   app: AppRun;
   pg: LocalServer;
+  redisUrl: string;
 }
 
 describe('the preload with Express 4, ioredis 5 and pg 8.11 (test/fixtures/compat)', () => {
@@ -84,6 +88,7 @@ describe('the preload with Express 4, ioredis 5 and pg 8.11 (test/fixtures/compa
       sidecar: sidecar as SidecarProcess,
       app: app as AppRun,
       pg: pg as LocalServer,
+      redisUrl: (redis as LocalServer).url,
     };
   };
   const report = async <T>(kind: string) =>
@@ -278,6 +283,37 @@ describe('the preload with Express 4, ioredis 5 and pg 8.11 (test/fixtures/compa
       [`127.0.0.1:${pg.port}/postgres`, 2, 2],
     ]);
     expect(pools[0].saturatedConnects).toBeGreaterThan(0);
+  });
+
+  it('counts each cache call once when ioredis sends it again after reconnecting', async () => {
+    const { redisUrl } = up();
+    const admin = new Redis(redisUrl);
+    try {
+      // Drops the app's connection: ioredis reconnects, and the GETs issued meanwhile wait in its
+      // offline queue (or, written to the dying socket, among the commands it resends).
+      expect(await admin.call('CLIENT', 'KILL', 'TYPE', 'normal', 'SKIPME', 'yes')).toBeGreaterThan(0);
+    } finally {
+      admin.disconnect();
+    }
+    const blips = Array.from({ length: BLIPS }, (_, i) => `/blip/${i}`);
+    const statuses = await Promise.all(blips.map((path) => request(path)));
+    const row = await waitFor(async () => {
+      const found = (await report<EndpointRow>('endpoints')).find((r) => r.route === '/blip/:id');
+      return found !== undefined && found.requests >= BLIPS ? found : undefined;
+    });
+    const blip = (await report<CacheRow>('cache')).find((c) => c.namespace === 'blip:*');
+    // One object, so that a failure shows every figure at once.
+    expect({
+      statuses,
+      requests: row?.requests,
+      cacheOpsPerRequest: row?.cacheOpsPerRequest,
+      cache: blip && [blip.calls, blip.reads, blip.misses, blip.commands],
+    }).toEqual({
+      statuses: blips.map(() => 200),
+      requests: BLIPS,
+      cacheOpsPerRequest: 1,
+      cache: [BLIPS, BLIPS, BLIPS, { get: BLIPS }],
+    });
   });
 
   it('keeps query parameters out of the reports and lets the app own its unhandled rejection', async () => {
