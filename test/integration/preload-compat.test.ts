@@ -297,11 +297,15 @@ describe('the preload with Express 4, ioredis 5 and pg 8.11 (test/fixtures/compa
     }
     const blips = Array.from({ length: BLIPS }, (_, i) => `/blip/${i}`);
     const statuses = await Promise.all(blips.map((path) => request(path)));
+    // Both polled: the sidecar serves a report built in the last second again.
     const row = await waitFor(async () => {
       const found = (await report<EndpointRow>('endpoints')).find((r) => r.route === '/blip/:id');
       return found !== undefined && found.requests >= BLIPS ? found : undefined;
     });
-    const blip = (await report<CacheRow>('cache')).find((c) => c.namespace === 'blip:*');
+    const blip = await waitFor(async () => {
+      const found = (await report<CacheRow>('cache')).find((c) => c.namespace === 'blip:*');
+      return found !== undefined && found.calls >= BLIPS ? found : undefined;
+    });
     // One object, so that a failure shows every figure at once.
     expect({
       statuses,
