@@ -38,6 +38,8 @@ interface CommandLike {
   pipelineIndex?: number;
   resolve: (result: unknown) => void;
   reject: (err: unknown) => void;
+  /** Set once the command has its span: ioredis sends a command again from its offline queue. */
+  [TRACED]?: true;
 }
 
 type SendCommand = (this: RedisLike, command: CommandLike, ...rest: unknown[]) => unknown;
@@ -58,6 +60,7 @@ interface RedisModule {
 const BASE = Symbol('spanstat.redisAttributes');
 const BASE_FOR = Symbol('spanstat.redisAttributesFor');
 const OPEN_TRANSACTION = Symbol('spanstat.redisOpenTransaction');
+const TRACED = Symbol('spanstat.redisCommandTraced');
 
 export class IORedisCommandInstrumentation extends PreloadInstrumentation {
   constructor() {
@@ -86,60 +89,78 @@ export class IORedisCommandInstrumentation extends PreloadInstrumentation {
   }
 
   private patchSendCommand(original: SendCommand): SendCommand {
-    const instrumentation = this;
-    return function sendCommand(this: RedisLike, command: CommandLike) {
-      if (command === null || typeof command !== 'object' || typeof command.name !== 'string')
-        // biome-ignore lint/complexity/noArguments: pass every argument through unchanged
-        return original.apply(this, arguments as unknown as [CommandLike]);
-      let span: Span;
-      try {
-        span = startCommandSpan(instrumentation.tracer, this, command);
-      } catch {
-        // biome-ignore lint/complexity/noArguments: see above
-        return original.apply(this, arguments as unknown as [CommandLike]);
-      }
-      // A command queued in MULTI waits for EXEC's reply; EXEC or DISCARD settles the queue.
-      const name = command.name;
-      let queued: QueuedCommand | undefined;
-      let settles: OpenTransaction | undefined;
-      if (name === 'multi') {
-        this[OPEN_TRANSACTION]?.abandon(undefined);
-        this[OPEN_TRANSACTION] = new OpenTransaction();
-      } else if (this[OPEN_TRANSACTION] !== undefined) {
-        if (name === 'exec' || name === 'discard') {
-          settles = this[OPEN_TRANSACTION];
-          this[OPEN_TRANSACTION] = undefined;
-        } else queued = this[OPEN_TRANSACTION].add(span, command);
-      }
-      // Wrapped before the call (instrumentation-ioredis does it after), so a command that
-      // sendCommand settles at once (connection already closed) still ends its span.
-      const resolve = command.resolve;
-      const reject = command.reject;
-      command.resolve = (reply: unknown) => {
-        // QUEUED: the command's outcome comes with EXEC's reply, which ends its span.
-        if (queued === undefined || !isQueuedReply(reply)) {
-          if (queued !== undefined) queued.ended = true;
-          if (settles !== undefined) settleTransaction(settles, name, reply);
-          markReply(span, command, reply);
-          span.end();
-        }
-        resolve(reply);
-      };
-      command.reject = (err: unknown) => {
-        endFailed(span, queued, settles, err);
-        reject(err);
-      };
-      let result: unknown;
-      try {
-        // biome-ignore lint/complexity/noArguments: see above
-        result = original.apply(this, arguments as unknown as [CommandLike]);
-      } catch (err) {
-        endFailed(span, queued, settles, err);
-        throw err;
-      }
-      return result;
-    };
+    return tracedSendCommand(original, () => this.tracer);
   }
+}
+
+/**
+ * `sendCommand` wrapped to give each command one span, ended by its reply. Exported for tests.
+ *
+ * A command is traced when it is first sent, never again: ioredis sends the same command object
+ * through `sendCommand` a second time when it replays its offline queue (commands issued while
+ * connecting or reconnecting) and the commands a dropped connection left unanswered. Traced at each
+ * pass, the app's start-up FLUSHDB was two calls, and every command of a Redis blip counted twice
+ * with its hits and misses.
+ */
+export function tracedSendCommand(original: SendCommand, tracer: () => Tracer): SendCommand {
+  return function sendCommand(this: RedisLike, command: CommandLike) {
+    if (
+      command === null ||
+      typeof command !== 'object' ||
+      typeof command.name !== 'string' ||
+      command[TRACED]
+    )
+      // biome-ignore lint/complexity/noArguments: pass every argument through unchanged
+      return original.apply(this, arguments as unknown as [CommandLike]);
+    let span: Span;
+    try {
+      span = startCommandSpan(tracer(), this, command);
+      command[TRACED] = true;
+    } catch {
+      // biome-ignore lint/complexity/noArguments: see above
+      return original.apply(this, arguments as unknown as [CommandLike]);
+    }
+    // A command queued in MULTI waits for EXEC's reply; EXEC or DISCARD settles the queue.
+    const name = command.name;
+    let queued: QueuedCommand | undefined;
+    let settles: OpenTransaction | undefined;
+    if (name === 'multi') {
+      this[OPEN_TRANSACTION]?.abandon(undefined);
+      this[OPEN_TRANSACTION] = new OpenTransaction();
+    } else if (this[OPEN_TRANSACTION] !== undefined) {
+      if (name === 'exec' || name === 'discard') {
+        settles = this[OPEN_TRANSACTION];
+        this[OPEN_TRANSACTION] = undefined;
+      } else queued = this[OPEN_TRANSACTION].add(span, command);
+    }
+    // Wrapped before the call (instrumentation-ioredis does it after), so a command that
+    // sendCommand settles at once (connection already closed) still ends its span.
+    const resolve = command.resolve;
+    const reject = command.reject;
+    command.resolve = (reply: unknown) => {
+      // QUEUED: the command's outcome comes with EXEC's reply, which ends its span.
+      if (queued === undefined || !isQueuedReply(reply)) {
+        if (queued !== undefined) queued.ended = true;
+        if (settles !== undefined) settleTransaction(settles, name, reply);
+        markReply(span, command, reply);
+        span.end();
+      }
+      resolve(reply);
+    };
+    command.reject = (err: unknown) => {
+      endFailed(span, queued, settles, err);
+      reject(err);
+    };
+    let result: unknown;
+    try {
+      // biome-ignore lint/complexity/noArguments: see above
+      result = original.apply(this, arguments as unknown as [CommandLike]);
+    } catch (err) {
+      endFailed(span, queued, settles, err);
+      throw err;
+    }
+    return result;
+  };
 }
 
 function startCommandSpan(tracer: Tracer, redis: RedisLike, command: CommandLike): Span {

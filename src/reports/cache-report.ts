@@ -39,7 +39,9 @@ export function cacheReport(
   for (const state of agg.cache.rows()) {
     if (q.service !== undefined && state.service !== q.service) continue;
     const acc = state.stats.snapshot(q.window, nowMs);
-    if (acc.calls === 0) continue;
+    // Reads without calls: keys of this namespace that another's MGET looked up (its command and
+    // latency stay with its first key's namespace), yet they are this namespace's hits and misses.
+    if (acc.calls === 0 && acc.reads === 0) continue;
     const known = acc.hits + acc.misses;
     const commands: Record<string, number> = {};
     for (const name of [...acc.commands.keys()].sort()) commands[name] = acc.commands.get(name) as number;

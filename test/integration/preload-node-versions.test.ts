@@ -170,7 +170,9 @@ describe.each(TESTED_NODE_VERSIONS)('the preload and the sidecar on Node %s', (v
     const cache = await report<CacheRow>('cache');
     const counts = cache.map((c) => [c.namespace, c.hits, c.misses, c.reads, c.writes]).sort();
     expect(counts).toEqual([
-      ['(no key)', 0, 0, 0, 2], // the app's start-up commands (FLUSHDB among them)
+      // The app's start-up FLUSHDB, once: sent before the connection was ready, ioredis sends it
+      // again from its offline queue.
+      ['(no key)', 0, 0, 0, 1],
       ['boot:flag', 0, 1, 1, 0],
       ['user:*', USER_IDS.length, USER_IDS.length, USER_IDS.length * 2, USER_IDS.length],
     ]);

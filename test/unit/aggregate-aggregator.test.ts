@@ -285,6 +285,26 @@ describe('Aggregator: cache', () => {
     ]);
   });
 
+  it('shows a namespace only ever read as a later key of an MGET: its reads, hits and misses, no calls', () => {
+    const { agg } = setup();
+    agg.recordCacheCall(
+      cacheCall({
+        command: 'mget',
+        hits: 0,
+        misses: 1,
+        otherNamespaceReads: [{ namespace: 'item:*:old', hits: 0, misses: 1 }],
+      }),
+    );
+    const rows = cacheReport(agg, { window: 'all', sort: 'reads' }).rows;
+    expect(rows.map((r) => [r.namespace, r.calls, r.reads, r.hits, r.misses, r.hitRate, r.commands])).toEqual(
+      [
+        ['item:*:old', 0, 1, 0, 1, 0, {}],
+        ['user:*', 1, 1, 0, 1, 0, { mget: 1 }],
+      ],
+    );
+    expect(JSON.stringify(rows)).not.toContain('null,"p99Ms"');
+  });
+
   it('folds a widened namespace into the new one, renaming when the new one has no row', () => {
     const { agg } = setup();
     agg.recordCacheCall(cacheCall({ namespace: 'user:42' }));
