@@ -4,7 +4,15 @@ import { evaluate } from '../../src/advise/evaluate';
 import type { AdvisorConfig, AdvisorInput, Severity } from '../../src/advise/types';
 import { DEFAULTS } from '../../src/config/defaults';
 import { recommendationSeries } from '../../src/metrics';
-import { cacheRow, endpointRow, input, poolRow, queryRow, thresholds } from './advise-fixtures';
+import {
+  cacheRow,
+  endpointQueryRow,
+  endpointRow,
+  input,
+  poolRow,
+  queryRow,
+  thresholds,
+} from './advise-fixtures';
 
 const config = (o: Partial<AdvisorConfig> = {}): AdvisorConfig =>
   ({ ...structuredClone(DEFAULTS.advisor), intervalSeconds: 3600, ...o }) as AdvisorConfig;
@@ -163,6 +171,40 @@ describe('advisor hysteresis (advisor.clearMargin)', () => {
   it('leaves evaluate() without a store as it was: the threshold alone decides', () => {
     expect(evaluate(errorsAt(0.019), thresholds(), 0)).toEqual([]);
     expect(evaluate(errorsAt(0.02), thresholds(), 0).map((r) => r.kind)).toEqual(['endpoint-errors']);
+  });
+});
+
+describe('advisor hysteresis on N+1 severity', () => {
+  /** A route whose 20 affected requests repeat one look-up 10×, costing `repeatMs` per request. */
+  const nPlusOneAt = (repeatMs: number) =>
+    input({
+      endpointQueries: [
+        endpointQueryRow({
+          requestsOverThreshold: 20,
+          maxCallsPerRequest: 10,
+          meanCallsPerRequest: 10,
+          overThresholdMs: 20 * repeatMs,
+        }),
+      ],
+    });
+
+  it('keeps warning while the repeat time hovers around 50 ms, and steps down to info under 45 ms', async () => {
+    const steps = await run([52, 48, 51, 46, 49, 44, 48], nPlusOneAt, 'n-plus-one');
+    expect(steps.map((s) => s.active)).toEqual([
+      ['warning'],
+      ['warning'],
+      ['warning'],
+      ['warning'],
+      ['warning'],
+      ['info'],
+      ['info'],
+    ]);
+    expect(totals(steps)).toEqual({ opened: 1, resolved: 0 });
+  });
+
+  it('without a margin the same figures flip its severity at every crossing', async () => {
+    const steps = await run([52, 48, 51, 46], nPlusOneAt, 'n-plus-one', { clearMargin: 0 });
+    expect(steps.map((s) => s.active)).toEqual([['warning'], ['info'], ['warning'], ['info']]);
   });
 });
 

@@ -49,14 +49,17 @@ export function nPlusOneRule(ctx: RuleContext): void {
     const slo = ctx.sloFor(row.method, row.route);
     const query = ctx.query(row.service, row.fingerprint);
     const table = query?.table;
+    // Severity with hysteresis (advisor.clearMargin): repeat time hovering at a line keeps its severity.
+    const raised = ctx.raised('n-plus-one', row.service, target);
+    const critical =
+      slo !== undefined &&
+      (repeatMsPerRequest >= slo || ctx.holds(repeatMsPerRequest, slo, raised === 'critical'));
+    const warning =
+      repeatMsPerRequest >= t.minTotalMs ||
+      ctx.holds(repeatMsPerRequest, t.minTotalMs, raised === 'warning' || raised === 'critical');
     ctx.emit({
       kind: 'n-plus-one',
-      severity:
-        slo !== undefined && repeatMsPerRequest >= slo
-          ? 'critical'
-          : repeatMsPerRequest >= t.minTotalMs
-            ? 'warning'
-            : 'info',
+      severity: critical ? 'critical' : warning ? 'warning' : 'info',
       service: row.service,
       target: table ? { ...target, table } : target,
       title: `N+1 in ${route}: ${shortStatement(row.statement)} runs up to ${row.maxCallsPerRequest}× per ${unitNoun(row.method)}`,
