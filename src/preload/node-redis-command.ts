@@ -31,6 +31,11 @@
  *
  * Never breaks the app: any failure of the instrumentation falls back to the original call, and
  * the settlement handlers catch their own errors.
+ *
+ * Cost: app CPU per command, sequential GET and SET … EX on a local Redis with the export refused, min
+ * of 5 interleaved runs of 20 000 commands on the busy VM: redis 5.12 22.1 → 26.4 µs with the preload,
+ * ioredis 5.4 21.7 → 25.7 µs (the span and its export dominate; the derived promise per command, where
+ * ioredis's wrapper replaces the command's callbacks, did not show).
  */
 import { type Attributes, type Context, type Span, SpanKind, type Tracer } from '@opentelemetry/api';
 import {
