@@ -6,10 +6,13 @@
  * namespace, MGET keys in their own namespaces, MULTI/EXEC and pipelines, RESP3 replies, and each
  * command under the request that issued it (concurrent, pooled, and queued across a reconnect).
  */
+import { createRequire } from 'node:module';
+import { join } from 'node:path';
 import Redis from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type SidecarProcess, startSidecarProcess } from '../../scripts/lib/demo-stack';
 import { type LocalServer, startRedis } from '../../scripts/lib/local-servers';
+import { NodeRedisCommandInstrumentation } from '../../src/preload/node-redis-command';
 import type { CacheRow, EndpointRow, Report } from '../../src/reports/types';
 import { type AppRun, assertBuilt, startApp } from '../fixtures/preload-app/harness';
 import { COMPAT_DIR, installedPins } from '../helpers/compat-fixture';
@@ -225,5 +228,42 @@ describe('the preload with node-redis (redis 5, test/fixtures/compat)', () => {
     expect(everything).not.toContain('secret-value-');
     expect(app.stdout()).not.toContain('UNHANDLED_REJECTION');
     expect(app.stderr()).not.toContain('spanstat');
+  });
+
+  it("wraps @redis/client's client, queue and pool when required, and puts them back when disabled", () => {
+    up();
+    const instrumentation = new NodeRedisCommandInstrumentation();
+    // A require of our own from the fixture, in this process: its first load, so the hook sees it.
+    const load = createRequire(join(COMPAT_DIR, 'node-redis-app.js'));
+    const prototypes = {
+      client: load('@redis/client/dist/lib/client/index.js').default.prototype,
+      queue: load('@redis/client/dist/lib/client/commands-queue.js').default.prototype,
+      pool: load('@redis/client/dist/lib/client/pool.js').RedisClientPool.prototype,
+    };
+    const wrapped = () => ({
+      sendCommand: Boolean(prototypes.client.sendCommand.__wrapped),
+      executeMulti: Boolean(prototypes.client._executeMulti.__wrapped),
+      executePipeline: Boolean(prototypes.client._executePipeline.__wrapped),
+      addCommand: Boolean(prototypes.queue.addCommand.__wrapped),
+      execute: Boolean(prototypes.pool.execute.__wrapped),
+    });
+    try {
+      expect(wrapped()).toEqual({
+        sendCommand: true,
+        executeMulti: true,
+        executePipeline: true,
+        addCommand: true,
+        execute: true,
+      });
+    } finally {
+      instrumentation.disable();
+    }
+    expect(wrapped()).toEqual({
+      sendCommand: false,
+      executeMulti: false,
+      executePipeline: false,
+      addCommand: false,
+      execute: false,
+    });
   });
 });
