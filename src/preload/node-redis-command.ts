@@ -93,11 +93,15 @@ export class NodeRedisCommandInstrumentation extends PreloadInstrumentation {
       exported: string,
       wrappers: Record<string, (original: Method) => Method>,
     ) => {
-      const proto = module?.[exported]?.prototype;
-      if (proto === undefined) return module;
-      for (const [name, wrap] of Object.entries(wrappers))
-        if (typeof proto[name] === 'function' && !isPatched(proto[name]))
-          this._wrap(proto, name, (original: Method) => markPatched(wrap(original)));
+      try {
+        const proto = module?.[exported]?.prototype;
+        if (proto === undefined) return module;
+        for (const [name, wrap] of Object.entries(wrappers))
+          if (typeof proto[name] === 'function' && !isPatched(proto[name]))
+            this._wrap(proto, name, (original: Method) => markPatched(wrap(original)));
+      } catch {
+        // A shape this code does not know: the module loads as it is (what was wrapped stays wrapped).
+      }
       return module;
     };
     const unwrapAll = (module: ModuleExports | undefined, exported: string, names: string[]) => {
