@@ -2,7 +2,7 @@
  * Assembles the preload's tracing: a lean tracer provider (lean-tracer.ts; always-on sampling:
  * the sidecar's statistics need every request), the bounded batch processor and OTLP exporter, and
  * four instrumentations — our http server spans (http-server.ts), our Express route capture, our pg
- * query spans (pg-query.ts) and waited pool-connect spans, and ioredis (hit/miss, TTL, keys-only statements). NodeSDK is not used: it loads every
+ * query spans (pg-query.ts) and waited pool-connect spans, and ioredis and node-redis (hit/miss, TTL, keys-only statements). NodeSDK is not used: it loads every
  * exporter and detector at startup and patches disabled instrumentations anyway (DESIGN.md).
  * It registers none of the OpenTelemetry API's globals and shares no require hook (preload-context.ts,
  * module-hooks.ts): an app's own OpenTelemetry SDK keeps working beside it.
@@ -24,6 +24,7 @@ import { createJobRunner, JOBS_KEY } from './job-root';
 import { LeanTracerProvider } from './lean-tracer';
 import type { LostSpans } from './lost-spans';
 import type { PreloadInstrumentation } from './module-hooks';
+import { NodeRedisCommandInstrumentation } from './node-redis-command';
 import { OtlpHttpExporter } from './otlp-exporter';
 import { PgPoolConnectInstrumentation } from './pg-pool-connect';
 import { PgQueryInstrumentation } from './pg-query';
@@ -149,5 +150,7 @@ function createInstrumentations(settings: PreloadSettings): PreloadInstrumentati
   }
   // Keys with their argument positions, no values, and hit/miss/TTL marks (ioredis-command.ts).
   if (enabled.ioredis) list.push(new IORedisCommandInstrumentation());
+  // The same span shape for node-redis (`redis` v5/v6) commands (node-redis-command.ts).
+  if (enabled.redis) list.push(new NodeRedisCommandInstrumentation());
   return list;
 }

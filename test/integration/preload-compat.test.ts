@@ -12,18 +12,15 @@
  * before `npm test`). Without them `require('express')` in the fixture would find the repo's
  * Express 5: the test fails, with the command to run, rather than test the wrong versions or skip.
  */
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import Redis from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type SidecarProcess, startSidecarProcess } from '../../scripts/lib/demo-stack';
 import { type LocalServer, startPostgres, startRedis } from '../../scripts/lib/local-servers';
 import type { CacheRow, EndpointRow, PoolRow, QueryRow, Report } from '../../src/reports/types';
-import { type AppRun, assertBuilt, REPO_ROOT, startApp } from '../fixtures/preload-app/harness';
+import { type AppRun, assertBuilt, startApp } from '../fixtures/preload-app/harness';
+import { COMPAT_DIR, installedPins } from '../helpers/compat-fixture';
 import { getJson, waitFor } from '../helpers/sidecar';
 
-const COMPAT_DIR = join(REPO_ROOT, 'test', 'fixtures', 'compat');
-const INSTALL = 'npm ci --prefix test/fixtures/compat --no-audit --no-fund';
 const SERVICE = 'compat';
 /** Each user id is read twice: a miss (then a SET) on the first request, a hit on the second. */
 const USER_IDS = [1, 2, 3, 4];
@@ -31,36 +28,6 @@ const SLOW = 6;
 const CHECKOUT_QUERIES = 3;
 /** Requests whose cache read waits for ioredis to reconnect. */
 const BLIPS = 5;
-
-/** The versions the fixture's package.json pins, each checked in its node_modules; throws what to run. */
-function installedPins(): Record<string, string> {
-  const pins = (
-    JSON.parse(readFileSync(join(COMPAT_DIR, 'package.json'), 'utf8')) as {
-      dependencies: Record<string, string>;
-    }
-  ).dependencies;
-  const wrong: string[] = [];
-  for (const [name, version] of Object.entries(pins)) {
-    let found: string | undefined;
-    try {
-      found = (
-        JSON.parse(readFileSync(join(COMPAT_DIR, 'node_modules', name, 'package.json'), 'utf8')) as {
-          version?: string;
-        }
-      ).version;
-    } catch {
-      found = undefined;
-    }
-    if (found !== version)
-      wrong.push(`${name}@${version} (${found === undefined ? 'missing' : `found ${found}`})`);
-  }
-  if (wrong.length > 0)
-    throw new Error(
-      `test/fixtures/compat's libraries are not installed: ${wrong.join(', ')}. Run \`${INSTALL}\` ` +
-        '(.ci/run does it before npm test).',
-    );
-  return pins;
-}
 
 interface Started {
   pins: Record<string, string>;

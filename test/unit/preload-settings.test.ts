@@ -87,12 +87,14 @@ describe('preload settings from the environment', () => {
       express: false,
       pg: true,
       ioredis: false,
+      redis: true,
     });
     expect(readPreloadSettings({ OTEL_NODE_ENABLED_INSTRUMENTATIONS: 'pg' }).instrumentations).toEqual({
       http: false,
       express: false,
       pg: true,
       ioredis: false,
+      redis: false,
     });
   });
 

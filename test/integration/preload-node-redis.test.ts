@@ -1,0 +1,269 @@
+/**
+ * The preload with node-redis (`redis` v5, pinned in test/fixtures/compat): its app
+ * (node-redis-app.js) runs under `--require dist/preload.js` exporting to `dist/cli/main.js
+ * sidecar`, with a real Redis. The sidecar's cache report must hold the same exact figures an
+ * ioredis app gets: reads, hits, misses, writes, errors, TTLs and no-expiry writes per key
+ * namespace, MGET keys in their own namespaces, MULTI/EXEC and pipelines, RESP3 replies, and each
+ * command under the request that issued it (concurrent, pooled, and queued across a reconnect).
+ */
+import { createRequire } from 'node:module';
+import { join } from 'node:path';
+import Redis from 'ioredis';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type SidecarProcess, startSidecarProcess } from '../../scripts/lib/demo-stack';
+import { type LocalServer, startRedis } from '../../scripts/lib/local-servers';
+import { NodeRedisCommandInstrumentation } from '../../src/preload/node-redis-command';
+import type { CacheRow, EndpointRow, Report } from '../../src/reports/types';
+import { type AppRun, assertBuilt, startApp } from '../fixtures/preload-app/harness';
+import { COMPAT_DIR, installedPins } from '../helpers/compat-fixture';
+import { getJson, waitFor } from '../helpers/sidecar';
+
+const SERVICE = 'node-redis-compat';
+/** Each user id is read twice: a miss (then a SET … EX 60) on the first request, a hit on the second. */
+const USER_IDS = [1, 2, 3, 4];
+const CONCURRENT = 5;
+const POOLED = 3;
+/** Requests whose cache read waits in node-redis's queue while it reconnects. */
+const BLIPS = 5;
+
+describe('the preload with node-redis (redis 5, test/fixtures/compat)', () => {
+  let redis: LocalServer | undefined;
+  let sidecar: SidecarProcess | undefined;
+  let app: AppRun | undefined;
+  let pins: Record<string, string> | undefined;
+  let failure: unknown;
+  /** What beforeAll started; a failed start fails every test with its reason (thrown there, they would count as skipped). */
+  const up = () => {
+    if (failure !== undefined) throw failure;
+    return {
+      sidecar: sidecar as SidecarProcess,
+      app: app as AppRun,
+      redisUrl: (redis as LocalServer).url,
+      pins: pins as Record<string, string>,
+    };
+  };
+  const report = async <T>(kind: string) =>
+    (
+      await getJson<Report<T>>(
+        `${up().sidecar.apiUrl}/api/v1/reports/${kind}?service=${SERVICE}&window=all&limit=1000`,
+      )
+    ).rows;
+  const request = async (path: string, init: RequestInit = {}) => {
+    const res = await fetch(`http://127.0.0.1:${up().app.port}${path}`, {
+      signal: AbortSignal.timeout(10_000),
+      ...init,
+    });
+    await res.arrayBuffer();
+    return res.status;
+  };
+  const all = (paths: string[]) => Promise.all(paths.map((path) => request(path)));
+
+  beforeAll(async () => {
+    try {
+      assertBuilt();
+      pins = installedPins();
+      redis = await startRedis();
+      sidecar = await startSidecarProcess({ env: { SPANSTAT_ASSEMBLY_IDLE_MS: '1500' } });
+      app = await startApp({
+        dir: COMPAT_DIR,
+        script: 'node-redis-app.js',
+        env: {
+          REDIS_URL: redis.url,
+          OTEL_EXPORTER_OTLP_ENDPOINT: sidecar.receiverUrl,
+          OTEL_BSP_SCHEDULE_DELAY: '100',
+          OTEL_SERVICE_NAME: SERVICE,
+        },
+      });
+    } catch (err) {
+      failure = err;
+    }
+  }, 180_000);
+
+  afterAll(async () => {
+    await app?.stop();
+    await sidecar?.child.stop();
+    await redis?.stop();
+  });
+
+  it("loads the fixture's pinned redis 5 and wraps its client", () => {
+    const { app, pins } = up();
+    const patches = JSON.parse(/^patches (.*)$/m.exec(app.stdout())?.[1] ?? '{}');
+    expect(patches).toEqual({
+      versions: { redis: pins.redis, express: pins.express },
+      sendCommand: true,
+      executeMulti: true,
+      executePipeline: true,
+    });
+    expect(pins.redis).toMatch(/^5\./);
+  });
+
+  it('reports exact cache figures per namespace and cache calls per request', async () => {
+    const users = USER_IDS.map((id) => `/users/${id}`);
+    // Concurrent: a command under the wrong request would change the per-request figures.
+    expect(await all(users)).toEqual(users.map(() => 200)); // misses, then a SET … EX 60 each
+    expect(await all(users)).toEqual(users.map(() => 200)); // hits
+    expect(await request('/items/5')).toBe(200); // MGET: two misses
+    expect(await request('/items/5', { method: 'PUT' })).toBe(204); // SET without expiry
+    expect(await request('/items/5')).toBe(200); // MGET: a hit and a miss
+    expect(await request('/multi')).toBe(200);
+    expect(await request('/wrongtype/1')).toBe(200);
+    expect(await request(`/concurrent/${CONCURRENT}`)).toBe(200);
+    expect(await request('/resp3/1')).toBe(200); // HGETALL: a miss, then HSET
+    expect(await request('/resp3/1')).toBe(200); // a hit
+    // The pool's one client is held by /pool-hold: the pooled GETs wait for it in the pool's queue.
+    const hold = request('/pool-hold');
+    await new Promise((r) => setTimeout(r, 50));
+    const pooled = Array.from({ length: POOLED }, (_, i) => `/pool/${i}`);
+    expect(await all(pooled)).toEqual(pooled.map(() => 200));
+    expect(await hold).toBe(200);
+
+    const total = USER_IDS.length * 2 + 3 + 3 + 2 + 1 + POOLED;
+    const endpoints = await waitFor(async () => {
+      const found = await report<EndpointRow>('endpoints');
+      return found.reduce((n, r) => n + r.requests, 0) >= total ? found : undefined;
+    });
+    expect(
+      (endpoints ?? [])
+        .map((r) => [`${r.method} ${r.route}`, r.requests, r.errors, r.cacheOpsPerRequest])
+        .sort(),
+    ).toEqual(
+      [
+        ['GET /users/:id', USER_IDS.length * 2, 0, 1.5],
+        ['GET /items/:id', 2, 0, 1],
+        ['PUT /items/:id', 1, 0, 1],
+        // multi, GET, SET, exec, then the pipeline's two GETs.
+        ['GET /multi', 1, 0, 6],
+        // SET, HGET, then multi, HGET, GET, exec.
+        ['GET /wrongtype/:id', 1, 0, 6],
+        ['GET /concurrent/:n', 1, 0, CONCURRENT],
+        ['GET /resp3/:id', 2, 0, 2],
+        ['GET /pool-hold', 1, 0, 1],
+        ['GET /pool/:id', POOLED, 0, 1],
+      ].sort(),
+    );
+
+    const cache = await waitFor(async () => {
+      const found = await report<CacheRow>('cache');
+      return found.find((c) => c.namespace === 'pooled:*')?.calls === POOLED ? found : undefined;
+    });
+    expect(
+      (cache ?? [])
+        .map((c) => [
+          c.namespace,
+          c.hits,
+          c.misses,
+          c.reads,
+          c.writes,
+          c.errors,
+          c.minTtlSeconds,
+          c.maxTtlSeconds,
+          c.noExpiryWrites,
+        ])
+        .sort(),
+    ).toEqual(
+      [
+        // The start-up FLUSHDB (once), and the two transactions' multi and exec.
+        ['(no key)', 0, 0, 0, 1, 0, null, null, 0],
+        ['user:*', USER_IDS.length, USER_IDS.length, USER_IDS.length * 2, USER_IDS.length, 0, 60, 60, 0],
+        // MGET item:<id> item:<id>:old, before and after the PUT: each key counts in its own namespace.
+        ['item:*', 1, 1, 2, 1, 0, null, null, 1],
+        ['item:*:old', 0, 2, 2, 0, 0, null, null, 0],
+        ['multi:missing:*', 0, 1, 1, 0, 0, null, null, 0],
+        ['multi:ttl:*', 1, 0, 1, 1, 0, 90, 90, 0],
+        ['pipe:none:*', 0, 1, 1, 0, 0, null, null, 0],
+        // HGET's WRONGTYPE alone and as its entry of EXEC's reply; the GET beside it in MULTI a hit.
+        ['wrong:*', 1, 0, 3, 1, 2, 30, 30, 0],
+        ['conc:*', 0, CONCURRENT, CONCURRENT, 0, 0, null, null, 0],
+        ['hash:*', 1, 1, 2, 2, 0, null, null, 0],
+        ['hold:*', 0, 1, 1, 0, 0, null, null, 0],
+        ['pooled:*', 0, POOLED, POOLED, 0, 0, null, null, 0],
+      ].sort(),
+    );
+    const noKey = cache?.find((c) => c.namespace === '(no key)');
+    expect(noKey?.commands).toEqual({ flushdb: 1, multi: 2, exec: 2 });
+    // The pooled GETs ran after /pool-hold released the client, but under their own requests.
+    expect(cache?.find((c) => c.namespace === 'pooled:*')?.topEndpoints).toEqual([
+      { endpoint: 'GET /pool/:id', calls: POOLED },
+    ]);
+  }, 60_000);
+
+  it('counts each cache call once when node-redis reconnects with commands queued', async () => {
+    const { redisUrl, app } = up();
+    const admin = new Redis(redisUrl);
+    try {
+      expect(await admin.call('CLIENT', 'KILL', 'TYPE', 'normal', 'SKIPME', 'yes')).toBeGreaterThan(0);
+    } finally {
+      admin.disconnect();
+    }
+    // The app reconnects 300 ms after the drop: these GETs wait in its queue meanwhile.
+    await waitFor(async () => app.stdout().includes('reconnecting'), 5_000, 10);
+    const blips = Array.from({ length: BLIPS }, (_, i) => `/blip/${i}`);
+    const statuses = await all(blips);
+    const row = await waitFor(async () => {
+      const found = (await report<EndpointRow>('endpoints')).find((r) => r.route === '/blip/:id');
+      return found !== undefined && found.requests >= BLIPS ? found : undefined;
+    });
+    const blip = await waitFor(async () => {
+      const found = (await report<CacheRow>('cache')).find((c) => c.namespace === 'blip:*');
+      return found !== undefined && found.calls >= BLIPS ? found : undefined;
+    });
+    expect({
+      reconnected: app.stdout().includes('reconnecting'),
+      statuses,
+      requests: row?.requests,
+      cacheOpsPerRequest: row?.cacheOpsPerRequest,
+      cache: blip && [blip.calls, blip.reads, blip.misses, blip.errors, blip.commands],
+    }).toEqual({
+      reconnected: true,
+      statuses: blips.map(() => 200),
+      requests: BLIPS,
+      cacheOpsPerRequest: 1,
+      cache: [BLIPS, BLIPS, BLIPS, 0, { get: BLIPS }],
+    });
+  });
+
+  it('keeps cached values out of the reports and never disturbs the app', async () => {
+    const { app } = up();
+    const everything = JSON.stringify([await report('endpoints'), await report('cache')]);
+    expect(everything).not.toContain('secret-value-');
+    expect(app.stdout()).not.toContain('UNHANDLED_REJECTION');
+    expect(app.stderr()).not.toContain('spanstat');
+  });
+
+  it("wraps @redis/client's client, queue and pool when required, and puts them back when disabled", () => {
+    up();
+    const instrumentation = new NodeRedisCommandInstrumentation();
+    // A require of our own from the fixture, in this process: its first load, so the hook sees it.
+    const load = createRequire(join(COMPAT_DIR, 'node-redis-app.js'));
+    const prototypes = {
+      client: load('@redis/client/dist/lib/client/index.js').default.prototype,
+      queue: load('@redis/client/dist/lib/client/commands-queue.js').default.prototype,
+      pool: load('@redis/client/dist/lib/client/pool.js').RedisClientPool.prototype,
+    };
+    const wrapped = () => ({
+      sendCommand: Boolean(prototypes.client.sendCommand.__wrapped),
+      executeMulti: Boolean(prototypes.client._executeMulti.__wrapped),
+      executePipeline: Boolean(prototypes.client._executePipeline.__wrapped),
+      addCommand: Boolean(prototypes.queue.addCommand.__wrapped),
+      execute: Boolean(prototypes.pool.execute.__wrapped),
+    });
+    try {
+      expect(wrapped()).toEqual({
+        sendCommand: true,
+        executeMulti: true,
+        executePipeline: true,
+        addCommand: true,
+        execute: true,
+      });
+    } finally {
+      instrumentation.disable();
+    }
+    expect(wrapped()).toEqual({
+      sendCommand: false,
+      executeMulti: false,
+      executePipeline: false,
+      addCommand: false,
+      execute: false,
+    });
+  });
+});
