@@ -162,6 +162,26 @@ describe('Pipeline', () => {
     expect(pipeline.stats).toMatchObject({ spansProcessed: 3, spansFailed: 0, requestsSummarised: 1 });
   });
 
+  it("counts an ORM's DB span around its driver's once (Prisma's db_query over pg.query), whichever the body lists first", () => {
+    const sink = new RecordingSink();
+    const pipeline = pipelineWith([sink]);
+    // OTLP groups spans by instrumentation scope: the wrapper (Prisma's scope) may come before its child.
+    const wrapped = (t: string, wrapperFirst: boolean) => {
+      const wrapper = span('db', t, `${t}-prisma`, `${t}-req`);
+      const driver = span('db', t, `${t}-pg`, `${t}-prisma`);
+      return [...(wrapperFirst ? [wrapper, driver] : [driver, wrapper]), span('request', t, `${t}-req`)];
+    };
+    pipeline.enqueue(spanBatchOf([...wrapped('a', true), ...wrapped('b', false)]));
+    // Across bodies: the driver's span in one export, the wrapper's in the next.
+    const [driver, wrapper, request] = wrapped('c', false);
+    pipeline.enqueue(spanBatchOf([driver]));
+    pipeline.enqueue(spanBatchOf([wrapper, request]));
+    pipeline.drainAll();
+    expect(sink.calls.filter((c) => c.startsWith('db:'))).toEqual(['db:a-pg', 'db:b-pg', 'db:c-pg']);
+    expect(sink.summaries.map((s) => s.queries)).toEqual([1, 1, 1]);
+    expect(pipeline.stats).toMatchObject({ spansProcessed: 9, spansFailed: 0, requestsSummarised: 3 });
+  });
+
   it('records a request summary after the span-level records of its chunk', () => {
     const sink = new RecordingSink();
     const pipeline = pipelineWith([sink]);
