@@ -162,24 +162,40 @@ describe('Pipeline', () => {
     expect(pipeline.stats).toMatchObject({ spansProcessed: 3, spansFailed: 0, requestsSummarised: 1 });
   });
 
-  it("counts an ORM's DB span around its driver's once (Prisma's db_query over pg.query), whichever the body lists first", () => {
+  it("counts an ORM's DB span around its driver's once (Prisma's db_query over pg.query), whichever arrives first", () => {
     const sink = new RecordingSink();
     const pipeline = pipelineWith([sink]);
-    // OTLP groups spans by instrumentation scope: the wrapper (Prisma's scope) may come before its child.
-    const wrapped = (t: string, wrapperFirst: boolean) => {
-      const wrapper = span('db', t, `${t}-prisma`, `${t}-req`);
-      const driver = span('db', t, `${t}-pg`, `${t}-prisma`);
-      return [...(wrapperFirst ? [wrapper, driver] : [driver, wrapper]), span('request', t, `${t}-req`)];
-    };
-    pipeline.enqueue(spanBatchOf([...wrapped('a', true), ...wrapped('b', false)]));
+    const pair = (t: string) => ({
+      wrapper: span('db', t, `${t}-prisma`, `${t}-req`),
+      driver: span('db', t, `${t}-pg`, `${t}-prisma`),
+      request: span('request', t, `${t}-req`),
+    });
+    const a = pair('a');
+    const b = pair('b');
+    const c = pair('c');
+    pipeline.enqueue(spanBatchOf([a.wrapper, a.driver, a.request, b.driver, b.wrapper, b.request]));
     // Across bodies: the driver's span in one export, the wrapper's in the next.
-    const [driver, wrapper, request] = wrapped('c', false);
-    pipeline.enqueue(spanBatchOf([driver]));
-    pipeline.enqueue(spanBatchOf([wrapper, request]));
+    pipeline.enqueue(spanBatchOf([c.driver]));
+    pipeline.enqueue(spanBatchOf([c.wrapper, c.request]));
+    // OTLP groups a body's spans by instrumentation scope: all of Prisma's, then all of pg's, across chunks.
+    const many = Array.from({ length: 200 }, (_, i) => pair(`m${i}`));
+    pipeline.enqueue(
+      spanBatchOf([
+        ...many.map((p) => p.wrapper),
+        ...many.map((p) => p.driver),
+        ...many.map((p) => p.request),
+      ]),
+    );
     pipeline.drainAll();
-    expect(sink.calls.filter((c) => c.startsWith('db:'))).toEqual(['db:a-pg', 'db:b-pg', 'db:c-pg']);
-    expect(sink.summaries.map((s) => s.queries)).toEqual([1, 1, 1]);
-    expect(pipeline.stats).toMatchObject({ spansProcessed: 9, spansFailed: 0, requestsSummarised: 3 });
+    expect(sink.calls.filter((call) => call.startsWith('db:'))).toEqual([
+      'db:a-prisma',
+      'db:b-pg',
+      'db:c-pg',
+      ...many.map((p) => `db:${p.wrapper.spanId}`),
+    ]);
+    expect(sink.summaries).toHaveLength(203);
+    expect(sink.summaries.every((summary) => summary.queries === 1)).toBe(true);
+    expect(pipeline.stats).toMatchObject({ spansProcessed: 609, spansFailed: 0, requestsSummarised: 203 });
   });
 
   it('records a request summary after the span-level records of its chunk', () => {
