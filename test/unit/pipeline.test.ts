@@ -51,6 +51,8 @@ class FakeClassifier {
     switch (s.name) {
       case 'db':
         return dbCall(ids);
+      case 'db-other-statement':
+        return dbCall({ ...ids, fingerprint: 'fp-other', statement: 'SELECT * FROM orders WHERE id = $1' });
       case 'cache':
         return cacheCall(ids);
       case 'pool':
@@ -196,6 +198,30 @@ describe('Pipeline', () => {
     expect(sink.summaries).toHaveLength(203);
     expect(sink.summaries.every((summary) => summary.queries === 1)).toBe(true);
     expect(pipeline.stats).toMatchObject({ spansProcessed: 609, spansFailed: 0, requestsSummarised: 203 });
+  });
+
+  it('keeps a DB span over other statements (a transaction, an ORM call sending several) and the calls beneath it', () => {
+    const sink = new RecordingSink();
+    const pipeline = pipelineWith([sink]);
+    pipeline.enqueue(
+      spanBatchOf([
+        span('db-other-statement', 't', 't-outer', 't-req'),
+        span('db', 't', 't-q1', 't-outer'),
+        span('db', 't', 't-q2', 't-outer'),
+        span('request', 't', 't-req'),
+        span('db', 'u', 'u-q1', 'u-outer'),
+        span('db-other-statement', 'u', 'u-outer', 'u-req'),
+        span('request', 'u', 'u-req'),
+      ]),
+    );
+    pipeline.drainAll();
+    expect(sink.calls.filter((call) => call.startsWith('db:'))).toEqual([
+      'db:t-outer',
+      'db:t-q1',
+      'db:t-q2',
+      'db:u-q1',
+      'db:u-outer',
+    ]);
   });
 
   it('records a request summary after the span-level records of its chunk', () => {
