@@ -1,8 +1,8 @@
 /**
  * A DB span with a DB span of the same statement beneath it is an ORM's or a client's span around its
  * driver's: Prisma's `prisma:client:db_query` over instrumentation-pg's `pg.query` (Prisma 7 with
- * `@prisma/adapter-pg` and both instrumentations in the app's own SDK), instrumentation-knex's over
- * pg's. Counted as two calls, every query, N+1 and queries-per-request figure doubled. The first of
+ * `@prisma/adapter-pg` and both instrumentations in the app's own SDK; both carry Prisma's text).
+ * Counted as two calls, every query, N+1 and queries-per-request figure doubled. The first of
  * the pair to arrive counts; the other becomes an `other` span, still in its trace. A DB span over
  * other statements (a transaction's, an ORM call that sends several) is left as it is.
  *
