@@ -77,11 +77,22 @@ describe("N+1 advice for Prisma's reads", () => {
     expect(advice).toMatch(/Otherwise: .*one result per id/);
   });
 
+  it('names groupBy with { in: ids } or include _count for count per item, beside the GROUP BY form', () => {
+    const advice = batchAdvice(kept(PRISMA.count));
+    expect(advice).toContain('`count({ where: { postId } })`');
+    expect(advice).toContain(
+      "`prisma.comment.groupBy({ by: ['postId'], where: { postId: { in: ids } }, _count: { _all: true } })`",
+    );
+    expect(advice).toContain('`include: { _count: { select: { <relation>: true } } }`');
+    expect(advice).toMatch(/Otherwise: .*GROUP BY/);
+    expect(batchAdvice(kept(PRISMA.topPerAuthor))).not.toContain('_count');
+  });
+
   it('keeps the per-id forms for ordered pages and counts per item', () => {
     for (const statement of [PRISMA.topPerAuthor, PRISMA.count]) {
       const advice = batchAdvice(kept(statement));
       expect(advice, statement).toMatch(/one result per id/);
-      expect(advice, statement).not.toContain('{ in: ids }');
+      expect(advice, statement).not.toContain('findMany({ where');
     }
   });
 

@@ -19,7 +19,13 @@ import {
   shortStatement,
   unitNoun,
 } from './context';
-import { PRISMA_INCLUDE_ADVICE, prismaBatchAdvice, prismaRead, prismaTable } from './prisma-shape';
+import {
+  PRISMA_INCLUDE_ADVICE,
+  prismaBatchAdvice,
+  prismaCountAdvice,
+  prismaRead,
+  prismaTable,
+} from './prisma-shape';
 import {
   TYPEORM_PAGED_FETCH_ADVICE,
   typeormAlias,
@@ -135,6 +141,7 @@ export function batchAdvice(statement: string, unit: 'request' | 'run' = 'reques
     const single = singleRowLookup(statement);
     return (
       (typeormPagedFetch(statement) ? TYPEORM_PAGED_FETCH_ADVICE : '') +
+      (prismaCountAdvice(statement) ?? '') +
       (single
         ? `If the LIMIT is an ORM's one-row fetch (Knex \`first()\`, Sequelize \`findOne\`, TypeORM \`findOneBy\`, Drizzle \`findFirst\`) ` +
           `on a unique column such as the id, drop it and run once for all ids: ${single.statement} ` +

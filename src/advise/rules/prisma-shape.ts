@@ -67,3 +67,21 @@ export const PRISMA_INCLUDE_ADVICE =
   'Prisma reads an `include`d relation with this shape, for the ids of the rows its query returned: it repeats ' +
   'when that query runs once per item (a `findUnique` with `include` in a loop) — read those items in one ' +
   '`findMany({ where: { id: { in: ids } }, include })`. Otherwise: ';
+
+/** `count({ where: { col } })` as Prisma writes it: a COUNT over a subquery by one column, `OFFSET` its skip. */
+const COUNT =
+  /^\s*SELECT\s+COUNT\(\*\)\s+AS\s+"_count\$_all"\s+FROM\s+\(\s*SELECT\s+"[^"]+"\."([^"]+)"\."[^"]+"\s+FROM\s+"[^"]+"\."[^"]+"\s+WHERE\s+\(?\s*"[^"]+"\."[^"]+"\."([^"]+)"\s*=\s*\$\d+\s*\)?\s+OFFSET\s+\$\d+\s*\)\s+AS\s+"sub"\s*$/i;
+
+/** The advice for Prisma's `count` by one column run once per item; undefined for other SQL. */
+export function prismaCountAdvice(statement: string): string | undefined {
+  const m = COUNT.exec(statement);
+  if (!m) return undefined;
+  const [, table, column] = m;
+  const model = /^[A-Z][A-Za-z0-9]*$/.test(table) ? table[0].toLowerCase() + table.slice(1) : '<model>';
+  const field = /^[a-z][A-Za-z0-9]*$/.test(column) ? column : `<field of ${column}>`;
+  return (
+    `Prisma sends this for \`count({ where: { ${field} } })\`, once per item: count them all in one query, ` +
+    `\`prisma.${model}.groupBy({ by: ['${field}'], where: { ${field}: { in: ids } }, _count: { _all: true } })\`, ` +
+    'or with the rows that hold the ids (`include: { _count: { select: { <relation>: true } } }`). Otherwise: '
+  );
+}
