@@ -1,5 +1,6 @@
 import type { NamespaceRenames } from '../cache-keys/namespace-renames';
 import type { SpanClassifier } from '../classify/classify-span';
+import { NestedDbCalls } from '../classify/nested-db-calls';
 import type { ClassifiedSpan } from '../model/classified';
 import type { RequestSummary } from '../model/request-summary';
 import type { DecodedSpan, SpanBatch } from '../model/span';
@@ -70,6 +71,7 @@ export class Pipeline {
   /** Classified spans waiting for the later stages (at most CHUNK_SPANS), and which of them failed in one. */
   private readonly chunk: ClassifiedSpan[] = [];
   private readonly chunkFailed = new Uint8Array(CHUNK_SPANS);
+  private readonly nestedDbCalls = new NestedDbCalls();
   /** Summaries the assembler emitted while a chunk is processed, recorded after its pass. */
   private readonly summaries: RequestSummary[] = [];
   private inChunk = false;
@@ -197,6 +199,7 @@ export class Pipeline {
     if (n === 0) return;
     const failed = this.chunkFailed;
     failed.fill(0, 0, n);
+    this.nestedDbCalls.unwrap(chunk, n);
     const renames = this.renames;
     if (renames !== undefined && renames.size > 0) {
       for (let i = 0; i < n; i++) {

@@ -284,6 +284,34 @@ describe('index advice on PostgreSQL', () => {
     expect(covered.skipped).toMatchObject([{ table: 'accounts', reason: 'covered' }]);
   });
 
+  it("reads Prisma's schema-qualified, quoted SQL: the index on its mixed-case table, which the planner uses, and its unique look-ups covered", async () => {
+    // As Prisma 7 sends them (the sidecar's normalized form: findUnique's `AND 1=1` is `$2=$3`).
+    await admin.query(`CREATE TABLE "Post" (id serial PRIMARY KEY, slug text NOT NULL, "authorId" int NOT NULL);
+      INSERT INTO "Post" (slug, "authorId") SELECT 'post-' || i, 1 + i % 5000 FROM generate_series(1, 60000) AS i;
+      ANALYZE "Post";`);
+    try {
+      const columns = '"public"."Post"."id", "public"."Post"."slug", "public"."Post"."authorId"';
+      const findFirst = `SELECT ${columns} FROM "public"."Post" WHERE "public"."Post"."slug" = $1 LIMIT $2 OFFSET $3`;
+      const [slug] = await proposals(findFirst);
+      expect(slug).toBe('CREATE INDEX CONCURRENTLY "Post_slug_idx" ON "Post" (slug);');
+      expect(await explainWith(slug, 'SELECT id FROM "Post" WHERE slug = \'post-7\' LIMIT 1')).toContain(
+        'Post_slug_idx',
+      );
+      const count =
+        'SELECT COUNT(*) AS "_count$_all" FROM (SELECT "public"."Post"."id" FROM "public"."Post" ' +
+        'WHERE "public"."Post"."authorId" = $1 OFFSET $2) AS "sub"';
+      expect(await proposals(count)).toEqual([
+        'CREATE INDEX CONCURRENTLY "Post_authorId_idx" ON "Post" ("authorId");',
+      ]);
+      const findUnique = `SELECT ${columns} FROM "public"."Post" WHERE ("public"."Post"."id" = $1 AND $2=$3) LIMIT $4 OFFSET $5`;
+      const unique = await inspector().inspect(candidate(findUnique));
+      expect(unique.proposals).toEqual([]);
+      expect(unique.skipped).toMatchObject([{ table: '"Post"', reason: 'covered' }]);
+    } finally {
+      await admin.query('DROP TABLE "Post"');
+    }
+  });
+
   it('reports a check that gets no answer within the timeout instead of hanging', async () => {
     const port = await freePort();
     // Accepts connections and never answers: the startup handshake stalls.

@@ -213,6 +213,105 @@ describe('sidecar over OTLP/HTTP', () => {
     expect(legacyQuery?.topEndpoints[0]?.endpoint).toBe('GET /legacy/items/:id');
   });
 
+  it("counts Prisma's own db_query spans as DB calls under the request, once when instrumentation-pg's span is beneath them", async () => {
+    // The span shapes @prisma/instrumentation sends: Prisma 7 (`prisma:client:db_query`, db.system.name,
+    // db.query.text; with @prisma/adapter-pg an app's instrumentation-pg adds `pg.query` beneath it)
+    // and Prisma 6's Rust engine (`prisma:engine:db_query`, db.system). Its SQL: schema-qualified, `AND 1=1`.
+    const findUnique =
+      'SELECT "public"."User"."id", "public"."User"."email" FROM "public"."User" ' +
+      'WHERE ("public"."User"."id" = $1 AND 1=1) LIMIT $2 OFFSET $3';
+    const spans: ReadableSpan[] = [];
+    for (let t = 0; t < 3; t++) {
+      const traceId = hex(0xbeef00 + t, 32);
+      const request = hex(0xa000 + t, 16);
+      spans.push(
+        readableSpan({
+          name: 'GET /prisma-feed',
+          kind: 1,
+          traceId,
+          spanId: request,
+          start: T0,
+          end: plusNs(T0, 50_000_000),
+          attributes: {
+            'http.request.method': 'GET',
+            'http.route': '/prisma-feed',
+            'http.response.status_code': 200,
+          },
+        }),
+      );
+      for (let i = 0; i < 6; i++) {
+        const operation = hex(0xb00000 + t * 256 + i * 3, 16);
+        const dbQuery = hex(0xb00001 + t * 256 + i * 3, 16);
+        const start = plusNs(T0, (i + 1) * 5_000_000);
+        const common = { traceId, start, end: plusNs(start, 2_000_000) };
+        spans.push(
+          readableSpan({
+            ...common,
+            name: 'prisma:client:operation',
+            kind: 0,
+            spanId: operation,
+            parentSpanId: request,
+            attributes: { method: 'findUnique', model: 'User' },
+          }),
+        );
+        if (t < 2) {
+          // Prisma 7: its span first (OTLP groups by scope), instrumentation-pg's beneath it.
+          spans.push(
+            readableSpan({
+              ...common,
+              name: 'prisma:client:db_query',
+              kind: 2,
+              spanId: dbQuery,
+              parentSpanId: operation,
+              attributes: { 'db.system.name': 'postgresql', 'db.query.text': findUnique },
+            }),
+            readableSpan({
+              ...common,
+              name: 'pg.query:SELECT app',
+              kind: 2,
+              spanId: hex(0xc00000 + t * 256 + i, 16),
+              parentSpanId: dbQuery,
+              attributes: { 'db.system': 'postgresql', 'db.statement': findUnique },
+            }),
+          );
+        } else {
+          spans.push(
+            readableSpan({
+              ...common,
+              name: 'prisma:engine:db_query',
+              kind: 2,
+              spanId: dbQuery,
+              parentSpanId: operation,
+              attributes: { 'db.system': 'postgresql', 'db.query.text': findUnique },
+            }),
+          );
+        }
+      }
+    }
+    const response = await post(
+      sidecar.receiverUrl,
+      ProtobufTraceSerializer.serializeRequest(spans) as Uint8Array,
+      'application/x-protobuf',
+    );
+    expect(response.status).toBe(200);
+    const endpoint = await waitFor(async () => {
+      const r = await getJson<Report<EndpointRow>>(`${sidecar.apiUrl}/api/v1/reports/endpoints`);
+      return r.rows.find((row) => row.route === '/prisma-feed');
+    });
+    expect(endpoint).toMatchObject({ requests: 3, queriesPerRequest: 6 });
+    const queries = await getJson<Report<QueryRow>>(`${sidecar.apiUrl}/api/v1/reports/queries`);
+    const rows = queries.rows.filter((row) => row.statement.includes('"public"."User"'));
+    expect(rows).toHaveLength(1);
+    expect(rows[0]).toMatchObject({
+      calls: 18,
+      maxCallsPerRequest: 6,
+      statement:
+        'SELECT "public"."User"."id", "public"."User"."email" FROM "public"."User" ' +
+        'WHERE ("public"."User"."id" = $1 AND $2=$3) LIMIT $4 OFFSET $5',
+    });
+    expect(rows[0].topEndpoints[0]?.endpoint).toBe('GET /prisma-feed');
+  });
+
   it('answers 400 to malformed bodies and keeps serving', async () => {
     const garbage = await post(
       sidecar.receiverUrl,

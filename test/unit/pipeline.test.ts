@@ -51,6 +51,8 @@ class FakeClassifier {
     switch (s.name) {
       case 'db':
         return dbCall(ids);
+      case 'db-other-statement':
+        return dbCall({ ...ids, fingerprint: 'fp-other', statement: 'SELECT * FROM orders WHERE id = $1' });
       case 'cache':
         return cacheCall(ids);
       case 'pool':
@@ -160,6 +162,66 @@ describe('Pipeline', () => {
     expect(sink.calls).toEqual(['pool-usage:u1-sample', 'db:t1-db0', 'request:t1']);
     expect(sink.summaries[0].queries).toBe(1);
     expect(pipeline.stats).toMatchObject({ spansProcessed: 3, spansFailed: 0, requestsSummarised: 1 });
+  });
+
+  it("counts an ORM's DB span around its driver's once (Prisma's db_query over pg.query), whichever arrives first", () => {
+    const sink = new RecordingSink();
+    const pipeline = pipelineWith([sink]);
+    const pair = (t: string) => ({
+      wrapper: span('db', t, `${t}-prisma`, `${t}-req`),
+      driver: span('db', t, `${t}-pg`, `${t}-prisma`),
+      request: span('request', t, `${t}-req`),
+    });
+    const a = pair('a');
+    const b = pair('b');
+    const c = pair('c');
+    pipeline.enqueue(spanBatchOf([a.wrapper, a.driver, a.request, b.driver, b.wrapper, b.request]));
+    // Across bodies: the driver's span in one export, the wrapper's in the next.
+    pipeline.enqueue(spanBatchOf([c.driver]));
+    pipeline.enqueue(spanBatchOf([c.wrapper, c.request]));
+    // OTLP groups a body's spans by instrumentation scope: all of Prisma's, then all of pg's, across chunks.
+    const many = Array.from({ length: 200 }, (_, i) => pair(`m${i}`));
+    pipeline.enqueue(
+      spanBatchOf([
+        ...many.map((p) => p.wrapper),
+        ...many.map((p) => p.driver),
+        ...many.map((p) => p.request),
+      ]),
+    );
+    pipeline.drainAll();
+    expect(sink.calls.filter((call) => call.startsWith('db:'))).toEqual([
+      'db:a-prisma',
+      'db:b-pg',
+      'db:c-pg',
+      ...many.map((p) => `db:${p.wrapper.spanId}`),
+    ]);
+    expect(sink.summaries).toHaveLength(203);
+    expect(sink.summaries.every((summary) => summary.queries === 1)).toBe(true);
+    expect(pipeline.stats).toMatchObject({ spansProcessed: 609, spansFailed: 0, requestsSummarised: 203 });
+  });
+
+  it('keeps a DB span over other statements (a transaction, an ORM call sending several) and the calls beneath it', () => {
+    const sink = new RecordingSink();
+    const pipeline = pipelineWith([sink]);
+    pipeline.enqueue(
+      spanBatchOf([
+        span('db-other-statement', 't', 't-outer', 't-req'),
+        span('db', 't', 't-q1', 't-outer'),
+        span('db', 't', 't-q2', 't-outer'),
+        span('request', 't', 't-req'),
+        span('db', 'u', 'u-q1', 'u-outer'),
+        span('db-other-statement', 'u', 'u-outer', 'u-req'),
+        span('request', 'u', 'u-req'),
+      ]),
+    );
+    pipeline.drainAll();
+    expect(sink.calls.filter((call) => call.startsWith('db:'))).toEqual([
+      'db:t-outer',
+      'db:t-q1',
+      'db:t-q2',
+      'db:u-q1',
+      'db:u-outer',
+    ]);
   });
 
   it('records a request summary after the span-level records of its chunk', () => {

@@ -20,6 +20,13 @@ import {
   unitNoun,
 } from './context';
 import {
+  PRISMA_INCLUDE_ADVICE,
+  prismaBatchAdvice,
+  prismaCountAdvice,
+  prismaRead,
+  prismaTable,
+} from './prisma-shape';
+import {
   TYPEORM_PAGED_FETCH_ADVICE,
   typeormAlias,
   typeormFindByIn,
@@ -115,7 +122,9 @@ export function batchAdvice(statement: string, unit: 'request' | 'run' = 'reques
           `(\`await entity.${relation}\` in a loop), load it with the parent rows — ` +
           `\`find({ relations: { ${relation}: true } })\`, or \`leftJoinAndSelect('parent.${relation}', '${relation}')\` ` +
           'in a QueryBuilder. Otherwise: '
-        : '';
+        : prismaTable(statement) !== undefined
+          ? PRISMA_INCLUDE_ADVICE
+          : '';
     return (
       `${typeorm}It takes a list (\`= ANY\` / \`IN\`) yet runs several times per ${unit}, once per item or per ` +
       `small batch: collect the ids of the whole ${unit} into one call — one loader per ${unit} rather than ` +
@@ -127,32 +136,57 @@ export function batchAdvice(statement: string, unit: 'request' | 'run' = 'reques
       'Update the rows in one statement with their own values: ' +
       '`UPDATE t SET col = v.col FROM unnest($1::type[], $2::type[]) AS v(id, col) WHERE t.id = v.id`.'
     );
+  const prisma = prismaAdvice(statement, loader);
+  if (prisma) return prisma;
   if (PER_ITEM_RESULT.test(statement)) {
     if (!/=\s*\$\d+/.test(statement) && /[<>]=?\s*\$\d+/.test(statement))
       return 'It pages through rows in a loop: fetch larger pages, or read them in one query (a cursor for large sets).';
     const single = singleRowLookup(statement);
     return (
       (typeormPagedFetch(statement) ? TYPEORM_PAGED_FETCH_ADVICE : '') +
+      (prismaCountAdvice(statement) ?? '') +
       (single
-        ? `If the LIMIT is an ORM's one-row fetch (Knex \`first()\`, Sequelize \`findOne\`, TypeORM \`findOneBy\`) ` +
+        ? `If the LIMIT is an ORM's one-row fetch (Knex \`first()\`, Sequelize \`findOne\`, TypeORM \`findOneBy\`, Drizzle \`findFirst\`) ` +
           `on a unique column such as the id, drop it and run once for all ids: ${single.statement} ` +
           `(one array parameter; ${ormBatchHint(statement, single.column)}). Otherwise: `
         : '') +
-      'Run it once for all ids while keeping one result per id — `= ANY($1)` alone would merge them: ' +
-      'GROUP BY the looked-up column for a count or sum, `DISTINCT ON (col) … ORDER BY col, …` for the first ' +
-      'row per id, or a LATERAL join over `unnest($1::type[])` for the top rows per id; ' +
+      PER_ID_FORMS +
       loader
     );
   }
   const one = batched(statement);
   const batch = one
     ? `run it once for all ids: ${one.statement} (pass the collected ids as one array parameter` +
-      (typeormAlias(statement) !== undefined ? `; in TypeORM: \`${typeormFindByIn(one.column)}\`)` : ')') +
+      (typeormAlias(statement) !== undefined
+        ? `; in TypeORM: \`${typeormFindByIn(one.column)}\`)`
+        : `; in an ORM: ${ORM_LIST_CALLS})`) +
       (typeormSaveLoad(statement)
         ? '; if it is `save()` in a loop (TypeORM reads each entity it saves this way first), pass them all to one `save([...])`, which reads them in one query'
         : '')
     : 'run it once for all ids with `= ANY($1)` on the looked-up column (one array parameter)';
   return `Collect the ids first and ${batch}; or JOIN the rows into the query that produced the ids; ${loader}`;
+}
+
+const PER_ID_FORMS =
+  'Run it once for all ids while keeping one result per id — `= ANY($1)` alone would merge them: ' +
+  'GROUP BY the looked-up column for a count or sum, `DISTINCT ON (col) … ORDER BY col, …` for the first ' +
+  'row per id, or a LATERAL join over `unnest($1::type[])` for the top rows per id; ';
+
+/**
+ * Prisma's look-up by one column (findUnique, findFirst, findMany per id): its take/skip and
+ * findUnique's ` AND 1=1` are no per-item result, so it gets `findMany` with `{ in: ids }` and the
+ * `= ANY($1)` form without them. undefined for other SQL, and for Prisma reads that order or
+ * aggregate per item (those keep the per-id forms).
+ */
+function prismaAdvice(statement: string, loader: string): string | undefined {
+  const read = prismaRead(statement);
+  const table = prismaTable(statement);
+  if (!read || table === undefined) return undefined;
+  if (PER_ITEM_RESULT.test(read.core) || /\bORDER\s+BY\b/i.test(read.core)) return undefined;
+  const one = batched(read.core);
+  if (!one) return undefined;
+  const advice = prismaBatchAdvice(read, table, one.column, one.statement);
+  return read.limited && !read.unique ? `${advice} Otherwise: ${PER_ID_FORMS}${loader}` : advice;
 }
 
 /**
@@ -170,8 +204,11 @@ function singleRowLookup(statement: string): Batched | undefined {
 function ormBatchHint(statement: string, column: string): string {
   if (typeormAlias(statement) !== undefined)
     return `in TypeORM: \`${typeormFindByIn(column)}\`, or \`relations\` / \`leftJoinAndSelect\` to load it with the rows that hold the ids`;
-  return 'in the ORM: `whereIn`, `findAll` with an array, `In([...])`, or eager loading';
+  return `in the ORM: ${ORM_LIST_CALLS}, or eager loading`;
 }
+
+/** The calls of the ORMs (other than TypeORM and Prisma, told by their SQL) that take a list of keys. */
+const ORM_LIST_CALLS = 'Knex `whereIn`, Sequelize `findAll` with an array, Drizzle `inArray(table.col, ids)`';
 
 interface Batched {
   statement: string;
