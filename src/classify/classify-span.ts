@@ -17,7 +17,15 @@ import {
 import { type DecodedSpan, SpanKind, StatusCode } from '../model/span';
 import { numberAttr, stringAttr } from './attributes';
 import { compileRoutePatterns, matchRoutePattern } from './route-patterns';
-import { methodLabel, templateName, templatePath, templateWords, UNMATCHED_ROUTE } from './route-template';
+import {
+  MIDDLEWARE_ROUTE,
+  methodLabel,
+  STATIC_ROUTE,
+  templateName,
+  templatePath,
+  templateWords,
+  UNMATCHED_ROUTE,
+} from './route-template';
 
 /** What the classifier needs from the SQL stage (src/sql). */
 export interface SqlShaper {
@@ -95,6 +103,10 @@ export class SpanClassifier {
   private readonly routeOfPath = (path: string): string =>
     (this.routes.length > 0 ? matchRoutePattern(this.routes, path) : undefined) ?? templatePath(path);
 
+  /** A configured route template the path matches, for requests the preload named by a fixed name. */
+  private readonly configuredRoute = (path: string): string | undefined =>
+    this.routes.length > 0 ? matchRoutePattern(this.routes, path) : undefined;
+
   classify(span: DecodedSpan): ClassifiedSpan {
     const attributes = span.attributes;
     const system = stringAttr(attributes, ATTR.dbSystem);
@@ -111,7 +123,7 @@ export class SpanClassifier {
       return this.dbCall(span, normalizeSystem(lowerSystem));
     }
     if (POOL_CONNECT_NAMES.has(span.name)) return poolConnect(span, 'postgresql');
-    if (span.kind === SpanKind.SERVER) return request(span, this.routeOfPath);
+    if (span.kind === SpanKind.SERVER) return request(span, this.routeOfPath, this.configuredRoute);
     const job = stringAttr(span.attributes, JOB_NAME);
     if (job !== undefined) return unit(span, JOB_METHOD, runName(job), 0, false);
     if (span.kind === SpanKind.CONSUMER) return unit(span, CONSUMER_METHOD, runName(span.name), 0, false);
@@ -271,12 +283,26 @@ function runName(raw: string): string {
   return lastRunName.templated;
 }
 
-function request(span: DecodedSpan, routeOfPath: (path: string) => string): RequestSpan {
+/** The preload's names for requests an Express app answered before any route matched (route-template.ts). */
+function isUnroutedName(route: string): boolean {
+  return route === MIDDLEWARE_ROUTE || route === STATIC_ROUTE;
+}
+
+function request(
+  span: DecodedSpan,
+  routeOfPath: (path: string) => string,
+  configuredRoute: (path: string) => string | undefined,
+): RequestSpan {
   const attributes = span.attributes;
   const method = upperMethod(stringAttr(attributes, ATTR.httpMethod) ?? '');
   const status = numberAttr(attributes, ATTR.httpStatus) ?? 0;
   let route = stringAttr(attributes, ATTR.httpRoute);
-  if (!route) {
+  if (route !== undefined && route.charCodeAt(0) === 40 /* ( */ && isUnroutedName(route)) {
+    // Answered by middleware the app did not route (a proxy, a GraphQL handler…): an `http.routes`
+    // template may still name it; never its raw path.
+    const path = stringAttr(attributes, ATTR.urlPath);
+    route = (path && configuredRoute(path)) || route;
+  } else if (!route) {
     const path = stringAttr(attributes, ATTR.urlPath);
     // Non-HTTP servers (gRPC, …) have no path: the span name is their operation. A name with a path
     // in it (`GET /users/ann`) gets that path templated.

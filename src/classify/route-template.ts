@@ -10,6 +10,15 @@
  */
 export const UNMATCHED_ROUTE = '(unmatched)';
 
+/**
+ * The route the preload gives a request an Express app answered before any route matched, outside
+ * any path-mounted middleware (an auth middleware's 401, a rate limiter's 429, a CORS preflight, a
+ * body parser's 400, a health check): one row per method, never the path the client asked for.
+ */
+export const MIDDLEWARE_ROUTE = '(middleware)';
+/** The same for a file `express.static` (serve-static) served from a pathless mount. */
+export const STATIC_ROUTE = '(static)';
+
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const HEX = /^[0-9a-f]{8,}$/i;
 const HAS_DIGIT = /\d/;

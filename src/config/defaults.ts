@@ -67,7 +67,8 @@ export const DEFAULTS = {
   http: {
     /**
      * Route templates (`/users/:name`; `:param` and `*` one segment, `**` the rest) naming requests
-     * that carry no `http.route`, tried in order before the path's ids are replaced by `:id`.
+     * that carry no `http.route` (or the preload's `(middleware)` / `(static)`: an Express app's
+     * request no route answered), tried in order before the path's ids are replaced by `:id`.
      */
     routes: [] as string[],
   },

@@ -9,7 +9,16 @@
  * - `Route#dispatch`: records `prefix + route.path`, so the template survives error paths that
  *   unwind the mount prefix.
  *
- * Both write to a RouteCapture the HTTP server span attaches to the request before Express sees it
+ * - `app.handle` (every Express app, mounted sub-apps too): marks the request as handled by Express,
+ *   so one that no route and no path-mounted middleware answered is named MIDDLEWARE_ROUTE rather
+ *   than by its raw path (where a username or a file name would be kept). One wrapper call, one
+ *   load and one write per app on the request's way, not per router or layer: bench:preload-instructions
+ *   could not tell it from noise (demo app, without compiler and GC, two at a time on a shared VM:
+ *   683k and 750k instructions per request before, 750k, 784k and 804k after).
+ * - `express.static` (serve-static) layers mounted without a path: STATIC_ROUTE while the layer runs,
+ *   restored when it passes the request on (no such file).
+ *
+ * All write to a RouteCapture the HTTP server span attaches to the request before Express sees it
  * (`startRouteCapture`), and read it back when the response ends. Not to properties of the request
  * itself, as before: Express gives every request object a map of its own (`setPrototypeOf` per
  * request), so each property added there built a new hidden class per request and every access
@@ -19,6 +28,7 @@ import {
   InstrumentationNodeModuleDefinition,
   InstrumentationNodeModuleFile,
 } from '@opentelemetry/instrumentation';
+import { MIDDLEWARE_ROUTE, STATIC_ROUTE } from '../classify/route-template';
 import { PreloadInstrumentation } from './module-hooks';
 import { isPatched, markPatched } from './patch-mark';
 import { endsWithRegExp, joinRoute, pathTemplate } from './route-path';
@@ -34,6 +44,11 @@ export interface RouteCapture {
   prefix: string | undefined;
   /** `prefix + route.path` of the last route that dispatched the request. */
   route: string | undefined;
+  /**
+   * The name for a request answered before any route matched: MIDDLEWARE_ROUTE once an Express app
+   * handles it, STATIC_ROUTE while a pathless `express.static` runs; undefined outside Express.
+   */
+  unrouted: string | undefined;
 }
 
 interface CapturingRequest {
@@ -47,6 +62,9 @@ interface RouterProto {
   use: Handle;
   route: Handle;
 }
+interface AppProto {
+  handle: Handle;
+}
 interface RouteProto {
   path: unknown;
   dispatch: Handle;
@@ -54,14 +72,21 @@ interface RouteProto {
 
 /** Attaches a capture to `req`; call it before Express first sees the request, while its shape is Node's. */
 export function startRouteCapture(req: object): RouteCapture {
-  const capture: RouteCapture = { prefix: undefined, route: undefined };
+  const capture: RouteCapture = { prefix: undefined, route: undefined, unrouted: undefined };
   (req as CapturingRequest)[CAPTURE] = capture;
   return capture;
 }
 
-/** The Express route template captured, or undefined (no route matched: 404 etc.). */
-export function capturedRoute(capture: RouteCapture): string | undefined {
-  return capture.route ?? (capture.prefix || undefined);
+/**
+ * The request's route once answered with `status`: the route template that dispatched it, else the
+ * mount path of the middleware that answered, else (in an Express app) STATIC_ROUTE or
+ * MIDDLEWARE_ROUTE. Undefined outside Express and for a 404 no route answered, which the sidecar
+ * names `(unmatched)`.
+ */
+export function capturedRoute(capture: RouteCapture, status: number): string | undefined {
+  if (capture.route !== undefined) return capture.route;
+  if (capture.prefix) return capture.prefix;
+  return status === 404 ? undefined : capture.unrouted;
 }
 
 function captureOf(req: unknown): RouteCapture | undefined {
@@ -87,12 +112,16 @@ export class ExpressRouteInstrumentation extends PreloadInstrumentation {
         if (Route && isPatched(Route.prototype.dispatch)) this._unwrap(Route.prototype, 'dispatch');
       },
     );
-    const patchExpress = (express: { Router?: unknown }) => {
+    const patchExpress = (express: ExpressExports) => {
       const proto = routerProto(express);
       if (proto) this.patchRouter(proto);
+      const app = appProto(express);
+      if (app) this.patchApp(app);
       return express;
     };
-    const unpatchExpress = (express?: { Router?: unknown }) => {
+    const unpatchExpress = (express?: ExpressExports) => {
+      const app = express && appProto(express);
+      if (app && isPatched(app.handle)) this._unwrap(app, 'handle');
       const proto = express && routerProto(express);
       if (!proto) return;
       if (isPatched(proto.use)) this._unwrap(proto, 'use');
@@ -119,7 +148,9 @@ export class ExpressRouteInstrumentation extends PreloadInstrumentation {
           const before = Array.isArray(this.stack) ? this.stack.length : 0;
           const result = original.apply(this, args);
           try {
-            wrapMountedLayers(this, before, mountTemplate(args));
+            const template = mountTemplate(args);
+            if (template === '/' || template === '') wrapStaticLayers(this, before);
+            else wrapMountedLayers(this, before, template);
           } catch {
             // Never let route bookkeeping break an app's setup.
           }
@@ -141,6 +172,21 @@ export class ExpressRouteInstrumentation extends PreloadInstrumentation {
         }),
       );
     }
+  }
+
+  /**
+   * `app.handle`, which Express copies onto each app it creates (so patched before any app is): the
+   * request is in an Express app from here on.
+   */
+  private patchApp(proto: AppProto): void {
+    if (isPatched(proto.handle)) return;
+    this._wrap(proto, 'handle', (original: Handle) =>
+      markPatched(function handle(this: unknown, req: unknown, res: unknown, callback: unknown) {
+        const capture = captureOf(req);
+        if (capture !== undefined && capture.unrouted === undefined) capture.unrouted = MIDDLEWARE_ROUTE;
+        return original.call(this, req, res, callback);
+      }),
+    );
   }
 
   private patchRoute(proto: RouteProto): void {
@@ -171,8 +217,21 @@ function routeTemplate(route: CachedRoute, prefix: string): string {
   return template;
 }
 
+interface ExpressExports {
+  Router?: unknown;
+  application?: unknown;
+}
+
+/** `express.application`, the prototype object every app's methods are copied from (4 and 5). */
+function appProto(express: ExpressExports): AppProto | undefined {
+  const app = express.application as Partial<AppProto> | undefined;
+  return app !== null && typeof app === 'object' && typeof app.handle === 'function'
+    ? (app as AppProto)
+    : undefined;
+}
+
 /** `express.Router` is a class in Express 5 (methods on its prototype) and the prototype object itself in 4. */
-function routerProto(express: { Router?: unknown }): RouterProto | undefined {
+function routerProto(express: ExpressExports): RouterProto | undefined {
   if (typeof express.Router !== 'function') return undefined;
   const Router = express.Router as unknown as { prototype?: Partial<RouterProto> } & Partial<RouterProto>;
   const proto = Router.prototype;
@@ -197,6 +256,34 @@ function wrapMountedLayers(router: RouterProto, from: number, template: string):
     const layer = router.stack[i];
     if (layer && typeof layer.handle === 'function') layer.handle = wrapMounted(layer.handle, template);
   }
+}
+
+/**
+ * `express.static` layers among `router.stack[from…]` (serve-static names its middleware
+ * `serveStatic`; Express's Layer has read the name already) wrapped to name what they serve.
+ */
+function wrapStaticLayers(router: RouterProto, from: number): void {
+  if (!Array.isArray(router.stack)) return;
+  for (let i = from; i < router.stack.length; i++) {
+    const layer = router.stack[i];
+    if (layer && typeof layer.handle === 'function' && layer.handle.name === 'serveStatic')
+      layer.handle = wrapStatic(layer.handle);
+  }
+}
+
+/** Exported for tests: a static middleware wrapped to set STATIC_ROUTE while it runs. */
+export function wrapStatic(handle: Handle): Handle {
+  return function serveStatic(this: unknown, req: unknown, res: unknown, next: unknown) {
+    const capture = captureOf(req);
+    if (capture === undefined) return handle.call(this, req, res, next);
+    const prev = capture.unrouted;
+    capture.unrouted = STATIC_ROUTE;
+    if (typeof next !== 'function') return handle.call(this, req, res, next);
+    return handle.call(this, req, res, (arg?: unknown) => {
+      capture.unrouted = prev;
+      return (next as Next)(arg);
+    });
+  };
 }
 
 /** Exported for tests: `handle` wrapped to add `template` to the request's route prefix. */

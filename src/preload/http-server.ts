@@ -158,7 +158,7 @@ function endServerSpan(
     const status = res.statusCode;
     span.setAttribute('http.response.status_code', status);
     markLostSpans(span, lost);
-    const route = capture && capturedRoute(capture);
+    const route = capture && capturedRoute(capture, status);
     if (route !== undefined) {
       span.setAttribute('http.route', route);
       span.updateName(`${method} ${route}`);

@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Recommendation } from '../../src/advise/types';
 import type { DecodedSpan } from '../../src/model/span';
 import { SpanKind, StatusCode } from '../../src/model/span';
-import type { CacheRow, PoolRow, Report } from '../../src/reports/types';
+import type { CacheRow, EndpointRow, PoolRow, Report } from '../../src/reports/types';
 import type { RunningSidecar } from '../../src/sidecar/sidecar';
 import {
   type AppRun,
@@ -470,6 +470,78 @@ describe('an app writing keys without an expiry, sending to a sidecar', () => {
       page,
     ].join('\n');
     for (const id of ids) expect(everything).not.toContain(id);
+  });
+});
+
+describe('an app whose middleware answers before any route, sending to a sidecar', () => {
+  const run = appWithSidecar('unrouted');
+
+  it('names those requests (middleware) or (static), a 404 (unmatched), and never by the path the client sent', async () => {
+    const { apiUrl } = run.sidecar();
+    const send = async (path: string, init: RequestInit = {}) => {
+      const res = await fetch(`http://127.0.0.1:${run.app().port}${path}`, init);
+      await res.arrayBuffer();
+      return res.status;
+    };
+    const preflight = { method: 'OPTIONS', headers: { 'access-control-request-method': 'POST' } };
+    const tooLarge = {
+      method: 'POST',
+      headers: { 'content-type': 'application/vnd.unrouted+json' },
+      body: JSON.stringify({ note: 'x'.repeat(100) }),
+    };
+    const sent: [string, RequestInit, number][] = [
+      // The auth middleware's 401, the username in the path.
+      ['/profile/zebediah', {}, 401],
+      ['/profile/zebediah/settings', {}, 401],
+      // A CORS preflight, and Express's own answer to an OPTIONS its router has a route for.
+      ['/widgets/marmalade', preflight, 204],
+      ['/mem', { method: 'OPTIONS' }, 200],
+      // The body parser's 413, before the request found a route.
+      ['/uploads/zebediah', tooLarge, 413],
+      // express.static: a file, its HEAD, and a miss (Express's own 404).
+      ['/quarterly-confidential.txt', {}, 200],
+      ['/quarterly-confidential.txt', { method: 'HEAD' }, 200],
+      ['/quarterly-zebediah.txt', {}, 404],
+      // A routed request keeps its template.
+      ['/api/users/5', {}, 200],
+    ];
+    for (const [path, init, status] of sent) expect([path, await send(path, init)]).toEqual([path, status]);
+
+    const url = `${apiUrl}/api/v1/reports/endpoints?service=unrouted&window=all&limit=1000`;
+    const rows = await waitFor(async () => {
+      const found = (await getJson<Report<EndpointRow>>(url)).rows;
+      return found.reduce((n, r) => n + r.requests, 0) >= sent.length ? found : undefined;
+    });
+    expect((rows ?? []).map((r) => [`${r.method} ${r.route}`, r.requests, r.errors]).sort()).toEqual(
+      [
+        ['GET (middleware)', 2, 0],
+        ['OPTIONS (middleware)', 2, 0],
+        ['POST (middleware)', 1, 0],
+        ['GET (static)', 1, 0],
+        ['HEAD (static)', 1, 0],
+        ['GET (unmatched)', 1, 0],
+        ['GET /api/users/:id', 1, 0],
+      ].sort(),
+    );
+
+    // Privacy: no path word in the reports, the metrics or the page.
+    const everything = [
+      JSON.stringify(rows),
+      JSON.stringify(await getJson(`${apiUrl}/api/v1/reports/endpoints?window=all`)),
+      JSON.stringify(await getJson(`${apiUrl}/api/v1/recommendations`)),
+      await (await fetch(`${apiUrl}/metrics`)).text(),
+      await (await fetch(`${apiUrl}/`)).text(),
+    ].join('\n');
+    for (const word of [
+      'zebediah',
+      'marmalade',
+      'quarterly',
+      'confidential',
+      'profile',
+      'widgets',
+      'uploads',
+    ])
+      expect(everything).not.toContain(word);
   });
 });
 

@@ -333,6 +333,34 @@ describe('SpanClassifier', () => {
     ).toBe('/users/alice');
   });
 
+  it("keeps the preload's fixed names for requests Express middleware answered, unless a configured template names the path", async () => {
+    const sql = await SqlFingerprinter.create(DEFAULTS.sql);
+    const routed = new SpanClassifier(sql, new NamespaceLearner({ ...DEFAULTS.redis, patterns: [] }), [
+      '/graphql/**',
+    ]);
+    const routeOf = (c: SpanClassifier, route: string, path: string, status = 200) =>
+      (
+        c.classify(
+          span(
+            {
+              'http.request.method': 'GET',
+              'http.route': route,
+              'url.path': path,
+              'http.response.status_code': status,
+            },
+            { kind: SpanKind.SERVER },
+          ),
+        ) as RequestSpan
+      ).route;
+    expect(routeOf(classifier, '(middleware)', '/profile/alice', 401)).toBe('(middleware)');
+    expect(routeOf(classifier, '(static)', '/files/report-q3-confidential.pdf')).toBe('(static)');
+    expect(routeOf(routed, '(middleware)', '/graphql/batch')).toBe('/graphql/**');
+    expect(routeOf(routed, '(static)', '/graphql/app.js')).toBe('/graphql/**');
+    expect(routeOf(routed, '(middleware)', '/profile/alice', 401)).toBe('(middleware)');
+    // Any other route the app sends is its own, even one a template would match.
+    expect(routeOf(routed, '/graphql', '/graphql/batch')).toBe('/graphql');
+  });
+
   it("reads the preload's lost-span count and instance on a request, nothing when absent or not a count", () => {
     const loss = (attributes: Record<string, string | number>) =>
       (

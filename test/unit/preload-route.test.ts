@@ -4,6 +4,7 @@ import {
   mountTemplate,
   startRouteCapture,
   wrapMounted,
+  wrapStatic,
 } from '../../src/preload/express-route';
 import { endsWithRegExp, joinRoute, pathTemplate } from '../../src/preload/route-path';
 
@@ -78,10 +79,10 @@ describe('a mounted router wrapped for its route prefix', () => {
     const req = {};
     const capture = startRouteCapture(req);
     const router = (_req: object, _res: unknown, next: () => void) => {
-      seen.push(capturedRoute(capture));
+      seen.push(capturedRoute(capture, 200));
       next();
     };
-    wrapMounted(router as never, '/api')(req, {}, () => seen.push(capturedRoute(capture)));
+    wrapMounted(router as never, '/api')(req, {}, () => seen.push(capturedRoute(capture, 200)));
     expect(seen).toEqual(['/api', undefined]);
   });
 
@@ -91,7 +92,7 @@ describe('a mounted router wrapped for its route prefix', () => {
     const capture = startRouteCapture(req);
     const inner = wrapMounted(
       ((_r: unknown, _s: unknown, next: () => void) => {
-        seen.push(capturedRoute(capture));
+        seen.push(capturedRoute(capture, 200));
         next();
       }) as never,
       '/customers/:id',
@@ -112,5 +113,65 @@ describe('a mounted router wrapped for its route prefix', () => {
       '/api',
     )({}, {}, next);
     expect(called).toBe(1);
+  });
+});
+
+describe('the route of a request no Express route answered', () => {
+  const captureWith = (fields: Partial<ReturnType<typeof startRouteCapture>>) =>
+    Object.assign(startRouteCapture({}), fields);
+
+  it('is the route template when a route dispatched it, whatever the status', () => {
+    const capture = captureWith({ route: '/users/:id', prefix: '/api', unrouted: '(middleware)' });
+    expect(capturedRoute(capture, 200)).toBe('/users/:id');
+    expect(capturedRoute(capture, 404)).toBe('/users/:id');
+  });
+
+  it('is the mount path of the path-mounted middleware that answered', () => {
+    expect(capturedRoute(captureWith({ prefix: '/assets', unrouted: '(static)' }), 200)).toBe('/assets');
+    expect(capturedRoute(captureWith({ prefix: '/api', unrouted: '(middleware)' }), 401)).toBe('/api');
+  });
+
+  it('is a fixed name, never the path, for pathless middleware in an Express app that answered', () => {
+    for (const status of [200, 204, 304, 400, 401, 403, 413, 429, 500])
+      expect(capturedRoute(captureWith({ unrouted: '(middleware)' }), status)).toBe('(middleware)');
+    expect(capturedRoute(captureWith({ unrouted: '(static)' }), 200)).toBe('(static)');
+  });
+
+  it('is left to the sidecar for a 404 and outside Express', () => {
+    expect(capturedRoute(captureWith({ unrouted: '(middleware)' }), 404)).toBeUndefined();
+    expect(capturedRoute(startRouteCapture({}), 200)).toBeUndefined();
+    expect(capturedRoute(startRouteCapture({}), 401)).toBeUndefined();
+  });
+});
+
+describe('a pathless express.static wrapped to name what it serves', () => {
+  it('names the request (static) while it runs and restores the name when it passes the request on', () => {
+    const req = {};
+    const capture = startRouteCapture(req);
+    capture.unrouted = '(middleware)';
+    const seen: unknown[] = [];
+    const serveStatic = (_req: unknown, _res: unknown, next: () => void) => {
+      seen.push(capturedRoute(capture, 200));
+      next();
+    };
+    const wrapped = wrapStatic(serveStatic as never);
+    expect(wrapped.name).toBe('serveStatic');
+    expect(wrapped.length).toBe(3);
+    wrapped(req, {}, () => seen.push(capturedRoute(capture, 401)));
+    expect(seen).toEqual(['(static)', '(middleware)']);
+  });
+
+  it('keeps (static) for a file it answered, and leaves requests without a capture alone', () => {
+    const req = {};
+    const capture = startRouteCapture(req);
+    capture.unrouted = '(middleware)';
+    wrapStatic((() => undefined) as never)(req, {}, () => undefined);
+    expect(capturedRoute(capture, 200)).toBe('(static)');
+    const next = () => undefined;
+    let passed: unknown;
+    wrapStatic(((_r: unknown, _s: unknown, n: unknown) => {
+      passed = n;
+    }) as never)({}, {}, next);
+    expect(passed).toBe(next);
   });
 });
