@@ -169,6 +169,7 @@ export class SpanClassifier {
       statement,
       operation,
       table,
+      aroundDriver: span.name.startsWith(AROUND_DRIVER_SPAN),
     };
   }
 
@@ -256,6 +257,12 @@ const LOST_SPANS = [SPANSTAT_ATTR.lostSpans];
 const PRELOAD_INSTANCE = [SPANSTAT_ATTR.preloadInstance];
 /** A job root's name (the preload's runJob); such a span, and a CONSUMER span, is a unit: status 0, failed on ERROR. */
 const JOB_NAME = [SPANSTAT_ATTR.jobName];
+/**
+ * The DB span an ORM makes around its driver's (Prisma 7's, over `@prisma/adapter-pg`'s `pg.query`);
+ * Prisma 6's `prisma:engine:db_query` is the engine's own call, with no driver span beneath it.
+ */
+const AROUND_DRIVER_SPAN = 'prisma:client:db_query';
+
 /** Longest pool name kept (the preload's `host:port/database` is far shorter). */
 const MAX_POOL_NAME_CHARS = 200;
 /** Longest sender instance id kept: the preload's are UUIDs; anything longer is cut, not stored whole. */

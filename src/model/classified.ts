@@ -23,6 +23,11 @@ export interface DbCall extends Base {
   operation: string;
   /** First table the statement names, when known. */
   table: string;
+  /**
+   * An ORM's span around its driver's (Prisma's `prisma:client:db_query`): its service's DB spans go
+   * through the nested-call check (nested-db-calls.ts), so the two count as one call.
+   */
+  aroundDriver?: boolean;
 }
 
 export type CacheResult = 'hit' | 'miss' | 'none';

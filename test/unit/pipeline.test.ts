@@ -51,8 +51,15 @@ class FakeClassifier {
     switch (s.name) {
       case 'db':
         return dbCall(ids);
+      case 'db-around-driver':
+        return dbCall({ ...ids, aroundDriver: true });
       case 'db-other-statement':
-        return dbCall({ ...ids, fingerprint: 'fp-other', statement: 'SELECT * FROM orders WHERE id = $1' });
+        return dbCall({
+          ...ids,
+          fingerprint: 'fp-other',
+          statement: 'SELECT * FROM orders WHERE id = $1',
+          aroundDriver: true,
+        });
       case 'cache':
         return cacheCall(ids);
       case 'pool':
@@ -168,7 +175,7 @@ describe('Pipeline', () => {
     const sink = new RecordingSink();
     const pipeline = pipelineWith([sink]);
     const pair = (t: string) => ({
-      wrapper: span('db', t, `${t}-prisma`, `${t}-req`),
+      wrapper: span('db-around-driver', t, `${t}-prisma`, `${t}-req`),
       driver: span('db', t, `${t}-pg`, `${t}-prisma`),
       request: span('request', t, `${t}-req`),
     });
@@ -198,6 +205,22 @@ describe('Pipeline', () => {
     expect(sink.summaries).toHaveLength(203);
     expect(sink.summaries.every((summary) => summary.queries === 1)).toBe(true);
     expect(pipeline.stats).toMatchObject({ spansProcessed: 609, spansFailed: 0, requestsSummarised: 203 });
+  });
+
+  it("leaves nested DB spans of a service that sends no ORM span around its driver's unchecked", () => {
+    const sink = new RecordingSink();
+    const pipeline = pipelineWith([sink]);
+    // Same statement, nested: without a span that says it wraps a driver's, both count (and no DB
+    // call is remembered: that cost every sender 10% of its ingest rate).
+    pipeline.enqueue(
+      spanBatchOf([
+        span('db', 't', 't-outer', 't-req'),
+        span('db', 't', 't-inner', 't-outer'),
+        span('request', 't', 't-req'),
+      ]),
+    );
+    pipeline.drainAll();
+    expect(sink.calls.filter((call) => call.startsWith('db:'))).toEqual(['db:t-outer', 'db:t-inner']);
   });
 
   it('keeps a DB span over other statements (a transaction, an ORM call sending several) and the calls beneath it', () => {
