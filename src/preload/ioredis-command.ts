@@ -22,14 +22,13 @@ import {
   InstrumentationNodeModuleFile,
 } from '@opentelemetry/instrumentation';
 import { SPANSTAT_ATTR } from '../model/attributes';
-import { endSpan } from './end-span';
 import { shareAttributes } from './lean-tracer';
 import { PreloadInstrumentation } from './module-hooks';
 import { isPatched, markPatched } from './patch-mark';
 import { preloadContext } from './preload-context';
 import { cacheOutcome, cacheTtlSeconds, isQueuedReply, keysFound } from './redis-cache';
 import { redisStatement } from './redis-text';
-import { OpenTransaction, type QueuedCommand } from './redis-transaction';
+import { endFailed, OpenTransaction, type QueuedCommand } from './redis-transaction';
 
 interface CommandLike {
   name: string;
@@ -197,18 +196,6 @@ function baseAttributes(redis: RedisLike): Attributes {
   redis[BASE] = shareAttributes(attributes);
   redis[BASE_FOR] = options;
   return attributes;
-}
-
-/** A command failed: its span ends with the error, and a failed EXEC or DISCARD ends its queue's spans too. */
-function endFailed(
-  span: Span,
-  queued: QueuedCommand | undefined,
-  settles: OpenTransaction | undefined,
-  err: unknown,
-): void {
-  if (queued !== undefined) queued.ended = true;
-  settles?.abandon(err);
-  endSpan(span, err, 'command failed');
 }
 
 function settleTransaction(transaction: OpenTransaction, name: string, reply: unknown): void {

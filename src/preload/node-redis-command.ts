@@ -50,7 +50,7 @@ import { isPatched, markPatched } from './patch-mark';
 import { preloadContext } from './preload-context';
 import { isQueuedReply } from './redis-cache';
 import { redisStatement } from './redis-text';
-import { OpenTransaction, type QueuedCommand } from './redis-transaction';
+import { endFailed, OpenTransaction, type QueuedCommand } from './redis-transaction';
 
 type Method = (this: unknown, ...args: unknown[]) => unknown;
 
@@ -322,18 +322,6 @@ function settle(
       throw err;
     },
   );
-}
-
-/** A command failed: its span ends with the error, and a failed EXEC ends its queue's spans too. */
-function endFailed(
-  span: Span,
-  queued: QueuedCommand | undefined,
-  settles: OpenTransaction | undefined,
-  err: unknown,
-): void {
-  if (queued !== undefined) queued.ended = true;
-  settles?.abandon(err);
-  endSpan(span, err, 'command failed');
 }
 
 /** Constant attributes of a client, computed once per options object and shared by its spans (lean-tracer.ts). */

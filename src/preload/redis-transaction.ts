@@ -72,3 +72,15 @@ export class OpenTransaction {
     this.queued.length = 0;
   }
 }
+
+/** A command failed (ioredis or node-redis): its span ends with the error, and a failed EXEC or DISCARD ends its queue's spans too. */
+export function endFailed(
+  span: Span,
+  queued: QueuedCommand | undefined,
+  settles: OpenTransaction | undefined,
+  err: unknown,
+): void {
+  if (queued !== undefined) queued.ended = true;
+  settles?.abandon(err);
+  endSpan(span, err, 'command failed');
+}
