@@ -21,14 +21,13 @@ import {
   InstrumentationNodeModuleDefinition,
   InstrumentationNodeModuleFile,
 } from '@opentelemetry/instrumentation';
-import { SPANSTAT_ATTR } from '../model/attributes';
 import { shareAttributes } from './lean-tracer';
 import { PreloadInstrumentation } from './module-hooks';
 import { isPatched, markPatched } from './patch-mark';
 import { preloadContext } from './preload-context';
-import { cacheOutcome, cacheTtlSeconds, isQueuedReply, keysFound } from './redis-cache';
+import { endAnswered, endFailed } from './redis-reply';
 import { redisStatement } from './redis-text';
-import { endFailed, OpenTransaction, type QueuedCommand } from './redis-transaction';
+import { OpenTransaction, type QueuedCommand } from './redis-transaction';
 
 interface CommandLike {
   name: string;
@@ -137,13 +136,7 @@ export function tracedSendCommand(original: SendCommand, tracer: () => Tracer): 
     const resolve = command.resolve;
     const reject = command.reject;
     command.resolve = (reply: unknown) => {
-      // QUEUED: the command's outcome comes with EXEC's reply, which ends its span.
-      if (queued === undefined || !isQueuedReply(reply)) {
-        if (queued !== undefined) queued.ended = true;
-        if (settles !== undefined) settleTransaction(settles, name, reply);
-        markReply(span, command, reply);
-        span.end();
-      }
+      endAnswered(span, command, reply, queued, settles);
       resolve(reply);
     };
     command.reject = (err: unknown) => {
@@ -196,28 +189,4 @@ function baseAttributes(redis: RedisLike): Attributes {
   redis[BASE] = shareAttributes(attributes);
   redis[BASE_FOR] = options;
   return attributes;
-}
-
-function settleTransaction(transaction: OpenTransaction, name: string, reply: unknown): void {
-  if (name === 'exec') transaction.settle(reply, markReply);
-  else transaction.abandon(undefined);
-}
-
-/** Hit/miss and TTL from the reply (redis-cache.ts); never throws into the command's promise. */
-export function markReply(span: Span, command: { name: string; args: unknown[] }, reply: unknown): void {
-  try {
-    const outcome = cacheOutcome(command.name, command.args, reply);
-    if (outcome !== undefined) {
-      span.setAttribute(SPANSTAT_ATTR.cacheHits, outcome.hits);
-      span.setAttribute(SPANSTAT_ATTR.cacheMisses, outcome.misses);
-      if (outcome.hits + outcome.misses > 1) {
-        const found = keysFound(command.name, reply);
-        if (found !== undefined) span.setAttribute(SPANSTAT_ATTR.cacheKeyHits, found);
-      }
-    }
-    const ttl = cacheTtlSeconds(command.name, command.args, reply, Date.now());
-    if (ttl !== undefined) span.setAttribute(SPANSTAT_ATTR.cacheTtlSeconds, ttl);
-  } catch {
-    // A malformed reply leaves the span without cache attributes.
-  }
 }

@@ -43,14 +43,13 @@ import {
   InstrumentationNodeModuleFile,
 } from '@opentelemetry/instrumentation';
 import { endSpan } from './end-span';
-import { markReply } from './ioredis-command';
 import { shareAttributes } from './lean-tracer';
 import { PreloadInstrumentation } from './module-hooks';
 import { isPatched, markPatched } from './patch-mark';
 import { preloadContext } from './preload-context';
-import { isQueuedReply } from './redis-cache';
+import { endAnswered, endFailed } from './redis-reply';
 import { redisStatement } from './redis-text';
-import { endFailed, OpenTransaction, type QueuedCommand } from './redis-transaction';
+import { OpenTransaction, type QueuedCommand } from './redis-transaction';
 
 type Method = (this: unknown, ...args: unknown[]) => unknown;
 
@@ -301,13 +300,7 @@ function settle(
   return (result as PromiseLike<unknown>).then(
     (reply) => {
       try {
-        // QUEUED: the command's outcome comes with EXEC's reply, which ends its span.
-        if (queued === undefined || !isQueuedReply(reply)) {
-          if (queued !== undefined) queued.ended = true;
-          if (settles !== undefined) settles.settle(reply, markReply);
-          markReply(span, command, reply);
-          span.end();
-        }
+        endAnswered(span, command, reply, queued, settles);
       } catch {
         // The reply still reaches the app.
       }

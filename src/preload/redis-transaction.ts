@@ -21,7 +21,7 @@ export interface QueuedCommand {
   ended: boolean;
 }
 
-/** Marks a span from one command's reply (ioredis-command.ts markReply). */
+/** Marks a span from one command's reply (redis-reply.ts markReply). */
 export type MarkReply = (span: Span, command: { name: string; args: unknown[] }, reply: unknown) => void;
 
 /**
@@ -71,16 +71,4 @@ export class OpenTransaction {
     }
     this.queued.length = 0;
   }
-}
-
-/** A command failed (ioredis or node-redis): its span ends with the error, and a failed EXEC or DISCARD ends its queue's spans too. */
-export function endFailed(
-  span: Span,
-  queued: QueuedCommand | undefined,
-  settles: OpenTransaction | undefined,
-  err: unknown,
-): void {
-  if (queued !== undefined) queued.ended = true;
-  settles?.abandon(err);
-  endSpan(span, err, 'command failed');
 }
