@@ -3,14 +3,11 @@
  * segment and `**` the rest of the key (any number of segments). A key matching a pattern has
  * the pattern itself as its namespace; patterns are tried in order and win over learning.
  */
+import { escapeRegex } from '../escape-regex';
 
 export interface KeyPattern {
   pattern: string;
   regex: RegExp;
-}
-
-function escapeRegex(text: string): string {
-  return text.replace(/[.*+?^${}()|[\]\\/-]/g, '\\$&');
 }
 
 export function compileKeyPattern(pattern: string, delimiters: string): KeyPattern {

@@ -3,6 +3,7 @@
  * `"alias"."column" AS "alias_column"`, which hand-written SQL and the other ORMs (Knex, Sequelize)
  * do not. The N+1 advice names TypeORM's fix when it sees that shape; the SQL fix stays beside it.
  */
+import { escapeRegex } from '../../escape-regex';
 
 const SELECT_LIST = /^\s*SELECT\s+(?:DISTINCT\s+)?"([^"]+)"\."([^"]+)"\s+AS\s+"([^"]+)"/i;
 
@@ -24,7 +25,7 @@ export function typeormRelationLoad(statement: string): string | undefined {
   // The loader's alias is the relation's property (camelCase); `save([...])` reads its entities with
   // the same filter under the entity's name (PascalCase, as TypeORM's entity classes are named).
   if (alias === undefined || !/^[a-z]/.test(alias)) return undefined;
-  const from = new RegExp(`\\bFROM\\s+"[^"]+"\\s+"${escapeRegExp(alias)}"`).test(statement);
+  const from = new RegExp(`\\bFROM\\s+"[^"]+"\\s+"${escapeRegex(alias)}"`).test(statement);
   return from && RELATION_FILTER.test(statement) ? alias : undefined;
 }
 
@@ -42,7 +43,7 @@ const RELATION_FILTER =
 export function typeormSaveLoad(statement: string): boolean {
   const alias = typeormAlias(statement);
   if (alias === undefined) return false;
-  const a = escapeRegExp(alias);
+  const a = escapeRegex(alias);
   return new RegExp(`\\bFROM\\s+"[^"]+"\\s+"${a}"\\s+WHERE\\s+"${a}"\\."[^"]+"\\s*=\\s*\\$\\d+\\s*$`).test(
     statement,
   );
@@ -57,7 +58,7 @@ export function typeormPagedFetch(statement: string): boolean {
   if (/^\s*SELECT\s+DISTINCT\s+"distinctAlias"\./.test(statement)) return true;
   const alias = typeormAlias(statement);
   if (alias === undefined) return false;
-  const a = escapeRegExp(alias);
+  const a = escapeRegex(alias);
   return new RegExp(
     `\\bAND\\s+\\(\\s*"${a}"\\."[^"]+"\\s+IN\\s*\\(\\s*\\$\\d+\\s*(?:/\\*,\\s*\\.\\.\\.\\s*\\*/\\s*)?\\)\\s*\\)(?:\\s+ORDER\\s+BY\\s[^()]*)?\\s*$`,
   ).test(statement);
@@ -74,8 +75,4 @@ export function typeormFindByIn(column: string): string {
   // A snake_case column usually maps to a camelCase property whose name the SQL does not show.
   const property = /^[a-z][A-Za-z0-9]*$/.test(column) ? column : `<property of ${column}>`;
   return `findBy({ ${property}: In(ids) })`;
-}
-
-function escapeRegExp(text: string): string {
-  return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 }
