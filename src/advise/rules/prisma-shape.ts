@@ -18,6 +18,16 @@ export function prismaTable(statement: string): string | undefined {
   return SELECT_LIST.exec(statement)?.[2];
 }
 
+/** The client's name of the model a table holds: `prisma.user` for `model User`; a mapped table (@@map) may differ. */
+function prismaModel(table: string): string {
+  return /^[A-Z][A-Za-z0-9]*$/.test(table) ? table[0].toLowerCase() + table.slice(1) : '<model>';
+}
+
+/** The field a column holds, when its name can be one (a mapped column's field is not shown). */
+function prismaField(column: string): string {
+  return /^[a-z][A-Za-z0-9]*$/.test(column) ? column : `<field of ${column}>`;
+}
+
 export interface PrismaRead {
   /** The statement without findUnique's tautology and the trailing LIMIT/OFFSET. */
   core: string;
@@ -42,9 +52,8 @@ export function prismaRead(statement: string): PrismaRead | undefined {
  * (the core with `= ANY($1)`). `findMany` with `{ in: ids }` is Prisma's one query for them all.
  */
 export function prismaBatchAdvice(read: PrismaRead, table: string, column: string, batched: string): string {
-  // Prisma's client names a model `prisma.user` for `model User`; a mapped table (@@map) may differ.
-  const model = /^[A-Z][A-Za-z0-9]*$/.test(table) ? table[0].toLowerCase() + table.slice(1) : '<model>';
-  const field = /^[a-z][A-Za-z0-9]*$/.test(column) ? column : `<field of ${column}>`;
+  const model = prismaModel(table);
+  const field = prismaField(column);
   const many = `\`prisma.${model}.findMany({ where: { ${field}: { in: ids } } })\``;
   const call = read.unique
     ? `Prisma sends this for \`findUnique\` by ${field}, awaited once per item: `
@@ -77,8 +86,8 @@ export function prismaCountAdvice(statement: string): string | undefined {
   const m = COUNT.exec(statement);
   if (!m) return undefined;
   const [, table, column] = m;
-  const model = /^[A-Z][A-Za-z0-9]*$/.test(table) ? table[0].toLowerCase() + table.slice(1) : '<model>';
-  const field = /^[a-z][A-Za-z0-9]*$/.test(column) ? column : `<field of ${column}>`;
+  const model = prismaModel(table);
+  const field = prismaField(column);
   return (
     `Prisma sends this for \`count({ where: { ${field} } })\`, once per item: count them all in one query, ` +
     `\`prisma.${model}.groupBy({ by: ['${field}'], where: { ${field}: { in: ids } }, _count: { _all: true } })\`, ` +
