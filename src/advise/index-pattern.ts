@@ -12,6 +12,7 @@
  * with a BitmapAnd when those rows are many.
  */
 import { quoteIdent } from '../sql/quote-ident';
+import { namedShare, valueShare } from './column-shares';
 import { describeIndex, displayTable, indexName, keySql } from './index-naming';
 import type { ExistingIndex, PlannedUse, TableDecision, TableInfo } from './index-plan';
 import type { PlanEvidence } from './types';
@@ -145,18 +146,9 @@ function rowsPerLookup(uses: PlannedUse[], info: TableInfo, filters: string[]): 
   let rows = info.rows;
   for (const column of filters) {
     const tests = uses.filter((u) => u.column === column);
+    if (tests.some((u) => u.use !== 'eq' || u.expression || u.matches !== tests[0].matches)) return undefined;
     const stats = info.stats.get(column);
-    if (!stats || tests.some((u) => u.use !== 'eq' || u.expression || u.matches !== tests[0].matches))
-      return undefined;
-    const matches = tests[0].matches;
-    const share =
-      matches === 'null'
-        ? stats.nullFrac
-        : matches === 'true'
-          ? stats.trueFrac
-          : stats.distinct && stats.distinct > 0
-            ? (1 - stats.nullFrac) / stats.distinct
-            : undefined;
+    const share = tests[0].matches === undefined ? valueShare(stats) : namedShare(tests, stats);
     if (share === undefined) return undefined;
     rows *= share;
   }

@@ -5,6 +5,7 @@
  * the ORDER BY columns — or say why no index is proposed.
  */
 import { quoteIdent } from '../sql/quote-ident';
+import { namedShare, valueShare } from './column-shares';
 import { describeIndex, directionSql, displayTable, indexName, keySql } from './index-naming';
 import { patternBeforeKeys, patternBeside, patternDecision } from './index-pattern';
 import type { ColumnUse, PredicateExpression } from './predicate-columns';
@@ -161,23 +162,17 @@ function planKeys(
   ];
   // The share of rows an equality on the column matches, when the statement says which value it
   // matches (IS NULL, a bare boolean column); undefined for `= $1` or without statistics.
-  const knownShare = (c: string): number | undefined => {
-    const tests = known.filter((u) => u.column === c && u.use === 'eq');
-    const s = info.stats.get(c);
-    if (!s || tests.length === 0 || tests.some((u) => u.matches !== tests[0].matches)) return undefined;
-    if (tests[0].matches === 'null') return s.nullFrac;
-    if (tests[0].matches === 'true') return s.trueFrac;
-    return undefined;
-  };
+  const knownShare = (c: string): number | undefined =>
+    namedShare(
+      known.filter((u) => u.column === c && u.use === 'eq'),
+      info.stats.get(c),
+    );
   // For ordering columns: that share, else one value's share of the non-null rows.
   const matchShare = (c: string): number | undefined => {
     const share = knownShare(c);
     if (share !== undefined) return share;
-    const s = info.stats.get(c);
     if (expressions.has(c)) return DEFAULT_EQ_SHARE;
-    return !s || s.distinct == null || s.distinct <= 0
-      ? undefined
-      : (1 - s.nullFrac) / Math.max(1, s.distinct);
+    return valueShare(info.stats.get(c));
   };
   const eq = bySelectivity(of('eq'), matchShare);
   const range = bySelectivity(of('range', eq), matchShare);
