@@ -100,12 +100,11 @@ export class SpanClassifier {
   }
 
   /** A request path as a route: a configured template it matches, else the path with ids as `:id`. */
-  private readonly routeOfPath = (path: string): string =>
-    (this.routes.length > 0 ? matchRoutePattern(this.routes, path) : undefined) ?? templatePath(path);
-
-  /** A configured route template the path matches, for requests the preload named by a fixed name. */
+  /** A configured route template the path matches (`http.routes`), also for requests the preload named by a fixed name. */
   private readonly configuredRoute = (path: string): string | undefined =>
     this.routes.length > 0 ? matchRoutePattern(this.routes, path) : undefined;
+
+  private readonly routeOfPath = (path: string): string => this.configuredRoute(path) ?? templatePath(path);
 
   classify(span: DecodedSpan): ClassifiedSpan {
     const attributes = span.attributes;

@@ -170,11 +170,7 @@ export class OtlpHttpReceiver extends ReceiverLifecycle {
       // until the grace ends and its socket is cut mid-request. A retryable refusal that closes the
       // connection sends the exporter elsewhere (the next instance) instead. Counted as overloaded:
       // both are a retryable 503 of ours.
-      this.stats.overloaded++;
-      this.fail(res, 'overloaded', encoding, 'spanstat is shutting down; retry later', {
-        'Retry-After': String(this.options.retryAfterSeconds),
-        Connection: 'close',
-      });
+      this.refuseOverloaded(res, encoding, 'spanstat is shutting down; retry later', { Connection: 'close' });
       return;
     }
     if (this.overloaded()) {
@@ -217,10 +213,17 @@ export class OtlpHttpReceiver extends ReceiverLifecycle {
     );
   }
 
-  private refuseOverloaded(res: ServerResponse, encoding: OtlpEncoding): void {
+  /** A retryable 503 with Retry-After: over the pending-span cap, or (with `Connection: close`) shutting down. */
+  private refuseOverloaded(
+    res: ServerResponse,
+    encoding: OtlpEncoding,
+    message = 'spanstat is over its pending-span cap; retry later',
+    headers: Record<string, string> = {},
+  ): void {
     this.stats.overloaded++;
-    this.fail(res, 'overloaded', encoding, 'spanstat is over its pending-span cap; retry later', {
+    this.fail(res, 'overloaded', encoding, message, {
       'Retry-After': String(this.options.retryAfterSeconds),
+      ...headers,
     });
   }
 
