@@ -4,33 +4,12 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ForwardStats } from '../../src/forward';
 import type { EndpointRow, Report } from '../../src/reports/types';
 import type { RunningSidecar } from '../../src/sidecar/sidecar';
-import { after as plusNs, readableSpan, T0 } from '../fixtures/otlp/spans';
+import { requestWithQuery } from '../fixtures/otlp/spans';
 import { getJson, startTestSidecar, waitFor } from '../helpers/sidecar';
 
 /** A request span with one query beneath it, on `route`. */
 function request(traceByte: string, route: string) {
-  const traceId = traceByte.repeat(16);
-  return [
-    readableSpan({
-      name: `GET ${route}`,
-      kind: 1,
-      traceId,
-      spanId: '1'.repeat(16),
-      start: T0,
-      end: plusNs(T0, 20_000_000),
-      attributes: { 'http.request.method': 'GET', 'http.route': route, 'http.response.status_code': 200 },
-    }),
-    readableSpan({
-      name: 'pg.query:SELECT shop',
-      kind: 2,
-      traceId,
-      spanId: '2'.repeat(16),
-      parentSpanId: '1'.repeat(16),
-      start: T0,
-      end: plusNs(T0, 5_000_000),
-      attributes: { 'db.system.name': 'postgresql', 'db.query.text': 'SELECT * FROM items WHERE id = $1' },
-    }),
-  ];
+  return requestWithQuery(traceByte.repeat(16), route);
 }
 
 describe('sidecar forwarding to another OTLP endpoint', () => {

@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { ProtobufTraceSerializer } from '@opentelemetry/otlp-transformer';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { RunningSidecar } from '../../src/sidecar/sidecar';
-import { after as plusNs, readableSpan, T0 } from '../fixtures/otlp/spans';
+import { requestWithQuery } from '../fixtures/otlp/spans';
 import { startTestSidecar } from '../helpers/sidecar';
 
 const MAIN = join(__dirname, '../../dist/cli/main.js');
@@ -79,32 +79,9 @@ afterEach(async () => {
 
 /** One body of two spans (a request and its query), with a distinct trace per call. */
 function body(n: number): Uint8Array {
-  const traceId = n.toString(16).padStart(32, '0');
-  return ProtobufTraceSerializer.serializeRequest([
-    readableSpan({
-      name: 'GET /items/:id',
-      kind: 1,
-      traceId,
-      spanId: '1'.repeat(16),
-      start: T0,
-      end: plusNs(T0, 20_000_000),
-      attributes: {
-        'http.request.method': 'GET',
-        'http.route': '/items/:id',
-        'http.response.status_code': 200,
-      },
-    }),
-    readableSpan({
-      name: 'pg.query:SELECT shop',
-      kind: 2,
-      traceId,
-      spanId: '2'.repeat(16),
-      parentSpanId: '1'.repeat(16),
-      start: T0,
-      end: plusNs(T0, 5_000_000),
-      attributes: { 'db.system.name': 'postgresql', 'db.query.text': 'SELECT * FROM items WHERE id = $1' },
-    }),
-  ]) as Uint8Array;
+  return ProtobufTraceSerializer.serializeRequest(
+    requestWithQuery(n.toString(16).padStart(32, '0'), '/items/:id'),
+  ) as Uint8Array;
 }
 
 async function postSpans(receiverUrl: string, bodies: number): Promise<void> {
