@@ -29,6 +29,7 @@ const CHECKOUTS = 5;
 const ORDERS = 4;
 const JOB_RUNS = 3;
 const SUBSCRIBERS = 4;
+const MIB = 1024 * 1024;
 
 let pg: LocalServer;
 let redis: LocalServer;
@@ -207,10 +208,15 @@ describe.each(TESTED_NODE_VERSIONS)('the preload and the sidecar on Node %s', (v
     ]);
   }, 60_000);
 
-  it("sets the sidecar CLI's V8 flags there: the young generation stays at 2 × 1 MiB", () => {
+  // V8 13 (Node 24) lets new space grow past its semi-spaces for a while when the machine is busy
+  // (2–9 MiB seen under 16 parallel churns, 5 MiB once in CI), so the bound is a quarter of V8's
+  // default for the same churn on the same binary (32 MiB on Node 22, 64 MiB on Node 24), not 2 MiB.
+  it("sets the sidecar CLI's V8 flags there: the young generation stays a fraction of V8's default", () => {
     const { node } = up();
     const apply = JSON.stringify(join(REPO_ROOT, 'dist', 'cli', 'apply-v8-flags.js'));
-    expect(newSpaceAfterChurn(`require(${apply})`, node)).toBeLessThanOrEqual(4 * 1024 * 1024);
+    const withDefaults = newSpaceAfterChurn('', node);
+    expect(withDefaults).toBeGreaterThanOrEqual(32 * MIB);
+    expect(newSpaceAfterChurn(`require(${apply})`, node)).toBeLessThanOrEqual(withDefaults / 4);
   });
 
   it('logs nothing from spanstat in the app', () => {
