@@ -1,7 +1,9 @@
 /**
  * A DB span with a DB span of the same statement beneath it is an ORM's or a client's span around its
  * driver's: Prisma's `prisma:client:db_query` over instrumentation-pg's `pg.query` (Prisma 7 with
- * `@prisma/adapter-pg` and both instrumentations in the app's own SDK; both carry Prisma's text).
+ * `@prisma/adapter-pg` and both instrumentations in the app's own SDK; both carry Prisma's text), or
+ * instrumentation-knex's span over pg's (both in auto-instrumentations-node's defaults; knex makes one
+ * driver call per span, so any DB span beneath one is its call, even where knex cut its text).
  * Counted as two calls, every query, N+1 and queries-per-request figure doubled. The first of
  * the pair to arrive counts; the other becomes an `other` span, still in its trace. A DB span over
  * other statements (a transaction's, an ORM call that sends several) is left as it is.
@@ -16,7 +18,7 @@
  * per span) and 10% of end-to-end ingest (bench:ingest-ab, paired median 0.90 over 6 rounds) for
  * every sender; the others now pay a scan of each chunk (and, in a collector beside such a service, one
  * set look-up per DB span). A body longer than a
- * chunk whose driver spans come before Prisma's may count its first pairs twice, once per service.
+ * chunk whose driver spans come before the ORM's may count its first pairs twice, once per service.
  */
 import { GenerationalCache } from '../generational-cache';
 import type { ClassifiedSpan, DbCall, OtherSpan } from '../model/classified';
@@ -30,6 +32,8 @@ const REMEMBERED_SPANS = 8_192;
 interface Counted {
   parentSpanId: string;
   fingerprint: string;
+  /** A knex span: any DB call beneath it is its one driver call. */
+  wrapsOneCall: boolean;
 }
 
 export class NestedDbCalls {
@@ -53,17 +57,22 @@ export class NestedDbCalls {
       if (span.type !== 'db' || !this.services.has(span.service)) continue;
       const parent = span.parentSpanId;
       const above = parent === '' ? undefined : this.calls.get(parent);
-      if (above !== undefined && above.fingerprint === span.fingerprint) {
+      if (above !== undefined && (above.fingerprint === span.fingerprint || above.wrapsOneCall)) {
         // It hangs, as an `other` span, from the counted call's parent: the assembler walks other
         // spans' parents to their request, and a DB call is no link in that chain.
         chunk[i] = asOther(span, above.parentSpanId);
         continue;
       }
-      if (this.parents.get(span.spanId) === span.fingerprint) {
+      const below = this.parents.get(span.spanId);
+      if (below !== undefined && (below === span.fingerprint || span.wrapsOneCall === true)) {
         chunk[i] = asOther(span, parent);
         continue;
       }
-      this.calls.set(span.spanId, { parentSpanId: parent, fingerprint: span.fingerprint });
+      this.calls.set(span.spanId, {
+        parentSpanId: parent,
+        fingerprint: span.fingerprint,
+        wrapsOneCall: span.wrapsOneCall === true,
+      });
       if (parent !== '') this.parents.set(parent, span.fingerprint);
     }
   }

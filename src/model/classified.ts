@@ -24,10 +24,15 @@ export interface DbCall extends Base {
   /** First table the statement names, when known. */
   table: string;
   /**
-   * An ORM's span around its driver's (Prisma's `prisma:client:db_query`): its service's DB spans go
-   * through the nested-call check (nested-db-calls.ts), so the two count as one call.
+   * An ORM's span around its driver's (Prisma's `prisma:client:db_query`, knex's): its service's DB
+   * spans go through the nested-call check (nested-db-calls.ts), so the two count as one call.
    */
   aroundDriver?: boolean;
+  /**
+   * The wrapper makes exactly one driver call (knex's query span): whatever DB span is beneath it is
+   * that call, whether or not its text matches (knex's may be cut at its maxQueryLength).
+   */
+  wrapsOneCall?: boolean;
 }
 
 export type CacheResult = 'hit' | 'miss' | 'none';
