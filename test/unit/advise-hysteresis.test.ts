@@ -208,6 +208,35 @@ describe('advisor hysteresis on N+1 severity', () => {
   });
 });
 
+describe('advisor hysteresis on top consumers', () => {
+  /** One statement taking `share` of the service's DB time (2 s of it in the window). */
+  const topAt = (share: number) => input({ queries: [queryRow({ shareOfDbTime: share, totalMs: 2_000 })] });
+
+  it('keeps one top-consumer recommendation while its share hovers around 30%, and clears it under 27%', async () => {
+    const steps = await run([0.31, 0.29, 0.305, 0.28, 0.26], topAt, 'top-consumer');
+    expect(steps.map((s) => s.active)).toEqual([['info'], ['info'], ['info'], ['info'], []]);
+    expect(totals(steps)).toEqual({ opened: 1, resolved: 1 });
+  });
+
+  it('keeps warning while the share hovers around 60%, and steps down to info under 54%', async () => {
+    const steps = await run([0.61, 0.58, 0.6, 0.55, 0.53], topAt, 'top-consumer');
+    expect(steps.map((s) => s.active)).toEqual([
+      ['warning'],
+      ['warning'],
+      ['warning'],
+      ['warning'],
+      ['info'],
+    ]);
+  });
+
+  it('without a margin the same figures open and resolve it, and flip its severity, at every crossing', async () => {
+    const open = await run([0.31, 0.29, 0.305, 0.28], topAt, 'top-consumer', { clearMargin: 0 });
+    expect(totals(open)).toEqual({ opened: 2, resolved: 2 });
+    const severity = await run([0.61, 0.58, 0.6], topAt, 'top-consumer', { clearMargin: 0 });
+    expect(severity.map((s) => s.active)).toEqual([['warning'], ['info'], ['warning']]);
+  });
+});
+
 describe('advisor hysteresis on pools', () => {
   /** A pool that ran out of clients, its checkouts waiting `p95WaitMs` at p95. */
   const poolWait = (p95WaitMs: number) =>

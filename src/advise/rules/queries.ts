@@ -95,11 +95,13 @@ export function queryRules(ctx: RuleContext): void {
           : `${indexAction(index, q)} Statement: ${q.statement}`,
         exampleTraceId: q.exampleTraceId || undefined,
       });
-    } else if (isTopConsumer(q, t) && !reportedAsNPlusOne(ctx, q)) {
+    } else if (isTopConsumerHeld(ctx, q, target) && !reportedAsNPlusOne(ctx, q)) {
       const repeated = q.maxCallsPerRequest >= t.nPlusOne.minRepeats;
+      const wasWarning = ctx.raised('top-consumer', q.service, target) === 'warning';
+      const share = q.shareOfDbTime;
       ctx.emit({
         kind: 'top-consumer',
-        severity: q.shareOfDbTime >= 0.6 ? 'warning' : 'info',
+        severity: share >= WARNING_SHARE || ctx.holds(share, WARNING_SHARE, wasWarning) ? 'warning' : 'info',
         service: q.service,
         target,
         title: `Top DB consumer: ${shortStatement(q.statement)} takes ${fmtPct(q.shareOfDbTime)} of DB time`,
@@ -114,6 +116,21 @@ export function queryRules(ctx: RuleContext): void {
       });
     }
   }
+}
+
+/** A top consumer's share of DB time from which it is a warning rather than info. */
+const WARNING_SHARE = 0.6;
+
+/**
+ * isTopConsumer, or, while its recommendation is active, a share that has not yet dropped past
+ * topConsumer.minShare by advisor.clearMargin (a share hovering at the line kept opening and
+ * resolving it, and flipping its severity label at 60%).
+ */
+function isTopConsumerHeld(ctx: RuleContext, q: QueryRow, target: Target): boolean {
+  const c = ctx.t.topConsumer;
+  if (isTopConsumer(q, ctx.t)) return true;
+  const held = ctx.raised('top-consumer', q.service, target) !== undefined;
+  return q.calls >= c.minCalls && q.totalMs >= c.minTotalMs && ctx.holds(q.shareOfDbTime, c.minShare, held);
 }
 
 /** An N+1 finding already explains the statement's share of DB time and says what to do. */
