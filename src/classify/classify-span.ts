@@ -107,6 +107,12 @@ export class SpanClassifier {
 
   private readonly routeOfPath = (path: string): string => this.configuredRoute(path) ?? templatePath(path);
 
+  /**
+   * Services that have sent a SERVER span with `http.route`: their framework names the requests it
+   * routes, so one of theirs without a route was answered before routing (see `request`).
+   */
+  private readonly routedServices = new Set<string>();
+
   classify(span: DecodedSpan): ClassifiedSpan {
     const attributes = span.attributes;
     const system = stringAttr(attributes, ATTR.dbSystem);
@@ -123,7 +129,8 @@ export class SpanClassifier {
       return this.dbCall(span, normalizeSystem(lowerSystem));
     }
     if (POOL_CONNECT_NAMES.has(span.name)) return poolConnect(span, 'postgresql');
-    if (span.kind === SpanKind.SERVER) return request(span, this.routeOfPath, this.configuredRoute);
+    if (span.kind === SpanKind.SERVER)
+      return request(span, this.routeOfPath, this.configuredRoute, this.routedServices);
     const job = stringAttr(span.attributes, JOB_NAME);
     if (job !== undefined) return unit(span, JOB_METHOD, runName(job), 0, false);
     if (span.kind === SpanKind.CONSUMER) return unit(span, CONSUMER_METHOD, runName(span.name), 0, false);
@@ -268,6 +275,9 @@ const JOB_NAME = [SPANSTAT_ATTR.jobName];
  */
 const AROUND_DRIVER_SPAN = 'prisma:client:db_query';
 
+/** Services remembered as naming their routes (a bound against senders inventing service names). */
+const MAX_ROUTED_SERVICES = 10_000;
+
 /** Longest pool name kept (the preload's `host:port/database` is far shorter). */
 const MAX_POOL_NAME_CHARS = 200;
 /** Longest sender instance id kept: the preload's are UUIDs; anything longer is cut, not stored whole. */
@@ -300,10 +310,18 @@ function isUnroutedName(route: string): boolean {
   return route === MIDDLEWARE_ROUTE || route === STATIC_ROUTE;
 }
 
+/**
+ * A request's route: its `http.route`; else, for a service whose other requests carry one (its
+ * framework's instrumentation names the requests it routes: Express's, Koa's, Nest's… in any SDK),
+ * `(middleware)` — it was answered before routing (an auth 401, a rate limiter's 429, a preflight),
+ * and its path is whatever the client sent (`/profile/<user>`); else, for a server that names no
+ * route at all (plain `node:http`), its path with id-like segments templated.
+ */
 function request(
   span: DecodedSpan,
   routeOfPath: (path: string) => string,
   configuredRoute: (path: string) => string | undefined,
+  routedServices: Set<string>,
 ): RequestSpan {
   const attributes = span.attributes;
   const method = upperMethod(stringAttr(attributes, ATTR.httpMethod) ?? '');
@@ -319,7 +337,11 @@ function request(
     // Non-HTTP servers (gRPC, …) have no path: the span name is their operation. A name with a path
     // in it (`GET /users/ann`) gets that path templated.
     if (!path) route = span.name.includes('/') ? templateWords(span.name, routeOfPath) : span.name;
-    else route = status === 404 ? UNMATCHED_ROUTE : routeOfPath(path);
+    else if (status === 404) route = UNMATCHED_ROUTE;
+    else if (routedServices.has(span.service)) route = configuredRoute(path) ?? MIDDLEWARE_ROUTE;
+    else route = routeOfPath(path);
+  } else if (routedServices.size < MAX_ROUTED_SERVICES && !routedServices.has(span.service)) {
+    routedServices.add(span.service);
   }
   return unit(span, method, route, status, status >= 500);
 }

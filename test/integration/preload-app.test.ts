@@ -14,6 +14,7 @@ import {
   type TracedApp,
 } from '../fixtures/preload-app/harness';
 import { getJson, startTestSidecar, waitFor } from '../helpers/sidecar';
+import { PLANTED_PATH_WORDS, sidecarOutputs, UNROUTED_REQUESTS } from '../helpers/unrouted-paths';
 
 // The fixture app (express + pg + ioredis, no dependency on spanstat) under the built preload,
 // exporting every 100 ms to a capture endpoint that decodes with the sidecar's own decoder.
@@ -483,25 +484,20 @@ describe('an app whose middleware answers before any route, sending to a sidecar
       await res.arrayBuffer();
       return res.status;
     };
-    const preflight = { method: 'OPTIONS', headers: { 'access-control-request-method': 'POST' } };
-    const tooLarge = {
-      method: 'POST',
-      headers: { 'content-type': 'application/vnd.unrouted+json' },
-      body: JSON.stringify({ note: 'x'.repeat(100) }),
-    };
+    const u = UNROUTED_REQUESTS;
     const sent: [string, RequestInit, number][] = [
       // The auth middleware's 401, the username in the path.
-      ['/profile/zebediah', {}, 401],
-      ['/profile/zebediah/settings', {}, 401],
+      u.auth401,
+      u.auth401Nested,
       // A CORS preflight, and Express's own answer to an OPTIONS its router has a route for.
-      ['/widgets/marmalade', preflight, 204],
+      u.preflight,
       ['/mem', { method: 'OPTIONS' }, 200],
       // The body parser's 413, before the request found a route.
-      ['/uploads/zebediah', tooLarge, 413],
+      u.tooLarge,
       // express.static: a file, its HEAD, and a miss (Express's own 404).
-      ['/quarterly-confidential.txt', {}, 200],
-      ['/quarterly-confidential.txt', { method: 'HEAD' }, 200],
-      ['/quarterly-zebediah.txt', {}, 404],
+      u.staticFile,
+      u.staticHead,
+      u.staticMiss,
       // A routed request keeps its template.
       ['/api/users/5', {}, 200],
     ];
@@ -525,23 +521,8 @@ describe('an app whose middleware answers before any route, sending to a sidecar
     );
 
     // Privacy: no path word in the reports, the metrics or the page.
-    const everything = [
-      JSON.stringify(rows),
-      JSON.stringify(await getJson(`${apiUrl}/api/v1/reports/endpoints?window=all`)),
-      JSON.stringify(await getJson(`${apiUrl}/api/v1/recommendations`)),
-      await (await fetch(`${apiUrl}/metrics`)).text(),
-      await (await fetch(`${apiUrl}/`)).text(),
-    ].join('\n');
-    for (const word of [
-      'zebediah',
-      'marmalade',
-      'quarterly',
-      'confidential',
-      'profile',
-      'widgets',
-      'uploads',
-    ])
-      expect(everything).not.toContain(word);
+    const everything = `${JSON.stringify(rows)}\n${await sidecarOutputs(apiUrl)}`;
+    for (const word of PLANTED_PATH_WORDS) expect(everything).not.toContain(word);
   });
 });
 

@@ -254,10 +254,11 @@ describe('SpanClassifier', () => {
       status: 200,
       error: false,
     });
+    // A server that names no routes (plain node:http): its path, ids templated.
     const bare = classifier.classify(
       span(
         { 'http.method': 'post', 'http.target': '/orders/123/pay?x=1', 'http.status_code': 502 },
-        { kind: SpanKind.SERVER },
+        { kind: SpanKind.SERVER, service: 'plain-http' },
       ),
     );
     expect(bare).toMatchObject({
@@ -327,10 +328,46 @@ describe('SpanClassifier', () => {
     expect(
       (
         classifier.classify(
-          span({ 'http.request.method': 'GET', 'url.path': '/users/alice' }, { kind: SpanKind.SERVER }),
+          span(
+            { 'http.request.method': 'GET', 'url.path': '/users/alice' },
+            { kind: SpanKind.SERVER, service: 'plain-http' },
+          ),
         ) as RequestSpan
       ).route,
     ).toBe('/users/alice');
+  });
+
+  it("names a request without http.route (middleware) once its service's framework has named a route", async () => {
+    const sql = await SqlFingerprinter.create(DEFAULTS.sql);
+    const fresh = new SpanClassifier(sql, new NamespaceLearner({ ...DEFAULTS.redis, patterns: [] }), [
+      '/oauth/:provider/callback',
+    ]);
+    const routeOf = (service: string, attributes: DecodedSpan['attributes']) =>
+      (
+        fresh.classify(
+          span({ 'http.request.method': 'GET', ...attributes }, { kind: SpanKind.SERVER, service }),
+        ) as RequestSpan
+      ).route;
+    const auth401 = { 'url.path': '/profile/zebediah', 'http.response.status_code': 401 };
+    // Before any route from the service: its path, as for a server that names none.
+    expect(routeOf('web', auth401)).toBe('/profile/zebediah');
+    expect(routeOf('web', { 'http.route': '/api/users/:id', 'url.path': '/api/users/5' })).toBe(
+      '/api/users/:id',
+    );
+    // Now an auth 401, a 429, a preflight: answered before routing, never named by the path sent.
+    expect(routeOf('web', auth401)).toBe('(middleware)');
+    expect(routeOf('web', { 'url.path': '/uploads/marmalade', 'http.response.status_code': 429 })).toBe(
+      '(middleware)',
+    );
+    // A 404 stays unmatched, and a configured template still names a path.
+    expect(routeOf('web', { 'url.path': '/profile/zebediah', 'http.response.status_code': 404 })).toBe(
+      '(unmatched)',
+    );
+    expect(routeOf('web', { 'url.path': '/oauth/github/callback', 'http.response.status_code': 302 })).toBe(
+      '/oauth/:provider/callback',
+    );
+    // Per service: another service that names no routes keeps its templated paths.
+    expect(routeOf('plain', auth401)).toBe('/profile/zebediah');
   });
 
   it("keeps the preload's fixed names for requests Express middleware answered, unless a configured template names the path", async () => {
