@@ -126,6 +126,7 @@ export class SpanClassifier {
       if (this.lastIsCache) return this.cacheCall(span, lowerSystem) ?? other(span);
       if (POOL_CONNECT_NAMES.has(span.name)) return poolConnect(span, lowerSystem);
       if (span.name === POOL_USAGE_SPAN_NAME) return poolUsage(span, lowerSystem);
+      if (span.name === CONNECT_SPAN_NAME) return other(span);
       return this.dbCall(span, normalizeSystem(lowerSystem));
     }
     if (POOL_CONNECT_NAMES.has(span.name)) return poolConnect(span, 'postgresql');
@@ -277,6 +278,14 @@ const AROUND_DRIVER_SPAN = 'prisma:client:db_query';
 
 /** Services remembered as naming their routes (a bound against senders inventing service names). */
 const MAX_ROUTED_SERVICES = 10_000;
+
+/**
+ * instrumentation-pg's span for a client opening its connection (TCP, TLS, authentication), beneath
+ * the pool checkout that needed one: no statement, so not a query. Counted as one, it added a call to
+ * whichever request happened to open a connection (queries per request, a `pg.connect` row in the
+ * query report); its time is the checkout's wait, which the pool report has.
+ */
+const CONNECT_SPAN_NAME = 'pg.connect';
 
 /** Longest pool name kept (the preload's `host:port/database` is far shorter). */
 const MAX_POOL_NAME_CHARS = 200;

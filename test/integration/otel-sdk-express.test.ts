@@ -9,7 +9,7 @@
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type LocalServer, startPostgres, startRedis } from '../../scripts/lib/local-servers';
-import type { EndpointRow, Report } from '../../src/reports/types';
+import type { EndpointRow, QueryRow, Report } from '../../src/reports/types';
 import type { RunningSidecar } from '../../src/sidecar/sidecar';
 import { type AppRun, assertBuilt, REPO_ROOT, startApp } from '../fixtures/preload-app/harness';
 import { getJson, startTestSidecar, waitFor } from '../helpers/sidecar';
@@ -81,5 +81,26 @@ describe('an Express app under the stock OpenTelemetry SDK', () => {
 
     const everything = `${JSON.stringify(rows)}\n${await sidecarOutputs(sidecar.apiUrl)}`;
     for (const word of PLANTED_PATH_WORDS) expect(everything).not.toContain(word);
+  }, 60_000);
+
+  it("counts no query for instrumentation-pg's pg.connect (a connection the pool opened)", async () => {
+    // pg-pool destroys a client released with an error: each failing request after the first opens a
+    // connection (a pg.connect span under the checkout), and so does the checkout after them.
+    for (let id = 1; id <= 3; id++) expect(await send(`/api/users/${id}/fail`)).toBe(500);
+    expect(await send('/pool-checkout')).toBe(200);
+    const rows = await waitFor(async () => {
+      const found = await endpointRows();
+      const fail = found.find((r) => r.route === '/api/users/:id/fail');
+      const checkout = found.find((r) => r.route === '/pool-checkout');
+      return fail?.requests === 3 && checkout?.requests === 1 ? [fail, checkout] : undefined;
+    });
+    expect(rows?.map((r) => [r.route, r.queriesPerRequest])).toEqual([
+      ['/api/users/:id/fail', 1],
+      ['/pool-checkout', 1],
+    ]);
+    const queries = await getJson<Report<QueryRow>>(
+      `${sidecar.apiUrl}/api/v1/reports/queries?service=${SERVICE}&window=all&limit=1000`,
+    );
+    expect(queries.rows.map((q) => q.statement).filter((s) => s.includes('connect'))).toEqual([]);
   }, 60_000);
 });

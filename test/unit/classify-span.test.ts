@@ -218,8 +218,13 @@ describe('SpanClassifier', () => {
     if (named.type !== 'db') return;
     expect(named.statement).toMatch(/^\(no statement\) SELECT \* FROM acct WHERE ssn = \$1$/);
     expect(`${named.fingerprint} ${named.statement}`).not.toContain('123-45-6789');
-    const plain = classifier.classify(span({ 'db.system.name': 'postgresql' }, { name: 'pg.connect' }));
-    expect(plain).toMatchObject({ fingerprint: 'name:pg.connect', statement: '(no statement) pg.connect' });
+    const plain = classifier.classify(span({ 'db.system.name': 'postgresql' }, { name: 'pg.ping' }));
+    expect(plain).toMatchObject({ fingerprint: 'name:pg.ping', statement: '(no statement) pg.ping' });
+  });
+
+  it("takes instrumentation-pg's pg.connect (a connection opened) for no query", () => {
+    const connect = classifier.classify(span({ 'db.system.name': 'postgresql' }, { name: 'pg.connect' }));
+    expect(connect).toMatchObject({ type: 'other', parentSpanId: 'c'.repeat(16) });
   });
 
   it('takes a Redis command name only when it is shaped like one, never a key or a value', () => {
