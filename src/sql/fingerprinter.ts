@@ -14,6 +14,7 @@ import { createHash } from 'node:crypto';
 import { setFlagsFromString } from 'node:v8';
 import { fingerprintSync, loadModule, normalizeSync } from 'libpg-query';
 import { GenerationalCache } from '../generational-cache';
+import { numberClientPlaceholders } from './client-placeholders';
 import { describeStatement, fallbackFingerprint } from './fallback';
 import { type Skeleton, SkeletonIndex, skeletonOf } from './literal-skeleton';
 import {
@@ -218,7 +219,7 @@ export class SqlFingerprinter {
       this.hits++;
     } else {
       this.misses++;
-      shape = dialect === 'pg' && !oversized ? parsePostgres(text) : undefined;
+      shape = dialect === 'pg' && !oversized ? parsePostgresOrNumbered(text) : undefined;
       if (shape === undefined) {
         this.fallbacks++;
         // Text PostgreSQL rejected (or too long to parse): a string with a backslash is read both ways.
@@ -296,6 +297,17 @@ function cacheKey(dialect: SqlDialect, oversized: boolean, canonical: string): s
   const prefix = oversized ? `${dialect}!` : `${dialect}:`;
   if (canonical.length <= MAX_KEY_CHARS) return prefix + canonical;
   return `${prefix}#${createHash('sha1').update(canonical).digest('base64')}`;
+}
+
+/**
+ * parsePostgres, or, when the parser rejects the text because it holds another client's placeholders
+ * (`?`, `%s`), parsePostgres of it with them numbered (client-placeholders.ts).
+ */
+function parsePostgresOrNumbered(text: string): SqlShape | undefined {
+  const shape = parsePostgres(text);
+  if (shape !== undefined) return shape;
+  const numbered = numberClientPlaceholders(text);
+  return numbered === undefined ? undefined : parsePostgres(numbered);
 }
 
 /** Shape from PostgreSQL's parser, or undefined when it rejects the text. */

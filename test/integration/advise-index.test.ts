@@ -152,6 +152,24 @@ describe('index advice on PostgreSQL', () => {
     expect(p.plan?.shape).toContain('Seq Scan on orders');
   });
 
+  it("proposes the same index for a Java agent's `?` statement and a Python driver's `%s` one", async () => {
+    // The texts those clients' instrumentations record: PostgreSQL's parser rejects both as sent.
+    const sql = await SqlFingerprinter.create(DEFAULTS.sql);
+    const native = sql.fingerprint('postgresql', BY_CUSTOMER);
+    for (const text of [
+      'SELECT id, total FROM orders WHERE customer_id = ? ORDER BY created_at DESC LIMIT ?',
+      'SELECT id, total FROM orders WHERE customer_id = %(customer)s ORDER BY created_at DESC LIMIT %s',
+    ]) {
+      const shape = sql.fingerprint('postgresql', text);
+      expect([shape.parsed, shape.fingerprint, shape.statement]).toEqual([
+        true,
+        native.fingerprint,
+        BY_CUSTOMER,
+      ]);
+      expect(await proposals(shape.statement)).toEqual([PROPOSED]);
+    }
+  });
+
   it('checks UPDATE statements inside a read-only transaction without changing data', async () => {
     const before = await admin.query("SELECT count(*)::int AS n FROM orders WHERE status = 'new'");
     const finding = await inspector().inspect(
