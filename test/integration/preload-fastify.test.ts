@@ -124,5 +124,7 @@ describe('a Fastify app under the preload, sending to a sidecar', () => {
     ].join('\n');
     for (const word of WORDS) expect(everything).not.toContain(word);
     expect(app.stdout()).not.toContain('UNHANDLED_REJECTION');
+    // No preload diagnostics, no Fastify deprecation or hook warnings.
+    expect(app.stderr()).toBe('');
   });
 });
