@@ -18,6 +18,9 @@
  * symbol's description), because `request.routeOptions` builds a 12-field object and asks the router
  * about version constraints on every read: on a routed Fastify 5 request, in a loop of 5M calls (3 runs,
  * a shared 2-core VM), the whole hook took 7–25 ns a call and `request.routeOptions.url` alone 74–89 ns.
+ * End to end (a one-route Fastify 5 app under the preload, app CPU per request over 30k requests, hook on
+ * and off alternated, 5 rounds) it could not be told from the VM's noise: 52/47, 46/78, 75/79, 82/78,
+ * 81/79 µs.
  * Fastify 4 before 4.10 has no such symbol; there `request.routerPath` reads the same field.
  */
 import { subscribe, unsubscribe } from 'node:diagnostics_channel';
