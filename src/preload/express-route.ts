@@ -18,11 +18,7 @@
  * - `express.static` (serve-static) layers mounted without a path: STATIC_ROUTE while the layer runs,
  *   restored when it passes the request on (no such file).
  *
- * All write to a RouteCapture the HTTP server span attaches to the request before Express sees it
- * (`startRouteCapture`), and read it back when the response ends. Not to properties of the request
- * itself, as before: Express gives every request object a map of its own (`setPrototypeOf` per
- * request), so each property added there built a new hidden class per request and every access
- * missed V8's caches; the capture object keeps one shape.
+ * All write to the RouteCapture the HTTP server span attaches to the request (route-capture.ts).
  */
 import {
   InstrumentationNodeModuleDefinition,
@@ -31,29 +27,12 @@ import {
 import { MIDDLEWARE_ROUTE, STATIC_ROUTE } from '../classify/route-template';
 import { PreloadInstrumentation } from './module-hooks';
 import { isPatched, markPatched } from './patch-mark';
+import { captureOf, type RouteCapture } from './route-capture';
 import { endsWithRegExp, joinRoute, pathTemplate } from './route-path';
-
-const CAPTURE = Symbol('spanstat.routeCapture');
 
 type Handle = (...args: unknown[]) => unknown;
 type Next = (arg?: unknown) => unknown;
 
-/** One request's route template as Express routes it. */
-export interface RouteCapture {
-  /** Joined mount templates of the routers the request is in now. */
-  prefix: string | undefined;
-  /** `prefix + route.path` of the last route that dispatched the request. */
-  route: string | undefined;
-  /**
-   * The name for a request answered before any route matched: MIDDLEWARE_ROUTE once an Express app
-   * handles it, STATIC_ROUTE while a pathless `express.static` runs; undefined outside Express.
-   */
-  unrouted: string | undefined;
-}
-
-interface CapturingRequest {
-  [CAPTURE]?: RouteCapture;
-}
 interface LayerLike {
   handle: Handle;
 }
@@ -68,29 +47,6 @@ interface AppProto {
 interface RouteProto {
   path: unknown;
   dispatch: Handle;
-}
-
-/** Attaches a capture to `req`; call it before Express first sees the request, while its shape is Node's. */
-export function startRouteCapture(req: object): RouteCapture {
-  const capture: RouteCapture = { prefix: undefined, route: undefined, unrouted: undefined };
-  (req as CapturingRequest)[CAPTURE] = capture;
-  return capture;
-}
-
-/**
- * The request's route once answered with `status`: the route template that dispatched it, else the
- * mount path of the middleware that answered, else (in an Express app) STATIC_ROUTE or
- * MIDDLEWARE_ROUTE. Undefined outside Express and for a 404 no route answered, which the sidecar
- * names `(unmatched)`.
- */
-export function capturedRoute(capture: RouteCapture, status: number): string | undefined {
-  if (capture.route !== undefined) return capture.route;
-  if (capture.prefix) return capture.prefix;
-  return status === 404 ? undefined : capture.unrouted;
-}
-
-function captureOf(req: unknown): RouteCapture | undefined {
-  return req !== null && typeof req === 'object' ? (req as CapturingRequest)[CAPTURE] : undefined;
 }
 
 export class ExpressRouteInstrumentation extends PreloadInstrumentation {

@@ -30,9 +30,9 @@ import {
   type Tracer,
 } from '@opentelemetry/api';
 import { setSpan } from './context-frame';
-import { capturedRoute, type RouteCapture, startRouteCapture } from './express-route';
 import { type LostSpans, markLostSpans } from './lost-spans';
 import { preloadContext, traceContextPropagator } from './preload-context';
+import { capturedRoute, type RouteCapture, startRouteCapture } from './route-capture';
 
 type Emit = (this: unknown, event: string | symbol, ...args: unknown[]) => boolean;
 

@@ -1,7 +1,7 @@
 /**
  * Assembles the preload's tracing: a lean tracer provider (lean-tracer.ts; always-on sampling:
  * the sidecar's statistics need every request), the bounded batch processor and OTLP exporter, and
- * four instrumentations — our http server spans (http-server.ts), our Express route capture, our pg
+ * four instrumentations — our http server spans (http-server.ts), our Express and Fastify route capture, our pg
  * query spans (pg-query.ts) and waited pool-connect spans, and ioredis and node-redis (hit/miss, TTL, keys-only statements). NodeSDK is not used: it loads every
  * exporter and detector at startup and patches disabled instrumentations anyway (DESIGN.md).
  * It registers none of the OpenTelemetry API's globals and shares no require hook (preload-context.ts,
@@ -18,6 +18,7 @@ import { createRateLimitedLogger } from './diag-logger';
 import { installExitHooks } from './exit-hooks';
 import { readExportTls } from './export-tls';
 import { ExpressRouteInstrumentation } from './express-route';
+import { FastifyRouteInstrumentation } from './fastify-route';
 import { HttpServerInstrumentation } from './http-server';
 import { IORedisCommandInstrumentation } from './ioredis-command';
 import { createJobRunner, JOBS_KEY } from './job-root';
@@ -104,11 +105,17 @@ export function startPreload(settings: PreloadSettings): PreloadHandle {
   if (settings.instrumentations.http) {
     httpServer = new HttpServerInstrumentation({
       propagate: settings.propagateTraceContext,
-      captureRoutes: settings.instrumentations.express,
+      captureRoutes: settings.instrumentations.express || settings.instrumentations.fastify,
       lostSpans,
     });
     httpServer.setTracer(provider.getTracer('spanstat-http-server', '1.0.0'));
     httpServer.enable();
+  }
+  // Fastify instances announce themselves on a diagnostics channel: no require hook (fastify-route.ts).
+  let fastifyRoutes: FastifyRouteInstrumentation | undefined;
+  if (settings.instrumentations.http && settings.instrumentations.fastify) {
+    fastifyRoutes = new FastifyRouteInstrumentation();
+    fastifyRoutes.enable();
   }
   const instrumentations = createInstrumentations(settings);
   for (const instrumentation of instrumentations) instrumentation.setTracerProvider(provider);
@@ -131,6 +138,7 @@ export function startPreload(settings: PreloadSettings): PreloadHandle {
       removeExitHooks();
       if (globals[JOBS_KEY] === jobRunner) delete globals[JOBS_KEY];
       httpServer?.disable();
+      fastifyRoutes?.disable();
       for (const instrumentation of instrumentations) instrumentation.disable();
       await processor.shutdown();
       preloadContext.disable();

@@ -1,11 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import {
-  capturedRoute,
-  mountTemplate,
-  startRouteCapture,
-  wrapMounted,
-  wrapStatic,
-} from '../../src/preload/express-route';
+import { mountTemplate, wrapMounted, wrapStatic } from '../../src/preload/express-route';
+import { capturedRoute, startRouteCapture } from '../../src/preload/route-capture';
 import { endsWithRegExp, joinRoute, pathTemplate } from '../../src/preload/route-path';
 
 describe('route templates joined from mount paths', () => {

@@ -85,6 +85,7 @@ describe('preload settings from the environment', () => {
     ).toEqual({
       http: true,
       express: false,
+      fastify: true,
       pg: true,
       ioredis: false,
       redis: true,
@@ -92,6 +93,7 @@ describe('preload settings from the environment', () => {
     expect(readPreloadSettings({ OTEL_NODE_ENABLED_INSTRUMENTATIONS: 'pg' }).instrumentations).toEqual({
       http: false,
       express: false,
+      fastify: false,
       pg: true,
       ioredis: false,
       redis: false,
