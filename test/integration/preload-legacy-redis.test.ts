@@ -12,15 +12,12 @@ import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import Redis from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type SidecarProcess, startSidecarProcess } from '../../scripts/lib/demo-stack';
-import { type LocalServer, startRedis } from '../../scripts/lib/local-servers';
 import { NodeRedisCommandInstrumentation } from '../../src/preload/node-redis-command';
-import type { CacheRow, EndpointRow, Report } from '../../src/reports/types';
-import { type AppRun, assertBuilt, startApp } from '../fixtures/preload-app/harness';
-import { COMPAT_LEGACY_DIR, installedPins } from '../helpers/compat-fixture';
-import { getJson, waitFor } from '../helpers/sidecar';
+import type { CacheRow, EndpointRow } from '../../src/reports/types';
+import { COMPAT_LEGACY_DIR } from '../helpers/compat-fixture';
+import { cacheFigures, redisFixtureRun } from '../helpers/redis-fixture-run';
+import { waitFor } from '../helpers/sidecar';
 
-const SERVICE = 'legacy-redis';
 /** Each user (session) id is read twice: a miss (then a SET … EX) on the first request, a hit on the second. */
 const USER_IDS = [1, 2, 3, 4];
 const CONCURRENT = 5;
@@ -29,76 +26,10 @@ const ISOLATED = 3;
 const BLIPS = 5;
 
 describe('the preload with node-redis v4 and ioredis 4 (test/fixtures/compat-legacy)', () => {
-  let redis: LocalServer | undefined;
-  let sidecar: SidecarProcess | undefined;
-  let app: AppRun | undefined;
-  let pins: Record<string, string> | undefined;
-  let failure: unknown;
-  /** What beforeAll started; a failed start fails every test with its reason (thrown there, they would count as skipped). */
-  const up = () => {
-    if (failure !== undefined) throw failure;
-    return {
-      sidecar: sidecar as SidecarProcess,
-      app: app as AppRun,
-      redisUrl: (redis as LocalServer).url,
-      pins: pins as Record<string, string>,
-    };
-  };
-  const report = async <T>(kind: string) =>
-    (
-      await getJson<Report<T>>(
-        `${up().sidecar.apiUrl}/api/v1/reports/${kind}?service=${SERVICE}&window=all&limit=1000`,
-      )
-    ).rows;
-  const request = async (path: string, init: RequestInit = {}) => {
-    const res = await fetch(`http://127.0.0.1:${up().app.port}${path}`, {
-      signal: AbortSignal.timeout(10_000),
-      ...init,
-    });
-    await res.arrayBuffer();
-    return res.status;
-  };
-  const all = (paths: string[]) => Promise.all(paths.map((path) => request(path)));
-  const cacheFigures = (rows: CacheRow[] | undefined) =>
-    (rows ?? [])
-      .map((c) => [
-        c.namespace,
-        c.hits,
-        c.misses,
-        c.reads,
-        c.writes,
-        c.errors,
-        c.minTtlSeconds,
-        c.maxTtlSeconds,
-        c.noExpiryWrites,
-      ])
-      .sort();
-
-  beforeAll(async () => {
-    try {
-      assertBuilt();
-      pins = installedPins(COMPAT_LEGACY_DIR);
-      redis = await startRedis();
-      sidecar = await startSidecarProcess({ env: { SPANSTAT_ASSEMBLY_IDLE_MS: '1500' } });
-      app = await startApp({
-        dir: COMPAT_LEGACY_DIR,
-        env: {
-          REDIS_URL: redis.url,
-          OTEL_EXPORTER_OTLP_ENDPOINT: sidecar.receiverUrl,
-          OTEL_BSP_SCHEDULE_DELAY: '100',
-          OTEL_SERVICE_NAME: SERVICE,
-        },
-      });
-    } catch (err) {
-      failure = err;
-    }
-  }, 180_000);
-
-  afterAll(async () => {
-    await app?.stop();
-    await sidecar?.child.stop();
-    await redis?.stop();
-  });
+  const run = redisFixtureRun({ dir: COMPAT_LEGACY_DIR, service: 'legacy-redis' });
+  const { up, report, request, all } = run;
+  beforeAll(run.start, 180_000);
+  afterAll(run.stop);
 
   it("loads the fixture's pinned redis 4 and ioredis 4, and wraps both", () => {
     const { app, pins } = up();
