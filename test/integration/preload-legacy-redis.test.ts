@@ -15,12 +15,16 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { NodeRedisCommandInstrumentation } from '../../src/preload/node-redis-command';
 import type { CacheRow, EndpointRow } from '../../src/reports/types';
 import { COMPAT_LEGACY_DIR } from '../helpers/compat-fixture';
+import {
+  SHARED_CACHE_ROWS,
+  SHARED_REQUESTS,
+  sendSharedRequests,
+  sharedEndpointRows,
+  USER_IDS,
+} from '../helpers/node-redis-shared-routes';
 import { cacheFigures, redisFixtureRun } from '../helpers/redis-fixture-run';
 import { waitFor } from '../helpers/sidecar';
 
-/** Each user (session) id is read twice: a miss (then a SET … EX) on the first request, a hit on the second. */
-const USER_IDS = [1, 2, 3, 4];
-const CONCURRENT = 5;
 const ISOLATED = 3;
 /** Requests per client whose cache read waits in the client's queue while it reconnects. */
 const BLIPS = 5;
@@ -47,16 +51,7 @@ describe('the preload with node-redis v4 and ioredis 4 (test/fixtures/compat-leg
   });
 
   it('reports exact node-redis v4 cache figures per namespace and cache calls per request', async () => {
-    const users = USER_IDS.map((id) => `/nr/users/${id}`);
-    // Concurrent: a command under the wrong request would change the per-request figures.
-    expect(await all(users)).toEqual(users.map(() => 200)); // misses, then a SET … EX 60 each
-    expect(await all(users)).toEqual(users.map(() => 200)); // hits
-    expect(await request('/nr/items/5')).toBe(200); // MGET: two misses
-    expect(await request('/nr/items/5', { method: 'PUT' })).toBe(204); // SET without expiry
-    expect(await request('/nr/items/5')).toBe(200); // MGET: a hit and a miss
-    expect(await request('/nr/multi')).toBe(200);
-    expect(await request('/nr/wrongtype/1')).toBe(200);
-    expect(await request(`/nr/concurrent/${CONCURRENT}`)).toBe(200);
+    await sendSharedRequests(run, '/nr');
     expect(await request('/nr/legacy/1')).toBe(200); // HGETALL: a miss, then HSET
     expect(await request('/nr/legacy/1')).toBe(200); // a hit
     // The one isolated client is held by /nr/isolated-hold: the isolated GETs wait for it.
@@ -66,7 +61,7 @@ describe('the preload with node-redis v4 and ioredis 4 (test/fixtures/compat-leg
     expect(await all(isolated)).toEqual(isolated.map(() => 200));
     expect(await hold).toBe(200);
 
-    const total = USER_IDS.length * 2 + 3 + 1 + 1 + 1 + 2 + 1 + ISOLATED;
+    const total = SHARED_REQUESTS + 2 + 1 + ISOLATED;
     const endpoints = await waitFor(async () => {
       const found = (await report<EndpointRow>('endpoints')).filter((r) => r.route.startsWith('/nr/'));
       return found.reduce((n, r) => n + r.requests, 0) >= total ? found : undefined;
@@ -77,14 +72,7 @@ describe('the preload with node-redis v4 and ioredis 4 (test/fixtures/compat-leg
         .sort(),
     ).toEqual(
       [
-        ['GET /nr/users/:id', USER_IDS.length * 2, 0, 1.5],
-        ['GET /nr/items/:id', 2, 0, 1],
-        ['PUT /nr/items/:id', 1, 0, 1],
-        // multi, GET, SET, exec, then the pipeline's two GETs.
-        ['GET /nr/multi', 1, 0, 6],
-        // SET, HGET, then multi, HGET, GET, exec.
-        ['GET /nr/wrongtype/:id', 1, 0, 6],
-        ['GET /nr/concurrent/:n', 1, 0, CONCURRENT],
+        ...sharedEndpointRows('/nr'),
         ['GET /nr/legacy/:id', 2, 0, 2],
         ['GET /nr/isolated-hold', 1, 0, 1],
         ['GET /nr/isolated/:id', ISOLATED, 0, 1],
@@ -96,30 +84,14 @@ describe('the preload with node-redis v4 and ioredis 4 (test/fixtures/compat-leg
       return found.find((c) => c.namespace === 'isolated:*')?.calls === ISOLATED ? found : undefined;
     });
     const nodeRedis = new Set([
-      'user:*',
-      'item:*',
-      'item:*:old',
-      'multi:missing:*',
-      'multi:ttl:*',
-      'pipe:none:*',
-      'wrong:*',
-      'conc:*',
+      ...SHARED_CACHE_ROWS.map(([namespace]) => namespace),
       'hash:*',
       'hold:*',
       'isolated:*',
     ]);
     expect(cacheFigures(cache?.filter((c) => nodeRedis.has(c.namespace)))).toEqual(
       [
-        ['user:*', USER_IDS.length, USER_IDS.length, USER_IDS.length * 2, USER_IDS.length, 0, 60, 60, 0],
-        // MGET item:<id> item:<id>:old, before and after the PUT: each key counts in its own namespace.
-        ['item:*', 1, 1, 2, 1, 0, null, null, 1],
-        ['item:*:old', 0, 2, 2, 0, 0, null, null, 0],
-        ['multi:missing:*', 0, 1, 1, 0, 0, null, null, 0],
-        ['multi:ttl:*', 1, 0, 1, 1, 0, 90, 90, 0],
-        ['pipe:none:*', 0, 1, 1, 0, 0, null, null, 0],
-        // HGET's WRONGTYPE alone and as its entry of EXEC's reply; the GET beside it in MULTI a hit.
-        ['wrong:*', 1, 0, 3, 1, 2, 30, 30, 0],
-        ['conc:*', 0, CONCURRENT, CONCURRENT, 0, 0, null, null, 0],
+        ...SHARED_CACHE_ROWS,
         // legacyMode's HGETALL (raw reply: an empty array on the miss) and HSET.
         ['hash:*', 1, 1, 2, 2, 0, null, null, 0],
         ['hold:*', 0, 1, 1, 0, 0, null, null, 0],
