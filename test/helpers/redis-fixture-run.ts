@@ -5,10 +5,10 @@
  */
 import { type SidecarProcess, startSidecarProcess } from '../../scripts/lib/demo-stack';
 import { type LocalServer, startRedis } from '../../scripts/lib/local-servers';
-import type { CacheRow, Report } from '../../src/reports/types';
+import type { CacheRow, EndpointRow, Report } from '../../src/reports/types';
 import { type AppOptions, type AppRun, assertBuilt, startApp } from '../fixtures/preload-app/harness';
 import { installedPins } from './compat-fixture';
-import { getJson } from './sidecar';
+import { getJson, waitFor } from './sidecar';
 
 export interface Started {
   sidecar: SidecarProcess;
@@ -50,6 +50,19 @@ export function redisFixtureRun(options: { dir: string; script?: AppOptions['scr
   return {
     up,
     report,
+    /**
+     * The endpoint rows of routes under `prefix` once they add up to `total` requests, sorted:
+     * `METHOD route`, requests, errors, cache calls per request.
+     */
+    async endpointFigures(prefix: string, total: number) {
+      const rows = await waitFor(async () => {
+        const found = (await report<EndpointRow>('endpoints')).filter((r) => r.route.startsWith(prefix));
+        return found.reduce((n, r) => n + r.requests, 0) >= total ? found : undefined;
+      });
+      return (rows ?? [])
+        .map((r) => [`${r.method} ${r.route}`, r.requests, r.errors, r.cacheOpsPerRequest])
+        .sort();
+    },
     request,
     all: (paths: string[]) => Promise.all(paths.map((path) => request(path))),
     /** For beforeAll: never throws (see up). */

@@ -62,15 +62,7 @@ describe('the preload with node-redis v4 and ioredis 4 (test/fixtures/compat-leg
     expect(await hold).toBe(200);
 
     const total = SHARED_REQUESTS + 2 + 1 + ISOLATED;
-    const endpoints = await waitFor(async () => {
-      const found = (await report<EndpointRow>('endpoints')).filter((r) => r.route.startsWith('/nr/'));
-      return found.reduce((n, r) => n + r.requests, 0) >= total ? found : undefined;
-    });
-    expect(
-      (endpoints ?? [])
-        .map((r) => [`${r.method} ${r.route}`, r.requests, r.errors, r.cacheOpsPerRequest])
-        .sort(),
-    ).toEqual(
+    expect(await run.endpointFigures('/nr/', total)).toEqual(
       [
         ...sharedEndpointRows('/nr'),
         ['GET /nr/legacy/:id', 2, 0, 2],
@@ -113,15 +105,7 @@ describe('the preload with node-redis v4 and ioredis 4 (test/fixtures/compat-leg
     expect(await request('/io/multi')).toBe(200);
     expect(await request('/io/wrongtype/1')).toBe(200);
 
-    const endpoints = await waitFor(async () => {
-      const found = (await report<EndpointRow>('endpoints')).filter((r) => r.route.startsWith('/io/'));
-      return found.reduce((n, r) => n + r.requests, 0) >= USER_IDS.length * 2 + 4 ? found : undefined;
-    });
-    expect(
-      (endpoints ?? [])
-        .map((r) => [`${r.method} ${r.route}`, r.requests, r.errors, r.cacheOpsPerRequest])
-        .sort(),
-    ).toEqual(
+    expect(await run.endpointFigures('/io/', USER_IDS.length * 2 + 4)).toEqual(
       [
         ['GET /io/sessions/:id', USER_IDS.length * 2, 0, 1.5],
         ['GET /io/carts/:id', 2, 0, 2],

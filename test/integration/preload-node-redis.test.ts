@@ -56,15 +56,7 @@ describe('the preload with node-redis (redis 5, test/fixtures/compat)', () => {
     expect(await hold).toBe(200);
 
     const total = SHARED_REQUESTS + 2 + 1 + POOLED;
-    const endpoints = await waitFor(async () => {
-      const found = await report<EndpointRow>('endpoints');
-      return found.reduce((n, r) => n + r.requests, 0) >= total ? found : undefined;
-    });
-    expect(
-      (endpoints ?? [])
-        .map((r) => [`${r.method} ${r.route}`, r.requests, r.errors, r.cacheOpsPerRequest])
-        .sort(),
-    ).toEqual(
+    expect(await run.endpointFigures('/', total)).toEqual(
       [
         ...sharedEndpointRows(''),
         ['GET /resp3/:id', 2, 0, 2],
