@@ -1,22 +1,13 @@
 #!/usr/bin/env node
 // Runs vitest and ends with the plain summary line `N passed, N failed, N skipped` that CI reads.
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
+import { installFixtures } from './install-fixtures.mjs';
 
-// The compat fixture's pinned Express 4 / ioredis 5 / pg (test/integration/preload-compat.test.ts):
-// installed here when missing or older than its lock file, so `npm test` alone works on a fresh checkout.
-const fixture = 'test/fixtures/compat';
-const installed = `${fixture}/node_modules/.package-lock.json`;
-if (
-  !existsSync(installed) ||
-  statSync(installed).mtimeMs < statSync(`${fixture}/package-lock.json`).mtimeMs
-) {
-  console.log(`installing ${fixture}'s pinned libraries (npm ci --prefix ${fixture})`);
-  const install = spawnSync('npm', ['ci', '--prefix', fixture, '--no-audit', '--no-fund'], {
-    stdio: 'inherit',
-  });
-  if (install.status !== 0) process.exit(install.status ?? 1);
-}
+// The compat fixtures' pinned libraries (scripts/install-fixtures.mjs): installed here when missing
+// or older than their lock files, so `npm test` alone works on a fresh checkout.
+const installed = installFixtures();
+if (installed !== 0) process.exit(installed);
 
 mkdirSync('.tmp', { recursive: true });
 const report = '.tmp/vitest-report.json';

@@ -11,6 +11,11 @@
  * entry of EXEC's reply as its outcome (redis-transaction.ts).
  * Connection spans are not made: they are not cache calls.
  *
+ * Versions: ioredis 4 to 6, one seam in all: `Redis#sendCommand(command)` with a Command whose
+ * `resolve`/`reject` take the raw reply, `inTransaction`/`pipelineIndex` set by Pipeline, and the
+ * offline queue resending the same Command object. ioredis 4 answers QUEUED as a string, 5 on as a
+ * Buffer (redis-cache.ts reads both). test/integration/preload-legacy-redis.test.ts pins ioredis 4.30.
+ *
  * Why: instrumentation-ioredis runs its request/response hooks through safeExecuteInTheMiddle
  * (a closure and a try per hook) and builds attributes one by one per command. preload-cpu-probe
  * on the demo's pg+redis route, after pg-query.ts: 773 → 692 µs app CPU per request (min of 6

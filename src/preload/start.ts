@@ -158,7 +158,7 @@ function createInstrumentations(settings: PreloadSettings): PreloadInstrumentati
   }
   // Keys with their argument positions, no values, and hit/miss/TTL marks (ioredis-command.ts).
   if (enabled.ioredis) list.push(new IORedisCommandInstrumentation());
-  // The same span shape for node-redis (`redis` v5/v6) commands (node-redis-command.ts).
+  // The same span shape for node-redis (`redis` 4.6–6) commands (node-redis-command.ts).
   if (enabled.redis) list.push(new NodeRedisCommandInstrumentation());
   return list;
 }

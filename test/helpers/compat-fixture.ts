@@ -1,19 +1,27 @@
 /**
- * test/fixtures/compat: a package of its own pinning the library versions the compat tests run
- * (preload-compat.test.ts, preload-node-redis.test.ts), installed by `npm ci --prefix
- * test/fixtures/compat` (scripts/run-tests.mjs and .ci/run do it before the tests).
+ * The pinned fixture packages the compat tests run: test/fixtures/compat (preload-compat.test.ts,
+ * preload-node-redis.test.ts) and test/fixtures/compat-legacy (preload-legacy-redis.test.ts), each a
+ * package of its own installed by `npm ci --prefix <dir>` (scripts/run-tests.mjs and .ci/run do it
+ * before the tests, for every fixture scripts/install-fixtures.mjs lists).
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { REPO_ROOT } from '../fixtures/preload-app/harness';
 
-export const COMPAT_DIR = join(REPO_ROOT, 'test', 'fixtures', 'compat');
-const INSTALL = 'npm ci --prefix test/fixtures/compat --no-audit --no-fund';
+export const COMPAT_DIR = fixtureDir('compat');
+export const COMPAT_LEGACY_DIR = fixtureDir('compat-legacy');
 
-/** The versions the fixture's package.json pins, each checked in its node_modules; throws what to run. */
-export function installedPins(): Record<string, string> {
+function fixtureDir(name: string): string {
+  return join(REPO_ROOT, 'test', 'fixtures', name);
+}
+
+/**
+ * The versions the fixture's package.json pins, each checked in its node_modules; throws what to
+ * run. `dir` is COMPAT_DIR or COMPAT_LEGACY_DIR.
+ */
+export function installedPins(dir: string = COMPAT_DIR): Record<string, string> {
   const pins = (
-    JSON.parse(readFileSync(join(COMPAT_DIR, 'package.json'), 'utf8')) as {
+    JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')) as {
       dependencies: Record<string, string>;
     }
   ).dependencies;
@@ -22,7 +30,7 @@ export function installedPins(): Record<string, string> {
     let found: string | undefined;
     try {
       found = (
-        JSON.parse(readFileSync(join(COMPAT_DIR, 'node_modules', name, 'package.json'), 'utf8')) as {
+        JSON.parse(readFileSync(join(dir, 'node_modules', name, 'package.json'), 'utf8')) as {
           version?: string;
         }
       ).version;
@@ -32,10 +40,11 @@ export function installedPins(): Record<string, string> {
     if (found !== version)
       wrong.push(`${name}@${version} (${found === undefined ? 'missing' : `found ${found}`})`);
   }
+  const fixture = `test/fixtures/${dir.split(/[\\/]/).pop()}`;
   if (wrong.length > 0)
     throw new Error(
-      `test/fixtures/compat's libraries are not installed: ${wrong.join(', ')}. Run \`${INSTALL}\` ` +
-        '(.ci/run does it before npm test).',
+      `${fixture}'s libraries are not installed: ${wrong.join(', ')}. Run ` +
+        `\`npm ci --prefix ${fixture} --no-audit --no-fund\` (.ci/run does it before npm test).`,
     );
   return pins;
 }

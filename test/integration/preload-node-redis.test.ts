@@ -10,80 +10,27 @@ import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import Redis from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type SidecarProcess, startSidecarProcess } from '../../scripts/lib/demo-stack';
-import { type LocalServer, startRedis } from '../../scripts/lib/local-servers';
 import { NodeRedisCommandInstrumentation } from '../../src/preload/node-redis-command';
-import type { CacheRow, EndpointRow, Report } from '../../src/reports/types';
-import { type AppRun, assertBuilt, startApp } from '../fixtures/preload-app/harness';
-import { COMPAT_DIR, installedPins } from '../helpers/compat-fixture';
-import { getJson, waitFor } from '../helpers/sidecar';
+import type { CacheRow, EndpointRow } from '../../src/reports/types';
+import { COMPAT_DIR } from '../helpers/compat-fixture';
+import {
+  SHARED_CACHE_ROWS,
+  SHARED_REQUESTS,
+  sendSharedRequests,
+  sharedEndpointRows,
+} from '../helpers/node-redis-shared-routes';
+import { cacheFigures, redisFixtureRun } from '../helpers/redis-fixture-run';
+import { waitFor } from '../helpers/sidecar';
 
-const SERVICE = 'node-redis-compat';
-/** Each user id is read twice: a miss (then a SET … EX 60) on the first request, a hit on the second. */
-const USER_IDS = [1, 2, 3, 4];
-const CONCURRENT = 5;
 const POOLED = 3;
 /** Requests whose cache read waits in node-redis's queue while it reconnects. */
 const BLIPS = 5;
 
 describe('the preload with node-redis (redis 5, test/fixtures/compat)', () => {
-  let redis: LocalServer | undefined;
-  let sidecar: SidecarProcess | undefined;
-  let app: AppRun | undefined;
-  let pins: Record<string, string> | undefined;
-  let failure: unknown;
-  /** What beforeAll started; a failed start fails every test with its reason (thrown there, they would count as skipped). */
-  const up = () => {
-    if (failure !== undefined) throw failure;
-    return {
-      sidecar: sidecar as SidecarProcess,
-      app: app as AppRun,
-      redisUrl: (redis as LocalServer).url,
-      pins: pins as Record<string, string>,
-    };
-  };
-  const report = async <T>(kind: string) =>
-    (
-      await getJson<Report<T>>(
-        `${up().sidecar.apiUrl}/api/v1/reports/${kind}?service=${SERVICE}&window=all&limit=1000`,
-      )
-    ).rows;
-  const request = async (path: string, init: RequestInit = {}) => {
-    const res = await fetch(`http://127.0.0.1:${up().app.port}${path}`, {
-      signal: AbortSignal.timeout(10_000),
-      ...init,
-    });
-    await res.arrayBuffer();
-    return res.status;
-  };
-  const all = (paths: string[]) => Promise.all(paths.map((path) => request(path)));
-
-  beforeAll(async () => {
-    try {
-      assertBuilt();
-      pins = installedPins();
-      redis = await startRedis();
-      sidecar = await startSidecarProcess({ env: { SPANSTAT_ASSEMBLY_IDLE_MS: '1500' } });
-      app = await startApp({
-        dir: COMPAT_DIR,
-        script: 'node-redis-app.js',
-        env: {
-          REDIS_URL: redis.url,
-          OTEL_EXPORTER_OTLP_ENDPOINT: sidecar.receiverUrl,
-          OTEL_BSP_SCHEDULE_DELAY: '100',
-          OTEL_SERVICE_NAME: SERVICE,
-        },
-      });
-    } catch (err) {
-      failure = err;
-    }
-  }, 180_000);
-
-  afterAll(async () => {
-    await app?.stop();
-    await sidecar?.child.stop();
-    await redis?.stop();
-  });
+  const run = redisFixtureRun({ dir: COMPAT_DIR, script: 'node-redis-app.js', service: 'node-redis-compat' });
+  const { up, report, request, all } = run;
+  beforeAll(run.start, 180_000);
+  afterAll(run.stop);
 
   it("loads the fixture's pinned redis 5 and wraps its client", () => {
     const { app, pins } = up();
@@ -98,16 +45,7 @@ describe('the preload with node-redis (redis 5, test/fixtures/compat)', () => {
   });
 
   it('reports exact cache figures per namespace and cache calls per request', async () => {
-    const users = USER_IDS.map((id) => `/users/${id}`);
-    // Concurrent: a command under the wrong request would change the per-request figures.
-    expect(await all(users)).toEqual(users.map(() => 200)); // misses, then a SET … EX 60 each
-    expect(await all(users)).toEqual(users.map(() => 200)); // hits
-    expect(await request('/items/5')).toBe(200); // MGET: two misses
-    expect(await request('/items/5', { method: 'PUT' })).toBe(204); // SET without expiry
-    expect(await request('/items/5')).toBe(200); // MGET: a hit and a miss
-    expect(await request('/multi')).toBe(200);
-    expect(await request('/wrongtype/1')).toBe(200);
-    expect(await request(`/concurrent/${CONCURRENT}`)).toBe(200);
+    await sendSharedRequests(run, '');
     expect(await request('/resp3/1')).toBe(200); // HGETALL: a miss, then HSET
     expect(await request('/resp3/1')).toBe(200); // a hit
     // The pool's one client is held by /pool-hold: the pooled GETs wait for it in the pool's queue.
@@ -117,25 +55,10 @@ describe('the preload with node-redis (redis 5, test/fixtures/compat)', () => {
     expect(await all(pooled)).toEqual(pooled.map(() => 200));
     expect(await hold).toBe(200);
 
-    const total = USER_IDS.length * 2 + 3 + 3 + 2 + 1 + POOLED;
-    const endpoints = await waitFor(async () => {
-      const found = await report<EndpointRow>('endpoints');
-      return found.reduce((n, r) => n + r.requests, 0) >= total ? found : undefined;
-    });
-    expect(
-      (endpoints ?? [])
-        .map((r) => [`${r.method} ${r.route}`, r.requests, r.errors, r.cacheOpsPerRequest])
-        .sort(),
-    ).toEqual(
+    const total = SHARED_REQUESTS + 2 + 1 + POOLED;
+    expect(await run.endpointFigures('/', total)).toEqual(
       [
-        ['GET /users/:id', USER_IDS.length * 2, 0, 1.5],
-        ['GET /items/:id', 2, 0, 1],
-        ['PUT /items/:id', 1, 0, 1],
-        // multi, GET, SET, exec, then the pipeline's two GETs.
-        ['GET /multi', 1, 0, 6],
-        // SET, HGET, then multi, HGET, GET, exec.
-        ['GET /wrongtype/:id', 1, 0, 6],
-        ['GET /concurrent/:n', 1, 0, CONCURRENT],
+        ...sharedEndpointRows(''),
         ['GET /resp3/:id', 2, 0, 2],
         ['GET /pool-hold', 1, 0, 1],
         ['GET /pool/:id', POOLED, 0, 1],
@@ -146,34 +69,11 @@ describe('the preload with node-redis (redis 5, test/fixtures/compat)', () => {
       const found = await report<CacheRow>('cache');
       return found.find((c) => c.namespace === 'pooled:*')?.calls === POOLED ? found : undefined;
     });
-    expect(
-      (cache ?? [])
-        .map((c) => [
-          c.namespace,
-          c.hits,
-          c.misses,
-          c.reads,
-          c.writes,
-          c.errors,
-          c.minTtlSeconds,
-          c.maxTtlSeconds,
-          c.noExpiryWrites,
-        ])
-        .sort(),
-    ).toEqual(
+    expect(cacheFigures(cache)).toEqual(
       [
         // The start-up FLUSHDB (once), and the two transactions' multi and exec.
         ['(no key)', 0, 0, 0, 1, 0, null, null, 0],
-        ['user:*', USER_IDS.length, USER_IDS.length, USER_IDS.length * 2, USER_IDS.length, 0, 60, 60, 0],
-        // MGET item:<id> item:<id>:old, before and after the PUT: each key counts in its own namespace.
-        ['item:*', 1, 1, 2, 1, 0, null, null, 1],
-        ['item:*:old', 0, 2, 2, 0, 0, null, null, 0],
-        ['multi:missing:*', 0, 1, 1, 0, 0, null, null, 0],
-        ['multi:ttl:*', 1, 0, 1, 1, 0, 90, 90, 0],
-        ['pipe:none:*', 0, 1, 1, 0, 0, null, null, 0],
-        // HGET's WRONGTYPE alone and as its entry of EXEC's reply; the GET beside it in MULTI a hit.
-        ['wrong:*', 1, 0, 3, 1, 2, 30, 30, 0],
-        ['conc:*', 0, CONCURRENT, CONCURRENT, 0, 0, null, null, 0],
+        ...SHARED_CACHE_ROWS,
         ['hash:*', 1, 1, 2, 2, 0, null, null, 0],
         ['hold:*', 0, 1, 1, 0, 0, null, null, 0],
         ['pooled:*', 0, POOLED, POOLED, 0, 0, null, null, 0],

@@ -10,9 +10,9 @@ import { NO_EXPIRY, SPANSTAT_ATTR } from '../../src/model/attributes';
 import {
   executeInCallerContext,
   tracedAddCommand,
-  tracedBatch,
   tracedSendCommand,
 } from '../../src/preload/node-redis-command';
+import { tracedBatch } from '../../src/preload/node-redis-span';
 import { preloadContext } from '../../src/preload/preload-context';
 
 type Args = unknown[];
