@@ -1,6 +1,6 @@
 /**
  * The pinned fixture packages the compat tests run: test/fixtures/compat (preload-compat.test.ts,
- * preload-node-redis.test.ts) and test/fixtures/compat-legacy (preload-legacy-redis.test.ts), each a
+ * preload-node-redis.test.ts) and test/fixtures/compat-legacy (preload-legacy-redis.test.ts, preload-fastify.test.ts), each a
  * package of its own installed by `npm ci --prefix <dir>` (scripts/run-tests.mjs and .ci/run do it
  * before the tests, for every fixture scripts/install-fixtures.mjs lists).
  */
