@@ -97,7 +97,8 @@ const MAX_ANCESTRY_DEPTH = 128;
 const RECENTLY_DONE_CAP = 65_536;
 /**
  * A request is summarised this long after its span arrived, unless it declared how many spans are
- * beneath it and all of them are here (the spanstat preload's do; see ownedCount). Its in-process
+ * beneath it and all of them are here (the spanstat preload's do; see ownedCount) — or declared more
+ * than are here, when it waits for them up to idleMs (stillDeclaredMissing). Its in-process
  * children end before it and a batch span processor exports in end order, so they are normally here
  * already; the grace covers spans split across two export batches sent back to back.
  */
@@ -214,6 +215,7 @@ export class RequestAssembler {
       const trace = this.dueTraces[this.dueHead];
       const spanId = this.dueSpanIds[this.dueHead];
       this.dueHead++;
+      if (this.stillDeclaredMissing(trace, spanId)) continue;
       this.summariseOne(trace, spanId);
       this.freeIfSettled(trace);
     }
@@ -232,6 +234,21 @@ export class RequestAssembler {
       }
     }
     this.stats.openTraces = this.open.size;
+  }
+
+  /**
+   * The request declared more spans beneath it than are here: they are on their way (ended before it
+   * but exported in a later body, or queued behind it in a busy sidecar: a job's run read 1.95 of its
+   * 2 queries under load when the grace period summarised it without them). It stays pending, to be
+   * summarised when the last one arrives (completeOnArrival) or when its trace has been idle for
+   * idleMs (closeTrace), with what came — a span its sender lost never comes.
+   */
+  private stillDeclaredMissing(trace: OpenTrace, spanId: string): boolean {
+    if (!trace.inOpen) return false;
+    const request = pendingRequest(trace, spanId);
+    return (
+      request !== undefined && request.descendants > 0 && this.ownedCount(trace, spanId) < request.descendants
+    );
   }
 
   /**

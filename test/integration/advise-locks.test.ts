@@ -22,7 +22,14 @@ const WAITER_SQL = 'UPDATE accounts SET balance = balance - $1 WHERE id = $2';
 /** The waiter's amount: distinctive, so finding it anywhere means a literal leaked. */
 const AMOUNT = 7319;
 /** Literal spellings of the two statements that must never appear in the output. */
-const LITERALS = [/\b42\b/, /\b7319\b/, /balance \+ 1\b/, /987654/, /alice@example\.com/];
+// Whole numbers only: a measured duration such as `599.42` ms, or an id's hex, holds no literal of these statements.
+const LITERALS = [
+  /(?<!\d\.?)42(?!\.?\d)/,
+  /(?<!\d\.?)7319(?!\.?\d)/,
+  /balance \+ 1\b/,
+  /987654/,
+  /alice@example\.com/,
+];
 
 let pg: LocalServer;
 let admin: Client;
