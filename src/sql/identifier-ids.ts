@@ -112,3 +112,22 @@ export function templateIdentifier(name: string, mark: string = ID_MARK): string
   }
   return from === 0 ? name : out + name.slice(from);
 }
+
+/** A word of prose or SQL that may be a name (one part of a dotted one): letters, digits, `_`, `$`, `-`. */
+const WORD = /[\w$-]+/g;
+/**
+ * A name rather than a number or a figure with its unit (`12`, `1.5ms`, `2024-11-05` stay as they are): it
+ * opens with a letter or `_`, or it is hex of 8+ characters with a letter (a UUID or digest opening with a digit).
+ */
+const NAME_LIKE = /^[A-Za-z_]|^(?=[\d_-]*[a-fA-F])[\da-fA-F_-]{8,}$/;
+
+/**
+ * `text` (SQL the advisor wrote, a catalog or plan name, a database's error message) with the id parts of
+ * every name-like word as ID_MARK: `ON tenant_42.orders (…)` → `ON tenant_*.orders (…)`,
+ * `relation "events_2024_11" …` → `relation "events_*_*" …`. Numbers stay, so counts and timings read
+ * as before. Word by word rather than by the SQL lexer: a message's apostrophe opens no literal here.
+ */
+export function templateNamesInText(text: string): string {
+  if (!hasDigit(text)) return text;
+  return text.replace(WORD, (word) => (NAME_LIKE.test(word) ? templateIdentifier(word) : word));
+}

@@ -1,6 +1,6 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { SqlFingerprinter } from '../../src/sql';
-import { templateIdentifier } from '../../src/sql/identifier-ids';
+import { templateIdentifier, templateNamesInText } from '../../src/sql/identifier-ids';
 import { hashCanonical, rewriteIdentifierIds, scanSql } from '../../src/sql/sql-scanner';
 
 describe('the id parts of an identifier', () => {
@@ -49,6 +49,28 @@ describe('the id parts of an identifier', () => {
 
   it('uses the mark it is given', () => {
     expect(templateIdentifier('tenant_42', '0')).toBe('tenant_0');
+  });
+});
+
+describe("names in the advisor's text", () => {
+  it.each([
+    [
+      'CREATE INDEX CONCURRENTLY events_2024_11_user_id_idx ON tenant_42.orders (customer_id);',
+      'CREATE INDEX CONCURRENTLY events_*_*_user_id_idx ON tenant_*.orders (customer_id);',
+    ],
+    [
+      'relation "8f3a9c2e-1b2c-4d5e-8f90-123456789abc.orders" does not exist',
+      'relation "*.orders" does not exist',
+    ],
+    ["the table's rows in tenant_42", "the table's rows in tenant_*"],
+    ['Limit > Seq Scan on events_2024_11', 'Limit > Seq Scan on events_*_*'],
+  ])('%s → %s', (text, templated) => {
+    expect(templateNamesInText(text)).toBe(templated);
+  });
+
+  it('leaves numbers, figures and names without id parts', () => {
+    const text = 'p95 1.5ms over ~1200 rows since 2024-11-05 at $1; md5, sha256, oauth2_tokens';
+    expect(templateNamesInText(text)).toBe(text);
   });
 });
 
