@@ -189,7 +189,7 @@ export class Advisor {
     const findings: IndexFinding[] = [];
     for (const c of candidates) {
       if (this.stopped) break;
-      // `tenant_*.orders` names no table: the check reads one tenant's, and says so only as `tenant_*`.
+      // `tenant_*.invoices` names no table: the check reads one tenant's, and says so only as `tenant_*`.
       const sample = this.options.statementSample?.(c.fingerprint);
       const checked = sample === undefined ? c : { ...c, statement: sample };
       const finding = this.inspector ? await this.inspector.inspect(checked) : uncheckedFinding(checked);

@@ -1,5 +1,5 @@
 /**
- * Index advice for a statement whose names have id parts (`tenant_*.orders`, src/sql/identifier-ids.ts).
+ * Index advice for a statement whose names have id parts (`tenant_*.invoices`, src/sql/identifier-ids.ts).
  * The check runs on the fingerprint's sample, the statement as one tenant wrote it (SqlFingerprinter
  * .sampleStatement), since a real table is needed to read statistics from and to EXPLAIN; what it found is
  * written back with the id parts as `*` here, so the sample's names never leave the advisor.
