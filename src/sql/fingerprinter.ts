@@ -5,8 +5,8 @@
  * ≈ 180 µs of CPU per miss here, Liftoff-compiled), so every distinct shape is parsed once and
  * then served from a bounded two-generation LRU (generational-cache.ts). The cache key is the
  * scanner's canonical form of the raw text (literals, comments, whitespace and list lengths
- * removed), so a million texts that differ only in their literals — or in a sqlcommenter
- * `traceparent` comment — share one entry.
+ * removed, id parts of names templated), so a million texts that differ only in their literals — or
+ * in a sqlcommenter `traceparent` comment, or in the tenant schema they run in — share one entry.
  */
 // First: libpg-query compiles its WASM when required, and the flag must precede that.
 import './wasm-flags';
