@@ -8,6 +8,7 @@
  * (a generic plan is built before parameters are bound, so the NULLs do not fold the filter away).
  */
 import { Client } from 'pg';
+import { templateNamesInText } from '../sql/identifier-ids';
 import { quoteAlways } from '../sql/quote-ident';
 import { checkExpressions } from './index-expressions';
 import { orGroupTable, planOrGroup } from './index-or';
@@ -138,7 +139,9 @@ export class PgIndexInspector implements IndexInspector {
     } catch (err) {
       // A timed-out or broken connection may be mid-transaction: start over next time.
       await this.reset();
-      this.failure = { atMs: this.now(), error: describeError(err) };
+      // Reused for every statement for a while: a name it quotes from one tenant's statement (the
+      // advisor checks samples, templated-finding.ts) must not show under another's, so its id parts go.
+      this.failure = { atMs: this.now(), error: templateNamesInText(describeError(err)) };
       return uncheckedFinding(candidate, this.failure.error);
     } finally {
       clearTimeout(timer);

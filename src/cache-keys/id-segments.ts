@@ -11,6 +11,8 @@
  *   (`AbXkQzPw`), while camelCase names (`recentlyViewed`, `getUserById`) stay;
  * - longer than 40 characters.
  * Slugs (`product:blue-widget`) pass all of these; the learner widens them by count instead.
+ * SQL identifiers have a narrower rule of their own (src/sql/identifier-ids.ts): a piece of a designed name
+ * such as `sha256` or `oauth2` is no id there, while a whole key segment holding a digit usually is one.
  */
 
 const MAX_NAME_CHARS = 40;

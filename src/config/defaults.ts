@@ -53,6 +53,11 @@ export const DEFAULTS = {
     cacheEntries: 50_000,
     /** Longest statement text parsed; longer ones go to the fallback normalizer (bytes). */
     maxParseBytes: 64 * 1024,
+    /**
+     * Id parts of identifiers shown as `*` (`tenant_42.orders` → `tenant_*.orders`, src/sql/identifier-ids.ts):
+     * one row per statement, not per tenant schema or dated table, and no tenant id in any output.
+     */
+    templateIds: true,
   },
   redis: {
     /** Characters that separate key segments. */

@@ -173,6 +173,7 @@ export const configSchema = z
       .object({
         cacheEntries: positiveInt.default(DEFAULTS.sql.cacheEntries),
         maxParseBytes: positiveInt.default(DEFAULTS.sql.maxParseBytes),
+        templateIds: z.boolean().default(DEFAULTS.sql.templateIds),
       })
       .strict()
       .prefault({}),

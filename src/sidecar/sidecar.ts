@@ -89,6 +89,7 @@ export async function startSidecar(
           (text) => fingerprinter.fingerprint('postgresql', text),
           logger,
         ),
+        statementSample: (fingerprint) => fingerprinter.sampleStatement(fingerprint),
       })
     : undefined;
   const renames = new NamespaceRenames();

@@ -22,7 +22,8 @@ interface Word {
 }
 
 // A name: bare word or quoted identifier, optionally dotted (schema.table, "s"."t", `db`.`t`).
-const NAME_PART = String.raw`(?:"(?:[^"]|"")*"|\x60[^\x60]*\x60|\[[^\]]*\]|[A-Za-z_\u0080-\uffff][\w$\u0080-\uffff]*)`;
+// A bare name may hold `*`: an id part the scanner templated (`tenant_*`).
+const NAME_PART = String.raw`(?:"(?:[^"]|"")*"|\x60[^\x60]*\x60|\[[^\]]*\]|[A-Za-z_\u0080-\uffff][\w$*\u0080-\uffff]*)`;
 const TOKEN = new RegExp(String.raw`${NAME_PART}(?:\s*\.\s*${NAME_PART})*|[()]`, 'g');
 
 function unquote(name: string): string {

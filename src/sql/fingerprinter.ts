@@ -5,17 +5,19 @@
  * ≈ 180 µs of CPU per miss here, Liftoff-compiled), so every distinct shape is parsed once and
  * then served from a bounded two-generation LRU (generational-cache.ts). The cache key is the
  * scanner's canonical form of the raw text (literals, comments, whitespace and list lengths
- * removed), so a million texts that differ only in their literals — or in a sqlcommenter
- * `traceparent` comment — share one entry.
+ * removed, id parts of names templated), so a million texts that differ only in their literals — or
+ * in a sqlcommenter `traceparent` comment, or in the tenant schema they run in — share one entry.
  */
 // First: libpg-query compiles its WASM when required, and the flag must precede that.
 import './wasm-flags';
 import { createHash } from 'node:crypto';
 import { setFlagsFromString } from 'node:v8';
 import { fingerprintSync, loadModule, normalizeSync } from 'libpg-query';
+import { DEFAULTS } from '../config/defaults';
 import { GenerationalCache } from '../generational-cache';
 import { numberClientPlaceholders } from './client-placeholders';
 import { describeStatement, fallbackFingerprint } from './fallback';
+import { templateIdentifier } from './identifier-ids';
 import { type Skeleton, SkeletonIndex, skeletonOf } from './literal-skeleton';
 import {
   forEachNode,
@@ -31,19 +33,24 @@ import {
   dialectOf,
   hashCanonical,
   LITERAL,
+  rewriteIdentifierIds,
   type SqlDialect,
   scanSql,
+  scanTemplatedIds,
 } from './sql-scanner';
 import { collapseLists, numberMarkers, renderStatement, truncateStatement } from './sql-statement';
 
 export interface SqlShape {
   /** 16 hex digits: libpg-query's fingerprint when parsed, else a hash of the normalized text. */
   fingerprint: string;
-  /** Normalized text: every literal is `$n`, comments dropped, at most 2 KiB (then `…`). */
+  /**
+   * Normalized text: every literal is `$n`, comments dropped, the id parts of identifiers `*` (unless
+   * templateIds is off: `tenant_42.orders` → `tenant_*.orders`), at most 2 KiB (then `…`).
+   */
   statement: string;
   /** SELECT, INSERT, UPDATE, DELETE, MERGE, or a utility verb (BEGIN, SET, CREATE…); '' if unknown. */
   operation: string;
-  /** First table (schema-qualified when written so); '' when none. */
+  /** First table (schema-qualified when written so, id parts templated as in `statement`); '' when none. */
   table: string;
   /** True when PostgreSQL's parser produced the shape. */
   parsed: boolean;
@@ -61,6 +68,11 @@ export interface SqlFingerprinterOptions {
    * µs and ~70 MB. Misses are rare once the cache is warm, so memory wins by default.
    */
   wasmTierUp?: boolean;
+  /**
+   * Write the id parts of identifiers as `*` (identifier-ids.ts), so a statement run on each tenant's schema,
+   * or on each month's table, is one shape (default DEFAULTS.sql.templateIds).
+   */
+  templateIds?: boolean;
 }
 
 export interface SqlFingerprinterStats {
@@ -82,6 +94,11 @@ const MAX_EXACT_CHARS = 2048;
 const MAX_REPEAT_CHARS = 512;
 /** Longest text a skeleton is kept for (it holds the text; bounds the index's memory with its entries). */
 const MAX_SKELETON_CHARS = 512;
+/**
+ * What an id part becomes in the text handed to the parser: a statement run on `tenant_42` and on `tenant_7`
+ * is parsed as one on `tenant_0`, so both get one fingerprint; the statement shows it as `*`.
+ */
+const PARSED_ID = '0';
 
 let moduleLoaded: Promise<void> | undefined;
 
@@ -130,6 +147,12 @@ export class SqlFingerprinter {
   private lastSystem = '';
   private lastDialect: SqlDialect = 'generic';
   private readonly maxParseBytes: number;
+  private readonly templateIds: boolean;
+  /**
+   * Fingerprint → the normalized statement with its names as written, for shapes whose names had id parts:
+   * the advisor needs a real table to read statistics from and to EXPLAIN. Kept here only; never shown.
+   */
+  private readonly samples = new GenerationalCache<string>(MAX_SHARED_SHAPES);
   private hits = 0;
   private misses = 0;
   private fallbacks = 0;
@@ -167,6 +190,7 @@ export class SqlFingerprinter {
       generic: new SkeletonIndex('generic', opts.cacheEntries),
     };
     this.maxParseBytes = opts.maxParseBytes;
+    this.templateIds = opts.templateIds ?? DEFAULTS.sql.templateIds;
   }
 
   /** Shape of `text` sent by a `system` client (`postgresql`, `mysql`, …). Never throws. */
@@ -199,7 +223,7 @@ export class SqlFingerprinter {
         skeletons.remove(found);
       }
     }
-    hashCanonical(source, dialect, canonicalHash);
+    hashCanonical(source, dialect, canonicalHash, this.templateIds);
     if (!probed) byHash = hashed.get(canonicalHash[0]);
     if (
       byHash !== undefined &&
@@ -211,7 +235,8 @@ export class SqlFingerprinter {
       if (byHash.skeleton !== null) skeletons.add(byHash.skeleton);
       return this.hashedHit(byHash, text, exact);
     }
-    const canonical = collapseLists(scanSql(source, dialect));
+    const canonical = collapseLists(scanSql(source, dialect, this.templateIds));
+    const templated = scanTemplatedIds();
     const key = cacheKey(dialect, oversized, canonical);
 
     let shape = this.cache.get(key);
@@ -219,12 +244,14 @@ export class SqlFingerprinter {
       this.hits++;
     } else {
       this.misses++;
-      shape = dialect === 'pg' && !oversized ? parsePostgresOrNumbered(text) : undefined;
+      shape = dialect === 'pg' && !oversized ? this.parsePostgresOrNumbered(text, templated) : undefined;
       if (shape === undefined) {
         this.fallbacks++;
         // Text PostgreSQL rejected (or too long to parse): a string with a backslash is read both ways.
         const safe = dialect === 'pg' ? cutAtAmbiguousString(source) : source;
-        shape = fallbackShape(safe === source ? canonical : collapseLists(scanSql(safe, dialect)));
+        shape = fallbackShape(
+          safe === source ? canonical : collapseLists(scanSql(safe, dialect, this.templateIds)),
+        );
       }
       shape = this.share(shape);
       this.cache.set(key, shape);
@@ -265,6 +292,46 @@ export class SqlFingerprinter {
     return { hits: this.hits, misses: this.misses, fallbacks: this.fallbacks, cacheEntries: this.cache.size };
   }
 
+  /**
+   * The statement of `fingerprint` with its names as written (`tenant_42.orders` where the shape shows
+   * `tenant_*.orders`), from the latest text of that shape parsed; undefined when its names have no id
+   * parts. For the advisor's look-ups only: it names a tenant, so it must never be shown.
+   */
+  sampleStatement(fingerprint: string): string | undefined {
+    return this.samples.get(fingerprint);
+  }
+
+  /** A table name from a span attribute (`db.sql.table`) templated as statements are. */
+  templateName(name: string): string {
+    return this.templateIds ? templateIdentifier(name) : name;
+  }
+
+  /**
+   * Shape from PostgreSQL's parser, or undefined when it rejects the text. `templated`: the scanner found
+   * id parts in its names, so the parser reads them as PARSED_ID and the statement as written is kept
+   * as the fingerprint's sample.
+   */
+  /**
+   * parsePostgres, or, when the parser rejects the text because it holds another client's placeholders
+   * (`?`, `%s`), parsePostgres of it with them numbered (client-placeholders.ts).
+   */
+  private parsePostgresOrNumbered(text: string, templated: boolean): SqlShape | undefined {
+    const shape = this.parsePostgres(text, templated);
+    if (shape !== undefined) return shape;
+    const numbered = numberClientPlaceholders(text);
+    return numbered === undefined ? undefined : this.parsePostgres(numbered, templated);
+  }
+
+  private parsePostgres(text: string, templated: boolean): SqlShape | undefined {
+    const parsed = templated ? rewriteIdentifierIds(text, 'pg', PARSED_ID) : text;
+    const shape = parsePostgres(parsed, this.templateIds);
+    if (shape !== undefined && parsed !== text) {
+      const sample = parsePostgres(text, false);
+      if (sample !== undefined) this.samples.set(shape.fingerprint, sample.statement);
+    }
+    return shape;
+  }
+
   /** Raw texts remembered by the literal-free fast path. */
   exactEntries(): number {
     return this.exact.pg.size + this.exact.mysql.size + this.exact.generic.size;
@@ -299,33 +366,23 @@ function cacheKey(dialect: SqlDialect, oversized: boolean, canonical: string): s
   return `${prefix}#${createHash('sha1').update(canonical).digest('base64')}`;
 }
 
-/**
- * parsePostgres, or, when the parser rejects the text because it holds another client's placeholders
- * (`?`, `%s`), parsePostgres of it with them numbered (client-placeholders.ts).
- */
-function parsePostgresOrNumbered(text: string): SqlShape | undefined {
-  const shape = parsePostgres(text);
-  if (shape !== undefined) return shape;
-  const numbered = numberClientPlaceholders(text);
-  return numbered === undefined ? undefined : parsePostgres(numbered);
-}
-
 /** Shape from PostgreSQL's parser, or undefined when it rejects the text. */
-function parsePostgres(text: string): SqlShape | undefined {
+function parsePostgres(text: string, templateIds: boolean): SqlShape | undefined {
   try {
     // normalize keeps comments and leaves literals in utility statements (COMMENT ON … IS 'x',
     // COPY … FROM '/path', PREPARE … AS SELECT 'x'): the scanner removes what it left.
     const stmts = parseStatements(text);
     const fingerprint = withInLists(fingerprintSync(text), stmts);
     const normalized = normalizeSync(text);
-    const canonical = keepSortPositions(normalized, scanSql(normalized, 'pg'), stmts);
+    const canonical = keepSortPositions(normalized, scanSql(normalized, 'pg', templateIds), stmts);
     const statement = renderStatement(collapseLists(canonical));
     const main = mainStatement(stmts);
+    const table = main ? tableOf(main) : '';
     return {
       fingerprint,
       statement,
       operation: main ? operationOf(main) : '',
-      table: main ? tableOf(main) : '',
+      table: templateIds ? templateIdentifier(table) : table,
       parsed: true,
     };
   } catch {

@@ -13,6 +13,8 @@
  * the markers cannot be forged by the input.
  */
 
+import { ID_MARK, templateIdentifier } from './identifier-ids';
+
 export type SqlDialect = 'pg' | 'mysql' | 'generic';
 
 /** Marks a literal (string, dollar-quoted string, number, `?` placeholder) in canonical text. */
@@ -146,9 +148,9 @@ for (let c = 0; c < 128; c++) {
   else CLASS[c] = OTHER;
 }
 
-/** 1 for ASCII characters that continue an identifier: letters, digits, `_`, `$`. */
+/** For ASCII characters that continue an identifier: 2 for a digit, 1 for a letter, `_` or `$`; else 0. */
 const IDENT_PART = new Uint8Array(128);
-for (let c = 0; c < 128; c++) IDENT_PART[c] = isIdentPart(c) ? 1 : 0;
+for (let c = 0; c < 128; c++) IDENT_PART[c] = isDigit(c) ? 2 : isIdentPart(c) ? 1 : 0;
 
 function classOf(c: number): number {
   return c < 128 ? CLASS[c] : c === 160 ? SPACE : IDENT;
@@ -168,6 +170,11 @@ const PARAM_CODE = PARAM.charCodeAt(0);
  * are synchronous and never re-entered, and this keeps the token reader allocation-free.
  */
 let tokenEnd = 0;
+/**
+ * Set with tokenEnd: the token is an identifier (bare, or quoted as the dialect quotes names) holding a
+ * digit, so it may have id parts (identifier-ids.ts). Most identifiers have none and skip that check.
+ */
+let tokenIdDigits = false;
 
 /**
  * The one lexer behind scanSql and hashCanonical: the kind of the token starting at `i` (GAP, VERBATIM,
@@ -177,6 +184,7 @@ function scanToken(input: string, i: number, pg: boolean, mysql: boolean): numbe
   const n = input.length;
   const c = input.charCodeAt(i);
   const k = classOf(c);
+  tokenIdDigits = false;
   if (k === IDENT) {
     const next = input.charCodeAt(i + 1);
     if (next === 39 && isStringPrefix(c)) {
@@ -189,12 +197,18 @@ function scanToken(input: string, i: number, pg: boolean, mysql: boolean): numbe
       return LITERAL_TOKEN;
     }
     let j = i + 1;
+    let seen = 0;
     while (j < n) {
       const d = input.charCodeAt(j);
-      if (d < 128 ? IDENT_PART[d] === 0 : d === 160) break;
+      if (d < 128) {
+        const part = IDENT_PART[d];
+        if (part === 0) break;
+        seen |= part;
+      } else if (d === 160) break;
       j++;
     }
     tokenEnd = j;
+    tokenIdDigits = seen > 1;
     return VERBATIM;
   }
   if (k === OTHER) {
@@ -234,10 +248,13 @@ function scanSpecial(input: string, i: number, c: number, pg: boolean, mysql: bo
   }
   if (c === 34) {
     tokenEnd = skipQuoted(input, i, 34, !pg);
-    return pg ? VERBATIM : LITERAL_TOKEN;
+    if (!pg) return LITERAL_TOKEN;
+    tokenIdDigits = digitBetween(input, i + 1, tokenEnd);
+    return VERBATIM;
   }
   if (c === 96 && !pg) {
     tokenEnd = skipQuoted(input, i, 96, false); // `identifier`
+    tokenIdDigits = digitBetween(input, i + 1, tokenEnd);
     return VERBATIM;
   }
   if (c === 36) {
@@ -269,11 +286,34 @@ function scanSpecial(input: string, i: number, c: number, pg: boolean, mysql: bo
   return VERBATIM;
 }
 
+function digitBetween(input: string, from: number, to: number): boolean {
+  for (let j = from; j < to; j++) if (isDigit(input.charCodeAt(j))) return true;
+  return false;
+}
+
+/**
+ * The identifier token [start, end) with its id parts written as `mark` (identifier-ids.ts), or undefined when
+ * it has none. A quoted name keeps its quotes: `"tenant_42"` → `"tenant_*"`.
+ */
+function templatedToken(input: string, start: number, end: number, mark: string): string | undefined {
+  const token = input.slice(start, end);
+  const templated = templateIdentifier(token, mark);
+  return templated === token ? undefined : templated;
+}
+
+/** True when the last scanSql call wrote an id part as ID_MARK (so the text has names that vary by id). */
+let lastScanTemplated = false;
+
+export function scanTemplatedIds(): boolean {
+  return lastScanTemplated;
+}
+
 /**
  * Canonical form of `input`: literals → LITERAL, `$n` → PARAM+n, comments dropped, whitespace
- * runs → one space, trimmed. Identifiers, keywords and operators are kept as written.
+ * runs → one space, trimmed. Keywords and operators are kept as written, and identifiers too unless
+ * `templateIds`: then their id parts are ID_MARK (`tenant_42.orders` → `tenant_*.orders`).
  */
-export function scanSql(input: string, dialect: SqlDialect): string {
+export function scanSql(input: string, dialect: SqlDialect, templateIds = false): string {
   const pg = dialect === 'pg';
   const mysql = dialect === 'mysql';
   const n = input.length;
@@ -284,11 +324,21 @@ export function scanSql(input: string, dialect: SqlDialect): string {
   let runEnd = 0;
   let gap = false;
   let i = 0;
+  lastScanTemplated = false;
   while (i < n) {
     const kind = scanToken(input, i, pg, mysql);
     const end = tokenEnd;
+    const templated = templateIds && tokenIdDigits ? templatedToken(input, i, end, ID_MARK) : undefined;
     if (kind === GAP) {
       gap = true;
+    } else if (templated !== undefined) {
+      if (runEnd > runStart) out += input.slice(runStart, runEnd);
+      if (gap && out.length > 0) out += ' ';
+      gap = false;
+      out += templated;
+      runStart = end;
+      runEnd = end;
+      lastScanTemplated = true;
     } else if (
       kind === VERBATIM &&
       runEnd > runStart &&
@@ -324,7 +374,12 @@ export function scanSql(input: string, dialect: SqlDialect): string {
  * cachegrind than with the former shared flush() and module-level state; V8's charCodeAt loops cost
  * ~25+ instructions per character here, which is why literal-skeleton.ts avoids this pass).
  */
-export function hashCanonical(input: string, dialect: SqlDialect, into: Int32Array): void {
+export function hashCanonical(
+  input: string,
+  dialect: SqlDialect,
+  into: Int32Array,
+  templateIds = false,
+): void {
   const pg = dialect === 'pg';
   const mysql = dialect === 'mysql';
   const n = input.length;
@@ -360,9 +415,14 @@ export function hashCanonical(input: string, dialect: SqlDialect, into: Int32Arr
     }
     // scanSql trims a trailing space (only an unterminated quoted identifier ends in one).
     const stop = kind === VERBATIM && end === n && input.charCodeAt(n - 1) === 32 ? n - 1 : end;
-    length += stop - k;
-    for (; k < stop; k++) {
-      const c = input.charCodeAt(k);
+    // An identifier with id parts is hashed as scanSql writes it.
+    const templated = templateIds && tokenIdDigits ? templatedToken(input, i, stop, ID_MARK) : undefined;
+    const from = templated ?? input;
+    if (templated !== undefined) k = 0;
+    const last = templated === undefined ? stop : templated.length;
+    length += last - k;
+    for (; k < last; k++) {
+      const c = from.charCodeAt(k);
       h1 = Math.imul(h1 ^ c, 16777619);
       h2 = Math.imul(h2 ^ c, 0x5bd1e995);
       h2 ^= h2 >>> 13;
@@ -413,4 +473,24 @@ export function cutAtAmbiguousString(input: string): string {
     if (backslash >= 0 && backslash < tokenEnd) return `${input.slice(0, i)}''`;
   }
   return input;
+}
+
+/**
+ * `input` with the id parts of its identifiers written as `mark` and everything else (literals and comments
+ * too) as it is; `input` itself when no identifier has one. With mark `0` the text still parses, so the
+ * parser sees every tenant's statement as one; with ID_MARK it templates SQL the advisor writes.
+ */
+export function rewriteIdentifierIds(input: string, dialect: SqlDialect, mark: string): string {
+  const pg = dialect === 'pg';
+  const mysql = dialect === 'mysql';
+  let out = '';
+  let from = 0;
+  for (let i = 0; i < input.length; i = tokenEnd) {
+    if (scanToken(input, i, pg, mysql) !== VERBATIM || !tokenIdDigits) continue;
+    const templated = templatedToken(input, i, tokenEnd, mark);
+    if (templated === undefined) continue;
+    out += input.slice(from, i) + templated;
+    from = tokenEnd;
+  }
+  return from === 0 ? input : out + input.slice(from);
 }

@@ -55,6 +55,17 @@ describe('SpanClassifier', () => {
     expect(old.fingerprint).toBe(stable.fingerprint);
   });
 
+  it('templates the id parts of a table named only by db.sql.table, as statements do', () => {
+    const noText = classifier.classify(
+      span({ 'db.system': 'postgresql', 'db.sql.table': 'tenant_42.orders' }),
+    );
+    const noTable = classifier.classify(
+      span({ 'db.system': 'postgresql', 'db.statement': 'SELECT 1', 'db.sql.table': 'events_2024_11' }),
+    );
+    expect(noText).toMatchObject({ type: 'db', table: 'tenant_*.orders' });
+    expect(noTable).toMatchObject({ type: 'db', table: 'events_*_*' });
+  });
+
   it('keeps other database systems under their own system', () => {
     const result = classifier.classify(
       span({ 'db.system': 'mysql', 'db.statement': 'SELECT * FROM t WHERE id = 3' }),
