@@ -18,9 +18,26 @@ export const SpanKind = {
 /** OTLP Status.code numbers. */
 export const StatusCode = { UNSET: 0, OK: 1, ERROR: 2 } as const;
 
+/**
+ * The resource a span came from, as the decoders read it once per ResourceSpans (never per span): the
+ * process that sent it, for telling the spanstat preload and an app's own SDK in one process apart
+ * (classify/double-tracing.ts). One object is shared by all the spans of a resource.
+ */
+export interface SpanSender {
+  readonly service: string;
+  /** `telemetry.distro.name` is `spanstat`: the spanstat preload's resource. */
+  readonly preload: boolean;
+  /** `host.name`, `process.pid` and `service.instance.id`, when the resource has them. */
+  readonly hostName: string | undefined;
+  readonly pid: number | undefined;
+  readonly instanceId: string | undefined;
+}
+
 export interface DecodedSpan {
   /** `service.name` of the span's resource, `unknown_service` when absent. */
   service: string;
+  /** Its resource (absent in tests that build spans by hand: then it counts as from an unnamed process). */
+  sender?: SpanSender;
   traceId: string;
   spanId: string;
   /** Empty string for a root span. */

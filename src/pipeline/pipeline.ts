@@ -1,9 +1,10 @@
 import type { NamespaceRenames } from '../cache-keys/namespace-renames';
 import type { SpanClassifier } from '../classify/classify-span';
+import { DoubleTracing, tracedByPreload } from '../classify/double-tracing';
 import { NestedDbCalls } from '../classify/nested-db-calls';
 import type { ClassifiedSpan } from '../model/classified';
 import type { RequestSummary } from '../model/request-summary';
-import type { DecodedSpan, SpanBatch } from '../model/span';
+import type { DecodedSpan, SpanBatch, SpanSender } from '../model/span';
 import { type AssemblerOptions, RequestAssembler } from '../traces/request-assembler';
 import type { SliceClock } from './slice-clock';
 import type { SpanSink } from './span-sink';
@@ -20,6 +21,8 @@ export interface PipelineStats {
   spansFailed: number;
   /** Spans left out for times no real span has (see classifyOne). */
   spansInvalid: number;
+  /** Another SDK's copies of spans the preload sent from the same process (classify/double-tracing.ts). */
+  spansSetAside: number;
   pendingSpans: number;
   requestsSummarised: number;
 }
@@ -60,6 +63,7 @@ export class Pipeline {
     spansProcessed: 0,
     spansFailed: 0,
     spansInvalid: 0,
+    spansSetAside: 0,
     pendingSpans: 0,
     requestsSummarised: 0,
   };
@@ -74,6 +78,9 @@ export class Pipeline {
   private readonly nestedDbCalls = new NestedDbCalls();
   /** Summaries the assembler emitted while a chunk is processed, recorded after its pass. */
   private readonly summaries: RequestSummary[] = [];
+  /** The sender of the last span classified, and whether its spans duplicate the preload's. */
+  private lastSender: SpanSender | undefined;
+  private shadowed = false;
   private inChunk = false;
   private queueHead = 0;
   private drainScheduled = false;
@@ -87,6 +94,8 @@ export class Pipeline {
     private readonly clock: SliceClock,
     /** Namespace renames made while a chunk was classified, applied before its sinks (namespace-renames.ts). */
     private readonly renames?: NamespaceRenames,
+    /** Tells another SDK's spans from a process the preload also traces (its notices are the sidecar's log). */
+    readonly doubleTracing: DoubleTracing = new DoubleTracing(),
   ) {
     this.assembler = new RequestAssembler(options.assembly, (summary) => {
       this.stats.requestsSummarised++;
@@ -170,7 +179,8 @@ export class Pipeline {
 
   /** Spans the pipeline has read so far, whatever became of them. */
   private read(): number {
-    return this.stats.spansProcessed + this.stats.spansFailed + this.stats.spansInvalid;
+    const stats = this.stats;
+    return stats.spansProcessed + stats.spansFailed + stats.spansInvalid + stats.spansSetAside;
   }
 
   private classifyOne(span: DecodedSpan): void {
@@ -180,12 +190,23 @@ export class Pipeline {
       this.stats.spansInvalid++;
       return;
     }
+    // Spans of one resource share one sender object: decided once per resource, not per span.
+    const sender = span.sender;
+    if (sender !== this.lastSender) {
+      this.lastSender = sender;
+      this.shadowed = this.doubleTracing.shadowed(sender);
+    }
     let classified: ClassifiedSpan;
     try {
       classified = this.classifier.classify(span);
     } catch {
       // A span the stages cannot handle is a bug, but it must not take the batch or the process with it.
       this.stats.spansFailed++;
+      return;
+    }
+    if (this.shadowed && tracedByPreload(classified)) {
+      this.stats.spansSetAside++;
+      this.doubleTracing.setAside(classified.service);
       return;
     }
     this.chunk.push(classified);

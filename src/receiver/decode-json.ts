@@ -7,9 +7,8 @@
  * bodies carry SQL text and Redis keys, and the message goes back to the client and the log.
  */
 import { SpanstatError } from '../errors';
-import type { Attributes, AttributeValue, DecodedSpan } from '../model/span';
-
-const UNKNOWN_SERVICE = 'unknown_service';
+import type { Attributes, AttributeValue, DecodedSpan, SpanSender } from '../model/span';
+import { isSenderKey, setSenderField, unknownSender } from './span-sender';
 
 type Json = Record<string, unknown>;
 
@@ -28,10 +27,10 @@ export function decodeTracesJson(text: string): DecodedSpan[] {
   const request = asObject(root, 'request');
   for (const rs of asArray(request.resourceSpans, 'resourceSpans')) {
     const resourceSpans = asObject(rs, 'resourceSpans[]');
-    const service = serviceName(resourceSpans.resource);
+    const sender = readSender(resourceSpans.resource);
     for (const ss of asArray(resourceSpans.scopeSpans, 'scopeSpans')) {
       const scopeSpans = asObject(ss, 'scopeSpans[]');
-      for (const s of asArray(scopeSpans.spans, 'spans')) out.push(readSpan(asObject(s, 'spans[]'), service));
+      for (const s of asArray(scopeSpans.spans, 'spans')) out.push(readSpan(asObject(s, 'spans[]'), sender));
     }
   }
   return out;
@@ -53,20 +52,19 @@ function asArray(v: unknown, field: string): unknown[] {
   return v;
 }
 
-function serviceName(resource: unknown): string {
-  if (resource === undefined || resource === null) return UNKNOWN_SERVICE;
+function readSender(resource: unknown): SpanSender {
+  const sender = unknownSender();
+  if (resource === undefined || resource === null) return sender;
   const attrs = asArray(asObject(resource, 'resource').attributes, 'resource.attributes');
-  let service = UNKNOWN_SERVICE;
   for (const kv of attrs) {
     const o = asObject(kv, 'resource.attributes[]');
-    if (o.key !== 'service.name') continue;
-    const v = anyValue(o.value, 'resource.attributes[].value', false);
-    if (typeof v === 'string' && v !== '') service = v;
+    if (typeof o.key !== 'string' || !isSenderKey(o.key)) continue;
+    setSenderField(sender, o.key, anyValue(o.value, 'resource.attributes[].value', false));
   }
-  return service;
+  return sender;
 }
 
-function readSpan(s: Json, service: string): DecodedSpan {
+function readSpan(s: Json, sender: SpanSender): DecodedSpan {
   const start = nanos(s.startTimeUnixNano, 'startTimeUnixNano');
   const end = nanos(s.endTimeUnixNano, 'endTimeUnixNano');
   // Seconds and nanoseconds are subtracted separately, so the difference is exact.
@@ -83,7 +81,8 @@ function readSpan(s: Json, service: string): DecodedSpan {
     statusCode = enumValue(asObject(s.status, 'status').code, 'status.code', STATUS_CODE_NAMES);
   }
   return {
-    service,
+    service: sender.service,
+    sender,
     traceId: hexId(s.traceId, 16, 'traceId', false),
     spanId: hexId(s.spanId, 8, 'spanId', false),
     parentSpanId: hexId(s.parentSpanId, 8, 'parentSpanId', true),

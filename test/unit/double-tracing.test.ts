@@ -1,0 +1,122 @@
+import { describe, expect, it } from 'vitest';
+import {
+  DoubleTracing,
+  type DoubleTracingNotice,
+  noticeMessage,
+  tracedByPreload,
+} from '../../src/classify/double-tracing';
+import type { SpanSender } from '../../src/model/span';
+import { cacheCall, dbCall, poolConnect, poolUsage } from '../fixtures/classified';
+
+const ids = { service: 'shop', traceId: 't', spanId: 's', parentSpanId: '', startMs: 1, durationMs: 1 };
+
+function sender(fields: Partial<SpanSender>): SpanSender {
+  return {
+    service: 'shop',
+    preload: false,
+    hostName: 'web-1',
+    pid: 4242,
+    instanceId: undefined,
+    ...fields,
+  };
+}
+const preload = sender({ preload: true });
+
+function tracker() {
+  const notices: DoubleTracingNotice[] = [];
+  return { notices, tracing: new DoubleTracing((n) => notices.push(n)) };
+}
+
+describe('DoubleTracing', () => {
+  it('sets aside another SDK’s resource from a process the preload sends from, and says so once', () => {
+    const { notices, tracing } = tracker();
+    expect(tracing.shadowed(preload)).toBe(false);
+    expect(tracing.shadowed(sender({}))).toBe(true);
+    expect(tracing.shadowed(sender({}))).toBe(true);
+    expect(tracing.shadowed(preload)).toBe(false);
+    expect(notices).toEqual([{ service: 'shop', kind: 'matched', hostName: 'web-1', pid: 4242 }]);
+  });
+
+  it('counts the other SDK’s spans that arrive before the preload’s first export from that process', () => {
+    const { notices, tracing } = tracker();
+    expect(tracing.shadowed(sender({}))).toBe(false);
+    expect(notices).toEqual([]);
+    tracing.shadowed(preload);
+    expect(tracing.shadowed(sender({}))).toBe(true);
+  });
+
+  it('counts another process, host or service as it is', () => {
+    const { notices, tracing } = tracker();
+    tracing.shadowed(preload);
+    expect(tracing.shadowed(sender({ pid: 4243 }))).toBe(false);
+    expect(tracing.shadowed(sender({ hostName: 'web-2' }))).toBe(false);
+    expect(tracing.shadowed(sender({ service: 'billing' }))).toBe(false);
+    expect(tracing.shadowed(sender({ service: 'billing', pid: undefined }))).toBe(false);
+    expect(notices).toEqual([]);
+  });
+
+  it('matches by service.instance.id when the other SDK names no pid', () => {
+    const { tracing } = tracker();
+    tracing.shadowed(sender({ preload: true, instanceId: 'pod-7' }));
+    expect(tracing.shadowed(sender({ pid: undefined, hostName: undefined, instanceId: 'pod-7' }))).toBe(true);
+    expect(tracing.shadowed(sender({ pid: undefined, hostName: undefined, instanceId: 'pod-8' }))).toBe(
+      false,
+    );
+  });
+
+  it('warns once per service about a sender that names no process beside a preload, and counts it', () => {
+    const { notices, tracing } = tracker();
+    const anonymous = sender({ pid: undefined, hostName: undefined });
+    expect(tracing.shadowed(anonymous)).toBe(false);
+    expect(notices).toEqual([]);
+    tracing.shadowed(preload);
+    expect(tracing.shadowed(anonymous)).toBe(false);
+    expect(tracing.shadowed(anonymous)).toBe(false);
+    expect(notices).toEqual([{ service: 'shop', kind: 'unmatched' }]);
+  });
+
+  it('counts spans set aside per service and processes found per service', () => {
+    const { tracing } = tracker();
+    tracing.shadowed(preload);
+    tracing.shadowed(sender({ preload: true, pid: 7 }));
+    tracing.shadowed(sender({}));
+    tracing.shadowed(sender({ pid: 7 }));
+    tracing.setAside('shop');
+    tracing.setAside('shop');
+    expect(tracing.byService()).toEqual({ shop: { processes: 2, spansSetAside: 2 } });
+    expect([...tracing.spansSetAside()]).toEqual([['shop', 2]]);
+  });
+
+  it('treats spans without a sender (built by hand) as from no known process', () => {
+    expect(new DoubleTracing().shadowed(undefined)).toBe(false);
+  });
+});
+
+describe('tracedByPreload', () => {
+  it('takes what the preload traces too: requests, PostgreSQL, Redis and pool spans', () => {
+    const request = (method: string) =>
+      ({ ...ids, type: 'request', method }) as unknown as Parameters<typeof tracedByPreload>[0];
+    expect(tracedByPreload(request('GET'))).toBe(true);
+    expect(tracedByPreload(dbCall(ids))).toBe(true);
+    expect(tracedByPreload(cacheCall(ids))).toBe(true);
+    expect(tracedByPreload(poolConnect(ids))).toBe(true);
+    expect(tracedByPreload(poolUsage(ids))).toBe(true);
+  });
+
+  it('keeps what only the other SDK makes: consumers, MySQL, other spans', () => {
+    const request = (method: string) =>
+      ({ ...ids, type: 'request', method }) as unknown as Parameters<typeof tracedByPreload>[0];
+    expect(tracedByPreload(request('CONSUMER'))).toBe(false);
+    expect(tracedByPreload(dbCall({ ...ids, system: 'mysql' }))).toBe(false);
+    expect(tracedByPreload({ ...ids, type: 'other', error: false })).toBe(false);
+  });
+});
+
+describe('noticeMessage', () => {
+  it('names the service and process and says what to do', () => {
+    const text = noticeMessage({ service: 'shop', kind: 'matched', hostName: 'web-1', pid: 4242 });
+    expect(text).toContain("service 'shop' (pid 4242 on web-1)");
+    expect(text).toContain('Drop one of the two');
+    expect(noticeMessage({ service: 'shop', kind: 'unmatched' })).toContain('names no process');
+  });
+});
