@@ -121,15 +121,17 @@ export class DoubleTracing {
 
 /**
  * Whether a shadowed sender's span is one the preload traces too: a request (SERVER span; CONSUMER
- * spans and job roots are not the preload's make), a PostgreSQL call (pg), a Redis call (ioredis,
- * node-redis), a pool checkout or pool usage sample.
+ * spans and job roots are not the preload's make), a PostgreSQL call (pg) but Prisma 6's engine's
+ * (`prisma:engine:…`: its Rust engine bypasses pg, so the preload never sees those queries), a Redis
+ * call (ioredis, node-redis), a pool checkout or pool usage sample. `name` is the span's name; only
+ * spans of a shadowed sender are asked.
  */
-export function tracedByPreload(span: ClassifiedSpan): boolean {
+export function tracedByPreload(span: ClassifiedSpan, name: string): boolean {
   switch (span.type) {
     case 'request':
       return span.method !== 'CONSUMER' && span.method !== 'JOB';
     case 'db':
-      return span.system === 'postgresql';
+      return span.system === 'postgresql' && !name.startsWith(PRISMA_ENGINE);
     case 'cache':
       return span.system === 'redis';
     case 'pool-connect':
@@ -140,6 +142,8 @@ export function tracedByPreload(span: ClassifiedSpan): boolean {
       return false;
   }
 }
+
+const PRISMA_ENGINE = 'prisma:engine:';
 
 function pidKey(sender: SpanSender): string | undefined {
   return sender.hostName === undefined || sender.pid === undefined

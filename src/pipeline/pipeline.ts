@@ -204,7 +204,7 @@ export class Pipeline {
       this.stats.spansFailed++;
       return;
     }
-    if (this.shadowed && tracedByPreload(classified)) {
+    if (this.shadowed && tracedByPreload(classified, span.name)) {
       this.stats.spansSetAside++;
       this.doubleTracing.setAside(classified.service);
       return;

@@ -5,6 +5,7 @@ import {
   noticeMessage,
   tracedByPreload,
 } from '../../src/classify/double-tracing';
+import { doubleTracedNote } from '../../src/cli/report-command';
 import type { SpanSender } from '../../src/model/span';
 import { cacheCall, dbCall, poolConnect, poolUsage } from '../fixtures/classified';
 
@@ -96,19 +97,22 @@ describe('tracedByPreload', () => {
   it('takes what the preload traces too: requests, PostgreSQL, Redis and pool spans', () => {
     const request = (method: string) =>
       ({ ...ids, type: 'request', method }) as unknown as Parameters<typeof tracedByPreload>[0];
-    expect(tracedByPreload(request('GET'))).toBe(true);
-    expect(tracedByPreload(dbCall(ids))).toBe(true);
-    expect(tracedByPreload(cacheCall(ids))).toBe(true);
-    expect(tracedByPreload(poolConnect(ids))).toBe(true);
-    expect(tracedByPreload(poolUsage(ids))).toBe(true);
+    expect(tracedByPreload(request('GET'), 'x')).toBe(true);
+    expect(tracedByPreload(dbCall(ids), 'x')).toBe(true);
+    expect(tracedByPreload(cacheCall(ids), 'x')).toBe(true);
+    expect(tracedByPreload(poolConnect(ids), 'x')).toBe(true);
+    expect(tracedByPreload(poolUsage(ids), 'x')).toBe(true);
   });
 
   it('keeps what only the other SDK makes: consumers, MySQL, other spans', () => {
     const request = (method: string) =>
       ({ ...ids, type: 'request', method }) as unknown as Parameters<typeof tracedByPreload>[0];
-    expect(tracedByPreload(request('CONSUMER'))).toBe(false);
-    expect(tracedByPreload(dbCall({ ...ids, system: 'mysql' }))).toBe(false);
-    expect(tracedByPreload({ ...ids, type: 'other', error: false })).toBe(false);
+    expect(tracedByPreload(request('CONSUMER'), 'x')).toBe(false);
+    expect(tracedByPreload(dbCall({ ...ids, system: 'mysql' }), 'x')).toBe(false);
+    expect(tracedByPreload({ ...ids, type: 'other', error: false }, 'x')).toBe(false);
+    // Prisma 6's engine runs its queries past pg, where the preload cannot see them.
+    expect(tracedByPreload(dbCall(ids), 'prisma:engine:db_query')).toBe(false);
+    expect(tracedByPreload(dbCall({ ...ids, aroundDriver: true }), 'prisma:client:db_query')).toBe(true);
   });
 });
 
@@ -118,5 +122,22 @@ describe('noticeMessage', () => {
     expect(text).toContain("service 'shop' (pid 4242 on web-1)");
     expect(text).toContain('Drop one of the two');
     expect(noticeMessage({ service: 'shop', kind: 'unmatched' })).toContain('names no process');
+  });
+});
+
+describe('spanstat report’s note', () => {
+  it('names the shown services traced twice and what to do, and nothing for the others', () => {
+    const health = {
+      doubleTraced: {
+        shop: { processes: 3, spansSetAside: 90 },
+        billing: { processes: 1, spansSetAside: 4 },
+      },
+    };
+    const note = doubleTracedNote(health, new Set(['shop']));
+    expect(note).toContain('shop (3 processes)');
+    expect(note).not.toContain('billing');
+    expect(note).toContain('Drop one of the two');
+    expect(doubleTracedNote(health, new Set(['orders']))).toBeUndefined();
+    expect(doubleTracedNote({}, new Set(['shop']))).toBeUndefined();
   });
 });
