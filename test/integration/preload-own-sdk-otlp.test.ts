@@ -65,7 +65,16 @@ describe('the preload beside an app’s own SDK exporting to the same sidecar', 
     const served = (rows: EndpointRow[]) => rows.find((r) => r.route === '/users/:id')?.requests ?? 0;
     expect(served(before)).toBe(0);
 
-    for (let i = 0; i < REQUESTS; i++) expect(await app.get(`/users/${i + 1}`)).toBe(200);
+    // Half of them arrive with a caller's traceparent, which both tracers continue: the two copies then
+    // share one trace, their server spans one parent.
+    for (let i = 0; i < REQUESTS; i++) {
+      const traceparent = `00-${(i + 1).toString(16).padStart(32, 'a')}-${'b'.repeat(16)}-01`;
+      const res = await fetch(`http://127.0.0.1:${app.port}/users/${i + 1}`, {
+        headers: i % 2 === 0 ? { traceparent } : {},
+      });
+      await res.arrayBuffer();
+      expect(res.status).toBe(200);
+    }
     await waitFor(async () => served(await report<EndpointRow>('endpoints')) >= REQUESTS || undefined);
     // Both exporters send every 100 ms and the assembler waits 300 ms: give a second copy time to land.
     await new Promise((r) => setTimeout(r, 1_500));
