@@ -9,8 +9,8 @@
  * the preload traces too — are set aside, and the preload's copies count. Its other spans (a CONSUMER
  * span, a MySQL call, its own manual spans) are kept: the preload makes none of those.
  *
- * Decided once per resource of a body (the pipeline asks again only when a span's sender object
- * changes), never per span. Order of arrival: nothing is held back. The other SDK's spans that reach
+ * Decided once per resource of a body (a batch hands the pipeline each resource's sender before its
+ * spans), never per span. Order of arrival: nothing is held back. The other SDK's spans that reach
  * the sidecar before the preload's first export from that process count, as from any other process;
  * from that export on they are set aside. With both exporters on their default 5-s batch delay that is
  * at most the other SDK's first export per process start (and per sidecar start), the requests of
@@ -55,8 +55,7 @@ export class DoubleTracing {
    * Whether the spans of `sender`'s resource duplicate the preload's: another SDK's resource from a
    * process the preload has sent from. Once per resource; the preload's own resources record their process.
    */
-  shadowed(sender: SpanSender | undefined): boolean {
-    if (sender === undefined) return false;
+  shadowed(sender: SpanSender): boolean {
     const service = sender.service;
     if (sender.preload) {
       const byPid = pidKey(sender);

@@ -78,9 +78,12 @@ export class Pipeline {
   private readonly nestedDbCalls = new NestedDbCalls();
   /** Summaries the assembler emitted while a chunk is processed, recorded after its pass. */
   private readonly summaries: RequestSummary[] = [];
-  /** The sender of the last span classified, and whether its spans duplicate the preload's. */
-  private lastSender: SpanSender | undefined;
+  /** Whether the spans of the resource being read duplicate the preload's (set per resource, by onSender). */
   private shadowed = false;
+  /** Called by a batch before each resource's spans: the double-tracing decision, once per resource. */
+  private readonly onSender = (sender: SpanSender): void => {
+    this.shadowed = this.doubleTracing.shadowed(sender);
+  };
   private inChunk = false;
   private queueHead = 0;
   private drainScheduled = false;
@@ -157,8 +160,10 @@ export class Pipeline {
       this.queue[this.queueHead++] = EMPTY_BATCH;
       const before = this.read();
       let decodeFailed = false;
+      // A batch that names no senders (spanBatchOf) is no one's duplicate.
+      this.shadowed = false;
       try {
-        batch.forEach(this.visit);
+        batch.forEach(this.visit, this.onSender);
       } catch {
         decodeFailed = true;
       }
@@ -189,12 +194,6 @@ export class Pipeline {
     if (!(span.durationMs >= 0 && span.durationMs <= MAX_SPAN_MS && span.startMs > 0)) {
       this.stats.spansInvalid++;
       return;
-    }
-    // Spans of one resource share one sender object: decided once per resource, not per span.
-    const sender = span.sender;
-    if (sender !== this.lastSender) {
-      this.lastSender = sender;
-      this.shadowed = this.doubleTracing.shadowed(sender);
     }
     let classified: ClassifiedSpan;
     try {

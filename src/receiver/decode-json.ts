@@ -7,13 +7,33 @@
  * bodies carry SQL text and Redis keys, and the message goes back to the client and the log.
  */
 import { SpanstatError } from '../errors';
-import type { Attributes, AttributeValue, DecodedSpan, SpanSender } from '../model/span';
+import type { Attributes, AttributeValue, DecodedSpan, SpanBatch, SpanSender } from '../model/span';
 import { isSenderKey, setSenderField, unknownSender } from './span-sender';
 
 type Json = Record<string, unknown>;
 
 /** Decodes an OTLP/HTTP JSON trace export body; throws SPANSTAT_ERR_OTLP_DECODE when invalid. */
 export function decodeTracesJson(text: string): DecodedSpan[] {
+  return decodeResourceSpansJson(text).flatMap((group) => group.spans);
+}
+
+/** As decodeTracesJson, as the batch the receiver hands the pipeline: each resource's sender before its spans. */
+export function jsonBatch(text: string): SpanBatch {
+  const groups = decodeResourceSpansJson(text);
+  let size = 0;
+  for (const group of groups) size += group.spans.length;
+  return {
+    size,
+    forEach(visit, onSender) {
+      for (const group of groups) {
+        onSender?.(group.sender);
+        for (const span of group.spans) visit(span);
+      }
+    },
+  };
+}
+
+function decodeResourceSpansJson(text: string): { sender: SpanSender; spans: DecodedSpan[] }[] {
   // An empty body is an empty request, which the spec says to accept.
   if (text.trim() === '') return [];
   let root: unknown;
@@ -23,15 +43,18 @@ export function decodeTracesJson(text: string): DecodedSpan[] {
     // V8's SyntaxError message quotes the body, so it is not passed on.
     throw fail('body is not valid JSON');
   }
-  const out: DecodedSpan[] = [];
+  const out: { sender: SpanSender; spans: DecodedSpan[] }[] = [];
   const request = asObject(root, 'request');
   for (const rs of asArray(request.resourceSpans, 'resourceSpans')) {
     const resourceSpans = asObject(rs, 'resourceSpans[]');
     const sender = readSender(resourceSpans.resource);
+    const spans: DecodedSpan[] = [];
     for (const ss of asArray(resourceSpans.scopeSpans, 'scopeSpans')) {
       const scopeSpans = asObject(ss, 'scopeSpans[]');
-      for (const s of asArray(scopeSpans.spans, 'spans')) out.push(readSpan(asObject(s, 'spans[]'), sender));
+      for (const s of asArray(scopeSpans.spans, 'spans'))
+        spans.push(readSpan(asObject(s, 'spans[]'), sender));
     }
+    out.push({ sender, spans });
   }
   return out;
 }
@@ -82,7 +105,6 @@ function readSpan(s: Json, sender: SpanSender): DecodedSpan {
   }
   return {
     service: sender.service,
-    sender,
     traceId: hexId(s.traceId, 16, 'traceId', false),
     spanId: hexId(s.spanId, 8, 'spanId', false),
     parentSpanId: hexId(s.parentSpanId, 8, 'parentSpanId', true),

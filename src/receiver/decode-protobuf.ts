@@ -45,6 +45,7 @@ const traceIds = new HexIdCache();
 const parentIds = new HexIdCache();
 
 type Visit = (span: DecodedSpan) => void;
+type OnSender = ((sender: SpanSender) => void) | undefined;
 
 /** Decodes an OTLP/HTTP protobuf trace export body; throws SPANSTAT_ERR_OTLP_DECODE when malformed. */
 export function decodeTracesProtobuf(body: Uint8Array): DecodedSpan[] {
@@ -60,7 +61,12 @@ export function decodeTracesProtobuf(body: Uint8Array): DecodedSpan[] {
  * pipeline passes the keys it reads, protobuf-batch.ts) span attributes with other keys are skipped
  * unread.
  */
-export function forEachTraceSpan(body: Uint8Array, visit: Visit, keptAttributes?: AttributeKeyMatcher): void {
+export function forEachTraceSpan(
+  body: Uint8Array,
+  visit: Visit,
+  keptAttributes?: AttributeKeyMatcher,
+  onSender?: (sender: SpanSender) => void,
+): void {
   const r = Reader.create(asBuffer(body));
   traceIds.reset();
   parentIds.reset();
@@ -70,7 +76,7 @@ export function forEachTraceSpan(body: Uint8Array, visit: Visit, keptAttributes?
       if (tag === 10) {
         // resource_spans = 1
         const parentLen = enter(r);
-        readResourceSpans(r, visit, keptAttributes);
+        readResourceSpans(r, visit, keptAttributes, onSender);
         r.len = parentLen;
       } else {
         skipField(r, tag, MASK_REQUEST);
@@ -97,8 +103,14 @@ export function decodeError(err: unknown, pos: number): SpanstatError {
   return new SpanstatError('SPANSTAT_ERR_OTLP_DECODE', `invalid protobuf near byte ${pos}: ${detail}`);
 }
 
-function readResourceSpans(r: Reader, visit: Visit, kept: AttributeKeyMatcher | undefined): void {
+function readResourceSpans(
+  r: Reader,
+  visit: Visit,
+  kept: AttributeKeyMatcher | undefined,
+  onSender: OnSender,
+): void {
   let sender: SpanSender | undefined;
+  let announced = false;
   // Field order is not guaranteed: spans read before their resource wait for its service.name.
   let early: DecodedSpan[] | undefined;
   while (r.pos < r.len) {
@@ -106,8 +118,13 @@ function readResourceSpans(r: Reader, visit: Visit, kept: AttributeKeyMatcher | 
     if (tag === 18) {
       // scope_spans = 2
       const parentLen = enter(r);
-      if (sender !== undefined) readScopeSpans(r, sender, visit, kept);
-      else {
+      if (sender !== undefined) {
+        if (!announced) {
+          announced = true;
+          onSender?.(sender);
+        }
+        readScopeSpans(r, sender, visit, kept);
+      } else {
         const held: DecodedSpan[] = early ?? [];
         early = held;
         readScopeSpans(r, UNKNOWN_SENDER, (span) => held.push(span), kept);
@@ -117,17 +134,16 @@ function readResourceSpans(r: Reader, visit: Visit, kept: AttributeKeyMatcher | 
       // resource = 1 (a second one, which no encoder writes, replaces the first)
       const parentLen = enter(r);
       sender = readResource(r);
+      announced = false;
       r.len = parentLen;
     } else {
       skipField(r, tag, MASK_RESOURCE_SPANS);
     }
   }
   if (early === undefined) return;
+  onSender?.(sender ?? UNKNOWN_SENDER);
   for (const span of early) {
-    if (sender !== undefined) {
-      span.service = sender.service;
-      span.sender = sender;
-    }
+    if (sender !== undefined) span.service = sender.service;
     visit(span);
   }
 }
@@ -247,7 +263,6 @@ function readSpan(r: Reader, sender: SpanSender, kept: AttributeKeyMatcher | und
   const durationNs = (endHi - startHi) * TWO_POW_32 + (endLo - startLo);
   return {
     service: sender.service,
-    sender,
     traceId,
     spanId,
     parentSpanId,

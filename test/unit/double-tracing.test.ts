@@ -87,10 +87,6 @@ describe('DoubleTracing', () => {
     expect(tracing.byService()).toEqual({ shop: { processes: 2, spansSetAside: 2 } });
     expect([...tracing.spansSetAside()]).toEqual([['shop', 2]]);
   });
-
-  it('treats spans without a sender (built by hand) as from no known process', () => {
-    expect(new DoubleTracing().shadowed(undefined)).toBe(false);
-  });
 });
 
 describe('tracedByPreload', () => {

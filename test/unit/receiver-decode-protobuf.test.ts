@@ -8,7 +8,7 @@ import { Writer } from 'protobufjs/minimal';
 import { describe, expect, it } from 'vitest';
 import { isSpanstatError } from '../../src/errors';
 import { READ_ATTRIBUTE_KEYS } from '../../src/model/attributes';
-import type { AttributeValue, DecodedSpan, SpanSender } from '../../src/model/span';
+import type { AttributeValue, DecodedSpan } from '../../src/model/span';
 import { countTraceSpans } from '../../src/receiver/check-protobuf';
 import { decodeTracesProtobuf, forEachTraceSpan } from '../../src/receiver/decode-protobuf';
 import { READ_ATTRIBUTES } from '../../src/receiver/protobuf-batch';
@@ -421,15 +421,9 @@ function referenceDecode(body: Uint8Array): DecodedSpan[] {
   const out: DecodedSpan[] = [];
   for (const rs of msg.resourceSpans) {
     let service = 'unknown_service';
-    const sender: Record<string, unknown> = { preload: false };
     for (const kv of rs.resource?.attributes ?? []) {
       if (kv.key === 'service.name') service = kv.value.stringValue;
-      if (kv.key === 'host.name') sender.hostName = kv.value.stringValue;
-      if (kv.key === 'process.pid') sender.pid = Number(kv.value.intValue.toString());
-      if (kv.key === 'service.instance.id') sender.instanceId = kv.value.stringValue;
-      if (kv.key === 'telemetry.distro.name') sender.preload = kv.value.stringValue === 'spanstat';
     }
-    sender.service = service;
     for (const ss of rs.scopeSpans) {
       for (const s of ss.spans) {
         const start = BigInt(s.startTimeUnixNano.toString());
@@ -446,7 +440,6 @@ function referenceDecode(body: Uint8Array): DecodedSpan[] {
         }
         out.push({
           service,
-          sender: sender as unknown as SpanSender,
           traceId: Buffer.from(s.traceId).toString('hex'),
           spanId: Buffer.from(s.spanId).toString('hex'),
           parentSpanId: Buffer.from(s.parentSpanId).toString('hex'),
