@@ -45,7 +45,9 @@ function visits(batch: SpanBatch): { order: string[]; senders: SpanSender[] } {
   const order: string[] = [];
   const senders: SpanSender[] = [];
   batch.forEach(
-    (span) => order.push(span.name),
+    (span) => {
+      order.push(span.name);
+    },
     (sender) => {
       senders.push(sender);
       order.push(`sender:${sender.preload ? 'preload' : 'sdk'}`);
