@@ -24,6 +24,7 @@ select{margin-left:.5rem}
 <body>
 <h1>spanstat <span class="muted" id="meta"></span></h1>
 <p id="lost" class="bad"></p>
+<p id="twice" class="bad"></p>
 <label>window<select id="window"><option>all</option><option>1m</option><option>5m</option><option>15m</option></select></label>
 <h2>Recommendations</h2><div id="recommendations" class="muted">none</div>
 <h2>Endpoints</h2><div id="endpoints"></div>
@@ -72,6 +73,10 @@ async function refresh() {
   const lost = Object.entries(health.sendersLostSpans || {});
   document.getElementById('lost').textContent = lost.length ? 'Lost in the app before sending (sidecar down, refusing or behind; '
     + 'the figures below miss them): ' + lost.map(([s, n]) => s + ' ' + fmt(n) + ' spans').join(', ') + '.' : '';
+  const twice = Object.entries(health.doubleTraced || {});
+  document.getElementById('twice').textContent = twice.length ? 'Traced twice, by the spanstat preload and the app’s own '
+    + 'OpenTelemetry SDK (its copies are set aside; drop one of the two): ' + twice.map(([s, d]) => s + ' (' + d.processes
+    + ' processes)').join(', ') + '.' : '';
   document.getElementById('endpoints').innerHTML = section(e, [
     ['route', 'endpoint', (v, r) => esc(r.service + ' ' + r.method + ' ' + v), 'text'], ['requests', 'requests'],
     ['errorRate', 'errors', (v) => '<span class="' + (v >= 0.02 ? 'bad' : '') + '">' + pct(v) + '</span>'],

@@ -24,6 +24,7 @@ const TITLES: Record<string, string> = {
 interface Health {
   services?: string[];
   sendersLostSpans?: Record<string, number>;
+  doubleTraced?: Record<string, { processes: number; spansSetAside: number }>;
 }
 
 /** `spanstat report <kind>`: fetches one report from a running sidecar and prints it. Returns the exit code. */
@@ -64,8 +65,11 @@ export async function runReportCommand(kind: string, options: ReportCommandOptio
         : noRowsText(kind, report.window, options.service, health),
     ),
   );
-  const lost = lostSpansNote(health, options.service ? new Set([options.service]) : services);
+  const shownServices = options.service ? new Set([options.service]) : services;
+  const lost = lostSpansNote(health, shownServices);
   if (lost) console.error(lost);
+  const twice = doubleTracedNote(health, shownServices);
+  if (twice) console.error(twice);
   return 0;
 }
 
@@ -113,6 +117,20 @@ function noRowsText(kind: string, window: string, service: string | undefined, h
   if (known?.includes(service)) return `(no ${kind} rows for service '${service}' in window ${window})`;
   const others = known ? `; services with data: ${known.join(', ') || 'none yet'}` : '';
   return `(no data seen for service '${service}' in window ${window}${others})`;
+}
+
+/** A note when a shown service's processes run the preload and their own SDK into spanstat at once. */
+export function doubleTracedNote(
+  health: Health | undefined,
+  services: ReadonlySet<string>,
+): string | undefined {
+  const found = Object.entries(health?.doubleTraced ?? {}).filter(([service]) => services.has(service));
+  if (found.length === 0) return undefined;
+  const list = found.map(([service, { processes }]) => `${service} (${processes} processes)`).join(', ');
+  return (
+    `note: traced twice, by the spanstat preload and the app's own OpenTelemetry SDK: ${list}; the SDK's ` +
+    'copies are set aside (figures count once). Drop one of the two (see the sidecar log)'
+  );
 }
 
 /** A note when the preload of a shown service lost spans before sending them (the figures miss them). */

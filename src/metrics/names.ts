@@ -283,6 +283,13 @@ export const METRICS = {
     help: "Spans the apps' spanstat preload lost before sending (queue full, exports refused or failed), as its later requests reported; the reports undercount by as much",
     labels: ['service'],
   },
+  doubleTracedSpans: {
+    name: 'spanstat_sidecar_double_traced_spans_total',
+    type: 'counter',
+    unit: '',
+    help: "Spans an app's own OpenTelemetry SDK sent from a process the spanstat preload also traces (same service, host and pid): requests, PostgreSQL, Redis and pool spans set aside, the preload's copies count; drop one of the two",
+    labels: ['service'],
+  },
   forwardedSpans: {
     name: 'spanstat_sidecar_forwarded_spans_total',
     type: 'counter',

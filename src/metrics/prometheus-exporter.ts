@@ -36,6 +36,8 @@ export interface SpanstatMetrics extends SpanSink {
   setHealth(source: () => SidecarHealth): void;
   /** Called at every scrape; returns the spans each service's preload reported lost. */
   setPreloadSpansLost(source: () => ReadonlyMap<string, number>): void;
+  /** Spans set aside per service as another SDK's copies of the preload's (classify/double-tracing.ts). */
+  setDoubleTracedSpans(source: () => ReadonlyMap<string, number>): void;
   /** The lock sampler's counts (null or undefined when it is off). */
   setLockActivity(source: () => LockActivity | null | undefined): void;
   /** `GET /metrics` handler (Prometheus text format 0.0.4). */
@@ -62,6 +64,7 @@ export function createSpanstatMetrics(options: SpanstatMetricsOptions): Spanstat
   let recommendations: () => readonly RecommendationSeries[] = () => [];
   let health: (() => SidecarHealth) | undefined;
   let preloadSpansLost: () => ReadonlyMap<string, number> = () => new Map();
+  let doubleTracedSpans: () => ReadonlyMap<string, number> = () => new Map();
   let lockActivity: () => LockActivity | null | undefined = () => undefined;
   const lockValue = (pick: (a: LockActivity) => number): Point[] => {
     const activity = lockActivity();
@@ -123,6 +126,13 @@ export function createSpanstatMetrics(options: SpanstatMetricsOptions): Spanstat
           .map(([service, value]) => ({ value, attributes: { service } })),
     },
     {
+      def: METRICS.doubleTracedSpans,
+      points: () =>
+        [...doubleTracedSpans()]
+          .slice(0, options.maxSeriesPerMetric)
+          .map(([service, value]) => ({ value, attributes: { service } })),
+    },
+    {
       def: METRICS.forwardedSpans,
       points: () =>
         Object.entries(health?.().forwardedSpans ?? {}).map(([outcome, value]) => ({
@@ -169,6 +179,9 @@ export function createSpanstatMetrics(options: SpanstatMetricsOptions): Spanstat
     },
     setPreloadSpansLost(source) {
       preloadSpansLost = source;
+    },
+    setDoubleTracedSpans(source) {
+      doubleTracedSpans = source;
     },
     setLockActivity(source) {
       lockActivity = source;

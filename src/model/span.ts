@@ -18,6 +18,22 @@ export const SpanKind = {
 /** OTLP Status.code numbers. */
 export const StatusCode = { UNSET: 0, OK: 1, ERROR: 2 } as const;
 
+/**
+ * The resource a span came from, as the decoders read it once per ResourceSpans (never per span): the
+ * process that sent it, for telling the spanstat preload and an app's own SDK in one process apart
+ * (classify/double-tracing.ts). A batch hands it to the pipeline before the resource's spans, not on each span:
+ * one more field on every decoded span was a cost per span for a fact per resource.
+ */
+export interface SpanSender {
+  readonly service: string;
+  /** `telemetry.distro.name` is `spanstat`: the spanstat preload's resource. */
+  readonly preload: boolean;
+  /** `host.name`, `process.pid` and `service.instance.id`, when the resource has them. */
+  readonly hostName: string | undefined;
+  readonly pid: number | undefined;
+  readonly instanceId: string | undefined;
+}
+
 export interface DecodedSpan {
   /** `service.name` of the span's resource, `unknown_service` when absent. */
   service: string;
@@ -45,8 +61,12 @@ export interface DecodedSpan {
 export interface SpanBatch {
   /** Number of spans, known without decoding. */
   readonly size: number;
-  /** Visits every span in order; a protobuf body is decoded on the way. */
-  forEach(visit: (span: DecodedSpan) => void): void;
+  /**
+   * Visits every span in order; a protobuf body is decoded on the way. `onSender`, when given, is
+   * called with each resource's sender before the spans of that resource (a batch built from spans
+   * alone, spanBatchOf, calls it never).
+   */
+  forEach(visit: (span: DecodedSpan) => void, onSender?: (sender: SpanSender) => void): void;
 }
 
 /** A batch over spans decoded already (OTLP/JSON, tests). */

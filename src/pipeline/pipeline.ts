@@ -1,9 +1,10 @@
 import type { NamespaceRenames } from '../cache-keys/namespace-renames';
 import type { SpanClassifier } from '../classify/classify-span';
+import { DoubleTracing, tracedByPreload } from '../classify/double-tracing';
 import { NestedDbCalls } from '../classify/nested-db-calls';
 import type { ClassifiedSpan } from '../model/classified';
 import type { RequestSummary } from '../model/request-summary';
-import type { DecodedSpan, SpanBatch } from '../model/span';
+import type { DecodedSpan, SpanBatch, SpanSender } from '../model/span';
 import { type AssemblerOptions, RequestAssembler } from '../traces/request-assembler';
 import type { SliceClock } from './slice-clock';
 import type { SpanSink } from './span-sink';
@@ -20,6 +21,8 @@ export interface PipelineStats {
   spansFailed: number;
   /** Spans left out for times no real span has (see classifyOne). */
   spansInvalid: number;
+  /** Another SDK's copies of spans the preload sent from the same process (classify/double-tracing.ts). */
+  spansSetAside: number;
   pendingSpans: number;
   requestsSummarised: number;
 }
@@ -60,6 +63,7 @@ export class Pipeline {
     spansProcessed: 0,
     spansFailed: 0,
     spansInvalid: 0,
+    spansSetAside: 0,
     pendingSpans: 0,
     requestsSummarised: 0,
   };
@@ -74,6 +78,12 @@ export class Pipeline {
   private readonly nestedDbCalls = new NestedDbCalls();
   /** Summaries the assembler emitted while a chunk is processed, recorded after its pass. */
   private readonly summaries: RequestSummary[] = [];
+  /** Whether the spans of the resource being read duplicate the preload's (set per resource, by onSender). */
+  private shadowed = false;
+  /** Called by a batch before each resource's spans: the double-tracing decision, once per resource. */
+  private readonly onSender = (sender: SpanSender): void => {
+    this.shadowed = this.doubleTracing.shadowed(sender);
+  };
   private inChunk = false;
   private queueHead = 0;
   private drainScheduled = false;
@@ -87,6 +97,8 @@ export class Pipeline {
     private readonly clock: SliceClock,
     /** Namespace renames made while a chunk was classified, applied before its sinks (namespace-renames.ts). */
     private readonly renames?: NamespaceRenames,
+    /** Tells another SDK's spans from a process the preload also traces (its notices are the sidecar's log). */
+    readonly doubleTracing: DoubleTracing = new DoubleTracing(),
   ) {
     this.assembler = new RequestAssembler(options.assembly, (summary) => {
       this.stats.requestsSummarised++;
@@ -148,8 +160,10 @@ export class Pipeline {
       this.queue[this.queueHead++] = EMPTY_BATCH;
       const before = this.read();
       let decodeFailed = false;
+      // A batch that names no senders (spanBatchOf) is no one's duplicate.
+      this.shadowed = false;
       try {
-        batch.forEach(this.visit);
+        batch.forEach(this.visit, this.onSender);
       } catch {
         decodeFailed = true;
       }
@@ -170,7 +184,8 @@ export class Pipeline {
 
   /** Spans the pipeline has read so far, whatever became of them. */
   private read(): number {
-    return this.stats.spansProcessed + this.stats.spansFailed + this.stats.spansInvalid;
+    const stats = this.stats;
+    return stats.spansProcessed + stats.spansFailed + stats.spansInvalid + stats.spansSetAside;
   }
 
   private classifyOne(span: DecodedSpan): void {
@@ -186,6 +201,11 @@ export class Pipeline {
     } catch {
       // A span the stages cannot handle is a bug, but it must not take the batch or the process with it.
       this.stats.spansFailed++;
+      return;
+    }
+    if (this.shadowed && tracedByPreload(classified, span.name)) {
+      this.stats.spansSetAside++;
+      this.doubleTracing.setAside(classified.service);
       return;
     }
     this.chunk.push(classified);

@@ -21,11 +21,18 @@ import { satisfies } from 'semver';
 type Patchable = Record<PropertyKey, unknown>;
 type Method = (...args: never[]) => unknown;
 
-/** shimmer's marks, which other tools read to see a wrapper (`isWrapped`) and reach what it wraps. */
+/**
+ * Two of shimmer's marks, which other tools read to see a wrapper and reach what it wraps. The third,
+ * `__unwrap`, is kept under a symbol of our own: with it, @opentelemetry/instrumentation's `isWrapped`
+ * takes our wrapper for the app's instrumentation's own earlier one, and instrumentation-pg,
+ * -ioredis and -express unwrap it before wrapping (`if (isWrapped(x)) this._unwrap(…)`), so under an
+ * app's own SDK with those the preload lost every query and Redis span and every Express route.
+ */
+const UNWRAP = Symbol('spanstat.unwrap');
 interface Wrapped {
   __wrapped?: boolean;
   __original?: unknown;
-  __unwrap?: () => void;
+  [UNWRAP]?: () => void;
 }
 
 export abstract class PreloadInstrumentation {
@@ -81,7 +88,7 @@ export abstract class PreloadInstrumentation {
     const wrapped = wrapper(original as never) as Method & Wrapped;
     const enumerable = Object.prototype.propertyIsEnumerable.call(object, name);
     mark(wrapped, '__original', original);
-    mark(wrapped, '__unwrap', () => {
+    mark(wrapped, UNWRAP, () => {
       if (object[name] === wrapped) define(object, name, original, enumerable);
     });
     mark(wrapped, '__wrapped', true);
@@ -91,7 +98,7 @@ export abstract class PreloadInstrumentation {
   /** Puts back what `_wrap` wrapped, unless someone wrapped over it since (their wrapper stays). */
   protected _unwrap(target: object, name: string): void {
     const wrapped = (target as Patchable)[name] as Wrapped | undefined;
-    wrapped?.__unwrap?.();
+    wrapped?.[UNWRAP]?.();
   }
 
   private onRequire<T>(exports: T, name: string, baseDir: string | undefined): T {

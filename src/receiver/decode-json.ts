@@ -7,14 +7,33 @@
  * bodies carry SQL text and Redis keys, and the message goes back to the client and the log.
  */
 import { SpanstatError } from '../errors';
-import type { Attributes, AttributeValue, DecodedSpan } from '../model/span';
-
-const UNKNOWN_SERVICE = 'unknown_service';
+import type { Attributes, AttributeValue, DecodedSpan, SpanBatch, SpanSender } from '../model/span';
+import { isSenderKey, setSenderField, unknownSender } from './span-sender';
 
 type Json = Record<string, unknown>;
 
 /** Decodes an OTLP/HTTP JSON trace export body; throws SPANSTAT_ERR_OTLP_DECODE when invalid. */
 export function decodeTracesJson(text: string): DecodedSpan[] {
+  return decodeResourceSpansJson(text).flatMap((group) => group.spans);
+}
+
+/** As decodeTracesJson, as the batch the receiver hands the pipeline: each resource's sender before its spans. */
+export function jsonBatch(text: string): SpanBatch {
+  const groups = decodeResourceSpansJson(text);
+  let size = 0;
+  for (const group of groups) size += group.spans.length;
+  return {
+    size,
+    forEach(visit, onSender) {
+      for (const group of groups) {
+        onSender?.(group.sender);
+        for (const span of group.spans) visit(span);
+      }
+    },
+  };
+}
+
+function decodeResourceSpansJson(text: string): { sender: SpanSender; spans: DecodedSpan[] }[] {
   // An empty body is an empty request, which the spec says to accept.
   if (text.trim() === '') return [];
   let root: unknown;
@@ -24,15 +43,18 @@ export function decodeTracesJson(text: string): DecodedSpan[] {
     // V8's SyntaxError message quotes the body, so it is not passed on.
     throw fail('body is not valid JSON');
   }
-  const out: DecodedSpan[] = [];
+  const out: { sender: SpanSender; spans: DecodedSpan[] }[] = [];
   const request = asObject(root, 'request');
   for (const rs of asArray(request.resourceSpans, 'resourceSpans')) {
     const resourceSpans = asObject(rs, 'resourceSpans[]');
-    const service = serviceName(resourceSpans.resource);
+    const sender = readSender(resourceSpans.resource);
+    const spans: DecodedSpan[] = [];
     for (const ss of asArray(resourceSpans.scopeSpans, 'scopeSpans')) {
       const scopeSpans = asObject(ss, 'scopeSpans[]');
-      for (const s of asArray(scopeSpans.spans, 'spans')) out.push(readSpan(asObject(s, 'spans[]'), service));
+      for (const s of asArray(scopeSpans.spans, 'spans'))
+        spans.push(readSpan(asObject(s, 'spans[]'), sender));
     }
+    out.push({ sender, spans });
   }
   return out;
 }
@@ -53,20 +75,19 @@ function asArray(v: unknown, field: string): unknown[] {
   return v;
 }
 
-function serviceName(resource: unknown): string {
-  if (resource === undefined || resource === null) return UNKNOWN_SERVICE;
+function readSender(resource: unknown): SpanSender {
+  const sender = unknownSender();
+  if (resource === undefined || resource === null) return sender;
   const attrs = asArray(asObject(resource, 'resource').attributes, 'resource.attributes');
-  let service = UNKNOWN_SERVICE;
   for (const kv of attrs) {
     const o = asObject(kv, 'resource.attributes[]');
-    if (o.key !== 'service.name') continue;
-    const v = anyValue(o.value, 'resource.attributes[].value', false);
-    if (typeof v === 'string' && v !== '') service = v;
+    if (typeof o.key !== 'string' || !isSenderKey(o.key)) continue;
+    setSenderField(sender, o.key, anyValue(o.value, 'resource.attributes[].value', false));
   }
-  return service;
+  return sender;
 }
 
-function readSpan(s: Json, service: string): DecodedSpan {
+function readSpan(s: Json, sender: SpanSender): DecodedSpan {
   const start = nanos(s.startTimeUnixNano, 'startTimeUnixNano');
   const end = nanos(s.endTimeUnixNano, 'endTimeUnixNano');
   // Seconds and nanoseconds are subtracted separately, so the difference is exact.
@@ -83,7 +104,7 @@ function readSpan(s: Json, service: string): DecodedSpan {
     statusCode = enumValue(asObject(s.status, 'status').code, 'status.code', STATUS_CODE_NAMES);
   }
   return {
-    service,
+    service: sender.service,
     traceId: hexId(s.traceId, 16, 'traceId', false),
     spanId: hexId(s.spanId, 8, 'spanId', false),
     parentSpanId: hexId(s.parentSpanId, 8, 'parentSpanId', true),

@@ -18,14 +18,15 @@
  */
 import { Reader } from 'protobufjs/minimal';
 import { SpanstatError } from '../errors';
-import type { Attributes, AttributeValue, DecodedSpan } from '../model/span';
+import type { Attributes, AttributeValue, DecodedSpan, SpanSender } from '../model/span';
 import type { AttributeKeyMatcher } from './attribute-keys';
 import { readAnyValue, readAttribute } from './decode-protobuf-attributes';
+import { type SenderFields, setSenderField, unknownSender } from './span-sender';
 import { enter, nanosToMs, readString, skipField, TWO_POW_32 } from './wire-reader';
 import { HexIdCache, StringInterner, type WireBuffer } from './wire-strings';
 
-const UNKNOWN_SERVICE = 'unknown_service';
-const SERVICE_NAME = 'service.name';
+/** Spans of a ResourceSpans without a resource (or before it, until it is read). */
+const UNKNOWN_SENDER = unknownSender();
 
 /** Fields each message materialises, as bit masks of field numbers (wrong wire type → error). */
 export const MASK_REQUEST = 1 << 1;
@@ -44,6 +45,7 @@ const traceIds = new HexIdCache();
 const parentIds = new HexIdCache();
 
 type Visit = (span: DecodedSpan) => void;
+type OnSender = ((sender: SpanSender) => void) | undefined;
 
 /** Decodes an OTLP/HTTP protobuf trace export body; throws SPANSTAT_ERR_OTLP_DECODE when malformed. */
 export function decodeTracesProtobuf(body: Uint8Array): DecodedSpan[] {
@@ -59,7 +61,12 @@ export function decodeTracesProtobuf(body: Uint8Array): DecodedSpan[] {
  * pipeline passes the keys it reads, protobuf-batch.ts) span attributes with other keys are skipped
  * unread.
  */
-export function forEachTraceSpan(body: Uint8Array, visit: Visit, keptAttributes?: AttributeKeyMatcher): void {
+export function forEachTraceSpan(
+  body: Uint8Array,
+  visit: Visit,
+  keptAttributes?: AttributeKeyMatcher,
+  onSender?: (sender: SpanSender) => void,
+): void {
   const r = Reader.create(asBuffer(body));
   traceIds.reset();
   parentIds.reset();
@@ -69,7 +76,7 @@ export function forEachTraceSpan(body: Uint8Array, visit: Visit, keptAttributes?
       if (tag === 10) {
         // resource_spans = 1
         const parentLen = enter(r);
-        readResourceSpans(r, visit, keptAttributes);
+        readResourceSpans(r, visit, keptAttributes, onSender);
         r.len = parentLen;
       } else {
         skipField(r, tag, MASK_REQUEST);
@@ -96,8 +103,14 @@ export function decodeError(err: unknown, pos: number): SpanstatError {
   return new SpanstatError('SPANSTAT_ERR_OTLP_DECODE', `invalid protobuf near byte ${pos}: ${detail}`);
 }
 
-function readResourceSpans(r: Reader, visit: Visit, kept: AttributeKeyMatcher | undefined): void {
-  let service: string | undefined;
+function readResourceSpans(
+  r: Reader,
+  visit: Visit,
+  kept: AttributeKeyMatcher | undefined,
+  onSender: OnSender,
+): void {
+  let sender: SpanSender | undefined;
+  let announced = false;
   // Field order is not guaranteed: spans read before their resource wait for its service.name.
   let early: DecodedSpan[] | undefined;
   while (r.pos < r.len) {
@@ -105,47 +118,54 @@ function readResourceSpans(r: Reader, visit: Visit, kept: AttributeKeyMatcher | 
     if (tag === 18) {
       // scope_spans = 2
       const parentLen = enter(r);
-      if (service !== undefined) readScopeSpans(r, service, visit, kept);
-      else {
+      if (sender !== undefined) {
+        if (!announced) {
+          announced = true;
+          onSender?.(sender);
+        }
+        readScopeSpans(r, sender, visit, kept);
+      } else {
         const held: DecodedSpan[] = early ?? [];
         early = held;
-        readScopeSpans(r, UNKNOWN_SERVICE, (span) => held.push(span), kept);
+        readScopeSpans(r, UNKNOWN_SENDER, (span) => held.push(span), kept);
       }
       r.len = parentLen;
     } else if (tag === 10) {
-      // resource = 1
+      // resource = 1 (a second one, which no encoder writes, replaces the first)
       const parentLen = enter(r);
-      service = readResource(r) ?? service;
+      sender = readResource(r);
+      announced = false;
       r.len = parentLen;
     } else {
       skipField(r, tag, MASK_RESOURCE_SPANS);
     }
   }
   if (early === undefined) return;
+  onSender?.(sender ?? UNKNOWN_SENDER);
   for (const span of early) {
-    if (service !== undefined) span.service = service;
+    if (sender !== undefined) span.service = sender.service;
     visit(span);
   }
 }
 
-function readResource(r: Reader): string | undefined {
-  let service: string | undefined;
+/** The resource's attributes the pipeline reads (service.name and the sender's process), once per resource. */
+function readResource(r: Reader): SpanSender {
+  const sender = unknownSender();
   while (r.pos < r.len) {
     const tag = r.tag();
     if (tag === 10) {
-      // attributes = 1 (KeyValue): only service.name is kept
+      // attributes = 1 (KeyValue)
       const parentLen = enter(r);
-      const v = readServiceName(r);
-      if (v !== undefined) service = v;
+      readResourceAttribute(r, sender);
       r.len = parentLen;
     } else {
       skipField(r, tag, MASK_RESOURCE);
     }
   }
-  return service;
+  return sender;
 }
 
-function readServiceName(r: Reader): string | undefined {
+function readResourceAttribute(r: Reader, sender: SenderFields): void {
   let key = '';
   let value: AttributeValue | undefined;
   while (r.pos < r.len) {
@@ -157,12 +177,12 @@ function readServiceName(r: Reader): string | undefined {
       r.len = parentLen;
     } else skipField(r, tag, MASK_KEY_VALUE);
   }
-  return key === SERVICE_NAME && typeof value === 'string' && value !== '' ? value : undefined;
+  setSenderField(sender, key, value);
 }
 
 function readScopeSpans(
   r: Reader,
-  service: string,
+  sender: SpanSender,
   visit: Visit,
   kept: AttributeKeyMatcher | undefined,
 ): void {
@@ -171,7 +191,7 @@ function readScopeSpans(
     if (tag === 18) {
       // spans = 2
       const parentLen = enter(r);
-      const span = readSpan(r, service, kept);
+      const span = readSpan(r, sender, kept);
       r.len = parentLen;
       visit(span);
     } else {
@@ -180,7 +200,7 @@ function readScopeSpans(
   }
 }
 
-function readSpan(r: Reader, service: string, kept: AttributeKeyMatcher | undefined): DecodedSpan {
+function readSpan(r: Reader, sender: SpanSender, kept: AttributeKeyMatcher | undefined): DecodedSpan {
   let traceId = '';
   let spanId = '';
   let parentSpanId = '';
@@ -242,7 +262,7 @@ function readSpan(r: Reader, service: string, kept: AttributeKeyMatcher | undefi
   // span shorter than ~104 days, so the duration carries full nanosecond precision.
   const durationNs = (endHi - startHi) * TWO_POW_32 + (endLo - startLo);
   return {
-    service,
+    service: sender.service,
     traceId,
     spanId,
     parentSpanId,

@@ -7,8 +7,8 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import { createServer as createTlsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { isSpanstatError, SpanstatError } from '../errors';
-import { type SpanBatch, spanBatchOf } from '../model/span';
-import { decodeTracesJson } from './decode-json';
+import type { SpanBatch } from '../model/span';
+import { jsonBatch } from './decode-json';
 import { errorSummary } from './error-summary';
 import { protobufBatch } from './protobuf-batch';
 import { type ListenAddress, ReceiverLifecycle } from './receiver-lifecycle';
@@ -230,8 +230,7 @@ export class OtlpHttpReceiver extends ReceiverLifecycle {
   private accept(res: ServerResponse, encoding: OtlpEncoding, body: Buffer): void {
     let batch: SpanBatch;
     try {
-      batch =
-        encoding === 'protobuf' ? protobufBatch(body) : spanBatchOf(decodeTracesJson(body.toString('utf8')));
+      batch = encoding === 'protobuf' ? protobufBatch(body) : jsonBatch(body.toString('utf8'));
     } catch (err) {
       this.stats.decodeErrors++;
       // Decoder messages name fields and offsets, never body content (SQL, keys).

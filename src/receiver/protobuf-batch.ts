@@ -16,8 +16,8 @@ export function protobufBatch(body: Buffer): SpanBatch {
   const size = countTraceSpans(body);
   return {
     size,
-    forEach(visit) {
-      forEachTraceSpan(body, visit, READ_ATTRIBUTES);
+    forEach(visit, onSender) {
+      forEachTraceSpan(body, visit, READ_ATTRIBUTES, onSender);
     },
   };
 }

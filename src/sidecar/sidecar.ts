@@ -5,6 +5,7 @@ import { renderReportPage } from '../api/report-page';
 import { NamespaceLearner } from '../cache-keys/namespace-learner';
 import { NamespaceRenames } from '../cache-keys/namespace-renames';
 import { SpanClassifier } from '../classify/classify-span';
+import { DoubleTracing, noticeMessage } from '../classify/double-tracing';
 import type { SpanstatConfig } from '../config/schema';
 import { OtlpForwarder } from '../forward';
 import type { Logger } from '../log';
@@ -112,6 +113,8 @@ export async function startSidecar(
     sinks,
     sliceClock,
     renames,
+    // Once per process (or service) found sending both the preload's spans and its own SDK's.
+    new DoubleTracing((notice) => logger.warn({ ...notice }, noticeMessage(notice))),
   );
   const forwarder = config.forward.endpoint === '' ? undefined : new OtlpForwarder(config.forward, logger);
   const receiverOptions = {
@@ -151,6 +154,8 @@ export async function startSidecar(
         services: aggregator.services(),
         // Spans the apps' preloads lost before sending: the reports miss them.
         sendersLostSpans: Object.fromEntries(aggregator.senderLoss.byService()),
+        // Processes traced by the preload and the app's own SDK at once: the SDK's copies set aside.
+        doubleTraced: pipeline.doubleTracing.byService(),
         ...(forwarder ? { forward: forwarder.stats } : {}),
       }),
       reports,
@@ -181,6 +186,7 @@ export async function startSidecar(
     },
   }));
   metrics?.setPreloadSpansLost(() => aggregator.lostSpansByService());
+  metrics?.setDoubleTracedSpans(() => pipeline.doubleTracing.spansSetAside());
   if (advisor) {
     metrics?.setRecommendations(() => recommendationSeries(advisor.list({ state: 'active' })));
     metrics?.setLockActivity(() => advisor.status().lockSampling);

@@ -2,13 +2,22 @@ import pino from 'pino';
 import { loadConfig } from '../../src/config';
 import { type RunningSidecar, startSidecar } from '../../src/sidecar/sidecar';
 
-/** An in-process sidecar on ephemeral loopback ports, with the given config overrides. */
-export async function startTestSidecar(overrides: Record<string, unknown> = {}): Promise<RunningSidecar> {
+/**
+ * An in-process sidecar on ephemeral loopback ports, with the given config overrides; `onLog` gets
+ * each log line at warn and above, parsed (else the log is silent).
+ */
+export async function startTestSidecar(
+  overrides: Record<string, unknown> = {},
+  onLog?: (line: { msg: string; [field: string]: unknown }) => void,
+): Promise<RunningSidecar> {
   const config = loadConfig({
     env: {},
     overrides: { receiver: { port: 0 }, api: { port: 0 }, assembly: { idleMs: 300 }, ...overrides },
   });
-  return startSidecar(config, pino({ level: 'silent' }));
+  const logger = onLog
+    ? pino({ level: 'warn' }, { write: (line: string) => onLog(JSON.parse(line)) })
+    : pino({ level: 'silent' });
+  return startSidecar(config, logger);
 }
 
 export async function getJson<T = unknown>(url: string): Promise<T> {

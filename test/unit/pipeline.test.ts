@@ -10,7 +10,13 @@ import type {
   SenderLoss,
 } from '../../src/model/classified';
 import type { RequestSummary } from '../../src/model/request-summary';
-import { type DecodedSpan, type SpanBatch, SpanKind, spanBatchOf } from '../../src/model/span';
+import {
+  type DecodedSpan,
+  type SpanBatch,
+  SpanKind,
+  type SpanSender,
+  spanBatchOf,
+} from '../../src/model/span';
 import { Pipeline } from '../../src/pipeline/pipeline';
 import { SliceClock } from '../../src/pipeline/slice-clock';
 import type { SpanSink } from '../../src/pipeline/span-sink';
@@ -138,6 +144,44 @@ function trace(t: number, leaves: number): DecodedSpan[] {
 }
 
 describe('Pipeline', () => {
+  it('sets aside, per resource, another SDK’s copies from a process the preload sends from', () => {
+    const sink = new RecordingSink();
+    const pipeline = pipelineWith([sink]);
+    const preload: SpanSender = {
+      service: 'svc',
+      preload: true,
+      hostName: 'h',
+      pid: 1,
+      instanceId: undefined,
+    };
+    const sdk: SpanSender = { ...preload, preload: false };
+    const other: SpanSender = { ...sdk, pid: 2 };
+    const batch = (groups: [SpanSender, DecodedSpan[]][]): SpanBatch => ({
+      size: groups.reduce((n, [, spans]) => n + spans.length, 0),
+      forEach(visit, onSender) {
+        for (const [sender, spans] of groups) {
+          onSender?.(sender);
+          for (const s of spans) visit(s);
+        }
+      },
+    });
+    pipeline.enqueue(batch([[preload, [span('db', 't1', 'p1')]]]));
+    // One body: the SDK's resource of that process, then another process's.
+    pipeline.enqueue(
+      batch([
+        [sdk, [span('db', 't2', 's1'), span('cache', 't2', 's2'), span('other', 't2', 's3')]],
+        [other, [span('db', 't3', 'o1')]],
+      ]),
+    );
+    // A batch that names no senders (built from spans alone) counts as it is, after a shadowed one.
+    pipeline.enqueue(batch([[sdk, [span('db', 't4', 's4')]]]));
+    pipeline.enqueue(spanBatchOf([span('db', 't5', 'h1')]));
+    pipeline.drainAll();
+    expect(sink.calls.filter((c) => !c.startsWith('request'))).toEqual(['db:p1', 'db:o1', 'db:h1']);
+    expect(pipeline.stats).toMatchObject({ spansSetAside: 3, spansProcessed: 4, spansFailed: 0 });
+    expect(pipeline.doubleTracing.byService()).toEqual({ svc: { processes: 1, spansSetAside: 3 } });
+  });
+
   it('gives every span of batches larger than its chunks to every sink once, in order, and summarises each request', () => {
     const sinks = [new RecordingSink(), new RecordingSink()];
     const pipeline = pipelineWith(sinks);

@@ -38,7 +38,7 @@ async function renderWith(
   runInNewContext(script, { document, fetch, setInterval: () => 0, Date, Promise, Object, String, Number });
   // refresh() awaits its fetches: let them settle.
   for (let i = 0; i < 20; i++) await new Promise((resolve) => setImmediate(resolve));
-  return Object.fromEntries([...elements].map(([id, el]) => [id, el.innerHTML]));
+  return Object.fromEntries([...elements].map(([id, el]) => [id, el.innerHTML || el.textContent]));
 }
 
 const emptyReport: [number, unknown] = [200, { rows: [], totalRows: 0 }];
@@ -63,6 +63,17 @@ describe('report page', () => {
     expect(html.queries).toContain('connection refused');
     expect(html.cache).toContain('no data yet');
     expect(html.recommendations).toContain('the advisor has not evaluated yet (every 30 s)');
+  });
+
+  it('says at its top which services are traced twice, by the preload and their own SDK', async () => {
+    const html = await renderWith({
+      '/api/v1/reports/': emptyReport,
+      '/api/v1/recommendations': [200, { recommendations: [] }],
+      '/healthz': [200, { doubleTraced: { shop: { processes: 2, spansSetAside: 40 } } }],
+    });
+    expect(html.twice).toContain('Traced twice, by the spanstat preload and the app’s own OpenTelemetry SDK');
+    expect(html.twice).toContain('shop (2 processes)');
+    expect(html.twice).toContain('drop one of the two');
   });
 
   it('renders pools and says how many rows the page leaves out', async () => {
