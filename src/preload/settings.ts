@@ -6,7 +6,7 @@
 import { parseKeyValues } from '../key-values';
 
 export type ExportProtocol = 'http/protobuf' | 'http/json';
-export type InstrumentationName = 'http' | 'express' | 'fastify' | 'pg' | 'ioredis' | 'redis';
+export type InstrumentationName = 'http' | 'express' | 'fastify' | 'koa' | 'pg' | 'ioredis' | 'redis';
 export type LogLevelName = 'none' | 'error' | 'warn' | 'info' | 'debug' | 'verbose' | 'all';
 
 export interface PreloadSettings {
@@ -211,7 +211,15 @@ function logLevel(raw: string | undefined, problems: string[]): LogLevelName {
 }
 
 /** `redis` is node-redis (`redis` v5/v6), as the auto-instrumentations package names it. */
-const ALL_INSTRUMENTATIONS: InstrumentationName[] = ['http', 'express', 'fastify', 'pg', 'ioredis', 'redis'];
+const ALL_INSTRUMENTATIONS: InstrumentationName[] = [
+  'http',
+  'express',
+  'fastify',
+  'koa',
+  'pg',
+  'ioredis',
+  'redis',
+];
 
 /** OTEL_NODE_ENABLED/DISABLED_INSTRUMENTATIONS as the auto-instrumentations package reads them. */
 function enabledInstrumentations(

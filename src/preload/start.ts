@@ -22,6 +22,7 @@ import { FastifyRouteInstrumentation } from './fastify-route';
 import { HttpServerInstrumentation } from './http-server';
 import { IORedisCommandInstrumentation } from './ioredis-command';
 import { createJobRunner, JOBS_KEY } from './job-root';
+import { KoaRouteInstrumentation } from './koa-route';
 import { LeanTracerProvider } from './lean-tracer';
 import type { LostSpans } from './lost-spans';
 import type { PreloadInstrumentation } from './module-hooks';
@@ -105,7 +106,10 @@ export function startPreload(settings: PreloadSettings): PreloadHandle {
   if (settings.instrumentations.http) {
     httpServer = new HttpServerInstrumentation({
       propagate: settings.propagateTraceContext,
-      captureRoutes: settings.instrumentations.express || settings.instrumentations.fastify,
+      captureRoutes:
+        settings.instrumentations.express ||
+        settings.instrumentations.fastify ||
+        settings.instrumentations.koa,
       lostSpans,
     });
     httpServer.setTracer(provider.getTracer('spanstat-http-server', '1.0.0'));
@@ -152,6 +156,8 @@ function createInstrumentations(settings: PreloadSettings): PreloadInstrumentati
   const list: PreloadInstrumentation[] = [];
   // The http server patch (http-server.ts) hooks no require; startPreload adds it.
   if (enabled.http && enabled.express) list.push(new ExpressRouteInstrumentation());
+  // @koa/router's matched route, and Koa requests no route took as (middleware) (koa-route.ts).
+  if (enabled.http && enabled.koa) list.push(new KoaRouteInstrumentation());
   if (enabled.pg) {
     list.push(new PgQueryInstrumentation());
     if (settings.poolConnectSpans) list.push(new PgPoolConnectInstrumentation());

@@ -1,0 +1,129 @@
+/**
+ * `http.route` for Koa apps routed by `@koa/router` (or its predecessor `koa-router`). Koa itself has
+ * no routes; the router sets `ctx._matchedRoute` to the matched route's path (its prefix and the
+ * prefixes of nested routers included, as @opentelemetry/instrumentation-koa reports it) before it
+ * runs the route's middleware, synchronously in its dispatch function. So:
+ *
+ * - `Router#routes()` / `middleware()` (aliases): the dispatch function it returns is wrapped to copy
+ *   `ctx._matchedRoute` to the request's RouteCapture once the router has matched. One call and one
+ *   load per router on the request's way.
+ * - Koa's `Application#callback()`: each request is marked MIDDLEWARE_ROUTE on its way in, so one no
+ *   route took (an auth middleware's 401, a rate limiter's 429, koa-static) is `(middleware)`, a 404
+ *   `(unmatched)`, never its path.
+ *
+ * Only what `require` loads is patched: an ES module app importing @koa/router's own ES build (its
+ * `import` export) gets no routes (README, Limits). Never breaks the app: a failure leaves the request
+ * without a route.
+ */
+import { InstrumentationNodeModuleDefinition } from '@opentelemetry/instrumentation';
+import { MIDDLEWARE_ROUTE } from '../classify/route-template';
+import { PreloadInstrumentation } from './module-hooks';
+import { isPatched, markPatched } from './patch-mark';
+import { captureOf } from './route-capture';
+
+type Method = (this: unknown, ...args: unknown[]) => unknown;
+type Prototype = Record<string, unknown>;
+
+interface KoaContextLike {
+  req?: unknown;
+  _matchedRoute?: unknown;
+}
+
+const ROUTER_METHODS = ['routes', 'middleware'];
+
+export class KoaRouteInstrumentation extends PreloadInstrumentation {
+  constructor() {
+    super('spanstat-koa-route', '1.0.0');
+  }
+
+  protected init() {
+    const patchRouter = (exports: unknown) => {
+      const proto = routerPrototype(exports);
+      if (proto)
+        for (const name of ROUTER_METHODS)
+          if (typeof proto[name] === 'function' && !isPatched(proto[name]))
+            this._wrap(proto, name, (original: Method) => markPatched(routedDispatch(original)));
+      return exports;
+    };
+    const unpatchRouter = (exports?: unknown) => {
+      const proto = routerPrototype(exports);
+      if (proto) for (const name of ROUTER_METHODS) if (isPatched(proto[name])) this._unwrap(proto, name);
+    };
+    const patchKoa = (exports: unknown) => {
+      const proto = koaPrototype(exports);
+      if (proto && typeof proto.callback === 'function' && !isPatched(proto.callback))
+        this._wrap(proto, 'callback', (original: Method) => markPatched(unroutedByDefault(original)));
+      return exports;
+    };
+    const unpatchKoa = (exports?: unknown) => {
+      const proto = koaPrototype(exports);
+      if (proto && isPatched(proto.callback)) this._unwrap(proto, 'callback');
+    };
+    return [
+      new InstrumentationNodeModuleDefinition('koa', ['>=2.0.0 <4'], patchKoa, unpatchKoa),
+      new InstrumentationNodeModuleDefinition('@koa/router', ['>=8.0.0 <16'], patchRouter, unpatchRouter),
+      new InstrumentationNodeModuleDefinition('koa-router', ['>=7.0.0 <13'], patchRouter, unpatchRouter),
+    ];
+  }
+}
+
+/** The router class's prototype: the export itself (CommonJS) or its `default`/`Router`. */
+function routerPrototype(exports: unknown): Prototype | undefined {
+  const candidates = [
+    exports,
+    (exports as { default?: unknown })?.default,
+    (exports as { Router?: unknown })?.Router,
+  ];
+  for (const c of candidates)
+    if (typeof c === 'function' && typeof (c as { prototype?: Prototype }).prototype?.routes === 'function')
+      return (c as { prototype: Prototype }).prototype;
+  return undefined;
+}
+
+function koaPrototype(exports: unknown): Prototype | undefined {
+  const candidates = [exports, (exports as { default?: unknown })?.default];
+  for (const c of candidates)
+    if (typeof c === 'function' && typeof (c as { prototype?: Prototype }).prototype?.callback === 'function')
+      return (c as { prototype: Prototype }).prototype;
+  return undefined;
+}
+
+/** Exported for tests: `routes()` whose dispatch copies the matched route to the request's capture. */
+export function routedDispatch(original: Method): Method {
+  return function routes(this: unknown, ...args: unknown[]) {
+    const dispatch = original.apply(this, args);
+    if (typeof dispatch !== 'function') return dispatch;
+    const wrapped = function spanstatRoutedDispatch(this: unknown, ctx: KoaContextLike, next: unknown) {
+      const result = (dispatch as Method).call(this, ctx, next);
+      try {
+        const route = ctx?._matchedRoute;
+        if (typeof route === 'string') {
+          const capture = captureOf(ctx.req);
+          if (capture !== undefined) capture.route = route;
+        }
+      } catch {
+        // The request keeps no route.
+      }
+      return result;
+    };
+    // Routers nest and compose by these properties (`router.use(other.routes())` reads `.router`).
+    return Object.assign(wrapped, dispatch);
+  };
+}
+
+/** Exported for tests: Koa's `callback()` whose handler marks each request as in a Koa app. */
+export function unroutedByDefault(original: Method): Method {
+  return function callback(this: unknown, ...args: unknown[]) {
+    const handle = original.apply(this, args);
+    if (typeof handle !== 'function') return handle;
+    return function spanstatKoaRequest(this: unknown, req: unknown, res: unknown) {
+      try {
+        const capture = captureOf(req);
+        if (capture !== undefined) capture.unrouted = MIDDLEWARE_ROUTE;
+      } catch {
+        // Named by its path, as before.
+      }
+      return (handle as Method).call(this, req, res);
+    };
+  };
+}
