@@ -448,6 +448,30 @@ export function literalSpans(input: string, dialect: SqlDialect): number[] {
   return spans;
 }
 
+/**
+ * Calls `visit(start, end)` for each run of PostgreSQL code in `input`: the text outside strings,
+ * dollar-quoted bodies, quoted identifiers, numbers, `$n` parameters and comments, each run as long
+ * as such tokens follow one another (`a = ? AND b ?| `, `%(name)s`). For client-placeholders.ts,
+ * which rewrites placeholders only where the parser would read code.
+ */
+export function forEachPgCodeRun(input: string, visit: (start: number, end: number) => void): void {
+  let runStart = -1;
+  let i = 0;
+  while (i < input.length) {
+    const kind = scanToken(input, i, true, false);
+    const first = input.charCodeAt(i);
+    // A gap is whitespace or a comment; only a comment starts with `-` or `/`.
+    const code = kind === VERBATIM ? first !== 34 : kind === GAP && first !== 45 && first !== 47;
+    if (code && runStart < 0) runStart = i;
+    else if (!code && runStart >= 0) {
+      visit(runStart, i);
+      runStart = -1;
+    }
+    i = tokenEnd;
+  }
+  if (runStart >= 0) visit(runStart, input.length);
+}
+
 /** End of the literal token at `i` when the token there is one, else -1 (see literalSpans). */
 export function literalEndAt(input: string, i: number, dialect: SqlDialect): number {
   if (i >= input.length) return -1;
