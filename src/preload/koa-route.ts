@@ -67,26 +67,17 @@ export class KoaRouteInstrumentation extends PreloadInstrumentation {
   }
 }
 
-/** The router class's prototype: the export itself (CommonJS) or its `default`/`Router`. */
-function routerPrototype(exports: unknown): Prototype | undefined {
-  const candidates = [
-    exports,
-    (exports as { default?: unknown })?.default,
-    (exports as { Router?: unknown })?.Router,
-  ];
-  for (const c of candidates)
-    if (typeof c === 'function' && typeof (c as { prototype?: Prototype }).prototype?.routes === 'function')
+/** The prototype of the class `exports` is (CommonJS) or holds as `default`/`Router` that has `method`. */
+function prototypeWith(exports: unknown, method: string): Prototype | undefined {
+  const holder = exports as { default?: unknown; Router?: unknown } | undefined;
+  for (const c of [exports, holder?.default, holder?.Router])
+    if (typeof c === 'function' && typeof (c as { prototype?: Prototype }).prototype?.[method] === 'function')
       return (c as { prototype: Prototype }).prototype;
   return undefined;
 }
 
-function koaPrototype(exports: unknown): Prototype | undefined {
-  const candidates = [exports, (exports as { default?: unknown })?.default];
-  for (const c of candidates)
-    if (typeof c === 'function' && typeof (c as { prototype?: Prototype }).prototype?.callback === 'function')
-      return (c as { prototype: Prototype }).prototype;
-  return undefined;
-}
+const routerPrototype = (exports: unknown) => prototypeWith(exports, 'routes');
+const koaPrototype = (exports: unknown) => prototypeWith(exports, 'callback');
 
 /** Exported for tests: `routes()` whose dispatch copies the matched route to the request's capture. */
 export function routedDispatch(original: Method): Method {
