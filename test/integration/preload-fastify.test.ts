@@ -1,10 +1,11 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type LocalServer, startPostgres, startRedis } from '../../scripts/lib/local-servers';
-import type { EndpointQueryRow, EndpointRow, Report } from '../../src/reports/types';
+import type { EndpointQueryRow, Report } from '../../src/reports/types';
 import type { RunningSidecar } from '../../src/sidecar/sidecar';
 import { type AppRun, assertBuilt, startApp } from '../fixtures/preload-app/harness';
 import { COMPAT_LEGACY_DIR, installedPins } from '../helpers/compat-fixture';
-import { getJson, startTestSidecar, waitFor } from '../helpers/sidecar';
+import { endpointRowsOf, routeFigures, type SentRequest, sendAll } from '../helpers/route-rows';
+import { getJson, startTestSidecar } from '../helpers/sidecar';
 
 // A Fastify app with pg and ioredis under the built preload, exporting to an in-process sidecar: its
 // endpoints are its route templates, whatever the paths clients sent. On Fastify 5 (the repo's
@@ -55,18 +56,12 @@ describe.each(FASTIFIES)(
       await Promise.all([sidecar?.shutdown(), pg?.stop(), redis?.stop()]);
     });
 
-    async function send(path: string, headers: Record<string, string> = {}): Promise<number> {
-      const res = await fetch(`http://127.0.0.1:${app.port}${path}`, { headers });
-      await res.arrayBuffer();
-      return res.status;
-    }
-
     it('runs the pinned Fastify', () => {
       expect(/fastify (\S+)/.exec(app.stdout())?.[1]).toMatch(version);
     });
 
     it('names each request by its route template: parameters, wildcards, plugin prefixes, errors, hijacked replies, 404s, not-found handlers', async () => {
-      const sent: [string, number, Record<string, string>?][] = [
+      const sent: SentRequest[] = [
         ...USERNAMES.map((name): [string, number] => [`/profile/${name}`, 200]),
         ['/users/1', 200],
         ['/users/2', 200],
@@ -87,27 +82,12 @@ describe.each(FASTIFIES)(
         // A not-found handler that answers 200 (a single-page app's index): no route, never the path.
         ['/app/zebediah/settings', 200],
       ];
-      for (const [path, status, headers] of sent)
-        expect([path, await send(path, headers)]).toEqual([path, status]);
+      expect(await sendAll(app.port, sent)).toEqual(sent.map(([path, status]) => [path, status]));
 
-      const url = `${sidecar.apiUrl}/api/v1/reports/endpoints?service=fastify-app&window=all&limit=1000`;
-      const rows = await waitFor(async () => {
-        const found = (await getJson<Report<EndpointRow>>(url)).rows;
-        return found.reduce((n, r) => n + r.requests, 0) >= sent.length ? found : undefined;
-      });
+      const rows = await endpointRowsOf(sidecar.apiUrl, 'fastify-app', sent.length);
       // Every routed request ran one query and one cache read but the 401 (the hook answered first)
       // and the requests no route answered.
-      expect(
-        (rows ?? [])
-          .map((r) => [
-            `${r.method} ${r.route}`,
-            r.requests,
-            r.serverErrors,
-            r.queriesPerRequest,
-            r.cacheOpsPerRequest,
-          ])
-          .sort(),
-      ).toEqual(
+      expect(routeFigures(rows)).toEqual(
         [
           ['GET /profile/:username', USERNAMES.length, 0, 1, 1],
           ['GET /users/:id', 2, 0, 1, 1],

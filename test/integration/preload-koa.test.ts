@@ -5,10 +5,10 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type LocalServer, startPostgres, startRedis } from '../../scripts/lib/local-servers';
-import type { EndpointRow, Report } from '../../src/reports/types';
 import type { RunningSidecar } from '../../src/sidecar/sidecar';
 import { type AppRun, assertBuilt, startApp } from '../fixtures/preload-app/harness';
-import { getJson, startTestSidecar, waitFor } from '../helpers/sidecar';
+import { endpointRowsOf, routeFigures, type SentRequest, sendAll } from '../helpers/route-rows';
+import { startTestSidecar } from '../helpers/sidecar';
 import { sidecarOutputs } from '../helpers/unrouted-paths';
 
 const WORDS = ['zebediah', 'marmalade', 'quillon', 'confidential', 'quarterly', 'nowhere'];
@@ -42,15 +42,9 @@ afterAll(async () => {
   await Promise.all([sidecar?.shutdown(), pg?.stop(), redis?.stop()]);
 });
 
-async function send(path: string, headers: Record<string, string> = {}): Promise<number> {
-  const res = await fetch(`http://127.0.0.1:${app.port}${path}`, { headers });
-  await res.arrayBuffer();
-  return res.status;
-}
-
 describe('a Koa app with @koa/router under the preload, sending to a sidecar', () => {
   it('names each request by its matched route, (middleware) before routing, (unmatched) for a 404', async () => {
-    const sent: [string, number, Record<string, string>?][] = [
+    const sent: SentRequest[] = [
       ['/profile/zebediah', 200],
       ['/profile/marmalade', 200],
       ['/profile/quillon', 200],
@@ -61,25 +55,10 @@ describe('a Koa app with @koa/router under the preload, sending to a sidecar', (
       ['/private/marmalade', 200, { authorization: 'Bearer x' }],
       ['/nowhere/zebediah', 404],
     ];
-    for (const [path, status, headers] of sent)
-      expect([path, await send(path, headers)]).toEqual([path, status]);
+    expect(await sendAll(app.port, sent)).toEqual(sent.map(([path, status]) => [path, status]));
 
-    const url = `${sidecar.apiUrl}/api/v1/reports/endpoints?service=koa-app&window=all&limit=1000`;
-    const rows = await waitFor(async () => {
-      const found = (await getJson<Report<EndpointRow>>(url)).rows;
-      return found.reduce((n, r) => n + r.requests, 0) >= sent.length ? found : undefined;
-    });
-    expect(
-      (rows ?? [])
-        .map((r) => [
-          `${r.method} ${r.route}`,
-          r.requests,
-          r.serverErrors,
-          r.queriesPerRequest,
-          r.cacheOpsPerRequest,
-        ])
-        .sort(),
-    ).toEqual(
+    const rows = await endpointRowsOf(sidecar.apiUrl, 'koa-app', sent.length);
+    expect(routeFigures(rows)).toEqual(
       [
         ['GET /profile/:username', 3, 0, 1, 1],
         ['GET /files/*path', 1, 0, 1, 1],
