@@ -13,25 +13,24 @@ export const EACH_TABLE_NOTE =
   '`*` stands for the ids in the names the statement runs on (one row for all of them; one was checked): ' +
   'create it on each of them, e.g. in each tenant schema';
 
-const sql = templateNamesInText;
+/** Text of the finding with its names' id parts as `*`, but for its columns (the statement's shape keeps them too). */
+type Template = (text: string) => string;
 
-function tableRef(ref: TableRef): TableRef {
+function tableRef(ref: TableRef, sql: Template): TableRef {
   return ref.schema === undefined
     ? { name: sql(ref.name) }
     : { schema: sql(ref.schema), name: sql(ref.name) };
 }
 
-function column(c: PredicateColumn): PredicateColumn {
+function column(c: PredicateColumn, sql: Template): PredicateColumn {
   return {
     ...c,
-    column: sql(c.column),
-    ...(c.table ? { table: tableRef(c.table) } : {}),
-    ...(c.candidates ? { candidates: c.candidates.map(tableRef) } : {}),
-    ...(c.expression ? { expression: { ...c.expression, columns: c.expression.columns.map(sql) } } : {}),
+    ...(c.table ? { table: tableRef(c.table, sql) } : {}),
+    ...(c.candidates ? { candidates: c.candidates.map((ref) => tableRef(ref, sql)) } : {}),
   };
 }
 
-function proposal(p: IndexProposal): IndexProposal {
+function proposal(p: IndexProposal, sql: Template): IndexProposal {
   const table = sql(p.table);
   const statement = sql(p.statement);
   const templated = table !== p.table || statement !== p.statement;
@@ -39,7 +38,6 @@ function proposal(p: IndexProposal): IndexProposal {
   return {
     ...p,
     table,
-    columns: p.columns.map(sql),
     statement,
     existingIndexes: p.existingIndexes.map(sql),
     ...(p.invalidIndex !== undefined ? { invalidIndex: sql(p.invalidIndex) } : {}),
@@ -49,13 +47,20 @@ function proposal(p: IndexProposal): IndexProposal {
   };
 }
 
-/** `finding` (of a sample statement) with the id parts of every name in it as `*`. */
+/** `finding` (of a sample statement) with the id parts of every name in it but its columns as `*`. */
 export function templateFinding(finding: IndexFinding): IndexFinding {
+  const columns = new Set<string>();
+  for (const c of finding.columns) {
+    columns.add(c.column);
+    for (const name of c.expression?.columns ?? []) columns.add(name);
+  }
+  for (const p of finding.proposals) for (const name of p.columns) columns.add(name);
+  const sql: Template = (text) => templateNamesInText(text, columns);
   return {
     ...finding,
-    columns: finding.columns.map(column),
+    columns: finding.columns.map((c) => column(c, sql)),
     ...(finding.error !== undefined ? { error: sql(finding.error) } : {}),
-    proposals: finding.proposals.map(proposal),
+    proposals: finding.proposals.map((p) => proposal(p, sql)),
     skipped: finding.skipped.map((s) => ({ ...s, table: sql(s.table), detail: sql(s.detail) })),
   };
 }

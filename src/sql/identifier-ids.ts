@@ -13,9 +13,10 @@
  * `oauth2_tokens`, ORM aliases (`t0`, `j1`). That is narrower than a Redis key segment (id-segments.ts,
  * where a digit in 4+ characters is enough): a segment of a key is a whole value, while a run here is a
  * piece of a designed name.
- * What it costs: a column or table whose name has a number of its own (`address_line_1`, `top_10_items`)
- * shows as `address_line_*`, and statements that differ only there share a row; `sql.templateIds: false`
- * keeps names as written.
+ * In SQL text only names in a name's position are templated (name-positions.ts): schemas, tables,
+ * savepoints, channels, cursors; a column keeps its number (`address_line_1`, `top_10_items`). What it
+ * costs: a table whose name has a number of its own (`top_10_items`) shows as `top_*_items`, and
+ * statements that differ only there share a row; `sql.templateIds: false` keeps names as written.
  */
 
 /** Shown for an id part. Not valid in a bare SQL identifier, so a templated name never reads as a real one. */
@@ -123,11 +124,30 @@ const NAME_LIKE = /^[A-Za-z_]|^(?=[\d_-]*[a-fA-F])[\da-fA-F_-]{8,}$/;
 
 /**
  * `text` (SQL the advisor wrote, a catalog or plan name, a database's error message) with the id parts of
- * every name-like word as ID_MARK: `ON tenant_42.orders (…)` → `ON tenant_*.orders (…)`,
+ * every name-like word but the `columns` given (their numbers are their design) as ID_MARK: `ON tenant_42.orders (…)` → `ON tenant_*.orders (…)`,
  * `relation "events_2024_11" …` → `relation "events_*_*" …`. Numbers stay, so counts and timings read
  * as before. Word by word rather than by the SQL lexer: a message's apostrophe opens no literal here.
  */
-export function templateNamesInText(text: string): string {
+export function templateNamesInText(text: string, columns: ReadonlySet<string> = NO_COLUMNS): string {
   if (!hasDigit(text)) return text;
-  return text.replace(WORD, (word) => (NAME_LIKE.test(word) ? templateIdentifier(word) : word));
+  return text.replace(WORD, (word) =>
+    NAME_LIKE.test(word) && !columns.has(word) ? templateAround(word, columns) : word,
+  );
+}
+
+const NO_COLUMNS: ReadonlySet<string> = new Set();
+
+/**
+ * `word` templated but for a column of `columns` inside it (an index name the advisor made of the table
+ * and its columns: `orders_7_address_line_1_idx` → `orders_*_address_line_1_idx`).
+ */
+function templateAround(word: string, columns: ReadonlySet<string>): string {
+  for (const column of columns) {
+    const at = hasDigit(column) ? word.indexOf(column) : -1;
+    if (at >= 0) {
+      const after = at + column.length;
+      return templateIdentifier(word.slice(0, at)) + column + templateIdentifier(word.slice(after));
+    }
+  }
+  return templateIdentifier(word);
 }

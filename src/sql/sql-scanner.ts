@@ -14,6 +14,14 @@
  */
 
 import { ID_MARK, templateIdentifier } from './identifier-ids';
+import {
+  DOT_TOKEN,
+  isNamePosition,
+  noteToken,
+  OTHER_TOKEN,
+  resetNamePositions,
+  WORD_TOKEN,
+} from './name-positions';
 
 export type SqlDialect = 'pg' | 'mysql' | 'generic';
 
@@ -291,6 +299,32 @@ function digitBetween(input: string, from: number, to: number): boolean {
   return false;
 }
 
+/** What name-positions.ts notes of the non-gap token of `kind` at `i`. */
+function noteKindOf(input: string, i: number, kind: number): number {
+  if (kind !== VERBATIM) return OTHER_TOKEN;
+  const c = input.charCodeAt(i);
+  if (c === 46) return DOT_TOKEN;
+  return c === 34 || c === 96 || classOf(c) === IDENT ? WORD_TOKEN : OTHER_TOKEN;
+}
+
+/**
+ * The id parts of the token [i, end) as `mark` when it is an identifier with a digit in a name's position
+ * (name-positions.ts: not a column), else undefined; notes the token either way. For the scanners that
+ * template ids, on every non-gap token.
+ */
+function templatedIfName(
+  input: string,
+  i: number,
+  end: number,
+  kind: number,
+  mark: string,
+): string | undefined {
+  const templated =
+    tokenIdDigits && isNamePosition(input, end) ? templatedToken(input, i, end, mark) : undefined;
+  noteToken(input, i, end, noteKindOf(input, i, kind));
+  return templated;
+}
+
 /**
  * The identifier token [start, end) with its id parts written as `mark` (identifier-ids.ts), or undefined when
  * it has none. A quoted name keeps its quotes: `"tenant_42"` → `"tenant_*"`.
@@ -325,10 +359,11 @@ export function scanSql(input: string, dialect: SqlDialect, templateIds = false)
   let gap = false;
   let i = 0;
   lastScanTemplated = false;
+  if (templateIds) resetNamePositions();
   while (i < n) {
     const kind = scanToken(input, i, pg, mysql);
     const end = tokenEnd;
-    const templated = templateIds && tokenIdDigits ? templatedToken(input, i, end, ID_MARK) : undefined;
+    const templated = templateIds && kind !== GAP ? templatedIfName(input, i, end, kind, ID_MARK) : undefined;
     if (kind === GAP) {
       gap = true;
     } else if (templated !== undefined) {
@@ -383,6 +418,7 @@ export function hashCanonical(
   const pg = dialect === 'pg';
   const mysql = dialect === 'mysql';
   const n = input.length;
+  if (templateIds) resetNamePositions();
   let h1 = -2128831035; // FNV offset basis
   let h2 = 0x2f1a3b5c;
   let length = 0;
@@ -416,7 +452,7 @@ export function hashCanonical(
     // scanSql trims a trailing space (only an unterminated quoted identifier ends in one).
     const stop = kind === VERBATIM && end === n && input.charCodeAt(n - 1) === 32 ? n - 1 : end;
     // An identifier with id parts is hashed as scanSql writes it.
-    const templated = templateIds && tokenIdDigits ? templatedToken(input, i, stop, ID_MARK) : undefined;
+    const templated = templateIds ? templatedIfName(input, i, stop, kind, ID_MARK) : undefined;
     const from = templated ?? input;
     if (templated !== undefined) k = 0;
     const last = templated === undefined ? stop : templated.length;
@@ -509,9 +545,11 @@ export function rewriteIdentifierIds(input: string, dialect: SqlDialect, mark: s
   const mysql = dialect === 'mysql';
   let out = '';
   let from = 0;
+  resetNamePositions();
   for (let i = 0; i < input.length; i = tokenEnd) {
-    if (scanToken(input, i, pg, mysql) !== VERBATIM || !tokenIdDigits) continue;
-    const templated = templatedToken(input, i, tokenEnd, mark);
+    const kind = scanToken(input, i, pg, mysql);
+    if (kind === GAP) continue;
+    const templated = templatedIfName(input, i, tokenEnd, kind, mark);
     if (templated === undefined) continue;
     out += input.slice(from, i) + templated;
     from = tokenEnd;

@@ -43,3 +43,41 @@ describe('a finding checked on one tenant’s statement', () => {
     });
   });
 });
+
+describe('a templated finding on a numbered column', () => {
+  it('keeps the column, in the index name too, and templates the tables', () => {
+    const finding: IndexFinding = {
+      service: 'shop',
+      fingerprint: 'f1e2d3c4b5a69788',
+      checked: true,
+      columns: [{ table: { schema: 'tenant_42', name: 'customers' }, column: 'address_line_1', use: 'eq' }],
+      proposals: [
+        {
+          table: 'tenant_42.customers_7',
+          columns: ['address_line_1'],
+          statement:
+            'CREATE INDEX CONCURRENTLY customers_7_address_line_1_idx ON tenant_42.customers_7 (address_line_1);',
+          tableRows: 9_000,
+          existingIndexes: ['customers_7_pkey (id) unique'],
+          note: 'filters on address_line_1 in tenant_42',
+        },
+      ],
+      skipped: [],
+    };
+    const templated = templateFinding(finding);
+    expect(JSON.stringify(templated)).not.toMatch(/42|_7/);
+    expect(templated).toMatchObject({
+      columns: [{ table: { schema: 'tenant_*', name: 'customers' }, column: 'address_line_1' }],
+      proposals: [
+        {
+          table: 'tenant_*.customers_*',
+          columns: ['address_line_1'],
+          statement:
+            'CREATE INDEX CONCURRENTLY customers_*_address_line_1_idx ON tenant_*.customers_* (address_line_1);',
+          existingIndexes: ['customers_*_pkey (id) unique'],
+          note: `filters on address_line_1 in tenant_*; ${EACH_TABLE_NOTE}`,
+        },
+      ],
+    });
+  });
+});

@@ -103,7 +103,7 @@ describe('identifiers in SQL text', () => {
         'SAVEPOINT "sp_8f3a9c2e-1b2c-4d5e-8f90-123456789abc"',
         'SAVEPOINT "sp_00000000-1b2c-4d5e-8f90-123456789abc"',
       ],
-      ['SELECT * FROM t WHERE "tenant_42 ', 'SELECT * FROM t WHERE "tenant_7 '],
+      ['SELECT * FROM "tenant_42 ', 'SELECT * FROM "tenant_7 '],
     ];
     const hash = (text: string, ids: boolean) => {
       const into = new Int32Array(3);
@@ -118,6 +118,53 @@ describe('identifiers in SQL text', () => {
         expect(hash(a, ids) === hash(b, ids) || hash(a, ids).join() === hash(b, ids).join(), a).toBe(same);
       }
     }
+  });
+});
+
+describe('names and columns', () => {
+  const ids = (text: string) => scanSql(text, 'pg', true).replaceAll('\u0001', '?').replaceAll('\u0002', '$');
+  it.each([
+    [
+      'SELECT address_line_1, c.address_line_2 FROM tenant_42.customers c WHERE c.address_line_1 = $1 ORDER BY address_line_2 DESC, top_10 LIMIT 5',
+      'SELECT address_line_1, c.address_line_2 FROM tenant_*.customers c WHERE c.address_line_1 = $1 ORDER BY address_line_2 DESC, top_10 LIMIT ?',
+    ],
+    [
+      'INSERT INTO events_2024_11 (address_line_1, q4_total) VALUES ($1, $2) RETURNING address_line_1',
+      'INSERT INTO events_*_* (address_line_1, q4_total) VALUES ($1, $2) RETURNING address_line_1',
+    ],
+    [
+      'UPDATE tenant_7.customers SET address_line_1 = $1, address_line_2 = lower(address_line_3) WHERE id = $3',
+      'UPDATE tenant_*.customers SET address_line_1 = $1, address_line_2 = lower(address_line_3) WHERE id = $3',
+    ],
+    [
+      'SELECT a.x FROM events_2024_11 a, events_2024_12 AS b JOIN orders_7 o ON o.id = a.order_1 WHERE b.y IN (a.z_1)',
+      'SELECT a.x FROM events_*_* a, events_*_* AS b JOIN orders_* o ON o.id = a.order_1 WHERE b.y IN (a.z_1)',
+    ],
+    [
+      'SELECT "Customer"."address_line_1" AS "Customer_address_line_1" FROM "tenant_42"."customers" "Customer"',
+      'SELECT "Customer"."address_line_1" AS "Customer_address_line_1" FROM "tenant_*"."customers" "Customer"',
+    ],
+    ['SET search_path = tenant_42, public', 'SET search_path = tenant_*, public'],
+    ['SET search_path TO tenant_42', 'SET search_path TO tenant_*'],
+    [
+      'SELECT address_line_1 FROM t; SAVEPOINT sp_8f3a9c2e; LISTEN chan_123; TRUNCATE a_1, b_2',
+      'SELECT address_line_1 FROM t; SAVEPOINT sp_*; LISTEN chan_*; TRUNCATE a_*, b_*',
+    ],
+    ['tenant_42.orders', 'tenant_*.orders'],
+  ])('%s → %s', (text, templated) => {
+    expect(ids(text)).toBe(templated);
+    expect(rewriteIdentifierIds(text, 'pg', '*').replace(/'[^']*'|\b\d+\b/g, '?')).toBe(
+      templated.replace(/\b\d+\b/g, '?'),
+    );
+  });
+
+  it('keeps the columns of an ORM-long select list', () => {
+    const columns = Array.from({ length: 40 }, (_, i) => `"User"."col_${i}" AS "User_col_${i}"`).join(', ');
+    const text = `SELECT ${columns}, "User"."address_line_1" AS "User_address_line_1" FROM "tenant_9"."users" "User"`;
+    const out = ids(text);
+    expect(out).toContain('"User"."address_line_1" AS "User_address_line_1"');
+    expect(out).toContain('"User"."col_39"');
+    expect(out).toContain('FROM "tenant_*"."users"');
   });
 });
 
@@ -151,6 +198,17 @@ describe('fingerprints across tenants', () => {
     expect(two.fingerprint).toBe(one.fingerprint);
     expect(one.statement).toBe(statement);
     expect(two.statement).toBe(statement);
+  });
+
+  it('keeps numbered columns apart and as written', () => {
+    const one = pg('SELECT id FROM tenant_1.customers WHERE address_line_1 = $1');
+    const two = pg('SELECT id FROM tenant_2.customers WHERE address_line_2 = $1');
+    expect(two.fingerprint).not.toBe(one.fingerprint);
+    expect(one.statement).toBe('SELECT id FROM tenant_*.customers WHERE address_line_1 = $1');
+    expect(pg('SELECT id FROM tenant_3.customers WHERE address_line_1 = $1').fingerprint).toBe(
+      one.fingerprint,
+    );
+    expect(pg('SELECT address_line_1 FROM customers').statement).toBe('SELECT address_line_1 FROM customers');
   });
 
   it('names the templated table and keeps the statement as written only as a hidden sample', () => {
