@@ -1,7 +1,7 @@
 /**
  * Assembles the preload's tracing: a lean tracer provider (lean-tracer.ts; always-on sampling:
  * the sidecar's statistics need every request), the bounded batch processor and OTLP exporter, and
- * four instrumentations — our http server spans (http-server.ts), our Express and Fastify route capture, our pg
+ * its instrumentations — our http server spans (http-server.ts), our Express, Fastify, Koa and hapi route capture, our pg
  * query spans (pg-query.ts) and waited pool-connect spans, and ioredis and node-redis (hit/miss, TTL, keys-only statements). NodeSDK is not used: it loads every
  * exporter and detector at startup and patches disabled instrumentations anyway (DESIGN.md).
  * It registers none of the OpenTelemetry API's globals and shares no require hook (preload-context.ts,
@@ -19,6 +19,7 @@ import { installExitHooks } from './exit-hooks';
 import { readExportTls } from './export-tls';
 import { ExpressRouteInstrumentation } from './express-route';
 import { FastifyRouteInstrumentation } from './fastify-route';
+import { HapiRouteInstrumentation } from './hapi-route';
 import { HttpServerInstrumentation } from './http-server';
 import { IORedisCommandInstrumentation } from './ioredis-command';
 import { createJobRunner, JOBS_KEY } from './job-root';
@@ -109,7 +110,8 @@ export function startPreload(settings: PreloadSettings): PreloadHandle {
       captureRoutes:
         settings.instrumentations.express ||
         settings.instrumentations.fastify ||
-        settings.instrumentations.koa,
+        settings.instrumentations.koa ||
+        settings.instrumentations.hapi,
       lostSpans,
     });
     httpServer.setTracer(provider.getTracer('spanstat-http-server', '1.0.0'));
@@ -158,6 +160,8 @@ function createInstrumentations(settings: PreloadSettings): PreloadInstrumentati
   if (enabled.http && enabled.express) list.push(new ExpressRouteInstrumentation());
   // @koa/router's matched route, and Koa requests no route took as (middleware) (koa-route.ts).
   if (enabled.http && enabled.koa) list.push(new KoaRouteInstrumentation());
+  // hapi's route path, from an onPreResponse extension on each server (hapi-route.ts).
+  if (enabled.http && enabled.hapi) list.push(new HapiRouteInstrumentation());
   if (enabled.pg) {
     list.push(new PgQueryInstrumentation());
     if (settings.poolConnectSpans) list.push(new PgPoolConnectInstrumentation());
