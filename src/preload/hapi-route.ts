@@ -11,11 +11,15 @@
  * `onRequest` extension's answer (an auth check's 401) `(middleware)` — never the path a client sent.
  *
  * hapi 21.4 publishes no diagnostics channel for servers (its `hapi.onServer` channel is unreleased),
- * so the package's `server`/`Server` exports are wrapped by a require hook; an ES module app's
- * `import Hapi from '@hapi/hapi'` loads the same CommonJS file. Never breaks the app: a failure leaves
- * the request without a route.
+ * so the factory is wrapped where it is defined, `lib/server.js`, whose export it is: the package's entry
+ * requires that file for both of its names (`server`, `Server`), so an ES module app's `import Hapi from
+ * '@hapi/hapi'` — which loads the entry without `require` — is covered too. Never breaks the app: a
+ * failure leaves the request without a route.
  */
-import { InstrumentationNodeModuleDefinition } from '@opentelemetry/instrumentation';
+import {
+  InstrumentationNodeModuleDefinition,
+  InstrumentationNodeModuleFile,
+} from '@opentelemetry/instrumentation';
 import { MIDDLEWARE_ROUTE } from '../classify/route-template';
 import { PreloadInstrumentation } from './module-hooks';
 import { isPatched, markPatched } from './patch-mark';
@@ -36,8 +40,8 @@ interface HapiServerLike {
   ext?: (event: string, method: typeof captureHapiRoute) => unknown;
 }
 
-/** The package's two names for its one server factory. */
-const FACTORIES = ['server', 'Server'];
+/** hapi's versions with the factory as `lib/server.js`'s export. */
+const VERSIONS = ['>=17.0.0 <22'];
 /** The method hapi gives its not-found and bad-request routes. */
 const SPECIAL_METHOD = '_special';
 
@@ -47,19 +51,21 @@ export class HapiRouteInstrumentation extends PreloadInstrumentation {
   }
 
   protected init() {
-    const patch = (exports: unknown) => {
-      const target = exports as Record<string, unknown> | undefined;
-      if (target)
-        for (const name of FACTORIES)
-          if (typeof target[name] === 'function' && !isPatched(target[name]))
-            this._wrap(target, name, (original: Factory) => markPatched(withRouteCapture(original)));
-      return exports;
-    };
-    const unpatch = (exports?: unknown) => {
-      const target = exports as Record<string, unknown> | undefined;
-      if (target) for (const name of FACTORIES) if (isPatched(target[name])) this._unwrap(target, name);
-    };
-    return [new InstrumentationNodeModuleDefinition('@hapi/hapi', ['>=17.0.0 <22'], patch, unpatch)];
+    // The file's export is the factory itself: the wrapper replaces it in the module cache, and is not
+    // unwrapped (the entry has taken it by then).
+    const patch = (factory: unknown) =>
+      typeof factory === 'function' && !isPatched(factory)
+        ? markPatched(withRouteCapture(factory as Factory))
+        : factory;
+    const serverFile = new InstrumentationNodeModuleFile(
+      '@hapi/hapi/lib/server.js',
+      VERSIONS,
+      patch,
+      () => {},
+    );
+    return [
+      new InstrumentationNodeModuleDefinition('@hapi/hapi', VERSIONS, undefined, undefined, [serverFile]),
+    ];
   }
 }
 

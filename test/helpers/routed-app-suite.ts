@@ -31,36 +31,36 @@ export function routedAppSuite(
   service: string,
   routes: RouteTemplates,
 ): void {
-  let pg: LocalServer;
-  let redis: LocalServer;
-  let sidecar: RunningSidecar;
-  let app: AppRun;
-
-  beforeAll(async () => {
-    assertBuilt();
-    [pg, redis, sidecar] = await Promise.all([
-      startPostgres(),
-      startRedis(),
-      startTestSidecar({ assembly: { idleMs: 3_000 } }),
-    ]);
-    app = await startApp({
-      script,
-      env: {
-        PG_URL: pg.url,
-        REDIS_URL: redis.url,
-        OTEL_EXPORTER_OTLP_ENDPOINT: sidecar.receiverUrl,
-        OTEL_BSP_SCHEDULE_DELAY: '100',
-        OTEL_SERVICE_NAME: service,
-      },
-    });
-  }, 60_000);
-
-  afterAll(async () => {
-    await app?.stop();
-    await Promise.all([sidecar?.shutdown(), pg?.stop(), redis?.stop()]);
-  });
-
   describe(title, () => {
+    let pg: LocalServer;
+    let redis: LocalServer;
+    let sidecar: RunningSidecar;
+    let app: AppRun;
+
+    beforeAll(async () => {
+      assertBuilt();
+      [pg, redis, sidecar] = await Promise.all([
+        startPostgres(),
+        startRedis(),
+        startTestSidecar({ assembly: { idleMs: 3_000 } }),
+      ]);
+      app = await startApp({
+        script,
+        env: {
+          PG_URL: pg.url,
+          REDIS_URL: redis.url,
+          OTEL_EXPORTER_OTLP_ENDPOINT: sidecar.receiverUrl,
+          OTEL_BSP_SCHEDULE_DELAY: '100',
+          OTEL_SERVICE_NAME: service,
+        },
+      });
+    }, 60_000);
+
+    afterAll(async () => {
+      await app?.stop();
+      await Promise.all([sidecar?.shutdown(), pg?.stop(), redis?.stop()]);
+    });
+
     it('names each request by its route template, (middleware) before routing, (unmatched) for a 404', async () => {
       const sent: SentRequest[] = [
         ['/profile/zebediah', 200],
