@@ -13,6 +13,7 @@ export type InstrumentationName =
   | 'koa'
   | 'hapi'
   | 'pg'
+  | 'postgres'
   | 'ioredis'
   | 'redis';
 export type LogLevelName = 'none' | 'error' | 'warn' | 'info' | 'debug' | 'verbose' | 'all';
@@ -226,6 +227,7 @@ const ALL_INSTRUMENTATIONS: InstrumentationName[] = [
   'koa',
   'hapi',
   'pg',
+  'postgres',
   'ioredis',
   'redis',
 ];

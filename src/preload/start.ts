@@ -31,6 +31,7 @@ import { NodeRedisCommandInstrumentation } from './node-redis-command';
 import { OtlpHttpExporter } from './otlp-exporter';
 import { PgPoolConnectInstrumentation } from './pg-pool-connect';
 import { PgQueryInstrumentation } from './pg-query';
+import { PostgresJsQueryInstrumentation } from './postgres-js-query';
 import { preloadContext } from './preload-context';
 import { detectServiceName } from './service-name';
 import type { LogLevelName, PreloadSettings } from './settings';
@@ -166,6 +167,8 @@ function createInstrumentations(settings: PreloadSettings): PreloadInstrumentati
     list.push(new PgQueryInstrumentation());
     if (settings.poolConnectSpans) list.push(new PgPoolConnectInstrumentation());
   }
+  // postgres.js (the `postgres` package) queries, as pg's (postgres-js-query.ts).
+  if (enabled.postgres) list.push(new PostgresJsQueryInstrumentation());
   // Keys with their argument positions, no values, and hit/miss/TTL marks (ioredis-command.ts).
   if (enabled.ioredis) list.push(new IORedisCommandInstrumentation());
   // The same span shape for node-redis (`redis` 4.6–6) commands (node-redis-command.ts).

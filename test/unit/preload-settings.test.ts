@@ -89,6 +89,7 @@ describe('preload settings from the environment', () => {
       koa: true,
       hapi: true,
       pg: true,
+      postgres: true,
       ioredis: false,
       redis: true,
     });
@@ -99,6 +100,7 @@ describe('preload settings from the environment', () => {
       koa: false,
       hapi: false,
       pg: true,
+      postgres: false,
       ioredis: false,
       redis: false,
     });

@@ -1,0 +1,151 @@
+/**
+ * An Express app whose queries go through postgres.js (the `postgres` package), under the preload,
+ * with real PostgreSQL and the sidecar: every query reaches the query report with its `$n` text, under
+ * its request (transactions, a per-item loop, a failing query), and no interpolated value or inline
+ * literal reaches any output.
+ */
+import { Client } from 'pg';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type LocalServer, startPostgres } from '../../scripts/lib/local-servers';
+import type { EndpointRow, QueryRow, Report } from '../../src/reports/types';
+import type { RunningSidecar } from '../../src/sidecar/sidecar';
+import { type AppRun, assertBuilt, attr, startApp, startCapture } from '../fixtures/preload-app/harness';
+import { getJson, startTestSidecar, waitFor } from '../helpers/sidecar';
+import { sidecarOutputs } from '../helpers/unrouted-paths';
+
+const SERVICE = 'postgres-js-app';
+
+let pg: LocalServer;
+let sidecar: RunningSidecar;
+let app: AppRun;
+
+beforeAll(async () => {
+  assertBuilt();
+  [pg, sidecar] = await Promise.all([startPostgres(), startTestSidecar({ assembly: { idleMs: 3_000 } })]);
+  const admin = new Client({ connectionString: pg.url });
+  await admin.connect();
+  await admin.query(`
+    CREATE TABLE users (id int PRIMARY KEY, note text NOT NULL);
+    CREATE TABLE orders (id int PRIMARY KEY, total int NOT NULL);
+    CREATE TABLE items (id int PRIMARY KEY);
+    INSERT INTO users SELECT i, 'n' || i FROM generate_series(1, 3) AS i;
+    INSERT INTO orders SELECT i, 0 FROM generate_series(7, 8) AS i;
+    INSERT INTO items SELECT i FROM generate_series(1, 5) AS i;`);
+  await admin.end();
+  app = await startApp({
+    script: 'postgres-js-app.js',
+    env: {
+      PG_URL: pg.url,
+      OTEL_EXPORTER_OTLP_ENDPOINT: sidecar.receiverUrl,
+      OTEL_BSP_SCHEDULE_DELAY: '100',
+      OTEL_SERVICE_NAME: SERVICE,
+    },
+  });
+}, 60_000);
+
+afterAll(async () => {
+  await app?.stop();
+  await Promise.all([sidecar?.shutdown(), pg?.stop()]);
+});
+
+async function send(path: string): Promise<number> {
+  const res = await fetch(`http://127.0.0.1:${app.port}${path}`);
+  await res.arrayBuffer();
+  return res.status;
+}
+
+describe('a postgres.js app under the preload, sending to a sidecar', () => {
+  it('reports every query under its request, with $n text and no value', async () => {
+    const sent: [string, number][] = [
+      ['/users/1', 200],
+      ['/users/2', 200],
+      ['/users/3', 200],
+      ['/orders/7', 200],
+      ['/orders/8', 200],
+      ['/items/5', 200],
+      ['/items/5', 200],
+      ['/fail/zebediah', 500],
+      ['/unsafe', 200],
+    ];
+    for (const [path, status] of sent) expect([path, await send(path)]).toEqual([path, status]);
+
+    const endpoints = await waitFor(async () => {
+      const rows = (
+        await getJson<Report<EndpointRow>>(
+          `${sidecar.apiUrl}/api/v1/reports/endpoints?service=${SERVICE}&window=all&limit=100`,
+        )
+      ).rows;
+      return rows.reduce((n, r) => n + r.requests, 0) >= sent.length ? rows : undefined;
+    });
+    expect(
+      (endpoints ?? [])
+        .map((r) => [r.route, r.requests, r.serverErrors, r.queriesPerRequest])
+        .sort((a, b) => String(a[0]).localeCompare(String(b[0]))),
+    ).toEqual([
+      ['/fail/:word', 1, 1, 1],
+      ['/items/:n', 2, 0, 5],
+      ['/orders/:id', 2, 0, 4],
+      ['/unsafe', 1, 0, 1],
+      ['/users/:id', 3, 0, 1],
+    ]);
+
+    const queries = (
+      await getJson<Report<QueryRow>>(
+        `${sidecar.apiUrl}/api/v1/reports/queries?service=${SERVICE}&window=all&limit=100`,
+      )
+    ).rows;
+    const byStatement = Object.fromEntries(queries.map((q) => [q.statement, [q.calls, q.errors]]));
+    expect(byStatement).toEqual({
+      'SELECT id, note FROM users WHERE id = $1 AND note <> $2': [3, 0],
+      'SELECT id FROM orders WHERE id = $1': [2, 0],
+      'UPDATE orders SET total = total + $1 WHERE id = $2 RETURNING total': [2, 0],
+      'SELECT id FROM items WHERE id = $1': [11, 1],
+      'SELECT id FROM users WHERE note = $1': [1, 0],
+      begin: [2, 0],
+      commit: [2, 0],
+    });
+    expect(queries.every((q) => q.system === 'postgresql')).toBe(true);
+
+    const everything = `${JSON.stringify(queries)}\n${await sidecarOutputs(sidecar.apiUrl)}`;
+    for (const word of ['secret-param', 'zebediah', 'inline-secret-literal'])
+      expect(everything).not.toContain(word);
+    expect(app.stderr()).not.toContain('spanstat');
+  }, 60_000);
+
+  it("sends pg's span shape: connection attributes, the request as parent, an error status", async () => {
+    const capture = await startCapture();
+    const traced = await startApp({
+      script: 'postgres-js-app.js',
+      env: { PG_URL: pg.url, OTEL_EXPORTER_OTLP_ENDPOINT: capture.endpoint, OTEL_BSP_SCHEDULE_DELAY: '100' },
+    });
+    try {
+      for (const path of ['/orders/7', '/fail/zebediah'])
+        await (await fetch(`http://127.0.0.1:${traced.port}${path}`)).arrayBuffer();
+      await capture.waitForSpans((spans) => spans.filter((s) => s.kind === 2).length >= 2);
+      const servers = capture.spans.filter((s) => s.kind === 2);
+      const queries = capture.spans.filter((s) => s.name.startsWith('postgres.query:'));
+      const { port, pathname } = new URL(pg.url);
+      const database = pathname.slice(1);
+      expect(queries.map((q) => q.name)).toEqual([
+        `postgres.query:BEGIN ${database}`,
+        `postgres.query:SELECT ${database}`,
+        `postgres.query:UPDATE ${database}`,
+        `postgres.query:COMMIT ${database}`,
+        `postgres.query:SELECT ${database}`,
+      ]);
+      for (const q of queries) {
+        expect(attr(q, 'db.system.name')).toBe('postgresql');
+        expect(attr(q, 'db.namespace')).toBe(database);
+        expect(attr(q, 'server.port')).toBe(Number(port));
+        const server = servers.find((s) => s.traceId === q.traceId);
+        expect(server, q.name).toBeDefined();
+      }
+      expect(queries.map((q) => q.statusCode)).toEqual([0, 0, 0, 0, 2]);
+      // The path (the SERVER span's, templated by the sidecar) holds it; no query span does.
+      expect(JSON.stringify(queries)).not.toContain('zebediah');
+    } finally {
+      await traced.stop();
+      await capture.close();
+    }
+  }, 60_000);
+});
