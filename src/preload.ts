@@ -32,11 +32,15 @@
  *                                          spanstat.pool.max / spanstat.pool.in_use for pool-saturation advice,
  *                                          for checkouts that waited (no idle client was free) only
  */
+import { isMainThread } from 'node:worker_threads';
+import { HOOKS_THREAD_ENV } from './preload/esm-patches';
 import { isSdkDisabled, readPreloadSettings } from './preload/settings';
 import type * as Start from './preload/start';
 
 function main(): void {
   if (isSdkDisabled(process.env)) return;
+  // The module loader's own thread (preload/esm-patches.ts) serves no request: nothing to trace there.
+  if (process.env[HOOKS_THREAD_ENV] === '1' && !isMainThread) return;
   const state = globalThis as { __spanstatPreload?: unknown };
   // Required twice (e.g. `--require` plus NODE_OPTIONS): the second load must not patch again.
   if (state.__spanstatPreload) return;

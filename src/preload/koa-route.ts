@@ -11,12 +11,12 @@
  *   route took (an auth middleware's 401, a rate limiter's 429, koa-static) is `(middleware)`, a 404
  *   `(unmatched)`, never its path.
  *
- * Only what `require` loads is patched: an ES module app importing @koa/router's own ES build (its
- * `import` export) gets no routes (README, Limits). Never breaks the app: a failure leaves the request
- * without a route.
+ * An ES module app importing @koa/router gets its ES build (its `import` export), which hands its Router
+ * over as it loads (esm-targets.ts). Never breaks the app: a failure leaves the request without a route.
  */
 import { InstrumentationNodeModuleDefinition } from '@opentelemetry/instrumentation';
 import { MIDDLEWARE_ROUTE } from '../classify/route-template';
+import { registerEsmPatch } from './esm-patches';
 import { PreloadInstrumentation } from './module-hooks';
 import { isPatched, markPatched } from './patch-mark';
 import { captureOf } from './route-capture';
@@ -59,6 +59,8 @@ export class KoaRouteInstrumentation extends PreloadInstrumentation {
       const proto = koaPrototype(exports);
       if (proto && isPatched(proto.callback)) this._unwrap(proto, 'callback');
     };
+    // @koa/router's ES build (an ES module app's import) hands its Router over as it loads (esm-targets.ts).
+    registerEsmPatch('@koa/router', patchRouter);
     return [
       new InstrumentationNodeModuleDefinition('koa', ['>=2.0.0 <4'], patchKoa, unpatchKoa),
       new InstrumentationNodeModuleDefinition('@koa/router', ['>=8.0.0 <16'], patchRouter, unpatchRouter),

@@ -19,10 +19,10 @@
  * Not traced: cursors (`.cursor()`, which swaps the query's resolve per batch), COPY streams
  * (`.readable()`/`.writable()`) and the connection's own queries on connecting (array types, the
  * read-only check: a query without a canceller). A span's time includes any wait for a free connection, as postgres.js
- * queues queries itself (there is no pool checkout to time apart). Only the CommonJS build is patched
- * (`require('postgres')`); an ES module app's `import postgres from 'postgres'` loads the package's ES
- * build, which a require hook never sees (README, Limits). Never breaks the app: a failure leaves the
- * query untraced.
+ * queues queries itself (there is no pool checkout to time apart). The CommonJS build is patched by the
+ * require hook; an ES module app's `import postgres from 'postgres'` loads the package's ES build, whose
+ * files hand the same class and factory over as they load (esm-targets.ts). Never breaks the app: a
+ * failure leaves the query untraced.
  */
 import { type Attributes, type Span, SpanKind } from '@opentelemetry/api';
 import {
@@ -30,6 +30,7 @@ import {
   InstrumentationNodeModuleFile,
 } from '@opentelemetry/instrumentation';
 import { endSpan } from './end-span';
+import { registerEsmPatch } from './esm-patches';
 import { shareAttributes } from './lean-tracer';
 import { PreloadInstrumentation } from './module-hooks';
 import { isPatched, markPatched } from './patch-mark';
@@ -89,6 +90,9 @@ export class PostgresJsQueryInstrumentation extends PreloadInstrumentation {
     // it in the module cache, and is never unwrapped.
     const patchFactory = (factory: unknown) =>
       typeof factory === 'function' && !isPatched(factory) ? noteConnections(factory as Method) : factory;
+    // An ES module app's import loads the package's ES build: its files hand these over (esm-targets.ts).
+    registerEsmPatch('postgres/src/query.js', (exports) => patchQuery(exports as QueryModule));
+    registerEsmPatch('postgres', patchFactory);
     return new InstrumentationNodeModuleDefinition('postgres', VERSIONS, patchFactory, () => {}, [
       new InstrumentationNodeModuleFile('postgres/cjs/src/query.js', VERSIONS, patchQuery, unpatchQuery),
     ]);

@@ -15,6 +15,7 @@ import { suppressTracing } from '@opentelemetry/core';
 import { defaultResource, resourceFromAttributes } from '@opentelemetry/resources';
 import { BoundedBatchSpanProcessor } from './batch-processor';
 import { createRateLimitedLogger } from './diag-logger';
+import { installEsmHooks } from './esm-patches';
 import { installExitHooks } from './exit-hooks';
 import { readExportTls } from './export-tls';
 import { ExpressRouteInstrumentation } from './express-route';
@@ -125,6 +126,8 @@ export function startPreload(settings: PreloadSettings): PreloadHandle {
     fastifyRoutes.enable();
   }
   const instrumentations = createInstrumentations(settings);
+  // The ES builds of the packages whose `import` skips the require hooks (esm-patches.ts).
+  installEsmHooks();
   for (const instrumentation of instrumentations) instrumentation.setTracerProvider(provider);
   // For `runJob` (src/job.ts), in whichever copy of spanstat the app requires.
   const jobRunner = createJobRunner(provider.getTracer('spanstat-job', '1.0.0'), lostSpans);

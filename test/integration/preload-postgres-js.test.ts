@@ -2,7 +2,7 @@
  * An Express app whose queries go through postgres.js (the `postgres` package), under the preload,
  * with real PostgreSQL and the sidecar: every query reaches the query report with its `$n` text, under
  * its request (transactions, a per-item loop, a failing query), and no interpolated value or inline
- * literal reaches any output.
+ * literal reaches any output; in a CommonJS app and in an ES module app (postgres.js's ES build).
  */
 import { Client } from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -13,11 +13,8 @@ import { type AppRun, assertBuilt, attr, startApp, startCapture } from '../fixtu
 import { getJson, startTestSidecar, waitFor } from '../helpers/sidecar';
 import { sidecarOutputs } from '../helpers/unrouted-paths';
 
-const SERVICE = 'postgres-js-app';
-
 let pg: LocalServer;
 let sidecar: RunningSidecar;
-let app: AppRun;
 
 beforeAll(async () => {
   assertBuilt();
@@ -32,29 +29,41 @@ beforeAll(async () => {
     INSERT INTO orders SELECT i, 0 FROM generate_series(7, 8) AS i;
     INSERT INTO items SELECT i FROM generate_series(1, 5) AS i;`);
   await admin.end();
-  app = await startApp({
-    script: 'postgres-js-app.js',
-    env: {
-      PG_URL: pg.url,
-      OTEL_EXPORTER_OTLP_ENDPOINT: sidecar.receiverUrl,
-      OTEL_BSP_SCHEDULE_DELAY: '100',
-      OTEL_SERVICE_NAME: SERVICE,
-    },
-  });
 }, 60_000);
 
 afterAll(async () => {
-  await app?.stop();
   await Promise.all([sidecar?.shutdown(), pg?.stop()]);
 });
 
-async function send(path: string): Promise<number> {
-  const res = await fetch(`http://127.0.0.1:${app.port}${path}`);
-  await res.arrayBuffer();
-  return res.status;
-}
+// The CommonJS app requires postgres.js's CommonJS build; the ES module app imports its ES build.
+describe.each([
+  ['postgres-js-app.js', 'postgres-js-app'],
+  ['postgres-js-app.mjs', 'postgres-js-esm-app'],
+] as const)('%s under the preload, sending to a sidecar', (script, SERVICE) => {
+  let app: AppRun;
 
-describe('a postgres.js app under the preload, sending to a sidecar', () => {
+  beforeAll(async () => {
+    app = await startApp({
+      script,
+      env: {
+        PG_URL: pg.url,
+        OTEL_EXPORTER_OTLP_ENDPOINT: sidecar.receiverUrl,
+        OTEL_BSP_SCHEDULE_DELAY: '100',
+        OTEL_SERVICE_NAME: SERVICE,
+      },
+    });
+  }, 60_000);
+
+  afterAll(async () => {
+    await app?.stop();
+  });
+
+  async function send(path: string): Promise<number> {
+    const res = await fetch(`http://127.0.0.1:${app.port}${path}`);
+    await res.arrayBuffer();
+    return res.status;
+  }
+
   it('reports every query under its request, with $n text and no value', async () => {
     const sent: [string, number][] = [
       ['/users/1', 200],
@@ -115,7 +124,7 @@ describe('a postgres.js app under the preload, sending to a sidecar', () => {
   it("sends pg's span shape: connection attributes, the request as parent, an error status", async () => {
     const capture = await startCapture();
     const traced = await startApp({
-      script: 'postgres-js-app.js',
+      script,
       env: { PG_URL: pg.url, OTEL_EXPORTER_OTLP_ENDPOINT: capture.endpoint, OTEL_BSP_SCHEDULE_DELAY: '100' },
     });
     try {

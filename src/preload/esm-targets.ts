@@ -1,0 +1,68 @@
+/**
+ * The ES module files the preload patches, and how. A `require` hook never sees an ES module, so for the
+ * few packages whose ES build an `import` loads instead of the CommonJS file the instrumentations hook
+ * (postgres.js, @koa/router), the module loader hook (esm-hooks.ts) adds one line to that file's source:
+ * a call that hands its classes to the instrumentation on the app's thread (esm-patches.ts), which
+ * patches their prototypes as it does the CommonJS build's. A file whose source does not read as
+ * expected (another version) is left as it is.
+ *
+ * Shared by the hooks module, which runs in the loader's thread (Node 20) and must stay small: no other
+ * import.
+ */
+
+/** The global the added lines call: `(id, value) => replacement | undefined` (esm-patches.ts). */
+export const ESM_PATCH_GLOBAL = 'spanstat.esmPatch';
+
+export interface EsmTarget {
+  /** The id the added call names, which the instrumentation registers under. */
+  id: string;
+  /** The package the file is in. */
+  packageName: string;
+  /** The end of the file's URL. */
+  urlEnd: string;
+  /** The source with the call added, or undefined to leave it. */
+  transform(source: string): string | undefined;
+}
+
+const CALL = `globalThis[Symbol.for(${JSON.stringify(ESM_PATCH_GLOBAL)})]?.`;
+
+/** Appends a call handing `names` (module-scope bindings) to the instrumentation. */
+function handOver(id: string, names: string, expected: RegExp): EsmTarget['transform'] {
+  return (source) =>
+    expected.test(source) ? `${source}\n;${CALL}(${JSON.stringify(id)}, { ${names} });\n` : undefined;
+}
+
+export const ESM_TARGETS: readonly EsmTarget[] = [
+  {
+    id: 'postgres/src/query.js',
+    packageName: 'postgres',
+    urlEnd: '/node_modules/postgres/src/query.js',
+    transform: handOver('postgres/src/query.js', 'Query', /^export class Query extends Promise/m),
+  },
+  {
+    // The factory is the default export: it is exported wrapped (the instrumentation notes each
+    // instance's connection), or as it is when nothing is registered.
+    id: 'postgres',
+    packageName: 'postgres',
+    urlEnd: '/node_modules/postgres/src/index.js',
+    transform: (source) => {
+      const line = /^export default Postgres$/m;
+      return line.test(source)
+        ? source.replace(line, `export default (${CALL}('postgres', Postgres) ?? Postgres)`)
+        : undefined;
+    },
+  },
+  {
+    id: '@koa/router',
+    packageName: '@koa/router',
+    urlEnd: '/node_modules/@koa/router/dist/index.mjs',
+    transform: handOver('@koa/router', 'Router', /^export \{\s*Router,/m),
+  },
+];
+
+/** The target `url` names, if any. */
+export function esmTargetOf(url: string): EsmTarget | undefined {
+  if (!url.startsWith('file:')) return undefined;
+  for (const target of ESM_TARGETS) if (url.endsWith(target.urlEnd)) return target;
+  return undefined;
+}

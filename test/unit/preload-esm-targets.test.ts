@@ -1,0 +1,54 @@
+import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { loadSync } from '../../src/preload/esm-hooks';
+import { entryIsEsModule } from '../../src/preload/esm-patches';
+import { ESM_PATCH_GLOBAL, esmTargetOf } from '../../src/preload/esm-targets';
+
+const QUERY_URL = 'file:///app/node_modules/postgres/src/query.js';
+const INDEX_URL = 'file:///app/node_modules/postgres/src/index.js';
+
+describe('the ES module files the preload patches', () => {
+  it('hands the class over at the end of a target, and leaves other modules and CommonJS alone', () => {
+    const source = 'export const CLOSE = {}\nexport class Query extends Promise {}\n';
+    const next = () => ({ format: 'module', source });
+    const out = loadSync(QUERY_URL, {}, next);
+    expect(out.source).toBe(
+      `${source}\n;globalThis[Symbol.for("${ESM_PATCH_GLOBAL}")]?.("postgres/src/query.js", { Query });\n`,
+    );
+    expect(loadSync('file:///app/node_modules/other/src/query.js', {}, next).source).toBe(source);
+    const cjs = { format: 'commonjs', source };
+    expect(loadSync(QUERY_URL, {}, () => cjs)).toBe(cjs);
+  });
+
+  it('exports the factory through the patch, or as it is when nothing is registered', () => {
+    const source = 'function Postgres() {}\nexport default Postgres\n';
+    const out = loadSync(INDEX_URL, {}, () => ({
+      format: 'module',
+      source: new TextEncoder().encode(source),
+    }));
+    expect(out.source).toContain(
+      `export default (globalThis[Symbol.for("${ESM_PATCH_GLOBAL}")]?.('postgres', Postgres) ?? Postgres)`,
+    );
+  });
+
+  it('leaves a target whose source is not as expected (another version) untouched', () => {
+    const result = { format: 'module', source: 'export default function postgres() {}\n' };
+    expect(loadSync(INDEX_URL, {}, () => result)).toBe(result);
+    expect(esmTargetOf('node:fs')).toBeUndefined();
+    expect(esmTargetOf('file:///x/node_modules/@koa/router/dist/index.mjs')?.id).toBe('@koa/router');
+  });
+
+  it('tells an ES module entry by extension or by the nearest package.json', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'spanstat-esm-'));
+    mkdirSync(join(dir, 'esm'));
+    writeFileSync(join(dir, 'package.json'), '{"type":"commonjs"}');
+    writeFileSync(join(dir, 'esm', 'package.json'), '{"type":"module"}');
+    expect(entryIsEsModule(join(dir, 'app.mjs'))).toBe(true);
+    expect(entryIsEsModule(join(dir, 'esm', 'app.cjs'))).toBe(false);
+    expect(entryIsEsModule(join(dir, 'esm', 'app.js'))).toBe(true);
+    expect(entryIsEsModule(join(dir, 'app.js'))).toBe(false);
+    expect(entryIsEsModule(undefined)).toBe(false);
+  });
+});
