@@ -1,4 +1,4 @@
-export { deploysResponse, RUNNING_WITHIN_MS } from './api';
+export { type DeploysResponse, deploysResponse, RUNNING_WITHIN_MS } from './api';
 export { type DeployThresholds, routeRegression, statementChanges } from './compare';
 export {
   type DeployComparison,
