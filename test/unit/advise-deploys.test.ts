@@ -61,6 +61,17 @@ describe('deploy-regression rule', () => {
     expect(rec.action).toMatch(/or roll back to 1\.4\.1\.$/);
   });
 
+  it('names a statement the previous version did not run as new', () => {
+    const clock = { now: T0 };
+    const t = tracker(clock);
+    serve(t, clock, '1', 40, { items: 0 });
+    serve(t, clock, '2', 40, { items: 8 });
+    const [rec] = advisor(t, clock)();
+    expect(rec.evidence.changedStatements).toEqual([
+      '`SELECT sku, qty FROM order_items WHERE order_id = $1` is new: 8× per request, 16 ms per request',
+    ]);
+  });
+
   it('is critical from twice the latency ratio, and info for a few more queries alone', () => {
     const clock = { now: T0 };
     const t = tracker(clock);

@@ -48,7 +48,7 @@ export function orderRequest(
     cacheOps: 0,
     fingerprints: [
       { fingerprint: ORDER_FP, calls: 1, totalMs: 1 },
-      { fingerprint: ITEMS_FP, calls: items, totalMs: 2 * items },
+      ...(items > 0 ? [{ fingerprint: ITEMS_FP, calls: items, totalMs: 2 * items }] : []),
     ],
     namespaces: [],
     ...o,

@@ -124,18 +124,20 @@ function emitRegression(
   });
 }
 
-/** `SELECT … = $1` now runs 10× per request (was 1), 31 ms per request (was 3.1 ms). */
+/**
+ * `SELECT … = $1` now runs 10× per request (was 1×), 31 ms per request (was 3.1 ms); or, for a statement
+ * the baseline did not run, `SELECT …` is new: 10× per request, 29 ms per request.
+ */
 function causeText(c: StatementChange, statements: Record<string, string>, unit: string): string {
   const text = statements[c.fingerprint];
   const name = text ? `\`${shortStatement(text, 100)}\`` : `fingerprint ${c.fingerprint}`;
-  const was = (v: number | undefined, fmt: (n: number) => string) =>
-    v !== undefined ? `was ${fmt(v)}` : c.beforeComplete ? 'new' : 'was not among its top statements';
-  const calls = c.after?.callsPerRequest ?? 0;
-  const ms = c.after?.msPerRequest ?? 0;
-  return (
-    `${name} now runs ${fmtCalls(calls)} per ${unit} (${was(c.before?.callsPerRequest, fmtCalls)}), ` +
-    `${fmtMs(ms)} per ${unit} (${was(c.before?.msPerRequest, fmtMs)})`
-  );
+  const calls = fmtCalls(c.after?.callsPerRequest ?? 0);
+  const ms = fmtMs(c.after?.msPerRequest ?? 0);
+  const before = c.before;
+  if (before !== undefined)
+    return `${name} now runs ${calls} per ${unit} (was ${fmtCalls(before.callsPerRequest)}), ${ms} per ${unit} (was ${fmtMs(before.msPerRequest)})`;
+  if (c.beforeComplete) return `${name} is new: ${calls} per ${unit}, ${ms} per ${unit}`;
+  return `${name} now runs ${calls} per ${unit}, ${ms} per ${unit} (before: not among the route's top statements)`;
 }
 
 function actionText(
