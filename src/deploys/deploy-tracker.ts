@@ -51,7 +51,10 @@ export interface DeployComparison {
   previousVersion: string;
   /** The version compared with (the last good one: see the file comment). */
   baselineVersion: string;
-  /** The current version has run `settleMinutes`: its figures are the service's normal now. */
+  /**
+   * The current version has run `settleMinutes` (its figures are the service's normal now), or is the
+   * baseline itself (a rollback to it): nothing is compared.
+   */
   settled: boolean;
   baseline: RouteFigures[];
   current: RouteFigures[];
@@ -125,22 +128,24 @@ export class DeployTracker {
     profile.add(summary, nowMs);
   }
 
-  /** Services whose current version has a baseline, with both versions' figures at `nowMs`. */
+  /** Services with a baseline, with both versions' figures at `nowMs` (see DeployComparison.settled). */
   comparisons(nowMs: number): DeployComparison[] {
     const out: DeployComparison[] = [];
     for (const [service, state] of this.services) {
       this.maintain(state, nowMs);
       const baselineVersion = state.baselineVersion;
-      if (baselineVersion === undefined || baselineVersion === state.current.version) continue;
-      const baseline = this.baselineFigures(state);
+      if (baselineVersion === undefined) continue;
       const current = this.figuresOf(state, state.current.version, nowMs);
+      // Rolled back to the baseline itself: nothing to compare, and what the bad version raised resolves.
+      const rolledBack = baselineVersion === state.current.version;
+      const baseline = rolledBack ? [] : this.baselineFigures(state);
       out.push({
         service,
         version: state.current.version,
         deployedAtMs: state.current.deployedAtMs,
         previousVersion: state.previous ?? baselineVersion,
         baselineVersion,
-        settled: nowMs - state.current.deployedAtMs >= this.settleMs,
+        settled: rolledBack || nowMs - state.current.deployedAtMs >= this.settleMs,
         baseline,
         current,
         statements: this.statementsOf(service, baseline, current),

@@ -145,6 +145,16 @@ describe('deploy-regression rule', () => {
     expect(t.comparisons(clock.now)[0]).toMatchObject({ version: '1.4.3', baselineVersion: '1.4.2' });
   });
 
+  it('resolves at once when the service is rolled back to the version it was compared with', () => {
+    const { t, clock } = regressedDeploy();
+    const run = advisor(t, clock);
+    expect(run().map((r) => r.state)).toEqual(['active']);
+    clock.now += 2 * MIN;
+    serve(t, clock, '1.4.1', 5, { durationMs: 42, items: 1 });
+    expect(t.report(clock.now)[0].currentVersion).toBe('1.4.1');
+    expect(run().map((r) => r.state)).toEqual(['resolved']);
+  });
+
   it('resolves when a hotfix is back to the last good figures, and the hotfix is compared with that version', () => {
     const { t, clock } = regressedDeploy();
     const run = advisor(t, clock);
