@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { deploysResponse } from '../../src/deploys';
 import { MAX_VERSIONS_PER_SERVICE } from '../../src/deploys/deploy-tracker';
 import { ITEMS_FP, MIN, orderRequest, STATEMENTS, serve, T0, tracker } from './deploys-fixtures';
 
@@ -72,6 +73,17 @@ describe('the version history of a service', () => {
     clock.now += 6 * MIN;
     serve(t, clock, '2', 1);
     expect(t.runningVersions(clock.now, 5 * MIN)).toEqual([{ service: 'shop', version: '2' }]);
+  });
+
+  it('answers the API per service, and refuses parameters it does not know', () => {
+    const clock = { now: T0 };
+    const t = tracker(clock);
+    serve(t, clock, '1', 1);
+    expect(deploysResponse(t, new URLSearchParams('service=shop'), clock.now).services).toHaveLength(1);
+    expect(deploysResponse(t, new URLSearchParams('service=billing'), clock.now).services).toEqual([]);
+    expect(() => deploysResponse(t, new URLSearchParams('window=5m'), clock.now)).toThrow(
+      "unknown parameter 'window'; expected service",
+    );
   });
 
   it('tracks nothing for requests whose resource names no version', () => {
