@@ -72,6 +72,22 @@ describe('deploy-regression rule', () => {
     ]);
   });
 
+  it('names a statement that runs as often but slower by its time per call, and points at its plan', () => {
+    const clock = { now: T0 };
+    const t = tracker(clock);
+    serve(t, clock, '1', 40, { durationMs: 42 });
+    const slowOrder = [
+      { fingerprint: 'fp-order', calls: 1, totalMs: 80 },
+      { fingerprint: 'fp-items', calls: 1, totalMs: 2 },
+    ];
+    serve(t, clock, '2', 40, { durationMs: 120, dbMs: 82, fingerprints: slowOrder });
+    const [rec] = advisor(t, clock)();
+    expect(rec.evidence.changedStatements).toEqual([
+      '`SELECT id, total FROM orders WHERE id = $1` now takes 80 ms per call (was 1 ms), 80 ms per request (was 1 ms)',
+    ]);
+    expect(rec.action).toContain('points at its plan: a dropped or unused index');
+  });
+
   it('is critical from twice the latency ratio, and info for a few more queries alone', () => {
     const clock = { now: T0 };
     const t = tracker(clock);

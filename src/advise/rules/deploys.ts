@@ -125,8 +125,9 @@ function emitRegression(
 }
 
 /**
- * `SELECT … = $1` now runs 10× per request (was 1×), 31 ms per request (was 3.1 ms); or, for a statement
- * the baseline did not run, `SELECT …` is new: 10× per request, 29 ms per request.
+ * `SELECT … = $1` now runs 10× per request (was 1×), 31 ms per request (was 3.1 ms); one that runs as often
+ * but slower, `SELECT …` now takes 40 ms per call (was 2 ms), …; one the baseline did not run, `SELECT …`
+ * is new: 10× per request, 29 ms per request.
  */
 function causeText(c: StatementChange, statements: Record<string, string>, unit: string): string {
   const text = statements[c.fingerprint];
@@ -134,6 +135,18 @@ function causeText(c: StatementChange, statements: Record<string, string>, unit:
   const calls = fmtCalls(c.after?.callsPerRequest ?? 0);
   const ms = fmtMs(c.after?.msPerRequest ?? 0);
   const before = c.before;
+  const after = c.after;
+  // As often as before but slower: its time per call says so (a dropped index, a changed plan).
+  if (
+    before !== undefined &&
+    after !== undefined &&
+    Math.abs(c.deltaCallsPerRequest) < 0.5 &&
+    before.callsPerRequest > 0
+  )
+    return (
+      `${name} now takes ${fmtMs(after.msPerRequest / after.callsPerRequest)} per call ` +
+      `(was ${fmtMs(before.msPerRequest / before.callsPerRequest)}), ${ms} per ${unit} (was ${fmtMs(before.msPerRequest)})`
+    );
   if (before !== undefined)
     return `${name} now runs ${calls} per ${unit} (was ${fmtCalls(before.callsPerRequest)}), ${ms} per ${unit} (was ${fmtMs(before.msPerRequest)})`;
   if (c.beforeComplete) return `${name} is new: ${calls} per ${unit}, ${ms} per ${unit}`;
