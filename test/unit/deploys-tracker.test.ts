@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { deploysResponse } from '../../src/deploys';
 import { MAX_VERSIONS_PER_SERVICE } from '../../src/deploys/deploy-tracker';
+import { MAX_PROFILED_ROUTES, MAX_STATEMENTS_SHOWN, VersionProfile } from '../../src/deploys/version-profile';
 import { ITEMS_FP, MIN, orderRequest, STATEMENTS, serve, T0, tracker } from './deploys-fixtures';
 
 describe('the version history of a service', () => {
@@ -91,6 +92,28 @@ describe('the version history of a service', () => {
     const t = tracker(clock);
     t.recordRequest(orderRequest('x', { version: undefined }));
     expect(t.report(clock.now)).toEqual([]);
+  });
+});
+
+describe('a version profile', () => {
+  it(`keeps ${MAX_PROFILED_ROUTES} routes and lists ${MAX_STATEMENTS_SHOWN} statements per route: under 1 KB a route`, () => {
+    const profile = new VersionProfile(300_000, 0.01);
+    for (let r = 0; r < MAX_PROFILED_ROUTES + 10; r++) {
+      const fingerprints = Array.from({ length: 40 }, (_, i) => ({
+        fingerprint: (r * 100 + i).toString(16).padStart(16, '0'),
+        calls: 1 + i,
+        totalMs: 1.234 * (i + 1),
+      }));
+      for (let n = 0; n < 100; n++)
+        profile.add(
+          orderRequest('1', { route: `/things${r}/:id`, durationMs: 10 + (n % 50), fingerprints }),
+          T0,
+        );
+    }
+    const figures = profile.figures(T0);
+    expect(figures).toHaveLength(MAX_PROFILED_ROUTES);
+    for (const f of figures) expect(f.statements).toHaveLength(MAX_STATEMENTS_SHOWN);
+    expect(JSON.stringify(figures).length / figures.length).toBeLessThan(1024);
   });
 });
 
