@@ -66,7 +66,9 @@ function failed(s: RequestSummary): boolean {
 }
 
 export class VersionProfile {
-  private readonly routes = new Map<string, RoutePeriods>();
+  /** By method, then route: no key string built per request. */
+  private readonly routes = new Map<string, Map<string, RoutePeriods>>();
+  private routeCount = 0;
 
   constructor(
     private readonly periodMs: number,
@@ -74,13 +76,18 @@ export class VersionProfile {
   ) {}
 
   add(s: RequestSummary, nowMs: number): void {
-    const key = `${s.method} ${s.route}`;
     const epoch = Math.floor(nowMs / this.periodMs);
-    let periods = this.routes.get(key);
+    let byRoute = this.routes.get(s.method);
+    let periods = byRoute?.get(s.route);
     if (periods === undefined) {
-      if (this.routes.size >= MAX_PROFILED_ROUTES) return;
+      if (this.routeCount >= MAX_PROFILED_ROUTES) return;
+      if (byRoute === undefined) {
+        byRoute = new Map();
+        this.routes.set(s.method, byRoute);
+      }
       periods = { method: s.method, route: s.route, epoch, current: this.acc(), previous: undefined };
-      this.routes.set(key, periods);
+      byRoute.set(s.route, periods);
+      this.routeCount++;
     } else if (epoch > periods.epoch) {
       periods.previous = epoch === periods.epoch + 1 ? periods.current : undefined;
       periods.current = this.acc();
@@ -108,18 +115,19 @@ export class VersionProfile {
   figures(atMs: number): RouteFigures[] {
     const epoch = Math.floor(atMs / this.periodMs);
     const out: RouteFigures[] = [];
-    for (const p of this.routes.values()) {
-      const parts =
-        p.epoch === epoch
-          ? [p.current, p.previous]
-          : p.epoch === epoch - 1
-            ? [p.current]
-            : p.epoch > epoch
-              ? [p.current, p.previous] // a clock step back: the newest data there is
-              : [];
-      const live = parts.filter((a): a is RouteAcc => a !== undefined && a.requests > 0);
-      if (live.length > 0) out.push(routeFigures(p.method, p.route, live, this.relativeAccuracy));
-    }
+    for (const byRoute of this.routes.values())
+      for (const p of byRoute.values()) {
+        const parts =
+          p.epoch === epoch
+            ? [p.current, p.previous]
+            : p.epoch === epoch - 1
+              ? [p.current]
+              : p.epoch > epoch
+                ? [p.current, p.previous] // a clock step back: the newest data there is
+                : [];
+        const live = parts.filter((a): a is RouteAcc => a !== undefined && a.requests > 0);
+        if (live.length > 0) out.push(routeFigures(p.method, p.route, live, this.relativeAccuracy));
+      }
     return out;
   }
 
