@@ -8,6 +8,7 @@
  */
 import {
   comparable,
+  type RouteRegression,
   regressed,
   routeRegression,
   type StatementChange,
@@ -40,37 +41,27 @@ export function deployRule(ctx: RuleContext): void {
         clearMargin: ctx.t.clearMargin,
       });
       if (!regressed(r)) continue;
-      emitRegression(
-        ctx,
-        d,
-        before,
-        cur,
-        label,
-        target,
-        r.latency,
-        r.queries,
-        r.errors,
-        raised === 'critical',
-      );
+      emitRegression(ctx, d, { before, cur, label, target, regression: r }, raised === 'critical');
     }
-    // Routes the new version no longer serves: nothing to compare, so they are let go.
+    // Settled: the baseline's routes too, so one the new version no longer serves resolves now rather
+    // than after advisor.unobservedResolveSeconds.
     if (d.settled)
       for (const label of base.keys()) ctx.observe(KIND, d.service, { type: 'route', value: label });
   }
 }
 
-function emitRegression(
-  ctx: RuleContext,
-  d: DeployComparison,
-  before: RouteFigures,
-  cur: RouteFigures,
-  label: string,
-  target: Target,
-  latency: boolean,
-  queries: boolean,
-  errors: boolean,
-  wasCritical: boolean,
-): void {
+/** One route's figures under both versions and what regressed. */
+interface RouteCase {
+  before: RouteFigures;
+  cur: RouteFigures;
+  label: string;
+  target: Target;
+  regression: RouteRegression;
+}
+
+function emitRegression(ctx: RuleContext, d: DeployComparison, c: RouteCase, wasCritical: boolean): void {
+  const { before, cur, label, target } = c;
+  const { latency, queries, errors } = c.regression;
   const t = ctx.t.deploy;
   const unit = unitNoun(cur.method);
   const criticalLatency = Math.max(before.p95Ms * 2 * t.latencyRatio, before.p95Ms + 2 * t.minLatencyDeltaMs);
