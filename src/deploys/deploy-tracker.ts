@@ -12,8 +12,8 @@
  *   are seen: the older one does not take over again;
  * - the baseline: the version the current one is compared with. At a deploy the outgoing version becomes
  *   it, unless the outgoing one had itself regressed against the baseline and had not settled
- *   (`advisor.deploy.settleMinutes`), or served too little to compare: then the baseline stays, so a
- *   hotfix is compared with the last good version, not with the bad one;
+ *   (`advisor.deploy.settleMinutes`), or served too little to compare while a baseline exists: then the
+ *   baseline stays, so a hotfix is compared with the last good version, not with the bad one;
  * - per-version profiles (version-profile.ts) of the current version, the baseline while it still runs,
  *   and one more (a third version mid-rollout). Requests are counted by the version of their own
  *   resource, so in a rolling deploy or a canary each version's figures are its own. Once the baseline's
@@ -237,7 +237,11 @@ export class DeployTracker {
     const outFigures = this.figuresOf(state, outgoing.version, outgoing.lastSeenMs);
     const t = this.options.thresholds;
     const servedEnough = outFigures.some((r) => r.requests >= t.minRequests);
-    let keep = state.baselineVersion !== undefined && !servedEnough;
+    // A version that served too little is no better a baseline than one that served enough.
+    let keep =
+      state.baselineVersion !== undefined &&
+      !servedEnough &&
+      this.baselineFigures(state).some((r) => r.requests >= t.minRequests);
     if (
       state.baselineVersion !== undefined &&
       servedEnough &&
@@ -254,7 +258,9 @@ export class DeployTracker {
         );
       });
     }
-    if (!keep && servedEnough) {
+    // With no baseline yet, the outgoing version is it even if it served little so far: mid-rollout it goes on
+    // serving, and routes are compared only once both sides have minRequests.
+    if (!keep) {
       this.dropProfile(state, state.baselineVersion);
       state.baselineVersion = outgoing.version;
       state.baselineFigures = undefined;

@@ -30,6 +30,7 @@ let pg: LocalServer;
 let redis: LocalServer;
 let sidecar: RunningSidecar;
 let app: AppRun | undefined;
+const apps: AppRun[] = [];
 
 beforeAll(async () => {
   assertBuilt();
@@ -59,13 +60,13 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await app?.stop();
+  await Promise.all(apps.map((a) => a.stop()));
   await sidecar?.shutdown();
   await Promise.all([pg?.stop(), redis?.stop()]);
 });
 
-/** The app as one release: its requests served, and the sidecar holding them under that version. */
-async function release(version: string, env: Record<string, string>): Promise<void> {
-  app = await startApp({
+function startOrders(env: Record<string, string>): Promise<AppRun> {
+  return startApp({
     script: 'orders-app.js',
     dir: APP_DIR,
     env: {
@@ -76,6 +77,11 @@ async function release(version: string, env: Record<string, string>): Promise<vo
       ...env,
     },
   });
+}
+
+/** The app as one release: its requests served, and the sidecar holding them under that version. */
+async function release(version: string, env: Record<string, string>): Promise<void> {
+  app = await startOrders(env);
   for (let i = 0; i < REQUESTS; i++) expect(await app.get(`/orders/${1 + (i % 5)}`)).toBe(200);
   const served = await waitFor(async () => {
     const body = await getJson<DeploysResponse>(`${sidecar.apiUrl}/api/v1/deploys?service=${SERVICE}`);
@@ -151,5 +157,41 @@ describe('a release that adds a per-item query loop', () => {
       expect(text).not.toContain(SECRET_REFERENCE);
       expect(text).not.toContain(SECRET_CUSTOMER);
     }
+  });
+});
+
+describe('a rolling deploy, both releases serving at once', () => {
+  it("counts each request under its own process's version, so the comparison holds while both run", async () => {
+    const service = 'orders-rolling';
+    const old = await startOrders({ OTEL_SERVICE_NAME: service });
+    apps.push(old);
+    for (let i = 0; i < 10; i++) expect(await old.get(`/orders/${1 + (i % 5)}`)).toBe(200);
+    const next = await startOrders({
+      OTEL_SERVICE_NAME: service,
+      ITEMS_LOOP: '1',
+      OTEL_RESOURCE_ATTRIBUTES: 'service.version=1.4.2',
+    });
+    apps.push(next);
+    for (let i = 0; i < 30; i++) {
+      expect(await old.get(`/orders/${1 + (i % 5)}`)).toBe(200);
+      expect(await next.get(`/orders/${1 + (i % 5)}`)).toBe(200);
+    }
+    const url = `${sidecar.apiUrl}/api/v1/deploys?service=${service}`;
+    const shop = await waitFor(async () => {
+      const [s] = (await getJson<DeploysResponse>(url)).services;
+      const counts = s?.versions.map((v) => `${v.version}:${v.requests}`).join(' ');
+      return counts === '1.4.2:30 1.4.1:40' ? s : undefined;
+    });
+    expect(shop).toMatchObject({ currentVersion: '1.4.2', baselineVersion: '1.4.1' });
+    expect(shop?.routes[0]).toMatchObject({
+      baseline: { requests: 40, queriesPerRequest: 2 },
+      current: { requests: 30, queriesPerRequest: 2 + ITEMS },
+    });
+
+    const advisor = sidecar.advisor;
+    if (advisor === undefined) throw new Error('the sidecar has no advisor');
+    await advisor.evaluateNow();
+    const [rec] = advisor.list({ kind: 'deploy-regression', service, state: 'active' });
+    expect(rec?.evidence).toMatchObject({ version: '1.4.2', baselineVersion: '1.4.1', requests: 30 });
   });
 });

@@ -135,6 +135,32 @@ describe('the figures a deploy is compared on', () => {
     expect(c.statements[ITEMS_FP]).toBe(STATEMENTS[ITEMS_FP]);
   });
 
+  it('takes the old version for the baseline even when it had served little when the new one appeared', () => {
+    const clock = { now: T0 };
+    const t = tracker(clock);
+    serve(t, clock, '1', 3, { durationMs: 40 });
+    for (let i = 0; i < 40; i++) {
+      serve(t, clock, '2', 1, { durationMs: 200 });
+      serve(t, clock, '1', 1, { durationMs: 40 });
+    }
+    const [c] = t.comparisons(clock.now);
+    expect(c).toMatchObject({ version: '2', baselineVersion: '1' });
+    expect(c.baseline[0]).toMatchObject({ requests: 43, p95Ms: 40 });
+  });
+
+  it('keeps a baseline that served enough over a version that served too little to compare', () => {
+    const clock = { now: T0 };
+    const t = tracker(clock);
+    serve(t, clock, '1', 40, { durationMs: 40 });
+    serve(t, clock, '2', 5, { durationMs: 900 });
+    serve(t, clock, '3', 40, { durationMs: 41 });
+    expect(t.comparisons(clock.now)[0]).toMatchObject({
+      version: '3',
+      previousVersion: '2',
+      baselineVersion: '1',
+    });
+  });
+
   it('counts each request under its own version while both run (a rolling deploy)', () => {
     const clock = { now: T0 };
     const t = tracker(clock);
