@@ -28,6 +28,7 @@ export function dashboardQueries(json: string): { panel: string; expr: string }[
   const doc = JSON.parse(json) as {
     panels?: { title?: string; targets?: { expr?: string }[] }[];
     templating?: { list?: { name: string; definition?: string }[] };
+    annotations?: { list?: { name: string; expr?: string }[] };
   };
   const out: { panel: string; expr: string }[] = [];
   for (const panel of doc.panels ?? []) {
@@ -35,5 +36,7 @@ export function dashboardQueries(json: string): { panel: string; expr: string }[
   }
   for (const v of doc.templating?.list ?? [])
     if (v.definition) out.push({ panel: `$${v.name}`, expr: v.definition });
+  for (const a of doc.annotations?.list ?? [])
+    if (a.expr) out.push({ panel: `annotation ${a.name}`, expr: a.expr });
   return out;
 }

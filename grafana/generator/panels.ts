@@ -13,6 +13,7 @@ import {
   VizLegendOptionsBuilder,
 } from '@grafana/grafana-foundation-sdk/common';
 import {
+  AnnotationQueryBuilder,
   DashboardBuilder,
   DashboardLinkBuilder,
   DashboardLinkType,
@@ -29,7 +30,7 @@ import { PanelBuilder as StatBuilder } from '@grafana/grafana-foundation-sdk/sta
 import { PanelBuilder as TableBuilder } from '@grafana/grafana-foundation-sdk/table';
 import { PanelBuilder as TimeseriesBuilder } from '@grafana/grafana-foundation-sdk/timeseries';
 import { DASHBOARDS, type DashboardKey } from '../../src/metrics/dashboards-meta';
-import { M } from './promql';
+import { M, SVC } from './promql';
 
 /** Resolved through the `datasource` variable; the provisioned datasource is its default. */
 // biome-ignore lint/suspicious/noTemplateCurlyInString: Grafana's variable syntax, not a JS template.
@@ -159,6 +160,24 @@ export function row(title: string): RowBuilder {
 }
 
 /** A dashboard with the shared variables, links to its siblings and spanstat defaults. */
+/**
+ * Deploy markers: a version series that was not there 2 minutes earlier is a version that just started
+ * (a deploy, or a rollback to a version gone for 5 minutes); a 2-minute region from its first scrape.
+ * Every version reads as new after a sidecar restart.
+ */
+function deploys(): AnnotationQueryBuilder {
+  const versions = `${M.serviceVersion}{${SVC}}`;
+  return new AnnotationQueryBuilder()
+    .name('Deploys')
+    .datasource(DS)
+    .enable(true)
+    .iconColor('purple')
+    .expr(`${versions} unless (${versions} offset 2m)`)
+    .step('60s')
+    .titleFormat('{{service}} {{version}}')
+    .textFormat('{{service}} runs version {{version}}');
+}
+
 export function dashboard(key: DashboardKey, description: string): DashboardBuilder {
   const { uid, title } = DASHBOARDS[key];
   const services = `label_values({__name__=~"${M.http}_count|${M.db}_count|${M.cache}_count"}, service)`;
@@ -169,6 +188,7 @@ export function dashboard(key: DashboardKey, description: string): DashboardBuil
     .refresh('30s')
     .time({ from: 'now-1h', to: 'now' })
     .timezone('browser')
+    .annotation(deploys())
     .withVariable(new DatasourceVariableBuilder('datasource').label('Data source').type('prometheus'))
     .withVariable(
       new QueryVariableBuilder('service')

@@ -29,6 +29,7 @@ export const M = {
   httpComponent: METRICS.httpRequestComponentTime.name,
   httpQueries: METRICS.httpRequestDbQueries.name,
   recommendation: METRICS.recommendationActive.name,
+  serviceVersion: METRICS.serviceVersionInfo.name,
   recommendationInfo: METRICS.recommendationInfo.name,
   spansReceived: METRICS.spansReceived.name,
   spansRejected: METRICS.spansRejected.name,

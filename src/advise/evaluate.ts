@@ -4,6 +4,7 @@
  */
 import { cacheRules } from './rules/cache';
 import { RuleContext } from './rules/context';
+import { deployRule } from './rules/deploys';
 import { endpointRules } from './rules/endpoints';
 import { idleInTransactionRule } from './rules/locks';
 import { missingIndexRule } from './rules/missing-index';
@@ -28,6 +29,7 @@ const RULES: ((ctx: RuleContext) => void)[] = [
   cacheRules,
   endpointRules,
   poolRule,
+  deployRule,
 ];
 
 export interface Evaluation {

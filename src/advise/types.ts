@@ -1,5 +1,6 @@
 /** The advisor's vocabulary: its input (report rows of one window), its thresholds and its output. */
 import type { SpanstatConfig } from '../config/schema';
+import type { DeployComparison } from '../deploys/deploy-tracker';
 import type {
   CacheRow,
   EndpointCacheRow,
@@ -22,6 +23,7 @@ export type AdvisorThresholds = Pick<
   | 'cache'
   | 'endpoint'
   | 'pool'
+  | 'deploy'
   | 'lockMinSamples'
   | 'idleInTransactionMs'
   | 'clearMargin'
@@ -44,6 +46,7 @@ export const RECOMMENDATION_KINDS = [
   'endpoint-errors',
   'pool-saturation',
   'pool-connection-setup',
+  'deploy-regression',
 ] as const;
 export type RecommendationKind = (typeof RECOMMENDATION_KINDS)[number];
 
@@ -114,6 +117,8 @@ export interface AdvisorInput {
   indexFindings?: IndexFinding[];
   /** Lock waits and idle-in-transaction sessions sampled from pg_stat_activity, filled likewise. */
   lockWaits?: LockWaitSummary;
+  /** Services whose version changed, with both versions' figures (src/deploys), when versions are tracked. */
+  deploys?: DeployComparison[];
 }
 
 /** A statement the advisor wants checked for a missing index. */

@@ -11,6 +11,8 @@ export interface ApiHandlers {
   reports: Record<string, (query: ReportQuery) => unknown>;
   /** `GET /api/v1/recommendations`, when the advisor runs. */
   recommendations?(params: URLSearchParams): unknown;
+  /** `GET /api/v1/deploys`: each service's versions and the per-version figures (src/deploys). */
+  deploys?(params: URLSearchParams): unknown;
   /** `GET /metrics` (Prometheus text), when metrics are on. */
   metrics?(req: IncomingMessage, res: ServerResponse): void;
   /** `GET /` HTML report page. */
@@ -106,6 +108,8 @@ export class ApiServer {
       res.end(this.handlers.page());
     } else if (path === '/api/v1/recommendations' && this.handlers.recommendations) {
       sendJson(res, 200, this.handlers.recommendations(url.searchParams));
+    } else if (path === '/api/v1/deploys' && this.handlers.deploys) {
+      sendJson(res, 200, this.handlers.deploys(url.searchParams));
     } else {
       const match = /^\/api\/v1\/reports\/([a-z-]+)$/.exec(path);
       const build = match ? this.handlers.reports[match[1]] : undefined;

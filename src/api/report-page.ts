@@ -27,6 +27,7 @@ select{margin-left:.5rem}
 <p id="twice" class="bad"></p>
 <label>window<select id="window"><option>all</option><option>1m</option><option>5m</option><option>15m</option></select></label>
 <h2>Recommendations</h2><div id="recommendations" class="muted">none</div>
+<h2>Deploys</h2><div id="deploys" class="muted">no service.version seen yet</div>
 <h2>Endpoints</h2><div id="endpoints"></div>
 <h2>Queries by total time</h2><div id="queries"></div>
 <h2>Cache hit rate by namespace</h2><div id="cache"></div>
@@ -62,14 +63,24 @@ async function get(path) {
 }
 async function refresh() {
   const w = document.getElementById('window').value;
-  const [e, q, c, p, rec, health] = await Promise.all([
+  const [e, q, c, p, rec, health, dep] = await Promise.all([
     get('/api/v1/reports/endpoints?limit=50&window=' + w),
     get('/api/v1/reports/queries?limit=50&window=' + w),
     get('/api/v1/reports/cache?limit=50&window=' + w),
     get('/api/v1/reports/pools?limit=50&window=' + w),
     get('/api/v1/recommendations?state=active'),
     get('/healthz'),
+    get('/api/v1/deploys'),
   ]);
+  const when = (ms) => new Date(ms).toLocaleString();
+  const deployRows = (dep.services || []).flatMap((s) => s.versions.slice(0, 5).map((v) => ({ service: s.service,
+    version: v.version, current: v.version === s.currentVersion, baseline: v.version === s.baselineVersion,
+    deployedAtMs: v.deployedAtMs, lastSeenMs: v.lastSeenMs, requests: v.requests })));
+  document.getElementById('deploys').innerHTML = dep.error ? '<p class="bad">' + esc(dep.error) + '</p>' : table(deployRows, [
+    ['service', 'service', (v) => esc(v), 'text'],
+    ['version', 'version', (v, r) => esc(v) + (r.current ? ' <span class="muted">(current)</span>' : r.baseline ? ' <span class="muted">(compared with)</span>' : ''), 'text'],
+    ['deployedAtMs', 'deployed', (v) => esc(when(v))], ['lastSeenMs', 'last seen', (v) => esc(when(v))], ['requests', 'requests']],
+    'no service.version seen yet (set OTEL_RESOURCE_ATTRIBUTES=service.version=…)');
   const lost = Object.entries(health.sendersLostSpans || {});
   document.getElementById('lost').textContent = lost.length ? 'Lost in the app before sending (sidecar down, refusing or behind; '
     + 'the figures below miss them): ' + lost.map(([s, n]) => s + ' ' + fmt(n) + ' spans').join(', ') + '.' : '';

@@ -386,6 +386,8 @@ function unit(
     status,
     descendants: declaredDescendants(span.attributes),
     senderLoss: declaredLoss(span.attributes),
+    // Filled in by the pipeline (one shape for every request record).
+    version: undefined,
   };
 }
 

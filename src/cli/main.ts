@@ -3,6 +3,7 @@
 import './apply-v8-flags';
 import { Command, InvalidArgumentError } from 'commander';
 import { runAdviseCommand } from './advise-command';
+import { runDeploysCommand } from './deploys-command';
 import { runReportCommand, sortColumnsHelp } from './report-command';
 import { runSidecarCommand } from './sidecar-command';
 
@@ -43,7 +44,11 @@ program
 program
   .command('report')
   .description('print a report from a running sidecar as an aligned table')
-  .argument('[kind]', 'queries | cache | endpoints | endpoint-queries | endpoint-cache | pools', 'queries')
+  .argument(
+    '[kind]',
+    'queries | cache | endpoints | endpoint-queries | endpoint-cache | pools | deploys (versions per service)',
+    'queries',
+  )
   .option('--api <url>', 'sidecar API base URL', process.env.SPANSTAT_API_URL ?? 'http://127.0.0.1:9464')
   .option('--service <name>', 'only this service')
   .option('--window <window>', 'all | 1m | 5m | 15m', 'all')
@@ -53,7 +58,8 @@ program
   .option('--wide', 'print whole statements, routes and namespaces instead of cutting them to the column')
   .addHelpText('after', sortColumnsHelp())
   .action(async (kind, options) => {
-    process.exitCode = await runReportCommand(kind, options);
+    process.exitCode =
+      kind === 'deploys' ? await runDeploysCommand(options) : await runReportCommand(kind, options);
   });
 
 program

@@ -31,7 +31,8 @@ interface Health {
 export async function runReportCommand(kind: string, options: ReportCommandOptions): Promise<number> {
   const definition = REPORTS[kind as keyof typeof REPORTS];
   if (!definition) {
-    console.error(`spanstat: unknown report '${kind}'; expected one of ${Object.keys(REPORTS).join(', ')}`);
+    const kinds = [...Object.keys(REPORTS), 'deploys'].join(', ');
+    console.error(`spanstat: unknown report '${kind}'; expected one of ${kinds}`);
     return 2;
   }
   // biome-ignore lint/suspicious/noExplicitAny: each report has its own row type; the table only reads keys.

@@ -178,6 +178,30 @@ export const DEFAULTS = {
       /** Seeds: 5xx rate ≥2% (0..1). */
       maxServerErrorRate: 0.02,
     },
+    deploy: {
+      /**
+       * Width of the window a version's figures are read over (s): each version's last one to two such
+       * windows of traffic, so a regression fixed under load reads as fixed within two.
+       */
+      windowSeconds: 300,
+      /** Requests of a route each version must have served in its window before the two are compared. */
+      minRequests: 30,
+      /** A route's p95 at least this many times the baseline version's… */
+      latencyRatio: 1.5,
+      /** …and at least this much slower (ms) regressed; twice the ratio is critical. */
+      minLatencyDeltaMs: 20,
+      /** Queries per request at least this many times the baseline's… */
+      queriesRatio: 1.5,
+      /** …and at least this many more regressed (a warning from advisor.nPlusOne.minRepeats more, else info). */
+      minQueriesDelta: 2,
+      /** The 5xx (or failed-run) rate up by this much (0..1) regressed; five times it is critical. */
+      errorRateDelta: 0.02,
+      /**
+       * After this long (min) a version's figures are its service's normal: its comparison ends (what it
+       * raised resolves) and it is the baseline of the next deploy; the ordinary rules apply throughout.
+       */
+      settleMinutes: 60,
+    },
     pool: {
       /** Waiting this long for a pooled connection at p95 is saturation (ms). */
       waitP95Ms: 20,

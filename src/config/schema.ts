@@ -100,6 +100,19 @@ const advisorSchema = z
       })
       .strict()
       .prefault({}),
+    deploy: z
+      .object({
+        windowSeconds: positiveInt.default(A.deploy.windowSeconds),
+        minRequests: positiveInt.default(A.deploy.minRequests),
+        latencyRatio: z.number().gt(1).default(A.deploy.latencyRatio),
+        minLatencyDeltaMs: nonNegative.default(A.deploy.minLatencyDeltaMs),
+        queriesRatio: z.number().gt(1).default(A.deploy.queriesRatio),
+        minQueriesDelta: nonNegative.default(A.deploy.minQueriesDelta),
+        errorRateDelta: z.number().gt(0).max(1).default(A.deploy.errorRateDelta),
+        settleMinutes: z.number().gt(0).default(A.deploy.settleMinutes),
+      })
+      .strict()
+      .prefault({}),
     pool: z
       .object({
         waitP95Ms: z.number().gt(0).default(A.pool.waitP95Ms),

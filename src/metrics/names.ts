@@ -66,6 +66,11 @@ export const LABELS = {
     help: 'why an OTLP request was refused: overloaded | too_large | unsupported_media',
   },
   version: { name: 'version', bounded: true, help: 'spanstat version' },
+  serviceVersion: {
+    name: 'version',
+    bounded: false,
+    help: 'service.version of the app (its OTLP resource; the preload sends the package.json version by default)',
+  },
   outcome: {
     name: 'outcome',
     bounded: true,
@@ -331,6 +336,13 @@ export const METRICS = {
     unit: '',
     help: "Observations recorded in a metric's __overflow__ series because it hit metrics.maxSeriesPerMetric",
     labels: ['metric'],
+  },
+  serviceVersionInfo: {
+    name: 'spanstat_service_version_info',
+    type: 'gauge',
+    unit: '',
+    help: 'Always 1: a service.version a service ran in the last 5 minutes (two during a rolling deploy); a new series marks a deploy',
+    labels: ['service', 'serviceVersion'],
   },
   buildInfo: {
     name: 'spanstat_build_info',

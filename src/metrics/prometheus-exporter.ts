@@ -38,6 +38,8 @@ export interface SpanstatMetrics extends SpanSink {
   setPreloadSpansLost(source: () => ReadonlyMap<string, number>): void;
   /** Spans set aside per service as another SDK's copies of the preload's (classify/double-tracing.ts). */
   setDoubleTracedSpans(source: () => ReadonlyMap<string, number>): void;
+  /** The service.versions each service ran lately (src/deploys). */
+  setServiceVersions(source: () => readonly { service: string; version: string }[]): void;
   /** The lock sampler's counts (null or undefined when it is off). */
   setLockActivity(source: () => LockActivity | null | undefined): void;
   /** `GET /metrics` handler (Prometheus text format 0.0.4). */
@@ -66,6 +68,7 @@ export function createSpanstatMetrics(options: SpanstatMetricsOptions): Spanstat
   let preloadSpansLost: () => ReadonlyMap<string, number> = () => new Map();
   let doubleTracedSpans: () => ReadonlyMap<string, number> = () => new Map();
   let lockActivity: () => LockActivity | null | undefined = () => undefined;
+  let serviceVersions: () => readonly { service: string; version: string }[] = () => [];
   const lockValue = (pick: (a: LockActivity) => number): Point[] => {
     const activity = lockActivity();
     return onePoint(activity && activity.samples > 0 ? pick(activity) : undefined);
@@ -140,6 +143,13 @@ export function createSpanstatMetrics(options: SpanstatMetricsOptions): Spanstat
           attributes: { outcome },
         })),
     },
+    {
+      def: METRICS.serviceVersionInfo,
+      points: () =>
+        serviceVersions()
+          .slice(0, options.maxSeriesPerMetric)
+          .map(({ service, version }) => ({ value: 1, attributes: { service, version } })),
+    },
     { def: METRICS.decodeErrors, points: () => healthValue((h) => h.decodeErrors) },
     { def: METRICS.queueDepth, points: () => healthValue((h) => h.queueDepth) },
     { def: METRICS.openTraces, points: () => healthValue((h) => h.openTraces) },
@@ -185,6 +195,9 @@ export function createSpanstatMetrics(options: SpanstatMetricsOptions): Spanstat
     },
     setLockActivity(source) {
       lockActivity = source;
+    },
+    setServiceVersions(source) {
+      serviceVersions = source;
     },
     handler(req, res) {
       exporter.getMetricsRequestHandler(req, res);

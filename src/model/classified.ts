@@ -121,6 +121,11 @@ export interface RequestSpan extends Base {
   descendants: number;
   /** Spans the sending process had lost so far, when it said (`spanstat.preload.lost_spans`). */
   senderLoss: SenderLoss | undefined;
+  /**
+   * `service.version` of the span's resource: set by the pipeline from the resource's sender (a fact per
+   * resource, so it is not read per span), undefined when the resource names none.
+   */
+  version?: string;
 }
 
 /** A sender's cumulative lost-span count, and which of a service's processes it is. */

@@ -22,6 +22,8 @@ export interface NamespaceUse {
 
 export interface RequestSummary {
   service: string;
+  /** `service.version` of the request span's resource, when it named one (src/deploys). */
+  version?: string;
   traceId: string;
   method: string;
   route: string;

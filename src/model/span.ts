@@ -32,6 +32,11 @@ export interface SpanSender {
   readonly hostName: string | undefined;
   readonly pid: number | undefined;
   readonly instanceId: string | undefined;
+  /**
+   * `service.version` (at most MAX_VERSION_CHARS characters), when the resource has one: which release sent
+   * the spans, for deploy markers and the per-version comparison (src/deploys).
+   */
+  readonly version: string | undefined;
 }
 
 export interface DecodedSpan {

@@ -13,6 +13,15 @@ export interface PipelineOptions {
   /** Spans accepted but not yet processed; above it the receiver refuses with 503 + Retry-After. */
   maxPendingSpans: number;
   assembly: AssemblerOptions;
+  /** Told of each resource's `service.version` and of every request summary (src/deploys); optional. */
+  versions?: VersionObserver;
+}
+
+/** What the pipeline tells the deploy tracker: per resource (never per span) and per request. */
+export interface VersionObserver {
+  /** A resource naming `service.version` was read (once per resource of each body), at the slice's time. */
+  versionSeen(service: string, version: string, nowMs: number): void;
+  recordRequest(summary: RequestSummary): void;
 }
 
 export interface PipelineStats {
@@ -80,9 +89,14 @@ export class Pipeline {
   private readonly summaries: RequestSummary[] = [];
   /** Whether the spans of the resource being read duplicate the preload's (set per resource, by onSender). */
   private shadowed = false;
+  /** `service.version` of the resource being read, stamped on its request spans (set per resource, by onSender). */
+  private senderVersion: string | undefined = undefined;
   /** Called by a batch before each resource's spans: the double-tracing decision, once per resource. */
   private readonly onSender = (sender: SpanSender): void => {
     this.shadowed = this.doubleTracing.shadowed(sender);
+    const version = sender.version;
+    this.senderVersion = version;
+    if (version !== undefined) this.options.versions?.versionSeen(sender.service, version, this.sliceNowMs);
   };
   private inChunk = false;
   private queueHead = 0;
@@ -103,7 +117,7 @@ export class Pipeline {
     this.assembler = new RequestAssembler(options.assembly, (summary) => {
       this.stats.requestsSummarised++;
       if (this.inChunk) this.summaries.push(summary);
-      else for (const sink of this.sinks) sink.recordRequest(summary);
+      else this.recordSummary(summary);
     });
   }
 
@@ -160,8 +174,9 @@ export class Pipeline {
       this.queue[this.queueHead++] = EMPTY_BATCH;
       const before = this.read();
       let decodeFailed = false;
-      // A batch that names no senders (spanBatchOf) is no one's duplicate.
+      // A batch that names no senders (spanBatchOf) is no one's duplicate, and of no version.
       this.shadowed = false;
+      this.senderVersion = undefined;
       try {
         batch.forEach(this.visit, this.onSender);
       } catch {
@@ -208,8 +223,15 @@ export class Pipeline {
       this.doubleTracing.setAside(classified.service);
       return;
     }
+    if (classified.type === 'request') classified.version = this.senderVersion;
     this.chunk.push(classified);
     if (this.chunk.length === CHUNK_SPANS) this.processChunk();
+  }
+
+  /** A summary emitted outside a chunk (the assembler's sweep): every sink, then the deploy tracker. */
+  private recordSummary(summary: RequestSummary): void {
+    for (const sink of this.sinks) sink.recordRequest(summary);
+    this.options.versions?.recordRequest(summary);
   }
 
   /** Runs the chunk's spans through each sink, then the assembler, then records the summaries it emitted. */
@@ -279,6 +301,16 @@ export class Pipeline {
           sink.recordRequest(summary);
         } catch {
           // As for a span: a bug, kept from the rest of the chunk.
+        }
+      }
+    }
+    const versions = this.options.versions;
+    if (versions !== undefined) {
+      for (const summary of summaries) {
+        try {
+          versions.recordRequest(summary);
+        } catch {
+          // As above.
         }
       }
     }

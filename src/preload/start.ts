@@ -34,7 +34,7 @@ import { PgPoolConnectInstrumentation } from './pg-pool-connect';
 import { PgQueryInstrumentation } from './pg-query';
 import { PostgresJsQueryInstrumentation } from './postgres-js-query';
 import { preloadContext } from './preload-context';
-import { detectServiceName } from './service-name';
+import { detectServiceName, detectServiceVersion } from './service-name';
 import type { LogLevelName, PreloadSettings } from './settings';
 
 /** Longest a signal's or the exit's flush may hold the process (ms). */
@@ -78,8 +78,12 @@ export function startPreload(settings: PreloadSettings): PreloadHandle {
   preloadContext.enable();
 
   const serviceName = settings.serviceName ?? detectServiceName(process.argv[1], process.cwd());
+  // OTEL_RESOURCE_ATTRIBUTES' service.version wins (an empty one sends none); else the app's package.json's.
+  const version =
+    settings.resourceAttributes['service.version'] ?? detectServiceVersion(process.argv[1], process.cwd());
   const resource = defaultResource().merge(
     resourceFromAttributes({
+      ...(version ? { 'service.version': version } : {}),
       ...settings.resourceAttributes,
       'service.name': serviceName,
       'telemetry.distro.name': 'spanstat',

@@ -6,6 +6,8 @@ import type { AttributeValue, SpanSender } from '../model/span';
 export const UNKNOWN_SERVICE = 'unknown_service';
 /** The preload's `telemetry.distro.name` (src/preload/start.ts). */
 export const PRELOAD_DISTRO = 'spanstat';
+/** Longest `service.version` kept (a git SHA is 40, a semver with build metadata rarely over 40); longer ones are cut. */
+export const MAX_VERSION_CHARS = 64;
 
 /** A SpanSender being filled in from its resource's attributes. */
 export type SenderFields = { -readonly [K in keyof SpanSender]: SpanSender[K] };
@@ -18,6 +20,7 @@ export function unknownSender(): SenderFields {
     hostName: undefined,
     pid: undefined,
     instanceId: undefined,
+    version: undefined,
   };
 }
 
@@ -27,6 +30,7 @@ const SENDER_KEYS: ReadonlySet<string> = new Set([
   'host.name',
   'process.pid',
   'service.instance.id',
+  'service.version',
 ]);
 
 /** Whether a resource attribute's key is one the sender keeps (other values need not be read). */
@@ -53,5 +57,16 @@ export function setSenderField(sender: SenderFields, key: string, value: Attribu
     case 'service.instance.id':
       sender.instanceId = typeof value === 'string' && value !== '' ? value : undefined;
       break;
+    case 'service.version':
+      sender.version = versionText(value);
+      break;
   }
+}
+
+/** A `service.version` as kept: trimmed, cut at MAX_VERSION_CHARS; a number (`2`) as its text; else none. */
+function versionText(value: AttributeValue | undefined): string | undefined {
+  if (typeof value !== 'string' && typeof value !== 'number') return undefined;
+  const text = String(value).trim();
+  if (text === '') return undefined;
+  return text.length > MAX_VERSION_CHARS ? text.slice(0, MAX_VERSION_CHARS) : text;
 }

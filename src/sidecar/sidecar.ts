@@ -7,6 +7,7 @@ import { NamespaceRenames } from '../cache-keys/namespace-renames';
 import { SpanClassifier } from '../classify/classify-span';
 import { DoubleTracing, noticeMessage } from '../classify/double-tracing';
 import type { SpanstatConfig } from '../config/schema';
+import { DeployTracker, deploysResponse, RUNNING_WITHIN_MS } from '../deploys';
 import { OtlpForwarder } from '../forward';
 import type { Logger } from '../log';
 import { createSpanstatMetrics, recommendationSeries } from '../metrics';
@@ -80,8 +81,17 @@ export async function startSidecar(
     now,
     sliceClock.now,
   );
+  // Versions per service (service.version) and each version's own figures, for deploy markers and advice.
+  const deploys = new DeployTracker({
+    thresholds: config.advisor.deploy,
+    relativeAccuracy: config.aggregation.relativeAccuracy,
+    recordNow: sliceClock.now,
+    statementOf: (service, fingerprint) => aggregator.queries.get(service, fingerprint)?.statement,
+  });
+  const reportSource = aggregatorSource(aggregator, config.advisor.window);
+  const advisorSource = () => ({ ...reportSource(), deploys: deploys.comparisons(now()) });
   const advisor = config.advisor.enabled
-    ? new Advisor(config.advisor, aggregatorSource(aggregator, config.advisor.window), undefined, {
+    ? new Advisor(config.advisor, advisorSource, undefined, {
         logger,
         now,
         // The classifier's fingerprinter, so sampled statements get the spans' fingerprints.
@@ -108,7 +118,7 @@ export async function startSidecar(
     : undefined;
   const sinks: SpanSink[] = metrics ? [aggregator, metrics] : [aggregator];
   const pipeline = new Pipeline(
-    { maxPendingSpans: config.receiver.maxPendingSpans, assembly: config.assembly },
+    { maxPendingSpans: config.receiver.maxPendingSpans, assembly: config.assembly, versions: deploys },
     new SpanClassifier(fingerprinter, learner, config.http.routes),
     sinks,
     sliceClock,
@@ -160,6 +170,7 @@ export async function startSidecar(
       }),
       reports,
       recommendations: advisor ? (params) => recommendationsResponse(advisor, params) : undefined,
+      deploys: (params) => deploysResponse(deploys, params, now()),
       metrics: metrics ? (req, res) => metrics.handler(req, res) : undefined,
       page: renderReportPage,
     },
@@ -187,6 +198,7 @@ export async function startSidecar(
   }));
   metrics?.setPreloadSpansLost(() => aggregator.lostSpansByService());
   metrics?.setDoubleTracedSpans(() => pipeline.doubleTracing.spansSetAside());
+  metrics?.setServiceVersions(() => deploys.runningVersions(now(), RUNNING_WITHIN_MS));
   if (advisor) {
     metrics?.setRecommendations(() => recommendationSeries(advisor.list({ state: 'active' })));
     metrics?.setLockActivity(() => advisor.status().lockSampling);

@@ -59,6 +59,7 @@ export function summariseRequest(request: RequestSpan, leaves: readonly Leaf[]):
   const { dbMs, cacheMs, poolWaitMs } = wallSplit(request, leaves);
   return {
     service: request.service,
+    version: request.version,
     traceId: request.traceId,
     method: request.method,
     route: request.route,

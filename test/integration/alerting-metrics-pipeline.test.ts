@@ -168,6 +168,8 @@ beforeAll(async () => {
     forwardedSpans: { sent: refused * 10, dropped: 0, rejected: 0 },
   }));
   metrics.setPreloadSpansLost(() => new Map([['shop', 0]]));
+  // A version that appeared with this scrape history: the dashboards' Deploys annotation marks it.
+  metrics.setServiceVersions(() => [{ service: 'shop', version: '1.4.2' }]);
   // A lock sampler's counts (the sidecar feeds them from PgLockSampler), growing as the scrapes go.
   metrics.setLockActivity(() => ({
     lockWaitSeconds: refused * 0.5,

@@ -24,6 +24,7 @@ export function thresholds(overrides: Partial<AdvisorThresholds> = {}): AdvisorT
     cache: { ...a.cache },
     endpoint: { ...a.endpoint, routeSloMs: {} },
     pool: { ...a.pool },
+    deploy: { ...a.deploy },
     lockMinSamples: a.lockMinSamples,
     idleInTransactionMs: a.idleInTransactionMs,
     clearMargin: a.clearMargin,

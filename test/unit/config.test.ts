@@ -85,6 +85,14 @@ describe('loadConfig', () => {
     expect(() => loadConfig({ file, env: {} })).toThrow(`${file}: 'forward.compression'`);
   });
 
+  it('takes the deploy comparison settings from advisor.deploy and refuses a ratio that is no increase', () => {
+    expect(loadConfig({ env: {} }).advisor.deploy).toMatchObject({ minRequests: 30, latencyRatio: 1.5 });
+    const env = { SPANSTAT_ADVISOR_DEPLOY_SETTLE_MINUTES: '15' };
+    expect(loadConfig({ env }).advisor.deploy.settleMinutes).toBe(15);
+    const file = yamlFile('advisor:\n  deploy:\n    latencyRatio: 1\n');
+    expect(() => loadConfig({ file, env: {} })).toThrow(`${file}: 'advisor.deploy.latencyRatio'`);
+  });
+
   it('names forward.endpoint and the file when it is not an http(s) URL', () => {
     const file = yamlFile("forward:\n  endpoint: 'otel-collector:4318'\n");
     expect(() => loadConfig({ file, env: {} })).toThrow(

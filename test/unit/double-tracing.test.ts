@@ -18,6 +18,7 @@ function sender(fields: Partial<SpanSender>): SpanSender {
     hostName: 'web-1',
     pid: 4242,
     instanceId: undefined,
+    version: undefined,
     ...fields,
   };
 }

@@ -450,6 +450,20 @@ describe('Prometheus metrics', () => {
     ]);
   });
 
+  it('exports one version info series per version a service ran lately, two during a rolling deploy', async () => {
+    const m = create({ maxSeriesPerMetric: 2 });
+    let running = [{ service: 'shop', version: '1.4.1' }];
+    m.setServiceVersions(() => running);
+    expect(samples(await m.scrape(), 'spanstat_service_version_info')).toEqual([
+      'spanstat_service_version_info{service="shop",version="1.4.1"} 1',
+    ]);
+    running = [...running, { service: 'shop', version: '1.4.2' }, { service: 'billing', version: '7' }];
+    expect(samples(await m.scrape(), 'spanstat_service_version_info')).toEqual([
+      'spanstat_service_version_info{service="shop",version="1.4.1"} 1',
+      'spanstat_service_version_info{service="shop",version="1.4.2"} 1',
+    ]);
+  });
+
   it('keeps scraping when a scrape-time source throws', async () => {
     const m = create();
     m.recordDbCall(db());

@@ -17,7 +17,7 @@ import {
   type SpanSender,
   spanBatchOf,
 } from '../../src/model/span';
-import { Pipeline } from '../../src/pipeline/pipeline';
+import { Pipeline, type VersionObserver } from '../../src/pipeline/pipeline';
 import { SliceClock } from '../../src/pipeline/slice-clock';
 import type { SpanSink } from '../../src/pipeline/span-sink';
 import { cacheCall, dbCall, poolConnect, poolUsage } from '../fixtures/classified';
@@ -122,11 +122,12 @@ class RecordingSink implements SpanSink {
   }
 }
 
-function pipelineWith(sinks: SpanSink[]): Pipeline {
+function pipelineWith(sinks: SpanSink[], versions?: VersionObserver): Pipeline {
   return new Pipeline(
     {
       maxPendingSpans: 100_000,
       assembly: { idleMs: 60_000, maxOpenTraces: 10_000, maxSpansPerTrace: 1_000 },
+      versions,
     },
     new FakeClassifier() as unknown as SpanClassifier,
     sinks,
@@ -153,6 +154,7 @@ describe('Pipeline', () => {
       hostName: 'h',
       pid: 1,
       instanceId: undefined,
+      version: undefined,
     };
     const sdk: SpanSender = { ...preload, preload: false };
     const other: SpanSender = { ...sdk, pid: 2 };
@@ -180,6 +182,49 @@ describe('Pipeline', () => {
     expect(sink.calls.filter((c) => !c.startsWith('request'))).toEqual(['db:p1', 'db:o1', 'db:h1']);
     expect(pipeline.stats).toMatchObject({ spansSetAside: 3, spansProcessed: 4, spansFailed: 0 });
     expect(pipeline.doubleTracing.byService()).toEqual({ svc: { processes: 1, spansSetAside: 3 } });
+  });
+
+  it("tells the version observer each resource's service.version once, and stamps it on that resource's requests", () => {
+    const seen: string[] = [];
+    const summaries: RequestSummary[] = [];
+    const pipeline = pipelineWith([new RecordingSink()], {
+      versionSeen: (service, version, nowMs) => seen.push(`${service}@${version}@${nowMs}`),
+      recordRequest: (s) => summaries.push(s),
+    });
+    const sender = (version: string | undefined): SpanSender => ({
+      service: 'svc',
+      preload: true,
+      hostName: 'h',
+      pid: 1,
+      instanceId: undefined,
+      version,
+    });
+    const batch = (groups: [SpanSender, DecodedSpan[]][]): SpanBatch => ({
+      size: groups.reduce((n, [, spans]) => n + spans.length, 0),
+      forEach(visit, onSender) {
+        for (const [s, spans] of groups) {
+          onSender?.(s);
+          for (const x of spans) visit(x);
+        }
+      },
+    });
+    pipeline.enqueue(
+      batch([
+        [sender('1.4.1'), trace(1, 2)],
+        [sender('1.4.2'), [...trace(2, 1), ...trace(3, 0)]],
+        [sender(undefined), trace(4, 1)],
+      ]),
+    );
+    pipeline.enqueue(spanBatchOf(trace(5, 0)));
+    pipeline.drainAll();
+    expect(seen).toEqual(['svc@1.4.1@1000', 'svc@1.4.2@1000']);
+    expect(summaries.map((s) => `${s.traceId}:${s.version}`)).toEqual([
+      't1:1.4.1',
+      't2:1.4.2',
+      't3:1.4.2',
+      't4:undefined',
+      't5:undefined',
+    ]);
   });
 
   it('gives every span of batches larger than its chunks to every sink once, in order, and summarises each request', () => {

@@ -2,7 +2,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { detectServiceName } from '../../src/preload/service-name';
+import { detectServiceName, detectServiceVersion } from '../../src/preload/service-name';
 import { isSdkDisabled, PRELOAD_DEFAULTS, readPreloadSettings } from '../../src/preload/settings';
 
 describe('preload settings from the environment', () => {
@@ -186,5 +186,36 @@ describe('the default service name', () => {
 
   it('resolves a relative script against the working directory', () => {
     expect(detectServiceName('src/server.js', join(root, 'shop'))).toBe('shop-api');
+  });
+});
+
+describe('the default service version', () => {
+  const root = mkdtempSync(join(tmpdir(), 'spanstat-service-version-'));
+  afterAll(() => rmSync(root, { recursive: true, force: true }));
+
+  it("is the version of the package.json that names the app, not a dependency's", () => {
+    mkdirSync(join(root, 'shop', 'src'), { recursive: true });
+    writeFileSync(
+      join(root, 'shop', 'package.json'),
+      JSON.stringify({ name: 'shop-api', version: ' 1.4.2 ' }),
+    );
+    expect(detectServiceVersion(join(root, 'shop', 'src', 'server.js'), '/')).toBe('1.4.2');
+    mkdirSync(join(root, 'shop', 'node_modules', 'tsx', 'dist'), { recursive: true });
+    writeFileSync(
+      join(root, 'shop', 'node_modules', 'tsx', 'package.json'),
+      JSON.stringify({ name: 'tsx', version: '4.0.0' }),
+    );
+    expect(detectServiceVersion(join(root, 'shop', 'node_modules', 'tsx', 'dist', 'cli.mjs'), '/')).toBe(
+      '1.4.2',
+    );
+    expect(detectServiceVersion(undefined, join(root, 'shop'))).toBe('1.4.2');
+  });
+
+  it('is none when the naming package.json has no version, or nothing names the app', () => {
+    mkdirSync(join(root, 'unversioned'), { recursive: true });
+    writeFileSync(join(root, 'unversioned', 'package.json'), JSON.stringify({ name: 'worker' }));
+    expect(detectServiceVersion(join(root, 'unversioned', 'worker.js'), '/')).toBeUndefined();
+    mkdirSync(join(root, 'bare'), { recursive: true });
+    expect(detectServiceVersion(join(root, 'bare', 'job.js'), '/')).toBeUndefined();
   });
 });

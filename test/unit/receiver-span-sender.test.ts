@@ -13,6 +13,7 @@ const PRELOAD = resourceFromAttributes({
   'process.pid': 4242,
   'telemetry.distro.name': 'spanstat',
   'telemetry.sdk.language': 'nodejs',
+  'service.version': '1.4.2',
 });
 const SDK = resourceFromAttributes({
   'service.name': 'shop',
@@ -66,11 +67,37 @@ describe('the senders a batch hands the pipeline, once per resource', () => {
       // The encoders group spans by resource: the preload's two, then the SDK's one.
       expect(order).toEqual(['sender:preload', 'p1', 'p2', 'sender:sdk', 's1']);
       expect(senders).toEqual([
-        { service: 'shop', preload: true, hostName: 'web-1', pid: 4242, instanceId: undefined },
-        { service: 'shop', preload: false, hostName: 'web-1', pid: 4242, instanceId: 'i-1' },
+        {
+          service: 'shop',
+          preload: true,
+          hostName: 'web-1',
+          pid: 4242,
+          instanceId: undefined,
+          version: '1.4.2',
+        },
+        {
+          service: 'shop',
+          preload: false,
+          hostName: 'web-1',
+          pid: 4242,
+          instanceId: 'i-1',
+          version: undefined,
+        },
       ]);
     });
   }
+
+  it('keeps service.version trimmed, a number as its text, and cuts it at 64 characters', () => {
+    const versionOf = (value: string | number) => {
+      const resource = resourceFromAttributes({ 'service.name': 'shop', 'service.version': value });
+      const one = [spans()[0]].map((s) => ({ ...s, resource }));
+      return visits(protobufBatch(protobufBody(one))).senders[0].version;
+    };
+    expect(versionOf(' 2.0.1 ')).toBe('2.0.1');
+    expect(versionOf(7)).toBe('7');
+    expect(versionOf('')).toBeUndefined();
+    expect(versionOf('v'.repeat(100))).toBe('v'.repeat(64));
+  });
 
   it('names the sender of spans that came before their resource once it is read, before them', () => {
     const w = Writer.create();

@@ -76,6 +76,37 @@ describe('report page', () => {
     expect(html.twice).toContain('drop one of the two');
   });
 
+  it("lists each service's versions, marking the current one and the one it is compared with", async () => {
+    const v = (version: string, deployedAtMs: number) => ({
+      version,
+      firstSeenMs: deployedAtMs,
+      lastSeenMs: deployedAtMs + 1,
+      requests: 40,
+      deployedAtMs,
+    });
+    const shop = {
+      service: 'shop',
+      currentVersion: '1.4.2',
+      baselineVersion: '1.4.1',
+      versions: [v('1.4.2', 2), v('1.4.1', 1)],
+    };
+    const html = await renderWith({
+      '/api/v1/reports/': emptyReport,
+      '/api/v1/recommendations': [200, { recommendations: [] }],
+      '/healthz': [200, {}],
+      '/api/v1/deploys': [200, { nowMs: 3, services: [shop] }],
+    });
+    expect(html.deploys).toContain('1.4.2 <span class="muted">(current)</span>');
+    expect(html.deploys).toContain('1.4.1 <span class="muted">(compared with)</span>');
+    const none = await renderWith({
+      '/api/v1/reports/': emptyReport,
+      '/api/v1/recommendations': [200, { recommendations: [] }],
+      '/healthz': [200, {}],
+      '/api/v1/deploys': [200, { nowMs: 3, services: [] }],
+    });
+    expect(none.deploys).toContain('no service.version seen yet');
+  });
+
   it('renders pools and says how many rows the page leaves out', async () => {
     const pool = {
       service: 'shop',
