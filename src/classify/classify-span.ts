@@ -1,6 +1,13 @@
 import type { KeyPattern } from '../cache-keys/key-patterns';
 import { commandLabel, describeRedisCommand, parseRedisStatement } from '../cache-keys/redis-commands';
-import { ATTR, KNEX_VERSION_ATTR, POOL_USAGE_SPAN_NAME, SPANSTAT_ATTR } from '../model/attributes';
+import { DEFAULTS } from '../config/defaults';
+import {
+  ATTR,
+  GRAPHQL_ATTR,
+  KNEX_VERSION_ATTR,
+  POOL_USAGE_SPAN_NAME,
+  SPANSTAT_ATTR,
+} from '../model/attributes';
 import {
   type CacheCall,
   type ClassifiedSpan,
@@ -16,6 +23,7 @@ import {
 } from '../model/classified';
 import { type DecodedSpan, SpanKind, StatusCode } from '../model/span';
 import { numberAttr, stringAttr } from './attributes';
+import { isOperationType, OperationRoutes } from './graphql-operation';
 import { knexPositionalBindings } from './knex-bindings';
 import { compileRoutePatterns, matchRoutePattern } from './route-patterns';
 import {
@@ -94,12 +102,17 @@ export class SpanClassifier {
   /** Configured route templates (`http.routes`), for requests without `http.route`. */
   private readonly routes: KeyPattern[];
 
+  /** GraphQL requests' endpoint names, bounded per route (graphql-operation.ts). */
+  private readonly operations: OperationRoutes;
+
   constructor(
     private readonly sql: SqlShaper,
     private readonly keys: KeyNamespacer,
     routes: readonly string[] = [],
+    graphqlOperationsPerRoute: number = DEFAULTS.http.graphqlOperationsPerRoute,
   ) {
     this.routes = compileRoutePatterns(routes);
+    this.operations = new OperationRoutes(graphqlOperationsPerRoute);
   }
 
   /** A request path as a route: a configured template it matches, else the path with ids as `:id`. */
@@ -132,8 +145,20 @@ export class SpanClassifier {
       return this.dbCall(span, normalizeSystem(lowerSystem));
     }
     if (POOL_CONNECT_NAMES.has(span.name)) return poolConnect(span, 'postgresql');
-    if (span.kind === SpanKind.SERVER)
-      return request(span, this.routeOfPath, this.configuredRoute, this.routedServices);
+    if (span.kind === SpanKind.SERVER) {
+      const record = request(span, this.routeOfPath, this.configuredRoute, this.routedServices);
+      const type = stringAttr(span.attributes, OPERATION_TYPE);
+      if (isOperationType(type))
+        record.route = this.operations.name(
+          record.service,
+          record.method,
+          record.route,
+          type,
+          stringAttr(span.attributes, OPERATION_NAME),
+          numberAttr(span.attributes, OPERATIONS),
+        );
+      return record;
+    }
     const job = stringAttr(span.attributes, JOB_NAME);
     if (job !== undefined) return unit(span, JOB_METHOD, runName(job), 0, false);
     if (span.kind === SpanKind.CONSUMER) return unit(span, CONSUMER_METHOD, runName(span.name), 0, false);
@@ -268,6 +293,10 @@ export class SpanClassifier {
   }
 }
 
+/** `graphql.operation.type` / `.name` and spanstat's batch count on a SERVER span (graphql-operation.ts). */
+const OPERATION_TYPE = [GRAPHQL_ATTR.operationType];
+const OPERATION_NAME = [GRAPHQL_ATTR.operationName];
+const OPERATIONS = [GRAPHQL_ATTR.operations];
 const HITS = [SPANSTAT_ATTR.cacheHits];
 const MISSES = [SPANSTAT_ATTR.cacheMisses];
 const TTL = [SPANSTAT_ATTR.cacheTtlSeconds];

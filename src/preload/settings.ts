@@ -6,7 +6,15 @@
 import { parseKeyValues } from '../key-values';
 
 export type ExportProtocol = 'http/protobuf' | 'http/json';
-export type InstrumentationName = 'http' | 'express' | 'fastify' | 'koa' | 'pg' | 'ioredis' | 'redis';
+export type InstrumentationName =
+  | 'http'
+  | 'express'
+  | 'fastify'
+  | 'koa'
+  | 'graphql'
+  | 'pg'
+  | 'ioredis'
+  | 'redis';
 export type LogLevelName = 'none' | 'error' | 'warn' | 'info' | 'debug' | 'verbose' | 'all';
 
 export interface PreloadSettings {
@@ -216,6 +224,7 @@ const ALL_INSTRUMENTATIONS: InstrumentationName[] = [
   'express',
   'fastify',
   'koa',
+  'graphql',
   'pg',
   'ioredis',
   'redis',

@@ -19,6 +19,7 @@ import { installExitHooks } from './exit-hooks';
 import { readExportTls } from './export-tls';
 import { ExpressRouteInstrumentation } from './express-route';
 import { FastifyRouteInstrumentation } from './fastify-route';
+import { GraphqlOperationInstrumentation } from './graphql-operation';
 import { HttpServerInstrumentation } from './http-server';
 import { IORedisCommandInstrumentation } from './ioredis-command';
 import { createJobRunner, JOBS_KEY } from './job-root';
@@ -158,6 +159,8 @@ function createInstrumentations(settings: PreloadSettings): PreloadInstrumentati
   if (enabled.http && enabled.express) list.push(new ExpressRouteInstrumentation());
   // @koa/router's matched route, and Koa requests no route took as (middleware) (koa-route.ts).
   if (enabled.http && enabled.koa) list.push(new KoaRouteInstrumentation());
+  // The GraphQL operation each request executed, on its SERVER span (graphql-operation.ts).
+  if (enabled.http && enabled.graphql) list.push(new GraphqlOperationInstrumentation());
   if (enabled.pg) {
     list.push(new PgQueryInstrumentation());
     if (settings.poolConnectSpans) list.push(new PgPoolConnectInstrumentation());
