@@ -13,6 +13,7 @@ import {
   type ClassifiedSpan,
   CONSUMER_METHOD,
   type DbCall,
+  type GraphqlExecution,
   JOB_METHOD,
   type NamespaceReads,
   type OtherSpan,
@@ -148,7 +149,8 @@ export class SpanClassifier {
     if (span.kind === SpanKind.SERVER) {
       const record = request(span, this.routeOfPath, this.configuredRoute, this.routedServices);
       const type = stringAttr(span.attributes, OPERATION_TYPE);
-      if (isOperationType(type))
+      if (isOperationType(type)) {
+        record.namesOperation = true;
         record.route = this.operations.name(
           record.service,
           record.method,
@@ -157,12 +159,33 @@ export class SpanClassifier {
           stringAttr(span.attributes, OPERATION_NAME),
           numberAttr(span.attributes, OPERATIONS),
         );
+      }
       return record;
     }
     const job = stringAttr(span.attributes, JOB_NAME);
     if (job !== undefined) return unit(span, JOB_METHOD, runName(job), 0, false);
     if (span.kind === SpanKind.CONSUMER) return unit(span, CONSUMER_METHOD, runName(span.name), 0, false);
-    return other(span);
+    const record = other(span);
+    // One property read per span: instrumentation-graphql's `graphql.execute` span names the operation.
+    const operationType = attributes[GRAPHQL_ATTR.operationType];
+    if (operationType !== undefined && isOperationType(String(operationType)))
+      record.graphql = { type: String(operationType), name: stringAttr(attributes, OPERATION_NAME) };
+    return record;
+  }
+
+  /**
+   * The route of a request a span beneath it named a GraphQL operation for (`operations` distinct ones
+   * among them), bounded as a request naming its own is; the request assembler asks.
+   */
+  operationRoute(request: RequestSpan, operation: GraphqlExecution, operations: number): string {
+    return this.operations.name(
+      request.service,
+      request.method,
+      request.route,
+      operation.type,
+      operation.name,
+      operations,
+    );
   }
 
   /** `db.sql.table` / `db.collection.name`, id parts templated; '' when absent. */
@@ -415,6 +438,7 @@ function unit(
     status,
     descendants: declaredDescendants(span.attributes),
     senderLoss: declaredLoss(span.attributes),
+    namesOperation: false,
   };
 }
 
@@ -491,6 +515,7 @@ function other(span: DecodedSpan): OtherSpan {
     startMs: span.startMs,
     durationMs: span.durationMs,
     error: span.statusCode === StatusCode.ERROR,
+    graphql: undefined,
   };
 }
 

@@ -56,17 +56,6 @@ interface OperationNode {
 interface DocumentLike {
   definitions?: unknown;
 }
-
-/** What a request has executed so far: its first operation, and how many distinct ones. */
-interface RequestOperations {
-  document: unknown;
-  name: string | undefined;
-  distinct: number;
-}
-
-/** Per SERVER span that ran an operation; weak, so an ended request's entry goes with its span. */
-const seen = new WeakMap<LeanSpan, RequestOperations>();
-
 export class GraphqlOperationInstrumentation extends PreloadInstrumentation {
   private subscribed = false;
 
@@ -123,7 +112,7 @@ export function namingOperation(original: Method): Method {
       const byObject = args.length === 1 && first !== null && typeof first === 'object';
       const document = byObject ? first.document : args[1];
       const operation = operationOf(document, byObject ? first.operationName : args[5]);
-      if (operation !== undefined) noteOperation(document, operation.operation, operation.name?.value);
+      if (operation !== undefined) noteOperation(operation.operation, operation.name?.value);
     } catch {
       // The request keeps its route.
     }
@@ -153,35 +142,32 @@ export function operationOf(document: unknown, operationName: unknown): Operatio
 /** graphql 17's `start` event: its context carries the resolved operation's type and name. */
 function onOperationStart(message: unknown): void {
   try {
-    const context = message as { document?: unknown; operationType?: unknown; operationName?: unknown };
-    noteOperation(context.document, context.operationType, context.operationName);
+    const context = message as { operationType?: unknown; operationName?: unknown };
+    noteOperation(context.operationType, context.operationName);
   } catch {
     // An error thrown by a subscriber reaches the app as an uncaught exception: never.
   }
 }
 
 /**
- * Writes the operation on the SERVER span of the request in whose context it runs. The same document
- * and name again (a subscription's events, a retry) is the same operation; another is a batch.
- * Exported for tests.
+ * Writes the operation on the SERVER span of the request in whose context it runs. The span's own
+ * attributes are the state: the first operation's type and name stay, and each later execution of
+ * another operation (a batch) raises the count, so a subscription's events or a retry of the same
+ * operation do not make a batch. Exported for tests.
  */
-export function noteOperation(document: unknown, type: unknown, name: unknown): void {
+export function noteOperation(type: unknown, name: unknown): void {
   if (typeof type !== 'string' || !OPERATION_TYPES.has(type)) return;
   const request = requestSpan();
   if (request === undefined) return;
   const operationName = typeof name === 'string' && name !== '' ? name.slice(0, MAX_NAME_CHARS) : undefined;
-  const before = seen.get(request);
-  if (before === undefined) {
-    seen.set(request, { document, name: operationName, distinct: 1 });
+  const firstType = request.attribute(GRAPHQL_ATTR.operationType);
+  if (firstType === undefined) {
     request.setAttribute(GRAPHQL_ATTR.operationType, type);
     if (operationName !== undefined) request.setAttribute(GRAPHQL_ATTR.operationName, operationName);
-    return;
+  } else if (firstType !== type || request.attribute(GRAPHQL_ATTR.operationName) !== operationName) {
+    const count = request.attribute(GRAPHQL_ATTR.operations);
+    request.setAttribute(GRAPHQL_ATTR.operations, (typeof count === 'number' ? count : 1) + 1);
   }
-  if (before.document === document && before.name === operationName) return;
-  before.document = document;
-  before.name = operationName;
-  before.distinct++;
-  request.setAttribute(GRAPHQL_ATTR.operations, before.distinct);
 }
 
 /** The SERVER span of the preload's context now, if it is one of ours and still open. */

@@ -16,6 +16,7 @@ import { startTestSidecar } from '../helpers/sidecar';
 import { sidecarOutputs } from '../helpers/unrouted-paths';
 
 const SERVICE = 'graphql-app';
+const SDK_SERVICE = 'graphql-sdk-app';
 /** Distinct operations per route with rows of their own (http.graphqlOperationsPerRoute). */
 const CAP = 6;
 const PROBES = 20;
@@ -30,6 +31,8 @@ let pg: LocalServer;
 let redis: LocalServer;
 let sidecar: RunningSidecar;
 let app: AppRun;
+/** The same app traced by OpenTelemetry's stock SDK (instrumentation-graphql) instead of the preload. */
+let sdkApp: AppRun;
 
 beforeAll(async () => {
   assertBuilt();
@@ -52,16 +55,27 @@ beforeAll(async () => {
       OTEL_SERVICE_NAME: SERVICE,
     },
   });
+  sdkApp = await startApp({
+    script: 'graphql-app.js',
+    preload: false,
+    env: {
+      PG_URL: pg.url,
+      REDIS_URL: redis.url,
+      OTEL_EXPORTER_OTLP_ENDPOINT: sidecar.receiverUrl,
+      OTEL_SERVICE_NAME: SDK_SERVICE,
+      OWN_SDK: '1',
+    },
+  });
 }, 60_000);
 
 afterAll(async () => {
-  await app?.stop();
+  await Promise.all([app?.stop(), sdkApp?.stop()]);
   await Promise.all([sidecar?.shutdown(), pg?.stop(), redis?.stop()]);
 });
 
 /** POSTs one GraphQL request (or a batch) as JSON; answers the status. */
-async function post(path: string, body: unknown): Promise<number> {
-  const res = await fetch(`http://127.0.0.1:${app.port}${path}`, {
+async function post(path: string, body: unknown, port = app.port): Promise<number> {
+  const res = await fetch(`http://127.0.0.1:${port}${path}`, {
     method: 'POST',
     headers: { 'content-type': 'application/json', accept: 'application/graphql-response+json' },
     body: JSON.stringify(body),
@@ -155,5 +169,37 @@ describe('a GraphQL API under the preload, sending to a sidecar', () => {
     const everything = `${JSON.stringify(rows)}\n${await sidecarOutputs(sidecar.apiUrl)}`;
     for (const word of SECRETS) expect(everything).not.toContain(word);
     expect(app.stderr()).not.toContain('spanstat');
+  }, 60_000);
+
+  it("names requests by the operation of instrumentation-graphql's graphql.execute span beneath them (stock SDK)", async () => {
+    const sent: [unknown, number][] = [
+      [{ query: ME }, 200],
+      [{ query: ME }, 200],
+      ...Array.from({ length: 3 }, (): [unknown, number] => [{ query: ORDERS }, 200]),
+      [{ query: '{ me { id } }' }, 200],
+      [[{ query: ME }, { query: ORDERS }], 200],
+      [{ query: 'query Broken { me { id }' }, 400],
+    ];
+    const statuses: number[] = [];
+    for (const [body] of sent) statuses.push(await post('/graphql', body, sdkApp.port));
+    expect(statuses).toEqual(sent.map(([, status]) => status));
+
+    const rows = await endpointRowsOf(sidecar.apiUrl, SDK_SERVICE, sent.length);
+    expect(routeFigures(rows)).toEqual(
+      [
+        ['POST /graphql (query Me)', 2, 0, 1, 1],
+        ['POST /graphql (query Orders)', 3, 0, 7, 0],
+        ['POST /graphql (anonymous query)', 1, 0, 1, 1],
+        ['POST /graphql (batch)', 1, 0, 8, 1],
+        ['POST /graphql', 1, 0, 0, 0],
+      ].sort(),
+    );
+    const advisor = sidecar.advisor;
+    if (advisor === undefined) throw new Error('the sidecar has no advisor');
+    await advisor.evaluateNow();
+    const nPlusOne = advisor
+      .list({ kind: 'n-plus-one', state: 'active' })
+      .filter((r) => r.service === SDK_SERVICE);
+    expect(nPlusOne.map((r) => r.target.route)).toEqual(['POST /graphql (query Orders)']);
   }, 60_000);
 });
