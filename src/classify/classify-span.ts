@@ -148,8 +148,9 @@ export class SpanClassifier {
     if (POOL_CONNECT_NAMES.has(span.name)) return poolConnect(span, 'postgresql');
     if (span.kind === SpanKind.SERVER) {
       const record = request(span, this.routeOfPath, this.configuredRoute, this.routedServices);
-      const type = stringAttr(span.attributes, OPERATION_TYPE);
-      if (isOperationType(type)) {
+      // One property read per request: the preload's GraphQL operation (graphql-operation.ts).
+      const type = span.attributes[GRAPHQL_ATTR.operationType];
+      if (typeof type === 'string' && isOperationType(type)) {
         record.namesOperation = true;
         record.route = this.operations.name(
           record.service,
@@ -168,8 +169,8 @@ export class SpanClassifier {
     const record = other(span);
     // One property read per span: instrumentation-graphql's `graphql.execute` span names the operation.
     const operationType = attributes[GRAPHQL_ATTR.operationType];
-    if (operationType !== undefined && isOperationType(String(operationType)))
-      record.graphql = { type: String(operationType), name: stringAttr(attributes, OPERATION_NAME) };
+    if (typeof operationType === 'string' && isOperationType(operationType))
+      record.graphql = { type: operationType, name: stringAttr(attributes, OPERATION_NAME) };
     return record;
   }
 
@@ -316,8 +317,7 @@ export class SpanClassifier {
   }
 }
 
-/** `graphql.operation.type` / `.name` and spanstat's batch count on a SERVER span (graphql-operation.ts). */
-const OPERATION_TYPE = [GRAPHQL_ATTR.operationType];
+/** `graphql.operation.name` and spanstat's batch count beside `graphql.operation.type` (graphql-operation.ts). */
 const OPERATION_NAME = [GRAPHQL_ATTR.operationName];
 const OPERATIONS = [GRAPHQL_ATTR.operations];
 const HITS = [SPANSTAT_ATTR.cacheHits];

@@ -61,8 +61,8 @@ export function operationLabel(
 }
 
 /** Whether `type` is one of GraphQL's operation types (lower case, as the conventions send it). */
-export function isOperationType(type: string | undefined): type is string {
-  return type !== undefined && OPERATION_TYPES.has(type);
+export function isOperationType(type: string): boolean {
+  return OPERATION_TYPES.has(type);
 }
 
 /** Names each GraphQL request's endpoint, keeping distinct operations per service and route bounded. */
