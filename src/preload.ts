@@ -1,6 +1,6 @@
 /**
  * spanstat preload: `node --require spanstat/preload app.js` instruments the app's own http
- * server + Express routes, pg/pg-pool, ioredis and node-redis (`redis`), and exports spans to
+ * server + Express/Fastify/Koa routes and GraphQL operations, pg/pg-pool, ioredis and node-redis (`redis`), and exports spans to
  * `spanstat sidecar` over OTLP/HTTP. It never throws into the app: a failure to start is logged once and the app runs
  * uninstrumented.
  *

@@ -24,6 +24,11 @@
  * The operation is written to the unit of work in whose context `execute` runs: the request's SERVER
  * span (LeanSpan.unitRoot, or the root of the span active in it). Job runs and work outside a request
  * (a WebSocket subscription) are left alone. Never throws into the app.
+ *
+ * Cost: the wrapper's scan and two attributes, per execution. graphql 16 `execute` of a one-field
+ * query inside a SERVER span (span start and end included), 100k calls a round, 7 alternated rounds,
+ * two runs on the 2-core VM: 1.3–1.4 µs a call without the wrapper, +70 and +130 ns (medians) with it —
+ * against the tens to hundreds of µs an Apollo Server request takes.
  */
 import { subscribe, unsubscribe } from 'node:diagnostics_channel';
 import { SpanKind, trace } from '@opentelemetry/api';

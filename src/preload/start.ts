@@ -1,7 +1,8 @@
 /**
  * Assembles the preload's tracing: a lean tracer provider (lean-tracer.ts; always-on sampling:
  * the sidecar's statistics need every request), the bounded batch processor and OTLP exporter, and
- * four instrumentations — our http server spans (http-server.ts), our Express and Fastify route capture, our pg
+ * its instrumentations — our http server spans (http-server.ts), our Express, Fastify and Koa route capture and
+ * GraphQL operation names (graphql-operation.ts), our pg
  * query spans (pg-query.ts) and waited pool-connect spans, and ioredis and node-redis (hit/miss, TTL, keys-only statements). NodeSDK is not used: it loads every
  * exporter and detector at startup and patches disabled instrumentations anyway (DESIGN.md).
  * It registers none of the OpenTelemetry API's globals and shares no require hook (preload-context.ts,
