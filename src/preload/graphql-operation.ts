@@ -61,6 +61,7 @@ interface OperationNode {
 interface DocumentLike {
   definitions?: unknown;
 }
+
 export class GraphqlOperationInstrumentation extends PreloadInstrumentation {
   private subscribed = false;
 
