@@ -120,8 +120,18 @@ describe('a GraphQL API under the preload, sending to a sidecar', () => {
     const statuses: number[] = [];
     for (const [path, body] of sent) statuses.push(await post(path, body));
     expect(statuses).toEqual(sent.map(([, , status]) => status));
+    // A GET carries the document and its variables in the query string, which no span keeps.
+    const query = new URLSearchParams({
+      query: 'query MeByGet($note: String) { me { id } noteLength(note: $note) }',
+      variables: JSON.stringify({ note: SECRETS[1] }),
+    });
+    const get = await fetch(`http://127.0.0.1:${app.port}/gql?${query}`, {
+      headers: { accept: 'application/graphql-response+json' },
+    });
+    await get.arrayBuffer();
+    expect(get.status).toBe(200);
 
-    const rows = await endpointRowsOf(sidecar.apiUrl, SERVICE, sent.length);
+    const rows = await endpointRowsOf(sidecar.apiUrl, SERVICE, sent.length + 1);
     // [endpoint, requests, 5xx, queries per request, cache calls per request]
     expect(routeFigures(rows)).toEqual(
       [
@@ -138,6 +148,7 @@ describe('a GraphQL API under the preload, sending to a sidecar', () => {
         ['POST /graphql (other operation)', PROBES - 1, 0, 1, 1],
         ['POST /gql (query Me)', 2, 0, 1, 1],
         ['POST /gql (mutation TouchOrder)', 1, 0, 0, 1],
+        ['GET /gql (query MeByGet)', 1, 0, 1, 1],
       ].sort(),
     );
 
@@ -179,6 +190,8 @@ describe('a GraphQL API under the preload, sending to a sidecar', () => {
       [{ query: '{ me { id } }' }, 200],
       [[{ query: ME }, { query: ORDERS }], 200],
       [{ query: 'query Broken { me { id }' }, 400],
+      // instrumentation-graphql sends the document (`graphql.source`): the sidecar never reads it.
+      [{ query: `mutation TouchOrder { touchOrder(id: "4714", note: "${SECRETS[1]}") }` }, 200],
     ];
     const statuses: number[] = [];
     for (const [body] of sent) statuses.push(await post('/graphql', body, sdkApp.port));
@@ -192,8 +205,11 @@ describe('a GraphQL API under the preload, sending to a sidecar', () => {
         ['POST /graphql (anonymous query)', 1, 0, 1, 1],
         ['POST /graphql (batch)', 1, 0, 8, 1],
         ['POST /graphql', 1, 0, 0, 0],
+        ['POST /graphql (mutation TouchOrder)', 1, 0, 0, 1],
       ].sort(),
     );
+    const everything = `${JSON.stringify(rows)}\n${await sidecarOutputs(sidecar.apiUrl)}`;
+    for (const word of SECRETS) expect(everything).not.toContain(word);
     const advisor = sidecar.advisor;
     if (advisor === undefined) throw new Error('the sidecar has no advisor');
     await advisor.evaluateNow();
