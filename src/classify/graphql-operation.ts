@@ -8,7 +8,8 @@
  * (`GetUser_4711` → `GetUser_:id`), a name that is not a GraphQL name at all is not kept, and each
  * service's route keeps at most `maxPerRoute` distinct operations — later ones (a client inventing a
  * name per request) share one row, `(other operation)`, so the endpoint report and the metrics' route
- * label stay bounded and the operations seen first keep their rows. Anonymous operations are
+ * label stay bounded and the operations seen first keep their rows (the last half of the rows only for
+ * operations seen twice, OperationRoutes). Anonymous operations are
  * `(anonymous query)` / `(anonymous mutation)` / `(anonymous subscription)`; a request that ran several
  * distinct operations (a batch) `(batch)`. These and the overflow do not count against the cap.
  */
@@ -65,10 +66,22 @@ export function isOperationType(type: string): boolean {
   return OPERATION_TYPES.has(type);
 }
 
-/** Names each GraphQL request's endpoint, keeping distinct operations per service and route bounded. */
+/** One route's operations: those with a row of their own, and those seen once while only repeats get one. */
+interface RouteOperations {
+  admitted: Set<string>;
+  seenOnce: Set<string>;
+}
+
+/**
+ * Names each GraphQL request's endpoint, keeping distinct operations per service and route bounded.
+ * The first half of a route's rows go to operations as they come; the second half only to an operation
+ * seen before (remembered among the last 4 × maxPerRoute names seen once): an app's operations repeat,
+ * a scanner's or fuzzer's invented names mostly do not, so a burst of them — at start-up, before the
+ * app's own clients — cannot take every row.
+ */
 export class OperationRoutes {
-  /** `service \0 method route` → the operation labels that have a row of their own. */
-  private readonly known = new Map<string, Set<string>>();
+  /** `service \0 method route` → its operations. */
+  private readonly known = new Map<string, RouteOperations>();
   /** The last request named: requests repeat a few operations, and each name costs a few strings. */
   private last = { service: '', method: '', route: '', type: '', name: '', operations: 0, named: '' };
 
@@ -95,6 +108,8 @@ export class OperationRoutes {
       return last.named;
     const label = this.admit(service, method, route, operationLabel(type, name, operations));
     const named = label.charCodeAt(0) === 40 /* ( */ ? `${route} ${label}` : `${route} (${label})`;
+    // An overflow is not remembered: the same operation again may be admitted, seen twice.
+    if (label === OTHER_OPERATION) return named;
     this.last = {
       service,
       method,
@@ -112,15 +127,21 @@ export class OperationRoutes {
     // Bounded already, and never counted: anonymous operations, batches, the overflow.
     if (label.charCodeAt(0) === 40 /* ( */) return label;
     const key = `${service}\u0000${method} ${route}`;
-    let labels = this.known.get(key);
-    if (labels === undefined) {
+    let operations = this.known.get(key);
+    if (operations === undefined) {
       if (this.known.size >= MAX_ROUTES) return OTHER_OPERATION;
-      labels = new Set();
-      this.known.set(key, labels);
+      operations = { admitted: new Set(), seenOnce: new Set() };
+      this.known.set(key, operations);
     }
-    if (labels.has(label)) return label;
-    if (labels.size >= this.maxPerRoute) return OTHER_OPERATION;
-    labels.add(label);
+    const { admitted, seenOnce } = operations;
+    if (admitted.has(label)) return label;
+    if (admitted.size >= this.maxPerRoute) return OTHER_OPERATION;
+    if (admitted.size >= Math.ceil(this.maxPerRoute / 2) && !seenOnce.delete(label)) {
+      if (seenOnce.size >= 4 * this.maxPerRoute) seenOnce.clear();
+      seenOnce.add(label);
+      return OTHER_OPERATION;
+    }
+    admitted.add(label);
     return label;
   }
 }

@@ -89,10 +89,10 @@ describe('GraphQL operation endpoint names', () => {
       seen.add(
         name(serverSpan(op('query', `Probe${String.fromCharCode(97 + (i % 26))}${i >= 26 ? 'x' : ''}`))),
       );
+    // The first half of the rows (2 of 3) as names come; the rest only to a name seen before.
     expect([...seen]).toEqual([
       'POST /graphql (query Probea)',
       'POST /graphql (query Probeb)',
-      'POST /graphql (query Probec)',
       'POST /graphql (other operation)',
     ]);
     // Those admitted keep their rows; anonymous operations and batches never count against the cap.
@@ -111,15 +111,31 @@ describe('GraphQL operation endpoint names', () => {
 
   it('counts a templated name once: ids in names do not use up the cap', () => {
     const routes = new OperationRoutes(2);
+    const name = (operation: string) =>
+      routes.name('shop', 'POST', '/graphql', 'query', operation, undefined);
     const names = new Set<string>();
-    for (let id = 1000; id < 1100; id++)
-      names.add(routes.name('shop', 'POST', '/graphql', 'query', `User_${id}`, undefined));
-    names.add(routes.name('shop', 'POST', '/graphql', 'query', 'Orders', undefined));
-    names.add(routes.name('shop', 'POST', '/graphql', 'query', 'Items', undefined));
-    expect([...names]).toEqual([
-      '/graphql (query User_:id)',
-      '/graphql (query Orders)',
+    for (let id = 1000; id < 1100; id++) names.add(name(`User_${id}`));
+    expect([...names]).toEqual(['/graphql (query User_:id)']);
+  });
+
+  it('gives the last half of the rows to names seen twice, up to the cap: a burst of one-off names cannot take them', () => {
+    const routes = new OperationRoutes(4);
+    const name = (operation: string) =>
+      routes.name('shop', 'POST', '/graphql', 'query', operation, undefined);
+    expect([name('A'), name('B')]).toEqual(['/graphql (query A)', '/graphql (query B)']);
+    for (let i = 0; i < 100; i++)
+      expect(name(`Fuzz${String.fromCharCode(97 + (i % 26))}${'x'.repeat(i / 26)}`)).toBe(
+        '/graphql (other operation)',
+      );
+    // The app's own operations repeat: the second request of each takes a row, until the cap.
+    expect([name('C'), name('C'), name('D'), name('D'), name('E'), name('E'), name('C')]).toEqual([
       '/graphql (other operation)',
+      '/graphql (query C)',
+      '/graphql (other operation)',
+      '/graphql (query D)',
+      '/graphql (other operation)',
+      '/graphql (other operation)',
+      '/graphql (query C)',
     ]);
   });
 });
