@@ -11,7 +11,8 @@
  *
  * Two seams, one per graphql-js major:
  * - graphql 14–16 (CommonJS): `execute` and `subscribe` of `graphql/execution/execute.js` and
- *   `subscribe.js` are wrapped. Everything reaches them through those exports (`graphql/index.js`
+ *   `subscribe.js` are wrapped (14–15 keep `subscribe` in `graphql/subscription/`, unwrapped: the
+ *   `execute` it runs per event still names the request). Everything reaches them through those exports (`graphql/index.js`
  *   re-exports with getters, `graphql()` calls `_execute.execute`), so Apollo Server, graphql-http,
  *   express-graphql, Mercurius without JIT and Nest's Apollo driver are covered. The wrapper finds the
  *   operation as `execute` will (the one named `operationName`, else the document's only one): a scan
