@@ -1,11 +1,19 @@
 import type { KeyPattern } from '../cache-keys/key-patterns';
 import { commandLabel, describeRedisCommand, parseRedisStatement } from '../cache-keys/redis-commands';
-import { ATTR, KNEX_VERSION_ATTR, POOL_USAGE_SPAN_NAME, SPANSTAT_ATTR } from '../model/attributes';
+import { DEFAULTS } from '../config/defaults';
+import {
+  ATTR,
+  GRAPHQL_ATTR,
+  KNEX_VERSION_ATTR,
+  POOL_USAGE_SPAN_NAME,
+  SPANSTAT_ATTR,
+} from '../model/attributes';
 import {
   type CacheCall,
   type ClassifiedSpan,
   CONSUMER_METHOD,
   type DbCall,
+  type GraphqlExecution,
   JOB_METHOD,
   type NamespaceReads,
   type OtherSpan,
@@ -16,6 +24,7 @@ import {
 } from '../model/classified';
 import { type DecodedSpan, SpanKind, StatusCode } from '../model/span';
 import { numberAttr, stringAttr } from './attributes';
+import { isOperationType, OperationRoutes } from './graphql-operation';
 import { knexPositionalBindings } from './knex-bindings';
 import { compileRoutePatterns, matchRoutePattern } from './route-patterns';
 import {
@@ -94,12 +103,17 @@ export class SpanClassifier {
   /** Configured route templates (`http.routes`), for requests without `http.route`. */
   private readonly routes: KeyPattern[];
 
+  /** GraphQL requests' endpoint names, bounded per route (graphql-operation.ts). */
+  private readonly operations: OperationRoutes;
+
   constructor(
     private readonly sql: SqlShaper,
     private readonly keys: KeyNamespacer,
     routes: readonly string[] = [],
+    graphqlOperationsPerRoute: number = DEFAULTS.http.graphqlOperationsPerRoute,
   ) {
     this.routes = compileRoutePatterns(routes);
+    this.operations = new OperationRoutes(graphqlOperationsPerRoute);
   }
 
   /** A request path as a route: a configured template it matches, else the path with ids as `:id`. */
@@ -132,12 +146,47 @@ export class SpanClassifier {
       return this.dbCall(span, normalizeSystem(lowerSystem));
     }
     if (POOL_CONNECT_NAMES.has(span.name)) return poolConnect(span, 'postgresql');
-    if (span.kind === SpanKind.SERVER)
-      return request(span, this.routeOfPath, this.configuredRoute, this.routedServices);
+    if (span.kind === SpanKind.SERVER) {
+      const record = request(span, this.routeOfPath, this.configuredRoute, this.routedServices);
+      // One property read per request: the preload's GraphQL operation (graphql-operation.ts).
+      const type = span.attributes[GRAPHQL_ATTR.operationType];
+      if (typeof type === 'string' && isOperationType(type)) {
+        record.namesOperation = true;
+        record.route = this.operations.name(
+          record.service,
+          record.method,
+          record.route,
+          type,
+          stringAttr(span.attributes, OPERATION_NAME),
+          numberAttr(span.attributes, OPERATIONS),
+        );
+      }
+      return record;
+    }
     const job = stringAttr(span.attributes, JOB_NAME);
     if (job !== undefined) return unit(span, JOB_METHOD, runName(job), 0, false);
     if (span.kind === SpanKind.CONSUMER) return unit(span, CONSUMER_METHOD, runName(span.name), 0, false);
-    return other(span);
+    const record = other(span);
+    // One property read per span: instrumentation-graphql's `graphql.execute` span names the operation.
+    const operationType = attributes[GRAPHQL_ATTR.operationType];
+    if (typeof operationType === 'string' && isOperationType(operationType))
+      record.graphql = { type: operationType, name: stringAttr(attributes, OPERATION_NAME) };
+    return record;
+  }
+
+  /**
+   * The route of a request a span beneath it named a GraphQL operation for (`operations` distinct ones
+   * among them), bounded as a request naming its own is; the request assembler asks.
+   */
+  operationRoute(request: RequestSpan, operation: GraphqlExecution, operations: number): string {
+    return this.operations.name(
+      request.service,
+      request.method,
+      request.route,
+      operation.type,
+      operation.name,
+      operations,
+    );
   }
 
   /** `db.sql.table` / `db.collection.name`, id parts templated; '' when absent. */
@@ -268,6 +317,9 @@ export class SpanClassifier {
   }
 }
 
+/** `graphql.operation.name` and spanstat's batch count beside `graphql.operation.type` (graphql-operation.ts). */
+const OPERATION_NAME = [GRAPHQL_ATTR.operationName];
+const OPERATIONS = [GRAPHQL_ATTR.operations];
 const HITS = [SPANSTAT_ATTR.cacheHits];
 const MISSES = [SPANSTAT_ATTR.cacheMisses];
 const TTL = [SPANSTAT_ATTR.cacheTtlSeconds];
@@ -388,6 +440,7 @@ function unit(
     senderLoss: declaredLoss(span.attributes),
     // Filled in by the pipeline (one shape for every request record).
     version: undefined,
+    namesOperation: false,
   };
 }
 
@@ -464,6 +517,7 @@ function other(span: DecodedSpan): OtherSpan {
     startMs: span.startMs,
     durationMs: span.durationMs,
     error: span.statusCode === StatusCode.ERROR,
+    graphql: undefined,
   };
 }
 

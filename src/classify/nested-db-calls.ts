@@ -88,5 +88,6 @@ function asOther(span: DbCall, parentSpanId: string): OtherSpan {
     startMs: span.startMs,
     durationMs: span.durationMs,
     error: span.error,
+    graphql: undefined,
   };
 }

@@ -76,6 +76,13 @@ export const DEFAULTS = {
      * request no route answered), tried in order before the path's ids are replaced by `:id`.
      */
     routes: [] as string[],
+    /**
+     * Distinct GraphQL operations per service and route that get an endpoint row of their own
+     * (`POST /graphql (query GetOrders)`); later ones share `(other operation)`, and the last half
+     * of the rows go only to operations seen twice. Operation names are chosen by clients: this bounds
+     * the rows and the metrics' route label whatever they send.
+     */
+    graphqlOperationsPerRoute: 100,
   },
   advisor: {
     enabled: true,

@@ -206,6 +206,7 @@ export const configSchema = z
             z.string().regex(/^\/[^?#\s]*$/, 'must be a path starting with / (no query string or spaces)'),
           )
           .default([...DEFAULTS.http.routes]),
+        graphqlOperationsPerRoute: positiveInt.default(DEFAULTS.http.graphqlOperationsPerRoute),
       })
       .strict()
       .prefault({}),

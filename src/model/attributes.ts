@@ -77,6 +77,20 @@ export const SPANSTAT_ATTR = {
 } as const;
 
 /**
+ * The GraphQL operation a request ran, as OpenTelemetry's GraphQL conventions name it: the preload sets
+ * type and name on the request's SERVER span (preload/graphql-operation.ts), and
+ * `@opentelemetry/instrumentation-graphql` on its `graphql.execute` span. `operations` is spanstat's:
+ * on a SERVER span whose request executed more than one distinct operation (a batch), their count.
+ * (22 bytes for the two conventional keys: no other read key has that length, so the decoder's
+ * by-length match costs other spans nothing.)
+ */
+export const GRAPHQL_ATTR = {
+  operationType: 'graphql.operation.type',
+  operationName: 'graphql.operation.name',
+  operations: 'spanstat.graphql.operations',
+} as const;
+
+/**
  * Set by `@opentelemetry/instrumentation-knex` (in auto-instrumentations-node's default set) on each
  * span it makes around one query of knex's, which the driver's instrumentation (pg) traces again
  * beneath it. Its text has knex's `?` placeholders. (12 bytes, as `db.statement`: a first-byte
@@ -101,5 +115,6 @@ export const POOL_USAGE_SPAN_NAME = 'pg-pool.usage';
 export const READ_ATTRIBUTE_KEYS: ReadonlySet<string> = new Set<string>([
   ...Object.values(ATTR).flat(),
   ...Object.values(SPANSTAT_ATTR),
+  ...Object.values(GRAPHQL_ATTR),
   KNEX_VERSION_ATTR,
 ]);

@@ -126,6 +126,19 @@ export interface RequestSpan extends Base {
    * resource, so it is not read per span), undefined when the resource names none.
    */
   version?: string;
+  /**
+   * The route names a GraphQL operation from the span's own attributes (the preload's): one a span
+   * beneath it names (GraphqlExecution) is not taken then. The classifier always sets it (one shape).
+   */
+  namesOperation?: boolean;
+}
+
+/** A GraphQL operation a span beneath a request names (instrumentation-graphql's `graphql.execute`). */
+export interface GraphqlExecution {
+  /** `query`, `mutation` or `subscription`. */
+  type: string;
+  /** Undefined for an anonymous operation. */
+  name: string | undefined;
 }
 
 /** A sender's cumulative lost-span count, and which of a service's processes it is. */
@@ -137,4 +150,6 @@ export interface SenderLoss {
 
 export interface OtherSpan extends Base {
   type: 'other';
+  /** The GraphQL operation this span executed, when it says (GRAPHQL_ATTR); the request beneath which it runs takes its name. */
+  graphql?: GraphqlExecution | undefined;
 }

@@ -114,11 +114,16 @@ export class Pipeline {
     /** Tells another SDK's spans from a process the preload also traces (its notices are the sidecar's log). */
     readonly doubleTracing: DoubleTracing = new DoubleTracing(),
   ) {
-    this.assembler = new RequestAssembler(options.assembly, (summary) => {
-      this.stats.requestsSummarised++;
-      if (this.inChunk) this.summaries.push(summary);
-      else this.recordSummary(summary);
-    });
+    this.assembler = new RequestAssembler(
+      options.assembly,
+      (summary) => {
+        this.stats.requestsSummarised++;
+        if (this.inChunk) this.summaries.push(summary);
+        else this.recordSummary(summary);
+      },
+      // A GraphQL operation named by a span beneath the request (another SDK's), bounded as the classifier bounds its own.
+      (request, operation, operations) => classifier.operationRoute(request, operation, operations),
+    );
   }
 
   isOverloaded(): boolean {

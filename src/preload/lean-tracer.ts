@@ -310,6 +310,15 @@ export class LeanSpan implements Span, ReadableSpan {
     this.unitRoot = kind === SERVER;
   }
 
+  /** One attribute's value as set (a scan: spans carry fewer than ten). */
+  attribute(key: string): unknown {
+    const shared = this.shared;
+    if (shared?.keys.includes(key)) return shared.values[key];
+    const pairs = this.attributePairs;
+    for (let i = 0; i < pairs.length; i += 2) if (pairs[i] === key) return pairs[i + 1];
+    return undefined;
+  }
+
   /** ReadableSpan's view (a fresh object; otlp-encode.ts reads shared and attributePairs instead). */
   get attributes(): Attributes {
     const attributes: Attributes = {};

@@ -12,6 +12,7 @@ export type InstrumentationName =
   | 'fastify'
   | 'koa'
   | 'hapi'
+  | 'graphql'
   | 'pg'
   | 'postgres'
   | 'ioredis'
@@ -226,6 +227,7 @@ const ALL_INSTRUMENTATIONS: InstrumentationName[] = [
   'fastify',
   'koa',
   'hapi',
+  'graphql',
   'pg',
   'postgres',
   'ioredis',

@@ -1,7 +1,8 @@
 /**
  * Assembles the preload's tracing: a lean tracer provider (lean-tracer.ts; always-on sampling:
  * the sidecar's statistics need every request), the bounded batch processor and OTLP exporter, and
- * its instrumentations — our http server spans (http-server.ts), our Express, Fastify, Koa and hapi route capture, our pg
+ * its instrumentations — our http server spans (http-server.ts), our Express, Fastify, Koa and hapi route capture and
+ * GraphQL operation names (graphql-operation.ts), our pg
  * query spans (pg-query.ts) and waited pool-connect spans, and ioredis and node-redis (hit/miss, TTL, keys-only statements). NodeSDK is not used: it loads every
  * exporter and detector at startup and patches disabled instrumentations anyway (DESIGN.md).
  * It registers none of the OpenTelemetry API's globals and shares no require hook (preload-context.ts,
@@ -20,6 +21,7 @@ import { installExitHooks } from './exit-hooks';
 import { readExportTls } from './export-tls';
 import { ExpressRouteInstrumentation } from './express-route';
 import { FastifyRouteInstrumentation } from './fastify-route';
+import { GraphqlOperationInstrumentation } from './graphql-operation';
 import { HapiRouteInstrumentation } from './hapi-route';
 import { HttpServerInstrumentation } from './http-server';
 import { IORedisCommandInstrumentation } from './ioredis-command';
@@ -170,6 +172,8 @@ function createInstrumentations(settings: PreloadSettings): PreloadInstrumentati
   if (enabled.http && enabled.koa) list.push(new KoaRouteInstrumentation());
   // hapi's route path, from an onPreResponse extension on each server (hapi-route.ts).
   if (enabled.http && enabled.hapi) list.push(new HapiRouteInstrumentation());
+  // The GraphQL operation each request executed, on its SERVER span (graphql-operation.ts).
+  if (enabled.http && enabled.graphql) list.push(new GraphqlOperationInstrumentation());
   if (enabled.pg) {
     list.push(new PgQueryInstrumentation());
     if (settings.poolConnectSpans) list.push(new PgPoolConnectInstrumentation());

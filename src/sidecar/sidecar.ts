@@ -119,7 +119,7 @@ export async function startSidecar(
   const sinks: SpanSink[] = metrics ? [aggregator, metrics] : [aggregator];
   const pipeline = new Pipeline(
     { maxPendingSpans: config.receiver.maxPendingSpans, assembly: config.assembly, versions: deploys },
-    new SpanClassifier(fingerprinter, learner, config.http.routes),
+    new SpanClassifier(fingerprinter, learner, config.http.routes, config.http.graphqlOperationsPerRoute),
     sinks,
     sliceClock,
     renames,

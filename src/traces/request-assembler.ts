@@ -1,5 +1,12 @@
 import { GenerationalCache } from '../generational-cache';
-import type { CacheCall, ClassifiedSpan, DbCall, PoolConnect, RequestSpan } from '../model/classified';
+import type {
+  CacheCall,
+  ClassifiedSpan,
+  DbCall,
+  GraphqlExecution,
+  PoolConnect,
+  RequestSpan,
+} from '../model/classified';
 import type { RequestSummary } from '../model/request-summary';
 import { summariseRequest } from './summarise-request';
 
@@ -76,6 +83,8 @@ interface OpenTrace {
   leaves: Leaf | null;
   lastLeaf: Leaf | null;
   spans: number;
+  /** Spans that named a GraphQL operation (OperationSpan); null until one, which few traces have. */
+  operations: OperationSpan[] | null;
   /**
    * Still the entry of `open` for its trace id. A trace closed by the sweep or evicted can still be
    * reached through `dueTraces`, and a later trace may hold its id by then; a flag rather than an
@@ -83,6 +92,23 @@ interface OpenTrace {
    */
   inOpen: boolean;
 }
+
+/** A span that named a GraphQL operation, until the request above it is summarised. */
+interface OperationSpan {
+  service: string;
+  parentSpanId: string;
+  operation: GraphqlExecution;
+}
+
+/**
+ * The route of a request that a span beneath it named a GraphQL operation for (`operations`: how many
+ * distinct ones were beneath it): SpanClassifier.operationRoute.
+ */
+export type OperationRouter = (
+  request: RequestSpan,
+  operation: GraphqlExecution,
+  operations: number,
+) => string;
 
 export interface AssemblerStats {
   openTraces: number;
@@ -144,6 +170,7 @@ export class RequestAssembler {
   constructor(
     private readonly options: AssemblerOptions,
     private readonly emit: (summary: RequestSummary) => void,
+    private readonly operationRoute?: OperationRouter,
   ) {}
 
   add(span: ClassifiedSpan, nowMs: number): void {
@@ -163,6 +190,7 @@ export class RequestAssembler {
         leaves: null,
         lastLeaf: null,
         spans: 0,
+        operations: null,
         inOpen: true,
       };
       this.open.set(span.traceId, trace);
@@ -176,6 +204,14 @@ export class RequestAssembler {
     if (span.type === 'other') {
       if (trace.parents === null) trace.parents = new Map();
       trace.parents.set(span.spanId, span.parentSpanId);
+      if (span.graphql !== undefined) {
+        if (trace.operations === null) trace.operations = [];
+        trace.operations.push({
+          service: span.service,
+          parentSpanId: span.parentSpanId,
+          operation: span.graphql,
+        });
+      }
     }
     if (span.type === 'request') {
       addPending(trace, span);
@@ -324,6 +360,7 @@ export class RequestAssembler {
     trace.leaves = null;
     trace.lastLeaf = null;
     trace.parents = null;
+    trace.operations = null;
   }
 
   /**
@@ -348,10 +385,32 @@ export class RequestAssembler {
       leaf = next;
     }
     kept.storeIn(trace);
+    if (trace.operations !== null) this.nameOperation(trace, request);
     deletePending(trace, spanId);
     this.markDone(trace, spanId);
     this.stats.requestsSummarised++;
     this.emit(summariseRequest(request, mine));
+  }
+
+  /**
+   * Names `request` by the GraphQL operation spans beneath it name (instrumentation-graphql's
+   * `graphql.execute`), unless it named its own (the preload's); several distinct ones are a batch.
+   */
+  private nameOperation(trace: OpenTrace, request: RequestSpan): void {
+    if (request.namesOperation === true || this.operationRoute === undefined) return;
+    let first: GraphqlExecution | undefined;
+    let distinct = 0;
+    for (const { service, parentSpanId, operation } of trace.operations as OperationSpan[]) {
+      if (this.ownerOf(parentSpanId, service, trace) !== request.spanId) continue;
+      if (first === undefined) {
+        first = operation;
+        distinct = 1;
+      } else if (distinct === 1 && (operation.type !== first.type || operation.name !== first.name))
+        distinct = 2;
+    }
+    if (first === undefined) return;
+    request.route = this.operationRoute(request, first, distinct);
+    request.namesOperation = true;
   }
 
   /** Emits the given pending requests with the leaves beneath them, and forgets those leaves. */
@@ -376,6 +435,7 @@ export class RequestAssembler {
     kept.storeIn(trace);
     for (const [spanId, leaves] of owned) {
       const request = pendingRequest(trace, spanId) as RequestSpan;
+      if (trace.operations !== null) this.nameOperation(trace, request);
       deletePending(trace, spanId);
       this.markDone(trace, spanId);
       this.stats.requestsSummarised++;

@@ -37,6 +37,19 @@ describe('endpoint SLO rule', () => {
     expect(kinds({ p95Ms: 150 }, byRoute)).toEqual(['endpoint-slow:warning']);
   });
 
+  it('takes an SLO per GraphQL operation, whose endpoint is named by route and operation', () => {
+    const orders = { method: 'POST', route: '/graphql (query Orders)' };
+    const perOperation = thresholds({
+      endpoint: { ...thresholds().endpoint, routeSloMs: { 'POST /graphql (query Orders)': 1000 } },
+    });
+    expect(kinds({ ...orders, p95Ms: 900 }, perOperation)).toEqual([]);
+    expect(kinds({ ...orders, p95Ms: 1000.1 }, perOperation)).toEqual(['endpoint-slow:warning']);
+    // Another operation on the route keeps the default.
+    expect(kinds({ method: 'POST', route: '/graphql (query Me)', p95Ms: 900 }, perOperation)).toEqual([
+      'endpoint-slow:critical',
+    ]);
+  });
+
   it('names the statements and namespaces that take the route time, largest first', () => {
     const e = endpointRow({ p95Ms: 300, dbMsPerRequest: 150, cacheMsPerRequest: 20, otherMsPerRequest: 30 });
     const q = endpointQueryRow({ totalMs: 14_000, statement: 'SELECT * FROM items WHERE order_id = $1' });

@@ -512,6 +512,7 @@ describe('SpanClassifier', () => {
       status: 0,
       descendants: 9,
       senderLoss: { instance: '', lostSpans: 3 },
+      namesOperation: false,
     });
     const failed = span({ 'spanstat.job.name': 'send-digest' }, { kind: SpanKind.INTERNAL, statusCode: 2 });
     expect(classifier.classify(failed)).toMatchObject({ type: 'request', method: 'JOB', error: true });

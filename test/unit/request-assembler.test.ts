@@ -292,3 +292,52 @@ describe('RequestAssembler memory', () => {
     expect(assembler.openTraces).toBe(0);
   });
 });
+
+describe('RequestAssembler with GraphQL operations named beneath a request', () => {
+  const route = (request: RequestSpan, op: { type: string; name: string | undefined }, n: number) =>
+    `${request.route} (${n > 1 ? 'batch' : `${op.type} ${op.name ?? '(anonymous)'}`})`;
+  const execute = (spanId: string, parentSpanId: string, name?: string): OtherSpan => ({
+    ...other(spanId, parentSpanId),
+    graphql: { type: 'query', name },
+  });
+
+  function routes(spans: ClassifiedSpan[]): string[] {
+    const summaries: RequestSummary[] = [];
+    const assembler = new RequestAssembler(
+      { idleMs: 1000, maxOpenTraces: 100, maxSpansPerTrace: 100 },
+      (s) => summaries.push(s),
+      route,
+    );
+    for (const span of spans) assembler.add(span, 0);
+    assembler.sweep(5000);
+    return summaries.map((s) => s.route);
+  }
+
+  it("takes the operation of an execute span at any depth beneath the request, with the request's figures", () => {
+    expect(routes([db('d1', 'x1'), execute('x1', 'm1', 'Orders'), other('m1', 'r'), request('r')])).toEqual([
+      '/r (query Orders)',
+    ]);
+  });
+
+  it('calls several distinct operations a batch, one run twice not', () => {
+    expect(routes([execute('x1', 'r', 'Me'), execute('x2', 'r', 'Orders'), request('r')])).toEqual([
+      '/r (batch)',
+    ]);
+    expect(routes([execute('x1', 'r', 'Me'), execute('x2', 'r', 'Me'), request('r')])).toEqual([
+      '/r (query Me)',
+    ]);
+  });
+
+  it("keeps a request's own operation, and gives none to a request the execute span is not beneath", () => {
+    expect(
+      routes([execute('x1', 'r'), request('r', '', { route: '/r (query Own)', namesOperation: true })]),
+    ).toEqual(['/r (query Own)']);
+    expect(
+      routes([
+        execute('x1', 'inner'),
+        request('inner', 'outer', { route: '/inner' }),
+        request('outer'),
+      ]).sort(),
+    ).toEqual(['/inner (query (anonymous))', '/r']);
+  });
+});
