@@ -132,13 +132,30 @@ export async function startPostgres(options: { database?: string } = {}): Promis
 }
 
 export async function startRedis(): Promise<LocalServer> {
+  return startRedisProcess([]);
+}
+
+/** redis-server with `extraArgs`, in a temp dir of its own on a free loopback port. */
+async function startRedisProcess(extraArgs: string[]): Promise<LocalServer> {
   const bin = findRedisServer();
   if (!bin) throw new Error('Redis is not installed (apt-get install -y redis-server)');
   const dir = mkdtempSync(join(tmpdir(), 'spanstat-redis-'));
   const port = await freePort();
   const child: ChildProcess = spawn(
     bin,
-    ['--bind', '127.0.0.1', '--port', String(port), '--save', '', '--appendonly', 'no', '--dir', dir],
+    [
+      '--bind',
+      '127.0.0.1',
+      '--port',
+      String(port),
+      '--save',
+      '',
+      '--appendonly',
+      'no',
+      '--dir',
+      dir,
+      ...extraArgs,
+    ],
     { stdio: 'ignore' },
   );
   await waitForRedis(port, child);
@@ -151,6 +168,73 @@ export async function startRedis(): Promise<LocalServer> {
     rmSync(dir, { recursive: true, force: true });
   };
   return { host: '127.0.0.1', port, url: `redis://127.0.0.1:${port}`, stop };
+}
+
+export interface LocalRedisCluster {
+  /** The masters, each holding an equal run of the 16384 hash slots, in slot order. */
+  nodes: LocalServer[];
+  /** A command to one node through redis-cli; its reply as text. */
+  command(node: LocalServer, ...args: string[]): string;
+  stop(): Promise<void>;
+}
+
+/**
+ * A Redis Cluster of `masters` masters (no replicas), each its own redis-server in a temp dir on a
+ * free loopback port, slots split evenly, ready (cluster_state:ok on every node) when it resolves.
+ * Set up with redis-cli (redis-tools, which the redis-server package installs).
+ */
+export async function startRedisCluster(masters = 3): Promise<LocalRedisCluster> {
+  const nodes: LocalServer[] = [];
+  const stop = async () => {
+    await Promise.all(nodes.map((node) => node.stop()));
+  };
+  const command = (node: LocalServer, ...args: string[]) =>
+    execFileSync('redis-cli', ['-h', node.host, '-p', String(node.port), ...args], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    })
+      .toString()
+      .trim();
+  // The bus port defaults to port + 10000, which nothing checked was free.
+  const busPorts: number[] = [];
+  try {
+    for (let i = 0; i < masters; i++) {
+      busPorts.push(await freePort());
+      nodes.push(
+        await startRedisProcess([
+          '--cluster-enabled',
+          'yes',
+          '--cluster-port',
+          String(busPorts[i]),
+          '--cluster-config-file',
+          'nodes.conf',
+          '--cluster-node-timeout',
+          '5000',
+        ]),
+      );
+    }
+    const slotsPerNode = Math.ceil(16384 / masters);
+    nodes.forEach((node, i) => {
+      const first = i * slotsPerNode;
+      const last = Math.min(16383, first + slotsPerNode - 1);
+      command(node, 'CLUSTER', 'ADDSLOTSRANGE', String(first), String(last));
+      if (i > 0) command(node, 'CLUSTER', 'MEET', nodes[0].host, String(nodes[0].port), String(busPorts[0]));
+    });
+    const deadline = Date.now() + 20_000;
+    const ready = () =>
+      nodes.every((node) => {
+        const info = command(node, 'CLUSTER', 'INFO');
+        return info.includes('cluster_state:ok') && info.includes(`cluster_known_nodes:${masters}`);
+      });
+    while (!ready()) {
+      if (Date.now() > deadline)
+        throw new Error('the Redis Cluster did not reach cluster_state:ok within 20 s');
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    return { nodes, command, stop };
+  } catch (err) {
+    await stop();
+    throw err;
+  }
 }
 
 async function waitForRedis(port: number, child: ChildProcess): Promise<void> {

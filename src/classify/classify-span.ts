@@ -71,6 +71,8 @@ const CONNECTION_COMMANDS = new Set([
   'cluster',
   'readonly',
   'readwrite',
+  // A Cluster client's flag before a command redirected by ASK.
+  'asking',
   'echo',
   'reset',
 ]);

@@ -13,8 +13,10 @@
  *
  * Versions: ioredis 4 to 6, one seam in all: `Redis#sendCommand(command)` with a Command whose
  * `resolve`/`reject` take the raw reply, `inTransaction`/`pipelineIndex` set by Pipeline, and the
- * offline queue resending the same Command object. ioredis 4 answers QUEUED as a string, 5 on as a
- * Buffer (redis-cache.ts reads both). test/integration/preload-legacy-redis.test.ts pins ioredis 4.30.
+ * offline queue resending the same Command object; `Cluster#sendCommand(command, stream, node)` in
+ * front of it for a Cluster's commands. ioredis 4 answers QUEUED as a string, 5 on as a Buffer
+ * (redis-cache.ts reads both). test/integration/preload-legacy-redis.test.ts pins ioredis 4.30;
+ * test/integration/preload-redis-cluster.test.ts runs a Cluster.
  *
  * Why: instrumentation-ioredis runs its request/response hooks through safeExecuteInTheMiddle
  * (a closure and a try per hook) and builds attributes one by one per command. preload-cpu-probe
@@ -43,6 +45,14 @@ interface CommandLike {
   reject: (err: unknown) => void;
   /** Set once the command has its span: ioredis sends a command again from its offline queue. */
   [TRACED]?: true;
+  /** A Cluster pipeline's command whose span waits for its next pass after a redirection. */
+  [REDIRECTED]?: Redirected;
+}
+
+interface Redirected {
+  span: Span;
+  /** Where the command stood in a transaction: its next pass takes the same place. */
+  role: 'plain' | 'queued' | 'exec';
 }
 
 type SendCommand = (this: RedisLike, command: CommandLike, ...rest: unknown[]) => unknown;
@@ -64,6 +74,7 @@ const BASE = Symbol('spanstat.redisAttributes');
 const BASE_FOR = Symbol('spanstat.redisAttributesFor');
 const OPEN_TRANSACTION = Symbol('spanstat.redisOpenTransaction');
 const TRACED = Symbol('spanstat.redisCommandTraced');
+const REDIRECTED = Symbol('spanstat.redisCommandRedirected');
 
 export class IORedisCommandInstrumentation extends PreloadInstrumentation {
   constructor() {
@@ -71,14 +82,15 @@ export class IORedisCommandInstrumentation extends PreloadInstrumentation {
   }
 
   protected init() {
-    const patch = (module: RedisModule) => {
+    const patcher = (cluster: boolean) => (module: RedisModule) => {
       const proto = redisProto(module);
       if (proto && !isPatched(proto.sendCommand))
         this._wrap(proto, 'sendCommand', (original: SendCommand) =>
-          markPatched(this.patchSendCommand(original)),
+          markPatched(tracedSendCommand(original, () => this.tracer, cluster)),
         );
       return module;
     };
+    const patch = patcher(false);
     const unpatch = (module?: RedisModule) => {
       const proto = module && redisProto(module);
       if (proto && isPatched(proto.sendCommand)) this._unwrap(proto, 'sendCommand');
@@ -88,11 +100,13 @@ export class IORedisCommandInstrumentation extends PreloadInstrumentation {
     return new InstrumentationNodeModuleDefinition('ioredis', ['>=4.0.0 <7'], patch, unpatch, [
       new InstrumentationNodeModuleFile('ioredis/built/Redis.js', ['>=5.0.0 <7'], patch, unpatch),
       new InstrumentationNodeModuleFile('ioredis/built/redis/index.js', ['>=4.0.0 <5'], patch, unpatch),
+      new InstrumentationNodeModuleFile(
+        'ioredis/built/cluster/index.js',
+        ['>=4.0.0 <7'],
+        patcher(true),
+        unpatch,
+      ),
     ]);
-  }
-
-  private patchSendCommand(original: SendCommand): SendCommand {
-    return tracedSendCommand(original, () => this.tracer);
   }
 }
 
@@ -104,17 +118,28 @@ export class IORedisCommandInstrumentation extends PreloadInstrumentation {
  * connecting or reconnecting) and the commands a dropped connection left unanswered. Traced at each
  * pass, the app's start-up FLUSHDB was two calls, and every command of a Redis blip counted twice
  * with its hits and misses.
+ *
+ * `Cluster#sendCommand` is wrapped too (`cluster`), so a Cluster's commands get their span there,
+ * before the Cluster puts its redirection handler on the command's `reject`: a command the old owner
+ * of its hash slot answers `MOVED`/`ASK`/`TRYAGAIN` is sent again by that handler, and its span ends
+ * with the final answer (the new owner's hit or miss), or with the error the Cluster gives up with.
+ * Wrapped at the node connections only, the redirection ended the span as an error and the answer
+ * that counted was lost. A Cluster pipeline handles redirections itself, re-arming each command's
+ * promise and sending the pipeline again: a command it sends with a `node` keeps its span open
+ * across that (`awaitResend`).
  */
-export function tracedSendCommand(original: SendCommand, tracer: () => Tracer): SendCommand {
-  return function sendCommand(this: RedisLike, command: CommandLike) {
+export function tracedSendCommand(original: SendCommand, tracer: () => Tracer, cluster = false): SendCommand {
+  return function sendCommand(this: RedisLike, command: CommandLike, _stream?: unknown, node?: unknown) {
     if (
       command === null ||
       typeof command !== 'object' ||
       typeof command.name !== 'string' ||
       command[TRACED]
-    )
+    ) {
+      if (command?.[REDIRECTED] !== undefined) resumeRedirected(this, command);
       // biome-ignore lint/complexity/noArguments: pass every argument through unchanged
       return original.apply(this, arguments as unknown as [CommandLike]);
+    }
     let span: Span;
     try {
       span = startCommandSpan(tracer(), this, command);
@@ -138,16 +163,7 @@ export function tracedSendCommand(original: SendCommand, tracer: () => Tracer): 
     }
     // Wrapped before the call (instrumentation-ioredis does it after), so a command that
     // sendCommand settles at once (connection already closed) still ends its span.
-    const resolve = command.resolve;
-    const reject = command.reject;
-    command.resolve = (reply: unknown) => {
-      endAnswered(span, command, reply, queued, settles);
-      resolve(reply);
-    };
-    command.reject = (err: unknown) => {
-      endFailed(span, queued, settles, err);
-      reject(err);
-    };
+    settleSpan(command, span, queued, settles, cluster && node !== undefined && name !== 'multi');
     let result: unknown;
     try {
       // biome-ignore lint/complexity/noArguments: see above
@@ -158,6 +174,85 @@ export function tracedSendCommand(original: SendCommand, tracer: () => Tracer): 
     }
     return result;
   };
+}
+
+/**
+ * Puts the handlers that end `span` on the command's `resolve`/`reject` (each calls the one it
+ * replaced). `resendable`: a Cluster pipeline's command, which the pipeline may send again after a
+ * redirection (`awaitResend`).
+ */
+function settleSpan(
+  command: CommandLike,
+  span: Span,
+  queued: QueuedCommand | undefined,
+  settles: OpenTransaction | undefined,
+  resendable: boolean,
+): void {
+  const resolve = command.resolve;
+  const reject = command.reject;
+  const resolveTraced = (reply: unknown) => {
+    endAnswered(span, command, reply, queued, settles);
+    resolve(reply);
+  };
+  command.resolve = resolveTraced;
+  command.reject = (err: unknown) => {
+    if (resendable && mayBeResent(command.name, err)) {
+      if (queued !== undefined) queued.ended = true;
+      settles?.abandon(err);
+      const role = queued !== undefined ? 'queued' : settles !== undefined ? 'exec' : 'plain';
+      awaitResend(command, { span, role }, err, resolveTraced);
+    } else endFailed(span, queued, settles, err);
+    reject(err);
+  };
+}
+
+/**
+ * A Cluster's redirection replies, after which ioredis sends the command again elsewhere (or later);
+ * and the EXECABORT that follows a transaction whose commands were redirected.
+ */
+function mayBeResent(name: string, err: unknown): boolean {
+  const message = (err as { message?: unknown } | null)?.message;
+  if (typeof message !== 'string') return false;
+  return (
+    /^(?:MOVED|ASK|TRYAGAIN|CLUSTERDOWN) /.test(message) ||
+    (name === 'exec' && message.startsWith('EXECABORT'))
+  );
+}
+
+/**
+ * A Cluster pipeline's command answered with a redirection. The pipeline decides in the promise
+ * reactions that follow whether to send it again: if it does, it re-arms the command's promise
+ * (`initPromise`, a new `resolve`) before this macrotask ends, and the span goes on with the
+ * command's next pass (`resumeRedirected`); if not, the redirection was its answer and the span ends
+ * with it.
+ */
+function awaitResend(command: CommandLike, pending: Redirected, err: unknown, resolveTraced: unknown): void {
+  command[REDIRECTED] = pending;
+  setImmediate(() => {
+    if (command[REDIRECTED] !== pending || command.resolve !== resolveTraced) return;
+    command[REDIRECTED] = undefined;
+    endFailed(pending.span, undefined, undefined, err);
+  });
+}
+
+/**
+ * A redirected command sent again: its span ends with this pass's answer. The pipeline sends a
+ * redirected transaction again whole, MULTI to EXEC, in one synchronous loop: its queued commands
+ * join a new transaction record that its EXEC settles.
+ */
+function resumeRedirected(redis: RedisLike, command: CommandLike): void {
+  const { span, role } = command[REDIRECTED] as Redirected;
+  command[REDIRECTED] = undefined;
+  let queued: QueuedCommand | undefined;
+  let settles: OpenTransaction | undefined;
+  if (role === 'queued') {
+    redis[OPEN_TRANSACTION] ??= new OpenTransaction();
+    queued = redis[OPEN_TRANSACTION].add(span, command);
+  } else if (role === 'exec') {
+    settles = redis[OPEN_TRANSACTION];
+    redis[OPEN_TRANSACTION] = undefined;
+  }
+  settleSpan(command, span, queued, settles, true);
 }
 
 function startCommandSpan(tracer: Tracer, redis: RedisLike, command: CommandLike): Span {
