@@ -32,7 +32,7 @@ import { shareAttributes } from './lean-tracer';
 import { PreloadInstrumentation } from './module-hooks';
 import { isPatched, markPatched } from './patch-mark';
 import { preloadContext } from './preload-context';
-import { endAnswered, endFailed } from './redis-reply';
+import { endAnswered, endFailed, isClusterRedirection } from './redis-reply';
 import { redisStatement } from './redis-text';
 import { OpenTransaction, type QueuedCommand } from './redis-transaction';
 
@@ -211,12 +211,9 @@ function settleSpan(
  * and the EXECABORT that follows a transaction whose commands were redirected.
  */
 function mayBeResent(name: string, err: unknown): boolean {
+  if (isClusterRedirection(err)) return true;
   const message = (err as { message?: unknown } | null)?.message;
-  if (typeof message !== 'string') return false;
-  return (
-    /^(?:MOVED|ASK|TRYAGAIN|CLUSTERDOWN) /.test(message) ||
-    (name === 'exec' && message.startsWith('EXECABORT'))
-  );
+  return name === 'exec' && typeof message === 'string' && message.startsWith('EXECABORT');
 }
 
 /**

@@ -25,8 +25,8 @@
  * replayed through the hooked methods, unlike ioredis's offline queue.
  *
  * Not covered: redis 4.0–4.5 (`@redis/client` before 1.5, node-redis-v4.ts); client-side caching
- * answers local hits without a command, so no span; in Redis Cluster a command redirected (MOVED/ASK)
- * is sent again and counts twice, the first as an error. A RedisClientPool runs a command queued for
+ * answers local hits without a command, so no span. A Cluster's command redirected (MOVED/ASK) is
+ * one span across its attempts (node-redis-cluster.ts). A RedisClientPool runs a command queued for
  * a free client in that client's context otherwise, so `execute` is wrapped to keep the caller's.
  *
  * Never breaks the app: any failure of the instrumentation falls back to the original call, and
@@ -43,6 +43,7 @@ import {
   InstrumentationNodeModuleFile,
 } from '@opentelemetry/instrumentation';
 import { PreloadInstrumentation } from './module-hooks';
+import { tracedClusterExecute } from './node-redis-cluster';
 import {
   type ClientLike,
   commandName,
@@ -66,6 +67,7 @@ const V4 = ['>=1.5.0 <2'];
 const CLIENT_FILE = '@redis/client/dist/lib/client/index.js';
 const QUEUE_FILE = '@redis/client/dist/lib/client/commands-queue.js';
 const POOL_FILE = '@redis/client/dist/lib/client/pool.js';
+const CLUSTER_FILE = '@redis/client/dist/lib/cluster/index.js';
 
 export class NodeRedisCommandInstrumentation extends PreloadInstrumentation {
   constructor() {
@@ -112,6 +114,7 @@ export class NodeRedisCommandInstrumentation extends PreloadInstrumentation {
         }),
         file(CURRENT, QUEUE_FILE, 'default', { addCommand: tracedAddCommand }),
         file(CURRENT, POOL_FILE, 'RedisClientPool', { execute: executeInCallerContext }),
+        file(CURRENT, CLUSTER_FILE, 'default', { _execute: tracedClusterExecute }),
         file(V4, CLIENT_FILE, 'default', {
           connect: introducedConnect,
           multiExecutor: (original) => tracedMultiExecutor(original, tracer),

@@ -12,8 +12,9 @@
 import { type Attributes, type Context, type Span, SpanKind, type Tracer } from '@opentelemetry/api';
 import { endSpan } from './end-span';
 import { shareAttributes } from './lean-tracer';
+import { type ClusterCommand, currentClusterCommand } from './node-redis-cluster';
 import { preloadContext } from './preload-context';
-import { endAnswered, endFailed } from './redis-reply';
+import { endAnswered, endFailed, isClusterRedirection } from './redis-reply';
 import { redisStatement } from './redis-text';
 import { OpenTransaction, type QueuedCommand } from './redis-transaction';
 
@@ -90,15 +91,56 @@ export function traceCommand(
   name: string,
   args: unknown[],
 ): unknown {
+  const cluster = currentClusterCommand();
   let span: Span;
   let command: { name: string; args: unknown[] };
   try {
     command = { name, args: args.slice(1) };
-    span = startSpan(tracer(), client, preloadContext.active(), name, name, command.args);
+    // A cluster command's retry after a redirection goes on with its first attempt's span.
+    span = cluster?.span ?? startSpan(tracer(), client, preloadContext.active(), name, name, command.args);
   } catch {
     return original.apply(self, call as unknown as unknown[]);
   }
-  return callAndSettle(original, self, call, span, command, undefined, undefined);
+  if (cluster === undefined) return callAndSettle(original, self, call, span, command, undefined, undefined);
+  cluster.span = span;
+  return settleAttempt(original.apply(self, call as unknown as unknown[]), cluster, span, command);
+}
+
+/**
+ * One attempt of a cluster command (node-redis-cluster.ts): its answer or error ends the span,
+ * unless it is a redirection, after which the cluster tries again.
+ */
+function settleAttempt(
+  result: unknown,
+  cluster: ClusterCommand,
+  span: Span,
+  command: { name: string; args: unknown[] },
+): unknown {
+  if (result === null || typeof (result as PromiseLike<unknown>)?.then !== 'function') return result;
+  return (result as PromiseLike<unknown>).then(
+    (reply) => {
+      if (!cluster.ended) {
+        cluster.ended = true;
+        try {
+          endAnswered(span, command, reply, undefined, undefined);
+        } catch {
+          // The reply still reaches the app.
+        }
+      }
+      return reply;
+    },
+    (err: unknown) => {
+      if (!cluster.ended && !isClusterRedirection(err)) {
+        cluster.ended = true;
+        try {
+          endFailed(span, undefined, undefined, err);
+        } catch {
+          // The error still reaches the app.
+        }
+      }
+      throw err;
+    },
+  );
 }
 
 /** As traceCommand, for a command of `current`: `MULTI <name>` or `PIPELINE <name>`, in the batch's context. */

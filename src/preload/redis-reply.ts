@@ -63,3 +63,12 @@ export function endFailed(
   settles?.abandon(err);
   endSpan(span, err, 'command failed');
 }
+
+/**
+ * A Redis Cluster's redirection replies (`MOVED`/`ASK` after a resharding, `TRYAGAIN` and
+ * `CLUSTERDOWN` while one is under way): the client sends the command again, elsewhere or later.
+ */
+export function isClusterRedirection(err: unknown): boolean {
+  const message = (err as { message?: unknown } | null)?.message;
+  return typeof message === 'string' && /^(?:MOVED|ASK|TRYAGAIN|CLUSTERDOWN) /.test(message);
+}

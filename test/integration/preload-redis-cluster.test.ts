@@ -1,114 +1,129 @@
 /**
- * The preload with an ioredis Cluster: a real three-master Redis Cluster (scripts/lib/local-servers.ts),
- * the sidecar, and redis-cluster-app.js under `--require dist/preload.js`. While the app runs, the test
- * moves hash slots between masters as a resharding does: a command sent to the old owner is answered
- * MOVED (slot moved) or ASK (slot being migrated) and ioredis sends it again to the new owner. Each
- * must count once, with the outcome of the attempt that answered it — a redirection is not an error,
- * and the hit or miss is the new owner's.
+ * The preload with Redis Cluster clients — an ioredis `Cluster` and a node-redis (`redis` 5) `createCluster`:
+ * a real three-master Redis Cluster (scripts/lib/local-servers.ts), the sidecar, and the app under
+ * `--require dist/preload.js`. While the app runs, the test moves hash slots between masters as a
+ * resharding does: a command sent to the old owner is answered MOVED (slot moved) or ASK (slot being
+ * migrated) and the client sends it again to the new owner. Each must count once, with the outcome of
+ * the attempt that answered it — a redirection is not an error, and the hit or miss is the new owner's.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type SidecarProcess, startSidecarProcess } from '../../scripts/lib/demo-stack';
 import { type LocalRedisCluster, type LocalServer, startRedisCluster } from '../../scripts/lib/local-servers';
 import type { CacheRow, EndpointRow, Report } from '../../src/reports/types';
-import { type AppRun, assertBuilt, startApp } from '../fixtures/preload-app/harness';
+import { type AppOptions, type AppRun, assertBuilt, startApp } from '../fixtures/preload-app/harness';
+import { COMPAT_DIR, installedPins } from '../helpers/compat-fixture';
 import { getJson, waitFor } from '../helpers/sidecar';
 
-const SERVICE = 'redis-cluster-app';
-
-describe('the preload with an ioredis Cluster', () => {
+/** A cluster, the sidecar and `script` (in `dir`) under the preload, with the slot moves the tests make. */
+function clusterRun(service: string, script: AppOptions['script'], dir?: string) {
   let cluster: LocalRedisCluster;
   let sidecar: SidecarProcess;
   let app: AppRun;
-
-  beforeAll(async () => {
-    assertBuilt();
-    cluster = await startRedisCluster(3);
-    sidecar = await startSidecarProcess({ env: { SPANSTAT_ASSEMBLY_IDLE_MS: '1500' } });
-    app = await startApp({
-      script: 'redis-cluster-app.js',
-      env: {
-        REDIS_CLUSTER_NODES: cluster.nodes.map((n) => `${n.host}:${n.port}`).join(','),
-        OTEL_EXPORTER_OTLP_ENDPOINT: sidecar.receiverUrl,
-        OTEL_BSP_SCHEDULE_DELAY: '100',
-        OTEL_SERVICE_NAME: SERVICE,
-      },
-    });
-  }, 120_000);
-
-  afterAll(async () => {
-    await app?.stop();
-    await sidecar?.child.stop();
-    await cluster?.stop();
-  });
-
-  const report = async <T>(kind: string) =>
-    (
-      await getJson<Report<T>>(
-        `${sidecar.apiUrl}/api/v1/reports/${kind}?service=${SERVICE}&window=all&limit=1000`,
-      )
-    ).rows;
-
-  const calculateSlot = (key: string) => Number(cluster.command(cluster.nodes[0], 'CLUSTER', 'KEYSLOT', key));
-  const nodeId = (node: LocalServer) => cluster.command(node, 'CLUSTER', 'MYID');
-  const ownerOf = (slot: number) => {
-    const per = Math.ceil(16384 / cluster.nodes.length);
-    return cluster.nodes[Math.floor(slot / per)];
-  };
-  /** Starts moving `slot` to another master (its keys still on the old one, which answers ASK for keys it lacks). */
-  const startMigrating = (slot: number) => {
-    const from = ownerOf(slot);
-    const to = cluster.nodes.find((n) => n !== from) as LocalServer;
-    cluster.command(to, 'CLUSTER', 'SETSLOT', String(slot), 'IMPORTING', nodeId(from));
-    cluster.command(from, 'CLUSTER', 'SETSLOT', String(slot), 'MIGRATING', nodeId(to));
-    return { from, to };
-  };
-  /** Moves `slot` with `keys` to another master; the app's clients still think the old one owns it (MOVED). */
-  const moveSlot = (slot: number, keys: string[]) => {
-    const { from, to } = startMigrating(slot);
-    cluster.command(from, 'MIGRATE', to.host, String(to.port), '', '0', '5000', 'KEYS', ...keys);
-    for (const node of cluster.nodes)
-      cluster.command(node, 'CLUSTER', 'SETSLOT', String(slot), 'NODE', nodeId(to));
-  };
-  /** An id whose `user:<id>` key lives in another slot than `avoid`'s keys. */
-  const userIdBeside = (avoid: number[]) => {
-    for (let i = 100; ; i++) if (!avoid.includes(calculateSlot(`user:${i}`))) return String(i);
-  };
-
-  it("counts a redirected command once, with the new owner's answer", async () => {
-    for (const id of ['1', '2', '3']) expect(await app.get(`/user/${id}`)).toBe(200); // 3 misses + 3 SETs
-    for (const id of ['1', '2', '3']) expect(await app.get(`/user/${id}`)).toBe(200); // 3 hits
-    expect(await app.get('/cart/7')).toBe(200); // pipeline: 2 misses; transaction: 2 SETs
-    expect(await app.get('/order/8')).toBe(200); // transaction: SET + GET (a miss)
-
-    // MOVED: the slots of user:1, cart:{7} and order:{8} move, keys and all, to other masters, one
-    // at a time (a MOVED makes the client fetch the whole slot map again).
-    const userSlot = calculateSlot('user:1');
-    moveSlot(userSlot, ['user:1']);
-    expect(await app.get('/user/1')).toBe(200); // GET: a hit, after MOVED
-    moveSlot(calculateSlot('cart:{7}:items'), ['cart:{7}:items', 'cart:{7}:total']);
-    expect(await app.get('/cart/7')).toBe(200); // the pipeline's 2 GETs: hits, after MOVED; then 2 SETs
-    moveSlot(calculateSlot('order:{8}:state'), ['order:{8}:state']);
-    expect(await app.get('/order/8')).toBe(200); // SET + GET (a miss) in MULTI, after MOVED
-
-    // ASK: a slot being migrated; the key is on neither master, so the old one sends the client on.
-    const id = userIdBeside([userSlot]);
-    startMigrating(calculateSlot(`user:${id}`));
-    expect(await app.get(`/user/${id}`)).toBe(200); // GET: a miss, after ASK; SET, after ASK
-
-    // The redirections happened (Redis counts the error replies it sent).
-    const redirections = (kind: string) =>
-      cluster.nodes.reduce((n, node) => {
+  const run = {
+    app: () => app,
+    cluster: () => cluster,
+    async start() {
+      assertBuilt();
+      cluster = await startRedisCluster(3);
+      sidecar = await startSidecarProcess({ env: { SPANSTAT_ASSEMBLY_IDLE_MS: '1500' } });
+      app = await startApp({
+        script,
+        dir,
+        env: {
+          REDIS_CLUSTER_NODES: cluster.nodes.map((n) => `${n.host}:${n.port}`).join(','),
+          OTEL_EXPORTER_OTLP_ENDPOINT: sidecar.receiverUrl,
+          OTEL_BSP_SCHEDULE_DELAY: '100',
+          OTEL_SERVICE_NAME: service,
+        },
+      });
+    },
+    async stop() {
+      await app?.stop();
+      await sidecar?.child.stop();
+      await cluster?.stop();
+    },
+    report: async <T>(kind: string) =>
+      (
+        await getJson<Report<T>>(
+          `${sidecar.apiUrl}/api/v1/reports/${kind}?service=${service}&window=all&limit=1000`,
+        )
+      ).rows,
+    /** The endpoint rows once they add up to `total` requests (requests are summarised after their spans). */
+    endpointRows: async (total: number) =>
+      (await waitFor(async () => {
+        const rows = await run.report<EndpointRow>('endpoints');
+        return rows.reduce((n, r) => n + r.requests, 0) >= total ? rows : undefined;
+      })) ?? [],
+    calculateSlot: (key: string) => Number(cluster.command(cluster.nodes[0], 'CLUSTER', 'KEYSLOT', key)),
+    /** Starts moving `slot` to another master (its keys still on the old one, which answers ASK for keys it lacks). */
+    startMigrating(slot: number) {
+      const per = Math.ceil(16384 / cluster.nodes.length);
+      const from = cluster.nodes[Math.floor(slot / per)];
+      const to = cluster.nodes.find((n) => n !== from) as LocalServer;
+      cluster.command(to, 'CLUSTER', 'SETSLOT', String(slot), 'IMPORTING', nodeId(from));
+      cluster.command(from, 'CLUSTER', 'SETSLOT', String(slot), 'MIGRATING', nodeId(to));
+      return { from, to };
+    },
+    /** Moves `slot` with `keys` to another master; the app's client still thinks the old one owns it (MOVED). */
+    moveSlot(slot: number, keys: string[]) {
+      const { from, to } = run.startMigrating(slot);
+      cluster.command(from, 'MIGRATE', to.host, String(to.port), '', '0', '5000', 'KEYS', ...keys);
+      for (const node of cluster.nodes)
+        cluster.command(node, 'CLUSTER', 'SETSLOT', String(slot), 'NODE', nodeId(to));
+    },
+    /** An id whose `user:<id>` key lives in another slot than `avoid`. */
+    userIdBeside(avoid: number) {
+      for (let i = 100; ; i++) if (run.calculateSlot(`user:${i}`) !== avoid) return String(i);
+    },
+    /** The error replies of `kind` (MOVED, ASK) the cluster's nodes sent, as Redis counts them. */
+    redirections(kind: string) {
+      return cluster.nodes.reduce((n, node) => {
         const found = new RegExp(`errorstat_${kind}:count=(\\d+)`).exec(
           cluster.command(node, 'INFO', 'errorstats'),
         );
         return n + Number(found?.[1] ?? 0);
       }, 0);
+    },
+  };
+  const nodeId = (node: LocalServer) => cluster.command(node, 'CLUSTER', 'MYID');
+  return run;
+}
+
+describe('the preload with an ioredis Cluster', () => {
+  const run = clusterRun('redis-cluster-app', 'redis-cluster-app.js');
+  const { report, endpointRows, moveSlot, startMigrating, calculateSlot, userIdBeside, redirections } = run;
+  beforeAll(run.start, 120_000);
+  afterAll(run.stop);
+
+  it("counts a redirected command once, with the new owner's answer", async () => {
+    for (const id of ['1', '2', '3']) expect(await run.app().get(`/user/${id}`)).toBe(200); // 3 misses + 3 SETs
+    for (const id of ['1', '2', '3']) expect(await run.app().get(`/user/${id}`)).toBe(200); // 3 hits
+    expect(await run.app().get('/cart/7')).toBe(200); // pipeline: 2 misses; transaction: 2 SETs
+    expect(await run.app().get('/order/8')).toBe(200); // transaction: SET + GET (a miss)
+
+    // MOVED: the slots of user:1, cart:{7} and order:{8} move, keys and all, to other masters, one
+    // at a time (a MOVED makes the client fetch the whole slot map again).
+    const userSlot = calculateSlot('user:1');
+    moveSlot(userSlot, ['user:1']);
+    expect(await run.app().get('/user/1')).toBe(200); // GET: a hit, after MOVED
+    moveSlot(calculateSlot('cart:{7}:items'), ['cart:{7}:items', 'cart:{7}:total']);
+    expect(await run.app().get('/cart/7')).toBe(200); // the pipeline's 2 GETs: hits, after MOVED; then 2 SETs
+    moveSlot(calculateSlot('order:{8}:state'), ['order:{8}:state']);
+    expect(await run.app().get('/order/8')).toBe(200); // SET + GET (a miss) in MULTI, after MOVED
+
+    // ASK: a slot being migrated; the key is on neither master, so the old one sends the client on.
+    const id = userIdBeside(userSlot);
+    startMigrating(calculateSlot(`user:${id}`));
+    expect(await run.app().get(`/user/${id}`)).toBe(200); // GET: a miss, after ASK; SET, after ASK
+
+    // The redirections happened (Redis counts the error replies it sent).
     expect(redirections('MOVED')).toBe(5); // user:1's GET, the pipeline's 2 GETs, the transaction's SET and GET
     expect(redirections('ASK')).toBe(2); // the GET and the SET
 
     const cache = await waitFor(async () => {
       const rows = await report<CacheRow>('cache');
-      return rows.find((r) => r.namespace === 'user:*')?.reads === 8 && rows.length === 6 ? rows : undefined;
+      const user = rows.find((r) => r.namespace === 'user:*');
+      return user !== undefined && user.reads >= 8 && user.writes >= 4 && rows.length >= 6 ? rows : undefined;
     });
     // namespace, hits, misses, reads, writes, calls, errors
     expect(
@@ -124,10 +139,46 @@ describe('the preload with an ioredis Cluster', () => {
         ['(no key)', 0, 0, 0, 0, 8, 0],
       ].sort(),
     );
-    const endpoints = await report<EndpointRow>('endpoints');
+    const endpoints = await endpointRows(12);
     expect(endpoints.map((r) => [r.route, r.requests, r.errors, r.cacheOpsPerRequest]).sort()).toEqual([
       ['/cart/:id', 2, 0, 6],
       ['/order/:id', 2, 0, 4],
+      ['/user/:id', 8, 0, 1.5],
+    ]);
+  });
+});
+
+describe('the preload with a node-redis Cluster (redis 5, test/fixtures/compat)', () => {
+  const run = clusterRun('node-redis-cluster-app', 'node-redis-cluster-app.js', COMPAT_DIR);
+  const { report, endpointRows, moveSlot, startMigrating, calculateSlot, userIdBeside, redirections } = run;
+  beforeAll(run.start, 120_000);
+  afterAll(run.stop);
+
+  it("counts a redirected command once, with the new owner's answer", async () => {
+    expect(installedPins(COMPAT_DIR).redis).toMatch(/^5\./);
+    const get = (path: string) => run.app().get(path);
+    for (const id of ['1', '2', '3']) expect(await get(`/user/${id}`)).toBe(200); // 3 misses + 3 SETs
+    for (const id of ['1', '2', '3']) expect(await get(`/user/${id}`)).toBe(200); // 3 hits
+    const userSlot = calculateSlot('user:1');
+    moveSlot(userSlot, ['user:1']);
+    expect(await get('/user/1')).toBe(200); // GET: a hit, after MOVED
+    const id = userIdBeside(userSlot);
+    startMigrating(calculateSlot(`user:${id}`));
+    expect(await get(`/user/${id}`)).toBe(200); // GET: a miss, after ASK; SET, after ASK
+    expect(redirections('MOVED')).toBe(1);
+    expect(redirections('ASK')).toBe(2);
+
+    const cache = await waitFor(async () => {
+      const rows = await report<CacheRow>('cache');
+      const user = rows.find((r) => r.namespace === 'user:*');
+      return user !== undefined && user.reads >= 8 && user.writes >= 4 ? rows : undefined;
+    });
+    // namespace, hits, misses, reads, writes, calls, errors: ASKING is not a cache call.
+    expect(cache?.map((r) => [r.namespace, r.hits, r.misses, r.reads, r.writes, r.calls, r.errors])).toEqual([
+      ['user:*', 4, 4, 8, 4, 12, 0],
+    ]);
+    const endpoints = await endpointRows(8);
+    expect(endpoints.map((r) => [r.route, r.requests, r.errors, r.cacheOpsPerRequest])).toEqual([
       ['/user/:id', 8, 0, 1.5],
     ]);
   });
