@@ -192,7 +192,8 @@ export class PgIndexInspector implements IndexInspector {
           });
           continue;
         }
-        const evidence = plan ? planEvidence(plan.root, entry.info.name, plan.method) : undefined;
+        const scanned = [entry.info.name, ...(entry.info.partitions ?? []).map((p) => p.name)];
+        const evidence = plan ? planEvidence(plan.root, scanned, plan.method) : undefined;
         // Expressions are looked up only where an index may be proposed.
         const worthIt = indexable(entry.info) && entry.info.rows >= this.options.minTableRows;
         const checked = (u: PredicateColumn[]) => (worthIt ? withExpressionChecks(client, entry.info, u) : u);

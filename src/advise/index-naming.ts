@@ -66,3 +66,43 @@ export function keySql(
   if (!expression) return quoteIdent(column);
   return expression.functionLike ? column : `(${column})`;
 }
+
+/** Partitions whose statements a partitioned table's advice spells out; the rest are counted. */
+export const MAX_LISTED_PARTITIONS = 8;
+
+/**
+ * The CREATE INDEX that builds `name` on `info` without blocking writes: `keys` the key list as SQL,
+ * `using` an access method clause (` USING gin`), `naming` what a partition's own index is named from.
+ *
+ * A table takes CREATE INDEX CONCURRENTLY. A partitioned table refuses it, and a plain CREATE INDEX
+ * on one blocks writes to every partition while it builds; PostgreSQL's documented way round is an
+ * index ON ONLY the parent (no rows read; INVALID until every partition has its own attached), then
+ * each partition's built concurrently and attached. The parent's index then becomes valid by itself,
+ * and partitions added later get theirs automatically.
+ */
+export function createIndexSql(
+  info: TableInfo,
+  name: string,
+  keys: string,
+  naming: { columns: string[]; expressions: ReadonlyMap<string, unknown> },
+  using = '',
+): string {
+  if (info.relkind !== 'p')
+    return `CREATE INDEX CONCURRENTLY ${quoteIdent(name)} ON ${displayTable(info)}${using} (${keys});`;
+  const lines = [
+    `CREATE INDEX IF NOT EXISTS ${quoteIdent(name)} ON ONLY ${displayTable(info)}${using} (${keys});`,
+  ];
+  for (const part of (info.partitions ?? []).slice(0, MAX_LISTED_PARTITIONS)) {
+    const own = indexName({ ...info, ...part, indexes: [] }, naming.columns, naming.expressions);
+    lines.push(
+      `CREATE INDEX CONCURRENTLY IF NOT EXISTS ${quoteIdent(own)} ON ${displayTable(part)}${using} (${keys});`,
+      `ALTER INDEX ${displayTable({ schema: info.schema, name })} ATTACH PARTITION ${displayTable({ schema: part.schema, name: own })};`,
+    );
+  }
+  return lines.join(' ');
+}
+
+/** A proposal's `partitions` for a partitioned table (IndexProposal.partitions). */
+export function partitionsOf(info: TableInfo): { partitions?: number } {
+  return info.relkind === 'p' ? { partitions: info.partitionCount ?? info.partitions?.length ?? 0 } : {};
+}

@@ -13,7 +13,7 @@
  */
 import { quoteIdent } from '../sql/quote-ident';
 import { namedShare, valueShare } from './column-shares';
-import { describeIndex, displayTable, indexName, keySql } from './index-naming';
+import { createIndexSql, describeIndex, displayTable, indexName, keySql, partitionsOf } from './index-naming';
 import type { ExistingIndex, PlannedUse, TableDecision, TableInfo } from './index-plan';
 import type { PlanEvidence } from './types';
 
@@ -37,8 +37,15 @@ function describePattern(use: PlannedUse): string {
 /** The CREATE INDEX of a gin_trgm_ops index on the use's column or expression. */
 function trigramStatement(info: TableInfo, use: PlannedUse): string {
   const expressions = new Map(use.expression ? [[use.column, use.expression]] : []);
-  const name = indexName(info, [use.column, 'trgm'], expressions);
-  return `CREATE INDEX CONCURRENTLY ${quoteIdent(name)} ON ${displayTable(info)} USING gin (${keySql(use.column, use.expression)} gin_trgm_ops);`;
+  const naming = { columns: [use.column, 'trgm'], expressions };
+  const name = indexName(info, naming.columns, expressions);
+  return createIndexSql(
+    info,
+    name,
+    `${keySql(use.column, use.expression)} gin_trgm_ops`,
+    naming,
+    ' USING gin',
+  );
 }
 
 /** The decision for a LIKE/ILIKE column of `uses`, or undefined when there is none on a text column. */
@@ -81,6 +88,7 @@ export function patternDecision(
       existingIndexes: info.indexes.filter((ix) => ix.valid).map(describeIndex),
       extension: { name: 'pg_trgm', installed: info.trigramInstalled === true },
       note,
+      ...partitionsOf(info),
       ...(plan ? { plan } : {}),
     },
   };
@@ -182,7 +190,9 @@ function prefixAdvice(
   if (serving)
     return { serving, text: `${what}, and existing index ${describeIndex(serving)} serves one already` };
   const opclass = info.prefixOpclass?.get(column);
-  const statement = `CREATE INDEX CONCURRENTLY ${quoteIdent(indexName(info, [column], new Map()))} ON ${displayTable(info)} (${quoteIdent(column)}${opclass ? ` ${opclass}` : ''});`;
+  const naming = { columns: [column], expressions: new Map() };
+  const key = `${quoteIdent(column)}${opclass ? ` ${opclass}` : ''}`;
+  const statement = createIndexSql(info, indexName(info, [column], new Map()), key, naming);
   const collation = opclass
     ? `, in this column's collation only with the ${opclass} operator class`
     : ' (its collation is C, so a plain one serves)';

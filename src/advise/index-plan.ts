@@ -4,13 +4,21 @@
  * the index columns — equality columns by selectivity until few rows remain, then one range or
  * the ORDER BY columns — or say why no index is proposed.
  */
-import { quoteIdent } from '../sql/quote-ident';
 import { namedShare, valueShare } from './column-shares';
-import { describeIndex, directionSql, displayTable, indexName, keySql } from './index-naming';
+import {
+  createIndexSql,
+  describeIndex,
+  directionSql,
+  displayTable,
+  indexName,
+  keySql,
+  partitionsOf,
+} from './index-naming';
 import { patternBeforeKeys, patternBeside, patternDecision } from './index-pattern';
 import type { ColumnUse, PredicateExpression } from './predicate-columns';
 import type { IndexProposal, IndexSkipReason, PlanEvidence } from './types';
 
+export { MAX_LISTED_PARTITIONS } from './index-naming';
 export { describeIndex, displayTable, indexName };
 
 export interface ColumnStats {
@@ -84,6 +92,12 @@ export interface TableInfo {
   indexes: ExistingIndex[];
   /** The database has pg_trgm installed (pg_extension), whose gin_trgm_ops a trigram index needs. */
   trigramInstalled?: boolean;
+  /**
+   * A partitioned table's leaf partitions (up to MAX_PARTITIONS, by name), whose rows `rows` sums;
+   * `partitionCount` counts them all.
+   */
+  partitions?: { schema: string; name: string }[];
+  partitionCount?: number;
 }
 
 export interface IndexLimits {
@@ -108,9 +122,12 @@ const UNSELECTIVE_SHARE = 0.4;
 /** The planner's share for an equality it has no statistics on (DEFAULT_EQ_SEL): an expression's, until indexed. */
 const DEFAULT_EQ_SHARE = 0.005;
 
-/** A table or materialized view: what CREATE INDEX CONCURRENTLY takes (not a view or partitioned table). */
+/**
+ * A table, a materialized view or a partitioned table: what takes an index (a partitioned one
+ * through its partitions, partitionedIndexSql), not a view or a foreign table.
+ */
 export function indexable(info: Pick<TableInfo, 'relkind'>): boolean {
-  return info.relkind === 'r' || info.relkind === 'm';
+  return info.relkind === 'r' || info.relkind === 'm' || info.relkind === 'p';
 }
 
 /** Skips a LIKE/ILIKE beside the `=`/range columns is named in (patternBeside). */
@@ -144,8 +161,7 @@ function planKeys(
   const skip = (reason: IndexSkipReason, detail: string): TableDecision => ({
     skip: { table, reason, detail },
   });
-  if (!indexable(info))
-    return skip('not-a-table', `relkind '${info.relkind}' cannot take a concurrent index`);
+  if (!indexable(info)) return skip('not-a-table', `relkind '${info.relkind}' cannot take an index`);
   if (info.rows < limits.minTableRows) {
     return skip(
       'small-table',
@@ -242,9 +258,16 @@ function planKeys(
     (ix) => !ix.valid && covers({ ...ix, valid: true }, columns, eq.length, { sort, canonical }),
   );
   const keys = columns.map((c) => keySql(c, expressions.get(c)) + directionSql(sort.get(c)));
-  const statement = invalid
-    ? `REINDEX INDEX CONCURRENTLY ${displayTable({ schema: info.schema, name: invalid.name })};`
-    : `CREATE INDEX CONCURRENTLY ${quoteIdent(indexName(info, columns, expressions))} ON ${table} (${keys.join(', ')});`;
+  const partitioned = info.relkind === 'p';
+  // An INVALID index on a partitioned table is one whose partitions are not all attached yet:
+  // createIndexSql's statements finish it.
+  const statement =
+    invalid && !partitioned
+      ? `REINDEX INDEX CONCURRENTLY ${displayTable({ schema: info.schema, name: invalid.name })};`
+      : createIndexSql(info, invalid?.name ?? indexName(info, columns, expressions), keys.join(', '), {
+          columns,
+          expressions,
+        });
   return {
     proposal: {
       table,
@@ -252,7 +275,8 @@ function planKeys(
       statement,
       tableRows: info.rows,
       existingIndexes: info.indexes.filter((ix) => ix.valid).map(describeIndex),
-      ...(invalid ? { invalidIndex: invalid.name } : {}),
+      ...(invalid && !partitioned ? { invalidIndex: invalid.name } : {}),
+      ...partitionsOf(info),
       ...(plan ? { plan } : {}),
     },
   };

@@ -20,14 +20,27 @@ export function rootPlan(explainJson: unknown): PlanNode | undefined {
   return plan && typeof plan === 'object' ? plan : undefined;
 }
 
-export function planEvidence(root: PlanNode, table: string, method: PlanEvidence['method']): PlanEvidence {
+/** `table`: the table's name, and a partitioned table's partitions too (the plan scans those). */
+export function planEvidence(
+  root: PlanNode,
+  table: string | readonly string[],
+  method: PlanEvidence['method'],
+): PlanEvidence {
+  const names = typeof table === 'string' ? [table] : table;
   const nodes: PlanNode[] = [];
   const walk = (n: PlanNode) => {
     nodes.push(n);
     for (const child of n.Plans ?? []) walk(child);
   };
   walk(root);
-  const seq = nodes.find((n) => n['Node Type'] === 'Seq Scan' && n['Relation Name'] === table);
+  const seqScans = nodes.filter(
+    (n) => n['Node Type'] === 'Seq Scan' && names.includes(n['Relation Name'] as string),
+  );
+  const seq = seqScans[0];
+  const seqScanRows = seqScans.reduce<number | undefined>(
+    (sum, n) => (n['Plan Rows'] === undefined ? sum : (sum ?? 0) + n['Plan Rows']),
+    undefined,
+  );
   const shape = nodes
     .slice(0, MAX_SHAPE_NODES)
     .map((n) => (n['Relation Name'] ? `${n['Node Type']} on ${n['Relation Name']}` : n['Node Type']))
@@ -35,7 +48,7 @@ export function planEvidence(root: PlanNode, table: string, method: PlanEvidence
   return {
     method,
     seqScan: seq !== undefined,
-    ...(seq?.['Plan Rows'] !== undefined ? { seqScanRows: seq['Plan Rows'] } : {}),
+    ...(seqScanRows !== undefined ? { seqScanRows } : {}),
     totalCost: root['Total Cost'] ?? 0,
     shape: nodes.length > MAX_SHAPE_NODES ? `${shape} > …` : shape,
   };

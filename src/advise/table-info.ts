@@ -58,15 +58,24 @@ export async function loadTable(client: Client, ref: TableRef): Promise<TableInf
       WHERE i.indrelid = $1 ORDER BY ic.relname`,
     [r.oid],
   );
-  const stats = await client.query(
-    `SELECT attname AS name, n_distinct::float8 AS n_distinct, null_frac::float8 AS null_frac,
+  const partitioned = r.relkind === 'p' ? await loadPartitions(client, r.oid) : undefined;
+  // A partitioned table's own statistics exist only once it was ANALYZEd itself (autovacuum never
+  // does): else its largest partition's stand for it.
+  const statsOf = async (schema: string, name: string) =>
+    (
+      await client.query(
+        `SELECT DISTINCT ON (attname) attname AS name, n_distinct::float8 AS n_distinct, null_frac::float8 AS null_frac,
             CASE WHEN most_common_vals::text IN ('{t}', '{f}', '{t,f}', '{f,t}') THEN most_common_vals::text END AS bool_vals,
             most_common_freqs::float8[] AS freqs
-       FROM pg_stats WHERE schemaname = $1 AND tablename = $2`,
-    [r.schema, r.name],
-  );
+       FROM pg_stats WHERE schemaname = $1 AND tablename = $2 ORDER BY attname, inherited DESC`,
+        [schema, name],
+      )
+    ).rows;
+  let statRows = await statsOf(r.schema, r.name);
+  if (statRows.length === 0 && partitioned?.largest)
+    statRows = await statsOf(partitioned.largest.schema, partitioned.largest.name);
   // reltuples is -1 before the first ANALYZE and stale after fast growth; n_live_tup fills in.
-  const rows = Math.max(r.reltuples, r.live, 0);
+  const rows = partitioned?.rows ?? Math.max(r.reltuples, r.live, 0);
   return {
     schema: r.schema,
     name: r.name,
@@ -77,8 +86,9 @@ export async function loadTable(client: Client, ref: TableRef): Promise<TableInf
     prefixOpclass: new Map(
       attrs.rows.filter((a) => a.pattern_ops).map((a) => [a.name, a.c_collation ? null : a.pattern_ops]),
     ),
+    ...(partitioned ? { partitions: partitioned.listed, partitionCount: partitioned.count } : {}),
     stats: new Map(
-      stats.rows.map((s) => [
+      statRows.map((s) => [
         s.name,
         {
           distinct: s.n_distinct >= 0 ? s.n_distinct : -s.n_distinct * rows,
@@ -105,6 +115,32 @@ export async function loadTable(client: Client, ref: TableRef): Promise<TableInf
         likePrefix: (ix.like_prefix as boolean[]).slice(0, ix.nkeys),
       };
     }),
+  };
+}
+
+/** Leaf partitions listed in advice at most (index-plan.ts spells out MAX_LISTED_PARTITIONS of them). */
+const MAX_PARTITIONS = 64;
+
+/** A partitioned table's leaf partitions: their rows summed, the first by name, and the largest. */
+async function loadPartitions(client: Client, oid: string) {
+  const leaves = await client.query(
+    `SELECT n.nspname AS schema, c.relname AS name,
+            GREATEST(c.reltuples::float8, COALESCE(s.n_live_tup, 0)::float8, 0) AS rows
+       FROM pg_partition_tree($1::regclass) t JOIN pg_class c ON c.oid = t.relid
+       JOIN pg_namespace n ON n.oid = c.relnamespace LEFT JOIN pg_stat_all_tables s ON s.relid = c.oid
+      WHERE t.isleaf ORDER BY n.nspname, c.relname`,
+    [oid],
+  );
+  const all = leaves.rows as { schema: string; name: string; rows: number }[];
+  const largest = all.reduce<(typeof all)[number] | undefined>(
+    (a, b) => (a === undefined || b.rows > a.rows ? b : a),
+    undefined,
+  );
+  return {
+    rows: all.reduce((n, leaf) => n + leaf.rows, 0),
+    count: all.length,
+    listed: all.slice(0, MAX_PARTITIONS).map(({ schema, name }) => ({ schema, name })),
+    largest,
   };
 }
 

@@ -168,6 +168,11 @@ export interface IndexProposal {
   extension?: { name: string; installed: boolean };
   /** A remark on the choice of index (the btree a prefix-only LIKE could use instead). */
   note?: string;
+  /**
+   * The table is partitioned into this many leaf partitions: `statement` creates the index ON ONLY
+   * the parent, then each partition's (up to MAX_LISTED_PARTITIONS) concurrently, attaching it.
+   */
+  partitions?: number;
 }
 
 export interface PlanEvidence {

@@ -2,6 +2,7 @@
  * Missing indexes: proposals the index check verified against the database (table size,
  * existing indexes, statistics, generic plan). One recommendation per statement.
  */
+import { MAX_LISTED_PARTITIONS } from '../index-plan';
 import type { IndexProposal, Target } from '../types';
 import { fmtMs, OVERFLOW, type RuleContext, round, shortStatement } from './context';
 import { indexCandidates } from './queries';
@@ -50,6 +51,7 @@ function proposalEvidence(p: IndexProposal) {
     indexColumns: p.columns,
     existingIndexes: p.existingIndexes,
     ...(p.invalidIndex ? { invalidIndex: p.invalidIndex } : {}),
+    ...(p.partitions !== undefined ? { partitions: p.partitions } : {}),
     ...(p.extension
       ? { extension: `${p.extension.name} (${p.extension.installed ? 'installed' : 'not installed'})` }
       : {}),
@@ -69,7 +71,8 @@ function proposalEvidence(p: IndexProposal) {
   };
 }
 
-function indexAction(proposals: IndexProposal[], p95Ms: number): string {
+/** The recommendation's action for a statement's proposals. Exported for tests. */
+export function indexAction(proposals: IndexProposal[], p95Ms: number): string {
   const statements = proposals.map((p) => p.statement).join(' ');
   const first = proposals[0];
   if (first.invalidIndex) {
@@ -101,6 +104,19 @@ function indexAction(proposals: IndexProposal[], p95Ms: number): string {
       ? ` It needs the ${ext.name} extension, which is installed.`
       : ` It needs the ${ext.name} extension, which is not installed: first run CREATE EXTENSION IF NOT EXISTS ${ext.name}; (as a role allowed to create it; the contrib package must be on the server).`;
   const note = first.note ? ` (${first.note})` : '';
+  if (first.partitions !== undefined) {
+    const unlisted = first.partitions - MAX_LISTED_PARTITIONS;
+    const rest =
+      unlisted > 0
+        ? ` — and the same two statements for each of the other ${unlisted} partitions (SELECT relid FROM pg_partition_tree('${first.table}') WHERE isleaf)`
+        : '';
+    return (
+      `${why}${or}${setup} It is partitioned (${first.partitions} partitions), and PostgreSQL cannot build an index on a ` +
+      "partitioned table concurrently, so create it on the parent only, then build each partition's concurrently and " +
+      `attach it: ${statements}${rest}${note}. Run them outside a transaction; the parent's index becomes valid once ` +
+      `every partition's is attached, and partitions added later get one by themselves. Then ANALYZE the table and check that EXPLAIN reads the partitions through the new indexes.`
+    );
+  }
   return (
     `${why}${or}${setup} Run: ${statements}${note} ` +
     '(CONCURRENTLY builds without blocking writes; run it outside a transaction), then ANALYZE the table ' +
