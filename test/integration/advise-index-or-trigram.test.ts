@@ -8,25 +8,15 @@
 import { Client } from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type LocalServer, startPostgres } from '../../scripts/lib/local-servers';
-import { PgIndexInspector } from '../../src/advise/index-advisor';
 import { loadParser } from '../../src/advise/predicate-columns';
 import type { IndexFinding } from '../../src/advise/types';
+import { indexInspectors } from '../helpers/index-inspectors';
 
 let pg: LocalServer;
 let admin: Client;
-const inspectors: PgIndexInspector[] = [];
+const inspectors = indexInspectors(() => pg.url);
 
-async function inspect(statement: string): Promise<IndexFinding> {
-  const i = new PgIndexInspector({
-    url: pg.url,
-    timeoutMs: 5_000,
-    cacheMs: 0,
-    minTableRows: 500,
-    maxColumns: 3,
-  });
-  inspectors.push(i);
-  return i.inspect({ service: 'crm', fingerprint: statement, statement, reason: 'slow' });
-}
+const inspect = (statement: string): Promise<IndexFinding> => inspectors.inspect(statement, 'crm');
 
 /** The generic plan of `statement` (PostgreSQL 15: PREPARE under force_generic_plan), as JSON text. */
 async function genericPlan(statement: string, params: number): Promise<string> {
@@ -71,7 +61,7 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  for (const i of inspectors) await i.close();
+  await inspectors.closeAll();
   await admin?.end();
   await pg?.stop();
 });

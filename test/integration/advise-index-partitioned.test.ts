@@ -9,31 +9,17 @@
 import { Client } from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type LocalServer, startPostgres } from '../../scripts/lib/local-servers';
-import { PgIndexInspector } from '../../src/advise/index-advisor';
 import { loadParser } from '../../src/advise/predicate-columns';
 import { indexAction } from '../../src/advise/rules/missing-index';
+import { indexInspectors } from '../helpers/index-inspectors';
 
 const BY_ACCOUNT = 'SELECT id, kind FROM events WHERE account_ref = $1';
 const MONTHS = ['2026_01', '2026_02', '2026_03'];
 
 let pg: LocalServer;
 let admin: Client;
-const inspectors: PgIndexInspector[] = [];
-
-function inspector(): PgIndexInspector {
-  const i = new PgIndexInspector({
-    url: pg.url,
-    timeoutMs: 5_000,
-    cacheMs: 0,
-    minTableRows: 500,
-    maxColumns: 3,
-  });
-  inspectors.push(i);
-  return i;
-}
-
-const inspect = (statement: string) =>
-  inspector().inspect({ service: 'events', fingerprint: statement, statement, reason: 'slow' });
+const inspectors = indexInspectors(() => pg.url);
+const inspect = (statement: string) => inspectors.inspect(statement, 'events');
 
 beforeAll(async () => {
   await loadParser();
@@ -56,7 +42,7 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  for (const i of inspectors) await i.close();
+  await inspectors.closeAll();
   await admin?.end();
   await pg?.stop();
 });
