@@ -1,0 +1,147 @@
+/**
+ * A Next.js app (test/fixtures/next/site: an app-router page and route handler and a pages-router API
+ * route, each with one pg query and one ioredis read) built with `next build` and run with `next start`
+ * under the preload (NODE_OPTIONS=--require), exporting to the sidecar: each request is named by
+ * Next's route template, static files are one `(static)` row, a 404 no route took is `(unmatched)`,
+ * the queries and cache reads are counted on their request, and no word of a path reaches an output.
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { cpSync, existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { freePort, type LocalServer, startPostgres, startRedis } from '../../scripts/lib/local-servers';
+import type { RunningSidecar } from '../../src/sidecar/sidecar';
+import { assertBuilt, PRELOAD, REPO_ROOT } from '../fixtures/preload-app/harness';
+import { endpointRowsOf, routeFigures, type SentRequest, sendAll } from '../helpers/route-rows';
+import { startTestSidecar } from '../helpers/sidecar';
+import { sidecarOutputs } from '../helpers/unrouted-paths';
+
+const FIXTURE = join(REPO_ROOT, 'test', 'fixtures', 'next');
+const NEXT_BIN = join(FIXTURE, 'node_modules', 'next', 'dist', 'bin', 'next');
+const SERVICE = 'next-app';
+/** Words in the paths sent, none of which may reach an output. */
+const WORDS = ['zebediah', 'marmalade', 'quillon', 'confidential', 'quarterly', 'nowhere'];
+
+/** Runs `node <args>` in `cwd` to its end; rejects with its output unless it exits 0. */
+function run(args: string[], cwd: string, env: NodeJS.ProcessEnv): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, args, { cwd, env, stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    child.stdout.on('data', (d: Buffer) => {
+      out += d.toString();
+    });
+    child.stderr.on('data', (d: Buffer) => {
+      out += d.toString();
+    });
+    child.on('error', reject);
+    child.on('exit', (code) =>
+      code === 0 ? resolve(out) : reject(new Error(`node ${args.join(' ')}:\n${out}`)),
+    );
+  });
+}
+
+/** The environment without the test process's own OpenTelemetry settings. */
+function cleanEnv(extra: Record<string, string>): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = { ...process.env, NEXT_TELEMETRY_DISABLED: '1' };
+  for (const key of Object.keys(env)) if (key.startsWith('OTEL_')) delete env[key];
+  return { ...env, ...extra };
+}
+
+describe('a Next.js app under the preload (next start), sending to a sidecar', () => {
+  let dir: string;
+  let pg: LocalServer;
+  let redis: LocalServer;
+  let sidecar: RunningSidecar;
+  let app: ChildProcess | undefined;
+  let port: number;
+  let appOutput = '';
+
+  beforeAll(async () => {
+    assertBuilt();
+    if (!existsSync(NEXT_BIN))
+      throw new Error(`${NEXT_BIN} is missing: run \`node scripts/install-fixtures.mjs\` first`);
+    // Inside the fixture, so the build resolves the fixture's node_modules (Next ~25 s on 2 cores).
+    dir = mkdtempSync(join(FIXTURE, '.build-'));
+    cpSync(join(FIXTURE, 'site'), dir, { recursive: true });
+    [pg, redis, sidecar] = await Promise.all([
+      startPostgres(),
+      startRedis(),
+      startTestSidecar({ assembly: { idleMs: 3_000 } }),
+      run([NEXT_BIN, 'build'], dir, cleanEnv({})),
+    ]);
+    port = await freePort();
+    const child = spawn(process.execPath, [NEXT_BIN, 'start', '-p', String(port), '-H', '127.0.0.1'], {
+      cwd: dir,
+      env: cleanEnv({
+        NODE_OPTIONS: `--require ${PRELOAD}`,
+        PG_URL: pg.url,
+        REDIS_URL: redis.url,
+        OTEL_EXPORTER_OTLP_ENDPOINT: sidecar.receiverUrl,
+        OTEL_BSP_SCHEDULE_DELAY: '100',
+        OTEL_SERVICE_NAME: SERVICE,
+      }),
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    app = child;
+    child.stdout?.on('data', (d: Buffer) => {
+      appOutput += d.toString();
+    });
+    child.stderr?.on('data', (d: Buffer) => {
+      appOutput += d.toString();
+    });
+    const deadline = Date.now() + 30_000;
+    while (!/Ready in/.test(appOutput)) {
+      if (child.exitCode !== null || Date.now() > deadline)
+        throw new Error(`next start did not start:\n${appOutput}`);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  }, 180_000);
+
+  afterAll(async () => {
+    if (app && app.exitCode === null && app.signalCode === null) {
+      const exited = new Promise((r) => app?.once('exit', r));
+      app.kill('SIGKILL');
+      await exited;
+    }
+    await Promise.all([sidecar?.shutdown(), pg?.stop(), redis?.stop()]);
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  });
+
+  it("names each request by Next's route template, static files (static), a 404 (unmatched)", async () => {
+    const chunks = readdirSync(join(dir, '.next', 'static', 'chunks'))
+      .filter((name) => name.endsWith('.js'))
+      .slice(0, 2);
+    expect(chunks).toHaveLength(2);
+    const sent: SentRequest[] = [
+      ['/users/zebediah', 200],
+      ['/users/marmalade', 200],
+      ['/users/quillon', 200],
+      ['/api/orders/4711', 200],
+      // The route handler's own 404 (an order id that is not a number) is still its route's.
+      ['/api/orders/confidential', 404],
+      ['/api/teams/quarterly', 200],
+      ['/', 200],
+      ['/nowhere/zebediah', 404],
+      [`/_next/static/chunks/${chunks[0]}`, 200],
+      [`/_next/static/chunks/${chunks[1]}`, 200],
+      ['/robots.txt', 200],
+      ['/_next/static/chunks/marmalade.js', 404],
+    ];
+    expect(await sendAll(port, sent)).toEqual(sent.map(([path, status]) => [path, status]));
+
+    const rows = await endpointRowsOf(sidecar.apiUrl, SERVICE, sent.length);
+    expect(routeFigures(rows)).toEqual(
+      [
+        ['GET /users/[username]', 3, 0, 1, 1],
+        ['GET /api/orders/[id]', 2, 0, 1, 1],
+        ['GET /api/teams/[team]', 1, 0, 1, 1],
+        ['GET /', 1, 0, 0, 0],
+        ['GET (static)', 3, 0, 0, 0],
+        ['GET (unmatched)', 2, 0, 0, 0],
+      ].sort(),
+    );
+    const everything = `${JSON.stringify(rows)}\n${await sidecarOutputs(sidecar.apiUrl)}`;
+    for (const word of WORDS) expect(everything).not.toContain(word);
+    expect(appOutput).not.toContain('spanstat');
+  }, 60_000);
+});
