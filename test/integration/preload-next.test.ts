@@ -120,6 +120,10 @@ describe('a Next.js app under the preload (next start), sending to a sidecar', (
       // The route handler's own 404 (an order id that is not a number) is still its route's.
       ['/api/orders/confidential', 404],
       ['/api/teams/quarterly', 200],
+      ['/api/boom/zebediah', 500],
+      // Next's proxy (middleware) answers before routing without an authorization header.
+      ['/private/marmalade', 401],
+      ['/private/quillon', 200, { authorization: 'Bearer x' }],
       ['/', 200],
       ['/nowhere/zebediah', 404],
       [`/_next/static/chunks/${chunks[0]}`, 200],
@@ -135,6 +139,9 @@ describe('a Next.js app under the preload (next start), sending to a sidecar', (
         ['GET /users/[username]', 3, 0, 1, 1],
         ['GET /api/orders/[id]', 2, 0, 1, 1],
         ['GET /api/teams/[team]', 1, 0, 1, 1],
+        ['GET /api/boom/[name]', 1, 1, 1, 0],
+        ['GET /private/[name]', 1, 0, 1, 1],
+        ['GET (middleware)', 1, 0, 0, 0],
         ['GET /', 1, 0, 0, 0],
         ['GET (static)', 3, 0, 0, 0],
         ['GET (unmatched)', 2, 0, 0, 0],
