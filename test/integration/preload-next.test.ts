@@ -3,7 +3,9 @@
  * route, each with one pg query and one ioredis read) built with `next build` and run with `next start`
  * under the preload (NODE_OPTIONS=--require), exporting to the sidecar: each request is named by
  * Next's route template, static files are one `(static)` row, a 404 no route took is `(unmatched)`,
- * the queries and cache reads are counted on their request, and no word of a path reaches an output.
+ * the queries and cache reads are counted on their request — the app router's ioredis is bundled (read
+ * from its tracing channel), the pages router's required (patched; not counted twice) — and no word of a
+ * path reaches an output.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { cpSync, existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
