@@ -94,7 +94,7 @@ export class IORedisCommandInstrumentation extends PreloadInstrumentation {
     // (ioredis-channel.ts), subscribed as Next's server loads.
     const nextServer = new InstrumentationNodeModuleFile(
       'next/dist/server/lib/trace/tracer.js',
-      ['>=13.0.0 <17'],
+      ['>=14.0.0 <17'],
       (exports: unknown) => {
         this.channel.enable();
         return exports;
@@ -106,7 +106,7 @@ export class IORedisCommandInstrumentation extends PreloadInstrumentation {
         new InstrumentationNodeModuleFile('ioredis/built/Redis.js', ['>=5.0.0 <7'], patch, unpatch),
         new InstrumentationNodeModuleFile('ioredis/built/redis/index.js', ['>=4.0.0 <5'], patch, unpatch),
       ]),
-      new InstrumentationNodeModuleDefinition('next', ['>=13.0.0 <17'], undefined, undefined, [nextServer]),
+      new InstrumentationNodeModuleDefinition('next', ['>=14.0.0 <17'], undefined, undefined, [nextServer]),
     ];
   }
 
