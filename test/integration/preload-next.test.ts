@@ -112,6 +112,7 @@ describe('a Next.js app under the preload, sending to a sidecar', () => {
   let sidecar: RunningSidecar;
   let nextStart: Served | undefined;
   let standalone: Served | undefined;
+  let ownOtel: Served | undefined;
 
   beforeAll(async () => {
     assertBuilt();
@@ -133,14 +134,16 @@ describe('a Next.js app under the preload, sending to a sidecar', () => {
       OTEL_BSP_SCHEDULE_DELAY: '100',
       OTEL_SERVICE_NAME: service,
     });
-    [nextStart, standalone] = await Promise.all([
+    [nextStart, standalone, ownOtel] = await Promise.all([
       serve([NEXT_BIN, 'start'], dir, env('next-app')),
       serve([standaloneServer(dir)], dir, env('next-standalone')),
+      // The app registers its own OpenTelemetry SDK (instrumentation.js): Next traces itself into it.
+      serve([NEXT_BIN, 'start'], dir, { ...env('next-own-otel'), APP_OWN_OTEL: '1' }),
     ]);
   }, 180_000);
 
   afterAll(async () => {
-    await Promise.all([stop(nextStart), stop(standalone)]);
+    await Promise.all([stop(nextStart), stop(standalone), stop(ownOtel)]);
     await Promise.all([sidecar?.shutdown(), pg?.stop(), redis?.stop()]);
     if (dir) rmSync(dir, { recursive: true, force: true });
   });
@@ -148,6 +151,7 @@ describe('a Next.js app under the preload, sending to a sidecar', () => {
   it.each([
     ['next start', 'next-app', () => nextStart],
     ['standalone server.js', 'next-standalone', () => standalone],
+    ["next start with the app's own OpenTelemetry SDK", 'next-own-otel', () => ownOtel],
   ])(
     "%s: names each request by Next's route template, static files (static), a 404 (unmatched)",
     async (_how, service, served) => {
@@ -197,4 +201,18 @@ describe('a Next.js app under the preload, sending to a sidecar', () => {
     },
     60_000,
   );
+
+  it("leaves the app's own OpenTelemetry SDK its spans, with Next's own http.route on them", async () => {
+    const app = ownOtel as Served;
+    await sendAll(app.port, [
+      ['/users/zebediah', 200],
+      ['/api/orders/4711', 200],
+      ['/api/teams/quarterly', 200],
+    ]);
+    const res = await fetch(`http://127.0.0.1:${app.port}/api/own-spans`);
+    expect(res.status).toBe(200);
+    expect(await res.json()).toEqual(
+      expect.arrayContaining(['/users/[username]', '/api/orders/[id]', '/api/teams/[team]']),
+    );
+  });
 });
