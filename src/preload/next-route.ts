@@ -9,7 +9,8 @@
  * the route module calls that tracer's `setRootSpanAttribute('next.route', template)` — whether or
  * not any OpenTelemetry SDK is registered (without one Next drops the value). The preload wraps that
  * method on the tracer's one instance and writes the first template of a request to its
- * RouteCapture (route-capture.ts), as Next keeps the first too. Registering a tracer provider with the
+ * RouteCapture (route-capture.ts), as Next keeps the first too — over the route a custom server's
+ * framework captured (Express's catch-all `*` that hands every request to Next). Registering a tracer provider with the
  * OpenTelemetry API to be told the route would take the API's global away from an app's own SDK
  * (`@vercel/otel`…), so none is registered.
  *
@@ -127,7 +128,11 @@ export function noteRoute(route: unknown): void {
     if (typeof route !== 'string' || route === '' || NOT_ROUTES.has(route)) return;
     const span = requestSpan();
     const capture = span && captures.get(span);
-    if (capture !== undefined && capture.route === undefined) capture.route = route;
+    if (capture === undefined) return;
+    // Over a custom server's catch-all (Express's `app.all('*', handle)`): Next's template says more.
+    capture.route = route;
+    // The first template Next notes is the request's, as Next keeps it.
+    captures.delete(span as LeanSpan);
   } catch {
     // The request keeps no route.
   }

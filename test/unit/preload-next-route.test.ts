@@ -25,8 +25,14 @@ const setRootSpanAttribute = notingRoute((...args: unknown[]) => noted.push(args
 
 /** A request through handleRequest (as Next's NodeNextRequest), then the route keys Next would note. */
 async function request(...routes: string[]): Promise<RouteCapture> {
+  return requestFrom(undefined, ...routes);
+}
+
+/** The same, through a custom server whose framework captured `outerRoute` first. */
+async function requestFrom(outerRoute: string | undefined, ...routes: string[]): Promise<RouteCapture> {
   const req = {};
   const capture = startRouteCapture(req);
+  capture.route = outerRoute;
   const span = tracer.startSpan('GET', { kind: SpanKind.SERVER });
   await preloadContext.with(setSpan(ROOT_CONTEXT, span), async () => {
     await handleRequest({ _req: req });
@@ -45,6 +51,11 @@ describe("Next.js's route on the request's capture", () => {
       ['next.route', '/users/[username]'],
       ['next.route', '/_error'],
     ]);
+  });
+
+  it("replaces a custom server's catch-all route (Express's app.all('*', handle)) with Next's template", async () => {
+    expect((await requestFrom('*', '/api/orders/[id]')).route).toBe('/api/orders/[id]');
+    expect((await requestFrom('*', '/_not-found')).route).toBe('*');
   });
 
   it("takes Next's own not-found and error pages for no route: (middleware) until a route, a 404 (unmatched)", async () => {
