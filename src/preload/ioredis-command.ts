@@ -9,7 +9,8 @@
  * expiry and −1 on writes that leave their key without one (redis-cache.ts). Errors set an error
  * status with the error's class and code (end-span.ts). A command queued in MULTI ends when EXEC answers, with its
  * entry of EXEC's reply as its outcome (redis-transaction.ts).
- * Connection spans are not made: they are not cache calls.
+ * Connection spans are not made: they are not cache calls. A copy of ioredis 5.11+ no require reaches (bundled
+ * into a Next.js app's server code) is read from its tracing channel instead (ioredis-channel.ts).
  *
  * Versions: ioredis 4 to 6, one seam in all: `Redis#sendCommand(command)` with a Command whose
  * `resolve`/`reject` take the raw reply, `inTransaction`/`pipelineIndex` set by Pipeline, and the
@@ -28,6 +29,7 @@ import {
   InstrumentationNodeModuleDefinition,
   InstrumentationNodeModuleFile,
 } from '@opentelemetry/instrumentation';
+import { IORedisChannelSubscriber, patchedSends } from './ioredis-channel';
 import { shareAttributes } from './lean-tracer';
 import { PreloadInstrumentation } from './module-hooks';
 import { isPatched, markPatched } from './patch-mark';
@@ -77,6 +79,9 @@ const TRACED = Symbol('spanstat.redisCommandTraced');
 const REDIRECTED = Symbol('spanstat.redisCommandRedirected');
 
 export class IORedisCommandInstrumentation extends PreloadInstrumentation {
+  /** Read by init()'s hooks only once a module loads, after this is set. */
+  private readonly channel = new IORedisChannelSubscriber(() => this.tracer);
+
   constructor() {
     super('spanstat-ioredis', '1.0.0');
   }
@@ -97,16 +102,35 @@ export class IORedisCommandInstrumentation extends PreloadInstrumentation {
     };
     // The file that defines the class too: an ES module app's `import Redis from 'ioredis'` loads
     // the package's entry without `require`, so only its own require of this file reaches the hook.
-    return new InstrumentationNodeModuleDefinition('ioredis', ['>=4.0.0 <7'], patch, unpatch, [
-      new InstrumentationNodeModuleFile('ioredis/built/Redis.js', ['>=5.0.0 <7'], patch, unpatch),
-      new InstrumentationNodeModuleFile('ioredis/built/redis/index.js', ['>=4.0.0 <5'], patch, unpatch),
-      new InstrumentationNodeModuleFile(
-        'ioredis/built/cluster/index.js',
-        ['>=4.0.0 <7'],
-        patcher(true),
-        unpatch,
-      ),
-    ]);
+    // A Next.js server bundles the app's ioredis, which no require reaches: its tracing channel then
+    // (ioredis-channel.ts), subscribed as Next's server loads.
+    const nextServer = new InstrumentationNodeModuleFile(
+      'next/dist/server/lib/trace/tracer.js',
+      ['>=14.0.0 <17'],
+      (exports: unknown) => {
+        this.channel.enable();
+        return exports;
+      },
+      () => this.channel.disable(),
+    );
+    return [
+      new InstrumentationNodeModuleDefinition('ioredis', ['>=4.0.0 <7'], patch, unpatch, [
+        new InstrumentationNodeModuleFile('ioredis/built/Redis.js', ['>=5.0.0 <7'], patch, unpatch),
+        new InstrumentationNodeModuleFile('ioredis/built/redis/index.js', ['>=4.0.0 <5'], patch, unpatch),
+        new InstrumentationNodeModuleFile(
+          'ioredis/built/cluster/index.js',
+          ['>=4.0.0 <7'],
+          patcher(true),
+          unpatch,
+        ),
+      ]),
+      new InstrumentationNodeModuleDefinition('next', ['>=14.0.0 <17'], undefined, undefined, [nextServer]),
+    ];
+  }
+
+  override disable(): void {
+    super.disable();
+    this.channel.disable();
   }
 }
 
@@ -130,15 +154,20 @@ export class IORedisCommandInstrumentation extends PreloadInstrumentation {
  */
 export function tracedSendCommand(original: SendCommand, tracer: () => Tracer, cluster = false): SendCommand {
   return function sendCommand(this: RedisLike, command: CommandLike, _stream?: unknown, node?: unknown) {
-    if (
-      command === null ||
-      typeof command !== 'object' ||
-      typeof command.name !== 'string' ||
-      command[TRACED]
-    ) {
-      if (command?.[REDIRECTED] !== undefined) resumeRedirected(this, command);
+    if (command === null || typeof command !== 'object' || typeof command.name !== 'string')
       // biome-ignore lint/complexity/noArguments: pass every argument through unchanged
       return original.apply(this, arguments as unknown as [CommandLike]);
+    if (command[TRACED]) {
+      if (command[REDIRECTED] !== undefined) resumeRedirected(this, command);
+      // A replay (above) of a command queued while connecting: ioredis 5.11+ publishes it on its
+      // tracing channel now that it writes it (ioredis-channel.ts), and it has its span already.
+      patchedSends.depth++;
+      try {
+        // biome-ignore lint/complexity/noArguments: see above
+        return original.apply(this, arguments as unknown as [CommandLike]);
+      } finally {
+        patchedSends.depth--;
+      }
     }
     let span: Span;
     try {
@@ -165,12 +194,16 @@ export function tracedSendCommand(original: SendCommand, tracer: () => Tracer, c
     // sendCommand settles at once (connection already closed) still ends its span.
     settleSpan(command, span, queued, settles, cluster && node !== undefined && name !== 'multi');
     let result: unknown;
+    // ioredis 5.11+ publishes the command on its tracing channel from inside: not a second span.
+    patchedSends.depth++;
     try {
       // biome-ignore lint/complexity/noArguments: see above
       result = original.apply(this, arguments as unknown as [CommandLike]);
     } catch (err) {
       endFailed(span, queued, settles, err);
       throw err;
+    } finally {
+      patchedSends.depth--;
     }
     return result;
   };

@@ -12,6 +12,7 @@ export type InstrumentationName =
   | 'fastify'
   | 'koa'
   | 'hapi'
+  | 'next'
   | 'graphql'
   | 'pg'
   | 'postgres'
@@ -227,6 +228,7 @@ const ALL_INSTRUMENTATIONS: InstrumentationName[] = [
   'fastify',
   'koa',
   'hapi',
+  'next',
   'graphql',
   'pg',
   'postgres',

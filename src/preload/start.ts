@@ -1,7 +1,7 @@
 /**
  * Assembles the preload's tracing: a lean tracer provider (lean-tracer.ts; always-on sampling:
  * the sidecar's statistics need every request), the bounded batch processor and OTLP exporter, and
- * its instrumentations — our http server spans (http-server.ts), our Express, Fastify, Koa and hapi route capture and
+ * its instrumentations — our http server spans (http-server.ts), our Express, Fastify, Koa, hapi and Next.js route capture and
  * GraphQL operation names (graphql-operation.ts), our pg
  * query spans (pg-query.ts) and waited pool-connect spans, and ioredis and node-redis (hit/miss, TTL, keys-only statements). NodeSDK is not used: it loads every
  * exporter and detector at startup and patches disabled instrumentations anyway (DESIGN.md).
@@ -30,6 +30,7 @@ import { KoaRouteInstrumentation } from './koa-route';
 import { LeanTracerProvider } from './lean-tracer';
 import type { LostSpans } from './lost-spans';
 import type { PreloadInstrumentation } from './module-hooks';
+import { NextRouteInstrumentation } from './next-route';
 import { NodeRedisCommandInstrumentation } from './node-redis-command';
 import { OtlpHttpExporter } from './otlp-exporter';
 import { PgPoolConnectInstrumentation } from './pg-pool-connect';
@@ -119,7 +120,8 @@ export function startPreload(settings: PreloadSettings): PreloadHandle {
         settings.instrumentations.express ||
         settings.instrumentations.fastify ||
         settings.instrumentations.koa ||
-        settings.instrumentations.hapi,
+        settings.instrumentations.hapi ||
+        settings.instrumentations.next,
       lostSpans,
     });
     httpServer.setTracer(provider.getTracer('spanstat-http-server', '1.0.0'));
@@ -172,6 +174,8 @@ function createInstrumentations(settings: PreloadSettings): PreloadInstrumentati
   if (enabled.http && enabled.koa) list.push(new KoaRouteInstrumentation());
   // hapi's route path, from an onPreResponse extension on each server (hapi-route.ts).
   if (enabled.http && enabled.hapi) list.push(new HapiRouteInstrumentation());
+  // Next.js's route template, from the route Next notes on its own tracer (next-route.ts).
+  if (enabled.http && enabled.next) list.push(new NextRouteInstrumentation());
   // The GraphQL operation each request executed, on its SERVER span (graphql-operation.ts).
   if (enabled.http && enabled.graphql) list.push(new GraphqlOperationInstrumentation());
   if (enabled.pg) {

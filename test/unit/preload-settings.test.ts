@@ -81,13 +81,14 @@ describe('preload settings from the environment', () => {
 
   it('reads the enabled and disabled instrumentation lists', () => {
     expect(
-      readPreloadSettings({ OTEL_NODE_DISABLED_INSTRUMENTATIONS: 'express, ioredis' }).instrumentations,
+      readPreloadSettings({ OTEL_NODE_DISABLED_INSTRUMENTATIONS: 'express, ioredis, next' }).instrumentations,
     ).toEqual({
       http: true,
       express: false,
       fastify: true,
       koa: true,
       hapi: true,
+      next: false,
       graphql: true,
       pg: true,
       postgres: true,
@@ -100,6 +101,7 @@ describe('preload settings from the environment', () => {
       fastify: false,
       koa: false,
       hapi: false,
+      next: false,
       graphql: false,
       pg: true,
       postgres: false,

@@ -1,0 +1,96 @@
+/**
+ * The Next.js route seams (next-route.ts) without Next: a request's SERVER span in the preload's
+ * context, BaseServer's handleRequest given Next's NodeNextRequest, the tracer's setRootSpanAttribute.
+ */
+import { ROOT_CONTEXT, SpanKind } from '@opentelemetry/api';
+import { resourceFromAttributes } from '@opentelemetry/resources';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { MIDDLEWARE_ROUTE, STATIC_ROUTE } from '../../src/classify/route-template';
+import { setSpan } from '../../src/preload/context-frame';
+import { LeanTracerProvider } from '../../src/preload/lean-tracer';
+import { linkingCapture, notingRoute, withStaticMark } from '../../src/preload/next-route';
+import { preloadContext } from '../../src/preload/preload-context';
+import { type RouteCapture, startRouteCapture } from '../../src/preload/route-capture';
+
+const tracer = new LeanTracerProvider(resourceFromAttributes({ 'service.name': 'next-test' }), {
+  onEnd: () => {},
+}).getTracer('test');
+
+beforeAll(() => preloadContext.enable());
+afterAll(() => preloadContext.disable());
+
+const handleRequest = linkingCapture(async () => {});
+const noted: unknown[][] = [];
+const setRootSpanAttribute = notingRoute((...args: unknown[]) => noted.push(args));
+
+/** A request through handleRequest (as Next's NodeNextRequest), then the route keys Next would note. */
+async function request(...routes: string[]): Promise<RouteCapture> {
+  return requestFrom(undefined, ...routes);
+}
+
+/** The same, through a custom server whose framework captured `outerRoute` first. */
+async function requestFrom(outerRoute: string | undefined, ...routes: string[]): Promise<RouteCapture> {
+  const req = {};
+  const capture = startRouteCapture(req);
+  capture.route = outerRoute;
+  const span = tracer.startSpan('GET', { kind: SpanKind.SERVER });
+  await preloadContext.with(setSpan(ROOT_CONTEXT, span), async () => {
+    await handleRequest({ _req: req });
+    await Promise.resolve();
+    for (const route of routes) setRootSpanAttribute('next.route', route);
+  });
+  span.end();
+  return capture;
+}
+
+describe("Next.js's route on the request's capture", () => {
+  it('keeps the first template Next notes, as Next does, and passes every call through', async () => {
+    noted.length = 0;
+    expect((await request('/users/[username]', '/_error')).route).toBe('/users/[username]');
+    expect(noted).toEqual([
+      ['next.route', '/users/[username]'],
+      ['next.route', '/_error'],
+    ]);
+  });
+
+  it("replaces a custom server's catch-all route (Express's app.all('*', handle)) with Next's template", async () => {
+    expect((await requestFrom('*', '/api/orders/[id]')).route).toBe('/api/orders/[id]');
+    expect((await requestFrom('*', '/_not-found')).route).toBe('*');
+  });
+
+  it("takes Next's own not-found and error pages for no route: (middleware) until a route, a 404 (unmatched)", async () => {
+    for (const page of ['/_not-found', '/404', '/500', '/_error']) {
+      const capture = await request(page);
+      expect(capture.route).toBeUndefined();
+      expect(capture.unrouted).toBe(MIDDLEWARE_ROUTE);
+    }
+  });
+
+  it('leaves requests outside a SERVER span alone, and ignores other attributes', async () => {
+    const req = {};
+    const capture = startRouteCapture(req);
+    await handleRequest({ _req: req });
+    setRootSpanAttribute('next.route', '/users/[username]');
+    expect(capture).toEqual({ prefix: undefined, route: undefined, unrouted: undefined });
+    expect((await request()).route).toBeUndefined();
+  });
+
+  it("marks serveStatic's requests (static), keeping serve-static.js's other exports", () => {
+    const served: unknown[] = [];
+    const exports = {};
+    Object.defineProperty(exports, '__esModule', { value: true });
+    for (const [name, value] of Object.entries({
+      getContentType: () => 'text/plain',
+      serveStatic: (...args: unknown[]) => served.push(args),
+    }))
+      Object.defineProperty(exports, name, { enumerable: true, get: () => value });
+    const patched = withStaticMark(exports) as Record<string, (...args: unknown[]) => unknown>;
+    const req = {};
+    const capture = startRouteCapture(req);
+    patched.serveStatic(req, 'res', '/chunks/a.js');
+    expect(capture.unrouted).toBe(STATIC_ROUTE);
+    expect(served).toEqual([[req, 'res', '/chunks/a.js']]);
+    expect(patched.getContentType()).toBe('text/plain');
+    expect(withStaticMark(patched)).toBe(patched);
+  });
+});
