@@ -6,6 +6,7 @@ import {
   GRAPHQL_ATTR,
   KNEX_VERSION_ATTR,
   POOL_USAGE_SPAN_NAME,
+  POSTGRES_JS_POOL_SPAN_NAMES,
   SPANSTAT_ATTR,
 } from '../model/attributes';
 import {
@@ -53,7 +54,13 @@ export interface KeyNamespacer {
 }
 
 const CACHE_SYSTEMS = new Set(['redis', 'valkey', 'memcached', 'keydb', 'dragonfly']);
-const POOL_CONNECT_NAMES = new Set(['pg-pool.connect', 'pg.pool.connect', 'mysql.pool.connect']);
+const POOL_CONNECT_NAMES = new Set([
+  'pg-pool.connect',
+  'pg.pool.connect',
+  'mysql.pool.connect',
+  POSTGRES_JS_POOL_SPAN_NAMES.wait,
+]);
+const POOL_USAGE_NAMES = new Set([POOL_USAGE_SPAN_NAME, POSTGRES_JS_POOL_SPAN_NAMES.usage]);
 /**
  * Connection-level commands a client sends on connect (ioredis: hello, client setname, info, select…): no key,
  * no cache semantics, so they are not cache calls.
@@ -141,7 +148,7 @@ export class SpanClassifier {
       const lowerSystem = this.lastLowerSystem;
       if (this.lastIsCache) return this.cacheCall(span, lowerSystem) ?? other(span);
       if (POOL_CONNECT_NAMES.has(span.name)) return poolConnect(span, lowerSystem);
-      if (span.name === POOL_USAGE_SPAN_NAME) return poolUsage(span, lowerSystem);
+      if (POOL_USAGE_NAMES.has(span.name)) return poolUsage(span, lowerSystem);
       if (span.name === CONNECT_SPAN_NAME) return other(span);
       return this.dbCall(span, normalizeSystem(lowerSystem));
     }

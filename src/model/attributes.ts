@@ -108,6 +108,16 @@ export const NO_EXPIRY = -1;
 export const POOL_USAGE_SPAN_NAME = 'pg-pool.usage';
 
 /**
+ * The preload's spans for a postgres.js instance's connections, which it pools itself: a query's wait
+ * for a connection of the instance (read as pg-pool.connect spans are) and the instance's usage
+ * samples (read as POOL_USAGE_SPAN_NAME's are). See preload/postgres-js-pool.ts.
+ */
+export const POSTGRES_JS_POOL_SPAN_NAMES = {
+  wait: 'postgres.pool.wait',
+  usage: 'postgres.pool.usage',
+} as const;
+
+/**
  * Every span attribute the pipeline reads (the classifier reads through ATTR and SPANSTAT_ATTR
  * only). The protobuf decoder skips the values of all others unread: about half of a typical
  * span's attributes (`server.port`, `client.address`, `user_agent.original` …).

@@ -53,22 +53,34 @@ export function clientsInUse(pool: SampledPool): number | undefined {
   return typeof total === 'number' && typeof idle === 'number' ? total - idle : undefined;
 }
 
-export class PoolUsageSampler<Pool extends SampledPool> {
+/** What a sampler keeps its state on: a pg pool, or spanstat's record of a postgres.js instance. */
+interface Sampled {
+  [USAGE]?: PoolUsageState;
+}
+
+export class PoolUsageSampler<Pool extends object = SampledPool> {
   constructor(
     private readonly tracer: () => Tracer,
     /** The pool's constant span attributes (its name, address, database and size). */
     private readonly baseAttributes: (pool: Pool) => Attributes,
     private readonly intervalMs = POOL_USAGE_SAMPLE_MS,
+    /** The samples' span name: POOL_USAGE_SPAN_NAME for pg pools. */
+    private readonly spanName = POOL_USAGE_SPAN_NAME,
   ) {}
 
-  /** Notes a checkout of `pool`; a few property reads, and a timer once per interval. */
-  noteCheckout(pool: Pool): void {
+  /** Notes a checkout of a pg `pool`; a few property reads, and a timer once per interval. */
+  noteCheckout(pool: Pool & SampledPool): void {
     const inUse = inUseOnceServed(pool);
-    if (inUse === undefined) return;
-    let state = pool[USAGE];
+    if (inUse !== undefined) this.noteInUse(pool, inUse);
+  }
+
+  /** Notes `inUse` connections of `pool` in use now; a compare, and a timer once per interval. */
+  noteInUse(pool: Pool, inUse: number): void {
+    const sampled = pool as Sampled;
+    let state = sampled[USAGE];
     if (state === undefined) {
       state = { peak: -1, timer: undefined };
-      pool[USAGE] = state;
+      sampled[USAGE] = state;
     }
     if (inUse > state.peak) state.peak = inUse;
     if (state.timer !== undefined) return;
@@ -86,7 +98,7 @@ export class PoolUsageSampler<Pool extends SampledPool> {
     state.peak = -1;
     if (peak < 0) return;
     try {
-      const span = this.tracer().startSpan(POOL_USAGE_SPAN_NAME, {
+      const span = this.tracer().startSpan(this.spanName, {
         root: true,
         attributes: { ...this.baseAttributes(pool), [SPANSTAT_ATTR.poolInUse]: peak },
       });
