@@ -140,7 +140,7 @@ export interface EndpointCacheRow {
   exampleTraceId: string;
 }
 
-/** Connection-pool waits and peak use per pool of a service (pg-pool.connect and pg-pool.usage spans). */
+/** Connection-pool waits and peak use per pool of a service (pg-pool.connect / postgres.pool.wait and pg-pool.usage / postgres.pool.usage spans). */
 export interface PoolRow {
   service: string;
   system: string;
