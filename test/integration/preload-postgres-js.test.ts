@@ -234,6 +234,30 @@ describe('a postgres.js instance as a pool', () => {
     60_000,
   );
 
+  it('makes no pool spans with SPANSTAT_POOL_CONNECT_SPANS=false: a query span then holds its wait, as before', async () => {
+    const capture = await startCapture();
+    const traced = await startApp({
+      script: 'postgres-js-app.js',
+      env: {
+        PG_URL: pg.url,
+        PG_MAX: '2',
+        SPANSTAT_POOL_CONNECT_SPANS: 'false',
+        OTEL_EXPORTER_OTLP_ENDPOINT: capture.endpoint,
+        OTEL_BSP_SCHEDULE_DELAY: '100',
+      },
+    });
+    try {
+      expect(await sendAll(traced.port, Array(6).fill('/sleep/150'))).toEqual(Array(6).fill(200));
+      const isQuery = (s: DecodedSpan) => s.name.startsWith('postgres.query:SELECT');
+      await capture.waitForSpans((spans) => spans.filter(isQuery).length >= 6);
+      expect(capture.spans.filter((s) => s.name.startsWith('postgres.pool.'))).toEqual([]);
+      expect(Math.max(...capture.spans.filter(isQuery).map((q) => q.durationMs))).toBeGreaterThan(400);
+    } finally {
+      await traced.stop();
+      await capture.close();
+    }
+  }, 60_000);
+
   it('reports a saturated instance in the pool report and advises on it', async () => {
     const SERVICE = 'postgres-js-saturated';
     const app = await startApp({
@@ -247,9 +271,11 @@ describe('a postgres.js instance as a pool', () => {
       },
     });
     try {
-      // Thirty requests of one 40 ms query at once on two connections: most wait hundreds of ms.
-      const statuses = await sendAll(app.port, Array(30).fill('/sleep/40'));
-      expect(statuses).toEqual(Array(30).fill(200));
+      // Thirty requests of one 40 ms query at once on two connections, and ten transactions among
+      // them: most wait hundreds of ms.
+      const paths = [...Array(30).fill('/sleep/40'), ...Array(10).fill('/orders/8')];
+      const statuses = await sendAll(app.port, paths);
+      expect(statuses).toEqual(paths.map(() => 200));
       const url = `${sidecar.apiUrl}/api/v1/reports/pools?service=${SERVICE}&window=all`;
       const rows = await waitFor(async () => {
         const { rows } = await getJson<Report<PoolRow>>(url);
@@ -268,6 +294,25 @@ describe('a postgres.js instance as a pool', () => {
       });
       expect(sleep?.requests).toBe(30);
       expect(sleep?.poolWaitMsPerRequest).toBeGreaterThan(sleep?.dbMsPerRequest ?? Infinity);
+      // Every query still counted once, under its request, waits or not.
+      const orders = await waitFor(async () => {
+        const endpoints = await getJson<Report<EndpointRow>>(
+          `${sidecar.apiUrl}/api/v1/reports/endpoints?service=${SERVICE}&window=all`,
+        );
+        const row = endpoints.rows.find((r) => r.route === '/orders/:id');
+        return row?.requests === 10 ? row : undefined;
+      });
+      expect([sleep?.queriesPerRequest, orders?.queriesPerRequest]).toEqual([1, 4]);
+      const queries = await getJson<Report<QueryRow>>(
+        `${sidecar.apiUrl}/api/v1/reports/queries?service=${SERVICE}&window=all&limit=100`,
+      );
+      expect(Object.fromEntries(queries.rows.map((q) => [q.statement, q.calls]))).toEqual({
+        'SELECT pg_sleep($1)': 30,
+        begin: 10,
+        'SELECT id FROM orders WHERE id = $1': 10,
+        'UPDATE orders SET total = total + $1 WHERE id = $2 RETURNING total': 10,
+        commit: 10,
+      });
 
       await sidecar.advisor?.evaluateNow();
       const advice = sidecar.advisor?.list({ state: 'active' }).filter((r) => r.service === SERVICE) ?? [];
