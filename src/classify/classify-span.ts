@@ -333,6 +333,7 @@ const TTL = [SPANSTAT_ATTR.cacheTtlSeconds];
 const KEY_HITS = [SPANSTAT_ATTR.cacheKeyHits];
 const POOL_MAX = [SPANSTAT_ATTR.poolMax];
 const POOL_IN_USE = [SPANSTAT_ATTR.poolInUse];
+const POOL_WAITING = [SPANSTAT_ATTR.poolWaiting];
 const DESCENDANTS = [SPANSTAT_ATTR.descendants];
 const LOST_SPANS = [SPANSTAT_ATTR.lostSpans];
 const PRELOAD_INSTANCE = [SPANSTAT_ATTR.preloadInstance];
@@ -493,6 +494,7 @@ function poolRecord<T extends PoolConnect | PoolUsageSample>(
     pool: poolName(span.attributes),
     poolMax: numberAttr(span.attributes, POOL_MAX),
     poolInUse: numberAttr(span.attributes, POOL_IN_USE),
+    poolWaiting: type === 'pool-usage' ? numberAttr(span.attributes, POOL_WAITING) : undefined,
   } as T;
 }
 

@@ -56,6 +56,12 @@ export const SPANSTAT_ATTR = {
    */
   poolInUse: 'spanstat.pool.in_use',
   /**
+   * On a usage sample: the most checkouts (pg-pool's queue) or queries (a postgres.js instance's:
+   * queued, pipelined behind another query or waiting for a connection to open) waiting for a
+   * connection at once since the previous sample.
+   */
+  poolWaiting: 'spanstat.pool.waiting',
+  /**
    * Spans the process started beneath this SERVER span or job root before it ended (nested SERVER
    * spans and what is beneath them excluded): once that many have arrived, the sidecar summarises
    * the request or run at once instead of holding it through the assembly grace period.

@@ -80,6 +80,8 @@ function isQueues(value: unknown): value is Queues {
 export class PostgresJsPool {
   /** The pool's constant span attributes (name, address, database, size), as pg pools'. */
   readonly attributes: Attributes;
+  /** The instance's traced queries waiting for a connection now (their wait spans open). */
+  waiting = 0;
 
   private constructor(
     private readonly queues: Queues,

@@ -211,10 +211,10 @@ export class PostgresJsQueryInstrumentation extends PreloadInstrumentation {
       // biome-ignore lint/complexity/noArguments: pass every argument through unchanged
       const result: unknown = handler.apply(this, arguments as unknown as unknown[]);
       try {
-        instrumentation.usage?.noteInUse(pool, pool.inUse());
         const record = (query as { [RECORD]?: PooledQuery })?.[RECORD];
         if (record !== undefined && record.phase === Phase.Handled)
           instrumentation.placed(query as QueryLike, record, before);
+        instrumentation.usage?.noteInUse(pool, pool.inUse(), pool.waiting);
       } catch {
         // The query runs; its wait is not timed.
       }
@@ -232,6 +232,7 @@ export class PostgresJsQueryInstrumentation extends PreloadInstrumentation {
       return;
     }
     record.phase = Phase.Waiting;
+    record.pool.waiting++;
     record.wait = this.tracer.startSpan(
       POSTGRES_JS_POOL_SPAN_NAMES.wait,
       { kind: SpanKind.CLIENT, attributes: waitAttributes(record.pool, inUseBefore) },
@@ -245,6 +246,7 @@ export class PostgresJsQueryInstrumentation extends PreloadInstrumentation {
     if (record === undefined || record.phase !== Phase.Waiting) return;
     record.wait?.end();
     record.wait = undefined;
+    record.pool.waiting--;
     record.phase = Phase.Running;
     record.span = this.startQuery(record);
   }
@@ -284,6 +286,7 @@ export class PostgresJsQueryInstrumentation extends PreloadInstrumentation {
     const phase = record.phase;
     record.phase = Phase.Settled;
     if (phase === Phase.Settled) return;
+    if (phase === Phase.Waiting) record.pool.waiting--;
     if (record.wait !== undefined) {
       endSpan(record.wait, err, 'connection wait failed');
       record.wait = undefined;

@@ -167,6 +167,11 @@ export interface PoolRow {
   maxInUseRatio: number | null;
   /** Connects that found every client in use. */
   saturatedConnects: number;
+  /**
+   * Most checkouts (or postgres.js queries) waiting for a connection at once, from the usage samples;
+   * null when none said (another SDK, an older preload).
+   */
+  maxWaiting: number | null;
   /** Connect with the longest wait. */
   exampleTraceId: string;
 }

@@ -55,6 +55,7 @@ export function poolRule(ctx: RuleContext): void {
         poolMax: p.poolMax,
         maxInUseRatio: p.maxInUseRatio === null ? null : round(p.maxInUseRatio, 3),
         saturatedConnects: p.saturatedConnects,
+        maxWaiting: p.maxWaiting,
       },
       action: setup ? setupAction(p) : poolAction(p),
       exampleTraceId: p.exampleTraceId || undefined,
@@ -117,7 +118,8 @@ function setupAction(p: PoolRow): string {
 function poolAction(p: PoolRow): string {
   const inUse =
     p.maxInUse !== null && p.poolMax !== null
-      ? `Up to ${p.maxInUse} of ${p.poolMax} clients were in use; ${p.saturatedConnects} connects found none free. `
+      ? `Up to ${p.maxInUse} of ${p.poolMax} clients were in use; ${p.saturatedConnects} connects found none free` +
+        (p.maxWaiting !== null && p.maxWaiting > 0 ? `, up to ${p.maxWaiting} waiting at once. ` : '. ')
       : '';
   return (
     `${inUse}Requests queue for a connection: the pool is too small for the concurrency, or clients are held ` +
