@@ -132,7 +132,7 @@ export class PostgresJsQueryInstrumentation extends PreloadInstrumentation {
       const proto = exports?.Query?.prototype;
       if (proto && typeof proto.handle === 'function' && !isPatched(proto.handle)) {
         this._wrap(proto, 'handle', (original: Method) => markPatched(this.tracedHandle(original)));
-        hookActive(proto, (query) => this.onActive(query as QueryLike));
+        if (this.usage) hookActive(proto, (query) => this.onActive(query as QueryLike));
       }
       return exports;
     };
@@ -204,7 +204,7 @@ export class PostgresJsQueryInstrumentation extends PreloadInstrumentation {
    * connections in use for the usage samples and opens the query's wait span, or its query span when a
    * connection took it at once. Three queue lengths read before and after; nothing else per query.
    */
-  countingHandler(handler: Method, pool: PostgresJsPool): Method {
+  private countingHandler(handler: Method, pool: PostgresJsPool): Method {
     const instrumentation = this;
     const counting = function countedHandler(this: unknown, query: unknown): unknown {
       const before = pool.inUse();
