@@ -30,7 +30,8 @@
  * spanstat-only (OpenTelemetry has no name for these):
  *   SPANSTAT_POOL_CONNECT_SPANS            true (default) / false: `pg-pool.connect` spans with
  *                                          spanstat.pool.max / spanstat.pool.in_use for pool-saturation advice,
- *                                          for checkouts that waited (no idle client was free) only
+ *                                          for checkouts that waited (no idle client was free) only, and the
+ *                                          pools' usage samples; postgres.js's `postgres.pool.wait` / `.usage` alike
  */
 import { isMainThread } from 'node:worker_threads';
 import { HOOKS_THREAD_ENV } from './preload/esm-patches';

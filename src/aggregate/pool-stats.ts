@@ -20,6 +20,8 @@ export interface PoolAcc extends MaxWithTrace {
   poolMax: number;
   /** Connects that found every client in use (in_use ≥ max). */
   saturated: number;
+  /** Largest `spanstat.pool.waiting` of the usage samples; −1 when never sent. */
+  maxWaiting: number;
 }
 
 export interface PoolState {
@@ -42,6 +44,7 @@ export function poolOps(relativeAccuracy: number): AccumulatorOps<PoolAcc> {
       maxInUse: -1,
       poolMax: -1,
       saturated: 0,
+      maxWaiting: -1,
     }),
     merge(into, from, move) {
       into.connects += from.connects;
@@ -51,10 +54,11 @@ export function poolOps(relativeAccuracy: number): AccumulatorOps<PoolAcc> {
       noteMax(into, from.maxMs, from.maxTraceId);
       notePeak(into, from.maxInUse, from.poolMax);
       into.saturated += from.saturated;
+      if (from.maxWaiting > into.maxWaiting) into.maxWaiting = from.maxWaiting;
       if (move) {
         from.connects = from.errors = from.totalWaitMs = from.maxMs = from.saturated = 0;
         from.maxTraceId = '';
-        from.maxInUse = from.poolMax = -1;
+        from.maxInUse = from.poolMax = from.maxWaiting = -1;
       }
     },
   };
@@ -80,6 +84,8 @@ export function addPoolConnect(acc: PoolAcc, call: PoolConnect): void {
 /** A usage sample raises the peak in use and tells the size; it is no checkout. */
 export function addPoolUsage(acc: PoolAcc, sample: PoolUsageSample): void {
   notePeak(acc, count(sample.poolInUse), count(sample.poolMax));
+  const waiting = count(sample.poolWaiting);
+  if (waiting > acc.maxWaiting) acc.maxWaiting = waiting;
 }
 
 /** The most clients in use and the largest size seen (-1: not sent). */

@@ -103,7 +103,7 @@ async function refresh() {
     ['noExpiryWritesPerMin', 'no-TTL writes/min', (v, r) => '<span class="' + (v > 0 && r.expirySets === 0 && r.namespace.indexOf('*') >= 0 ? 'bad' : '') + '">' + fmt(v, 2) + '</span>']]);
   document.getElementById('pools').innerHTML = section(p, [
     ['system', 'pool', (v, r) => esc(r.service + ' ' + v + (r.pool ? ' ' + r.pool : '')), 'text'], ['connects', 'checkouts'],
-    ['p95WaitMs', 'wait p95 ms', (v) => fmt(v, 2)], ['maxInUse', 'max in use'], ['poolMax', 'pool size'],
+    ['p95WaitMs', 'wait p95 ms', (v) => fmt(v, 2)], ['maxInUse', 'max in use'], ['poolMax', 'pool size'], ['maxWaiting', 'max waiting'],
     ['maxInUseRatio', 'in use', (v) => '<span class="' + (v !== null && v >= 0.8 ? 'bad' : '') + '">' + pct(v) + '</span>']],
     'no checkout waited for a connection');
   const recs = rec.recommendations || [];

@@ -6,6 +6,7 @@ import {
   GRAPHQL_ATTR,
   KNEX_VERSION_ATTR,
   POOL_USAGE_SPAN_NAME,
+  POSTGRES_JS_POOL_SPAN_NAMES,
   SPANSTAT_ATTR,
 } from '../model/attributes';
 import {
@@ -53,7 +54,13 @@ export interface KeyNamespacer {
 }
 
 const CACHE_SYSTEMS = new Set(['redis', 'valkey', 'memcached', 'keydb', 'dragonfly']);
-const POOL_CONNECT_NAMES = new Set(['pg-pool.connect', 'pg.pool.connect', 'mysql.pool.connect']);
+const POOL_CONNECT_NAMES = new Set([
+  'pg-pool.connect',
+  'pg.pool.connect',
+  'mysql.pool.connect',
+  POSTGRES_JS_POOL_SPAN_NAMES.wait,
+]);
+const POOL_USAGE_NAMES = new Set([POOL_USAGE_SPAN_NAME, POSTGRES_JS_POOL_SPAN_NAMES.usage]);
 /**
  * Connection-level commands a client sends on connect (ioredis: hello, client setname, info, select…): no key,
  * no cache semantics, so they are not cache calls.
@@ -143,7 +150,7 @@ export class SpanClassifier {
       const lowerSystem = this.lastLowerSystem;
       if (this.lastIsCache) return this.cacheCall(span, lowerSystem) ?? other(span);
       if (POOL_CONNECT_NAMES.has(span.name)) return poolConnect(span, lowerSystem);
-      if (span.name === POOL_USAGE_SPAN_NAME) return poolUsage(span, lowerSystem);
+      if (POOL_USAGE_NAMES.has(span.name)) return poolUsage(span, lowerSystem);
       if (span.name === CONNECT_SPAN_NAME) return other(span);
       return this.dbCall(span, normalizeSystem(lowerSystem));
     }
@@ -328,6 +335,7 @@ const TTL = [SPANSTAT_ATTR.cacheTtlSeconds];
 const KEY_HITS = [SPANSTAT_ATTR.cacheKeyHits];
 const POOL_MAX = [SPANSTAT_ATTR.poolMax];
 const POOL_IN_USE = [SPANSTAT_ATTR.poolInUse];
+const POOL_WAITING = [SPANSTAT_ATTR.poolWaiting];
 const DESCENDANTS = [SPANSTAT_ATTR.descendants];
 const LOST_SPANS = [SPANSTAT_ATTR.lostSpans];
 const PRELOAD_INSTANCE = [SPANSTAT_ATTR.preloadInstance];
@@ -488,6 +496,7 @@ function poolRecord<T extends PoolConnect | PoolUsageSample>(
     pool: poolName(span.attributes),
     poolMax: numberAttr(span.attributes, POOL_MAX),
     poolInUse: numberAttr(span.attributes, POOL_IN_USE),
+    poolWaiting: type === 'pool-usage' ? numberAttr(span.attributes, POOL_WAITING) : undefined,
   } as T;
 }
 

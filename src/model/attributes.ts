@@ -56,6 +56,12 @@ export const SPANSTAT_ATTR = {
    */
   poolInUse: 'spanstat.pool.in_use',
   /**
+   * On a usage sample: the most checkouts (pg-pool's queue) or queries (a postgres.js instance's:
+   * queued, pipelined behind another query or waiting for a connection to open) waiting for a
+   * connection at once since the previous sample.
+   */
+  poolWaiting: 'spanstat.pool.waiting',
+  /**
    * Spans the process started beneath this SERVER span or job root before it ended (nested SERVER
    * spans and what is beneath them excluded): once that many have arrived, the sidecar summarises
    * the request or run at once instead of holding it through the assembly grace period.
@@ -106,6 +112,16 @@ export const NO_EXPIRY = -1;
  * clients in use over a few seconds (SPANSTAT_ATTR.poolInUse, poolMax), read for that peak only.
  */
 export const POOL_USAGE_SPAN_NAME = 'pg-pool.usage';
+
+/**
+ * The preload's spans for a postgres.js instance's connections, which it pools itself: a query's wait
+ * for a connection of the instance (read as pg-pool.connect spans are) and the instance's usage
+ * samples (read as POOL_USAGE_SPAN_NAME's are). See preload/postgres-js-pool.ts.
+ */
+export const POSTGRES_JS_POOL_SPAN_NAMES = {
+  wait: 'postgres.pool.wait',
+  usage: 'postgres.pool.usage',
+} as const;
 
 /**
  * Every span attribute the pipeline reads (the classifier reads through ATTR and SPANSTAT_ATTR

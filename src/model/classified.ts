@@ -81,6 +81,8 @@ export interface PoolConnect extends Base {
   poolMax?: number;
   /** Clients checked out when the wait began (`spanstat.pool.in_use`). */
   poolInUse?: number;
+  /** Not sent on waits (PoolUsageSample's); here so both records have one shape. */
+  poolWaiting?: number;
 }
 
 /**
@@ -96,6 +98,8 @@ export interface PoolUsageSample extends Base {
   poolMax?: number;
   /** Most clients in use at once since the previous sample (`spanstat.pool.in_use`). */
   poolInUse?: number;
+  /** Most checkouts or queries waiting at once since the previous sample (`spanstat.pool.waiting`). */
+  poolWaiting?: number;
 }
 
 /**

@@ -32,6 +32,15 @@ function handOver(id: string, names: string, expected: RegExp): EsmTarget['trans
     expected.test(source) ? `${source}\n;${CALL}(${JSON.stringify(id)}, { ${names} });\n` : undefined;
 }
 
+/** Exports `name`, the file's default export, as the instrumentation's patch returns it (or as it is). */
+function defaultExport(id: string, name: string): EsmTarget['transform'] {
+  const line = new RegExp(`^export default ${name}$`, 'm');
+  return (source) =>
+    line.test(source)
+      ? source.replace(line, `export default (${CALL}('${id}', ${name}) ?? ${name})`)
+      : undefined;
+}
+
 export const ESM_TARGETS: readonly EsmTarget[] = [
   {
     id: 'postgres/src/query.js',
@@ -45,12 +54,15 @@ export const ESM_TARGETS: readonly EsmTarget[] = [
     id: 'postgres',
     packageName: 'postgres',
     urlEnd: '/node_modules/postgres/src/index.js',
-    transform: (source) => {
-      const line = /^export default Postgres$/m;
-      return line.test(source)
-        ? source.replace(line, `export default (${CALL}('postgres', Postgres) ?? Postgres)`)
-        : undefined;
-    },
+    transform: defaultExport('postgres', 'Postgres'),
+  },
+  {
+    // The Connection factory, which the instrumentation wraps to note each instance's connection queues
+    // (postgres-js-pool.ts); exported as it is when nothing is registered.
+    id: 'postgres/src/connection.js',
+    packageName: 'postgres',
+    urlEnd: '/node_modules/postgres/src/connection.js',
+    transform: defaultExport('postgres/src/connection.js', 'Connection'),
   },
   {
     id: '@koa/router',

@@ -85,7 +85,7 @@ export class PgPoolConnectInstrumentation extends PreloadInstrumentation {
 
   private patchConnect(original: Connect): Connect {
     const instrumentation = this;
-    const usage = new PoolUsageSampler(() => instrumentation.tracer, poolBaseAttributes);
+    const usage = new PoolUsageSampler<PoolLike>(() => instrumentation.tracer, poolBaseAttributes);
     return function connect(this: PoolLike, cb?: ConnectCallback) {
       const parent = preloadContext.active();
       try {
@@ -164,15 +164,27 @@ export function poolAttributes(pool: PoolLike): Attributes {
 }
 
 function baseAttributes(options: PoolOptions): Attributes {
+  return poolIdentityAttributes(poolAddress(options), poolApplicationName(options), options.max);
+}
+
+/**
+ * A pool's constant span attributes: its name, `host:port/database` (`servers` for the `host:port`
+ * part when it connects to several), then ` (application_name)` when it sets its own; its address,
+ * database and size. pg pools and postgres.js instances (postgres-js-pool.ts) are named alike.
+ */
+export function poolIdentityAttributes(
+  { host, port, database }: PoolAddress,
+  application: string | undefined,
+  max: number | undefined,
+  servers = `${host}:${port}`,
+): Attributes {
   const attributes: Attributes = { 'db.system.name': 'postgresql' };
-  const { host, port, database } = poolAddress(options);
-  const address = database === undefined ? `${host}:${port}` : `${host}:${port}/${database}`;
-  const application = poolApplicationName(options);
+  const address = database === undefined ? servers : `${servers}/${database}`;
   attributes[POOL_NAME_ATTR] = application === undefined ? address : `${address} (${application})`;
   if (database !== undefined) attributes['db.namespace'] = database;
   attributes['server.address'] = host;
   attributes['server.port'] = port;
-  if (typeof options.max === 'number') attributes[SPANSTAT_ATTR.poolMax] = options.max;
+  if (typeof max === 'number') attributes[SPANSTAT_ATTR.poolMax] = max;
   return attributes;
 }
 
@@ -239,7 +251,12 @@ export function poolApplicationName(options: PoolOptions): string | undefined {
       // Not a URL: the options' own application_name, as for pg.
     }
   }
+  return applicationNameOf(name);
+}
+
+/** An application_name as PostgreSQL keeps it (63 bytes or fewer), or undefined for none or an empty one. */
+export function applicationNameOf(name: unknown): string | undefined {
   if (typeof name !== 'string') return undefined;
-  name = name.trim().slice(0, 63);
-  return name === '' ? undefined : name;
+  const cut = name.trim().slice(0, 63);
+  return cut === '' ? undefined : cut;
 }

@@ -6,7 +6,8 @@
  * its clients read one fewer than it used (each connect span counts the clients in use before it).
  *
  * A usage span is a root span of its own (no request owns it) with no duration; the sidecar reads
- * it for the pool's peak only, never as a checkout.
+ * it for the pool's peak only, never as a checkout. It also carries the most checkouts waiting in the
+ * pool's queue at once (`spanstat.pool.waiting`): how far short of the load the pool fell.
  */
 import { type Attributes, ROOT_CONTEXT, type Tracer } from '@opentelemetry/api';
 import { POOL_USAGE_SPAN_NAME, SPANSTAT_ATTR } from '../model/attributes';
@@ -24,12 +25,16 @@ export interface SampledPool {
   idleCount?: number;
   _clients?: unknown[];
   _idle?: unknown[];
+  waitingCount?: number;
+  _pendingQueue?: unknown[];
   [USAGE]?: PoolUsageState;
 }
 
 interface PoolUsageState {
   /** Most clients in use once a checkout was served, since the last sample; -1 when none was. */
   peak: number;
+  /** Most checkouts waiting at once, since the last sample; -1 when not told. */
+  peakWaiting: number;
   timer: ReturnType<typeof setTimeout> | undefined;
 }
 
@@ -46,6 +51,26 @@ export function inUseOnceServed(pool: SampledPool): number | undefined {
   return typeof max === 'number' && max > 0 && inUse > max ? max : inUse;
 }
 
+/**
+ * Checkouts in the pool's queue once a checkout now is placed: those queued, plus this one when the
+ * pool is full and no idle client is left for it (pg-pool queues it for a release). Undefined when the
+ * pool does not say.
+ */
+export function waitingOncePlaced(pool: SampledPool): number | undefined {
+  const waiting = pool.waitingCount ?? pool._pendingQueue?.length;
+  if (typeof waiting !== 'number') return undefined;
+  const total = pool.totalCount ?? pool._clients?.length;
+  const idle = pool.idleCount ?? pool._idle?.length;
+  const max = pool.options?.max;
+  const queues =
+    typeof total === 'number' &&
+    typeof idle === 'number' &&
+    typeof max === 'number' &&
+    total >= max &&
+    idle <= waiting;
+  return queues ? waiting + 1 : waiting;
+}
+
 /** Clients checked out of the pool now (total less idle); undefined when the pool does not say. */
 export function clientsInUse(pool: SampledPool): number | undefined {
   const total = pool.totalCount ?? pool._clients?.length;
@@ -53,24 +78,40 @@ export function clientsInUse(pool: SampledPool): number | undefined {
   return typeof total === 'number' && typeof idle === 'number' ? total - idle : undefined;
 }
 
-export class PoolUsageSampler<Pool extends SampledPool> {
+/** What a sampler keeps its state on: a pg pool, or spanstat's record of a postgres.js instance. */
+interface Sampled {
+  [USAGE]?: PoolUsageState;
+}
+
+export class PoolUsageSampler<Pool extends object = SampledPool> {
   constructor(
     private readonly tracer: () => Tracer,
     /** The pool's constant span attributes (its name, address, database and size). */
     private readonly baseAttributes: (pool: Pool) => Attributes,
     private readonly intervalMs = POOL_USAGE_SAMPLE_MS,
+    /** The samples' span name: POOL_USAGE_SPAN_NAME for pg pools. */
+    private readonly spanName = POOL_USAGE_SPAN_NAME,
   ) {}
 
-  /** Notes a checkout of `pool`; a few property reads, and a timer once per interval. */
-  noteCheckout(pool: Pool): void {
+  /** Notes a checkout of a pg `pool`; a few property reads, and a timer once per interval. */
+  noteCheckout(pool: Pool & SampledPool): void {
     const inUse = inUseOnceServed(pool);
-    if (inUse === undefined) return;
-    let state = pool[USAGE];
+    if (inUse !== undefined) this.noteInUse(pool, inUse, waitingOncePlaced(pool) ?? -1);
+  }
+
+  /**
+   * Notes `inUse` connections of `pool` in use now and `waiting` checkouts or queries waiting for one
+   * (-1: not known); two compares, and a timer once per interval.
+   */
+  noteInUse(pool: Pool, inUse: number, waiting: number): void {
+    const sampled = pool as Sampled;
+    let state = sampled[USAGE];
     if (state === undefined) {
-      state = { peak: -1, timer: undefined };
-      pool[USAGE] = state;
+      state = { peak: -1, peakWaiting: -1, timer: undefined };
+      sampled[USAGE] = state;
     }
     if (inUse > state.peak) state.peak = inUse;
+    if (waiting > state.peakWaiting) state.peakWaiting = waiting;
     if (state.timer !== undefined) return;
     // Armed outside the request's context, so the timer holds no request while it waits.
     const usage = state;
@@ -83,13 +124,13 @@ export class PoolUsageSampler<Pool extends SampledPool> {
   private emit(pool: Pool, state: PoolUsageState): void {
     state.timer = undefined;
     const peak = state.peak;
-    state.peak = -1;
+    const waiting = state.peakWaiting;
+    state.peak = state.peakWaiting = -1;
     if (peak < 0) return;
     try {
-      const span = this.tracer().startSpan(POOL_USAGE_SPAN_NAME, {
-        root: true,
-        attributes: { ...this.baseAttributes(pool), [SPANSTAT_ATTR.poolInUse]: peak },
-      });
+      const attributes: Attributes = { ...this.baseAttributes(pool), [SPANSTAT_ATTR.poolInUse]: peak };
+      if (waiting >= 0) attributes[SPANSTAT_ATTR.poolWaiting] = waiting;
+      const span = this.tracer().startSpan(this.spanName, { root: true, attributes });
       span.end();
     } catch {
       // A sample is worth less than the app: drop it.

@@ -18,30 +18,46 @@
  *
  * Not traced: cursors (`.cursor()`, which swaps the query's resolve per batch), COPY streams
  * (`.readable()`/`.writable()`) and the connection's own queries on connecting (array types, the
- * read-only check: a query without a canceller). A span's time includes any wait for a free connection, as postgres.js
- * queues queries itself (there is no pool checkout to time apart). The CommonJS build is patched by the
+ * read-only check: a query without a canceller). An instance is a pool of its own (postgres-js-pool.ts):
+ * a query of the instance's that waited for a connection gets a `postgres.pool.wait` span beside it, as a
+ * pg-pool checkout that waited gets `pg-pool.connect`, and its query span starts once a connection starts
+ * on it, so its time is its own (queries of a transaction, run on the connection the transaction holds,
+ * have no such wait: their spans start when they are run). The CommonJS build is patched by the
  * require hook; an ES module app's `import postgres from 'postgres'` loads the package's ES build, whose
  * files hand the same class and factory over as they load (esm-targets.ts). Never breaks the app: a
  * failure leaves the query untraced.
  */
-import { type Attributes, type Span, SpanKind } from '@opentelemetry/api';
+import { type Attributes, type Context, type Span, SpanKind } from '@opentelemetry/api';
 import {
   InstrumentationNodeModuleDefinition,
   InstrumentationNodeModuleFile,
 } from '@opentelemetry/instrumentation';
+import { POSTGRES_JS_POOL_SPAN_NAMES } from '../model/attributes';
 import { endSpan } from './end-span';
 import { registerEsmPatch } from './esm-patches';
 import { shareAttributes } from './lean-tracer';
 import { PreloadInstrumentation } from './module-hooks';
 import { isPatched, markPatched } from './patch-mark';
 import { commandOf } from './pg-query';
+import type { PoolUsageSampler } from './pool-usage-sampler';
+import {
+  hookActive,
+  type InstanceOptions,
+  noteConnectionQueues,
+  PostgresJsPool,
+  postgresJsUsageSampler,
+  waitAttributes,
+} from './postgres-js-pool';
 import { preloadContext } from './preload-context';
 
 type Method = (this: unknown, ...args: unknown[]) => unknown;
+
+const RECORD = Symbol('spanstat.postgresJs.query');
 type Settle = (value: unknown) => unknown;
 
 interface QueryLike {
   executed?: boolean;
+  active?: boolean;
   handler?: unknown;
   strings?: unknown;
   string?: unknown;
@@ -51,10 +67,11 @@ interface QueryLike {
   streaming?: unknown;
   resolve?: Settle;
   reject?: Settle;
+  [RECORD]?: PooledQuery;
 }
 
 interface SqlLike {
-  options?: { database?: unknown; host?: unknown; port?: unknown };
+  options?: InstanceOptions;
   unsafe?: (text: string) => QueryLike;
 }
 
@@ -65,23 +82,64 @@ interface QueryModule {
 const VERSIONS = ['>=3.0.0 <4'];
 const NO_DATABASE: Attributes = shareAttributes({ 'db.system.name': 'postgresql' });
 
-/** Each instance's connection attributes, by its queries' handler. */
-const attributesByHandler = new WeakMap<object, Attributes>();
+/** What the preload knows of an instance made by the factory: its queries' attributes, and its pool. */
+interface Instance {
+  attributes: Attributes;
+  pool: PostgresJsPool | undefined;
+  /** The instance's handler, wrapped to see where it puts each query (countingHandler). */
+  handler: Method | undefined;
+}
+
+/** Each instance, by its queries' handler. */
+const instances = new WeakMap<object, Instance>();
 /** The instance created last: for the queries of transaction and reserved scopes. */
 let lastAttributes: Attributes = NO_DATABASE;
 
+/** Where a query of an instance with a pool is, from its handle() on. */
+const Phase = {
+  /** Not yet placed by the instance's handler. */
+  Handled: 0,
+  /** No connection was free for it: its wait span is open. */
+  Waiting: 1,
+  /** On a connection: its query span is open. */
+  Running: 2,
+  Settled: 3,
+} as const;
+type Phase = (typeof Phase)[keyof typeof Phase];
+
+/** A traced query of an instance with a pool (traceOnPool). */
+interface PooledQuery {
+  phase: Phase;
+  readonly parent: Context;
+  readonly instance: Instance;
+  readonly pool: PostgresJsPool;
+  wait: Span | undefined;
+  span: Span | undefined;
+}
+
 export class PostgresJsQueryInstrumentation extends PreloadInstrumentation {
-  constructor() {
+  /** Per-instance usage samples; undefined when pool spans are off (SPANSTAT_POOL_CONNECT_SPANS=false). */
+  private readonly usage: PoolUsageSampler<PostgresJsPool> | undefined;
+
+  constructor(options: { poolSpans?: boolean } = {}) {
     super('spanstat-postgres-js', '1.0.0');
+    // Set after super(), which hooks require: the pool seams below only act once `usage` is set.
+    this.usage = options.poolSpans === false ? undefined : postgresJsUsageSampler(() => this.tracer);
   }
 
   protected init() {
     const patchQuery = (exports: QueryModule) => {
       const proto = exports?.Query?.prototype;
-      if (proto && typeof proto.handle === 'function' && !isPatched(proto.handle))
+      if (proto && typeof proto.handle === 'function' && !isPatched(proto.handle)) {
         this._wrap(proto, 'handle', (original: Method) => markPatched(this.tracedHandle(original)));
+        if (this.usage) hookActive(proto, (query) => this.onActive(query as QueryLike));
+      }
       return exports;
     };
+    const patchConnection = (factory: unknown) =>
+      typeof factory === 'function' && !isPatched(factory)
+        ? markPatched(noteConnectionQueues(factory as Method))
+        : factory;
     const unpatchQuery = (exports?: QueryModule) => {
       const proto = exports?.Query?.prototype;
       if (proto && isPatched(proto.handle)) this._unwrap(proto, 'handle');
@@ -89,12 +147,26 @@ export class PostgresJsQueryInstrumentation extends PreloadInstrumentation {
     // The factory is the package's export (its CommonJS entry, cjs/src/index.js): the wrapper replaces
     // it in the module cache, and is never unwrapped.
     const patchFactory = (factory: unknown) =>
-      typeof factory === 'function' && !isPatched(factory) ? noteConnections(factory as Method) : factory;
+      typeof factory === 'function' && !isPatched(factory)
+        ? noteInstances(
+            factory as Method,
+            this.usage && ((handler, pool) => this.countingHandler(handler, pool)),
+          )
+        : factory;
     // An ES module app's import loads the package's ES build: its files hand these over (esm-targets.ts).
     registerEsmPatch('postgres/src/query.js', (exports) => patchQuery(exports as QueryModule));
+    registerEsmPatch('postgres/src/connection.js', patchConnection);
     registerEsmPatch('postgres', patchFactory);
+    // connection.js exports its factory, which index.js reads as it loads: replaced in the module
+    // cache, never unwrapped (as the package's own factory).
     return new InstrumentationNodeModuleDefinition('postgres', VERSIONS, patchFactory, () => {}, [
       new InstrumentationNodeModuleFile('postgres/cjs/src/query.js', VERSIONS, patchQuery, unpatchQuery),
+      new InstrumentationNodeModuleFile(
+        'postgres/cjs/src/connection.js',
+        VERSIONS,
+        patchConnection,
+        () => {},
+      ),
     ]);
   }
 
@@ -106,12 +178,18 @@ export class PostgresJsQueryInstrumentation extends PreloadInstrumentation {
       // its read-only check): its time stays in the query that waited for the connection.
       if (!query.executed && query.canceller && query.cursorRows === undefined && !query.streaming) {
         try {
-          const attributes = attributesOf(query.handler);
-          const options = { kind: SpanKind.CLIENT, attributes };
-          traceQuery(
-            query,
-            instrumentation.tracer.startSpan('postgres.query', options, preloadContext.active()),
-          );
+          const instance = instanceOf(query.handler);
+          if (instance?.pool !== undefined && instance.handler !== undefined && instrumentation.usage)
+            instrumentation.traceOnPool(query, instance, instance.pool, instance.handler);
+          else {
+            const attributes = instance?.attributes ?? lastAttributes;
+            const options = { kind: SpanKind.CLIENT, attributes };
+            traceQuery(
+              query,
+              instrumentation.tracer.startSpan('postgres.query', options, preloadContext.active()),
+              attributes,
+            );
+          }
         } catch {
           // The query runs untraced.
         }
@@ -120,10 +198,108 @@ export class PostgresJsQueryInstrumentation extends PreloadInstrumentation {
       return original.apply(this, arguments as unknown as unknown[]);
     };
   }
+
+  /**
+   * The instance's handler, wrapped (once per instance): after it placed a query, notes the
+   * connections in use for the usage samples and opens the query's wait span, or its query span when a
+   * connection took it at once. Three queue lengths read before and after; nothing else per query.
+   */
+  private countingHandler(handler: Method, pool: PostgresJsPool): Method {
+    const instrumentation = this;
+    const counting = function countedHandler(this: unknown, query: unknown): unknown {
+      const before = pool.inUse();
+      // biome-ignore lint/complexity/noArguments: pass every argument through unchanged
+      const result: unknown = handler.apply(this, arguments as unknown as unknown[]);
+      try {
+        const record = (query as { [RECORD]?: PooledQuery })?.[RECORD];
+        if (record !== undefined && record.phase === Phase.Handled)
+          instrumentation.placed(query as QueryLike, record, before);
+        instrumentation.usage?.noteInUse(pool, pool.inUse(), pool.waiting);
+      } catch {
+        // The query runs; its wait is not timed.
+      }
+      return result;
+    };
+    // Read by the query for its origin stack trace (`debug: true`).
+    return Object.assign(counting, { debug: (handler as { debug?: unknown }).debug });
+  }
+
+  /** The handler has placed `query`: on a connection (it is active) or waiting for one. */
+  private placed(query: QueryLike, record: PooledQuery, inUseBefore: number): void {
+    if (query.active === true) {
+      record.phase = Phase.Running;
+      record.span = this.startQuery(record);
+      return;
+    }
+    record.phase = Phase.Waiting;
+    record.pool.waiting++;
+    record.wait = this.tracer.startSpan(
+      POSTGRES_JS_POOL_SPAN_NAMES.wait,
+      { kind: SpanKind.CLIENT, attributes: waitAttributes(record.pool, inUseBefore) },
+      record.parent,
+    );
+  }
+
+  /** A connection started on `query` (hookActive): its wait ends, its query span starts. */
+  private onActive(query: QueryLike): void {
+    const record = query[RECORD];
+    if (record === undefined || record.phase !== Phase.Waiting) return;
+    record.wait?.end();
+    record.wait = undefined;
+    record.pool.waiting--;
+    record.phase = Phase.Running;
+    record.span = this.startQuery(record);
+  }
+
+  private startQuery(record: PooledQuery): Span {
+    const options = { kind: SpanKind.CLIENT, attributes: record.instance.attributes };
+    return this.tracer.startSpan('postgres.query', options, record.parent);
+  }
+
+  /** Traces a query of an instance with a pool: its spans start once the handler has placed it. */
+  private traceOnPool(query: QueryLike, instance: Instance, pool: PostgresJsPool, handler: Method): void {
+    const resolve = query.resolve;
+    const reject = query.reject;
+    if (typeof resolve !== 'function' || typeof reject !== 'function') return;
+    const record: PooledQuery = {
+      phase: Phase.Handled,
+      parent: preloadContext.active(),
+      instance,
+      pool,
+      wait: undefined,
+      span: undefined,
+    };
+    query[RECORD] = record;
+    query.handler = handler;
+    query.resolve = (value) => {
+      this.settle(query, record, undefined);
+      return resolve(value);
+    };
+    query.reject = (err) => {
+      this.settle(query, record, err ?? new Error('query failed'));
+      return reject(err);
+    };
+  }
+
+  /** The query settled: its wait (failed, if it never got a connection) and its query span end. */
+  private settle(query: QueryLike, record: PooledQuery, err: unknown): void {
+    const phase = record.phase;
+    record.phase = Phase.Settled;
+    if (phase === Phase.Settled) return;
+    if (phase === Phase.Waiting) record.pool.waiting--;
+    if (record.wait !== undefined) {
+      endSpan(record.wait, err, 'connection wait failed');
+      record.wait = undefined;
+    }
+    // One that never reached a connection (refused, cancelled, the instance ended) still counts as a
+    // query, with its error, as before the wait was timed apart.
+    const span = record.span ?? this.startQuery(record);
+    finish(query, span, err, record.instance.attributes);
+  }
 }
 
 /** Wraps the query's own resolve and reject (set per query in its constructor) to end `span` first. */
-function traceQuery(query: QueryLike, span: Span): void {
+function traceQuery(query: QueryLike, span: Span, attributes: Attributes): void {
   const resolve = query.resolve;
   const reject = query.reject;
   if (typeof resolve !== 'function' || typeof reject !== 'function') {
@@ -131,21 +307,21 @@ function traceQuery(query: QueryLike, span: Span): void {
     return;
   }
   query.resolve = (value) => {
-    finish(query, span, undefined);
+    finish(query, span, undefined, attributes);
     return resolve(value);
   };
   query.reject = (err) => {
-    finish(query, span, err ?? new Error('query failed'));
+    finish(query, span, err ?? new Error('query failed'), attributes);
     return reject(err);
   };
 }
 
-function finish(query: QueryLike, span: Span, err: unknown): void {
+function finish(query: QueryLike, span: Span, err: unknown, attributes: Attributes): void {
   try {
     const text = textOf(query);
     if (text !== undefined) {
       span.setAttribute('db.query.text', text);
-      const db = attributesOf(query.handler)['db.namespace'];
+      const db = attributes['db.namespace'];
       const command = commandOf(text);
       span.updateName(db === undefined ? `postgres.query:${command}` : `postgres.query:${command} ${db}`);
     }
@@ -165,12 +341,18 @@ function textOf(query: QueryLike): string | undefined {
   return strings.map((s, i) => (i === 0 ? String(s) : `$${i}${String(s)}`)).join('');
 }
 
-function attributesOf(handler: unknown): Attributes {
-  return (typeof handler === 'function' && attributesByHandler.get(handler)) || lastAttributes;
+function instanceOf(handler: unknown): Instance | undefined {
+  return typeof handler === 'function' ? instances.get(handler) : undefined;
 }
 
-/** The factory, noting each instance's connection attributes for its queries' handler. */
-function noteConnections(factory: Method): Method {
+/**
+ * The factory, noting each instance (its connection attributes, and its pool when `countingHandler`
+ * is given: the pool spans are on) for its queries' handler.
+ */
+function noteInstances(
+  factory: Method,
+  countingHandler: ((handler: Method, pool: PostgresJsPool) => Method) | undefined,
+): Method {
   const wrapped = function postgres(this: unknown, ...args: unknown[]) {
     const sql = factory.apply(this, args) as SqlLike;
     try {
@@ -178,7 +360,11 @@ function noteConnections(factory: Method): Method {
       lastAttributes = attributes;
       // A query made and never run gives the instance's handler (it holds no connection).
       const handler = sql.unsafe?.('').handler;
-      if (typeof handler === 'function') attributesByHandler.set(handler, attributes);
+      if (typeof handler === 'function') {
+        const pool = countingHandler && PostgresJsPool.of(sql.options);
+        const counting = pool && countingHandler?.(handler as Method, pool);
+        instances.set(handler, { attributes, pool, handler: counting });
+      }
     } catch {
       // Its queries carry no database name.
     }

@@ -182,8 +182,9 @@ function createInstrumentations(settings: PreloadSettings): PreloadInstrumentati
     list.push(new PgQueryInstrumentation());
     if (settings.poolConnectSpans) list.push(new PgPoolConnectInstrumentation());
   }
-  // postgres.js (the `postgres` package) queries, as pg's (postgres-js-query.ts).
-  if (enabled.postgres) list.push(new PostgresJsQueryInstrumentation());
+  // postgres.js (the `postgres` package) queries, as pg's, and its instances' pools (postgres-js-query.ts).
+  if (enabled.postgres)
+    list.push(new PostgresJsQueryInstrumentation({ poolSpans: settings.poolConnectSpans }));
   // Keys with their argument positions, no values, and hit/miss/TTL marks (ioredis-command.ts).
   if (enabled.ioredis) list.push(new IORedisCommandInstrumentation());
   // The same span shape for node-redis (`redis` 4.6–6) commands (node-redis-command.ts).

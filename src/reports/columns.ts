@@ -115,4 +115,5 @@ export const POOL_COLUMNS: readonly Column<PoolRow>[] = [
   { key: 'maxInUse', title: 'IN USE', align: 'right' },
   { key: 'poolMax', title: 'SIZE', align: 'right' },
   { key: 'saturatedConnects', title: 'SATURATED' },
+  { key: 'maxWaiting', title: 'WAITING', align: 'right' },
 ];

@@ -17,6 +17,7 @@ export const POOL_REPORT: ReportSpec<PoolRow> = {
     'poolMax',
     'maxInUseRatio',
     'saturatedConnects',
+    'maxWaiting',
   ],
   defaultSort: 'totalWaitMs',
   identity: (r) => `${r.service}\u0000${r.system}\u0000${r.pool}`,
@@ -48,6 +49,7 @@ export function poolReport(agg: Aggregator, query: ReportQuery, nowMs: number = 
       poolMax,
       maxInUseRatio: maxInUse !== null && poolMax !== null ? roundRatio(maxInUse / poolMax) : null,
       saturatedConnects: acc.saturated,
+      maxWaiting: acc.maxWaiting >= 0 ? acc.maxWaiting : null,
       exampleTraceId: acc.maxTraceId,
     });
   }

@@ -140,7 +140,7 @@ export interface EndpointCacheRow {
   exampleTraceId: string;
 }
 
-/** Connection-pool waits and peak use per pool of a service (pg-pool.connect and pg-pool.usage spans). */
+/** Connection-pool waits and peak use per pool of a service (pg-pool.connect / postgres.pool.wait and pg-pool.usage / postgres.pool.usage spans). */
 export interface PoolRow {
   service: string;
   system: string;
@@ -167,6 +167,11 @@ export interface PoolRow {
   maxInUseRatio: number | null;
   /** Connects that found every client in use. */
   saturatedConnects: number;
+  /**
+   * Most checkouts (or postgres.js queries) waiting for a connection at once, from the usage samples;
+   * null when none said (another SDK, an older preload).
+   */
+  maxWaiting: number | null;
   /** Connect with the longest wait. */
   exampleTraceId: string;
 }

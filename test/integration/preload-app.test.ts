@@ -598,6 +598,12 @@ describe('an app with three pg pools, sending to a sidecar', () => {
       [`${at}/postgres (jobs)`, 3, 3],
       [`${at}/reports`, 2, 2],
     ]);
+    // Eight checkouts at once on each: those the pool had no client for queued (the usage samples').
+    await waitFor(async () => (await pools()).every((r) => (r.maxWaiting ?? 0) > 0));
+    for (const r of await pools()) {
+      expect(r.maxWaiting).toBeGreaterThan(0);
+      expect(r.maxWaiting).toBeLessThanOrEqual(8 - (r.poolMax ?? 0));
+    }
     // Named by address and database only: no user, no password, no connection string.
     expect(JSON.stringify(rows)).not.toContain('@');
     const metrics = await (await fetch(`${apiUrl}/metrics`)).text();

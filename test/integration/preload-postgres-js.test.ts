@@ -7,7 +7,8 @@
 import { Client } from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type LocalServer, startPostgres } from '../../scripts/lib/local-servers';
-import type { EndpointRow, QueryRow, Report } from '../../src/reports/types';
+import type { DecodedSpan } from '../../src/model/span';
+import type { EndpointRow, PoolRow, QueryRow, Report } from '../../src/reports/types';
 import type { RunningSidecar } from '../../src/sidecar/sidecar';
 import { type AppRun, assertBuilt, attr, startApp, startCapture } from '../fixtures/preload-app/harness';
 import { getJson, startTestSidecar, waitFor } from '../helpers/sidecar';
@@ -155,6 +156,212 @@ describe.each([
     } finally {
       await traced.stop();
       await capture.close();
+    }
+  }, 60_000);
+});
+
+// An instance is a pool of its own: `max` connections, queries queued or pipelined behind others when
+// none is free. Its waits and usage reach the pool report and the pool advice as a pg pool's do.
+describe('a postgres.js instance as a pool', () => {
+  const poolName = () => {
+    const { port, pathname } = new URL(pg.url);
+    return `127.0.0.1:${port}${pathname}`;
+  };
+
+  async function sendAll(port: number, paths: string[]): Promise<number[]> {
+    return Promise.all(
+      paths.map(async (path) => {
+        const res = await fetch(`http://127.0.0.1:${port}${path}`);
+        await res.arrayBuffer();
+        return res.status;
+      }),
+    );
+  }
+
+  it.each(['postgres-js-app.js', 'postgres-js-app.mjs'] as const)(
+    '%s: a query that found no free connection waits in a postgres.pool.wait span beside its query, whose time is its own',
+    async (script) => {
+      const capture = await startCapture();
+      const traced = await startApp({
+        script,
+        env: {
+          PG_URL: pg.url,
+          PG_MAX: '2',
+          OTEL_EXPORTER_OTLP_ENDPOINT: capture.endpoint,
+          OTEL_BSP_SCHEDULE_DELAY: '100',
+        },
+      });
+      try {
+        // Eight queries of 150 ms at once on two connections: six wait, the last ~450 ms.
+        const statuses = await sendAll(traced.port, Array(8).fill('/sleep/150'));
+        expect(statuses).toEqual(Array(8).fill(200));
+        const isQuery = (s: DecodedSpan) => s.name.startsWith('postgres.query:SELECT');
+        await capture.waitForSpans((spans) => spans.filter(isQuery).length >= 8);
+        // The usage sample: within POOL_USAGE_SAMPLE_MS (5 s) of the first query.
+        const isUsage = (s: DecodedSpan) => s.name === 'postgres.pool.usage';
+        await capture.waitForSpans((spans) => spans.some(isUsage), 10_000);
+        const servers = capture.spans.filter((s) => s.kind === 2);
+        const queries = capture.spans.filter(isQuery);
+        const waits = capture.spans.filter((s) => s.name === 'postgres.pool.wait');
+        expect(waits.length).toBeGreaterThanOrEqual(6);
+        for (const wait of waits) {
+          expect(attr(wait, 'db.client.connection.pool.name')).toBe(poolName());
+          expect(attr(wait, 'spanstat.pool.max')).toBe(2);
+          expect(attr(wait, 'db.system.name')).toBe('postgresql');
+          // Its request's: the SERVER span of its trace is its parent, as its query's is.
+          const server = servers.find((s) => s.traceId === wait.traceId);
+          expect(wait.parentSpanId).toBe(server?.spanId);
+          const query = queries.find((q) => q.traceId === wait.traceId);
+          expect(query?.parentSpanId).toBe(server?.spanId);
+          // The query span starts once the wait ends.
+          expect(query && query.startMs >= wait.startMs + wait.durationMs - 1).toBe(true);
+        }
+        // Six of them found both connections in use (the first two waited for theirs to open).
+        expect(waits.filter((w) => attr(w, 'spanstat.pool.in_use') === 2).length).toBeGreaterThanOrEqual(6);
+        expect(Math.max(...waits.map((w) => w.durationMs))).toBeGreaterThan(250);
+        // Each query's own time is its 150 ms on a connection, not the queue's.
+        for (const q of queries) expect(q.durationMs).toBeLessThan(300);
+        const usage = capture.spans.filter(isUsage);
+        expect(
+          usage.map((s) => [attr(s, 'spanstat.pool.in_use'), attr(s, 'spanstat.pool.max')]),
+        ).toContainEqual([2, 2]);
+        expect(attr(usage[0], 'db.client.connection.pool.name')).toBe(poolName());
+      } finally {
+        await traced.stop();
+        await capture.close();
+      }
+    },
+    60_000,
+  );
+
+  it('makes no pool spans with SPANSTAT_POOL_CONNECT_SPANS=false: a query span then holds its wait, as before', async () => {
+    const capture = await startCapture();
+    const traced = await startApp({
+      script: 'postgres-js-app.js',
+      env: {
+        PG_URL: pg.url,
+        PG_MAX: '2',
+        SPANSTAT_POOL_CONNECT_SPANS: 'false',
+        OTEL_EXPORTER_OTLP_ENDPOINT: capture.endpoint,
+        OTEL_BSP_SCHEDULE_DELAY: '100',
+      },
+    });
+    try {
+      expect(await sendAll(traced.port, Array(6).fill('/sleep/150'))).toEqual(Array(6).fill(200));
+      const isQuery = (s: DecodedSpan) => s.name.startsWith('postgres.query:SELECT');
+      await capture.waitForSpans((spans) => spans.filter(isQuery).length >= 6);
+      expect(capture.spans.filter((s) => s.name.startsWith('postgres.pool.'))).toEqual([]);
+      expect(Math.max(...capture.spans.filter(isQuery).map((q) => q.durationMs))).toBeGreaterThan(400);
+    } finally {
+      await traced.stop();
+      await capture.close();
+    }
+  }, 60_000);
+
+  it('reports a saturated instance in the pool report and advises on it', async () => {
+    const SERVICE = 'postgres-js-saturated';
+    const app = await startApp({
+      script: 'postgres-js-app.js',
+      env: {
+        PG_URL: pg.url,
+        PG_MAX: '2',
+        OTEL_EXPORTER_OTLP_ENDPOINT: sidecar.receiverUrl,
+        OTEL_BSP_SCHEDULE_DELAY: '100',
+        OTEL_SERVICE_NAME: SERVICE,
+      },
+    });
+    try {
+      // Thirty requests of one 40 ms query at once on two connections, and ten transactions among
+      // them: most wait hundreds of ms.
+      const paths = [...Array(30).fill('/sleep/40'), ...Array(10).fill('/orders/8')];
+      const statuses = await sendAll(app.port, paths);
+      expect(statuses).toEqual(paths.map(() => 200));
+      const url = `${sidecar.apiUrl}/api/v1/reports/pools?service=${SERVICE}&window=all`;
+      const rows = await waitFor(async () => {
+        const { rows } = await getJson<Report<PoolRow>>(url);
+        return rows[0]?.maxInUse === 2 && rows[0].connects >= 28 ? rows : undefined;
+      });
+      expect(rows?.map((r) => [r.pool, r.poolMax, r.maxInUse])).toEqual([[poolName(), 2, 2]]);
+      const row = rows?.[0];
+      expect(row?.saturatedConnects).toBeGreaterThanOrEqual(20);
+      expect(row?.p95WaitMs).toBeGreaterThan(100);
+      // Forty queries at once on two connections: most of them waited together (usage sample, <= 5 s).
+      const waiting = await waitFor(async () => {
+        const { rows } = await getJson<Report<PoolRow>>(url);
+        return (rows[0]?.maxWaiting ?? 0) >= 30 ? rows[0]?.maxWaiting : undefined;
+      });
+      expect(waiting).toBeLessThanOrEqual(40);
+      const sleep = await waitFor(async () => {
+        const endpoints = await getJson<Report<EndpointRow>>(
+          `${sidecar.apiUrl}/api/v1/reports/endpoints?service=${SERVICE}&window=all`,
+        );
+        const row = endpoints.rows.find((r) => r.route === '/sleep/:ms');
+        return row?.requests === 30 ? row : undefined;
+      });
+      expect(sleep?.requests).toBe(30);
+      expect(sleep?.poolWaitMsPerRequest).toBeGreaterThan(sleep?.dbMsPerRequest ?? Infinity);
+      // Every query still counted once, under its request, waits or not.
+      const orders = await waitFor(async () => {
+        const endpoints = await getJson<Report<EndpointRow>>(
+          `${sidecar.apiUrl}/api/v1/reports/endpoints?service=${SERVICE}&window=all`,
+        );
+        const row = endpoints.rows.find((r) => r.route === '/orders/:id');
+        return row?.requests === 10 ? row : undefined;
+      });
+      expect([sleep?.queriesPerRequest, orders?.queriesPerRequest]).toEqual([1, 4]);
+      const queries = await getJson<Report<QueryRow>>(
+        `${sidecar.apiUrl}/api/v1/reports/queries?service=${SERVICE}&window=all&limit=100`,
+      );
+      expect(Object.fromEntries(queries.rows.map((q) => [q.statement, q.calls]))).toEqual({
+        'SELECT pg_sleep($1)': 30,
+        begin: 10,
+        'SELECT id FROM orders WHERE id = $1': 10,
+        'UPDATE orders SET total = total + $1 WHERE id = $2 RETURNING total': 10,
+        commit: 10,
+      });
+
+      await sidecar.advisor?.evaluateNow();
+      const advice = sidecar.advisor?.list({ state: 'active' }).filter((r) => r.service === SERVICE) ?? [];
+      expect(advice.filter((r) => r.kind.startsWith('pool-')).map((r) => [r.kind, r.target.value])).toEqual([
+        ['pool-saturation', poolName()],
+      ]);
+    } finally {
+      await app.stop();
+    }
+  }, 60_000);
+
+  it('reports an instance that never ran full, named by its own application_name, and gives no pool advice', async () => {
+    const SERVICE = 'postgres-js-calm';
+    const app = await startApp({
+      script: 'postgres-js-app.js',
+      env: {
+        PG_URL: pg.url,
+        PG_MAX: '10',
+        PG_APP_NAME: 'web',
+        OTEL_EXPORTER_OTLP_ENDPOINT: sidecar.receiverUrl,
+        OTEL_BSP_SCHEDULE_DELAY: '100',
+        OTEL_SERVICE_NAME: SERVICE,
+      },
+    });
+    try {
+      // Thirty requests one after another: one connection serves them all.
+      for (let i = 0; i < 30; i++) expect(await sendAll(app.port, ['/users/1'])).toEqual([200]);
+      // The usage sample arrives within 5 s of the first query.
+      const url = `${sidecar.apiUrl}/api/v1/reports/pools?service=${SERVICE}&window=all`;
+      const rows = await waitFor(async () => {
+        const { rows } = await getJson<Report<PoolRow>>(url);
+        return rows[0]?.maxInUse === 1 ? rows : undefined;
+      });
+      expect(rows?.map((r) => [r.pool, r.poolMax, r.maxInUse, r.saturatedConnects])).toEqual([
+        [`${poolName()} (web)`, 10, 1, 0],
+      ]);
+      // Only the first query waited: for its connection to open.
+      expect([rows?.[0]?.connects, rows?.[0]?.maxWaiting]).toEqual([1, 1]);
+      await sidecar.advisor?.evaluateNow();
+      const advice = sidecar.advisor?.list().filter((r) => r.service === SERVICE) ?? [];
+      expect(advice.filter((r) => r.kind.startsWith('pool-'))).toEqual([]);
+    } finally {
+      await app.stop();
     }
   }, 60_000);
 });

@@ -178,6 +178,7 @@ export function poolRow(o: Partial<PoolRow> = {}): PoolRow {
     poolMax: 10,
     maxInUseRatio: 0.4,
     saturatedConnects: 0,
+    maxWaiting: null,
     exampleTraceId: 'trace-p',
     ...o,
   };

@@ -75,8 +75,24 @@ describe('pool saturation rule', () => {
       0,
     );
     expect(rec.severity).toBe('critical');
-    expect(rec.evidence).toMatchObject({ p95WaitMs: 100, poolMax: 10, saturatedConnects: 40 });
-    expect(rec.action).toContain('Up to 10 of 10 clients were in use');
+    expect(rec.evidence).toMatchObject({
+      p95WaitMs: 100,
+      poolMax: 10,
+      saturatedConnects: 40,
+      maxWaiting: null,
+    });
+    expect(rec.action).toContain('Up to 10 of 10 clients were in use; 40 connects found none free. ');
+    // The usage samples' queue depth, when they told it.
+    const queued = poolRow({
+      p95WaitMs: 100,
+      maxInUse: 10,
+      maxInUseRatio: 1,
+      saturatedConnects: 40,
+      maxWaiting: 25,
+    });
+    const [deep] = evaluate(input({ pools: [queued] }), thresholds(), 0);
+    expect(deep.evidence.maxWaiting).toBe(25);
+    expect(deep.action).toContain('40 connects found none free, up to 25 waiting at once. ');
   });
 });
 

@@ -355,6 +355,17 @@ describe('Aggregator: pools', () => {
       exampleTraceId: 'waited',
     });
     expect(rows[1]).toMatchObject({ service: 'web', maxInUse: null, poolMax: null, maxInUseRatio: null });
+    // No usage sample said how many waited.
+    expect(rows.map((r) => r.maxWaiting)).toEqual([null, null]);
+  });
+
+  it('keeps the most checkouts waiting at once that a usage sample told, across the window', () => {
+    const { agg, clock } = setup();
+    agg.recordPoolUsage(poolUsage({ poolInUse: 2, poolMax: 2, poolWaiting: 17 }));
+    clock.t = T0 + 2 * MIN;
+    agg.recordPoolUsage(poolUsage({ poolInUse: 2, poolMax: 2, poolWaiting: 3 }));
+    expect(poolReport(agg, { window: 'all' }).rows.map((r) => r.maxWaiting)).toEqual([17]);
+    expect(poolReport(agg, { window: '1m' }).rows.map((r) => r.maxWaiting)).toEqual([3]);
   });
 
   it('takes the peak in use from usage samples without counting them as checkouts', () => {

@@ -93,6 +93,17 @@ describe('SpanClassifier', () => {
     expect(result).toMatchObject({ type: 'pool-usage', system: 'postgresql', poolMax: 10, poolInUse: 7 });
   });
 
+  it("classifies a postgres.js instance's connection wait and usage sample as a pg pool's, not as queries", () => {
+    const attributes = { 'db.system.name': 'postgresql', 'spanstat.pool.max': 2, 'spanstat.pool.in_use': 2 };
+    const [wait, usage] = ['postgres.pool.wait', 'postgres.pool.usage'].map((name) =>
+      classifier.classify(span(attributes, { name })),
+    );
+    expect([wait, usage]).toMatchObject([
+      { type: 'pool-connect', system: 'postgresql', poolMax: 2, poolInUse: 2 },
+      { type: 'pool-usage', system: 'postgresql', poolMax: 2, poolInUse: 2 },
+    ]);
+  });
+
   it('keeps the pool name of pool waits and usage samples, so two pools of one service stay apart', () => {
     const name = 'db.client.connection.pool.name';
     const pools = [

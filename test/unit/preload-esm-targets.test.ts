@@ -8,6 +8,7 @@ import { ESM_PATCH_GLOBAL, esmTargetOf } from '../../src/preload/esm-targets';
 
 const QUERY_URL = 'file:///app/node_modules/postgres/src/query.js';
 const INDEX_URL = 'file:///app/node_modules/postgres/src/index.js';
+const CONNECTION_URL = 'file:///app/node_modules/postgres/src/connection.js';
 
 describe('the ES module files the preload patches', () => {
   it('hands the class over at the end of a target, and leaves other modules and CommonJS alone', () => {
@@ -30,6 +31,12 @@ describe('the ES module files the preload patches', () => {
     }));
     expect(out.source).toContain(
       `export default (globalThis[Symbol.for("${ESM_PATCH_GLOBAL}")]?.('postgres', Postgres) ?? Postgres)`,
+    );
+    // The Connection factory (the instances' pools, postgres-js-pool.ts), exported before it is declared.
+    const connection = 'import net from "net"\nexport default Connection\nfunction Connection() {}\n';
+    const patched = loadSync(CONNECTION_URL, {}, () => ({ format: 'module', source: connection }));
+    expect(patched.source).toContain(
+      `export default (globalThis[Symbol.for("${ESM_PATCH_GLOBAL}")]?.('postgres/src/connection.js', Connection) ?? Connection)`,
     );
   });
 

@@ -1,7 +1,12 @@
 import type { Attributes, SpanOptions, Tracer } from '@opentelemetry/api';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { poolBaseAttributes } from '../../src/preload/pg-pool-connect';
-import { inUseOnceServed, PoolUsageSampler, type SampledPool } from '../../src/preload/pool-usage-sampler';
+import {
+  inUseOnceServed,
+  PoolUsageSampler,
+  type SampledPool,
+  waitingOncePlaced,
+} from '../../src/preload/pool-usage-sampler';
 
 interface Made {
   name: string;
@@ -46,12 +51,46 @@ describe('clients in use once a checkout is served', () => {
   });
 });
 
+describe('checkouts waiting once a checkout is placed', () => {
+  it("counts pg-pool's queue, and this checkout when the pool is full with no idle client for it", () => {
+    expect(waitingOncePlaced({ options: { max: 4 }, totalCount: 4, idleCount: 0, waitingCount: 3 })).toBe(4);
+    // Room to open a client: it waits for a new connection, not in the queue.
+    expect(waitingOncePlaced({ options: { max: 4 }, totalCount: 2, idleCount: 0, waitingCount: 0 })).toBe(0);
+    // An idle client is left for it.
+    expect(waitingOncePlaced({ options: { max: 4 }, totalCount: 4, idleCount: 1, waitingCount: 0 })).toBe(0);
+    expect(
+      waitingOncePlaced({ options: { max: 4 }, _clients: [1, 2, 3, 4], _idle: [], _pendingQueue: [1] }),
+    ).toBe(2);
+    expect(waitingOncePlaced({ options: { max: 4 }, totalCount: 4, idleCount: 0 })).toBeUndefined();
+  });
+});
+
 describe('pool usage samples', () => {
   beforeEach(() => {
     vi.useFakeTimers();
   });
   afterEach(() => {
     vi.useRealTimers();
+  });
+
+  it('carries the most checkouts waiting at once in the interval, when the pool says', () => {
+    const { tracer, made } = recordingTracer();
+    const sampler = new PoolUsageSampler(
+      () => tracer,
+      () => base,
+      1000,
+    );
+    const pool: SampledPool = { options: { max: 4 }, totalCount: 4, idleCount: 0, waitingCount: 0 };
+    for (const waiting of [0, 5, 2]) {
+      pool.waitingCount = waiting;
+      sampler.noteCheckout(pool);
+    }
+    vi.advanceTimersByTime(1000);
+    expect(made[0]?.options.attributes).toEqual({
+      ...base,
+      'spanstat.pool.in_use': 4,
+      'spanstat.pool.waiting': 6,
+    });
   });
 
   it('sends the peak of an interval as one root span, then nothing while the pool is idle', () => {

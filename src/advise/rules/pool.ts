@@ -1,8 +1,8 @@
 /**
  * Pool saturation, per pool of a service (a primary and a replica pool are judged apart, each by
- * its own waits, peak and size): requests wait for a pooled connection (pg-pool.connect spans) —
- * long at p95, or a large share of request time — or the pool ran out of clients (in use near its
- * size).
+ * its own waits, peak and size): requests wait for a pooled connection (pg-pool.connect spans, and
+ * postgres.js's postgres.pool.wait) — long at p95, or a large share of request time — or the pool ran
+ * out of clients (in use near its size).
  * Waits while the pool never filled up (its size known, no checkout found every client in use) are
  * not saturation but connection setup: the pool had no idle client and opened one — clients closed
  * when idle or destroyed after an error — and a bigger pool would not help (pool-connection-setup).
@@ -55,6 +55,7 @@ export function poolRule(ctx: RuleContext): void {
         poolMax: p.poolMax,
         maxInUseRatio: p.maxInUseRatio === null ? null : round(p.maxInUseRatio, 3),
         saturatedConnects: p.saturatedConnects,
+        maxWaiting: p.maxWaiting,
       },
       action: setup ? setupAction(p) : poolAction(p),
       exampleTraceId: p.exampleTraceId || undefined,
@@ -106,8 +107,10 @@ function setupAction(p: PoolRow): string {
     `No checkout found all ${p.poolMax} clients in use (at most ${p.maxInUse ?? 0}), yet ${p.connects} checkouts waited: ` +
     'the pool had no idle client and opened a connection for each. Its clients are being closed — ' +
     'pg-pool closes a client idle for idleTimeoutMillis (10 s by default) and destroys one released ' +
-    'with an error (client.release(err)), as after a failed query. Keep clients longer (a higher ' +
-    'idleTimeoutMillis, 0 never closes them), find the errors that discard clients, or put a pooler ' +
+    'with an error (client.release(err)), as after a failed query; postgres.js opens its connections ' +
+    'on first use and closes them after idle_timeout (off by default) and max_lifetime (30–60 min). ' +
+    'Keep clients longer (a higher idleTimeoutMillis, 0 never closes them; idle_timeout for postgres.js), ' +
+    'find the errors that discard clients, or put a pooler ' +
     '(PgBouncer) in front so new connections are cheap. A larger pool would not help.'
   );
 }
@@ -115,12 +118,14 @@ function setupAction(p: PoolRow): string {
 function poolAction(p: PoolRow): string {
   const inUse =
     p.maxInUse !== null && p.poolMax !== null
-      ? `Up to ${p.maxInUse} of ${p.poolMax} clients were in use; ${p.saturatedConnects} connects found none free. `
+      ? `Up to ${p.maxInUse} of ${p.poolMax} clients were in use; ${p.saturatedConnects} connects found none free` +
+        (p.maxWaiting !== null && p.maxWaiting > 0 ? `, up to ${p.maxWaiting} waiting at once. ` : '. ')
       : '';
   return (
     `${inUse}Requests queue for a connection: the pool is too small for the concurrency, or clients are held ` +
     'too long. Fix slow statements and N+1 loops first (they hold clients), release clients promptly ' +
-    '(no awaits on other services inside a transaction), then raise the pool size (pg: new Pool({ max })) ' +
+    '(no awaits on other services inside a transaction), then raise the pool size (pg: new Pool({ max }); ' +
+    'postgres.js: postgres(url, { max }), whose queries queue or pipeline behind others when none is free) ' +
     'if PostgreSQL has headroom under max_connections.'
   );
 }
