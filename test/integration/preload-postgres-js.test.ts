@@ -365,3 +365,75 @@ describe('a postgres.js instance as a pool', () => {
     }
   }, 60_000);
 });
+
+describe('Drizzle over postgres.js (drizzle-orm/postgres-js) under the preload', () => {
+  const SERVICE = 'drizzle-postgres-js-app';
+  let app: AppRun;
+
+  beforeAll(async () => {
+    app = await startApp({
+      script: 'drizzle-postgres-js-app.js',
+      env: {
+        PG_URL: pg.url,
+        OTEL_EXPORTER_OTLP_ENDPOINT: sidecar.receiverUrl,
+        OTEL_BSP_SCHEDULE_DELAY: '100',
+        OTEL_SERVICE_NAME: SERVICE,
+      },
+    });
+  }, 60_000);
+
+  afterAll(async () => {
+    await app?.stop();
+  });
+
+  it('counts every query Drizzle sends exactly, under its request, with its fingerprint', async () => {
+    const sent = [
+      '/users/1',
+      '/users/2',
+      '/users/3',
+      '/orders/7',
+      '/orders/8',
+      '/items/5',
+      '/items/5',
+      '/insert/42',
+      '/with-user/2',
+    ];
+    for (const path of sent) expect([path, await app.get(path)]).toEqual([path, 200]);
+    const endpoints = await waitFor(async () => {
+      const rows = (
+        await getJson<Report<EndpointRow>>(
+          `${sidecar.apiUrl}/api/v1/reports/endpoints?service=${SERVICE}&window=all&limit=100`,
+        )
+      ).rows;
+      return rows.reduce((n, r) => n + r.requests, 0) >= sent.length ? rows : undefined;
+    });
+    expect(
+      (endpoints ?? [])
+        .map((r) => [r.route, r.requests, r.serverErrors, r.queriesPerRequest])
+        .sort((x, y) => String(x[0]).localeCompare(String(y[0]))),
+    ).toEqual([
+      ['/insert/:id', 1, 0, 1],
+      ['/items/:n', 2, 0, 5],
+      ['/orders/:id', 2, 0, 4],
+      ['/users/:id', 3, 0, 1],
+      ['/with-user/:id', 1, 0, 1],
+    ]);
+    const queries = (
+      await getJson<Report<QueryRow>>(
+        `${sidecar.apiUrl}/api/v1/reports/queries?service=${SERVICE}&window=all&limit=100`,
+      )
+    ).rows;
+    // Drizzle's own SQL (lower-case, every name quoted), its values as parameters, a literal in an sql`` fragment too.
+    expect(Object.fromEntries(queries.map((q) => [q.statement, [q.calls, q.errors]]))).toEqual({
+      'select "id", "note" from "users" where "users"."id" = $1': [3, 0],
+      'select "id" from "orders" where "orders"."id" = $1': [2, 0],
+      'update "orders" set "total" = "orders"."total" + $1 where "orders"."id" = $2': [2, 0],
+      'select "id" from "items" where "items"."id" = $1': [10, 0],
+      'insert into "items" ("id") values ($1) on conflict do nothing': [1, 0],
+      'select "id", "note" from "users" "users" where "users"."id" = $1 limit $2': [1, 0],
+      begin: [2, 0],
+      commit: [2, 0],
+    });
+    expect(app.stderr()).not.toContain('spanstat');
+  }, 60_000);
+});
