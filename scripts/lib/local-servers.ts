@@ -184,6 +184,8 @@ export interface LocalRedisCluster {
  * Set up with redis-cli (redis-tools, which the redis-server package installs).
  */
 export async function startRedisCluster(masters = 3): Promise<LocalRedisCluster> {
+  if (!['/usr/bin/redis-cli', '/usr/local/bin/redis-cli'].some((path) => existsSync(path)))
+    throw new Error('redis-cli is not installed (apt-get install -y redis-tools)');
   const nodes: LocalServer[] = [];
   const stop = async () => {
     await Promise.all(nodes.map((node) => node.stop()));
