@@ -36,6 +36,30 @@ afterAll(async () => {
   await Promise.all([sidecar?.shutdown(), pg?.stop()]);
 });
 
+/** `service`'s endpoint rows once they add up to `total` requests, by route: requests, 5xx, queries per request. */
+async function endpointFigures(service: string, total: number) {
+  const rows = await waitFor(async () => {
+    const found = (
+      await getJson<Report<EndpointRow>>(
+        `${sidecar.apiUrl}/api/v1/reports/endpoints?service=${service}&window=all&limit=100`,
+      )
+    ).rows;
+    return found.reduce((n, r) => n + r.requests, 0) >= total ? found : undefined;
+  });
+  return (rows ?? [])
+    .map((r) => [r.route, r.requests, r.serverErrors, r.queriesPerRequest])
+    .sort((a, b) => String(a[0]).localeCompare(String(b[0])));
+}
+
+/** `service`'s query rows. */
+async function queryRows(service: string): Promise<QueryRow[]> {
+  return (
+    await getJson<Report<QueryRow>>(
+      `${sidecar.apiUrl}/api/v1/reports/queries?service=${service}&window=all&limit=100`,
+    )
+  ).rows;
+}
+
 // The CommonJS app requires postgres.js's CommonJS build; the ES module app imports its ES build.
 describe.each([
   ['postgres-js-app.js', 'postgres-js-app'],
@@ -79,19 +103,7 @@ describe.each([
     ];
     for (const [path, status] of sent) expect([path, await send(path)]).toEqual([path, status]);
 
-    const endpoints = await waitFor(async () => {
-      const rows = (
-        await getJson<Report<EndpointRow>>(
-          `${sidecar.apiUrl}/api/v1/reports/endpoints?service=${SERVICE}&window=all&limit=100`,
-        )
-      ).rows;
-      return rows.reduce((n, r) => n + r.requests, 0) >= sent.length ? rows : undefined;
-    });
-    expect(
-      (endpoints ?? [])
-        .map((r) => [r.route, r.requests, r.serverErrors, r.queriesPerRequest])
-        .sort((a, b) => String(a[0]).localeCompare(String(b[0]))),
-    ).toEqual([
+    expect(await endpointFigures(SERVICE, sent.length)).toEqual([
       ['/fail/:word', 1, 1, 1],
       ['/items/:n', 2, 0, 5],
       ['/orders/:id', 2, 0, 4],
@@ -99,11 +111,7 @@ describe.each([
       ['/users/:id', 3, 0, 1],
     ]);
 
-    const queries = (
-      await getJson<Report<QueryRow>>(
-        `${sidecar.apiUrl}/api/v1/reports/queries?service=${SERVICE}&window=all&limit=100`,
-      )
-    ).rows;
+    const queries = await queryRows(SERVICE);
     const byStatement = Object.fromEntries(queries.map((q) => [q.statement, [q.calls, q.errors]]));
     expect(byStatement).toEqual({
       'SELECT id, note FROM users WHERE id = $1 AND note <> $2': [3, 0],
@@ -399,30 +407,14 @@ describe('Drizzle over postgres.js (drizzle-orm/postgres-js) under the preload',
       '/with-user/2',
     ];
     for (const path of sent) expect([path, await app.get(path)]).toEqual([path, 200]);
-    const endpoints = await waitFor(async () => {
-      const rows = (
-        await getJson<Report<EndpointRow>>(
-          `${sidecar.apiUrl}/api/v1/reports/endpoints?service=${SERVICE}&window=all&limit=100`,
-        )
-      ).rows;
-      return rows.reduce((n, r) => n + r.requests, 0) >= sent.length ? rows : undefined;
-    });
-    expect(
-      (endpoints ?? [])
-        .map((r) => [r.route, r.requests, r.serverErrors, r.queriesPerRequest])
-        .sort((x, y) => String(x[0]).localeCompare(String(y[0]))),
-    ).toEqual([
+    expect(await endpointFigures(SERVICE, sent.length)).toEqual([
       ['/insert/:id', 1, 0, 1],
       ['/items/:n', 2, 0, 5],
       ['/orders/:id', 2, 0, 4],
       ['/users/:id', 3, 0, 1],
       ['/with-user/:id', 1, 0, 1],
     ]);
-    const queries = (
-      await getJson<Report<QueryRow>>(
-        `${sidecar.apiUrl}/api/v1/reports/queries?service=${SERVICE}&window=all&limit=100`,
-      )
-    ).rows;
+    const queries = await queryRows(SERVICE);
     // Drizzle's own SQL (lower-case, every name quoted), its values as parameters, a literal in an sql`` fragment too.
     expect(Object.fromEntries(queries.map((q) => [q.statement, [q.calls, q.errors]]))).toEqual({
       'select "id", "note" from "users" where "users"."id" = $1': [3, 0],
