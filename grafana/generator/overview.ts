@@ -79,11 +79,13 @@ export function overview(): DashboardBuilder {
         [
           { expr: `max by (service, system, pool) (${M.poolInUse}{${SVC}})`, legend: `${POOL} in use` },
           { expr: `max by (service, system, pool) (${M.poolMax}{${SVC}})`, legend: `${POOL} pool size` },
+          { expr: `max by (service, system, pool) (${M.poolWaiting}{${SVC}})`, legend: `${POOL} waiting` },
         ],
         {
           unit: 'none',
           min: 0,
-          description: 'Per pool of each service (pool: host:port/database; empty for spans that name none).',
+          description:
+            'Per pool of each service (pool: host:port/database; empty for spans that name none): clients in use, the pool size, and the most checkouts waiting for a client at once.',
         },
       ),
     )

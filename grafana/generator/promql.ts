@@ -19,6 +19,7 @@ export const M = {
   poolWait: METRICS.dbPoolWaitDuration.name,
   poolInUse: METRICS.dbPoolClientsInUse.name,
   poolMax: METRICS.dbPoolClientsMax.name,
+  poolWaiting: METRICS.dbPoolWaiting.name,
   lockWait: METRICS.dbLockWait.name,
   idleInTransaction: METRICS.dbIdleInTransaction.name,
   cacheReads: METRICS.cacheReads.name,

@@ -161,6 +161,13 @@ export const METRICS = {
     help: 'Configured pool size, as last reported by the preload',
     labels: ['service', 'system', 'pool'],
   },
+  dbPoolWaiting: {
+    name: 'spanstat_db_pool_waiting',
+    type: 'gauge',
+    unit: '',
+    help: "Most checkouts (pg-pool) or queries (postgres.js) waiting for a connection at once during the last 15-30 s, from the preload's 5-s usage samples",
+    labels: ['service', 'system', 'pool'],
+  },
   dbLockWait: {
     name: 'spanstat_db_lock_wait_seconds_total',
     type: 'counter',

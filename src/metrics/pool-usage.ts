@@ -8,6 +8,9 @@ interface Pool {
   max: number;
   current: number;
   previous: number;
+  /** As current/previous, for the checkouts waiting at once; -1 while no sample told. */
+  waitingCurrent: number;
+  waitingPrevious: number;
   bucketStart: number;
 }
 
@@ -17,6 +20,8 @@ export interface PoolSnapshot {
   inUsePeak: number;
   /** Pool size last reported; 0 when the preload did not record it. */
   max: number;
+  /** Most checkouts (or postgres.js queries) waiting at once over the last 15–30 s; -1 when no sample said. */
+  waitingPeak: number;
 }
 
 /**
@@ -29,17 +34,31 @@ export class PoolUsage {
 
   constructor(private readonly now: () => number) {}
 
-  record(attributes: Attributes, inUse: number | undefined, max: number | undefined): void {
-    if (inUse === undefined && max === undefined) return;
+  record(
+    attributes: Attributes,
+    inUse: number | undefined,
+    max: number | undefined,
+    waiting: number | undefined = undefined,
+  ): void {
+    if (inUse === undefined && max === undefined && waiting === undefined) return;
     const t = this.now();
     let pool = this.pools.get(attributes);
     if (!pool) {
-      pool = { attributes, max: 0, current: 0, previous: 0, bucketStart: t };
+      pool = {
+        attributes,
+        max: 0,
+        current: 0,
+        previous: 0,
+        waitingCurrent: -1,
+        waitingPrevious: -1,
+        bucketStart: t,
+      };
       this.pools.set(attributes, pool);
     }
     rotate(pool, t);
     if (inUse !== undefined && inUse > pool.current) pool.current = inUse;
     if (max !== undefined && max > 0) pool.max = max;
+    if (waiting !== undefined && waiting > pool.waitingCurrent) pool.waitingCurrent = waiting;
   }
 
   snapshot(): PoolSnapshot[] {
@@ -51,6 +70,7 @@ export class PoolUsage {
         attributes: pool.attributes,
         inUsePeak: Math.max(pool.current, pool.previous),
         max: pool.max,
+        waitingPeak: Math.max(pool.waitingCurrent, pool.waitingPrevious),
       });
     }
     return out;
@@ -60,7 +80,12 @@ export class PoolUsage {
 function rotate(pool: Pool, t: number): void {
   const elapsed = t - pool.bucketStart;
   if (elapsed < POOL_PEAK_BUCKET_MS) return;
-  pool.previous = elapsed < 2 * POOL_PEAK_BUCKET_MS ? pool.current : 0;
+  const recent = elapsed < 2 * POOL_PEAK_BUCKET_MS;
+  pool.previous = recent ? pool.current : 0;
   pool.current = 0;
+  // A waiting count once told stays told (0, not -1), so the gauge does not vanish between samples.
+  const told = pool.waitingCurrent >= 0 || pool.waitingPrevious >= 0 ? 0 : -1;
+  pool.waitingPrevious = recent ? Math.max(pool.waitingCurrent, told) : told;
+  pool.waitingCurrent = told;
   pool.bucketStart = t - (elapsed % POOL_PEAK_BUCKET_MS);
 }

@@ -202,7 +202,7 @@ export class MetricsRecorder implements SpanSink {
     // The wait histogram's series names the pool and holds its place under the series cap (without
     // an observation it is not exported).
     const series = this.poolWait.get(labels3(s.service, s.system, s.pool));
-    this.pools.record(series.attributes, s.poolInUse, s.poolMax);
+    this.pools.record(series.attributes, s.poolInUse, s.poolMax, s.poolWaiting);
   }
 
   recordRequest(r: RequestSummary): void {
@@ -323,6 +323,13 @@ export class MetricsRecorder implements SpanSink {
           pools()
             .filter((p) => p.max > 0)
             .map((p) => ({ value: p.max, attributes: p.attributes })),
+      },
+      {
+        def: METRICS.dbPoolWaiting,
+        points: () =>
+          pools()
+            .filter((p) => p.waitingPeak >= 0)
+            .map((p) => ({ value: p.waitingPeak, attributes: p.attributes })),
       },
       { def: METRICS.cacheReads, points: counterPoints(this.cacheReads) },
       { def: METRICS.cacheWrites, points: counterPoints(this.cacheWrites) },

@@ -299,6 +299,12 @@ describe('a postgres.js instance as a pool', () => {
         return (rows[0]?.maxWaiting ?? 0) >= 30 ? rows[0]?.maxWaiting : undefined;
       });
       expect(waiting).toBeLessThanOrEqual(40);
+      // And as a Prometheus gauge, for the dashboards and alerts.
+      const metrics = await (await fetch(`${sidecar.apiUrl}/metrics`)).text();
+      const gauge = new RegExp(`^spanstat_db_pool_waiting\\{service="${SERVICE}",[^}]*\\} (\\d+)$`, 'm').exec(
+        metrics,
+      );
+      expect(Number(gauge?.[1])).toBeGreaterThanOrEqual(30);
       const sleep = await waitFor(async () => {
         const endpoints = await getJson<Report<EndpointRow>>(
           `${sidecar.apiUrl}/api/v1/reports/endpoints?service=${SERVICE}&window=all`,

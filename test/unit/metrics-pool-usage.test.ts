@@ -9,11 +9,37 @@ describe('pool usage peak', () => {
     pools.record(attrs, 9, 10);
     now = 16_000;
     pools.record(attrs, 3, 10);
-    expect(pools.snapshot()).toEqual([{ attributes: attrs, inUsePeak: 9, max: 10 }]);
+    expect(pools.snapshot()).toEqual([{ attributes: attrs, inUsePeak: 9, max: 10, waitingPeak: -1 }]);
     now = 31_000;
     expect(pools.snapshot()[0].inUsePeak).toBe(3);
     now = 100_000;
     expect(pools.snapshot()[0].inUsePeak).toBe(0);
+  });
+
+  it('shows the most checkouts waiting at once the same way, 0 once told and quiet, -1 (not exported) when never told', () => {
+    let now = 0;
+    const pools = new PoolUsage(() => now);
+    const told = { service: 'shop', pool: 'a' };
+    const untold = { service: 'shop', pool: 'b' };
+    pools.record(told, 2, 2, 7);
+    pools.record(untold, 1, 4);
+    now = 16_000;
+    pools.record(told, 2, 2, 3);
+    const waiting = () => pools.snapshot().map((p) => [p.attributes.pool, p.waitingPeak]);
+    expect(waiting()).toEqual([
+      ['a', 7],
+      ['b', -1],
+    ]);
+    now = 31_000;
+    expect(waiting()).toEqual([
+      ['a', 3],
+      ['b', -1],
+    ]);
+    now = 100_000;
+    expect(waiting()).toEqual([
+      ['a', 0],
+      ['b', -1],
+    ]);
   });
 
   it('ignores connects that carry neither usage nor pool size', () => {
