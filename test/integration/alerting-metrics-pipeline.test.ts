@@ -135,6 +135,18 @@ function feed(m: SpanstatMetrics, tick: number): void {
     poolInUse: 10,
     poolMax: 10,
   });
+  // The preload's 5-s usage sample: the pool full, checkouts queued behind it.
+  m.recordPoolUsage({
+    ...base,
+    type: 'pool-usage',
+    service: 'shop',
+    system: 'postgresql',
+    pool: 'db:5432/shop',
+    poolInUse: 10,
+    poolMax: 10,
+    poolWaiting: 4,
+    durationMs: 0,
+  });
   refused += 5;
 }
 
