@@ -92,17 +92,35 @@ export function createIndexSql(
   const lines = [
     `CREATE INDEX IF NOT EXISTS ${quoteIdent(name)} ON ONLY ${displayTable(info)}${using} (${keys});`,
   ];
-  for (const part of (info.partitions ?? []).slice(0, MAX_LISTED_PARTITIONS)) {
+  // Each partition's index attaches to its own parent's: the table's, or a sub-partitioned partition's.
+  const indexOf = new Map<string, string>([
+    [displayTable(info), displayTable({ schema: info.schema, name })],
+  ]);
+  let leaves = 0;
+  for (const part of info.partitions ?? []) {
+    if (!part.partitioned && leaves >= MAX_LISTED_PARTITIONS) break;
     const own = indexName({ ...info, ...part, indexes: [] }, naming.columns, naming.expressions);
-    lines.push(
-      `CREATE INDEX CONCURRENTLY IF NOT EXISTS ${quoteIdent(own)} ON ${displayTable(part)}${using} (${keys});`,
-      `ALTER INDEX ${displayTable({ schema: info.schema, name })} ATTACH PARTITION ${displayTable({ schema: part.schema, name: own })};`,
-    );
+    const ownIndex = displayTable({ schema: part.schema, name: own });
+    const parentIndex = indexOf.get(displayTable(part.of ?? info));
+    if (parentIndex === undefined) continue;
+    if (part.partitioned) {
+      indexOf.set(displayTable(part), ownIndex);
+      lines.push(
+        `CREATE INDEX IF NOT EXISTS ${quoteIdent(own)} ON ONLY ${displayTable(part)}${using} (${keys});`,
+      );
+    } else {
+      leaves++;
+      lines.push(
+        `CREATE INDEX CONCURRENTLY IF NOT EXISTS ${quoteIdent(own)} ON ${displayTable(part)}${using} (${keys});`,
+      );
+    }
+    lines.push(`ALTER INDEX ${parentIndex} ATTACH PARTITION ${ownIndex};`);
   }
   return lines.join(' ');
 }
 
 /** A proposal's `partitions` for a partitioned table (IndexProposal.partitions). */
 export function partitionsOf(info: TableInfo): { partitions?: number } {
-  return info.relkind === 'p' ? { partitions: info.partitionCount ?? info.partitions?.length ?? 0 } : {};
+  if (info.relkind !== 'p') return {};
+  return { partitions: info.partitionCount ?? (info.partitions ?? []).filter((p) => !p.partitioned).length };
 }

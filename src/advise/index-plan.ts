@@ -96,7 +96,14 @@ export interface TableInfo {
    * A partitioned table's leaf partitions (up to MAX_PARTITIONS, by name), whose rows `rows` sums;
    * `partitionCount` counts them all.
    */
-  partitions?: { schema: string; name: string }[];
+  partitions?: {
+    schema: string;
+    name: string;
+    /** Partitioned itself (a sub-partitioned partition): its index is made ON ONLY it and its own partitions' attached. */
+    partitioned?: true;
+    /** The partitioned partition it is a partition of; absent for the table's own partitions. */
+    of?: { schema: string; name: string };
+  }[];
   partitionCount?: number;
 }
 

@@ -118,28 +118,62 @@ export async function loadTable(client: Client, ref: TableRef): Promise<TableInf
   };
 }
 
-/** Leaf partitions listed in advice at most (index-plan.ts spells out MAX_LISTED_PARTITIONS of them). */
+/** Partitions (leaves and sub-partitioned ones) listed in advice at most (index-naming.ts spells out fewer). */
 const MAX_PARTITIONS = 64;
 
-/** A partitioned table's leaf partitions: their rows summed, the first by name, and the largest. */
+interface PartitionRow {
+  schema: string;
+  name: string;
+  oid: string;
+  parent: string;
+  leaf: boolean;
+  rows: number;
+}
+
+/**
+ * A partitioned table's partitions, top-down (each after the one it is a partition of, by name
+ * among siblings): the leaves' rows summed and counted, and the largest leaf. A sub-partitioned
+ * partition is listed too, as its own index must be attached to its parent's and its leaves' to it.
+ */
 async function loadPartitions(client: Client, oid: string) {
-  const leaves = await client.query(
-    `SELECT n.nspname AS schema, c.relname AS name,
+  const tree = await client.query(
+    `SELECT n.nspname AS schema, c.relname AS name, t.relid::oid::int8::text AS oid,
+            t.parentrelid::oid::int8::text AS parent, t.isleaf AS leaf,
             GREATEST(c.reltuples::float8, COALESCE(s.n_live_tup, 0)::float8, 0) AS rows
        FROM pg_partition_tree($1::regclass) t JOIN pg_class c ON c.oid = t.relid
        JOIN pg_namespace n ON n.oid = c.relnamespace LEFT JOIN pg_stat_all_tables s ON s.relid = c.oid
-      WHERE t.isleaf ORDER BY n.nspname, c.relname`,
+      WHERE t.level > 0 ORDER BY n.nspname, c.relname`,
     [oid],
   );
-  const all = leaves.rows as { schema: string; name: string; rows: number }[];
-  const largest = all.reduce<(typeof all)[number] | undefined>(
+  const rows = tree.rows as PartitionRow[];
+  const children = new Map<string, PartitionRow[]>();
+  for (const row of rows) children.set(row.parent, [...(children.get(row.parent) ?? []), row]);
+  const ordered: PartitionRow[] = [];
+  const visit = (parent: string) => {
+    for (const child of children.get(parent) ?? []) {
+      ordered.push(child);
+      if (!child.leaf) visit(child.oid);
+    }
+  };
+  visit(String(oid));
+  const leaves = ordered.filter((p) => p.leaf);
+  const largest = leaves.reduce<PartitionRow | undefined>(
     (a, b) => (a === undefined || b.rows > a.rows ? b : a),
     undefined,
   );
+  const byOid = new Map(ordered.map((p) => [p.oid, p]));
   return {
-    rows: all.reduce((n, leaf) => n + leaf.rows, 0),
-    count: all.length,
-    listed: all.slice(0, MAX_PARTITIONS).map(({ schema, name }) => ({ schema, name })),
+    rows: leaves.reduce((n, leaf) => n + leaf.rows, 0),
+    count: leaves.length,
+    listed: ordered.slice(0, MAX_PARTITIONS).map(({ schema, name, leaf, parent }) => {
+      const of = byOid.get(parent);
+      return {
+        schema,
+        name,
+        ...(leaf ? {} : { partitioned: true as const }),
+        ...(of ? { of: { schema: of.schema, name: of.name } } : {}),
+      };
+    }),
     largest,
   };
 }

@@ -37,8 +37,26 @@ beforeAll(async () => {
                               timestamptz '2026-01-01' + (i % 89) * interval '1 day' + i * interval '1 second'
       FROM generate_series(1, 60000) AS i;
   `);
+  // Sub-partitioned: visits by region, its eu partition by month.
+  await admin.query(`
+    CREATE TABLE visits (id bigint NOT NULL, region text NOT NULL, account_ref text NOT NULL,
+                         day date NOT NULL) PARTITION BY LIST (region);
+    CREATE TABLE visits_eu PARTITION OF visits FOR VALUES IN ('eu') PARTITION BY RANGE (day);
+    CREATE TABLE visits_eu_2026_01 PARTITION OF visits_eu FOR VALUES FROM ('2026-01-01') TO ('2026-02-01');
+    CREATE TABLE visits_eu_2026_02 PARTITION OF visits_eu FOR VALUES FROM ('2026-02-01') TO ('2026-03-01');
+    CREATE TABLE visits_us PARTITION OF visits FOR VALUES IN ('us');
+    INSERT INTO visits SELECT i, (ARRAY['eu','us'])[1 + i % 2], 'acct-' || (i % 4000),
+                              date '2026-01-01' + (i % 59)
+      FROM generate_series(1, 40000) AS i;
+  `);
   // As autovacuum leaves it: each partition analyzed, the partitioned parent never.
-  for (const m of MONTHS) await admin.query(`ANALYZE events_${m}`);
+  for (const table of [
+    ...MONTHS.map((m) => `events_${m}`),
+    'visits_eu_2026_01',
+    'visits_eu_2026_02',
+    'visits_us',
+  ])
+    await admin.query(`ANALYZE ${table}`);
 });
 
 afterAll(async () => {
@@ -114,5 +132,34 @@ describe('index advice on a partitioned table', () => {
       "SELECT indisvalid FROM pg_index WHERE indexrelid = 'events_account_ref_trgm_idx'::regclass",
     );
     expect(valid.rows).toEqual([{ indisvalid: true }]);
+  });
+
+  it("attaches a sub-partitioned partition's index to the table's, and its own partitions' to it", async () => {
+    const [p] = (await inspect('SELECT id FROM visits WHERE account_ref = $1')).proposals;
+    expect(p.statement.split(/(?<=;) /)).toEqual([
+      'CREATE INDEX IF NOT EXISTS visits_account_ref_idx ON ONLY visits (account_ref);',
+      'CREATE INDEX IF NOT EXISTS visits_eu_account_ref_idx ON ONLY visits_eu (account_ref);',
+      'ALTER INDEX visits_account_ref_idx ATTACH PARTITION visits_eu_account_ref_idx;',
+      ...['2026_01', '2026_02'].flatMap((m) => [
+        `CREATE INDEX CONCURRENTLY IF NOT EXISTS visits_eu_${m}_account_ref_idx ON visits_eu_${m} (account_ref);`,
+        `ALTER INDEX visits_eu_account_ref_idx ATTACH PARTITION visits_eu_${m}_account_ref_idx;`,
+      ]),
+      'CREATE INDEX CONCURRENTLY IF NOT EXISTS visits_us_account_ref_idx ON visits_us (account_ref);',
+      'ALTER INDEX visits_account_ref_idx ATTACH PARTITION visits_us_account_ref_idx;',
+    ]);
+    expect(p.partitions).toBe(3);
+    expect(p.tableRows).toBeGreaterThan(35_000);
+    for (const statement of p.statement.split(/(?<=;) /)) await admin.query(statement);
+    const valid = await admin.query(
+      "SELECT indexrelid::regclass::text AS name, indisvalid FROM pg_index WHERE indexrelid IN ('visits_account_ref_idx'::regclass, 'visits_eu_account_ref_idx'::regclass) ORDER BY 1",
+    );
+    expect(valid.rows).toEqual([
+      { name: 'visits_account_ref_idx', indisvalid: true },
+      { name: 'visits_eu_account_ref_idx', indisvalid: true },
+    ]);
+    const plan = JSON.stringify(
+      (await admin.query("EXPLAIN (FORMAT JSON) SELECT id FROM visits WHERE account_ref = 'acct-7'")).rows,
+    );
+    expect(plan).not.toContain('Seq Scan');
   });
 });
