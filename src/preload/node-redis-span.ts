@@ -103,43 +103,13 @@ export function traceCommand(
   }
   if (cluster === undefined) return callAndSettle(original, self, call, span, command, undefined, undefined);
   cluster.span = span;
-  return settleAttempt(original.apply(self, call as unknown as unknown[]), cluster, span, command);
-}
-
-/**
- * One attempt of a cluster command (node-redis-cluster.ts): its answer or error ends the span,
- * unless it is a redirection, after which the cluster tries again.
- */
-function settleAttempt(
-  result: unknown,
-  cluster: ClusterCommand,
-  span: Span,
-  command: { name: string; args: unknown[] },
-): unknown {
-  if (result === null || typeof (result as PromiseLike<unknown>)?.then !== 'function') return result;
-  return (result as PromiseLike<unknown>).then(
-    (reply) => {
-      if (!cluster.ended) {
-        cluster.ended = true;
-        try {
-          endAnswered(span, command, reply, undefined, undefined);
-        } catch {
-          // The reply still reaches the app.
-        }
-      }
-      return reply;
-    },
-    (err: unknown) => {
-      if (!cluster.ended && !isClusterRedirection(err)) {
-        cluster.ended = true;
-        try {
-          endFailed(span, undefined, undefined, err);
-        } catch {
-          // The error still reaches the app.
-        }
-      }
-      throw err;
-    },
+  return settle(
+    original.apply(self, call as unknown as unknown[]),
+    span,
+    command,
+    undefined,
+    undefined,
+    cluster,
   );
 }
 
@@ -234,22 +204,35 @@ function callAndSettle(
   return settle(result, span, command, queued, settles);
 }
 
-/** Ends the span when `result` (the command's promise) settles; a non-promise ends it at once. */
+/**
+ * Ends the span when `result` (the command's promise) settles; a non-promise ends it at once. For an
+ * attempt of a cluster command (node-redis-cluster.ts), the first answer or error that is not a
+ * redirection ends it (after a redirection the cluster tries again), and a non-promise leaves it to
+ * the cluster's own settling.
+ */
 function settle(
   result: unknown,
   span: Span,
   command: { name: string; args: unknown[] },
   queued: QueuedCommand | undefined,
   settles: OpenTransaction | undefined,
+  cluster?: ClusterCommand,
 ): unknown {
   if (result === null || typeof (result as PromiseLike<unknown>)?.then !== 'function') {
-    endSpan(span, undefined, 'command failed');
+    if (cluster === undefined) endSpan(span, undefined, 'command failed');
     return result;
   }
+  // True when this settlement ends the span: always alone, once per cluster command.
+  const ends = (redirected: boolean) => {
+    if (cluster === undefined) return true;
+    if (cluster.ended || redirected) return false;
+    cluster.ended = true;
+    return true;
+  };
   return (result as PromiseLike<unknown>).then(
     (reply) => {
       try {
-        endAnswered(span, command, reply, queued, settles);
+        if (ends(false)) endAnswered(span, command, reply, queued, settles);
       } catch {
         // The reply still reaches the app.
       }
@@ -257,7 +240,7 @@ function settle(
     },
     (err: unknown) => {
       try {
-        endFailed(span, queued, settles, err);
+        if (ends(isClusterRedirection(err))) endFailed(span, queued, settles, err);
       } catch {
         // The error still reaches the app.
       }
