@@ -19,10 +19,9 @@
  */
 import { subscribe, unsubscribe } from 'node:diagnostics_channel';
 import { type Span, SpanKind, type Tracer } from '@opentelemetry/api';
-import { SPANSTAT_ATTR } from '../model/attributes';
 import { endSpan } from './end-span';
 import { preloadContext } from './preload-context';
-import { cacheOutcome, keysFound } from './redis-cache';
+import { markOutcome } from './redis-reply';
 import { redisStatement } from './redis-text';
 
 /** The tracing channel's events the preload reads (Node's `tracing:<name>:<event>`). */
@@ -108,17 +107,8 @@ function onAsyncEnd(message: unknown): void {
       endSpan(span, context.error, 'command failed');
       return;
     }
-    const name = context.command as string;
     const args = Array.isArray(context.args) ? (context.args as unknown[]) : [];
-    const outcome = cacheOutcome(name, args, context.result);
-    if (outcome !== undefined) {
-      span.setAttribute(SPANSTAT_ATTR.cacheHits, outcome.hits);
-      span.setAttribute(SPANSTAT_ATTR.cacheMisses, outcome.misses);
-      if (outcome.hits + outcome.misses > 1) {
-        const found = keysFound(name, context.result);
-        if (found !== undefined) span.setAttribute(SPANSTAT_ATTR.cacheKeyHits, found);
-      }
-    }
+    markOutcome(span, { name: context.command as string, args }, context.result);
     span.end();
   } catch {
     // Never into ioredis.

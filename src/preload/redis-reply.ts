@@ -12,19 +12,26 @@ import type { OpenTransaction, QueuedCommand } from './redis-transaction';
 /** Hit/miss and TTL from the reply (redis-cache.ts); never throws into the command's promise. */
 export function markReply(span: Span, command: { name: string; args: unknown[] }, reply: unknown): void {
   try {
-    const outcome = cacheOutcome(command.name, command.args, reply);
-    if (outcome !== undefined) {
-      span.setAttribute(SPANSTAT_ATTR.cacheHits, outcome.hits);
-      span.setAttribute(SPANSTAT_ATTR.cacheMisses, outcome.misses);
-      if (outcome.hits + outcome.misses > 1) {
-        const found = keysFound(command.name, reply);
-        if (found !== undefined) span.setAttribute(SPANSTAT_ATTR.cacheKeyHits, found);
-      }
-    }
+    markOutcome(span, command, reply);
     const ttl = cacheTtlSeconds(command.name, command.args, reply, Date.now());
     if (ttl !== undefined) span.setAttribute(SPANSTAT_ATTR.cacheTtlSeconds, ttl);
   } catch {
     // A malformed reply leaves the span without cache attributes.
+  }
+}
+
+/**
+ * Hit/miss from the reply (and which keys an MGET found), without the TTL a write set: for a command
+ * whose arguments may be redacted (ioredis-channel.ts), where a SET's `EX` is not seen. May throw.
+ */
+export function markOutcome(span: Span, command: { name: string; args: unknown[] }, reply: unknown): void {
+  const outcome = cacheOutcome(command.name, command.args, reply);
+  if (outcome === undefined) return;
+  span.setAttribute(SPANSTAT_ATTR.cacheHits, outcome.hits);
+  span.setAttribute(SPANSTAT_ATTR.cacheMisses, outcome.misses);
+  if (outcome.hits + outcome.misses > 1) {
+    const found = keysFound(command.name, reply);
+    if (found !== undefined) span.setAttribute(SPANSTAT_ATTR.cacheKeyHits, found);
   }
 }
 
