@@ -8,9 +8,11 @@ interface Pool {
   max: number;
   current: number;
   previous: number;
-  /** As current/previous, for the checkouts waiting at once; -1 while no sample told. */
+  /** As current/previous, for the checkouts waiting at once. */
   waitingCurrent: number;
   waitingPrevious: number;
+  /** A sample has said how many waited (pools of an older preload never do). */
+  waitingTold: boolean;
   bucketStart: number;
 }
 
@@ -49,8 +51,9 @@ export class PoolUsage {
         max: 0,
         current: 0,
         previous: 0,
-        waitingCurrent: -1,
-        waitingPrevious: -1,
+        waitingCurrent: 0,
+        waitingPrevious: 0,
+        waitingTold: false,
         bucketStart: t,
       };
       this.pools.set(attributes, pool);
@@ -58,7 +61,10 @@ export class PoolUsage {
     rotate(pool, t);
     if (inUse !== undefined && inUse > pool.current) pool.current = inUse;
     if (max !== undefined && max > 0) pool.max = max;
-    if (waiting !== undefined && waiting > pool.waitingCurrent) pool.waitingCurrent = waiting;
+    if (waiting !== undefined) {
+      pool.waitingTold = true;
+      if (waiting > pool.waitingCurrent) pool.waitingCurrent = waiting;
+    }
   }
 
   snapshot(): PoolSnapshot[] {
@@ -70,7 +76,7 @@ export class PoolUsage {
         attributes: pool.attributes,
         inUsePeak: Math.max(pool.current, pool.previous),
         max: pool.max,
-        waitingPeak: Math.max(pool.waitingCurrent, pool.waitingPrevious),
+        waitingPeak: pool.waitingTold ? Math.max(pool.waitingCurrent, pool.waitingPrevious) : -1,
       });
     }
     return out;
@@ -83,9 +89,7 @@ function rotate(pool: Pool, t: number): void {
   const recent = elapsed < 2 * POOL_PEAK_BUCKET_MS;
   pool.previous = recent ? pool.current : 0;
   pool.current = 0;
-  // A waiting count once told stays told (0, not -1), so the gauge does not vanish between samples.
-  const told = pool.waitingCurrent >= 0 || pool.waitingPrevious >= 0 ? 0 : -1;
-  pool.waitingPrevious = recent ? Math.max(pool.waitingCurrent, told) : told;
-  pool.waitingCurrent = told;
+  pool.waitingPrevious = recent ? pool.waitingCurrent : 0;
+  pool.waitingCurrent = 0;
   pool.bucketStart = t - (elapsed % POOL_PEAK_BUCKET_MS);
 }
