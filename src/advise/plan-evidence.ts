@@ -36,7 +36,6 @@ export function planEvidence(
   const seqScans = nodes.filter(
     (n) => n['Node Type'] === 'Seq Scan' && names.includes(n['Relation Name'] as string),
   );
-  const seq = seqScans[0];
   const seqScanRows = seqScans.reduce<number | undefined>(
     (sum, n) => (n['Plan Rows'] === undefined ? sum : (sum ?? 0) + n['Plan Rows']),
     undefined,
@@ -47,7 +46,7 @@ export function planEvidence(
     .join(' > ');
   return {
     method,
-    seqScan: seq !== undefined,
+    seqScan: seqScans.length > 0,
     ...(seqScanRows !== undefined ? { seqScanRows } : {}),
     totalCost: root['Total Cost'] ?? 0,
     shape: nodes.length > MAX_SHAPE_NODES ? `${shape} > …` : shape,
