@@ -10,7 +10,14 @@ import { type LocalServer, startPostgres } from '../../scripts/lib/local-servers
 import type { DecodedSpan } from '../../src/model/span';
 import type { EndpointRow, PoolRow, QueryRow, Report } from '../../src/reports/types';
 import type { RunningSidecar } from '../../src/sidecar/sidecar';
-import { type AppRun, assertBuilt, attr, startApp, startCapture } from '../fixtures/preload-app/harness';
+import {
+  type AppOptions,
+  type AppRun,
+  assertBuilt,
+  attr,
+  startApp,
+  startCapture,
+} from '../fixtures/preload-app/harness';
 import { getJson, startTestSidecar, waitFor } from '../helpers/sidecar';
 import { sidecarOutputs } from '../helpers/unrouted-paths';
 
@@ -35,6 +42,20 @@ beforeAll(async () => {
 afterAll(async () => {
   await Promise.all([sidecar?.shutdown(), pg?.stop()]);
 });
+
+/** `script` under the preload, on the test's database, sending to its sidecar as `service`; `env` adds to that. */
+function startSending(script: AppOptions['script'], service: string, env: Record<string, string> = {}) {
+  return startApp({
+    script,
+    env: {
+      PG_URL: pg.url,
+      ...env,
+      OTEL_EXPORTER_OTLP_ENDPOINT: sidecar.receiverUrl,
+      OTEL_BSP_SCHEDULE_DELAY: '100',
+      OTEL_SERVICE_NAME: service,
+    },
+  });
+}
 
 /** `service`'s endpoint rows once they add up to `total` requests, by route: requests, 5xx, queries per request. */
 async function endpointFigures(service: string, total: number) {
@@ -68,15 +89,7 @@ describe.each([
   let app: AppRun;
 
   beforeAll(async () => {
-    app = await startApp({
-      script,
-      env: {
-        PG_URL: pg.url,
-        OTEL_EXPORTER_OTLP_ENDPOINT: sidecar.receiverUrl,
-        OTEL_BSP_SCHEDULE_DELAY: '100',
-        OTEL_SERVICE_NAME: SERVICE,
-      },
-    });
+    app = await startSending(script, SERVICE);
   }, 60_000);
 
   afterAll(async () => {
@@ -268,16 +281,7 @@ describe('a postgres.js instance as a pool', () => {
 
   it('reports a saturated instance in the pool report and advises on it', async () => {
     const SERVICE = 'postgres-js-saturated';
-    const app = await startApp({
-      script: 'postgres-js-app.js',
-      env: {
-        PG_URL: pg.url,
-        PG_MAX: '2',
-        OTEL_EXPORTER_OTLP_ENDPOINT: sidecar.receiverUrl,
-        OTEL_BSP_SCHEDULE_DELAY: '100',
-        OTEL_SERVICE_NAME: SERVICE,
-      },
-    });
+    const app = await startSending('postgres-js-app.js', SERVICE, { PG_MAX: '2' });
     try {
       // Thirty requests of one 40 ms query at once on two connections, and ten transactions among
       // them: most wait hundreds of ms.
@@ -346,17 +350,7 @@ describe('a postgres.js instance as a pool', () => {
 
   it('reports an instance that never ran full, named by its own application_name, and gives no pool advice', async () => {
     const SERVICE = 'postgres-js-calm';
-    const app = await startApp({
-      script: 'postgres-js-app.js',
-      env: {
-        PG_URL: pg.url,
-        PG_MAX: '10',
-        PG_APP_NAME: 'web',
-        OTEL_EXPORTER_OTLP_ENDPOINT: sidecar.receiverUrl,
-        OTEL_BSP_SCHEDULE_DELAY: '100',
-        OTEL_SERVICE_NAME: SERVICE,
-      },
-    });
+    const app = await startSending('postgres-js-app.js', SERVICE, { PG_MAX: '10', PG_APP_NAME: 'web' });
     try {
       // Thirty requests one after another: one connection serves them all.
       for (let i = 0; i < 30; i++) expect(await sendAll(app.port, ['/users/1'])).toEqual([200]);
@@ -385,15 +379,7 @@ describe('Drizzle over postgres.js (drizzle-orm/postgres-js) under the preload',
   let app: AppRun;
 
   beforeAll(async () => {
-    app = await startApp({
-      script: 'drizzle-postgres-js-app.js',
-      env: {
-        PG_URL: pg.url,
-        OTEL_EXPORTER_OTLP_ENDPOINT: sidecar.receiverUrl,
-        OTEL_BSP_SCHEDULE_DELAY: '100',
-        OTEL_SERVICE_NAME: SERVICE,
-      },
-    });
+    app = await startSending('drizzle-postgres-js-app.js', SERVICE);
   }, 60_000);
 
   afterAll(async () => {
