@@ -161,18 +161,19 @@ export function row(title: string): RowBuilder {
 
 /** A dashboard with the shared variables, links to its siblings and spanstat defaults. */
 /**
- * Deploy markers: a version series that was not there 2 minutes earlier is a version that just started
- * (a deploy, or a rollback to a version gone for 5 minutes); a 2-minute region from its first scrape.
- * Every version reads as new after a sidecar restart.
+ * Deploy markers: a service's version that no scrape target reported 2 minutes earlier is a version that just
+ * started (a deploy, or a rollback to a version gone for 5 minutes); a 2-minute region from its first scrape.
+ * Compared by service and version only, so a new pod or a restarted sidecar (a new `instance`) that reports a
+ * version already running is no deploy.
  */
 function deploys(): AnnotationQueryBuilder {
-  const versions = `${M.serviceVersion}{${SVC}}`;
+  const versions = `max by (service, version) (${M.serviceVersion}{${SVC}}`;
   return new AnnotationQueryBuilder()
     .name('Deploys')
     .datasource(DS)
     .enable(true)
     .iconColor('purple')
-    .expr(`${versions} unless (${versions} offset 2m)`)
+    .expr(`${versions}) unless ${versions} offset 2m)`)
     .step('60s')
     .titleFormat('{{service}} {{version}}')
     .textFormat('{{service}} runs version {{version}}');

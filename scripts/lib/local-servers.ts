@@ -83,32 +83,42 @@ export async function startPostgres(options: { database?: string } = {}): Promis
   }
   chmodSync(dir, 0o700);
   const dataDir = join(dir, 'data');
-  const port = await freePort();
   const run = (tool: string, args: string[]) => {
     const [cmd, argv] = asPostgresUser(join(bin, tool), args);
     execFileSync(cmd, argv, { stdio: 'pipe' });
   };
   run('initdb', ['-D', dataDir, '-A', 'trust', '-U', 'postgres', '--no-sync', '-E', 'UTF8']);
-  const serverOptions = [
-    '-c listen_addresses=127.0.0.1',
-    `-p ${port}`,
-    `-k ${dir}`,
-    // A throwaway instance: durability off, startup and seeding fast.
-    '-c fsync=off -c synchronous_commit=off -c full_page_writes=off',
-    '-c max_connections=200',
-  ].join(' ');
-  run('pg_ctl', [
-    '-D',
-    dataDir,
-    '-o',
-    serverOptions,
-    '-l',
-    join(dir, 'postgres.log'),
-    '-w',
-    '-t',
-    '60',
-    'start',
-  ]);
+  let port = 0;
+  // freePort's port is free when it answers, not when postgres binds it: a test file started in
+  // parallel may have taken it since. A server that does not start gets another port (three tries).
+  for (let attempt = 1; ; attempt++) {
+    port = await freePort();
+    const serverOptions = [
+      '-c listen_addresses=127.0.0.1',
+      `-p ${port}`,
+      `-k ${dir}`,
+      // A throwaway instance: durability off, startup and seeding fast.
+      '-c fsync=off -c synchronous_commit=off -c full_page_writes=off',
+      '-c max_connections=200',
+    ].join(' ');
+    try {
+      run('pg_ctl', [
+        '-D',
+        dataDir,
+        '-o',
+        serverOptions,
+        '-l',
+        join(dir, 'postgres.log'),
+        '-w',
+        '-t',
+        '60',
+        'start',
+      ]);
+      break;
+    } catch (err) {
+      if (attempt >= 3) throw err;
+    }
+  }
   const stop = async () => {
     try {
       run('pg_ctl', ['-D', dataDir, '-m', 'immediate', '-w', 'stop']);
@@ -132,37 +142,54 @@ export async function startPostgres(options: { database?: string } = {}): Promis
 }
 
 export async function startRedis(): Promise<LocalServer> {
-  return startRedisProcess([]);
+  return startRedisProcess(() => []);
 }
 
-/** redis-server with `extraArgs`, in a temp dir of its own on a free loopback port. */
-async function startRedisProcess(extraArgs: string[]): Promise<LocalServer> {
+/** redis-server with `extraArgs` (asked again for each try), in a temp dir of its own on a free loopback port. */
+async function startRedisProcess(extraArgs: () => Promise<string[]> | string[]): Promise<LocalServer> {
   const bin = findRedisServer();
   if (!bin) throw new Error('Redis is not installed (apt-get install -y redis-server)');
   const dir = mkdtempSync(join(tmpdir(), 'spanstat-redis-'));
-  const port = await freePort();
-  const child: ChildProcess = spawn(
-    bin,
-    [
-      '--bind',
-      '127.0.0.1',
-      '--port',
-      String(port),
-      '--save',
-      '',
-      '--appendonly',
-      'no',
-      '--dir',
-      dir,
-      ...extraArgs,
-    ],
-    { stdio: 'ignore' },
-  );
-  await waitForRedis(port, child);
+  let port = 0;
+  let child: ChildProcess | undefined;
+  // freePort's port is free when it answers, not when redis-server binds it: a test file started in
+  // parallel may have taken it since. A server that exits at start gets another port (three tries).
+  for (let attempt = 1; ; attempt++) {
+    port = await freePort();
+    const args = await extraArgs();
+    child = spawn(
+      bin,
+      [
+        '--bind',
+        '127.0.0.1',
+        '--port',
+        String(port),
+        '--save',
+        '',
+        '--appendonly',
+        'no',
+        '--dir',
+        dir,
+        ...args,
+      ],
+      { stdio: 'ignore' },
+    );
+    try {
+      await waitForRedis(port, child);
+      break;
+    } catch (err) {
+      if (attempt >= 3 || child.exitCode === null) {
+        child.kill('SIGKILL');
+        rmSync(dir, { recursive: true, force: true });
+        throw err;
+      }
+    }
+  }
+  const started = child;
   const stop = async () => {
-    if (child.exitCode === null) {
-      const exited = new Promise((resolve) => child.once('exit', resolve));
-      child.kill('SIGTERM');
+    if (started.exitCode === null) {
+      const exited = new Promise((resolve) => started.once('exit', resolve));
+      started.kill('SIGTERM');
       await Promise.race([exited, new Promise((resolve) => setTimeout(resolve, 3000))]);
     }
     rmSync(dir, { recursive: true, force: true });
@@ -200,18 +227,20 @@ export async function startRedisCluster(masters = 3): Promise<LocalRedisCluster>
   const busPorts: number[] = [];
   try {
     for (let i = 0; i < masters; i++) {
-      busPorts.push(await freePort());
       nodes.push(
-        await startRedisProcess([
-          '--cluster-enabled',
-          'yes',
-          '--cluster-port',
-          String(busPorts[i]),
-          '--cluster-config-file',
-          'nodes.conf',
-          '--cluster-node-timeout',
-          '5000',
-        ]),
+        await startRedisProcess(async () => {
+          busPorts[i] = await freePort();
+          return [
+            '--cluster-enabled',
+            'yes',
+            '--cluster-port',
+            String(busPorts[i]),
+            '--cluster-config-file',
+            'nodes.conf',
+            '--cluster-node-timeout',
+            '5000',
+          ];
+        }),
       );
     }
     const slotsPerNode = Math.ceil(16384 / masters);

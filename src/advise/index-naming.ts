@@ -48,14 +48,18 @@ export function indexName(
   columns: string[],
   expressions: ReadonlyMap<string, unknown>,
 ): string {
-  const words = columns.map((c) =>
-    expressions.has(c) ? c.replace(/[^A-Za-z0-9_]+/g, '_').replace(/^_+|_+$/g, '') : c,
-  );
-  const base = `${info.name}_${words.join('_')}`.slice(0, 59);
+  const base = `${info.name}_${indexWords(columns, expressions)}`.slice(0, 59);
   const taken = new Set(info.indexes.map((ix) => ix.name));
   let name = `${base}_idx`;
   for (let n = 2; taken.has(name); n++) name = `${base.slice(0, 56)}_idx${n}`;
   return name;
+}
+
+/** The part of an index's name after its table's: its columns, an expression by its words. */
+function indexWords(columns: string[], expressions: ReadonlyMap<string, unknown>): string {
+  return columns
+    .map((c) => (expressions.has(c) ? c.replace(/[^A-Za-z0-9_]+/g, '_').replace(/^_+|_+$/g, '') : c))
+    .join('_');
 }
 
 /** A column's name, or an expression in the parentheses CREATE INDEX wants unless it reads as a function call. */
@@ -119,8 +123,58 @@ export function createIndexSql(
   return lines.join(' ');
 }
 
-/** A proposal's `partitions` for a partitioned table (IndexProposal.partitions). */
-export function partitionsOf(info: TableInfo): { partitions?: number } {
-  if (info.relkind !== 'p') return {};
-  return { partitions: info.partitionCount ?? (info.partitions ?? []).filter((p) => !p.partitioned).length };
+/**
+ * A proposal's CREATE INDEX (createIndexSql) and, for a partitioned table, its `partitions`, and when
+ * there are more than createIndexSql spells out, `otherPartitionsSql` (partitionStatementsQuery).
+ */
+export function indexStatement(
+  info: TableInfo,
+  name: string,
+  keys: string,
+  naming: { columns: string[]; expressions: ReadonlyMap<string, unknown> },
+  using = '',
+): { statement: string; partitions?: number; otherPartitionsSql?: string } {
+  const statement = createIndexSql(info, name, keys, naming, using);
+  if (info.relkind !== 'p') return { statement };
+  const partitions = info.partitionCount ?? (info.partitions ?? []).filter((p) => !p.partitioned).length;
+  if (partitions <= MAX_LISTED_PARTITIONS) return { statement, partitions };
+  return {
+    statement,
+    partitions,
+    otherPartitionsSql: partitionStatementsQuery(info, name, keys, naming, using),
+  };
+}
+
+/**
+ * A query that writes createIndexSql's statements for every partition of the table, one per row,
+ * each partitioned partition's before its own partitions' (psql's `\gexec` runs them in order, each
+ * outside a transaction as CREATE INDEX CONCURRENTLY needs). Its names are createIndexSql's, so the
+ * statements spelt out already are written again and do nothing: IF NOT EXISTS, and PostgreSQL leaves
+ * an index attached to the same parent as it is.
+ */
+function partitionStatementsQuery(
+  info: TableInfo,
+  name: string,
+  keys: string,
+  naming: { columns: string[]; expressions: ReadonlyMap<string, unknown> },
+  using: string,
+): string {
+  const literal = (text: string) => `'${text.replace(/'/g, "''")}'`;
+  // The index's keys go into format()'s template, where a % of theirs must be doubled.
+  const rest = `${using} (${keys});`.replace(/%/g, '%%');
+  const suffix = literal(`_${indexWords(naming.columns, naming.expressions)}`);
+  // indexName's rule in SQL: `<partition>_<words>` cut to 59 characters, then `_idx`.
+  const own = `left(c.relname || ${suffix}, 59) || '_idx'`;
+  const parentIndex = `CASE WHEN t.level = 1 THEN ${literal(name)} ELSE left(p.relname || ${suffix}, 59) || '_idx' END`;
+  const create =
+    `format(CASE WHEN t.isleaf THEN ${literal(`CREATE INDEX CONCURRENTLY IF NOT EXISTS %I ON %I.%I${rest}`)} ` +
+    `ELSE ${literal(`CREATE INDEX IF NOT EXISTS %I ON ONLY %I.%I${rest}`)} END, ${own}, n.nspname, c.relname)`;
+  const attach = `format('ALTER INDEX %I.%I ATTACH PARTITION %I.%I;', pn.nspname, ${parentIndex}, n.nspname, ${own})`;
+  return (
+    `SELECT s.sql FROM pg_partition_tree(${literal(displayTable(info))}::regclass) t ` +
+    'JOIN pg_class c ON c.oid = t.relid JOIN pg_namespace n ON n.oid = c.relnamespace ' +
+    'JOIN pg_class p ON p.oid = t.parentrelid JOIN pg_namespace pn ON pn.oid = p.relnamespace ' +
+    `CROSS JOIN LATERAL (VALUES (1, ${create}), (2, ${attach})) AS s(step, sql) ` +
+    'WHERE t.level > 0 ORDER BY t.level, n.nspname, c.relname, s.step'
+  );
 }

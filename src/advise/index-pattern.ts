@@ -13,7 +13,14 @@
  */
 import { quoteIdent } from '../sql/quote-ident';
 import { namedShare, valueShare } from './column-shares';
-import { createIndexSql, describeIndex, displayTable, indexName, keySql, partitionsOf } from './index-naming';
+import {
+  createIndexSql,
+  describeIndex,
+  displayTable,
+  indexName,
+  indexStatement,
+  keySql,
+} from './index-naming';
 import type { ExistingIndex, PlannedUse, TableDecision, TableInfo } from './index-plan';
 import type { PlanEvidence } from './types';
 
@@ -34,12 +41,12 @@ function describePattern(use: PlannedUse): string {
   return `${use.column} ${use.use === 'like' ? 'LIKE' : 'ILIKE'} …`;
 }
 
-/** The CREATE INDEX of a gin_trgm_ops index on the use's column or expression. */
-function trigramStatement(info: TableInfo, use: PlannedUse): string {
+/** The CREATE INDEX of a gin_trgm_ops index on the use's column or expression (indexStatement's fields). */
+function trigramStatement(info: TableInfo, use: PlannedUse): ReturnType<typeof indexStatement> {
   const expressions = new Map(use.expression ? [[use.column, use.expression]] : []);
   const naming = { columns: [use.column, 'trgm'], expressions };
   const name = indexName(info, naming.columns, expressions);
-  return createIndexSql(
+  return indexStatement(
     info,
     name,
     `${keySql(use.column, use.expression)} gin_trgm_ops`,
@@ -62,7 +69,7 @@ export function patternDecision(
   // An expression's collation is not looked up: its prefix btree is only described.
   const prefix = use.use === 'like' && !use.expression ? prefixAdvice(info, use.column) : undefined;
   if (prefix?.serving) {
-    const detail = `${prefix.text}; for patterns that are not prefixes, a trigram index (pg_trgm): ${trigram}`;
+    const detail = `${prefix.text}; for patterns that are not prefixes, a trigram index (pg_trgm): ${trigram.statement}`;
     return { skip: { table, reason: 'like-pattern', detail } };
   }
   const existing = info.indexes.find((ix) => servesTrigram(ix, use));
@@ -83,12 +90,11 @@ export function patternDecision(
     proposal: {
       table,
       columns: [use.column],
-      statement: trigram,
+      ...trigram,
       tableRows: info.rows,
       existingIndexes: info.indexes.filter((ix) => ix.valid).map(describeIndex),
       extension: { name: 'pg_trgm', installed: info.trigramInstalled === true },
       note,
-      ...partitionsOf(info),
       ...(plan ? { plan } : {}),
     },
   };
@@ -111,7 +117,7 @@ export function patternBeside(decision: TableDecision, uses: PlannedUse[], info:
   const setup = info.trigramInstalled ? '' : ' (after CREATE EXTENSION IF NOT EXISTS pg_trgm;)';
   const text = existing
     ? `${what}, or read through existing index ${describeIndex(existing)} and combined with a BitmapAnd when those are many`
-    : `${what}; if those are many and the pattern matches few, a trigram index lets PostgreSQL combine both with a BitmapAnd${setup}: ${trigramStatement(info, use)}`;
+    : `${what}; if those are many and the pattern matches few, a trigram index lets PostgreSQL combine both with a BitmapAnd${setup}: ${trigramStatement(info, use).statement}`;
   if ('proposal' in decision) {
     const { note } = decision.proposal;
     return { proposal: { ...decision.proposal, note: note ? `${note}; ${text}` : text } };

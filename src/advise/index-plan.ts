@@ -5,17 +5,10 @@
  * the ORDER BY columns — or say why no index is proposed.
  */
 import { namedShare, valueShare } from './column-shares';
-import {
-  createIndexSql,
-  describeIndex,
-  directionSql,
-  displayTable,
-  indexName,
-  keySql,
-  partitionsOf,
-} from './index-naming';
+import { containmentDecision } from './index-containment';
+import { describeIndex, directionSql, displayTable, indexName, indexStatement, keySql } from './index-naming';
 import { patternBeforeKeys, patternBeside, patternDecision } from './index-pattern';
-import type { ColumnUse, PredicateExpression } from './predicate-columns';
+import type { ColumnUse, ContainmentOperator, PredicateExpression } from './predicate-columns';
 import type { IndexProposal, IndexSkipReason, PlanEvidence } from './types';
 
 export { MAX_LISTED_PARTITIONS } from './index-naming';
@@ -70,6 +63,7 @@ export interface ExpressionCheck {
 export interface PlannedUse {
   column: string;
   use: ColumnUse;
+  operator?: ContainmentOperator;
   matches?: 'null' | 'true';
   desc?: true;
   nullsFirst?: boolean;
@@ -90,6 +84,8 @@ export interface TableInfo {
   prefixOpclass?: Map<string, string | null>;
   stats: Map<string, ColumnStats>;
   indexes: ExistingIndex[];
+  /** Columns of a type a GIN index serves containment on: jsonb, or any array. */
+  containers?: Map<string, 'jsonb' | 'array'>;
   /** The database has pg_trgm installed (pg_extension), whose gin_trgm_ops a trigram index needs. */
   trigramInstalled?: boolean;
   /**
@@ -206,8 +202,9 @@ function planKeys(
   let sorted: string[] = [];
   if (eq.length === 0 && range.length === 0) {
     const fallback = join.length ? join.slice(0, 1) : hasLimit ? order : [];
-    // A LIKE/ILIKE is this table's filter: its index comes before a join or ORDER BY column's.
-    const pattern = patternDecision(known, info, plan);
+    // A LIKE/ILIKE or a containment test is this table's filter: its index comes before a join or
+    // ORDER BY column's.
+    const pattern = patternDecision(known, info, plan) ?? containmentDecision(known, info, plan);
     if (pattern)
       return patternBeforeKeys(pattern, info, join.length ? { join: fallback } : { order: fallback });
     const unindexable = inTable.flatMap((u) => u.expression?.unindexable ?? []);
@@ -268,10 +265,12 @@ function planKeys(
   const partitioned = info.relkind === 'p';
   // An INVALID index on a partitioned table is one whose partitions are not all attached yet:
   // createIndexSql's statements finish it.
-  const statement =
+  const create =
     invalid && !partitioned
-      ? `REINDEX INDEX CONCURRENTLY ${displayTable({ schema: info.schema, name: invalid.name })};`
-      : createIndexSql(info, invalid?.name ?? indexName(info, columns, expressions), keys.join(', '), {
+      ? {
+          statement: `REINDEX INDEX CONCURRENTLY ${displayTable({ schema: info.schema, name: invalid.name })};`,
+        }
+      : indexStatement(info, invalid?.name ?? indexName(info, columns, expressions), keys.join(', '), {
           columns,
           expressions,
         });
@@ -279,11 +278,10 @@ function planKeys(
     proposal: {
       table,
       columns,
-      statement,
+      ...create,
       tableRows: info.rows,
       existingIndexes: info.indexes.filter((ix) => ix.valid).map(describeIndex),
       ...(invalid && !partitioned ? { invalidIndex: invalid.name } : {}),
-      ...partitionsOf(info),
       ...(plan ? { plan } : {}),
     },
   };

@@ -6,7 +6,8 @@
  * column or on an expression over one table's columns (`lower(email) = $1`, an expression index's
  * key). LIKE and ILIKE are noted on either (a trigram index serves any pattern). A top-level
  * OR is kept apart, branch by branch (orGroups): only a BitmapOr of one index per branch serves it.
- * NOT and `<>` are skipped.
+ * Containment and key tests on a column (`tags @> $1`, `tags && $1`, `attrs ? $1`) are noted too, for
+ * a GIN index (index-containment.ts). NOT and `<>` are skipped.
  */
 import { loadModule, parseSync } from 'libpg-query';
 import { deparseExpression, type ExpressionCall } from '../sql/deparse-expression';
@@ -16,7 +17,7 @@ import { forEachNode, someNode } from '../sql/parse-tree';
  * `like`: `col LIKE $1`, which a btree serves only for a prefix pattern (not seen once normalised);
  * `ilike`: `col ILIKE $1` / `~~*`, which no btree serves. A trigram index serves both.
  */
-export type ColumnUse = 'eq' | 'range' | 'join' | 'order' | 'like' | 'ilike';
+export type ColumnUse = 'eq' | 'range' | 'join' | 'order' | 'like' | 'ilike' | 'contains';
 
 export interface TableRef {
   schema?: string;
@@ -37,6 +38,8 @@ export interface PredicateColumn {
   matches?: 'null' | 'true';
   /** Set when `column` is an expression over the table's columns (`lower(email)`), written as SQL. */
   expression?: PredicateExpression;
+  /** A `contains` use's operator: `@>`, `<@`, `&&` (arrays, and `@>` jsonb), `?`, `?|`, `?&` (jsonb keys). */
+  operator?: ContainmentOperator;
   /** An `order` use sorted descending. */
   desc?: true;
   /** An `order` use whose NULLS FIRST/LAST differs from its direction's default (first for DESC). */
@@ -119,17 +122,25 @@ export function extractColumns(sql: string): StatementColumns | undefined {
   return undefined;
 }
 
-/** One query level: alias → table (null for a subquery or CTE, whose columns are not a table's). */
+/**
+ * One query level: alias → table (null for a subquery or CTE whose columns are not one table's), and
+ * the CTEs in scope, each with the table it passes through (passThroughTable) or null.
+ */
 interface Scope {
   parent?: Scope;
   aliases: Map<string, TableRef | null>;
-  ctes: Set<string>;
+  ctes: Map<string, TableRef | null>;
 }
 
 const EQ_OPS = new Set(['=']);
 const RANGE_OPS = new Set(['<', '>', '<=', '>=']);
 /** LIKE and ILIKE, written as keywords or as their operators (`~~`, `~~*`); not their NOT forms. */
 const PATTERN_OPS: Record<string, ColumnUse | undefined> = { '~~': 'like', '~~*': 'ilike' };
+/** Operators a GIN index serves on an array or jsonb column (`col <op> value`). */
+export const CONTAINMENT_OPS = ['@>', '<@', '&&', '?', '?|', '?&'] as const;
+export type ContainmentOperator = (typeof CONTAINMENT_OPS)[number];
+const isContainment = (op: string): op is ContainmentOperator =>
+  (CONTAINMENT_OPS as readonly string[]).includes(op);
 
 class Collector {
   private readonly tables: TableRef[] = [];
@@ -148,8 +159,8 @@ class Collector {
       if (node.rarg) this.select(node.rarg as Node, parent);
       return;
     }
-    const scope: Scope = { parent, aliases: new Map(), ctes: new Set(parent?.ctes) };
-    this.withClause(node.withClause as Node | undefined, scope);
+    const scope: Scope = { parent, aliases: new Map(), ctes: new Map(parent?.ctes) };
+    this.withClause(node, scope);
     for (const item of (node.fromClause as Node[]) ?? []) this.fromItem(item, scope);
     this.predicate(node.whereClause as Node | undefined, scope);
     const sorts = ((node.sortClause as Node[]) ?? []).map((s) => (s.SortBy ?? {}) as Node);
@@ -168,19 +179,34 @@ class Collector {
   }
 
   modify(node: Node, extraFrom: Node[]): void {
-    const scope: Scope = { aliases: new Map(), ctes: new Set() };
-    this.withClause(node.withClause as Node | undefined, scope);
+    const scope: Scope = { aliases: new Map(), ctes: new Map() };
+    this.withClause(node, scope);
     if (node.relation) this.rangeVar(node.relation as Node, scope);
     for (const item of extraFrom) this.fromItem(item, scope);
     this.predicate(node.whereClause as Node | undefined, scope);
   }
 
-  private withClause(withClause: Node | undefined, scope: Scope): void {
+  /**
+   * The statement's CTEs: each one's own query is read, and one PostgreSQL inlines that passes one
+   * table's rows through (passThroughTable) reads as that table, so a filter on it outside
+   * (`WITH i AS (SELECT * FROM invoices) SELECT … FROM i WHERE account_id = $1`) is the table's.
+   * PostgreSQL 12+ inlines a CTE that is not recursive, not MATERIALIZED and referenced once (or
+   * NOT MATERIALIZED).
+   */
+  private withClause(statement: Node, scope: Scope): void {
+    const withClause = statement.withClause as Node | undefined;
     for (const cte of (withClause?.ctes as Node[]) ?? []) {
       const c = cte.CommonTableExpr as Node | undefined;
       if (!c) continue;
-      scope.ctes.add(String(c.ctename));
+      const name = String(c.ctename);
       const query = c.ctequery as Node | undefined;
+      const inlined =
+        !withClause?.recursive &&
+        c.ctematerialized !== 'CTEMaterializeAlways' &&
+        (c.ctematerialized === 'CTEMaterializeNever' || references(statement, name) === 1);
+      const through =
+        inlined && query?.SelectStmt ? passThroughTable(query.SelectStmt as Node, scope) : undefined;
+      scope.ctes.set(name, through ?? null);
       if (query?.SelectStmt) this.select(query.SelectStmt as Node, scope);
     }
   }
@@ -195,8 +221,11 @@ class Collector {
     } else if (item.RangeSubselect) {
       const sub = item.RangeSubselect as Node;
       const alias = (sub.alias as Node | undefined)?.aliasname;
-      if (alias) scope.aliases.set(String(alias), null);
       const query = sub.subquery as Node | undefined;
+      // A subquery that passes one table's rows through is pulled up by the planner: its filters are the table's.
+      const through =
+        !sub.lateral && query?.SelectStmt ? passThroughTable(query.SelectStmt as Node, scope) : undefined;
+      if (alias) scope.aliases.set(String(alias), through ?? null);
       if (query?.SelectStmt) this.select(query.SelectStmt as Node, scope);
     } else if (item.RangeFunction) {
       const alias = ((item.RangeFunction as Node).alias as Node | undefined)?.aliasname;
@@ -208,7 +237,7 @@ class Collector {
     const name = String(rv.relname);
     const alias = (rv.alias as Node | undefined)?.aliasname as string | undefined;
     if (!rv.schemaname && scope.ctes.has(name)) {
-      scope.aliases.set(alias ?? name, null);
+      scope.aliases.set(alias ?? name, scope.ctes.get(name) ?? null);
       return;
     }
     const table: TableRef = rv.schemaname ? { schema: String(rv.schemaname), name } : { name };
@@ -272,7 +301,8 @@ class Collector {
     this.orGroups = [];
     try {
       for (const c of conjuncts) if (!holdsSubLink(c)) this.predicate(c, scope);
-      return this.columns.filter((c) => c.use !== 'join' && c.use !== 'order');
+      // A containment branch is not served by index-or.ts's btree and trigram indexes.
+      return this.columns.filter((c) => c.use !== 'join' && c.use !== 'order' && c.use !== 'contains');
     } finally {
       ({ columns: this.columns, seen: this.seen, orGroups: this.orGroups } = saved);
     }
@@ -305,6 +335,11 @@ class Collector {
     const pattern = PATTERN_OPS[op];
     if (pattern && (kind === 'AEXPR_LIKE' || kind === 'AEXPR_ILIKE' || kind === 'AEXPR_OP')) {
       if (isValue(right)) this.addTerm(left, scope, pattern);
+    }
+    // A column's containment or key test: a GIN index's (only on a plain column: index-containment.ts).
+    if (kind === 'AEXPR_OP' && isContainment(op) && left.ColumnRef && isValue(right)) {
+      const resolved = this.resolve(left, scope);
+      if (resolved) this.add({ ...resolved, use: 'contains', operator: op });
     }
   }
 
@@ -371,7 +406,7 @@ class Collector {
   }
 
   private add(col: PredicateColumn): void {
-    const key = `${col.table?.schema ?? ''}.${col.table?.name ?? '?'}.${col.column}.${col.use}.${col.matches ?? ''}`;
+    const key = `${col.table?.schema ?? ''}.${col.table?.name ?? '?'}.${col.column}.${col.use}.${col.matches ?? col.operator ?? ''}`;
     if (this.seen.has(key)) return;
     this.seen.add(key);
     this.columns.push(col);
@@ -389,6 +424,53 @@ function resolveUnqualified(column: string, scope: Scope): Omit<PredicateColumn,
     return { candidates: tables, column };
   }
   return undefined;
+}
+
+/**
+ * The table a query passes through unchanged, which PostgreSQL inlines or pulls up into the query
+ * reading it: a plain SELECT of one table's columns, unrenamed (or `*`), with no grouping, DISTINCT,
+ * LIMIT/OFFSET, window or locking clause. Its own WHERE is read where the query is.
+ */
+function passThroughTable(select: Node, scope: Scope): TableRef | undefined {
+  if ((select.op && select.op !== 'SETOP_NONE') || select.withClause) return undefined;
+  for (const clause of [
+    'groupClause',
+    'havingClause',
+    'distinctClause',
+    'limitCount',
+    'limitOffset',
+    'windowClause',
+    'lockingClause',
+  ])
+    if (select[clause] !== undefined) return undefined;
+  const from = select.fromClause as Node[] | undefined;
+  const rv = from?.length === 1 ? (from[0].RangeVar as Node | undefined) : undefined;
+  if (!rv || rv.inh === false) return undefined;
+  const name = String(rv.relname);
+  if (!rv.schemaname && scope.ctes.has(name)) return undefined;
+  const targets = (select.targetList as Node[] | undefined) ?? [];
+  const plain = targets.every((t) => {
+    const target = (t.ResTarget ?? {}) as Node;
+    const fields = ((target.val as Node | undefined)?.ColumnRef as Node | undefined)?.fields as
+      | Node[]
+      | undefined;
+    if (!fields) return false;
+    const last = fields[fields.length - 1];
+    if (last.A_Star) return target.name === undefined;
+    return target.name === undefined || target.name === (last.String as Node | undefined)?.sval;
+  });
+  if (!plain || targets.length === 0) return undefined;
+  return rv.schemaname ? { schema: String(rv.schemaname), name } : { name };
+}
+
+/** How many times the statement reads `name` as an unqualified relation (a CTE's references). */
+function references(statement: Node, name: string): number {
+  let count = 0;
+  forEachNode(statement, (n) => {
+    const rv = n.RangeVar as Node | undefined;
+    if (rv && !rv.schemaname && rv.relname === name) count++;
+  });
+  return count;
 }
 
 /**

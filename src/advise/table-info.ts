@@ -38,7 +38,9 @@ export async function loadTable(client: Client, ref: TableRef): Promise<TableInf
     `SELECT attnum::int AS num, attname AS name,
             CASE atttypid WHEN 'text'::regtype THEN 'text_pattern_ops' WHEN 'varchar'::regtype THEN 'varchar_pattern_ops'
                           WHEN 'bpchar'::regtype THEN 'bpchar_pattern_ops' END AS pattern_ops,
-            ${C_COLLATION('attcollation')} AS c_collation
+            ${C_COLLATION('attcollation')} AS c_collation,
+            CASE WHEN atttypid = 'jsonb'::regtype THEN 'jsonb'
+                 WHEN (SELECT typcategory FROM pg_type WHERE oid = atttypid) = 'A' THEN 'array' END AS container
        FROM pg_attribute WHERE attrelid = $1 AND attnum > 0 AND NOT attisdropped`,
     [r.oid],
   );
@@ -86,6 +88,7 @@ export async function loadTable(client: Client, ref: TableRef): Promise<TableInf
     prefixOpclass: new Map(
       attrs.rows.filter((a) => a.pattern_ops).map((a) => [a.name, a.c_collation ? null : a.pattern_ops]),
     ),
+    containers: new Map(attrs.rows.filter((a) => a.container).map((a) => [a.name, a.container])),
     ...(partitioned ? { partitions: partitioned.listed, partitionCount: partitioned.count } : {}),
     stats: new Map(
       statRows.map((s) => [

@@ -164,6 +164,8 @@ export interface IndexProposal {
    * (phone): existing users_phone_idx`), which PostgreSQL combines with a BitmapOr.
    */
   bitmapOr?: string;
+  /** A GIN index (containment on an array or jsonb column): EXPLAIN shows it as a Bitmap Index Scan. */
+  method?: 'gin';
   /** An extension the index's operator class needs (pg_trgm), and whether it is installed. */
   extension?: { name: string; installed: boolean };
   /** A remark on the choice of index (the btree a prefix-only LIKE could use instead). */
@@ -173,6 +175,11 @@ export interface IndexProposal {
    * the parent, then each partition's (up to MAX_LISTED_PARTITIONS) concurrently, attaching it.
    */
   partitions?: number;
+  /**
+   * When it has more partitions than `statement` spells out: a query writing the same statements for
+   * every partition, one per row in the order to run them (psql: end it with `\gexec`).
+   */
+  otherPartitionsSql?: string;
 }
 
 export interface PlanEvidence {

@@ -253,8 +253,12 @@ export class SpanClassifier {
     };
   }
 
-  /** undefined for connection-level commands, which are not cache calls. */
+  /**
+   * undefined for connection-level commands, which are not cache calls, and for an attempt a Redis
+   * Cluster redirected (another SDK's span per attempt): the client's next attempt is the call.
+   */
   private cacheCall(span: DecodedSpan, system: string): CacheCall | undefined {
+    if (span.redirected) return undefined;
     const attributes = span.attributes;
     const text = stringAttr(attributes, ATTR.dbStatement);
     const parsed = text ? parseRedisStatement(text) : undefined;

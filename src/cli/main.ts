@@ -37,6 +37,10 @@ program
   .option('--tls-cert <file>', 'PEM certificate: both receivers serve TLS only (with --tls-key)')
   .option('--tls-key <file>', 'PEM private key of --tls-cert')
   .option('--tls-client-ca <file>', 'PEM CA: require client certificates it signed (mutual TLS)')
+  .option(
+    '--state-file <file>',
+    'keep the deploy history here across restarts (default: in memory only; see state.file)',
+  )
   .action(async (options) => {
     await runSidecarCommand(options);
   });

@@ -14,6 +14,7 @@ export interface SidecarCommandOptions {
   tlsCert?: string;
   tlsKey?: string;
   tlsClientCa?: string;
+  stateFile?: string;
 }
 
 /** The flag behind each setting it overrides, so a bad value is named as the flag's. */
@@ -27,6 +28,7 @@ const FLAG_NAMES: Record<string, string> = {
   'receiver.tlsClientCaFile': '--tls-client-ca',
   'api.host': '--host',
   'api.port': '--api-port',
+  'state.file': '--state-file',
 };
 
 /** Why the sidecar did not start, on stderr as plain text. */
@@ -50,6 +52,7 @@ export async function runSidecarCommand(options: SidecarCommandOptions): Promise
           tlsClientCaFile: options.tlsClientCa,
         },
         api: { host: options.host, port: options.apiPort },
+        state: { file: options.stateFile },
       },
       overrideNames: FLAG_NAMES,
     });

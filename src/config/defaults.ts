@@ -261,6 +261,17 @@ export const DEFAULTS = {
     /** Longest normalized statement shown on spanstat_db_query_info (characters). */
     maxStatementChars: 200,
   },
+  state: {
+    /**
+     * Where the sidecar keeps what it should not lose on a restart — each service's deploy history and
+     * baseline (src/sidecar/state-file.ts) — e.g. `/var/lib/spanstat/state.json` on a volume that outlives
+     * the sidecar; empty = in memory only (a restarted sidecar starts with no history, so the first deploy
+     * after it gets no deploy advice). Its directory must exist; the file is created.
+     */
+    file: '',
+    /** Seconds between saves of a changed state; it is also saved at shutdown. */
+    saveIntervalSeconds: 30,
+  },
   shutdown: {
     /**
      * On SIGTERM/SIGINT the sidecar stops receiving, processes what it accepted and gives the forward

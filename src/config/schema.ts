@@ -264,6 +264,14 @@ export const configSchema = z
       })
       .strict()
       .prefault({}),
+    state: z
+      .object({
+        /** Empty = in memory only. */
+        file: z.string().default(DEFAULTS.state.file),
+        saveIntervalSeconds: positiveInt.default(DEFAULTS.state.saveIntervalSeconds),
+      })
+      .strict()
+      .prefault({}),
     shutdown: z
       .object({
         timeoutMs: positiveInt.default(DEFAULTS.shutdown.timeoutMs),

@@ -18,10 +18,15 @@
  *   and one more (a third version mid-rollout). Requests are counted by the version of their own
  *   resource, so in a rolling deploy or a canary each version's figures are its own. Once the baseline's
  *   version has not been seen for two periods its figures are frozen (numbers only) and its profile freed.
+ *
+ * `snapshot` and `restore` carry all of this but the live profiles across a sidecar restart (the state file,
+ * deploy-state.ts): the current version's and the baseline's figures go as numbers, read as each version
+ * ran last, and after a restore they stand in for the profiles those versions no longer have (withRestored).
  */
 import type { RequestSummary } from '../model/request-summary';
 import { type DeployThresholds, regressed, routeRegression } from './compare';
-import { type RouteFigures, VersionProfile } from './version-profile';
+import type { DeploysSnapshot, ServiceSnapshot } from './deploy-state';
+import { type RouteFigures, VersionProfile, withRestored } from './version-profile';
 
 /** Services with a version history; versions of further services are not tracked. */
 export const MAX_SERVICES = 256;
@@ -31,6 +36,8 @@ export const MAX_VERSIONS_PER_SERVICE = 20;
 const MAX_PROFILES = 3;
 /** A known version seen again takes over (a rollback) once the current one has been unseen this long (ms). */
 export const REAPPEAR_GAP_MS = 60_000;
+/** A statement a snapshot keeps for its fingerprint, flattened and cut (the advice shows 100 characters of it). */
+export const MAX_STATE_STATEMENT_CHARS = 256;
 
 export interface VersionEntry {
   version: string;
@@ -94,6 +101,14 @@ interface ServiceState {
   /** The baseline's figures once frozen; undefined while its profile is live. */
   baselineFigures: RouteFigures[] | undefined;
   profiles: Map<string, VersionProfile>;
+  /**
+   * Figures of the current version and the baseline from before a restart (restore), each read at its
+   * version's `lastSeenMs` then (`atMs`): they count as a profile's figures would, for one to two periods
+   * after that.
+   */
+  restored: Map<string, { atMs: number; routes: RouteFigures[] }>;
+  /** Normalized statements of the restored figures' fingerprints (the aggregator starts empty). */
+  restoredStatements: Map<string, string>;
 }
 
 export class DeployTracker {
@@ -148,7 +163,7 @@ export class DeployTracker {
         settled: rolledBack || nowMs - state.current.deployedAtMs >= this.settleMs,
         baseline,
         current,
-        statements: this.statementsOf(service, baseline, current),
+        statements: this.statementsOf(service, state, baseline, current),
       });
     }
     return out;
@@ -208,6 +223,8 @@ export class DeployTracker {
         baselineVersion: undefined,
         baselineFigures: undefined,
         profiles: new Map(),
+        restored: new Map(),
+        restoredStatements: new Map(),
       };
       this.services.set(service, state);
       return [state, first];
@@ -272,16 +289,19 @@ export class DeployTracker {
     for (const v of [...state.profiles.keys()])
       if (v !== incoming.version && v !== state.baselineVersion && state.profiles.size >= MAX_PROFILES)
         state.profiles.delete(v);
+    for (const v of [...state.restored.keys()])
+      if (v !== incoming.version && v !== state.baselineVersion) state.restored.delete(v);
   }
 
   /** Freezes the baseline's figures once its version stopped; frees profiles of versions no longer seen. */
   private maintain(state: ServiceState, nowMs: number): void {
-    for (const [version, profile] of state.profiles) {
+    for (const version of [...state.profiles.keys()]) {
       if (version === state.current.version) continue;
       const entry = state.versions.find((v) => v.version === version);
       const lastSeenMs = entry?.lastSeenMs ?? Number.NEGATIVE_INFINITY;
       if (nowMs - lastSeenMs < 2 * this.periodMs) continue;
-      if (version === state.baselineVersion) state.baselineFigures = profile.figures(lastSeenMs);
+      if (version === state.baselineVersion)
+        state.baselineFigures = this.figuresOf(state, version, lastSeenMs);
       state.profiles.delete(version);
     }
   }
@@ -294,8 +314,14 @@ export class DeployTracker {
     return this.figuresOf(state, version, entry?.lastSeenMs ?? 0);
   }
 
+  /** The version's profile's figures at `atMs`, with its restored ones while those are as recent as a profile's. */
   private figuresOf(state: ServiceState, version: string, atMs: number): RouteFigures[] {
-    return state.profiles.get(version)?.figures(atMs) ?? [];
+    const live = state.profiles.get(version)?.figures(atMs) ?? [];
+    const restored = state.restored.get(version);
+    if (restored === undefined) return live;
+    // A profile reads its last one to two periods: restored figures count as long as they would have.
+    if (Math.floor(atMs / this.periodMs) - Math.floor(restored.atMs / this.periodMs) > 1) return live;
+    return withRestored(live, restored.routes, this.options.thresholds.minRequests);
   }
 
   private dropProfile(state: ServiceState, version: string | undefined): void {
@@ -313,21 +339,87 @@ export class DeployTracker {
       if (oldest < 0) return;
       const [gone] = state.versions.splice(oldest, 1);
       state.profiles.delete(gone.version);
+      state.restored.delete(gone.version);
     }
   }
 
-  private statementsOf(service: string, ...figures: RouteFigures[][]): Record<string, string> {
+  private statementsOf(
+    service: string,
+    state: ServiceState,
+    ...figures: RouteFigures[][]
+  ): Record<string, string> {
     const out: Record<string, string> = {};
     const lookup = this.options.statementOf;
-    if (lookup === undefined) return out;
     for (const list of figures)
       for (const r of list)
         for (const s of r.statements) {
           if (s.fingerprint in out) continue;
-          const text = lookup(service, s.fingerprint);
+          const text = lookup?.(service, s.fingerprint) ?? state.restoredStatements.get(s.fingerprint);
           if (text !== undefined) out[s.fingerprint] = text;
         }
     return out;
+  }
+
+  /**
+   * Every service's history, baseline and the figures a restart would lose (the current version's and the
+   * baseline's, as each ran last), as plain data for the state file. Called every `state.saveIntervalSeconds`
+   * and at shutdown, never per request.
+   */
+  snapshot(nowMs: number): DeploysSnapshot {
+    const services: ServiceSnapshot[] = [];
+    for (const [service, state] of this.services) {
+      this.maintain(state, nowMs);
+      const current = state.current;
+      const baselineVersion = state.baselineVersion;
+      const figures = [
+        { version: current.version, routes: this.figuresOf(state, current.version, current.lastSeenMs) },
+      ];
+      if (baselineVersion !== undefined && baselineVersion !== current.version)
+        figures.push({ version: baselineVersion, routes: this.baselineFigures(state) });
+      const statements: Record<string, string> = {};
+      for (const [fp, text] of Object.entries(
+        this.statementsOf(service, state, ...figures.map((f) => f.routes)),
+      ))
+        statements[fp] = text.replace(/\s+/g, ' ').trim().slice(0, MAX_STATE_STATEMENT_CHARS);
+      services.push({
+        service,
+        currentVersion: current.version,
+        previousVersion: state.previous ?? null,
+        baselineVersion: baselineVersion ?? null,
+        versions: state.versions.map((v) => ({ ...v })),
+        figures,
+        statements,
+      });
+    }
+    return { services };
+  }
+
+  /**
+   * Replaces the tracked services with a snapshot's (validated by deploySnapshotSchema): at start, before
+   * any span. The versions' profiles start empty; the snapshot's figures stand in for them (figuresOf).
+   */
+  restore(snapshot: DeploysSnapshot): void {
+    this.services.clear();
+    for (const s of snapshot.services.slice(0, MAX_SERVICES)) {
+      const versions = s.versions.slice(0, MAX_VERSIONS_PER_SERVICE).map((v) => ({ ...v }));
+      const current = versions.find((v) => v.version === s.currentVersion);
+      if (current === undefined) continue;
+      const restored = new Map<string, { atMs: number; routes: RouteFigures[] }>();
+      for (const f of s.figures) {
+        const entry = versions.find((v) => v.version === f.version);
+        if (entry !== undefined) restored.set(f.version, { atMs: entry.lastSeenMs, routes: f.routes });
+      }
+      this.services.set(s.service, {
+        versions,
+        current,
+        previous: s.previousVersion ?? undefined,
+        baselineVersion: s.baselineVersion ?? undefined,
+        baselineFigures: undefined,
+        profiles: new Map(),
+        restored,
+        restoredStatements: new Map(Object.entries(s.statements)),
+      });
+    }
   }
 }
 

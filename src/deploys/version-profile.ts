@@ -190,3 +190,25 @@ function round(v: number, digits: number): number {
   const f = 10 ** digits;
   return Math.round(v * f) / f;
 }
+
+/**
+ * A version's figures from before a sidecar restart (the state file) beside its live profile's since: per
+ * route the live figures once they served `minRequests` or at least as many as the restored ones, else the
+ * restored ones; a route only one side has, from that side. So a version that served a few requests since
+ * the restart still reads as it ran before it, and its own traffic takes over once there is enough to compare.
+ */
+export function withRestored(
+  live: RouteFigures[],
+  restored: RouteFigures[],
+  minRequests: number,
+): RouteFigures[] {
+  if (restored.length === 0) return live;
+  const key = (r: RouteFigures) => `${r.method} ${r.route}`;
+  const out = new Map(restored.map((r) => [key(r), r]));
+  for (const r of live) {
+    const before = out.get(key(r));
+    if (before === undefined || r.requests >= minRequests || r.requests >= before.requests)
+      out.set(key(r), r);
+  }
+  return [...out.values()];
+}

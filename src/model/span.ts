@@ -53,6 +53,11 @@ export interface DecodedSpan {
   /** end − start in milliseconds, computed from the int64 nanoseconds without precision loss. */
   durationMs: number;
   statusCode: number;
+  /**
+   * The status message is a Redis Cluster redirection (`MOVED …`, `ASK …`: redis-redirection.ts):
+   * an attempt the client sent again. Set only then (the message is not kept).
+   */
+  redirected?: true;
   /** Span attributes; arrays are joined with ',' and bytes dropped (the pipeline reads scalars only). */
   attributes: Attributes;
 }

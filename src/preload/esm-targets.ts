@@ -1,9 +1,9 @@
 /**
  * The ES module files the preload patches, and how. A `require` hook never sees an ES module, so for the
  * few packages whose ES build an `import` loads instead of the CommonJS file the instrumentations hook
- * (postgres.js, @koa/router), the module loader hook (esm-hooks.ts) adds one line to that file's source:
+ * (postgres.js, @koa/router, hono), the module loader hook (esm-hooks.ts) adds one line to that file's source:
  * a call that hands its classes to the instrumentation on the app's thread (esm-patches.ts), which
- * patches their prototypes as it does the CommonJS build's. A file whose source does not read as
+ * patches their prototypes as it does the CommonJS build's (or, for hono, returns the class to use). A file whose source does not read as
  * expected (another version) is left as it is.
  *
  * Shared by the hooks module, which runs in the loader's thread (Node 20) and must stay small: no other
@@ -30,6 +30,27 @@ const CALL = `globalThis[Symbol.for(${JSON.stringify(ESM_PATCH_GLOBAL)})]?.`;
 function handOver(id: string, names: string, expected: RegExp): EsmTarget['transform'] {
   return (source) =>
     expected.test(source) ? `${source}\n;${CALL}(${JSON.stringify(id)}, { ${names} });\n` : undefined;
+}
+
+/**
+ * Binds the module's import of `name` from `from` to what the instrumentation's patch returns for it (or to
+ * the import as it is): the import is renamed and `name` declared in its place.
+ */
+function importThrough(id: string, name: string, from: string): EsmTarget['transform'] {
+  const line = new RegExp(
+    `^import \\{ ${name} \\} from ${JSON.stringify(from).replace(/\./g, '\\.')};?$`,
+    'm',
+  );
+  const imported = `${name}$spanstatImport`;
+  return (source) =>
+    line.test(source)
+      ? source.replace(
+          line,
+          () =>
+            `import { ${name} as ${imported} } from ${JSON.stringify(from)};\n` +
+            `const ${name} = ${CALL}(${JSON.stringify(id)}, ${imported}) ?? ${imported};`,
+        )
+      : undefined;
 }
 
 /** Exports `name`, the file's default export, as the instrumentation's patch returns it (or as it is). */
@@ -69,6 +90,14 @@ export const ESM_TARGETS: readonly EsmTarget[] = [
     packageName: '@koa/router',
     urlEnd: '/node_modules/@koa/router/dist/index.mjs',
     transform: handOver('@koa/router', 'Router', /^export \{\s*Router,/m),
+  },
+  {
+    // The dispatch builds each request's Context from the class it imports: it is imported through the
+    // patch, which subclasses it to capture the route (hono-route.ts).
+    id: 'hono/context',
+    packageName: 'hono',
+    urlEnd: '/node_modules/hono/dist/hono-base.js',
+    transform: importThrough('hono/context', 'Context', './context.js'),
   },
 ];
 

@@ -9,7 +9,7 @@
  * the route module calls that tracer's `setRootSpanAttribute('next.route', template)` — whether or
  * not any OpenTelemetry SDK is registered (without one Next drops the value). The preload wraps that
  * method on the tracer's one instance and writes the first template of a request to its
- * RouteCapture (route-capture.ts), as Next keeps the first too — over the route a custom server's
+ * RouteCapture (route-capture.ts), as Next 16 keeps the first too — over the route a custom server's
  * framework captured (Express's catch-all `*` that hands every request to Next). Registering a tracer provider with the
  * OpenTelemetry API to be told the route would take the API's global away from an app's own SDK
  * (`@vercel/otel`…), so none is registered.
@@ -23,9 +23,18 @@
  * `next/dist/server/serve-static.js` (wrapped) without reaching handleRequest: STATIC_ROUTE, one row,
  * not one per file.
  *
- * Cost: none outside a Next app (three require hooks on Next's files). In one, per request, a WeakMap
- * set and look-up and a context read. Never breaks the app: a failure leaves the request without a
- * route.
+ * `next dev` routes as `next start` does, and first hands every request to its dev bundler's hot
+ * reloader (`run(req, res, parsedUrl)`: webpack's class in `next/dist/server/dev/hot-reloader-webpack.js`,
+ * Rspack's subclass of it, Turbopack's object from `createHotReloaderTurbopack` in
+ * `hot-reloader-turbopack.js`), which answers Next's own dev endpoints itself — the dev overlay's
+ * `/__nextjs_*` (stack frames, source maps, fonts, devtools config), `/_next/static/development/…`
+ * manifests, `/.well-known/appspecific/com.chrome.devtools.json` — before routing: STATIC_ROUTE too, Next's
+ * files and tools rather than the app's, kept apart from `(middleware)`, where an app's own middleware
+ * answers (a 401) are.
+ *
+ * Cost: none outside a Next app (require hooks on Next's files). In one, per request, a WeakMap
+ * set and look-up and a context read (under `next dev`, one promise more). Never breaks the app: a
+ * failure leaves the request without a route.
  */
 import { SpanKind, trace } from '@opentelemetry/api';
 import {
@@ -34,6 +43,7 @@ import {
 } from '@opentelemetry/instrumentation';
 import { MIDDLEWARE_ROUTE, STATIC_ROUTE } from '../classify/route-template';
 import { LeanSpan } from './lean-tracer';
+import { withExport } from './module-exports';
 import { PreloadInstrumentation } from './module-hooks';
 import { isPatched, markPatched } from './patch-mark';
 import { preloadContext } from './preload-context';
@@ -42,7 +52,7 @@ import { captureOf, type RouteCapture } from './route-capture';
 type Method = (this: unknown, ...args: unknown[]) => unknown;
 type Exports = Record<string, unknown>;
 
-/** Next's versions whose server has these three files (tested: 16.4). */
+/** Next's versions whose server has these files (tested: 15.5, 16.4). */
 const VERSIONS = ['>=14.0.0 <17'];
 /** The root span attribute Next writes its route template to. */
 const ROUTE_KEY = 'next.route';
@@ -67,19 +77,10 @@ export class NextRouteInstrumentation extends PreloadInstrumentation {
       },
       () => {},
     );
-    const baseServerFile = new InstrumentationNodeModuleFile(
+    const baseServerFile = this.classMethodFile(
       'next/dist/server/base-server.js',
-      VERSIONS,
-      (exports: Exports) => {
-        const proto = (exports?.default as { prototype?: Exports } | undefined)?.prototype;
-        if (proto && typeof proto.handleRequest === 'function' && !isPatched(proto.handleRequest))
-          this._wrap(proto, 'handleRequest', (original: Method) => markPatched(linkingCapture(original)));
-        return exports;
-      },
-      (exports?: Exports) => {
-        const proto = (exports?.default as { prototype?: Exports } | undefined)?.prototype;
-        if (proto && isPatched(proto.handleRequest)) this._unwrap(proto, 'handleRequest');
-      },
+      'handleRequest',
+      linkingCapture,
     );
     // Its exports are getters (not writable): the hook hands out a copy with `serveStatic` wrapped.
     const serveStaticFile = new InstrumentationNodeModuleFile(
@@ -88,13 +89,47 @@ export class NextRouteInstrumentation extends PreloadInstrumentation {
       (exports: Exports) => withStaticMark(exports),
       () => {},
     );
+    // `next dev` only: the dev bundler's hot reloader, webpack's (a class; Rspack's extends it) and Turbopack's.
+    const webpackHotReloaderFile = this.classMethodFile(
+      'next/dist/server/dev/hot-reloader-webpack.js',
+      'run',
+      markingDevAnswers,
+    );
+    const turbopackHotReloaderFile = new InstrumentationNodeModuleFile(
+      'next/dist/server/dev/hot-reloader-turbopack.js',
+      VERSIONS,
+      (exports: Exports) => withDevAnswersMarked(exports),
+      () => {},
+    );
     return [
       new InstrumentationNodeModuleDefinition('next', VERSIONS, undefined, undefined, [
         tracerFile,
         baseServerFile,
         serveStaticFile,
+        webpackHotReloaderFile,
+        turbopackHotReloaderFile,
       ]),
     ];
+  }
+
+  /** `file`, whose default export is a class, with its prototype's `method` wrapped (put back when disabled). */
+  private classMethodFile(file: string, method: string, wrap: (original: Method) => Method) {
+    const prototypeOf = (exports?: Exports) =>
+      (exports?.default as { prototype?: Exports } | undefined)?.prototype;
+    return new InstrumentationNodeModuleFile(
+      file,
+      VERSIONS,
+      (exports: Exports) => {
+        const proto = prototypeOf(exports);
+        if (proto && typeof proto[method] === 'function' && !isPatched(proto[method]))
+          this._wrap(proto, method, (original: Method) => markPatched(wrap(original)));
+        return exports;
+      },
+      (exports?: Exports) => {
+        const proto = prototypeOf(exports);
+        if (proto && isPatched(proto[method])) this._unwrap(proto, method);
+      },
+    );
   }
 }
 
@@ -131,7 +166,8 @@ export function noteRoute(route: unknown): void {
     if (capture === undefined) return;
     // Over a custom server's catch-all (Express's `app.all('*', handle)`): Next's template says more.
     capture.route = route;
-    // The first template Next notes is the request's, as Next keeps it.
+    // The first template Next notes is the request's, as Next 16 keeps it. (Next 15 keeps the last: a
+    // route handler's own `…/[id]/route`, its file's path, after the server's `/api/orders/[id]`.)
     captures.delete(span as LeanSpan);
   } catch {
     // The request keeps no route.
@@ -159,21 +195,74 @@ export function linkingCapture(original: Method): Method {
 
 /** Exported for tests: serve-static.js's exports with `serveStatic(req, …)` marking its request STATIC_ROUTE. */
 export function withStaticMark(exports: Exports): Exports {
-  try {
-    const original = exports?.serveStatic;
-    if (typeof original !== 'function' || isPatched(original)) return exports;
-    const serveStatic = markPatched(function serveStatic(this: unknown, req: unknown) {
+  return withExportWrapped(exports, 'serveStatic', (original) =>
+    markPatched(function serveStatic(this: unknown, req: unknown) {
       const capture = captureOf(req);
       if (capture !== undefined && capture.route === undefined) capture.unrouted = STATIC_ROUTE;
       // biome-ignore lint/complexity/noArguments: passed through unchanged
-      return (original as Method).apply(this, arguments as unknown as unknown[]);
-    });
-    const copy: Exports = Object.create(Object.getPrototypeOf(exports));
-    for (const name of Object.getOwnPropertyNames(exports)) {
-      if (name !== 'serveStatic') copy[name] = exports[name];
-    }
-    copy.serveStatic = serveStatic;
-    return copy;
+      return original.apply(this, arguments as unknown as unknown[]);
+    }),
+  );
+}
+
+/**
+ * Exported for tests: hot-reloader-turbopack.js's exports with `createHotReloaderTurbopack(…)`
+ * resolving to its hot reloader with `run` marking the requests it answers (markingDevAnswers).
+ */
+export function withDevAnswersMarked(exports: Exports): Exports {
+  return withExportWrapped(exports, 'createHotReloaderTurbopack', (original) =>
+    markPatched(async function createHotReloaderTurbopack(this: unknown) {
+      // biome-ignore lint/complexity/noArguments: passed through unchanged
+      const hotReloader = (await original.apply(this, arguments as unknown as unknown[])) as Exports;
+      try {
+        if (hotReloader && typeof hotReloader.run === 'function' && !isPatched(hotReloader.run))
+          hotReloader.run = markPatched(markingDevAnswers(hotReloader.run as Method));
+      } catch {
+        // Dev requests are named as before.
+      }
+      return hotReloader;
+    }),
+  );
+}
+
+/**
+ * Exported for tests: a hot reloader's `run(req, res, parsedUrl)` marking the request STATIC_ROUTE
+ * while it runs, kept if it answered the request (`{ finished: true }`: the response may close before
+ * `run`'s promise settles), else the request's mark before (it goes on to be routed).
+ */
+export function markingDevAnswers(original: Method): Method {
+  return function run(this: unknown, req: unknown) {
+    const capture = captureOf(req);
+    const before = capture?.unrouted;
+    if (capture !== undefined && capture.route === undefined) capture.unrouted = STATIC_ROUTE;
+    // biome-ignore lint/complexity/noArguments: passed through unchanged
+    const result = original.apply(this, arguments as unknown as unknown[]);
+    if (capture === undefined) return result;
+    const restore = () => {
+      if (capture.unrouted === STATIC_ROUTE) capture.unrouted = before;
+    };
+    return Promise.resolve(result).then(
+      (outcome) => {
+        if ((outcome as { finished?: unknown } | null)?.finished !== true) restore();
+        return outcome;
+      },
+      (error: unknown) => {
+        restore();
+        throw error;
+      },
+    );
+  };
+}
+
+/**
+ * The module's exports with its function `name` wrapped (module-exports.ts: a copy when they are
+ * esbuild's getters); the exports as they are when it is missing or already wrapped.
+ */
+function withExportWrapped(exports: Exports, name: string, wrap: (original: Method) => Method): Exports {
+  try {
+    const original = exports?.[name];
+    if (typeof original !== 'function' || isPatched(original)) return exports;
+    return withExport(exports, name, wrap(original as Method));
   } catch {
     return exports;
   }

@@ -5,6 +5,7 @@
  */
 import type { Span } from '@opentelemetry/api';
 import { SPANSTAT_ATTR } from '../model/attributes';
+import { isRedisRedirection } from '../model/redis-redirection';
 import { endSpan } from './end-span';
 import { cacheOutcome, cacheTtlSeconds, isQueuedReply, keysFound } from './redis-cache';
 import type { OpenTransaction, QueuedCommand } from './redis-transaction';
@@ -71,11 +72,8 @@ export function endFailed(
   endSpan(span, err, 'command failed');
 }
 
-/**
- * A Redis Cluster's redirection replies (`MOVED`/`ASK` after a resharding, `TRYAGAIN` and
- * `CLUSTERDOWN` while one is under way): the client sends the command again, elsewhere or later.
- */
+/** An error that is a Redis Cluster's redirection reply (model/redis-redirection.ts). */
 export function isClusterRedirection(err: unknown): boolean {
   const message = (err as { message?: unknown } | null)?.message;
-  return typeof message === 'string' && /^(?:MOVED|ASK|TRYAGAIN|CLUSTERDOWN) /.test(message);
+  return typeof message === 'string' && isRedisRedirection(message);
 }

@@ -12,6 +12,8 @@ export type InstrumentationName =
   | 'fastify'
   | 'koa'
   | 'hapi'
+  | 'hono'
+  | 'restify'
   | 'next'
   | 'graphql'
   | 'pg'
@@ -228,6 +230,8 @@ const ALL_INSTRUMENTATIONS: InstrumentationName[] = [
   'fastify',
   'koa',
   'hapi',
+  'hono',
+  'restify',
   'next',
   'graphql',
   'pg',

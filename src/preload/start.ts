@@ -1,7 +1,7 @@
 /**
  * Assembles the preload's tracing: a lean tracer provider (lean-tracer.ts; always-on sampling:
  * the sidecar's statistics need every request), the bounded batch processor and OTLP exporter, and
- * its instrumentations — our http server spans (http-server.ts), our Express, Fastify, Koa, hapi and Next.js route capture and
+ * its instrumentations — our http server spans (http-server.ts), our Express, Fastify, Koa, hapi, Hono, Restify and Next.js route capture and
  * GraphQL operation names (graphql-operation.ts), our pg
  * query spans (pg-query.ts) and waited pool-connect spans, and ioredis and node-redis (hit/miss, TTL, keys-only statements). NodeSDK is not used: it loads every
  * exporter and detector at startup and patches disabled instrumentations anyway (DESIGN.md).
@@ -23,6 +23,7 @@ import { ExpressRouteInstrumentation } from './express-route';
 import { FastifyRouteInstrumentation } from './fastify-route';
 import { GraphqlOperationInstrumentation } from './graphql-operation';
 import { HapiRouteInstrumentation } from './hapi-route';
+import { HonoRouteInstrumentation } from './hono-route';
 import { HttpServerInstrumentation } from './http-server';
 import { IORedisCommandInstrumentation } from './ioredis-command';
 import { createJobRunner, JOBS_KEY } from './job-root';
@@ -37,6 +38,7 @@ import { PgPoolConnectInstrumentation } from './pg-pool-connect';
 import { PgQueryInstrumentation } from './pg-query';
 import { PostgresJsQueryInstrumentation } from './postgres-js-query';
 import { preloadContext } from './preload-context';
+import { RestifyRouteInstrumentation } from './restify-route';
 import { detectServiceName, detectServiceVersion } from './service-name';
 import type { LogLevelName, PreloadSettings } from './settings';
 
@@ -121,6 +123,8 @@ export function startPreload(settings: PreloadSettings): PreloadHandle {
         settings.instrumentations.fastify ||
         settings.instrumentations.koa ||
         settings.instrumentations.hapi ||
+        settings.instrumentations.hono ||
+        settings.instrumentations.restify ||
         settings.instrumentations.next,
       lostSpans,
     });
@@ -174,6 +178,10 @@ function createInstrumentations(settings: PreloadSettings): PreloadInstrumentati
   if (enabled.http && enabled.koa) list.push(new KoaRouteInstrumentation());
   // hapi's route path, from an onPreResponse extension on each server (hapi-route.ts).
   if (enabled.http && enabled.hapi) list.push(new HapiRouteInstrumentation());
+  // Hono's matched route, from the Context its dispatch builds for each request (hono-route.ts).
+  if (enabled.http && enabled.hono) list.push(new HonoRouteInstrumentation());
+  // Restify's matched route, copied as its router looks it up (restify-route.ts).
+  if (enabled.http && enabled.restify) list.push(new RestifyRouteInstrumentation());
   // Next.js's route template, from the route Next notes on its own tracer (next-route.ts).
   if (enabled.http && enabled.next) list.push(new NextRouteInstrumentation());
   // The GraphQL operation each request executed, on its SERVER span (graphql-operation.ts).

@@ -160,6 +160,7 @@ function checkStatus(r: Reader): void {
   while (r.pos < r.len) {
     const tag = r.tag();
     if (tag === 24) r.int32();
+    else if (tag === 18) skipBytes(r, 'status message');
     else skipField(r, tag, MASK_STATUS);
   }
 }

@@ -7,6 +7,7 @@
  * bodies carry SQL text and Redis keys, and the message goes back to the client and the log.
  */
 import { SpanstatError } from '../errors';
+import { isRedisRedirection } from '../model/redis-redirection';
 import type { Attributes, AttributeValue, DecodedSpan, SpanBatch, SpanSender } from '../model/span';
 import { isSenderKey, setSenderField, unknownSender } from './span-sender';
 
@@ -100,10 +101,13 @@ function readSpan(s: Json, sender: SpanSender): DecodedSpan {
     if (o.key !== '' && v !== undefined) attributes[o.key] = v;
   }
   let statusCode = 0;
+  let redirected = false;
   if (s.status !== undefined && s.status !== null) {
-    statusCode = enumValue(asObject(s.status, 'status').code, 'status.code', STATUS_CODE_NAMES);
+    const status = asObject(s.status, 'status');
+    statusCode = enumValue(status.code, 'status.code', STATUS_CODE_NAMES);
+    redirected = typeof status.message === 'string' && isRedisRedirection(status.message);
   }
-  return {
+  const span: DecodedSpan = {
     service: sender.service,
     traceId: hexId(s.traceId, 16, 'traceId', false),
     spanId: hexId(s.spanId, 8, 'spanId', false),
@@ -115,6 +119,8 @@ function readSpan(s: Json, sender: SpanSender): DecodedSpan {
     statusCode,
     attributes,
   };
+  if (redirected) span.redirected = true;
+  return span;
 }
 
 const HEX = /^[0-9a-fA-F]*$/;

@@ -18,6 +18,7 @@
  */
 import { Reader } from 'protobufjs/minimal';
 import { SpanstatError } from '../errors';
+import { isRedisRedirectionBytes } from '../model/redis-redirection';
 import type { Attributes, AttributeValue, DecodedSpan, SpanSender } from '../model/span';
 import type { AttributeKeyMatcher } from './attribute-keys';
 import { readAnyValue, readAttribute } from './decode-protobuf-attributes';
@@ -35,7 +36,7 @@ export const MASK_RESOURCE = 1 << 1;
 export const MASK_SCOPE_SPANS = 1 << 2;
 export const MASK_SPAN =
   (1 << 1) | (1 << 2) | (1 << 4) | (1 << 5) | (1 << 6) | (1 << 7) | (1 << 8) | (1 << 9) | (1 << 15);
-export const MASK_STATUS = 1 << 3;
+export const MASK_STATUS = (1 << 2) | (1 << 3);
 export const MASK_KEY_VALUE = (1 << 1) | (1 << 2);
 
 // Decoding is synchronous and never re-entered, so these caches can be module-wide.
@@ -207,6 +208,7 @@ function readSpan(r: Reader, sender: SpanSender, kept: AttributeKeyMatcher | und
   let name = '';
   let kind = 0;
   let statusCode = 0;
+  let redirected = false;
   let startLo = 0;
   let startHi = 0;
   let endLo = 0;
@@ -248,7 +250,9 @@ function readSpan(r: Reader, sender: SpanSender, kept: AttributeKeyMatcher | und
       case 122: {
         // status = 15, Status
         const parentLen = enter(r);
-        statusCode = readStatusCode(r);
+        readStatus(r);
+        statusCode = status.code;
+        redirected = status.redirected;
         r.len = parentLen;
         break;
       }
@@ -261,7 +265,7 @@ function readSpan(r: Reader, sender: SpanSender, kept: AttributeKeyMatcher | und
   // Differences of the halves are exact integers; recombined they stay below 2^53 for any
   // span shorter than ~104 days, so the duration carries full nanosecond precision.
   const durationNs = (endHi - startHi) * TWO_POW_32 + (endLo - startLo);
-  return {
+  const span: DecodedSpan = {
     service: sender.service,
     traceId,
     spanId,
@@ -274,6 +278,8 @@ function readSpan(r: Reader, sender: SpanSender, kept: AttributeKeyMatcher | und
     statusCode,
     attributes,
   };
+  if (redirected) span.redirected = true;
+  return span;
 }
 
 function readId(r: Reader, size: number, field: string, cache: HexIdCache | undefined): string {
@@ -289,13 +295,25 @@ function readId(r: Reader, size: number, field: string, cache: HexIdCache | unde
   return cache ? cache.get(buf, start, len) : buf.hexSlice(start, start + len);
 }
 
-function readStatusCode(r: Reader): number {
-  let code = 0;
+/** readStatus's result, one object reused (a span's status is read before the next one's). */
+const status = { code: 0, redirected: false };
+
+/** Status.code into `status`, and whether its message is a Redis Cluster redirection (read as bytes). */
+function readStatus(r: Reader): void {
+  status.code = 0;
+  status.redirected = false;
   while (r.pos < r.len) {
     const tag = r.tag();
     if (tag === 24)
-      code = r.int32(); // code = 3, enum
-    else skipField(r, tag, MASK_STATUS);
+      status.code = r.int32(); // code = 3, enum
+    else if (tag === 18) {
+      // message = 2, string
+      const len = r.size();
+      const start = r.pos;
+      if (start + len > r.len)
+        throw new Error(`status message of ${len} bytes runs past the enclosing message`);
+      r.pos = start + len;
+      status.redirected = isRedisRedirectionBytes(r.buf, start, start + len);
+    } else skipField(r, tag, MASK_STATUS);
   }
-  return code;
 }

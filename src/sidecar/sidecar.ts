@@ -22,6 +22,7 @@ import type { OtlpEncoding } from '../receiver/responses';
 import { REPORT_NAMES, ReportCache } from '../reports';
 import type { ReportQuery } from '../reports/types';
 import { SqlFingerprinter } from '../sql/fingerprinter';
+import { StateFile } from './state-file';
 
 const VERSION: string = require('../../package.json').version;
 /** Reports are recomputed at most once a second per view (see ReportCache). */
@@ -88,6 +89,20 @@ export async function startSidecar(
     recordNow: sliceClock.now,
     statementOf: (service, fingerprint) => aggregator.queries.get(service, fingerprint)?.statement,
   });
+  // The deploy history from the last run, before any span; saved periodically and after the drain.
+  const stateFile =
+    config.state.file === ''
+      ? undefined
+      : new StateFile({
+          file: config.state.file,
+          intervalMs: config.state.saveIntervalSeconds * 1000,
+          collect: () => ({ deploys: deploys.snapshot(now()) }),
+          logger,
+          now,
+          writtenBy: `spanstat ${VERSION}`,
+        });
+  const restored = stateFile?.load();
+  if (restored !== undefined) deploys.restore(restored.deploys);
   const reportSource = aggregatorSource(aggregator, config.advisor.window);
   const advisorSource = () => ({ ...reportSource(), deploys: deploys.comparisons(now()) });
   const advisor = config.advisor.enabled
@@ -167,6 +182,7 @@ export async function startSidecar(
         // Processes traced by the preload and the app's own SDK at once: the SDK's copies set aside.
         doubleTraced: pipeline.doubleTracing.byService(),
         ...(forwarder ? { forward: forwarder.stats } : {}),
+        ...(stateFile ? { state: stateFile.stats } : {}),
       }),
       reports,
       recommendations: advisor ? (params) => recommendationsResponse(advisor, params) : undefined,
@@ -223,6 +239,7 @@ export async function startSidecar(
     await metrics?.shutdown();
     throw err;
   }
+  stateFile?.start();
   const receiverUrl = `${receiverOptions.tls ? 'https' : 'http'}://${receiverAddress.host}:${receiverAddress.port}`;
   const apiUrl = `http://${apiAddress.host}:${apiAddress.port}`;
   const grpcReceiverAddress = grpcAddress && `${grpcAddress.host}:${grpcAddress.port}`;
@@ -268,6 +285,8 @@ export async function startSidecar(
       // Receivers first: bodies in flight finish (and are queued) before the queues drain.
       await Promise.all([receiver.shutdown(), grpcReceiver?.shutdown()]);
       await Promise.all([pipeline.shutdown(), forwarder?.shutdown()]);
+      // Every accepted span is counted now: the saved history includes the app's last requests.
+      await stateFile?.shutdown();
       await advisorStopped;
       await api.shutdown();
       await metrics?.shutdown();

@@ -2,7 +2,8 @@
  * The pinned fixture packages the compat tests run: test/fixtures/compat (preload-compat.test.ts,
  * preload-node-redis.test.ts) and test/fixtures/compat-legacy (preload-legacy-redis.test.ts, preload-fastify.test.ts), each a
  * package of its own installed by `npm ci --prefix <dir>` (scripts/run-tests.mjs and .ci/run do it
- * before the tests, for every fixture scripts/install-fixtures.mjs lists).
+ * before the tests, for every fixture scripts/install-fixtures.mjs lists), and test/fixtures/routers
+ * (preload-hono.test.ts, preload-restify.test.ts).
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -10,6 +11,8 @@ import { REPO_ROOT } from '../fixtures/preload-app/harness';
 
 export const COMPAT_DIR = fixtureDir('compat');
 export const COMPAT_LEGACY_DIR = fixtureDir('compat-legacy');
+/** Hono with @hono/node-server, and Restify (preload-hono.test.ts, preload-restify.test.ts). */
+export const ROUTERS_DIR = fixtureDir('routers');
 
 function fixtureDir(name: string): string {
   return join(REPO_ROOT, 'test', 'fixtures', name);
@@ -17,7 +20,7 @@ function fixtureDir(name: string): string {
 
 /**
  * The versions the fixture's package.json pins, each checked in its node_modules; throws what to
- * run. `dir` is COMPAT_DIR or COMPAT_LEGACY_DIR.
+ * run. `dir` is COMPAT_DIR, COMPAT_LEGACY_DIR or ROUTERS_DIR.
  */
 export function installedPins(dir: string = COMPAT_DIR): Record<string, string> {
   const pins = (

@@ -1,5 +1,6 @@
 /**
- * The route test a framework's fixture app runs under the preload (preload-koa, preload-hapi): the app
+ * The route test a framework's fixture app runs under the preload (preload-koa, preload-hapi,
+ * preload-hono, preload-restify): the app
  * serves the same paths (a profile per username, files by path, a failing route, a nested or prefixed
  * accounts route, /private/* behind an auth check that answers before routing), each routed request runs
  * one query and one cache read, and the sidecar must name every request by the framework's route
@@ -30,6 +31,8 @@ export function routedAppSuite(
   script: AppOptions['script'],
   service: string,
   routes: RouteTemplates,
+  /** The fixture directory the script and its libraries are in (default: test/fixtures/preload-app). */
+  dir?: string,
 ): void {
   describe(title, () => {
     let pg: LocalServer;
@@ -46,6 +49,7 @@ export function routedAppSuite(
       ]);
       app = await startApp({
         script,
+        dir,
         env: {
           PG_URL: pg.url,
           REDIS_URL: redis.url,

@@ -5,12 +5,11 @@
  * send: LIKE on lower(col), ILIKE branches of an OR (a trigram index beside a btree in one BitmapOr)
  * and ILIKE beside an = filter (the btree, whose note names the trigram index).
  */
-import { Client } from 'pg';
+import type { Client } from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type LocalServer, startPostgres } from '../../scripts/lib/local-servers';
-import { loadParser } from '../../src/advise/predicate-columns';
+import type { LocalServer } from '../../scripts/lib/local-servers';
 import type { IndexFinding } from '../../src/advise/types';
-import { indexInspectors } from '../helpers/index-inspectors';
+import { indexInspectors, startAdviceDatabase, stopAdviceDatabase } from '../helpers/index-inspectors';
 
 let pg: LocalServer;
 let admin: Client;
@@ -45,10 +44,7 @@ async function withIndexes(statements: string[], body: () => Promise<void>): Pro
 }
 
 beforeAll(async () => {
-  await loadParser();
-  pg = await startPostgres();
-  admin = new Client({ connectionString: pg.url });
-  await admin.connect();
+  ({ pg, admin } = await startAdviceDatabase());
   await admin.query(`
     CREATE TABLE people (id serial PRIMARY KEY, email text NOT NULL, phone text NOT NULL, name text NOT NULL,
                          city int NOT NULL, kind int NOT NULL, tenant int NOT NULL);
@@ -60,11 +56,7 @@ beforeAll(async () => {
   `);
 });
 
-afterAll(async () => {
-  await inspectors.closeAll();
-  await admin?.end();
-  await pg?.stop();
-});
+afterAll(() => stopAdviceDatabase(inspectors, { pg, admin }));
 
 describe('index advice for an OR on PostgreSQL', () => {
   const OR = 'SELECT id FROM people WHERE email = $1 OR phone = $2';

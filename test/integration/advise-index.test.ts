@@ -152,6 +152,27 @@ describe('index advice on PostgreSQL', () => {
     expect(p.plan?.shape).toContain('Seq Scan on orders');
   });
 
+  it('reads a filter on a CTE or a subquery that passes the table through as the table’s, as PostgreSQL inlines it', async () => {
+    const cte = await inspector().inspect(
+      candidate(
+        'WITH recent AS (SELECT * FROM orders WHERE status = $1) SELECT id FROM recent WHERE customer_id = $2',
+      ),
+    );
+    expect(cte.proposals.map((p) => p.statement)).toEqual([PROPOSED]);
+    expect(cte.proposals[0].plan?.shape).toContain('Seq Scan on orders');
+    const sub = await inspector().inspect(
+      candidate('SELECT o.id FROM (SELECT id, customer_id FROM orders) o WHERE o.customer_id = $1'),
+    );
+    expect(sub.proposals.map((p) => p.statement)).toEqual([PROPOSED]);
+    // A materialized CTE is not inlined: the filter is on its rows, which no index of the table serves.
+    const materialized = await inspector().inspect(
+      candidate(
+        'WITH recent AS MATERIALIZED (SELECT * FROM orders) SELECT id FROM recent WHERE customer_id = $1',
+      ),
+    );
+    expect(materialized.proposals).toEqual([]);
+  });
+
   it("proposes the same index for a Java agent's `?` statement and a Python driver's `%s` one", async () => {
     // The texts those clients' instrumentations record: PostgreSQL's parser rejects both as sent.
     const sql = await SqlFingerprinter.create(DEFAULTS.sql);

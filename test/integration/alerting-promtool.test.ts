@@ -7,9 +7,15 @@ import { AMTOOL_BIN, ensurePromToolsInstalled, PROMTOOL_BIN } from '../../script
 
 const CONFIG = join(__dirname, '..', '..', 'config');
 
-function run(bin: string, args: string[]) {
-  const result = spawnSync(bin, args, { encoding: 'utf8', cwd: CONFIG });
+function run(bin: string, args: string[], cwd = CONFIG) {
+  const result = spawnSync(bin, args, { encoding: 'utf8', cwd });
   return { status: result.status, output: `${result.stdout}${result.stderr}` };
+}
+
+/** `promtool test rules` on `test` (a rule-test file's YAML) written to the scratch dir as `name`. */
+function promtoolTest(name: string, test: string) {
+  writeFileSync(join(scratch, name), `${test}\n`);
+  return run(PROMTOOL_BIN, ['test', 'rules', name], scratch);
 }
 
 ensurePromToolsInstalled();
@@ -34,12 +40,9 @@ describe('alerting config with the real Prometheus tools', () => {
     copyFileSync(join(CONFIG, 'alerts.yml'), join(scratch, 'alerts.yml'));
     const broken = readFileSync(join(CONFIG, 'alerts.test.yml'), 'utf8').replace('242.5ms', '241ms');
     writeFileSync(join(scratch, 'alerts.test.yml'), broken);
-    const result = spawnSync(PROMTOOL_BIN, ['test', 'rules', 'alerts.test.yml'], {
-      encoding: 'utf8',
-      cwd: scratch,
-    });
-    expect(`${result.stdout}${result.stderr}`).toContain('FAILED');
-    expect(result.status).not.toBe(0);
+    const { status, output } = run(PROMTOOL_BIN, ['test', 'rules', 'alerts.test.yml'], scratch);
+    expect(output).toContain('FAILED');
+    expect(status).not.toBe(0);
   });
 
   it('promtool accepts the compose Prometheus config with its rule file', () => {
@@ -83,13 +86,48 @@ describe('alerting config with the real Prometheus tools', () => {
         ].join('\n'),
       ),
     ].join('\n');
-    writeFileSync(join(scratch, 'ratio.test.yml'), `${test}\n`);
-    const result = spawnSync(PROMTOOL_BIN, ['test', 'rules', 'ratio.test.yml'], {
-      encoding: 'utf8',
-      cwd: scratch,
-    });
-    expect(`${result.stdout}${result.stderr}`).toContain('SUCCESS');
-    expect(result.status).toBe(0);
+    const { status, output } = promtoolTest('ratio.test.yml', test);
+    expect(output).toContain('SUCCESS');
+    expect(status).toBe(0);
+  });
+
+  it("the dashboards' Deploys annotation marks a new version, not a new pod or restarted sidecar reporting a running one", () => {
+    const dashboard = JSON.parse(
+      readFileSync(join(CONFIG, '..', 'grafana', 'dashboards', 'spanstat-overview.json'), 'utf8'),
+    );
+    const annotation = dashboard.annotations.list.find((a: { name: string }) => a.name === 'Deploys');
+    const expr = (annotation.expr as string).replaceAll('$service', '.*');
+    const series = (instance: string, version: string, values: string) =>
+      `      - series: 'spanstat_service_version_info{service="shop",version="${version}",instance="${instance}"}'\n` +
+      `        values: '${values}'`;
+    // Scrapes a minute apart: pod a runs 1.4.1 until minute 10; its replacement, pod b (its sidecar new, or
+    // restarted with its state file), reports 1.4.1 from minute 11 and 1.4.2 from minute 16.
+    const at = (minute: number, samples: string[]) =>
+      [
+        `      - expr: '${expr.replaceAll("'", "''")}'`,
+        `        eval_time: ${minute}m`,
+        `        exp_samples:${samples.length === 0 ? ' []' : ''}`,
+        ...samples.map((labels) => `          - labels: '${labels}'\n            value: 1`),
+      ].join('\n');
+    const test = [
+      'rule_files: []',
+      'evaluation_interval: 1m',
+      'tests:',
+      '  - interval: 1m',
+      '    input_series:',
+      series('pod-a:9464', '1.4.1', '1x10'),
+      series('pod-b:9464', '1.4.1', '_x10 1x10'),
+      series('pod-b:9464', '1.4.2', '_x15 1x5'),
+      '    promql_expr_test:',
+      at(0, ['{service="shop",version="1.4.1"}']),
+      at(11, []),
+      at(12, []),
+      at(16, ['{service="shop",version="1.4.2"}']),
+      at(19, []),
+    ].join('\n');
+    const { status, output } = promtoolTest('deploys.test.yml', test);
+    expect(output).toContain('SUCCESS');
+    expect(status).toBe(0);
   });
 
   it('amtool accepts the Alertmanager config', () => {

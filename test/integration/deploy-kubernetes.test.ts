@@ -25,7 +25,7 @@ interface Container {
   startupProbe?: { httpGet?: { path: string; port: string | number } };
   livenessProbe?: { httpGet?: { path: string; port: string | number } };
   resources?: { limits?: { memory?: string } };
-  volumeMounts?: { name: string; mountPath: string }[];
+  volumeMounts?: { name: string; mountPath: string; readOnly?: boolean }[];
 }
 
 const docs = parseAllDocuments(readFileSync(MANIFEST, 'utf8')).map((d) => {
@@ -55,7 +55,7 @@ const deployment = byKind('Deployment') as unknown as {
         terminationGracePeriodSeconds: number;
         initContainers: Container[];
         containers: Container[];
-        volumes: { name: string; configMap?: { name: string } }[];
+        volumes: { name: string; configMap?: { name: string }; emptyDir?: unknown }[];
       };
     };
   };
@@ -127,6 +127,15 @@ describe('the Kubernetes example (deploy/kubernetes/spanstat-sidecar.yaml)', () 
     );
   });
 
+  it('keeps the state file on a writable volume (the root filesystem is read-only)', () => {
+    const file = config.state.file;
+    expect(file).not.toBe('');
+    const mount = sidecar.volumeMounts?.find((m) => file.startsWith(`${m.mountPath}/`));
+    expect(mount, `no volume mounted at ${file}`).toBeDefined();
+    expect(mount?.readOnly).toBeUndefined();
+    expect(pod.volumes.find((v) => v.name === mount?.name)?.emptyDir).toBeDefined();
+  });
+
   it('limits the sidecar memory above the RSS the benchmarks hold it under (150 MB)', () => {
     const limit = sidecar.resources?.limits?.memory ?? '';
     const mib = /^(\d+)Mi$/.exec(limit)?.[1];
@@ -136,9 +145,11 @@ describe('the Kubernetes example (deploy/kubernetes/spanstat-sidecar.yaml)', () 
 
   it('starts the built sidecar with that config: /healthz answers and SIGTERM ends with the summary line', async () => {
     // The ports and API host are the test's own (free loopback ports): everything else is the example's.
+    // The state file goes to the test's directory, where the pod mounts its volume.
+    const stateFile = join(work, 'shop.json');
     const { child, apiUrl } = await startSidecarProcess({
       args: ['--config', configFile],
-      env: { SPANSTAT_API_HOST: '127.0.0.1' },
+      env: { SPANSTAT_API_HOST: '127.0.0.1', SPANSTAT_STATE_FILE: stateFile },
     });
     try {
       const health = await fetch(`${apiUrl}/healthz`);
@@ -148,5 +159,6 @@ describe('the Kubernetes example (deploy/kubernetes/spanstat-sidecar.yaml)', () 
       await child.stop();
     }
     expect(child.tail()).toContain('spanstat sidecar stopped');
+    expect(JSON.parse(readFileSync(stateFile, 'utf8'))).toMatchObject({ formatVersion: 1 });
   });
 });

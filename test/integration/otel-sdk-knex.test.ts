@@ -23,7 +23,8 @@ let app: AppRun;
 
 beforeAll(async () => {
   assertBuilt();
-  [pg, sidecar] = await Promise.all([startPostgres(), startTestSidecar()]);
+  // The stock SDK exports in batches: under load a request's spans can arrive over 300 ms apart.
+  [pg, sidecar] = await Promise.all([startPostgres(), startTestSidecar({ assembly: { idleMs: 1500 } })]);
   const db = new Client({ connectionString: pg.url });
   await db.connect();
   await db.query(`

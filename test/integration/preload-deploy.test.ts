@@ -9,20 +9,16 @@
 import { execFile } from 'node:child_process';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { Client } from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type LocalServer, startPostgres, startRedis } from '../../scripts/lib/local-servers';
 import type { DeploysResponse } from '../../src/deploys';
 import type { RunningSidecar } from '../../src/sidecar/sidecar';
 import { type AppRun, assertBuilt, REPO_ROOT, startApp } from '../fixtures/preload-app/harness';
+import { ITEMS, SECRET_CUSTOMER, SECRET_REFERENCE, seedOrders } from '../helpers/orders-db';
 import { getJson, startTestSidecar, waitFor } from '../helpers/sidecar';
 
 const SERVICE = 'orders-fixture';
-const ITEMS = 10;
 const REQUESTS = 40;
-/** Planted in the data: no report, metric, page or recommendation may show it. */
-const SECRET_REFERENCE = 'ORD-7731-SECRET';
-const SECRET_CUSTOMER = 'customer-4242';
 const CLI = join(REPO_ROOT, 'dist', 'cli', 'main.js');
 const APP_DIR = join(REPO_ROOT, 'test', 'fixtures', 'deploy-app');
 
@@ -42,20 +38,7 @@ beforeAll(async () => {
       assembly: { idleMs: 3_000 },
     }),
   ]);
-  const db = new Client({ connectionString: pg.url });
-  await db.connect();
-  await db.query('CREATE TABLE orders (id int PRIMARY KEY, reference text NOT NULL, customer text NOT NULL)');
-  await db.query(
-    'CREATE TABLE order_items (id serial PRIMARY KEY, order_id int NOT NULL, sku text, qty int)',
-  );
-  await db.query(`INSERT INTO orders SELECT g, $1 || g, $2 FROM generate_series(1, 5) g`, [
-    SECRET_REFERENCE,
-    SECRET_CUSTOMER,
-  ]);
-  await db.query(
-    `INSERT INTO order_items (order_id, sku, qty) SELECT o, 'sku-' || i, i FROM generate_series(1, 5) o, generate_series(1, ${ITEMS}) i`,
-  );
-  await db.end();
+  await seedOrders(pg.url);
 });
 
 afterAll(async () => {

@@ -1,12 +1,14 @@
 /**
  * A Next.js app (test/fixtures/next/site: an app-router page and route handler and a pages-router API
- * route, each with one pg query and one ioredis read) built with `next build` and run with `next start`
+ * route, each with one pg query and one ioredis read), on Next 16 and on Next 15 (test/fixtures/next15,
+ * whose `site/` holds the files Next 15 names otherwise), built with `next build` and run with `next start`
  * under the preload (NODE_OPTIONS=--require) — and the same build's standalone `server.js` (`output:
  * 'standalone'`), as Docker images run it — exporting to the sidecar: each request is named by
  * Next's route template, static files are one `(static)` row, a 404 no route took is `(unmatched)`,
  * the queries and cache reads are counted on their request — the app router's ioredis is bundled (read
  * from its tracing channel), the pages router's required (patched; not counted twice) — and no word of a
- * path reaches an output.
+ * path reaches an output. And `next dev` of each (Turbopack on 16, webpack on 15): the same names, and
+ * Next's dev chunks and dev overlay endpoints `(static)`.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { cpSync, existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
@@ -19,8 +21,9 @@ import { endpointRowsOf, routeFigures, type SentRequest, sendAll } from '../help
 import { startTestSidecar } from '../helpers/sidecar';
 import { sidecarOutputs } from '../helpers/unrouted-paths';
 
-const FIXTURE = join(REPO_ROOT, 'test', 'fixtures', 'next');
-const NEXT_BIN = join(FIXTURE, 'node_modules', 'next', 'dist', 'bin', 'next');
+const FIXTURES = join(REPO_ROOT, 'test', 'fixtures');
+/** The app's sources, Next 16's (`next/site`); a version's own files go over them. */
+const SITE = join(FIXTURES, 'next', 'site');
 /** Words in the paths sent, none of which may reach an output. */
 const WORDS = ['zebediah', 'marmalade', 'quillon', 'confidential', 'quarterly', 'nowhere'];
 
@@ -86,18 +89,24 @@ async function serve(args: string[], cwd: string, env: Record<string, string>): 
   return { child, port, output: () => output };
 }
 
-async function stop(served: Served | undefined): Promise<void> {
+/**
+ * Ends the server: SIGKILL, or with SIGTERM (`next dev`, whose server is a child of its own that SIGKILL
+ * would leave writing to `.next` a while) SIGKILL only if it has not exited within 10 s.
+ */
+async function stop(served: Served | undefined, signal: 'SIGKILL' | 'SIGTERM' = 'SIGKILL'): Promise<void> {
   const child = served?.child;
   if (!child || child.exitCode !== null || child.signalCode !== null) return;
   const exited = new Promise((r) => child.once('exit', r));
-  child.kill('SIGKILL');
+  child.kill(signal);
+  const late = setTimeout(() => child.kill('SIGKILL'), 10_000);
   await exited;
+  clearTimeout(late);
 }
 
 /** The standalone build's `server.js`: under the path of the app from Next's root (the fixture dir). */
-function standaloneServer(dir: string): string {
+function standaloneServer(fixture: string, dir: string): string {
   const standalone = join(dir, '.next', 'standalone');
-  const server = join(standalone, dir.slice(FIXTURE.length + 1), 'server.js');
+  const server = join(standalone, dir.slice(fixture.length + 1), 'server.js');
   if (!existsSync(server)) throw new Error(`no standalone server.js at ${server}`);
   // As deployments do: the static files and public/ beside it (next build leaves them out).
   cpSync(join(dir, '.next', 'static'), join(dirname(server), '.next', 'static'), { recursive: true });
@@ -105,7 +114,47 @@ function standaloneServer(dir: string): string {
   return server;
 }
 
-describe('a Next.js app under the preload, sending to a sidecar', () => {
+/** A Next.js line under test: its fixture (its own pinned node_modules) and how its site differs. */
+interface NextLine {
+  name: string;
+  /** test/fixtures/<fixture>: package.json, lock and, where the site differs, `site/` files over next/site's. */
+  fixture: string;
+  /** next/site files this line does not know (Next 15 has `middleware.js` where 16 has `proxy.js`). */
+  dropped: string[];
+  /** The `http.route`s Next itself gives the app's own OpenTelemetry SDK for three of the routes. */
+  ownRoutes: string[];
+}
+
+/** A copy of the line's site in a temp dir of its fixture, so it resolves that fixture's node_modules. */
+function copySite(line: NextLine, fixture: string): string {
+  const dir = mkdtempSync(join(fixture, '.build-'));
+  cpSync(SITE, dir, { recursive: true });
+  for (const name of line.dropped) rmSync(join(dir, name));
+  if (existsSync(join(fixture, 'site'))) cpSync(join(fixture, 'site'), dir, { recursive: true });
+  return dir;
+}
+
+const LINES: NextLine[] = [
+  {
+    name: 'Next.js 16',
+    fixture: 'next',
+    dropped: [],
+    ownRoutes: ['/users/[username]', '/api/orders/[id]', '/api/teams/[team]'],
+  },
+  {
+    // `next build` with webpack (Next 15's default; Turbopack builds were beta).
+    name: 'Next.js 15',
+    fixture: 'next15',
+    dropped: ['proxy.js'],
+    // Next 15's route handler overwrites its root span's route with its file's path (`…/[id]/route`);
+    // the preload keeps the first template Next notes, the route's.
+    ownRoutes: ['/users/[username]', '/api/orders/[id]/route', '/api/teams/[team]'],
+  },
+];
+
+describe.each(LINES)('a $name app under the preload, sending to a sidecar', (line) => {
+  const fixture = join(FIXTURES, line.fixture);
+  const nextBin = join(fixture, 'node_modules', 'next', 'dist', 'bin', 'next');
   let dir: string;
   let pg: LocalServer;
   let redis: LocalServer;
@@ -113,21 +162,21 @@ describe('a Next.js app under the preload, sending to a sidecar', () => {
   let nextStart: Served | undefined;
   let standalone: Served | undefined;
   let ownOtel: Served | undefined;
+  let env: (service: string) => Record<string, string>;
 
   beforeAll(async () => {
     assertBuilt();
-    if (!existsSync(NEXT_BIN))
-      throw new Error(`${NEXT_BIN} is missing: run \`node scripts/install-fixtures.mjs\` first`);
-    // Inside the fixture, so the build resolves the fixture's node_modules (Next ~25 s on 2 cores).
-    dir = mkdtempSync(join(FIXTURE, '.build-'));
-    cpSync(join(FIXTURE, 'site'), dir, { recursive: true });
+    if (!existsSync(nextBin))
+      throw new Error(`${nextBin} is missing: run \`node scripts/install-fixtures.mjs\` first`);
+    // Next 16's build (Turbopack) ~25 s on 2 cores, Next 15's (webpack) ~45 s.
+    dir = copySite(line, fixture);
     [pg, redis, sidecar] = await Promise.all([
       startPostgres(),
       startRedis(),
       startTestSidecar({ assembly: { idleMs: 3_000 } }),
-      run([NEXT_BIN, 'build'], dir, cleanEnv({ NEXT_FIXTURE_STANDALONE: '1' })),
+      run([nextBin, 'build'], dir, cleanEnv({ NEXT_FIXTURE_STANDALONE: '1' })),
     ]);
-    const env = (service: string) => ({
+    env = (service: string) => ({
       PG_URL: pg.url,
       REDIS_URL: redis.url,
       OTEL_EXPORTER_OTLP_ENDPOINT: sidecar.receiverUrl,
@@ -135,12 +184,12 @@ describe('a Next.js app under the preload, sending to a sidecar', () => {
       OTEL_SERVICE_NAME: service,
     });
     [nextStart, standalone, ownOtel] = await Promise.all([
-      serve([NEXT_BIN, 'start'], dir, env('next-app')),
-      serve([standaloneServer(dir)], dir, env('next-standalone')),
+      serve([nextBin, 'start'], dir, env('next-app')),
+      serve([standaloneServer(fixture, dir)], dir, env('next-standalone')),
       // The app registers its own OpenTelemetry SDK (instrumentation.js): Next traces itself into it.
-      serve([NEXT_BIN, 'start'], dir, { ...env('next-own-otel'), APP_OWN_OTEL: '1' }),
+      serve([nextBin, 'start'], dir, { ...env('next-own-otel'), APP_OWN_OTEL: '1' }),
     ]);
-  }, 180_000);
+  }, 480_000);
 
   afterAll(async () => {
     await Promise.all([stop(nextStart), stop(standalone), stop(ownOtel)]);
@@ -202,6 +251,83 @@ describe('a Next.js app under the preload, sending to a sidecar', () => {
     60_000,
   );
 
+  it("next dev: names routes by template, and Next's dev files and endpoints (static), before any page too", async () => {
+    const devDir = copySite(line, fixture);
+    let dev: Served | undefined;
+    try {
+      // Next 16 develops with Turbopack, Next 15 with webpack (their defaults).
+      dev = await serve([nextBin, 'dev', '--hostname', '127.0.0.1'], devDir, env('next-dev'));
+      const post = (body: unknown): RequestInit => ({
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify(body),
+      });
+      // What the dev overlay asks Next's dev server (its hot reloader) for, before any page: the sidecar
+      // has seen no route of this service yet, so a request without one would be named by its path.
+      const devAnswers: [string, RequestInit, number][] = [
+        ['/__nextjs_original-stack-frames', post({ frames: [], isServer: true, isAppDirectory: true }), 200],
+        ['/__nextjs_devtools_config', post({}), 204],
+        ['/__nextjs_font/geist-latin.woff2', {}, 200],
+        ['/__nextjs_font/zebediah.woff2', {}, 404],
+      ];
+      const answered: [string, number][] = [];
+      for (const [path, init] of devAnswers) {
+        const res = await fetch(`http://127.0.0.1:${dev.port}${path}`, init);
+        await res.arrayBuffer();
+        answered.push([path, res.status]);
+      }
+      expect(answered).toEqual(devAnswers.map(([path, , status]) => [path, status]));
+      // A page (compiled on its first request) and the dev chunks it loads.
+      const html = await (await fetch(`http://127.0.0.1:${dev.port}/`)).text();
+      const assets = [...html.matchAll(/src="(\/_next\/static\/[^"]+)"/g)].map(([, src]) =>
+        src.replaceAll('&amp;', '&'),
+      );
+      expect(assets.length).toBeGreaterThan(2);
+      // One or two requests a route: each is compiled on its first.
+      const sent: SentRequest[] = [
+        ['/users/zebediah', 200],
+        ['/users/marmalade', 200],
+        ['/api/orders/4711', 200],
+        ['/api/orders/confidential', 404],
+        ['/api/teams/quarterly', 200],
+        ['/api/boom/zebediah', 500],
+        ['/private/marmalade', 401],
+        ['/private/quillon', 200, { authorization: 'Bearer x' }],
+        ['/nowhere/zebediah', 404],
+        ['/robots.txt', 200],
+        ...assets.map((src): SentRequest => [src, 200]),
+        // Answered by Next's router without its hot reloader or a route: (middleware), as the sidecar
+        // names a request without a route in a service whose others have one.
+        ['/_next/static/development/_devPagesManifest.json', 200],
+        ['/.well-known/appspecific/com.chrome.devtools.json', 200],
+      ];
+      expect(await sendAll(dev.port, sent)).toEqual(sent.map(([path, status]) => [path, status]));
+
+      const rows = await endpointRowsOf(sidecar.apiUrl, 'next-dev', devAnswers.length + 1 + sent.length);
+      expect(routeFigures(rows)).toEqual(
+        [
+          ['GET /users/[username]', 2, 0, 1, 1],
+          ['GET /api/orders/[id]', 2, 0, 1, 1],
+          ['GET /api/teams/[team]', 1, 0, 1, 1],
+          ['GET /api/boom/[name]', 1, 1, 1, 0],
+          ['GET /private/[name]', 1, 0, 1, 1],
+          ['GET (middleware)', 3, 0, 0, 0],
+          ['GET /', 1, 0, 0, 0],
+          // robots.txt, the chunks and the dev overlay's font.
+          ['GET (static)', 1 + assets.length + 1, 0, 0, 0],
+          ['POST (static)', 2, 0, 0, 0],
+          ['GET (unmatched)', 2, 0, 0, 0],
+        ].sort(),
+      );
+      const everything = `${JSON.stringify(rows)}\n${await sidecarOutputs(sidecar.apiUrl)}`;
+      for (const word of WORDS) expect(everything).not.toContain(word);
+      expect(dev.output()).not.toContain('spanstat');
+    } finally {
+      await stop(dev, 'SIGTERM');
+      rmSync(devDir, { recursive: true, force: true });
+    }
+  }, 240_000);
+
   it("leaves the app's own OpenTelemetry SDK its spans, with Next's own http.route on them", async () => {
     const app = ownOtel as Served;
     await sendAll(app.port, [
@@ -211,8 +337,6 @@ describe('a Next.js app under the preload, sending to a sidecar', () => {
     ]);
     const res = await fetch(`http://127.0.0.1:${app.port}/api/own-spans`);
     expect(res.status).toBe(200);
-    expect(await res.json()).toEqual(
-      expect.arrayContaining(['/users/[username]', '/api/orders/[id]', '/api/teams/[team]']),
-    );
+    expect(await res.json()).toEqual(expect.arrayContaining(line.ownRoutes));
   });
 });

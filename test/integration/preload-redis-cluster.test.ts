@@ -6,16 +6,33 @@
  * migrated) and the client sends it again to the new owner. Each must count once, with the outcome of
  * the attempt that answered it — a redirection is not an error, and the hit or miss is the new owner's.
  */
+
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type SidecarProcess, startSidecarProcess } from '../../scripts/lib/demo-stack';
 import { type LocalRedisCluster, type LocalServer, startRedisCluster } from '../../scripts/lib/local-servers';
 import type { CacheRow, EndpointRow, Report } from '../../src/reports/types';
-import { type AppOptions, type AppRun, assertBuilt, startApp } from '../fixtures/preload-app/harness';
-import { COMPAT_DIR, installedPins } from '../helpers/compat-fixture';
+import {
+  type AppOptions,
+  type AppRun,
+  assertBuilt,
+  FIXTURE_DIR,
+  startApp,
+} from '../fixtures/preload-app/harness';
+import { COMPAT_DIR, COMPAT_LEGACY_DIR, installedPins } from '../helpers/compat-fixture';
 import { getJson, waitFor } from '../helpers/sidecar';
 
-/** A cluster, the sidecar and `script` (in `dir`) under the preload, with the slot moves the tests make. */
-function clusterRun(service: string, script: AppOptions['script'], dir?: string) {
+const OWN_SDK = join(FIXTURE_DIR, 'own-sdk-register.js');
+
+/**
+ * A cluster, the sidecar and `script` (in `dir`) under the preload (or, with `ownSdk`, traced by
+ * OpenTelemetry's NodeSDK instead), with the slot moves the tests make.
+ */
+function clusterRun(
+  service: string,
+  script: AppOptions['script'],
+  { dir, ownSdk = false, env = {} }: { dir?: string; ownSdk?: boolean; env?: Record<string, string> } = {},
+) {
   let cluster: LocalRedisCluster;
   let sidecar: SidecarProcess;
   let app: AppRun;
@@ -29,11 +46,13 @@ function clusterRun(service: string, script: AppOptions['script'], dir?: string)
       app = await startApp({
         script,
         dir,
+        ...(ownSdk ? { preload: false, nodeArgs: ['--require', OWN_SDK] } : {}),
         env: {
           REDIS_CLUSTER_NODES: cluster.nodes.map((n) => `${n.host}:${n.port}`).join(','),
           OTEL_EXPORTER_OTLP_ENDPOINT: sidecar.receiverUrl,
           OTEL_BSP_SCHEDULE_DELAY: '100',
           OTEL_SERVICE_NAME: service,
+          ...env,
         },
       });
     },
@@ -148,14 +167,25 @@ describe('the preload with an ioredis Cluster', () => {
   });
 });
 
-describe('the preload with a node-redis Cluster (redis 5, test/fixtures/compat)', () => {
-  const run = clusterRun('node-redis-cluster-app', 'node-redis-cluster-app.js', COMPAT_DIR);
+describe.each<{ major: string; dir: string; env: Record<string, string> }>([
+  { major: '5', dir: COMPAT_DIR, env: {} },
+  // v4 sends each attempt through the patched client, a span each: the sidecar sets the redirected one aside.
+  {
+    major: '4',
+    dir: COMPAT_LEGACY_DIR,
+    env: { REDIS_PACKAGE: join(COMPAT_LEGACY_DIR, 'node_modules', 'redis') },
+  },
+])('the preload with a node-redis Cluster (redis $major)', ({ major, dir, env }) => {
+  const run = clusterRun(`node-redis${major}-cluster-app`, 'node-redis-cluster-app.js', {
+    dir: COMPAT_DIR,
+    env,
+  });
   const { report, endpointRows, moveSlot, startMigrating, calculateSlot, userIdBeside, redirections } = run;
   beforeAll(run.start, 120_000);
   afterAll(run.stop);
 
   it("counts a redirected command once, with the new owner's answer", async () => {
-    expect(installedPins(COMPAT_DIR).redis).toMatch(/^5\./);
+    expect(installedPins(dir).redis).toMatch(new RegExp(`^${major}\\.`));
     const get = (path: string) => run.app().get(path);
     for (const id of ['1', '2', '3']) expect(await get(`/user/${id}`)).toBe(200); // 3 misses + 3 SETs
     for (const id of ['1', '2', '3']) expect(await get(`/user/${id}`)).toBe(200); // 3 hits
@@ -182,4 +212,59 @@ describe('the preload with a node-redis Cluster (redis 5, test/fixtures/compat)'
       ['/user/:id', 8, 0, 1.5],
     ]);
   });
+});
+
+describe('an ioredis Cluster traced by OpenTelemetry’s own SDK (instrumentation-ioredis), not the preload', () => {
+  const run = clusterRun('sdk-redis-cluster-app', 'redis-cluster-app.js', { ownSdk: true });
+  const { report, moveSlot, startMigrating, calculateSlot, userIdBeside, redirections } = run;
+  beforeAll(run.start, 120_000);
+  afterAll(run.stop);
+  /** The user:* row: reads, writes, calls, errors (hit/miss needs the preload). */
+  const userRow = async () => {
+    const row = (await report<CacheRow>('cache')).find((r) => r.namespace === 'user:*');
+    return row && [row.reads, row.writes, row.calls, row.errors];
+  };
+
+  /**
+   * The row once it is `ready` and has not changed for a second (the SDK exports every 100 ms); else,
+   * after 30 s (a loaded CI machine), the last row read, so a failure shows the figures.
+   */
+  const settledRow = async (ready: (row: number[]) => boolean) => {
+    const settled = await waitFor(
+      async () => {
+        const row = await userRow();
+        if (!row || !ready(row)) return undefined;
+        await new Promise((resolve) => setTimeout(resolve, 1000));
+        return JSON.stringify(await userRow()) === JSON.stringify(row) ? row : undefined;
+      },
+      30_000,
+      200,
+    );
+    return settled ?? (await userRow());
+  };
+
+  it('counts a redirected command once, not its redirected attempt as a failed call', async () => {
+    const get = (path: string) => run.app().get(path);
+    // Warm-up: every master's connection opened. (instrumentation-ioredis traces a command sent
+    // before its connection is ready twice — ioredis resends its offline queue through the patched
+    // sendCommand — so the figures below are taken from here on.)
+    for (const id of ['1', '2', '3']) expect(await get(`/user/${id}`)).toBe(200);
+    for (const id of ['1', '2', '3']) expect(await get(`/user/${id}`)).toBe(200);
+    const before = await settledRow((row) => row[0] >= 6 && row[1] >= 3);
+
+    const userSlot = calculateSlot('user:1');
+    moveSlot(userSlot, ['user:1']);
+    expect(await get('/user/1')).toBe(200); // GET, after MOVED
+    const id = userIdBeside(userSlot);
+    startMigrating(calculateSlot(`user:${id}`));
+    expect(await get(`/user/${id}`)).toBe(200); // GET and SET, each after ASK
+    // The SDK traces each attempt: the redirected ones end as errors (status `MOVED …` / `ASK …`).
+    expect(redirections('MOVED')).toBe(1);
+    expect(redirections('ASK')).toBe(2);
+
+    const [reads, writes, calls, errors] = before as number[];
+    const after = await settledRow((row) => row[2] >= calls + 3);
+    // Three commands (two GETs, a SET), each once, none an error.
+    expect(after).toEqual([reads + 2, writes + 1, calls + 3, errors]);
+  }, 90_000);
 });

@@ -134,10 +134,34 @@ describe('predicate columns from the parse tree', () => {
   });
 
   it('does not take CTE names or subqueries for tables and scopes subqueries', () => {
+    // A CTE PostgreSQL inlines that passes one table through: the filters on it are the table's.
     const sql =
       'WITH recent AS (SELECT * FROM orders WHERE created_at > $1) SELECT * FROM recent r JOIN items i ON i.order_id = r.id WHERE r.customer_id = $2';
     expect(extractColumns(sql)?.tables.map((t) => t.name)).toEqual(['orders', 'items']);
-    expect(cols(sql)).toEqual(['orders.created_at:range', 'items.order_id:join']);
+    expect(cols(sql)).toEqual([
+      'orders.created_at:range',
+      'items.order_id:join',
+      'orders.id:join',
+      'orders.customer_id:eq',
+    ]);
+    // Not when it is materialized: explicitly, by a second reference, or as an aggregate, a LIMIT or a rename.
+    for (const kept of [
+      'WITH recent AS MATERIALIZED (SELECT * FROM orders WHERE created_at > $1) SELECT * FROM recent r WHERE r.customer_id = $2',
+      'WITH recent AS (SELECT * FROM orders WHERE created_at > $1) SELECT * FROM recent r WHERE r.customer_id = $2 AND EXISTS (SELECT 1 FROM recent x WHERE x.id = r.id + 1)',
+      'WITH recent AS (SELECT customer_id, count(*) AS n FROM orders WHERE created_at > $1 GROUP BY customer_id) SELECT * FROM recent r WHERE r.customer_id = $2',
+      'WITH recent AS (SELECT * FROM orders WHERE created_at > $1 LIMIT 100) SELECT * FROM recent r WHERE r.customer_id = $2',
+      'WITH recent AS (SELECT account AS customer_id FROM orders WHERE created_at > $1) SELECT * FROM recent r WHERE r.customer_id = $2',
+    ])
+      expect(cols(kept)).not.toContain('orders.customer_id:eq');
+    // NOT MATERIALIZED is inlined even when read twice; a subquery in FROM is pulled up alike.
+    expect(
+      cols(
+        'WITH recent AS NOT MATERIALIZED (SELECT id, customer_id FROM orders) SELECT * FROM recent r JOIN recent s ON s.id = r.id WHERE r.customer_id = $1',
+      ),
+    ).toContain('orders.customer_id:eq');
+    expect(cols('SELECT * FROM (SELECT * FROM orders) o WHERE o.customer_id = $1')).toEqual([
+      'orders.customer_id:eq',
+    ]);
     expect(
       cols('SELECT * FROM items WHERE order_id IN (SELECT id FROM orders WHERE customer_id = $1)'),
     ).toEqual(['items.order_id:join', 'orders.customer_id:eq']);

@@ -498,6 +498,18 @@ describe('SpanClassifier', () => {
       [span({ 'http.request.method': 'get' }, { kind: SpanKind.SERVER }), { type: 'request', method: 'GET' }],
       [span({ 'db.system.name': 'redis', 'db.operation.name': 'PING' }), { type: 'other' }],
       [span({ 'db.system.name': 'redis', 'db.query.text': 'GET user:2' }), { type: 'cache', command: 'get' }],
+      // An attempt a Redis Cluster redirected: the client's next attempt is the call.
+      [
+        span(
+          { 'db.system.name': 'redis', 'db.query.text': 'GET user:2' },
+          { statusCode: 2, redirected: true },
+        ),
+        { type: 'other' },
+      ],
+      [
+        span({ 'db.system.name': 'redis', 'db.query.text': 'GET user:2' }, { statusCode: 2 }),
+        { type: 'cache', command: 'get', error: true },
+      ],
     ];
     for (let round = 0; round < 2; round++) {
       for (const [input, expected] of cases) expect(classifier.classify(input)).toMatchObject(expected);

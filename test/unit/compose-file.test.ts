@@ -16,7 +16,10 @@ interface Service {
   network_mode?: string;
   depends_on?: string[] | Record<string, { condition: string }>;
 }
-const compose = parse(text, { merge: true }) as { services: Record<string, Service> };
+const compose = parse(text, { merge: true }) as {
+  services: Record<string, Service>;
+  volumes?: Record<string, unknown>;
+};
 const services = compose.services;
 
 function hostPort(url: string): string {
@@ -96,7 +99,11 @@ describe('docker-compose.yml', () => {
       SPANSTAT_RECEIVER_HOST: '0.0.0.0',
       SPANSTAT_API_HOST: '0.0.0.0',
       SPANSTAT_RECEIVER_GRPC_PORT: 4317,
+      SPANSTAT_STATE_FILE: '/var/lib/spanstat/state.json',
     });
+    // The state file's directory is a named volume, so it outlives the container.
+    expect(services.sidecar.volumes).toEqual(['spanstat-state:/var/lib/spanstat']);
+    expect(Object.keys(compose.volumes ?? {})).toEqual(['spanstat-state']);
     expect(services.sidecar.ports).toEqual(expect.arrayContaining(['4318:4318', '4317:4317', '9464:9464']));
     expect(services.load.network_mode).toBe('service:demo-app');
   });

@@ -17,12 +17,17 @@ export interface FakeClock {
   now: number;
 }
 
-export function tracker(clock: FakeClock, deploy: Partial<DeployThresholds> = {}): DeployTracker {
+/** `statements`: what the aggregator knows (a restarted sidecar's knows only what ran since). */
+export function tracker(
+  clock: FakeClock,
+  deploy: Partial<DeployThresholds> = {},
+  statements: Record<string, string> = STATEMENTS,
+): DeployTracker {
   return new DeployTracker({
     thresholds: { ...DEFAULTS.advisor.deploy, ...deploy },
     relativeAccuracy: 0.01,
     recordNow: () => clock.now,
-    statementOf: (_service, fp) => STATEMENTS[fp],
+    statementOf: (_service, fp) => statements[fp],
   });
 }
 

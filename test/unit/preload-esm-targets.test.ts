@@ -40,6 +40,23 @@ describe('the ES module files the preload patches', () => {
     );
   });
 
+  it("imports hono's Context through the patch, which the dispatch then builds", () => {
+    const source =
+      'import { compose } from "./compose.js";\nimport { Context } from "./context.js";\nnew Context(r, {});\n';
+    const url = 'file:///app/node_modules/hono/dist/hono-base.js';
+    const out = loadSync(url, {}, () => ({ format: 'module', source })).source as string;
+    expect(out).toBe(
+      'import { compose } from "./compose.js";\n' +
+        'import { Context as Context$spanstatImport } from "./context.js";\n' +
+        `const Context = globalThis[Symbol.for("${ESM_PATCH_GLOBAL}")]?.("hono/context", Context$spanstatImport) ?? Context$spanstatImport;\n` +
+        'new Context(r, {});\n',
+    );
+    // Another version's import line: left as it is.
+    const other = { format: 'module', source: 'import { Context as C } from "./context.js";\n' };
+    expect(loadSync(url, {}, () => other)).toBe(other);
+    expect(loadSync('file:///app/node_modules/hono/dist/cjs/hono-base.js', {}, () => other)).toBe(other);
+  });
+
   it('leaves a target whose source is not as expected (another version) untouched', () => {
     const result = { format: 'module', source: 'export default function postgres() {}\n' };
     expect(loadSync(INDEX_URL, {}, () => result)).toBe(result);

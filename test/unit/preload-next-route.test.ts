@@ -8,7 +8,13 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MIDDLEWARE_ROUTE, STATIC_ROUTE } from '../../src/classify/route-template';
 import { setSpan } from '../../src/preload/context-frame';
 import { LeanTracerProvider } from '../../src/preload/lean-tracer';
-import { linkingCapture, notingRoute, withStaticMark } from '../../src/preload/next-route';
+import {
+  linkingCapture,
+  markingDevAnswers,
+  notingRoute,
+  withDevAnswersMarked,
+  withStaticMark,
+} from '../../src/preload/next-route';
 import { preloadContext } from '../../src/preload/preload-context';
 import { type RouteCapture, startRouteCapture } from '../../src/preload/route-capture';
 
@@ -44,7 +50,7 @@ async function requestFrom(outerRoute: string | undefined, ...routes: string[]):
 }
 
 describe("Next.js's route on the request's capture", () => {
-  it('keeps the first template Next notes, as Next does, and passes every call through', async () => {
+  it('keeps the first template Next notes, as Next 16 does, and passes every call through', async () => {
     noted.length = 0;
     expect((await request('/users/[username]', '/_error')).route).toBe('/users/[username]');
     expect(noted).toEqual([
@@ -92,5 +98,64 @@ describe("Next.js's route on the request's capture", () => {
     expect(served).toEqual([[req, 'res', '/chunks/a.js']]);
     expect(patched.getContentType()).toBe('text/plain');
     expect(withStaticMark(patched)).toBe(patched);
+  });
+
+  it("marks what next dev's hot reloader answers (static), and hands the rest on unmarked", async () => {
+    let during: string | undefined;
+    const run = markingDevAnswers(async (req: unknown) => {
+      during = (req as { capture: RouteCapture }).capture.unrouted;
+      return (req as { answer: unknown }).answer;
+    });
+    const devRequest = (answer: unknown) => {
+      const req: { capture?: RouteCapture; answer: unknown } = { answer };
+      req.capture = startRouteCapture(req);
+      return req as { capture: RouteCapture; answer: unknown };
+    };
+    const answered = devRequest({ finished: true });
+    expect(await run(answered)).toEqual({ finished: true });
+    expect(answered.capture.unrouted).toBe(STATIC_ROUTE);
+    // Handed on to be routed: marked only while the hot reloader had it (the response was not closed).
+    for (const answer of [{ finished: undefined }, {}, undefined]) {
+      const handedOn = devRequest(answer);
+      expect(await run(handedOn)).toEqual(answer);
+      expect(during).toBe(STATIC_ROUTE);
+      expect(handedOn.capture.unrouted).toBeUndefined();
+    }
+    // A route already taken (a custom server's catch-all) stays; a failure is passed on, the mark undone.
+    const routed = devRequest({ finished: true });
+    routed.capture.route = '*';
+    await run(routed);
+    expect(routed.capture.unrouted).toBeUndefined();
+    const failing = markingDevAnswers(async () => {
+      throw new Error('compile failed');
+    });
+    const failed = devRequest(undefined);
+    await expect(failing(failed)).rejects.toThrow('compile failed');
+    expect(failed.capture.unrouted).toBeUndefined();
+    // A request without a capture (the preload's HTTP span off) passes straight through.
+    expect(await run({ answer: { finished: true }, capture: { unrouted: undefined } })).toEqual({
+      finished: true,
+    });
+  });
+
+  it("wraps the run of the hot reloader Turbopack's factory resolves to, keeping its other exports", async () => {
+    const exports = {};
+    const reloader = { run: async () => ({ finished: true }), onHMR: () => 'hmr' };
+    for (const [name, value] of Object.entries({
+      createHotReloaderTurbopack: async (...args: unknown[]) => (args[0] === 'opts' ? reloader : null),
+      other: () => 'other',
+    }))
+      Object.defineProperty(exports, name, { enumerable: true, get: () => value });
+    const patched = withDevAnswersMarked(exports) as Record<string, (...args: unknown[]) => unknown>;
+    const hotReloader = (await patched.createHotReloaderTurbopack('opts')) as typeof reloader;
+    expect(hotReloader).toBe(reloader);
+    const req = {};
+    const capture = startRouteCapture(req);
+    await (hotReloader.run as (req: unknown) => Promise<unknown>)(req);
+    expect(capture.unrouted).toBe(STATIC_ROUTE);
+    expect(hotReloader.onHMR()).toBe('hmr');
+    expect(patched.other()).toBe('other');
+    expect(withDevAnswersMarked(patched)).toBe(patched);
+    expect(await patched.createHotReloaderTurbopack('something else')).toBeNull();
   });
 });

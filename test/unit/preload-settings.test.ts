@@ -81,13 +81,16 @@ describe('preload settings from the environment', () => {
 
   it('reads the enabled and disabled instrumentation lists', () => {
     expect(
-      readPreloadSettings({ OTEL_NODE_DISABLED_INSTRUMENTATIONS: 'express, ioredis, next' }).instrumentations,
+      readPreloadSettings({ OTEL_NODE_DISABLED_INSTRUMENTATIONS: 'express, ioredis, next, hono' })
+        .instrumentations,
     ).toEqual({
       http: true,
       express: false,
       fastify: true,
       koa: true,
       hapi: true,
+      hono: false,
+      restify: true,
       next: false,
       graphql: true,
       pg: true,
@@ -101,6 +104,8 @@ describe('preload settings from the environment', () => {
       fastify: false,
       koa: false,
       hapi: false,
+      hono: false,
+      restify: false,
       next: false,
       graphql: false,
       pg: true,

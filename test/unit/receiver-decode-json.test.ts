@@ -59,6 +59,15 @@ describe('decodeTracesJson', () => {
     });
   });
 
+  it('tells a Redis Cluster redirection by its status message, as the protobuf decoder does', () => {
+    const decode = (status: unknown) =>
+      decodeTracesJson(requestWith({ ...SPAN, startTimeUnixNano: '1', endTimeUnixNano: '2', status }))[0];
+    expect(decode({ code: 2, message: 'MOVED 3999 127.0.0.1:7001' }).redirected).toBe(true);
+    expect(decode({ code: 'STATUS_CODE_ERROR', message: 'ErrorReply ASK' }).redirected).toBe(true);
+    expect(decode({ code: 2, message: 'ERR wrong number of arguments' })).not.toHaveProperty('redirected');
+    expect(decode({ code: 2, message: 7 })).not.toHaveProperty('redirected');
+  });
+
   it('accepts int64 values as decimal strings and as numbers', () => {
     const asStrings = requestWith({
       ...SPAN,

@@ -145,6 +145,39 @@ describe('decodeTracesProtobuf', () => {
     });
   });
 
+  it('tells a Redis Cluster redirection by its status message, and keeps no message', () => {
+    const withStatus = (text: string, code = 2) =>
+      requestWithSpan((w) => {
+        validSpanFields(w);
+        w.uint32(122).fork().uint32(18).string(text).uint32(24).int32(code).ldelim();
+      });
+    for (const [text, redirected] of [
+      ['MOVED 3999 127.0.0.1:7001', true], // another SDK: the reply as the message
+      ['ASK 3999 127.0.0.1:7001', true],
+      ['TRYAGAIN Multiple keys request during rehashing of slot', true],
+      ['CLUSTERDOWN The cluster is down', true],
+      ['ErrorReply MOVED', true], // the preload: class and label (end-span.ts)
+      ['ReplyError ASK', true],
+      ['MOVEDX 1', false],
+      ['WRONGTYPE Operation against a key holding the wrong kind of value', false],
+      ['ReplyError WRONGTYPE', false],
+      [`${'x'.repeat(200)} MOVED 1 a:1`, false],
+      ['', false],
+    ] as const) {
+      const [span] = decodeTracesProtobuf(withStatus(text));
+      expect(span.statusCode).toBe(2);
+      expect(span.redirected === true).toBe(redirected);
+      expect(JSON.stringify(span)).not.toContain(text || 'never');
+    }
+    // A message of another wire type is malformed.
+    expectDecodeError(
+      requestWithSpan((w) => {
+        validSpanFields(w);
+        w.uint32(122).fork().uint32(16).int32(7).ldelim();
+      }),
+    );
+  });
+
   it('keeps every nanosecond of a duration whose timestamps exceed 2^53', () => {
     const [server, db, redis] = decodeTracesProtobuf(protobufBody(stableSpans()));
     expect(db.durationMs).toBe(1.234567);

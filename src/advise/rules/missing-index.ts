@@ -52,6 +52,7 @@ function proposalEvidence(p: IndexProposal) {
     existingIndexes: p.existingIndexes,
     ...(p.invalidIndex ? { invalidIndex: p.invalidIndex } : {}),
     ...(p.partitions !== undefined ? { partitions: p.partitions } : {}),
+    ...(p.otherPartitionsSql ? { otherPartitionsSql: p.otherPartitionsSql } : {}),
     ...(p.extension
       ? { extension: `${p.extension.name} (${p.extension.installed ? 'installed' : 'not installed'})` }
       : {}),
@@ -92,7 +93,7 @@ export function indexAction(proposals: IndexProposal[], p95Ms: number): string {
     : '';
   const shows = first.bitmapOr
     ? 'a BitmapOr over the indexes'
-    : first.extension
+    : first.extension || first.method === 'gin'
       ? 'a Bitmap Index Scan on it'
       : 'an Index Scan';
   // A trigram index's operator class comes with its extension, which CREATE EXTENSION installs once.
@@ -106,9 +107,10 @@ export function indexAction(proposals: IndexProposal[], p95Ms: number): string {
   const note = first.note ? ` (${first.note})` : '';
   if (first.partitions !== undefined) {
     const unlisted = first.partitions - MAX_LISTED_PARTITIONS;
+    const queries = proposals.flatMap((p) => (p.otherPartitionsSql ? [p.otherPartitionsSql] : []));
     const rest =
       unlisted > 0
-        ? ` — and the same two statements for each of the other ${unlisted} partitions (SELECT relid FROM pg_partition_tree('${first.table}') WHERE isleaf)`
+        ? ` — and the same two statements for each of the other ${unlisted} partitions, which ${queries.length > 1 ? 'these queries write' : 'this query writes'} for every partition, one per row in order (the ones above again, which then do nothing); in psql, end it with \\gexec to run them: ${queries.join(' ; ')}`
         : '';
     return (
       `${why}${or}${setup} It is partitioned (${first.partitions} partitions), and PostgreSQL cannot build an index on a ` +

@@ -156,7 +156,7 @@ function queryEvidence(q: QueryRow) {
   };
 }
 
-/** `<table>.<column> (=)`, `(range)`, `(join)`, `(ORDER BY)`. */
+/** `<table>.<column> (=)`, `(range)`, `(join)`, `(ORDER BY)`, `(@>)`. */
 export function describeColumns(finding: IndexFinding): string[] {
   const sign = {
     eq: '=',
@@ -165,10 +165,11 @@ export function describeColumns(finding: IndexFinding): string[] {
     order: 'ORDER BY',
     like: 'LIKE',
     ilike: 'ILIKE',
+    contains: '',
   } as const;
   return finding.columns.map((c) => {
     const table = c.table ? tableName(c.table) : (c.candidates ?? []).map(tableName).join('|');
-    return `${table ? `${table}.` : ''}${c.column} (${sign[c.use]})`;
+    return `${table ? `${table}.` : ''}${c.column} (${c.operator ?? sign[c.use]})`;
   });
 }
 
