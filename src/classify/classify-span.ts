@@ -254,11 +254,11 @@ export class SpanClassifier {
   }
 
   /**
-   * undefined for connection-level commands, which are not cache calls, and for an attempt a Redis
-   * Cluster redirected (another SDK's span per attempt): the client's next attempt is the call.
+   * undefined for connection-level commands, which are not cache calls. An attempt a Redis Cluster
+   * redirected is no error (the client sends it again); whether it or its next attempt counts is the
+   * pipeline's to say (redis-retries.ts).
    */
   private cacheCall(span: DecodedSpan, system: string): CacheCall | undefined {
-    if (span.redirected) return undefined;
     const attributes = span.attributes;
     const text = stringAttr(attributes, ATTR.dbStatement);
     const parsed = text ? parseRedisStatement(text) : undefined;
@@ -277,7 +277,7 @@ export class SpanClassifier {
       parentSpanId: span.parentSpanId,
       startMs: span.startMs,
       durationMs: span.durationMs,
-      error: span.statusCode === StatusCode.ERROR,
+      error: span.statusCode === StatusCode.ERROR && span.redirected !== true,
       system,
       command,
       namespace: firstKey === undefined ? '(no key)' : this.keys.namespaceOf(firstKey),

@@ -154,6 +154,11 @@ function instanceKey(sender: SpanSender): string | undefined {
   return sender.instanceId === undefined ? undefined : `${sender.service}\n\n${sender.instanceId}`;
 }
 
+/** The process a resource names (host and pid, else instance id), with its service; undefined if it names none. */
+export function processKey(sender: SpanSender): string | undefined {
+  return pidKey(sender) ?? instanceKey(sender);
+}
+
 /** The log line for a notice: what was found and what to do (names the service and process, nothing else). */
 export function noticeMessage(notice: DoubleTracingNotice): string {
   if (notice.kind === 'matched') {

@@ -21,7 +21,8 @@
  * chunk whose driver spans come before the ORM's may count its first pairs twice, once per service.
  */
 import { GenerationalCache } from '../generational-cache';
-import type { ClassifiedSpan, DbCall, OtherSpan } from '../model/classified';
+import type { ClassifiedSpan } from '../model/classified';
+import { asOther } from './as-other';
 
 /**
  * Span ids remembered per direction. Keyed by span id alone (64 random bits: a collision among
@@ -76,18 +77,4 @@ export class NestedDbCalls {
       if (parent !== '') this.parents.set(parent, span.fingerprint);
     }
   }
-}
-
-function asOther(span: DbCall, parentSpanId: string): OtherSpan {
-  return {
-    type: 'other',
-    service: span.service,
-    traceId: span.traceId,
-    spanId: span.spanId,
-    parentSpanId,
-    startMs: span.startMs,
-    durationMs: span.durationMs,
-    error: span.error,
-    graphql: undefined,
-  };
 }

@@ -1,7 +1,11 @@
 import type { NamespaceRenames } from '../cache-keys/namespace-renames';
+import { asOther } from '../classify/as-other';
+import { stringAttr } from '../classify/attributes';
 import type { SpanClassifier } from '../classify/classify-span';
 import { DoubleTracing, tracedByPreload } from '../classify/double-tracing';
 import { NestedDbCalls } from '../classify/nested-db-calls';
+import { RedisRetries } from '../classify/redis-retries';
+import { ATTR } from '../model/attributes';
 import type { ClassifiedSpan } from '../model/classified';
 import type { RequestSummary } from '../model/request-summary';
 import type { DecodedSpan, SpanBatch, SpanSender } from '../model/span';
@@ -85,14 +89,18 @@ export class Pipeline {
   private readonly chunk: ClassifiedSpan[] = [];
   private readonly chunkFailed = new Uint8Array(CHUNK_SPANS);
   private readonly nestedDbCalls = new NestedDbCalls();
+  private readonly redisRetries = new RedisRetries();
   /** Summaries the assembler emitted while a chunk is processed, recorded after its pass. */
   private readonly summaries: RequestSummary[] = [];
   /** Whether the spans of the resource being read duplicate the preload's (set per resource, by onSender). */
   private shadowed = false;
   /** `service.version` of the resource being read, stamped on its request spans (set per resource, by onSender). */
   private senderVersion: string | undefined = undefined;
+  /** The resource being read (set per resource, by onSender), for telling a Redis Cluster client's attempts apart. */
+  private sender: SpanSender | undefined = undefined;
   /** Called by a batch before each resource's spans: the double-tracing decision, once per resource. */
   private readonly onSender = (sender: SpanSender): void => {
+    this.sender = sender;
     this.shadowed = this.doubleTracing.shadowed(sender);
     const version = sender.version;
     this.senderVersion = version;
@@ -182,6 +190,7 @@ export class Pipeline {
       // A batch that names no senders (spanBatchOf) is no one's duplicate, and of no version.
       this.shadowed = false;
       this.senderVersion = undefined;
+      this.sender = undefined;
       try {
         batch.forEach(this.visit, this.onSender);
       } catch {
@@ -229,6 +238,13 @@ export class Pipeline {
       return;
     }
     if (classified.type === 'request') classified.version = this.senderVersion;
+    else if (classified.type === 'cache' && (span.redirected === true || this.redisRetries.size > 0)) {
+      const statement =
+        stringAttr(span.attributes, ATTR.dbStatement) ?? `${classified.command} ${classified.namespace}`;
+      const redirected = span.redirected === true;
+      if (!this.redisRetries.counts(classified, statement, redirected, this.sender, this.sliceNowMs))
+        classified = asOther(classified);
+    }
     this.chunk.push(classified);
     if (this.chunk.length === CHUNK_SPANS) this.processChunk();
   }

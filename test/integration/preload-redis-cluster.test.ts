@@ -214,57 +214,75 @@ describe.each<{ major: string; dir: string; env: Record<string, string> }>([
   });
 });
 
-describe('an ioredis Cluster traced by OpenTelemetry’s own SDK (instrumentation-ioredis), not the preload', () => {
-  const run = clusterRun('sdk-redis-cluster-app', 'redis-cluster-app.js', { ownSdk: true });
-  const { report, moveSlot, startMigrating, calculateSlot, userIdBeside, redirections } = run;
-  beforeAll(run.start, 120_000);
-  afterAll(run.stop);
-  /** The user:* row: reads, writes, calls, errors (hit/miss needs the preload). */
-  const userRow = async () => {
-    const row = (await report<CacheRow>('cache')).find((r) => r.namespace === 'user:*');
-    return row && [row.reads, row.writes, row.calls, row.errors];
-  };
+/**
+ * instrumentation-ioredis traces each attempt. ioredis sends a redirected command's next attempt from
+ * the redirecting node's socket callback, so whether that attempt is traced — and in which trace — depends
+ * on where that connection was opened: with `requireParentSpan` (its default) often not at all, without it
+ * always (in an old request's trace, or as a root). Either way the command counts once, without an error.
+ */
+describe.each([
+  { requireParentSpan: 'true', traced: 'sometimes' },
+  { requireParentSpan: 'false', traced: 'always' },
+])(
+  'an ioredis Cluster traced by OpenTelemetry’s own SDK (instrumentation-ioredis, requireParentSpan $requireParentSpan: next attempt traced $traced), not the preload',
+  ({ requireParentSpan }) => {
+    const run = clusterRun(`sdk-redis-cluster-app-${requireParentSpan}`, 'redis-cluster-app.js', {
+      ownSdk: true,
+      env: { IOREDIS_REQUIRE_PARENT_SPAN: requireParentSpan },
+    });
+    const { report, moveSlot, startMigrating, calculateSlot, userIdBeside, redirections } = run;
+    beforeAll(run.start, 120_000);
+    afterAll(run.stop);
+    /** The user:* row: reads, writes, calls, errors (hit/miss needs the preload). */
+    const userRow = async () => {
+      const row = (await report<CacheRow>('cache')).find((r) => r.namespace === 'user:*');
+      return row && [row.reads, row.writes, row.calls, row.errors];
+    };
 
-  /**
-   * The row once it is `ready` and has not changed for a second (the SDK exports every 100 ms); else,
-   * after 30 s (a loaded CI machine), the last row read, so a failure shows the figures.
-   */
-  const settledRow = async (ready: (row: number[]) => boolean) => {
-    const settled = await waitFor(
-      async () => {
-        const row = await userRow();
-        if (!row || !ready(row)) return undefined;
-        await new Promise((resolve) => setTimeout(resolve, 1000));
-        return JSON.stringify(await userRow()) === JSON.stringify(row) ? row : undefined;
-      },
-      30_000,
-      200,
-    );
-    return settled ?? (await userRow());
-  };
+    /**
+     * The row once it is `ready` and has not changed for a second (the SDK exports every 100 ms); else,
+     * after 30 s (a loaded CI machine), the last row read, so a failure shows the figures.
+     */
+    const settledRow = async (ready: (row: number[]) => boolean) => {
+      const settled = await waitFor(
+        async () => {
+          const row = await userRow();
+          if (!row || !ready(row)) return undefined;
+          await new Promise((resolve) => setTimeout(resolve, 1000));
+          return JSON.stringify(await userRow()) === JSON.stringify(row) ? row : undefined;
+        },
+        30_000,
+        200,
+      );
+      return settled ?? (await userRow());
+    };
 
-  it('counts a redirected command once, not its redirected attempt as a failed call', async () => {
-    const get = (path: string) => run.app().get(path);
-    // Warm-up: every master's connection opened. (instrumentation-ioredis traces a command sent
-    // before its connection is ready twice — ioredis resends its offline queue through the patched
-    // sendCommand — so the figures below are taken from here on.)
-    for (const id of ['1', '2', '3']) expect(await get(`/user/${id}`)).toBe(200);
-    for (const id of ['1', '2', '3']) expect(await get(`/user/${id}`)).toBe(200);
-    const before = await settledRow((row) => row[0] >= 6 && row[1] >= 3);
+    it('counts a redirected command once, not its redirected attempt as a failed call', async () => {
+      const get = (path: string) => run.app().get(path);
+      // Warm-up: every master's connection opened. (instrumentation-ioredis traces a command sent
+      // before its connection is ready twice — ioredis resends its offline queue through the patched
+      // sendCommand — so the figures below are taken from here on.)
+      for (const id of ['1', '2', '3']) expect(await get(`/user/${id}`)).toBe(200);
+      for (const id of ['1', '2', '3']) expect(await get(`/user/${id}`)).toBe(200);
+      const before = await settledRow((row) => row[0] >= 6 && row[1] >= 3);
 
-    const userSlot = calculateSlot('user:1');
-    moveSlot(userSlot, ['user:1']);
-    expect(await get('/user/1')).toBe(200); // GET, after MOVED
-    const id = userIdBeside(userSlot);
-    startMigrating(calculateSlot(`user:${id}`));
-    expect(await get(`/user/${id}`)).toBe(200); // GET and SET, each after ASK
-    // The SDK traces each attempt: the redirected ones end as errors (status `MOVED …` / `ASK …`).
-    expect(redirections('MOVED')).toBe(1);
-    expect(redirections('ASK')).toBe(2);
+      const userSlot = calculateSlot('user:1');
+      moveSlot(userSlot, ['user:1']);
+      expect(await get('/user/1')).toBe(200); // GET, after MOVED
+      const id = userIdBeside(userSlot);
+      startMigrating(calculateSlot(`user:${id}`));
+      expect(await get(`/user/${id}`)).toBe(200); // GET and SET, each after ASK
+      // The redirected attempts end as errors (status `MOVED …` / `ASK …`).
+      expect(redirections('MOVED')).toBe(1);
+      expect(redirections('ASK')).toBe(2);
 
-    const [reads, writes, calls, errors] = before as number[];
-    const after = await settledRow((row) => row[2] >= calls + 3);
-    // Three commands (two GETs, a SET), each once, none an error.
-    expect(after).toEqual([reads + 2, writes + 1, calls + 3, errors]);
-  }, 90_000);
-});
+      const [reads, writes, calls, errors] = before as number[];
+      const after = await settledRow((row) => row[2] >= calls + 3);
+      // Three commands (two GETs, a SET), each once, none an error.
+      expect(after).toEqual([reads + 2, writes + 1, calls + 3, errors]);
+      // Not counted late: the row stays as it is.
+      await new Promise((resolve) => setTimeout(resolve, 1500));
+      expect(await userRow()).toEqual(after);
+    }, 90_000);
+  },
+);

@@ -498,13 +498,13 @@ describe('SpanClassifier', () => {
       [span({ 'http.request.method': 'get' }, { kind: SpanKind.SERVER }), { type: 'request', method: 'GET' }],
       [span({ 'db.system.name': 'redis', 'db.operation.name': 'PING' }), { type: 'other' }],
       [span({ 'db.system.name': 'redis', 'db.query.text': 'GET user:2' }), { type: 'cache', command: 'get' }],
-      // An attempt a Redis Cluster redirected: the client's next attempt is the call.
+      // An attempt a Redis Cluster redirected: a call, not an error (the pipeline tells it from its next attempt).
       [
         span(
           { 'db.system.name': 'redis', 'db.query.text': 'GET user:2' },
           { statusCode: 2, redirected: true },
         ),
-        { type: 'other' },
+        { type: 'cache', command: 'get', error: false },
       ],
       [
         span({ 'db.system.name': 'redis', 'db.query.text': 'GET user:2' }, { statusCode: 2 }),
