@@ -26,7 +26,6 @@ import {
 } from '@opentelemetry/instrumentation';
 import { MIDDLEWARE_ROUTE, STATIC_ROUTE } from '../classify/route-template';
 import { PreloadInstrumentation } from './module-hooks';
-import { isPatched, markPatched } from './patch-mark';
 import { captureOf, type RouteCapture } from './route-capture';
 import { endsWithRegExp, joinRoute, pathTemplate } from './route-path';
 
@@ -65,7 +64,7 @@ export class ExpressRouteInstrumentation extends PreloadInstrumentation {
         return Route;
       },
       (Route?: { prototype: RouteProto }) => {
-        if (Route && isPatched(Route.prototype.dispatch)) this._unwrap(Route.prototype, 'dispatch');
+        this.unwrapOurs(Route?.prototype, 'dispatch');
       },
     );
     const patchExpress = (express: ExpressExports) => {
@@ -77,11 +76,10 @@ export class ExpressRouteInstrumentation extends PreloadInstrumentation {
     };
     const unpatchExpress = (express?: ExpressExports) => {
       const app = express && appProto(express);
-      if (app && isPatched(app.handle)) this._unwrap(app, 'handle');
+      this.unwrapOurs(app, 'handle');
       const proto = express && routerProto(express);
-      if (!proto) return;
-      if (isPatched(proto.use)) this._unwrap(proto, 'use');
-      if (isPatched(proto.route)) this._unwrap(proto, 'route');
+      this.unwrapOurs(proto, 'use');
+      this.unwrapOurs(proto, 'route');
     };
     // lib/express.js too: an ES module app's `import express from 'express'` loads the package's
     // entry without `require`, so only the entry's own require of this file reaches the hook.
@@ -98,9 +96,11 @@ export class ExpressRouteInstrumentation extends PreloadInstrumentation {
   }
 
   private patchRouter(proto: RouterProto): void {
-    if (!isPatched(proto.use)) {
-      this._wrap(proto, 'use', (original: Handle) =>
-        markPatched(function use(this: RouterProto, ...args: unknown[]) {
+    this.wrapOnce(
+      proto,
+      'use',
+      (original: Handle) =>
+        function use(this: RouterProto, ...args: unknown[]) {
           const before = Array.isArray(this.stack) ? this.stack.length : 0;
           const result = original.apply(this, args);
           try {
@@ -111,13 +111,14 @@ export class ExpressRouteInstrumentation extends PreloadInstrumentation {
             // Never let route bookkeeping break an app's setup.
           }
           return result;
-        }),
-      );
-    }
-    if (!isPatched(proto.route)) {
-      const instrumentation = this;
-      this._wrap(proto, 'route', (original: Handle) =>
-        markPatched(function route(this: RouterProto, ...args: unknown[]) {
+        },
+    );
+    const instrumentation = this;
+    this.wrapOnce(
+      proto,
+      'route',
+      (original: Handle) =>
+        function route(this: RouterProto, ...args: unknown[]) {
           const created = original.apply(this, args) as RouteProto | undefined;
           if (created && typeof created === 'object') {
             const routeProto = Object.getPrototypeOf(created) as RouteProto | null;
@@ -125,9 +126,8 @@ export class ExpressRouteInstrumentation extends PreloadInstrumentation {
               instrumentation.patchRoute(routeProto);
           }
           return created;
-        }),
-      );
-    }
+        },
+    );
   }
 
   /**
@@ -135,24 +135,28 @@ export class ExpressRouteInstrumentation extends PreloadInstrumentation {
    * request is in an Express app from here on.
    */
   private patchApp(proto: AppProto): void {
-    if (isPatched(proto.handle)) return;
-    this._wrap(proto, 'handle', (original: Handle) =>
-      markPatched(function handle(this: unknown, req: unknown, res: unknown, callback: unknown) {
-        const capture = captureOf(req);
-        if (capture !== undefined && capture.unrouted === undefined) capture.unrouted = MIDDLEWARE_ROUTE;
-        return original.call(this, req, res, callback);
-      }),
+    this.wrapOnce(
+      proto,
+      'handle',
+      (original: Handle) =>
+        function handle(this: unknown, req: unknown, res: unknown, callback: unknown) {
+          const capture = captureOf(req);
+          if (capture !== undefined && capture.unrouted === undefined) capture.unrouted = MIDDLEWARE_ROUTE;
+          return original.call(this, req, res, callback);
+        },
     );
   }
 
   private patchRoute(proto: RouteProto): void {
-    if (isPatched(proto.dispatch)) return;
-    this._wrap(proto, 'dispatch', (original: Handle) =>
-      markPatched(function dispatch(this: RouteProto, req: unknown, res: unknown, done: unknown) {
-        const capture = captureOf(req);
-        if (capture !== undefined) capture.route = routeTemplate(this as CachedRoute, capture.prefix ?? '');
-        return original.call(this, req, res, done);
-      }),
+    this.wrapOnce(
+      proto,
+      'dispatch',
+      (original: Handle) =>
+        function dispatch(this: RouteProto, req: unknown, res: unknown, done: unknown) {
+          const capture = captureOf(req);
+          if (capture !== undefined) capture.route = routeTemplate(this as CachedRoute, capture.prefix ?? '');
+          return original.call(this, req, res, done);
+        },
     );
   }
 }

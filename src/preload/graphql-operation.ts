@@ -40,7 +40,6 @@ import {
 import { GRAPHQL_ATTR } from '../model/attributes';
 import { LeanSpan } from './lean-tracer';
 import { PreloadInstrumentation } from './module-hooks';
-import { isPatched, markPatched } from './patch-mark';
 import { preloadContext } from './preload-context';
 
 /** graphql 17's tracing channels' `start` events (Node's `tracing:<name>:start`). */
@@ -73,12 +72,11 @@ export class GraphqlOperationInstrumentation extends PreloadInstrumentation {
   protected init() {
     const files = ['execute', 'subscribe'].map((name) => {
       const patch = (exports: Exports) => {
-        if (typeof exports?.[name] === 'function' && !isPatched(exports[name]))
-          this._wrap(exports, name, (original: Method) => markPatched(namingOperation(original)));
+        this.wrapOnce(exports, name, (original: Method) => namingOperation(original));
         return exports;
       };
       const unpatch = (exports?: Exports) => {
-        if (exports && isPatched(exports[name])) this._unwrap(exports, name);
+        this.unwrapOurs(exports, name);
       };
       return new InstrumentationNodeModuleFile(
         `graphql/execution/${name}.js`,

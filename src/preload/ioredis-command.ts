@@ -32,7 +32,6 @@ import {
 import { IORedisChannelSubscriber, patchedSends } from './ioredis-channel';
 import { shareAttributes } from './lean-tracer';
 import { PreloadInstrumentation } from './module-hooks';
-import { isPatched, markPatched } from './patch-mark';
 import { preloadContext } from './preload-context';
 import { endAnswered, endFailed, isClusterRedirection } from './redis-reply';
 import { redisStatement } from './redis-text';
@@ -89,16 +88,15 @@ export class IORedisCommandInstrumentation extends PreloadInstrumentation {
   protected init() {
     const patcher = (cluster: boolean) => (module: RedisModule) => {
       const proto = redisProto(module);
-      if (proto && !isPatched(proto.sendCommand))
-        this._wrap(proto, 'sendCommand', (original: SendCommand) =>
-          markPatched(tracedSendCommand(original, () => this.tracer, cluster)),
-        );
+      this.wrapOnce(proto, 'sendCommand', (original: SendCommand) =>
+        tracedSendCommand(original, () => this.tracer, cluster),
+      );
       return module;
     };
     const patch = patcher(false);
     const unpatch = (module?: RedisModule) => {
       const proto = module && redisProto(module);
-      if (proto && isPatched(proto.sendCommand)) this._unwrap(proto, 'sendCommand');
+      this.unwrapOurs(proto, 'sendCommand');
     };
     // The file that defines the class too: an ES module app's `import Redis from 'ioredis'` loads
     // the package's entry without `require`, so only its own require of this file reaches the hook.

@@ -18,7 +18,6 @@ import { InstrumentationNodeModuleDefinition } from '@opentelemetry/instrumentat
 import { MIDDLEWARE_ROUTE } from '../classify/route-template';
 import { registerEsmPatch } from './esm-patches';
 import { PreloadInstrumentation } from './module-hooks';
-import { isPatched, markPatched } from './patch-mark';
 import { captureOf } from './route-capture';
 
 type Method = (this: unknown, ...args: unknown[]) => unknown;
@@ -39,25 +38,22 @@ export class KoaRouteInstrumentation extends PreloadInstrumentation {
   protected init() {
     const patchRouter = (exports: unknown) => {
       const proto = routerPrototype(exports);
-      if (proto)
-        for (const name of ROUTER_METHODS)
-          if (typeof proto[name] === 'function' && !isPatched(proto[name]))
-            this._wrap(proto, name, (original: Method) => markPatched(routedDispatch(original)));
+      for (const name of ROUTER_METHODS)
+        this.wrapOnce(proto, name, (original: Method) => routedDispatch(original));
       return exports;
     };
     const unpatchRouter = (exports?: unknown) => {
       const proto = routerPrototype(exports);
-      if (proto) for (const name of ROUTER_METHODS) if (isPatched(proto[name])) this._unwrap(proto, name);
+      for (const name of ROUTER_METHODS) this.unwrapOurs(proto, name);
     };
     const patchKoa = (exports: unknown) => {
       const proto = koaPrototype(exports);
-      if (proto && typeof proto.callback === 'function' && !isPatched(proto.callback))
-        this._wrap(proto, 'callback', (original: Method) => markPatched(unroutedByDefault(original)));
+      this.wrapOnce(proto, 'callback', (original: Method) => unroutedByDefault(original));
       return exports;
     };
     const unpatchKoa = (exports?: unknown) => {
       const proto = koaPrototype(exports);
-      if (proto && isPatched(proto.callback)) this._unwrap(proto, 'callback');
+      this.unwrapOurs(proto, 'callback');
     };
     // @koa/router's ES build (an ES module app's import) hands its Router over as it loads (esm-targets.ts).
     registerEsmPatch('@koa/router', patchRouter);

@@ -17,6 +17,7 @@ import { type Tracer, type TracerProvider, trace } from '@opentelemetry/api';
 import type { InstrumentationModuleDefinition } from '@opentelemetry/instrumentation';
 import { Hook } from 'require-in-the-middle';
 import { satisfies } from 'semver';
+import { isPatched, markPatched } from './patch-mark';
 
 type Patchable = Record<PropertyKey, unknown>;
 type Method = (...args: never[]) => unknown;
@@ -99,6 +100,26 @@ export abstract class PreloadInstrumentation {
   protected _unwrap(target: object, name: string): void {
     const wrapped = (target as Patchable)[name] as Wrapped | undefined;
     wrapped?.[UNWRAP]?.();
+  }
+
+  /**
+   * Wraps the function `target[name]` with `wrapper`'s, marked as ours (patch-mark.ts), unless ours is
+   * there already, also beneath another tool's wrapper. Whether it wrapped.
+   */
+  protected wrapOnce<F>(
+    target: object | null | undefined,
+    name: string,
+    wrapper: (original: F) => unknown,
+  ): boolean {
+    const current = (target as Patchable | null | undefined)?.[name];
+    if (typeof current !== 'function' || isPatched(current)) return false;
+    this._wrap(target as object, name, (original: F) => markPatched(wrapper(original)));
+    return true;
+  }
+
+  /** Puts back `target[name]` when the wrapper there is, or wraps, ours. */
+  protected unwrapOurs(target: object | null | undefined, name: string): void {
+    if (target && isPatched((target as Patchable)[name])) this._unwrap(target, name);
   }
 
   private onRequire<T>(exports: T, name: string, baseDir: string | undefined): T {

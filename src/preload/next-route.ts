@@ -121,13 +121,12 @@ export class NextRouteInstrumentation extends PreloadInstrumentation {
       VERSIONS,
       (exports: Exports) => {
         const proto = prototypeOf(exports);
-        if (proto && typeof proto[method] === 'function' && !isPatched(proto[method]))
-          this._wrap(proto, method, (original: Method) => markPatched(wrap(original)));
+        this.wrapOnce(proto, method, wrap);
         return exports;
       },
       (exports?: Exports) => {
         const proto = prototypeOf(exports);
-        if (proto && isPatched(proto[method])) this._unwrap(proto, method);
+        this.unwrapOurs(proto, method);
       },
     );
   }

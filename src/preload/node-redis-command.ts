@@ -54,7 +54,6 @@ import {
   tracedBatch,
 } from './node-redis-span';
 import { introducedConnect, remembersClient, tracedMultiExecutor, tracedQueueCommand } from './node-redis-v4';
-import { isPatched, markPatched } from './patch-mark';
 import { preloadContext } from './preload-context';
 
 type ModuleExports = Record<string, { prototype?: Record<string, unknown> } | undefined>;
@@ -80,9 +79,7 @@ export class NodeRedisCommandInstrumentation extends PreloadInstrumentation {
       try {
         const proto = module?.[exported]?.prototype;
         if (proto === undefined) return module;
-        for (const [name, wrap] of Object.entries(wrappers))
-          if (typeof proto[name] === 'function' && !isPatched(proto[name]))
-            this._wrap(proto, name, (original: Method) => markPatched(wrap(original)));
+        for (const [name, wrap] of Object.entries(wrappers)) this.wrapOnce(proto, name, wrap);
       } catch {
         // A shape this code does not know: the module loads as it is (what was wrapped stays wrapped).
       }
@@ -91,7 +88,7 @@ export class NodeRedisCommandInstrumentation extends PreloadInstrumentation {
     const unwrapAll = (module: ModuleExports | undefined, exported: string, names: string[]) => {
       const proto = module?.[exported]?.prototype;
       if (proto === undefined) return;
-      for (const name of names) if (isPatched(proto[name])) this._unwrap(proto, name);
+      for (const name of names) this.unwrapOurs(proto, name);
     };
     /** Wraps `methods` of the class `name` exports as `exported`, in the package versions `range`. */
     const file = (range: string[], name: string, exported: string, methods: Wrappers) =>

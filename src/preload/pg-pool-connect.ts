@@ -19,7 +19,6 @@ import { InstrumentationNodeModuleDefinition } from '@opentelemetry/instrumentat
 import { POOL_NAME_ATTR, SPANSTAT_ATTR } from '../model/attributes';
 import { endSpan, endWhenSettled } from './end-span';
 import { PreloadInstrumentation } from './module-hooks';
-import { isPatched, markPatched } from './patch-mark';
 import { clientsInUse, PoolUsageSampler } from './pool-usage-sampler';
 import { preloadContext } from './preload-context';
 
@@ -72,13 +71,12 @@ export class PgPoolConnectInstrumentation extends PreloadInstrumentation {
       ['>=2.0.0 <4'],
       (module: { prototype?: PoolLike; default?: { prototype?: PoolLike } }) => {
         const proto = poolProto(module);
-        if (proto && !isPatched(proto.connect))
-          this._wrap(proto, 'connect', (original) => markPatched(this.patchConnect(original)));
+        this.wrapOnce(proto, 'connect', (original: PoolLike['connect']) => this.patchConnect(original));
         return module;
       },
       (module?: { prototype?: PoolLike; default?: { prototype?: PoolLike } }) => {
         const proto = module && poolProto(module);
-        if (proto && isPatched(proto.connect)) this._unwrap(proto, 'connect');
+        this.unwrapOurs(proto, 'connect');
       },
     );
   }

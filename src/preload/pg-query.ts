@@ -22,7 +22,6 @@ import {
 import { endSpan, endWhenSettled } from './end-span';
 import { shareAttributes } from './lean-tracer';
 import { PreloadInstrumentation } from './module-hooks';
-import { isPatched, markPatched } from './patch-mark';
 import { preloadContext } from './preload-context';
 
 type Callback = (this: unknown, err: unknown, result?: unknown) => void;
@@ -63,13 +62,12 @@ export class PgQueryInstrumentation extends PreloadInstrumentation {
   protected init() {
     const patch = (Client: ClientModule) => {
       const proto = clientProto(Client);
-      if (proto && !isPatched(proto.query))
-        this._wrap(proto, 'query', (original: Query) => markPatched(this.patchQuery(original)));
+      this.wrapOnce(proto, 'query', (original: Query) => this.patchQuery(original));
       return Client;
     };
     const unpatch = (Client?: ClientModule) => {
       const proto = Client && clientProto(Client);
-      if (proto && isPatched(proto.query)) this._unwrap(proto, 'query');
+      this.unwrapOurs(proto, 'query');
     };
     // pg/lib/index.js loads lib/client.js, so the file hook patches pg.Client too; the module hook
     // covers bundles that inline the file.

@@ -130,10 +130,12 @@ export class PostgresJsQueryInstrumentation extends PreloadInstrumentation {
   protected init() {
     const patchQuery = (exports: QueryModule) => {
       const proto = exports?.Query?.prototype;
-      if (proto && typeof proto.handle === 'function' && !isPatched(proto.handle)) {
-        this._wrap(proto, 'handle', (original: Method) => markPatched(this.tracedHandle(original)));
-        if (this.usage) hookActive(proto, (query) => this.onActive(query as QueryLike));
-      }
+      if (
+        proto &&
+        this.wrapOnce(proto, 'handle', (original: Method) => this.tracedHandle(original)) &&
+        this.usage
+      )
+        hookActive(proto, (query) => this.onActive(query as QueryLike));
       return exports;
     };
     const patchConnection = (factory: unknown) =>
@@ -142,7 +144,7 @@ export class PostgresJsQueryInstrumentation extends PreloadInstrumentation {
         : factory;
     const unpatchQuery = (exports?: QueryModule) => {
       const proto = exports?.Query?.prototype;
-      if (proto && isPatched(proto.handle)) this._unwrap(proto, 'handle');
+      this.unwrapOurs(proto, 'handle');
     };
     // The factory is the package's export (its CommonJS entry, cjs/src/index.js): the wrapper replaces
     // it in the module cache, and is never unwrapped.

@@ -19,7 +19,6 @@ import {
 } from '@opentelemetry/instrumentation';
 import { MIDDLEWARE_ROUTE } from '../classify/route-template';
 import { PreloadInstrumentation } from './module-hooks';
-import { isPatched, markPatched } from './patch-mark';
 import { captureOf } from './route-capture';
 
 type Method = (this: unknown, ...args: unknown[]) => unknown;
@@ -42,18 +41,12 @@ export class RestifyRouteInstrumentation extends PreloadInstrumentation {
       (name: string, wrapper: (original: Method) => Method) =>
       (exports: unknown): unknown => {
         const proto = (exports as { prototype?: Prototype } | null)?.prototype;
-        if (
-          typeof exports === 'function' &&
-          proto &&
-          typeof proto[name] === 'function' &&
-          !isPatched(proto[name])
-        )
-          this._wrap(proto, name, (original: Method) => markPatched(wrapper(original)));
+        if (typeof exports === 'function') this.wrapOnce(proto, name, wrapper);
         return exports;
       };
     const unwrapping = (name: string) => (exports?: unknown) => {
       const proto = (exports as { prototype?: Prototype } | null)?.prototype;
-      if (proto && isPatched(proto[name])) this._unwrap(proto, name);
+      this.unwrapOurs(proto, name);
     };
     return [
       new InstrumentationNodeModuleDefinition('restify', VERSIONS, undefined, undefined, [
