@@ -164,8 +164,9 @@ function partitionStatementsQuery(
   const rest = `${using} (${keys});`.replace(/%/g, '%%');
   const suffix = literal(`_${indexWords(naming.columns, naming.expressions)}`);
   // indexName's rule in SQL: `<partition>_<words>` cut to 59 characters, then `_idx`.
-  const own = `left(c.relname || ${suffix}, 59) || '_idx'`;
-  const parentIndex = `CASE WHEN t.level = 1 THEN ${literal(name)} ELSE left(p.relname || ${suffix}, 59) || '_idx' END`;
+  const indexOf = (relname: string) => `left(${relname} || ${suffix}, 59) || '_idx'`;
+  const own = indexOf('c.relname');
+  const parentIndex = `CASE WHEN t.level = 1 THEN ${literal(name)} ELSE ${indexOf('p.relname')} END`;
   const create =
     `format(CASE WHEN t.isleaf THEN ${literal(`CREATE INDEX CONCURRENTLY IF NOT EXISTS %I ON %I.%I${rest}`)} ` +
     `ELSE ${literal(`CREATE INDEX IF NOT EXISTS %I ON ONLY %I.%I${rest}`)} END, ${own}, n.nspname, c.relname)`;

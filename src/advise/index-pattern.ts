@@ -41,18 +41,17 @@ function describePattern(use: PlannedUse): string {
   return `${use.column} ${use.use === 'like' ? 'LIKE' : 'ILIKE'} …`;
 }
 
-/** The CREATE INDEX of a gin_trgm_ops index on the use's column or expression (indexStatement's fields). */
-function trigramStatement(info: TableInfo, use: PlannedUse): ReturnType<typeof indexStatement> {
+/** A gin_trgm_ops index on the use's column or expression: createIndexSql's arguments. */
+function trigramIndex(info: TableInfo, use: PlannedUse): Parameters<typeof createIndexSql> {
   const expressions = new Map(use.expression ? [[use.column, use.expression]] : []);
   const naming = { columns: [use.column, 'trgm'], expressions };
-  const name = indexName(info, naming.columns, expressions);
-  return indexStatement(
-    info,
-    name,
-    `${keySql(use.column, use.expression)} gin_trgm_ops`,
-    naming,
-    ' USING gin',
-  );
+  const keys = `${keySql(use.column, use.expression)} gin_trgm_ops`;
+  return [info, indexName(info, naming.columns, expressions), keys, naming, ' USING gin'];
+}
+
+/** Its CREATE INDEX alone, for a note (no partition query). */
+function trigramSql(info: TableInfo, use: PlannedUse): string {
+  return createIndexSql(...trigramIndex(info, use));
 }
 
 /** The decision for a LIKE/ILIKE column of `uses`, or undefined when there is none on a text column. */
@@ -65,11 +64,10 @@ export function patternDecision(
   if (!use) return undefined;
   const table = displayTable(info);
   const what = describePattern(use);
-  const trigram = trigramStatement(info, use);
   // An expression's collation is not looked up: its prefix btree is only described.
   const prefix = use.use === 'like' && !use.expression ? prefixAdvice(info, use.column) : undefined;
   if (prefix?.serving) {
-    const detail = `${prefix.text}; for patterns that are not prefixes, a trigram index (pg_trgm): ${trigram.statement}`;
+    const detail = `${prefix.text}; for patterns that are not prefixes, a trigram index (pg_trgm): ${trigramSql(info, use)}`;
     return { skip: { table, reason: 'like-pattern', detail } };
   }
   const existing = info.indexes.find((ix) => servesTrigram(ix, use));
@@ -90,7 +88,7 @@ export function patternDecision(
     proposal: {
       table,
       columns: [use.column],
-      ...trigram,
+      ...indexStatement(...trigramIndex(info, use)),
       tableRows: info.rows,
       existingIndexes: info.indexes.filter((ix) => ix.valid).map(describeIndex),
       extension: { name: 'pg_trgm', installed: info.trigramInstalled === true },
@@ -117,7 +115,7 @@ export function patternBeside(decision: TableDecision, uses: PlannedUse[], info:
   const setup = info.trigramInstalled ? '' : ' (after CREATE EXTENSION IF NOT EXISTS pg_trgm;)';
   const text = existing
     ? `${what}, or read through existing index ${describeIndex(existing)} and combined with a BitmapAnd when those are many`
-    : `${what}; if those are many and the pattern matches few, a trigram index lets PostgreSQL combine both with a BitmapAnd${setup}: ${trigramStatement(info, use).statement}`;
+    : `${what}; if those are many and the pattern matches few, a trigram index lets PostgreSQL combine both with a BitmapAnd${setup}: ${trigramSql(info, use)}`;
   if ('proposal' in decision) {
     const { note } = decision.proposal;
     return { proposal: { ...decision.proposal, note: note ? `${note}; ${text}` : text } };
