@@ -13,7 +13,18 @@ function run(bin: string, args: string[], cwd = CONFIG) {
 }
 
 /** `promtool test rules` on `test` (a rule-test file's YAML) written to the scratch dir as `name`. */
-function promtoolTest(name: string, test: string) {
+/** `promtool test rules` on one test of PromQL expressions (no rule files) over `series`, minute by minute. */
+function promqlTest(name: string, series: string[], exprTests: string[]) {
+  const test = [
+    'rule_files: []',
+    'evaluation_interval: 1m',
+    'tests:',
+    '  - interval: 1m',
+    '    input_series:',
+    ...series,
+    '    promql_expr_test:',
+    ...exprTests,
+  ].join('\n');
   writeFileSync(join(scratch, name), `${test}\n`);
   return run(PROMTOOL_BIN, ['test', 'rules', name], scratch);
 }
@@ -64,29 +75,20 @@ describe('alerting config with the real Prometheus tools', () => {
     const series = (route: string, status: string, perMinute: number) =>
       `      - series: 'spanstat_http_server_request_duration_seconds_count{service="shop",method="GET",route="${route}",status_class="${status}"}'\n` +
       `        values: '0+${perMinute}x20'`;
-    const test = [
-      'rule_files: []',
-      'evaluation_interval: 1m',
-      'tests:',
-      '  - interval: 1m',
-      '    input_series:',
-      series('/a', '2xx', 8),
-      series('/a', '5xx', 2),
-      series('/b', '2xx', 5),
-      '    promql_expr_test:',
-      ...[panelExpr('spanstat-overview.json', '5xx ratio by route')].map((expr) =>
-        [
-          `      - expr: '${expr.replaceAll("'", "''")}'`,
-          '        eval_time: 10m',
-          '        exp_samples:',
-          '          - labels: \'{service="shop",method="GET",route="/a"}\'',
-          '            value: 0.2',
-          '          - labels: \'{service="shop",method="GET",route="/b"}\'',
-          '            value: 0',
-        ].join('\n'),
-      ),
-    ].join('\n');
-    const { status, output } = promtoolTest('ratio.test.yml', test);
+    const expr = panelExpr('spanstat-overview.json', '5xx ratio by route');
+    const { status, output } = promqlTest(
+      'ratio.test.yml',
+      [series('/a', '2xx', 8), series('/a', '5xx', 2), series('/b', '2xx', 5)],
+      [
+        `      - expr: '${expr.replaceAll("'", "''")}'`,
+        '        eval_time: 10m',
+        '        exp_samples:',
+        '          - labels: \'{service="shop",method="GET",route="/a"}\'',
+        '            value: 0.2',
+        '          - labels: \'{service="shop",method="GET",route="/b"}\'',
+        '            value: 0',
+      ],
+    );
     expect(output).toContain('SUCCESS');
     expect(status).toBe(0);
   });
@@ -109,23 +111,21 @@ describe('alerting config with the real Prometheus tools', () => {
         `        exp_samples:${samples.length === 0 ? ' []' : ''}`,
         ...samples.map((labels) => `          - labels: '${labels}'\n            value: 1`),
       ].join('\n');
-    const test = [
-      'rule_files: []',
-      'evaluation_interval: 1m',
-      'tests:',
-      '  - interval: 1m',
-      '    input_series:',
-      series('pod-a:9464', '1.4.1', '1x10'),
-      series('pod-b:9464', '1.4.1', '_x10 1x10'),
-      series('pod-b:9464', '1.4.2', '_x15 1x5'),
-      '    promql_expr_test:',
-      at(0, ['{service="shop",version="1.4.1"}']),
-      at(11, []),
-      at(12, []),
-      at(16, ['{service="shop",version="1.4.2"}']),
-      at(19, []),
-    ].join('\n');
-    const { status, output } = promtoolTest('deploys.test.yml', test);
+    const { status, output } = promqlTest(
+      'deploys.test.yml',
+      [
+        series('pod-a:9464', '1.4.1', '1x10'),
+        series('pod-b:9464', '1.4.1', '_x10 1x10'),
+        series('pod-b:9464', '1.4.2', '_x15 1x5'),
+      ],
+      [
+        at(0, ['{service="shop",version="1.4.1"}']),
+        at(11, []),
+        at(12, []),
+        at(16, ['{service="shop",version="1.4.2"}']),
+        at(19, []),
+      ],
+    );
     expect(output).toContain('SUCCESS');
     expect(status).toBe(0);
   });
