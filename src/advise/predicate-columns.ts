@@ -138,7 +138,9 @@ const RANGE_OPS = new Set(['<', '>', '<=', '>=']);
 const PATTERN_OPS: Record<string, ColumnUse | undefined> = { '~~': 'like', '~~*': 'ilike' };
 /** Operators a GIN index serves on an array or jsonb column (`col <op> value`). */
 export const CONTAINMENT_OPS = ['@>', '<@', '&&', '?', '?|', '?&'] as const;
-export type ContainmentOperator = (typeof CONTAINMENT_OPS)[number];
+/** `$1 = ANY(col)`: an element test on an array column, which no index serves as written (index-containment.ts). */
+export const ANY_ELEMENT = '= ANY';
+export type ContainmentOperator = (typeof CONTAINMENT_OPS)[number] | typeof ANY_ELEMENT;
 const isContainment = (op: string): op is ContainmentOperator =>
   (CONTAINMENT_OPS as readonly string[]).includes(op);
 
@@ -325,6 +327,11 @@ class Collector {
       else if (isValue(left)) this.addTerm(right, scope, use);
       this.sublinks(left, scope);
       this.sublinks(right, scope);
+      return;
+    }
+    if (kind === 'AEXPR_OP_ANY' && op === '=' && right.ColumnRef && isValue(left)) {
+      const resolved = this.resolve(right, scope);
+      if (resolved) this.add({ ...resolved, use: 'contains', operator: ANY_ELEMENT });
       return;
     }
     if ((kind === 'AEXPR_IN' || kind === 'AEXPR_OP_ANY') && op === '=' && isValue(right)) {

@@ -141,6 +141,7 @@ export type IndexSkipReason =
   | 'unselective'
   | 'unindexable-expression'
   | 'like-pattern'
+  | 'needs-rewrite'
   | 'or-branch';
 
 export interface IndexProposal {
@@ -166,6 +167,11 @@ export interface IndexProposal {
   bitmapOr?: string;
   /** A GIN index (containment on an array or jsonb column): EXPLAIN shows it as a Bitmap Index Scan. */
   method?: 'gin';
+  /**
+   * The filter to write instead, for an index to serve it (`x = ANY(tags)` → `tags @> ARRAY[x]`): the
+   * index does nothing for the statement as the app sends it.
+   */
+  rewrite?: { from: string; to: string };
   /** An extension the index's operator class needs (pg_trgm), and whether it is installed. */
   extension?: { name: string; installed: boolean };
   /** A remark on the choice of index (the btree a prefix-only LIKE could use instead). */

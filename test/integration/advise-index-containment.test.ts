@@ -41,6 +41,45 @@ describe('index advice for containment on array and jsonb columns', () => {
     expect(p.statement).toBe('CREATE INDEX CONCURRENTLY products_tenant_id_idx ON products (tenant_id);');
   });
 
+  it('proposes for x = ANY(tags) the rewrite to tags @> ARRAY[x] and the GIN index that serves it then', async () => {
+    const statement = 'SELECT id FROM products WHERE $1 = ANY(tags)';
+    const rewritten = 'SELECT id FROM products WHERE tags @> ARRAY[$1]';
+    const finding = await inspect(statement);
+    expect(finding.skipped).toEqual([]);
+    expect(finding.proposals).toHaveLength(1);
+    const [p] = finding.proposals;
+    expect(p.statement).toBe('CREATE INDEX CONCURRENTLY products_tags_gin_idx ON products USING gin (tags);');
+    expect(p.rewrite).toEqual({ from: 'x = ANY(tags)', to: 'tags @> ARRAY[x]' });
+    expect(p.plan?.seqScan).toBe(true);
+    const action = indexAction(finding.proposals, 80);
+    expect(action).toContain(
+      'No index serves its x = ANY(tags) as written: change the statement to tags @> ARRAY[x]',
+    );
+    expect(action).toContain(p.statement);
+
+    await admin().query(p.statement);
+    await admin().query('ANALYZE products');
+    // As the app writes it, the new index does nothing; rewritten, PostgreSQL reads through it the same rows.
+    expect(await explain(statement, ['tag-7'])).not.toContain('products_tags_gin_idx');
+    expect(await explain(rewritten, ['tag-7'])).toContain('products_tags_gin_idx');
+    const ids = async (sql: string) =>
+      (await admin().query(`${sql} ORDER BY id`, ['tag-7'])).rows.map((r: { id: string }) => r.id);
+    const rows = await ids(statement);
+    expect(rows.length).toBeGreaterThan(0);
+    expect(await ids(rewritten)).toEqual(rows);
+
+    // With the index there, the advice is the rewrite alone.
+    const again = await inspect(statement);
+    expect(again.proposals).toEqual([]);
+    expect(again.skipped.map((s) => [s.reason, s.detail])).toEqual([
+      [
+        'needs-rewrite',
+        'existing index products_tags_gin_idx (tags) gin serves tags @> ARRAY[x], but not x = ANY(tags) as the statement writes it: write it tags @> ARRAY[x] (the same rows)',
+      ],
+    ]);
+    await admin().query('DROP INDEX products_tags_gin_idx');
+  });
+
   it('proposes a GIN index for an array containment test, which PostgreSQL then reads', async () => {
     const statement = 'SELECT id FROM products WHERE tags @> $1';
     const finding = await inspect(statement);

@@ -23,6 +23,18 @@ describe('predicate columns from the parse tree', () => {
     expect(extractColumns(sql)?.hasLimit).toBe(true);
   });
 
+  it("reads containment, key and element tests as a GIN index's, with their operator", () => {
+    const tests = (sql: string) =>
+      extractColumns(sql)?.columns.map((c) => `${c.column}:${c.use}${c.operator ? ` ${c.operator}` : ''}`);
+    expect(
+      tests(
+        'SELECT id FROM p WHERE tags @> $1 AND attrs ? $2 AND $3 = ANY(tags) AND id = ANY($4) AND kind = $5',
+      ),
+    ).toEqual(['tags:contains @>', 'attrs:contains ?', 'tags:contains = ANY', 'id:eq', 'kind:eq']);
+    // Values on both sides: no column to index.
+    expect(tests('SELECT id FROM p WHERE $1 = ANY($2)')).toEqual([]);
+  });
+
   it('keeps the direction and non-default NULLS order of each ORDER BY column', () => {
     const order = (sql: string) =>
       extractColumns(sql)

@@ -56,6 +56,7 @@ function proposalEvidence(p: IndexProposal) {
     ...(p.extension
       ? { extension: `${p.extension.name} (${p.extension.installed ? 'installed' : 'not installed'})` }
       : {}),
+    ...(p.rewrite ? { rewrite: `${p.rewrite.from} → ${p.rewrite.to}` } : {}),
     ...(p.note ? { note: p.note } : {}),
     ...(p.bitmapOr
       ? { orBranches: `PostgreSQL combines one index per OR branch with a BitmapOr: ${p.bitmapOr}` }
@@ -105,6 +106,11 @@ export function indexAction(proposals: IndexProposal[], p95Ms: number): string {
       ? ` It needs the ${ext.name} extension, which is installed.`
       : ` It needs the ${ext.name} extension, which is not installed: first run CREATE EXTENSION IF NOT EXISTS ${ext.name}; (as a role allowed to create it; the contrib package must be on the server).`;
   const note = first.note ? ` (${first.note})` : '';
+  // An index that serves the filter only once the app writes it another way: the rewrite comes first.
+  const rewrite = proposals.find((p) => p.rewrite)?.rewrite;
+  const rewriteFirst = rewrite
+    ? ` No index serves its ${rewrite.from} as written: change the statement to ${rewrite.to} (the same rows), which the index below serves.`
+    : '';
   if (first.partitions !== undefined) {
     const unlisted = first.partitions - MAX_LISTED_PARTITIONS;
     const queries = proposals.flatMap((p) => (p.otherPartitionsSql ? [p.otherPartitionsSql] : []));
@@ -113,14 +119,14 @@ export function indexAction(proposals: IndexProposal[], p95Ms: number): string {
         ? ` — and the same two statements for each of the other ${unlisted} partitions, which ${queries.length > 1 ? 'these queries write' : 'this query writes'} for every partition, one per row in order (the ones above again, which then do nothing); in psql, end it with \\gexec to run them: ${queries.join(' ; ')}`
         : '';
     return (
-      `${why}${or}${setup} It is partitioned (${first.partitions} partitions), and PostgreSQL cannot build an index on a ` +
+      `${why}${or}${rewriteFirst}${setup} It is partitioned (${first.partitions} partitions), and PostgreSQL cannot build an index on a ` +
       "partitioned table concurrently, so create it on the parent only, then build each partition's concurrently and " +
       `attach it: ${statements}${rest}${note}. Run them outside a transaction; the parent's index becomes valid once ` +
       `every partition's is attached, and partitions added later get one by themselves. Then ANALYZE the table and check that EXPLAIN reads the partitions through the new indexes.`
     );
   }
   return (
-    `${why}${or}${setup} Run: ${statements}${note} ` +
+    `${why}${or}${rewriteFirst}${setup} Run: ${statements}${note} ` +
     '(CONCURRENTLY builds without blocking writes; run it outside a transaction), then ANALYZE the table ' +
     `and check that EXPLAIN shows ${shows}.`
   );

@@ -207,10 +207,12 @@ function indexAction(finding: IndexFinding | undefined, q: QueryRow): string {
     ? 'No index would help'
     : all('unindexable-expression')
       ? 'No index can hold what it filters on as written'
-      : all('like-pattern')
-        ? 'An index can serve its LIKE only for a prefix pattern'
-        : all('or-branch')
-          ? 'No set of indexes can serve its OR, which PostgreSQL reads through indexes only with one per branch'
-          : 'Indexes look adequate';
+      : all('needs-rewrite')
+        ? 'An existing index would serve its filter written another way'
+        : all('like-pattern')
+          ? 'An index can serve its LIKE only for a prefix pattern'
+          : all('or-branch')
+            ? 'No set of indexes can serve its OR, which PostgreSQL reads through indexes only with one per branch'
+            : 'Indexes look adequate';
   return `${lead} (${reasons || 'no filtered columns'}). ${explain}: check row estimates, sorts${opHint}.`;
 }
