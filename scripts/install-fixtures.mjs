@@ -1,8 +1,8 @@
 #!/usr/bin/env node
 // The pinned fixture packages the compat tests load their libraries from, each with its own lock
 // file: test/fixtures/compat (Express 4, ioredis 5, pg 8.11, redis 5; preload-compat and
-// preload-node-redis tests) and test/fixtures/compat-legacy (redis 4, ioredis 4, Fastify 4; preload-legacy-redis
-// and preload-fastify tests), test/fixtures/next and test/fixtures/next15 (Next.js 16 and 15 with pg and ioredis 5.11;
+// preload-node-redis tests) and test/fixtures/compat-legacy (redis 4, ioredis 4, Fastify 4, Hono 4.4; preload-legacy-redis,
+// preload-fastify and preload-hono tests), test/fixtures/next and test/fixtures/next15 (Next.js 16 and 15 with pg and ioredis 5.11;
 // preload-next test) and test/fixtures/routers (Hono 4 on @hono/node-server, Restify 11, with pg and ioredis;
 // preload-hono and preload-restify tests). `npm ci --prefix <fixture>` for each one missing or older than its lock file, or for every
 // one with --always (.ci/run, on a fresh machine). scripts/run-tests.mjs runs it before the tests.

@@ -1,14 +1,15 @@
 /**
- * `http.route` for Hono 4 (4.5+) served on Node by `@hono/node-server`: the path of the route whose
+ * `http.route` for Hono 4 served on Node by `@hono/node-server`: the path of the route whose
  * handler answered, as Hono's own `routePath(c)` (`hono/route`) gives it and `@hono/otel` reports it —
  * sub-apps' and `basePath` prefixes included (`/api/users/:id`, `/files/*`).
  *
  * Hono keeps its dispatch private (`#dispatch`), its `fetch` is an arrow function each app gets as it is
  * built, and its routers replace their own `match` after the first call; what every request has is one
  * `Context`, built by the dispatch with the routes that matched it (`matchResult`, in registration
- * order, middleware included) and `env` — `{ incoming, outgoing }` from @hono/node-server, `incoming`
- * being Node's request, which carries the RouteCapture (route-capture.ts). So the class the dispatch
- * builds is replaced by a subclass whose constructor reads them:
+ * order, middleware included; before 4.4.13 the dispatch hands them over inside the `HonoRequest` it
+ * builds first, which lists them as `matchedRoutes`) and `env` — `{ incoming, outgoing }` from
+ * @hono/node-server, `incoming` being Node's request, which carries the RouteCapture (route-capture.ts).
+ * So the class the dispatch builds is replaced by a subclass whose constructor reads them:
  *
  * - no route matched: MIDDLEWARE_ROUTE, so the 404 is the sidecar's `(unmatched)`;
  * - one (Hono calls it without composing): it answered, and its path is written now;
@@ -39,8 +40,11 @@ import { PreloadInstrumentation } from './module-hooks';
 import { isPatched, markPatched } from './patch-mark';
 import { captureOf, type PendingRoute, type RouteCapture, SETTLE_ROUTE } from './route-capture';
 
-/** Hono's versions whose dispatch builds `new Context(request, { matchResult, env, … })`. */
-const VERSIONS = ['>=4.5.0 <5'];
+/**
+ * Hono's versions whose dispatch builds `new Context(request, { matchResult, env, … })` (4.4.13+), or
+ * `new Context(new HonoRequest(request, path, matchResult), { env, … })` before.
+ */
+const VERSIONS = ['>=4.0.0 <5'];
 /** The id the ES build's rebound import asks the patch under (esm-targets.ts). */
 export const HONO_CONTEXT_ESM_ID = 'hono/context';
 /** The paths `app.use(mw)` and `app.use('*', mw)` register: every request's, no route. */
@@ -97,19 +101,25 @@ export function routedContextClass(Context: ContextClass): ContextClass {
   if (isPatched(Context)) return Context;
   class Context$ extends Context implements PendingRoute {
     #handlers: MatchedHandlers | undefined;
+    /** Before Hono 4.4.13: the request's `matchedRoutes`, read once. */
+    #routes: readonly (HonoRouteLike | undefined)[] | undefined;
 
     constructor(request: unknown, options?: ContextOptionsLike) {
       super(request, options);
       try {
         const capture = captureOf(options?.env?.incoming);
+        if (capture === undefined) return;
         const handlers = options?.matchResult?.[0];
-        if (capture === undefined || handlers === undefined) return;
+        const routes = handlers === undefined ? routesOfRequest(request) : undefined;
+        const count = handlers?.length ?? routes?.length;
+        if (count === undefined) return;
         capture.pending = undefined;
         capture.route = undefined;
         capture.unrouted = MIDDLEWARE_ROUTE;
-        if (handlers.length === 1) settleHonoRoute(capture, handlers[0]?.[0]?.[1]);
-        else if (handlers.length > 1) {
+        if (count === 1) settleHonoRoute(capture, handlers ? handlers[0]?.[0]?.[1] : routes?.[0]);
+        else if (count > 1) {
           this.#handlers = handlers;
+          this.#routes = routes;
           capture.pending = this;
         }
       } catch {
@@ -118,16 +128,22 @@ export function routedContextClass(Context: ContextClass): ContextClass {
     }
 
     [SETTLE_ROUTE](capture: RouteCapture): void {
-      const handlers = this.#handlers;
-      if (handlers === undefined) return;
       // Composing sets the index of each handler it enters on the request (`c.req`), so it exists.
       const index = (this as { req?: { routeIndex?: unknown } }).req?.routeIndex;
-      if (typeof index === 'number') settleHonoRoute(capture, handlers[index]?.[0]?.[1]);
+      if (typeof index !== 'number') return;
+      const handlers = this.#handlers;
+      settleHonoRoute(capture, handlers ? handlers[index]?.[0]?.[1] : this.#routes?.[index]);
     }
   }
   // The name Hono's own stack traces and `c.constructor.name` show.
   Object.defineProperty(Context$, 'name', { value: Context.name });
   return markPatched(Context$);
+}
+
+/** The routes a HonoRequest (Hono before 4.4.13) lists as matched, if `request` is one. */
+function routesOfRequest(request: unknown): readonly (HonoRouteLike | undefined)[] | undefined {
+  const routes = (request as { matchedRoutes?: unknown } | null)?.matchedRoutes;
+  return Array.isArray(routes) ? routes : undefined;
 }
 
 /** Exported for tests: writes what the route `answered` from says of the request (see above). */
