@@ -33,6 +33,8 @@ export function routedAppSuite(
   routes: RouteTemplates,
   /** The fixture directory the script and its libraries are in (default: test/fixtures/preload-app). */
   dir?: string,
+  /** The Node binary to run the app with (default: the tests'), and environment of its own. */
+  runWith: { node?: string; env?: Record<string, string> } = {},
 ): void {
   describe(title, () => {
     let pg: LocalServer;
@@ -50,12 +52,14 @@ export function routedAppSuite(
       app = await startApp({
         script,
         dir,
+        node: runWith.node,
         env: {
           PG_URL: pg.url,
           REDIS_URL: redis.url,
           OTEL_EXPORTER_OTLP_ENDPOINT: sidecar.receiverUrl,
           OTEL_BSP_SCHEDULE_DELAY: '100',
           OTEL_SERVICE_NAME: service,
+          ...runWith.env,
         },
       });
     }, 60_000);
