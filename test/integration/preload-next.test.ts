@@ -3,7 +3,7 @@
  * route, each with one pg query and one ioredis read), on Next 16 and on Next 15 (test/fixtures/next15,
  * whose `site/` holds the files Next 15 names otherwise), built with `next build` and run with `next start`
  * under the preload (NODE_OPTIONS=--require) — and the same build's standalone `server.js` (`output:
- * 'standalone'`), as Docker images run it — exporting to the sidecar: each request is named by
+ * 'standalone'`), as Docker images run it, and a custom server (site/custom-server.js) — exporting to the sidecar: each request is named by
  * Next's route template, static files are one `(static)` row, a 404 no route took is `(unmatched)`,
  * the queries and cache reads are counted on their request — the app router's ioredis is bundled (read
  * from its tracing channel), the pages router's required (patched; not counted twice) — and no word of a
@@ -162,6 +162,7 @@ describe.each(LINES)('a $name app under the preload, sending to a sidecar', (lin
   let nextStart: Served | undefined;
   let standalone: Served | undefined;
   let ownOtel: Served | undefined;
+  let custom: Served | undefined;
   let env: (service: string) => Record<string, string>;
 
   beforeAll(async () => {
@@ -183,16 +184,17 @@ describe.each(LINES)('a $name app under the preload, sending to a sidecar', (lin
       OTEL_BSP_SCHEDULE_DELAY: '100',
       OTEL_SERVICE_NAME: service,
     });
-    [nextStart, standalone, ownOtel] = await Promise.all([
+    [nextStart, standalone, ownOtel, custom] = await Promise.all([
       serve([nextBin, 'start'], dir, env('next-app')),
       serve([standaloneServer(fixture, dir)], dir, env('next-standalone')),
       // The app registers its own OpenTelemetry SDK (instrumentation.js): Next traces itself into it.
       serve([nextBin, 'start'], dir, { ...env('next-own-otel'), APP_OWN_OTEL: '1' }),
+      serve([join(dir, 'custom-server.js')], dir, env('next-custom')),
     ]);
   }, 480_000);
 
   afterAll(async () => {
-    await Promise.all([stop(nextStart), stop(standalone), stop(ownOtel)]);
+    await Promise.all([stop(nextStart), stop(standalone), stop(ownOtel), stop(custom)]);
     await Promise.all([sidecar?.shutdown(), pg?.stop(), redis?.stop()]);
     if (dir) rmSync(dir, { recursive: true, force: true });
   });
@@ -201,6 +203,7 @@ describe.each(LINES)('a $name app under the preload, sending to a sidecar', (lin
     ['next start', 'next-app', () => nextStart],
     ['standalone server.js', 'next-standalone', () => standalone],
     ["next start with the app's own OpenTelemetry SDK", 'next-own-otel', () => ownOtel],
+    ['a custom server (next() in the app’s own http server)', 'next-custom', () => custom],
   ])(
     "%s: names each request by Next's route template, static files (static), a 404 (unmatched)",
     async (_how, service, served) => {
