@@ -33,8 +33,11 @@ export function routedAppSuite(
   routes: RouteTemplates,
   /** The fixture directory the script and its libraries are in (default: test/fixtures/preload-app). */
   dir?: string,
-  /** The Node binary to run the app with (default: the tests'), and environment of its own. */
-  runWith: { node?: string; env?: Record<string, string> } = {},
+  /**
+   * The Node binary to run the app with (default: the tests'; asked for when the suite starts, as it may
+   * be fetched), and environment of its own.
+   */
+  runWith: { node?: () => string; env?: Record<string, string> } = {},
 ): void {
   describe(title, () => {
     let pg: LocalServer;
@@ -52,7 +55,7 @@ export function routedAppSuite(
       app = await startApp({
         script,
         dir,
-        node: runWith.node,
+        node: runWith.node?.(),
         env: {
           PG_URL: pg.url,
           REDIS_URL: redis.url,

@@ -34,5 +34,5 @@ routedAppSuite(
   'restify12-app',
   RESTIFY_ROUTES,
   ROUTERS_DIR,
-  { node: nodeBinary(node22), env: { RESTIFY_PACKAGE: join(COMPAT_DIR, 'node_modules', 'restify') } },
+  { node: () => nodeBinary(node22), env: { RESTIFY_PACKAGE: join(COMPAT_DIR, 'node_modules', 'restify') } },
 );
