@@ -32,6 +32,11 @@
  * files and tools rather than the app's, kept apart from `(middleware)`, where an app's own middleware
  * answers (a 401) are.
  *
+ * Next 14's tracer has no setRootSpanAttribute: it sets `next.route` only on an OpenTelemetry root span's
+ * attributes, which exist only with an SDK registered. There the route is the page
+ * `NextNodeServer.findPageComponents` resolved (an app path as Next names it) or the pages API route
+ * `runApi` runs (`next/dist/server/next-server.js`, wrapped), the first noted.
+ *
  * Cost: none outside a Next app (require hooks on Next's files). In one, per request, a WeakMap
  * set and look-up and a context read (under `next dev`, one promise more). Never breaks the app: a
  * failure leaves the request without a route.
@@ -52,7 +57,7 @@ import { captureOf, type RouteCapture } from './route-capture';
 type Method = (this: unknown, ...args: unknown[]) => unknown;
 type Exports = Record<string, unknown>;
 
-/** Next's versions whose server has these files (tested: 15.5, 16.4). */
+/** Next's versions whose server has these files (tested: 14.2, 15.5, 16.4). */
 const VERSIONS = ['>=14.0.0 <17'];
 /** The root span attribute Next writes its route template to. */
 const ROUTE_KEY = 'next.route';
@@ -77,11 +82,14 @@ export class NextRouteInstrumentation extends PreloadInstrumentation {
       },
       () => {},
     );
-    const baseServerFile = this.classMethodFile(
-      'next/dist/server/base-server.js',
-      'handleRequest',
-      linkingCapture,
-    );
+    const baseServerFile = this.classMethodFile('next/dist/server/base-server.js', {
+      handleRequest: linkingCapture,
+    });
+    // Next 14, whose tracer has no setRootSpanAttribute: the page a route resolved to, and a pages API route.
+    const nextServerFile = this.classMethodFile('next/dist/server/next-server.js', {
+      findPageComponents: notingFoundPage,
+      runApi: notingApiRoute,
+    });
     // Its exports are getters (not writable): the hook hands out a copy with `serveStatic` wrapped.
     const serveStaticFile = new InstrumentationNodeModuleFile(
       'next/dist/server/serve-static.js',
@@ -90,11 +98,9 @@ export class NextRouteInstrumentation extends PreloadInstrumentation {
       () => {},
     );
     // `next dev` only: the dev bundler's hot reloader, webpack's (a class; Rspack's extends it) and Turbopack's.
-    const webpackHotReloaderFile = this.classMethodFile(
-      'next/dist/server/dev/hot-reloader-webpack.js',
-      'run',
-      markingDevAnswers,
-    );
+    const webpackHotReloaderFile = this.classMethodFile('next/dist/server/dev/hot-reloader-webpack.js', {
+      run: markingDevAnswers,
+    });
     const turbopackHotReloaderFile = new InstrumentationNodeModuleFile(
       'next/dist/server/dev/hot-reloader-turbopack.js',
       VERSIONS,
@@ -105,6 +111,7 @@ export class NextRouteInstrumentation extends PreloadInstrumentation {
       new InstrumentationNodeModuleDefinition('next', VERSIONS, undefined, undefined, [
         tracerFile,
         baseServerFile,
+        nextServerFile,
         serveStaticFile,
         webpackHotReloaderFile,
         turbopackHotReloaderFile,
@@ -112,8 +119,8 @@ export class NextRouteInstrumentation extends PreloadInstrumentation {
     ];
   }
 
-  /** `file`, whose default export is a class, with its prototype's `method` wrapped (put back when disabled). */
-  private classMethodFile(file: string, method: string, wrap: (original: Method) => Method) {
+  /** `file`, whose default export is a class, with its prototype's methods wrapped (put back when disabled). */
+  private classMethodFile(file: string, wrappers: Record<string, (original: Method) => Method>) {
     const prototypeOf = (exports?: Exports) =>
       (exports?.default as { prototype?: Exports } | undefined)?.prototype;
     return new InstrumentationNodeModuleFile(
@@ -121,30 +128,78 @@ export class NextRouteInstrumentation extends PreloadInstrumentation {
       VERSIONS,
       (exports: Exports) => {
         const proto = prototypeOf(exports);
-        this.wrapOnce(proto, method, wrap);
+        for (const [method, wrap] of Object.entries(wrappers)) this.wrapOnce(proto, method, wrap);
         return exports;
       },
       (exports?: Exports) => {
         const proto = prototypeOf(exports);
-        this.unwrapOurs(proto, method);
+        for (const method of Object.keys(wrappers)) this.unwrapOurs(proto, method);
       },
     );
   }
 }
 
+/**
+ * Whether Next's tracer tells the route (`setRootSpanAttribute`, Next 15+). Next 14's sets `next.route`
+ * only on the attributes of an OpenTelemetry root span, which it has only with an SDK registered: there the
+ * route is read from the server's own calls (notingFoundPage, notingApiRoute).
+ */
+let tracerNotesRoutes = false;
+
 /** Wraps `setRootSpanAttribute` on the tracer `getTracer()` returns (one per process). */
 function patchTracer(exports: Exports): void {
   try {
     const tracer = (exports?.getTracer as (() => Exports) | undefined)?.();
-    if (
-      tracer &&
-      typeof tracer.setRootSpanAttribute === 'function' &&
-      !isPatched(tracer.setRootSpanAttribute)
-    )
-      tracer.setRootSpanAttribute = markPatched(notingRoute(tracer.setRootSpanAttribute as Method));
+    if (tracer && typeof tracer.setRootSpanAttribute === 'function') {
+      tracerNotesRoutes = true;
+      if (!isPatched(tracer.setRootSpanAttribute))
+        tracer.setRootSpanAttribute = markPatched(notingRoute(tracer.setRootSpanAttribute as Method));
+    }
   } catch {
     // Requests are named by their path, as before.
   }
+}
+
+/**
+ * Exported for tests: Next 14's `NextNodeServer.findPageComponents({ page, isAppPath })`, noting `page` —
+ * the route's template, an app path as Next names it (normalizeAppPath) — once it resolved to components
+ * (the route renders). Next's own error pages are no routes (noteRoute).
+ */
+export function notingFoundPage(original: Method): Method {
+  return function findPageComponents(this: unknown, params: unknown) {
+    // biome-ignore lint/complexity/noArguments: passed through unchanged
+    const result = original.apply(this, arguments as unknown as unknown[]);
+    if (tracerNotesRoutes) return result;
+    const { page, isAppPath } = (params ?? {}) as { page?: unknown; isAppPath?: unknown };
+    if (typeof page !== 'string') return result;
+    return Promise.resolve(result).then((found) => {
+      if (found) noteRoute(isAppPath === true ? appRoute(page) : page);
+      return found;
+    });
+  };
+}
+
+/** Exported for tests: Next 14's `NextNodeServer.runApi(req, res, query, match)`, noting a pages API route's template. */
+export function notingApiRoute(original: Method): Method {
+  return function runApi(this: unknown, _req: unknown, _res: unknown, _query: unknown, match: unknown) {
+    if (!tracerNotesRoutes)
+      noteRoute((match as { definition?: { pathname?: unknown } } | null)?.definition?.pathname);
+    // biome-ignore lint/complexity/noArguments: passed through unchanged
+    return original.apply(this, arguments as unknown as unknown[]);
+  };
+}
+
+/** An app-router path as a route (Next's normalizeAppPath): no route groups, parallel slots or `page`/`route` leaf. */
+export function appRoute(page: string): string {
+  const segments = page.split('/');
+  const kept = segments.filter(
+    (segment, i) =>
+      segment !== '' &&
+      !(segment.startsWith('(') && segment.endsWith(')')) &&
+      !segment.startsWith('@') &&
+      !((segment === 'page' || segment === 'route') && i === segments.length - 1),
+  );
+  return `/${kept.join('/')}`;
 }
 
 /** Exported for tests: `setRootSpanAttribute(key, value)` also writing `next.route` to the request's capture. */

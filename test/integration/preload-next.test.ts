@@ -1,13 +1,13 @@
 /**
  * A Next.js app (test/fixtures/next/site: an app-router page and route handler and a pages-router API
- * route, each with one pg query and one ioredis read), on Next 16 and on Next 15 (test/fixtures/next15,
- * whose `site/` holds the files Next 15 names otherwise), built with `next build` and run with `next start`
+ * route, each with one pg query and one ioredis read), on Next 16, 15 and 14 (test/fixtures/next15 and next14,
+ * whose `site/` holds the files those name otherwise), built with `next build` and run with `next start`
  * under the preload (NODE_OPTIONS=--require) — and the same build's standalone `server.js` (`output:
  * 'standalone'`), as Docker images run it, and a custom server (site/custom-server.js) — exporting to the sidecar: each request is named by
  * Next's route template, static files are one `(static)` row, a 404 no route took is `(unmatched)`,
  * the queries and cache reads are counted on their request — the app router's ioredis is bundled (read
  * from its tracing channel), the pages router's required (patched; not counted twice) — and no word of a
- * path reaches an output. And `next dev` of each (Turbopack on 16, webpack on 15): the same names, and
+ * path reaches an output. And `next dev` of each (Turbopack on 16, webpack on 15 and 14): the same names, and
  * Next's dev chunks and dev overlay endpoints `(static)`.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
@@ -123,7 +123,33 @@ interface NextLine {
   dropped: string[];
   /** The `http.route`s Next itself gives the app's own OpenTelemetry SDK for three of the routes. */
   ownRoutes: string[];
+  /**
+   * What the dev overlay asks Next's dev server (its hot reloader) for: path, request, status. A 404 is
+   * `(unmatched)`, any other answer `(static)`.
+   */
+  devAnswers: [string, RequestInit, number][];
+  /** Dev files Next's router answers without its hot reloader or a route: path, status, the row they are in. */
+  devRouterFiles: [string, number, string][];
 }
+
+const post = (body: unknown): RequestInit => ({
+  method: 'POST',
+  headers: { 'content-type': 'application/json' },
+  body: JSON.stringify(body),
+});
+/** Next 15's and 16's dev overlay endpoints. */
+const DEV_ANSWERS: NextLine['devAnswers'] = [
+  ['/__nextjs_original-stack-frames', post({ frames: [], isServer: true, isAppDirectory: true }), 200],
+  ['/__nextjs_devtools_config', post({}), 204],
+  ['/__nextjs_font/geist-latin.woff2', {}, 200],
+  ['/__nextjs_font/zebediah.woff2', {}, 404],
+];
+// Answered by Next's router without its hot reloader or a route: (middleware), as the sidecar names a
+// request without a route in a service whose others have one.
+const DEV_ROUTER_FILES: NextLine['devRouterFiles'] = [
+  ['/_next/static/development/_devPagesManifest.json', 200, '(middleware)'],
+  ['/.well-known/appspecific/com.chrome.devtools.json', 200, '(middleware)'],
+];
 
 /** A copy of the line's site in a temp dir of its fixture, so it resolves that fixture's node_modules. */
 function copySite(line: NextLine, fixture: string): string {
@@ -140,6 +166,8 @@ const LINES: NextLine[] = [
     fixture: 'next',
     dropped: [],
     ownRoutes: ['/users/[username]', '/api/orders/[id]', '/api/teams/[team]'],
+    devAnswers: DEV_ANSWERS,
+    devRouterFiles: DEV_ROUTER_FILES,
   },
   {
     // `next build` with webpack (Next 15's default; Turbopack builds were beta).
@@ -149,6 +177,25 @@ const LINES: NextLine[] = [
     // Next 15's route handler overwrites its root span's route with its file's path (`…/[id]/route`);
     // the preload keeps the first template Next notes, the route's.
     ownRoutes: ['/users/[username]', '/api/orders/[id]/route', '/api/teams/[team]'],
+    devAnswers: DEV_ANSWERS,
+    devRouterFiles: DEV_ROUTER_FILES,
+  },
+  {
+    // Next 14: webpack, `middleware.js`, its own next.config.js (test/fixtures/next14/site); its tracer notes no
+    // route without an SDK (next-route.ts reads its server's calls).
+    name: 'Next.js 14',
+    fixture: 'next14',
+    dropped: ['proxy.js'],
+    ownRoutes: ['/users/[username]', '/api/orders/[id]/route', '/api/teams/[team]'],
+    // Its overlay's two endpoints (GET): a stack frame without a file, an editor for a file that is not there.
+    devAnswers: [
+      ['/__nextjs_original-stack-frame?isServer=true&isAppDirectory=true', {}, 400],
+      ['/__nextjs_launch-editor?file=zebediah.js&lineNumber=1', {}, 204],
+    ],
+    devRouterFiles: [
+      ['/_next/static/development/_devPagesManifest.json', 200, '(middleware)'],
+      ['/.well-known/appspecific/com.chrome.devtools.json', 404, '(unmatched)'],
+    ],
   },
 ];
 
@@ -260,19 +307,9 @@ describe.each(LINES)('a $name app under the preload, sending to a sidecar', (lin
     try {
       // Next 16 develops with Turbopack, Next 15 with webpack (their defaults).
       dev = await serve([nextBin, 'dev', '--hostname', '127.0.0.1'], devDir, env('next-dev'));
-      const post = (body: unknown): RequestInit => ({
-        method: 'POST',
-        headers: { 'content-type': 'application/json' },
-        body: JSON.stringify(body),
-      });
       // What the dev overlay asks Next's dev server (its hot reloader) for, before any page: the sidecar
       // has seen no route of this service yet, so a request without one would be named by its path.
-      const devAnswers: [string, RequestInit, number][] = [
-        ['/__nextjs_original-stack-frames', post({ frames: [], isServer: true, isAppDirectory: true }), 200],
-        ['/__nextjs_devtools_config', post({}), 204],
-        ['/__nextjs_font/geist-latin.woff2', {}, 200],
-        ['/__nextjs_font/zebediah.woff2', {}, 404],
-      ];
+      const devAnswers = line.devAnswers;
       const answered: [string, number][] = [];
       for (const [path, init] of devAnswers) {
         const res = await fetch(`http://127.0.0.1:${dev.port}${path}`, init);
@@ -299,14 +336,16 @@ describe.each(LINES)('a $name app under the preload, sending to a sidecar', (lin
         ['/nowhere/zebediah', 404],
         ['/robots.txt', 200],
         ...assets.map((src): SentRequest => [src, 200]),
-        // Answered by Next's router without its hot reloader or a route: (middleware), as the sidecar
-        // names a request without a route in a service whose others have one.
-        ['/_next/static/development/_devPagesManifest.json', 200],
-        ['/.well-known/appspecific/com.chrome.devtools.json', 200],
+        ...line.devRouterFiles.map(([path, status]): SentRequest => [path, status]),
       ];
       expect(await sendAll(dev.port, sent)).toEqual(sent.map(([path, status]) => [path, status]));
 
       const rows = await endpointRowsOf(sidecar.apiUrl, 'next-dev', devAnswers.length + 1 + sent.length);
+      // The overlay's answers: (static), a 404 (unmatched); the router's dev files in their rows.
+      const answeredAs = (method: string, status: (s: number) => boolean) =>
+        devAnswers.filter(([, init, s]) => (init.method ?? 'GET') === method && status(s)).length;
+      const filesIn = (row: string) => line.devRouterFiles.filter(([, , r]) => r === row).length;
+      const posts = answeredAs('POST', (s) => s !== 404);
       expect(routeFigures(rows)).toEqual(
         [
           ['GET /users/[username]', 2, 0, 1, 1],
@@ -314,12 +353,12 @@ describe.each(LINES)('a $name app under the preload, sending to a sidecar', (lin
           ['GET /api/teams/[team]', 1, 0, 1, 1],
           ['GET /api/boom/[name]', 1, 1, 1, 0],
           ['GET /private/[name]', 1, 0, 1, 1],
-          ['GET (middleware)', 3, 0, 0, 0],
+          ['GET (middleware)', 1 + filesIn('(middleware)'), 0, 0, 0],
           ['GET /', 1, 0, 0, 0],
-          // robots.txt, the chunks and the dev overlay's font.
-          ['GET (static)', 1 + assets.length + 1, 0, 0, 0],
-          ['POST (static)', 2, 0, 0, 0],
-          ['GET (unmatched)', 2, 0, 0, 0],
+          // robots.txt, the chunks and the dev overlay's answers.
+          ['GET (static)', 1 + assets.length + answeredAs('GET', (s) => s !== 404), 0, 0, 0],
+          ...(posts > 0 ? [['POST (static)', posts, 0, 0, 0]] : []),
+          ['GET (unmatched)', 1 + answeredAs('GET', (s) => s === 404) + filesIn('(unmatched)'), 0, 0, 0],
         ].sort(),
       );
       const everything = `${JSON.stringify(rows)}\n${await sidecarOutputs(sidecar.apiUrl)}`;

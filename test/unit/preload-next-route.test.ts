@@ -9,8 +9,11 @@ import { MIDDLEWARE_ROUTE, STATIC_ROUTE } from '../../src/classify/route-templat
 import { setSpan } from '../../src/preload/context-frame';
 import { LeanTracerProvider } from '../../src/preload/lean-tracer';
 import {
+  appRoute,
   linkingCapture,
   markingDevAnswers,
+  notingApiRoute,
+  notingFoundPage,
   notingRoute,
   withDevAnswersMarked,
   withStaticMark,
@@ -157,5 +160,55 @@ describe("Next.js's route on the request's capture", () => {
     expect(patched.other()).toBe('other');
     expect(withDevAnswersMarked(patched)).toBe(patched);
     expect(await patched.createHotReloaderTurbopack('something else')).toBeNull();
+  });
+});
+
+/** A request through handleRequest, then `next` inside it (as Next 14's server would call on). */
+async function inRequest(next: () => unknown): Promise<RouteCapture> {
+  const req = {};
+  const capture = startRouteCapture(req);
+  const span = tracer.startSpan('GET', { kind: SpanKind.SERVER });
+  await preloadContext.with(setSpan(ROOT_CONTEXT, span), async () => {
+    await handleRequest({ _req: req });
+    await next();
+  });
+  span.end();
+  return capture;
+}
+
+describe("Next.js 14's route, from its server's own calls (its tracer has no setRootSpanAttribute)", () => {
+  const findPageComponents = notingFoundPage(async (params: unknown) =>
+    (params as { page: string }).page.includes('missing') ? null : { components: true },
+  );
+  const runApi = notingApiRoute(async () => true);
+
+  it('notes the page a route resolved to, an app path as Next names it, and not a page that did not resolve', async () => {
+    const page =
+      (p: string, isAppPath = false) =>
+      () =>
+        findPageComponents({ page: p, isAppPath });
+    expect((await inRequest(page('/users/[username]/page', true))).route).toBe('/users/[username]');
+    expect((await inRequest(page('/(shop)/api/orders/[id]/route', true))).route).toBe('/api/orders/[id]');
+    expect((await inRequest(page('/blog/[slug]'))).route).toBe('/blog/[slug]');
+    const missing = await inRequest(page('/missing/[id]'));
+    expect([missing.route, missing.unrouted]).toEqual([undefined, MIDDLEWARE_ROUTE]);
+    // Next's own error pages are no routes.
+    expect((await inRequest(page('/_error'))).route).toBeUndefined();
+    expect(await findPageComponents({ page: '/users/[username]' })).toEqual({ components: true });
+  });
+
+  it('notes a pages API route from the match Next runs it for', async () => {
+    const match = { definition: { pathname: '/api/teams/[team]' }, params: { team: 'quarterly' } };
+    expect((await inRequest(() => runApi.call(undefined, {}, {}, {}, match))).route).toBe(
+      '/api/teams/[team]',
+    );
+  });
+
+  it("reads app paths as Next's normalizeAppPath does", () => {
+    expect(
+      ['/page', '/(group)/users/[id]/page', '/@modal/(.)photo/[id]/page', '/api/x/route', '/a/route/b'].map(
+        appRoute,
+      ),
+    ).toEqual(['/', '/users/[id]', '/(.)photo/[id]', '/api/x', '/a/route/b']);
   });
 });
