@@ -14,7 +14,10 @@
 import { readFileSync } from 'node:fs';
 import { join, normalize } from 'node:path';
 import { type Tracer, type TracerProvider, trace } from '@opentelemetry/api';
-import type { InstrumentationModuleDefinition } from '@opentelemetry/instrumentation';
+import {
+  type InstrumentationModuleDefinition,
+  InstrumentationNodeModuleFile,
+} from '@opentelemetry/instrumentation';
 import { Hook } from 'require-in-the-middle';
 import { satisfies } from 'semver';
 import { isPatched, markPatched } from './patch-mark';
@@ -120,6 +123,31 @@ export abstract class PreloadInstrumentation {
   /** Puts back `target[name]` when the wrapper there is, or wraps, ours. */
   protected unwrapOurs(target: object | null | undefined, name: string): void {
     if (target && isPatched((target as Patchable)[name])) this._unwrap(target, name);
+  }
+
+  /**
+   * The hook of a module `file` whose exports hold a class: the methods of its prototype (`prototypeOf`
+   * the exports) wrapped with `wrappers` as it loads (wrapOnce), put back when disabled (unwrapOurs).
+   */
+  protected prototypeMethodsFile<M>(
+    file: string,
+    versions: string[],
+    prototypeOf: (exports: unknown) => object | null | undefined,
+    wrappers: Record<string, (original: M) => unknown>,
+  ): InstrumentationNodeModuleFile {
+    return new InstrumentationNodeModuleFile(
+      file,
+      versions,
+      (exports: unknown) => {
+        const proto = prototypeOf(exports);
+        for (const [method, wrap] of Object.entries(wrappers)) this.wrapOnce(proto, method, wrap);
+        return exports;
+      },
+      (exports?: unknown) => {
+        const proto = prototypeOf(exports);
+        for (const method of Object.keys(wrappers)) this.unwrapOurs(proto, method);
+      },
+    );
   }
 
   private onRequire<T>(exports: T, name: string, baseDir: string | undefined): T {

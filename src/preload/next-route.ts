@@ -82,14 +82,24 @@ export class NextRouteInstrumentation extends PreloadInstrumentation {
       },
       () => {},
     );
-    const baseServerFile = this.classMethodFile('next/dist/server/base-server.js', {
-      handleRequest: linkingCapture,
-    });
+    const baseServerFile = this.prototypeMethodsFile(
+      'next/dist/server/base-server.js',
+      VERSIONS,
+      defaultClass,
+      {
+        handleRequest: linkingCapture,
+      },
+    );
     // Next 14, whose tracer has no setRootSpanAttribute: the page a route resolved to, and a pages API route.
-    const nextServerFile = this.classMethodFile('next/dist/server/next-server.js', {
-      findPageComponents: notingFoundPage,
-      runApi: notingApiRoute,
-    });
+    const nextServerFile = this.prototypeMethodsFile(
+      'next/dist/server/next-server.js',
+      VERSIONS,
+      defaultClass,
+      {
+        findPageComponents: notingFoundPage,
+        runApi: notingApiRoute,
+      },
+    );
     // Its exports are getters (not writable): the hook hands out a copy with `serveStatic` wrapped.
     const serveStaticFile = new InstrumentationNodeModuleFile(
       'next/dist/server/serve-static.js',
@@ -98,9 +108,12 @@ export class NextRouteInstrumentation extends PreloadInstrumentation {
       () => {},
     );
     // `next dev` only: the dev bundler's hot reloader, webpack's (a class; Rspack's extends it) and Turbopack's.
-    const webpackHotReloaderFile = this.classMethodFile('next/dist/server/dev/hot-reloader-webpack.js', {
-      run: markingDevAnswers,
-    });
+    const webpackHotReloaderFile = this.prototypeMethodsFile(
+      'next/dist/server/dev/hot-reloader-webpack.js',
+      VERSIONS,
+      defaultClass,
+      { run: markingDevAnswers },
+    );
     const turbopackHotReloaderFile = new InstrumentationNodeModuleFile(
       'next/dist/server/dev/hot-reloader-turbopack.js',
       VERSIONS,
@@ -118,25 +131,11 @@ export class NextRouteInstrumentation extends PreloadInstrumentation {
       ]),
     ];
   }
+}
 
-  /** `file`, whose default export is a class, with its prototype's methods wrapped (put back when disabled). */
-  private classMethodFile(file: string, wrappers: Record<string, (original: Method) => Method>) {
-    const prototypeOf = (exports?: Exports) =>
-      (exports?.default as { prototype?: Exports } | undefined)?.prototype;
-    return new InstrumentationNodeModuleFile(
-      file,
-      VERSIONS,
-      (exports: Exports) => {
-        const proto = prototypeOf(exports);
-        for (const [method, wrap] of Object.entries(wrappers)) this.wrapOnce(proto, method, wrap);
-        return exports;
-      },
-      (exports?: Exports) => {
-        const proto = prototypeOf(exports);
-        for (const method of Object.keys(wrappers)) this.unwrapOurs(proto, method);
-      },
-    );
-  }
+/** The prototype of the class a Next server file exports as its default. */
+function defaultClass(exports: unknown): object | undefined {
+  return ((exports as Exports | undefined)?.default as { prototype?: object } | undefined)?.prototype;
 }
 
 /**

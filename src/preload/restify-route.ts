@@ -13,16 +13,12 @@
  * Cost: none outside a Restify app; in one, per request, a call and a few reads and writes. Never breaks
  * the app: a failure leaves the request without a route.
  */
-import {
-  InstrumentationNodeModuleDefinition,
-  InstrumentationNodeModuleFile,
-} from '@opentelemetry/instrumentation';
+import { InstrumentationNodeModuleDefinition } from '@opentelemetry/instrumentation';
 import { MIDDLEWARE_ROUTE } from '../classify/route-template';
 import { PreloadInstrumentation } from './module-hooks';
 import { captureOf } from './route-capture';
 
 type Method = (this: unknown, ...args: unknown[]) => unknown;
-type Prototype = Record<string, unknown>;
 
 /** Restify's versions with find-my-way routing in `lib/router.js` and `Server#_onRequest`. */
 const VERSIONS = ['>=7.0.0 <13'];
@@ -37,31 +33,15 @@ export class RestifyRouteInstrumentation extends PreloadInstrumentation {
   }
 
   protected init() {
-    const wrapping =
-      (name: string, wrapper: (original: Method) => Method) =>
-      (exports: unknown): unknown => {
-        const proto = (exports as { prototype?: Prototype } | null)?.prototype;
-        if (typeof exports === 'function') this.wrapOnce(proto, name, wrapper);
-        return exports;
-      };
-    const unwrapping = (name: string) => (exports?: unknown) => {
-      const proto = (exports as { prototype?: Prototype } | null)?.prototype;
-      this.unwrapOurs(proto, name);
-    };
+    // Each file exports its class.
+    const classOf = (exports: unknown) =>
+      typeof exports === 'function' ? (exports.prototype as object | undefined) : undefined;
     return [
       new InstrumentationNodeModuleDefinition('restify', VERSIONS, undefined, undefined, [
-        new InstrumentationNodeModuleFile(
-          'restify/lib/router.js',
-          VERSIONS,
-          wrapping('lookup', routedLookup),
-          unwrapping('lookup'),
-        ),
-        new InstrumentationNodeModuleFile(
-          'restify/lib/server.js',
-          VERSIONS,
-          wrapping('_onRequest', unroutedByDefault),
-          unwrapping('_onRequest'),
-        ),
+        this.prototypeMethodsFile('restify/lib/router.js', VERSIONS, classOf, { lookup: routedLookup }),
+        this.prototypeMethodsFile('restify/lib/server.js', VERSIONS, classOf, {
+          _onRequest: unroutedByDefault,
+        }),
       ]),
     ];
   }
