@@ -1,6 +1,7 @@
 /**
  * A GraphQL API (Apollo Server 5 and graphql-http over graphql 16, in one Express 5 app) under the
- * preload, exporting to the sidecar: each request is named by the operation it executed —
+ * preload, exporting to the sidecar — and graphql-http over graphql 17 (test/fixtures/compat's, on
+ * Node 22, which it needs), read from graphql 17's tracing channels: each request is named by the operation it executed —
  * `POST /graphql (query Orders)` — with its own percentiles, queries per request and N+1 advice; an
  * anonymous operation, a batch, and a request that executed nothing (a parse or validation error)
  * have stable names; a client sending a new operation name per request gets one `(other operation)`
@@ -8,15 +9,19 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type LocalServer, startPostgres, startRedis } from '../../scripts/lib/local-servers';
+import { nodeBinary, TESTED_NODE_VERSIONS } from '../../scripts/lib/node-binary';
 import type { EndpointRow } from '../../src/reports/types';
 import type { RunningSidecar } from '../../src/sidecar/sidecar';
 import { type AppRun, assertBuilt, startApp } from '../fixtures/preload-app/harness';
+import { COMPAT_DIR, installedPins } from '../helpers/compat-fixture';
 import { endpointRowsOf, routeFigures } from '../helpers/route-rows';
 import { startTestSidecar } from '../helpers/sidecar';
 import { sidecarOutputs } from '../helpers/unrouted-paths';
 
 const SERVICE = 'graphql-app';
 const SDK_SERVICE = 'graphql-sdk-app';
+const GRAPHQL17_SERVICE = 'graphql17-app';
+const NODE22 = TESTED_NODE_VERSIONS.find((v) => v.startsWith('22.')) as string;
 /** Distinct operations per route with rows of their own (http.graphqlOperationsPerRoute). */
 const CAP = 10;
 const PROBES = 20;
@@ -33,9 +38,12 @@ let sidecar: RunningSidecar;
 let app: AppRun;
 /** The same app traced by OpenTelemetry's stock SDK (instrumentation-graphql) instead of the preload. */
 let sdkApp: AppRun;
+/** graphql-http over test/fixtures/compat's graphql 17, on Node 22, under the preload. */
+let graphql17App: AppRun;
 
 beforeAll(async () => {
   assertBuilt();
+  installedPins(COMPAT_DIR);
   [pg, redis, sidecar] = await Promise.all([
     startPostgres(),
     startRedis(),
@@ -66,10 +74,22 @@ beforeAll(async () => {
       OWN_SDK: '1',
     },
   });
-}, 60_000);
+  graphql17App = await startApp({
+    script: 'graphql-app.js',
+    node: nodeBinary(NODE22),
+    env: {
+      PG_URL: pg.url,
+      REDIS_URL: redis.url,
+      OTEL_EXPORTER_OTLP_ENDPOINT: sidecar.receiverUrl,
+      OTEL_BSP_SCHEDULE_DELAY: '100',
+      OTEL_SERVICE_NAME: GRAPHQL17_SERVICE,
+      GRAPHQL_FROM: COMPAT_DIR,
+    },
+  });
+}, 120_000);
 
 afterAll(async () => {
-  await Promise.all([app?.stop(), sdkApp?.stop()]);
+  await Promise.all([app?.stop(), sdkApp?.stop(), graphql17App?.stop()]);
   await Promise.all([sidecar?.shutdown(), pg?.stop(), redis?.stop()]);
 });
 
@@ -82,6 +102,30 @@ async function post(path: string, body: unknown, port = app.port): Promise<numbe
   });
   await res.arrayBuffer();
   return res.status;
+}
+
+/**
+ * GETs /gql with the document and its variables (a secret) in the query string, which no span keeps;
+ * answers the status.
+ */
+async function getWithVariables(port: number): Promise<number> {
+  const query = new URLSearchParams({
+    query: 'query MeByGet($note: String) { me { id } noteLength(note: $note) }',
+    variables: JSON.stringify({ note: SECRETS[1] }),
+  });
+  const res = await fetch(`http://127.0.0.1:${port}/gql?${query}`, {
+    headers: { accept: 'application/graphql-response+json' },
+  });
+  await res.arrayBuffer();
+  return res.status;
+}
+
+/** The service's active N+1 recommendations, after an evaluation. */
+async function activeNPlusOne(service: string) {
+  const advisor = sidecar.advisor;
+  if (advisor === undefined) throw new Error('the sidecar has no advisor');
+  await advisor.evaluateNow();
+  return advisor.list({ kind: 'n-plus-one', state: 'active' }).filter((r) => r.service === service);
 }
 
 describe('a GraphQL API under the preload, sending to a sidecar', () => {
@@ -124,16 +168,7 @@ describe('a GraphQL API under the preload, sending to a sidecar', () => {
     const statuses: number[] = [];
     for (const [path, body] of sent) statuses.push(await post(path, body));
     expect(statuses).toEqual(sent.map(([, , status]) => status));
-    // A GET carries the document and its variables in the query string, which no span keeps.
-    const query = new URLSearchParams({
-      query: 'query MeByGet($note: String) { me { id } noteLength(note: $note) }',
-      variables: JSON.stringify({ note: SECRETS[1] }),
-    });
-    const get = await fetch(`http://127.0.0.1:${app.port}/gql?${query}`, {
-      headers: { accept: 'application/graphql-response+json' },
-    });
-    await get.arrayBuffer();
-    expect(get.status).toBe(200);
+    expect(await getWithVariables(app.port)).toBe(200);
 
     const rows = await endpointRowsOf(sidecar.apiUrl, SERVICE, sent.length + 1);
     // [endpoint, requests, 5xx, queries per request, cache calls per request]
@@ -156,12 +191,7 @@ describe('a GraphQL API under the preload, sending to a sidecar', () => {
     );
 
     // The N+1 of `Order.customer` is advised for the operation that has it.
-    const advisor = sidecar.advisor;
-    if (advisor === undefined) throw new Error('the sidecar has no advisor');
-    await advisor.evaluateNow();
-    const nPlusOne = advisor
-      .list({ kind: 'n-plus-one', state: 'active' })
-      .filter((r) => r.service === SERVICE);
+    const nPlusOne = await activeNPlusOne(SERVICE);
     expect(nPlusOne.map((r) => r.target.route)).toEqual(['POST /graphql (query Orders)']);
     expect(nPlusOne[0].title).toBe(
       'N+1 in POST /graphql (query Orders): SELECT $1::int AS id, $2 AS name runs up to 6× per request',
@@ -213,12 +243,47 @@ describe('a GraphQL API under the preload, sending to a sidecar', () => {
     );
     const everything = `${JSON.stringify(rows)}\n${await sidecarOutputs(sidecar.apiUrl)}`;
     for (const word of SECRETS) expect(everything).not.toContain(word);
-    const advisor = sidecar.advisor;
-    if (advisor === undefined) throw new Error('the sidecar has no advisor');
-    await advisor.evaluateNow();
-    const nPlusOne = advisor
-      .list({ kind: 'n-plus-one', state: 'active' })
-      .filter((r) => r.service === SDK_SERVICE);
+    const nPlusOne = await activeNPlusOne(SDK_SERVICE);
     expect(nPlusOne.map((r) => r.target.route)).toEqual(['POST /graphql (query Orders)']);
+  }, 60_000);
+
+  it(`names requests by graphql 17's operation, from its tracing channels (graphql-http, Node ${NODE22})`, async () => {
+    const sent: [unknown, number][] = [
+      [{ query: ME }, 200],
+      [{ query: ME }, 200],
+      ...Array.from({ length: 3 }, (): [unknown, number] => [{ query: ORDERS }, 200]),
+      [{ query: '{ me { id } }' }, 200],
+      [{ query: TOUCH, variables: { id: '4715', note: SECRETS[0] } }, 200],
+      [{ query: `mutation TouchOrder { touchOrder(id: "4716", note: "${SECRETS[1]}") }` }, 200],
+      [
+        { query: `query A { me { id } } query PickOrders { orders { id } }`, operationName: 'PickOrders' },
+        200,
+      ],
+      // Nothing executed: a syntax error and an unknown field.
+      [{ query: 'query Broken { me { id }' }, 400],
+      [{ query: `query Bad${SECRETS[0]} { nope }` }, 400],
+    ];
+    const statuses: number[] = [];
+    for (const [body] of sent) statuses.push(await post('/gql', body, graphql17App.port));
+    expect(statuses).toEqual(sent.map(([, status]) => status));
+    expect(await getWithVariables(graphql17App.port)).toBe(200);
+
+    const rows = await endpointRowsOf(sidecar.apiUrl, GRAPHQL17_SERVICE, sent.length + 1);
+    expect(routeFigures(rows)).toEqual(
+      [
+        ['POST /gql (query Me)', 2, 0, 1, 1],
+        ['POST /gql (query Orders)', 3, 0, 7, 0],
+        ['POST /gql (anonymous query)', 1, 0, 1, 1],
+        ['POST /gql (mutation TouchOrder)', 2, 0, 0, 1],
+        ['POST /gql (query PickOrders)', 1, 0, 1, 0],
+        ['POST /gql', 2, 0, 0, 0],
+        ['GET /gql (query MeByGet)', 1, 0, 1, 1],
+      ].sort(),
+    );
+    const nPlusOne = await activeNPlusOne(GRAPHQL17_SERVICE);
+    expect(nPlusOne.map((r) => r.target.route)).toEqual(['POST /gql (query Orders)']);
+    const everything = `${JSON.stringify(rows)}\n${await sidecarOutputs(sidecar.apiUrl)}`;
+    for (const word of SECRETS) expect(everything).not.toContain(word);
+    expect(graphql17App.stderr()).not.toContain('spanstat');
   }, 60_000);
 });
