@@ -4,10 +4,10 @@
  * (the only I/O, optional), runs the pure rules and folds the result into the recommendation store.
  * Timer unref'd; start and shutdown are safe to call twice, and shutdown before start.
  */
+import { type AdvisorDatabaseStatus, AdvisorDatabases, type LockWaitSource } from './databases';
 import { evaluateDetailed } from './evaluate';
 import { type IndexInspector, PgIndexInspector, uncheckedFinding } from './index-advisor';
 import type { LockSamplerStatus } from './lock-sampler';
-import type { LockWaitSummary } from './lock-waits';
 import { loadParser } from './predicate-columns';
 import { indexCandidates } from './rules/queries';
 import { RecommendationStore, type StoreChanges } from './store';
@@ -29,7 +29,12 @@ export interface AdvisorOptions {
   logger?: AdvisorLogger;
   /** Clock (ms since the epoch); the sidecar passes its receive clock in tests. */
   now?: () => number;
-  /** Lock waits of the window (createLockSampler); the Advisor starts and closes it. */
+  /**
+   * The databases to check and sample (createAdvisorDatabases); the Advisor starts and closes them.
+   * Without it: the inspector given to the constructor (else advisor.postgresUrl's) and `lockSampler`.
+   */
+  databases?: AdvisorDatabases;
+  /** Lock waits of the window (createLockSampler), when no `databases` are given. */
   lockSampler?: LockWaitSource;
   /**
    * The statement of a fingerprint with its names as written, when they have id parts (the fingerprinter's
@@ -38,13 +43,7 @@ export interface AdvisorOptions {
   statementSample?: (fingerprint: string) => string | undefined;
 }
 
-/** What the Advisor needs of the lock sampler (lock-sampler.ts). */
-export interface LockWaitSource {
-  start(): void;
-  summary(): LockWaitSummary;
-  status(): LockSamplerStatus;
-  close(): Promise<void>;
-}
+export type { LockWaitSource } from './databases';
 
 export interface AdvisorStatus {
   enabled: boolean;
@@ -52,18 +51,26 @@ export interface AdvisorStatus {
   /** Evaluations run at start and then this often; readers tell "not yet" from "nothing found" by it. */
   intervalSeconds: number;
   indexChecks: boolean;
-  /** The pg_stat_activity sampler's state, or null without one (no postgresUrl, lockSampleMs 0). */
+  /**
+   * The pg_stat_activity samplers' state (one per database, read as one), or null without one (no
+   * database URL, lockSampleMs 0).
+   */
   lockSampling: LockSamplerStatus | null;
+  /** Each database checked and sampled, and whose services' statements. */
+  databases: AdvisorDatabaseStatus[];
   lastEvaluatedMs: number | null;
   lastDurationMs: number | null;
   lastError: string | null;
 }
 
-/** The read-only index inspector the config asks for (`advisor.postgresUrl`), or undefined. */
-export function createIndexInspector(config: AdvisorConfig): PgIndexInspector | undefined {
-  if (!config.postgresUrl) return undefined;
+/** The read-only index inspector of a database URL (`advisor.postgresUrl` unless given), or undefined. */
+export function createIndexInspector(
+  config: AdvisorConfig,
+  url: string = config.postgresUrl,
+): PgIndexInspector | undefined {
+  if (!url) return undefined;
   return new PgIndexInspector({
-    url: config.postgresUrl,
+    url,
     timeoutMs: config.postgresTimeoutMs,
     cacheMs: config.indexCacheSeconds * 1000,
     minTableRows: config.missingIndex.minTableRows,
@@ -73,7 +80,7 @@ export function createIndexInspector(config: AdvisorConfig): PgIndexInspector | 
 
 export class Advisor {
   private readonly store: RecommendationStore;
-  private readonly inspector: IndexInspector | undefined;
+  private readonly databases: AdvisorDatabases;
   private readonly now: () => number;
   private timer: NodeJS.Timeout | undefined;
   private running: Promise<StoreChanges> | undefined;
@@ -84,8 +91,8 @@ export class Advisor {
   private lastError: string | null = null;
 
   /**
-   * `config` is the `advisor` config section. The Advisor owns `pg` (or the inspector it creates
-   * from `advisor.postgresUrl` when none is given) and closes it on shutdown.
+   * `config` is the `advisor` config section. The Advisor owns its databases (`options.databases`,
+   * else `pg` or the inspector it creates from `advisor.postgresUrl`) and closes them on shutdown.
    */
   constructor(
     private readonly config: AdvisorConfig,
@@ -93,7 +100,16 @@ export class Advisor {
     pg?: IndexInspector,
     private readonly options: AdvisorOptions = {},
   ) {
-    this.inspector = pg ?? createIndexInspector(config);
+    this.databases =
+      options.databases ??
+      new AdvisorDatabases([
+        {
+          label: 'advisor.postgresUrl',
+          services: null,
+          inspector: pg ?? createIndexInspector(config),
+          lockSampler: options.lockSampler,
+        },
+      ]);
     this.now = options.now ?? Date.now;
     this.store = new RecommendationStore({
       maxEntries: config.maxRecommendations,
@@ -105,7 +121,7 @@ export class Advisor {
   async start(): Promise<void> {
     if (this.started || this.stopped || !this.config.enabled) return;
     this.started = true;
-    this.options.lockSampler?.start();
+    this.databases.start();
     await loadParser();
     if (this.stopped) return;
     await this.evaluateNow();
@@ -120,8 +136,7 @@ export class Advisor {
     if (this.timer) clearInterval(this.timer);
     this.timer = undefined;
     await this.running?.catch(() => undefined);
-    await this.inspector?.close().catch(() => undefined);
-    await this.options.lockSampler?.close().catch(() => undefined);
+    await this.databases.close();
   }
 
   /** Runs one evaluation now (or joins the one in progress); never throws — errors go to status and log. */
@@ -145,8 +160,9 @@ export class Advisor {
       enabled: this.config.enabled,
       window: this.config.window,
       intervalSeconds: this.config.intervalSeconds,
-      indexChecks: this.inspector !== undefined,
-      lockSampling: this.options.lockSampler?.status() ?? null,
+      indexChecks: this.databases.indexChecks,
+      lockSampling: this.databases.lockStatus(),
+      databases: this.databases.status(),
       lastEvaluatedMs: this.lastEvaluatedMs,
       lastDurationMs: this.lastDurationMs,
       lastError: this.lastError,
@@ -160,7 +176,7 @@ export class Advisor {
       const input = this.source();
       const indexFindings = await this.checkIndexes(input);
       const nowMs = this.now();
-      const lockWaits = this.options.lockSampler?.summary();
+      const lockWaits = this.databases.lockWaits();
       const evaluation = evaluateDetailed(
         { ...input, indexFindings, lockWaits },
         this.config,
@@ -192,7 +208,8 @@ export class Advisor {
       // `tenant_*.invoices` names no table: the check reads one tenant's, and says so only as `tenant_*`.
       const sample = this.options.statementSample?.(c.fingerprint);
       const checked = sample === undefined ? c : { ...c, statement: sample };
-      const finding = this.inspector ? await this.inspector.inspect(checked) : uncheckedFinding(checked);
+      const inspector = this.databases.inspectorFor(c.service);
+      const finding = inspector ? await inspector.inspect(checked) : uncheckedFinding(checked);
       findings.push(sample === undefined ? finding : templateFinding(finding));
     }
     return findings;

@@ -8,6 +8,13 @@ export {
   type LockWaitSource,
 } from './advisor';
 export { parseRecommendationFilter, type RecommendationsResponse, recommendationsResponse } from './api';
+export {
+  type AdvisorDatabase,
+  type AdvisorDatabaseStatus,
+  AdvisorDatabases,
+  createAdvisorDatabases,
+  databaseLabel,
+} from './databases';
 export { type Evaluation, evaluate, evaluateDetailed, sortRecommendations } from './evaluate';
 export { type FormatOptions, formatEvidence, formatRecommendations } from './format';
 export {

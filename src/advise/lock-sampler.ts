@@ -267,15 +267,19 @@ export class PgLockSampler {
   }
 }
 
-/** The lock sampler the config asks for (`advisor.postgresUrl` and `advisor.lockSampleMs` > 0), or undefined. */
+/**
+ * The lock sampler the config asks for (a database URL, `advisor.postgresUrl` unless given, and
+ * `advisor.lockSampleMs` > 0), or undefined.
+ */
 export function createLockSampler(
   config: AdvisorConfig,
   fingerprint: (text: string) => SqlShape,
   logger?: LockSamplerLogger,
+  url: string = config.postgresUrl,
 ): PgLockSampler | undefined {
-  if (!config.postgresUrl || config.lockSampleMs <= 0) return undefined;
+  if (!url || config.lockSampleMs <= 0) return undefined;
   return new PgLockSampler({
-    url: config.postgresUrl,
+    url,
     sampleMs: config.lockSampleMs,
     timeoutMs: config.postgresTimeoutMs,
     window: config.window,

@@ -213,6 +213,27 @@ export class LockWaitAggregator {
   }
 }
 
+/**
+ * One summary of several databases' (advisor.databases): each was sampled over the same window, so
+ * the samples are the most any took; a statement seen waiting in two databases sums its samples,
+ * up to that.
+ */
+export function mergeLockSummaries(summaries: LockWaitSummary[]): LockWaitSummary {
+  if (summaries.length === 1) return summaries[0];
+  const waits = new Map<string, LockWaitRow>();
+  const idle = new Map<string, IdleTransactionRow>();
+  let samples = 0;
+  for (const s of summaries) {
+    samples = Math.max(samples, s.samples);
+    for (const w of s.waits) mergeWait(waits, w);
+    for (const i of s.idleInTransaction) mergeIdle(idle, i);
+  }
+  const bySamples = (a: { samples: number }, b: { samples: number }) => b.samples - a.samples;
+  const capped = <T extends { samples: number }>(rows: Iterable<T>) =>
+    [...rows].map((r) => ({ ...r, samples: Math.min(r.samples, samples) })).sort(bySamples);
+  return { samples, waits: capped(waits.values()), idleInTransaction: capped(idle.values()) };
+}
+
 function slot<T>(map: Map<string, T>, key: string, max: number, create: () => T): T | undefined {
   let row = map.get(key);
   if (!row && map.size < max) {

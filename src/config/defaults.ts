@@ -107,6 +107,11 @@ export const DEFAULTS = {
     clearMargin: 0.1,
     /** Read-only PostgreSQL URL for index advice; empty = no look-ups (env SPANSTAT_ADVISOR_POSTGRES_URL). */
     postgresUrl: '',
+    /**
+     * Collector mode with services on several databases: `[{ url, services: [...] }]` — those services'
+     * index advice and lock sampling read that database; the others read postgresUrl.
+     */
+    databases: [] as { url: string; services: string[] }[],
     /** Per look-up statement_timeout and overall timeout of one fingerprint's check (ms). */
     postgresTimeoutMs: 2_000,
     /** Index checks are cached per fingerprint this long (s). */

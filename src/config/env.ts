@@ -16,7 +16,7 @@ export const NON_CONFIG_VARIABLES: ReadonlySet<string> = new Set([
   'SPANSTAT_POOL_CONNECT_SPANS', // the preload, in the app's process (src/preload/settings.ts)
 ]);
 
-type LeafKind = 'string' | 'number' | 'boolean' | 'list' | 'strings-by-key' | 'numbers-by-key';
+type LeafKind = 'string' | 'number' | 'boolean' | 'list' | 'json' | 'strings-by-key' | 'numbers-by-key';
 
 interface EnvSetting {
   path: readonly string[];
@@ -28,6 +28,8 @@ interface SchemaDef {
   shape?: Record<string, z.ZodType>;
   innerType?: z.ZodType;
   valueType?: z.ZodType;
+  /** An array's element schema. */
+  element?: z.ZodType;
 }
 
 function defOf(schema: z.ZodType): SchemaDef {
@@ -43,7 +45,9 @@ function unwrap(schema: z.ZodType): SchemaDef {
 
 function leafKind(def: SchemaDef): LeafKind {
   if (def.type === 'number' || def.type === 'boolean') return def.type;
-  if (def.type === 'array') return 'list';
+  // A list of objects (advisor.databases) has no comma form: its variable holds the list as JSON.
+  if (def.type === 'array')
+    return def.element !== undefined && unwrap(def.element).shape !== undefined ? 'json' : 'list';
   if (def.type === 'record' && def.valueType !== undefined)
     return unwrap(def.valueType).type === 'number' ? 'numbers-by-key' : 'strings-by-key';
   return 'string';
@@ -115,6 +119,16 @@ function parseValue(kind: LeafKind, value: string, name: string): unknown {
       return value === 'true' ? true : value === 'false' ? false : value;
     case 'list':
       return value.split(',').filter(Boolean);
+    case 'json':
+      try {
+        return JSON.parse(value);
+      } catch {
+        // Not JSON.parse's message: it quotes the value, which may hold a database password.
+        throw new SpanstatError(
+          'SPANSTAT_ERR_ENV_INVALID',
+          `${name}: not JSON; give the list as in the config file, e.g. [{"url":"postgres://…","services":["billing"]}]`,
+        );
+      }
     case 'strings-by-key':
       // The OTEL_EXPORTER_OTLP_HEADERS form, k=v,k2=v2 (entries without a key are skipped).
       return parseKeyValues(value, name, []);

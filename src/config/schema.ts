@@ -7,6 +7,7 @@ const positiveInt = z.number().int().positive();
 const share = z.number().min(0).max(1);
 const nonNegative = z.number().min(0);
 const A = DEFAULTS.advisor;
+const POSTGRES_URL = /^postgres(ql)?:\/\//;
 
 /** A TLS section's certificate and key come together: names the one missing with `message`. */
 function requireCertWithKey(
@@ -38,8 +39,33 @@ const advisorSchema = z
     clearMargin: z.number().min(0).lt(1).default(A.clearMargin),
     postgresUrl: z
       .string()
-      .refine((v) => v === '' || /^postgres(ql)?:\/\//.test(v), 'must be a postgres:// URL or empty')
+      .refine((v) => v === '' || POSTGRES_URL.test(v), 'must be a postgres:// URL or empty')
       .default(A.postgresUrl),
+    databases: z
+      .array(
+        z
+          .object({
+            url: z.string().regex(POSTGRES_URL, 'must be a postgres:// URL'),
+            services: z.array(z.string().min(1)).min(1, 'names at least one service'),
+          })
+          .strict(),
+      )
+      .default([])
+      .superRefine((databases, ctx) => {
+        const seen = new Map<string, number>();
+        databases.forEach((d, i) => {
+          d.services.forEach((service, j) => {
+            const first = seen.get(service);
+            if (first !== undefined && first !== i)
+              ctx.addIssue({
+                code: 'custom',
+                path: [i, 'services', j],
+                message: `service '${service}' is already in advisor.databases[${first}]: a service's statements run on one database`,
+              });
+            else seen.set(service, i);
+          });
+        });
+      }),
     postgresTimeoutMs: positiveInt.default(A.postgresTimeoutMs),
     indexCacheSeconds: nonNegative.default(A.indexCacheSeconds),
     maxIndexChecks: z.number().int().min(0).default(A.maxIndexChecks),

@@ -172,7 +172,7 @@ export const METRICS = {
     name: 'spanstat_db_lock_wait_seconds_total',
     type: 'counter',
     unit: 'seconds',
-    help: "Session-seconds spent waiting on locks in the advisor's database (advisor.postgresUrl), estimated from pg_stat_activity samples: waiting sessions x advisor.lockSampleMs",
+    help: "Session-seconds spent waiting on locks in the advisor's databases (advisor.postgresUrl and advisor.databases), estimated from pg_stat_activity samples: waiting sessions x advisor.lockSampleMs",
     labels: [],
   },
   dbIdleInTransaction: {

@@ -1,4 +1,10 @@
-import { Advisor, aggregatorSource, createLockSampler, recommendationsResponse } from '../advise';
+import {
+  Advisor,
+  aggregatorSource,
+  createAdvisorDatabases,
+  createIndexInspector,
+  recommendationsResponse,
+} from '../advise';
 import { Aggregator } from '../aggregate/aggregator';
 import { ApiServer } from '../api/api-server';
 import { renderReportPage } from '../api/report-page';
@@ -109,9 +115,10 @@ export async function startSidecar(
     ? new Advisor(config.advisor, advisorSource, undefined, {
         logger,
         now,
-        // The classifier's fingerprinter, so sampled statements get the spans' fingerprints.
-        lockSampler: createLockSampler(
+        databases: createAdvisorDatabases(
           config.advisor,
+          (url) => createIndexInspector(config.advisor, url),
+          // The classifier's fingerprinter, so sampled statements get the spans' fingerprints.
           (text) => fingerprinter.fingerprint('postgresql', text),
           logger,
         ),

@@ -184,6 +184,45 @@ describe('loadConfig', () => {
     );
   });
 
+  it('takes advisor.databases from the file or SPANSTAT_ADVISOR_DATABASES as JSON, and names a bad entry', () => {
+    const entry = {
+      url: 'postgres://ro@billing-db:5432/billing',
+      services: ['billing-api', 'invoice-worker'],
+    };
+    const file = yamlFile(
+      `advisor:\n  databases:\n    - url: ${entry.url}\n      services: [billing-api, invoice-worker]\n`,
+    );
+    expect(loadConfig({ file, env: {} }).advisor.databases).toEqual([entry]);
+    expect(
+      loadConfig({ env: { SPANSTAT_ADVISOR_DATABASES: JSON.stringify([entry]) } }).advisor.databases,
+    ).toEqual([entry]);
+    expect(loadConfig({ env: {} }).advisor.databases).toEqual([]);
+    const badUrl = yamlFile('advisor:\n  databases:\n    - url: mysql://x/y\n      services: [a]\n');
+    expect(() => loadConfig({ file: badUrl, env: {} })).toThrow(
+      `${badUrl}: 'advisor.databases.0.url' must be a postgres:// URL`,
+    );
+    const twice = yamlFile(
+      'advisor:\n  databases:\n    - url: postgres://a/x\n      services: [api]\n    - url: postgres://b/y\n      services: [jobs, api]\n',
+    );
+    expect(() => loadConfig({ file: twice, env: {} })).toThrow(
+      `${twice}: 'advisor.databases.1.services.1' service 'api' is already in advisor.databases[0]`,
+    );
+    const none = yamlFile('advisor:\n  databases:\n    - url: postgres://a/x\n      services: []\n');
+    expect(() => loadConfig({ file: none, env: {} })).toThrow(
+      /'advisor\.databases\.0\.services' names at least one service/,
+    );
+    // Not JSON: the variable is named, its value (which may hold a password) is not quoted.
+    const secret = 'postgres://ro:hunter2@db/billing';
+    let message = '';
+    try {
+      loadConfig({ env: { SPANSTAT_ADVISOR_DATABASES: secret } });
+    } catch (err) {
+      message = (err as Error).message;
+    }
+    expect(message).toContain('SPANSTAT_ADVISOR_DATABASES: not JSON');
+    expect(message).not.toContain('hunter2');
+  });
+
   it('has one variable per config leaf', () => {
     const leaves = (value: unknown): number =>
       value !== null && typeof value === 'object' && !Array.isArray(value) && Object.keys(value).length > 0

@@ -194,7 +194,7 @@ function indexAction(finding: IndexFinding | undefined, q: QueryRow): string {
     const why = finding.error ? ` (the check failed: ${finding.error})` : '';
     return (
       `${what}no index was checked${why} — give the sidecar a read-only connection ` +
-      '(advisor.postgresUrl or SPANSTAT_ADVISOR_POSTGRES_URL) to check indexes, table sizes and the plan, ' +
+      "(advisor.postgresUrl or SPANSTAT_ADVISOR_POSTGRES_URL; advisor.databases for this service's own) to check indexes, table sizes and the plan, " +
       `or ${explain.toLowerCase()}.`
     );
   }
