@@ -20,6 +20,17 @@ export async function startTestSidecar(
   return startSidecar(config, logger);
 }
 
+/** POSTs an OTLP/HTTP protobuf body to the sidecar's receiver; answers the status. */
+export async function postTraces(sidecar: RunningSidecar, body: Uint8Array): Promise<number> {
+  const response = await fetch(`${sidecar.receiverUrl}/v1/traces`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/x-protobuf' },
+    body,
+  });
+  await response.arrayBuffer();
+  return response.status;
+}
+
 export async function getJson<T = unknown>(url: string): Promise<T> {
   const response = await fetch(url);
   if (!response.ok) throw new Error(`${url} → ${response.status}: ${await response.text()}`);

@@ -13,7 +13,7 @@ import { EACH_TABLE_NOTE } from '../../src/advise/templated-finding';
 import { loadConfig } from '../../src/config';
 import { type RunningSidecar, startSidecar } from '../../src/sidecar/sidecar';
 import { after, protobufBody, readableSpan, T0 } from '../fixtures/otlp/spans';
-import { getJson, waitFor } from '../helpers/sidecar';
+import { getJson, postTraces, waitFor } from '../helpers/sidecar';
 
 /** Rows per tenant's orders table: different, so the statistics read tell which tenant was checked. */
 const TENANT_ROWS = { tenant_1: 60_000, tenant_2: 90_000, tenant_3: 30_000 } as const;
@@ -82,12 +82,7 @@ beforeAll(async () => {
       dbSpan(schema, t * 100 + 50 + i, byAddress(schema)),
     ),
   ]);
-  const response = await fetch(`${sidecar.receiverUrl}/v1/traces`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/x-protobuf' },
-    body: protobufBody(spans),
-  });
-  expect(response.status).toBe(200);
+  expect(await postTraces(sidecar, protobufBody(spans))).toBe(200);
 }, 120_000);
 
 afterAll(async () => {
