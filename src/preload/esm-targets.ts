@@ -1,7 +1,7 @@
 /**
  * The ES module files the preload patches, and how. A `require` hook never sees an ES module, so for the
  * few packages whose ES build an `import` loads instead of the CommonJS file the instrumentations hook
- * (postgres.js, @koa/router, hono), the module loader hook (esm-hooks.ts) adds one line to that file's source:
+ * (postgres.js, @koa/router, hono, @graphql-tools/executor), the module loader hook (esm-hooks.ts) adds one line to that file's source:
  * a call that hands its classes to the instrumentation on the app's thread (esm-patches.ts), which
  * patches their prototypes as it does the CommonJS build's (or, for hono, returns the class to use). A file whose source does not read as
  * expected (another version) is left as it is.
@@ -62,6 +62,15 @@ function defaultExport(id: string, name: string): EsmTarget['transform'] {
       : undefined;
 }
 
+/** Adds, first in the body of the exported function `name(param)`, a call handing `param` over. */
+function callAtStart(id: string, name: string, param: string): EsmTarget['transform'] {
+  const line = new RegExp(`^export function ${name}\\(${param}\\) \\{$`, 'm');
+  return (source) =>
+    line.test(source)
+      ? source.replace(line, (head) => `${head} ${CALL}(${JSON.stringify(id)}, ${param});`)
+      : undefined;
+}
+
 export const ESM_TARGETS: readonly EsmTarget[] = [
   {
     id: 'postgres/src/query.js',
@@ -98,6 +107,14 @@ export const ESM_TARGETS: readonly EsmTarget[] = [
     packageName: 'hono',
     urlEnd: '/node_modules/hono/dist/hono-base.js',
     transform: importThrough('hono/context', 'Context', './context.js'),
+  },
+  {
+    // GraphQL Yoga's engine: every operation it runs passes through normalizedExecutor, which hands its
+    // arguments (document, operationName) over to note the operation (graphql-operation.ts).
+    id: '@graphql-tools/executor',
+    packageName: '@graphql-tools/executor',
+    urlEnd: '/node_modules/@graphql-tools/executor/esm/execution/normalizedExecutor.js',
+    transform: callAtStart('@graphql-tools/executor', 'normalizedExecutor', 'args'),
   },
 ];
 

@@ -9,7 +9,7 @@
  * first operation's. A request that executed none (a parse or validation error, a persisted query not
  * found, the GraphiQL page) gets neither and keeps its route. Never the document or the variables.
  *
- * Two seams, one per graphql-js major:
+ * Three seams:
  * - graphql 14–16 (CommonJS): `execute` and `subscribe` of `graphql/execution/execute.js` and
  *   `subscribe.js` are wrapped (14–15 keep `subscribe` in `graphql/subscription/`, unwrapped: the
  *   `execute` it runs per event still names the request). Everything reaches them through those exports (`graphql/index.js`
@@ -17,6 +17,10 @@
  *   express-graphql, Mercurius without JIT and Nest's Apollo driver are covered. The wrapper finds the
  *   operation as `execute` will (the one named `operationName`, else the document's only one): a scan
  *   of the document's top-level definitions, before calling through.
+ * - GraphQL Yoga 5 runs operations with its own executor, `@graphql-tools/executor` 1–2, whose
+ *   `normalizedExecutor` calls `execute`/`subscribe` of `cjs/execution/execute.js` through the module
+ *   (wrapped as graphql's are); its ES build's `normalizedExecutor` hands each call's arguments over
+ *   (esm-targets.ts).
  * - graphql 17 publishes `graphql:execute` and `graphql:subscribe` tracing channels (its `src/diagnostics.ts`)
  *   whatever way it is loaded (CommonJS, ES module, `require` of its `module-sync` build), with the
  *   operation's type and name resolved: their `start` event is subscribed, no patch. Before 17 those
@@ -38,12 +42,18 @@ import {
   InstrumentationNodeModuleFile,
 } from '@opentelemetry/instrumentation';
 import { GRAPHQL_ATTR } from '../model/attributes';
+import { registerEsmPatch } from './esm-patches';
 import { LeanSpan } from './lean-tracer';
 import { PreloadInstrumentation } from './module-hooks';
 import { preloadContext } from './preload-context';
 
 /** graphql 17's tracing channels' `start` events (Node's `tracing:<name>:start`). */
 export const GRAPHQL_START_CHANNELS = ['tracing:graphql:execute:start', 'tracing:graphql:subscribe:start'];
+
+const GRAPHQL_VERSIONS = ['>=14.0.0 <17'];
+/** GraphQL Yoga 5's executor (1.x; 2.x from Yoga 5.22): both keep `cjs/execution/execute.js`. */
+const TOOLS_EXECUTOR_VERSIONS = ['>=1.0.0 <3'];
+const TOOLS_EXECUTOR_ESM_ID = '@graphql-tools/executor';
 
 /** Longest operation name sent: GraphQL names have no length limit; the sidecar keeps 100 characters. */
 const MAX_NAME_CHARS = 200;
@@ -70,22 +80,48 @@ export class GraphqlOperationInstrumentation extends PreloadInstrumentation {
   }
 
   protected init() {
-    const files = ['execute', 'subscribe'].map((name) => {
-      const patch = (exports: Exports) => {
-        this.wrapOnce(exports, name, (original: Method) => namingOperation(original));
-        return exports;
-      };
-      const unpatch = (exports?: Exports) => {
-        this.unwrapOurs(exports, name);
-      };
-      return new InstrumentationNodeModuleFile(
-        `graphql/execution/${name}.js`,
-        ['>=14.0.0 <17'],
-        patch,
-        unpatch,
-      );
+    const graphqlFiles = ['execute', 'subscribe'].map((name) =>
+      this.namingFile(`graphql/execution/${name}.js`, GRAPHQL_VERSIONS, [name]),
+    );
+    // The ES build of Yoga's executor hands each call's arguments over as it starts (esm-targets.ts).
+    registerEsmPatch(TOOLS_EXECUTOR_ESM_ID, (args) => {
+      noteCallOperation([args]);
+      return undefined;
     });
-    return new InstrumentationNodeModuleDefinition('graphql', ['>=14.0.0 <17'], undefined, undefined, files);
+    return [
+      new InstrumentationNodeModuleDefinition(
+        'graphql',
+        GRAPHQL_VERSIONS,
+        undefined,
+        undefined,
+        graphqlFiles,
+      ),
+      // GraphQL Yoga's default engine: its own executor, whose normalizedExecutor calls these through the module.
+      new InstrumentationNodeModuleDefinition(
+        '@graphql-tools/executor',
+        TOOLS_EXECUTOR_VERSIONS,
+        undefined,
+        undefined,
+        [
+          this.namingFile('@graphql-tools/executor/cjs/execution/execute.js', TOOLS_EXECUTOR_VERSIONS, [
+            'execute',
+            'subscribe',
+          ]),
+        ],
+      ),
+    ];
+  }
+
+  /** A file whose exported `names` (execute, subscribe) are wrapped to note the operation they run. */
+  private namingFile(file: string, versions: string[], names: string[]): InstrumentationNodeModuleFile {
+    const patch = (exports: Exports) => {
+      for (const name of names) this.wrapOnce(exports, name, (original: Method) => namingOperation(original));
+      return exports;
+    };
+    const unpatch = (exports?: Exports) => {
+      for (const name of names) this.unwrapOurs(exports, name);
+    };
+    return new InstrumentationNodeModuleFile(file, versions, patch, unpatch);
   }
 
   /** Also subscribes to graphql 17's channels; a second call does nothing. */
@@ -110,20 +146,24 @@ export class GraphqlOperationInstrumentation extends PreloadInstrumentation {
  */
 export function namingOperation(original: Method): Method {
   return function spanstatGraphqlOperation(this: unknown) {
-    try {
-      // biome-ignore lint/complexity/noArguments: both call forms pass through unchanged
-      const args = arguments;
-      const first = args[0] as { document?: unknown; operationName?: unknown } | undefined;
-      const byObject = args.length === 1 && first !== null && typeof first === 'object';
-      const document = byObject ? first.document : args[1];
-      const operation = operationOf(document, byObject ? first.operationName : args[5]);
-      if (operation !== undefined) noteOperation(operation.operation, operation.name?.value);
-    } catch {
-      // The request keeps its route.
-    }
+    // biome-ignore lint/complexity/noArguments: both call forms pass through unchanged
+    noteCallOperation(arguments);
     // biome-ignore lint/complexity/noArguments: see above
     return original.apply(this, arguments as unknown as unknown[]);
   };
+}
+
+/** Notes the operation of an `execute`-style call's arguments (one object, or positional); never throws. */
+function noteCallOperation(args: ArrayLike<unknown>): void {
+  try {
+    const first = args[0] as { document?: unknown; operationName?: unknown } | undefined;
+    const byObject = args.length === 1 && first !== null && typeof first === 'object';
+    const document = byObject ? first.document : args[1];
+    const operation = operationOf(document, byObject ? first.operationName : args[5]);
+    if (operation !== undefined) noteOperation(operation.operation, operation.name?.value);
+  } catch {
+    // The request keeps its route.
+  }
 }
 
 /**

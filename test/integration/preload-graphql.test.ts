@@ -21,6 +21,7 @@ import { sidecarOutputs } from '../helpers/unrouted-paths';
 const SERVICE = 'graphql-app';
 const SDK_SERVICE = 'graphql-sdk-app';
 const GRAPHQL17_SERVICE = 'graphql17-app';
+const YOGA_ESM_SERVICE = 'graphql-yoga-esm-app';
 const NODE22 = TESTED_NODE_VERSIONS.find((v) => v.startsWith('22.')) as string;
 /** Distinct operations per route with rows of their own (http.graphqlOperationsPerRoute). */
 const CAP = 10;
@@ -40,6 +41,8 @@ let app: AppRun;
 let sdkApp: AppRun;
 /** graphql-http over test/fixtures/compat's graphql 17, on Node 22, under the preload. */
 let graphql17App: AppRun;
+/** GraphQL Yoga in an ES module app (graphql-yoga-app.mjs), under the preload. */
+let yogaEsmApp: AppRun;
 
 beforeAll(async () => {
   assertBuilt();
@@ -86,10 +89,20 @@ beforeAll(async () => {
       GRAPHQL_FROM: COMPAT_DIR,
     },
   });
+  yogaEsmApp = await startApp({
+    script: 'graphql-yoga-app.mjs',
+    env: {
+      PG_URL: pg.url,
+      REDIS_URL: redis.url,
+      OTEL_EXPORTER_OTLP_ENDPOINT: sidecar.receiverUrl,
+      OTEL_BSP_SCHEDULE_DELAY: '100',
+      OTEL_SERVICE_NAME: YOGA_ESM_SERVICE,
+    },
+  });
 }, 120_000);
 
 afterAll(async () => {
-  await Promise.all([app?.stop(), sdkApp?.stop(), graphql17App?.stop()]);
+  await Promise.all([app?.stop(), sdkApp?.stop(), graphql17App?.stop(), yogaEsmApp?.stop()]);
   await Promise.all([sidecar?.shutdown(), pg?.stop(), redis?.stop()]);
 });
 
@@ -102,6 +115,13 @@ async function post(path: string, body: unknown, port = app.port): Promise<numbe
   });
   await res.arrayBuffer();
   return res.status;
+}
+
+/** POSTs each body in turn to `path`; answers the statuses. */
+async function postAll(path: string, bodies: unknown[], port: number): Promise<number[]> {
+  const statuses: number[] = [];
+  for (const body of bodies) statuses.push(await post(path, body, port));
+  return statuses;
 }
 
 /**
@@ -118,6 +138,36 @@ async function getWithVariables(port: number): Promise<number> {
   });
   await res.arrayBuffer();
   return res.status;
+}
+
+/**
+ * POSTs each `[body, status]` of `sent` to `path` (plus `extra` requests of the caller's) and checks the
+ * service's rows, its N+1 advice and that no secret shows anywhere.
+ */
+async function expectOperationRows(options: {
+  app: AppRun;
+  service: string;
+  path: string;
+  sent: [unknown, number][];
+  extra?: () => Promise<number>;
+  rows: [string, number, number, number, number][];
+  nPlusOneRoutes: string[];
+}): Promise<void> {
+  const { app: run, service, sent } = options;
+  const statuses = await postAll(
+    options.path,
+    sent.map(([body]) => body),
+    run.port,
+  );
+  expect(statuses).toEqual(sent.map(([, status]) => status));
+  const extra = options.extra ? await options.extra() : 0;
+  const rows = await endpointRowsOf(sidecar.apiUrl, service, sent.length + extra);
+  expect(routeFigures(rows)).toEqual(options.rows.sort());
+  const nPlusOne = await activeNPlusOne(service);
+  expect(nPlusOne.map((r) => r.target.route)).toEqual(options.nPlusOneRoutes);
+  const everything = `${JSON.stringify(rows)}\n${await sidecarOutputs(sidecar.apiUrl)}`;
+  for (const word of SECRETS) expect(everything).not.toContain(word);
+  expect(run.stderr()).not.toContain('spanstat');
 }
 
 /** The service's active N+1 recommendations, after an evaluation. */
@@ -164,6 +214,12 @@ describe('a GraphQL API under the preload, sending to a sidecar', () => {
       ['/gql', { query: ME }, 200],
       ['/gql', { query: ME }, 200],
       ['/gql', { query: TOUCH, variables: { id: '4713', note: SECRETS[0] } }, 200],
+      // GraphQL Yoga: its own executor (@graphql-tools/executor), batching on.
+      ['/yoga', { query: ME }, 200],
+      ...Array.from({ length: 3 }, (): [string, unknown, number] => ['/yoga', { query: ORDERS }, 200]),
+      ['/yoga', { query: TOUCH, variables: { id: '4717', note: SECRETS[0] } }, 200],
+      ['/yoga', [{ query: ME }, { query: ORDERS }], 200],
+      ['/yoga', { query: 'query Broken { me { id }' }, 400],
     ];
     const statuses: number[] = [];
     for (const [path, body] of sent) statuses.push(await post(path, body));
@@ -187,13 +243,21 @@ describe('a GraphQL API under the preload, sending to a sidecar', () => {
         ['POST /gql (query Me)', 2, 0, 1, 1],
         ['POST /gql (mutation TouchOrder)', 1, 0, 0, 1],
         ['GET /gql (query MeByGet)', 1, 0, 1, 1],
+        ['POST /yoga (query Me)', 1, 0, 1, 1],
+        ['POST /yoga (query Orders)', 3, 0, 7, 0],
+        ['POST /yoga (mutation TouchOrder)', 1, 0, 0, 1],
+        ['POST /yoga (batch)', 1, 0, 8, 1],
+        ['POST /yoga', 1, 0, 0, 0],
       ].sort(),
     );
 
     // The N+1 of `Order.customer` is advised for the operation that has it.
     const nPlusOne = await activeNPlusOne(SERVICE);
-    expect(nPlusOne.map((r) => r.target.route)).toEqual(['POST /graphql (query Orders)']);
-    expect(nPlusOne[0].title).toBe(
+    expect(nPlusOne.map((r) => r.target.route).sort()).toEqual([
+      'POST /graphql (query Orders)',
+      'POST /yoga (query Orders)',
+    ]);
+    expect(nPlusOne.find((r) => r.target.route === 'POST /graphql (query Orders)')?.title).toBe(
       'N+1 in POST /graphql (query Orders): SELECT $1::int AS id, $2 AS name runs up to 6× per request',
     );
 
@@ -263,14 +327,16 @@ describe('a GraphQL API under the preload, sending to a sidecar', () => {
       [{ query: 'query Broken { me { id }' }, 400],
       [{ query: `query Bad${SECRETS[0]} { nope }` }, 400],
     ];
-    const statuses: number[] = [];
-    for (const [body] of sent) statuses.push(await post('/gql', body, graphql17App.port));
-    expect(statuses).toEqual(sent.map(([, status]) => status));
-    expect(await getWithVariables(graphql17App.port)).toBe(200);
-
-    const rows = await endpointRowsOf(sidecar.apiUrl, GRAPHQL17_SERVICE, sent.length + 1);
-    expect(routeFigures(rows)).toEqual(
-      [
+    await expectOperationRows({
+      app: graphql17App,
+      service: GRAPHQL17_SERVICE,
+      path: '/gql',
+      sent,
+      extra: async () => {
+        expect(await getWithVariables(graphql17App.port)).toBe(200);
+        return 1;
+      },
+      rows: [
         ['POST /gql (query Me)', 2, 0, 1, 1],
         ['POST /gql (query Orders)', 3, 0, 7, 0],
         ['POST /gql (anonymous query)', 1, 0, 1, 1],
@@ -278,12 +344,32 @@ describe('a GraphQL API under the preload, sending to a sidecar', () => {
         ['POST /gql (query PickOrders)', 1, 0, 1, 0],
         ['POST /gql', 2, 0, 0, 0],
         ['GET /gql (query MeByGet)', 1, 0, 1, 1],
-      ].sort(),
-    );
-    const nPlusOne = await activeNPlusOne(GRAPHQL17_SERVICE);
-    expect(nPlusOne.map((r) => r.target.route)).toEqual(['POST /gql (query Orders)']);
-    const everything = `${JSON.stringify(rows)}\n${await sidecarOutputs(sidecar.apiUrl)}`;
-    for (const word of SECRETS) expect(everything).not.toContain(word);
-    expect(graphql17App.stderr()).not.toContain('spanstat');
+      ],
+      nPlusOneRoutes: ['POST /gql (query Orders)'],
+    });
+  }, 60_000);
+
+  it('names requests by the operation in an ES module app on GraphQL Yoga (its ES build, through the loader hook)', async () => {
+    const sent: [unknown, number][] = [
+      [{ query: ME }, 200],
+      ...Array.from({ length: 3 }, (): [unknown, number] => [{ query: ORDERS }, 200]),
+      [{ query: TOUCH, variables: { id: '4718', note: SECRETS[0] } }, 200],
+      [[{ query: ME }, { query: ORDERS }], 200],
+      [{ query: 'query Broken { me { id }' }, 400],
+    ];
+    await expectOperationRows({
+      app: yogaEsmApp,
+      service: YOGA_ESM_SERVICE,
+      path: '/yoga',
+      sent,
+      rows: [
+        ['POST /yoga (query Me)', 1, 0, 1, 1],
+        ['POST /yoga (query Orders)', 3, 0, 7, 0],
+        ['POST /yoga (mutation TouchOrder)', 1, 0, 0, 1],
+        ['POST /yoga (batch)', 1, 0, 8, 1],
+        ['POST /yoga', 1, 0, 0, 0],
+      ],
+      nPlusOneRoutes: ['POST /yoga (query Orders)'],
+    });
   }, 60_000);
 });

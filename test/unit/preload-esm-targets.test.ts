@@ -57,6 +57,23 @@ describe('the ES module files the preload patches', () => {
     expect(loadSync('file:///app/node_modules/hono/dist/cjs/hono-base.js', {}, () => other)).toBe(other);
   });
 
+  it("hands the arguments of Yoga's executor over as each call starts", () => {
+    const url = 'file:///app/node_modules/@graphql-tools/executor/esm/execution/normalizedExecutor.js';
+    const source =
+      "import { execute, subscribe, } from './execute.js';\nexport function normalizedExecutor(args) {\n    return execute(args);\n}\n";
+    const out = loadSync(url, {}, () => ({ format: 'module', source })).source as string;
+    expect(out).toBe(
+      "import { execute, subscribe, } from './execute.js';\n" +
+        `export function normalizedExecutor(args) { globalThis[Symbol.for("${ESM_PATCH_GLOBAL}")]?.("@graphql-tools/executor", args);\n` +
+        '    return execute(args);\n}\n',
+    );
+    const other = {
+      format: 'module',
+      source: 'export const normalizedExecutor = (args) => execute(args);\n',
+    };
+    expect(loadSync(url, {}, () => other)).toBe(other);
+  });
+
   it('leaves a target whose source is not as expected (another version) untouched', () => {
     const result = { format: 'module', source: 'export default function postgres() {}\n' };
     expect(loadSync(INDEX_URL, {}, () => result)).toBe(result);
