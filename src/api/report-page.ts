@@ -112,10 +112,14 @@ async function refresh() {
     : status.lastEvaluatedMs == null ? '<p class="muted">the advisor has not evaluated yet (every ' + fmt(status.intervalSeconds) + ' s)</p>'
     : '<p class="muted">none: nothing over its threshold in the ' + esc(status.window) + ' window</p>';
   // What keeps the advice from being complete, as \`spanstat advise\` says on stderr.
-  const sampling = status.lockSampling;
-  const notes = [status.lastError ? "the advisor's last evaluation failed: " + status.lastError : '',
-    sampling && sampling.readAllStats === false ? 'lock sampling: ' + ${JSON.stringify(PRIVILEGE_HINT)} : '',
-    sampling && sampling.lastError ? 'lock sampling failed: ' + sampling.lastError : '']
+  // Several databases (advisor.databases): each sampler's notes, named by its database.
+  const sampled = (status.databases || []).filter((d) => d.lockSampling);
+  const samplers = sampled.length > 1 ? sampled.map((d) => [d.lockSampling, ' (' + d.database + ')'])
+    : [[status.lockSampling, '']];
+  const notes = [status.lastError ? "the advisor's last evaluation failed: " + status.lastError : '']
+    .concat(...samplers.map(([sampling, where]) => [
+      sampling && sampling.readAllStats === false ? 'lock sampling' + where + ': ' + ${JSON.stringify(PRIVILEGE_HINT)} : '',
+      sampling && sampling.lastError ? 'lock sampling' + where + ' failed: ' + sampling.lastError : '']))
     .filter(Boolean).map((n) => '<p class="bad">note: ' + esc(n) + '</p>').join('');
   document.getElementById('recommendations').innerHTML = notes + (recs.length ? table(recs, [
     ['severity', 'severity', (v) => esc(v), 'text'], ['service', 'service', (v) => esc(v), 'text'], ['title', 'finding', (v) => esc(v), 'stmt'],

@@ -67,11 +67,17 @@ function withNotes(result: { out: string }, notes: string[]): { out: string; not
  * sessions, waits included, are hidden) or sampling that fails. Absent from sidecars before lock sampling.
  */
 function lockSamplingNotes(status: AdvisorStatus): string[] {
-  const sampling = status.lockSampling;
+  // Several databases (advisor.databases): each one's notes, named; older sidecars send no list.
+  const sampled = (status.databases ?? []).filter((d) => d.lockSampling !== null);
+  if (sampled.length > 1) return sampled.flatMap((d) => samplerNotes(d.lockSampling, ` (${d.database})`));
+  return samplerNotes(status.lockSampling, '');
+}
+
+function samplerNotes(sampling: AdvisorStatus['lockSampling'], where: string): string[] {
   if (!sampling) return [];
   const notes: string[] = [];
-  if (sampling.readAllStats === false) notes.push(`note: lock sampling: ${PRIVILEGE_HINT}`);
-  if (sampling.lastError !== null) notes.push(`note: lock sampling failed: ${sampling.lastError}`);
+  if (sampling.readAllStats === false) notes.push(`note: lock sampling${where}: ${PRIVILEGE_HINT}`);
+  if (sampling.lastError !== null) notes.push(`note: lock sampling${where} failed: ${sampling.lastError}`);
   return notes;
 }
 

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { Advisor, type LockWaitSource } from '../../src/advise/advisor';
 import { recommendationsResponse } from '../../src/advise/api';
+import { AdvisorDatabases } from '../../src/advise/databases';
 import type { IndexInspector } from '../../src/advise/index-advisor';
 import { createLockSampler, type LockSamplerStatus } from '../../src/advise/lock-sampler';
 import { type LockWaitSummary, PRIVILEGE_HINT } from '../../src/advise/lock-waits';
@@ -218,6 +219,18 @@ describe('Advisor', () => {
       'note: lock sampling failed: connect ECONNREFUSED 127.0.0.1:1',
     ]);
     await advisor.shutdown();
+
+    // Several databases: each one's notes, named by its database.
+    const billing = new FakeLockSampler();
+    billing.state.readAllStats = false;
+    const databases = new AdvisorDatabases([
+      { label: 'billing@db2:5432', services: ['billing'], lockSampler: billing },
+      { label: 'shop@db1:5432', services: null, lockSampler: new FakeLockSampler() },
+    ]);
+    const several = new Advisor(config(), () => input(), undefined, { databases });
+    expect(adviceText(recommendationsResponse(several, new URLSearchParams())).note).toBe(
+      `note: lock sampling (billing@db2:5432): ${PRIVILEGE_HINT}`,
+    );
   });
 
   it('can be shut down before start and then never starts', async () => {

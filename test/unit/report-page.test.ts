@@ -187,5 +187,30 @@ describe('report page', () => {
       '/healthz': [200, {}],
     });
     expect(quiet.recommendations).not.toContain('note:');
+
+    // Several databases (advisor.databases): each sampler's notes name its database.
+    const several = await renderWith({
+      '/api/v1/reports/': emptyReport,
+      '/api/v1/recommendations': [
+        200,
+        {
+          recommendations: [],
+          advisor: {
+            lastEvaluatedMs: 1,
+            window: '15m',
+            lastError: null,
+            lockSampling: { readAllStats: false, lastError: null },
+            databases: [
+              { database: 'billing@db2:5432', lockSampling: { readAllStats: false, lastError: null } },
+              { database: 'shop@db1:5432', lockSampling: { readAllStats: true, lastError: 'timeout' } },
+            ],
+          },
+        },
+      ],
+      '/healthz': [200, {}],
+    });
+    expect(several.recommendations).toContain("note: lock sampling (billing@db2:5432): the advisor's role");
+    expect(several.recommendations).toContain('note: lock sampling (shop@db1:5432) failed: timeout');
+    expect(several.recommendations).not.toContain('note: lock sampling (shop@db1:5432): ');
   });
 });
