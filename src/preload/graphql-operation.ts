@@ -60,7 +60,6 @@ const MAX_NAME_CHARS = 200;
 const OPERATION_TYPES = new Set(['query', 'mutation', 'subscription']);
 
 type Method = (this: unknown, ...args: unknown[]) => unknown;
-type Exports = Record<string, unknown>;
 
 interface OperationNode {
   kind?: unknown;
@@ -114,13 +113,8 @@ export class GraphqlOperationInstrumentation extends PreloadInstrumentation {
 
   /** A file whose exported `names` (execute, subscribe) are wrapped to note the operation they run. */
   private namingFile(file: string, versions: string[], names: string[]): InstrumentationNodeModuleFile {
-    const patch = (exports: Exports) => {
-      for (const name of names) this.wrapOnce(exports, name, (original: Method) => namingOperation(original));
-      return exports;
-    };
-    const unpatch = (exports?: Exports) => {
-      for (const name of names) this.unwrapOurs(exports, name);
-    };
+    const wrappers = Object.fromEntries(names.map((name) => [name, namingOperation]));
+    const { patch, unpatch } = this.methodsPatch((exports) => exports as object | undefined, wrappers);
     return new InstrumentationNodeModuleFile(file, versions, patch, unpatch);
   }
 

@@ -31,7 +31,7 @@ import {
 } from '@opentelemetry/instrumentation';
 import { IORedisChannelSubscriber, patchedSends } from './ioredis-channel';
 import { shareAttributes } from './lean-tracer';
-import { PreloadInstrumentation } from './module-hooks';
+import { exportedPrototype, PreloadInstrumentation } from './module-hooks';
 import { preloadContext } from './preload-context';
 import { endAnswered, endFailed, isClusterRedirection } from './redis-reply';
 import { redisStatement } from './redis-text';
@@ -66,11 +66,6 @@ interface RedisLike {
   [OPEN_TRANSACTION]?: OpenTransaction;
 }
 
-interface RedisModule {
-  prototype?: { sendCommand?: SendCommand };
-  default?: { prototype?: { sendCommand?: SendCommand } };
-}
-
 const BASE = Symbol('spanstat.redisAttributes');
 const BASE_FOR = Symbol('spanstat.redisAttributesFor');
 const OPEN_TRANSACTION = Symbol('spanstat.redisOpenTransaction');
@@ -86,18 +81,11 @@ export class IORedisCommandInstrumentation extends PreloadInstrumentation {
   }
 
   protected init() {
-    const patcher = (cluster: boolean) => (module: RedisModule) => {
-      const proto = redisProto(module);
-      this.wrapOnce(proto, 'sendCommand', (original: SendCommand) =>
-        tracedSendCommand(original, () => this.tracer, cluster),
-      );
-      return module;
-    };
-    const patch = patcher(false);
-    const unpatch = (module?: RedisModule) => {
-      const proto = module && redisProto(module);
-      this.unwrapOurs(proto, 'sendCommand');
-    };
+    const patcher = (cluster: boolean) =>
+      this.methodsPatch(exportedPrototype, {
+        sendCommand: (original: SendCommand) => tracedSendCommand(original, () => this.tracer, cluster),
+      });
+    const { patch, unpatch } = patcher(false);
     // The file that defines the class too: an ES module app's `import Redis from 'ioredis'` loads
     // the package's entry without `require`, so only its own require of this file reaches the hook.
     // A Next.js server bundles the app's ioredis, which no require reaches: its tracing channel then
@@ -118,7 +106,7 @@ export class IORedisCommandInstrumentation extends PreloadInstrumentation {
         new InstrumentationNodeModuleFile(
           'ioredis/built/cluster/index.js',
           ['>=4.0.0 <7'],
-          patcher(true),
+          patcher(true).patch,
           unpatch,
         ),
       ]),
@@ -298,13 +286,6 @@ function startCommandSpan(tracer: Tracer, redis: RedisLike, command: CommandLike
   span.setAttribute('db.operation.name', operation);
   span.setAttribute('db.query.text', redisStatement(name, command.args));
   return span;
-}
-
-function redisProto(module: RedisModule): { sendCommand: SendCommand } | undefined {
-  const proto = module.prototype ?? module.default?.prototype;
-  return proto && typeof proto.sendCommand === 'function'
-    ? (proto as { sendCommand: SendCommand })
-    : undefined;
 }
 
 /** Constant attributes of a connection, computed once per options object and shared by its spans (lean-tracer.ts). */

@@ -28,33 +28,19 @@ interface KoaContextLike {
   _matchedRoute?: unknown;
 }
 
-const ROUTER_METHODS = ['routes', 'middleware'];
-
 export class KoaRouteInstrumentation extends PreloadInstrumentation {
   constructor() {
     super('spanstat-koa-route', '1.0.0');
   }
 
   protected init() {
-    const patchRouter = (exports: unknown) => {
-      const proto = routerPrototype(exports);
-      for (const name of ROUTER_METHODS)
-        this.wrapOnce(proto, name, (original: Method) => routedDispatch(original));
-      return exports;
-    };
-    const unpatchRouter = (exports?: unknown) => {
-      const proto = routerPrototype(exports);
-      for (const name of ROUTER_METHODS) this.unwrapOurs(proto, name);
-    };
-    const patchKoa = (exports: unknown) => {
-      const proto = koaPrototype(exports);
-      this.wrapOnce(proto, 'callback', (original: Method) => unroutedByDefault(original));
-      return exports;
-    };
-    const unpatchKoa = (exports?: unknown) => {
-      const proto = koaPrototype(exports);
-      this.unwrapOurs(proto, 'callback');
-    };
+    const { patch: patchRouter, unpatch: unpatchRouter } = this.methodsPatch(routerPrototype, {
+      routes: routedDispatch,
+      middleware: routedDispatch,
+    });
+    const { patch: patchKoa, unpatch: unpatchKoa } = this.methodsPatch(koaPrototype, {
+      callback: unroutedByDefault,
+    });
     // @koa/router's ES build (an ES module app's import) hands its Router over as it loads (esm-targets.ts).
     registerEsmPatch('@koa/router', patchRouter);
     return [

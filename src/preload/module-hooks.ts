@@ -126,28 +126,36 @@ export abstract class PreloadInstrumentation {
   }
 
   /**
-   * The hook of a module `file` whose exports hold a class: the methods of its prototype (`prototypeOf`
-   * the exports) wrapped with `wrappers` as it loads (wrapOnce), put back when disabled (unwrapOurs).
+   * The patch and unpatch of a module whose exports lead (`targetOf`, given the exports or undefined) to
+   * an object — a class's prototype, or the exports themselves — whose methods `wrappers` wrap as it
+   * loads (wrapOnce), put back when disabled (unwrapOurs).
    */
+  protected methodsPatch<M>(
+    targetOf: (exports: unknown) => object | null | undefined,
+    wrappers: Record<string, (original: M) => unknown>,
+  ): { patch: <T>(exports: T) => T; unpatch: (exports?: unknown) => void } {
+    return {
+      patch: (exports) => {
+        const target = targetOf(exports);
+        for (const [method, wrap] of Object.entries(wrappers)) this.wrapOnce(target, method, wrap);
+        return exports;
+      },
+      unpatch: (exports) => {
+        const target = targetOf(exports);
+        for (const method of Object.keys(wrappers)) this.unwrapOurs(target, method);
+      },
+    };
+  }
+
+  /** The hook of a module `file` whose exports hold a class, its prototype's methods wrapped (methodsPatch). */
   protected prototypeMethodsFile<M>(
     file: string,
     versions: string[],
     prototypeOf: (exports: unknown) => object | null | undefined,
     wrappers: Record<string, (original: M) => unknown>,
   ): InstrumentationNodeModuleFile {
-    return new InstrumentationNodeModuleFile(
-      file,
-      versions,
-      (exports: unknown) => {
-        const proto = prototypeOf(exports);
-        for (const [method, wrap] of Object.entries(wrappers)) this.wrapOnce(proto, method, wrap);
-        return exports;
-      },
-      (exports?: unknown) => {
-        const proto = prototypeOf(exports);
-        for (const method of Object.keys(wrappers)) this.unwrapOurs(proto, method);
-      },
-    );
+    const { patch, unpatch } = this.methodsPatch(prototypeOf, wrappers);
+    return new InstrumentationNodeModuleFile(file, versions, patch, unpatch);
   }
 
   private onRequire<T>(exports: T, name: string, baseDir: string | undefined): T {
@@ -196,4 +204,10 @@ function mark(fn: object, key: keyof Wrapped, value: unknown): void {
 
 function define(object: Patchable, name: string, value: unknown, enumerable: boolean): void {
   Object.defineProperty(object, name, { configurable: true, enumerable, writable: true, value });
+}
+
+/** The prototype of the class a module exports, as itself or as its `default` (an ES module's CommonJS build). */
+export function exportedPrototype(exports: unknown): object | undefined {
+  const module = exports as { prototype?: object; default?: { prototype?: object } } | null | undefined;
+  return module?.prototype ?? module?.default?.prototype;
 }

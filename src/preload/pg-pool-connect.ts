@@ -18,7 +18,7 @@ import { type Attributes, type Span, SpanKind } from '@opentelemetry/api';
 import { InstrumentationNodeModuleDefinition } from '@opentelemetry/instrumentation';
 import { POOL_NAME_ATTR, SPANSTAT_ATTR } from '../model/attributes';
 import { endSpan, endWhenSettled } from './end-span';
-import { PreloadInstrumentation } from './module-hooks';
+import { exportedPrototype, PreloadInstrumentation } from './module-hooks';
 import { clientsInUse, PoolUsageSampler } from './pool-usage-sampler';
 import { preloadContext } from './preload-context';
 
@@ -66,19 +66,10 @@ export class PgPoolConnectInstrumentation extends PreloadInstrumentation {
   }
 
   protected init() {
-    return new InstrumentationNodeModuleDefinition(
-      'pg-pool',
-      ['>=2.0.0 <4'],
-      (module: { prototype?: PoolLike; default?: { prototype?: PoolLike } }) => {
-        const proto = poolProto(module);
-        this.wrapOnce(proto, 'connect', (original: PoolLike['connect']) => this.patchConnect(original));
-        return module;
-      },
-      (module?: { prototype?: PoolLike; default?: { prototype?: PoolLike } }) => {
-        const proto = module && poolProto(module);
-        this.unwrapOurs(proto, 'connect');
-      },
-    );
+    const { patch, unpatch } = this.methodsPatch(exportedPrototype, {
+      connect: (original: Connect) => this.patchConnect(original),
+    });
+    return new InstrumentationNodeModuleDefinition('pg-pool', ['>=2.0.0 <4'], patch, unpatch);
   }
 
   private patchConnect(original: Connect): Connect {
@@ -132,14 +123,6 @@ export class PgPoolConnectInstrumentation extends PreloadInstrumentation {
       return result;
     };
   }
-}
-
-function poolProto(module: {
-  prototype?: PoolLike;
-  default?: { prototype?: PoolLike };
-}): PoolLike | undefined {
-  const proto = module.prototype ?? module.default?.prototype;
-  return proto && typeof proto.connect === 'function' ? proto : undefined;
 }
 
 /** A pool's constant span attributes (identity, address, database, size), computed once per pool. */

@@ -21,7 +21,7 @@ import {
 } from '@opentelemetry/instrumentation';
 import { endSpan, endWhenSettled } from './end-span';
 import { shareAttributes } from './lean-tracer';
-import { PreloadInstrumentation } from './module-hooks';
+import { exportedPrototype, PreloadInstrumentation } from './module-hooks';
 import { preloadContext } from './preload-context';
 
 type Callback = (this: unknown, err: unknown, result?: unknown) => void;
@@ -60,15 +60,9 @@ export class PgQueryInstrumentation extends PreloadInstrumentation {
   }
 
   protected init() {
-    const patch = (Client: ClientModule) => {
-      const proto = clientProto(Client);
-      this.wrapOnce(proto, 'query', (original: Query) => this.patchQuery(original));
-      return Client;
-    };
-    const unpatch = (Client?: ClientModule) => {
-      const proto = Client && clientProto(Client);
-      this.unwrapOurs(proto, 'query');
-    };
+    const { patch, unpatch } = this.methodsPatch(exportedPrototype, {
+      query: (original: Query) => this.patchQuery(original),
+    });
     // pg/lib/index.js loads lib/client.js, so the file hook patches pg.Client too; the module hook
     // covers bundles that inline the file.
     return new InstrumentationNodeModuleDefinition(
@@ -165,11 +159,6 @@ export class PgQueryInstrumentation extends PreloadInstrumentation {
       return result;
     };
   }
-}
-
-function clientProto(Client: ClientModule): { query: Query } | undefined {
-  const proto = Client.prototype;
-  return proto && typeof proto.query === 'function' ? (proto as { query: Query }) : undefined;
 }
 
 /** Constant span attributes of a client, computed once per connection parameters and shared by its spans (lean-tracer.ts). */
