@@ -9,8 +9,10 @@
  * the route module calls that tracer's `setRootSpanAttribute('next.route', template)` — whether or
  * not any OpenTelemetry SDK is registered (without one Next drops the value). The preload wraps that
  * method on the tracer's one instance and writes the first template of a request to its
- * RouteCapture (route-capture.ts), as Next 16 keeps the first too — over the route a custom server's
- * framework captured (Express's catch-all `*` that hands every request to Next). Registering a tracer provider with the
+ * RouteCapture (route-capture.ts), as Next 16 keeps the first too. A route a custom server's framework
+ * captured before handing the request to Next (Express's catch-all) is dropped as Next takes the request
+ * (its router's request handler, handleRequest, serveStatic, the dev hot reloader), so its static
+ * files, middleware answers and 404s read as under `next start`. Registering a tracer provider with the
  * OpenTelemetry API to be told the route would take the API's global away from an app's own SDK
  * (`@vercel/otel`…), so none is registered.
  *
@@ -107,6 +109,13 @@ export class NextRouteInstrumentation extends PreloadInstrumentation {
       (exports: Exports) => withStaticMark(exports),
       () => {},
     );
+    // Next's router, which `next start` and a custom server's `getRequestHandler()` hand each request to.
+    const routerServerFile = new InstrumentationNodeModuleFile(
+      'next/dist/server/lib/router-server.js',
+      VERSIONS,
+      (exports: Exports) => withRouterHandlerTakingOver(exports),
+      () => {},
+    );
     // `next dev` only: the dev bundler's hot reloader, webpack's (a class; Rspack's extends it) and Turbopack's.
     const webpackHotReloaderFile = this.prototypeMethodsFile(
       'next/dist/server/dev/hot-reloader-webpack.js',
@@ -126,6 +135,7 @@ export class NextRouteInstrumentation extends PreloadInstrumentation {
         baseServerFile,
         nextServerFile,
         serveStaticFile,
+        routerServerFile,
         webpackHotReloaderFile,
         turbopackHotReloaderFile,
       ]),
@@ -227,6 +237,52 @@ export function noteRoute(route: unknown): void {
   }
 }
 
+/**
+ * Next routes the request from here on: a route the custom server's framework captured on the way —
+ * the catch-all that hands every request to Next (Express's `app.all('/{*path}', handle)`), or its
+ * mount path — names nothing, so Next's static files, middleware answers and 404s read as Next's.
+ */
+function nextRoutes(capture: RouteCapture): void {
+  capture.route = undefined;
+  capture.prefix = undefined;
+}
+
+/**
+ * Exported for tests: router-server.js's exports with `initialize(opts)` resolving to handlers whose
+ * request handler (`[requestHandler, …]` in Next 14, `{ requestHandler, … }` from 15) lets Next route
+ * each request from its start (nextRoutes) — what it answers itself, a missing `/_next/static/` file's
+ * 404, never reaches handleRequest or serveStatic.
+ */
+export function withRouterHandlerTakingOver(exports: Exports): Exports {
+  return withExportWrapped(exports, 'initialize', (original) =>
+    markPatched(async function initialize(this: unknown) {
+      // biome-ignore lint/complexity/noArguments: passed through unchanged
+      const handlers = (await original.apply(this, arguments as unknown as unknown[])) as unknown;
+      try {
+        if (Array.isArray(handlers) && typeof handlers[0] === 'function')
+          handlers[0] = takingOver(handlers[0] as Method);
+        else {
+          const named = handlers as { requestHandler?: unknown } | null;
+          if (typeof named?.requestHandler === 'function')
+            named.requestHandler = takingOver(named.requestHandler as Method);
+        }
+      } catch {
+        // Requests are named as before.
+      }
+      return handlers;
+    }),
+  );
+}
+
+function takingOver(original: Method): Method {
+  return function requestHandler(this: unknown, req: unknown) {
+    const capture = captureOf(req);
+    if (capture !== undefined) nextRoutes(capture);
+    // biome-ignore lint/complexity/noArguments: passed through unchanged
+    return original.apply(this, arguments as unknown as unknown[]);
+  };
+}
+
 /** Exported for tests: `BaseServer.handleRequest(req, res, parsedUrl)` linking the request's span to its capture. */
 export function linkingCapture(original: Method): Method {
   return function handleRequest(this: unknown, req: unknown) {
@@ -236,6 +292,7 @@ export function linkingCapture(original: Method): Method {
       const span = capture && requestSpan();
       if (span !== undefined) {
         captures.set(span, capture as RouteCapture);
+        nextRoutes(capture as RouteCapture);
         (capture as RouteCapture).unrouted ??= MIDDLEWARE_ROUTE;
       }
     } catch {
@@ -251,7 +308,10 @@ export function withStaticMark(exports: Exports): Exports {
   return withExportWrapped(exports, 'serveStatic', (original) =>
     markPatched(function serveStatic(this: unknown, req: unknown) {
       const capture = captureOf(req);
-      if (capture !== undefined && capture.route === undefined) capture.unrouted = STATIC_ROUTE;
+      if (capture !== undefined) {
+        nextRoutes(capture);
+        capture.unrouted = STATIC_ROUTE;
+      }
       // biome-ignore lint/complexity/noArguments: passed through unchanged
       return original.apply(this, arguments as unknown as unknown[]);
     }),
@@ -287,7 +347,10 @@ export function markingDevAnswers(original: Method): Method {
   return function run(this: unknown, req: unknown) {
     const capture = captureOf(req);
     const before = capture?.unrouted;
-    if (capture !== undefined && capture.route === undefined) capture.unrouted = STATIC_ROUTE;
+    if (capture !== undefined) {
+      nextRoutes(capture);
+      capture.unrouted = STATIC_ROUTE;
+    }
     // biome-ignore lint/complexity/noArguments: passed through unchanged
     const result = original.apply(this, arguments as unknown as unknown[]);
     if (capture === undefined) return result;

@@ -3,7 +3,8 @@
  * route, each with one pg query and one ioredis read), on Next 16, 15 and 14 (test/fixtures/next15 and next14,
  * whose `site/` holds the files those name otherwise), built with `next build` and run with `next start`
  * under the preload (NODE_OPTIONS=--require) — and the same build's standalone `server.js` (`output:
- * 'standalone'`), as Docker images run it, and a custom server (site/custom-server.js) — exporting to the sidecar: each request is named by
+ * 'standalone'`), as Docker images run it, and a custom server (site/custom-server.js: in Node's http server, and as an Express
+ * app's catch-all route) — exporting to the sidecar: each request is named by
  * Next's route template, static files are one `(static)` row, a 404 no route took is `(unmatched)`,
  * the queries and cache reads are counted on their request — the app router's ioredis is bundled (read
  * from its tracing channel), the pages router's required (patched; not counted twice) — and no word of a
@@ -17,6 +18,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort, type LocalServer, startPostgres, startRedis } from '../../scripts/lib/local-servers';
 import type { RunningSidecar } from '../../src/sidecar/sidecar';
 import { assertBuilt, PRELOAD, REPO_ROOT } from '../fixtures/preload-app/harness';
+import { COMPAT_DIR } from '../helpers/compat-fixture';
 import { endpointRowsOf, routeFigures, type SentRequest, sendAll } from '../helpers/route-rows';
 import { startTestSidecar } from '../helpers/sidecar';
 import { sidecarOutputs } from '../helpers/unrouted-paths';
@@ -210,6 +212,7 @@ describe.each(LINES)('a $name app under the preload, sending to a sidecar', (lin
   let standalone: Served | undefined;
   let ownOtel: Served | undefined;
   let custom: Served | undefined;
+  let customExpress: Served | undefined;
   let env: (service: string) => Record<string, string>;
 
   beforeAll(async () => {
@@ -231,17 +234,21 @@ describe.each(LINES)('a $name app under the preload, sending to a sidecar', (lin
       OTEL_BSP_SCHEDULE_DELAY: '100',
       OTEL_SERVICE_NAME: service,
     });
-    [nextStart, standalone, ownOtel, custom] = await Promise.all([
+    [nextStart, standalone, ownOtel, custom, customExpress] = await Promise.all([
       serve([nextBin, 'start'], dir, env('next-app')),
       serve([standaloneServer(fixture, dir)], dir, env('next-standalone')),
       // The app registers its own OpenTelemetry SDK (instrumentation.js): Next traces itself into it.
       serve([nextBin, 'start'], dir, { ...env('next-own-otel'), APP_OWN_OTEL: '1' }),
       serve([join(dir, 'custom-server.js')], dir, env('next-custom')),
+      serve([join(dir, 'custom-server.js')], dir, {
+        ...env('next-custom-express'),
+        EXPRESS_FROM: COMPAT_DIR,
+      }),
     ]);
   }, 480_000);
 
   afterAll(async () => {
-    await Promise.all([stop(nextStart), stop(standalone), stop(ownOtel), stop(custom)]);
+    await Promise.all([stop(nextStart), stop(standalone), stop(ownOtel), stop(custom), stop(customExpress)]);
     await Promise.all([sidecar?.shutdown(), pg?.stop(), redis?.stop()]);
     if (dir) rmSync(dir, { recursive: true, force: true });
   });
@@ -251,6 +258,11 @@ describe.each(LINES)('a $name app under the preload, sending to a sidecar', (lin
     ['standalone server.js', 'next-standalone', () => standalone],
     ["next start with the app's own OpenTelemetry SDK", 'next-own-otel', () => ownOtel],
     ['a custom server (next() in the app’s own http server)', 'next-custom', () => custom],
+    [
+      "a custom server in an Express app (Next's route, not Express's catch-all)",
+      'next-custom-express',
+      () => customExpress,
+    ],
   ])(
     "%s: names each request by Next's route template, static files (static), a 404 (unmatched)",
     async (_how, service, served) => {

@@ -16,6 +16,7 @@ import {
   notingFoundPage,
   notingRoute,
   withDevAnswersMarked,
+  withRouterHandlerTakingOver,
   withStaticMark,
 } from '../../src/preload/next-route';
 import { preloadContext } from '../../src/preload/preload-context';
@@ -64,7 +65,10 @@ describe("Next.js's route on the request's capture", () => {
 
   it("replaces a custom server's catch-all route (Express's app.all('*', handle)) with Next's template", async () => {
     expect((await requestFrom('*', '/api/orders/[id]')).route).toBe('/api/orders/[id]');
-    expect((await requestFrom('*', '/_not-found')).route).toBe('*');
+    // Next took the request: its own not-found page is no route, the catch-all names nothing either.
+    const notFound = await requestFrom('*', '/_not-found');
+    expect(notFound.route).toBeUndefined();
+    expect(notFound.unrouted).toBe(MIDDLEWARE_ROUTE);
   });
 
   it("takes Next's own not-found and error pages for no route: (middleware) until a route, a 404 (unmatched)", async () => {
@@ -99,8 +103,49 @@ describe("Next.js's route on the request's capture", () => {
     patched.serveStatic(req, 'res', '/chunks/a.js');
     expect(capture.unrouted).toBe(STATIC_ROUTE);
     expect(served).toEqual([[req, 'res', '/chunks/a.js']]);
+    // Through a custom server's catch-all (Express's app.all): Next's static file all the same.
+    const routedReq = {};
+    const routed = startRouteCapture(routedReq);
+    routed.route = '/{*path}';
+    patched.serveStatic(routedReq, 'res', '/chunks/b.js');
+    expect([routed.route, routed.unrouted]).toEqual([undefined, STATIC_ROUTE]);
     expect(patched.getContentType()).toBe('text/plain');
     expect(withStaticMark(patched)).toBe(patched);
+  });
+
+  it("lets Next's router take each request from a custom server's catch-all (Next 14's handler list and 15's object)", async () => {
+    const handled: unknown[] = [];
+    const requestHandler = async (req: unknown) => {
+      handled.push(req);
+    };
+    for (const shape of [
+      (h: typeof requestHandler) => [h, 'upgrade', 'app'],
+      (h: typeof requestHandler) => ({ requestHandler: h, upgradeHandler: 'upgrade' }),
+    ]) {
+      const exports = {};
+      Object.defineProperty(exports, 'initialize', {
+        enumerable: true,
+        get: () => async () => shape(requestHandler),
+      });
+      const patched = withRouterHandlerTakingOver(exports) as { initialize: () => Promise<unknown> };
+      const handlers = (await patched.initialize()) as
+        | [typeof requestHandler]
+        | { requestHandler: typeof requestHandler };
+      const handler = Array.isArray(handlers) ? handlers[0] : handlers.requestHandler;
+      const req = {};
+      const capture = startRouteCapture(req);
+      capture.route = '*';
+      capture.prefix = '/app';
+      capture.unrouted = MIDDLEWARE_ROUTE;
+      await handler(req);
+      expect([capture.route, capture.prefix, capture.unrouted]).toEqual([
+        undefined,
+        undefined,
+        MIDDLEWARE_ROUTE,
+      ]);
+      expect(handled.at(-1)).toBe(req);
+      expect(withRouterHandlerTakingOver(patched)).toBe(patched);
+    }
   });
 
   it("marks what next dev's hot reloader answers (static), and hands the rest on unmarked", async () => {
@@ -124,11 +169,16 @@ describe("Next.js's route on the request's capture", () => {
       expect(during).toBe(STATIC_ROUTE);
       expect(handedOn.capture.unrouted).toBeUndefined();
     }
-    // A route already taken (a custom server's catch-all) stays; a failure is passed on, the mark undone.
+    // A custom server's catch-all gives way: Next answered it; a failure is passed on, the mark undone.
     const routed = devRequest({ finished: true });
     routed.capture.route = '*';
+    routed.capture.prefix = '/app';
     await run(routed);
-    expect(routed.capture.unrouted).toBeUndefined();
+    expect([routed.capture.route, routed.capture.prefix, routed.capture.unrouted]).toEqual([
+      undefined,
+      undefined,
+      STATIC_ROUTE,
+    ]);
     const failing = markingDevAnswers(async () => {
       throw new Error('compile failed');
     });
