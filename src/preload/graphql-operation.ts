@@ -9,7 +9,7 @@
  * first operation's. A request that executed none (a parse or validation error, a persisted query not
  * found, the GraphiQL page) gets neither and keeps its route. Never the document or the variables.
  *
- * Three seams:
+ * Four seams:
  * - graphql 14–16 (CommonJS): `execute` and `subscribe` of `graphql/execution/execute.js` and
  *   `subscribe.js` are wrapped (14–15 keep `subscribe` in `graphql/subscription/`, unwrapped: the
  *   `execute` it runs per event still names the request). Everything reaches them through those exports (`graphql/index.js`
@@ -21,6 +21,9 @@
  *   `normalizedExecutor` calls `execute`/`subscribe` of `cjs/execution/execute.js` through the module
  *   (wrapped as graphql's are); its ES build's `normalizedExecutor` hands each call's arguments over
  *   (esm-targets.ts).
+ * - Mercurius with `jit` runs a query it compiled with graphql-jit (`compileQuery(schema, document,
+ *   operationName)`) instead of `execute`: the compiled query's `query` notes the operation found once
+ *   at compile time.
  * - graphql 17 publishes `graphql:execute` and `graphql:subscribe` tracing channels (its `src/diagnostics.ts`)
  *   whatever way it is loaded (CommonJS, ES module, `require` of its `module-sync` build), with the
  *   operation's type and name resolved: their `start` event is subscribed, no patch. Before 17 those
@@ -44,7 +47,9 @@ import {
 import { GRAPHQL_ATTR } from '../model/attributes';
 import { registerEsmPatch } from './esm-patches';
 import { LeanSpan } from './lean-tracer';
+import { withExport } from './module-exports';
 import { PreloadInstrumentation } from './module-hooks';
+import { isPatched, markPatched } from './patch-mark';
 import { preloadContext } from './preload-context';
 
 /** graphql 17's tracing channels' `start` events (Node's `tracing:<name>:start`). */
@@ -54,6 +59,8 @@ const GRAPHQL_VERSIONS = ['>=14.0.0 <17'];
 /** GraphQL Yoga 5's executor (1.x; 2.x from Yoga 5.22): both keep `cjs/execution/execute.js`. */
 const TOOLS_EXECUTOR_VERSIONS = ['>=1.0.0 <3'];
 const TOOLS_EXECUTOR_ESM_ID = '@graphql-tools/executor';
+/** Mercurius 14–16's (0.8.x); its exports are esbuild's getters, so the hook hands out a copy. */
+const GRAPHQL_JIT_VERSIONS = ['>=0.7.0 <1'];
 
 /** Longest operation name sent: GraphQL names have no length limit; the sidecar keeps 100 characters. */
 const MAX_NAME_CHARS = 200;
@@ -88,6 +95,13 @@ export class GraphqlOperationInstrumentation extends PreloadInstrumentation {
       return undefined;
     });
     return [
+      // Mercurius with `jit`: a query it runs often is compiled by graphql-jit and then runs without `execute`.
+      new InstrumentationNodeModuleDefinition(
+        'graphql-jit',
+        GRAPHQL_JIT_VERSIONS,
+        (exports: Record<string, unknown>) => withCompiledQueriesNaming(exports),
+        () => {},
+      ),
       new InstrumentationNodeModuleDefinition(
         'graphql',
         GRAPHQL_VERSIONS,
@@ -145,6 +159,42 @@ export function namingOperation(original: Method): Method {
     // biome-ignore lint/complexity/noArguments: see above
     return original.apply(this, arguments as unknown as unknown[]);
   };
+}
+
+/**
+ * Exported for tests: graphql-jit's exports with `compileQuery(schema, document, operationName, …)`
+ * returning a compiled query whose `query(…)` notes the operation it was compiled for (found once).
+ */
+export function withCompiledQueriesNaming(exports: Record<string, unknown>): Record<string, unknown> {
+  const original = exports?.compileQuery;
+  if (typeof original !== 'function' || isPatched(original)) return exports;
+  return withExport(
+    exports,
+    'compileQuery',
+    markPatched(function compileQuery(
+      this: unknown,
+      _schema: unknown,
+      document: unknown,
+      operationName: unknown,
+    ) {
+      // biome-ignore lint/complexity/noArguments: passed through unchanged
+      const compiled = (original as Method).apply(this, arguments as unknown as unknown[]);
+      try {
+        const operation = operationOf(document, operationName);
+        const query = (compiled as { query?: unknown } | null)?.query;
+        if (operation !== undefined && typeof query === 'function') {
+          (compiled as { query: Method }).query = function namingQuery(this: unknown) {
+            noteOperation(operation.operation, operation.name?.value);
+            // biome-ignore lint/complexity/noArguments: passed through unchanged
+            return (query as Method).apply(this, arguments as unknown as unknown[]);
+          };
+        }
+      } catch {
+        // Its requests keep their route.
+      }
+      return compiled;
+    }),
+  );
 }
 
 /** Notes the operation of an `execute`-style call's arguments (one object, or positional); never throws. */

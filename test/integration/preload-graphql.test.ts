@@ -22,6 +22,7 @@ const SERVICE = 'graphql-app';
 const SDK_SERVICE = 'graphql-sdk-app';
 const GRAPHQL17_SERVICE = 'graphql17-app';
 const YOGA_ESM_SERVICE = 'graphql-yoga-esm-app';
+const MERCURIUS_SERVICE = 'graphql-mercurius-app';
 const NODE22 = TESTED_NODE_VERSIONS.find((v) => v.startsWith('22.')) as string;
 /** Distinct operations per route with rows of their own (http.graphqlOperationsPerRoute). */
 const CAP = 10;
@@ -43,6 +44,8 @@ let sdkApp: AppRun;
 let graphql17App: AppRun;
 /** GraphQL Yoga in an ES module app (graphql-yoga-app.mjs), under the preload. */
 let yogaEsmApp: AppRun;
+/** Mercurius with jit on (graphql-mercurius-app.js), under the preload. */
+let mercuriusApp: AppRun;
 
 beforeAll(async () => {
   assertBuilt();
@@ -99,10 +102,26 @@ beforeAll(async () => {
       OTEL_SERVICE_NAME: YOGA_ESM_SERVICE,
     },
   });
+  mercuriusApp = await startApp({
+    script: 'graphql-mercurius-app.js',
+    env: {
+      PG_URL: pg.url,
+      REDIS_URL: redis.url,
+      OTEL_EXPORTER_OTLP_ENDPOINT: sidecar.receiverUrl,
+      OTEL_BSP_SCHEDULE_DELAY: '100',
+      OTEL_SERVICE_NAME: MERCURIUS_SERVICE,
+    },
+  });
 }, 120_000);
 
 afterAll(async () => {
-  await Promise.all([app?.stop(), sdkApp?.stop(), graphql17App?.stop(), yogaEsmApp?.stop()]);
+  await Promise.all([
+    app?.stop(),
+    sdkApp?.stop(),
+    graphql17App?.stop(),
+    yogaEsmApp?.stop(),
+    mercuriusApp?.stop(),
+  ]);
   await Promise.all([sidecar?.shutdown(), pg?.stop(), redis?.stop()]);
 });
 
@@ -370,6 +389,31 @@ describe('a GraphQL API under the preload, sending to a sidecar', () => {
         ['POST /yoga', 1, 0, 0, 0],
       ],
       nPlusOneRoutes: ['POST /yoga (query Orders)'],
+    });
+  }, 60_000);
+
+  it("names requests Mercurius runs through graphql-jit's compiled query (jit on) as those it executes", async () => {
+    await expectOperationRows({
+      app: mercuriusApp,
+      service: MERCURIUS_SERVICE,
+      path: '/graphql',
+      // With jit: 1 a query's second request on runs compiled: all but the first of each here.
+      sent: [
+        ...Array.from({ length: 3 }, (): [unknown, number] => [{ query: ME }, 200]),
+        ...Array.from({ length: 3 }, (): [unknown, number] => [{ query: ORDERS }, 200]),
+        ...Array.from({ length: 2 }, (_, i): [unknown, number] => [
+          { query: TOUCH, variables: { id: `472${i}`, note: SECRETS[0] } },
+          200,
+        ]),
+        [{ query: 'query Broken { me { id }' }, 400],
+      ],
+      rows: [
+        ['POST /graphql (query Me)', 3, 0, 1, 1],
+        ['POST /graphql (query Orders)', 3, 0, 7, 0],
+        ['POST /graphql (mutation TouchOrder)', 2, 0, 0, 1],
+        ['POST /graphql', 1, 0, 0, 0],
+      ],
+      nPlusOneRoutes: ['POST /graphql (query Orders)'],
     });
   }, 60_000);
 });

@@ -9,6 +9,7 @@ import {
   GraphqlOperationInstrumentation,
   namingOperation,
   operationOf,
+  withCompiledQueriesNaming,
 } from '../../src/preload/graphql-operation';
 import { LeanTracerProvider } from '../../src/preload/lean-tracer';
 import { preloadContext } from '../../src/preload/preload-context';
@@ -155,5 +156,33 @@ describe('the preload GraphQL operation names', () => {
     expect(operationOf({ definitions: [op('A')] }, 'C')).toBeUndefined();
     expect(operationOf({ definitions: 'nope' }, undefined)).toBeUndefined();
     expect(operationOf(undefined, undefined)).toBeUndefined();
+  });
+
+  it("notes the operation a graphql-jit compiled query runs (Mercurius's jit), its getter exports copied", async () => {
+    const document = graphql.parse('query A { me } mutation Touch { touch(id: 1) }');
+    const calls: unknown[][] = [];
+    const exports = {};
+    const compileQuery = (...args: unknown[]) => ({
+      query: (...run: unknown[]) => {
+        calls.push(run);
+        return { data: {} };
+      },
+      args,
+    });
+    Object.defineProperty(exports, 'compileQuery', { enumerable: true, get: () => compileQuery });
+    Object.defineProperty(exports, 'isCompiledQuery', { enumerable: true, get: () => () => true });
+    const patched = withCompiledQueriesNaming(exports) as { compileQuery: typeof compileQuery };
+    expect(patched).not.toBe(exports);
+    expect(withCompiledQueriesNaming(patched)).toBe(patched);
+    const compiled = patched.compileQuery('schema', document, 'Touch');
+    expect(compiled.args).toEqual(['schema', document, 'Touch']);
+    expect(await inRequest(() => compiled.query('root', 'context', { id: 1 }))).toEqual({
+      'graphql.operation.type': 'mutation',
+      'graphql.operation.name': 'Touch',
+    });
+    expect(calls).toEqual([['root', 'context', { id: 1 }]]);
+    // An operation name the document lacks: compiled as graphql-jit does (it errs), nothing noted.
+    const unknown = patched.compileQuery('schema', document, 'Nope');
+    expect(await inRequest(() => unknown.query())).toEqual({});
   });
 });
