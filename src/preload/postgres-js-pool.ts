@@ -105,6 +105,11 @@ export class PostgresJsPool {
     return new PostgresJsPool(queues, max, options);
   }
 
+  /** Whether a connection is open and idle: what `sql.reserve()` takes at once, else it waits. */
+  hasIdle(): boolean {
+    return this.queues.open.length > 0;
+  }
+
   /** Connections in use: opening, running or pipelining queries, or held by a transaction. */
   inUse(): number {
     const q = this.queues;

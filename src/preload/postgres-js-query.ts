@@ -73,6 +73,7 @@ interface QueryLike {
 interface SqlLike {
   options?: InstanceOptions;
   unsafe?: (text: string) => QueryLike;
+  reserve?: Method;
 }
 
 interface QueryModule {
@@ -152,7 +153,10 @@ export class PostgresJsQueryInstrumentation extends PreloadInstrumentation {
       typeof factory === 'function' && !isPatched(factory)
         ? noteInstances(
             factory as Method,
-            this.usage && ((handler, pool) => this.countingHandler(handler, pool)),
+            this.usage && {
+              handler: (handler, pool) => this.countingHandler(handler, pool),
+              reserve: (reserve, pool) => this.timedReserve(reserve, pool),
+            },
           )
         : factory;
     // An ES module app's import loads the package's ES build: its files hand these over (esm-targets.ts).
@@ -224,6 +228,44 @@ export class PostgresJsQueryInstrumentation extends PreloadInstrumentation {
     };
     // Read by the query for its origin stack trace (`debug: true`).
     return Object.assign(counting, { debug: (handler as { debug?: unknown }).debug });
+  }
+
+  /**
+   * The instance's `sql.reserve()`, wrapped (once per instance): with no idle connection it waits for one,
+   * queued with the instance's queries, timed as a postgres.pool.wait span in the caller's context — as a
+   * query's wait is. A connection taken at once costs one length read.
+   */
+  private timedReserve(reserve: Method, pool: PostgresJsPool): Method {
+    const instrumentation = this;
+    return function reserveConnection(this: unknown) {
+      let wait: Span | undefined;
+      if (!pool.hasIdle()) {
+        try {
+          wait = instrumentation.tracer.startSpan(
+            POSTGRES_JS_POOL_SPAN_NAMES.wait,
+            { kind: SpanKind.CLIENT, attributes: waitAttributes(pool, pool.inUse()) },
+            preloadContext.active(),
+          );
+          pool.waiting++;
+          instrumentation.usage?.noteInUse(pool, pool.inUse(), pool.waiting);
+        } catch {
+          wait = undefined;
+        }
+      }
+      // biome-ignore lint/complexity/noArguments: pass every argument through unchanged
+      const result = reserve.apply(this, arguments as unknown as unknown[]);
+      if (wait === undefined) return result;
+      const span = wait;
+      const done = (err?: unknown) => {
+        pool.waiting--;
+        endSpan(span, err, 'connection wait failed');
+      };
+      Promise.resolve(result).then(
+        () => done(),
+        (err: unknown) => done(err ?? new Error('reserve failed')),
+      );
+      return result;
+    };
   }
 
   /** The handler has placed `query`: on a connection (it is active) or waiting for one. */
@@ -353,7 +395,12 @@ function instanceOf(handler: unknown): Instance | undefined {
  */
 function noteInstances(
   factory: Method,
-  countingHandler: ((handler: Method, pool: PostgresJsPool) => Method) | undefined,
+  poolSeams:
+    | {
+        handler: (handler: Method, pool: PostgresJsPool) => Method;
+        reserve: (reserve: Method, pool: PostgresJsPool) => Method;
+      }
+    | undefined,
 ): Method {
   const wrapped = function postgres(this: unknown, ...args: unknown[]) {
     const sql = factory.apply(this, args) as SqlLike;
@@ -363,9 +410,10 @@ function noteInstances(
       // A query made and never run gives the instance's handler (it holds no connection).
       const handler = sql.unsafe?.('').handler;
       if (typeof handler === 'function') {
-        const pool = countingHandler && PostgresJsPool.of(sql.options);
-        const counting = pool && countingHandler?.(handler as Method, pool);
+        const pool = poolSeams && PostgresJsPool.of(sql.options);
+        const counting = pool && poolSeams?.handler(handler as Method, pool);
         instances.set(handler, { attributes, pool, handler: counting });
+        if (pool && typeof sql.reserve === 'function') sql.reserve = poolSeams?.reserve(sql.reserve, pool);
       }
     } catch {
       // Its queries carry no database name.

@@ -255,6 +255,50 @@ describe('a postgres.js instance as a pool', () => {
     60_000,
   );
 
+  it('times the wait of sql.reserve() for a connection as a query waits for one', async () => {
+    const capture = await startCapture();
+    const traced = await startApp({
+      script: 'postgres-js-app.js',
+      env: {
+        PG_URL: pg.url,
+        PG_MAX: '2',
+        OTEL_EXPORTER_OTLP_ENDPOINT: capture.endpoint,
+        OTEL_BSP_SCHEDULE_DELAY: '100',
+      },
+    });
+    try {
+      // Warm: both connections open and idle, so the first two reserve at once.
+      expect(await sendAll(traced.port, Array(2).fill('/sleep/10'))).toEqual([200, 200]);
+      // Six reservations of 150 ms at once on two connections: four wait, the last ~300 ms.
+      expect(await sendAll(traced.port, Array(6).fill('/reserved/150'))).toEqual(Array(6).fill(200));
+      const isQuery = (s: DecodedSpan) => s.name.startsWith('postgres.query:SELECT');
+      await capture.waitForSpans((spans) => spans.filter(isQuery).length >= 8);
+      const servers = capture.spans.filter(
+        (s) => s.kind === 2 && String(attr(s, 'url.path')).startsWith('/reserved/'),
+      );
+      expect(servers).toHaveLength(6);
+      // The warm-up's two queries waited for their connections to open; of the reservations, four.
+      const waits = capture.spans.filter(
+        (s) => s.name === 'postgres.pool.wait' && servers.some((server) => server.traceId === s.traceId),
+      );
+      expect(waits).toHaveLength(4);
+      for (const wait of waits) {
+        const server = servers.find((s) => s.traceId === wait.traceId);
+        expect(wait.parentSpanId).toBe(server?.spanId);
+        expect(attr(wait, 'db.client.connection.pool.name')).toBe(poolName());
+        expect(attr(wait, 'spanstat.pool.in_use')).toBe(2);
+        // Its query runs on the reserved connection once the wait ended, in its own ~150 ms.
+        const query = capture.spans.find((q) => isQuery(q) && q.traceId === wait.traceId);
+        expect(query && query.startMs >= wait.startMs + wait.durationMs - 1).toBe(true);
+        expect(query?.durationMs).toBeLessThan(300);
+      }
+      expect(Math.max(...waits.map((w) => w.durationMs))).toBeGreaterThan(250);
+    } finally {
+      await traced.stop();
+      await capture.close();
+    }
+  }, 60_000);
+
   it('makes no pool spans with SPANSTAT_POOL_CONNECT_SPANS=false: a query span then holds its wait, as before', async () => {
     const capture = await startCapture();
     const traced = await startApp({
