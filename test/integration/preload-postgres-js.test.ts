@@ -189,6 +189,25 @@ describe('a postgres.js instance as a pool', () => {
     return `127.0.0.1:${port}${pathname}`;
   };
 
+  /** The app under the preload with two connections, exporting to a capture of its spans. */
+  async function onTwoConnections(
+    script: 'postgres-js-app.js' | 'postgres-js-app.mjs',
+    env: Record<string, string> = {},
+  ) {
+    const capture = await startCapture();
+    const traced = await startApp({
+      script,
+      env: {
+        PG_URL: pg.url,
+        PG_MAX: '2',
+        OTEL_EXPORTER_OTLP_ENDPOINT: capture.endpoint,
+        OTEL_BSP_SCHEDULE_DELAY: '100',
+        ...env,
+      },
+    });
+    return { capture, traced };
+  }
+
   async function sendAll(port: number, paths: string[]): Promise<number[]> {
     return Promise.all(
       paths.map(async (path) => {
@@ -202,16 +221,7 @@ describe('a postgres.js instance as a pool', () => {
   it.each(['postgres-js-app.js', 'postgres-js-app.mjs'] as const)(
     '%s: a query that found no free connection waits in a postgres.pool.wait span beside its query, whose time is its own',
     async (script) => {
-      const capture = await startCapture();
-      const traced = await startApp({
-        script,
-        env: {
-          PG_URL: pg.url,
-          PG_MAX: '2',
-          OTEL_EXPORTER_OTLP_ENDPOINT: capture.endpoint,
-          OTEL_BSP_SCHEDULE_DELAY: '100',
-        },
-      });
+      const { capture, traced } = await onTwoConnections(script);
       try {
         // Eight queries of 150 ms at once on two connections: six wait, the last ~450 ms.
         const statuses = await sendAll(traced.port, Array(8).fill('/sleep/150'));
@@ -256,16 +266,7 @@ describe('a postgres.js instance as a pool', () => {
   );
 
   it('times the wait of sql.reserve() for a connection as a query waits for one', async () => {
-    const capture = await startCapture();
-    const traced = await startApp({
-      script: 'postgres-js-app.js',
-      env: {
-        PG_URL: pg.url,
-        PG_MAX: '2',
-        OTEL_EXPORTER_OTLP_ENDPOINT: capture.endpoint,
-        OTEL_BSP_SCHEDULE_DELAY: '100',
-      },
-    });
+    const { capture, traced } = await onTwoConnections('postgres-js-app.js');
     try {
       // Warm: both connections open and idle, so the first two reserve at once.
       expect(await sendAll(traced.port, Array(2).fill('/sleep/10'))).toEqual([200, 200]);
@@ -300,16 +301,8 @@ describe('a postgres.js instance as a pool', () => {
   }, 60_000);
 
   it('makes no pool spans with SPANSTAT_POOL_CONNECT_SPANS=false: a query span then holds its wait, as before', async () => {
-    const capture = await startCapture();
-    const traced = await startApp({
-      script: 'postgres-js-app.js',
-      env: {
-        PG_URL: pg.url,
-        PG_MAX: '2',
-        SPANSTAT_POOL_CONNECT_SPANS: 'false',
-        OTEL_EXPORTER_OTLP_ENDPOINT: capture.endpoint,
-        OTEL_BSP_SCHEDULE_DELAY: '100',
-      },
+    const { capture, traced } = await onTwoConnections('postgres-js-app.js', {
+      SPANSTAT_POOL_CONNECT_SPANS: 'false',
     });
     try {
       expect(await sendAll(traced.port, Array(6).fill('/sleep/150'))).toEqual(Array(6).fill(200));
