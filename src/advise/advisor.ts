@@ -4,7 +4,12 @@
  * (the only I/O, optional), runs the pure rules and folds the result into the recommendation store.
  * Timer unref'd; start and shutdown are safe to call twice, and shutdown before start.
  */
-import { type AdvisorDatabaseStatus, AdvisorDatabases, type LockWaitSource } from './databases';
+import {
+  type AdvisorDatabaseStatus,
+  AdvisorDatabases,
+  databaseLabel,
+  type LockWaitSource,
+} from './databases';
 import { evaluateDetailed } from './evaluate';
 import { type IndexInspector, PgIndexInspector, uncheckedFinding } from './index-advisor';
 import type { LockSamplerStatus } from './lock-sampler';
@@ -100,16 +105,21 @@ export class Advisor {
     pg?: IndexInspector,
     private readonly options: AdvisorOptions = {},
   ) {
+    const inspector = pg ?? createIndexInspector(config);
     this.databases =
       options.databases ??
-      new AdvisorDatabases([
-        {
-          label: 'advisor.postgresUrl',
-          services: null,
-          inspector: pg ?? createIndexInspector(config),
-          lockSampler: options.lockSampler,
-        },
-      ]);
+      new AdvisorDatabases(
+        inspector || options.lockSampler
+          ? [
+              {
+                label: config.postgresUrl ? databaseLabel(config.postgresUrl) : 'the database given',
+                services: null,
+                inspector,
+                lockSampler: options.lockSampler,
+              },
+            ]
+          : [],
+      );
     this.now = options.now ?? Date.now;
     this.store = new RecommendationStore({
       maxEntries: config.maxRecommendations,
