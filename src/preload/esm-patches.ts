@@ -7,8 +7,10 @@
  * there is one; else `module.register` (Node 20.6+), whose hooks run in a thread of their own (~10 MB of
  * RSS, ~0.2 s of CPU at start-up here) — started only when the app's entry is an ES module (`.mjs`, or
  * `.js` under `"type": "module"`; a CommonJS app loads the packages' CommonJS builds, which the `require`
- * hooks patch) and one of the targets' packages is installed where the entry finds it. Only in the main thread: the
- * loader's thread runs this preload too, and a worker's imports are not patched.
+ * hooks patch) and one of the targets' packages is installed where the entry finds it; the loader's
+ * thread runs this preload too. A worker thread's imports are patched where the hooks are `registerHooks`
+ * (the worker's preload registers them in its thread), not on Node 20, where `module.register` is left
+ * to the main thread (another loader thread per worker).
  */
 import { existsSync, readFileSync } from 'node:fs';
 import * as nodeModule from 'node:module';
@@ -46,15 +48,22 @@ let installed = false;
 
 /** Installs the loader hook once, where needed (see above); never throws. */
 export function installEsmHooks(entry: string | undefined = process.argv[1]): void {
-  if (installed || !isMainThread || patches.size === 0) return;
+  if (installed || patches.size === 0) return;
   installed = true;
   try {
     const api = nodeModule as unknown as ModuleHooksApi;
     const hooksFile = join(__dirname, 'esm-hooks.js');
     if (typeof api.registerHooks === 'function') {
+      // In this thread only: a worker thread the app starts runs the preload (it inherits `--require`),
+      // which registers them there too.
       const { loadSync } = require('./esm-hooks') as typeof import('./esm-hooks');
       api.registerHooks({ load: loadSync });
-    } else if (typeof api.register === 'function' && entryIsEsModule(entry) && hasTargetPackage(entry)) {
+    } else if (
+      isMainThread &&
+      typeof api.register === 'function' &&
+      entryIsEsModule(entry) &&
+      hasTargetPackage(entry)
+    ) {
       // The loader's thread runs the preload too (it inherits `--require`) and copies the environment as
       // it starts, inside `register`: marked so, the preload there starts nothing (preload.ts).
       process.env[HOOKS_THREAD_ENV] = '1';

@@ -7,6 +7,7 @@
 import { Client } from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type LocalServer, startPostgres } from '../../scripts/lib/local-servers';
+import { nodeBinary, TESTED_NODE_VERSIONS } from '../../scripts/lib/node-binary';
 import type { DecodedSpan } from '../../src/model/span';
 import type { EndpointRow, PoolRow, QueryRow, Report } from '../../src/reports/types';
 import type { RunningSidecar } from '../../src/sidecar/sidecar';
@@ -179,6 +180,47 @@ describe.each([
       await capture.close();
     }
   }, 60_000);
+});
+
+// A worker thread's ES module imports: patched where the module hooks are registerHooks (Node 22.15+), in
+// the worker's thread by its own preload; Node 20's module.register is left to the main thread.
+describe('postgres.js imported by a worker thread of an ES module app', () => {
+  const node24 = TESTED_NODE_VERSIONS.find((v) => v.startsWith('24.')) as string;
+  it.each([
+    [`Node ${node24}`, () => nodeBinary(node24), 3],
+    [`Node ${process.versions.node} (module.register)`, () => process.execPath, 0],
+  ] as const)(
+    '%s: %i of the worker’s 3 queries traced',
+    async (_node, binary, expected) => {
+      const capture = await startCapture();
+      const traced = await startApp({
+        script: 'postgres-js-worker.mjs',
+        node: binary(),
+        env: {
+          PG_URL: pg.url,
+          OTEL_EXPORTER_OTLP_ENDPOINT: capture.endpoint,
+          OTEL_BSP_SCHEDULE_DELAY: '100',
+        },
+      });
+      try {
+        for (let i = 0; i < 3; i++)
+          expect(await (await fetch(`http://127.0.0.1:${traced.port}/`)).text()).toBe('1');
+        const isQuery = (s: DecodedSpan) => s.name.startsWith('postgres.query:SELECT');
+        // The three requests' SERVER spans come from the main thread; the queries, if traced, from the worker.
+        await capture.waitForSpans((spans) => spans.filter((s) => s.kind === 2).length >= 3);
+        if (expected > 0) await capture.waitForSpans((spans) => spans.filter(isQuery).length >= expected);
+        else await new Promise((r) => setTimeout(r, 1_000));
+        const queries = capture.spans.filter(isQuery);
+        expect(queries).toHaveLength(expected);
+        for (const q of queries) expect(attr(q, 'db.namespace')).toBe(new URL(pg.url).pathname.slice(1));
+        expect(traced.stderr()).not.toContain('spanstat');
+      } finally {
+        await traced.stop();
+        await capture.close();
+      }
+    },
+    60_000,
+  );
 });
 
 // An instance is a pool of its own: `max` connections, queries queued or pipelined behind others when
