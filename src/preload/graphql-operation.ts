@@ -39,18 +39,16 @@
  * against the tens to hundreds of µs an Apollo Server request takes.
  */
 import { subscribe, unsubscribe } from 'node:diagnostics_channel';
-import { SpanKind, trace } from '@opentelemetry/api';
 import {
   InstrumentationNodeModuleDefinition,
   InstrumentationNodeModuleFile,
 } from '@opentelemetry/instrumentation';
 import { GRAPHQL_ATTR } from '../model/attributes';
 import { registerEsmPatch } from './esm-patches';
-import { LeanSpan } from './lean-tracer';
+import { activeRequestSpan } from './lean-tracer';
 import { withExport } from './module-exports';
 import { PreloadInstrumentation } from './module-hooks';
 import { isPatched, markPatched } from './patch-mark';
-import { preloadContext } from './preload-context';
 
 /** graphql 17's tracing channels' `start` events (Node's `tracing:<name>:start`). */
 export const GRAPHQL_START_CHANNELS = ['tracing:graphql:execute:start', 'tracing:graphql:subscribe:start'];
@@ -246,7 +244,7 @@ function onOperationStart(message: unknown): void {
  */
 export function noteOperation(type: unknown, name: unknown): void {
   if (typeof type !== 'string' || !OPERATION_TYPES.has(type)) return;
-  const request = requestSpan();
+  const request = activeRequestSpan();
   if (request === undefined) return;
   const operationName = typeof name === 'string' && name !== '' ? name.slice(0, MAX_NAME_CHARS) : undefined;
   const firstType = request.attribute(GRAPHQL_ATTR.operationType);
@@ -257,12 +255,4 @@ export function noteOperation(type: unknown, name: unknown): void {
     const count = request.attribute(GRAPHQL_ATTR.operations);
     request.setAttribute(GRAPHQL_ATTR.operations, (typeof count === 'number' ? count : 1) + 1);
   }
-}
-
-/** The SERVER span of the preload's context now, if it is one of ours and still open. */
-function requestSpan(): LeanSpan | undefined {
-  const active = trace.getSpan(preloadContext.active());
-  if (!(active instanceof LeanSpan)) return undefined;
-  const root = active.unitRoot ? active : active.localRoot;
-  return root !== null && root.kind === SpanKind.SERVER && !root.ended ? root : undefined;
 }

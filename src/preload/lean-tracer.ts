@@ -455,3 +455,15 @@ export class LeanSpan implements Span, ReadableSpan {
     // Deliberately nothing: see the module comment.
   }
 }
+
+/**
+ * The request's SERVER span in the preload's context now (the active span's unit root), if it is one of
+ * ours and still open: where a framework hook writes what it learnt of the request (its route, its
+ * GraphQL operation).
+ */
+export function activeRequestSpan(): LeanSpan | undefined {
+  const active = trace.getSpan(preloadContext.active());
+  if (!(active instanceof LeanSpan)) return undefined;
+  const root = active.unitRoot ? active : active.localRoot;
+  return root !== null && root.kind === SpanKind.SERVER && !root.ended ? root : undefined;
+}

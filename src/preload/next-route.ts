@@ -1,59 +1,12 @@
-/**
- * `http.route` for Next.js (`next start`, a standalone `server.js`, a custom server calling Next's
- * handler): Next's own route template (`/users/[username]`, `/api/orders/[id]`), which Next itself
- * puts on its root span as `next.route` and `http.route` when OpenTelemetry is on.
- *
- * Next traces itself through `next/dist/server/lib/trace/tracer.js`, one module every part of the
- * server shares: `next-server.js` and the precompiled app-page, app-route, pages and pages-api runtimes
- * the built app loads all `require` it (it is external to them). Once a route has taken the request,
- * the route module calls that tracer's `setRootSpanAttribute('next.route', template)` — whether or
- * not any OpenTelemetry SDK is registered (without one Next drops the value). The preload wraps that
- * method on the tracer's one instance and writes the first template of a request to its
- * RouteCapture (route-capture.ts), as Next 16 keeps the first too. A route a custom server's framework
- * captured before handing the request to Next (Express's catch-all) is dropped as Next takes the request
- * (its router's request handler, handleRequest, serveStatic, the dev hot reloader), so its static
- * files, middleware answers and 404s read as under `next start`. Registering a tracer provider with the
- * OpenTelemetry API to be told the route would take the API's global away from an app's own SDK
- * (`@vercel/otel`…), so none is registered.
- *
- * The method has no request: `BaseServer.prototype.handleRequest(req, res)` (wrapped in
- * `next/dist/server/base-server.js`; `req` is Next's NodeNextRequest around Node's) links the request's
- * SERVER span, found in the preload's context, to the request's capture, and marks the request MIDDLEWARE_ROUTE until a route takes it (Next's
- * middleware answering, a redirect from next.config). Next's own pages for a request no route took
- * (`/_not-found`, `/404`, `/500`, `/_error`) are not routes: a 404 is the sidecar's `(unmatched)`.
- * Static files — `/_next/static/…` and `public/` — are answered by `serveStatic` in
- * `next/dist/server/serve-static.js` (wrapped) without reaching handleRequest: STATIC_ROUTE, one row,
- * not one per file.
- *
- * `next dev` routes as `next start` does, and first hands every request to its dev bundler's hot
- * reloader (`run(req, res, parsedUrl)`: webpack's class in `next/dist/server/dev/hot-reloader-webpack.js`,
- * Rspack's subclass of it, Turbopack's object from `createHotReloaderTurbopack` in
- * `hot-reloader-turbopack.js`), which answers Next's own dev endpoints itself — the dev overlay's
- * `/__nextjs_*` (stack frames, source maps, fonts, devtools config), `/_next/static/development/…`
- * manifests, `/.well-known/appspecific/com.chrome.devtools.json` — before routing: STATIC_ROUTE too, Next's
- * files and tools rather than the app's, kept apart from `(middleware)`, where an app's own middleware
- * answers (a 401) are.
- *
- * Next 14's tracer has no setRootSpanAttribute: it sets `next.route` only on an OpenTelemetry root span's
- * attributes, which exist only with an SDK registered. There the route is the page
- * `NextNodeServer.findPageComponents` resolved (an app path as Next names it) or the pages API route
- * `runApi` runs (`next/dist/server/next-server.js`, wrapped), the first noted.
- *
- * Cost: none outside a Next app (require hooks on Next's files). In one, per request, a WeakMap
- * set and look-up and a context read (under `next dev`, one promise more). Never breaks the app: a
- * failure leaves the request without a route.
- */
-import { SpanKind, trace } from '@opentelemetry/api';
 import {
   InstrumentationNodeModuleDefinition,
   InstrumentationNodeModuleFile,
 } from '@opentelemetry/instrumentation';
 import { MIDDLEWARE_ROUTE, STATIC_ROUTE } from '../classify/route-template';
-import { LeanSpan } from './lean-tracer';
+import { activeRequestSpan, type LeanSpan } from './lean-tracer';
 import { withExport } from './module-exports';
 import { PreloadInstrumentation } from './module-hooks';
 import { isPatched, markPatched } from './patch-mark';
-import { preloadContext } from './preload-context';
 import { captureOf, type RouteCapture } from './route-capture';
 
 type Method = (this: unknown, ...args: unknown[]) => unknown;
@@ -224,7 +177,7 @@ export function notingRoute(original: Method): Method {
 export function noteRoute(route: unknown): void {
   try {
     if (typeof route !== 'string' || route === '' || NOT_ROUTES.has(route)) return;
-    const span = requestSpan();
+    const span = activeRequestSpan();
     const capture = span && captures.get(span);
     if (capture === undefined) return;
     // Over a custom server's catch-all (Express's `app.all('*', handle)`): Next's template says more.
@@ -289,7 +242,7 @@ export function linkingCapture(original: Method): Method {
     try {
       // Next's NodeNextRequest, whose `_req` is Node's request (its `originalRequest` getter writes to it).
       const capture = captureOf((req as { _req?: unknown } | null)?._req) ?? captureOf(req);
-      const span = capture && requestSpan();
+      const span = capture && activeRequestSpan();
       if (span !== undefined) {
         captures.set(span, capture as RouteCapture);
         nextRoutes(capture as RouteCapture);
@@ -382,12 +335,4 @@ function withExportWrapped(exports: Exports, name: string, wrap: (original: Meth
   } catch {
     return exports;
   }
-}
-
-/** The SERVER span of the preload's context now, if it is one of ours and still open. */
-function requestSpan(): LeanSpan | undefined {
-  const active = trace.getSpan(preloadContext.active());
-  if (!(active instanceof LeanSpan)) return undefined;
-  const root = active.unitRoot ? active : active.localRoot;
-  return root !== null && root.kind === SpanKind.SERVER && !root.ended ? root : undefined;
 }
