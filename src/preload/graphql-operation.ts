@@ -46,9 +46,9 @@ import {
 import { GRAPHQL_ATTR } from '../model/attributes';
 import { registerEsmPatch } from './esm-patches';
 import { activeRequestSpan } from './lean-tracer';
-import { withExport } from './module-exports';
+import { withExportWrapped } from './module-exports';
 import { PreloadInstrumentation } from './module-hooks';
-import { isPatched, markPatched } from './patch-mark';
+import { markPatched } from './patch-mark';
 
 /** graphql 17's tracing channels' `start` events (Node's `tracing:<name>:start`). */
 export const GRAPHQL_START_CHANNELS = ['tracing:graphql:execute:start', 'tracing:graphql:subscribe:start'];
@@ -164,11 +164,7 @@ export function namingOperation(original: Method): Method {
  * returning a compiled query whose `query(…)` notes the operation it was compiled for (found once).
  */
 export function withCompiledQueriesNaming(exports: Record<string, unknown>): Record<string, unknown> {
-  const original = exports?.compileQuery;
-  if (typeof original !== 'function' || isPatched(original)) return exports;
-  return withExport(
-    exports,
-    'compileQuery',
+  return withExportWrapped(exports, 'compileQuery', (original) =>
     markPatched(function compileQuery(
       this: unknown,
       _schema: unknown,
@@ -176,7 +172,7 @@ export function withCompiledQueriesNaming(exports: Record<string, unknown>): Rec
       operationName: unknown,
     ) {
       // biome-ignore lint/complexity/noArguments: passed through unchanged
-      const compiled = (original as Method).apply(this, arguments as unknown as unknown[]);
+      const compiled = original.apply(this, arguments as unknown as unknown[]);
       try {
         const operation = operationOf(document, operationName);
         const query = (compiled as { query?: unknown } | null)?.query;

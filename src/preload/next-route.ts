@@ -4,7 +4,7 @@ import {
 } from '@opentelemetry/instrumentation';
 import { MIDDLEWARE_ROUTE, STATIC_ROUTE } from '../classify/route-template';
 import { activeRequestSpan, type LeanSpan } from './lean-tracer';
-import { withExport } from './module-exports';
+import { withExportWrapped } from './module-exports';
 import { PreloadInstrumentation } from './module-hooks';
 import { isPatched, markPatched } from './patch-mark';
 import { captureOf, type RouteCapture } from './route-capture';
@@ -321,18 +321,4 @@ export function markingDevAnswers(original: Method): Method {
       },
     );
   };
-}
-
-/**
- * The module's exports with its function `name` wrapped (module-exports.ts: a copy when they are
- * esbuild's getters); the exports as they are when it is missing or already wrapped.
- */
-function withExportWrapped(exports: Exports, name: string, wrap: (original: Method) => Method): Exports {
-  try {
-    const original = exports?.[name];
-    if (typeof original !== 'function' || isPatched(original)) return exports;
-    return withExport(exports, name, wrap(original as Method));
-  } catch {
-    return exports;
-  }
 }
