@@ -188,7 +188,6 @@ export class LockWaitAggregator {
       for (const w of b.waits.values()) mergeWait(waits, w);
       for (const i of b.idle.values()) mergeIdle(idle, i);
     }
-    const bySamples = (a: { samples: number }, b: { samples: number }) => b.samples - a.samples;
     for (const w of waits.values()) w.blockers.sort(bySamples);
     return {
       samples,
@@ -228,10 +227,14 @@ export function mergeLockSummaries(summaries: LockWaitSummary[]): LockWaitSummar
     for (const w of s.waits) mergeWait(waits, w);
     for (const i of s.idleInTransaction) mergeIdle(idle, i);
   }
-  const bySamples = (a: { samples: number }, b: { samples: number }) => b.samples - a.samples;
   const capped = <T extends { samples: number }>(rows: Iterable<T>) =>
     [...rows].map((r) => ({ ...r, samples: Math.min(r.samples, samples) })).sort(bySamples);
   return { samples, waits: capped(waits.values()), idleInTransaction: capped(idle.values()) };
+}
+
+/** Most samples first. */
+function bySamples(a: { samples: number }, b: { samples: number }): number {
+  return b.samples - a.samples;
 }
 
 function slot<T>(map: Map<string, T>, key: string, max: number, create: () => T): T | undefined {

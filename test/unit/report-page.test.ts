@@ -156,11 +156,14 @@ describe('report page', () => {
       lastError: 'index inspection timed out',
       lockSampling: { readAllStats: false, lastError: 'connect ECONNREFUSED 127.0.0.1:5432' },
     };
-    const html = await renderWith({
-      '/api/v1/reports/': emptyReport,
-      '/api/v1/recommendations': [200, { recommendations: [], advisor }],
-      '/healthz': [200, {}],
-    });
+    /** The page with no recommendation, the advisor's status as given. */
+    const withAdvisor = (status: Record<string, unknown>) =>
+      renderWith({
+        '/api/v1/reports/': emptyReport,
+        '/api/v1/recommendations': [200, { recommendations: [], advisor: status }],
+        '/healthz': [200, {}],
+      });
+    const html = await withAdvisor(advisor);
     expect(html.recommendations).toContain(
       "note: the advisor's last evaluation failed: index inspection timed out",
     );
@@ -170,44 +173,24 @@ describe('report page', () => {
     expect(html.recommendations).toContain('GRANT pg_monitor');
     expect(html.recommendations).toContain('note: lock sampling failed: connect ECONNREFUSED 127.0.0.1:5432');
 
-    const quiet = await renderWith({
-      '/api/v1/reports/': emptyReport,
-      '/api/v1/recommendations': [
-        200,
-        {
-          recommendations: [],
-          advisor: {
-            lastEvaluatedMs: 1,
-            window: '15m',
-            lastError: null,
-            lockSampling: { readAllStats: true, lastError: null },
-          },
-        },
-      ],
-      '/healthz': [200, {}],
+    const quiet = await withAdvisor({
+      lastEvaluatedMs: 1,
+      window: '15m',
+      lastError: null,
+      lockSampling: { readAllStats: true, lastError: null },
     });
     expect(quiet.recommendations).not.toContain('note:');
 
     // Several databases (advisor.databases): each sampler's notes name its database.
-    const several = await renderWith({
-      '/api/v1/reports/': emptyReport,
-      '/api/v1/recommendations': [
-        200,
-        {
-          recommendations: [],
-          advisor: {
-            lastEvaluatedMs: 1,
-            window: '15m',
-            lastError: null,
-            lockSampling: { readAllStats: false, lastError: null },
-            databases: [
-              { database: 'billing@db2:5432', lockSampling: { readAllStats: false, lastError: null } },
-              { database: 'shop@db1:5432', lockSampling: { readAllStats: true, lastError: 'timeout' } },
-            ],
-          },
-        },
+    const several = await withAdvisor({
+      lastEvaluatedMs: 1,
+      window: '15m',
+      lastError: null,
+      lockSampling: { readAllStats: false, lastError: null },
+      databases: [
+        { database: 'billing@db2:5432', lockSampling: { readAllStats: false, lastError: null } },
+        { database: 'shop@db1:5432', lockSampling: { readAllStats: true, lastError: 'timeout' } },
       ],
-      '/healthz': [200, {}],
     });
     expect(several.recommendations).toContain("note: lock sampling (billing@db2:5432): the advisor's role");
     expect(several.recommendations).toContain('note: lock sampling (shop@db1:5432) failed: timeout');
