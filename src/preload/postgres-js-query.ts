@@ -241,11 +241,7 @@ export class PostgresJsQueryInstrumentation extends PreloadInstrumentation {
       let wait: Span | undefined;
       if (!pool.hasIdle()) {
         try {
-          wait = instrumentation.tracer.startSpan(
-            POSTGRES_JS_POOL_SPAN_NAMES.wait,
-            { kind: SpanKind.CLIENT, attributes: waitAttributes(pool, pool.inUse()) },
-            preloadContext.active(),
-          );
+          wait = instrumentation.waitSpan(pool, pool.inUse(), preloadContext.active());
           pool.waiting++;
           instrumentation.usage?.noteInUse(pool, pool.inUse(), pool.waiting);
         } catch {
@@ -277,10 +273,15 @@ export class PostgresJsQueryInstrumentation extends PreloadInstrumentation {
     }
     record.phase = Phase.Waiting;
     record.pool.waiting++;
-    record.wait = this.tracer.startSpan(
+    record.wait = this.waitSpan(record.pool, inUseBefore, record.parent);
+  }
+
+  /** The span of a wait for one of the pool's connections, `inUse` of them taken as it began. */
+  private waitSpan(pool: PostgresJsPool, inUse: number, parent: Context): Span {
+    return this.tracer.startSpan(
       POSTGRES_JS_POOL_SPAN_NAMES.wait,
-      { kind: SpanKind.CLIENT, attributes: waitAttributes(record.pool, inUseBefore) },
-      record.parent,
+      { kind: SpanKind.CLIENT, attributes: waitAttributes(pool, inUse) },
+      parent,
     );
   }
 
