@@ -24,7 +24,7 @@
  *   OTEL_PROPAGATORS                       `tracecontext` (default) continues incoming W3C traces; `none` ignores them
  *   OTEL_LOG_LEVEL                         preload diagnostics on stderr (default warn, at most one line a minute;
  *                                          debug and below print everything)
- *   OTEL_NODE_ENABLED_INSTRUMENTATIONS     comma list among http, express, fastify, koa, hapi, hono, restify, next, graphql, pg, postgres, ioredis, redis (default all)
+ *   OTEL_NODE_ENABLED_INSTRUMENTATIONS     comma list among http, express, fastify, koa, hapi, hono, restify, next, graphql, trpc, pg, postgres, ioredis, redis (default all)
  *   OTEL_NODE_DISABLED_INSTRUMENTATIONS    comma list to leave out
  *   OTEL_TRACES_SAMPLER                    ignored: the sidecar's statistics need every span
  * spanstat-only (OpenTelemetry has no name for these):

@@ -8,6 +8,7 @@ import {
   POOL_USAGE_SPAN_NAME,
   POSTGRES_JS_POOL_SPAN_NAMES,
   SPANSTAT_ATTR,
+  TRPC_ATTR,
 } from '../model/attributes';
 import {
   type CacheCall,
@@ -37,6 +38,7 @@ import {
   templateWords,
   UNMATCHED_ROUTE,
 } from './route-template';
+import { procedureRoutes } from './trpc-procedure';
 
 /** What the classifier needs from the SQL stage (src/sql). */
 export interface SqlShaper {
@@ -115,14 +117,19 @@ export class SpanClassifier {
   /** GraphQL requests' endpoint names, bounded per route (graphql-operation.ts). */
   private readonly operations: OperationRoutes;
 
+  /** tRPC requests' endpoint names, bounded per route (trpc-procedure.ts). */
+  private readonly procedures: OperationRoutes;
+
   constructor(
     private readonly sql: SqlShaper,
     private readonly keys: KeyNamespacer,
     routes: readonly string[] = [],
     graphqlOperationsPerRoute: number = DEFAULTS.http.graphqlOperationsPerRoute,
+    trpcProceduresPerRoute: number = DEFAULTS.http.trpcProceduresPerRoute,
   ) {
     this.routes = compileRoutePatterns(routes);
     this.operations = new OperationRoutes(graphqlOperationsPerRoute);
+    this.procedures = procedureRoutes(trpcProceduresPerRoute);
   }
 
   /** A request path as a route: a configured template it matches, else the path with ids as `:id`. */
@@ -157,18 +164,15 @@ export class SpanClassifier {
     if (POOL_CONNECT_NAMES.has(span.name)) return poolConnect(span, 'postgresql');
     if (span.kind === SpanKind.SERVER) {
       const record = request(span, this.routeOfPath, this.configuredRoute, this.routedServices);
-      // One property read per request: the preload's GraphQL operation (graphql-operation.ts).
+      // One property read per request each: the preload's GraphQL operation (graphql-operation.ts), else
+      // its tRPC procedure (trpc-procedure.ts).
       const type = span.attributes[GRAPHQL_ATTR.operationType];
-      if (typeof type === 'string' && isOperationType(type)) {
-        record.namesOperation = true;
-        record.route = this.operations.name(
-          record.service,
-          record.method,
-          record.route,
-          type,
-          stringAttr(span.attributes, OPERATION_NAME),
-          numberAttr(span.attributes, OPERATIONS),
-        );
+      if (typeof type === 'string' && isOperationType(type))
+        nameByOperation(record, this.operations, type, span, OPERATION_NAME, OPERATIONS);
+      else {
+        const procedureType = span.attributes[TRPC_ATTR.type];
+        if (typeof procedureType === 'string' && isOperationType(procedureType))
+          nameByOperation(record, this.procedures, procedureType, span, PROCEDURE, PROCEDURES);
       }
       return record;
     }
@@ -333,6 +337,32 @@ export class SpanClassifier {
 /** `graphql.operation.name` and spanstat's batch count beside `graphql.operation.type` (graphql-operation.ts). */
 const OPERATION_NAME = [GRAPHQL_ATTR.operationName];
 const OPERATIONS = [GRAPHQL_ATTR.operations];
+/**
+ * Names a request by the operation (or procedure) of `type` its span names under `nameKey`, of `countKey`
+ * distinct ones, bounded by `routes`.
+ */
+function nameByOperation(
+  record: RequestSpan,
+  routes: OperationRoutes,
+  type: string,
+  span: DecodedSpan,
+  nameKey: readonly string[],
+  countKey: readonly string[],
+): void {
+  record.namesOperation = true;
+  record.route = routes.name(
+    record.service,
+    record.method,
+    record.route,
+    type,
+    stringAttr(span.attributes, nameKey),
+    numberAttr(span.attributes, countKey),
+  );
+}
+
+/** The preload's tRPC procedure and batch count beside `spanstat.trpc.type` (trpc-procedure.ts). */
+const PROCEDURE = [TRPC_ATTR.procedure];
+const PROCEDURES = [TRPC_ATTR.procedures];
 const HITS = [SPANSTAT_ATTR.cacheHits];
 const MISSES = [SPANSTAT_ATTR.cacheMisses];
 const TTL = [SPANSTAT_ATTR.cacheTtlSeconds];

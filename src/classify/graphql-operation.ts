@@ -29,6 +29,9 @@ const DIGITS = /^\d+$/;
 const HEX_ID = /^(?=[0-9a-f]*\d)[0-9a-f]{8,}$/i;
 const LONG_DIGIT_RUN = /\d{4,}/g;
 
+/** A name as its row shows it (id-like parts as `:id`), or undefined for one that is not kept. */
+export type NameTemplate = (name: string) => string | undefined;
+
 /**
  * An operation name with its id-like parts as `:id`: a `_`-separated part that is all digits or 8+ hex
  * characters with a digit, and any run of 4+ digits (`GetUser12345` → `GetUser:id`); `GetOrdersV2`,
@@ -54,10 +57,11 @@ export function operationLabel(
   type: string,
   name: string | undefined,
   operations: number | undefined,
+  templateName: NameTemplate = templateOperationName,
 ): string {
   if (operations !== undefined && operations > 1) return BATCH_OPERATION;
   if (name === undefined || name === '') return `(anonymous ${type})`;
-  const templated = templateOperationName(name);
+  const templated = templateName(name);
   return templated === undefined ? OTHER_OPERATION : `${type} ${templated}`;
 }
 
@@ -85,7 +89,11 @@ export class OperationRoutes {
   /** The last request named: requests repeat a few operations, and each name costs a few strings. */
   private last = { service: '', method: '', route: '', type: '', name: '', operations: 0, named: '' };
 
-  constructor(private readonly maxPerRoute: number) {}
+  /** `templateName`: GraphQL operation names by default; tRPC procedure paths (trpc-procedure.ts) have their own. */
+  constructor(
+    private readonly maxPerRoute: number,
+    private readonly templateName: NameTemplate = templateOperationName,
+  ) {}
 
   /** `route (operation)` for a request of `service` that ran the operation (type validated by the caller). */
   name(
@@ -106,7 +114,12 @@ export class OperationRoutes {
       last.operations === (operations ?? 0)
     )
       return last.named;
-    const label = this.admit(service, method, route, operationLabel(type, name, operations));
+    const label = this.admit(
+      service,
+      method,
+      route,
+      operationLabel(type, name, operations, this.templateName),
+    );
     const named = label.charCodeAt(0) === 40 /* ( */ ? `${route} ${label}` : `${route} (${label})`;
     // An overflow is not remembered: the same operation again may be admitted, seen twice.
     if (label === OTHER_OPERATION) return named;

@@ -83,6 +83,12 @@ export const DEFAULTS = {
      * the rows and the metrics' route label whatever they send.
      */
     graphqlOperationsPerRoute: 100,
+    /**
+     * Distinct tRPC procedures per service and route with an endpoint row of their own
+     * (`GET /trpc (query orders.list)`), bounded as GraphQL operations are. The preload names only
+     * procedures the app's router has; the bound is for other senders.
+     */
+    trpcProceduresPerRoute: 100,
   },
   advisor: {
     enabled: true,

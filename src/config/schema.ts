@@ -233,6 +233,7 @@ export const configSchema = z
           )
           .default([...DEFAULTS.http.routes]),
         graphqlOperationsPerRoute: positiveInt.default(DEFAULTS.http.graphqlOperationsPerRoute),
+        trpcProceduresPerRoute: positiveInt.default(DEFAULTS.http.trpcProceduresPerRoute),
       })
       .strict()
       .prefault({}),

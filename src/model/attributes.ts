@@ -97,6 +97,19 @@ export const GRAPHQL_ATTR = {
 } as const;
 
 /**
+ * The tRPC procedure a request called, set by the preload on the request's SERVER span
+ * (preload/trpc-procedure.ts) so the sidecar can split the tRPC endpoint's row per procedure, as it
+ * does GraphQL operations. spanstat's own keys: OpenTelemetry has no tRPC conventions, and `rpc.*` is
+ * for RPC spans, not the HTTP request carrying one. `procedures`: on a request that called more than
+ * one distinct procedure (a batch), their count.
+ */
+export const TRPC_ATTR = {
+  procedure: 'spanstat.trpc.procedure',
+  type: 'spanstat.trpc.type',
+  procedures: 'spanstat.trpc.procedures',
+} as const;
+
+/**
  * Set by `@opentelemetry/instrumentation-knex` (in auto-instrumentations-node's default set) on each
  * span it makes around one query of knex's, which the driver's instrumentation (pg) traces again
  * beneath it. Its text has knex's `?` placeholders. (12 bytes, as `db.statement`: a first-byte
@@ -132,5 +145,6 @@ export const READ_ATTRIBUTE_KEYS: ReadonlySet<string> = new Set<string>([
   ...Object.values(ATTR).flat(),
   ...Object.values(SPANSTAT_ATTR),
   ...Object.values(GRAPHQL_ATTR),
+  ...Object.values(TRPC_ATTR),
   KNEX_VERSION_ATTR,
 ]);

@@ -71,6 +71,45 @@ function callAtStart(id: string, name: string, param: string): EsmTarget['transf
       : undefined;
 }
 
+/**
+ * Adds, first in the body of each function `names` (module scope, exported or not, async or not) that
+ * takes `param`, a line replacing `param` with what the instrumentation's patch returns for it (or
+ * keeping it). Undefined when none of them is found.
+ */
+function paramThrough(id: string, names: string[], param: string): EsmTarget['transform'] {
+  const lines = names.map(
+    (name) =>
+      new RegExp(`^(?:export )?(?:async )?function ${name}\\((?:\\w+, )*${param}(?:, \\w+)*\\) \\{$`, 'm'),
+  );
+  const replacement = `${param} = ${CALL}(${JSON.stringify(id)}, ${param}) ?? ${param};`;
+  return (source) => {
+    let changed = false;
+    let out = source;
+    for (const line of lines) {
+      if (!line.test(out)) continue;
+      out = out.replace(line, (head) => `${head} ${replacement}`);
+      changed = true;
+    }
+    return changed ? out : undefined;
+  };
+}
+
+/** The id tRPC's adapters hand their options over under (trpc-procedure.ts). */
+export const TRPC_ADAPTER_OPTIONS_ESM_ID = '@trpc/server/adapters';
+
+/**
+ * tRPC's HTTP adapters (10 and 11): the function of each that takes the adapter options, whose
+ * `responseMeta` the instrumentation wraps. v11's standalone server builds every handler with
+ * `createHandler`, v10's with `createHTTPHandler`.
+ */
+const TRPC_ADAPTERS: [file: string, functions: string[]][] = [
+  ['express', ['createExpressMiddleware']],
+  ['standalone', ['createHandler', 'createHTTPHandler']],
+  ['next', ['createNextApiHandler']],
+  ['fetch/index', ['fetchRequestHandler']],
+  ['fastify/index', ['fastifyRequestHandler']],
+];
+
 export const ESM_TARGETS: readonly EsmTarget[] = [
   {
     id: 'postgres/src/query.js',
@@ -116,6 +155,14 @@ export const ESM_TARGETS: readonly EsmTarget[] = [
     urlEnd: '/node_modules/@graphql-tools/executor/esm/execution/normalizedExecutor.js',
     transform: callAtStart('@graphql-tools/executor', 'normalizedExecutor', 'args'),
   },
+  ...TRPC_ADAPTERS.map(
+    ([file, functions]): EsmTarget => ({
+      id: TRPC_ADAPTER_OPTIONS_ESM_ID,
+      packageName: '@trpc/server',
+      urlEnd: `/node_modules/@trpc/server/dist/adapters/${file}.mjs`,
+      transform: paramThrough(TRPC_ADAPTER_OPTIONS_ESM_ID, functions, 'opts'),
+    }),
+  ),
 ];
 
 /** The target `url` names, if any. */

@@ -16,6 +16,7 @@ export type InstrumentationName =
   | 'restify'
   | 'next'
   | 'graphql'
+  | 'trpc'
   | 'pg'
   | 'postgres'
   | 'ioredis'
@@ -234,6 +235,7 @@ const ALL_INSTRUMENTATIONS: InstrumentationName[] = [
   'restify',
   'next',
   'graphql',
+  'trpc',
   'pg',
   'postgres',
   'ioredis',

@@ -41,6 +41,7 @@ import { preloadContext } from './preload-context';
 import { RestifyRouteInstrumentation } from './restify-route';
 import { detectServiceName, detectServiceVersion } from './service-name';
 import type { LogLevelName, PreloadSettings } from './settings';
+import { TrpcProcedureInstrumentation } from './trpc-procedure';
 
 /** Longest a signal's or the exit's flush may hold the process (ms). */
 export const EXIT_FLUSH_TIMEOUT_MS = 1_000;
@@ -186,6 +187,8 @@ function createInstrumentations(settings: PreloadSettings): PreloadInstrumentati
   if (enabled.http && enabled.next) list.push(new NextRouteInstrumentation());
   // The GraphQL operation each request executed, on its SERVER span (graphql-operation.ts).
   if (enabled.http && enabled.graphql) list.push(new GraphqlOperationInstrumentation());
+  // The tRPC procedures each request called, on its SERVER span (trpc-procedure.ts).
+  if (enabled.http && enabled.trpc) list.push(new TrpcProcedureInstrumentation());
   if (enabled.pg) {
     list.push(new PgQueryInstrumentation());
     if (settings.poolConnectSpans) list.push(new PgPoolConnectInstrumentation());

@@ -141,7 +141,13 @@ export async function startSidecar(
   const sinks: SpanSink[] = metrics ? [aggregator, metrics] : [aggregator];
   const pipeline = new Pipeline(
     { maxPendingSpans: config.receiver.maxPendingSpans, assembly: config.assembly, versions: deploys },
-    new SpanClassifier(fingerprinter, learner, config.http.routes, config.http.graphqlOperationsPerRoute),
+    new SpanClassifier(
+      fingerprinter,
+      learner,
+      config.http.routes,
+      config.http.graphqlOperationsPerRoute,
+      config.http.trpcProceduresPerRoute,
+    ),
     sinks,
     sliceClock,
     renames,

@@ -47,3 +47,11 @@ export async function waitFor<T>(probe: () => Promise<T>, timeoutMs = 15_000, in
   }
   return last;
 }
+
+/** The service's active N+1 recommendations, after an evaluation of the in-process sidecar's advisor. */
+export async function activeNPlusOne(sidecar: RunningSidecar, service: string) {
+  const advisor = sidecar.advisor;
+  if (advisor === undefined) throw new Error('the sidecar has no advisor');
+  await advisor.evaluateNow();
+  return advisor.list({ kind: 'n-plus-one', state: 'active' }).filter((r) => r.service === service);
+}

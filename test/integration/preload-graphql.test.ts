@@ -15,7 +15,7 @@ import type { RunningSidecar } from '../../src/sidecar/sidecar';
 import { type AppRun, assertBuilt, startApp } from '../fixtures/preload-app/harness';
 import { COMPAT_DIR, installedPins } from '../helpers/compat-fixture';
 import { endpointRowsOf, routeFigures } from '../helpers/route-rows';
-import { startTestSidecar } from '../helpers/sidecar';
+import { activeNPlusOne, startTestSidecar } from '../helpers/sidecar';
 import { sidecarOutputs } from '../helpers/unrouted-paths';
 
 const SERVICE = 'graphql-app';
@@ -182,19 +182,11 @@ async function expectOperationRows(options: {
   const extra = options.extra ? await options.extra() : 0;
   const rows = await endpointRowsOf(sidecar.apiUrl, service, sent.length + extra);
   expect(routeFigures(rows)).toEqual(options.rows.sort());
-  const nPlusOne = await activeNPlusOne(service);
+  const nPlusOne = await activeNPlusOne(sidecar, service);
   expect(nPlusOne.map((r) => r.target.route)).toEqual(options.nPlusOneRoutes);
   const everything = `${JSON.stringify(rows)}\n${await sidecarOutputs(sidecar.apiUrl)}`;
   for (const word of SECRETS) expect(everything).not.toContain(word);
   expect(run.stderr()).not.toContain('spanstat');
-}
-
-/** The service's active N+1 recommendations, after an evaluation. */
-async function activeNPlusOne(service: string) {
-  const advisor = sidecar.advisor;
-  if (advisor === undefined) throw new Error('the sidecar has no advisor');
-  await advisor.evaluateNow();
-  return advisor.list({ kind: 'n-plus-one', state: 'active' }).filter((r) => r.service === service);
 }
 
 describe('a GraphQL API under the preload, sending to a sidecar', () => {
@@ -271,7 +263,7 @@ describe('a GraphQL API under the preload, sending to a sidecar', () => {
     );
 
     // The N+1 of `Order.customer` is advised for the operation that has it.
-    const nPlusOne = await activeNPlusOne(SERVICE);
+    const nPlusOne = await activeNPlusOne(sidecar, SERVICE);
     expect(nPlusOne.map((r) => r.target.route).sort()).toEqual([
       'POST /graphql (query Orders)',
       'POST /yoga (query Orders)',
@@ -326,7 +318,7 @@ describe('a GraphQL API under the preload, sending to a sidecar', () => {
     );
     const everything = `${JSON.stringify(rows)}\n${await sidecarOutputs(sidecar.apiUrl)}`;
     for (const word of SECRETS) expect(everything).not.toContain(word);
-    const nPlusOne = await activeNPlusOne(SDK_SERVICE);
+    const nPlusOne = await activeNPlusOne(sidecar, SDK_SERVICE);
     expect(nPlusOne.map((r) => r.target.route)).toEqual(['POST /graphql (query Orders)']);
   }, 60_000);
 

@@ -81,7 +81,7 @@ describe('preload settings from the environment', () => {
 
   it('reads the enabled and disabled instrumentation lists', () => {
     expect(
-      readPreloadSettings({ OTEL_NODE_DISABLED_INSTRUMENTATIONS: 'express, ioredis, next, hono' })
+      readPreloadSettings({ OTEL_NODE_DISABLED_INSTRUMENTATIONS: 'express, ioredis, next, hono, trpc' })
         .instrumentations,
     ).toEqual({
       http: true,
@@ -93,6 +93,7 @@ describe('preload settings from the environment', () => {
       restify: true,
       next: false,
       graphql: true,
+      trpc: false,
       pg: true,
       postgres: true,
       ioredis: false,
@@ -108,6 +109,7 @@ describe('preload settings from the environment', () => {
       restify: false,
       next: false,
       graphql: false,
+      trpc: false,
       pg: true,
       postgres: false,
       ioredis: false,

@@ -1,0 +1,179 @@
+/**
+ * A tRPC 11 API under the preload, exporting to the sidecar: each request is named by the procedure it
+ * called — `GET /trpc (query orders.list)` — with its own percentiles, queries per request, errors and
+ * N+1 advice; a batch of distinct procedures is `(batch)`, a path the router does not have keeps the
+ * plain route, a cap bounds the rows; neither the input nor a made-up path reaches any output. Through
+ * the Express adapter and the fetch adapter in a CommonJS app (trpc-app.js), and the standalone
+ * server, with no framework, in an ES module app (trpc-app.mjs).
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type LocalServer, startPostgres, startRedis } from '../../scripts/lib/local-servers';
+import type { RunningSidecar } from '../../src/sidecar/sidecar';
+import { type AppRun, assertBuilt, startApp } from '../fixtures/preload-app/harness';
+import { endpointRowsOf, routeFigures } from '../helpers/route-rows';
+import { activeNPlusOne, startTestSidecar } from '../helpers/sidecar';
+import { sidecarOutputs } from '../helpers/unrouted-paths';
+
+const SERVICE = 'trpc-app';
+const ESM_SERVICE = 'trpc-esm-app';
+/** Distinct procedures per route with rows of their own (http.trpcProceduresPerRoute). */
+const CAP = 4;
+/** Planted in inputs and made-up paths: no output may show them. */
+const SECRETS = ['zebediah', 'marmalade'];
+
+let pg: LocalServer;
+let redis: LocalServer;
+let sidecar: RunningSidecar;
+let app: AppRun;
+let esmApp: AppRun;
+
+beforeAll(async () => {
+  assertBuilt();
+  [pg, redis, sidecar] = await Promise.all([
+    startPostgres(),
+    startRedis(),
+    startTestSidecar({
+      assembly: { idleMs: 3_000 },
+      advisor: { intervalSeconds: 3600 },
+      http: { trpcProceduresPerRoute: CAP },
+    }),
+  ]);
+  const env = (service: string) => ({
+    PG_URL: pg.url,
+    REDIS_URL: redis.url,
+    OTEL_EXPORTER_OTLP_ENDPOINT: sidecar.receiverUrl,
+    OTEL_BSP_SCHEDULE_DELAY: '100',
+    OTEL_SERVICE_NAME: service,
+  });
+  [app, esmApp] = await Promise.all([
+    startApp({ script: 'trpc-app.js', env: env(SERVICE) }),
+    startApp({ script: 'trpc-app.mjs', env: env(ESM_SERVICE) }),
+  ]);
+}, 120_000);
+
+afterAll(async () => {
+  await Promise.all([app?.stop(), esmApp?.stop()]);
+  await Promise.all([sidecar?.shutdown(), pg?.stop(), redis?.stop()]);
+});
+
+/** A request: method, path (with the query string), JSON body, expected status. */
+type Call = [method: 'GET' | 'POST', path: string, body: unknown, status: number];
+
+/** `GET <endpoint>/<procedure>?input=…` with a JSON input in the query string, as tRPC's client sends a query. */
+function query(endpoint: string, procedure: string, input?: unknown, status = 200): Call {
+  const search = input === undefined ? '' : `?input=${encodeURIComponent(JSON.stringify(input))}`;
+  return ['GET', `${endpoint}/${procedure}${search}`, undefined, status];
+}
+
+/** A batch of queries (`a,b?batch=1&input={"0":…}`), as httpBatchLink sends them. */
+function batch(endpoint: string, procedures: string[]): Call {
+  const input = encodeURIComponent(JSON.stringify({}));
+  return ['GET', `${endpoint}/${procedures.join(',')}?batch=1&input=${input}`, undefined, 200];
+}
+
+/**
+ * The calls each test sends to `endpoint`, with the statuses tRPC answers. With the cap at 4, a route's
+ * first two procedures take rows as they come (GET: me, orders.list); `fail`'s first request finds
+ * only the rows for procedures seen twice left and shares `(other operation)`, its second gets a row.
+ */
+function callsTo(endpoint: string): Call[] {
+  return [
+    query(endpoint, 'me'),
+    query(endpoint, 'me', { note: SECRETS[1] }),
+    query(endpoint, 'me'),
+    ...Array.from({ length: 3 }, () => query(endpoint, 'orders.list')),
+    ['POST', `${endpoint}/orders.touch`, { id: '4711', note: SECRETS[0] }, 200],
+    ['POST', `${endpoint}/orders.touch`, { id: '4712', note: SECRETS[0] }, 200],
+    // A bad input: the procedure was called, and answered 400.
+    ['POST', `${endpoint}/orders.touch`, { note: SECRETS[1] }, 400],
+    query(endpoint, 'fail', undefined, 500),
+    query(endpoint, 'fail', undefined, 500),
+    batch(endpoint, ['me', 'orders.list']),
+    // The same procedure twice is one procedure.
+    batch(endpoint, ['me', 'me']),
+    // Paths the router does not have: tRPC answers 404, the request keeps its route.
+    query(endpoint, SECRETS[0], undefined, 404),
+    query(endpoint, `orders.${SECRETS[1]}`, undefined, 404),
+  ];
+}
+
+/** The rows callsTo(endpoint) makes on `route`: [endpoint, requests, 5xx, queries and cache calls per request]. */
+function rowsOf(route: string): (string | number)[][] {
+  return [
+    [`GET ${route} (query me)`, 4, 0, 1.25, 1.25],
+    [`GET ${route} (query orders.list)`, 3, 0, 7, 0],
+    [`POST ${route} (mutation orders.touch)`, 3, 0, 0, 0.6667],
+    [`GET ${route} (other operation)`, 1, 1, 0, 0],
+    [`GET ${route} (query fail)`, 1, 1, 0, 0],
+    [`GET ${route} (batch)`, 1, 0, 8, 1],
+    [`GET ${route}`, 2, 0, 0, 0],
+  ];
+}
+
+async function send(port: number, calls: Call[]): Promise<number[]> {
+  const statuses: number[] = [];
+  for (const [method, path, body] of calls) {
+    const res = await fetch(`http://127.0.0.1:${port}${path}`, {
+      method,
+      headers: body === undefined ? {} : { 'content-type': 'application/json' },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+    await res.arrayBuffer();
+    statuses.push(res.status);
+  }
+  return statuses;
+}
+
+async function expectNoSecrets(rows: unknown, run: AppRun): Promise<void> {
+  const everything = `${JSON.stringify(rows)}\n${await sidecarOutputs(sidecar.apiUrl)}`;
+  for (const word of SECRETS) expect(everything).not.toContain(word);
+  expect(run.stderr()).not.toContain('spanstat');
+}
+
+describe('a tRPC API under the preload, sending to a sidecar', () => {
+  it('gives each procedure its own row through the Express and fetch adapters, with its figures and N+1 advice', async () => {
+    const calls = [...callsTo('/trpc'), ...callsTo('/api/trpc')];
+    const statuses = await send(app.port, calls);
+    expect(statuses).toEqual(calls.map(([, , , status]) => status));
+
+    const rows = await endpointRowsOf(sidecar.apiUrl, SERVICE, calls.length);
+    // The fetch adapter runs in an Express route of its own, whose template names its rows.
+    expect(routeFigures(rows)).toEqual([...rowsOf('/trpc'), ...rowsOf('/api/trpc/*procedure')].sort());
+
+    // The N+1 of orders.list is advised for the procedure that has it.
+    const nPlusOne = await activeNPlusOne(sidecar, SERVICE);
+    expect(nPlusOne.map((r) => r.target.route).sort()).toEqual([
+      'GET /api/trpc/*procedure (query orders.list)',
+      'GET /trpc (query orders.list)',
+    ]);
+    expect(nPlusOne.find((r) => r.target.route === 'GET /trpc (query orders.list)')?.title).toBe(
+      'N+1 in GET /trpc (query orders.list): SELECT $1::int AS id, $2 AS name runs up to 6× per request',
+    );
+
+    // /metrics labels the route the same way.
+    const metrics = await (await fetch(`${sidecar.apiUrl}/metrics`)).text();
+    expect(metrics).toContain(
+      `spanstat_http_server_request_db_queries_count{service="${SERVICE}",method="GET",route="/trpc (query orders.list)"} 3`,
+    );
+    await expectNoSecrets(rows, app);
+  }, 60_000);
+
+  it("names the standalone server's requests by tRPC's endpoint and the procedure in an ES module app", async () => {
+    const calls = callsTo('/rpc');
+    const statuses = await send(esmApp.port, calls);
+    expect(statuses).toEqual(calls.map(([, , , status]) => status));
+
+    const rows = await endpointRowsOf(sidecar.apiUrl, ESM_SERVICE, calls.length);
+    // No framework routes them: tRPC's endpoint is the route of the requests it ran a procedure for;
+    // the two 404s keep theirs (the sidecar's `(unmatched)`), never the path.
+    expect(routeFigures(rows)).toEqual(
+      [
+        ...rowsOf('/rpc').filter(([endpoint]) => endpoint !== 'GET /rpc'),
+        ['GET (unmatched)', 2, 0, 0, 0],
+      ].sort(),
+    );
+    const nPlusOne = await activeNPlusOne(sidecar, ESM_SERVICE);
+    expect(nPlusOne.map((r) => r.target.route)).toEqual(['GET /rpc (query orders.list)']);
+    await expectNoSecrets(rows, esmApp);
+  }, 60_000);
+});
