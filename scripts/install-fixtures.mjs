@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // The pinned fixture packages the compat tests load their libraries from, each with its own lock
-// file: test/fixtures/compat (Express 4, ioredis 5, pg 8.11, redis 5, Restify 12; preload-compat, preload-restify and
+// file: test/fixtures/compat (Express 4, ioredis 5, pg 8.11, redis 5, Restify 12, graphql 17, tRPC 10; preload-compat, preload-restify and
 // preload-node-redis tests) and test/fixtures/compat-legacy (redis 4, ioredis 4, Fastify 4, Hono 4.4; preload-legacy-redis,
 // preload-fastify and preload-hono tests), test/fixtures/next, next15 and next14 (Next.js 16, 15 and 14 with pg and ioredis 5.11;
 // preload-next test) and test/fixtures/routers (Hono 4 on @hono/node-server, Restify 11, with pg and ioredis;

@@ -4,18 +4,23 @@
  * N+1 advice; a batch of distinct procedures is `(batch)`, a path the router does not have keeps the
  * plain route, a cap bounds the rows; neither the input nor a made-up path reaches any output. Through
  * the Express adapter and the fetch adapter in a CommonJS app (trpc-app.js), and the standalone
- * server, with no framework, in an ES module app (trpc-app.mjs).
+ * server, with no framework, in an ES module app (trpc-app.mjs), its Fastify plugin
+ * (trpc-fastify-app.js); and tRPC 10 (test/fixtures/compat's)
+ * through the CommonJS app.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type LocalServer, startPostgres, startRedis } from '../../scripts/lib/local-servers';
 import type { RunningSidecar } from '../../src/sidecar/sidecar';
 import { type AppRun, assertBuilt, startApp } from '../fixtures/preload-app/harness';
+import { COMPAT_DIR, installedPins } from '../helpers/compat-fixture';
 import { endpointRowsOf, routeFigures } from '../helpers/route-rows';
 import { activeNPlusOne, startTestSidecar } from '../helpers/sidecar';
 import { sidecarOutputs } from '../helpers/unrouted-paths';
 
 const SERVICE = 'trpc-app';
 const ESM_SERVICE = 'trpc-esm-app';
+const TRPC10_SERVICE = 'trpc10-app';
+const FASTIFY_SERVICE = 'trpc-fastify-app';
 /** Distinct procedures per route with rows of their own (http.trpcProceduresPerRoute). */
 const CAP = 4;
 /** Planted in inputs and made-up paths: no output may show them. */
@@ -26,9 +31,14 @@ let redis: LocalServer;
 let sidecar: RunningSidecar;
 let app: AppRun;
 let esmApp: AppRun;
+/** trpc-app.js on test/fixtures/compat's tRPC 10. */
+let trpc10App: AppRun;
+/** tRPC's Fastify plugin (trpc-fastify-app.js). */
+let fastifyApp: AppRun;
 
 beforeAll(async () => {
   assertBuilt();
+  installedPins(COMPAT_DIR);
   [pg, redis, sidecar] = await Promise.all([
     startPostgres(),
     startRedis(),
@@ -45,14 +55,16 @@ beforeAll(async () => {
     OTEL_BSP_SCHEDULE_DELAY: '100',
     OTEL_SERVICE_NAME: service,
   });
-  [app, esmApp] = await Promise.all([
+  [app, esmApp, trpc10App, fastifyApp] = await Promise.all([
     startApp({ script: 'trpc-app.js', env: env(SERVICE) }),
     startApp({ script: 'trpc-app.mjs', env: env(ESM_SERVICE) }),
+    startApp({ script: 'trpc-app.js', env: { ...env(TRPC10_SERVICE), TRPC_FROM: COMPAT_DIR } }),
+    startApp({ script: 'trpc-fastify-app.js', env: env(FASTIFY_SERVICE) }),
   ]);
 }, 120_000);
 
 afterAll(async () => {
-  await Promise.all([app?.stop(), esmApp?.stop()]);
+  await Promise.all([app?.stop(), esmApp?.stop(), trpc10App?.stop(), fastifyApp?.stop()]);
   await Promise.all([sidecar?.shutdown(), pg?.stop(), redis?.stop()]);
 });
 
@@ -175,5 +187,32 @@ describe('a tRPC API under the preload, sending to a sidecar', () => {
     const nPlusOne = await activeNPlusOne(sidecar, ESM_SERVICE);
     expect(nPlusOne.map((r) => r.target.route)).toEqual(['GET /rpc (query orders.list)']);
     await expectNoSecrets(rows, esmApp);
+  }, 60_000);
+
+  it("names tRPC 10's requests the same way, its paths checked against the router's procedures", async () => {
+    const calls = [...callsTo('/trpc'), ...callsTo('/api/trpc')];
+    const statuses = await send(trpc10App.port, calls);
+    expect(statuses).toEqual(calls.map(([, , , status]) => status));
+
+    const rows = await endpointRowsOf(sidecar.apiUrl, TRPC10_SERVICE, calls.length);
+    expect(routeFigures(rows)).toEqual([...rowsOf('/trpc'), ...rowsOf('/api/trpc/*procedure')].sort());
+    const nPlusOne = await activeNPlusOne(sidecar, TRPC10_SERVICE);
+    expect(nPlusOne.map((r) => r.target.route).sort()).toEqual([
+      'GET /api/trpc/*procedure (query orders.list)',
+      'GET /trpc (query orders.list)',
+    ]);
+    await expectNoSecrets(rows, trpc10App);
+  }, 60_000);
+
+  it("names the requests of tRPC's Fastify plugin by the plugin's route and the procedure", async () => {
+    const calls = callsTo('/trpc');
+    const statuses = await send(fastifyApp.port, calls);
+    expect(statuses).toEqual(calls.map(([, , , status]) => status));
+
+    const rows = await endpointRowsOf(sidecar.apiUrl, FASTIFY_SERVICE, calls.length);
+    expect(routeFigures(rows)).toEqual(rowsOf('/trpc/:path').sort());
+    const nPlusOne = await activeNPlusOne(sidecar, FASTIFY_SERVICE);
+    expect(nPlusOne.map((r) => r.target.route)).toEqual(['GET /trpc/:path (query orders.list)']);
+    await expectNoSecrets(rows, fastifyApp);
   }, 60_000);
 });
