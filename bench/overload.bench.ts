@@ -3,10 +3,11 @@
  * its sustainable ingest rate, open loop, for 10 s. Every refusal must be a 429/503 with
  * Retry-After, RSS must stay under the 150 MB cap, the process must live, and once the excess
  * stops it must accept again by itself. Part 2: the demo app under the spanstat preload exports
- * to a receiver that refuses everything with `503, Retry-After: 1`; the exporter must honour the
+ * to a receiver that refuses everything with `503, Retry-After: 1` (then, as a control, to one that
+ * accepts everything: the app's own heap growth under the same load); the exporter must honour the
  * pause (≤ ~1 attempt per second) and the app's RSS must not grow while it serves load.
  *
- *   npx tsx bench/overload.bench.ts [--sustainable 100000] [--seconds 10] [--preload-seconds 60] [--no-preload]
+ *   npx tsx bench/overload.bench.ts [--sustainable 100000] [--seconds 10] [--preload-seconds 60] [--no-preload] [--no-control]
  */
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -37,6 +38,8 @@ export interface OverloadOptions {
   seconds?: number;
   /** Part 2's measured stretch (after its 10-s warm-up). */
   preloadSeconds?: number;
+  /** Part 2's control run, exports accepted (`--no-control` skips it). */
+  control?: boolean;
   preload?: boolean;
   log?: (line: string) => void;
 }
@@ -216,15 +219,21 @@ async function sidecarOverload(options: OverloadOptions, log: (line: string) => 
   }
 }
 
-/** An OTLP receiver that refuses every export with 503 + Retry-After: 1 and counts the attempts. */
-async function refusingReceiver(): Promise<{ url: string; attempts: number[]; server: Server }> {
+/**
+ * An OTLP receiver that counts the export attempts and refuses every one with 503 + Retry-After: 1, or
+ * (the control run) accepts every one with 200 and an empty ExportTraceServiceResponse.
+ */
+async function countingReceiver(
+  refuse: boolean,
+): Promise<{ url: string; attempts: number[]; server: Server }> {
   const attempts: number[] = [];
   const t0 = performance.now();
   const server = createServer((req, res) => {
     req.resume();
     req.on('end', () => {
       attempts.push(performance.now() - t0);
-      res.writeHead(503, { 'Retry-After': '1', 'Content-Type': 'application/x-protobuf' });
+      if (refuse) res.writeHead(503, { 'Retry-After': '1', 'Content-Type': 'application/x-protobuf' });
+      else res.writeHead(200, { 'Content-Type': 'application/x-protobuf' });
       res.end();
     });
   });
@@ -233,10 +242,15 @@ async function refusingReceiver(): Promise<{ url: string; attempts: number[]; se
   return { url: `http://127.0.0.1:${port}`, attempts, server };
 }
 
-async function preloadUnderRefusal(seconds: number, log: (line: string) => void) {
+/**
+ * The demo app under the preload, loaded for `seconds` after a warm-up while it exports to a receiver
+ * that refuses everything (or, `refuse` false, the control: one that accepts everything); its export
+ * attempts and its RSS, with the slope of a line fitted over the stretch.
+ */
+async function preloadExporting(refuse: boolean, seconds: number, log: (line: string) => void) {
   let data: DemoData | undefined;
   let app: AppProcess | undefined;
-  const receiver = await refusingReceiver();
+  const receiver = await countingReceiver(refuse);
   try {
     data = await startDemoData();
     app = await startDemoApp({
@@ -245,7 +259,7 @@ async function preloadUnderRefusal(seconds: number, log: (line: string) => void)
       core: CORE_UNDER_TEST,
       env: {
         OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url,
-        OTEL_SERVICE_NAME: 'bench-refused',
+        OTEL_SERVICE_NAME: refuse ? 'bench-refused' : 'bench-accepted',
         OTEL_LOG_LEVEL: 'error',
       },
     });
@@ -284,10 +298,12 @@ async function preloadUnderRefusal(seconds: number, log: (line: string) => void)
     const attempts = receiver.attempts.length - attemptsBefore;
     const later = samples.filter((s) => s.tMs >= tMeasure - t0);
     const measuredFrom = tMeasure - t0;
-    const rssSlopePerMin = slope(
-      later.map((s) => s.tMs / 60_000),
-      later.map((s) => s.rss),
-    );
+    const fitted = (xs: { tMs: number; rss: number }[]) =>
+      slope(
+        xs.map((s) => s.tMs / 60_000),
+        xs.map((s) => s.rss),
+      );
+    const rssSlopePerMin = fitted(later);
     // Mean of the first and last 2 s of the stretch, so one GC's sawtooth does not decide.
     const edge = Math.max(1, Math.floor(later.length / (measuredSeconds / 2)));
     const meanRss = (xs: { rss: number }[]) => xs.reduce((n, x) => n + x.rss, 0) / Math.max(1, xs.length);
@@ -302,13 +318,15 @@ async function preloadUnderRefusal(seconds: number, log: (line: string) => void)
       rssEnd: meanRss(later.slice(-edge)),
       rssMax: Math.max(...later.map((s) => s.rss)),
       rssSlopeMBPerMin: rssSlopePerMin,
+      // V8 may still be sizing the heap early in the stretch: the second half alone, for context.
+      rssSlopeSecondHalfMBPerMin: fitted(later.slice(Math.floor(later.length / 2))),
       // One sample a second, from the measured stretch's start, for reading the saw by eye.
       rssPerSecond: later
         .filter((_, i) => i % 4 === 0)
         .map((s) => [Math.round((s.tMs - measuredFrom) / 100) / 10, Math.round(s.rss * 10) / 10]),
     };
     log(
-      `overload: preload vs refusing receiver: ${result.requests} requests served, ${attempts} export attempts in ${measuredSeconds.toFixed(0)} s, app RSS ${result.rssStart.toFixed(0)} → ${result.rssEnd.toFixed(0)} MB`,
+      `overload: preload vs ${refuse ? 'refusing' : 'accepting'} receiver: ${result.requests} requests served, ${attempts} export attempts in ${measuredSeconds.toFixed(0)} s, app RSS ${result.rssStart.toFixed(0)} → ${result.rssEnd.toFixed(0)} MB`,
     );
     return result;
   } finally {
@@ -356,22 +374,39 @@ export async function runOverloadBench(options: OverloadOptions = {}): Promise<B
       recovered,
     ),
   ];
-  let preload: Awaited<ReturnType<typeof preloadUnderRefusal>> | undefined;
+  let preload: Awaited<ReturnType<typeof preloadExporting>> | undefined;
+  let control: Awaited<ReturnType<typeof preloadExporting>> | undefined;
   if (options.preload !== false) {
+    const seconds = options.preloadSeconds ?? PRELOAD_SECONDS;
+    const sign = (x: number) => `${x >= 0 ? '+' : ''}${x.toFixed(1)}`;
     try {
-      preload = await preloadUnderRefusal(options.preloadSeconds ?? PRELOAD_SECONDS, log);
+      preload = await preloadExporting(true, seconds, log);
       figures.push(
         figure(
           'overload.preload-retry',
           'preload exporter vs 503 Retry-After: 1',
           `≤ 1.5 attempts/s, app RSS flat (fitted ≤ ${RSS_SLOPE_LIMIT_MB_PER_MIN} MB/min), app serves`,
-          `${preload.attemptsPerSecond.toFixed(2)} attempts/s; RSS ${preload.rssSlopeMBPerMin >= 0 ? '+' : ''}${preload.rssSlopeMBPerMin.toFixed(1)} MB/min over ${preload.seconds.toFixed(0)} s (${preload.rssStart.toFixed(0)} → ${preload.rssEnd.toFixed(0)} MB, max ${preload.rssMax.toFixed(0)}); ${preload.rps.toFixed(0)} req/s, ${preload.non2xx} errors`,
+          `${preload.attemptsPerSecond.toFixed(2)} attempts/s; RSS ${sign(preload.rssSlopeMBPerMin)} MB/min over ${preload.seconds.toFixed(0)} s, ${sign(preload.rssSlopeSecondHalfMBPerMin)} over its 2nd half (${preload.rssStart.toFixed(0)} → ${preload.rssEnd.toFixed(0)} MB, max ${preload.rssMax.toFixed(0)}); ${preload.rps.toFixed(0)} req/s, ${preload.non2xx} errors`,
           preload.attemptsPerSecond <= 1.5 &&
             preload.rssSlopeMBPerMin <= RSS_SLOPE_LIMIT_MB_PER_MIN &&
             preload.non2xx === 0 &&
             preload.requests > 0,
         ),
       );
+      if (options.control !== false) {
+        // The same app and load exporting to a receiver that accepts: the app's own heap growth, which
+        // the refused run's slope includes.
+        control = await preloadExporting(false, seconds, log);
+        figures.push(
+          figure(
+            'overload.preload-retry-control',
+            'preload app RSS, exports accepted (control)',
+            'context',
+            `RSS ${sign(control.rssSlopeMBPerMin)} MB/min over ${control.seconds.toFixed(0)} s, ${sign(control.rssSlopeSecondHalfMBPerMin)} over its 2nd half (${control.rssStart.toFixed(0)} → ${control.rssEnd.toFixed(0)} MB, max ${control.rssMax.toFixed(0)}); refused − accepted ${sign(preload.rssSlopeMBPerMin - control.rssSlopeMBPerMin)} MB/min; ${control.rps.toFixed(0)} req/s, ${control.exportAttempts} exports`,
+            null,
+          ),
+        );
+      }
     } catch (err) {
       figures.push(
         notMeasured(
@@ -389,6 +424,7 @@ export async function runOverloadBench(options: OverloadOptions = {}): Promise<B
     raw: {
       sidecar: s,
       preload,
+      control,
       factor: OVERLOAD_FACTOR,
       shareRefused: pct(s.overload.refused / Math.max(1, s.overload.refused + s.overload.ok)),
     },
@@ -402,6 +438,7 @@ if (require.main === module) {
     seconds: flagNumber('seconds'),
     preloadSeconds: flagNumber('preload-seconds'),
     preload: !process.argv.includes('--no-preload'),
+    control: !process.argv.includes('--no-control'),
   })
     .then(reportStandalone)
     .catch((err) => {
