@@ -7,8 +7,9 @@
  * there is one; else `module.register` (Node 20.6+), whose hooks run in a thread of their own (~10 MB of
  * RSS, ~0.2 s of CPU at start-up here) — started only when the app's entry is an ES module (`.mjs`, or
  * `.js` under `"type": "module"`; a CommonJS app loads the packages' CommonJS builds, which the `require`
- * hooks patch) and one of the targets' packages is installed where the entry finds it; the loader's
- * thread runs this preload too. A worker thread's imports are patched where the hooks are `registerHooks`
+ * hooks patch) or a Next.js server (whose server chunks `import()` the external packages that have an ES
+ * build: tRPC's adapters, postgres.js), and one of the targets' packages is installed where the entry
+ * finds it; the loader's thread runs this preload too. A worker thread's imports are patched where the hooks are `registerHooks`
  * (the worker's preload registers them in its thread), not on Node 20, where `module.register` is left
  * to the main thread (another loader thread per worker).
  */
@@ -61,7 +62,7 @@ export function installEsmHooks(entry: string | undefined = process.argv[1]): vo
     } else if (
       isMainThread &&
       typeof api.register === 'function' &&
-      entryIsEsModule(entry) &&
+      (entryIsEsModule(entry) || isNextServer(entry)) &&
       hasTargetPackage(entry)
     ) {
       // The loader's thread runs the preload too (it inherits `--require`) and copies the environment as
@@ -90,6 +91,16 @@ function hasTargetPackage(entry: string | undefined): boolean {
       return false;
     }
   });
+}
+
+/**
+ * Whether the process is a Next.js server: `next start`/`dev` (Next's own files), or a standalone
+ * `server.js` or custom server run where the build is (a `.next` directory). Its CommonJS server chunks
+ * load an external package with an ES build through `import()`, so the ES build is what runs.
+ */
+export function isNextServer(entry: string | undefined, cwd: string = process.cwd()): boolean {
+  if (entry && /[/\\]node_modules[/\\]next[/\\]dist[/\\]/.test(resolve(entry))) return true;
+  return existsSync(join(cwd, '.next')) || (!!entry && existsSync(join(dirname(resolve(entry)), '.next')));
 }
 
 /** Whether Node runs `entry` as an ES module: `.mjs`, or `.js` (or no extension) under `"type": "module"`. */

@@ -8,7 +8,8 @@
  * Next's route template, static files are one `(static)` row, a 404 no route took is `(unmatched)`,
  * the queries and cache reads are counted on their request — the app router's ioredis is bundled (read
  * from its tracing channel), the pages router's required (patched; not counted twice) — and no word of a
- * path reaches an output. And `next dev` of each (Turbopack on 16, webpack on 15 and 14): the same names, and
+ * path reaches an output; tRPC (lib/trpc.js) in a route handler and a pages-router API route is named by
+ * procedure. And `next dev` of each (Turbopack on 16, webpack on 15 and 14): the same names, and
  * Next's dev chunks and dev overlay endpoints `(static)`.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
@@ -289,6 +290,12 @@ describe.each(LINES)('a $name app under the preload, sending to a sidecar', (lin
         [`/_next/static/chunks/${chunks[1]}`, 200],
         ['/robots.txt', 200],
         ['/_next/static/chunks/marmalade.js', 404],
+        // tRPC through the fetch adapter in a route handler and through its pages-router adapter: each
+        // request named by the procedure (its input a word that must not show); a path the router has not
+        // keeps the route.
+        [`/api/trpc/orders.get?input=${encodeURIComponent('"zebediah"')}`, 200],
+        [`/api/rpc/orders.get?input=${encodeURIComponent('"marmalade"')}`, 200],
+        ['/api/trpc/quillon', 404],
       ];
       expect(await sendAll(app.port, sent)).toEqual(sent.map(([path, status]) => [path, status]));
 
@@ -304,6 +311,9 @@ describe.each(LINES)('a $name app under the preload, sending to a sidecar', (lin
           ['GET /', 1, 0, 0, 0],
           ['GET (static)', 3, 0, 0, 0],
           ['GET (unmatched)', 2, 0, 0, 0],
+          ['GET /api/trpc/[trpc] (query orders.get)', 1, 0, 1, 1],
+          ['GET /api/rpc/[trpc] (query orders.get)', 1, 0, 1, 1],
+          ['GET /api/trpc/[trpc]', 1, 0, 0, 0],
         ].sort(),
       );
       const everything = `${JSON.stringify(rows)}\n${await sidecarOutputs(sidecar.apiUrl)}`;

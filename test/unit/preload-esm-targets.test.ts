@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { loadSync } from '../../src/preload/esm-hooks';
-import { entryIsEsModule } from '../../src/preload/esm-patches';
+import { entryIsEsModule, isNextServer } from '../../src/preload/esm-patches';
 import { ESM_PATCH_GLOBAL, esmTargetOf } from '../../src/preload/esm-targets';
 
 const QUERY_URL = 'file:///app/node_modules/postgres/src/query.js';
@@ -91,5 +91,18 @@ describe('the ES module files the preload patches', () => {
     expect(entryIsEsModule(join(dir, 'esm', 'app.js'))).toBe(true);
     expect(entryIsEsModule(join(dir, 'app.js'))).toBe(false);
     expect(entryIsEsModule(undefined)).toBe(false);
+  });
+
+  it("tells a Next.js server by Next's own entry or a build beside it", () => {
+    const app = mkdtempSync(join(tmpdir(), 'spanstat-next-'));
+    const elsewhere = mkdtempSync(join(tmpdir(), 'spanstat-plain-'));
+    expect(isNextServer(join(app, 'node_modules', 'next', 'dist', 'bin', 'next'), elsewhere)).toBe(true);
+    expect(isNextServer(join(app, 'server.js'), elsewhere)).toBe(false);
+    mkdirSync(join(app, '.next'));
+    // The standalone server.js, or a custom server, beside the build; or started where it is.
+    expect(isNextServer(join(app, 'server.js'), elsewhere)).toBe(true);
+    expect(isNextServer(join(elsewhere, 'server.js'), app)).toBe(true);
+    expect(isNextServer(join(elsewhere, 'app.js'), elsewhere)).toBe(false);
+    expect(isNextServer(undefined, elsewhere)).toBe(false);
   });
 });
