@@ -21,7 +21,9 @@
  * and — except `nodeHTTPRequestHandler`, which v11's ES build re-exports from a hashed chunk — under
  * `import` (esm-targets.ts). WebSocket subscriptions and AWS Lambda are not HTTP requests here.
  *
- * Cost: per tRPC response, one more function call and a scan of its calls; nothing per procedure run.
+ * Cost: per tRPC response, one more function call and a scan of its calls, and where the options come
+ * with each request (the fetch adapter; Fastify's per-request handler in an ES module app) a shallow copy
+ * of them; nothing per procedure run, nothing outside tRPC.
  */
 import {
   InstrumentationNodeModuleDefinition,
