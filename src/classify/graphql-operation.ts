@@ -33,6 +33,17 @@ const LONG_DIGIT_RUN = /\d{4,}/g;
 export type NameTemplate = (name: string) => string | undefined;
 
 /**
+ * How a kind of operation is named: each name by `name`; a batch, when `batch` is given, by the list
+ * of names the span sends for it (`batch: a, b`, a row of its own under the cap), else `(batch)`.
+ */
+export interface OperationNaming {
+  name: NameTemplate;
+  batch?: NameTemplate;
+}
+
+const GRAPHQL_NAMING: OperationNaming = { name: (name) => templateOperationName(name) };
+
+/**
  * An operation name with its id-like parts as `:id`: a `_`-separated part that is all digits or 8+ hex
  * characters with a digit, and any run of 4+ digits (`GetUser12345` → `GetUser:id`); `GetOrdersV2`,
  * `Top100Products` stay. Undefined for text that is no GraphQL name.
@@ -51,17 +62,21 @@ export function templateOperationName(name: string): string | undefined {
 
 /**
  * The operation part of an endpoint name, without the cap: `query GetOrders`, `(anonymous query)`,
- * `(batch)`; undefined when the span names no operation (no or an unknown type). Exported for tests.
+ * `(batch)` (or, with `naming.batch`, `batch: a, b`). Exported for tests.
  */
 export function operationLabel(
   type: string,
   name: string | undefined,
   operations: number | undefined,
-  templateName: NameTemplate = templateOperationName,
+  naming: OperationNaming = GRAPHQL_NAMING,
 ): string {
-  if (operations !== undefined && operations > 1) return BATCH_OPERATION;
+  if (operations !== undefined && operations > 1) {
+    if (naming.batch === undefined || name === undefined || name === '') return BATCH_OPERATION;
+    const list = naming.batch(name);
+    return list === undefined ? OTHER_OPERATION : `batch: ${list}`;
+  }
   if (name === undefined || name === '') return `(anonymous ${type})`;
-  const templated = templateName(name);
+  const templated = naming.name(name);
   return templated === undefined ? OTHER_OPERATION : `${type} ${templated}`;
 }
 
@@ -89,10 +104,10 @@ export class OperationRoutes {
   /** The last request named: requests repeat a few operations, and each name costs a few strings. */
   private last = { service: '', method: '', route: '', type: '', name: '', operations: 0, named: '' };
 
-  /** `templateName`: GraphQL operation names by default; tRPC procedure paths (trpc-procedure.ts) have their own. */
+  /** `naming`: GraphQL operation names by default; tRPC procedure paths (trpc-procedure.ts) have their own. */
   constructor(
     private readonly maxPerRoute: number,
-    private readonly templateName: NameTemplate = templateOperationName,
+    private readonly naming: OperationNaming = GRAPHQL_NAMING,
   ) {}
 
   /** `route (operation)` for a request of `service` that ran the operation (type validated by the caller). */
@@ -114,12 +129,7 @@ export class OperationRoutes {
       last.operations === (operations ?? 0)
     )
       return last.named;
-    const label = this.admit(
-      service,
-      method,
-      route,
-      operationLabel(type, name, operations, this.templateName),
-    );
+    const label = this.admit(service, method, route, operationLabel(type, name, operations, this.naming));
     const named = label.charCodeAt(0) === 40 /* ( */ ? `${route} ${label}` : `${route} (${label})`;
     // An overflow is not remembered: the same operation again may be admitted, seen twice.
     if (label === OTHER_OPERATION) return named;

@@ -100,8 +100,9 @@ export const GRAPHQL_ATTR = {
  * The tRPC procedure a request called, set by the preload on the request's SERVER span
  * (preload/trpc-procedure.ts) so the sidecar can split the tRPC endpoint's row per procedure, as it
  * does GraphQL operations. spanstat's own keys: OpenTelemetry has no tRPC conventions, and `rpc.*` is
- * for RPC spans, not the HTTP request carrying one. `procedures`: on a request that called more than
- * one distinct procedure (a batch), their count.
+ * for RPC spans, not the HTTP request carrying one. A request that called more than one distinct
+ * procedure (a batch) has them all in `procedure`, sorted and comma-separated, and their count in
+ * `procedures`.
  */
 export const TRPC_ATTR = {
   procedure: 'spanstat.trpc.procedure',

@@ -3,8 +3,8 @@
  * `mutation` or `subscription`, `spanstat.trpc.procedure` its path, `orders.list`), so the sidecar can
  * split the one route a tRPC endpoint answers on (`/trpc`) into a row per procedure
  * (classify/trpc-procedure.ts), as it does GraphQL operations. `http.route` and the span's name stay
- * the framework's. A request that called several distinct procedures (a batch) also gets
- * `spanstat.trpc.procedures`, their count. A request that called none the router has (an unknown path,
+ * the framework's. A request that called several distinct procedures (a batch) gets them all, sorted
+ * and comma-separated, in `spanstat.trpc.procedure`, and their count in `spanstat.trpc.procedures`. A request that called none the router has (an unknown path,
  * a malformed request) gets nothing and keeps its route: a path a client makes up is never sent.
  * Never the input.
  *
@@ -41,6 +41,8 @@ const TRPC_VERSIONS = ['>=10.0.0 <12'];
 const PROCEDURE_TYPES = new Set(['query', 'mutation', 'subscription']);
 /** Longest procedure path sent (the router's keys; the sidecar keeps 100 characters). */
 const MAX_PATH_CHARS = 200;
+/** Longest list of a batch's procedures sent (whole paths; the sidecar keeps 300 characters of it). */
+const MAX_BATCH_CHARS = 1000;
 const HTTP_ROUTE = 'http.route';
 
 type Method = (this: unknown, ...args: unknown[]) => unknown;
@@ -158,8 +160,8 @@ interface RouterLike {
 
 /**
  * Writes the procedures `responseMeta` reports (those the router has) on the SERVER span of the
- * request in whose context it runs: the first one's type and path, and their count when more than one
- * distinct. Exported for tests; never throws.
+ * request in whose context it runs: their type (a batch's calls share one), their paths, and their
+ * count when more than one distinct. Exported for tests; never throws.
  */
 export function noteProcedures(meta: unknown, router: unknown): void {
   try {
@@ -167,17 +169,14 @@ export function noteProcedures(meta: unknown, router: unknown): void {
     if (request === undefined || meta === null || typeof meta !== 'object') return;
     const called = calledProcedures(meta as ResponseMetaLike, router as RouterLike | undefined);
     if (called.length === 0) return;
-    const [type, path] = called[0];
-    request.setAttribute(TRPC_ATTR.type, type);
-    request.setAttribute(
-      TRPC_ATTR.procedure,
-      path.length > MAX_PATH_CHARS ? path.slice(0, MAX_PATH_CHARS) : path,
-    );
-    let distinct = 1;
-    for (let i = 1; i < called.length; i++) {
-      if (called.findIndex(([t, p]) => t === called[i][0] && p === called[i][1]) === i) distinct++;
+    const paths: string[] = [];
+    for (const [, path] of called) {
+      const cut = path.length > MAX_PATH_CHARS ? path.slice(0, MAX_PATH_CHARS) : path;
+      if (!paths.includes(cut)) paths.push(cut);
     }
-    if (distinct > 1) request.setAttribute(TRPC_ATTR.procedures, distinct);
+    request.setAttribute(TRPC_ATTR.type, called[0][0]);
+    request.setAttribute(TRPC_ATTR.procedure, paths.length === 1 ? paths[0] : batchList(paths));
+    if (paths.length > 1) request.setAttribute(TRPC_ATTR.procedures, paths.length);
     // With no framework to route it (the standalone server, a bare fetch handler), the request's route
     // is tRPC's endpoint: the URL's path without the procedure part. A framework's route, written as
     // the response ends, replaces it.
@@ -190,6 +189,16 @@ export function noteProcedures(meta: unknown, router: unknown): void {
   } catch {
     // The request keeps its route.
   }
+}
+
+/** A batch's distinct procedures, sorted (a page's batch is one set, in whatever order its calls came), comma-joined and bounded. */
+function batchList(paths: string[]): string {
+  let list = '';
+  for (const path of paths.sort()) {
+    if (list.length + path.length + 1 > MAX_BATCH_CHARS) break;
+    list = list === '' ? path : `${list},${path}`;
+  }
+  return list;
 }
 
 /**

@@ -1,7 +1,7 @@
 /**
  * A tRPC 11 API under the preload, exporting to the sidecar: each request is named by the procedure it
  * called — `GET /trpc (query orders.list)` — with its own percentiles, queries per request, errors and
- * N+1 advice; a batch of distinct procedures is `(batch)`, a path the router does not have keeps the
+ * N+1 advice; a batch of distinct procedures is named by them, a path the router does not have keeps the
  * plain route, a cap bounds the rows; neither the input nor a made-up path reaches any output. Through
  * the Express adapter and the fetch adapter in a CommonJS app (trpc-app.js), and the standalone
  * server, with no framework, in an ES module app (trpc-app.mjs), its Fastify plugin
@@ -85,8 +85,9 @@ function batch(endpoint: string, procedures: string[]): Call {
 
 /**
  * The calls each test sends to `endpoint`, with the statuses tRPC answers. With the cap at 4, a route's
- * first two procedures take rows as they come (GET: me, orders.list); `fail`'s first request finds
- * only the rows for procedures seen twice left and shares `(other operation)`, its second gets a row.
+ * first two procedures take rows as they come (GET: me, orders.list); `fail`'s first request, and the
+ * batch's, find only the rows for names seen twice left and share `(other operation)`; their second
+ * requests get rows.
  */
 function callsTo(endpoint: string): Call[] {
   return [
@@ -100,6 +101,9 @@ function callsTo(endpoint: string): Call[] {
     ['POST', `${endpoint}/orders.touch`, { note: SECRETS[1] }, 400],
     query(endpoint, 'fail', undefined, 500),
     query(endpoint, 'fail', undefined, 500),
+    // A batch is named by its procedures, a row under the cap like a procedure's: its first request
+    // finds only rows for names seen twice left, its second gets one.
+    batch(endpoint, ['orders.list', 'me']),
     batch(endpoint, ['me', 'orders.list']),
     // The same procedure twice is one procedure.
     batch(endpoint, ['me', 'me']),
@@ -115,9 +119,9 @@ function rowsOf(route: string): (string | number)[][] {
     [`GET ${route} (query me)`, 4, 0, 1.25, 1.25],
     [`GET ${route} (query orders.list)`, 3, 0, 7, 0],
     [`POST ${route} (mutation orders.touch)`, 3, 0, 0, 0.6667],
-    [`GET ${route} (other operation)`, 1, 1, 0, 0],
+    [`GET ${route} (other operation)`, 2, 1, 4, 0.5],
     [`GET ${route} (query fail)`, 1, 1, 0, 0],
-    [`GET ${route} (batch)`, 1, 0, 8, 1],
+    [`GET ${route} (batch: me, orders.list)`, 1, 0, 8, 1],
     [`GET ${route}`, 2, 0, 0, 0],
   ];
 }

@@ -90,10 +90,10 @@ describe('the preload tRPC procedure names', () => {
       'spanstat.trpc.type': 'mutation',
       'spanstat.trpc.procedure': 'orders.touch',
     });
-    // A batch: the first procedure, and how many distinct ones.
-    expect(await inRequest(() => handle('me,orders.list,me?batch=1&input={}'))).toMatchObject({
+    // A batch: its distinct procedures, sorted, and how many.
+    expect(await inRequest(() => handle('orders.list,me,orders.list?batch=1&input={}'))).toMatchObject({
       'spanstat.trpc.type': 'query',
-      'spanstat.trpc.procedure': 'me',
+      'spanstat.trpc.procedure': 'me,orders.list',
       'spanstat.trpc.procedures': 2,
     });
     expect(await inRequest(() => handle('me,me?batch=1&input={}'))).not.toHaveProperty(

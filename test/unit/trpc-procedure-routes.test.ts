@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { NamespaceLearner } from '../../src/cache-keys/namespace-learner';
 import { SpanClassifier } from '../../src/classify/classify-span';
-import { templateProcedurePath } from '../../src/classify/trpc-procedure';
+import { templateProcedureBatch, templateProcedurePath } from '../../src/classify/trpc-procedure';
 import { DEFAULTS } from '../../src/config/defaults';
 import { loadConfig } from '../../src/config/load';
 import type { RequestSpan } from '../../src/model/classified';
@@ -53,14 +53,20 @@ const call = (type: string, procedure?: string, procedures?: number): DecodedSpa
 });
 
 describe('tRPC procedure endpoint names', () => {
-  it('names a request by its route and procedure, a batch of several as (batch)', () => {
+  it('names a request by its route and procedure, a batch by its procedures', () => {
     const name = classifier();
     expect(name(serverSpan(call('query', 'orders.list')))).toBe('GET /trpc (query orders.list)');
     expect(name(serverSpan(call('mutation', 'orders.touch'), 'POST'))).toBe(
       'POST /trpc (mutation orders.touch)',
     );
     expect(name(serverSpan(call('subscription', 'onOrder')))).toBe('GET /trpc (subscription onOrder)');
-    expect(name(serverSpan(call('query', 'me', 2)))).toBe('GET /trpc (batch)');
+    // A batch: its procedures, templated, distinct, sorted.
+    expect(name(serverSpan(call('query', 'orders.list,me', 2)))).toBe('GET /trpc (batch: me, orders.list)');
+    expect(name(serverSpan(call('query', 'me,users.u_4711,users.u_4712', 3)))).toBe(
+      'GET /trpc (batch: me, users.u_:id)',
+    );
+    expect(name(serverSpan(call('query', 'me,no such/path', 2)))).toBe('GET /trpc (other operation)');
+    expect(name(serverSpan(call('query', undefined, 2)))).toBe('GET /trpc (batch)');
     // No procedure, or a type tRPC has not: the route alone.
     expect(name(serverSpan({}))).toBe('GET /trpc');
     expect(name(serverSpan(call('Query', 'me')))).toBe('GET /trpc');
@@ -78,6 +84,12 @@ describe('tRPC procedure endpoint names', () => {
     for (const refused of ['orders..list', '.me', 'a-b', 'alice@example.com', 'orders/list', ''])
       expect(templateProcedurePath(refused)).toBeUndefined();
     expect(templateProcedurePath(`a.${'b'.repeat(300)}`)).toBe(`a.${'b'.repeat(98)}`);
+    // A long batch keeps whole names up to 300 characters.
+    const many = Array.from({ length: 40 }, (_, i) => `procedure${String.fromCharCode(97 + (i % 26))}${i}`);
+    const list = templateProcedureBatch(many.join(',')) as string;
+    expect(list.length).toBeLessThanOrEqual(303);
+    expect(list.endsWith(', …')).toBe(true);
+    for (const kept of list.slice(0, -3).split(', ')) expect(many).toContain(kept);
     const name = classifier();
     expect(name(serverSpan(call('query', 'users.u_4711')))).toBe('GET /trpc (query users.u_:id)');
     expect(name(serverSpan(call('query', 'no such/path')))).toBe('GET /trpc (other operation)');
@@ -93,6 +105,9 @@ describe('tRPC procedure endpoint names', () => {
     expect(name(serverSpan(call('query', 'd')))).toBe('GET /trpc (query d)');
     expect(name(serverSpan(call('query', 'e')))).toBe('GET /trpc (other operation)');
     expect(name(serverSpan(call('query', 'e')))).toBe('GET /trpc (other operation)');
+    // Batches count against the cap, as procedures do; a bare count does not.
+    expect(name(serverSpan(call('query', 'a,b', 2)))).toBe('GET /trpc (other operation)');
+    expect(name(serverSpan(call('query', undefined, 2)))).toBe('GET /trpc (batch)');
     // Another method is another route, with rows of its own.
     expect(name(serverSpan(call('mutation', 'e'), 'POST'))).toBe('POST /trpc (mutation e)');
   });
