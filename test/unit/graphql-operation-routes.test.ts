@@ -1,50 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import { NamespaceLearner } from '../../src/cache-keys/namespace-learner';
-import { SpanClassifier } from '../../src/classify/classify-span';
 import { OperationRoutes, operationLabel, templateOperationName } from '../../src/classify/graphql-operation';
-import { DEFAULTS } from '../../src/config/defaults';
-import type { RequestSpan } from '../../src/model/classified';
-import { type DecodedSpan, SpanKind } from '../../src/model/span';
+import type { DecodedSpan } from '../../src/model/span';
+import { endpointNamer, routeSpan } from '../helpers/request-naming';
 
-const sql = {
-  fingerprint: (_system: string, text: string) => ({
-    fingerprint: text,
-    statement: text,
-    operation: '',
-    table: '',
-  }),
-};
-
-function serverSpan(attributes: DecodedSpan['attributes'], service = 'shop'): DecodedSpan {
-  return {
-    service,
-    traceId: 'a'.repeat(32),
-    spanId: 'b'.repeat(16),
-    parentSpanId: '',
-    name: 'POST /graphql',
-    kind: SpanKind.SERVER,
-    startMs: 0,
-    durationMs: 1,
-    statusCode: 0,
-    attributes: {
-      'http.request.method': 'POST',
-      'http.route': '/graphql',
-      'url.path': '/graphql',
-      'http.response.status_code': 200,
-      ...attributes,
-    },
-  };
-}
-
-function classifier(
-  perRoute: number = DEFAULTS.http.graphqlOperationsPerRoute,
-): (span: DecodedSpan) => string {
-  const c = new SpanClassifier(sql, new NamespaceLearner({ ...DEFAULTS.redis, patterns: [] }), [], perRoute);
-  return (span) => {
-    const record = c.classify(span) as RequestSpan;
-    return `${record.method} ${record.route}`;
-  };
-}
+const serverSpan = (attributes: DecodedSpan['attributes'], service = 'shop') =>
+  routeSpan('POST', '/graphql', attributes, service);
+const classifier = (perRoute?: number) => endpointNamer(perRoute);
 
 const op = (type: string, name?: string): DecodedSpan['attributes'] =>
   name === undefined

@@ -1,50 +1,13 @@
 import { describe, expect, it } from 'vitest';
-import { NamespaceLearner } from '../../src/cache-keys/namespace-learner';
-import { SpanClassifier } from '../../src/classify/classify-span';
 import { templateProcedureBatch, templateProcedurePath } from '../../src/classify/trpc-procedure';
 import { DEFAULTS } from '../../src/config/defaults';
 import { loadConfig } from '../../src/config/load';
-import type { RequestSpan } from '../../src/model/classified';
-import { type DecodedSpan, SpanKind } from '../../src/model/span';
+import type { DecodedSpan } from '../../src/model/span';
+import { endpointNamer, routeSpan } from '../helpers/request-naming';
 
-const sql = {
-  fingerprint: (_system: string, text: string) => ({
-    fingerprint: text,
-    statement: text,
-    operation: '',
-    table: '',
-  }),
-};
-
-function serverSpan(attributes: DecodedSpan['attributes'], method = 'GET'): DecodedSpan {
-  return {
-    service: 'shop',
-    traceId: 'a'.repeat(32),
-    spanId: 'b'.repeat(16),
-    parentSpanId: '',
-    name: `${method} /trpc`,
-    kind: SpanKind.SERVER,
-    startMs: 0,
-    durationMs: 1,
-    statusCode: 0,
-    attributes: {
-      'http.request.method': method,
-      'http.route': '/trpc',
-      'url.path': '/trpc/x',
-      'http.response.status_code': 200,
-      ...attributes,
-    },
-  };
-}
-
-function classifier(perRoute: number = DEFAULTS.http.trpcProceduresPerRoute): (span: DecodedSpan) => string {
-  const learner = new NamespaceLearner({ ...DEFAULTS.redis, patterns: [] });
-  const c = new SpanClassifier(sql, learner, [], DEFAULTS.http.graphqlOperationsPerRoute, perRoute);
-  return (span) => {
-    const record = c.classify(span) as RequestSpan;
-    return `${record.method} ${record.route}`;
-  };
-}
+const serverSpan = (attributes: DecodedSpan['attributes'], method = 'GET') =>
+  routeSpan(method, '/trpc', attributes);
+const classifier = (perRoute?: number) => endpointNamer(undefined, perRoute);
 
 const call = (type: string, procedure?: string, procedures?: number): DecodedSpan['attributes'] => ({
   'spanstat.trpc.type': type,
