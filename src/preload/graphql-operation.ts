@@ -62,7 +62,8 @@ const GRAPHQL_JIT_VERSIONS = ['>=0.7.0 <1'];
 
 /** Longest operation name sent: GraphQL names have no length limit; the sidecar keeps 100 characters. */
 const MAX_NAME_CHARS = 200;
-const OPERATION_TYPES = new Set(['query', 'mutation', 'subscription']);
+/** GraphQL's operation types; tRPC's procedure types are the same three (trpc-procedure.ts). */
+export const OPERATION_TYPES: ReadonlySet<string> = new Set(['query', 'mutation', 'subscription']);
 
 type Method = (this: unknown, ...args: unknown[]) => unknown;
 

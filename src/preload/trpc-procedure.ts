@@ -32,13 +32,13 @@ import {
 import { TRPC_ATTR } from '../model/attributes';
 import { registerEsmPatch } from './esm-patches';
 import { TRPC_ADAPTER_OPTIONS_ESM_ID } from './esm-targets';
+import { OPERATION_TYPES } from './graphql-operation';
 import { activeRequestSpan } from './lean-tracer';
 import { PreloadInstrumentation } from './module-hooks';
 import { isPatched, markPatched } from './patch-mark';
 
 /** tRPC 10 (`dist/adapters/*.js`) and 11 (`*.cjs`). */
 const TRPC_VERSIONS = ['>=10.0.0 <12'];
-const PROCEDURE_TYPES = new Set(['query', 'mutation', 'subscription']);
 /** Longest procedure path sent (the router's keys; the sidecar keeps 100 characters). */
 const MAX_PATH_CHARS = 200;
 /** Longest list of a batch's procedures sent (whole paths; the sidecar keeps 300 characters of it). */
@@ -218,7 +218,7 @@ function calledProcedures(meta: ResponseMetaLike, router: RouterLike | undefined
     for (const call of calls as (CallLike | null)[]) {
       const type = call?.procedure?._def?.type;
       const path = call?.path;
-      if (typeof path === 'string' && typeof type === 'string' && PROCEDURE_TYPES.has(type))
+      if (typeof path === 'string' && typeof type === 'string' && OPERATION_TYPES.has(type))
         called.push([type, path]);
     }
     return called;
@@ -226,7 +226,7 @@ function calledProcedures(meta: ResponseMetaLike, router: RouterLike | undefined
   // v10: no resolved procedures; the router's flat map has each (no lazy routers before v11).
   const { paths, type } = meta;
   const procedures = router?._def?.procedures;
-  if (!Array.isArray(paths) || typeof type !== 'string' || !PROCEDURE_TYPES.has(type) || !procedures)
+  if (!Array.isArray(paths) || typeof type !== 'string' || !OPERATION_TYPES.has(type) || !procedures)
     return called;
   for (const path of paths) {
     if (typeof path !== 'string' || !Object.hasOwn(procedures, path)) continue;
