@@ -140,28 +140,40 @@ async function send(port: number, calls: Call[]): Promise<number[]> {
   return statuses;
 }
 
-async function expectNoSecrets(rows: unknown, run: AppRun): Promise<void> {
-  const everything = `${JSON.stringify(rows)}\n${await sidecarOutputs(sidecar.apiUrl)}`;
+/**
+ * Sends `calls` to the app and checks the service's rows (sorted), its N+1 advice (its routes, sorted)
+ * and that no secret shows anywhere; answers the rows and the N+1 recommendations for further checks.
+ */
+async function expectProcedureRows(
+  run: AppRun,
+  service: string,
+  calls: Call[],
+  rows: (string | number)[][],
+  nPlusOneRoutes: string[],
+) {
+  const statuses = await send(run.port, calls);
+  expect(statuses).toEqual(calls.map(([, , , status]) => status));
+  const found = await endpointRowsOf(sidecar.apiUrl, service, calls.length);
+  expect(routeFigures(found)).toEqual(rows.sort());
+  const nPlusOne = await activeNPlusOne(sidecar, service);
+  expect(nPlusOne.map((r) => r.target.route).sort()).toEqual(nPlusOneRoutes);
+  const everything = `${JSON.stringify(found)}\n${await sidecarOutputs(sidecar.apiUrl)}`;
   for (const word of SECRETS) expect(everything).not.toContain(word);
   expect(run.stderr()).not.toContain('spanstat');
+  return nPlusOne;
 }
 
 describe('a tRPC API under the preload, sending to a sidecar', () => {
   it('gives each procedure its own row through the Express and fetch adapters, with its figures and N+1 advice', async () => {
-    const calls = [...callsTo('/trpc'), ...callsTo('/api/trpc')];
-    const statuses = await send(app.port, calls);
-    expect(statuses).toEqual(calls.map(([, , , status]) => status));
-
-    const rows = await endpointRowsOf(sidecar.apiUrl, SERVICE, calls.length);
-    // The fetch adapter runs in an Express route of its own, whose template names its rows.
-    expect(routeFigures(rows)).toEqual([...rowsOf('/trpc'), ...rowsOf('/api/trpc/*procedure')].sort());
-
-    // The N+1 of orders.list is advised for the procedure that has it.
-    const nPlusOne = await activeNPlusOne(sidecar, SERVICE);
-    expect(nPlusOne.map((r) => r.target.route).sort()).toEqual([
-      'GET /api/trpc/*procedure (query orders.list)',
-      'GET /trpc (query orders.list)',
-    ]);
+    const nPlusOne = await expectProcedureRows(
+      app,
+      SERVICE,
+      [...callsTo('/trpc'), ...callsTo('/api/trpc')],
+      // The fetch adapter runs in an Express route of its own, whose template names its rows.
+      [...rowsOf('/trpc'), ...rowsOf('/api/trpc/*procedure')],
+      // The N+1 of orders.list is advised for the procedure that has it.
+      ['GET /api/trpc/*procedure (query orders.list)', 'GET /trpc (query orders.list)'],
+    );
     expect(nPlusOne.find((r) => r.target.route === 'GET /trpc (query orders.list)')?.title).toBe(
       'N+1 in GET /trpc (query orders.list): SELECT $1::int AS id, $2 AS name runs up to 6× per request',
     );
@@ -171,52 +183,33 @@ describe('a tRPC API under the preload, sending to a sidecar', () => {
     expect(metrics).toContain(
       `spanstat_http_server_request_db_queries_count{service="${SERVICE}",method="GET",route="/trpc (query orders.list)"} 3`,
     );
-    await expectNoSecrets(rows, app);
   }, 60_000);
 
   it("names the standalone server's requests by tRPC's endpoint and the procedure in an ES module app", async () => {
-    const calls = callsTo('/rpc');
-    const statuses = await send(esmApp.port, calls);
-    expect(statuses).toEqual(calls.map(([, , , status]) => status));
-
-    const rows = await endpointRowsOf(sidecar.apiUrl, ESM_SERVICE, calls.length);
-    // No framework routes them: tRPC's endpoint is the route of the requests it ran a procedure for;
-    // the two 404s keep theirs (the sidecar's `(unmatched)`), never the path.
-    expect(routeFigures(rows)).toEqual(
-      [
-        ...rowsOf('/rpc').filter(([endpoint]) => endpoint !== 'GET /rpc'),
-        ['GET (unmatched)', 2, 0, 0, 0],
-      ].sort(),
+    await expectProcedureRows(
+      esmApp,
+      ESM_SERVICE,
+      callsTo('/rpc'),
+      // No framework routes them: tRPC's endpoint is the route of the requests it ran a procedure for;
+      // the two 404s keep theirs (the sidecar's `(unmatched)`), never the path.
+      [...rowsOf('/rpc').filter(([endpoint]) => endpoint !== 'GET /rpc'), ['GET (unmatched)', 2, 0, 0, 0]],
+      ['GET /rpc (query orders.list)'],
     );
-    const nPlusOne = await activeNPlusOne(sidecar, ESM_SERVICE);
-    expect(nPlusOne.map((r) => r.target.route)).toEqual(['GET /rpc (query orders.list)']);
-    await expectNoSecrets(rows, esmApp);
   }, 60_000);
 
   it("names tRPC 10's requests the same way, its paths checked against the router's procedures", async () => {
-    const calls = [...callsTo('/trpc'), ...callsTo('/api/trpc')];
-    const statuses = await send(trpc10App.port, calls);
-    expect(statuses).toEqual(calls.map(([, , , status]) => status));
-
-    const rows = await endpointRowsOf(sidecar.apiUrl, TRPC10_SERVICE, calls.length);
-    expect(routeFigures(rows)).toEqual([...rowsOf('/trpc'), ...rowsOf('/api/trpc/*procedure')].sort());
-    const nPlusOne = await activeNPlusOne(sidecar, TRPC10_SERVICE);
-    expect(nPlusOne.map((r) => r.target.route).sort()).toEqual([
-      'GET /api/trpc/*procedure (query orders.list)',
-      'GET /trpc (query orders.list)',
-    ]);
-    await expectNoSecrets(rows, trpc10App);
+    await expectProcedureRows(
+      trpc10App,
+      TRPC10_SERVICE,
+      [...callsTo('/trpc'), ...callsTo('/api/trpc')],
+      [...rowsOf('/trpc'), ...rowsOf('/api/trpc/*procedure')],
+      ['GET /api/trpc/*procedure (query orders.list)', 'GET /trpc (query orders.list)'],
+    );
   }, 60_000);
 
   it("names the requests of tRPC's Fastify plugin by the plugin's route and the procedure", async () => {
-    const calls = callsTo('/trpc');
-    const statuses = await send(fastifyApp.port, calls);
-    expect(statuses).toEqual(calls.map(([, , , status]) => status));
-
-    const rows = await endpointRowsOf(sidecar.apiUrl, FASTIFY_SERVICE, calls.length);
-    expect(routeFigures(rows)).toEqual(rowsOf('/trpc/:path').sort());
-    const nPlusOne = await activeNPlusOne(sidecar, FASTIFY_SERVICE);
-    expect(nPlusOne.map((r) => r.target.route)).toEqual(['GET /trpc/:path (query orders.list)']);
-    await expectNoSecrets(rows, fastifyApp);
+    await expectProcedureRows(fastifyApp, FASTIFY_SERVICE, callsTo('/trpc'), rowsOf('/trpc/:path'), [
+      'GET /trpc/:path (query orders.list)',
+    ]);
   }, 60_000);
 });
