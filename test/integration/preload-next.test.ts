@@ -7,7 +7,8 @@
  * app's catch-all route) — exporting to the sidecar: each request is named by
  * Next's route template, static files are one `(static)` row, a 404 no route took is `(unmatched)`,
  * the queries and cache reads are counted on their request — the app router's ioredis is bundled (read
- * from its tracing channel), the pages router's required (patched; not counted twice) — and no word of a
+ * from its tracing channel), the pages router's required (patched; not counted twice), postgres.js (lib/ledger.js)
+ * imported by a route handler as an ES module (external: on Node 20 the module loader hook's) — and no word of a
  * path reaches an output; tRPC (lib/trpc.js) in a route handler and a pages-router API route is named by
  * procedure. And `next dev` of each (Turbopack on 16, webpack on 15 and 14): the same names, and
  * Next's dev chunks and dev overlay endpoints `(static)`.
@@ -296,6 +297,9 @@ describe.each(LINES)('a $name app under the preload, sending to a sidecar', (lin
         [`/api/trpc/orders.get?input=${encodeURIComponent('"zebediah"')}`, 200],
         [`/api/rpc/orders.get?input=${encodeURIComponent('"marmalade"')}`, 200],
         ['/api/trpc/quillon', 404],
+        // postgres.js, imported as an ES module by a route handler (external: serverExternalPackages).
+        ['/api/ledger/zebediah', 200],
+        ['/api/ledger/marmalade', 200],
       ];
       expect(await sendAll(app.port, sent)).toEqual(sent.map(([path, status]) => [path, status]));
 
@@ -314,6 +318,7 @@ describe.each(LINES)('a $name app under the preload, sending to a sidecar', (lin
           ['GET /api/trpc/[trpc] (query orders.get)', 1, 0, 1, 1],
           ['GET /api/rpc/[trpc] (query orders.get)', 1, 0, 1, 1],
           ['GET /api/trpc/[trpc]', 1, 0, 0, 0],
+          ['GET /api/ledger/[id]', 2, 0, 1, 1],
         ].sort(),
       );
       const everything = `${JSON.stringify(rows)}\n${await sidecarOutputs(sidecar.apiUrl)}`;
