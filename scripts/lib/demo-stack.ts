@@ -165,6 +165,8 @@ function requireBuilt(path: string, what: string): void {
 export interface SidecarProcessOptions {
   /** The Node binary to run `dist/cli/main.js sidecar` with (default: this process's). */
   node?: string;
+  /** The CLI to run (default: this checkout's dist/cli/main.js; e.g. an installed package's bin). */
+  cli?: string;
   /** Arguments after `sidecar`. */
   args?: string[];
   /** Added to this process's environment (SPANSTAT_* overrides); the two ports are set here. */
@@ -183,13 +185,14 @@ export interface SidecarProcess {
 
 /** `spanstat sidecar` as a child process on free loopback ports, once /healthz answers; stopped if it never does. */
 export async function startSidecarProcess(options: SidecarProcessOptions = {}): Promise<SidecarProcess> {
-  requireBuilt(CLI_PATH, 'the spanstat CLI');
+  const cli = options.cli ?? CLI_PATH;
+  requireBuilt(cli, 'the spanstat CLI');
   const receiverPort = await freePort();
   const apiPort = await freePort();
   const apiUrl = `http://127.0.0.1:${apiPort}`;
   const child = startChild(
     'sidecar',
-    [CLI_PATH, 'sidecar', ...(options.args ?? [])],
+    [cli, 'sidecar', ...(options.args ?? [])],
     {
       ...process.env,
       SPANSTAT_RECEIVER_PORT: String(receiverPort),
