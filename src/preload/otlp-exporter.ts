@@ -28,7 +28,7 @@ import type { ReadableSpan } from '@opentelemetry/sdk-trace-base';
 import { gzipBody } from '../gzip-body';
 import { failureReason, isRetryableStatus, retryBackoffMs, retryDelayMs } from '../otlp-retry';
 import type { EncodedSpanExporter, ExitExporter, QueuedSpans } from './batch-processor';
-import { exportOnExit } from './exit-flush';
+import { type ExitFlushOutcome, exportOnExit } from './exit-flush';
 import type { ExportTls } from './export-tls';
 import { encodeTraceRequest } from './otlp-encode';
 import type { ExportProtocol } from './settings';
@@ -146,9 +146,17 @@ export class OtlpHttpExporter implements EncodedSpanExporter, ExitExporter {
       },
       timeoutMs,
     );
-    if ('status' in outcome && outcome.status >= 200 && outcome.status < 300)
+    if ('status' in outcome && outcome.status >= 200 && outcome.status < 300) {
       this.exportedSpans += queued.count;
-    else this.droppedSpans += queued.count;
+      return;
+    }
+    this.droppedSpans += queued.count;
+    // The process can no longer report the loss on a later span: say it here (stderr is synchronous
+    // for files, pipes and terminals on Linux), or a script pointed at no sidecar loses all unsaid.
+    diag.warn(
+      `cannot export spans to ${this.url.origin} at exit: ${exitFailureReason(outcome, timeoutMs)}; ` +
+        `dropped ${queued.count} spans`,
+    );
   }
 
   private refuseWhilePaused(spans: number, done: (result: ExportResult) => void): boolean {
@@ -256,6 +264,13 @@ export class OtlpHttpExporter implements EncodedSpanExporter, ExitExporter {
     // 400/413/415…: this batch is refused; the next one may be fine, so no pause.
     return { ok: false, reason: `HTTP ${status}` };
   }
+}
+
+/** Why the exit flush failed, in the words the other exports' warnings use. */
+function exitFailureReason(outcome: ExitFlushOutcome, timeoutMs: number): string {
+  if ('timedOut' in outcome) return `no answer within ${timeoutMs} ms`;
+  if ('error' in outcome) return outcome.error;
+  return outcome.status > 0 ? `HTTP ${outcome.status}` : 'connection failed';
 }
 
 type UndiciAgent = import('undici').Agent;

@@ -118,6 +118,27 @@ describe('the preload at process end', () => {
     ).toBeLessThanOrEqual(1);
   });
 
+  it('says on stderr, once, that the spans it could not deliver at exit were dropped', async () => {
+    // No export before the exit (the schedule delay is 60 s): the exit flush is the only attempt,
+    // and its failure was silent — a script pointed at a wrong endpoint lost every span unsaid.
+    const dead = `http://127.0.0.1:${await freePort()}`;
+    for (const processExit of ['0', '1']) {
+      const script = await startApp({
+        script: 'script.js',
+        env: { ...env, OTEL_EXPORTER_OTLP_ENDPOINT: dead, SCRIPT_PROCESS_EXIT: processExit },
+      });
+      expect((await script.exited).code).toBe(0);
+      const lines = script
+        .stderr()
+        .split('\n')
+        .filter((l) => l.includes('spanstat'));
+      expect(lines).toHaveLength(1);
+      expect(lines[0]).toMatch(
+        /^spanstat preload warn: cannot export spans to http:\/\/127\.0\.0\.1:\d+ at exit: .+; dropped \d+ spans$/,
+      );
+    }
+  });
+
   it('lets a script exit promptly when the sidecar accepts connections but never answers', async () => {
     const held: Socket[] = [];
     const silent = createServer((socket) => {
