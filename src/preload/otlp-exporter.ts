@@ -60,6 +60,8 @@ export class OtlpHttpExporter implements EncodedSpanExporter, ExitExporter {
   private isShutdown = false;
   private readonly inFlight = new Set<Promise<void>>();
   private readonly url: URL;
+  /** The URL as warnings name it: origin and path (a 404 is a wrong path), never credentials or query. */
+  private readonly target: string;
   /** undici's Agent, made at the first export (see the module comment). */
   private dispatcher: UndiciAgent | undefined;
   private readonly headers: Record<string, string>;
@@ -70,6 +72,7 @@ export class OtlpHttpExporter implements EncodedSpanExporter, ExitExporter {
 
   constructor(private readonly options: OtlpExporterOptions) {
     this.url = new URL(options.url);
+    this.target = `${this.url.origin}${this.url.pathname}`;
     const json = options.protocol === 'http/json';
     this.encoding = json ? 'json' : 'protobuf';
     this.serializer = loadSerializer(json);
@@ -154,7 +157,7 @@ export class OtlpHttpExporter implements EncodedSpanExporter, ExitExporter {
     // The process can no longer report the loss on a later span: say it here (stderr is synchronous
     // for files, pipes and terminals on Linux), or a script pointed at no sidecar loses all unsaid.
     diag.warn(
-      `cannot export spans to ${this.url.origin} at exit: ${exitFailureReason(outcome, timeoutMs)}; ` +
+      `cannot export spans to ${this.target} at exit: ${exitFailureReason(outcome, timeoutMs)}; ` +
         `dropped ${queued.count} spans`,
     );
   }
@@ -190,7 +193,7 @@ export class OtlpHttpExporter implements EncodedSpanExporter, ExitExporter {
         }
         const next = pauseMs === undefined ? '' : `; next attempt in ${Math.ceil(pauseMs / 1000)} s`;
         diag.warn(
-          `cannot export spans to ${this.url.origin}: ${outcome.reason}; dropped ${spans} spans${next}`,
+          `cannot export spans to ${this.target}: ${outcome.reason}; dropped ${spans} spans${next}`,
         );
         done({ code: FAILED, error: new Error(outcome.reason) });
       })

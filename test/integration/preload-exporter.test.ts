@@ -1,6 +1,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { gunzipSync } from 'node:zlib';
+import { type DiagLogger, DiagLogLevel, diag } from '@opentelemetry/api';
 import type { ExportResult } from '@opentelemetry/core';
 import { resourceFromAttributes } from '@opentelemetry/resources';
 import { BasicTracerProvider, type ReadableSpan } from '@opentelemetry/sdk-trace-base';
@@ -57,6 +58,14 @@ function makeSpans(count: number): ReadableSpan[] {
     return span as unknown as ReadableSpan;
   });
 }
+
+const silentLogger: DiagLogger = {
+  error: () => undefined,
+  warn: () => undefined,
+  info: () => undefined,
+  debug: () => undefined,
+  verbose: () => undefined,
+};
 
 function exportOnce(exporter: OtlpHttpExporter, spans: ReadableSpan[]): Promise<ExportResult> {
   return new Promise((resolve) => exporter.export(spans, resolve));
@@ -184,6 +193,32 @@ describe('the preload OTLP exporter', () => {
     expect((await exportOnce(exporter, makeSpans(1))).code).toBe(0);
     expect((globalThis as Record<symbol, unknown>)[key]).toBe(before);
     await exporter.shutdown();
+  });
+
+  it("names the endpoint's path in its warning, so a wrong path's 404 can be told", async () => {
+    // OTEL_EXPORTER_OTLP_ENDPOINT=http://host:4318/v1/traces makes <endpoint>/v1/traces/v1/traces:
+    // the warning named the origin alone ('cannot export spans to http://host:4318: HTTP 404').
+    answer = (_req, _body, res) => {
+      res.writeHead(404);
+      res.end();
+    };
+    const warnings: string[] = [];
+    diag.setLogger(
+      { ...silentLogger, warn: (message: string) => warnings.push(message) },
+      { logLevel: DiagLogLevel.WARN, suppressOverrideMessage: true },
+    );
+    try {
+      const wrong = `${url}/v1/traces?token=secret`;
+      const exporter = new OtlpHttpExporter({
+        url: wrong.replace('http://', 'http://user:pw@'),
+        timeoutMs: 2_000,
+      });
+      expect((await exportOnce(exporter, makeSpans(1))).code).toBe(1);
+      await exporter.shutdown();
+    } finally {
+      diag.disable();
+    }
+    expect(warnings).toEqual([`cannot export spans to ${url}/v1/traces: HTTP 404; dropped 1 spans`]);
   });
 
   it('drops a refused batch (HTTP 400) without pausing the next one', async () => {

@@ -134,7 +134,7 @@ describe('the preload at process end', () => {
         .filter((l) => l.includes('spanstat'));
       expect(lines).toHaveLength(1);
       expect(lines[0]).toMatch(
-        /^spanstat preload warn: cannot export spans to http:\/\/127\.0\.0\.1:\d+ at exit: .+; dropped \d+ spans$/,
+        /^spanstat preload warn: cannot export spans to http:\/\/127\.0\.0\.1:\d+\/v1\/traces at exit: .+; dropped \d+ spans$/,
       );
     }
   });
