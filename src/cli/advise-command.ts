@@ -3,6 +3,7 @@ import type { RecommendationsResponse } from '../advise/api';
 import { ago, formatRecommendations } from '../advise/format';
 import { PRIVILEGE_HINT } from '../advise/lock-waits';
 import { fetchForCommand, terminalSafe } from './fetch-json';
+import { fetchHealth, type Health } from './report-command';
 
 export interface AdviseCommandOptions {
   api: string;
@@ -28,7 +29,12 @@ export async function runAdviseCommand(options: AdviseCommandOptions): Promise<n
     return 1;
   }
   const { out, note } = adviceText(body, { brief: options.brief });
-  console.log(terminalSafe(out));
+  // "Nothing over its threshold" for a misspelt --service would be false comfort: say no data came.
+  const unknown =
+    options.service && body.recommendations.length === 0
+      ? unknownServiceText(options.service, await fetchHealth(options.api))
+      : undefined;
+  console.log(terminalSafe(unknown ?? out));
   if (note) console.error(note);
   return 0;
 }
@@ -56,6 +62,13 @@ export function adviceText(
     `note: the advisor's last evaluation failed: ${status.lastError}${since}`,
     ...notes,
   ]);
+}
+
+/** For `--service` naming a service the sidecar has no data from, what to print instead; else undefined. */
+export function unknownServiceText(service: string, health: Health | undefined): string | undefined {
+  const known = health?.services;
+  if (!known || known.includes(service)) return undefined;
+  return `No recommendations: no data seen for service '${service}' (services with data: ${known.join(', ') || 'none yet'}).`;
 }
 
 function withNotes(result: { out: string }, notes: string[]): { out: string; note?: string } {

@@ -20,8 +20,8 @@ const TITLES: Record<string, string> = {
   pools: 'Connection pools',
 };
 
-/** The parts of /healthz the report command reads. */
-interface Health {
+/** The parts of /healthz the report and advise commands read. */
+export interface Health {
   services?: string[];
   sendersLostSpans?: Record<string, number>;
   doubleTraced?: Record<string, { processes: number; spansSetAside: number }>;
@@ -103,7 +103,7 @@ function wrapList(names: readonly string[], lead: string, lineWidth: number): st
   return [...lines, line];
 }
 
-async function fetchHealth(api: string): Promise<Health | undefined> {
+export async function fetchHealth(api: string): Promise<Health | undefined> {
   const health = await fetchJson(apiUrl(api, '/healthz'));
   return health.ok ? (health.body as Health) : undefined;
 }

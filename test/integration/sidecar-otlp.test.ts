@@ -416,6 +416,14 @@ describe('sidecar over OTLP/HTTP', () => {
     expect(noPools.stdout).toContain("(no pools rows for service 'shop-api' in window all)");
   });
 
+  it('`spanstat advise --service` with a service that sent nothing says so, not "nothing over its threshold"', async () => {
+    const { services } = await getJson<{ services: string[] }>(`${sidecar.apiUrl}/healthz`);
+    const nosuch = await cli('advise', '--service', 'nosuch');
+    expect(nosuch.stdout.trim()).toBe(
+      `No recommendations: no data seen for service 'nosuch' (services with data: ${services.join(', ') || 'none yet'}).`,
+    );
+  });
+
   it("lists each report's sort columns in --help, as the API validates them", async () => {
     const { stdout } = await promisify(execFile)(process.execPath, [CLI, 'report', '--help'], {
       encoding: 'utf8',
