@@ -132,12 +132,19 @@ async function printReports(apiUrl: string): Promise<void> {
     process.stdout.write(stdout);
     if (code !== 0) console.log(`(report ${report} failed with exit code ${code}) ${stderr.trim()}`);
   }
-  const advice = await runCli(['advise', '--api', apiUrl]);
+  // What stands at the end of the run; what the warm-up raised and the load then cleared is one line.
+  const advice = await runCli(['advise', '--api', apiUrl, '--state', 'active']);
   // Older CLIs have no `advise`: skip it silently.
   if (/unknown command/i.test(advice.stderr)) return;
-  console.log('\n== spanstat advise ==');
+  console.log('\n== spanstat advise --state active ==');
   process.stdout.write(advice.stdout);
   if (advice.code !== 0) console.log(`(advise failed with exit code ${advice.code}) ${advice.stderr.trim()}`);
+  const resolved = await fetchJson(`${apiUrl}/api/v1/recommendations?state=resolved`);
+  const count = resolved.ok ? (resolved.body as { recommendations: unknown[] }).recommendations.length : 0;
+  if (count > 0)
+    console.log(
+      `\n(${count} more raised earlier in the run and resolved since: spanstat advise --state resolved --api ${apiUrl})`,
+    );
 }
 
 async function drive(
@@ -211,6 +218,10 @@ async function main(): Promise<void> {
     console.log(`\ndemo finished in ${((Date.now() - started) / 1000).toFixed(0)} s`);
     if (options.keep) {
       console.log(`\nstill running — report page: ${apiUrl}/  app: ${stack.appUrl}  (Ctrl-C to stop)`);
+      // The sidecar is on a free port, not the CLI's default 9464.
+      console.log(
+        `the CLI reads it with: npx spanstat report queries --api ${apiUrl}  (or SPANSTAT_API_URL=${apiUrl})`,
+      );
       await new Promise(() => {});
     }
   } finally {

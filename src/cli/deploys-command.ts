@@ -8,6 +8,25 @@ export interface DeploysCommandOptions {
   service?: string;
   limit: string;
   json?: boolean;
+  wide?: boolean;
+  /** The other reports' options: refused here rather than ignored (see optionError). */
+  sort?: string;
+  window?: string;
+}
+
+/**
+ * Why the options cannot be honoured, or undefined. The deploys report has no sort column and no window
+ * (each version's figures are its own latest requests), and the other reports' API answers a bad limit
+ * with a 400: ignoring any of them would print something other than what was asked for.
+ */
+export function optionError(options: DeploysCommandOptions): string | undefined {
+  if (options.sort !== undefined)
+    return '--sort does not apply to `report deploys`: versions are listed newest first, routes by requests';
+  if (options.window !== undefined && options.window !== 'all')
+    return "--window does not apply to `report deploys`: each version's figures are its own latest requests";
+  if (!/^[1-9]\d*$/.test(options.limit))
+    return `--limit must be a whole number of at least 1, not '${options.limit}'`;
+  return undefined;
 }
 
 interface RouteLine {
@@ -28,6 +47,11 @@ interface VersionLine {
 }
 
 export async function runDeploysCommand(options: DeploysCommandOptions): Promise<number> {
+  const refused = optionError(options);
+  if (refused) {
+    console.error(`spanstat: ${terminalSafe(refused)}`);
+    return 2;
+  }
   const params = new URLSearchParams();
   if (options.service) params.set('service', options.service);
   const query = params.size > 0 ? `?${params}` : '';
@@ -40,7 +64,7 @@ export async function runDeploysCommand(options: DeploysCommandOptions): Promise
     );
     return 1;
   }
-  const limit = Number.parseInt(options.limit, 10) || 20;
+  const limit = Number(options.limit);
   if (body.services.length === 0) {
     console.log(
       options.service
@@ -51,12 +75,14 @@ export async function runDeploysCommand(options: DeploysCommandOptions): Promise
     );
     return 0;
   }
-  console.log(terminalSafe(body.services.map((s) => serviceText(s, limit)).join('\n\n')));
+  console.log(
+    terminalSafe(body.services.map((s) => serviceText(s, limit, { wide: options.wide })).join('\n\n')),
+  );
   return 0;
 }
 
 /** One service: its current version and deploy time, the version history, and the per-route comparison. */
-export function serviceText(s: ServiceDeploys, limit: number): string {
+export function serviceText(s: ServiceDeploys, limit: number, options: { wide?: boolean } = {}): string {
   const compared = s.baselineVersion
     ? `, compared with ${s.baselineVersion}${s.settled ? ' (settled: the normal now)' : ''}`
     : '';
@@ -76,6 +102,7 @@ export function serviceText(s: ServiceDeploys, limit: number): string {
       { key: 'lastSeen', title: 'LAST SEEN' },
       { key: 'requests', title: 'REQUESTS' },
     ],
+    options,
   );
   const was = (now: number, before: number | undefined, digits: number, suffix = '') =>
     before === undefined
@@ -97,14 +124,18 @@ export function serviceText(s: ServiceDeploys, limit: number): string {
     }),
   );
   const routeTable = routes.length
-    ? formatTable<RouteLine>(routes, [
-        { key: 'route', title: 'ROUTE', maxWidth: 48 },
-        { key: 'requests', title: 'REQUESTS' },
-        { key: 'p95', title: 'P95 MS', align: 'right' },
-        { key: 'queriesPerRequest', title: 'QUERIES/REQ', align: 'right' },
-        { key: 'dbMsPerRequest', title: 'DB MS/REQ', align: 'right' },
-        { key: 'errorRate', title: '5XX', align: 'right' },
-      ])
+    ? formatTable<RouteLine>(
+        routes,
+        [
+          { key: 'route', title: 'ROUTE', maxWidth: 48 },
+          { key: 'requests', title: 'REQUESTS' },
+          { key: 'p95', title: 'P95 MS', align: 'right' },
+          { key: 'queriesPerRequest', title: 'QUERIES/REQ', align: 'right' },
+          { key: 'dbMsPerRequest', title: 'DB MS/REQ', align: 'right' },
+          { key: 'errorRate', title: '5XX', align: 'right' },
+        ],
+        options,
+      )
     : '(no requests of this version in its window yet)';
   const figures = s.baselineVersion
     ? `Routes (${s.currentVersion}'s last requests; "a → b": ${s.baselineVersion} → ${s.currentVersion})`

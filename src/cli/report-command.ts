@@ -140,6 +140,7 @@ function lostSpansNote(health: Health | undefined, services: ReadonlySet<string>
   const shown = Object.entries(lost).filter(([service, count]) => services.has(service) && count > 0);
   if (shown.length === 0) return undefined;
   const list = shown.map(([service, count]) => `${service} ${count.toLocaleString('en-US')}`).join(', ');
-  const why = 'sidecar down, refusing or behind';
+  // The preloads report a running total, which no window can narrow: said so, as --window 1m may show it.
+  const why = 'sidecar down, refusing or behind; the totals its processes reported, whatever the window';
   return `note: spans lost in the app before sending (${why}), missing from these figures: ${list}`;
 }
