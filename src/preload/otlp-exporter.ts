@@ -192,9 +192,7 @@ export class OtlpHttpExporter implements EncodedSpanExporter, ExitExporter {
           this.pausedUntil = this.now() + pauseMs;
         }
         const next = pauseMs === undefined ? '' : `; next attempt in ${Math.ceil(pauseMs / 1000)} s`;
-        diag.warn(
-          `cannot export spans to ${this.target}: ${outcome.reason}; dropped ${spans} spans${next}`,
-        );
+        diag.warn(`cannot export spans to ${this.target}: ${outcome.reason}; dropped ${spans} spans${next}`);
         done({ code: FAILED, error: new Error(outcome.reason) });
       })
       // Whatever `done` does, no rejection may escape into the app.
