@@ -26,6 +26,7 @@ select{margin-left:.5rem}
 <p id="lost" class="bad"></p>
 <p id="twice" class="bad"></p>
 <label>window<select id="window"><option>all</option><option>1m</option><option>5m</option><option>15m</option></select></label>
+<label style="margin-left:1rem">service<select id="service"><option value="">all</option></select></label>
 <h2>Recommendations</h2><div id="recommendations" class="muted">none</div>
 <h2>Deploys</h2><div id="deploys" class="muted">no service.version seen yet</div>
 <h2>Endpoints</h2><div id="endpoints"></div>
@@ -63,15 +64,23 @@ async function get(path) {
 }
 async function refresh() {
   const w = document.getElementById('window').value;
+  // A collector's many services: one at a time, or all (the API's own service filter).
+  const chosen = document.getElementById('service').value;
+  const svc = chosen ? '&service=' + encodeURIComponent(chosen) : '';
   const [e, q, c, p, rec, health, dep] = await Promise.all([
-    get('/api/v1/reports/endpoints?limit=50&window=' + w),
-    get('/api/v1/reports/queries?limit=50&window=' + w),
-    get('/api/v1/reports/cache?limit=50&window=' + w),
-    get('/api/v1/reports/pools?limit=50&window=' + w),
-    get('/api/v1/recommendations?state=active'),
+    get('/api/v1/reports/endpoints?limit=50&window=' + w + svc),
+    get('/api/v1/reports/queries?limit=50&window=' + w + svc),
+    get('/api/v1/reports/cache?limit=50&window=' + w + svc),
+    get('/api/v1/reports/pools?limit=50&window=' + w + svc),
+    get('/api/v1/recommendations?state=active' + svc),
     get('/healthz'),
-    get('/api/v1/deploys'),
+    get('/api/v1/deploys' + (chosen ? '?service=' + encodeURIComponent(chosen) : '')),
   ]);
+  // The services the sidecar has data from, the chosen one kept even before its data arrives.
+  const services = (health.services || []).slice().sort();
+  if (chosen && services.indexOf(chosen) < 0) services.push(chosen);
+  document.getElementById('service').innerHTML = '<option value="">all</option>' + services.map((s) =>
+    '<option' + (s === chosen ? ' selected' : '') + ' value="' + esc(s) + '">' + esc(s) + '</option>').join('');
   const when = (ms) => new Date(ms).toLocaleString();
   const deployRows = (dep.services || []).flatMap((s) => s.versions.slice(0, 5).map((v) => ({ service: s.service,
     version: v.version, current: v.version === s.currentVersion, baseline: v.version === s.baselineVersion,
@@ -127,5 +136,6 @@ async function refresh() {
   document.getElementById('meta').textContent = 'updated ' + new Date().toLocaleTimeString();
 }
 document.getElementById('window').onchange = refresh;
+document.getElementById('service').onchange = refresh;
 refresh(); setInterval(refresh, 5000);
 </script></body></html>`;

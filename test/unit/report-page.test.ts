@@ -11,10 +11,13 @@ interface FakeElement {
 
 /**
  * Runs the page's script against a fake document and a fetch that answers from `answers` (path
- * prefix → [status, body]; an Error is a network failure), and returns the sections' HTML.
+ * prefix → [status, body]; an Error is a network failure), and returns the sections' HTML. `values`
+ * presets form fields (`service`), `fetched` collects the paths the page asked for.
  */
 async function renderWith(
   answers: Record<string, [number, unknown] | Error>,
+  values: Record<string, string> = {},
+  fetched: string[] = [],
 ): Promise<Record<string, string>> {
   const script = /<script>([\s\S]*)<\/script>/.exec(renderReportPage())?.[1];
   if (script === undefined) throw new Error('no script in the page');
@@ -23,19 +26,30 @@ async function renderWith(
     getElementById(id: string): FakeElement {
       let el = elements.get(id);
       if (!el) {
-        el = { innerHTML: '', textContent: '', value: id === 'window' ? 'all' : '' };
+        el = { innerHTML: '', textContent: '', value: values[id] ?? (id === 'window' ? 'all' : '') };
         elements.set(id, el);
       }
       return el;
     },
   };
   const fetch = async (path: string) => {
+    fetched.push(path);
     const key = Object.keys(answers).find((prefix) => path.startsWith(prefix));
     const answer = key === undefined ? new Error(`unexpected ${path}`) : answers[key];
     if (answer instanceof Error) throw answer;
     return { ok: answer[0] < 400, status: answer[0], json: async () => answer[1] };
   };
-  runInNewContext(script, { document, fetch, setInterval: () => 0, Date, Promise, Object, String, Number });
+  runInNewContext(script, {
+    document,
+    fetch,
+    setInterval: () => 0,
+    Date,
+    Promise,
+    Object,
+    String,
+    Number,
+    encodeURIComponent,
+  });
   // refresh() awaits its fetches: let them settle.
   for (let i = 0; i < 20; i++) await new Promise((resolve) => setImmediate(resolve));
   return Object.fromEntries([...elements].map(([id, el]) => [id, el.innerHTML || el.textContent]));
@@ -63,6 +77,29 @@ describe('report page', () => {
     expect(html.queries).toContain('connection refused');
     expect(html.cache).toContain('no data yet');
     expect(html.recommendations).toContain('the advisor has not evaluated yet (every 30 s)');
+  });
+
+  it('lists the services the sidecar has data from, and shows only the one chosen', async () => {
+    const answers: Record<string, [number, unknown]> = {
+      '/api/v1/reports/': emptyReport,
+      '/api/v1/recommendations': [200, { recommendations: [] }],
+      '/api/v1/deploys': [200, { services: [] }],
+      '/healthz': [200, { services: ['shop', 'billing <eu>'] }],
+    };
+    const all: string[] = [];
+    const html = await renderWith(answers, {}, all);
+    expect(html.service).toBe(
+      '<option value="">all</option><option value="billing &lt;eu&gt;">billing &lt;eu&gt;</option>' +
+        '<option value="shop">shop</option>',
+    );
+    expect(all.filter((path) => path.includes('service='))).toEqual([]);
+
+    const one: string[] = [];
+    const chosen = await renderWith(answers, { service: 'billing <eu>' }, one);
+    expect(chosen.service).toContain('<option selected value="billing &lt;eu&gt;">');
+    const filtered = one.filter((path) => path !== '/healthz');
+    expect(filtered).toHaveLength(6);
+    for (const path of filtered) expect(path).toMatch(/[?&]service=billing%20%3Ceu%3E(&|$)/);
   });
 
   it('says at its top which services are traced twice, by the preload and their own SDK', async () => {
