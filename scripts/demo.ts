@@ -126,7 +126,7 @@ async function waitForAdvisor(apiUrl: string, sinceMs: number): Promise<void> {
 }
 
 async function printReports(apiUrl: string): Promise<void> {
-  for (const report of ['queries', 'cache', 'endpoints']) {
+  for (const report of ['services', 'queries', 'cache', 'endpoints']) {
     console.log(`\n== spanstat report ${report} ==`);
     const { code, stdout, stderr } = await runCli(['report', report, '--api', apiUrl]);
     process.stdout.write(stdout);

@@ -27,6 +27,7 @@ select{margin-left:.5rem}
 <p id="twice" class="bad"></p>
 <label>window<select id="window"><option>all</option><option>1m</option><option>5m</option><option>15m</option></select></label>
 <label style="margin-left:1rem">service<select id="service"><option value="">all</option></select></label>
+<h2>Where the time goes, per service</h2><div id="services"></div>
 <h2>Recommendations</h2><div id="recommendations" class="muted">none</div>
 <h2>Deploys</h2><div id="deploys" class="muted">no service.version seen yet</div>
 <h2>Endpoints</h2><div id="endpoints"></div>
@@ -67,7 +68,8 @@ async function refresh() {
   // A collector's many services: one at a time, or all (the API's own service filter).
   const chosen = document.getElementById('service').value;
   const svc = chosen ? '&service=' + encodeURIComponent(chosen) : '';
-  const [e, q, c, p, rec, health, dep] = await Promise.all([
+  const [s, e, q, c, p, rec, health, dep] = await Promise.all([
+    get('/api/v1/reports/services?limit=50&window=' + w + svc),
     get('/api/v1/reports/endpoints?limit=50&window=' + w + svc),
     get('/api/v1/reports/queries?limit=50&window=' + w + svc),
     get('/api/v1/reports/cache?limit=50&window=' + w + svc),
@@ -97,6 +99,12 @@ async function refresh() {
   document.getElementById('twice').textContent = twice.length ? 'Traced twice, by the spanstat preload and the app’s own '
     + 'OpenTelemetry SDK (its copies are set aside; drop one of the two): ' + twice.map(([s, d]) => s + ' (' + d.processes
     + ' processes)').join(', ') + '.' : '';
+  const share = (v) => v > 0 ? pct(v) : '–';
+  document.getElementById('services').innerHTML = section(s, [
+    ['service', 'service', (v, r) => esc(v) + (r.kind === 'jobs' ? ' <span class="muted">(jobs)</span>' : ''), 'text'],
+    ['requests', 'requests'], ['errorRate', 'errors', (v) => '<span class="' + (v >= 0.02 ? 'bad' : '') + '">' + pct(v) + '</span>'],
+    ['p50Ms', 'p50 ms'], ['p95Ms', 'p95 ms'], ['p99Ms', 'p99 ms'], ['dbShare', 'database', share], ['cacheShare', 'cache', share],
+    ['poolWaitShare', 'pool wait', share], ['otherShare', 'other', share], ['queriesPerRequest', 'queries/req']]);
   document.getElementById('endpoints').innerHTML = section(e, [
     ['route', 'endpoint', (v, r) => esc(r.service + ' ' + r.method + ' ' + v), 'text'], ['requests', 'requests'],
     ['errorRate', 'errors', (v) => '<span class="' + (v >= 0.02 ? 'bad' : '') + '">' + pct(v) + '</span>'],

@@ -50,7 +50,7 @@ program
   .description('print a report from a running sidecar as an aligned table')
   .argument(
     '[kind]',
-    'queries | cache | endpoints | endpoint-queries | endpoint-cache | pools | deploys (versions per service)',
+    'queries | services | cache | endpoints | endpoint-queries | endpoint-cache | pools | deploys (versions per service)',
     'queries',
   )
   .option('--api <url>', 'sidecar API base URL', process.env.SPANSTAT_API_URL ?? 'http://127.0.0.1:9464')

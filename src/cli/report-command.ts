@@ -12,6 +12,7 @@ export interface ReportCommandOptions {
 }
 
 const TITLES: Record<string, string> = {
+  services: 'Where the time goes, per service',
   queries: 'Queries',
   cache: 'Cache hit rate by key namespace',
   endpoints: 'Endpoints',

@@ -8,6 +8,7 @@ import type {
   EndpointShare,
   PoolRow,
   QueryRow,
+  ServiceRow,
 } from './types';
 
 /** 0.12 → `0.12`, 12.3 → `12.3`, 1234.5 → `1235`: about three significant digits. */
@@ -63,6 +64,22 @@ export const CACHE_COLUMNS: readonly Column<CacheRow>[] = [
   { key: 'maxTtlSeconds', title: 'MAX TTL s', align: 'right' },
   { key: 'noExpiryWritesPerMin', title: 'NO-TTL W/min', format: formatRate },
   { key: 'topEndpoints', title: 'TOP ENDPOINT', format: formatTop, maxWidth: 32 },
+];
+
+export const SERVICE_COLUMNS: readonly Column<ServiceRow>[] = [
+  { key: 'kind', title: 'KIND' },
+  { key: 'routes', title: 'ROUTES' },
+  { key: 'requests', title: 'REQS' },
+  { key: 'rps', title: 'RPS', format: formatRate },
+  { key: 'errorRate', title: 'ERR%', format: formatPercent },
+  { key: 'p50Ms', title: 'P50 ms', format: formatMs },
+  { key: 'p95Ms', title: 'P95 ms', format: formatMs },
+  { key: 'p99Ms', title: 'P99 ms', format: formatMs },
+  { key: 'dbShare', title: 'DB%', format: formatPercent },
+  { key: 'cacheShare', title: 'CACHE%', format: formatPercent },
+  { key: 'poolWaitShare', title: 'POOL%', format: formatPercent },
+  { key: 'otherShare', title: 'OTHER%', format: formatPercent },
+  { key: 'queriesPerRequest', title: 'Q/REQ', format: formatRate },
 ];
 
 export const ENDPOINT_COLUMNS: readonly Column<EndpointRow>[] = [

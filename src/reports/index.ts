@@ -8,6 +8,7 @@ export {
   formatPercent,
   POOL_COLUMNS,
   QUERY_COLUMNS,
+  SERVICE_COLUMNS,
   withService,
 } from './columns';
 export { ENDPOINT_REPORT, endpointReport } from './endpoint-report';
@@ -17,6 +18,7 @@ export { QUERY_REPORT, queryReport } from './query-report';
 export { REPORT_NAMES, REPORTS, type ReportDefinition, type ReportName } from './registry';
 export { ReportCache } from './report-cache';
 export { checkQuery, type NumericKey, type ReportSpec } from './report-query';
+export { SERVICE_REPORT, serviceReport } from './service-report';
 export * from './types';
 export {
   ENDPOINT_CACHE_REPORT,

@@ -8,12 +8,14 @@ import {
   ENDPOINT_QUERY_COLUMNS,
   POOL_COLUMNS,
   QUERY_COLUMNS,
+  SERVICE_COLUMNS,
 } from './columns';
 import { ENDPOINT_REPORT, endpointReport } from './endpoint-report';
 import type { Column } from './format-table';
 import { POOL_REPORT, poolReport } from './pool-report';
 import { QUERY_REPORT, queryReport } from './query-report';
 import type { ReportSpec } from './report-query';
+import { SERVICE_REPORT, serviceReport } from './service-report';
 import type { Report, ReportQuery } from './types';
 import {
   ENDPOINT_CACHE_REPORT,
@@ -38,6 +40,7 @@ function define<R>(
 
 /** `/api/v1/reports/<name>`; `spanstat report <name>`. */
 export const REPORTS = {
+  services: define(serviceReport, SERVICE_COLUMNS, SERVICE_REPORT),
   queries: define(queryReport, QUERY_COLUMNS, QUERY_REPORT),
   cache: define(cacheReport, CACHE_COLUMNS, CACHE_REPORT),
   endpoints: define(endpointReport, ENDPOINT_COLUMNS, ENDPOINT_REPORT),

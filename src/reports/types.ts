@@ -66,10 +66,8 @@ export interface CacheRow {
   topEndpoints: EndpointShare[];
 }
 
-export interface EndpointRow {
-  service: string;
-  method: string;
-  route: string;
+/** What the endpoint and service reports say of a set of requests (or job runs). */
+export interface RequestFigures {
   requests: number;
   errors: number;
   /** 0..1 */
@@ -87,7 +85,31 @@ export interface EndpointRow {
   poolWaitMsPerRequest: number;
   queriesPerRequest: number;
   cacheOpsPerRequest: number;
+  /** The slowest one's trace. */
   exampleTraceId: string;
+}
+
+export interface EndpointRow extends RequestFigures {
+  service: string;
+  method: string;
+  route: string;
+}
+
+/**
+ * One service's requests (or its job and consumer runs, `kind: 'jobs'`) over every route: where its time
+ * goes, at a glance. The shares split the units' summed duration as each request's time split does.
+ */
+export interface ServiceRow extends RequestFigures {
+  service: string;
+  /** `requests`: HTTP requests; `jobs`: `runJob` runs and CONSUMER spans (the endpoint report's JOB/CONSUMER rows). */
+  kind: 'requests' | 'jobs';
+  /** Endpoint rows (routes, or job names) the units are spread over. */
+  routes: number;
+  /** Shares (0..1) of the summed duration spent in database calls, cache calls, pool waits and the rest. */
+  dbShare: number;
+  cacheShare: number;
+  poolWaitShare: number;
+  otherShare: number;
 }
 
 /**

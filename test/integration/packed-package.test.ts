@@ -136,6 +136,9 @@ describe('the packed package, installed into an app', () => {
     const bin = join(appDir, 'node_modules', '.bin', 'spanstat');
     const report = await run(process.execPath, [bin, 'report', 'endpoints', '--api', sidecar.apiUrl]);
     expect(report.stdout).toContain('/api/users/:id');
+    const services = await run(process.execPath, [bin, 'report', 'services', '--api', sidecar.apiUrl]);
+    expect(services.stdout).toMatch(/^packed-express\s+requests\s+1\s+3\s/m);
+    expect(services.stdout).toMatch(/^packed-esm\s+requests\s+1\s+2\s/m);
     const advise = await run(process.execPath, [bin, 'advise', '--api', sidecar.apiUrl]);
     expect(advise.stdout.length).toBeGreaterThan(0);
     const version = await run(process.execPath, [bin, '--version']);

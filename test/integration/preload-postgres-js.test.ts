@@ -292,8 +292,10 @@ describe('a postgres.js instance as a pool', () => {
         // Six of them found both connections in use (the first two waited for theirs to open).
         expect(waits.filter((w) => attr(w, 'spanstat.pool.in_use') === 2).length).toBeGreaterThanOrEqual(6);
         expect(Math.max(...waits.map((w) => w.durationMs))).toBeGreaterThan(250);
-        // Each query's own time is its 150 ms on a connection, not the queue's.
-        for (const q of queries) expect(q.durationMs).toBeLessThan(300);
+        // Each query's own time is its 150 ms on a connection, not the queue's: the last ones, had their
+        // spans held their wait, would read ~600 ms (the start check above is the exact one; the slack over
+        // 150 is a loaded machine's — a full suite beside other work read 321 ms against a bound of 300).
+        for (const q of queries) expect(q.durationMs).toBeLessThan(450);
         const usage = capture.spans.filter(isUsage);
         expect(
           usage.map((s) => [attr(s, 'spanstat.pool.in_use'), attr(s, 'spanstat.pool.max')]),
@@ -333,7 +335,8 @@ describe('a postgres.js instance as a pool', () => {
         // Its query runs on the reserved connection once the wait ended, in its own ~150 ms.
         const query = capture.spans.find((q) => isQuery(q) && q.traceId === wait.traceId);
         expect(query && query.startMs >= wait.startMs + wait.durationMs - 1).toBe(true);
-        expect(query?.durationMs).toBeLessThan(300);
+        // (Had it held the wait, ~450 ms for the last; slack for a loaded machine, as above.)
+        expect(query?.durationMs).toBeLessThan(400);
       }
       expect(Math.max(...waits.map((w) => w.durationMs))).toBeGreaterThan(250);
     } finally {

@@ -98,8 +98,39 @@ describe('report page', () => {
     const chosen = await renderWith(answers, { service: 'billing <eu>' }, one);
     expect(chosen.service).toContain('<option selected value="billing &lt;eu&gt;">');
     const filtered = one.filter((path) => path !== '/healthz');
-    expect(filtered).toHaveLength(6);
+    expect(filtered).toHaveLength(7);
     for (const path of filtered) expect(path).toMatch(/[?&]service=billing%20%3Ceu%3E(&|$)/);
+  });
+
+  it("shows where each service's time goes, its job runs on a row of their own", async () => {
+    const row = (kind: string, requests: number, dbShare: number, otherShare: number) => ({
+      service: 'shop',
+      kind,
+      requests,
+      errorRate: 0,
+      p50Ms: 4,
+      p95Ms: 12,
+      p99Ms: 20,
+      dbShare,
+      cacheShare: 0.05,
+      poolWaitShare: 0,
+      otherShare,
+      queriesPerRequest: 2.5,
+    });
+    const html = await renderWith({
+      '/api/v1/reports/services': [
+        200,
+        { rows: [row('requests', 120, 0.62, 0.33), row('jobs', 4, 0.9, 0.05)], totalRows: 2 },
+      ],
+      '/api/v1/reports/': emptyReport,
+      '/api/v1/recommendations': [200, { recommendations: [] }],
+      '/healthz': [200, { services: ['shop'] }],
+    });
+    expect(html.services).toContain('<td class="text">shop</td><td class="">120</td>');
+    expect(html.services).toContain('shop <span class="muted">(jobs)</span>');
+    expect(html.services).toContain(
+      '<td class="">62.0%</td><td class="">5.0%</td><td class="">–</td><td class="">33.0%</td>',
+    );
   });
 
   it('says at its top which services are traced twice, by the preload and their own SDK', async () => {

@@ -183,6 +183,7 @@ describe('reports: registry', () => {
       namespaces: [{ namespace: 'user:*', ops: 1, singleReads: 1, totalMs: 1 }],
     });
     expect(REPORT_NAMES).toEqual([
+      'services',
       'queries',
       'cache',
       'endpoints',
