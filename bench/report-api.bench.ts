@@ -166,6 +166,8 @@ export async function runReportApiBench(options: ReportApiOptions = {}): Promise
       '/api/v1/reports/queries?window=5m&limit=50&sort=p99Ms',
       '/api/v1/reports/endpoint-queries?limit=50',
       '/api/v1/reports/endpoints',
+      // The page's first section: merges the routes' sketches per service on every build.
+      '/api/v1/reports/services?limit=50',
       '/api/v1/reports/queries',
     ];
     for (const path of paths) {
