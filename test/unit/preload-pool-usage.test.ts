@@ -45,6 +45,12 @@ describe('clients in use once a checkout is served', () => {
     expect(inUseOnceServed({ options: { max: 4 }, totalCount: 4, idleCount: 0 })).toBe(4);
   });
 
+  it('counts the checkouts queued for an idle client (Promise.all over idle clients)', () => {
+    // 5 idle clients, 4 checkouts placed in this tick and queued for the next-tick hand-over.
+    expect(inUseOnceServed({ options: { max: 10 }, totalCount: 5, idleCount: 5, waitingCount: 4 })).toBe(5);
+    expect(inUseOnceServed({ options: { max: 4 }, totalCount: 4, idleCount: 2, waitingCount: 3 })).toBe(4);
+  });
+
   it('reads pg-pool internals without the count getters, and gives up without either', () => {
     expect(inUseOnceServed({ options: { max: 4 }, _clients: [1, 2], _idle: [1] })).toBe(2);
     expect(inUseOnceServed({ options: { max: 4 } })).toBeUndefined();
@@ -62,6 +68,13 @@ describe('checkouts waiting once a checkout is placed', () => {
       waitingOncePlaced({ options: { max: 4 }, _clients: [1, 2, 3, 4], _idle: [], _pendingQueue: [1] }),
     ).toBe(2);
     expect(waitingOncePlaced({ options: { max: 4 }, totalCount: 4, idleCount: 0 })).toBeUndefined();
+  });
+
+  it('leaves out the checkouts queued for an idle client, which pg-pool serves on the next tick', () => {
+    // Promise.all of 5 queries over 5 idle clients: the 5th is placed with 4 queued, and none waits.
+    expect(waitingOncePlaced({ options: { max: 10 }, totalCount: 5, idleCount: 5, waitingCount: 4 })).toBe(0);
+    // Full pool, 2 idle: of 3 queued, 1 waits for a release, and so does this one.
+    expect(waitingOncePlaced({ options: { max: 4 }, totalCount: 4, idleCount: 2, waitingCount: 3 })).toBe(2);
   });
 });
 
