@@ -6,6 +6,10 @@
  * Waits while the pool never filled up (its size known, no checkout found every client in use) are
  * not saturation but connection setup: the pool had no idle client and opened one — clients closed
  * when idle or destroyed after an error — and a bigger pool would not help (pool-connection-setup).
+ * Connect spans that name no pool and come without usage samples (other SDKs: OpenTelemetry JS's pg
+ * instrumentation) mark every checkout, an idle client's too, so their share of request time is the
+ * checkouts' own cost (10% of a 5-ms request that runs a few queries): such a pool is judged by its
+ * p95 wait only.
  */
 import type { PoolRow } from '../../reports/types';
 import type { Target } from '../types';
@@ -21,13 +25,16 @@ export function poolRule(ctx: RuleContext): void {
     ctx.observe('pool-saturation', p.service, target);
     ctx.observe('pool-connection-setup', p.service, target);
     const share = waitShare(ctx, p);
+    // The preload names its pools and samples their size; its connect spans are the checkouts that waited.
+    const waitedShare = p.pool === '' && p.poolMax === null ? null : share;
     const setup = p.poolMax !== null && p.saturatedConnects === 0;
     // Hysteresis: each line is held 10% (advisor.clearMargin) below itself while the advice is active.
     const raised = ctx.raised(setup ? 'pool-connection-setup' : 'pool-saturation', p.service, target);
     const held = raised !== undefined;
     const wasCritical = raised === 'critical';
     const slowWait = p.p95WaitMs >= t.waitP95Ms || ctx.holds(p.p95WaitMs, t.waitP95Ms, held);
-    const largeShare = share !== null && (share >= t.waitShare || ctx.holds(share, t.waitShare, held));
+    const largeShare =
+      waitedShare !== null && (waitedShare >= t.waitShare || ctx.holds(waitedShare, t.waitShare, held));
     const full =
       p.maxInUseRatio !== null &&
       (p.maxInUseRatio >= t.inUseRatio || ctx.holds(p.maxInUseRatio, t.inUseRatio, held)) &&
@@ -36,7 +43,8 @@ export function poolRule(ctx: RuleContext): void {
     const critical =
       p.p95WaitMs >= 5 * t.waitP95Ms ||
       ctx.holds(p.p95WaitMs, 5 * t.waitP95Ms, wasCritical) ||
-      (share !== null && (share >= 3 * t.waitShare || ctx.holds(share, 3 * t.waitShare, wasCritical)));
+      (waitedShare !== null &&
+        (waitedShare >= 3 * t.waitShare || ctx.holds(waitedShare, 3 * t.waitShare, wasCritical)));
     ctx.emit({
       kind: setup ? 'pool-connection-setup' : 'pool-saturation',
       severity: critical ? 'critical' : slowWait || largeShare ? 'warning' : 'info',
