@@ -182,6 +182,17 @@ describe('sidecar shutdown on signals', () => {
     expect(sidecar.lines.some((l) => l.msg === 'spanstat sidecar stopped')).toBe(false);
   });
 
+  it('stops on SIGTERM when the reader of its log has gone (`spanstat sidecar | head -1`)', async () => {
+    const sidecar = await spawnSidecar({});
+    // The pipe's reading end closes: every later log line meets EPIPE.
+    sidecar.child.stdout?.destroy();
+    const sentAt = Date.now();
+    sidecar.child.kill('SIGTERM');
+    const exit = await sidecar.exited;
+    expect(exit.code).toBe(0);
+    expect(exit.atMs - sentAt).toBeLessThan(5_000);
+  });
+
   it('exits with code 1 once shutdown.timeoutMs has passed, saying the shutdown timed out', async () => {
     const sidecar = await spawnSidecar({
       SPANSTAT_FORWARD_ENDPOINT: await silentUpstream(),
