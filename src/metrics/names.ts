@@ -215,7 +215,7 @@ export const METRICS = {
     name: 'spanstat_http_server_request_duration_seconds',
     type: 'histogram',
     unit: 'seconds',
-    help: 'Duration of served HTTP requests, per route template',
+    help: 'Duration of served HTTP requests, per route template, and of job and consumer runs (method JOB / CONSUMER)',
     labels: ['service', 'method', 'route', 'status_class'],
     buckets: HTTP_SECONDS,
   },
