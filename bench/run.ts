@@ -9,12 +9,11 @@
  * --update-doc rewrites the table in BENCHMARKS.md from this run; --doc-from-latest does that from
  * bench/results/latest.json without running anything. Exit code 1 when a target failed.
  */
-import { execFile } from 'node:child_process';
-import { readFileSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { execFile, spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
 import { REPO_ROOT } from '../scripts/lib/demo-stack';
-import { runAccuracyBench } from './accuracy.bench';
-import { runIngestBench } from './ingest.bench';
 import { canPin, type Rate } from './lib/cpu';
 import {
   BENCH_ROOT,
@@ -28,56 +27,38 @@ import {
   writeResults,
 } from './lib/figures';
 import { ensureBuilt, pinSelfToLoadCore } from './lib/setup';
-import { runMemoryBench } from './memory.bench';
-import { runOverloadBench } from './overload.bench';
-import { runPreloadBench } from './preload-overhead.bench';
-import { runReportApiBench } from './report-api.bench';
+import { STEPS, type Step, type StepContext } from './lib/steps';
 
-interface Step {
-  name: string;
-  /** Figures reported as failed when the bench itself throws. */
-  placeholder: Pick<Figure, 'id' | 'figure' | 'target'>;
-  run(context: { sustainable?: number }): Promise<BenchResult>;
-}
+const TSX_CLI = join(REPO_ROOT, 'node_modules', 'tsx', 'dist', 'cli.mjs');
 
 const log = (line: string) => console.log(`  ${line}`);
 
-const STEPS: Step[] = [
-  {
-    name: 'preload',
-    placeholder: {
-      id: 'preload.throughput-loss',
-      figure: 'preload overhead',
-      target: '≤ 10%, ≤ 1 ms, ≥ 1.5× stock',
-    },
-    run: () => runPreloadBench({ log }),
-  },
-  {
-    name: 'ingest',
-    placeholder: { id: 'ingest.end-to-end', figure: 'sidecar ingest', target: '≥ 100k spans/s' },
-    run: () => runIngestBench({ log }),
-  },
-  {
-    name: 'memory',
-    placeholder: { id: 'memory.rss-max', figure: 'sidecar memory', target: '≤ 150 MB' },
-    run: () => runMemoryBench({ log }),
-  },
-  {
-    name: 'accuracy',
-    placeholder: { id: 'accuracy.quantiles', figure: 'quantile accuracy', target: '≤ 1%' },
-    run: () => runAccuracyBench({ log }),
-  },
-  {
-    name: 'report-api',
-    placeholder: { id: 'report-api.limited', figure: 'report API p99', target: '≤ 50 ms' },
-    run: () => runReportApiBench({ log }),
-  },
-  {
-    name: 'overload',
-    placeholder: { id: 'overload.refusals', figure: 'overload', target: '429/503 + Retry-After' },
-    run: (context) => runOverloadBench({ log, sustainable: context.sustainable }),
-  },
-];
+/**
+ * Runs one step in a child process (run-step.ts) and reads its result. In this process, the benches
+ * that measure in-process (the ingest bench's raw decode and pipeline alone) ran after the preload
+ * bench had: the pipeline alone read 561k spans/s in a full run and 1.09M standalone minutes later, and
+ * protobufjs's decode swung 48k–280k between runs. A process per step measures as a standalone run.
+ */
+function runStepInChild(name: string, context: StepContext): Promise<BenchResult> {
+  const resultFile = join(mkdtempSync(join(tmpdir(), 'spanstat-bench-step-')), 'result.json');
+  const args = [TSX_CLI, join(BENCH_ROOT, 'lib', 'run-step.ts'), name, resultFile];
+  if (context.sustainable !== undefined) args.push(String(context.sustainable));
+  return new Promise((resolve, reject) => {
+    // The child inherits this process's CPU affinity (the load core) and prints its log lines itself.
+    const child = spawn(process.execPath, args, { cwd: REPO_ROOT, stdio: ['ignore', 'inherit', 'inherit'] });
+    child.on('error', reject);
+    child.on('exit', (code) => {
+      try {
+        if (code !== 0) throw new Error(`bench step ${name} exited with code ${code}`);
+        resolve(JSON.parse(readFileSync(resultFile, 'utf8')) as BenchResult);
+      } catch (err) {
+        reject(err);
+      } finally {
+        rmSync(dirname(resultFile), { recursive: true, force: true });
+      }
+    });
+  });
+}
 
 /** The component benches other modules own, run as they are with short settings; output kept verbatim. */
 const COMPONENT_BENCHES: { file: string; args: string[] }[] = [
@@ -91,7 +72,7 @@ function runComponent(file: string, args: string[]): Promise<{ ok: boolean; outp
   return new Promise((resolve) => {
     execFile(
       process.execPath,
-      [join(REPO_ROOT, 'node_modules', 'tsx', 'dist', 'cli.mjs'), join(BENCH_ROOT, file), ...args],
+      [TSX_CLI, join(BENCH_ROOT, file), ...args],
       { cwd: REPO_ROOT, timeout: 180_000, maxBuffer: 4 * 1024 * 1024 },
       (err, stdout, stderr) =>
         resolve({
@@ -173,11 +154,11 @@ async function main(): Promise<void> {
 
   const results: BenchResult[] = [];
   const figures: Figure[] = [];
-  const context: { sustainable?: number } = {};
+  const context: StepContext = {};
   for (const step of steps) {
     console.log(`\n[${step.name}]`);
     try {
-      const result = await step.run(context);
+      const result = await runStepInChild(step.name, context);
       results.push(result);
       figures.push(...result.figures);
       if (step.name === 'ingest') {
