@@ -65,33 +65,41 @@ export async function runSidecarCommand(options: SidecarCommandOptions): Promise
     return;
   }
   const logger = createLogger(config.log.level);
+  // From before the start: startSidecar logs its ready line before it returns, and a supervisor may
+  // signal as soon as it reads it (a test did, and Node's default action killed the process).
+  const stopper = handleStopSignals(config.shutdown.timeoutMs, logger);
   let sidecar: Awaited<ReturnType<typeof startSidecar>>;
   try {
     sidecar = await startSidecar(config, logger);
   } catch (err) {
+    stopper.cancel();
     logger.fatal({ err: isSpanstatError(err) ? err.message : err }, 'spanstat sidecar failed to start');
     // The log is JSON lines for collectors; whoever ran the command reads the reason as the config errors print it.
     printFailure(err);
     process.exitCode = 1;
     return;
   }
-  handleStopSignals(sidecar, config.shutdown.timeoutMs, logger);
+  stopper.started(sidecar);
 }
 
 /** Exit codes of a process ended by these signals (128 + number), used when a second one cuts the drain short. */
 const SIGNAL_EXIT_CODES: Record<string, number> = { SIGINT: 130, SIGTERM: 143 };
 
+type RunningSidecar = Awaited<ReturnType<typeof startSidecar>>;
+
 /**
  * First SIGTERM/SIGINT: stop receiving, drain (startSidecar's shutdown), log one summary line and
  * exit 0; if that takes over `timeoutMs` (shutdown.timeoutMs), log so and exit 1. A second signal
  * meanwhile exits at once, as the operator asked twice (Ctrl-C twice, or a supervisor's retry).
+ * Listening from before the sidecar has started: a signal then stops it once `started` hands it over.
  */
 function handleStopSignals(
-  sidecar: Awaited<ReturnType<typeof startSidecar>>,
   timeoutMs: number,
   logger: ReturnType<typeof createLogger>,
-): void {
+): { started(sidecar: RunningSidecar): void; cancel(): void } {
   let stopping = false;
+  let sidecar: RunningSidecar | undefined;
+  let stopWhenStarted = false;
   const onSignal = (signal: NodeJS.Signals) => {
     if (stopping) {
       logger.warn({ signal }, 'spanstat sidecar: second signal, exiting now without finishing the drain');
@@ -99,6 +107,10 @@ function handleStopSignals(
     }
     stopping = true;
     logger.info({ signal, timeoutMs }, 'spanstat sidecar stopping');
+    if (sidecar) stop(sidecar);
+    else stopWhenStarted = true;
+  };
+  const stop = (sidecar: RunningSidecar) => {
     const timer = setTimeout(() => {
       logger.error(
         { ...sidecar.summary(), timeoutMs },
@@ -124,4 +136,14 @@ function handleStopSignals(
   };
   process.on('SIGTERM', onSignal);
   process.on('SIGINT', onSignal);
+  return {
+    started(running) {
+      sidecar = running;
+      if (stopWhenStarted) stop(running);
+    },
+    cancel() {
+      process.off('SIGTERM', onSignal);
+      process.off('SIGINT', onSignal);
+    },
+  };
 }
