@@ -8,6 +8,7 @@ import type {
   EndpointShare,
   PoolRow,
   QueryRow,
+  RequestFigures,
   ServiceRow,
 } from './types';
 
@@ -66,15 +67,22 @@ export const CACHE_COLUMNS: readonly Column<CacheRow>[] = [
   { key: 'topEndpoints', title: 'TOP ENDPOINT', format: formatTop, maxWidth: 32 },
 ];
 
+/** Count, rate, errors and percentiles: the endpoint and service tables' common columns. */
+function requestColumns<R extends RequestFigures>(): Column<R>[] {
+  return [
+    { key: 'requests', title: 'REQS' },
+    { key: 'rps', title: 'RPS', format: formatRate },
+    { key: 'errorRate', title: 'ERR%', format: formatPercent },
+    { key: 'p50Ms', title: 'P50 ms', format: formatMs },
+    { key: 'p95Ms', title: 'P95 ms', format: formatMs },
+    { key: 'p99Ms', title: 'P99 ms', format: formatMs },
+  ];
+}
+
 export const SERVICE_COLUMNS: readonly Column<ServiceRow>[] = [
   { key: 'kind', title: 'KIND' },
   { key: 'routes', title: 'ROUTES' },
-  { key: 'requests', title: 'REQS' },
-  { key: 'rps', title: 'RPS', format: formatRate },
-  { key: 'errorRate', title: 'ERR%', format: formatPercent },
-  { key: 'p50Ms', title: 'P50 ms', format: formatMs },
-  { key: 'p95Ms', title: 'P95 ms', format: formatMs },
-  { key: 'p99Ms', title: 'P99 ms', format: formatMs },
+  ...requestColumns<ServiceRow>(),
   { key: 'dbShare', title: 'DB%', format: formatPercent },
   { key: 'cacheShare', title: 'CACHE%', format: formatPercent },
   { key: 'poolWaitShare', title: 'POOL%', format: formatPercent },
@@ -85,12 +93,7 @@ export const SERVICE_COLUMNS: readonly Column<ServiceRow>[] = [
 export const ENDPOINT_COLUMNS: readonly Column<EndpointRow>[] = [
   { key: 'method', title: 'METHOD' },
   { key: 'route', title: 'ROUTE', maxWidth: 48 },
-  { key: 'requests', title: 'REQS' },
-  { key: 'rps', title: 'RPS', format: formatRate },
-  { key: 'errorRate', title: 'ERR%', format: formatPercent },
-  { key: 'p50Ms', title: 'P50 ms', format: formatMs },
-  { key: 'p95Ms', title: 'P95 ms', format: formatMs },
-  { key: 'p99Ms', title: 'P99 ms', format: formatMs },
+  ...requestColumns<EndpointRow>(),
   { key: 'dbMsPerRequest', title: 'DB ms/req', format: formatMs },
   { key: 'cacheMsPerRequest', title: 'CACHE ms/req', format: formatMs },
   { key: 'otherMsPerRequest', title: 'OTHER ms/req', format: formatMs },

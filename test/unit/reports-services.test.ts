@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { Aggregator } from '../../src/aggregate/aggregator';
+import { DEFAULTS } from '../../src/config/defaults';
 import { CONSUMER_METHOD, JOB_METHOD } from '../../src/model/classified';
 import { endpointReport } from '../../src/reports/endpoint-report';
 import { serviceReport } from '../../src/reports/service-report';
@@ -7,18 +8,9 @@ import { requestSummary } from '../fixtures/request-summary';
 
 const T0 = 1_700_000_040_000;
 
+/** The sidecar's default tables and accuracy, read at T0. */
 function aggregator(): Aggregator {
-  return new Aggregator(
-    {
-      maxQueryRows: 100,
-      maxCacheRows: 100,
-      maxEndpointRows: 100,
-      relativeAccuracy: 0.01,
-      bucketMs: 60_000,
-      topEndpoints: 3,
-    },
-    () => T0,
-  );
+  return new Aggregator(DEFAULTS.aggregation, () => T0);
 }
 
 describe('service report', () => {
