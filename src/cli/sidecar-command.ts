@@ -110,15 +110,15 @@ function handleStopSignals(
     if (sidecar) stop(sidecar);
     else stopWhenStarted = true;
   };
-  const stop = (sidecar: RunningSidecar) => {
+  const stop = (running: RunningSidecar) => {
     const timer = setTimeout(() => {
       logger.error(
-        { ...sidecar.summary(), timeoutMs },
+        { ...running.summary(), timeoutMs },
         'spanstat sidecar: shutdown timed out (shutdown.timeoutMs); exiting with what is left undelivered',
       );
       process.exit(1);
     }, timeoutMs);
-    void sidecar.shutdown().then(
+    void running.shutdown().then(
       (summary) => {
         clearTimeout(timer);
         logger.info(summary, 'spanstat sidecar stopped');
