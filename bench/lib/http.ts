@@ -1,5 +1,6 @@
 /** Minimal HTTP clients for the benches: JSON GETs and OTLP/HTTP protobuf POSTs over keep-alive. */
 import { Agent, request } from 'node:http';
+import { createGunzip } from 'node:zlib';
 
 const jsonAgent = new Agent({ keepAlive: true, maxSockets: 4 });
 
@@ -29,22 +30,47 @@ export function getJson<T>(url: string, timeoutMs = 10_000): Promise<T> {
 
 export interface TimedGet {
   status: number;
+  /** Body bytes as they came over the wire (gzipped when the server chose gzip). */
   bytes: number;
-  /** Request sent → last body byte, ms. */
+  /** Body bytes after decoding (= bytes when sent as is). */
+  decodedBytes: number;
+  /** Request sent → last body byte received and decoded, ms. */
   ms: number;
 }
 
-/** GET with a caller's agent, timing the whole exchange including the body. */
-export function timedGet(agent: Agent, url: string, timeoutMs = 30_000): Promise<TimedGet> {
+/**
+ * GET with a caller's agent, timing the whole exchange including the body. With `gzip` it asks for
+ * gzip as browsers, Node's fetch (the CLI) and Go's HTTP client (Grafana) do, and the time includes
+ * the client's gunzip.
+ */
+export function timedGet(
+  agent: Agent,
+  url: string,
+  options: { gzip?: boolean; timeoutMs?: number } = {},
+): Promise<TimedGet> {
+  const timeoutMs = options.timeoutMs ?? 30_000;
   return new Promise((resolve, reject) => {
     const t0 = performance.now();
-    const req = request(url, { agent, timeout: timeoutMs }, (res) => {
+    const headers = options.gzip ? { 'accept-encoding': 'gzip' } : {};
+    const req = request(url, { agent, timeout: timeoutMs, headers }, (res) => {
       let bytes = 0;
+      let decodedBytes = 0;
       res.on('data', (c: Buffer) => {
         bytes += c.length;
       });
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, bytes, ms: performance.now() - t0 }));
       res.on('error', reject);
+      const gzipped = res.headers['content-encoding'] === 'gzip';
+      const body = gzipped ? res.pipe(createGunzip()) : res;
+      if (gzipped) body.on('data', (c: Buffer) => (decodedBytes += c.length));
+      body.on('end', () =>
+        resolve({
+          status: res.statusCode ?? 0,
+          bytes,
+          decodedBytes: gzipped ? decodedBytes : bytes,
+          ms: performance.now() - t0,
+        }),
+      );
+      body.on('error', reject);
     });
     req.on('timeout', () => req.destroy(new Error(`GET ${url}: no answer within ${timeoutMs} ms`)));
     req.on('error', reject);

@@ -2,7 +2,9 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import { type ErrorCode, isSpanstatError, SpanstatError } from '../errors';
 import type { Logger } from '../log';
+import { cacheLifetimeMs } from '../reports/cache-lifetime';
 import type { ReportQuery } from '../reports/types';
+import { acceptsGzip, gzipBody, MIN_GZIP_BYTES } from './compression';
 import { parseReportQuery } from './query-params';
 
 export interface ApiHandlers {
@@ -23,19 +25,28 @@ export interface ApiServerOptions {
   host: string;
   port: number;
   /**
-   * Report responses are served from a serialized copy this long (ms; 0 = off). JSON.stringify of a full
-   * 10k-row report is ~50 ms of CPU (bench/report-api.bench.ts), and dashboards repeat the same URLs.
+   * Report responses are served from a serialized copy at least this long (ms; 0 = off), longer when it
+   * was expensive (cacheLifetimeMs). JSON.stringify of a full 10k-row report is ~30–50 ms of CPU
+   * (bench/report-api.bench.ts), and dashboards repeat the same URLs.
    */
   reportCacheMs?: number;
 }
 
-/** Distinct report URLs whose serialized body is kept. */
+/** Distinct report URLs whose serialized body is kept (expired ones are dropped as others are added). */
 const MAX_CACHED_BODIES = 128;
+
+const JSON_TYPE = 'application/json; charset=utf-8';
+
+/** A response body serialized once; its gzip made by the first request that accepts one, then shared. */
+interface EncodedBody {
+  bytes: Buffer;
+  gzipped?: Promise<Buffer>;
+}
 
 /** JSON API, report page and /metrics on one port (9464 by default). Read-only: GET and HEAD only. */
 export class ApiServer {
   private server: Server | undefined;
-  private readonly bodies = new Map<string, { atMs: number; body: string }>();
+  private readonly bodies = new Map<string, { atMs: number; lifetimeMs: number; body: EncodedBody }>();
 
   constructor(
     private readonly options: ApiServerOptions,
@@ -83,65 +94,103 @@ export class ApiServer {
       this.route(req, res);
     } catch (err) {
       if (isSpanstatError(err, 'SPANSTAT_ERR_API_BAD_PARAM')) {
-        sendJson(res, 400, errorBody(err.code, err.message));
+        sendJson(req, res, 400, errorBody(err.code, err.message));
         return;
       }
       this.logger?.error({ err }, 'api handler failed');
-      sendJson(res, 500, errorBody('SPANSTAT_ERR_API_INTERNAL', 'internal error'));
+      sendJson(req, res, 500, errorBody('SPANSTAT_ERR_API_INTERNAL', 'internal error'));
     }
   }
 
   private route(req: IncomingMessage, res: ServerResponse): void {
     if (req.method !== 'GET' && req.method !== 'HEAD') {
       res.setHeader('Allow', 'GET, HEAD');
-      sendJson(res, 405, errorBody('SPANSTAT_ERR_API_METHOD', 'method not allowed'));
+      sendJson(req, res, 405, errorBody('SPANSTAT_ERR_API_METHOD', 'method not allowed'));
       return;
     }
     const url = new URL(req.url ?? '/', 'http://localhost');
     const path = url.pathname.replace(/\/+$/, '') || '/';
     if (path === '/healthz') {
-      sendJson(res, 200, this.handlers.health());
+      sendJson(req, res, 200, this.handlers.health());
     } else if (path === '/metrics' && this.handlers.metrics) {
       this.handlers.metrics(req, res);
     } else if (path === '/' && this.handlers.page) {
-      res.writeHead(200, { 'Content-Type': 'text/html; charset=utf-8' });
-      res.end(this.handlers.page());
+      send(
+        req,
+        res,
+        200,
+        { 'Content-Type': 'text/html; charset=utf-8' },
+        { bytes: Buffer.from(this.handlers.page()) },
+      );
     } else if (path === '/api/v1/recommendations' && this.handlers.recommendations) {
-      sendJson(res, 200, this.handlers.recommendations(url.searchParams));
+      sendJson(req, res, 200, this.handlers.recommendations(url.searchParams));
     } else if (path === '/api/v1/deploys' && this.handlers.deploys) {
-      sendJson(res, 200, this.handlers.deploys(url.searchParams));
+      sendJson(req, res, 200, this.handlers.deploys(url.searchParams));
     } else {
       const match = /^\/api\/v1\/reports\/([a-z-]+)$/.exec(path);
       const build = match ? this.handlers.reports[match[1]] : undefined;
       if (build)
-        sendBody(
+        send(
+          req,
           res,
           200,
+          JSON_HEADERS,
           this.reportBody(req.url ?? path, () => build(parseReportQuery(url.searchParams))),
         );
-      else sendJson(res, 404, errorBody('SPANSTAT_ERR_API_NOT_FOUND', `no such endpoint: ${path}`));
+      else sendJson(req, res, 404, errorBody('SPANSTAT_ERR_API_NOT_FOUND', `no such endpoint: ${path}`));
     }
   }
 
-  private reportBody(key: string, build: () => unknown): string {
+  private reportBody(key: string, build: () => unknown): EncodedBody {
     const ttl = this.options.reportCacheMs ?? 0;
     const now = Date.now();
     const hit = this.bodies.get(key);
-    if (hit && now - hit.atMs < ttl) return hit.body;
-    const body = JSON.stringify(build());
-    if (ttl > 0) {
+    if (hit && now - hit.atMs < hit.lifetimeMs) return hit.body;
+    const startedMs = performance.now();
+    const body: EncodedBody = { bytes: Buffer.from(JSON.stringify(build())) };
+    const lifetimeMs = cacheLifetimeMs(ttl, performance.now() - startedMs);
+    if (lifetimeMs > 0) {
       this.bodies.delete(key);
+      // Expired bodies go now, not when their URL is asked for again: a full report is megabytes.
+      for (const [oldKey, entry] of this.bodies)
+        if (now - entry.atMs >= entry.lifetimeMs) this.bodies.delete(oldKey);
       if (this.bodies.size >= MAX_CACHED_BODIES)
         this.bodies.delete(this.bodies.keys().next().value as string);
-      this.bodies.set(key, { atMs: now, body });
+      this.bodies.set(key, { atMs: now, lifetimeMs, body });
     }
     return body;
   }
 }
 
-function sendBody(res: ServerResponse, status: number, text: string): void {
-  res.writeHead(status, { 'Content-Type': 'application/json; charset=utf-8', 'Cache-Control': 'no-store' });
-  res.end(text);
+const JSON_HEADERS = { 'Content-Type': JSON_TYPE, 'Cache-Control': 'no-store' };
+
+/** Sends `body`, gzipped when it is worth it and the client accepts it. */
+function send(
+  req: IncomingMessage,
+  res: ServerResponse,
+  status: number,
+  headers: Record<string, string>,
+  body: EncodedBody,
+): void {
+  const sendAs = (bytes: Buffer, encoding?: string) => {
+    if (res.destroyed) return;
+    res.writeHead(status, {
+      ...headers,
+      'Content-Length': String(bytes.length),
+      Vary: 'Accept-Encoding',
+      ...(encoding ? { 'Content-Encoding': encoding } : {}),
+    });
+    res.end(bytes);
+  };
+  if (body.bytes.length < MIN_GZIP_BYTES || !acceptsGzip(req)) {
+    sendAs(body.bytes);
+    return;
+  }
+  body.gzipped ??= gzipBody(body.bytes);
+  body.gzipped.then(
+    (gzipped) => sendAs(gzipped, 'gzip'),
+    () => sendAs(body.bytes),
+  );
 }
 
 /** Every API error carries a stable code (src/errors.ts) beside its message. */
@@ -149,8 +198,6 @@ function errorBody(code: ErrorCode, message: string): { error: { code: ErrorCode
   return { error: { code, message } };
 }
 
-function sendJson(res: ServerResponse, status: number, body: unknown): void {
-  const text = JSON.stringify(body);
-  res.writeHead(status, { 'Content-Type': 'application/json; charset=utf-8', 'Cache-Control': 'no-store' });
-  res.end(text);
+function sendJson(req: IncomingMessage, res: ServerResponse, status: number, body: unknown): void {
+  send(req, res, status, JSON_HEADERS, { bytes: Buffer.from(JSON.stringify(body)) });
 }

@@ -1,4 +1,5 @@
 import type { Aggregator } from '../aggregate/aggregator';
+import { cacheLifetimeMs } from './cache-lifetime';
 import { REPORTS, type ReportName } from './registry';
 import { checkQuery } from './report-query';
 import type { Report, ReportQuery } from './types';
@@ -8,6 +9,8 @@ const MAX_ENTRIES = 256;
 
 interface Entry {
   builtMs: number;
+  /** Served until builtMs + this: longer for a report that was expensive to build (cacheLifetimeMs). */
+  lifetimeMs: number;
   report: Report<unknown>;
   /** Rows re-sorted by another column, built on first ask (a 10k-row sort is ~12 ms of CPU). */
   sorted: Map<string, Record<string, unknown>[]>;
@@ -18,7 +21,8 @@ interface Entry {
  * merges every row's window buckets (~80–135 ms of CPU for 10k fingerprints in bench/report-api.bench.ts),
  * while dashboards, the page and the CLI ask for the same few views over and over. A cached build holds all
  * rows in the default order; another sort column is a stable re-sort of that copy, so ties keep the
- * report's deterministic order. Data is at most `ttlMs` old.
+ * report's deterministic order. Data is at most `ttlMs` old, or ten times its build time when that is
+ * longer (cacheLifetimeMs, ≤ 10 s).
  */
 export class ReportCache {
   private readonly entries = new Map<string, Entry>();
@@ -36,12 +40,14 @@ export class ReportCache {
     const key = `${name}\u0000${query.window}\u0000${query.service ?? ''}`;
     const nowMs = this.now();
     let entry = this.entries.get(key);
-    if (!entry || nowMs - entry.builtMs >= this.ttlMs) {
+    if (!entry || nowMs - entry.builtMs >= entry.lifetimeMs) {
+      const startedMs = performance.now();
       const report = definition.build(this.aggregator, {
         window: query.window,
         service: query.service,
       }) as Report<unknown>;
-      entry = { builtMs: nowMs, report, sorted: new Map() };
+      const lifetimeMs = cacheLifetimeMs(this.ttlMs, performance.now() - startedMs);
+      entry = { builtMs: nowMs, lifetimeMs, report, sorted: new Map() };
       this.entries.delete(key);
       if (this.entries.size >= MAX_ENTRIES) this.entries.delete(this.entries.keys().next().value as string);
       this.entries.set(key, entry);

@@ -1,7 +1,8 @@
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { Aggregator } from '../../src/aggregate/aggregator';
 import { DEFAULTS } from '../../src/config/defaults';
 import type { DbCall } from '../../src/model/classified';
+import { cacheLifetimeMs, MAX_CACHE_LIFETIME_MS } from '../../src/reports/cache-lifetime';
 import { ReportCache } from '../../src/reports/report-cache';
 import type { QueryRow, Report } from '../../src/reports/types';
 
@@ -32,6 +33,20 @@ describe('ReportCache', () => {
     expect(rows(cache.get('queries', { window: 'all' }))[0].calls).toBe(2);
   });
 
+  it('keeps an expensive build ten times as long as it took', () => {
+    const { aggregator, cache, advance } = setup();
+    aggregator.recordDbCall(db('a', 5));
+    // The build reads the clock before and after: 300 ms of building.
+    const clock = vi.spyOn(performance, 'now').mockReturnValueOnce(0).mockReturnValueOnce(300);
+    expect(rows(cache.get('queries', { window: 'all' }))[0].calls).toBe(1);
+    clock.mockRestore();
+    aggregator.recordDbCall(db('a', 5));
+    advance(2_999);
+    expect(rows(cache.get('queries', { window: 'all' }))[0].calls).toBe(1);
+    advance(1);
+    expect(rows(cache.get('queries', { window: 'all' }))[0].calls).toBe(2);
+  });
+
   it('re-sorts and limits a cached build per request', () => {
     const { aggregator, cache } = setup();
     for (let i = 0; i < 10; i++) aggregator.recordDbCall(db('many-fast', 1));
@@ -46,5 +61,19 @@ describe('ReportCache', () => {
   it('still rejects an unknown sort column', () => {
     const { cache } = setup();
     expect(() => cache.get('queries', { window: 'all', sort: 'statement' })).toThrow(/'sort'/);
+  });
+});
+
+describe('cacheLifetimeMs', () => {
+  it('is the configured period for a cheap build, ten times the cost for an expensive one, at most 10 s', () => {
+    expect(cacheLifetimeMs(1_000, 3)).toBe(1_000);
+    expect(cacheLifetimeMs(1_000, 100)).toBe(1_000);
+    expect(cacheLifetimeMs(1_000, 250.2)).toBe(2_502);
+    expect(cacheLifetimeMs(1_000, 5_000)).toBe(MAX_CACHE_LIFETIME_MS);
+    expect(MAX_CACHE_LIFETIME_MS).toBe(10_000);
+  });
+
+  it('stays off when caching is off', () => {
+    expect(cacheLifetimeMs(0, 500)).toBe(0);
   });
 });
