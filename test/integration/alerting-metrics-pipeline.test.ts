@@ -307,4 +307,21 @@ describe('alerting on spanstat metrics with real Prometheus and Alertmanager', (
     expect(checked).toBeGreaterThan(30);
     expect(empty).toEqual([]);
   });
+
+  it("the queries-per-request panel's p95 reads whole counts: 1 for a one-query route, 11 within its bucket", async () => {
+    const json = renderDashboards().get('spanstat-endpoints.json') ?? '';
+    const p95 = dashboardQueries(json).find(
+      (q) => q.panel === 'Queries per request' && q.expr.includes('0.95'),
+    );
+    const promql = (p95?.expr ?? '').replaceAll('$service', '.*').replaceAll('$__rate_interval', '10s');
+    const byRoute = new Map(
+      (await promQuery(prometheus?.url ?? '', promql)).map((s) => [s.metric.route, Number(s.value[1])]),
+    );
+    // histogram_quantile alone read 0.95 and 19.5 (buckets 0–1 and 10–20 before).
+    expect(byRoute.get('/api/customers/:id')).toBe(1);
+    expect(byRoute.get('/api/orders/:id/invoice')).toBe(1);
+    const nPlusOne = byRoute.get('/api/customers/:id/recent-orders') ?? 0;
+    expect(nPlusOne).toBeGreaterThanOrEqual(11);
+    expect(nPlusOne).toBeLessThanOrEqual(15);
+  });
 });
