@@ -34,6 +34,11 @@ export interface ApiServerOptions {
 
 /** Distinct report URLs whose serialized body is kept (expired ones are dropped as others are added). */
 const MAX_CACHED_BODIES = 128;
+/**
+ * JSON bytes kept over all cached bodies (their gzip adds ~1/6): a full 10k-row report is 4.3 MiB, and a
+ * client asking for it under many URLs (`?x=1`, `?x=2`…) must not hold the sidecar's memory cap hostage.
+ */
+const MAX_CACHED_BODY_BYTES = 32 * 2 ** 20;
 
 const JSON_TYPE = 'application/json; charset=utf-8';
 
@@ -47,6 +52,7 @@ interface EncodedBody {
 export class ApiServer {
   private server: Server | undefined;
   private readonly bodies = new Map<string, { atMs: number; lifetimeMs: number; body: EncodedBody }>();
+  private cachedBytes = 0;
 
   constructor(
     private readonly options: ApiServerOptions,
@@ -149,16 +155,36 @@ export class ApiServer {
     const startedMs = performance.now();
     const body: EncodedBody = { bytes: Buffer.from(JSON.stringify(build())) };
     const lifetimeMs = cacheLifetimeMs(ttl, performance.now() - startedMs);
-    if (lifetimeMs > 0) {
-      this.bodies.delete(key);
+    if (lifetimeMs > 0 && body.bytes.length <= MAX_CACHED_BODY_BYTES) {
+      this.forget(key);
       // Expired bodies go now, not when their URL is asked for again: a full report is megabytes.
       for (const [oldKey, entry] of this.bodies)
-        if (now - entry.atMs >= entry.lifetimeMs) this.bodies.delete(oldKey);
-      if (this.bodies.size >= MAX_CACHED_BODIES)
-        this.bodies.delete(this.bodies.keys().next().value as string);
+        if (now - entry.atMs >= entry.lifetimeMs) this.forget(oldKey);
+      // Then the oldest, while the new one would not fit.
+      for (const oldKey of this.bodies.keys()) {
+        if (
+          this.bodies.size < MAX_CACHED_BODIES &&
+          this.cachedBytes + body.bytes.length <= MAX_CACHED_BODY_BYTES
+        )
+          break;
+        this.forget(oldKey);
+      }
       this.bodies.set(key, { atMs: now, lifetimeMs, body });
+      this.cachedBytes += body.bytes.length;
     }
     return body;
+  }
+
+  private forget(key: string): void {
+    const entry = this.bodies.get(key);
+    if (entry === undefined) return;
+    this.bodies.delete(key);
+    this.cachedBytes -= entry.body.bytes.length;
+  }
+
+  /** JSON bytes of the cached bodies. */
+  get cachedBodyBytes(): number {
+    return this.cachedBytes;
   }
 }
 

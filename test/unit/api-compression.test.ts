@@ -162,6 +162,56 @@ describe('API body cache', () => {
   });
 });
 
+describe('API body cache bounds', () => {
+  it('keeps at most 32 MiB of bodies, whatever the number of URLs asked for', async () => {
+    let builds = 0;
+    const row = 'x'.repeat(1_000);
+    const api = new ApiServer(
+      { host: '127.0.0.1', port: 0, reportCacheMs: 60_000 },
+      {
+        health: () => ({}),
+        reports: {
+          big: () => {
+            builds++;
+            return { rows: Array.from({ length: 3_000 }, () => row) }; // ~3 MiB
+          },
+        },
+      },
+    );
+    const { port } = await api.start();
+    try {
+      for (let i = 0; i < 20; i++) await get(`http://127.0.0.1:${port}/api/v1/reports/big?i=${i}`);
+      expect(builds).toBe(20);
+      expect(api.cachedBodyBytes).toBeGreaterThan(25 * 2 ** 20);
+      expect(api.cachedBodyBytes).toBeLessThanOrEqual(32 * 2 ** 20);
+      // The newest stayed; the oldest made room.
+      await get(`http://127.0.0.1:${port}/api/v1/reports/big?i=19`);
+      expect(builds).toBe(20);
+      await get(`http://127.0.0.1:${port}/api/v1/reports/big?i=0`);
+      expect(builds).toBe(21);
+    } finally {
+      await api.shutdown();
+    }
+  });
+
+  it('drops expired bodies when another is cached, not only when their URL comes back', async () => {
+    const api = new ApiServer(
+      { host: '127.0.0.1', port: 0, reportCacheMs: 50 },
+      { health: () => ({}), reports: { small: () => ({ rows: ['a'.repeat(100)] }) } },
+    );
+    const { port } = await api.start();
+    try {
+      for (let i = 0; i < 3; i++) await get(`http://127.0.0.1:${port}/api/v1/reports/small?i=${i}`);
+      const one = api.cachedBodyBytes / 3;
+      await new Promise((r) => setTimeout(r, 200));
+      await get(`http://127.0.0.1:${port}/api/v1/reports/small?i=3`);
+      expect(api.cachedBodyBytes).toBe(one);
+    } finally {
+      await api.shutdown();
+    }
+  });
+});
+
 describe('acceptsGzip', () => {
   it.each([
     ['gzip', true],
