@@ -33,6 +33,11 @@ export class ReportCache {
     private readonly now: () => number = Date.now,
   ) {}
 
+  /** Builds held now (expired ones are dropped as others are built). */
+  get size(): number {
+    return this.entries.size;
+  }
+
   get(name: ReportName, query: ReportQuery): Report<unknown> {
     const definition = REPORTS[name];
     // Validates window, sort and limit exactly as an uncached build would.
@@ -49,6 +54,10 @@ export class ReportCache {
       const lifetimeMs = cacheLifetimeMs(this.ttlMs, performance.now() - startedMs);
       entry = { builtMs: nowMs, lifetimeMs, report, sorted: new Map() };
       this.entries.delete(key);
+      // Expired builds go now: a 10k-row report is megabytes of row objects, kept otherwise until 255
+      // other views had pushed it out.
+      for (const [oldKey, old] of this.entries)
+        if (nowMs - old.builtMs >= old.lifetimeMs) this.entries.delete(oldKey);
       if (this.entries.size >= MAX_ENTRIES) this.entries.delete(this.entries.keys().next().value as string);
       this.entries.set(key, entry);
     }

@@ -47,6 +47,18 @@ describe('ReportCache', () => {
     expect(rows(cache.get('queries', { window: 'all' }))[0].calls).toBe(2);
   });
 
+  it('drops expired builds when another view is built', () => {
+    const { aggregator, cache, advance } = setup();
+    aggregator.recordDbCall(db('a', 5));
+    cache.get('queries', { window: 'all' });
+    cache.get('queries', { window: '5m' });
+    cache.get('endpoints', { window: 'all' });
+    expect(cache.size).toBe(3);
+    advance(1_000);
+    cache.get('cache', { window: 'all' });
+    expect(cache.size).toBe(1);
+  });
+
   it('re-sorts and limits a cached build per request', () => {
     const { aggregator, cache } = setup();
     for (let i = 0; i < 10; i++) aggregator.recordDbCall(db('many-fast', 1));
