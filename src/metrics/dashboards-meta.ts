@@ -1,7 +1,8 @@
 /**
  * Dashboard identities shared by the Grafana generator (scripts/generate-dashboards.ts) and the
- * alert rules (config/alerts.yml links each alert to one of these).
+ * alert rules (config/alerts.yml links each alert to one of these), and the sidecar API's address in them.
  */
+import { DEFAULTS } from '../config/defaults';
 
 /**
  * Base URL of Grafana in alert annotations: the docker-compose Grafana on its published port.
@@ -10,6 +11,15 @@
  * test/unit/metrics-names.test.ts checks every link against this constant.
  */
 export const GRAFANA_BASE_URL = 'http://localhost:3000';
+
+/**
+ * Base URL of the sidecar's API in alert annotations (SpanstatRecommendation's evidence link): the
+ * docker-compose sidecar's published port, where `kubectl port-forward <pod> 9464` also puts a pod's
+ * sidecar. Not the scraped `instance` (`sidecar:9464`, a pod IP): a browser cannot reach that, and the
+ * alert is one over every sidecar reporting the recommendation. Behind another address, replace it in
+ * config/alerts.yml (one string) — test/unit/metrics-names.test.ts checks the link against this constant.
+ */
+export const SPANSTAT_BASE_URL = `http://localhost:${DEFAULTS.api.port}`;
 
 export const DASHBOARDS = {
   overview: { uid: 'spanstat-overview', title: 'spanstat / Overview' },

@@ -1,4 +1,10 @@
-export { DASHBOARDS, type DashboardKey, dashboardUrl, GRAFANA_BASE_URL } from './dashboards-meta';
+export {
+  DASHBOARDS,
+  type DashboardKey,
+  dashboardUrl,
+  GRAFANA_BASE_URL,
+  SPANSTAT_BASE_URL,
+} from './dashboards-meta';
 export {
   allSeriesNames,
   LABELS,

@@ -21,7 +21,7 @@ import {
   testAlertmanagerConfig,
   testPrometheusConfig,
 } from '../../scripts/lib/prom-servers';
-import { createSpanstatMetrics, type SpanstatMetrics } from '../../src/metrics';
+import { createSpanstatMetrics, SPANSTAT_BASE_URL, type SpanstatMetrics } from '../../src/metrics';
 import type { RequestSummary } from '../../src/model/request-summary';
 import { type AlertWebhook, listen, startAlertWebhook, waitFor } from '../helpers/alerting';
 
@@ -277,7 +277,7 @@ describe('alerting on spanstat metrics with real Prometheus and Alertmanager', (
     });
     expect(rec?.annotations.action).toBe(ACTION);
     expect(rec?.annotations.description).toBe(
-      `${TITLE} (evidence: http://${rec?.labels.instance}/api/v1/recommendations?service=shop)`,
+      `${TITLE} (evidence: ${SPANSTAT_BASE_URL}/api/v1/recommendations?service=shop&kind=n-plus-one)`,
     );
     expect(rec?.annotations.dashboard).toBe(
       'http://localhost:3000/d/spanstat-recommendations?var-service=shop',

@@ -15,6 +15,7 @@ import {
   LABELS,
   METRICS,
   type MetricDef,
+  SPANSTAT_BASE_URL,
 } from '../../src/metrics';
 
 const ROOT = join(__dirname, '..', '..');
@@ -154,6 +155,10 @@ describe('alert rules', () => {
           ? /label "title".*\/api\/v1\/recommendations/
           : /\{\{ \$value \| humanize\w* \}\}/;
       expect(a.description, rule.alert).toMatch(number);
+      // The evidence: a sidecar API link a browser can open (SPANSTAT_BASE_URL), not the scraped address.
+      if (rule.alert === 'SpanstatRecommendation')
+        expect(a.description).toContain(`(evidence: ${SPANSTAT_BASE_URL}/api/v1/recommendations?`);
+      expect(a.description, rule.alert).not.toMatch(/\/\/\{\{ *\$labels\.instance/);
       const link = new RegExp(`^${GRAFANA_BASE_URL.replace(/[.:/]/g, '\\$&')}/d/([a-z-]+)(\\?|$)`).exec(
         a.dashboard,
       );
