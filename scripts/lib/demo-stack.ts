@@ -171,6 +171,8 @@ export interface SidecarProcessOptions {
   args?: string[];
   /** Added to this process's environment (SPANSTAT_* overrides); the two ports are set here. */
   env?: NodeJS.ProcessEnv;
+  /** The API port (default: a free one), e.g. a port a Prometheus scrapes before the sidecar starts. */
+  apiPort?: number;
   /** Until /healthz answers 200 (ms, default 30 s). */
   timeoutMs?: number;
 }
@@ -188,7 +190,7 @@ export async function startSidecarProcess(options: SidecarProcessOptions = {}): 
   const cli = options.cli ?? CLI_PATH;
   requireBuilt(cli, 'the spanstat CLI');
   const receiverPort = await freePort();
-  const apiPort = await freePort();
+  const apiPort = options.apiPort ?? (await freePort());
   const apiUrl = `http://127.0.0.1:${apiPort}`;
   const child = startChild(
     'sidecar',

@@ -162,6 +162,8 @@ export interface PromAlert {
   annotations: Record<string, string>;
   state: 'pending' | 'firing';
   value: string;
+  /** When the alert became active (RFC 3339): a new alert with the same labels has a later one. */
+  activeAt: string;
 }
 
 /** Alerts Prometheus currently holds (pending and firing). */

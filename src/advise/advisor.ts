@@ -16,6 +16,7 @@ import type { LockSamplerStatus } from './lock-sampler';
 import { loadParser } from './predicate-columns';
 import { indexCandidates } from './rules/queries';
 import { RecommendationStore, type StoreChanges } from './store';
+import type { RecommendationsSnapshot } from './store-state';
 import { templateFinding } from './templated-finding';
 import type {
   AdvisorConfig,
@@ -163,6 +164,19 @@ export class Advisor {
 
   get(id: string): Recommendation | undefined {
     return this.store.get(id);
+  }
+
+  /** The store, for the state file. */
+  snapshot(): RecommendationsSnapshot {
+    return this.store.snapshot();
+  }
+
+  /**
+   * The store as a previous run left it (before start): its active recommendations are served, and on
+   * /metrics, at once, and resolve by the store's rules; those unseen too long resolve now (logged).
+   */
+  restore(snapshot: RecommendationsSnapshot): void {
+    this.logChanges({ opened: [], resolved: this.store.restore(snapshot, this.now()) });
   }
 
   status(): AdvisorStatus {

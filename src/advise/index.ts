@@ -31,4 +31,5 @@ export { extractColumns, loadParser, type PredicateColumn, type StatementColumns
 export { indexCandidates } from './rules/queries';
 export { aggregatorSource } from './source';
 export { RecommendationStore, type StoreChanges, type StoreOptions } from './store';
+export type { RecommendationsSnapshot } from './store-state';
 export * from './types';

@@ -1,10 +1,12 @@
 /**
  * Keeps recommendations across evaluations: stable ids, first/last seen, active → resolved once
  * the condition is absent from a window where its target was observed (or unobserved for long),
- * re-opened when it returns; bounded (oldest resolved dropped first).
+ * re-opened when it returns; bounded (oldest resolved dropped first). A snapshot restores it after a
+ * sidecar restart (`state.file`), under the same rules.
  */
 import type { Evaluation } from './evaluate';
 import { sortRecommendations } from './evaluate';
+import type { RecommendationsSnapshot } from './store-state';
 import type { Recommendation, RecommendationFilter } from './types';
 
 export interface StoreOptions {
@@ -50,22 +52,29 @@ export class RecommendationStore {
       if (!prev || prev.state === 'resolved') changes.opened.push(next);
       this.entries.set(rec.id, next);
     }
-    for (const [id, rec] of this.entries) {
-      if (current.has(id)) continue;
-      if (rec.state === 'active') {
-        const cleared =
-          evaluation.observed.has(id) || nowMs - rec.lastSeenMs >= this.options.unobservedResolveMs;
-        if (cleared) {
-          const resolved: Recommendation = { ...rec, state: 'resolved', resolvedAtMs: nowMs };
-          this.entries.set(id, resolved);
-          changes.resolved.push(resolved);
-        }
-      } else if (nowMs - (rec.resolvedAtMs ?? rec.lastSeenMs) >= this.options.resolvedRetentionMs) {
-        this.entries.delete(id);
-      }
-    }
+    this.age(current, evaluation.observed, nowMs, changes.resolved);
     this.evict();
     return changes;
+  }
+
+  /** Every entry, for the state file. */
+  snapshot(): RecommendationsSnapshot {
+    return { entries: [...this.entries.values()] };
+  }
+
+  /**
+   * Replaces the entries with a snapshot's (at start, before any evaluation). They age as if no
+   * evaluation had seen them since: an active one unseen for `unobservedResolveMs` resolves now, a
+   * resolved one past its retention goes, so a state file saved long ago brings back no stale alert.
+   * Returns those resolved.
+   */
+  restore(snapshot: RecommendationsSnapshot, nowMs: number): Recommendation[] {
+    this.entries.clear();
+    for (const rec of snapshot.entries) this.entries.set(rec.id, rec);
+    const resolved: Recommendation[] = [];
+    this.age(new Set(), new Set(), nowMs, resolved);
+    this.evict();
+    return resolved;
   }
 
   /** Matching recommendations: active first, most severe first. */
@@ -78,6 +87,23 @@ export class RecommendationStore {
       out.push(rec);
     }
     return sortRecommendations(out);
+  }
+
+  /** Entries not in `current`: active ones resolve when observed healthy or unseen too long; resolved ones expire. */
+  private age(current: Set<string>, observed: Set<string>, nowMs: number, resolved: Recommendation[]): void {
+    for (const [id, rec] of this.entries) {
+      if (current.has(id)) continue;
+      if (rec.state === 'active') {
+        const cleared = observed.has(id) || nowMs - rec.lastSeenMs >= this.options.unobservedResolveMs;
+        if (cleared) {
+          const next: Recommendation = { ...rec, state: 'resolved', resolvedAtMs: nowMs };
+          this.entries.set(id, next);
+          resolved.push(next);
+        }
+      } else if (nowMs - (rec.resolvedAtMs ?? rec.lastSeenMs) >= this.options.resolvedRetentionMs) {
+        this.entries.delete(id);
+      }
+    }
   }
 
   private evict(): void {

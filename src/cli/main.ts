@@ -39,7 +39,7 @@ program
   .option('--tls-client-ca <file>', 'PEM CA: require client certificates it signed (mutual TLS)')
   .option(
     '--state-file <file>',
-    'keep the deploy history here across restarts (default: in memory only; see state.file)',
+    'keep the deploy history and the recommendations here across restarts (default: in memory only; see state.file)',
   )
   .action(async (options) => {
     await runSidecarCommand(options);

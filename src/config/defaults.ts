@@ -275,9 +275,11 @@ export const DEFAULTS = {
   state: {
     /**
      * Where the sidecar keeps what it should not lose on a restart — each service's deploy history and
-     * baseline (src/sidecar/state-file.ts) — e.g. `/var/lib/spanstat/state.json` on a volume that outlives
-     * the sidecar; empty = in memory only (a restarted sidecar starts with no history, so the first deploy
-     * after it gets no deploy advice). Its directory must exist; the file is created.
+     * baseline, and the advisor's recommendations (src/sidecar/state-file.ts) — e.g.
+     * `/var/lib/spanstat/state.json` on a volume that outlives the sidecar; empty = in memory only (a
+     * restarted sidecar starts with no history, so the first deploy after it gets no deploy advice, and
+     * with no recommendations, so their series vanish until the advisor finds them again). Its directory
+     * must exist; the file is created.
      */
     file: '',
     /** Seconds between saves of a changed state; it is also saved at shutdown. */

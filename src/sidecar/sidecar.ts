@@ -95,20 +95,6 @@ export async function startSidecar(
     recordNow: sliceClock.now,
     statementOf: (service, fingerprint) => aggregator.queries.get(service, fingerprint)?.statement,
   });
-  // The deploy history from the last run, before any span; saved periodically and after the drain.
-  const stateFile =
-    config.state.file === ''
-      ? undefined
-      : new StateFile({
-          file: config.state.file,
-          intervalMs: config.state.saveIntervalSeconds * 1000,
-          collect: () => ({ deploys: deploys.snapshot(now()) }),
-          logger,
-          now,
-          writtenBy: `spanstat ${VERSION}`,
-        });
-  const restored = stateFile?.load();
-  if (restored !== undefined) deploys.restore(restored.deploys);
   const reportSource = aggregatorSource(aggregator, config.advisor.window);
   const advisorSource = () => ({ ...reportSource(), deploys: deploys.comparisons(now()) });
   const advisor = config.advisor.enabled
@@ -125,6 +111,22 @@ export async function startSidecar(
         statementSample: (fingerprint) => fingerprinter.sampleStatement(fingerprint),
       })
     : undefined;
+  // The deploy history and the recommendations from the last run, before any span or scrape: the first
+  // scrape shows the same recommendation series. Saved periodically and after the drain.
+  const stateFile =
+    config.state.file === ''
+      ? undefined
+      : new StateFile({
+          file: config.state.file,
+          intervalMs: config.state.saveIntervalSeconds * 1000,
+          collect: () => ({ deploys: deploys.snapshot(now()), recommendations: advisor?.snapshot() }),
+          logger,
+          now,
+          writtenBy: `spanstat ${VERSION}`,
+        });
+  const restored = stateFile?.load();
+  if (restored?.deploys !== undefined) deploys.restore(restored.deploys);
+  if (restored?.recommendations !== undefined) advisor?.restore(restored.recommendations);
   const renames = new NamespaceRenames();
   learner.onMerge((from, to) => {
     for (const service of aggregator.services()) aggregator.mergeNamespace(service, from, to);

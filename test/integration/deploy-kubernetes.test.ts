@@ -13,6 +13,7 @@ import { parseAllDocuments } from 'yaml';
 import { startSidecarProcess } from '../../scripts/lib/demo-stack';
 import { loadConfig } from '../../src/config';
 import { EXIT_FLUSH_TIMEOUT_MS } from '../../src/preload/start';
+import { STATE_FORMAT_VERSION } from '../../src/sidecar/state-file';
 
 const MANIFEST = join(__dirname, '../../deploy/kubernetes/spanstat-sidecar.yaml');
 
@@ -159,6 +160,8 @@ describe('the Kubernetes example (deploy/kubernetes/spanstat-sidecar.yaml)', () 
       await child.stop();
     }
     expect(child.tail()).toContain('spanstat sidecar stopped');
-    expect(JSON.parse(readFileSync(stateFile, 'utf8'))).toMatchObject({ formatVersion: 1 });
+    expect(JSON.parse(readFileSync(stateFile, 'utf8'))).toMatchObject({
+      formatVersion: STATE_FORMAT_VERSION,
+    });
   });
 });

@@ -14,6 +14,7 @@ import { type SidecarProcess, startSidecarProcess } from '../../scripts/lib/demo
 import { type LocalServer, startPostgres, startRedis } from '../../scripts/lib/local-servers';
 import type { Recommendation } from '../../src/advise/types';
 import type { DeploysResponse, ServiceDeploys } from '../../src/deploys';
+import { STATE_FORMAT_VERSION } from '../../src/sidecar/state-file';
 import { type AppRun, assertBuilt, REPO_ROOT, startApp } from '../fixtures/preload-app/harness';
 import { ITEMS, SECRET_CUSTOMER, SECRET_REFERENCE, seedOrders } from '../helpers/orders-db';
 import { getJson, waitFor } from '../helpers/sidecar';
@@ -121,7 +122,7 @@ describe('a sidecar restarted at a rollout', () => {
 
     const saved = readFileSync(stateFile, 'utf8');
     expect(JSON.parse(saved)).toMatchObject({
-      formatVersion: 1,
+      formatVersion: STATE_FORMAT_VERSION,
       deploys: { services: [{ service: SERVICE, currentVersion: '1.4.1', baselineVersion: null }] },
     });
     for (const secret of [SECRET_REFERENCE, SECRET_CUSTOMER]) expect(saved).not.toContain(secret);
@@ -194,7 +195,7 @@ describe('a sidecar restarted at a rollout', () => {
     expect(first.child.tail()).toContain(`state file ${corrupt} not used (it is not valid JSON`);
     // Replaced by a valid one at the first save.
     expect(JSON.parse(readFileSync(corrupt, 'utf8'))).toMatchObject({
-      formatVersion: 1,
+      formatVersion: STATE_FORMAT_VERSION,
       deploys: { services: [] },
     });
 

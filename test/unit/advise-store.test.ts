@@ -85,3 +85,68 @@ describe('recommendation store', () => {
     expect(pick({ state: 'resolved' })).toEqual([]);
   });
 });
+
+describe('recommendation store snapshot (state.file)', () => {
+  /** What the state file does to a snapshot: JSON out and back. */
+  const viaFile = (store: RecommendationStore) => JSON.parse(JSON.stringify(store.snapshot()));
+
+  it('restores every entry as it was: ids, first/last seen, state, texts and figures', () => {
+    const before = new RecommendationStore(options);
+    before.update(evaluateAt(1000, slow(300, '/a'), slow(300, '/b')), 1000);
+    before.update(evaluateAt(2000, slow(350, '/a'), slow(100, '/b')), 2000);
+    const after = new RecommendationStore(options);
+    expect(after.restore(viaFile(before), 3000)).toEqual([]);
+    expect(after.list()).toEqual(before.list());
+    expect(after.list().map((r) => [r.target.value, r.state, r.firstSeenMs, r.lastSeenMs])).toEqual([
+      ['GET /a', 'active', 1000, 2000],
+      ['GET /b', 'resolved', 1000, 1000],
+    ]);
+  });
+
+  it('carries a restored finding on when it is found again: no re-open, the first-seen time kept', () => {
+    const before = new RecommendationStore(options);
+    before.update(evaluateAt(1000, slow(300)), 1000);
+    const after = new RecommendationStore(options);
+    after.restore(viaFile(before), 5000);
+    // The first evaluation after a restart: the window is empty, nothing observed; it stays active.
+    expect(after.update(evaluateAt(5000), 5000)).toEqual({ opened: [], resolved: [] });
+    expect(after.update(evaluateAt(6000, slow(320)), 6000)).toEqual({ opened: [], resolved: [] });
+    expect(after.list()[0]).toMatchObject({ state: 'active', firstSeenMs: 1000, lastSeenMs: 6000 });
+  });
+
+  it('resolves a restored finding by the same rules: observed healthy, or unseen for unobservedResolveMs', () => {
+    const before = new RecommendationStore(options);
+    before.update(evaluateAt(0, slow(300, '/a'), slow(300, '/b')), 0);
+    const after = new RecommendationStore(options);
+    after.restore(viaFile(before), 60_000);
+    const healthy = after.update(evaluateAt(120_000, slow(100, '/a')), 120_000);
+    expect(healthy.resolved.map((r) => r.target.value)).toEqual(['GET /a']);
+    expect(after.update(evaluateAt(899_999), 899_999).resolved).toEqual([]);
+    const unseen = after.update(evaluateAt(900_000), 900_000);
+    expect(unseen.resolved.map((r) => [r.target.value, r.resolvedAtMs])).toEqual([['GET /b', 900_000]]);
+  });
+
+  it('resolves at once what a file saved long ago holds active, and drops what it holds resolved past retention', () => {
+    const before = new RecommendationStore({ ...options, resolvedRetentionMs: 3_600_000 });
+    before.update(evaluateAt(0, slow(300, '/a'), slow(300, '/b')), 0);
+    before.update(evaluateAt(1000, slow(300, '/a'), slow(100, '/b')), 1000);
+    const after = new RecommendationStore(options);
+    const resolved = after.restore(viaFile(before), 1000 + 3_600_000);
+    expect(resolved.map((r) => [r.target.value, r.state, r.resolvedAtMs])).toEqual([
+      ['GET /a', 'resolved', 1000 + 3_600_000],
+    ]);
+    expect(after.list().map((r) => `${r.target.value}:${r.state}`)).toEqual(['GET /a:resolved']);
+  });
+
+  it('keeps to its own maxEntries, dropping resolved entries first', () => {
+    const before = new RecommendationStore(options);
+    before.update(evaluateAt(0, slow(300, '/a'), slow(300, '/b'), slow(300, '/c')), 0);
+    before.update(evaluateAt(1, slow(100, '/a'), slow(300, '/b'), slow(300, '/c')), 1);
+    const after = new RecommendationStore({ ...options, maxEntries: 2 });
+    after.restore(viaFile(before), 2);
+    expect(after.list().map((r) => `${r.target.value}:${r.state}`)).toEqual([
+      'GET /b:active',
+      'GET /c:active',
+    ]);
+  });
+});

@@ -1,7 +1,8 @@
 /**
  * The state file (state.file): written whole or not at all, only when changed; a missing, unreadable,
- * corrupt, newer-format or invalid file is logged by name and the sidecar starts empty; a file that cannot
- * be written is logged once. Never a throw.
+ * corrupt, newer-format or invalid file is logged by name and the sidecar starts empty; an invalid section
+ * is logged by file and section and left out, the other restored; a format-1 file (deploys only) loads; a
+ * file that cannot be written is logged once. Never a throw.
  */
 import {
   mkdirSync,
@@ -16,14 +17,19 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pino from 'pino';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { evaluateDetailed } from '../../src/advise/evaluate';
+import { RecommendationStore } from '../../src/advise/store';
+import type { RecommendationsSnapshot } from '../../src/advise/store-state';
 import type { DeploysSnapshot } from '../../src/deploys/deploy-state';
 import {
   MAX_STATE_FILE_BYTES,
+  type RestoredState,
   readStateFile,
   type SidecarState,
   STATE_FORMAT_VERSION,
   StateFile,
 } from '../../src/sidecar/state-file';
+import { endpointRow, input, thresholds } from './advise-fixtures';
 import { serve, T0, tracker } from './deploys-fixtures';
 
 interface LogLine {
@@ -52,6 +58,20 @@ function snapshot(): DeploysSnapshot {
   return t.snapshot(clock.now);
 }
 
+/** A real store's snapshot: one route slow (active), another slow then healthy (resolved). */
+function recommendations(): RecommendationsSnapshot {
+  const store = new RecommendationStore({
+    maxEntries: 100,
+    resolvedRetentionMs: 3_600_000,
+    unobservedResolveMs: 900_000,
+  });
+  const at = (ms: number, ...rows: ReturnType<typeof endpointRow>[]) =>
+    store.update(evaluateDetailed(input({ endpoints: rows }), thresholds(), ms), ms);
+  at(T0 - 60_000, endpointRow({ route: '/a', p95Ms: 300 }), endpointRow({ route: '/b', p95Ms: 300 }));
+  at(T0, endpointRow({ route: '/a', p95Ms: 350 }), endpointRow({ route: '/b', p95Ms: 100 }));
+  return store.snapshot();
+}
+
 function stateFile(file: string, collect: () => SidecarState = () => ({ deploys: snapshot() })): StateFile {
   return new StateFile({
     file,
@@ -65,10 +85,15 @@ function stateFile(file: string, collect: () => SidecarState = () => ({ deploys:
 
 /** A valid file's document, to spoil one field of. */
 function validDocument(): Record<string, unknown> {
-  return { formatVersion: STATE_FORMAT_VERSION, savedAtMs: T0, deploys: snapshot() };
+  return {
+    formatVersion: STATE_FORMAT_VERSION,
+    savedAtMs: T0,
+    deploys: snapshot(),
+    recommendations: recommendations(),
+  };
 }
 
-function loadWritten(doc: unknown): { state: SidecarState | undefined; warnings: LogLine[] } {
+function loadWritten(doc: unknown): { state: RestoredState | undefined; warnings: LogLine[] } {
   const file = join(dir, 'state.json');
   writeFileSync(file, typeof doc === 'string' ? doc : JSON.stringify(doc));
   const state = stateFile(file).load();
@@ -76,16 +101,101 @@ function loadWritten(doc: unknown): { state: SidecarState | undefined; warnings:
 }
 
 describe('the state file', () => {
-  it('reads back what it wrote: format, writer and the deploy snapshot', async () => {
+  it('reads back what it wrote: format, writer, the deploy snapshot and the recommendations', async () => {
     const file = join(dir, 'state.json');
-    const saved = snapshot();
-    const store = stateFile(file, () => ({ deploys: saved }));
+    const saved = { deploys: snapshot(), recommendations: recommendations() };
+    expect(saved.recommendations.entries.map((r) => [r.target.value, r.state])).toEqual([
+      ['GET /a', 'active'],
+      ['GET /b', 'resolved'],
+    ]);
+    const store = stateFile(file, () => saved);
     await store.save();
     const doc = JSON.parse(readFileSync(file, 'utf8'));
-    expect(doc).toMatchObject({ formatVersion: 1, writtenBy: 'spanstat test', savedAtMs: T0 });
-    expect(readStateFile(file)).toEqual({ state: { deploys: saved }, outcome: 'restored' });
-    expect(stateFile(file).load()).toEqual({ deploys: saved });
-    expect(lines.at(-1)?.msg).toBe(`spanstat sidecar: deploy history restored from ${file}`);
+    expect(doc).toMatchObject({ formatVersion: 2, writtenBy: 'spanstat test', savedAtMs: T0 });
+    expect(readStateFile(file)).toEqual({ state: saved, outcome: 'restored', notUsed: [] });
+    expect(stateFile(file).load()).toEqual(saved);
+    expect(lines.at(-1)?.msg).toBe(
+      `spanstat sidecar: deploy history and 1 active recommendations restored from ${file}`,
+    );
+  });
+
+  it('reads a format-1 file (deploy history only, from a spanstat before recommendations were kept)', () => {
+    const deploys = snapshot();
+    const { state, warnings } = loadWritten({
+      formatVersion: 1,
+      writtenBy: 'spanstat 0.1.0',
+      savedAtMs: T0,
+      deploys,
+    });
+    expect(state).toEqual({ deploys });
+    expect(warnings).toEqual([]);
+    expect(lines.at(-1)?.msg).toBe(
+      `spanstat sidecar: deploy history restored from ${join(dir, 'state.json')}`,
+    );
+  });
+
+  it('leaves out an invalid recommendations section, naming the file and the field, and restores the deploy history', () => {
+    const doc = validDocument();
+    const recs = doc.recommendations as RecommendationsSnapshot;
+    (recs.entries[0] as unknown as Record<string, unknown>).severity = 'urgent';
+    const file = join(dir, 'state.json');
+    writeFileSync(file, JSON.stringify(doc));
+    expect(readStateFile(file)).toMatchObject({ outcome: 'partial', state: { deploys: doc.deploys } });
+    const { state, warnings } = loadWritten(doc);
+    expect(state).toEqual({ deploys: doc.deploys });
+    expect(warnings).toHaveLength(1);
+    expect(warnings[0]).toMatchObject({ file, section: 'recommendations' });
+    expect(warnings[0].msg).toMatch(
+      new RegExp(
+        `^spanstat sidecar: the recommendations in state file ${file} not used \\('recommendations\\.entries\\.0\\.severity' Invalid option`,
+      ),
+    );
+    expect(warnings[0].msg).toContain(
+      'starting with no recommendations (the deploy history restored), and the next save replaces it',
+    );
+    const store = stateFile(file);
+    store.load();
+    expect(store.stats.loaded).toBe('partial');
+  });
+
+  it('leaves out an invalid deploys section and restores the recommendations', () => {
+    const doc = validDocument();
+    (doc.deploys as DeploysSnapshot).services[0].versions[0].requests = -1;
+    const { state, warnings } = loadWritten(doc);
+    expect(state).toEqual({ recommendations: doc.recommendations });
+    expect(warnings.map((w) => [w.section, w.reason])).toEqual([
+      ['deploys', expect.stringMatching(/^'deploys\.services\.0\.versions\.0\.requests' Too small/)],
+    ]);
+  });
+
+  it('refuses recommendations a store could not hold: unknown kinds, bad ids, resolved without a time, duplicates', () => {
+    const spoil = (edit: (r: Record<string, unknown>, all: RecommendationsSnapshot) => void) => {
+      const doc = validDocument();
+      const recs = doc.recommendations as RecommendationsSnapshot;
+      edit(recs.entries[0] as unknown as Record<string, unknown>, recs);
+      return doc;
+    };
+    const cases: [unknown, RegExp][] = [
+      [spoil((r) => (r.kind = 'gut-feeling')), /'recommendations\.entries\.0\.kind' Invalid option/],
+      [spoil((r) => (r.id = 'x')), /'recommendations\.entries\.0\.id' is not a recommendation id/],
+      [
+        spoil((r) => (r.state = 'resolved')),
+        /'recommendations\.entries\.0\.resolvedAtMs' is set on resolved/,
+      ],
+      [spoil((r) => (r.lastSeenMs = -5)), /'recommendations\.entries\.0\.lastSeenMs' Too small/],
+      [spoil((r) => (r.evidence = { p95Ms: 'a'.repeat(2 * 1024 * 1024) })), /evidence\.p95Ms' Too big/],
+      [
+        spoil((_, all) => all.entries.push(all.entries[0])),
+        /'recommendations\.entries' an id is listed twice/,
+      ],
+      [spoil((r) => (r.note = 'extra')), /Unrecognized key: "note"/],
+    ];
+    for (const [doc, reason] of cases) {
+      lines = [];
+      const { state, warnings } = loadWritten(doc);
+      expect(state).toEqual({ deploys: (doc as Record<string, unknown>).deploys });
+      expect(warnings.map((w) => w.reason)).toEqual([expect.stringMatching(reason)]);
+    }
   });
 
   it('writes only when the state changed, and leaves no temporary file beside it', async () => {
@@ -119,7 +229,10 @@ describe('the state file', () => {
     const file = join(dir, 'state.json');
     expect(stateFile(file).load()).toBeUndefined();
     expect(lines.map((l) => [l.level, l.msg])).toEqual([
-      [30, `spanstat sidecar: no state file at ${file} yet; starting with no deploy history`],
+      [
+        30,
+        `spanstat sidecar: no state file at ${file} yet; starting with no deploy history or recommendations`,
+      ],
     ]);
   });
 
@@ -129,8 +242,18 @@ describe('the state file', () => {
     ['not a state file', '[1, 2, 3]', /not a spanstat state file \(no formatVersion\)/],
     [
       'of a newer format',
-      JSON.stringify({ formatVersion: 2, savedAtMs: T0, deploys: { services: [] } }),
-      /format 2, written by a newer spanstat; this one reads format 1/,
+      JSON.stringify({ formatVersion: 3, savedAtMs: T0, deploys: { services: [] } }),
+      /format 3, written by a newer spanstat; this one reads format 2 and older/,
+    ],
+    [
+      'with a section this spanstat does not know',
+      JSON.stringify({ formatVersion: 2, savedAtMs: T0, deploys: { services: [] }, alerts: [] }),
+      /Unrecognized key: "alerts"/,
+    ],
+    [
+      'without a save time',
+      JSON.stringify({ formatVersion: 2, deploys: { services: [] } }),
+      /'savedAtMs' Invalid input/,
     ],
   ])('warns naming the file when it is %s, and starts empty', (_what, text, reason) => {
     const { state, warnings } = loadWritten(text);
@@ -139,10 +262,12 @@ describe('the state file', () => {
     expect(warnings[0].file).toBe(join(dir, 'state.json'));
     expect(warnings[0].msg).toContain(`state file ${join(dir, 'state.json')} not used (`);
     expect(warnings[0].msg).toMatch(reason);
-    expect(warnings[0].msg).toContain('starting with no deploy history, and the next save replaces it');
+    expect(warnings[0].msg).toContain(
+      'starting with no deploy history or recommendations, and the next save replaces it',
+    );
   });
 
-  it('refuses hand-edited values the tracker could not hold: infinities, negative counts, unknown versions, huge arrays', () => {
+  it('leaves out hand-edited deploy values the tracker could not hold: infinities, negative counts, unknown versions, huge arrays', () => {
     const spoil = (edit: (s: DeploysSnapshot['services'][number]) => void) => {
       const doc = validDocument();
       edit((doc.deploys as DeploysSnapshot).services[0]);
@@ -176,12 +301,12 @@ describe('the state file', () => {
         /versions' Too big: expected array to have <=20 items/,
       ],
       [spoil((s) => ((s as unknown as Record<string, unknown>).extra = 1)), /Unrecognized key: "extra"/],
-      [{ ...validDocument(), savedAtMs: 'yesterday' }, /'savedAtMs' Invalid input/],
     ];
     for (const [doc, reason] of cases) {
       lines = [];
       const { state, warnings } = loadWritten(doc);
-      expect(state).toBeUndefined();
+      // The deploy history is left out; the recommendations beside it are restored.
+      expect(state).toEqual({ recommendations: recommendations() });
       expect(warnings.map((w) => w.reason)).toEqual([expect.stringMatching(reason)]);
     }
   });
@@ -216,7 +341,7 @@ describe('the state file', () => {
     expect(warnings).toHaveLength(1);
     expect(warnings[0]).toMatchObject({
       file,
-      msg: `spanstat sidecar: cannot write the state file ${file}; the deploy history will not survive a restart`,
+      msg: `spanstat sidecar: cannot write the state file ${file}; the deploy history and recommendations will not survive a restart`,
       err: expect.stringMatching(/ENOTDIR/),
     });
     expect(store.stats).toMatchObject({
