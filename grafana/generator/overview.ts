@@ -1,6 +1,6 @@
 import type { DashboardBuilder } from '@grafana/grafana-foundation-sdk/dashboard';
 import { dashboard, row, stat, timeseries } from './panels';
-import { M, mean, orZero, quantile, RATE, SVC, sumRate } from './promql';
+import { activeRecommendations, M, mean, orZero, quantile, RATE, SVC, sumRate } from './promql';
 
 const ROUTE = 'service, method, route';
 const ROUTE_LEGEND = '{{service}} {{method}} {{route}}';
@@ -36,7 +36,7 @@ export function overview(): DashboardBuilder {
     .withPanel(
       stat(
         'Active recommendations',
-        { expr: `count(${M.recommendation}{${SVC}}) or vector(0)` },
+        { expr: `count(${activeRecommendations()}) or vector(0)` },
         { unit: 'none' },
       ),
     )

@@ -45,6 +45,14 @@ export const M = {
 } as const;
 
 /** `sum by (<by>) (rate(<metric>{service=~"$service",<extra>}[<window>]))` */
+/**
+ * Active recommendations, each id once (`by` adds grouping labels): the sidecars of several pods of a
+ * service report the same id, which the SpanstatRecommendation alert also counts as one.
+ */
+export function activeRecommendations(by = ''): string {
+  return `max by (service, id${by ? `, ${by}` : ''}) (${M.recommendation}{${SVC}})`;
+}
+
 export function sumRate(metric: string, by: string, extra = '', window = RATE): string {
   const grouping = by ? ` by (${by})` : '';
   return `sum${grouping} (rate(${metric}{${selector(extra)}}[${window}]))`;

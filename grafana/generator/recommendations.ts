@@ -1,6 +1,6 @@
 import type { DashboardBuilder } from '@grafana/grafana-foundation-sdk/dashboard';
 import { dashboard, stat, table, timeseries } from './panels';
-import { M, SVC } from './promql';
+import { activeRecommendations, M, SVC } from './promql';
 
 const ACTIVE = 'service, id, severity, kind, target';
 
@@ -21,14 +21,19 @@ export function recommendations(): DashboardBuilder {
     .withPanel(
       stat(
         'Active recommendations',
-        { expr: `count(${M.recommendation}{${SVC}}) or vector(0)` },
+        { expr: `count(${activeRecommendations()}) or vector(0)` },
         { unit: 'none', width: 8 },
       ),
     )
     .withPanel(
       timeseries(
         'Active by kind',
-        [{ expr: `count by (kind) (${M.recommendation}{${SVC}})`, legend: '{{kind}}' }],
+        [
+          {
+            expr: `count by (kind) (${activeRecommendations('kind')})`,
+            legend: '{{kind}}',
+          },
+        ],
         {
           unit: 'none',
           width: 16,

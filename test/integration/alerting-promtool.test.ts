@@ -12,7 +12,6 @@ function run(bin: string, args: string[], cwd = CONFIG) {
   return { status: result.status, output: `${result.stdout}${result.stderr}` };
 }
 
-/** `promtool test rules` on `test` (a rule-test file's YAML) written to the scratch dir as `name`. */
 /** `promtool test rules` on one test of PromQL expressions (no rule files) over `series`, minute by minute. */
 function promqlTest(name: string, series: string[], exprTests: string[]) {
   const test = [
@@ -125,6 +124,47 @@ describe('alerting config with the real Prometheus tools', () => {
         at(16, ['{service="shop",version="1.4.2"}']),
         at(19, []),
       ],
+    );
+    expect(output).toContain('SUCCESS');
+    expect(status).toBe(0);
+  });
+
+  it("the dashboards' recommendation counts count an id reported by two sidecars once", () => {
+    const dashboards = ['spanstat-overview.json', 'spanstat-recommendations.json'].map((file) =>
+      JSON.parse(readFileSync(join(CONFIG, '..', 'grafana', 'dashboards', file), 'utf8')),
+    );
+    const exprs = dashboards.flatMap((d: { panels: { title: string; targets?: { expr: string }[] }[] }) =>
+      d.panels
+        .filter((p) => p.title.startsWith('Active'))
+        .flatMap((p) => (p.targets ?? []).map((t) => t.expr.replaceAll('$service', '.*')))
+        .filter((e) => e.startsWith('count')),
+    );
+    expect(exprs).toHaveLength(3); // overview's count, the recommendations dashboard's count and by-kind series
+    const series = (instance: string, id: string, kind: string) =>
+      `      - series: 'spanstat_recommendation_active{service="shop",id="${id}",kind="${kind}",severity="warning",target="t",instance="${instance}"}'\n` +
+      `        values: '1x5'`;
+    const { status, output } = promqlTest(
+      'recommendation-counts.test.yml',
+      [
+        series('pod-a:9464', 'r1', 'n-plus-one'),
+        series('pod-b:9464', 'r1', 'n-plus-one'),
+        series('pod-b:9464', 'r2', 'missing-index'),
+      ],
+      exprs.map((expr) =>
+        [
+          `      - expr: '${expr.replaceAll("'", "''")}'`,
+          '        eval_time: 2m',
+          '        exp_samples:',
+          ...(expr.startsWith('count by (kind)')
+            ? [
+                '          - labels: \'{kind="n-plus-one"}\'',
+                '            value: 1',
+                '          - labels: \'{kind="missing-index"}\'',
+                '            value: 1',
+              ]
+            : ["          - labels: '{}'", '            value: 2']),
+        ].join('\n'),
+      ),
     );
     expect(output).toContain('SUCCESS');
     expect(status).toBe(0);
