@@ -49,12 +49,18 @@ export function formatRecommendations(recs: readonly Recommendation[], options: 
   const table = formatTable(lines, COLUMNS);
   if (options.brief) return table;
   const width = options.width ?? 100;
-  const blocks = recs.map((r) => formatDetails(r, width));
+  const blocks = recs.map((r) => formatDetails(r, width, now));
   return [table, ...blocks].join('\n\n');
 }
 
-function formatDetails(r: Recommendation, width: number): string {
-  const out = [`${shortId(r.id)} [${r.severity}] ${r.kind} · ${r.service} · ${r.state}`, `  ${r.title}`];
+function formatDetails(r: Recommendation, width: number, now: number): string {
+  // First seen survives a sidecar restart (state.file): how long a problem has stood.
+  const state =
+    r.state === 'resolved' && r.resolvedAtMs !== undefined
+      ? `resolved ${ago(now - r.resolvedAtMs)}`
+      : r.state;
+  const header = `${shortId(r.id)} [${r.severity}] ${r.kind} · ${r.service} · ${state}, first seen ${ago(now - r.firstSeenMs)}`;
+  const out = [header, `  ${r.title}`];
   out.push(...wrap(`evidence: ${formatEvidence(r.evidence)}`, width, '  '));
   out.push(...wrap(`action: ${r.action}`, width, '  '));
   if (r.exampleTraceId) out.push(`  example trace: ${r.exampleTraceId}`);

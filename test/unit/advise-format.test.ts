@@ -27,7 +27,15 @@ describe('advise terminal output', () => {
     const text = formatRecommendations(
       [
         rec,
-        { ...rec, id: 'ffff0000', severity: 'info', kind: 'top-consumer', title: 'Top', state: 'resolved' },
+        {
+          ...rec,
+          id: 'ffff0000',
+          severity: 'info',
+          kind: 'top-consumer',
+          title: 'Top',
+          state: 'resolved',
+          resolvedAtMs: 120_000,
+        },
       ],
       {
         nowMs: 180_000,
@@ -40,7 +48,7 @@ describe('advise terminal output', () => {
         '01234567  critical  n-plus-one    shop     N+1 in GET /orders/:id: SELECT * FROM items WHERE order_id = $1 runs up to 12× per request  active    2m ago',
         'ffff0000  info      top-consumer  shop     Top                                                                                         resolved  2m ago',
         '',
-        '01234567 [critical] n-plus-one · shop · active',
+        '01234567 [critical] n-plus-one · shop · active, first seen 3m ago',
         '  N+1 in GET /orders/:id: SELECT * FROM items WHERE order_id = $1 runs up to 12× per request',
         '  evidence: requestsAffected=40 shareOfRequestsAffected=0.4',
         '    topEndpoints=[GET /a | GET /b] p95=-',
@@ -48,7 +56,7 @@ describe('advise terminal output', () => {
         '    WHERE order_id = ANY($1) once.',
         '  example trace: abc123',
         '',
-        'ffff0000 [info] top-consumer · shop · resolved',
+        'ffff0000 [info] top-consumer · shop · resolved 1m ago, first seen 3m ago',
         '  Top',
         '  evidence: requestsAffected=40 shareOfRequestsAffected=0.4',
         '    topEndpoints=[GET /a | GET /b] p95=-',
