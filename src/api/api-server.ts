@@ -15,8 +15,8 @@ export interface ApiHandlers {
   recommendations?(params: URLSearchParams): unknown;
   /** `GET /api/v1/deploys`: each service's versions and the per-version figures (src/deploys). */
   deploys?(params: URLSearchParams): unknown;
-  /** `GET /metrics` (Prometheus text), when metrics are on. */
-  metrics?(req: IncomingMessage, res: ServerResponse): void;
+  /** `GET /metrics`: the Prometheus exposition text, when metrics are on. */
+  metrics?(): Promise<string>;
   /** `GET /` HTML report page. */
   page?(): string;
 }
@@ -119,7 +119,13 @@ export class ApiServer {
     if (path === '/healthz') {
       sendJson(req, res, 200, this.handlers.health());
     } else if (path === '/metrics' && this.handlers.metrics) {
-      this.handlers.metrics(req, res);
+      this.handlers.metrics().then(
+        (text) => send(req, res, 200, METRICS_HEADERS, { bytes: Buffer.from(text) }),
+        (err: unknown) => {
+          this.logger?.error({ err }, 'metrics collection failed');
+          sendJson(req, res, 500, errorBody('SPANSTAT_ERR_API_INTERNAL', 'metrics collection failed'));
+        },
+      );
     } else if (path === '/' && this.handlers.page) {
       send(
         req,
@@ -189,6 +195,11 @@ export class ApiServer {
 }
 
 const JSON_HEADERS = { 'Content-Type': JSON_TYPE, 'Cache-Control': 'no-store' };
+/** Prometheus text exposition format 0.0.4. */
+const METRICS_HEADERS = {
+  'Content-Type': 'text/plain; version=0.0.4; charset=utf-8',
+  'Cache-Control': 'no-store',
+};
 
 /** Sends `body`, gzipped when it is worth it and the client accepts it. */
 function send(

@@ -1,4 +1,3 @@
-import type { IncomingMessage, ServerResponse } from 'node:http';
 import { PrometheusExporter, PrometheusSerializer } from '@opentelemetry/exporter-prometheus';
 import { resourceFromAttributes } from '@opentelemetry/resources';
 import { MeterProvider } from '@opentelemetry/sdk-metrics';
@@ -42,9 +41,10 @@ export interface SpanstatMetrics extends SpanSink {
   setServiceVersions(source: () => readonly { service: string; version: string }[]): void;
   /** The lock sampler's counts (null or undefined when it is off). */
   setLockActivity(source: () => LockActivity | null | undefined): void;
-  /** `GET /metrics` handler (Prometheus text format 0.0.4). */
-  handler(req: IncomingMessage, res: ServerResponse): void;
-  /** The exposition text a scrape would return now (tests, CLI). */
+  /**
+   * The exposition text a scrape returns now: exporter-prometheus's collect and serializer, sent by the
+   * API server (which gzips it for Prometheus: 5.9 MB of text at the series cap, ~0.2 MB gzipped).
+   */
   scrape(): Promise<string>;
   /** Stops the reader; safe twice. */
   shutdown(): Promise<void>;
@@ -198,9 +198,6 @@ export function createSpanstatMetrics(options: SpanstatMetricsOptions): Spanstat
     },
     setServiceVersions(source) {
       serviceVersions = source;
-    },
-    handler(req, res) {
-      exporter.getMetricsRequestHandler(req, res);
     },
     async scrape() {
       const { resourceMetrics } = await exporter.collect();

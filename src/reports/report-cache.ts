@@ -21,7 +21,7 @@ interface Entry {
  * merges every row's window buckets (~80–135 ms of CPU for 10k fingerprints in bench/report-api.bench.ts),
  * while dashboards, the page and the CLI ask for the same few views over and over. A cached build holds all
  * rows in the default order; another sort column is a stable re-sort of that copy, so ties keep the
- * report's deterministic order. Data is at most `ttlMs` old, or ten times its build time when that is
+ * report's deterministic order. Data is at most `ttlMs` old, or twenty times its build time when that is
  * longer (cacheLifetimeMs, ≤ 10 s).
  */
 export class ReportCache {

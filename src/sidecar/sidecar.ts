@@ -202,7 +202,7 @@ export async function startSidecar(
       reports,
       recommendations: advisor ? (params) => recommendationsResponse(advisor, params) : undefined,
       deploys: (params) => deploysResponse(deploys, params, now()),
-      metrics: metrics ? (req, res) => metrics.handler(req, res) : undefined,
+      metrics: metrics ? () => metrics.scrape() : undefined,
       page: renderReportPage,
     },
     logger,

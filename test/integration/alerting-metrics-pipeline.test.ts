@@ -188,7 +188,9 @@ beforeAll(async () => {
     idleInTransactionSeconds: 12,
     samples: refused + 1,
   }));
-  metricsServer = createServer((req, res) => metrics.handler(req, res));
+  metricsServer = createServer((_req, res) => {
+    metrics.scrape().then((text) => res.end(text));
+  });
   const metricsPort = await listen(metricsServer);
   webhook = await startAlertWebhook();
   let tick = 0;

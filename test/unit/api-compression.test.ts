@@ -131,8 +131,45 @@ describe('API responses and gzip', () => {
   });
 });
 
+describe('/metrics', () => {
+  it('sends the exposition text gzipped to a scraper that accepts it, and a 500 when collection fails', async () => {
+    let fail = false;
+    const text = Array.from({ length: 2_000 }, (_, i) => `spanstat_x{service="s",route="/r${i}"} ${i}`).join(
+      '\n',
+    );
+    const api = new ApiServer(
+      { host: '127.0.0.1', port: 0 },
+      {
+        health: () => ({}),
+        reports: {},
+        metrics: () => (fail ? Promise.reject(new Error('collect failed')) : Promise.resolve(`${text}\n`)),
+      },
+    );
+    const { port } = await api.start();
+    try {
+      // Prometheus's scrape request header.
+      const scraped = await get(`http://127.0.0.1:${port}/metrics`, {
+        'accept-encoding': 'gzip',
+        accept: 'text/plain;version=0.0.4;q=0.3,*/*;q=0.1',
+      });
+      expect(scraped.status).toBe(200);
+      expect(scraped.headers['content-type']).toBe('text/plain; version=0.0.4; charset=utf-8');
+      expect(scraped.headers['content-encoding']).toBe('gzip');
+      expect(gunzipSync(scraped.body).toString()).toBe(`${text}\n`);
+      const plain = await get(`http://127.0.0.1:${port}/metrics`);
+      expect(plain.body.toString()).toBe(`${text}\n`);
+      fail = true;
+      const failed = await get(`http://127.0.0.1:${port}/metrics`);
+      expect(failed.status).toBe(500);
+      expect(JSON.parse(failed.body.toString()).error.code).toBe('SPANSTAT_ERR_API_INTERNAL');
+    } finally {
+      await api.shutdown();
+    }
+  });
+});
+
 describe('API body cache', () => {
-  it('keeps an expensive body ten times as long as it took to make, a cheap one for the configured period', async () => {
+  it('keeps an expensive body twenty times as long as it took to make, a cheap one for the configured period', async () => {
     const builds = { slow: 0, cheap: 0 };
     const api = new ApiServer(
       { host: '127.0.0.1', port: 0, reportCacheMs: 100 },
@@ -154,7 +191,7 @@ describe('API body cache', () => {
       for (const name of ['slow', 'cheap']) await get(`http://127.0.0.1:${port}/api/v1/reports/${name}`);
       await new Promise((r) => setTimeout(r, 300));
       for (const name of ['slow', 'cheap']) await get(`http://127.0.0.1:${port}/api/v1/reports/${name}`);
-      // The slow one (≥ 120 ms to make) is served for ≥ 1.2 s; the cheap one was rebuilt after 100 ms.
+      // The slow one (≥ 120 ms to make) is served for ≥ 2.4 s; the cheap one was rebuilt after 100 ms.
       expect(builds).toEqual({ slow: 1, cheap: 2 });
     } finally {
       await api.shutdown();
