@@ -3,6 +3,7 @@ import { resourceFromAttributes } from '@opentelemetry/resources';
 import { MeterProvider } from '@opentelemetry/sdk-metrics';
 import type { SpanSink } from '../pipeline/span-sink';
 import { HeldRecommendationText } from './held-text';
+import { writeHistogramLabelsOnce } from './histogram-lines';
 import { METRICS } from './names';
 import { MetricsRecorder } from './recorder';
 import { type Point, SnapshotProducer, type SnapshotSource } from './snapshot-producer';
@@ -173,6 +174,7 @@ export function createSpanstatMetrics(options: SpanstatMetricsOptions): Spanstat
     readers: [exporter],
   });
   const serializer = new PrometheusSerializer('', false, undefined, false, true);
+  writeHistogramLabelsOnce(serializer);
 
   let stopped = false;
   return {
