@@ -210,14 +210,19 @@ function send(
   body: EncodedBody,
 ): void {
   const sendAs = (bytes: Buffer, encoding?: string) => {
-    if (res.destroyed) return;
-    res.writeHead(status, {
-      ...headers,
-      'Content-Length': String(bytes.length),
-      Vary: 'Accept-Encoding',
-      ...(encoding ? { 'Content-Encoding': encoding } : {}),
-    });
-    res.end(bytes);
+    if (res.destroyed || res.headersSent) return;
+    try {
+      res.writeHead(status, {
+        ...headers,
+        'Content-Length': String(bytes.length),
+        Vary: 'Accept-Encoding',
+        ...(encoding ? { 'Content-Encoding': encoding } : {}),
+      });
+      res.end(bytes);
+    } catch (err) {
+      // Runs in a promise callback after a gzip: a throw here would be an unhandled rejection.
+      res.destroy(err as Error);
+    }
   };
   if (body.bytes.length < MIN_GZIP_BYTES || !acceptsGzip(req)) {
     sendAs(body.bytes);
