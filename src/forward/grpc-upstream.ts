@@ -1,7 +1,8 @@
 /**
- * An OTLP/gRPC upstream (@grpc/grpc-js): each batch is one TraceService/Export call carrying the
- * protobuf body as it is (joined bodies parse as one request), `headers` as call metadata, gzip by
- * grpc-js itself when `compression` is gzip (zlib's default level: it takes no level).
+ * An OTLP/gRPC upstream (@grpc/grpc-js): each batch is one TraceService/Export call (MetricsService,
+ * LogsService for metrics and logs) carrying the protobuf body as it is (joined bodies parse as one
+ * request), `headers` as call metadata, gzip by grpc-js itself when `compression` is gzip (zlib's
+ * default level: it takes no level).
  *
  * Outcomes as the OTLP/gRPC spec names them: CANCELLED, DEADLINE_EXCEEDED, ABORTED, OUT_OF_RANGE,
  * UNAVAILABLE and DATA_LOSS are retryable, RESOURCE_EXHAUSTED only when the server says when
@@ -11,12 +12,12 @@
 import { Client, credentials, status as GrpcStatus, Metadata, type ServiceError } from '@grpc/grpc-js';
 import { retryInfoDelayMs } from '../grpc-retry-info';
 import { MAX_RETRY_AFTER_MS, retryBackoffMs } from '../otlp-retry';
-import { TRACE_EXPORT_PATH } from '../receiver/otlp-grpc-receiver';
+import { SIGNALS } from '../receiver/signals';
 import {
   type Outcome,
   type OutgoingBatch,
   readUpstreamTls,
-  rejectedSpans,
+  rejectedItems,
   type Upstream,
   type UpstreamOptions,
 } from './upstream';
@@ -69,17 +70,26 @@ export class GrpcUpstream implements Upstream {
     });
   }
 
+  /** Every signal: each is a method of its own on the same address. */
+  relays(): boolean {
+    return true;
+  }
+
   send(batch: OutgoingBatch, consecutiveFailures: number): Promise<Outcome> {
     return new Promise((resolve) => {
       this.client.makeUnaryRequest(
-        TRACE_EXPORT_PATH,
+        SIGNALS[batch.signal].grpcPath,
         passThrough,
         passThrough,
         batch.body,
         this.metadata,
         { deadline: Date.now() + this.options.timeoutMs },
         (err: ServiceError | null, response?: Buffer) => {
-          if (!err) resolve({ ok: true, rejected: rejectedSpans(response ?? Buffer.alloc(0), 'protobuf') });
+          if (!err)
+            resolve({
+              ok: true,
+              rejected: rejectedItems(response ?? Buffer.alloc(0), 'protobuf', batch.signal),
+            });
           else resolve(failureOutcome(err, consecutiveFailures));
         },
       );

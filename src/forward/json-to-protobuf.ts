@@ -1,22 +1,29 @@
 /**
- * An OTLP/JSON ExportTraceServiceRequest re-encoded as protobuf, field for field, for an upstream
- * that takes protobuf only (OTLP/gRPC). The OTLP flavour of the JSON mapping (decode-json.ts): hex
- * ids, integer enums, int64 as decimal strings or numbers (kept exact through BigInt: span times in
- * nanoseconds do not fit a double), bytes as base64. Unknown keys and values of the wrong type are
+ * An OTLP/JSON ExportTraceServiceRequest (ExportMetricsServiceRequest, ExportLogsServiceRequest)
+ * re-encoded as protobuf, field for field, for an upstream that takes protobuf only (OTLP/gRPC). The
+ * OTLP flavour of the JSON mapping (decode-json.ts): hex ids, integer enums, int64 as decimal strings
+ * or numbers (kept exact through BigInt: times in nanoseconds do not fit a double), bytes as base64,
+ * doubles as numbers or "NaN"/"Infinity"/"-Infinity". Unknown keys and values of the wrong type are
  * left out, as a protobuf parser would skip them. Field numbers from opentelemetry-proto
- * (collector/trace/v1, trace/v1, common/v1, resource/v1); written with protobufjs's Writer because
- * its `fromObject` reads ids as base64 and int64 strings through a double.
+ * (collector/{trace,metrics,logs}/v1, trace/v1, metrics/v1, logs/v1, common/v1, resource/v1);
+ * written with protobufjs's Writer because its `fromObject` reads ids as base64 and int64 strings
+ * through a double.
  */
 import { Writer } from 'protobufjs/minimal';
+import type { OtlpSignal } from '../receiver/signals';
 
 type Json = Record<string, unknown>;
 
 /** Throws when the body is not a JSON object (the receiver checked it already). */
-export function jsonToProtobuf(body: Buffer): Buffer {
+export function jsonToProtobuf(body: Buffer, signal: OtlpSignal = 'traces'): Buffer {
   const request = JSON.parse(body.toString('utf8')) as unknown;
   if (!isObject(request)) throw new Error('the body is not a JSON object');
   const w = Writer.create();
-  for (const rs of objects(request.resourceSpans)) message(w, 1, rs, writeResourceSpans);
+  if (signal === 'traces')
+    for (const rs of objects(request.resourceSpans)) message(w, 1, rs, writeResourceSpans);
+  else if (signal === 'metrics')
+    for (const rm of objects(request.resourceMetrics)) message(w, 1, rm, writeResourceMetrics);
+  else for (const rl of objects(request.resourceLogs)) message(w, 1, rl, writeResourceLogs);
   const bytes = w.finish();
   return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
 }
@@ -85,6 +92,164 @@ function writeStatus(w: Writer, status: Json): void {
   uint32(w, 3, status.code);
 }
 
+// metrics/v1
+
+function writeResourceMetrics(w: Writer, rm: Json): void {
+  if (isObject(rm.resource)) message(w, 1, rm.resource, writeResource);
+  for (const sm of objects(rm.scopeMetrics)) message(w, 2, sm, writeScopeMetrics);
+  string(w, 3, rm.schemaUrl);
+}
+
+function writeScopeMetrics(w: Writer, sm: Json): void {
+  if (isObject(sm.scope)) message(w, 1, sm.scope, writeScope);
+  for (const metric of objects(sm.metrics)) message(w, 2, metric, writeMetric);
+  string(w, 3, sm.schemaUrl);
+}
+
+/** The `data` oneof: the first kind present wins, as a JSON parser given two would keep one. */
+function writeMetric(w: Writer, metric: Json): void {
+  string(w, 1, metric.name);
+  string(w, 2, metric.description);
+  string(w, 3, metric.unit);
+  if (isObject(metric.gauge)) message(w, 5, metric.gauge, (inner, g) => points(inner, g, writeNumberPoint));
+  else if (isObject(metric.sum))
+    message(w, 7, metric.sum, (inner, sum) => {
+      points(inner, sum, writeNumberPoint);
+      uint32(inner, 2, sum.aggregationTemporality);
+      bool(inner, 3, sum.isMonotonic);
+    });
+  else if (isObject(metric.histogram))
+    message(w, 9, metric.histogram, (inner, h) => {
+      points(inner, h, writeHistogramPoint);
+      uint32(inner, 2, h.aggregationTemporality);
+    });
+  else if (isObject(metric.exponentialHistogram))
+    message(w, 10, metric.exponentialHistogram, (inner, h) => {
+      points(inner, h, writeExponentialPoint);
+      uint32(inner, 2, h.aggregationTemporality);
+    });
+  else if (isObject(metric.summary))
+    message(w, 11, metric.summary, (inner, summary) => points(inner, summary, writeSummaryPoint));
+  keyValues(w, 12, metric.metadata);
+}
+
+/** data_points = 1 of any metric kind. */
+function points(w: Writer, data: Json, write: (w: Writer, point: Json) => void): void {
+  for (const point of objects(data.dataPoints)) message(w, 1, point, write);
+}
+
+function writeNumberPoint(w: Writer, point: Json): void {
+  fixed64(w, 2, point.startTimeUnixNano);
+  fixed64(w, 3, point.timeUnixNano);
+  numberValue(w, point, 4, 6);
+  for (const exemplar of objects(point.exemplars)) message(w, 5, exemplar, writeExemplar);
+  keyValues(w, 7, point.attributes);
+  uint32(w, 8, point.flags);
+}
+
+function writeHistogramPoint(w: Writer, point: Json): void {
+  fixed64(w, 2, point.startTimeUnixNano);
+  fixed64(w, 3, point.timeUnixNano);
+  fixed64(w, 4, point.count);
+  optionalDouble(w, 5, point.sum);
+  packedFixed64(w, 6, point.bucketCounts);
+  packedDouble(w, 7, point.explicitBounds);
+  for (const exemplar of objects(point.exemplars)) message(w, 8, exemplar, writeExemplar);
+  keyValues(w, 9, point.attributes);
+  uint32(w, 10, point.flags);
+  optionalDouble(w, 11, point.min);
+  optionalDouble(w, 12, point.max);
+}
+
+function writeExponentialPoint(w: Writer, point: Json): void {
+  keyValues(w, 1, point.attributes);
+  fixed64(w, 2, point.startTimeUnixNano);
+  fixed64(w, 3, point.timeUnixNano);
+  fixed64(w, 4, point.count);
+  optionalDouble(w, 5, point.sum);
+  sint32(w, 6, point.scale);
+  fixed64(w, 7, point.zeroCount);
+  if (isObject(point.positive)) message(w, 8, point.positive, writeBuckets);
+  if (isObject(point.negative)) message(w, 9, point.negative, writeBuckets);
+  uint32(w, 10, point.flags);
+  for (const exemplar of objects(point.exemplars)) message(w, 11, exemplar, writeExemplar);
+  optionalDouble(w, 12, point.min);
+  optionalDouble(w, 13, point.max);
+  double(w, 14, point.zeroThreshold);
+}
+
+function writeBuckets(w: Writer, buckets: Json): void {
+  sint32(w, 1, buckets.offset);
+  const counts = (Array.isArray(buckets.bucketCounts) ? buckets.bucketCounts : [])
+    .map((c) => longBits(c, false))
+    .filter((c) => c !== undefined);
+  if (counts.length === 0) return;
+  w.uint32((2 << 3) | 2).fork();
+  for (const c of counts) w.uint64(c as unknown as number);
+  w.ldelim();
+}
+
+function writeSummaryPoint(w: Writer, point: Json): void {
+  fixed64(w, 2, point.startTimeUnixNano);
+  fixed64(w, 3, point.timeUnixNano);
+  fixed64(w, 4, point.count);
+  double(w, 5, point.sum);
+  for (const q of objects(point.quantileValues))
+    message(w, 6, q, (inner, value) => {
+      double(inner, 1, value.quantile);
+      double(inner, 2, value.value);
+    });
+  keyValues(w, 7, point.attributes);
+  uint32(w, 8, point.flags);
+}
+
+function writeExemplar(w: Writer, exemplar: Json): void {
+  fixed64(w, 2, exemplar.timeUnixNano);
+  numberValue(w, exemplar, 3, 6);
+  hexBytes(w, 4, exemplar.spanId);
+  hexBytes(w, 5, exemplar.traceId);
+  keyValues(w, 7, exemplar.filteredAttributes);
+}
+
+/** The `value` oneof of a number point or exemplar: asDouble (double) or asInt (sfixed64), the first present. */
+function numberValue(w: Writer, point: Json, doubleField: number, intField: number): void {
+  if (point.asDouble !== undefined && point.asDouble !== null) {
+    const value = doubleOf(point.asDouble);
+    if (value !== undefined) w.uint32((doubleField << 3) | 1).double(value);
+  } else if (point.asInt !== undefined && point.asInt !== null) {
+    const bits = longBits(point.asInt, true);
+    if (bits !== undefined) w.uint32((intField << 3) | 1).sfixed64(bits as unknown as number);
+  }
+}
+
+// logs/v1
+
+function writeResourceLogs(w: Writer, rl: Json): void {
+  if (isObject(rl.resource)) message(w, 1, rl.resource, writeResource);
+  for (const sl of objects(rl.scopeLogs)) message(w, 2, sl, writeScopeLogs);
+  string(w, 3, rl.schemaUrl);
+}
+
+function writeScopeLogs(w: Writer, sl: Json): void {
+  if (isObject(sl.scope)) message(w, 1, sl.scope, writeScope);
+  for (const record of objects(sl.logRecords)) message(w, 2, record, writeLogRecord);
+  string(w, 3, sl.schemaUrl);
+}
+
+function writeLogRecord(w: Writer, record: Json): void {
+  fixed64(w, 1, record.timeUnixNano);
+  uint32(w, 2, record.severityNumber);
+  string(w, 3, record.severityText);
+  if (isObject(record.body)) message(w, 5, record.body, writeAnyValue);
+  keyValues(w, 6, record.attributes);
+  uint32(w, 7, record.droppedAttributesCount);
+  fixed32(w, 8, record.flags);
+  hexBytes(w, 9, record.traceId);
+  hexBytes(w, 10, record.spanId);
+  fixed64(w, 11, record.observedTimeUnixNano);
+  string(w, 12, record.eventName);
+}
+
 function keyValues(w: Writer, field: number, list: unknown): void {
   for (const kv of objects(list)) message(w, field, kv, writeKeyValue);
 }
@@ -134,6 +299,53 @@ function uint32(w: Writer, field: number, value: unknown): void {
 function fixed32(w: Writer, field: number, value: unknown): void {
   const n = typeof value === 'string' ? Number(value) : value;
   if (typeof n === 'number' && Number.isInteger(n) && n !== 0) w.uint32((field << 3) | 5).fixed32(n);
+}
+
+function bool(w: Writer, field: number, value: unknown): void {
+  if (value === true) w.uint32(field << 3).bool(true);
+}
+
+function sint32(w: Writer, field: number, value: unknown): void {
+  const n = typeof value === 'string' ? Number(value) : value;
+  if (typeof n === 'number' && Number.isInteger(n) && n !== 0) w.uint32(field << 3).sint32(n);
+}
+
+/** A proto3 double: left out when 0, as the protobuf encoders do. */
+function double(w: Writer, field: number, value: unknown): void {
+  const n = doubleOf(value);
+  if (n !== undefined && !Object.is(n, 0)) w.uint32((field << 3) | 1).double(n);
+}
+
+/** A proto3 `optional double`: written whenever present, 0 included (presence is its meaning). */
+function optionalDouble(w: Writer, field: number, value: unknown): void {
+  const n = doubleOf(value);
+  if (n !== undefined) w.uint32((field << 3) | 1).double(n);
+}
+
+function packedDouble(w: Writer, field: number, list: unknown): void {
+  const values = (Array.isArray(list) ? list : []).map(doubleOf).filter((n) => n !== undefined);
+  if (values.length === 0) return;
+  w.uint32((field << 3) | 2).fork();
+  for (const n of values) w.double(n);
+  w.ldelim();
+}
+
+function packedFixed64(w: Writer, field: number, list: unknown): void {
+  const values = (Array.isArray(list) ? list : [])
+    .map((v) => longBits(v, false))
+    .filter((bits) => bits !== undefined);
+  if (values.length === 0) return;
+  w.uint32((field << 3) | 2).fork();
+  for (const bits of values) w.fixed64(bits as unknown as number);
+  w.ldelim();
+}
+
+/** A JSON double: a number, or the proto3 JSON mapping's "NaN", "Infinity", "-Infinity" (or a numeric string). */
+function doubleOf(value: unknown): number | undefined {
+  if (typeof value === 'number') return value;
+  if (typeof value !== 'string' || value.trim() === '') return undefined;
+  const n = Number(value);
+  return Number.isNaN(n) && value !== 'NaN' ? undefined : n;
 }
 
 function fixed64(w: Writer, field: number, value: unknown): void {

@@ -3,12 +3,23 @@
  * batch and say whether it was taken, refused for good, or should go again after a pause.
  */
 import { rootCertificates } from 'node:tls';
-import { JsonTraceSerializer, ProtobufTraceSerializer } from '@opentelemetry/otlp-transformer';
+import {
+  JsonLogsSerializer,
+  JsonMetricsSerializer,
+  JsonTraceSerializer,
+  ProtobufLogsSerializer,
+  ProtobufMetricsSerializer,
+  ProtobufTraceSerializer,
+} from '@opentelemetry/otlp-transformer';
 import type { OtlpEncoding } from '../receiver/responses';
+import type { OtlpSignal } from '../receiver/signals';
 import { assertUsableTls, readTlsFile } from '../tls-file';
 
 export interface UpstreamOptions {
-  /** http(s)://host:port/v1/traces for OTLP/HTTP; http(s)://host:port for OTLP/gRPC. */
+  /**
+   * http(s)://host:port/v1/traces for OTLP/HTTP (metrics and logs go to the same URL with
+   * /v1/metrics or /v1/logs in place of /v1/traces); http(s)://host:port for OTLP/gRPC.
+   */
   endpoint: string;
   headers: Readonly<Record<string, string>>;
   timeoutMs: number;
@@ -20,15 +31,20 @@ export interface UpstreamOptions {
   tlsKeyFile?: string;
 }
 
-/** One send: a body as received, or protobuf bodies joined. */
+/** One send: a body as received, or protobuf bodies of one signal joined. */
 export interface OutgoingBatch {
   body: Buffer;
   encoding: OtlpEncoding;
+  /** Where it goes (path or method) and how the answer's partial_success is read. */
+  signal: OtlpSignal;
   /** What went on the wire the first time (e.g. gzipped), so a retry sends the same bytes. */
   wire?: Buffer;
 }
 
-/** `rejected`: spans the upstream's partial_success refused. `retryInMs`: send again after this pause. */
+/**
+ * `rejected`: spans (data points, log records) the upstream's partial_success refused. `retryInMs`:
+ * send again after this pause.
+ */
 export type Outcome = { ok: true; rejected: number } | { ok: false; reason: string; retryInMs?: number };
 
 export interface Upstream {
@@ -36,21 +52,42 @@ export interface Upstream {
   readonly origin: string;
   /** Whether JSON bodies must be turned into protobuf before they are queued (gRPC carries protobuf only). */
   readonly protobufOnly: boolean;
+  /** Whether it has somewhere to send this signal. */
+  relays(signal: OtlpSignal): boolean;
   /** `consecutiveFailures` counts the failures in a row before this send (for the backoff). */
   send(batch: OutgoingBatch, consecutiveFailures: number): Promise<Outcome>;
   close(): Promise<void>;
 }
 
+/** The `partial_success` count of each signal's export response, read by OpenTelemetry's own deserializers. */
+const REJECTED: Record<OtlpSignal, Record<OtlpEncoding, (body: Uint8Array) => unknown>> = {
+  traces: {
+    protobuf: (b) => ProtobufTraceSerializer.deserializeResponse(b).partialSuccess?.rejectedSpans,
+    json: (b) => JsonTraceSerializer.deserializeResponse(b).partialSuccess?.rejectedSpans,
+  },
+  metrics: {
+    protobuf: (b) => ProtobufMetricsSerializer.deserializeResponse(b).partialSuccess?.rejectedDataPoints,
+    json: (b) => JsonMetricsSerializer.deserializeResponse(b).partialSuccess?.rejectedDataPoints,
+  },
+  logs: {
+    protobuf: (b) => ProtobufLogsSerializer.deserializeResponse(b).partialSuccess?.rejectedLogRecords,
+    json: (b) => JsonLogsSerializer.deserializeResponse(b).partialSuccess?.rejectedLogRecords,
+  },
+};
+
 /**
- * `partial_success.rejected_spans` of an ExportTraceServiceResponse, by OpenTelemetry's own
- * deserializers; 0 when absent or unreadable (the spans were taken). Its `error_message` is not
- * logged: an upstream may quote span data in it.
+ * `partial_success.rejected_spans` of an ExportTraceServiceResponse (`rejected_data_points`,
+ * `rejected_log_records` of the metrics and logs ones); 0 when absent or unreadable (all were
+ * taken). Its `error_message` is not logged: an upstream may quote span data in it.
  */
-export function rejectedSpans(body: Uint8Array, encoding: OtlpEncoding): number {
+export function rejectedItems(
+  body: Uint8Array,
+  encoding: OtlpEncoding,
+  signal: OtlpSignal = 'traces',
+): number {
   if (body.length === 0) return 0;
   try {
-    const serializer = encoding === 'protobuf' ? ProtobufTraceSerializer : JsonTraceSerializer;
-    const rejected = Number(serializer.deserializeResponse(body).partialSuccess?.rejectedSpans ?? 0);
+    const rejected = Number(REJECTED[signal][encoding](body) ?? 0);
     return Number.isFinite(rejected) && rejected > 0 ? rejected : 0;
   } catch {
     return 0;

@@ -74,7 +74,7 @@ export const LABELS = {
   outcome: {
     name: 'outcome',
     bounded: true,
-    help: 'what became of forwarded spans: sent | dropped (queue full, shutdown) | rejected (upstream 4xx, or refused in a partial success)',
+    help: 'what became of forwarded spans, data points or log records: sent | dropped (queue full, shutdown) | rejected (upstream 4xx, or refused in a partial success)',
   },
 } as const satisfies Record<string, LabelDef>;
 
@@ -310,6 +310,23 @@ export const METRICS = {
     type: 'counter',
     unit: '',
     help: 'Spans of accepted OTLP bodies relayed to forward.endpoint, by outcome (absent when not forwarding)',
+    labels: ['outcome'],
+  },
+  // Metrics and logs are relayed only, and counted in their own units (the OpenTelemetry Collector's
+  // exporters count metric points and log records apart from spans alike), not as a `signal` of the
+  // spans counter: a sum over its labels would add spans to data points.
+  forwardedDataPoints: {
+    name: 'spanstat_sidecar_forwarded_metric_points_total',
+    type: 'counter',
+    unit: '',
+    help: "Data points of the apps' OTLP metrics exports relayed to forward.endpoint (spanstat relays metrics, never reads them), by outcome (absent when not forwarding)",
+    labels: ['outcome'],
+  },
+  forwardedLogRecords: {
+    name: 'spanstat_sidecar_forwarded_log_records_total',
+    type: 'counter',
+    unit: '',
+    help: "Log records of the apps' OTLP logs exports relayed to forward.endpoint (spanstat relays logs, never reads them), by outcome (absent when not forwarding)",
     labels: ['outcome'],
   },
   decodeErrors: {

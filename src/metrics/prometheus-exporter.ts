@@ -145,6 +145,22 @@ export function createSpanstatMetrics(options: SpanstatMetricsOptions): Spanstat
         })),
     },
     {
+      def: METRICS.forwardedDataPoints,
+      points: () =>
+        Object.entries(health?.().forwardedDataPoints ?? {}).map(([outcome, value]) => ({
+          value,
+          attributes: { outcome },
+        })),
+    },
+    {
+      def: METRICS.forwardedLogRecords,
+      points: () =>
+        Object.entries(health?.().forwardedLogRecords ?? {}).map(([outcome, value]) => ({
+          value,
+          attributes: { outcome },
+        })),
+    },
+    {
       def: METRICS.serviceVersionInfo,
       points: () =>
         serviceVersions()

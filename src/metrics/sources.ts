@@ -52,6 +52,10 @@ export interface SidecarHealth {
   openTraces?: number;
   /** Spans of accepted bodies relayed upstream (`forward`), by outcome; absent when not forwarding. */
   forwardedSpans?: Record<'sent' | 'dropped' | 'rejected', number>;
+  /** Data points of the metrics bodies relayed upstream, by outcome; absent when not forwarding. */
+  forwardedDataPoints?: Record<'sent' | 'dropped' | 'rejected', number>;
+  /** Log records of the logs bodies relayed upstream, by outcome; absent when not forwarding. */
+  forwardedLogRecords?: Record<'sent' | 'dropped' | 'rejected', number>;
 }
 
 /** What the lock sampler saw (src/advise/lock-sampler.ts status); absent without lock sampling. */

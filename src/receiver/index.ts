@@ -1,6 +1,6 @@
 export { decodeTracesJson } from './decode-json';
 export { decodeTracesProtobuf } from './decode-protobuf';
-export { OtlpGrpcReceiver, TRACE_EXPORT_PATH } from './otlp-grpc-receiver';
+export { exportService, OtlpGrpcReceiver, TRACE_EXPORT_PATH } from './otlp-grpc-receiver';
 export { OtlpHttpReceiver, TRACES_PATH } from './otlp-http-receiver';
 export type { ReceiverLogger, ReceiverOptions, ReceiverStats } from './receiver-types';
 export {
@@ -13,3 +13,4 @@ export {
   type OtlpEncoding,
   type PartialSuccess,
 } from './responses';
+export { type OtlpSignal, type RelayedSignal, SIGNALS, type SignalRefusal } from './signals';

@@ -9,6 +9,9 @@
  * data → INVALID_ARGUMENT (not retryable); overload → UNAVAILABLE with a google.rpc.RetryInfo
  * detail (retryable, after the delay); a message over maxBodyBytes → RESOURCE_EXHAUSTED (grpc-js refuses
  * it before the handler runs, so it is not in the tooLarge count).
+ *
+ * MetricsService/Export and LogsService/Export are served too: relayed unread when forwarding
+ * (relay-signal.ts), else UNIMPLEMENTED — as from a server without the service, but saying why.
  */
 import {
   Metadata,
@@ -25,27 +28,34 @@ import { errorSummary } from './error-summary';
 import { protobufBatch } from './protobuf-batch';
 import { type ListenAddress, ReceiverLifecycle } from './receiver-lifecycle';
 import type { ReceiverOptions, ReceiverStats } from './receiver-types';
+import { refuseSignal, relaySignal, signalRefusal } from './relay-signal';
 import { FAILURES, type FailureKind } from './responses';
+import { type OtlpSignal, type RelayedSignal, SIGNALS } from './signals';
 
-export const TRACE_EXPORT_PATH = '/opentelemetry.proto.collector.trace.v1.TraceService/Export';
+export const TRACE_EXPORT_PATH = SIGNALS.traces.grpcPath;
 
 /** shutdown() lets in-flight calls finish for this long, then cancels them. */
 const SHUTDOWN_GRACE_MS = 2_000;
 const EMPTY_RESPONSE = Buffer.alloc(0);
 const passThrough = (message: Buffer): Buffer => message;
 
-/** TraceService with pass-through (de)serializers: handlers see and give the raw message bytes. */
-export const TRACE_SERVICE: ServiceDefinition = {
-  Export: {
-    path: TRACE_EXPORT_PATH,
-    requestStream: false,
-    responseStream: false,
-    requestSerialize: passThrough,
-    requestDeserialize: passThrough,
-    responseSerialize: passThrough,
-    responseDeserialize: passThrough,
-  },
-};
+/** A signal's collector service with pass-through (de)serializers: handlers see and give the raw message bytes. */
+export function exportService(signal: OtlpSignal): ServiceDefinition {
+  return {
+    Export: {
+      path: SIGNALS[signal].grpcPath,
+      requestStream: false,
+      responseStream: false,
+      requestSerialize: passThrough,
+      requestDeserialize: passThrough,
+      responseSerialize: passThrough,
+      responseDeserialize: passThrough,
+    },
+  };
+}
+
+/** TraceService, raw bytes in and out. */
+export const TRACE_SERVICE: ServiceDefinition = exportService('traces');
 
 export class OtlpGrpcReceiver extends ReceiverLifecycle {
   private server: Server | undefined;
@@ -76,6 +86,11 @@ export class OtlpGrpcReceiver extends ReceiverLifecycle {
       Export: (call: ServerUnaryCall<Buffer, Buffer>, callback: sendUnaryData<Buffer>) =>
         this.export(call.request, callback),
     });
+    for (const signal of ['metrics', 'logs'] as const)
+      server.addService(exportService(signal), {
+        Export: (call: ServerUnaryCall<Buffer, Buffer>, callback: sendUnaryData<Buffer>) =>
+          this.relay(signal, call.request, callback),
+      });
     // IPv6 literals need brackets in a gRPC target.
     const target = host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
     return new Promise((resolve, reject) => {
@@ -119,12 +134,7 @@ export class OtlpGrpcReceiver extends ReceiverLifecycle {
     stats.requests++;
     stats.bytesReceived += body.length;
     if (this.overloaded()) {
-      stats.overloaded++;
-      callback(
-        failure('overloaded', 'spanstat is over its pending-span cap; retry later', {
-          retryAfterSeconds: this.options.retryAfterSeconds,
-        }),
-      );
+      this.refuseOverloaded(callback);
       return;
     }
     let batch: ReturnType<typeof protobufBatch>;
@@ -148,9 +158,44 @@ export class OtlpGrpcReceiver extends ReceiverLifecycle {
         return;
       }
       stats.spansAccepted += batch.size;
-      this.options.onAccepted?.(body, 'protobuf', batch.size);
+      this.options.onAccepted?.(body, 'protobuf', batch.size, 'traces');
     }
     callback(null, EMPTY_RESPONSE);
+  }
+
+  /** A metrics or logs export: refused when not relayed, else checked and queued for the forwarder. */
+  private relay(signal: RelayedSignal, body: Buffer, callback: sendUnaryData<Buffer>): void {
+    const stats = this.stats;
+    stats.requests++;
+    stats.bytesReceived += body.length;
+    const why = signalRefusal(this.options, signal);
+    if (why !== undefined) {
+      callback(failure('not-relayed', refuseSignal(this.options, stats, signal, why, 'OTLP/gRPC')));
+      return;
+    }
+    if (this.overloaded()) {
+      this.refuseOverloaded(callback);
+      return;
+    }
+    const result = relaySignal(this.options, stats, signal, body, 'protobuf');
+    if (result.ok) callback(null, EMPTY_RESPONSE);
+    else if (result.kind === 'overloaded') this.refuseOverloaded(callback, result.message);
+    else {
+      this.options.logger?.warn(
+        { status: 'INVALID_ARGUMENT', reason: result.message },
+        'OTLP/gRPC export refused',
+      );
+      callback(failure('bad-data', result.message));
+    }
+  }
+
+  /** UNAVAILABLE with a RetryInfo of retryAfterSeconds. */
+  private refuseOverloaded(
+    callback: sendUnaryData<Buffer>,
+    message = 'spanstat is over its pending-span cap; retry later',
+  ): void {
+    this.stats.overloaded++;
+    callback(failure('overloaded', message, { retryAfterSeconds: this.options.retryAfterSeconds }));
   }
 }
 

@@ -1,7 +1,8 @@
 /**
- * OTLP/HTTP trace receiver: POST /v1/traces, binary protobuf or JSON, identity or gzip.
- * Transport only — the receipt-time check lives in check-protobuf.ts, decoding in decode-*.ts, status
- * mapping and bodies in responses.ts.
+ * OTLP/HTTP receiver: POST /v1/traces, binary protobuf or JSON, identity or gzip; POST /v1/metrics and
+ * /v1/logs alike, relayed unread when forwarding and otherwise refused with a 404 that says why
+ * (relay-signal.ts). Transport only — the receipt-time checks live in check-protobuf.ts and
+ * check-signals.ts, decoding in decode-*.ts, status mapping and bodies in responses.ts.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createServer as createTlsServer } from 'node:https';
@@ -13,6 +14,7 @@ import { errorSummary } from './error-summary';
 import { protobufBatch } from './protobuf-batch';
 import { type ListenAddress, ReceiverLifecycle } from './receiver-lifecycle';
 import { emptyReceiverStats, type ReceiverStats } from './receiver-types';
+import { refuseSignal, relaySignal, signalRefusal } from './relay-signal';
 import { contentCodingOf, encodingOf, readBody } from './request-body';
 import {
   CONTENT_TYPE,
@@ -22,8 +24,9 @@ import {
   type FailureKind,
   type OtlpEncoding,
 } from './responses';
+import { type RelayedSignal, SIGNALS, signalOfPath } from './signals';
 
-export const TRACES_PATH = '/v1/traces';
+export const TRACES_PATH = SIGNALS.traces.httpPath;
 
 /**
  * Idle keep-alive sockets are kept 30 s: the OTel JS BatchSpanProcessor exports every 5 s, the
@@ -141,15 +144,25 @@ export class OtlpHttpReceiver extends ReceiverLifecycle {
     const url = req.url ?? '';
     const q = url.indexOf('?');
     const path = q === -1 ? url : url.slice(0, q);
-    if (path !== TRACES_PATH) {
+    const signal = signalOfPath(path);
+    if (signal === undefined) {
       this.fail(res, 'not-found', encoding ?? 'json', `not found; OTLP traces go to POST ${TRACES_PATH}`);
       return;
     }
     if (req.method !== 'POST') {
-      this.fail(res, 'method-not-allowed', encoding ?? 'json', `${TRACES_PATH} accepts POST only`, {
+      this.fail(res, 'method-not-allowed', encoding ?? 'json', `${path} accepts POST only`, {
         Allow: 'POST',
       });
       return;
+    }
+    if (signal !== 'traces') {
+      const why = signalRefusal(this.options, signal);
+      if (why !== undefined) {
+        // Refused before the body is read; the connection stays usable (Node discards the unread body).
+        const message = refuseSignal(this.options, this.stats, signal, why, 'OTLP/HTTP');
+        this.fail(res, 'not-relayed', encoding ?? 'json', message);
+        return;
+      }
     }
     if (encoding === undefined) {
       this.stats.unsupportedMedia++;
@@ -198,7 +211,8 @@ export class OtlpHttpReceiver extends ReceiverLifecycle {
         if (result.ok) {
           // Over the cap since the read began (other bodies came in meanwhile): refused, not queued.
           if (this.overloaded()) this.refuseOverloaded(res, encoding);
-          else this.accept(res, encoding, result.body);
+          else if (signal === 'traces') this.accept(res, encoding, result.body);
+          else this.relay(res, signal, encoding, result.body);
         } else if (result.reason === 'too-large') this.tooLarge(res, encoding);
         else if (result.reason === 'bad-gzip') {
           this.stats.decodeErrors++;
@@ -254,9 +268,17 @@ export class OtlpHttpReceiver extends ReceiverLifecycle {
         return;
       }
       this.stats.spansAccepted += batch.size;
-      this.options.onAccepted?.(body, encoding, batch.size);
+      this.options.onAccepted?.(body, encoding, batch.size, 'traces');
     }
     this.reply(res, 200, encoding, encodeExportResponse(encoding));
+  }
+
+  /** A metrics or logs body, checked and queued for the forwarder as received. */
+  private relay(res: ServerResponse, signal: RelayedSignal, encoding: OtlpEncoding, body: Buffer): void {
+    const result = relaySignal(this.options, this.stats, signal, body, encoding);
+    if (result.ok) this.reply(res, 200, encoding, encodeExportResponse(encoding));
+    else if (result.kind === 'overloaded') this.refuseOverloaded(res, encoding, result.message);
+    else this.fail(res, 'bad-data', encoding, result.message);
   }
 
   /** 413 and close the connection: the rest of the body is not worth reading. */

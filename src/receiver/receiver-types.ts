@@ -2,6 +2,7 @@
 import type { SpanBatch } from '../model/span';
 import type { ReceiverTls } from './receiver-tls';
 import type { OtlpEncoding } from './responses';
+import type { OtlpSignal, RelayedSignal, SignalRefusal } from './signals';
 
 export interface ReceiverLogger {
   warn(obj: object, msg: string): void;
@@ -21,10 +22,18 @@ export interface ReceiverOptions {
   /** Called with each checked batch; must not throw (a throw is caught and answered with 500). */
   onSpans(batch: SpanBatch): void;
   /**
-   * Called with each body whose spans onSpans took (after gunzip; gRPC bodies are protobuf), for the
-   * forwarder; must not throw.
+   * The forwarder's intake (absent when not forwarding), called with each trace body whose spans
+   * onSpans took, and each metrics or logs body that passed its check (after gunzip; gRPC bodies are
+   * protobuf), `items` being its spans, data points or log records; must not throw. False when it
+   * could not take the body (its queue is full): a trace body's spans are in the reports anyway,
+   * but a metrics or logs body is then refused as overload, for the exporter to send again.
    */
-  onAccepted?(body: Buffer, encoding: OtlpEncoding, spans: number): void;
+  onAccepted?(body: Buffer, encoding: OtlpEncoding, items: number, signal: OtlpSignal): boolean;
+  /**
+   * Why metrics or logs are refused (signals.ts), or undefined when onAccepted relays them. Without
+   * onAccepted both are refused (`no-forward`); without this, both are relayed when it is set.
+   */
+  refusal?(signal: RelayedSignal): SignalRefusal | undefined;
   /** True when the pipeline is over its pending cap → 503 + Retry-After before reading the body. */
   isOverloaded(): boolean;
   logger?: ReceiverLogger;
@@ -48,6 +57,14 @@ export interface ReceiverStats {
   overloaded: number;
   /** Request body bytes read off the wire (compressed size for gzip). */
   bytesReceived: number;
+  /** Data points of the metrics exports taken for relaying (only when forwarding). */
+  dataPointsAccepted: number;
+  /** Log records of the logs exports taken for relaying (only when forwarding). */
+  logRecordsAccepted: number;
+  /** Metrics exports refused because spanstat does not relay them (404 / UNIMPLEMENTED). */
+  metricsRefused: number;
+  /** Logs exports refused because spanstat does not relay them (404 / UNIMPLEMENTED). */
+  logsRefused: number;
 }
 
 export function emptyReceiverStats(): ReceiverStats {
@@ -60,5 +77,9 @@ export function emptyReceiverStats(): ReceiverStats {
     unsupportedMedia: 0,
     overloaded: 0,
     bytesReceived: 0,
+    dataPointsAccepted: 0,
+    logRecordsAccepted: 0,
+    metricsRefused: 0,
+    logsRefused: 0,
   };
 }

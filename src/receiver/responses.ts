@@ -2,7 +2,9 @@
  * OTLP/HTTP response bodies and the one place that maps a failure to an HTTP status.
  *
  * Success: ExportTraceServiceResponse (collector/trace/v1/trace_service.proto), empty or with
- * partial_success {rejected_spans = 1 (int64), error_message = 2 (string)}.
+ * partial_success {rejected_spans = 1 (int64), error_message = 2 (string)}. The metrics and logs
+ * responses have the same shape (rejected_data_points, rejected_log_records), so the empty one
+ * answers a relayed metrics or logs export too.
  * Failure: google.rpc.Status {code = 1 (int32), message = 2 (string)} — the OTLP/HTTP spec
  * ("Failures") requires it as the body of every 4xx/5xx.
  * Both in binary protobuf or in the OTLP JSON mapping, matching the request's Content-Type.
@@ -23,6 +25,7 @@ export type FailureKind =
   | 'unsupported-encoding'
   | 'overloaded'
   | 'not-found'
+  | 'not-relayed'
   | 'method-not-allowed'
   | 'internal';
 
@@ -53,6 +56,10 @@ export const FAILURES: Record<FailureKind, FailureMapping> = {
   overloaded: { httpStatus: 503, grpcCode: 14 /* UNAVAILABLE */, retryable: true },
   // Paths other than /v1/traces: "All Other Responses" fall back to HTTP, RFC 9110 §15.5.5.
   'not-found': { httpStatus: 404, grpcCode: 5 /* NOT_FOUND */, retryable: false },
+  // /v1/metrics and /v1/logs when spanstat does not relay them (signals.ts): it serves no such
+  // resource, as any trace-only endpoint would answer, but says why and what to do. The gRPC
+  // receiver answers the same calls UNIMPLEMENTED, as a server without that service does.
+  'not-relayed': { httpStatus: 404, grpcCode: 12 /* UNIMPLEMENTED */, retryable: false },
   // OTLP/HTTP uses POST only; RFC 9110 §15.5.6 405 with an Allow header.
   'method-not-allowed': { httpStatus: 405, grpcCode: 12 /* UNIMPLEMENTED */, retryable: false },
   // A bug of ours, not the client's data; 500 is not in the retryable list, so the batch is not

@@ -25,6 +25,7 @@ import { OtlpGrpcReceiver } from '../receiver/otlp-grpc-receiver';
 import { OtlpHttpReceiver } from '../receiver/otlp-http-receiver';
 import { loadReceiverTls } from '../receiver/receiver-tls';
 import type { OtlpEncoding } from '../receiver/responses';
+import type { OtlpSignal, RelayedSignal, SignalRefusal } from '../receiver/signals';
 import { REPORT_NAMES, ReportCache } from '../reports';
 import type { ReportQuery } from '../reports/types';
 import { SqlFingerprinter } from '../sql/fingerprinter';
@@ -49,6 +50,12 @@ export interface RunningSidecar {
   summary(): ShutdownSummary;
 }
 
+export interface ForwardedCounts {
+  sent: number;
+  dropped: number;
+  rejected: number;
+}
+
 /** What the sidecar did over its life and what its shutdown could not deliver: the last log line. */
 export interface ShutdownSummary {
   /** Spans the receivers accepted since start. */
@@ -61,8 +68,18 @@ export interface ShutdownSummary {
   spansFailed: number;
   /** Spans accepted but still queued after the drain: lost on the way out (0 unless a stage broke). */
   spansUnprocessed: number;
-  /** With forward.endpoint: spans the upstream took, and those dropped (queue full, or left at shutdown). */
-  forwarded?: { sent: number; dropped: number; droppedAtShutdown: number; rejected: number };
+  /**
+   * With forward.endpoint: spans the upstream took, and those dropped (queue full, or left at
+   * shutdown); the data points and log records of the metrics and logs relayed likewise.
+   */
+  forwarded?: {
+    sent: number;
+    dropped: number;
+    droppedAtShutdown: number;
+    rejected: number;
+    dataPoints: ForwardedCounts;
+    logRecords: ForwardedCounts;
+  };
   durationMs: number;
 }
 
@@ -164,9 +181,13 @@ export async function startSidecar(
     retryAfterSeconds: config.receiver.retryAfterSeconds,
     tls: loadReceiverTls(config.receiver),
     onSpans: (spans: SpanBatch) => pipeline.enqueue(spans),
+    // Trace bodies the pipeline took, and metrics and logs bodies, which spanstat only relays.
     onAccepted:
       forwarder &&
-      ((body: Buffer, encoding: OtlpEncoding, spans: number) => forwarder.forward(body, encoding, spans)),
+      ((body: Buffer, encoding: OtlpEncoding, items: number, signal: OtlpSignal) =>
+        forwarder.forward(body, encoding, items, signal)),
+    refusal: (signal: RelayedSignal): SignalRefusal | undefined =>
+      forwarder === undefined ? 'no-forward' : forwarder.relays(signal) ? undefined : 'no-url',
     isOverloaded: () => pipeline.isOverloaded(),
     logger,
   };
@@ -226,6 +247,16 @@ export async function startSidecar(
       dropped: forwarder.stats.spansDropped,
       rejected: forwarder.stats.spansRejected,
     },
+    forwardedDataPoints: forwarder && {
+      sent: forwarder.stats.dataPointsSent,
+      dropped: forwarder.stats.dataPointsDropped,
+      rejected: forwarder.stats.dataPointsRejected,
+    },
+    forwardedLogRecords: forwarder && {
+      sent: forwarder.stats.logRecordsSent,
+      dropped: forwarder.stats.logRecordsDropped,
+      rejected: forwarder.stats.logRecordsRejected,
+    },
   }));
   metrics?.setPreloadSpansLost(() => aggregator.lostSpansByService());
   metrics?.setDoubleTracedSpans(() => pipeline.doubleTracing.spansSetAside());
@@ -265,6 +296,8 @@ export async function startSidecar(
       api: apiUrl,
       mode: config.mode,
       forwardTo: forwarder?.origin,
+      // What the receivers take: traces always, metrics and logs only to relay them.
+      signals: (['traces', 'metrics', 'logs'] as const).filter((s) => s === 'traces' || forwarder?.relays(s)),
     },
     'spanstat sidecar ready',
   );
@@ -286,6 +319,17 @@ export async function startSidecar(
         dropped: forwarder.stats.spansDropped,
         droppedAtShutdown: forwarder.stats.spansDropped - droppedBefore,
         rejected: forwarder.stats.spansRejected,
+        // Metrics and logs relayed: dropped only at shutdown (a full queue refuses them to their sender).
+        dataPoints: {
+          sent: forwarder.stats.dataPointsSent,
+          dropped: forwarder.stats.dataPointsDropped,
+          rejected: forwarder.stats.dataPointsRejected,
+        },
+        logRecords: {
+          sent: forwarder.stats.logRecordsSent,
+          dropped: forwarder.stats.logRecordsDropped,
+          rejected: forwarder.stats.logRecordsRejected,
+        },
       },
       durationMs: now() - began,
     };

@@ -14,13 +14,25 @@ import { JsonTraceSerializer, ProtobufTraceSerializer } from '@opentelemetry/otl
 import { afterEach, describe, expect, it } from 'vitest';
 import { OtlpForwarder } from '../../src/forward';
 import { statusWithRetryInfo } from '../../src/grpc-retry-info';
-import { TRACE_EXPORT_PATH, TRACE_SERVICE } from '../../src/receiver/otlp-grpc-receiver';
+import { exportService, TRACE_EXPORT_PATH, TRACE_SERVICE } from '../../src/receiver/otlp-grpc-receiver';
 import { encodeExportResponse } from '../../src/receiver/responses';
+import { SIGNALS } from '../../src/receiver/signals';
+import {
+  decodedRequest,
+  logsBody,
+  metricsBody,
+  SDK_LOG_RECORDS,
+  SDK_METRIC_POINTS,
+  sdkLogs,
+  sdkMetrics,
+} from '../fixtures/otlp/signals';
 import { stableSpans } from '../fixtures/otlp/spans';
 import { countSpansWithProtobufjs } from '../fixtures/otlp/trace-proto';
 import { FORWARDER_TEST_OPTIONS, until } from '../helpers/forwarder';
 
 interface Call {
+  /** The method called. */
+  path: string;
   body: Buffer;
   metadata: Metadata;
 }
@@ -33,12 +45,13 @@ async function grpcUpstream(
 ): Promise<{ endpoint: string; calls: Call[]; server: Server }> {
   const calls: Call[] = [];
   const server = new Server();
-  server.addService(TRACE_SERVICE, {
-    Export: (call: ServerUnaryCall<Buffer, Buffer>, callback: sendUnaryData<Buffer>) => {
-      calls.push({ body: call.request, metadata: call.metadata });
-      answer(calls.length, callback);
-    },
-  });
+  for (const signal of ['traces', 'metrics', 'logs'] as const)
+    server.addService(signal === 'traces' ? TRACE_SERVICE : exportService(signal), {
+      Export: (call: ServerUnaryCall<Buffer, Buffer>, callback: sendUnaryData<Buffer>) => {
+        calls.push({ path: SIGNALS[signal].grpcPath, body: call.request, metadata: call.metadata });
+        answer(calls.length, callback);
+      },
+    });
   const bound = await new Promise<number>((resolve, reject) =>
     server.bindAsync(`127.0.0.1:${port}`, ServerCredentials.createInsecure(), (err, p) =>
       err ? reject(err) : resolve(p),
@@ -230,5 +243,46 @@ describe('OtlpForwarder over OTLP/gRPC', () => {
       () => forwarder.stats,
     );
     expect(again.calls).toHaveLength(1);
+  });
+
+  it('calls MetricsService/Export and LogsService/Export with metrics and logs, JSON turned into protobuf', async () => {
+    const up = await grpcUpstream((n, callback) =>
+      // The second call (the JSON metrics body) gets 2 data points refused.
+      callback(
+        null,
+        n === 2 ? encodeExportResponse('protobuf', { rejectedSpans: 2, errorMessage: '' }) : Buffer.alloc(0),
+      ),
+    );
+    const forwarder = track(new OtlpForwarder({ ...options, endpoint: up.endpoint }), up.server);
+    expect(forwarder.relays('metrics') && forwarder.relays('logs')).toBe(true);
+    const metrics = await sdkMetrics();
+    const logs = await sdkLogs();
+    forwarder.forward(metricsBody(metrics, 'protobuf'), 'protobuf', SDK_METRIC_POINTS, 'metrics');
+    await until(() => up.calls.length === 1);
+    forwarder.forward(metricsBody(metrics, 'json'), 'json', SDK_METRIC_POINTS, 'metrics');
+    await until(() => up.calls.length === 2);
+    forwarder.forward(logsBody(logs, 'json'), 'json', SDK_LOG_RECORDS, 'logs');
+    await until(
+      () => forwarder.stats.logRecordsSent === SDK_LOG_RECORDS && forwarder.stats.queuedBytes === 0,
+      () => forwarder.stats,
+    );
+    expect(up.calls.map((c) => c.path)).toEqual([
+      SIGNALS.metrics.grpcPath,
+      SIGNALS.metrics.grpcPath,
+      SIGNALS.logs.grpcPath,
+    ]);
+    expect(up.calls[0].body).toEqual(metricsBody(metrics, 'protobuf'));
+    expect(decodedRequest('metrics', up.calls[1].body)).toEqual(
+      decodedRequest('metrics', metricsBody(metrics, 'protobuf')),
+    );
+    expect(decodedRequest('logs', up.calls[2].body)).toEqual(
+      decodedRequest('logs', logsBody(logs, 'protobuf')),
+    );
+    expect(forwarder.stats).toMatchObject({
+      dataPointsSent: 2 * SDK_METRIC_POINTS - 2,
+      dataPointsRejected: 2,
+      logRecordsSent: SDK_LOG_RECORDS,
+      spansSent: 0,
+    });
   });
 });

@@ -4,12 +4,23 @@ import { gunzipSync } from 'node:zlib';
 import { ProtobufTraceSerializer } from '@opentelemetry/otlp-transformer';
 import { afterEach, describe, expect, it } from 'vitest';
 import { OtlpForwarder } from '../../src/forward';
+import { signalPaths } from '../../src/forward/http-upstream';
 import { encodeExportResponse } from '../../src/receiver/responses';
+import {
+  countItemsWithProtobufjs,
+  logsBody,
+  metricsBody,
+  SDK_LOG_RECORDS,
+  SDK_METRIC_POINTS,
+  sdkLogs,
+  sdkMetrics,
+} from '../fixtures/otlp/signals';
 import { stableSpans } from '../fixtures/otlp/spans';
 import { countSpansWithProtobufjs } from '../fixtures/otlp/trace-proto';
 import { FORWARDER_TEST_OPTIONS, until } from '../helpers/forwarder';
 
 interface Received {
+  path: string;
   body: Buffer;
   headers: IncomingMessage['headers'];
 }
@@ -23,7 +34,7 @@ async function upstream(
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {
-      received.push({ body: Buffer.concat(chunks), headers: req.headers });
+      received.push({ path: req.url ?? '', body: Buffer.concat(chunks), headers: req.headers });
       answer(received.length, res);
     });
   });
@@ -230,5 +241,129 @@ describe('OtlpForwarder', () => {
     expect(warnings).toHaveLength(1);
     expect(warnings[0]).toMatchObject({ reason: 'ECONNREFUSED' });
     await forwarder.shutdown();
+  });
+
+  it('relays metrics and logs beside /v1/traces, joining protobuf bodies only with their own signal, each counted in its unit', async () => {
+    const held: ServerResponse[] = [];
+    let stalled = true;
+    const up = await upstream((_, res) => (stalled ? held.push(res) : res.writeHead(200).end()));
+    const forwarder = track(
+      new OtlpForwarder({ ...options, endpoint: `${up.url}?tenant=a`, timeoutMs: 60_000 }),
+      up.server,
+    );
+    expect(['traces', 'metrics', 'logs'].map((s) => forwarder.relays(s as 'traces'))).toEqual([
+      true,
+      true,
+      true,
+    ]);
+    const spansBody = Buffer.from(ProtobufTraceSerializer.serializeRequest(stableSpans()) as Uint8Array);
+    const spans = countSpansWithProtobufjs(spansBody);
+    const metrics = metricsBody(await sdkMetrics(), 'protobuf');
+    const logs = logsBody(await sdkLogs(), 'protobuf');
+    const logsJson = logsBody(await sdkLogs('b'), 'json');
+    // Four trace bodies stall the upstream; behind them, the other signals' bodies queue up in turn.
+    for (let i = 0; i < 4; i++) forwarder.forward(spansBody, 'protobuf', spans);
+    await until(() => held.length === 4);
+    forwarder.forward(metrics, 'protobuf', SDK_METRIC_POINTS, 'metrics');
+    forwarder.forward(metrics, 'protobuf', SDK_METRIC_POINTS, 'metrics');
+    forwarder.forward(logs, 'protobuf', SDK_LOG_RECORDS, 'logs');
+    forwarder.forward(metrics, 'protobuf', SDK_METRIC_POINTS, 'metrics');
+    forwarder.forward(spansBody, 'protobuf', spans);
+    forwarder.forward(logsJson, 'json', SDK_LOG_RECORDS, 'logs');
+    stalled = false;
+    for (const res of held) res.writeHead(200).end();
+    await until(
+      () => forwarder.stats.logRecordsSent === 2 * SDK_LOG_RECORDS && forwarder.stats.spansSent === 5 * spans,
+      () => forwarder.stats,
+    );
+    await until(() => forwarder.stats.dataPointsSent === 3 * SDK_METRIC_POINTS);
+    const later = up.received.slice(4);
+    expect(later.map((r) => `${r.path} ${r.headers['content-type']} ${r.body.length}`)).toEqual([
+      `/v1/metrics?tenant=a application/x-protobuf ${2 * metrics.length}`,
+      `/v1/logs?tenant=a application/x-protobuf ${logs.length}`,
+      `/v1/metrics?tenant=a application/x-protobuf ${metrics.length}`,
+      `/v1/traces?tenant=a application/x-protobuf ${spansBody.length}`,
+      `/v1/logs?tenant=a application/json ${logsJson.length}`,
+    ]);
+    // Joined byte for byte: a protobuf decoder reads one request holding both bodies' data points.
+    expect(later[0].body).toEqual(Buffer.concat([metrics, metrics]));
+    expect(countItemsWithProtobufjs('metrics', later[0].body)).toBe(2 * SDK_METRIC_POINTS);
+    expect(later[1].body).toEqual(logs);
+    expect(later[4].body).toEqual(logsJson);
+    expect(forwarder.stats).toMatchObject({
+      dataPointsDropped: 0,
+      dataPointsRejected: 0,
+      logRecordsDropped: 0,
+      logRecordsRejected: 0,
+      spansDropped: 0,
+      queuedBytes: 0,
+      posts: 9,
+    });
+  });
+
+  it('counts the data points and log records a partial_success refused, in each signal', async () => {
+    const up = await upstream((_, res) => {
+      const path = up.received[up.received.length - 1].path;
+      // Field 1 of the partial success is rejected_data_points (rejected_log_records) as it is rejected_spans.
+      if (path === '/v1/metrics')
+        res.writeHead(200).end(encodeExportResponse('protobuf', { rejectedSpans: 3, errorMessage: 'no' }));
+      else res.writeHead(200).end(JSON.stringify({ partialSuccess: { rejectedLogRecords: '1' } }));
+    });
+    const warnings: string[] = [];
+    const forwarder = track(
+      new OtlpForwarder({ ...options, endpoint: up.url }, { warn: (_obj, msg) => warnings.push(msg) }),
+      up.server,
+    );
+    forwarder.forward(Buffer.from([1]), 'protobuf', 8, 'metrics');
+    forwarder.forward(Buffer.from('{}'), 'json', 2, 'logs');
+    await until(() => forwarder.stats.queuedBytes === 0 && forwarder.stats.logRecordsSent === 1);
+    expect(forwarder.stats).toMatchObject({
+      dataPointsSent: 5,
+      dataPointsRejected: 3,
+      logRecordsSent: 1,
+      logRecordsRejected: 1,
+      spansSent: 0,
+      spansRejected: 0,
+    });
+    // One warning per signal, in its own unit.
+    expect(warnings.sort()).toEqual([
+      'forwarding: upstream took the POST but refused 1 log records',
+      'forwarding: upstream took the POST but refused 3 data points',
+    ]);
+  });
+
+  it("answers false for a body the full queue cannot take, dropping a trace body's spans but not a metrics body's points", async () => {
+    const up = await upstream(() => undefined); // never answers
+    const forwarder = track(
+      new OtlpForwarder({ ...options, endpoint: up.url, maxQueuedBytes: 100, timeoutMs: 60_000 }),
+      up.server,
+    );
+    expect(forwarder.forward(Buffer.alloc(100), 'protobuf', 5, 'metrics')).toBe(true);
+    expect(forwarder.forward(Buffer.alloc(1), 'protobuf', 2, 'metrics')).toBe(false);
+    expect(forwarder.forward(Buffer.alloc(1), 'protobuf', 3, 'logs')).toBe(false);
+    expect(forwarder.forward(Buffer.alloc(1), 'protobuf', 4)).toBe(false);
+    // The receiver refuses the metrics and logs (503): their senders keep them. The spans were answered.
+    expect(forwarder.stats).toMatchObject({ dataPointsDropped: 0, logRecordsDropped: 0, spansDropped: 4 });
+  });
+
+  it('derives the metrics and logs URLs from a …/v1/traces endpoint only', async () => {
+    expect(signalPaths('/v1/traces', '')).toEqual({
+      traces: '/v1/traces',
+      metrics: '/v1/metrics',
+      logs: '/v1/logs',
+    });
+    expect(signalPaths('/otlp/v1/traces', '?k=v')).toEqual({
+      traces: '/otlp/v1/traces?k=v',
+      metrics: '/otlp/v1/metrics?k=v',
+      logs: '/otlp/v1/logs?k=v',
+    });
+    // A path of another shape (or none) names the traces URL only.
+    expect(signalPaths('/', '')).toEqual({ traces: '/' });
+    expect(signalPaths('/api/traces', '')).toEqual({ traces: '/api/traces' });
+    expect(signalPaths('/v1/traces/', '')).toEqual({ traces: '/v1/traces/' });
+    const forwarder = track(new OtlpForwarder({ ...options, endpoint: 'http://127.0.0.1:9/api/traces' }));
+    expect(forwarder.relays('traces')).toBe(true);
+    expect(forwarder.relays('metrics')).toBe(false);
+    expect(forwarder.relays('logs')).toBe(false);
   });
 });

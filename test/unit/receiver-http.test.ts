@@ -9,6 +9,16 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { isSpanstatError } from '../../src/errors';
 import type { DecodedSpan } from '../../src/model/span';
 import { OtlpHttpReceiver, type ReceiverOptions } from '../../src/receiver';
+import type { OtlpEncoding } from '../../src/receiver/responses';
+import type { OtlpSignal } from '../../src/receiver/signals';
+import {
+  logsBody,
+  metricsBody,
+  SDK_LOG_RECORDS,
+  SDK_METRIC_POINTS,
+  sdkLogs,
+  sdkMetrics,
+} from '../fixtures/otlp/signals';
 import { jsonBody, protobufBody, stableSpans } from '../fixtures/otlp/spans';
 
 const MAX_BODY = 64 * 1024;
@@ -347,6 +357,149 @@ describe('OtlpHttpReceiver', () => {
     await provider.shutdown();
     expect(batches.flat().map((s) => s.attributes['db.query.text'])).toEqual(['SELECT 1']);
     expect(batches[0][0].spanId).toBe(span.spanContext().spanId);
+  });
+});
+
+describe('OtlpHttpReceiver, metrics and logs', () => {
+  interface Handed {
+    body: Buffer;
+    encoding: OtlpEncoding;
+    items: number;
+    signal: OtlpSignal;
+  }
+
+  /** Replaces the default receiver with one given `extra`. */
+  async function restart(extra: Partial<ReceiverOptions>): Promise<void> {
+    await receiver.shutdown();
+    receiver = new OtlpHttpReceiver(options(extra));
+    ({ port } = await receiver.start());
+  }
+
+  it('without forwarding, answers 404 saying why and what to do, counts them, and warns once per signal', async () => {
+    const metrics = metricsBody(await sdkMetrics(), 'protobuf');
+    const logs = logsBody(await sdkLogs(), 'json');
+    const agent = new Agent({ keepAlive: true, maxSockets: 1 });
+    try {
+      for (let i = 0; i < 5; i++) {
+        const m = await sendProto(metrics, { path: '/v1/metrics', agent });
+        const l = await send({
+          path: '/v1/logs',
+          headers: { 'content-type': 'application/json' },
+          body: logs,
+          agent,
+        });
+        for (const [reply, signal] of [
+          [m, 'metrics'],
+          [l, 'logs'],
+        ] as const) {
+          expect(reply.status).toBe(404);
+          const status = statusOf(reply);
+          expect(status.code).toBe(12); // UNIMPLEMENTED
+          expect(status.message).toContain(
+            `relays ${signal} only when forwarding, and forward.endpoint is not set`,
+          );
+          expect(status.message).toContain('OTEL_EXPORTER_OTLP_TRACES_ENDPOINT at spanstat');
+          expect(status.message).toContain(`OTEL_${signal.toUpperCase()}_EXPORTER=none`);
+        }
+      }
+      // The connection the refusals came back on still takes traces.
+      expect((await sendProto(protobufBody(stableSpans()), { agent })).status).toBe(200);
+    } finally {
+      agent.destroy();
+    }
+    expect(receiver.stats).toMatchObject({ metricsRefused: 5, logsRefused: 5, dataPointsAccepted: 0 });
+    const warnings = logged.filter((l) => l.startsWith('warn '));
+    expect(warnings).toHaveLength(2);
+    expect(warnings[0]).toContain('OTLP metrics refused (logged once): spanstat reads OTLP traces only');
+    expect(warnings[0]).toContain('"counted":"/healthz receiver.metricsRefused"');
+    expect(warnings[1]).toContain('OTLP logs refused (logged once)');
+    // Other paths are still plain 404s.
+    expect((await sendProto(metrics, { path: '/v1/profiles' })).status).toBe(404);
+    expect(receiver.stats.metricsRefused).toBe(5);
+  });
+
+  it('when forwarding, hands metrics and logs over as received (protobuf, JSON, gzip), counted in data points and log records', async () => {
+    const handed: Handed[] = [];
+    await restart({
+      onAccepted: (body, encoding, items, signal) => {
+        handed.push({ body, encoding, items, signal });
+        return true;
+      },
+    });
+    const resource = await sdkMetrics();
+    const records = await sdkLogs();
+    const replies = [
+      await sendProto(metricsBody(resource, 'protobuf'), { path: '/v1/metrics' }),
+      await send({
+        path: '/v1/metrics?x=1',
+        headers: { 'content-type': 'application/json' },
+        body: metricsBody(resource, 'json'),
+      }),
+      await sendProto(gzipSync(logsBody(records, 'protobuf')), {
+        path: '/v1/logs',
+        headers: { 'content-type': PROTO, 'content-encoding': 'gzip' },
+      }),
+      // Nothing to relay: answered, not handed over.
+      await sendProto(Buffer.alloc(0), { path: '/v1/logs' }),
+    ];
+    expect(replies.map((r) => r.status)).toEqual([200, 200, 200, 200]);
+    expect(replies[0].body.length).toBe(0); // an empty ExportMetricsServiceResponse
+    expect(replies[1].body.toString()).toBe('{}');
+    expect(handed).toEqual([
+      {
+        body: metricsBody(resource, 'protobuf'),
+        encoding: 'protobuf',
+        items: SDK_METRIC_POINTS,
+        signal: 'metrics',
+      },
+      { body: metricsBody(resource, 'json'), encoding: 'json', items: SDK_METRIC_POINTS, signal: 'metrics' },
+      { body: logsBody(records, 'protobuf'), encoding: 'protobuf', items: SDK_LOG_RECORDS, signal: 'logs' },
+    ]);
+    expect(batches).toHaveLength(0);
+    expect(receiver.stats).toMatchObject({
+      dataPointsAccepted: 2 * SDK_METRIC_POINTS,
+      logRecordsAccepted: SDK_LOG_RECORDS,
+      spansAccepted: 0,
+      metricsRefused: 0,
+    });
+  });
+
+  it('answers a malformed metrics body 400, a full forward queue 503 + Retry-After, and over its cap 503', async () => {
+    let full = false;
+    await restart({ onAccepted: () => !full });
+    const metrics = metricsBody(await sdkMetrics(), 'protobuf');
+    const bad = await sendProto(metrics.subarray(0, metrics.length - 3), { path: '/v1/metrics' });
+    expect(bad.status).toBe(400);
+    expect(statusOf(bad).message).toMatch(/invalid protobuf near byte \d+/);
+    full = true;
+    const refused = await sendProto(metrics, { path: '/v1/metrics' });
+    expect(refused.status).toBe(503);
+    expect(refused.headers['retry-after']).toBe('7');
+    expect(statusOf(refused).message).toContain('forward queue is full');
+    full = false;
+    overloaded = true;
+    expect((await sendProto(metrics, { path: '/v1/metrics' })).status).toBe(503);
+    overloaded = false;
+    expect((await sendProto(metrics, { path: '/v1/metrics' })).status).toBe(200);
+    expect(receiver.stats).toMatchObject({
+      decodeErrors: 1,
+      overloaded: 2,
+      dataPointsAccepted: SDK_METRIC_POINTS,
+    });
+  });
+
+  it('refuses a signal the forwarder has no URL for, naming forward.endpoint', async () => {
+    await restart({
+      onAccepted: () => true,
+      refusal: (signal) => (signal === 'logs' ? 'no-url' : undefined),
+    });
+    const reply = await sendProto(logsBody(await sdkLogs(), 'protobuf'), { path: '/v1/logs' });
+    expect(reply.status).toBe(404);
+    expect(statusOf(reply).message).toContain("forward.endpoint's path does not end in /v1/traces");
+    expect(
+      (await sendProto(metricsBody(await sdkMetrics(), 'protobuf'), { path: '/v1/metrics' })).status,
+    ).toBe(200);
+    expect(receiver.stats).toMatchObject({ logsRefused: 1, metricsRefused: 0 });
   });
 });
 

@@ -43,6 +43,7 @@ describe('OTLP responses', () => {
       'unsupported-encoding': 415,
       overloaded: 503,
       'not-found': 404,
+      'not-relayed': 404,
       'method-not-allowed': 405,
       internal: 500,
     });
