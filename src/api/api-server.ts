@@ -42,6 +42,14 @@ const MAX_CACHED_BODY_BYTES = 32 * 2 ** 20;
 
 const JSON_TYPE = 'application/json; charset=utf-8';
 
+interface CachedBody {
+  atMs: number;
+  lifetimeMs: number;
+  /** What this build cost (ms): the next build's lifetime counts it too. */
+  costMs: number;
+  body: EncodedBody;
+}
+
 /** A response body serialized once; its gzip made by the first request that accepts one, then shared. */
 interface EncodedBody {
   bytes: Buffer;
@@ -51,7 +59,7 @@ interface EncodedBody {
 /** JSON API, report page and /metrics on one port (9464 by default). Read-only: GET and HEAD only. */
 export class ApiServer {
   private server: Server | undefined;
-  private readonly bodies = new Map<string, { atMs: number; lifetimeMs: number; body: EncodedBody }>();
+  private readonly bodies = new Map<string, CachedBody>();
   private cachedBytes = 0;
 
   constructor(
@@ -160,7 +168,10 @@ export class ApiServer {
     if (hit && now - hit.atMs < hit.lifetimeMs) return hit.body;
     const startedMs = performance.now();
     const body: EncodedBody = { bytes: Buffer.from(JSON.stringify(build())) };
-    const lifetimeMs = cacheLifetimeMs(ttl, performance.now() - startedMs);
+    // The dearer of this build and the last: a rebuild that finds the report itself still cached
+    // (ReportCache) costs only the serializing, and would otherwise come back every second.
+    const costMs = Math.max(performance.now() - startedMs, hit?.costMs ?? 0);
+    const lifetimeMs = cacheLifetimeMs(ttl, costMs);
     if (lifetimeMs > 0 && body.bytes.length <= MAX_CACHED_BODY_BYTES) {
       this.forget(key);
       // Expired bodies go now, not when their URL is asked for again: a full report is megabytes.
@@ -175,7 +186,7 @@ export class ApiServer {
           break;
         this.forget(oldKey);
       }
-      this.bodies.set(key, { atMs: now, lifetimeMs, body });
+      this.bodies.set(key, { atMs: now, lifetimeMs, costMs: performance.now() - startedMs, body });
       this.cachedBytes += body.bytes.length;
     }
     return body;

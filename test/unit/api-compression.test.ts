@@ -199,6 +199,42 @@ describe('API body cache', () => {
   });
 });
 
+describe('API body cache after a cheap rebuild', () => {
+  it('keeps counting the dearer build: a report found still cached makes a cheap body, not a short-lived one', async () => {
+    let builds = 0;
+    const api = new ApiServer(
+      { host: '127.0.0.1', port: 0, reportCacheMs: 100 },
+      {
+        health: () => ({}),
+        reports: {
+          view: () => {
+            // The first build is the report's (120 ms); the next ones find it cached.
+            if (builds++ === 0) {
+              const until = performance.now() + 120;
+              while (performance.now() < until);
+            }
+            return { rows: [] };
+          },
+        },
+      },
+    );
+    const { port } = await api.start();
+    const url = `http://127.0.0.1:${port}/api/v1/reports/view`;
+    try {
+      await get(url);
+      await new Promise((r) => setTimeout(r, 2_600)); // past 20 × 120 ms
+      await get(url);
+      expect(builds).toBe(2);
+      await new Promise((r) => setTimeout(r, 300));
+      await get(url);
+      // Served from the second body: its lifetime still counts the 120-ms build.
+      expect(builds).toBe(2);
+    } finally {
+      await api.shutdown();
+    }
+  });
+});
+
 describe('API body cache bounds', () => {
   it('keeps at most 32 MiB of bodies, whatever the number of URLs asked for', async () => {
     let builds = 0;
