@@ -18,31 +18,48 @@ type Json = Record<string, unknown>;
 export function jsonToProtobuf(body: Buffer, signal: OtlpSignal = 'traces'): Buffer {
   const request = JSON.parse(body.toString('utf8')) as unknown;
   if (!isObject(request)) throw new Error('the body is not a JSON object');
+  const layout = LAYOUTS[signal];
   const w = Writer.create();
-  if (signal === 'traces')
-    for (const rs of objects(request.resourceSpans)) message(w, 1, rs, writeResourceSpans);
-  else if (signal === 'metrics')
-    for (const rm of objects(request.resourceMetrics)) message(w, 1, rm, writeResourceMetrics);
-  else for (const rl of objects(request.resourceLogs)) message(w, 1, rl, writeResourceLogs);
+  for (const resourceLevel of objects(request[layout.resources]))
+    message(w, 1, resourceLevel, (inner, r) => writeResourceLevel(inner, r, layout));
   const bytes = w.finish();
   return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
 }
 
-function writeResourceSpans(w: Writer, rs: Json): void {
-  if (isObject(rs.resource)) message(w, 1, rs.resource, writeResource);
-  for (const ss of objects(rs.scopeSpans)) message(w, 2, ss, writeScopeSpans);
-  string(w, 3, rs.schemaUrl);
+/**
+ * Every signal's request nests alike — Resource{Spans,Metrics,Logs} (resource = 1, scope list = 2,
+ * schema_url = 3) holding Scope{Spans,Metrics,Logs} (scope = 1, item list = 2, schema_url = 3) — and
+ * differs only in the JSON names of the lists and in its items.
+ */
+interface SignalLayout {
+  resources: string;
+  scopes: string;
+  items: string;
+  writeItem: (w: Writer, item: Json) => void;
+}
+
+const LAYOUTS: Record<OtlpSignal, SignalLayout> = {
+  traces: { resources: 'resourceSpans', scopes: 'scopeSpans', items: 'spans', writeItem: writeSpan },
+  metrics: { resources: 'resourceMetrics', scopes: 'scopeMetrics', items: 'metrics', writeItem: writeMetric },
+  logs: { resources: 'resourceLogs', scopes: 'scopeLogs', items: 'logRecords', writeItem: writeLogRecord },
+};
+
+function writeResourceLevel(w: Writer, resourceLevel: Json, layout: SignalLayout): void {
+  if (isObject(resourceLevel.resource)) message(w, 1, resourceLevel.resource, writeResource);
+  for (const scopeLevel of objects(resourceLevel[layout.scopes]))
+    message(w, 2, scopeLevel, (inner, s) => writeScopeLevel(inner, s, layout));
+  string(w, 3, resourceLevel.schemaUrl);
+}
+
+function writeScopeLevel(w: Writer, scopeLevel: Json, layout: SignalLayout): void {
+  if (isObject(scopeLevel.scope)) message(w, 1, scopeLevel.scope, writeScope);
+  for (const item of objects(scopeLevel[layout.items])) message(w, 2, item, layout.writeItem);
+  string(w, 3, scopeLevel.schemaUrl);
 }
 
 function writeResource(w: Writer, resource: Json): void {
   keyValues(w, 1, resource.attributes);
   uint32(w, 2, resource.droppedAttributesCount);
-}
-
-function writeScopeSpans(w: Writer, ss: Json): void {
-  if (isObject(ss.scope)) message(w, 1, ss.scope, writeScope);
-  for (const span of objects(ss.spans)) message(w, 2, span, writeSpan);
-  string(w, 3, ss.schemaUrl);
 }
 
 function writeScope(w: Writer, scope: Json): void {
@@ -93,18 +110,6 @@ function writeStatus(w: Writer, status: Json): void {
 }
 
 // metrics/v1
-
-function writeResourceMetrics(w: Writer, rm: Json): void {
-  if (isObject(rm.resource)) message(w, 1, rm.resource, writeResource);
-  for (const sm of objects(rm.scopeMetrics)) message(w, 2, sm, writeScopeMetrics);
-  string(w, 3, rm.schemaUrl);
-}
-
-function writeScopeMetrics(w: Writer, sm: Json): void {
-  if (isObject(sm.scope)) message(w, 1, sm.scope, writeScope);
-  for (const metric of objects(sm.metrics)) message(w, 2, metric, writeMetric);
-  string(w, 3, sm.schemaUrl);
-}
 
 /** The `data` oneof: the first kind present wins, as a JSON parser given two would keep one. */
 function writeMetric(w: Writer, metric: Json): void {
@@ -223,18 +228,6 @@ function numberValue(w: Writer, point: Json, doubleField: number, intField: numb
 }
 
 // logs/v1
-
-function writeResourceLogs(w: Writer, rl: Json): void {
-  if (isObject(rl.resource)) message(w, 1, rl.resource, writeResource);
-  for (const sl of objects(rl.scopeLogs)) message(w, 2, sl, writeScopeLogs);
-  string(w, 3, rl.schemaUrl);
-}
-
-function writeScopeLogs(w: Writer, sl: Json): void {
-  if (isObject(sl.scope)) message(w, 1, sl.scope, writeScope);
-  for (const record of objects(sl.logRecords)) message(w, 2, record, writeLogRecord);
-  string(w, 3, sl.schemaUrl);
-}
 
 function writeLogRecord(w: Writer, record: Json): void {
   fixed64(w, 1, record.timeUnixNano);

@@ -90,6 +90,33 @@ const RESOURCE: Schema = new Map([
   [3, msg(ENTITY_REF)],
 ]);
 
+/**
+ * Export{Metrics,Logs}ServiceRequest: resource_* = 1 of Resource{Metrics,Logs} (resource = 1, scope_* = 2,
+ * schema_url = 3), each of Scope{Metrics,Logs} (scope = 1, the items = 2, schema_url = 3).
+ */
+const exportRequest = (item: FieldSpec): Schema =>
+  new Map([
+    [
+      1,
+      msg(
+        new Map([
+          [1, msg(RESOURCE)],
+          [
+            2,
+            msg(
+              new Map([
+                [1, msg(SCOPE)],
+                [2, item],
+                [3, BYTES],
+              ]),
+            ),
+          ],
+          [3, BYTES],
+        ]),
+      ),
+    ],
+  ]);
+
 // metrics/v1
 const EXEMPLAR: Schema = new Map([
   [7, msg(KEY_VALUE)],
@@ -172,27 +199,7 @@ const METRIC: Schema = new Map([
   [11, msg(points(SUMMARY_POINT))],
   [12, msg(KEY_VALUE)],
 ]);
-const METRICS_REQUEST: Schema = new Map([
-  [
-    1,
-    msg(
-      new Map([
-        [1, msg(RESOURCE)],
-        [
-          2,
-          msg(
-            new Map([
-              [1, msg(SCOPE)],
-              [2, msg(METRIC)],
-              [3, BYTES],
-            ]),
-          ),
-        ],
-        [3, BYTES],
-      ]),
-    ),
-  ],
-]);
+const METRICS_REQUEST = exportRequest(msg(METRIC));
 
 // logs/v1
 const LOG_RECORD: Schema = new Map([
@@ -208,27 +215,7 @@ const LOG_RECORD: Schema = new Map([
   [10, SPAN_ID],
   [12, BYTES],
 ]);
-const LOGS_REQUEST: Schema = new Map([
-  [
-    1,
-    msg(
-      new Map([
-        [1, msg(RESOURCE)],
-        [
-          2,
-          msg(
-            new Map([
-              [1, msg(SCOPE)],
-              [2, msg(LOG_RECORD, true)],
-              [3, BYTES],
-            ]),
-          ),
-        ],
-        [3, BYTES],
-      ]),
-    ),
-  ],
-]);
+const LOGS_REQUEST = exportRequest(msg(LOG_RECORD, true));
 
 const REQUESTS: Record<RelayedSignal, Schema> = { metrics: METRICS_REQUEST, logs: LOGS_REQUEST };
 
