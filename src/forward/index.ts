@@ -1,4 +1,5 @@
 export {
+  type ForwardedCounts,
   type ForwarderLogger,
   type ForwarderOptions,
   type ForwardStats,

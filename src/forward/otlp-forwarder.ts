@@ -96,6 +96,13 @@ interface Batch extends OutgoingBatch {
   sealed: boolean;
 }
 
+/** Items (spans, data points, log records) the upstream took, dropped here, or refused for good. */
+export interface ForwardedCounts {
+  sent: number;
+  dropped: number;
+  rejected: number;
+}
+
 type Outcomes = 'Sent' | 'Dropped' | 'Rejected';
 /** Each signal's counters in ForwardStats. */
 const COUNTERS: Record<OtlpSignal, Record<Outcomes, keyof ForwardStats>> = {
@@ -149,6 +156,16 @@ export class OtlpForwarder {
    */
   relays(signal: OtlpSignal): boolean {
     return this.upstream.relays(signal);
+  }
+
+  /** One signal's counters (spans, data points or log records) as /healthz, metrics and the last log line show them. */
+  counts(signal: OtlpSignal): ForwardedCounts {
+    const names = COUNTERS[signal];
+    return {
+      sent: this.stats[names.Sent],
+      dropped: this.stats[names.Dropped],
+      rejected: this.stats[names.Rejected],
+    };
   }
 
   /**

@@ -14,7 +14,7 @@ import { SpanClassifier } from '../classify/classify-span';
 import { DoubleTracing, noticeMessage } from '../classify/double-tracing';
 import type { SpanstatConfig } from '../config/schema';
 import { DeployTracker, deploysResponse, RUNNING_WITHIN_MS } from '../deploys';
-import { OtlpForwarder } from '../forward';
+import { type ForwardedCounts, OtlpForwarder } from '../forward';
 import type { Logger } from '../log';
 import { createSpanstatMetrics, recommendationSeries } from '../metrics';
 import type { SpanBatch } from '../model/span';
@@ -48,12 +48,6 @@ export interface RunningSidecar {
   shutdown(): Promise<ShutdownSummary>;
   /** The counts shutdown() ends with, as they stand now (for a shutdown that ran out of time). */
   summary(): ShutdownSummary;
-}
-
-export interface ForwardedCounts {
-  sent: number;
-  dropped: number;
-  rejected: number;
 }
 
 /** What the sidecar did over its life and what its shutdown could not deliver: the last log line. */
@@ -242,21 +236,9 @@ export async function startSidecar(
     decodeErrors: receiver.stats.decodeErrors,
     queueDepth: pipeline.stats.pendingSpans,
     openTraces: pipeline.assembler.stats.openTraces,
-    forwardedSpans: forwarder && {
-      sent: forwarder.stats.spansSent,
-      dropped: forwarder.stats.spansDropped,
-      rejected: forwarder.stats.spansRejected,
-    },
-    forwardedDataPoints: forwarder && {
-      sent: forwarder.stats.dataPointsSent,
-      dropped: forwarder.stats.dataPointsDropped,
-      rejected: forwarder.stats.dataPointsRejected,
-    },
-    forwardedLogRecords: forwarder && {
-      sent: forwarder.stats.logRecordsSent,
-      dropped: forwarder.stats.logRecordsDropped,
-      rejected: forwarder.stats.logRecordsRejected,
-    },
+    forwardedSpans: forwarder?.counts('traces'),
+    forwardedDataPoints: forwarder?.counts('metrics'),
+    forwardedLogRecords: forwarder?.counts('logs'),
   }));
   metrics?.setPreloadSpansLost(() => aggregator.lostSpansByService());
   metrics?.setDoubleTracedSpans(() => pipeline.doubleTracing.spansSetAside());
@@ -315,21 +297,11 @@ export async function startSidecar(
       spansFailed: p.spansFailed + p.spansInvalid,
       spansUnprocessed: p.pendingSpans,
       forwarded: forwarder && {
-        sent: forwarder.stats.spansSent,
-        dropped: forwarder.stats.spansDropped,
+        ...forwarder.counts('traces'),
         droppedAtShutdown: forwarder.stats.spansDropped - droppedBefore,
-        rejected: forwarder.stats.spansRejected,
         // Metrics and logs relayed: dropped only at shutdown (a full queue refuses them to their sender).
-        dataPoints: {
-          sent: forwarder.stats.dataPointsSent,
-          dropped: forwarder.stats.dataPointsDropped,
-          rejected: forwarder.stats.dataPointsRejected,
-        },
-        logRecords: {
-          sent: forwarder.stats.logRecordsSent,
-          dropped: forwarder.stats.logRecordsDropped,
-          rejected: forwarder.stats.logRecordsRejected,
-        },
+        dataPoints: forwarder.counts('metrics'),
+        logRecords: forwarder.counts('logs'),
       },
       durationMs: now() - began,
     };
